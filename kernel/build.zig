@@ -1,0 +1,115 @@
+//! Builds the ukernel guest kernel (x86_64, freestanding) and its host unit tests.
+//!
+//!   zig build           zig-out/bin/ukernel.elf (stripped, bootable) and ukernel.debug.elf
+//!   zig build test      host unit tests of the pure parts (command line, memory map, ...)
+//!
+//! The kernel is linked twice: the first link only serves to list the function symbols, which
+//! are embedded into the second link's .uksyms section for symbolized backtraces. .uksyms comes
+//! last in the image, so its size cannot move code; `kernel_elf verify` checks that and the boot
+//! protocol rules (entry and segments >= 1 MiB, exactly one PT_NOTE holding the PVH note).
+//! The bootable ukernel.elf keeps only what loaders read (kernel_elf strip).
+
+const std = @import("std");
+
+pub fn build(b: *std.Build) void {
+    const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Kernel optimize mode") orelse .ReleaseSafe;
+    // No SSE/x87 in kernel code, soft float instead: under nested KVM (PVM) ring-0 code is run
+    // by an instruction emulator that lacks SSE, and interrupt paths need not save vector state
+    // for the kernel. Workloads still get SSE (entry.S enables it in CR4).
+    const features = std.Target.x86.Feature;
+    var disabled = std.Target.Cpu.Feature.Set.empty;
+    for ([_]features{ .x87, .mmx, .sse, .sse2, .sse3, .ssse3, .sse4_1, .sse4_2, .avx, .avx2 }) |feature| {
+        disabled.addFeature(@intFromEnum(feature));
+    }
+    var enabled = std.Target.Cpu.Feature.Set.empty;
+    enabled.addFeature(@intFromEnum(features.soft_float));
+    const kernel_target = b.resolveTargetQuery(.{
+        .cpu_arch = .x86_64,
+        .os_tag = .freestanding,
+        .abi = .none,
+        .cpu_model = .{ .explicit = &std.Target.x86.cpu.x86_64 },
+        .cpu_features_sub = disabled,
+        .cpu_features_add = enabled,
+    });
+    const host_target = b.graph.host;
+
+    const symbol_table = b.createModule(.{ .root_source_file = b.path("src/debug/symbol_table.zig") });
+    const elf_tool = b.addExecutable(.{
+        .name = "kernel_elf",
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("tools/kernel_elf.zig"),
+            .target = host_target,
+            .optimize = .ReleaseSafe,
+            .imports = &.{.{ .name = "symbol_table", .module = symbol_table }},
+        }),
+    });
+
+    const placeholder = b.addWriteFiles().add("symbols-placeholder.bin", "no symbols yet");
+    const first_link = kernel_executable(b, kernel_target, optimize, "ukernel-first-link", placeholder);
+    const generate = b.addRunArtifact(elf_tool);
+    generate.addArg("symbols");
+    generate.addArtifactArg(first_link);
+    const symbols = generate.addOutputFileArg("symbols.bin");
+    const kernel = kernel_executable(b, kernel_target, optimize, "ukernel-debug", symbols);
+
+    const verify = b.addRunArtifact(elf_tool);
+    verify.addArg("verify");
+    verify.addArtifactArg(kernel);
+    verify.expectExitCode(0);
+
+    const strip = b.addRunArtifact(elf_tool);
+    strip.addArg("strip");
+    strip.addArtifactArg(kernel);
+    const stripped = strip.addOutputFileArg("ukernel.elf");
+    strip.step.dependOn(&verify.step);
+    const install_kernel = b.addInstallBinFile(stripped, "ukernel.elf");
+    const install_debug = b.addInstallBinFile(kernel.getEmittedBin(), "ukernel.debug.elf");
+    install_debug.step.dependOn(&verify.step);
+    b.getInstallStep().dependOn(&install_kernel.step);
+    b.getInstallStep().dependOn(&install_debug.step);
+
+    const unit_tests = b.addTest(.{
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("src/unit_tests.zig"),
+            .target = host_target,
+            .optimize = .Debug,
+        }),
+    });
+    const run_unit_tests = b.addRunArtifact(unit_tests);
+    const test_step = b.step("test", "Run the kernel's host unit tests");
+    test_step.dependOn(&run_unit_tests.step);
+}
+
+fn kernel_executable(
+    b: *std.Build,
+    target: std.Build.ResolvedTarget,
+    optimize: std.builtin.OptimizeMode,
+    name: []const u8,
+    symbols: std.Build.LazyPath,
+) *std.Build.Step.Compile {
+    const module = b.createModule(.{
+        .root_source_file = b.path("src/main.zig"),
+        .target = target,
+        .optimize = optimize,
+        .code_model = .small,
+        .red_zone = false,
+        .omit_frame_pointer = false,
+        .pic = false,
+        .single_threaded = true,
+        .strip = false,
+    });
+    module.addAnonymousImport("kernel_symbols", .{ .root_source_file = symbols });
+    module.addAssemblyFile(b.path("src/arch/x86_64/entry.S"));
+    module.addAssemblyFile(b.path("src/arch/x86_64/interrupts.S"));
+    const executable = b.addExecutable(.{
+        .name = name,
+        .root_module = module,
+        .use_llvm = true,
+        .use_lld = true,
+    });
+    executable.setLinkerScript(b.path("src/arch/x86_64/linker.ld"));
+    executable.entry = .{ .symbol_name = "linux64_entry" };
+    executable.pie = false;
+    executable.link_gc_sections = true;
+    return executable;
+}

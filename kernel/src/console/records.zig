@@ -1,0 +1,45 @@
+//! Machine-readable console records (`@uk:` lines) for the host CLI. The format is specified in
+//! docs/console-protocol.md; the host treats them as untrusted and validates every field.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const constants = @import("../constants.zig");
+const console = @import("console.zig");
+
+pub const ExitReason = enum { @"return", panic, exception, @"test" };
+
+pub const BootRecord = struct {
+    protocol: []const u8,
+    clock_source: []const u8,
+    tsc_khz: u64,
+    /// Nanoseconds from entry to the end of each phase, indexed by constants.BootPhase.
+    phase_ns: [phase_count]u64,
+    kvmclock_entry_ns: ?u64,
+};
+
+pub const phase_count = @typeInfo(constants.BootPhase).@"enum".fields.len;
+
+pub fn boot(record: *const BootRecord) void {
+    assert(record.tsc_khz > 0);
+    var buffer: [constants.console_line_bytes_max]u8 = undefined;
+    var writer = std.Io.Writer.fixed(&buffer);
+    format_boot(&writer, record) catch unreachable; // The buffer bounds the record.
+    console.write(writer.buffered());
+}
+
+fn format_boot(writer: *std.Io.Writer, record: *const BootRecord) !void {
+    try writer.print("@uk:boot v={d} proto={s} clock={s} tsc_khz={d}", .{
+        constants.console_protocol_version, record.protocol, record.clock_source, record.tsc_khz,
+    });
+    if (record.kvmclock_entry_ns) |ns| try writer.print(" kvmclock_ns={d}", .{ns});
+    inline for (@typeInfo(constants.BootPhase).@"enum".fields, 0..) |field, index| {
+        try writer.print(" phase.{s}={d}", .{ field.name, record.phase_ns[index] });
+    }
+    try writer.writeByte('\n');
+}
+
+pub fn exit(status: u8, reason: ExitReason) void {
+    console.print("@uk:exit v={d} status={d} reason={s}\n", .{
+        constants.console_protocol_version, status, @tagName(reason),
+    });
+}

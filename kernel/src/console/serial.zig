@@ -1,0 +1,47 @@
+//! COM1 (16550) transmit-only driver, polled. Every port access is a VM exit (about 15 µs under
+//! nested KVM), so the transmitter is checked once per FIFO's worth of bytes, not per byte, and
+//! the UART is not reprogrammed: both VMMs accept output without baud-rate set-up.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const cpu = @import("../arch/x86_64/cpu.zig");
+const constants = @import("../constants.zig");
+
+const register_data: u16 = constants.serial_port_base + 0;
+const register_fifo_control: u16 = constants.serial_port_base + 2;
+const register_line_status: u16 = constants.serial_port_base + 5;
+const line_status_transmitter_empty: u8 = 1 << 5;
+const fifo_enable_and_clear: u8 = 0x07;
+
+/// Bytes that may still be written before the transmitter must be checked again.
+var fifo_room_bytes: u32 = 0;
+/// Set when the transmitter never drained: from then on output is dropped, not waited for.
+var stalled: bool = false;
+
+pub fn init() void {
+    cpu.out8(register_fifo_control, fifo_enable_and_clear);
+    fifo_room_bytes = 0;
+}
+
+pub fn write(bytes: []const u8) void {
+    for (bytes) |byte| {
+        if (fifo_room_bytes == 0) {
+            if (!wait_transmitter_empty()) return;
+            fifo_room_bytes = constants.serial_fifo_bytes;
+        }
+        assert(fifo_room_bytes > 0);
+        cpu.out8(register_data, byte);
+        fifo_room_bytes -= 1;
+    }
+}
+
+fn wait_transmitter_empty() bool {
+    if (stalled) return false;
+    var attempt: u32 = 0;
+    while (attempt < constants.serial_poll_attempts_max) : (attempt += 1) {
+        if (cpu.in8(register_line_status) & line_status_transmitter_empty != 0) return true;
+        cpu.pause();
+    }
+    stalled = true;
+    return false;
+}

@@ -1,0 +1,116 @@
+//! Every limit and fixed number of the kernel, in one place (xv6's param.h, TigerBeetle's
+//! constants.zig). Units and qualifiers go last in names. Relationships between limits are
+//! asserted at compile time at the bottom of this file.
+
+const std = @import("std");
+const assert = std.debug.assert;
+
+/// Kernel version, printed in the banner.
+pub const kernel_version = "0.1.0";
+
+/// Version of the console records (`@uk:` lines); see docs/console-protocol.md.
+pub const console_protocol_version: u32 = 1;
+
+// ---- Memory layout -------------------------------------------------------------------------
+
+/// Physical (= virtual, identity-mapped) load address of the kernel image.
+pub const kernel_load_address: u64 = 0x10_0000;
+
+/// The boot page tables identity-map the first 4 GiB with 2 MiB pages (the first 2 MiB with
+/// 4 KiB pages so that page 0 stays unmapped and null dereferences fault).
+pub const identity_map_bytes: u64 = 4 << 30;
+
+/// 3 GiB – 4 GiB is device memory on both VMMs (Firecracker's MMIO gap, QEMU microvm's
+/// LAPIC/IOAPIC/virtio-mmio); RAM above it is not mapped yet, so usable RAM ends here.
+pub const ram_limit_bytes: u64 = 3 << 30;
+pub const mmio_window_base: u64 = 3 << 30;
+
+/// Size of the boot stack (the stack kmain runs on).
+pub const boot_stack_bytes: u64 = 64 * 1024;
+
+/// Size of each interrupt-stack-table stack (double fault, NMI, machine check).
+pub const ist_stack_bytes: u64 = 16 * 1024;
+
+// ---- Boot information ----------------------------------------------------------------------
+
+/// Longest kernel command line accepted (Firecracker's limit is 2048 bytes).
+pub const cmdline_bytes_max: u32 = 4096;
+
+/// Most memory-map entries kept (Firecracker's zero page holds up to 128; real maps have < 10).
+pub const memory_map_entries_max: u32 = 64;
+
+/// Most command-line tokens examined.
+pub const cmdline_tokens_max: u32 = 256;
+
+/// Most virtio-mmio devices listed on the command line (Firecracker allows 17 on x86).
+pub const virtio_devices_max: u32 = 32;
+
+// ---- Console -------------------------------------------------------------------------------
+
+/// COM1 I/O base.
+pub const serial_port_base: u16 = 0x3f8;
+
+/// The 16550 transmit FIFO depth: bytes that may be written after one "THR empty" check.
+pub const serial_fifo_bytes: u32 = 16;
+
+/// How many times the transmitter-empty bit is polled before the console gives up (and stops
+/// waiting for good: a console that never drains must not hang the kernel).
+pub const serial_poll_attempts_max: u32 = 100_000;
+
+/// Longest formatted console line; longer lines are cut with a marker.
+pub const console_line_bytes_max: u32 = 512;
+
+// ---- Time ----------------------------------------------------------------------------------
+
+/// PIT input clock (Hz), used to calibrate the TSC when kvmclock is absent (TCG).
+pub const pit_hz: u64 = 1_193_182;
+
+/// PIT ticks to measure while calibrating the TSC: 5 ms.
+pub const pit_calibration_ticks: u32 = 5_966;
+
+/// Give up on the PIT after this many TSC cycles (no PIT present), about 2 s at 3 GHz.
+pub const pit_calibration_tsc_cycles_max: u64 = 6_000_000_000;
+
+/// Frequency assumed when no clock source can be measured.
+pub const tsc_hz_fallback: u64 = 1_000_000_000;
+
+// ---- Exit ----------------------------------------------------------------------------------
+
+/// QEMU isa-debug-exit port (the CLI passes iobase=0xf4): QEMU exits with (v << 1) | 1.
+pub const debug_exit_port: u16 = 0xf4;
+
+/// i8042 command port; writing 0xFE resets the CPU, which makes Firecracker exit 0.
+pub const i8042_command_port: u16 = 0x64;
+pub const i8042_reset_command: u8 = 0xfe;
+
+/// Status of a kernel panic or an unhandled CPU exception (Rust's panic exit code).
+pub const exit_status_panic: u8 = 101;
+
+// ---- Interrupts ---------------------------------------------------------------------------
+
+/// Vectors with entry stubs (interrupts.S): the 32 CPU exceptions and 16 device vectors. Gates
+/// beyond are not present, so a stray interrupt there is reported as #NP, never ignored.
+pub const interrupt_vectors_max: u32 = 48;
+pub const exception_vectors: u32 = 32;
+
+// ---- Debugging -----------------------------------------------------------------------------
+
+/// Deepest backtrace printed.
+pub const backtrace_frames_max: u32 = 32;
+
+/// Boot phases timed with the TSC and reported in the `@uk:boot` record, in boot order.
+pub const BootPhase = enum(u8) { long_mode, cpu_tables, boot_info, clock, devices, ready };
+
+comptime {
+    assert(kernel_load_address >= 0x10_0000); // Firecracker rejects e_entry below 1 MiB.
+    assert(ram_limit_bytes <= mmio_window_base);
+    assert(mmio_window_base < identity_map_bytes);
+    assert(identity_map_bytes % (2 << 20) == 0);
+    assert(boot_stack_bytes % 4096 == 0);
+    assert(ist_stack_bytes % 4096 == 0);
+    assert(cmdline_bytes_max >= 2048);
+    assert(serial_fifo_bytes > 0 and serial_fifo_bytes <= 64);
+    assert(console_line_bytes_max >= 128);
+    assert(pit_calibration_ticks < 0x10000); // One reload period of a 16-bit counter.
+    assert(exception_vectors < interrupt_vectors_max and interrupt_vectors_max <= 256);
+}

@@ -1,0 +1,128 @@
+//! Kernel command-line parsing. Tokens are separated by blanks; `key=value` tokens carry values;
+//! a lone `--` ends the kernel's part (what follows belongs to the workload, as on Linux).
+//! Pure code: host-tested in this file.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const constants = @import("../constants.zig");
+
+pub const Cmdline = struct {
+    /// The kernel's part of the command line (before a lone `--`).
+    kernel: []const u8,
+    /// The workload's part (after a lone `--`), possibly empty.
+    workload: []const u8,
+
+    pub fn init(text: []const u8) Cmdline {
+        var iterator = std.mem.tokenizeAny(u8, text, blanks);
+        var count: u32 = 0;
+        while (iterator.next()) |token| : (count += 1) {
+            if (count >= constants.cmdline_tokens_max) break;
+            if (std.mem.eql(u8, token, "--")) {
+                const split = iterator.index;
+                const kernel_end = split - token.len;
+                assert(kernel_end <= text.len);
+                return .{
+                    .kernel = std.mem.trim(u8, text[0..kernel_end], blanks),
+                    .workload = std.mem.trim(u8, text[split..], blanks),
+                };
+            }
+        }
+        return .{ .kernel = std.mem.trim(u8, text, blanks), .workload = "" };
+    }
+
+    /// Iterates the kernel's tokens, at most cmdline_tokens_max of them.
+    pub fn tokens(cmdline: Cmdline) TokenIterator {
+        return .{ .inner = std.mem.tokenizeAny(u8, cmdline.kernel, blanks) };
+    }
+
+    /// The value of the last `key=value` token, or null. A bare `key` yields "".
+    pub fn get(cmdline: Cmdline, key: []const u8) ?[]const u8 {
+        assert(key.len > 0);
+        var result: ?[]const u8 = null;
+        var iterator = cmdline.tokens();
+        while (iterator.next()) |token| {
+            const parsed = split_token(token);
+            if (std.mem.eql(u8, parsed.key, key)) result = parsed.value;
+        }
+        return result;
+    }
+
+    pub fn has(cmdline: Cmdline, key: []const u8) bool {
+        return cmdline.get(key) != null;
+    }
+};
+
+pub const Token = struct { key: []const u8, value: []const u8 };
+
+pub fn split_token(token: []const u8) Token {
+    assert(token.len > 0);
+    if (std.mem.indexOfScalar(u8, token, '=')) |equals| {
+        return .{ .key = token[0..equals], .value = token[equals + 1 ..] };
+    }
+    return .{ .key = token, .value = "" };
+}
+
+pub const TokenIterator = struct {
+    inner: std.mem.TokenIterator(u8, .any),
+    count: u32 = 0,
+
+    pub fn next(iterator: *TokenIterator) ?[]const u8 {
+        if (iterator.count >= constants.cmdline_tokens_max) return null;
+        const token = iterator.inner.next() orelse return null;
+        iterator.count += 1;
+        return token;
+    }
+};
+
+const blanks = " \t\n\r";
+
+const testing = std.testing;
+
+test "kernel and workload parts split at a lone --" {
+    const cmdline = Cmdline.init("  uk.verbose console=ttyS0 -- serve --port 80 ");
+    try testing.expectEqualStrings("uk.verbose console=ttyS0", cmdline.kernel);
+    try testing.expectEqualStrings("serve --port 80", cmdline.workload);
+}
+
+test "no separator: everything is the kernel's" {
+    const cmdline = Cmdline.init("a=1 b --c");
+    try testing.expectEqualStrings("a=1 b --c", cmdline.kernel);
+    try testing.expectEqualStrings("", cmdline.workload);
+}
+
+test "get returns the last value, bare keys give empty values" {
+    const cmdline = Cmdline.init("uk.test=fault x=1 uk.test=exit:3 flag");
+    try testing.expectEqualStrings("exit:3", cmdline.get("uk.test").?);
+    try testing.expectEqualStrings("", cmdline.get("flag").?);
+    try testing.expect(cmdline.get("missing") == null);
+    try testing.expect(cmdline.has("x"));
+    try testing.expect(!cmdline.has("uk"));
+}
+
+test "values may contain '='" {
+    const cmdline = Cmdline.init("k=a=b");
+    try testing.expectEqualStrings("a=b", cmdline.get("k").?);
+}
+
+test "empty and blank command lines" {
+    const empty = Cmdline.init("");
+    try testing.expect(empty.get("a") == null);
+    const blank = Cmdline.init(" \t\n ");
+    try testing.expectEqualStrings("", blank.kernel);
+    var iterator = blank.tokens();
+    try testing.expect(iterator.next() == null);
+}
+
+test "token count is bounded" {
+    var buffer: [4 * (constants.cmdline_tokens_max + 10)]u8 = undefined;
+    var length: usize = 0;
+    for (0..constants.cmdline_tokens_max + 10) |_| {
+        @memcpy(buffer[length..][0..4], "a=1 ");
+        length += 4;
+    }
+    const cmdline = Cmdline.init(buffer[0..length]);
+    var iterator = cmdline.tokens();
+    var count: u32 = 0;
+    while (iterator.next()) |_| count += 1;
+    try testing.expectEqual(constants.cmdline_tokens_max, count);
+}

@@ -1,0 +1,153 @@
+//! kmain: the boot sequence, one step per line. entry.S gets here in long mode with our GDT,
+//! page tables, SSE and the boot stack; everything after is in this order:
+//!
+//!   CPU tables  -> TSS and IDT, so every fault from here on is reported, not a triple fault
+//!   boot info   -> command line and memory map from PVH start_info or the Linux zero page
+//!   clock       -> TSC frequency (kvmclock, CPUID or PIT), boot phases converted to ns
+//!   devices     -> virtio-mmio devices announced on the command line
+//!   ready       -> first console output: the `@uk:boot` record, then the banner
+//!
+//! The console is silent until ready: each UART byte is a VM exit (~15 µs under nested KVM).
+
+const std = @import("std");
+const assert = std.debug.assert;
+const constants = @import("constants.zig");
+const cpu = @import("arch/x86_64/cpu.zig");
+const gdt = @import("arch/x86_64/gdt.zig");
+const idt = @import("arch/x86_64/idt.zig");
+const boot_info = @import("boot/boot_info.zig");
+const clock_module = @import("time/clock.zig");
+const console = @import("console/console.zig");
+const records = @import("console/records.zig");
+const backtrace = @import("debug/backtrace.zig");
+const power = @import("power.zig");
+const Cmdline = @import("lib/cmdline.zig").Cmdline;
+const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
+const MemoryMap = @import("lib/memory_map.zig").MemoryMap;
+
+comptime {
+    _ = @import("arch/x86_64/stacks.zig"); // Exports the boot stack pointer used by entry.S.
+}
+
+pub const panic = std.debug.FullPanic(panic_handler);
+
+/// TSC readings at the end of each boot phase, converted to ns once the clock is known.
+var phase_tsc: [records.phase_count]u64 = .{0} ** records.phase_count;
+
+// Boot state lives in static memory, filled in place: no large copies on the boot path.
+var boot_information: boot_info.BootInfo = undefined;
+var virtio_devices: DeviceList = undefined;
+
+fn phase_done(phase: constants.BootPhase) void {
+    phase_tsc[@intFromEnum(phase)] = cpu.rdtsc();
+}
+
+export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(.c) noreturn {
+    phase_done(.long_mode);
+    gdt.init();
+    idt.init();
+    phase_done(.cpu_tables);
+    boot_info.parse(protocol, boot_info_address, &boot_information) catch |err| {
+        console.init();
+        console.print("boot: cannot read boot information: {s}\n", .{@errorName(err)});
+        power.exit(constants.exit_status_panic, .panic);
+    };
+    phase_done(.boot_info);
+    const clock = clock_module.init(entry_tsc);
+    phase_done(.clock);
+    const cmdline = Cmdline.init(boot_information.cmdline);
+    virtio_devices.parse_cmdline(cmdline);
+    phase_done(.devices);
+    phase_done(.ready);
+
+    console.init();
+    report_boot(&boot_information, &clock);
+    report_devices(&virtio_devices);
+    if (cmdline.has("uk.verbose")) report_details(&boot_information, cmdline);
+    if (cmdline.get("uk.test")) |mode| run_test_mode(mode);
+    power.exit(0, .@"return");
+}
+
+fn report_boot(info: *const boot_info.BootInfo, clock: *const clock_module.Clock) void {
+    var record: records.BootRecord = .{
+        .protocol = @tagName(info.protocol),
+        .clock_source = @tagName(clock.source),
+        .tsc_khz = clock.tsc_hz / 1000,
+        .phase_ns = undefined,
+        .kvmclock_entry_ns = clock.kvmclock_entry_ns,
+    };
+    for (&record.phase_ns, phase_tsc) |*ns, tsc| ns.* = clock.ns_since_entry(tsc);
+    records.boot(&record);
+    console.print("ukernel {s}: {s} boot, {d} MiB RAM, TSC {d} MHz ({s})\n", .{
+        constants.kernel_version,
+        @tagName(info.protocol),
+        info.memory_map.ram_bytes() >> 20,
+        clock.tsc_hz / 1_000_000,
+        @tagName(clock.source),
+    });
+}
+
+fn report_devices(devices: *const DeviceList) void {
+    for (devices.slice(), 0..) |device, index| {
+        console.print("virtio-mmio device {d}: 0x{x} size {d} irq {d}\n", .{
+            index, device.base, device.size, device.irq,
+        });
+    }
+    if (devices.rejected > 0) {
+        console.print("warning: {d} malformed virtio_mmio.device token(s) ignored\n", .{devices.rejected});
+    }
+    if (devices.dropped > 0) {
+        console.print("warning: {d} virtio-mmio device(s) beyond the limit of {d} ignored\n", .{
+            devices.dropped, constants.virtio_devices_max,
+        });
+    }
+}
+
+fn report_details(info: *const boot_info.BootInfo, cmdline: Cmdline) void {
+    console.print("cmdline: {s}{s}\n", .{ cmdline.kernel, if (info.cmdline_cut) " [cut]" else "" });
+    if (cmdline.workload.len > 0) console.print("workload args: {s}\n", .{cmdline.workload});
+    for (info.memory_map.slice()) |region| {
+        console.print("memory: 0x{x:0>12}-0x{x:0>12} {s}\n", .{
+            region.base, region.end(), region.kind.name(),
+        });
+    }
+    if (info.memory_map.dropped > 0) {
+        console.print("memory: {d} entries dropped\n", .{info.memory_map.dropped});
+    }
+}
+
+/// `uk.test=MODE` makes the kernel misbehave on purpose, so the host test suite can check that
+/// faults are reported and exit codes travel: `fault` (page fault), `panic`, `exit:N`.
+fn run_test_mode(mode: []const u8) void {
+    if (std.mem.eql(u8, mode, "fault")) test_fault_outer(0);
+    if (std.mem.eql(u8, mode, "panic")) @panic("test panic requested by uk.test=panic");
+    if (std.mem.startsWith(u8, mode, "exit:")) {
+        const status = std.fmt.parseUnsigned(u8, mode["exit:".len..], 10) catch {
+            console.print("uk.test: bad exit status '{s}'\n", .{mode});
+            power.exit(2, .@"test");
+        };
+        power.exit(status, .@"test");
+    }
+    console.print("uk.test: unknown mode '{s}' (known: fault, panic, exit:N)\n", .{mode});
+    power.exit(2, .@"test");
+}
+
+// Two real frames, so the backtrace of the test fault shows a chain. `noinline` keeps them.
+noinline fn test_fault_outer(depth: u64) void {
+    test_fault_inner(depth + 1);
+    asm volatile ("" ::: .{ .memory = true });
+}
+
+noinline fn test_fault_inner(depth: u64) void {
+    // Page 0 is deliberately unmapped (entry.S): this read faults.
+    const pointer: *volatile u64 = @ptrFromInt(8 * depth);
+    _ = pointer.*;
+}
+
+fn panic_handler(message: []const u8, return_address: ?usize) noreturn {
+    @branchHint(.cold);
+    _ = return_address; // The frame chain below starts at this handler's caller anyway.
+    console.print("\npanic: {s}\n", .{message});
+    backtrace.print_frames(cpu.read_rbp());
+    power.exit(constants.exit_status_panic, .panic);
+}

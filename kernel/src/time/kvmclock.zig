@@ -1,0 +1,112 @@
+//! kvmclock (KVM's paravirtual clock): the hypervisor publishes, in a page the guest names by
+//! MSR, how to turn TSC ticks into nanoseconds. The kernel uses it for the TSC frequency and to
+//! learn when it was entered relative to VM creation. Present on KVM (QEMU and Firecracker),
+//! absent under TCG.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const cpu = @import("../arch/x86_64/cpu.zig");
+
+const cpuid_hypervisor_present: u32 = 1 << 31;
+const cpuid_kvm_signature_leaf: u32 = 0x4000_0000;
+const cpuid_kvm_features_leaf: u32 = 0x4000_0001;
+const kvm_feature_clocksource: u32 = 1 << 0;
+const kvm_feature_clocksource2: u32 = 1 << 3;
+const msr_kvm_system_time: u32 = 0x12;
+const msr_kvm_system_time_new: u32 = 0x4b56_4d01;
+
+/// struct pvclock_vcpu_time_info.
+const TimeInfo = extern struct {
+    version: u32,
+    pad0: u32,
+    tsc_timestamp: u64,
+    system_time_ns: u64,
+    tsc_to_system_mul: u32,
+    tsc_shift: i8,
+    flags: u8,
+    pad: [2]u8,
+};
+
+comptime {
+    assert(@sizeOf(TimeInfo) == 32);
+}
+
+/// Written by the hypervisor; it must not cross a page boundary.
+var time_info: TimeInfo align(64) = std.mem.zeroes(TimeInfo);
+
+pub const Reading = struct {
+    tsc_hz: u64,
+    /// kvmclock time at `tsc`: nanoseconds since the VMM created the VM.
+    system_time_ns: u64,
+    tsc: u64,
+    tsc_to_system_mul: u32,
+    tsc_shift: i8,
+};
+
+/// Whether CPUID advertises KVM with a kvmclock MSR; returns that MSR.
+fn detect() ?u32 {
+    if (cpu.cpuid(1, 0).ecx & cpuid_hypervisor_present == 0) return null;
+    const signature = cpu.cpuid(cpuid_kvm_signature_leaf, 0);
+    const kvm = "KVMKVMKVM\x00\x00\x00";
+    if (signature.ebx != std.mem.readInt(u32, kvm[0..4], .little)) return null;
+    if (signature.ecx != std.mem.readInt(u32, kvm[4..8], .little)) return null;
+    if (signature.edx != std.mem.readInt(u32, kvm[8..12], .little)) return null;
+    if (signature.eax < cpuid_kvm_features_leaf) return null;
+    const features = cpu.cpuid(cpuid_kvm_features_leaf, 0).eax;
+    if (features & kvm_feature_clocksource2 != 0) return msr_kvm_system_time_new;
+    if (features & kvm_feature_clocksource != 0) return msr_kvm_system_time;
+    return null;
+}
+
+/// Enables kvmclock and takes one consistent reading, or null when there is no kvmclock.
+pub fn read() ?Reading {
+    const msr = detect() orelse return null;
+    cpu.wrmsr(msr, @intFromPtr(&time_info) | 1);
+    // The hypervisor bumps `version` to odd while it updates the page: retry a bounded number
+    // of times until a stable, even version brackets the read.
+    var attempt: u32 = 0;
+    while (attempt < 1000) : (attempt += 1) {
+        const version_before = @atomicLoad(u32, &time_info.version, .acquire);
+        if (version_before & 1 != 0 or version_before == 0) continue;
+        const snapshot = time_info;
+        const version_after = @atomicLoad(u32, &time_info.version, .acquire);
+        if (version_before != version_after) continue;
+        if (snapshot.tsc_to_system_mul == 0) return null;
+        return .{
+            .tsc_hz = tsc_hz_from_scale(snapshot.tsc_to_system_mul, snapshot.tsc_shift),
+            .system_time_ns = snapshot.system_time_ns,
+            .tsc = snapshot.tsc_timestamp,
+            .tsc_to_system_mul = snapshot.tsc_to_system_mul,
+            .tsc_shift = snapshot.tsc_shift,
+        };
+    }
+    return null;
+}
+
+/// ns = (ticks shifted by `shift`) * mul / 2^32, so hz = 10^9 * 2^32 / (mul * 2^shift).
+pub fn tsc_hz_from_scale(mul: u32, shift: i8) u64 {
+    assert(mul != 0);
+    assert(shift >= -32 and shift <= 32);
+    var numerator: u128 = @as(u128, 1_000_000_000) << 32;
+    var denominator: u128 = mul;
+    if (shift >= 0) denominator <<= @intCast(shift) else numerator <<= @intCast(-shift);
+    return @intCast(numerator / denominator);
+}
+
+/// Converts a TSC delta (possibly negative) to nanoseconds with the kvmclock scale.
+pub fn scale_delta(delta_ticks: i64, mul: u32, shift: i8) i64 {
+    const magnitude: u64 = @abs(delta_ticks);
+    var shifted: u128 = magnitude;
+    if (shift >= 0) shifted <<= @intCast(shift) else shifted >>= @intCast(-shift);
+    const ns: i64 = @intCast((shifted * mul) >> 32);
+    return if (delta_ticks < 0) -ns else ns;
+}
+
+test "tsc frequency from kvmclock scale" {
+    // 2 GHz: 0.5 ns per tick = mul 2^31 with shift 0.
+    try std.testing.expectEqual(@as(u64, 2_000_000_000), tsc_hz_from_scale(1 << 31, 0));
+    // 4 GHz: 0.25 ns per tick = mul 2^31 with shift -1.
+    try std.testing.expectEqual(@as(u64, 4_000_000_000), tsc_hz_from_scale(1 << 31, -1));
+    try std.testing.expectEqual(@as(i64, -500), scale_delta(-1000, 1 << 31, 0));
+    try std.testing.expectEqual(@as(i64, 250), scale_delta(1000, 1 << 31, -1));
+}
