@@ -68,7 +68,11 @@ pub const pit_hz: u64 = 1_193_182;
 /// PIT ticks to measure while calibrating the TSC: 5 ms.
 pub const pit_calibration_ticks: u32 = 5_966;
 
-/// Give up on the PIT after this many TSC cycles (no PIT present), about 2 s at 3 GHz.
+/// Consecutive identical counter reads after which there is taken to be no PIT: a PIT counts
+/// every 0.84 µs, and one read takes at least that long.
+pub const pit_absent_reads_unchanged: u32 = 1000;
+
+/// Give up on the PIT after this many TSC cycles whatever it reads, about 2 s at 3 GHz.
 pub const pit_calibration_tsc_cycles_max: u64 = 6_000_000_000;
 
 /// Frequency assumed when no clock source can be measured.

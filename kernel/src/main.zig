@@ -117,10 +117,15 @@ fn report_details(info: *const boot_info.BootInfo, cmdline: Cmdline) void {
 }
 
 /// `uk.test=MODE` makes the kernel misbehave on purpose, so the host test suite can check that
-/// faults are reported and exit codes travel: `fault` (page fault), `panic`, `exit:N`.
+/// faults are reported, exit codes travel and the host bounds every wait: `fault` (page fault),
+/// `panic`, `exit:N`, `hang` (halt for good after booting; the host must stop the VM).
 fn run_test_mode(mode: []const u8) void {
     if (std.mem.eql(u8, mode, "fault")) test_fault_outer(0);
     if (std.mem.eql(u8, mode, "panic")) @panic("test panic requested by uk.test=panic");
+    if (std.mem.eql(u8, mode, "hang")) {
+        console.write("uk.test=hang: halting until the host stops the VM\n");
+        cpu.halt_forever();
+    }
     if (std.mem.startsWith(u8, mode, "exit:")) {
         const status = std.fmt.parseUnsigned(u8, mode["exit:".len..], 10) catch {
             console.print("uk.test: bad exit status '{s}'\n", .{mode});
@@ -128,7 +133,7 @@ fn run_test_mode(mode: []const u8) void {
         };
         power.exit(status, .@"test");
     }
-    console.print("uk.test: unknown mode '{s}' (known: fault, panic, exit:N)\n", .{mode});
+    console.print("uk.test: unknown mode '{s}' (known: fault, panic, exit:N, hang)\n", .{mode});
     power.exit(2, .@"test");
 }
 

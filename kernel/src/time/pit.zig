@@ -29,9 +29,17 @@ pub fn calibrate_tsc_hz() ?u64 {
     var previous = read_counter();
     const tsc_start = cpu.rdtsc();
     var elapsed_ticks: u32 = 0;
+    var reads_unchanged: u32 = 0;
     while (elapsed_ticks < constants.pit_calibration_ticks) {
         if (cpu.rdtsc() -% tsc_start > constants.pit_calibration_tsc_cycles_max) return null;
         const current = read_counter();
+        // A PIT moves every 0.84 µs; a counter that stands still is no PIT (reads give 0xff).
+        if (current == previous) {
+            reads_unchanged += 1;
+            if (reads_unchanged == constants.pit_absent_reads_unchanged) return null;
+        } else {
+            reads_unchanged = 0;
+        }
         // Down-counter: the distance travelled since the last read, modulo the reload value.
         elapsed_ticks += previous -% current;
         previous = current;

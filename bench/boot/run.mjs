@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// bench/boot — boot-time benchmark (a benchmark, not a timed test).
+//
+// For N runs (default 20), interleaved so drift hits both sides alike:
+//   (a) guest entry → ready, from the kernel's own TSC timestamps (`@uk:boot` phase.ready);
+//   (b) wall time of `ukernel run --kernel K` (Node start, CLI, QEMU, guest, exit);
+//   (c) wall time of a bare qemu-system-x86_64 run of the same kernel with the same argv.
+// Prints median/min/max of each, and (b) − (c) and (b) / (c) from the medians.
+//
+// usage: node bench/boot/run.mjs [--runs N] [--accel auto|kvm|tcg] [--kernel ELF] [--json]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const { qemuArgs, parseRecordLine } = await import(join(root, 'cli/dist/lib.js'));
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '20' },
+    accel: { type: 'string', default: 'auto' },
+    kernel: { type: 'string', default: join(root, 'kernel/zig-out/bin/ukernel.elf') },
+    json: { type: 'boolean', default: false },
+  },
+});
+const runs = Number.parseInt(values.runs, 10);
+if (!Number.isInteger(runs) || runs < 1 || runs > 1000) fail(`--runs must be 1..1000, got ${values.runs}`);
+if (!existsSync(values.kernel)) fail(`kernel not found: ${values.kernel} (build it: cd kernel && zig build)`);
+const accel = values.accel === 'auto' ? (kvmUsable() ? 'kvm' : 'tcg') : values.accel;
+if (!['kvm', 'tcg'].includes(accel)) fail(`--accel must be auto, kvm or tcg, got ${values.accel}`);
+
+// One run may take at most this long before it is killed and the benchmark fails.
+const runTimeoutMs = accel === 'kvm' ? 20_000 : 60_000;
+const cli = join(root, 'cli/bin/ukernel.mjs');
+const bare = qemuArgs({ kernel: values.kernel, accel, memoryMib: 128, vcpus: 1, cmdline: '' });
+const work = mkdtempSync(join(tmpdir(), 'ukernel-bench-'));
+
+const guest = [];
+const cliWall = [];
+const bareWall = [];
+try {
+  for (let index = 0; index < runs; index++) {
+    const viaCli = await timed(process.execPath, [cli, 'run', '--kernel', values.kernel, '--accel', accel, '--json']);
+    const report = JSON.parse(viaCli.stdout);
+    if (report.status !== 0) fail(`ukernel run exited with guest status ${report.status}`);
+    cliWall.push(viaCli.ms);
+    guest.push(report.boot.phases_ns.ready / 1e6);
+    const viaQemu = await timed('qemu-system-x86_64', bare);
+    const ready = viaQemu.stdout
+      .split('\n')
+      .map((line) => parseRecordLine(Buffer.from(line)))
+      .find((parsed) => parsed.type === 'record' && parsed.record.kind === 'boot');
+    if (!ready) fail('bare qemu run printed no @uk:boot record');
+    bareWall.push(viaQemu.ms);
+    if (!values.json && process.stderr.isTTY) process.stderr.write(`\rrun ${index + 1}/${runs}`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+if (!values.json && process.stderr.isTTY) process.stderr.write('\r');
+
+const a = stats(guest);
+const b = stats(cliWall);
+const c = stats(bareWall);
+const result = {
+  accel,
+  runs,
+  kernel: values.kernel,
+  guest_entry_to_ready_ms: a,
+  ukernel_run_wall_ms: b,
+  bare_qemu_wall_ms: c,
+  cli_overhead_ms: round(b.median - c.median),
+  cli_ratio: round(b.median / c.median, 3),
+  targets: { guest_entry_to_ready_ms_max: 0.1, cli_overhead_ms_max: 60 },
+};
+if (values.json) {
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+} else {
+  console.log(`bench/boot: ${runs} runs, accel ${accel}, kernel ${values.kernel}`);
+  console.log(row('(a) guest entry → ready', a, 'ms', 3));
+  console.log(row('(b) ukernel run, wall', b, 'ms', 1));
+  console.log(row('(c) bare qemu, wall', c, 'ms', 1));
+  console.log(`(b) − (c) = ${result.cli_overhead_ms} ms   (b) / (c) = ${result.cli_ratio}`);
+  console.log(`targets under KVM: (a) ≤ 0.1 ms, (b) − (c) ≤ 60 ms`);
+}
+
+function timed(command, args) {
+  return new Promise((resolvePromise, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} did not finish within ${runTimeoutMs} ms; stderr: ${stderr.slice(-500)}`));
+    }, runTimeoutMs);
+    child.on('error', reject);
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolvePromise({ ms: Number(process.hrtime.bigint() - started) / 1e6, stdout, stderr });
+    });
+  });
+}
+
+function stats(samples) {
+  const sorted = [...samples].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  return { median: round(median, 3), min: round(sorted[0], 3), max: round(sorted.at(-1), 3) };
+}
+
+function row(label, s, unit, digits) {
+  const f = (x) => x.toFixed(digits).padStart(9);
+  return `${label.padEnd(26)} median ${f(s.median)} ${unit}  min ${f(s.min)} ${unit}  max ${f(s.max)} ${unit}`;
+}
+
+function round(x, digits = 1) {
+  const scale = 10 ** digits;
+  return Math.round(x * scale) / scale;
+}
+
+function kvmUsable() {
+  try {
+    accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
+    return spawnSync('test', ['-c', '/dev/kvm']).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+function fail(message) {
+  process.stderr.write(`bench/boot: ${message}\n`);
+  process.exit(2);
+}

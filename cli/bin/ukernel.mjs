@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Shim: the CLI itself is bundled to cli/dist by `npm run build` (run by `npm ci`).
+let cli;
+try {
+  cli = await import('../dist/cli.js');
+} catch (err) {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('dist')) throw err;
+  const repo = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+  process.stderr.write(`ukernel: CLI not built; run \`npm ci\` (or \`npm run build\`) in ${repo}\n`);
+  process.exit(2);
+}
+process.exit(await cli.main(process.argv));

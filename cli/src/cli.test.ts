@@ -1,0 +1,120 @@
+// The parsing layer alone: argv → commander → normalizeRunOptions, with the command
+// implementation injected (changesets-style), plus the top-level error handler.
+import { resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { main, type Actions } from './cli.js';
+import { normalizeRunOptions, type RawRunOptions, type RunOptions } from './commands/run-options.js';
+
+let stdout: MockInstance;
+let stderr: MockInstance;
+beforeEach(() => {
+  stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+});
+afterEach(() => vi.restoreAllMocks());
+
+const written = (spy: MockInstance): string => spy.mock.calls.map((c) => String(c[0])).join('');
+
+async function parse(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; options?: RunOptions }> {
+  let options: RunOptions | undefined;
+  const actions: Actions = {
+    run: async (raw: RawRunOptions) => {
+      options = normalizeRunOptions(raw, env, '/work');
+      return 0;
+    },
+  };
+  const code = await main(['node', 'ukernel', ...argv], actions);
+  return { code, options };
+}
+
+const defaults: RunOptions = {
+  source: { type: 'kernel', path: '/work/k.elf' },
+  accel: 'auto',
+  accelFrom: 'default',
+  memoryMib: 128,
+  vcpus: 1,
+  vmm: 'qemu',
+  cmdline: '',
+  timeoutMs: null,
+  json: false,
+  verbose: false,
+};
+
+describe('argv → run options', () => {
+  it.each<[string[], NodeJS.ProcessEnv, Partial<RunOptions>]>([
+    [['run', '--kernel', 'k.elf'], {}, {}],
+    [['run', '--kernel', '/abs/k.elf'], {}, { source: { type: 'kernel', path: '/abs/k.elf' } }],
+    [
+      ['run', '--kernel=k.elf', '--accel', 'tcg', '--memory', '256', '--vcpu', '4', '--vmm', 'firecracker',
+        '--cmdline', 'a=1 b', '--timeout', '2.5', '--json', '--verbose'],
+      {},
+      { accel: 'tcg', accelFrom: '--accel', memoryMib: 256, vcpus: 4, vmm: 'firecracker', cmdline: 'a=1 b', timeoutMs: 2500, json: true, verbose: true },
+    ],
+    [['run', '--kernel', 'k.elf'], { UKERNEL_ACCEL: 'tcg' }, { accel: 'tcg', accelFrom: 'UKERNEL_ACCEL' }],
+    [['run', '--kernel', 'k.elf', '--accel', 'kvm'], { UKERNEL_ACCEL: 'tcg' }, { accel: 'kvm', accelFrom: '--accel' }],
+    [['run', '--kernel', 'k.elf', '--memory', '16', '--vcpu', '32'], {}, { memoryMib: 16, vcpus: 32 }],
+    [['run', '--kernel', 'k.elf', '--memory', '3072', '--cmdline', ''], {}, { memoryMib: 3072 }],
+  ])('%j (env %j)', async (argv, env, expected) => {
+    const { code, options } = await parse(argv, env);
+    expect(code).toBe(0);
+    expect(options).toEqual({ ...defaults, ...expected });
+  });
+
+  it.each<[string[], NodeJS.ProcessEnv, string]>([
+    [['run'], {}, 'UK100'],
+    [['run', '--kernel', 'k', '--memory', '15'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--memory', '3073'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--memory', '1e3'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--memory', '128M'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--vcpu', '0'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--vcpu', '33'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--accel', 'hvf'], {}, 'UK101'],
+    [['run', '--kernel', 'k'], { UKERNEL_ACCEL: 'fast' }, 'UK101'],
+    [['run', '--kernel', 'k', '--vmm', 'xen'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--timeout', '0'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--timeout', 'soon'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--cmdline', 'a\nb'], {}, 'UK101'],
+    [['run', '--kernel', 'k', '--bogus'], {}, 'UK100'],
+    [['run', '--kernel'], {}, 'UK100'],
+    [['rnu'], {}, 'UK100'],
+  ])('%j (env %j) → %s, exit 2', async (argv, env, code) => {
+    const result = await parse(argv, env);
+    expect(result.code).toBe(2);
+    expect(written(stderr)).toMatch(new RegExp(`^error ${code}: .*\\nhint: `, 's'));
+  });
+});
+
+describe('top-level handler', () => {
+  it('--version and --help exit 0; no command prints help and exits 2', async () => {
+    expect((await parse(['--version'])).code).toBe(0);
+    expect(written(stdout)).toMatch(/^\d+\.\d+\.\d+/);
+    expect((await parse(['run', '--help'])).code).toBe(0);
+    expect(written(stdout)).toContain('--kernel <elf>');
+    expect((await parse([])).code).toBe(2);
+  });
+
+  it('--json turns errors into one JSON object on stdout', async () => {
+    const { code } = await parse(['run', '--kernel', 'k', '--vcpu', '99', '--json']);
+    expect(code).toBe(2);
+    const json = JSON.parse(written(stdout));
+    expect(json).toEqual({ error: { code: 'UK101', message: expect.stringContaining('--vcpu'), hint: expect.any(String) } });
+  });
+
+  it('unexpected errors print the stack and exit 125', async () => {
+    const code = await main(['node', 'ukernel', 'run', '--kernel', 'k'], {
+      run: async () => {
+        throw new TypeError('boom');
+      },
+    });
+    expect(code).toBe(125);
+    expect(written(stderr)).toMatch(/TypeError: boom[\s\S]*internal error, please report/);
+  });
+
+  it('the action exit code is the process exit code', async () => {
+    expect(await main(['node', 'ukernel', 'run', '--kernel', 'k'], { run: async () => 42 })).toBe(42);
+  });
+});
+
+it('relative kernel paths resolve against the cwd', () => {
+  expect(normalizeRunOptions({ kernel: '../k.elf' }, {}, '/a/b').source.path).toBe(resolve('/a/k.elf'));
+});

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { KVMCLOCK_NS_MAX, PHASE_NS_MAX, RECORD_LINE_MAX_BYTES, TSC_KHZ_MAX } from '../constants.js';
+import { parseRecordLine, type ParseResult } from './records.js';
+import { mulberry32, randomBytes, randomRecordLike } from './fuzz-helpers.js';
+
+const parse = (line: string): ParseResult => parseRecordLine(Buffer.from(line, 'latin1'));
+
+const BOOT =
+  '@uk:boot v=1 proto=pvh clock=kvmclock tsc_khz=2445406 phase.long_mode=1520 phase.idt=2210 ' +
+  'phase.memory=3120 phase.clock=9800 phase.devices=10400 phase.ready=11800';
+
+describe('parseRecordLine', () => {
+  it('parses the boot record from the protocol doc', () => {
+    expect(parse(BOOT)).toEqual({
+      type: 'record',
+      record: {
+        kind: 'boot',
+        proto: 'pvh',
+        clock: 'kvmclock',
+        tscKhz: 2445406,
+        phasesNs: [
+          ['long_mode', 1520],
+          ['idt', 2210],
+          ['memory', 3120],
+          ['clock', 9800],
+          ['devices', 10400],
+          ['ready', 11800],
+        ],
+        readyNs: 11800,
+        kvmclockNs: null,
+      },
+    });
+  });
+
+  it('parses the exit record and the optional kvmclock_ns', () => {
+    expect(parse('@uk:exit v=1 status=0 reason=return')).toEqual({
+      type: 'record',
+      record: { kind: 'exit', status: 0, reason: 'return' },
+    });
+    expect(parse('@uk:exit v=1 status=101')).toMatchObject({ record: { status: 101, reason: null } });
+    const boot = parse('@uk:boot v=1 proto=linux64 clock=pit tsc_khz=1 kvmclock_ns=123 phase.ready=0');
+    expect(boot).toMatchObject({ type: 'record', record: { kvmclockNs: 123, readyNs: 0 } });
+  });
+
+  it('ignores unknown keys and unknown kinds (forward compatibility)', () => {
+    expect(parse('@uk:exit v=1 status=7 future.key=a:b/c-d')).toMatchObject({ record: { status: 7 } });
+    expect(parse(`${BOOT.replace('phase.long_mode', 'extra=x phase.long_mode')}`)).toMatchObject({ type: 'record' });
+    expect(parse('@uk:trace v=1 span=x')).toEqual({ type: 'ignored', kind: 'trace' });
+  });
+
+  it('treats lines without the prefix as text', () => {
+    expect(parse('hello')).toEqual({ type: 'text' });
+    expect(parse(' @uk:exit v=1 status=0')).toEqual({ type: 'text' });
+    expect(parse('@uk')).toEqual({ type: 'text' });
+    expect(parse('')).toEqual({ type: 'text' });
+  });
+
+  it.each([
+    ['no fields', '@uk:exit'],
+    ['bad kind', '@uk:Exit v=1 status=0'],
+    ['empty kind', '@uk: v=1 status=0'],
+    ['double space', '@uk:exit v=1  status=0'],
+    ['trailing space', '@uk:exit v=1 status=0 '],
+    ['missing v', '@uk:exit status=0'],
+    ['wrong v', '@uk:exit v=2 status=0'],
+    ['status out of range', '@uk:exit v=1 status=256'],
+    ['negative status', '@uk:exit v=1 status=-1'],
+    ['hex status', '@uk:exit v=1 status=0x1'],
+    ['missing status', '@uk:exit v=1 reason=return'],
+    ['empty value', '@uk:exit v=1 status='],
+    ['bad value chars', '@uk:exit v=1 status=0 reason=a"b'],
+    ['bad key', '@uk:exit v=1 Status=0'],
+    ['duplicate key', '@uk:exit v=1 status=0 status=1'],
+    ['non-ascii', '@uk:exit v=1 status=0 reason=r\xe9'],
+    ['control char', '@uk:exit v=1 status=0\x1b[2J'],
+    ['boot without ready', '@uk:boot v=1 proto=pvh clock=pit tsc_khz=1 phase.idt=5'],
+    ['ready not last', '@uk:boot v=1 proto=pvh clock=pit tsc_khz=1 phase.ready=5 phase.idt=6'],
+    ['phases going back', '@uk:boot v=1 proto=pvh clock=pit tsc_khz=1 phase.idt=9 phase.ready=5'],
+    ['tsc_khz zero', '@uk:boot v=1 proto=pvh clock=pit tsc_khz=0 phase.ready=5'],
+    ['tsc_khz huge', `@uk:boot v=1 proto=pvh clock=pit tsc_khz=${TSC_KHZ_MAX + 1} phase.ready=5`],
+    ['phase huge', `@uk:boot v=1 proto=pvh clock=pit tsc_khz=1 phase.ready=${PHASE_NS_MAX + 1}`],
+    ['phase beyond 2^53', '@uk:boot v=1 proto=pvh clock=pit tsc_khz=1 phase.ready=99999999999999999999'],
+    ['missing proto', '@uk:boot v=1 clock=pit tsc_khz=1 phase.ready=5'],
+    ['empty phase name', '@uk:boot v=1 proto=pvh clock=pit tsc_khz=1 phase.=5'],
+  ])('malformed: %s', (_name, line) => {
+    expect(parse(line).type).toBe('malformed');
+  });
+
+  it('rejects over-long record lines but accepts exactly the limit', () => {
+    const base = '@uk:exit v=1 status=0 pad=';
+    const exact = base + 'x'.repeat(RECORD_LINE_MAX_BYTES - base.length);
+    expect(exact.length).toBe(RECORD_LINE_MAX_BYTES);
+    expect(parse(exact).type).toBe('record');
+    expect(parse(`${exact}x`)).toMatchObject({ type: 'malformed' });
+  });
+
+  it('reads fields through a Uint8Array view with an offset', () => {
+    const backing = Buffer.from(`xxxx@uk:exit v=1 status=42yyyy`, 'latin1');
+    expect(parseRecordLine(backing.subarray(4, backing.length - 4))).toMatchObject({ record: { status: 42 } });
+  });
+});
+
+describe('parseRecordLine fuzz', () => {
+  function checkInvariants(result: ParseResult): void {
+    if (result.type !== 'record') return;
+    const r = result.record;
+    if (r.kind === 'exit') {
+      expect(Number.isInteger(r.status) && r.status >= 0 && r.status <= 255).toBe(true);
+      return;
+    }
+    expect(Number.isInteger(r.tscKhz) && r.tscKhz >= 1 && r.tscKhz <= TSC_KHZ_MAX).toBe(true);
+    expect(r.kvmclockNs === null || (r.kvmclockNs >= 0 && r.kvmclockNs <= KVMCLOCK_NS_MAX)).toBe(true);
+    expect(r.phasesNs.length).toBeGreaterThan(0);
+    let previous = 0;
+    for (const [name, ns] of r.phasesNs) {
+      expect(name.length).toBeGreaterThan(0);
+      expect(Number.isSafeInteger(ns) && ns >= previous && ns <= PHASE_NS_MAX).toBe(true);
+      previous = ns;
+    }
+    expect(r.phasesNs[r.phasesNs.length - 1]).toEqual(['ready', r.readyNs]);
+  }
+
+  it('never throws and never yields out-of-range values on random bytes', () => {
+    const rand = mulberry32(0xc0ffee);
+    for (let i = 0; i < 3000; i++) {
+      const bytes = randomBytes(rand, Math.floor(rand() * 600));
+      if (rand() < 0.5 && bytes.length >= 4) bytes.set(Buffer.from('@uk:'), 0);
+      checkInvariants(parseRecordLine(bytes));
+    }
+  });
+
+  it('never throws and never yields out-of-range values on record-like lines', () => {
+    const rand = mulberry32(42);
+    let records = 0;
+    for (let i = 0; i < 5000; i++) {
+      const result = parse(randomRecordLike(rand));
+      if (result.type === 'record') records++;
+      checkInvariants(result);
+    }
+    expect(records).toBeGreaterThan(100); // the generator does reach the interesting paths
+  });
+});

@@ -1,0 +1,144 @@
+// Parser for `@uk:` records (docs/console-protocol.md, version 1).
+// Guest output is untrusted: every field is checked against the grammar and a range
+// before it is used. Anything that does not fit is "malformed" and shown as text.
+import {
+  KVMCLOCK_NS_MAX,
+  PHASE_NS_MAX,
+  RECORD_FIELDS_MAX,
+  RECORD_LINE_MAX_BYTES,
+  TSC_KHZ_MAX,
+} from '../constants.js';
+
+export const RECORD_PREFIX = '@uk:';
+export const PROTOCOL_VERSION = 1;
+
+export interface BootRecord {
+  kind: 'boot';
+  proto: string;
+  clock: string;
+  tscKhz: number;
+  /** Phase name → ns since kernel entry, in boot order; `ready` is last. */
+  phasesNs: ReadonlyArray<readonly [string, number]>;
+  readyNs: number;
+  kvmclockNs: number | null;
+}
+
+export interface ExitRecord {
+  kind: 'exit';
+  status: number;
+  reason: string | null;
+}
+
+export type UkRecord = BootRecord | ExitRecord;
+
+export type ParseResult =
+  | { type: 'record'; record: UkRecord }
+  /** Well-formed, but of a kind this CLI does not know: ignore silently. */
+  | { type: 'ignored'; kind: string }
+  /** Starts with `@uk:` but breaks the grammar or a range: treat as console text. */
+  | { type: 'malformed'; reason: string }
+  /** Does not start with `@uk:`. */
+  | { type: 'text' };
+
+const KIND_RE = /^[a-z_]+$/;
+const KEY_RE = /^[a-z0-9_.]+$/;
+const VALUE_RE = /^[A-Za-z0-9_.:\-/]+$/;
+const DECIMAL_RE = /^[0-9]{1,16}$/;
+
+/** Parse one console line (without its line terminator). */
+export function parseRecordLine(line: Uint8Array): ParseResult {
+  if (!startsWithPrefix(line)) return { type: 'text' };
+  if (line.length > RECORD_LINE_MAX_BYTES) {
+    return { type: 'malformed', reason: `longer than ${RECORD_LINE_MAX_BYTES} bytes` };
+  }
+  // latin1 maps bytes 1:1; the regexes below only admit ASCII, so non-ASCII fails.
+  const text = Buffer.from(line.buffer, line.byteOffset, line.length).toString('latin1');
+  const tokens = text.slice(RECORD_PREFIX.length).split(' ');
+  const kind = tokens[0] ?? '';
+  if (!KIND_RE.test(kind)) return { type: 'malformed', reason: 'bad record kind' };
+  if (tokens.length < 2) return { type: 'malformed', reason: 'record has no fields' };
+  if (tokens.length - 1 > RECORD_FIELDS_MAX) return { type: 'malformed', reason: 'too many fields' };
+
+  const fields = new Map<string, string>();
+  for (const token of tokens.slice(1)) {
+    const eq = token.indexOf('=');
+    if (eq <= 0) return { type: 'malformed', reason: `bad field "${token}"` };
+    const key = token.slice(0, eq);
+    const value = token.slice(eq + 1);
+    if (!KEY_RE.test(key)) return { type: 'malformed', reason: `bad key "${key}"` };
+    if (!VALUE_RE.test(value)) return { type: 'malformed', reason: `bad value for ${key}` };
+    if (fields.has(key)) return { type: 'malformed', reason: `duplicate key ${key}` };
+    fields.set(key, value);
+  }
+
+  if (fields.get('v') !== String(PROTOCOL_VERSION)) {
+    return { type: 'malformed', reason: `missing or unsupported v (want v=${PROTOCOL_VERSION})` };
+  }
+  switch (kind) {
+    case 'boot':
+      return parseBoot(fields);
+    case 'exit':
+      return parseExit(fields);
+    default:
+      return { type: 'ignored', kind };
+  }
+}
+
+function startsWithPrefix(line: Uint8Array): boolean {
+  if (line.length < RECORD_PREFIX.length) return false;
+  for (let i = 0; i < RECORD_PREFIX.length; i++) {
+    if (line[i] !== RECORD_PREFIX.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** A decimal in [min, max], or null. */
+export function parseDecimal(value: string | undefined, min: number, max: number): number | null {
+  if (value === undefined || !DECIMAL_RE.test(value)) return null;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) return null;
+  return n;
+}
+
+function parseBoot(fields: Map<string, string>): ParseResult {
+  const proto = fields.get('proto');
+  const clock = fields.get('clock');
+  if (proto === undefined) return { type: 'malformed', reason: 'boot: missing proto' };
+  if (clock === undefined) return { type: 'malformed', reason: 'boot: missing clock' };
+  const tscKhz = parseDecimal(fields.get('tsc_khz'), 1, TSC_KHZ_MAX);
+  if (tscKhz === null) return { type: 'malformed', reason: 'boot: missing or out-of-range tsc_khz' };
+
+  let kvmclockNs: number | null = null;
+  if (fields.has('kvmclock_ns')) {
+    kvmclockNs = parseDecimal(fields.get('kvmclock_ns'), 0, KVMCLOCK_NS_MAX);
+    if (kvmclockNs === null) return { type: 'malformed', reason: 'boot: out-of-range kvmclock_ns' };
+  }
+
+  const phasesNs: Array<readonly [string, number]> = [];
+  for (const [key, value] of fields) {
+    if (!key.startsWith('phase.')) continue;
+    const name = key.slice('phase.'.length);
+    if (name.length === 0) return { type: 'malformed', reason: 'boot: empty phase name' };
+    const ns = parseDecimal(value, 0, PHASE_NS_MAX);
+    if (ns === null) return { type: 'malformed', reason: `boot: out-of-range ${key}` };
+    const previous = phasesNs[phasesNs.length - 1];
+    if (previous !== undefined && ns < previous[1]) {
+      return { type: 'malformed', reason: `boot: ${key} goes back in time` };
+    }
+    phasesNs.push([name, ns]);
+  }
+  const last = phasesNs[phasesNs.length - 1];
+  if (last === undefined || last[0] !== 'ready') {
+    return { type: 'malformed', reason: 'boot: phase.ready missing or not last' };
+  }
+  return {
+    type: 'record',
+    record: { kind: 'boot', proto, clock, tscKhz, phasesNs, readyNs: last[1], kvmclockNs },
+  };
+}
+
+function parseExit(fields: Map<string, string>): ParseResult {
+  const status = parseDecimal(fields.get('status'), 0, 255);
+  if (status === null) return { type: 'malformed', reason: 'exit: missing or out-of-range status' };
+  return { type: 'record', record: { kind: 'exit', status, reason: fields.get('reason') ?? null } };
+}

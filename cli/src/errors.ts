@@ -1,0 +1,157 @@
+// Error catalog (Astro-style): every error the CLI reports on purpose has a stable
+// code, a title, a default hint and an exit code. Codes never change meaning.
+//   UK1xx  bad input, usage or host environment  → exit 2
+//   UK2xx  the VM/VMM did not behave              → exit 124 (timeouts) / 125
+//   UK9xx  internal                                → exit 125
+import { EXIT_TIMEOUT, EXIT_USAGE, EXIT_VMM } from './constants.js';
+
+export interface ErrorData {
+  code: string;
+  title: string;
+  hint: string;
+  exitCode: number;
+}
+
+export const ErrorCatalog = {
+  Usage: {
+    code: 'UK100',
+    title: 'Invalid command line',
+    hint: 'Run `ukernel --help` or `ukernel <command> --help`.',
+    exitCode: EXIT_USAGE,
+  },
+  InvalidOption: {
+    code: 'UK101',
+    title: 'Invalid option value',
+    hint: 'Run `ukernel run --help` for the accepted values.',
+    exitCode: EXIT_USAGE,
+  },
+  KernelNotFound: {
+    code: 'UK102',
+    title: 'Kernel file not found',
+    hint: 'Build the kernel first, or pass the path of an existing kernel ELF to --kernel.',
+    exitCode: EXIT_USAGE,
+  },
+  KernelUnreadable: {
+    code: 'UK103',
+    title: 'Kernel file not readable',
+    hint: 'Check the file permissions and that --kernel points at a regular file.',
+    exitCode: EXIT_USAGE,
+  },
+  KernelNotElf64: {
+    code: 'UK104',
+    title: 'Kernel is not an x86-64 ELF64 image',
+    hint: 'Pass the kernel ELF produced by the kernel build, not a bzImage, raw binary or 32-bit ELF.',
+    exitCode: EXIT_USAGE,
+  },
+  KvmUnavailable: {
+    code: 'UK105',
+    title: 'KVM is not usable',
+    hint: 'Check `ls -l /dev/kvm` and that your user is in the `kvm` group, or use `--accel tcg` (QEMU only).',
+    exitCode: EXIT_USAGE,
+  },
+  QemuNotFound: {
+    code: 'UK106',
+    title: 'QEMU not found',
+    hint: 'sudo apt-get install qemu-system-x86 (or run scripts/bootstrap.sh); set UKERNEL_QEMU to use another binary.',
+    exitCode: EXIT_USAGE,
+  },
+  FirecrackerNotFound: {
+    code: 'UK107',
+    title: 'Firecracker not found',
+    hint: 'Install Firecracker >= 1.12 (or set UKERNEL_FIRECRACKER), or use `--vmm qemu`.',
+    exitCode: EXIT_USAGE,
+  },
+  FirecrackerNeedsKvm: {
+    code: 'UK108',
+    title: 'Firecracker requires KVM',
+    hint: 'Drop `--accel tcg`, or use `--vmm qemu --accel tcg`.',
+    exitCode: EXIT_USAGE,
+  },
+  OutputUnwritable: {
+    code: 'UK109',
+    title: 'Cannot write run output',
+    hint: 'Run ukernel from a writable directory (it writes logs/ and build/ under the current directory).',
+    exitCode: EXIT_USAGE,
+  },
+  VmmSpawnFailed: {
+    code: 'UK200',
+    title: 'VMM failed to start',
+    hint: 'Check that the VMM binary runs: try it with --version.',
+    exitCode: EXIT_VMM,
+  },
+  VmmFailed: {
+    code: 'UK201',
+    title: 'VMM failed',
+    hint: 'See the VMM output above and the guest console in logs/console.log.',
+    exitCode: EXIT_VMM,
+  },
+  GuestNoStatus: {
+    code: 'UK202',
+    title: 'Guest stopped without reporting a status',
+    hint: 'The guest reset or triple-faulted before printing `@uk:exit`; see logs/console.log.',
+    exitCode: EXIT_VMM,
+  },
+  BootTimeout: {
+    code: 'UK203',
+    title: 'Kernel did not report boot in time',
+    hint: 'The kernel must print `@uk:boot` first thing after entry; see logs/console.log for what it did print.',
+    exitCode: EXIT_TIMEOUT,
+  },
+  RunTimeout: {
+    code: 'UK204',
+    title: 'Run exceeded --timeout',
+    hint: 'Raise --timeout, or see logs/console.log for where the guest got stuck.',
+    exitCode: EXIT_TIMEOUT,
+  },
+  Internal: {
+    code: 'UK900',
+    title: 'Internal error',
+    hint: 'This is a bug in ukernel; please report it with the output above.',
+    exitCode: EXIT_VMM,
+  },
+} as const satisfies Record<string, ErrorData>;
+
+export type ErrorName = keyof typeof ErrorCatalog;
+
+/** An expected failure: what went wrong and where (message), how to fix it (hint). */
+export class UkernelError extends Error {
+  readonly code: string;
+  readonly hint: string;
+  readonly exitCode: number;
+  /** Extra lines shown after the message (e.g. the VMM's stderr tail). */
+  readonly details: readonly string[];
+
+  constructor(
+    name: ErrorName,
+    message: string,
+    options: { hint?: string; details?: readonly string[]; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const data: ErrorData = ErrorCatalog[name];
+    this.name = 'UkernelError';
+    this.code = data.code;
+    this.hint = options.hint ?? data.hint;
+    this.exitCode = data.exitCode;
+    this.details = options.details ?? [];
+  }
+
+  toJSON(): { error: { code: string; message: string; hint: string; details?: string[] } } {
+    const error = { code: this.code, message: this.message, hint: this.hint };
+    return { error: this.details.length > 0 ? { ...error, details: [...this.details] } : error };
+  }
+}
+
+export function isUkernelError(err: unknown): err is UkernelError {
+  return err instanceof UkernelError;
+}
+
+/** The run was stopped by SIGINT/SIGTERM; the VM has been stopped. Not an error. */
+export class Interrupted extends Error {
+  constructor(
+    readonly signal: 'SIGINT' | 'SIGTERM',
+    readonly exitCode: number,
+  ) {
+    super(`interrupted by ${signal}`);
+    this.name = 'Interrupted';
+  }
+}

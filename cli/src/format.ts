@@ -1,0 +1,31 @@
+// Human formatting helpers (pure).
+
+const UNITS: ReadonlyArray<readonly [string, number]> = [
+  ['ns', 1],
+  ['µs', 1e3],
+  ['ms', 1e6],
+  ['s', 1e9],
+];
+
+/** Adaptive duration: 812 ns, 38 µs, 41.3 ms, 1.5 s (one decimal below 100). */
+export function formatDuration(ns: number | bigint): string {
+  const n = Number(ns);
+  if (!Number.isFinite(n)) return '?';
+  const sign = n < 0 ? '-' : '';
+  const abs = Math.abs(n);
+  let index = 0;
+  while (index < UNITS.length - 1 && abs >= UNITS[index + 1]![1]) index++;
+  let text = scaled(abs / UNITS[index]![1], index === 0);
+  // 999.96 µs rounds to "1000": say "1 ms" instead.
+  if (Number(text) >= 1000 && index < UNITS.length - 1) {
+    index++;
+    text = scaled(abs / UNITS[index]![1], false);
+  }
+  return `${sign}${text} ${UNITS[index]![0]}`;
+}
+
+function scaled(value: number, integer: boolean): string {
+  if (integer || value >= 100) return String(Math.round(value));
+  const fixed = value.toFixed(1);
+  return fixed.endsWith('.0') ? fixed.slice(0, -2) : fixed;
+}

@@ -1,0 +1,9 @@
+// Library entry (cli/dist/lib.js) for the benchmark and tests: pure building blocks only.
+export { qemuArgs, type QemuOptions } from './vmm/qemu.js';
+export { firecrackerArgs, firecrackerConfig, type FirecrackerConfig, type FirecrackerOptions } from './vmm/firecracker.js';
+export { kernelCmdline } from './vmm/cmdline.js';
+export { parseRecordLine, type BootRecord, type ExitRecord, type UkRecord } from './console/records.js';
+export { ConsoleDecoder, type ConsoleEvent } from './console/stream.js';
+export { sanitizeLine } from './console/sanitize.js';
+export { formatDuration } from './format.js';
+export * as constants from './constants.js';

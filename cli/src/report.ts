@@ -1,0 +1,98 @@
+// The end-of-run report: host-side timings derived from record arrival times plus the
+// guest's own phase breakdown. Pure functions over a finished session.
+import type { Accel } from './vmm/accel.js';
+import type { SessionResult, VmmName } from './vmm/session.js';
+import { formatDuration } from './format.js';
+
+export interface RunReport {
+  status: number;
+  vmm: VmmName;
+  accel: Accel;
+  kernel: string;
+  console_log: string;
+  reason: string | null;
+  boot: {
+    proto: string;
+    clock: string;
+    tsc_khz: number;
+    kvmclock_ns: number | null;
+    phases_ns: Record<string, number>;
+  } | null;
+  host: {
+    /** VMM spawn → kernel entry, estimated as boot-record arrival − phase.ready. */
+    spawn_to_entry_ns: number | null;
+    entry_to_ready_ns: number | null;
+    ready_to_exit_ns: number | null;
+    /** VMM spawn → VMM exit. */
+    total_ns: number;
+  };
+}
+
+export function buildReport(
+  result: Pick<SessionResult, 'spawnedAtNs' | 'boot' | 'exit' | 'vmmExit'>,
+  status: number,
+  meta: { vmm: VmmName; accel: Accel; kernel: string; consoleLog: string },
+): RunReport {
+  const { boot, exit } = result;
+  const bootArrivalNs = boot === null ? null : Number(boot.atNs - result.spawnedAtNs);
+  return {
+    status,
+    vmm: meta.vmm,
+    accel: meta.accel,
+    kernel: meta.kernel,
+    console_log: meta.consoleLog,
+    reason: exit?.record.reason ?? null,
+    boot:
+      boot === null
+        ? null
+        : {
+            proto: boot.record.proto,
+            clock: boot.record.clock,
+            tsc_khz: boot.record.tscKhz,
+            kvmclock_ns: boot.record.kvmclockNs,
+            phases_ns: Object.fromEntries(boot.record.phasesNs),
+          },
+    host: {
+      // Clamped: a guest with a mis-calibrated TSC must not yield a negative VMM start.
+      spawn_to_entry_ns: bootArrivalNs === null || boot === null ? null : Math.max(0, bootArrivalNs - boot.record.readyNs),
+      entry_to_ready_ns: boot?.record.readyNs ?? null,
+      ready_to_exit_ns: boot === null || exit === null ? null : Math.max(0, Number(exit.atNs - boot.atNs)),
+      total_ns: Math.max(0, Number(result.vmmExit.atNs - result.spawnedAtNs)),
+    },
+  };
+}
+
+/** One line: `ukernel: boot 41.3 ms on qemu/kvm · vmm start → kernel entry 41.2 ms · …`. */
+export function formatSummary(report: RunReport): string {
+  const parts: string[] = [];
+  const { host } = report;
+  if (host.spawn_to_entry_ns !== null && host.entry_to_ready_ns !== null) {
+    parts.push(`boot ${formatDuration(host.spawn_to_entry_ns + host.entry_to_ready_ns)} on ${report.vmm}/${report.accel}`);
+    parts.push(`vmm start → kernel entry ${formatDuration(host.spawn_to_entry_ns)}`);
+    parts.push(`entry → ready ${formatDuration(host.entry_to_ready_ns)}`);
+  } else {
+    parts.push(`no boot record on ${report.vmm}/${report.accel}`);
+  }
+  if (host.ready_to_exit_ns !== null) parts.push(`ready → exit ${formatDuration(host.ready_to_exit_ns)}`);
+  parts.push(`total ${formatDuration(host.total_ns)}`);
+  parts.push(`status ${report.status}${report.reason !== null && report.reason !== 'return' ? ` (${report.reason})` : ''}`);
+  return `ukernel: ${parts.join(' · ')}`;
+}
+
+/** `--verbose`: the guest's phases, cumulative and as deltas. */
+export function formatPhases(report: RunReport): string[] {
+  if (report.boot === null) return [];
+  const { boot } = report;
+  const lines = [
+    `ukernel: guest boot via ${boot.proto}, TSC ${boot.tsc_khz} kHz from ${boot.clock}` +
+      (boot.kvmclock_ns !== null ? `, kvmclock at entry ${formatDuration(boot.kvmclock_ns)}` : ''),
+  ];
+  const entries = Object.entries(boot.phases_ns);
+  const width = Math.max(...entries.map(([name]) => name.length));
+  let previous = 0;
+  for (const [name, ns] of entries) {
+    lines.push(`  ${name.padEnd(width)}  ${formatDuration(ns).padStart(9)}  (+${formatDuration(ns - previous)})`);
+    previous = ns;
+  }
+  return lines;
+}

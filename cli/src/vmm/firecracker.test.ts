@@ -1,0 +1,42 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { firecrackerArgs, firecrackerConfig, writeFileAtomic } from './firecracker.js';
+
+describe('firecrackerConfig', () => {
+  it('follows the --config-file schema, with drives present and boot_args always set', () => {
+    expect(firecrackerConfig({ kernel: '/abs/k.elf', memoryMib: 256, vcpus: 2, cmdline: '' })).toEqual({
+      'boot-source': { kernel_image_path: '/abs/k.elf', boot_args: '' },
+      drives: [],
+      'machine-config': { vcpu_count: 2, mem_size_mib: 256 },
+    });
+  });
+
+  it('boots without the API socket', () => {
+    expect(firecrackerArgs('/c.json')).toEqual(['--no-api', '--config-file', '/c.json']);
+  });
+});
+
+describe('writeFileAtomic', () => {
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('creates parent directories, replaces the file, leaves no temp file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uk-fc-'));
+    dirs.push(dir);
+    const path = join(dir, 'build/firecracker/vm-config.json');
+    writeFileAtomic(path, 'one');
+    writeFileAtomic(path, 'two');
+    expect(readFileSync(path, 'utf8')).toBe('two');
+    expect(readdirSync(join(dir, 'build/firecracker'))).toEqual(['vm-config.json']);
+  });
+
+  it('reports an unwritable location as a catalog error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uk-fc-'));
+    dirs.push(dir);
+    writeFileAtomic(join(dir, 'file'), 'x');
+    // A path "under" a regular file fails with ENOTDIR.
+    expect(() => writeFileAtomic(join(dir, 'file/sub/x.json'), '{}')).toThrow(expect.objectContaining({ code: 'UK109' }));
+  });
+});

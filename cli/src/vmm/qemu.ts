@@ -1,0 +1,36 @@
+// QEMU microvm backend: argv construction (pure, shared with the benchmark).
+import type { Accel } from './accel.js';
+
+export interface QemuOptions {
+  kernel: string;
+  accel: Accel;
+  memoryMib: number;
+  vcpus: number;
+  cmdline: string;
+}
+
+export function qemuArgs(opts: QemuOptions): string[] {
+  const machine = ['microvm', 'acpi=off', 'x-option-roms=off', 'rtc=off'];
+  // Under KVM the PIT/PIC are not needed (the kernel uses the TSC/kvmclock and LAPIC);
+  // TCG keeps them.
+  if (opts.accel === 'kvm') machine.push('pit=off', 'pic=off');
+  const accel =
+    opts.accel === 'kvm'
+      ? ['-accel', 'kvm', '-cpu', 'host,-arch-capabilities'] // plain `host` aborts on nested PVM KVM
+      : ['-accel', 'tcg'];
+  return [
+    '-M', machine.join(','),
+    ...accel,
+    '-m', String(opts.memoryMib),
+    '-smp', String(opts.vcpus),
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-serial', 'stdio',
+    '-no-reboot',
+    '-global', 'virtio-mmio.force-legacy=off',
+    '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
+    '-kernel', opts.kernel,
+    '-append', opts.cmdline,
+  ];
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite: kernel host unit tests (zig build test), CLI unit tests and end-to-end
+# tests that boot the real kernel under QEMU with KVM (when usable) and TCG (vitest).
+# Ends with one line: "N passed, N failed[, N skipped]".
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+"$root/scripts/bootstrap.sh" || exit 2
+"$root/scripts/build-kernel.sh" || { echo "0 passed, 1 failed"; exit 1; }
+if [ -x tests/fc_shim/build.sh ]; then tests/fc_shim/build.sh >/dev/null || { echo "0 passed, 1 failed"; exit 1; }; fi
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+echo "== kernel unit tests (zig build test)"
+"$root/scripts/build-kernel.sh" test --summary all 2>&1 | tee "$results/zig.txt"
+zig_status=${PIPESTATUS[0]}
+
+echo "== CLI unit and end-to-end tests (vitest)"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json"
+vitest_status=$?
+
+node - "$results" "$zig_status" "$vitest_status" <<'JS'
+const fs = require('node:fs');
+const [dir, zigStatus, vitestStatus] = process.argv.slice(2);
+let passed = 0, failed = 0, skipped = 0;
+const zig = fs.readFileSync(`${dir}/zig.txt`, 'utf8');
+const m = zig.match(/(\d+)\/(\d+) tests passed/);
+if (m) { passed += +m[1]; failed += +m[2] - +m[1]; } else if (zigStatus !== '0') failed += 1;
+const sk = zig.match(/(\d+) skipped/); if (sk) skipped += +sk[1];
+try {
+  const v = JSON.parse(fs.readFileSync(`${dir}/vitest.json`, 'utf8'));
+  passed += v.numPassedTests; failed += v.numFailedTests; skipped += v.numPendingTests + (v.numTodoTests ?? 0);
+  if (vitestStatus !== '0' && v.numFailedTests === 0) failed += 1; // a suite failed to load
+} catch { failed += 1; }
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 || zigStatus !== '0' || vitestStatus !== '0' ? 1 : 0);
+JS

@@ -1,0 +1,118 @@
+// Shared helpers for end-to-end tests: they run the real CLI (cli/bin/ukernel.mjs) on the real
+// kernel under real QEMU. Every wait is bounded.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const cliPath = join(root, 'cli/bin/ukernel.mjs');
+export const kernelPath = join(root, 'kernel/zig-out/bin/ukernel.elf');
+export const shimPath = join(root, 'tests/fc_shim/zig-out/fc_shim.elf');
+
+export function kvmUsable(): boolean {
+  try {
+    accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function onPath(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Accelerators to test: TCG always, KVM when usable (the suite must pass both ways). */
+export const accels: Array<'kvm' | 'tcg'> = kvmUsable() ? ['kvm', 'tcg'] : ['tcg'];
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function tempDir(): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), 'ukernel-e2e-'));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Runs a command to completion, killing it (and failing) past `timeoutMs`. */
+export function run(command: string, args: string[], options: { cwd: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export function ukernel(args: string[], cwd: string, timeoutMs?: number): Promise<RunResult> {
+  return run(process.execPath, [cliPath, ...args], { cwd, timeoutMs });
+}
+
+/** Waits until `predicate` holds, polling every 20 ms, for at most `timeoutMs`. */
+export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Live means: the /proc entry exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return !/^State:\s+Z/m.test(status);
+  } catch {
+    return false;
+  }
+}
+
+/** PIDs of qemu-system-x86_64 processes that are descendants of `pid`. */
+export function qemuDescendants(pid: number): number[] {
+  const found: number[] = [];
+  const queue = [pid];
+  for (let steps = 0; queue.length > 0 && steps < 1000; steps++) {
+    const current = queue.shift()!;
+    let children: number[] = [];
+    try {
+      const tasks = readFileSync(`/proc/${current}/task/${current}/children`, 'utf8');
+      children = tasks.split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      continue;
+    }
+    for (const child of children) {
+      queue.push(child);
+      try {
+        if (readFileSync(`/proc/${child}/comm`, 'utf8').trim().startsWith('qemu-system')) found.push(child);
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+  return found;
+}
+
+export function spawnUkernel(args: string[], cwd: string): ChildProcess {
+  return spawn(process.execPath, [cliPath, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function requireBuilt(): void {
+  if (!existsSync(kernelPath)) throw new Error(`kernel not built: ${kernelPath} (run scripts/build-kernel.sh)`);
+  if (!existsSync(join(root, 'cli/dist/cli.js'))) throw new Error('CLI not built (run npm ci)');
+}
