@@ -41,7 +41,7 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
     .option('--verbose', 'also print the guest boot phases')
     .addHelpText(
       'after',
-      '\nExamples:\n  ukernel run --kernel kernel/zig-out/bin/ukernel\n  ukernel run --kernel k.elf --accel tcg --json\n' +
+      '\nExamples:\n  ukernel run --kernel kernel/zig-out/bin/ukernel.elf\n  ukernel run --kernel k.elf --accel tcg --json\n' +
         '\nEnvironment: UKERNEL_ACCEL, UKERNEL_QEMU, UKERNEL_FIRECRACKER\n',
     )
     .action(async (options: RawRunOptions) => setExitCode(await actions.run(options)));
