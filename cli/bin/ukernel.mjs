@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 // Shim: the CLI itself is bundled to cli/dist by `npm run build` (run by `npm ci`).
+import module from 'node:module';
+
+// Node >= 22.1 caches compiled code between runs; Node 20 has no such cache (a no-op there).
+module.enableCompileCache?.();
 let cli;
 try {
   cli = await import('../dist/cli.js');
