@@ -28,6 +28,12 @@ pub const mmio_window_base: u64 = 3 << 30;
 /// Size of the boot stack (the stack kmain runs on).
 pub const boot_stack_bytes: u64 = 64 * 1024;
 
+/// Size of the ring-0 stack used for interrupts, exceptions and supervisor calls from ring 3.
+pub const supervisor_stack_bytes: u64 = 32 * 1024;
+
+/// Most stacks registered for backtraces besides the kernel's own (workload, tasks).
+pub const stacks_registered_max: u32 = 64;
+
 /// Size of each interrupt-stack-table stack (double fault, NMI, machine check).
 pub const ist_stack_bytes: u64 = 16 * 1024;
 
@@ -56,6 +62,9 @@ pub const serial_fifo_bytes: u32 = 16;
 /// How many times the transmitter-empty bit is polled before the console gives up (and stops
 /// waiting for good: a console that never drains must not hang the kernel).
 pub const serial_poll_attempts_max: u32 = 100_000;
+
+/// Most bytes one console supervisor call writes (callers loop for more).
+pub const console_write_bytes_max: u64 = 64 * 1024;
 
 /// Longest formatted console line; longer lines are cut with a marker.
 pub const console_line_bytes_max: u32 = 512;
@@ -92,8 +101,8 @@ pub const exit_status_panic: u8 = 101;
 
 // ---- Interrupts ---------------------------------------------------------------------------
 
-/// Vectors with entry stubs (interrupts.S): the 32 CPU exceptions and 16 device vectors. Gates
-/// beyond are not present, so a stray interrupt there is reported as #NP, never ignored.
+/// Vectors with entry stubs and IDT gates (interrupts.S, INTERRUPT_VECTORS): the 32 CPU
+/// exceptions and 16 device vectors. Vectors beyond the IDT limit raise #GP and are reported.
 pub const interrupt_vectors_max: u32 = 48;
 pub const exception_vectors: u32 = 32;
 
@@ -103,7 +112,7 @@ pub const exception_vectors: u32 = 32;
 pub const backtrace_frames_max: u32 = 32;
 
 /// Boot phases timed with the TSC and reported in the `@uk:boot` record, in boot order.
-pub const BootPhase = enum(u8) { long_mode, cpu_tables, boot_info, clock, devices, ready };
+pub const BootPhase = enum(u8) { ring3, boot_info, clock, devices, ready };
 
 comptime {
     assert(kernel_load_address >= 0x10_0000); // Firecracker rejects e_entry below 1 MiB.
@@ -111,6 +120,7 @@ comptime {
     assert(mmio_window_base < identity_map_bytes);
     assert(identity_map_bytes % (2 << 20) == 0);
     assert(boot_stack_bytes % 4096 == 0);
+    assert(supervisor_stack_bytes % 4096 == 0);
     assert(ist_stack_bytes % 4096 == 0);
     assert(cmdline_bytes_max >= 2048);
     assert(serial_fifo_bytes > 0 and serial_fifo_bytes <= 64);

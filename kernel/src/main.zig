@@ -1,7 +1,8 @@
-//! kmain: the boot sequence, one step per line. entry.S gets here in long mode with our GDT,
-//! page tables, SSE and the boot stack; everything after is in this order:
+//! kmain: the boot sequence, one step per line. entry.S gets here in ring 3, in long mode, with
+//! our GDT, page tables, static IDT and TSS loaded (every fault is reported from the first
+//! instruction), SSE enabled, on the boot stack. Ring 0 is left to the supervisor
+//! (arch/x86_64/supervisor.zig). From here, in this order:
 //!
-//!   CPU tables  -> TSS and IDT, so every fault from here on is reported, not a triple fault
 //!   boot info   -> command line and memory map from PVH start_info or the Linux zero page
 //!   clock       -> TSC frequency (kvmclock, CPUID or PIT), boot phases converted to ns
 //!   devices     -> virtio-mmio devices announced on the command line
@@ -13,20 +14,22 @@ const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("constants.zig");
 const cpu = @import("arch/x86_64/cpu.zig");
-const gdt = @import("arch/x86_64/gdt.zig");
-const idt = @import("arch/x86_64/idt.zig");
 const boot_info = @import("boot/boot_info.zig");
 const clock_module = @import("time/clock.zig");
 const console = @import("console/console.zig");
 const records = @import("console/records.zig");
 const backtrace = @import("debug/backtrace.zig");
 const power = @import("power.zig");
+const supervisor = @import("arch/x86_64/supervisor.zig");
 const Cmdline = @import("lib/cmdline.zig").Cmdline;
 const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
 const MemoryMap = @import("lib/memory_map.zig").MemoryMap;
 
 comptime {
-    _ = @import("arch/x86_64/stacks.zig"); // Exports the boot stack pointer used by entry.S.
+    // Referenced only from assembly: the stacks, the TSS and interrupt dispatch.
+    _ = @import("arch/x86_64/stacks.zig");
+    _ = @import("arch/x86_64/tss.zig");
+    _ = @import("arch/x86_64/idt.zig");
 }
 
 pub const panic = std.debug.FullPanic(panic_handler);
@@ -43,12 +46,8 @@ fn phase_done(phase: constants.BootPhase) void {
 }
 
 export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(.c) noreturn {
-    phase_done(.long_mode);
-    gdt.init();
-    idt.init();
-    phase_done(.cpu_tables);
+    phase_done(.ring3);
     boot_info.parse(protocol, boot_info_address, &boot_information) catch |err| {
-        console.init();
         console.print("boot: cannot read boot information: {s}\n", .{@errorName(err)});
         power.exit(constants.exit_status_panic, .panic);
     };
@@ -60,7 +59,6 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
     phase_done(.devices);
     phase_done(.ready);
 
-    console.init();
     report_boot(&boot_information, &clock);
     report_devices(&virtio_devices);
     if (cmdline.has("uk.verbose")) report_details(&boot_information, cmdline);
@@ -124,7 +122,7 @@ fn run_test_mode(mode: []const u8) void {
     if (std.mem.eql(u8, mode, "panic")) @panic("test panic requested by uk.test=panic");
     if (std.mem.eql(u8, mode, "hang")) {
         console.write("uk.test=hang: halting until the host stops the VM\n");
-        cpu.halt_forever();
+        _ = supervisor.call(.halt_forever, 0, 0, 0);
     }
     if (std.mem.startsWith(u8, mode, "exit:")) {
         const status = std.fmt.parseUnsigned(u8, mode["exit:".len..], 10) catch {

@@ -6,12 +6,25 @@
 //!   4. a triple fault (QEMU -no-reboot exits 0; Firecracker >= 1.15 exits 1).
 
 const std = @import("std");
+const assert = std.debug.assert;
 const constants = @import("constants.zig");
 const cpu = @import("arch/x86_64/cpu.zig");
+const supervisor = @import("arch/x86_64/supervisor.zig");
 const records = @import("console/records.zig");
 
+/// Either ring: reports the status, then stops the VM.
 pub fn exit(status: u8, reason: records.ExitReason) noreturn {
     records.exit(status, reason);
+    if (cpu.in_ring3()) {
+        _ = supervisor.call(.exit, status, 0, 0);
+        unreachable; // The supervisor's exit does not return.
+    }
+    exit_vm(status);
+}
+
+/// Ring 0: the doors out of the VM, in order.
+pub fn exit_vm(status: u8) noreturn {
+    assert(!cpu.in_ring3());
     cpu.out8(constants.debug_exit_port, status);
     cpu.out8(constants.i8042_command_port, constants.i8042_reset_command);
     triple_fault();

@@ -104,11 +104,22 @@ fn generate(allocator: std.mem.Allocator, bytes: []const u8) ![]u8 {
         try symbols.append(allocator, .{
             .address = symbol.st_value,
             .size = symbol.st_size,
-            .name = std.mem.sliceTo(strings[symbol.st_name..], 0),
+            .name = without_anonymous_suffix(std.mem.sliceTo(strings[symbol.st_name..], 0)),
         });
     }
     if (symbols.items.len == 0) return error.NoFunctionSymbols;
     return symbol_table.encode(allocator, symbols.items);
+}
+
+/// Zig names generic instantiations `name__anon_1234`; the number is not stable between the two
+/// links (and means nothing to a reader), so it is dropped.
+fn without_anonymous_suffix(name: []const u8) []const u8 {
+    const marker = "__anon_";
+    const index = std.mem.lastIndexOf(u8, name, marker) orelse return name;
+    for (name[index + marker.len ..]) |character| {
+        if (!std.ascii.isDigit(character)) return name;
+    }
+    return name[0..index];
 }
 
 fn verify(allocator: std.mem.Allocator, bytes: []const u8) !void {

@@ -51,9 +51,10 @@ describe.each(accels)('ukernel run --accel %s', (accel) => {
   it('reports a deliberate page fault with registers and a symbolized backtrace, exits 101', async () => {
     const result = await ukernel(['run', '--kernel', kernelPath, '--accel', accel, '--cmdline', 'uk.test=fault'], work.path);
     expect(result.code).toBe(101);
-    expect(result.stdout).toContain('exception: #PF page fault (vector 14)');
+    // The kernel proper runs in ring 3 (CS 0x23); only the supervisor runs in ring 0.
+    expect(result.stdout).toContain('exception: #PF page fault (vector 14) error 0x4 in ring 3');
     expect(result.stdout).toMatch(/page fault at 0x8: read, page not present/);
-    expect(result.stdout).toMatch(/^rip [0-9a-f]{16} cs  0008/m);
+    expect(result.stdout).toMatch(/^rip [0-9a-f]{16} cs  0023/m);
     expect(result.stdout).toMatch(/#0 +0x[0-9a-f]{16} main\.test_fault_inner\+0x[0-9a-f]+/);
     expect(result.stdout).toMatch(/#1 +0x[0-9a-f]{16} main\.test_fault_outer\+0x[0-9a-f]+/);
     expect(result.stdout).toMatch(/kmain\+0x[0-9a-f]+/);

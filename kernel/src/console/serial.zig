@@ -17,13 +17,17 @@ const fifo_enable_and_clear: u8 = 0x07;
 var fifo_room_bytes: u32 = 0;
 /// Set when the transmitter never drained: from then on output is dropped, not waited for.
 var stalled: bool = false;
+/// The FIFO is enabled on first use (one port write), not at boot: nothing is printed before
+/// the kernel is ready.
+var fifo_enabled: bool = false;
 
-pub fn init() void {
-    cpu.out8(register_fifo_control, fifo_enable_and_clear);
-    fifo_room_bytes = 0;
-}
-
+/// Ring 0 only (port I/O).
 pub fn write(bytes: []const u8) void {
+    if (!fifo_enabled) {
+        cpu.out8(register_fifo_control, fifo_enable_and_clear);
+        fifo_enabled = true;
+        fifo_room_bytes = 0;
+    }
     for (bytes) |byte| {
         if (fifo_room_bytes == 0) {
             if (!wait_transmitter_empty()) return;

@@ -7,7 +7,7 @@ const assert = std.debug.assert;
 const cpu = @import("../arch/x86_64/cpu.zig");
 const constants = @import("../constants.zig");
 const kvmclock = @import("kvmclock.zig");
-const pit = @import("pit.zig");
+const supervisor = @import("../arch/x86_64/supervisor.zig");
 
 pub const Source = enum { kvmclock, cpuid, pit, assumed };
 
@@ -58,7 +58,8 @@ pub fn init(entry_tsc: u64) Clock {
         return Clock.init(.kvmclock, reading.tsc_hz, entry_tsc, if (entry_ns > 0) @intCast(entry_ns) else null);
     }
     if (cpuid_tsc_hz()) |hz| return Clock.init(.cpuid, hz, entry_tsc, null);
-    if (pit.calibrate_tsc_hz()) |hz| return Clock.init(.pit, hz, entry_tsc, null);
+    const pit_hz = supervisor.call(.calibrate_tsc_with_pit, 0, 0, 0);
+    if (pit_hz != 0 and pit_hz != supervisor.refused) return Clock.init(.pit, pit_hz, entry_tsc, null);
     return Clock.init(.assumed, constants.tsc_hz_fallback, entry_tsc, null);
 }
 

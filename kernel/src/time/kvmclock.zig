@@ -1,19 +1,11 @@
 //! kvmclock (KVM's paravirtual clock): the hypervisor publishes, in a page the guest names by
 //! MSR, how to turn TSC ticks into nanoseconds. The kernel uses it for the TSC frequency and to
 //! learn when it was entered relative to VM creation. Present on KVM (QEMU and Firecracker),
-//! absent under TCG.
+//! absent under TCG. entry.S detects it and writes the MSR (ring 0, ENABLE_KVMCLOCK); this file
+//! reads the page.
 
 const std = @import("std");
 const assert = std.debug.assert;
-const cpu = @import("../arch/x86_64/cpu.zig");
-
-const cpuid_hypervisor_present: u32 = 1 << 31;
-const cpuid_kvm_signature_leaf: u32 = 0x4000_0000;
-const cpuid_kvm_features_leaf: u32 = 0x4000_0001;
-const kvm_feature_clocksource: u32 = 1 << 0;
-const kvm_feature_clocksource2: u32 = 1 << 3;
-const msr_kvm_system_time: u32 = 0x12;
-const msr_kvm_system_time_new: u32 = 0x4b56_4d01;
 
 /// struct pvclock_vcpu_time_info.
 const TimeInfo = extern struct {
@@ -31,8 +23,10 @@ comptime {
     assert(@sizeOf(TimeInfo) == 32);
 }
 
-/// Written by the hypervisor; it must not cross a page boundary.
-var time_info: TimeInfo align(64) = std.mem.zeroes(TimeInfo);
+/// Written by the hypervisor once entry.S enabled kvmclock; must not cross a page boundary.
+export var kvmclock_time_info: TimeInfo align(64) = std.mem.zeroes(TimeInfo);
+/// Set by entry.S when it enabled kvmclock.
+export var kvmclock_enabled: u32 = 0;
 
 pub const Reading = struct {
     tsc_hz: u64,
@@ -43,32 +37,17 @@ pub const Reading = struct {
     tsc_shift: i8,
 };
 
-/// Whether CPUID advertises KVM with a kvmclock MSR; returns that MSR.
-fn detect() ?u32 {
-    if (cpu.cpuid(1, 0).ecx & cpuid_hypervisor_present == 0) return null;
-    const signature = cpu.cpuid(cpuid_kvm_signature_leaf, 0);
-    const kvm = "KVMKVMKVM\x00\x00\x00";
-    if (signature.ebx != std.mem.readInt(u32, kvm[0..4], .little)) return null;
-    if (signature.ecx != std.mem.readInt(u32, kvm[4..8], .little)) return null;
-    if (signature.edx != std.mem.readInt(u32, kvm[8..12], .little)) return null;
-    if (signature.eax < cpuid_kvm_features_leaf) return null;
-    const features = cpu.cpuid(cpuid_kvm_features_leaf, 0).eax;
-    if (features & kvm_feature_clocksource2 != 0) return msr_kvm_system_time_new;
-    if (features & kvm_feature_clocksource != 0) return msr_kvm_system_time;
-    return null;
-}
-
-/// Enables kvmclock and takes one consistent reading, or null when there is no kvmclock.
+/// Takes one consistent reading, or null when there is no kvmclock.
 pub fn read() ?Reading {
-    const msr = detect() orelse return null;
-    cpu.wrmsr(msr, @intFromPtr(&time_info) | 1);
+    if (@atomicLoad(u32, &kvmclock_enabled, .acquire) == 0) return null;
+    const time_info = &kvmclock_time_info;
     // The hypervisor bumps `version` to odd while it updates the page: retry a bounded number
     // of times until a stable, even version brackets the read.
     var attempt: u32 = 0;
     while (attempt < 1000) : (attempt += 1) {
         const version_before = @atomicLoad(u32, &time_info.version, .acquire);
         if (version_before & 1 != 0 or version_before == 0) continue;
-        const snapshot = time_info;
+        const snapshot = time_info.*;
         const version_after = @atomicLoad(u32, &time_info.version, .acquire);
         if (version_before != version_after) continue;
         if (snapshot.tsc_to_system_mul == 0) return null;

@@ -81,3 +81,11 @@ pub fn halt_forever() noreturn {
         asm volatile ("cli; hlt");
     }
 }
+
+/// Whether this code runs in ring 3 (the kernel proper) rather than ring 0 (the supervisor).
+pub inline fn in_ring3() bool {
+    const cs = asm volatile ("mov %%cs, %[cs]"
+        : [cs] "=r" (-> u16),
+    );
+    return cs & 3 == 3;
+}

@@ -34,8 +34,8 @@ pub fn fatal(frame: *const InterruptFrame) noreturn {
         power.exit(constants.exit_status_panic, .exception);
     }
     reporting = true;
-    console.print("\nexception: {s} (vector {d}) error 0x{x}\n", .{
-        names[frame.vector], frame.vector, frame.error_code,
+    console.print("\nexception: {s} (vector {d}) error 0x{x} in {s}\n", .{
+        names[frame.vector], frame.vector, frame.error_code, ring_name(frame),
     });
     if (frame.vector == 14) {
         const cr2 = cpu.read_cr2();
@@ -55,6 +55,10 @@ pub fn unexpected_interrupt(frame: *const InterruptFrame) noreturn {
     console.print("\nunexpected interrupt: vector {d}\n", .{frame.vector});
     print_registers(frame);
     power.exit(constants.exit_status_panic, .exception);
+}
+
+fn ring_name(frame: *const InterruptFrame) []const u8 {
+    return if (frame.from_ring3()) "ring 3 (kernel proper or workload)" else "ring 0 (supervisor)";
 }
 
 fn print_registers(frame: *const InterruptFrame) void {

@@ -1,13 +1,22 @@
 /*
- * Interrupt and exception entry stubs, one per vector in use (the 32 exceptions and 16 device
- * vectors; constants.interrupt_vectors_max must match), and the common path that saves the
- * general registers and the SSE state (the kernel is compiled with SSE, so a handler may
- * clobber XMM registers) before calling interrupt_dispatch(frame) in idt.zig.
+ * Interrupt entry stubs, the static IDT, and the supervisor gate.
  *
- * The frame layout must match InterruptFrame in idt.zig: r15 first (lowest address).
+ * The stubs sit at a fixed address (INTERRUPT_STUBS_BASE, placed by linker.ld), 16 bytes each,
+ * so every IDT gate is an assemble-time constant: the IDT is data, nothing fills it at boot
+ * (ring-0 code is emulated under nested KVM, so boot-time loops are expensive).
+ *
+ * Each stub pushes a zero error code where the CPU pushes none, then the vector, and jumps to
+ * interrupt_common, which saves the general registers and calls interrupt_dispatch(frame) in
+ * idt.zig. No SSE state is saved: the kernel is compiled without SSE, so it never touches the
+ * XMM registers of the ring-3 code it interrupted. The frame layout must match InterruptFrame.
  */
 
-.section .text, "ax", @progbits
+#define INTERRUPT_STUBS_BASE 0x101000
+#define INTERRUPT_VECTORS 48
+#define SELECTOR_CODE 0x08
+#define GATE_INTERRUPT_PRESENT 0x8e
+
+.section .text.interrupt_stubs, "ax", @progbits
 .code64
 
 /* Vectors whose exceptions push an error code: #DF #TS #NP #SS #GP #PF #AC #CP #VC #SX. */
@@ -20,16 +29,28 @@ interrupt_stub_\vector:
     pushq $0
 .endif
     pushq $\vector
-    jmp interrupt_common
+    /* jmp rel32, spelled out so its size is fixed (the assembler may not relax it). */
+    .byte 0xe9
+    .long interrupt_common - . - 4
+.if . - interrupt_stub_\vector > 16
+.error "interrupt stub larger than 16 bytes"
+.endif
 .size interrupt_stub_\vector, . - interrupt_stub_\vector
 .endm
 
+.global interrupt_stubs_start
+interrupt_stubs_start:
 .altmacro
 .set vector, 0
-.rept 48
+.rept INTERRUPT_VECTORS
     STUB %vector
     .set vector, vector + 1
 .endr
+.balign 16
+.global interrupt_stubs_end
+interrupt_stubs_end:
+
+.section .text, "ax", @progbits
 
 .global interrupt_common
 .type interrupt_common, @function
@@ -50,14 +71,8 @@ interrupt_common:
     pushq %r14
     pushq %r15
     movq %rsp, %rdi            /* InterruptFrame *. */
-    movq %rsp, %rbx            /* Callee-saved: restores the stack after the call. */
-    subq $512, %rsp
-    andq $-16, %rsp
-    fxsave (%rsp)
     cld
     call interrupt_dispatch
-    fxrstor (%rsp)
-    movq %rbx, %rsp
     popq %r15
     popq %r14
     popq %r13
@@ -77,16 +92,50 @@ interrupt_common:
     iretq
 .size interrupt_common, . - interrupt_common
 
-.macro STUB_ADDRESS vector
-    .quad interrupt_stub_\vector
-.endm
+/*
+ * supervisor_call(operation, a, b, c) -> u64, called from ring 3 with the C ABI.
+ * `ud2` raises #UD; idt.zig recognises this exact address, runs the operation in ring 0
+ * (supervisor.zig), puts the result in RAX and resumes after the ud2. #UD is used rather than
+ * syscall or int: under nested KVM (PVM) those reach the guest as #GP, while #UD arrives
+ * intact everywhere.
+ */
+.global supervisor_call
+.type supervisor_call, @function
+supervisor_call:
+.global supervisor_gate
+supervisor_gate:
+    ud2
+    ret
+.size supervisor_call, . - supervisor_call
 
-.section .rodata, "a", @progbits
-.balign 8
-.global interrupt_stub_table
-interrupt_stub_table:
+/* The IDT: one interrupt gate per stub; #NMI, #DF and #MC switch to their IST stacks. */
+.section .data.idt, "aw", @progbits
+.balign 16
+.global boot_idt
+boot_idt:
 .set vector, 0
-.rept 48
-    STUB_ADDRESS %vector
+.rept INTERRUPT_VECTORS
+    .word (INTERRUPT_STUBS_BASE + vector * 16) & 0xffff
+    .word SELECTOR_CODE
+    .if vector == 2
+    .byte 2
+    .elseif vector == 8
+    .byte 1
+    .elseif vector == 18
+    .byte 3
+    .else
+    .byte 0
+    .endif
+    .byte GATE_INTERRUPT_PRESENT
+    .word (INTERRUPT_STUBS_BASE + vector * 16) >> 16
+    .long 0
+    .long 0
     .set vector, vector + 1
 .endr
+boot_idt_end:
+
+.balign 8
+.global boot_idt_pointer
+boot_idt_pointer:
+    .word boot_idt_end - boot_idt - 1
+    .quad boot_idt

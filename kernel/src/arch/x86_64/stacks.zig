@@ -1,7 +1,13 @@
-//! The kernel's fixed stacks: the boot stack kmain runs on, and one interrupt-stack-table
-//! stack for each exception that must not trust the current stack (double fault, NMI,
-//! machine check). They live in .bss and are never freed.
+//! The kernel's fixed stacks, in .bss and never freed:
+//!   boot        the ring-3 stack kmain runs on;
+//!   supervisor  the ring-0 stack the CPU switches to on any interrupt or exception from ring 3
+//!               (TSS.rsp0), where supervisor calls and fault reports run;
+//!   ist 1–3     known-good stacks for double fault, NMI and machine check.
+//! Backtraces follow frame pointers only while they stay on a known stack; stacks made later
+//! (a workload's) are registered here too.
 
+const std = @import("std");
+const assert = std.debug.assert;
 const constants = @import("../../constants.zig");
 
 pub const Stack = struct {
@@ -14,33 +20,51 @@ pub const Stack = struct {
 };
 
 var boot_stack: [constants.boot_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
-var ist_stacks: [3][constants.ist_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
+var supervisor_stack: [constants.supervisor_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
+var ist_stack_double_fault: [constants.ist_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
+var ist_stack_nmi: [constants.ist_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
+var ist_stack_machine_check: [constants.ist_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
 
-/// Read by long_mode_entry in entry.S to set RSP before kmain.
+/// Read by entry.S: the initial ring-0 stack, and the ring-3 stack kmain starts on.
+export const supervisor_stack_top_pointer: [*]u8 = @as([*]u8, &supervisor_stack) + supervisor_stack.len;
 export const boot_stack_top_pointer: [*]u8 = @as([*]u8, &boot_stack) + boot_stack.len;
 
-pub const ist_double_fault: u3 = 1;
-pub const ist_nmi: u3 = 2;
-pub const ist_machine_check: u3 = 3;
+/// Stack tops for the TSS (tss.zig): comptime pointers, so the TSS is static data.
+pub const supervisor_top: [*]u8 = supervisor_stack_top_pointer;
+pub const ist_double_fault_top: [*]u8 = @as([*]u8, &ist_stack_double_fault) + constants.ist_stack_bytes;
+pub const ist_nmi_top: [*]u8 = @as([*]u8, &ist_stack_nmi) + constants.ist_stack_bytes;
+pub const ist_machine_check_top: [*]u8 = @as([*]u8, &ist_stack_machine_check) + constants.ist_stack_bytes;
 
-pub fn boot() Stack {
-    const bottom = @intFromPtr(&boot_stack);
-    return .{ .bottom = bottom, .top = bottom + boot_stack.len };
+fn of(bytes: []const u8) Stack {
+    const bottom = @intFromPtr(bytes.ptr);
+    return .{ .bottom = bottom, .top = bottom + bytes.len };
 }
 
-/// The stack of interrupt-stack-table slot `index` (1-based, as in the TSS).
-pub fn ist(index: u3) Stack {
-    const bottom = @intFromPtr(&ist_stacks[index - 1]);
-    return .{ .bottom = bottom, .top = bottom + constants.ist_stack_bytes };
+var registered: [constants.stacks_registered_max]Stack = undefined;
+var registered_count: u32 = 0;
+
+/// Makes backtraces follow frames on `stack` (a workload's or a task's).
+pub fn register(stack: Stack) void {
+    assert(stack.bottom < stack.top);
+    assert(registered_count < registered.len);
+    registered[registered_count] = stack;
+    registered_count += 1;
 }
 
-/// Whether [address, address + bytes) lies on any kernel stack: backtraces only follow
-/// frame pointers that do.
+/// Whether [address, address + bytes) lies on one kernel or registered stack.
 pub fn on_any_stack(address: u64, bytes: u64) bool {
-    if (boot().contains(address, bytes)) return true;
-    var index: u3 = 1;
-    while (index <= ist_stacks.len) : (index += 1) {
-        if (ist(index).contains(address, bytes)) return true;
+    const fixed = [_]Stack{
+        of(&boot_stack),
+        of(&supervisor_stack),
+        of(&ist_stack_double_fault),
+        of(&ist_stack_nmi),
+        of(&ist_stack_machine_check),
+    };
+    for (fixed) |stack| {
+        if (stack.contains(address, bytes)) return true;
+    }
+    for (registered[0..registered_count]) |stack| {
+        if (stack.contains(address, bytes)) return true;
     }
     return false;
 }

@@ -1,0 +1,63 @@
+//! The supervisor: the few operations that need ring 0, requested from ring 3 through one gate.
+//! The kernel proper and workloads run in ring 3 (natively, even under nested KVM, where ring-0
+//! code is emulated); they come here only for port I/O and stopping the VM.
+//!
+//! Ring-3 side: `call(operation, a, b, c)` jumps to supervisor_call in interrupts.S, whose ud2
+//! raises #UD; idt.zig sees the gate address and calls `dispatch` in ring 0, which returns the
+//! result in RAX. Every operation checks its arguments: a bad request returns an error value,
+//! it never faults the supervisor.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const constants = @import("../../constants.zig");
+const cpu = @import("cpu.zig");
+const serial = @import("../../console/serial.zig");
+const pit = @import("../../time/pit.zig");
+const power = @import("../../power.zig");
+
+pub const Operation = enum(u64) {
+    /// a = address, b = length: write bytes to the serial console; returns bytes written.
+    console_write = 1,
+    /// a = status: stop the VM (see power.zig); does not return.
+    exit = 2,
+    /// Calibrates the TSC against the PIT; returns Hz, or 0 when there is no PIT.
+    calibrate_tsc_with_pit = 3,
+    /// Halts this CPU for good (interrupts off); only the host can end the VM then.
+    halt_forever = 4,
+};
+
+pub const refused: u64 = std.math.maxInt(u64);
+
+extern fn supervisor_call(operation: u64, a: u64, b: u64, c: u64) callconv(.c) u64;
+
+/// Ring 3: requests `operation` from the supervisor.
+pub fn call(operation: Operation, a: u64, b: u64, c: u64) u64 {
+    assert(cpu.in_ring3());
+    return supervisor_call(@intFromEnum(operation), a, b, c);
+}
+
+/// Ring 0: runs one request. Called by interrupt_dispatch on the supervisor stack.
+pub fn dispatch(operation_raw: u64, a: u64, b: u64, c: u64) u64 {
+    assert(!cpu.in_ring3());
+    _ = c;
+    const operation = std.meta.intToEnum(Operation, operation_raw) catch return refused;
+    switch (operation) {
+        .console_write => {
+            const length = @min(b, constants.console_write_bytes_max);
+            if (!user_range_valid(a, length)) return refused;
+            const bytes: [*]const u8 = @ptrFromInt(a);
+            serial.write(bytes[0..length]);
+            return length;
+        },
+        .exit => power.exit_vm(@truncate(a)),
+        .calibrate_tsc_with_pit => return pit.calibrate_tsc_hz() orelse 0,
+        .halt_forever => cpu.halt_forever(),
+    }
+}
+
+/// Whether [address, address + length) is inside the identity map and not page 0.
+fn user_range_valid(address: u64, length: u64) bool {
+    if (address < 4096) return false;
+    if (address > constants.identity_map_bytes) return false;
+    return length <= constants.identity_map_bytes - address;
+}
