@@ -99,6 +99,40 @@ pub const i8042_reset_command: u8 = 0xfe;
 /// Status of a kernel panic or an unhandled CPU exception (Rust's panic exit code).
 pub const exit_status_panic: u8 = 101;
 
+// ---- Devices and images ---------------------------------------------------------------------
+
+/// Entries per virtqueue (a power of two, at most 256 on Firecracker). Requests are synchronous,
+/// three descriptors each, so a small queue is enough.
+pub const virtqueue_size: u16 = 16;
+pub const virtqueue_size_max: u16 = 256;
+
+/// Largest data buffer in one virtio-blk request.
+pub const block_request_bytes_max: u64 = 128 * 1024;
+
+/// How long one virtio-blk request may take before it is declared lost.
+pub const block_request_timeout_ns: u64 = 5 * std.time.ns_per_s;
+
+/// Largest image the kernel accepts (docs/image-format.md).
+pub const image_bytes_max: u64 = 1 << 30;
+/// Most sections in an image header.
+pub const image_sections_max: u32 = 8;
+/// Most rootfs entries, longest rootfs path.
+pub const rootfs_entries_max: u32 = 65536;
+pub const rootfs_path_bytes_max: u32 = 255;
+/// Largest rootfs index block the kernel reads (header, entries, paths).
+pub const rootfs_index_bytes_max: u64 = 16 << 20;
+
+/// Largest workload ELF the kernel loads, and its stack.
+pub const workload_file_bytes_max: u64 = 512 << 20;
+pub const workload_stack_bytes: u64 = 1 << 20;
+/// Most arguments and environment entries handed to the workload, and their total bytes.
+pub const workload_args_max: u32 = 256;
+pub const workload_env_max: u32 = 256;
+pub const workload_env_file_bytes_max: u64 = 64 * 1024;
+
+/// Status when the kernel cannot start the workload (no or bad image, bad ELF, ABI mismatch).
+pub const exit_status_workload_not_started: u8 = 102;
+
 // ---- Interrupts ---------------------------------------------------------------------------
 
 /// Vectors with entry stubs and IDT gates (interrupts.S, INTERRUPT_VECTORS): the 32 CPU
@@ -127,4 +161,7 @@ comptime {
     assert(console_line_bytes_max >= 128);
     assert(pit_calibration_ticks < 0x10000); // One reload period of a 16-bit counter.
     assert(exception_vectors < interrupt_vectors_max and interrupt_vectors_max <= 256);
+    assert(virtqueue_size <= virtqueue_size_max and virtqueue_size >= 3);
+    assert(block_request_bytes_max % 512 == 0);
+    assert(workload_stack_bytes % 4096 == 0);
 }

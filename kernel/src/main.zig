@@ -7,6 +7,8 @@
 //!   clock       -> TSC frequency (kvmclock, CPUID or PIT), boot phases converted to ns
 //!   devices     -> virtio-mmio devices announced on the command line
 //!   ready       -> first console output: the `@uk:boot` record, then the banner
+//!   workload    -> the image disk, the entry ELF loaded and checked, argv and env, then the
+//!                  workload runs (ring 3, its own stack); its result is the VM's exit status
 //!
 //! The console is silent until ready: each UART byte is a VM exit (~15 µs under nested KVM).
 
@@ -21,6 +23,9 @@ const records = @import("console/records.zig");
 const backtrace = @import("debug/backtrace.zig");
 const power = @import("power.zig");
 const supervisor = @import("arch/x86_64/supervisor.zig");
+const pages = @import("memory/pages.zig");
+const workload = @import("workload.zig");
+const calls = @import("abi/calls.zig");
 const Cmdline = @import("lib/cmdline.zig").Cmdline;
 const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
 const MemoryMap = @import("lib/memory_map.zig").MemoryMap;
@@ -60,10 +65,56 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
     phase_done(.ready);
 
     report_boot(&boot_information, &clock);
-    report_devices(&virtio_devices);
-    if (cmdline.has("uk.verbose")) report_details(&boot_information, cmdline);
-    if (cmdline.get("uk.test")) |mode| run_test_mode(mode);
-    power.exit(0, .@"return");
+    const verbose = cmdline.has("uk.verbose");
+    if (verbose) report_details(&boot_information, cmdline);
+    if (cmdline.get("uk.test")) |mode| {
+        report_kernel(&boot_information, &clock, &virtio_devices);
+        run_test_mode(mode);
+    }
+    start_workload(cmdline, &clock, verbose);
+}
+
+/// Finds the image, loads the workload and runs it. Without an image disk (a bare kernel run)
+/// the kernel stops with status 0.
+fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: bool) noreturn {
+    _ = pages.init(&boot_information.memory_map) catch |err| workload_failed("memory", err);
+    const image = workload.open_image(&virtio_devices, clock) catch |err| workload_failed("image", err) orelse {
+        // A bare kernel run: say what booted, and stop.
+        report_kernel(&boot_information, clock, &virtio_devices);
+        if (verbose) console.write("no image disk attached: nothing to run\n");
+        power.exit(0, .@"return");
+    };
+    // With a workload, the console is the workload's: the kernel says more only when asked.
+    if (verbose) report_kernel(&boot_information, clock, &virtio_devices);
+    const image_tsc = cpu.rdtsc();
+    const entry = workload.load(image) catch |err| workload_failed("workload", err);
+    const context = workload.start_context(image, cmdline) catch |err| workload_failed("arguments", err);
+    const load_tsc = cpu.rdtsc();
+    calls.init(clock);
+    const ready_ns = clock.ns_since_entry(phase_tsc[@intFromEnum(constants.BootPhase.ready)]);
+    const image_ns = clock.ns_since_entry(image_tsc);
+    const load_ns = clock.ns_since_entry(load_tsc);
+    records.workload_start(clock.now_ns(), image_ns - ready_ns, load_ns - image_ns, 0);
+    const status = workload.run(entry, context) catch |err| workload_failed("workload", err);
+    records.workload_exit(status, clock.now_ns());
+    power.exit(status, .@"return");
+}
+
+fn workload_failed(stage: []const u8, err: anyerror) noreturn {
+    @branchHint(.cold);
+    console.print("workload not started: {s}: {s}{s}\n", .{ stage, @errorName(err), hint_for(err) });
+    power.exit(constants.exit_status_workload_not_started, .workload_not_started);
+}
+
+fn hint_for(err: anyerror) []const u8 {
+    return switch (err) {
+        error.HeaderHashMismatch, error.IndexHashMismatch, error.FileHashMismatch, error.BadSectionTable, error.BadEntry =>
+            " (the image is corrupt: rebuild it with `ukernel pack`)",
+        error.AbiMismatch, error.AbiNoteMissing => " (rebuild the workload with this ukernel's SDK)",
+        error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
+        error.Timeout => " (the disk did not answer)",
+        else => "",
+    };
 }
 
 fn report_boot(info: *const boot_info.BootInfo, clock: *const clock_module.Clock) void {
@@ -76,6 +127,11 @@ fn report_boot(info: *const boot_info.BootInfo, clock: *const clock_module.Clock
     };
     for (&record.phase_ns, phase_tsc) |*ns, tsc| ns.* = clock.ns_since_entry(tsc);
     records.boot(&record);
+}
+
+/// The human banner and the device list (each console byte costs a VM exit: printed only when
+/// there is no workload, or with uk.verbose).
+fn report_kernel(info: *const boot_info.BootInfo, clock: *const clock_module.Clock, devices: *const DeviceList) void {
     console.print("ukernel {s}: {s} boot, {d} MiB RAM, TSC {d} MHz ({s})\n", .{
         constants.kernel_version,
         @tagName(info.protocol),
@@ -83,9 +139,6 @@ fn report_boot(info: *const boot_info.BootInfo, clock: *const clock_module.Clock
         clock.tsc_hz / 1_000_000,
         @tagName(clock.source),
     });
-}
-
-fn report_devices(devices: *const DeviceList) void {
     for (devices.slice(), 0..) |device, index| {
         console.print("virtio-mmio device {d}: 0x{x} size {d} irq {d}\n", .{
             index, device.base, device.size, device.irq,
@@ -103,7 +156,7 @@ fn report_devices(devices: *const DeviceList) void {
 
 fn report_details(info: *const boot_info.BootInfo, cmdline: Cmdline) void {
     console.print("cmdline: {s}{s}\n", .{ cmdline.kernel, if (info.cmdline_cut) " [cut]" else "" });
-    if (cmdline.workload.len > 0) console.print("workload args: {s}\n", .{cmdline.workload});
+    if (cmdline.workload.len > 0) console.print("workload part: {s}\n", .{cmdline.workload});
     for (info.memory_map.slice()) |region| {
         console.print("memory: 0x{x:0>12}-0x{x:0>12} {s}\n", .{
             region.base, region.end(), region.kind.name(),

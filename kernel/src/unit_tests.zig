@@ -7,4 +7,7 @@ comptime {
     _ = @import("debug/symbol_table.zig");
     _ = @import("time/kvmclock.zig");
     _ = @import("time/clock.zig");
+    _ = @import("image/format.zig");
+    _ = @import("image/rootfs.zig");
+    _ = @import("loader/elf.zig");
 }

@@ -6,7 +6,7 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const console = @import("console.zig");
 
-pub const ExitReason = enum { @"return", panic, exception, @"test" };
+pub const ExitReason = enum { @"return", panic, exception, @"test", workload_not_started };
 
 pub const BootRecord = struct {
     protocol: []const u8,
@@ -41,5 +41,19 @@ fn format_boot(writer: *std.Io.Writer, record: *const BootRecord) !void {
 pub fn exit(status: u8, reason: ExitReason) void {
     console.print("@uk:exit v={d} status={d} reason={s}\n", .{
         constants.console_protocol_version, status, @tagName(reason),
+    });
+}
+
+/// The workload is about to run: `t_ns` since kernel entry, and how long the steps before took.
+pub fn workload_start(t_ns: u64, disk_ns: u64, image_ns: u64, load_ns: u64) void {
+    console.print("@uk:workload v={d} event=start t_ns={d} disk_ns={d} image_ns={d} load_ns={d}\n", .{
+        constants.console_protocol_version, t_ns, disk_ns, image_ns, load_ns,
+    });
+}
+
+/// The workload returned (or called task.exit) with `status`.
+pub fn workload_exit(status: u8, t_ns: u64) void {
+    console.print("@uk:workload v={d} event=exit status={d} t_ns={d}\n", .{
+        constants.console_protocol_version, status, t_ns,
     });
 }

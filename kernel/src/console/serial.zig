@@ -28,14 +28,16 @@ pub fn write(bytes: []const u8) void {
         fifo_enabled = true;
         fifo_room_bytes = 0;
     }
-    for (bytes) |byte| {
+    var sent: usize = 0;
+    while (sent < bytes.len) {
         if (fifo_room_bytes == 0) {
             if (!wait_transmitter_empty()) return;
             fifo_room_bytes = constants.serial_fifo_bytes;
         }
-        assert(fifo_room_bytes > 0);
-        cpu.out8(register_data, byte);
-        fifo_room_bytes -= 1;
+        const chunk = bytes[sent..][0..@min(bytes.len - sent, fifo_room_bytes)];
+        cpu.out8_string(register_data, chunk);
+        fifo_room_bytes -= @intCast(chunk.len);
+        sent += chunk.len;
     }
 }
 

@@ -24,6 +24,17 @@ fn table() ?symbol_table.SymbolTable {
     return symbol_table.SymbolTable.init(bytes[0 .. end - start]);
 }
 
+/// The workload's image, so its addresses print as `workload+offset` (an offset into the ELF's
+/// address space: `addr2line -e build/bin/main 0xOFFSET` names the line).
+var workload_base: u64 = 0;
+var workload_end: u64 = 0;
+
+pub fn register_workload(base: u64, end: u64) void {
+    assert(base < end);
+    workload_base = base;
+    workload_end = end;
+}
+
 /// Prints `address` with the symbol containing `lookup_address` (they differ for return
 /// addresses: the call instruction is one byte back).
 pub fn print_location(prefix: []const u8, address: u64, lookup_address: u64) void {
@@ -31,8 +42,10 @@ pub fn print_location(prefix: []const u8, address: u64, lookup_address: u64) voi
     if (symbol) |found| {
         const offset = found.offset + (address - lookup_address);
         console.print("{s}0x{x:0>16} {s}+0x{x}\n", .{ prefix, address, found.name, offset });
+    } else if (lookup_address >= workload_base and lookup_address < workload_end) {
+        console.print("{s}0x{x:0>16} workload+0x{x}\n", .{ prefix, address, address - workload_base });
     } else {
-        console.print("{s}0x{x:0>16} ?\n", .{prefix, address});
+        console.print("{s}0x{x:0>16} ?\n", .{ prefix, address });
     }
 }
 

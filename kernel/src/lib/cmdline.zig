@@ -1,12 +1,21 @@
 //! Kernel command-line parsing. Tokens are separated by blanks; `key=value` tokens carry values;
 //! a lone `--` ends the kernel's part (what follows belongs to the workload, as on Linux).
+//!
+//! VMMs add their own tokens: Firecracker inserts `virtio_mmio.device=` tokens before a ` -- `,
+//! but QEMU appends them at the very end, after it. So device tokens are looked for in the
+//! whole line (`all_tokens`) and never passed to the workload (`workload_tokens`).
 //! Pure code: host-tested in this file.
 
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 
+/// Tokens the VMM injects; they belong to the kernel wherever they appear.
+pub const vmm_token_prefix = "virtio_mmio.device=";
+
 pub const Cmdline = struct {
+    /// The whole command line.
+    text: []const u8,
     /// The kernel's part of the command line (before a lone `--`).
     kernel: []const u8,
     /// The workload's part (after a lone `--`), possibly empty.
@@ -22,12 +31,23 @@ pub const Cmdline = struct {
                 const kernel_end = split - token.len;
                 assert(kernel_end <= text.len);
                 return .{
+                    .text = text,
                     .kernel = std.mem.trim(u8, text[0..kernel_end], blanks),
                     .workload = std.mem.trim(u8, text[split..], blanks),
                 };
             }
         }
-        return .{ .kernel = std.mem.trim(u8, text, blanks), .workload = "" };
+        return .{ .text = text, .kernel = std.mem.trim(u8, text, blanks), .workload = "" };
+    }
+
+    /// Iterates every token of the line, both parts (but not the `--` itself).
+    pub fn all_tokens(cmdline: Cmdline) TokenIterator {
+        return .{ .inner = std.mem.tokenizeAny(u8, cmdline.text, blanks), .skip_separator = true };
+    }
+
+    /// Iterates the workload's tokens, leaving out tokens the VMM injected.
+    pub fn workload_tokens(cmdline: Cmdline) TokenIterator {
+        return .{ .inner = std.mem.tokenizeAny(u8, cmdline.workload, blanks), .skip_vmm_tokens = true };
     }
 
     /// Iterates the kernel's tokens, at most cmdline_tokens_max of them.
@@ -65,12 +85,18 @@ pub fn split_token(token: []const u8) Token {
 pub const TokenIterator = struct {
     inner: std.mem.TokenIterator(u8, .any),
     count: u32 = 0,
+    skip_separator: bool = false,
+    skip_vmm_tokens: bool = false,
 
     pub fn next(iterator: *TokenIterator) ?[]const u8 {
-        if (iterator.count >= constants.cmdline_tokens_max) return null;
-        const token = iterator.inner.next() orelse return null;
-        iterator.count += 1;
-        return token;
+        while (iterator.count < constants.cmdline_tokens_max) {
+            const token = iterator.inner.next() orelse return null;
+            iterator.count += 1;
+            if (iterator.skip_separator and std.mem.eql(u8, token, "--")) continue;
+            if (iterator.skip_vmm_tokens and std.mem.startsWith(u8, token, vmm_token_prefix)) continue;
+            return token;
+        }
+        return null;
     }
 };
 
@@ -111,6 +137,20 @@ test "empty and blank command lines" {
     try testing.expectEqualStrings("", blank.kernel);
     var iterator = blank.tokens();
     try testing.expect(iterator.next() == null);
+}
+
+test "QEMU appends device tokens after the separator: they stay the kernel's" {
+    const cmdline = Cmdline.init("uk.verbose -- alpha beta virtio_mmio.device=512@0xfeb00e00:12");
+    var workload = cmdline.workload_tokens();
+    try testing.expectEqualStrings("alpha", workload.next().?);
+    try testing.expectEqualStrings("beta", workload.next().?);
+    try testing.expect(workload.next() == null);
+    var all = cmdline.all_tokens();
+    var last: []const u8 = "";
+    var count: u32 = 0;
+    while (all.next()) |token| : (count += 1) last = token;
+    try testing.expectEqual(@as(u32, 4), count);
+    try testing.expectEqualStrings("virtio_mmio.device=512@0xfeb00e00:12", last);
 }
 
 test "token count is bounded" {

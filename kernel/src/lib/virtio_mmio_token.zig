@@ -71,7 +71,8 @@ pub const DeviceList = struct {
         list.count = 0;
         list.rejected = 0;
         list.dropped = 0;
-        var tokens = cmdline.tokens();
+        // Anywhere on the line: QEMU appends them after a ` -- `.
+        var tokens = cmdline.all_tokens();
         while (tokens.next()) |token| {
             const parsed = @import("cmdline.zig").split_token(token);
             if (!std.mem.eql(u8, parsed.key, key)) continue;
@@ -132,10 +133,11 @@ test "malformed tokens are rejected with a reason" {
 
 test "device list from a command line keeps order and counts rejects" {
     const cmdline = Cmdline.init("console=ttyS0 virtio_mmio.device=512@0xfeb00e00:12 " ++
-        "virtio_mmio.device=bogus virtio_mmio.device=512@0xfeb00c00:11 -- virtio_mmio.device=4K@0xc0001000:5");
+        "virtio_mmio.device=bogus virtio_mmio.device=512@0xfeb00c00:11 -- app virtio_mmio.device=4K@0xc0001000:5");
     var list: DeviceList = undefined;
     list.parse_cmdline(cmdline);
-    try testing.expectEqual(@as(u32, 2), list.count);
+    try testing.expectEqual(@as(u32, 3), list.count);
+    try testing.expectEqual(@as(u64, 0xc0001000), list.slice()[2].base);
     try testing.expectEqual(@as(u32, 1), list.rejected);
     try testing.expectEqual(@as(u64, 0xfeb00e00), list.slice()[0].base);
     try testing.expectEqual(@as(u64, 0xfeb00c00), list.slice()[1].base);

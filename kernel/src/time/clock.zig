@@ -45,6 +45,11 @@ pub const Clock = struct {
         return @truncate((@as(u128, delta) * clock.ns_per_tick_fixed) >> fixed_point_bits);
     }
 
+    /// TSC ticks in `ns` nanoseconds (for deadlines).
+    pub fn ticks_for_ns(clock: *const Clock, ns: u64) u64 {
+        return @intCast(@as(u128, ns) * clock.tsc_hz / 1_000_000_000);
+    }
+
     pub fn now_ns(clock: *const Clock) u64 {
         return clock.ns_since_entry(cpu.rdtsc());
     }

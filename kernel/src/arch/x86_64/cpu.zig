@@ -89,3 +89,19 @@ pub inline fn in_ring3() bool {
     );
     return cs & 3 == 3;
 }
+
+/// rdtsc as a function value (for code that takes a clock as a parameter).
+pub fn rdtsc_function() u64 {
+    return rdtsc();
+}
+
+/// `rep outsb`: writes `bytes` to one port. A hypervisor can take the whole string in a single
+/// exit, where a loop of `out` exits once per byte.
+pub inline fn out8_string(port: u16, bytes: []const u8) void {
+    asm volatile ("rep outsb"
+        :
+        : [port] "{dx}" (port),
+          [source] "{rsi}" (bytes.ptr),
+          [count] "{rcx}" (bytes.len),
+        : .{ .rsi = true, .rcx = true, .memory = true });
+}

@@ -1,0 +1,227 @@
+//! UKFS, the image's read-only root filesystem (docs/image-format.md): a sorted index of
+//! entries, then file data on 512-byte boundaries. The index is verified as a whole (its sha256
+//! is in the image header) and every entry checked for bounds once, so lookups trust it.
+//! Pure code, host-tested.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const constants = @import("../constants.zig");
+const Sha256 = std.crypto.hash.sha2.Sha256;
+
+pub const magic = "UKROOTFS";
+pub const version: u32 = 1;
+pub const header_bytes: u64 = 32;
+pub const entry_bytes: u64 = 64;
+pub const data_alignment_bytes: u64 = 512;
+
+pub const Kind = enum(u8) { file = 1, directory = 2 };
+
+pub const Entry = struct {
+    path: []const u8,
+    kind: Kind,
+    mode: u32,
+    data_offset: u64,
+    size: u64,
+    sha256: [32]u8,
+};
+
+pub const Error = error{
+    BadMagic,
+    UnsupportedVersion,
+    IndexTooLarge,
+    IndexHashMismatch,
+    BadEntry,
+    NotSorted,
+};
+
+/// What the first 32 bytes say: how large the index block is.
+pub const Prologue = struct { entry_count: u32, index_bytes: u32, total_bytes: u64 };
+
+pub fn parse_prologue(bytes: []const u8, section_bytes: u64) Error!Prologue {
+    if (bytes.len < header_bytes) return error.BadEntry;
+    if (!std.mem.eql(u8, bytes[0..8], magic)) return error.BadMagic;
+    if (read(u32, bytes, 8) != version) return error.UnsupportedVersion;
+    const prologue: Prologue = .{
+        .entry_count = read(u32, bytes, 12),
+        .index_bytes = read(u32, bytes, 16),
+        .total_bytes = read(u64, bytes, 24),
+    };
+    if (prologue.entry_count > constants.rootfs_entries_max) return error.IndexTooLarge;
+    if (prologue.index_bytes > constants.rootfs_index_bytes_max) return error.IndexTooLarge;
+    if (prologue.index_bytes % data_alignment_bytes != 0) return error.BadEntry;
+    if (prologue.total_bytes != section_bytes or prologue.index_bytes > section_bytes) return error.BadEntry;
+    if (header_bytes + @as(u64, prologue.entry_count) * entry_bytes > prologue.index_bytes) return error.BadEntry;
+    return prologue;
+}
+
+pub const Index = struct {
+    block: []const u8,
+    prologue: Prologue,
+
+    /// Verifies the whole index block against `expected_sha256` and every entry's bounds.
+    pub fn init(block: []const u8, expected_sha256: *const [32]u8, section_bytes: u64) Error!Index {
+        const prologue = try parse_prologue(block, section_bytes);
+        if (block.len != prologue.index_bytes) return error.BadEntry;
+        var digest: [32]u8 = undefined;
+        Sha256.hash(block, &digest, .{});
+        if (!std.mem.eql(u8, &digest, expected_sha256)) return error.IndexHashMismatch;
+        const index: Index = .{ .block = block, .prologue = prologue };
+        var previous: ?[]const u8 = null;
+        var position: u32 = 0;
+        while (position < prologue.entry_count) : (position += 1) {
+            const checked = try index.entry(position);
+            if (previous) |before| {
+                if (std.mem.order(u8, before, checked.path) != .lt) return error.NotSorted;
+            }
+            previous = checked.path;
+        }
+        return index;
+    }
+
+    /// Entry `position`, bounds-checked against the index block and the section.
+    pub fn entry(index: Index, position: u32) Error!Entry {
+        assert(position < index.prologue.entry_count);
+        const offset = header_bytes + @as(u64, position) * entry_bytes;
+        const bytes = index.block;
+        const path_offset = read(u32, bytes, offset);
+        const path_bytes = read(u16, bytes, offset + 4);
+        const kind = std.meta.intToEnum(Kind, bytes[offset + 6]) catch return error.BadEntry;
+        if (path_bytes == 0 or path_bytes > constants.rootfs_path_bytes_max) return error.BadEntry;
+        if (path_offset > bytes.len or path_bytes > bytes.len - path_offset) return error.BadEntry;
+        const result: Entry = .{
+            .path = bytes[path_offset..][0..path_bytes],
+            .kind = kind,
+            .mode = read(u32, bytes, offset + 8),
+            .data_offset = read(u64, bytes, offset + 16),
+            .size = read(u64, bytes, offset + 24),
+            .sha256 = bytes[offset + 32 ..][0..32].*,
+        };
+        if (kind == .file) {
+            if (result.data_offset % data_alignment_bytes != 0) return error.BadEntry;
+            if (result.data_offset < index.prologue.index_bytes) return error.BadEntry;
+            const total = index.prologue.total_bytes;
+            if (result.data_offset > total or result.size > total - result.data_offset) return error.BadEntry;
+        }
+        return result;
+    }
+
+    /// The entry at `path`, by binary search (entries are sorted bytewise).
+    pub fn lookup(index: Index, path: []const u8) ?Entry {
+        var low: u32 = 0;
+        var high: u32 = index.prologue.entry_count;
+        while (low < high) {
+            const middle = low + (high - low) / 2;
+            const candidate = index.entry(middle) catch return null; // Checked in init.
+            switch (std.mem.order(u8, candidate.path, path)) {
+                .eq => return candidate,
+                .lt => low = middle + 1,
+                .gt => high = middle,
+            }
+        }
+        return null;
+    }
+};
+
+fn read(comptime T: type, bytes: []const u8, offset: u64) T {
+    assert(offset + @sizeOf(T) <= bytes.len);
+    return std.mem.readInt(T, bytes[offset..][0..@sizeOf(T)], .little);
+}
+
+// ---- Tests ----------------------------------------------------------------------------------
+
+const testing = std.testing;
+
+const TestFile = struct { path: []const u8, kind: Kind, data: []const u8 };
+
+/// Builds a rootfs the way docs/image-format.md describes (the CLI's writer does the same).
+fn build(allocator: std.mem.Allocator, files: []const TestFile) ![]u8 {
+    var paths_bytes: u64 = 0;
+    for (files) |file| paths_bytes += file.path.len;
+    const index_bytes = std.mem.alignForward(u64, header_bytes + files.len * entry_bytes + paths_bytes, 512);
+    var total = index_bytes;
+    for (files) |file| total += std.mem.alignForward(u64, file.data.len, 512);
+    const image = try allocator.alloc(u8, total);
+    @memset(image, 0);
+    @memcpy(image[0..8], magic);
+    std.mem.writeInt(u32, image[8..12], version, .little);
+    std.mem.writeInt(u32, image[12..16], @intCast(files.len), .little);
+    std.mem.writeInt(u32, image[16..20], @intCast(index_bytes), .little);
+    std.mem.writeInt(u64, image[24..32], total, .little);
+    var path_cursor = header_bytes + files.len * entry_bytes;
+    var data_cursor = index_bytes;
+    for (files, 0..) |file, position| {
+        const offset = header_bytes + position * entry_bytes;
+        std.mem.writeInt(u32, image[offset..][0..4], @intCast(path_cursor), .little);
+        std.mem.writeInt(u16, image[offset + 4 ..][0..2], @intCast(file.path.len), .little);
+        image[offset + 6] = @intFromEnum(file.kind);
+        std.mem.writeInt(u32, image[offset + 8 ..][0..4], 0o644, .little);
+        @memcpy(image[path_cursor..][0..file.path.len], file.path);
+        path_cursor += file.path.len;
+        if (file.kind == .file) {
+            std.mem.writeInt(u64, image[offset + 16 ..][0..8], data_cursor, .little);
+            std.mem.writeInt(u64, image[offset + 24 ..][0..8], file.data.len, .little);
+            Sha256.hash(file.data, image[offset + 32 ..][0..32], .{});
+            @memcpy(image[data_cursor..][0..file.data.len], file.data);
+            data_cursor += std.mem.alignForward(u64, file.data.len, 512);
+        }
+    }
+    return image;
+}
+
+fn index_hash(image: []const u8) [32]u8 {
+    const prologue = parse_prologue(image, image.len) catch unreachable;
+    var digest: [32]u8 = undefined;
+    Sha256.hash(image[0..prologue.index_bytes], &digest, .{});
+    return digest;
+}
+
+const sample = [_]TestFile{
+    .{ .path = "bin", .kind = .directory, .data = "" },
+    .{ .path = "bin/main", .kind = .file, .data = "\x7fELF pretend" },
+    .{ .path = "etc", .kind = .directory, .data = "" },
+    .{ .path = "etc/ukernel.env", .kind = .file, .data = "A=1\nB=two\n" },
+};
+
+test "build, verify, look up" {
+    const image = try build(testing.allocator, &sample);
+    defer testing.allocator.free(image);
+    const hash = index_hash(image);
+    const prologue = try parse_prologue(image, image.len);
+    const index = try Index.init(image[0..prologue.index_bytes], &hash, image.len);
+    const main = index.lookup("bin/main").?;
+    try testing.expectEqual(Kind.file, main.kind);
+    try testing.expectEqualStrings("\x7fELF pretend", image[main.data_offset..][0..main.size]);
+    try testing.expectEqual(Kind.directory, index.lookup("etc").?.kind);
+    try testing.expect(index.lookup("bin/mai") == null);
+    try testing.expect(index.lookup("zzz") == null);
+    try testing.expect(index.lookup("") == null);
+}
+
+test "a corrupted or reordered index is refused" {
+    const image = try build(testing.allocator, &sample);
+    defer testing.allocator.free(image);
+    const hash = index_hash(image);
+    const prologue = try parse_prologue(image, image.len);
+    var bytes: usize = 0;
+    while (bytes < prologue.index_bytes) : (bytes += 7) {
+        image[bytes] ^= 0x10;
+        try testing.expect(std.meta.isError(Index.init(image[0..prologue.index_bytes], &hash, image.len)));
+        image[bytes] ^= 0x10;
+    }
+    const unsorted = [_]TestFile{ sample[1], sample[0] };
+    const bad = try build(testing.allocator, &unsorted);
+    defer testing.allocator.free(bad);
+    const bad_hash = index_hash(bad);
+    const bad_prologue = try parse_prologue(bad, bad.len);
+    try testing.expectError(error.NotSorted, Index.init(bad[0..bad_prologue.index_bytes], &bad_hash, bad.len));
+}
+
+test "entries pointing outside the section are refused even with a matching hash" {
+    const image = try build(testing.allocator, &sample);
+    defer testing.allocator.free(image);
+    const offset = header_bytes + 1 * entry_bytes; // bin/main
+    std.mem.writeInt(u64, image[offset + 24 ..][0..8], image.len, .little);
+    const hash = index_hash(image);
+    const prologue = try parse_prologue(image, image.len);
+    try testing.expectError(error.BadEntry, Index.init(image[0..prologue.index_bytes], &hash, image.len));
+}
