@@ -10,16 +10,18 @@
 // what the CLI's own code costs.
 //
 // usage: node bench/boot/run.mjs [--runs N] [--accel auto|kvm|tcg] [--kernel ELF] [--json]
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { failer, kvmUsable, round, row, stats } from '../lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { qemuArgs, parseRecordLine } = await import(join(root, 'cli/dist/lib.js'));
 
+const fail = failer('boot');
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '20' },
@@ -114,35 +116,4 @@ function timed(command, args) {
       resolvePromise({ ms: Number(process.hrtime.bigint() - started) / 1e6, stdout, stderr });
     });
   });
-}
-
-function stats(samples) {
-  const sorted = [...samples].sort((x, y) => x - y);
-  const middle = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-  return { median: round(median, 3), min: round(sorted[0], 3), max: round(sorted.at(-1), 3) };
-}
-
-function row(label, s, unit, digits) {
-  const f = (x) => x.toFixed(digits).padStart(9);
-  return `${label.padEnd(26)} median ${f(s.median)} ${unit}  min ${f(s.min)} ${unit}  max ${f(s.max)} ${unit}`;
-}
-
-function round(x, digits = 1) {
-  const scale = 10 ** digits;
-  return Math.round(x * scale) / scale;
-}
-
-function kvmUsable() {
-  try {
-    accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
-    return spawnSync('test', ['-c', '/dev/kvm']).status === 0;
-  } catch {
-    return false;
-  }
-}
-
-function fail(message) {
-  process.stderr.write(`bench/boot: ${message}\n`);
-  process.exit(2);
 }

@@ -15,15 +15,24 @@ afterEach(() => vi.restoreAllMocks());
 
 const written = (spy: MockInstance): string => spy.mock.calls.map((c) => String(c[0])).join('');
 
+const unexpected = async (): Promise<number> => {
+  throw new Error('unexpected command');
+};
+
+/** Actions that fail the test unless overridden. */
+function actions(overrides: Partial<Actions>): Actions {
+  return { run: unexpected, init: unexpected, build: unexpected, pack: unexpected, inspect: unexpected, logs: unexpected, ...overrides };
+}
+
 async function parse(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; options?: RunOptions }> {
   let options: RunOptions | undefined;
-  const actions: Actions = {
+  const injected = actions({
     run: async (raw: RawRunOptions) => {
       options = normalizeRunOptions(raw, env, '/work');
       return 0;
     },
-  };
-  const code = await main(['node', 'ukernel', ...argv], actions);
+  });
+  const code = await main(['node', 'ukernel', ...argv], injected);
   return { code, options };
 }
 
@@ -38,6 +47,10 @@ const defaults: RunOptions = {
   timeoutMs: null,
   json: false,
   verbose: false,
+  explicit: { memory: false, vcpu: false },
+  net: null,
+  release: false,
+  workloadArgs: [],
 };
 
 describe('argv → run options', () => {
@@ -48,12 +61,19 @@ describe('argv → run options', () => {
       ['run', '--kernel=k.elf', '--accel', 'tcg', '--memory', '256', '--vcpu', '4', '--vmm', 'firecracker',
         '--cmdline', 'a=1 b', '--timeout', '2.5', '--json', '--verbose'],
       {},
-      { accel: 'tcg', accelFrom: '--accel', memoryMib: 256, vcpus: 4, vmm: 'firecracker', cmdline: 'a=1 b', timeoutMs: 2500, json: true, verbose: true },
+      {
+        accel: 'tcg', accelFrom: '--accel', memoryMib: 256, vcpus: 4, vmm: 'firecracker', cmdline: 'a=1 b', timeoutMs: 2500, json: true, verbose: true,
+        explicit: { memory: true, vcpu: true },
+      },
     ],
     [['run', '--kernel', 'k.elf'], { UKERNEL_ACCEL: 'tcg' }, { accel: 'tcg', accelFrom: 'UKERNEL_ACCEL' }],
     [['run', '--kernel', 'k.elf', '--accel', 'kvm'], { UKERNEL_ACCEL: 'tcg' }, { accel: 'kvm', accelFrom: '--accel' }],
-    [['run', '--kernel', 'k.elf', '--memory', '16', '--vcpu', '32'], {}, { memoryMib: 16, vcpus: 32 }],
-    [['run', '--kernel', 'k.elf', '--memory', '3072', '--cmdline', ''], {}, { memoryMib: 3072 }],
+    [['run', '--kernel', 'k.elf', '--memory', '16', '--vcpu', '32'], {}, { memoryMib: 16, vcpus: 32, explicit: { memory: true, vcpu: true } }],
+    [['run', '--kernel', 'k.elf', '--memory', '3072', '--cmdline', ''], {}, { memoryMib: 3072, explicit: { memory: true, vcpu: false } }],
+    [['run'], {}, { source: { type: 'project' } }],
+    [['run', '--image', 'dist/x.img', '--release'], {}, { source: { type: 'image', path: '/work/dist/x.img' }, release: true }],
+    [['run', '--net', 'tap:tap0', '--', 'a', '--b', 'c=1'], {}, { source: { type: 'project' }, net: 'tap:tap0', workloadArgs: ['a', '--b', 'c=1'] }],
+    [['run', '--kernel', 'k.elf', '--', 'x'], {}, { workloadArgs: ['x'] }],
   ])('%j (env %j)', async (argv, env, expected) => {
     const { code, options } = await parse(argv, env);
     expect(code).toBe(0);
@@ -61,7 +81,12 @@ describe('argv → run options', () => {
   });
 
   it.each<[string[], NodeJS.ProcessEnv, string]>([
-    [['run'], {}, 'UK100'],
+    [['run', '--kernel', 'k', '--image', 'i'], {}, 'UK100'],
+    [['run', 'stray'], {}, 'UK100'],
+    [['run', '--net', 'bridge'], {}, 'UK101'],
+    [['run', '--', 'has space'], {}, 'UK101'],
+    [['run', '--', ''], {}, 'UK101'],
+    [['run', '--cmdline', 'x -- y', '--', 'z'], {}, 'UK101'],
     [['run', '--kernel', 'k', '--memory', '15'], {}, 'UK101'],
     [['run', '--kernel', 'k', '--memory', '3073'], {}, 'UK101'],
     [['run', '--kernel', 'k', '--memory', '1e3'], {}, 'UK101'],
@@ -101,20 +126,56 @@ describe('top-level handler', () => {
   });
 
   it('unexpected errors print the stack and exit 125', async () => {
-    const code = await main(['node', 'ukernel', 'run', '--kernel', 'k'], {
+    const code = await main(['node', 'ukernel', 'run', '--kernel', 'k'], actions({
       run: async () => {
         throw new TypeError('boom');
       },
-    });
+    }));
     expect(code).toBe(125);
     expect(written(stderr)).toMatch(/TypeError: boom[\s\S]*internal error, please report/);
   });
 
   it('the action exit code is the process exit code', async () => {
-    expect(await main(['node', 'ukernel', 'run', '--kernel', 'k'], { run: async () => 42 })).toBe(42);
+    expect(await main(['node', 'ukernel', 'run', '--kernel', 'k'], actions({ run: async () => 42 }))).toBe(42);
   });
 });
 
 it('relative kernel paths resolve against the cwd', () => {
-  expect(normalizeRunOptions({ kernel: '../k.elf' }, {}, '/a/b').source.path).toBe(resolve('/a/k.elf'));
+  expect(normalizeRunOptions({ kernel: '../k.elf' }, {}, '/a/b').source).toEqual({ type: 'kernel', path: resolve('/a/k.elf') });
+});
+
+describe('argv → other commands', () => {
+  it('passes each command its options and operands', async () => {
+    const calls: unknown[] = [];
+    const record = (name: string) => async (...args: unknown[]) => {
+      calls.push([name, ...args]);
+      return 0;
+    };
+    const injected = actions({ init: record('init'), build: record('build'), pack: record('pack'), inspect: record('inspect'), logs: record('logs') });
+    for (const argv of [
+      ['init', '--name', 'demo', '--lang', 'native', '--template', 'worker', '--force'],
+      ['build', '--release'],
+      ['pack', '--image', 'x.img', '--readonly'],
+      ['inspect', 'dist/demo.img', '--json'],
+      ['logs', '-f'],
+      ['logs', '20260101T000000Z-1', '--raw'],
+      ['logs', '--list'],
+    ]) {
+      expect(await main(['node', 'ukernel', ...argv], injected)).toBe(0);
+    }
+    expect(calls).toEqual([
+      ['init', { name: 'demo', lang: 'native', template: 'worker', force: true }],
+      ['build', { release: true }],
+      ['pack', { image: 'x.img', readonly: true }],
+      ['inspect', 'dist/demo.img', { json: true }],
+      ['logs', undefined, { follow: true }],
+      ['logs', '20260101T000000Z-1', { raw: true }],
+      ['logs', undefined, { list: true }],
+    ]);
+  });
+
+  it('inspect without an image is a usage error', async () => {
+    expect(await main(['node', 'ukernel', 'inspect'], actions({}))).toBe(2);
+    expect(written(stderr)).toMatch(/^error UK100: /);
+  });
 });

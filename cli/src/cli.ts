@@ -3,22 +3,44 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE } from './constants.js';
 import { ErrorCatalog, Interrupted, UkernelError } from './errors.js';
+import type { RawBuildOptions } from './commands/build.js';
+import type { RawInitOptions } from './commands/init.js';
+import type { RawInspectOptions } from './commands/inspect.js';
+import type { RawLogsOptions } from './commands/logs.js';
+import type { RawPackOptions } from './commands/pack.js';
 import type { RawRunOptions } from './commands/run-options.js';
 import { errColors, writeErr, writeOut } from './ui.js';
 
-declare const __UKERNEL_VERSION__: string | undefined;
-export const VERSION = typeof __UKERNEL_VERSION__ === 'string' ? __UKERNEL_VERSION__ : '0.0.0-dev';
+import { VERSION } from './version.js';
+
+export { VERSION };
 
 /** Command implementations; each returns the process exit code. Injected in tests. */
 export interface Actions {
   run(options: RawRunOptions): Promise<number>;
+  init(options: RawInitOptions): Promise<number>;
+  build(options: RawBuildOptions): Promise<number>;
+  pack(options: RawPackOptions): Promise<number>;
+  inspect(image: string, options: RawInspectOptions): Promise<number>;
+  logs(run: string | undefined, options: RawLogsOptions): Promise<number>;
 }
 
 const lazyActions: Actions = {
   run: async (options) => (await import('./commands/run.js')).run(options),
+  init: async (options) => (await import('./commands/init.js')).init(options),
+  build: async (options) => (await import('./commands/build.js')).build(options),
+  pack: async (options) => (await import('./commands/pack.js')).pack(options),
+  inspect: async (image, options) => (await import('./commands/inspect.js')).inspect(image, options),
+  logs: async (run, options) => (await import('./commands/logs.js')).logs(run, options),
 };
 
-export function createProgram(actions: Actions, setExitCode: (code: number) => void): Command {
+/** Arguments after the first `--` (workload arguments for `run`). */
+function afterDashDash(argv: readonly string[]): string[] {
+  const index = argv.indexOf('--');
+  return index < 0 ? [] : argv.slice(index + 1);
+}
+
+export function createProgram(actions: Actions, setExitCode: (code: number) => void, argv: readonly string[] = []): Command {
   const program = new Command('ukernel')
     .description('Build, boot and inspect ukernel guests on QEMU microvm and Firecracker')
     .version(VERSION, '-V, --version', 'print the version')
@@ -28,12 +50,48 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
     .configureOutput({ outputError: () => {} }); // errors are printed by handleError
 
   program
+    .command('init')
+    .description('create a project in the current directory: ukernel.toml, src/main.zig, env/ukernel.env, .gitignore')
+    .option('--name <name>', 'project name: a-z, 0-9 and "-", 1..63 (default: the directory name)')
+    .option('--lang <language>', 'workload language: native (default native)')
+    .option('--template <template>', 'project template: worker (default worker)')
+    .option('--force', 'overwrite existing files')
+    .addHelpText('after', '\nExample:\n  mkdir hello && cd hello && ukernel init --name hello --lang native --template worker\n')
+    .action(async (options: RawInitOptions) => setExitCode(await actions.init(options)));
+
+  program
+    .command('build')
+    .description('compile the workload with the pinned Zig and write build/bundle.tgz')
+    .option('--release', 'optimize for speed (ReleaseFast) instead of ReleaseSafe')
+    .addHelpText('after', '\nEnvironment: UKERNEL_ZIG (zig binary), UKERNEL_SDK (SDK directory), SOURCE_DATE_EPOCH\n')
+    .action(async (options: RawBuildOptions) => setExitCode(await actions.build(options)));
+
+  program
+    .command('pack')
+    .description('make the bootable image from build/bundle.tgz, the kernel and a manifest')
+    .option('--image <path>', 'image to write (default dist/NAME.img)')
+    .option('--readonly', 'mark the image read-only: VMMs attach it read-only')
+    .addHelpText('after', '\nEnvironment: UKERNEL_KERNEL (kernel ELF), SOURCE_DATE_EPOCH\n')
+    .action(async (options: RawPackOptions) => setExitCode(await actions.pack(options)));
+
+  program
+    .command('inspect')
+    .description('verify an image and show its ABI, adapter, entry, sections, files and lock')
+    .argument('<image>', 'image file (e.g. dist/NAME.img)')
+    .option('--json', 'print one JSON object')
+    .action(async (image: string, options: RawInspectOptions) => setExitCode(await actions.inspect(image, options)));
+
+  program
     .command('run')
-    .description('boot a kernel in a microVM, stream its console, exit with the guest status')
-    .option('--kernel <elf>', 'kernel ELF64 image to boot (required for now)')
+    .description('boot the project (built and packed when changed), an image or a kernel; exit with the guest status')
+    .argument('[workload-args...]', 'arguments for the workload, after --')
+    .option('--image <path>', 'boot this image instead of the project\'s')
+    .option('--kernel <elf>', 'boot a bare kernel ELF64 (no image)')
     .option('--accel <mode>', 'auto | kvm | tcg (env UKERNEL_ACCEL; default auto)')
-    .option('--memory <mib>', 'guest memory in MiB, 16..3072 (default 128)')
-    .option('--vcpu <n>', 'number of vCPUs, 1..32 (default 1)')
+    .option('--memory <mib>', 'guest memory in MiB, 16..3072 (default: ukernel.toml [run], else 128)')
+    .option('--vcpu <n>', 'number of vCPUs, 1..32 (default: ukernel.toml [run], else 1)')
+    .option('--net <mode>', 'none | tap:IFACE (tap is not available yet)')
+    .option('--release', 'build the workload with ReleaseFast when it needs building')
     .option('--vmm <name>', 'qemu | firecracker (default qemu)')
     .option('--cmdline <args>', 'extra kernel command line arguments')
     .option('--timeout <seconds>', 'stop the VM and fail after this many seconds (default none)')
@@ -41,10 +99,30 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
     .option('--verbose', 'also print the guest boot phases')
     .addHelpText(
       'after',
-      '\nExamples:\n  ukernel run --kernel kernel/zig-out/bin/ukernel.elf\n  ukernel run --kernel k.elf --accel tcg --json\n' +
-        '\nEnvironment: UKERNEL_ACCEL, UKERNEL_QEMU, UKERNEL_FIRECRACKER\n',
+      '\nExamples:\n  ukernel run                       # in a project: build, pack, boot\n' +
+        '  ukernel run -- one two            # workload arguments after --\n' +
+        '  ukernel run --image dist/demo.img --vmm firecracker\n' +
+        '  ukernel run --kernel kernel/zig-out/bin/ukernel.elf --accel tcg --json\n' +
+        '\nEnvironment: UKERNEL_ACCEL, UKERNEL_QEMU, UKERNEL_FIRECRACKER, XDG_CACHE_HOME (kernel cache)\n',
     )
-    .action(async (options: RawRunOptions) => setExitCode(await actions.run(options)));
+    .action(async (operands: string[], options: RawRunOptions) => {
+      const args = afterDashDash(argv);
+      if (operands.length !== args.length) {
+        throw new UkernelError('Usage', `unexpected argument "${operands[0]}": workload arguments go after --`, {
+          hint: 'Example: ukernel run -- one two',
+        });
+      }
+      setExitCode(await actions.run({ ...options, args }));
+    });
+
+  program
+    .command('logs')
+    .description('show the console log of the last run (or RUN), sanitized like the live console')
+    .argument('[run]', 'a run from --list (its name or a unique prefix)')
+    .option('-f, --follow', 'keep printing while the run goes on (until its ukernel process exits)')
+    .option('--list', 'list the recorded runs')
+    .option('--raw', 'also show the @uk: records')
+    .action(async (run: string | undefined, options: RawLogsOptions) => setExitCode(await actions.logs(run, options)));
 
   return program;
 }
@@ -52,7 +130,7 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
 /** Runs the CLI and resolves to the exit code; never throws. */
 export async function main(argv: readonly string[] = process.argv, actions: Actions = lazyActions): Promise<number> {
   let exitCode = 0;
-  const program = createProgram(actions, (code) => (exitCode = code));
+  const program = createProgram(actions, (code) => (exitCode = code), argv);
   try {
     await program.parseAsync([...argv]);
     return exitCode;

@@ -40,6 +40,88 @@ export const RUN_TIMEOUT_S_MAX = 86_400;
 export const CONSOLE_LOG_PATH = 'logs/console.log';
 export const FIRECRACKER_CONFIG_PATH = 'build/firecracker/vm-config.json';
 
+// ---- Projects (ukernel.toml) ---------------------------------------------------------------
+
+export const PROJECT_FILE = 'ukernel.toml';
+export const PROJECT_NAME_BYTES_MAX = 63;
+/** How many parent directories are searched for ukernel.toml. */
+export const PROJECT_SEARCH_DEPTH_MAX = 64;
+/** ukernel.toml larger than this is refused (it is a few hundred bytes in practice). */
+export const PROJECT_FILE_BYTES_MAX = 1 << 20;
+/** Unknown keys within this edit distance of a known one get a "did you mean". */
+export const SUGGEST_DISTANCE_MAX = 2;
+export const ENTRY_DEFAULT = 'src/main.zig';
+export const ENV_FILE = 'env/ukernel.env';
+export const LOCK_FILE = 'env/ukernel.lock';
+export const LOCK_FILE_BYTES_MAX = 16 << 20;
+export const ENV_FILE_BYTES_MAX = 64 * 1024;
+
+// ---- Build (ukernel build) -----------------------------------------------------------------
+
+export const BUILD_DIR = 'build';
+export const WORKLOAD_BIN_PATH = 'build/bin/main';
+export const BUNDLE_PATH = 'build/bundle.tgz';
+/** What `ukernel build` last did: inputs hash, bundle hash, optimize mode, zig version. */
+export const BUILD_RECORD_PATH = 'build/build.json';
+/** What `ukernel pack` last did: inputs hash, image path and header hash, --readonly. */
+export const PACK_RECORD_PATH = 'build/pack.json';
+export const ZIG_CACHE_DIR = 'build/.zig-cache';
+export const ZIG_GLOBAL_CACHE_DIR = 'build/.zig-cache/global';
+/** A compile that takes longer than this is stopped and fails. */
+export const BUILD_TIMEOUT_MS = 600_000;
+/** `zig version` must answer within this bound. */
+export const ZIG_VERSION_TIMEOUT_MS = 10_000;
+/** Files under src/ and sdk/ hashed for the rebuild check; more is refused, not ignored. */
+export const SOURCE_FILES_MAX = 10_000;
+export const SOURCE_DIR_DEPTH_MAX = 16;
+/** Bundle layout: the workload ELF and its environment file, at fixed paths and modes. */
+export const BUNDLE_ENTRY_PATH = 'bin/main';
+export const BUNDLE_ENV_PATH = 'etc/ukernel.env';
+/** tar mtime when SOURCE_DATE_EPOCH is unset or 0 (npm's choice: zip tools mistrust epoch 0). */
+export const BUNDLE_MTIME_DEFAULT = '1985-10-26T08:15:00.000Z';
+export const BUNDLE_GZIP_LEVEL = 9;
+/** A bundle (compressed or not) larger than this is refused. */
+export const BUNDLE_BYTES_MAX = 1 << 30;
+
+// ---- Images (docs/image-format.md) ---------------------------------------------------------
+
+export const IMAGE_DIR = 'dist';
+export const IMAGE_BYTES_MAX = 1 << 30;
+/** Kernel limits the image must respect (kernel/src/constants.zig): the rootfs index block, one
+ *  workload file, workload arguments (argv[0] included) and environment entries. */
+export const ROOTFS_INDEX_BYTES_MAX = 16 << 20;
+export const WORKLOAD_FILE_BYTES_MAX = 512 << 20;
+export const WORKLOAD_ARGS_MAX = 256;
+export const WORKLOAD_ENV_MAX = 256;
+/** The manifest is a few hundred bytes; a lock can make it larger, but not this large. */
+export const MANIFEST_BYTES_MAX = 32 << 20;
+/** Chunk size for hashing sections straight from the file. */
+export const IMAGE_READ_CHUNK_BYTES = 1 << 20;
+/** ABI version when abi/ukernel.abi.json does not exist yet. */
+export const ABI_VERSION_DEFAULT = '0.1.0';
+export const ABI_FILE = 'abi/ukernel.abi.json';
+export const KERNEL_ELF_PATH = 'kernel/zig-out/bin/ukernel.elf';
+/** The Zig SDK: start.zig is every workload's root module, ukernel.zig the `ukernel` module. */
+export const SDK_DIR = 'sdk/zig';
+export const SDK_ROOT_FILE = 'start.zig';
+export const SDK_MODULE_FILE = 'ukernel.zig';
+export const TOOLCHAIN_FILE = 'scripts/toolchain.env';
+
+// ---- Runs and logs -------------------------------------------------------------------------
+
+export const LOGS_DIR = 'logs';
+export const RUN_LOGS_DIR = 'logs/runs';
+/** Present while a run writes its log: `{ "pid": N, "log": "logs/runs/…" }`. */
+export const RUNNING_MARKER_PATH = 'logs/.running';
+/** Older run logs beyond this many are deleted when a run starts. */
+export const RUN_LOGS_KEPT_MAX = 100;
+/** `logs --follow` polls the log this often. */
+export const FOLLOW_POLL_MS = 100;
+/** `logs --list` reads at most this much of the end of each log to find the exit status. */
+export const LOG_TAIL_SCAN_BYTES = 64 * 1024;
+/** Workload arguments: the kernel command line is limited (Firecracker: 2048 bytes). */
+export const CMDLINE_BYTES_MAX = 2048;
+
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const FIRECRACKER_BINARY = 'firecracker';
 export const KVM_DEVICE = '/dev/kvm';

@@ -55,3 +55,40 @@ export function describeElfHeader(header: Uint8Array, fileSize: number): string 
   if (machine !== EM_X86_64) return `is an ELF64 file for machine 0x${machine.toString(16)}, not x86-64`;
   return null;
 }
+
+const ET_DYN = 3;
+const PT_LOAD = 1;
+const PT_INTERP = 3;
+const ELF64_HEADER_BYTES = 64;
+const ELF64_PHDR_BYTES = 56;
+/** More program headers than this is not a workload we built. */
+const WORKLOAD_PHDRS_MAX = 64;
+
+/**
+ * null if `bytes` is a workload as `ukernel build` makes it: an x86-64 ELF64 static PIE
+ * (ET_DYN, no PT_INTERP, at least one PT_LOAD, a non-zero entry point); else what is wrong.
+ */
+export function describeWorkloadElf(bytes: Uint8Array): string | null {
+  const prefix = describeElfHeader(bytes.subarray(0, HEADER_PREFIX_BYTES), bytes.length);
+  if (prefix !== null) return prefix;
+  if (bytes.length < ELF64_HEADER_BYTES) return `is too small for an ELF64 header (${bytes.length} bytes)`;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = view.getUint16(16, true);
+  if (type !== ET_DYN) return `is ELF type ${type}, not ET_DYN (a position-independent executable)`;
+  if (view.getBigUint64(24, true) === 0n) return 'has no entry point (e_entry = 0): nothing defines _start';
+  const phoff = view.getBigUint64(32, true);
+  const phentsize = view.getUint16(54, true);
+  const phnum = view.getUint16(56, true);
+  if (phentsize !== ELF64_PHDR_BYTES || phnum === 0 || phnum > WORKLOAD_PHDRS_MAX) {
+    return `has a malformed program header table (${phnum} entries of ${phentsize} bytes)`;
+  }
+  if (phoff + BigInt(phnum * phentsize) > BigInt(bytes.length)) return 'has a program header table past the end of the file';
+  let loads = 0;
+  for (let index = 0; index < phnum; index++) {
+    const type = view.getUint32(Number(phoff) + index * phentsize, true);
+    if (type === PT_INTERP) return 'asks for a dynamic linker (PT_INTERP): it must be linked statically';
+    if (type === PT_LOAD) loads++;
+  }
+  if (loads === 0) return 'has no loadable segment (PT_LOAD)';
+  return null;
+}

@@ -47,6 +47,7 @@ describe('run report', () => {
     expect(report.host).toEqual({
       spawn_to_entry_ns: 41_262_000,
       entry_to_ready_ns: 38_000,
+      entry_to_workload_ns: null,
       ready_to_exit_ns: 1_100_000,
       total_ns: 45_000_000,
     });
@@ -65,5 +66,23 @@ describe('run report', () => {
     expect(formatSummary(report)).toBe('ukernel: no boot record on qemu/kvm · total 45 ms · status 3');
     const skewed = { ...session, boot: { ...session.boot, record: { ...session.boot.record, readyNs: 9e12 } } };
     expect(buildReport(skewed, 0, meta).host.spawn_to_entry_ns).toBe(0);
+  });
+
+  it('adds the workload start from @uk:workload records to the summary, phases and JSON', () => {
+    const workloadStart = {
+      atNs: 1_041_500_000n,
+      record: { kind: 'workload' as const, event: 'start' as const, tNs: 2_500_000, status: null, stepsNs: [['disk', 900_000], ['load', 1_000_000]] as const },
+    };
+    const workloadExit = {
+      atNs: 1_042_300_000n,
+      record: { kind: 'workload' as const, event: 'exit' as const, tNs: 3_000_000, status: 0, stepsNs: [] },
+    };
+    const report = buildReport({ ...session, workloadStart, workloadExit }, 0, { ...meta, image: '/p/dist/demo.img', runLog: '/logs/runs/x.log' });
+    expect(report.host.entry_to_workload_ns).toBe(2_500_000);
+    expect(report.workload).toEqual({ start_ns: 2_500_000, exit_ns: 3_000_000, status: 0, steps_ns: { disk: 900_000, load: 1_000_000 } });
+    expect(report.image).toBe('/p/dist/demo.img');
+    expect(report.run_log).toBe('/logs/runs/x.log');
+    expect(formatSummary(report)).toContain('entry → ready 38 µs · entry → workload start 2.5 ms · ready → exit');
+    expect(formatPhases(report).join('\n')).toMatch(/workload start \(disk 900 µs, load 1 ms\) +2\.5 ms[\s\S]*workload exit, status 0/);
   });
 });

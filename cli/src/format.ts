@@ -29,3 +29,16 @@ function scaled(value: number, integer: boolean): string {
   const fixed = value.toFixed(1);
   return fixed.endsWith('.0') ? fixed.slice(0, -2) : fixed;
 }
+
+/** Binary sizes: 812 bytes, 8.6 KiB, 132 KiB, 1.5 MiB (one decimal below 100). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let value = bytes / 1024;
+  let index = 0;
+  while (value >= 1024 && index < units.length - 1) {
+    value /= 1024;
+    index++;
+  }
+  return `${scaled(value, false)} ${units[index]}`;
+}

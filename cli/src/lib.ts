@@ -7,3 +7,7 @@ export { ConsoleDecoder, type ConsoleEvent } from './console/stream.js';
 export { sanitizeLine } from './console/sanitize.js';
 export { formatDuration } from './format.js';
 export * as constants from './constants.js';
+export { renderJsonSchema, parseProjectConfig } from './project/config.js';
+export { parseToolchainEnv } from './toolchain.js';
+export { writeImage } from './image/writer.js';
+export { verifyImage, bufferSource } from './image/reader.js';

@@ -9,7 +9,11 @@ export interface RunReport {
   vmm: VmmName;
   accel: Accel;
   kernel: string;
+  /** The image attached as a disk, or null (`--kernel` runs). */
+  image: string | null;
   console_log: string;
+  /** This run's own log (logs/runs/…); console_log links to the latest. */
+  run_log: string;
   reason: string | null;
   boot: {
     proto: string;
@@ -18,10 +22,20 @@ export interface RunReport {
     kvmclock_ns: number | null;
     phases_ns: Record<string, number>;
   } | null;
+  /** From the `@uk:workload` records: guest ns since kernel entry. */
+  workload: {
+    start_ns: number | null;
+    exit_ns: number | null;
+    status: number | null;
+    /** The kernel's steps before the workload started (disk, image, load), ns each. */
+    steps_ns: Record<string, number>;
+  } | null;
   host: {
     /** VMM spawn → kernel entry, estimated as boot-record arrival − phase.ready. */
     spawn_to_entry_ns: number | null;
     entry_to_ready_ns: number | null;
+    /** Kernel entry → the workload's main (guest clock). */
+    entry_to_workload_ns: number | null;
     ready_to_exit_ns: number | null;
     /** VMM spawn → VMM exit. */
     total_ns: number;
@@ -29,18 +43,22 @@ export interface RunReport {
 }
 
 export function buildReport(
-  result: Pick<SessionResult, 'spawnedAtNs' | 'boot' | 'exit' | 'vmmExit'>,
+  result: Pick<SessionResult, 'spawnedAtNs' | 'boot' | 'exit' | 'vmmExit'> & Partial<Pick<SessionResult, 'workloadStart' | 'workloadExit'>>,
   status: number,
-  meta: { vmm: VmmName; accel: Accel; kernel: string; consoleLog: string },
+  meta: { vmm: VmmName; accel: Accel; kernel: string; consoleLog: string; runLog?: string; image?: string | null },
 ): RunReport {
   const { boot, exit } = result;
+  const workloadStart = result.workloadStart ?? null;
+  const workloadExit = result.workloadExit ?? null;
   const bootArrivalNs = boot === null ? null : Number(boot.atNs - result.spawnedAtNs);
   return {
     status,
     vmm: meta.vmm,
     accel: meta.accel,
     kernel: meta.kernel,
+    image: meta.image ?? null,
     console_log: meta.consoleLog,
+    run_log: meta.runLog ?? meta.consoleLog,
     reason: exit?.record.reason ?? null,
     boot:
       boot === null
@@ -52,10 +70,20 @@ export function buildReport(
             kvmclock_ns: boot.record.kvmclockNs,
             phases_ns: Object.fromEntries(boot.record.phasesNs),
           },
+    workload:
+      workloadStart === null && workloadExit === null
+        ? null
+        : {
+            start_ns: workloadStart?.record.tNs ?? null,
+            exit_ns: workloadExit?.record.tNs ?? null,
+            status: workloadExit?.record.status ?? null,
+            steps_ns: Object.fromEntries(workloadStart?.record.stepsNs ?? []),
+          },
     host: {
       // Clamped: a guest with a mis-calibrated TSC must not yield a negative VMM start.
       spawn_to_entry_ns: bootArrivalNs === null || boot === null ? null : Math.max(0, bootArrivalNs - boot.record.readyNs),
       entry_to_ready_ns: boot?.record.readyNs ?? null,
+      entry_to_workload_ns: workloadStart?.record.tNs ?? null,
       ready_to_exit_ns: boot === null || exit === null ? null : Math.max(0, Number(exit.atNs - boot.atNs)),
       total_ns: Math.max(0, Number(result.vmmExit.atNs - result.spawnedAtNs)),
     },
@@ -70,6 +98,7 @@ export function formatSummary(report: RunReport): string {
     parts.push(`boot ${formatDuration(host.spawn_to_entry_ns + host.entry_to_ready_ns)} on ${report.vmm}/${report.accel}`);
     parts.push(`vmm start → kernel entry ${formatDuration(host.spawn_to_entry_ns)}`);
     parts.push(`entry → ready ${formatDuration(host.entry_to_ready_ns)}`);
+    if (host.entry_to_workload_ns !== null) parts.push(`entry → workload start ${formatDuration(host.entry_to_workload_ns)}`);
   } else {
     parts.push(`no boot record on ${report.vmm}/${report.accel}`);
   }
@@ -88,6 +117,12 @@ export function formatPhases(report: RunReport): string[] {
       (boot.kvmclock_ns !== null ? `, kvmclock at entry ${formatDuration(boot.kvmclock_ns)}` : ''),
   ];
   const entries = Object.entries(boot.phases_ns);
+  const workload = report.workload;
+  if (workload?.start_ns != null) {
+    const steps = Object.entries(workload.steps_ns).map(([name, ns]) => `${name} ${formatDuration(ns)}`);
+    entries.push([`workload start${steps.length > 0 ? ` (${steps.join(', ')})` : ''}`, workload.start_ns]);
+  }
+  if (workload?.exit_ns != null) entries.push([`workload exit, status ${workload.status}`, workload.exit_ns]);
   const width = Math.max(...entries.map(([name]) => name.length));
   let previous = 0;
   for (const [name, ns] of entries) {

@@ -2,6 +2,7 @@
 // Pure apart from path resolution against cwd; kernel file checks happen in run.ts.
 import { resolve } from 'node:path';
 import {
+  CMDLINE_BYTES_MAX,
   MEMORY_MIB_DEFAULT,
   MEMORY_MIB_MAX,
   MEMORY_MIB_MIN,
@@ -9,6 +10,7 @@ import {
   VCPU_DEFAULT,
   VCPU_MAX,
   VCPU_MIN,
+  WORKLOAD_ARGS_MAX,
 } from '../constants.js';
 import { UkernelError } from '../errors.js';
 import { ACCELS, type AccelRequest } from '../vmm/accel.js';
@@ -27,10 +29,18 @@ export interface RawRunOptions {
   timeout?: string;
   json?: boolean;
   verbose?: boolean;
+  image?: string;
+  net?: string;
+  release?: boolean;
+  /** Workload arguments: what came after `--` on the command line. */
+  args?: string[];
 }
 
-/** What to boot. Only a kernel ELF for now; `{ type: 'image' }` comes with images. */
-export type BootSource = { type: 'kernel'; path: string };
+/**
+ * What to boot: a bare kernel ELF (`--kernel`), a packed image (`--image`), or the project in
+ * the current directory (built and packed first when its inputs changed).
+ */
+export type BootSource = { type: 'kernel'; path: string } | { type: 'image'; path: string } | { type: 'project' };
 
 export interface RunOptions {
   source: BootSource;
@@ -44,6 +54,12 @@ export interface RunOptions {
   timeoutMs: number | null;
   json: boolean;
   verbose: boolean;
+  /** Whether --memory / --vcpu were given (else ukernel.toml's [run] values apply, if any). */
+  explicit: { memory: boolean; vcpu: boolean };
+  /** --net, or null (then ukernel.toml's [run] net, default "none"). */
+  net: string | null;
+  release: boolean;
+  workloadArgs: string[];
 }
 
 export function normalizeRunOptions(
@@ -51,11 +67,20 @@ export function normalizeRunOptions(
   env: NodeJS.ProcessEnv = process.env,
   cwd: string = process.cwd(),
 ): RunOptions {
-  if (raw.kernel === undefined || raw.kernel === '') {
-    throw new UkernelError('Usage', 'missing --kernel <elf>: which kernel should run?', {
-      hint: 'Example: ukernel run --kernel kernel/zig-out/bin/ukernel',
+  if (raw.kernel === '' || raw.image === '') {
+    throw new UkernelError('Usage', `empty ${raw.kernel === '' ? '--kernel' : '--image'} path`);
+  }
+  if (raw.kernel !== undefined && raw.image !== undefined) {
+    throw new UkernelError('Usage', '--kernel and --image exclude each other: boot either a bare kernel or an image', {
+      hint: 'ukernel run --image dist/NAME.img (the image carries its kernel), or ukernel run --kernel ELF.',
     });
   }
+  const source: BootSource =
+    raw.kernel !== undefined
+      ? { type: 'kernel', path: resolve(cwd, raw.kernel) }
+      : raw.image !== undefined
+        ? { type: 'image', path: resolve(cwd, raw.image) }
+        : { type: 'project' };
 
   let accelText: string;
   let accelFrom: RunOptions['accelFrom'];
@@ -64,7 +89,7 @@ export function normalizeRunOptions(
   else [accelText, accelFrom] = ['auto', 'default'];
 
   return {
-    source: { type: 'kernel', path: resolve(cwd, raw.kernel) },
+    source,
     accel: oneOf(accelText, ACCELS, accelFrom),
     accelFrom,
     memoryMib: integerIn(raw.memory, '--memory', MEMORY_MIB_MIN, MEMORY_MIB_MAX, MEMORY_MIB_DEFAULT, ' MiB'),
@@ -74,7 +99,38 @@ export function normalizeRunOptions(
     timeoutMs: timeoutMs(raw.timeout),
     json: raw.json === true,
     verbose: raw.verbose === true,
+    explicit: { memory: raw.memory !== undefined, vcpu: raw.vcpu !== undefined },
+    net: raw.net === undefined ? null : checkNet(raw.net),
+    release: raw.release === true,
+    workloadArgs: checkWorkloadArgs(raw.args ?? [], raw.cmdline ?? ''),
   };
+}
+
+function checkNet(value: string): string {
+  if (/^(?:none|tap:[A-Za-z0-9_.-]{1,15})$/.test(value)) return value;
+  throw new UkernelError('InvalidOption', `--net must be none or tap:IFACE (got "${printable(value)}")`);
+}
+
+/** Workload arguments travel on the kernel command line, which splits on spaces. */
+function checkWorkloadArgs(args: string[], cmdline: string): string[] {
+  if (args.length > WORKLOAD_ARGS_MAX - 1) {
+    throw new UkernelError('InvalidOption', `${args.length} workload arguments; at most ${WORKLOAD_ARGS_MAX - 1} fit`);
+  }
+  for (const arg of args) {
+    if (arg === '' || /[\s\x00-\x1f\x7f]/.test(arg)) {
+      throw new UkernelError('InvalidOption', `workload argument "${printable(arg)}" is empty or contains spaces or control characters`, {
+        hint: 'The kernel command line carries workload arguments and splits on spaces; pass data through env/ukernel.env or files instead.',
+      });
+    }
+  }
+  if (args.length > 0 && cmdline.split(/\s+/).includes('--')) {
+    throw new UkernelError('InvalidOption', '--cmdline already has a "--"; put workload arguments either there or after --, not both');
+  }
+  const bytes = Buffer.byteLength(`${cmdline} -- ${args.join(' ')}`);
+  if (bytes > CMDLINE_BYTES_MAX) {
+    throw new UkernelError('InvalidOption', `the kernel command line would be ${bytes} bytes; the limit is ${CMDLINE_BYTES_MAX}`);
+  }
+  return args;
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], from: string): T {

@@ -1,20 +1,28 @@
-// `ukernel run`: validate, pick accel and VMM, run the VM session, report.
-import { relative, resolve } from 'node:path';
+// `ukernel run`: decide what to boot (a bare kernel, an image, or the project — rebuilt and
+// repacked only when its inputs changed), validate, pick accel and VMM, run the VM session,
+// keep the run's log, report.
+import { resolve } from 'node:path';
 import {
   BOOT_TIMEOUT_KVM_MS,
   BOOT_TIMEOUT_TCG_MS,
-  CONSOLE_LOG_PATH,
   FIRECRACKER_BINARY,
   FIRECRACKER_CONFIG_PATH,
+  MEMORY_MIB_DEFAULT,
   QEMU_BINARY,
+  VCPU_DEFAULT,
 } from '../constants.js';
 import { checkKernelElf } from '../elf.js';
 import { UkernelError } from '../errors.js';
+import { displayPath, writeFileAtomic } from '../fsutil.js';
+import type { AbiVersion } from '../image/format.js';
+import type { ProjectConfig } from '../project/config.js';
+import { findProjectRoot } from '../project/locate.js';
 import { buildReport, formatPhases, formatSummary } from '../report.js';
+import { clearStaleMarker, startRunLog } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
 import { kernelCmdline } from '../vmm/cmdline.js';
-import { firecrackerArgs, firecrackerConfig, writeFileAtomic } from '../vmm/firecracker.js';
+import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
 import { qemuArgs } from '../vmm/qemu.js';
 import { decideStatus, runSession } from '../vmm/session.js';
 import { findExecutable } from '../vmm/which.js';
@@ -32,41 +40,73 @@ interface Launch {
   accel: Accel;
 }
 
+/** What the VMM gets: the kernel, the image disk (if any), and where logs and defaults come from. */
+interface Target {
+  kernel: string;
+  image: { path: string; readonly: boolean } | null;
+  /** Directory holding logs/ (the project root, else the cwd). */
+  logBase: string;
+  /** ukernel.toml [run], when there is a project. */
+  defaults: ProjectConfig['run'] | null;
+}
+
 /** Returns the guest status (the CLI's exit code). */
 export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Promise<number> {
   const d: RunDeps = { env: process.env, cwd: process.cwd(), probeKvm, ...deps };
   const opts = normalizeRunOptions(raw, d.env, d.cwd);
-  const kernel = opts.source.path;
-  checkKernelElf(kernel);
-  const cmdline = kernelCmdline({ extra: opts.cmdline });
-
-  const launch = opts.vmm === 'firecracker' ? prepareFirecracker(opts, kernel, cmdline, d) : prepareQemu(opts, kernel, cmdline, d);
-
-  const consoleLogPath = resolve(d.cwd, CONSOLE_LOG_PATH);
-  const consoleLogDisplay = displayPath(d.cwd, consoleLogPath);
-  const human = !opts.json;
   const c = errColors();
-  const result = await runSession({
-    vmm: opts.vmm,
-    binary: launch.binary,
-    args: launch.args,
-    accel: launch.accel,
-    bootTimeoutMs: launch.accel === 'kvm' ? BOOT_TIMEOUT_KVM_MS : BOOT_TIMEOUT_TCG_MS,
-    runTimeoutMs: opts.timeoutMs,
-    consoleLogPath,
-    consoleLogDisplay,
-    echo: human ? writeOut : null,
-    warn: (line) => writeErr(c.yellow(line)),
-    onStart: (pid) => {
-      if (human && process.stderr.isTTY) {
-        writeErr(c.dim(`${opts.vmm} started (pid ${pid})`));
-        writeErr(c.dim(`VM console: ${consoleLogDisplay}`));
-      }
-    },
-  });
+  const target = await prepareTarget(opts, d, (line) => writeErr(c.dim(line)));
+
+  const net = opts.net ?? target.defaults?.net ?? 'none';
+  if (net !== 'none') {
+    throw new UkernelError('NetworkUnavailable', `networking is not available yet (${opts.net !== null ? '--net' : 'ukernel.toml [run] net'} = ${net})`);
+  }
+  const resolved: RunOptions = {
+    ...opts,
+    memoryMib: opts.explicit.memory ? opts.memoryMib : (target.defaults?.memory_mb ?? MEMORY_MIB_DEFAULT),
+    vcpus: opts.explicit.vcpu ? opts.vcpus : (target.defaults?.vcpu ?? VCPU_DEFAULT),
+  };
+  const cmdline = kernelCmdline({ extra: opts.cmdline, workload: opts.workloadArgs });
+  const launch =
+    opts.vmm === 'firecracker' ? prepareFirecracker(resolved, target, cmdline, d) : prepareQemu(resolved, target, cmdline, d);
+
+  clearStaleMarker(target.logBase);
+  const runLog = startRunLog(target.logBase);
+  const consoleLogDisplay = displayPath(d.cwd, runLog.consolePath);
+  const human = !opts.json;
+  let result;
+  try {
+    result = await runSession({
+      vmm: opts.vmm,
+      binary: launch.binary,
+      args: launch.args,
+      accel: launch.accel,
+      bootTimeoutMs: launch.accel === 'kvm' ? BOOT_TIMEOUT_KVM_MS : BOOT_TIMEOUT_TCG_MS,
+      runTimeoutMs: opts.timeoutMs,
+      consoleLogPath: runLog.path,
+      consoleLogDisplay,
+      echo: human ? writeOut : null,
+      warn: (line) => writeErr(c.yellow(line)),
+      onStart: (pid) => {
+        if (human && process.stderr.isTTY) {
+          writeErr(c.dim(`${opts.vmm} started (pid ${pid})`));
+          writeErr(c.dim(`VM console: ${consoleLogDisplay}`));
+        }
+      },
+    });
+  } finally {
+    runLog.finish();
+  }
 
   const status = decideStatus(result, opts.vmm);
-  const report = buildReport(result, status, { vmm: opts.vmm, accel: launch.accel, kernel, consoleLog: consoleLogPath });
+  const report = buildReport(result, status, {
+    vmm: opts.vmm,
+    accel: launch.accel,
+    kernel: target.kernel,
+    consoleLog: runLog.consolePath,
+    runLog: runLog.path,
+    image: target.image?.path ?? null,
+  });
   if (opts.json) {
     writeOut(JSON.stringify(report));
   } else {
@@ -76,7 +116,69 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
   return status;
 }
 
-function prepareQemu(opts: RunOptions, kernel: string, cmdline: string, d: RunDeps): Launch {
+async function prepareTarget(opts: RunOptions, d: RunDeps, say: (line: string) => void): Promise<Target> {
+  const projectRoot = findProjectRoot(d.cwd);
+  const logBase = projectRoot ?? d.cwd;
+  switch (opts.source.type) {
+    case 'kernel':
+      checkKernelElf(opts.source.path);
+      return { kernel: opts.source.path, image: null, logBase, defaults: null };
+    case 'image': {
+      // Loaded only here: `run --kernel` must not pay for the TOML parser and schema.
+      const { loadProject } = await import('../project/config.js');
+      const { readAbiVersion } = await import('../image/manifest.js');
+      const { readToolchainPins, ukernelRoot } = await import('../toolchain.js');
+      const root = ukernelRoot();
+      const defaults = projectRoot === null ? null : loadProject(d.cwd, readToolchainPins(root).zigVersion).config.run;
+      return { ...(await bootImage(opts.source.path, d, readAbiVersion(root))), logBase, defaults };
+    }
+    case 'project':
+      return projectTarget(opts, d, say);
+  }
+}
+
+/** Verify the image fully, extract its kernel to the cache. */
+async function bootImage(path: string, d: RunDeps, abi: AbiVersion): Promise<Pick<Target, 'kernel' | 'image'>> {
+  const { readImageFile } = await import('../image/reader.js');
+  const { cachedKernel } = await import('../vmm/kernel-cache.js');
+  const info = readImageFile(path, displayPath(d.cwd, path), abi);
+  const kernel = cachedKernel(path, info.sections.find((s) => s.name === 'kernel')!, d.env);
+  return { kernel: kernel.path, image: { path, readonly: info.readonly } };
+}
+
+/** The project's image: rebuilt and repacked only when their inputs changed since the last time. */
+async function projectTarget(opts: RunOptions, d: RunDeps, say: (line: string) => void): Promise<Target> {
+  const { buildWorkload, currentBuild, currentPack, defaultImagePath, packImage, readBuildRecord, readPackRecord, workflowContext } =
+    await import('../project/workflow.js');
+  const { readAbiVersion } = await import('../image/manifest.js');
+  let ctx;
+  try {
+    ctx = workflowContext(d.cwd, d.env, say);
+  } catch (err) {
+    if (err instanceof UkernelError && err.code === 'UK110') {
+      throw new UkernelError('ProjectNotFound', `${err.message}: nothing to run`, {
+        hint: 'Run it inside a project (ukernel init), or pass --image dist/NAME.img or --kernel ELF.',
+      });
+    }
+    throw err;
+  }
+  // Same options as the last build and pack (ReleaseSafe and a writable image when none).
+  const optimize = opts.release ? 'ReleaseFast' : (readBuildRecord(ctx)?.optimize ?? 'ReleaseSafe');
+  if (currentBuild(ctx, optimize) === null) await buildWorkload(ctx, optimize);
+  const previous = readPackRecord(ctx);
+  const pack = {
+    imagePath: previous !== null ? resolve(ctx.project.root, previous.image) : defaultImagePath(ctx),
+    readonly: previous?.readonly ?? false,
+  };
+  if (currentPack(ctx, pack) === null) packImage(ctx, pack);
+  return {
+    ...(await bootImage(pack.imagePath, d, readAbiVersion(ctx.ukernelRoot))),
+    logBase: ctx.project.root,
+    defaults: ctx.project.config.run,
+  };
+}
+
+function prepareQemu(opts: RunOptions, target: Target, cmdline: string, d: RunDeps): Launch {
   const { accel, notice } = selectAccel(opts.accel, d.probeKvm);
   if (notice !== null) writeErr(errColors().yellow(notice));
   const binary = findExecutable(QEMU_BINARY, d.env, d.env.UKERNEL_QEMU);
@@ -84,16 +186,30 @@ function prepareQemu(opts: RunOptions, kernel: string, cmdline: string, d: RunDe
     const which = d.env.UKERNEL_QEMU ? `UKERNEL_QEMU=${d.env.UKERNEL_QEMU} is not an executable` : `${QEMU_BINARY} not found on PATH`;
     throw new UkernelError('QemuNotFound', which);
   }
-  return { binary, accel, args: qemuArgs({ kernel, accel, memoryMib: opts.memoryMib, vcpus: opts.vcpus, cmdline }) };
+  const args = qemuArgs({
+    kernel: target.kernel,
+    accel,
+    memoryMib: opts.memoryMib,
+    vcpus: opts.vcpus,
+    cmdline,
+    ...(target.image !== null ? { image: target.image } : {}),
+  });
+  return { binary, accel, args };
 }
 
-function prepareFirecracker(opts: RunOptions, kernel: string, cmdline: string, d: RunDeps): Launch {
+function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, d: RunDeps): Launch {
   if (opts.accel === 'tcg') {
     throw new UkernelError('FirecrackerNeedsKvm', `--vmm firecracker cannot run with accel tcg (from ${opts.accelFrom})`);
   }
-  const configPath = resolve(d.cwd, FIRECRACKER_CONFIG_PATH);
+  const configPath = resolve(target.logBase, FIRECRACKER_CONFIG_PATH);
   const configDisplay = displayPath(d.cwd, configPath);
-  const config = firecrackerConfig({ kernel, memoryMib: opts.memoryMib, vcpus: opts.vcpus, cmdline });
+  const config = firecrackerConfig({
+    kernel: target.kernel,
+    memoryMib: opts.memoryMib,
+    vcpus: opts.vcpus,
+    cmdline,
+    ...(target.image !== null ? { image: target.image } : {}),
+  });
   writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`, configDisplay);
 
   const binary = findExecutable(FIRECRACKER_BINARY, d.env, d.env.UKERNEL_FIRECRACKER);
@@ -110,9 +226,4 @@ function prepareFirecracker(opts: RunOptions, kernel: string, cmdline: string, d
     });
   }
   return { binary, accel: 'kvm', args: firecrackerArgs(configPath) };
-}
-
-function displayPath(cwd: string, path: string): string {
-  const rel = relative(cwd, path);
-  return rel.startsWith('..') ? path : rel;
 }

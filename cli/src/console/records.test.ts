@@ -100,12 +100,43 @@ describe('parseRecordLine', () => {
   });
 });
 
+describe('workload records', () => {
+  it('parses start (with the kernel\'s step timings) and exit', () => {
+    expect(parse('@uk:workload v=1 event=start t_ns=2500000 disk_ns=100 image_ns=200 load_ns=300')).toEqual({
+      type: 'record',
+      record: { kind: 'workload', event: 'start', tNs: 2500000, status: null, stepsNs: [['disk', 100], ['image', 200], ['load', 300]] },
+    });
+    expect(parse('@uk:workload v=1 event=exit status=3 t_ns=9000000')).toEqual({
+      type: 'record',
+      record: { kind: 'workload', event: 'exit', tNs: 9000000, status: 3, stepsNs: [] },
+    });
+  });
+
+  it.each([
+    ['@uk:workload v=1 event=run t_ns=1', 'event must be start or exit'],
+    ['@uk:workload v=1 event=start', 't_ns'],
+    [`@uk:workload v=1 event=start t_ns=${PHASE_NS_MAX + 1}`, 't_ns'],
+    ['@uk:workload v=1 event=exit t_ns=5', 'status'],
+    ['@uk:workload v=1 event=exit status=256 t_ns=5', 'status'],
+    ['@uk:workload v=1 event=start t_ns=5 load_ns=x', 'load_ns'],
+  ])('%s is malformed (%s)', (line, reason) => {
+    const result = parse(line);
+    expect(result.type).toBe('malformed');
+    expect(result.type === 'malformed' && result.reason).toContain(reason);
+  });
+});
+
 describe('parseRecordLine fuzz', () => {
   function checkInvariants(result: ParseResult): void {
     if (result.type !== 'record') return;
     const r = result.record;
     if (r.kind === 'exit') {
       expect(Number.isInteger(r.status) && r.status >= 0 && r.status <= 255).toBe(true);
+      return;
+    }
+    if (r.kind === 'workload') {
+      expect(r.tNs >= 0 && r.tNs <= PHASE_NS_MAX).toBe(true);
+      expect(r.event === 'exit' ? r.status !== null && r.status >= 0 && r.status <= 255 : r.status === null).toBe(true);
       return;
     }
     expect(Number.isInteger(r.tscKhz) && r.tscKhz >= 1 && r.tscKhz <= TSC_KHZ_MAX).toBe(true);

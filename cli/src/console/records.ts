@@ -29,7 +29,19 @@ export interface ExitRecord {
   reason: string | null;
 }
 
-export type UkRecord = BootRecord | ExitRecord;
+/** The workload started (kernel about to call its main) or returned. */
+export interface WorkloadRecord {
+  kind: 'workload';
+  event: 'start' | 'exit';
+  /** Guest ns since kernel entry (same clock as the boot phases). */
+  tNs: number;
+  /** The workload's return value; `exit` only. */
+  status: number | null;
+  /** `start` only: how long the steps before it took (`disk_ns=…` → ["disk", ns]), in record order. */
+  stepsNs: ReadonlyArray<readonly [string, number]>;
+}
+
+export type UkRecord = BootRecord | ExitRecord | WorkloadRecord;
 
 export type ParseResult =
   | { type: 'record'; record: UkRecord }
@@ -79,6 +91,8 @@ export function parseRecordLine(line: Uint8Array): ParseResult {
       return parseBoot(fields);
     case 'exit':
       return parseExit(fields);
+    case 'workload':
+      return parseWorkload(fields);
     default:
       return { type: 'ignored', kind };
   }
@@ -141,4 +155,24 @@ function parseExit(fields: Map<string, string>): ParseResult {
   const status = parseDecimal(fields.get('status'), 0, 255);
   if (status === null) return { type: 'malformed', reason: 'exit: missing or out-of-range status' };
   return { type: 'record', record: { kind: 'exit', status, reason: fields.get('reason') ?? null } };
+}
+
+function parseWorkload(fields: Map<string, string>): ParseResult {
+  const event = fields.get('event');
+  if (event !== 'start' && event !== 'exit') return { type: 'malformed', reason: 'workload: event must be start or exit' };
+  const tNs = parseDecimal(fields.get('t_ns'), 0, PHASE_NS_MAX);
+  if (tNs === null) return { type: 'malformed', reason: 'workload: missing or out-of-range t_ns' };
+  let status: number | null = null;
+  if (event === 'exit') {
+    status = parseDecimal(fields.get('status'), 0, 255);
+    if (status === null) return { type: 'malformed', reason: 'workload: exit without a status in 0..255' };
+  }
+  const stepsNs: Array<readonly [string, number]> = [];
+  for (const [key, value] of fields) {
+    if (key === 't_ns' || !key.endsWith('_ns')) continue;
+    const ns = parseDecimal(value, 0, PHASE_NS_MAX);
+    if (ns === null) return { type: 'malformed', reason: `workload: out-of-range ${key}` };
+    stepsNs.push([key.slice(0, -'_ns'.length), ns]);
+  }
+  return { type: 'record', record: { kind: 'workload', event, tNs, status, stepsNs } };
 }

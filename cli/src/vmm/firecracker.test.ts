@@ -13,6 +13,11 @@ describe('firecrackerConfig', () => {
     });
   });
 
+  it('attaches the image as a non-root drive', () => {
+    const config = firecrackerConfig({ kernel: '/k', memoryMib: 128, vcpus: 1, cmdline: 'x', image: { path: '/p/demo.img', readonly: true } });
+    expect(config.drives).toEqual([{ drive_id: 'image', path_on_host: '/p/demo.img', is_root_device: false, is_read_only: true }]);
+  });
+
   it('boots without the API socket', () => {
     expect(firecrackerArgs('/c.json')).toEqual(['--no-api', '--config-file', '/c.json']);
   });

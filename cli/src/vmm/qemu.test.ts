@@ -34,3 +34,23 @@ describe('kernelCmdline', () => {
     expect(kernelCmdline({ extra: 'x=1', tokens: ['uk.test=1'] })).toBe('uk.test=1 x=1');
   });
 });
+
+describe('qemuArgs with an image', () => {
+  it('attaches the image as a virtio-blk disk after the kernel, read-only as packed', () => {
+    const args = qemuArgs({ ...base, accel: 'tcg', image: { path: '/p/dist/demo.img', readonly: true } });
+    expect(args.slice(-4)).toEqual([
+      '-drive', 'id=image,file=/p/dist/demo.img,format=raw,if=none,readonly=on',
+      '-device', 'virtio-blk-device,drive=image',
+    ]);
+    const writable = qemuArgs({ ...base, accel: 'tcg', image: { path: '/a,b/x.img', readonly: false } });
+    expect(writable).toContain('id=image,file=/a,,b/x.img,format=raw,if=none,readonly=off');
+  });
+});
+
+describe('kernelCmdline with workload arguments', () => {
+  it('puts them after a lone --, after the user tokens', () => {
+    expect(kernelCmdline({ extra: '', workload: ['a', 'b'] })).toBe('-- a b');
+    expect(kernelCmdline({ extra: 'uk.verbose', workload: ['x'] })).toBe('uk.verbose -- x');
+    expect(kernelCmdline({ extra: 'uk.verbose', workload: [] })).toBe('uk.verbose');
+  });
+});

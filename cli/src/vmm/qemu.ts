@@ -7,6 +7,8 @@ export interface QemuOptions {
   memoryMib: number;
   vcpus: number;
   cmdline: string;
+  /** The ukernel image, attached as a virtio-blk disk on virtio-mmio. */
+  image?: { path: string; readonly: boolean };
 }
 
 export function qemuArgs(opts: QemuOptions): string[] {
@@ -32,5 +34,15 @@ export function qemuArgs(opts: QemuOptions): string[] {
     '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
     '-kernel', opts.kernel,
     '-append', opts.cmdline,
+    ...(opts.image === undefined ? [] : imageArgs(opts.image)),
+  ];
+}
+
+function imageArgs(image: { path: string; readonly: boolean }): string[] {
+  // In -drive, a comma separates options; a literal comma in the path is written twice.
+  const file = image.path.replaceAll(',', ',,');
+  return [
+    '-drive', `id=image,file=${file},format=raw,if=none,readonly=${image.readonly ? 'on' : 'off'}`,
+    '-device', 'virtio-blk-device,drive=image',
   ];
 }

@@ -13,7 +13,7 @@ import {
   VMM_STDERR_TAIL_LINES,
 } from '../constants.js';
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
-import type { BootRecord, ExitRecord } from '../console/records.js';
+import type { BootRecord, ExitRecord, WorkloadRecord } from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
 import { Interrupted, UkernelError } from '../errors.js';
 import { formatDuration } from '../format.js';
@@ -46,6 +46,9 @@ export interface SessionResult {
   firstByteAtNs: bigint | null;
   boot: { record: BootRecord; atNs: bigint } | null;
   exit: { record: ExitRecord; atNs: bigint } | null;
+  /** `@uk:workload event=start` / `event=exit`, when the guest sent them. */
+  workloadStart: { record: WorkloadRecord; atNs: bigint } | null;
+  workloadExit: { record: WorkloadRecord; atNs: bigint } | null;
   vmmExit: ExitInfo;
   /** Sanitised last lines of the VMM's own stderr. */
   stderrTail: string[];
@@ -64,6 +67,8 @@ export async function runSession(opts: SessionOptions): Promise<SessionResult> {
   const stderrTail = new TailBuffer(VMM_STDERR_TAIL_BYTES);
   let boot: SessionResult['boot'] = null;
   let exit: SessionResult['exit'] = null;
+  let workloadStart: SessionResult['workloadStart'] = null;
+  let workloadExit: SessionResult['workloadExit'] = null;
   let logFailed = false;
 
   let settle: (outcome: Outcome) => void = () => {};
@@ -112,6 +117,11 @@ export async function runSession(opts: SessionOptions): Promise<SessionResult> {
           if (boot !== null) return opts.warn('warning: duplicate @uk:boot record ignored');
           boot = { record: event.record, atNs: event.atNs };
           clearTimeout(bootTimer);
+        } else if (event.record.kind === 'workload') {
+          const slot = event.record.event === 'start' ? workloadStart : workloadExit;
+          if (slot !== null) return opts.warn(`warning: duplicate @uk:workload event=${event.record.event} record ignored`);
+          if (event.record.event === 'start') workloadStart = { record: event.record, atNs: event.atNs };
+          else workloadExit = { record: event.record, atNs: event.atNs };
         } else {
           if (exit !== null) return opts.warn('warning: duplicate @uk:exit record ignored');
           exit = { record: event.record, atNs: event.atNs };
@@ -191,6 +201,8 @@ export async function runSession(opts: SessionOptions): Promise<SessionResult> {
       firstByteAtNs: decoder.firstByteNs,
       boot,
       exit,
+      workloadStart,
+      workloadExit,
       vmmExit,
       stderrTail: tailLines(stderrTail, opts.vmm),
     };

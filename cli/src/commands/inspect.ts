@@ -1,0 +1,90 @@
+// `ukernel inspect IMAGE [--json]`: verify an image fully and show what is in it.
+import { resolve } from 'node:path';
+import { displayPath } from '../fsutil.js';
+import { formatBytes } from '../format.js';
+import { readAbiVersion } from '../image/manifest.js';
+import { readImageFile, type ImageInfo } from '../image/reader.js';
+import { ukernelRoot } from '../toolchain.js';
+import { writeOut } from '../ui.js';
+
+export interface RawInspectOptions {
+  json?: boolean;
+}
+
+export interface InspectDeps {
+  cwd: string;
+  root: string;
+  out: (line: string) => void;
+}
+
+export async function inspect(image: string, raw: RawInspectOptions, deps: Partial<InspectDeps> = {}): Promise<number> {
+  const cwd = deps.cwd ?? process.cwd();
+  const out = deps.out ?? writeOut;
+  const path = resolve(cwd, image);
+  const info = readImageFile(path, displayPath(cwd, path), readAbiVersion(deps.root ?? ukernelRoot()));
+  if (raw.json === true) out(JSON.stringify(inspectJson(info)));
+  else for (const line of formatInspect(info)) out(line);
+  return 0;
+}
+
+export function inspectJson(info: ImageInfo): Record<string, unknown> {
+  return {
+    image: info.image,
+    size: info.imageBytes,
+    format_version: info.formatVersion,
+    abi: info.abi,
+    adapter: info.adapter,
+    entry: info.entry,
+    name: info.name,
+    readonly: info.readonly,
+    header_sha256: info.headerSha256,
+    rootfs_index_sha256: info.rootfsIndexSha256,
+    sections: info.sections.map((s) => ({ name: s.name, offset: s.offset, size: s.size, sha256: s.sha256 })),
+    files: info.files.map((f) => ({
+      path: f.path,
+      kind: f.kind,
+      mode: `0${f.mode.toString(8)}`,
+      size: f.size,
+      sha256: f.sha256,
+    })),
+    manifest: info.manifest,
+  };
+}
+
+function modeString(kind: 'file' | 'directory', mode: number): string {
+  const bits = 'rwxrwxrwx'.split('').map((c, i) => ((mode >> (8 - i)) & 1 ? c : '-')).join('');
+  return `${kind === 'directory' ? 'd' : '-'}${bits}`;
+}
+
+/** Blueprint style: `Image: …`, `ABI: …`, then sections, files and the lock. */
+export function formatInspect(info: ImageInfo): string[] {
+  const manifest = info.manifest;
+  const build = manifest.build as { optimize?: unknown; zig?: unknown } | null | undefined;
+  const lines = [
+    `Image: ${info.image}`,
+    `Name: ${info.name}`,
+    `ABI: ${info.abi}`,
+    `Adapter: ${info.adapter}`,
+    `Entry: ${info.entry}`,
+    `Size: ${formatBytes(info.imageBytes)} (${info.imageBytes} bytes)`,
+    `Read-only: ${info.readonly ? 'yes' : 'no'}`,
+    `Created: ${String(manifest.created ?? 'unknown')}`,
+    `Built by: ukernel ${String(manifest.ukernel ?? '?')}` +
+      (build !== null && typeof build === 'object' ? `, zig ${String(build.zig ?? '?')} ${String(build.optimize ?? '?')}` : ''),
+    `Sections:`,
+  ];
+  const width = Math.max(...info.sections.map((s) => String(s.size).length));
+  for (const s of info.sections) {
+    lines.push(`  ${s.name.padEnd(8)}  offset ${String(s.offset).padStart(9)}  size ${String(s.size).padStart(width)}  sha256 ${s.sha256}`);
+  }
+  lines.push(`Files (${info.files.length}):`);
+  const sizeWidth = Math.max(...info.files.map((f) => String(f.size).length));
+  for (const f of info.files) {
+    const name = f.kind === 'directory' ? `${f.path}/` : f.path;
+    const hash = f.sha256 !== null ? `  sha256 ${f.sha256}` : '';
+    lines.push(`  ${modeString(f.kind, f.mode)}  ${String(f.size).padStart(sizeWidth)}  ${name}${hash}`);
+  }
+  const lock = manifest.lock;
+  lines.push(lock === null || lock === undefined ? 'Lock: none (no env/ukernel.lock when packed)' : `Lock: ${JSON.stringify(lock)}`);
+  return lines;
+}

@@ -1,0 +1,89 @@
+// The image manifest: UTF-8 JSON, keys sorted at every level, two-space indent, trailing
+// newline — the same inputs always give the same bytes.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ABI_FILE, ABI_VERSION_DEFAULT, LOCK_FILE, LOCK_FILE_BYTES_MAX } from '../constants.js';
+import { UkernelError } from '../errors.js';
+import { errnoCode } from '../fsutil.js';
+import { parseAbiVersion, type AbiVersion } from './format.js';
+
+export interface Manifest {
+  abi: string;
+  adapter: string;
+  build: { optimize: string; zig: string };
+  created: string;
+  entry: string;
+  lock: unknown;
+  name: string;
+  ukernel: string;
+}
+
+export function sortKeysDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeysDeep);
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(entries.map(([key, inner]) => [key, sortKeysDeep(inner)]));
+  }
+  return value;
+}
+
+export function renderManifest(manifest: Manifest): Buffer {
+  return Buffer.from(`${JSON.stringify(sortKeysDeep(manifest), null, 2)}\n`, 'utf8');
+}
+
+/** SOURCE_DATE_EPOCH (seconds), default 0; anything but a non-negative integer is an error. */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
+  const text = env.SOURCE_DATE_EPOCH;
+  if (text === undefined || text === '') return 0;
+  if (!/^[0-9]{1,12}$/.test(text)) {
+    throw new UkernelError('InvalidOption', `SOURCE_DATE_EPOCH must be a non-negative integer number of seconds (got "${text.slice(0, 40)}")`, {
+      hint: 'Unset it, or set it to e.g. $(git log -1 --format=%ct).',
+    });
+  }
+  return Number(text);
+}
+
+/** "1970-01-01T00:00:00Z": whole seconds, UTC. */
+export function isoSeconds(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** env/ukernel.lock parsed as JSON, or null when there is none. */
+export function readLock(projectRoot: string): unknown {
+  const path = join(projectRoot, LOCK_FILE);
+  let text: string;
+  try {
+    if (statSync(path).size > LOCK_FILE_BYTES_MAX) throw new UkernelError('LockInvalid', `${LOCK_FILE} is larger than ${LOCK_FILE_BYTES_MAX} bytes`);
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof UkernelError) throw err;
+    if (errnoCode(err) === 'ENOENT') return null;
+    throw new UkernelError('LockInvalid', `cannot read ${LOCK_FILE}: ${errnoCode(err)}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new UkernelError('LockInvalid', `${LOCK_FILE} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The workload ABI version this checkout provides: abi/ukernel.abi.json "version", else the default. */
+export function readAbiVersion(ukernelRoot: string): AbiVersion {
+  const path = join(ukernelRoot, ABI_FILE);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return parseAbiVersion(ABI_VERSION_DEFAULT)!;
+    throw new UkernelError('Internal', `cannot read ${path}: ${errnoCode(err)}`);
+  }
+  let version: unknown;
+  try {
+    version = (JSON.parse(text) as { version?: unknown }).version;
+  } catch (err) {
+    throw new UkernelError('Internal', `${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = typeof version === 'string' ? parseAbiVersion(version) : null;
+  if (parsed === null) throw new UkernelError('Internal', `${path} has no "version": "MAJOR.MINOR.PATCH"`);
+  return parsed;
+}

@@ -1,0 +1,151 @@
+// ukernel.toml validation: every error names file:line:column, the key and the fix; unknown keys
+// get a did-you-mean; the committed JSON Schema is what the zod schema generates.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { UkernelError } from '../errors.js';
+import { parseToolchainEnv } from '../toolchain.js';
+import { findProjectRoot, loadProject, parseProjectConfig, renderJsonSchema } from './config.js';
+import { didYouMean, editDistance } from './suggest.js';
+import { locateKey } from './toml-position.js';
+
+const ZIG = '0.15.2';
+const VALID = `[project]
+name = "demo"
+language = "native"
+entry = "src/main.zig"
+
+[env]
+base = "zig-0.15.2"
+
+[build]
+adapter = "native"
+
+[run]
+vcpu = 2
+memory_mb = 256
+net = "none"
+`;
+
+function failure(text: string): UkernelError {
+  try {
+    parseProjectConfig(text, 'ukernel.toml', ZIG);
+  } catch (err) {
+    if (err instanceof UkernelError) return err;
+    throw err;
+  }
+  throw new Error('expected a validation error');
+}
+
+describe('parseProjectConfig', () => {
+  it('accepts the init template and fills defaults for what is left out', () => {
+    expect(parseProjectConfig(VALID, 'ukernel.toml', ZIG)).toEqual({
+      project: { name: 'demo', language: 'native', entry: 'src/main.zig' },
+      env: { base: 'zig-0.15.2' },
+      build: { adapter: 'native' },
+      run: { vcpu: 2, memory_mb: 256, net: 'none' },
+    });
+    expect(parseProjectConfig('[project]\nname = "a"\nlanguage = "native"\n', 'ukernel.toml', ZIG)).toEqual({
+      project: { name: 'a', language: 'native', entry: 'src/main.zig' },
+      env: { base: 'zig-0.15.2' },
+      build: { adapter: 'native' },
+      run: { vcpu: 1, memory_mb: 128, net: 'none' },
+    });
+    expect(parseProjectConfig(VALID.replace('"none"', '"tap:tap0"'), 'ukernel.toml', ZIG).run.net).toBe('tap:tap0');
+  });
+
+  it('reports TOML syntax errors at their position with the code block', () => {
+    const err = failure('[project]\nname = "demo\nlanguage = "native"\n');
+    expect(err.code).toBe('UK111');
+    expect(err.message).toMatch(/^ukernel\.toml:2:\d+: /);
+    expect(err.details.join('\n')).toContain('2:  name = "demo');
+  });
+
+  it.each<[string, string, RegExp, RegExp]>([
+    ['an unknown key close to a known one', VALID.replace('vcpu = 2', 'vcpus = 2'), /^ukernel\.toml:13:1: run\.vcpus: unknown key "vcpus" in \[run\]; did you mean "vcpu"\?$/, /rename it to "vcpu"/],
+    ['an unknown table', VALID.replace('[build]', '[biuld]'), /^ukernel\.toml:9:1: biuld: unknown key "biuld" at the top level; did you mean "build"\?$/, /rename it to "build"/],
+    ['an unknown key far from any', VALID.replace('vcpu = 2', 'colour = "red"'), /^ukernel\.toml:13:1: run\.colour: unknown key "colour" in \[run\]$/, /remove it; keys allowed in \[run\]: vcpu, memory_mb, net/],
+    ['a value out of range', VALID.replace('memory_mb = 256', 'memory_mb = 9000'), /^ukernel\.toml:14:1: run\.memory_mb: the integer 9000 is out of range$/, /set run\.memory_mb to an integer in 16\.\.3072 \(default 128\)/],
+    ['a wrong type', VALID.replace('vcpu = 2', 'vcpu = "2"'), /^ukernel\.toml:13:1: run\.vcpu: wrong type: the string "2"$/, /set run\.vcpu to an integer in 1\.\.32/],
+    ['a float', VALID.replace('vcpu = 2', 'vcpu = 1.5'), /^ukernel\.toml:13:1: run\.vcpu: wrong type: the float 1\.5$/, /an integer in 1\.\.32/],
+    ['a bad name', VALID.replace('"demo"', '"Demo_1"'), /^ukernel\.toml:2:1: project\.name: the string "Demo_1" is not valid$/, /1–63 characters of a–z/],
+    ['a language that does not exist', VALID.replace('"native"\nentry', '"python"\nentry'), /^ukernel\.toml:3:1: project\.language: the string "python" is not valid$/, /set project\.language to "native"/],
+    ['an entry outside the project', VALID.replace('"src/main.zig"', '"../main.zig"'), /^ukernel\.toml:4:1: project\.entry: /, /without "\.\."/],
+    ['another toolchain', VALID.replace('zig-0.15.2', 'zig-0.14.0'), /^ukernel\.toml:7:1: env\.base: the string "zig-0\.14\.0" is not valid$/, /"zig-0\.15\.2"/],
+    ['a malformed net', VALID.replace('"none"', '"bridge"'), /^ukernel\.toml:15:1: run\.net: /, /"none" \(default\) or "tap:IFACE"/],
+    ['a missing key, reported at its table', VALID.replace('language = "native"\n', ''), /^ukernel\.toml:1:1: project\.language: missing$/, /add language = … under \[project\]/],
+    ['a missing table', '[run]\nvcpu = 1\n', /^ukernel\.toml:1:1: project: missing$/, /add project/],
+    ['a key in an inline table', 'run = { vcpu = 2, memory_mb = 5 }\n[project]\nname = "demo"\nlanguage = "native"\n', /^ukernel\.toml:1:19: run\.memory_mb: the integer 5 is out of range$/, /16\.\.3072/],
+    ['a dotted key', 'run.vcpu = 99\n[project]\nname = "demo"\nlanguage = "native"\n', /^ukernel\.toml:1:1: run\.vcpu: the integer 99 is out of range$/, /1\.\.32/],
+  ])('%s: names file:line:column, the key and the fix', (_what, text, message, hint) => {
+    const err = failure(text);
+    expect(err.code).toBe('UK112');
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toMatch(message);
+    expect(err.hint).toMatch(hint);
+  });
+
+  it('reports every problem, in file order: the first as the message, the rest as details', () => {
+    const err = failure(VALID.replace('memory_mb = 256', 'memory_mb = 1').replace('[project]', '[project]\nnmae = "x"'));
+    expect(err.message).toMatch(/^ukernel\.toml:2:1: project\.nmae: unknown key "nmae" in \[project\]; did you mean "name"\?/);
+    expect(err.details).toEqual([expect.stringMatching(/^ukernel\.toml:15:1: run\.memory_mb: the integer 1 is out of range \(set run\.memory_mb to/)]);
+  });
+});
+
+describe('locateKey', () => {
+  it('finds table keys, quoted keys, headers, and falls back to the enclosing table', () => {
+    const text = '# comment [run]\n[project]\n  "name" = "x"\n\n[run]\nvcpu=1\n';
+    expect(locateKey(text, ['project', 'name'])).toEqual({ line: 3, column: 3 });
+    expect(locateKey(text, ['run', 'vcpu'])).toEqual({ line: 6, column: 1 });
+    expect(locateKey(text, ['run', 'net'])).toEqual({ line: 5, column: 1 });
+    expect(locateKey(text, ['env', 'base'])).toEqual({ line: 1, column: 1 });
+  });
+});
+
+describe('did you mean', () => {
+  it('measures edit distance and suggests only close words', () => {
+    expect(editDistance('vcpus', 'vcpu')).toBe(1);
+    expect(editDistance('memroy_mb', 'memory_mb')).toBe(2);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(didYouMean('memroy_mb', ['vcpu', 'memory_mb', 'net'])).toBe('memory_mb');
+    expect(didYouMean('Vcpu', ['vcpu'])).toBe('vcpu');
+    expect(didYouMean('colour', ['vcpu', 'memory_mb', 'net'])).toBeNull();
+  });
+});
+
+describe('projects on disk', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uk-project-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the project root is the nearest ancestor with ukernel.toml', () => {
+    mkdirSync(join(dir, 'p/src/deep'), { recursive: true });
+    writeFileSync(join(dir, 'p/ukernel.toml'), VALID);
+    expect(findProjectRoot(join(dir, 'p/src/deep'))).toBe(join(dir, 'p'));
+    expect(findProjectRoot(dir)).toBeNull();
+    const project = loadProject(join(dir, 'p/src/deep'), ZIG);
+    expect(project.root).toBe(join(dir, 'p'));
+    expect(project.config.run.vcpu).toBe(2);
+  });
+
+  it('no ukernel.toml is UK110; errors name the file relative to the cwd', () => {
+    expect(() => loadProject(dir, ZIG)).toThrow(expect.objectContaining({ code: 'UK110' }));
+    writeFileSync(join(dir, 'p/ukernel.toml'), VALID.replace('vcpu = 2', 'vcpu = 0'));
+    expect(() => loadProject(join(dir, 'p'), ZIG)).toThrow(expect.objectContaining({ message: expect.stringMatching(/^ukernel\.toml:13:1: run\.vcpu/) }));
+    // From a subdirectory the file is outside the cwd: named by its absolute path.
+    expect(() => loadProject(join(dir, 'p/src'), ZIG)).toThrow(expect.objectContaining({ message: expect.stringContaining(`${join(dir, 'p/ukernel.toml')}:13:1: run.vcpu`) }));
+  });
+});
+
+describe('schema/ukernel.schema.json', () => {
+  it('is what the zod schema generates (run `npm run schema` after changing it)', () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+    const pins = parseToolchainEnv(readFileSync(join(root, 'scripts/toolchain.env'), 'utf8'));
+    const committed = readFileSync(join(root, 'schema/ukernel.schema.json'), 'utf8');
+    expect(committed, 'schema/ukernel.schema.json is stale: run `npm run schema`').toBe(renderJsonSchema(pins.ZIG_VERSION!));
+    const schema = JSON.parse(committed);
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.properties.run.properties.vcpu).toMatchObject({ type: 'integer', minimum: 1, maximum: 32, default: 1 });
+  });
+});

@@ -1,0 +1,248 @@
+// ukernel.toml: parsed with smol-toml, validated with a zod schema (which also generates
+// schema/ukernel.schema.json for editors). Every error names file:line:column, the key and the
+// fix; unknown keys get a "did you mean".
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { z } from 'zod';
+import {
+  ENTRY_DEFAULT,
+  MEMORY_MIB_DEFAULT,
+  MEMORY_MIB_MAX,
+  MEMORY_MIB_MIN,
+  PROJECT_FILE,
+  PROJECT_FILE_BYTES_MAX,
+  PROJECT_NAME_BYTES_MAX,
+  VCPU_DEFAULT,
+  VCPU_MAX,
+  VCPU_MIN,
+} from '../constants.js';
+import { UkernelError } from '../errors.js';
+import { displayPath, errnoCode, printable } from '../fsutil.js';
+import { didYouMean } from './suggest.js';
+import { findProjectRoot } from './locate.js';
+import { locateKey } from './toml-position.js';
+
+export { findProjectRoot };
+
+/** Languages and their templates; only native/worker exists so far. */
+export const TEMPLATES = { native: ['worker'] } as const satisfies Record<string, readonly string[]>;
+export type Language = keyof typeof TEMPLATES;
+export const LANGUAGES = ['native'] as const satisfies readonly Language[];
+export const ADAPTERS = ['native'] as const;
+
+/** 1–63 of a–z, 0–9 and "-", not starting or ending with "-" (a DNS label; fits the image header). */
+export const PROJECT_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const NET_RE = /^(?:none|tap:[A-Za-z0-9_.-]{1,15})$/;
+
+/** Per key: what it is and what a valid value looks like (JSON Schema descriptions, error fixes). */
+export interface FieldHelp {
+  what: string;
+  valid: string;
+}
+
+export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
+  const quoted = (values: readonly string[]): string => values.map((v) => `"${v}"`).join(' or ');
+  return {
+    project: { what: 'the project', valid: 'a [project] table with name, language and entry' },
+    'project.name': {
+      what: 'the project name',
+      valid: `1–${PROJECT_NAME_BYTES_MAX} characters of a–z, 0–9 and "-", not starting or ending with "-"`,
+    },
+    'project.language': { what: 'the workload language', valid: quoted(LANGUAGES) },
+    'project.entry': {
+      what: 'the workload source file, relative to the project',
+      valid: `a relative path to a .zig file without ".." (default "${ENTRY_DEFAULT}")`,
+    },
+    env: { what: 'the environment', valid: 'an [env] table with base' },
+    'env.base': { what: 'the pinned toolchain environment', valid: `"zig-${zigVersion}"` },
+    build: { what: 'how the workload is built', valid: 'a [build] table with adapter' },
+    'build.adapter': { what: 'the build adapter', valid: quoted(ADAPTERS) },
+    run: { what: 'defaults for `ukernel run`', valid: 'a [run] table with vcpu, memory_mb and net' },
+    'run.vcpu': { what: 'number of vCPUs', valid: `an integer in ${VCPU_MIN}..${VCPU_MAX} (default ${VCPU_DEFAULT})` },
+    'run.memory_mb': {
+      what: 'guest memory in MiB',
+      valid: `an integer in ${MEMORY_MIB_MIN}..${MEMORY_MIB_MAX} (default ${MEMORY_MIB_DEFAULT})`,
+    },
+    'run.net': { what: 'networking', valid: '"none" (default) or "tap:IFACE" (tap is not available yet)' },
+  };
+}
+
+function isSafeEntry(entry: string): boolean {
+  if (entry.startsWith('/') || entry.includes('\\') || !entry.endsWith('.zig')) return false;
+  return entry.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+function describe(help: FieldHelp | undefined): string {
+  return help === undefined ? '' : `${help.what}: ${help.valid}`;
+}
+
+export function configSchema(zigVersion: string) {
+  const help = fieldHelp(zigVersion);
+  const project = z
+    .strictObject({
+      name: z.string().regex(PROJECT_NAME_RE).meta({ description: describe(help['project.name']) }),
+      language: z.enum(LANGUAGES).meta({ description: describe(help['project.language']) }),
+      entry: z.string().refine(isSafeEntry).default(ENTRY_DEFAULT).meta({ description: describe(help['project.entry']) }),
+    })
+    .meta({ description: describe(help.project) });
+  const env = z
+    .strictObject({
+      base: z.enum([`zig-${zigVersion}`]).default(`zig-${zigVersion}`).meta({ description: describe(help['env.base']) }),
+    })
+    .default({ base: `zig-${zigVersion}` })
+    .meta({ description: describe(help.env) });
+  const build = z
+    .strictObject({ adapter: z.enum(ADAPTERS).default('native').meta({ description: describe(help['build.adapter']) }) })
+    .default({ adapter: 'native' })
+    .meta({ description: describe(help.build) });
+  const run = z
+    .strictObject({
+      vcpu: z.int().min(VCPU_MIN).max(VCPU_MAX).default(VCPU_DEFAULT).meta({ description: describe(help['run.vcpu']) }),
+      memory_mb: z
+        .int()
+        .min(MEMORY_MIB_MIN)
+        .max(MEMORY_MIB_MAX)
+        .default(MEMORY_MIB_DEFAULT)
+        .meta({ description: describe(help['run.memory_mb']) }),
+      net: z.string().regex(NET_RE).default('none').meta({ description: describe(help['run.net']) }),
+    })
+    .default({ vcpu: VCPU_DEFAULT, memory_mb: MEMORY_MIB_DEFAULT, net: 'none' })
+    .meta({ description: describe(help.run) });
+  return z
+    .strictObject({ project, env, build, run })
+    .meta({ title: 'ukernel.toml', description: 'ukernel project configuration (https://toml.io)' });
+}
+
+export type ProjectConfig = z.output<ReturnType<typeof configSchema>>;
+
+/** schema/ukernel.schema.json, exactly as committed (scripts/generate-schema.mjs writes it). */
+export function renderJsonSchema(zigVersion: string): string {
+  const schema = z.toJSONSchema(configSchema(zigVersion), { io: 'input', target: 'draft-2020-12' });
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}
+
+/** Keys allowed at `path` ([] = top level), read from the schema itself. */
+function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let node: z.ZodType | undefined = schema;
+  for (const part of [...path, null]) {
+    while (node instanceof z.ZodDefault || node instanceof z.ZodOptional) node = node.unwrap() as z.ZodType;
+    if (!(node instanceof z.ZodObject)) return [];
+    if (part === null) return Object.keys(node.shape);
+    node = node.shape[String(part)] as z.ZodType | undefined;
+  }
+  return [];
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let node = data;
+  for (const part of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part];
+  }
+  return node;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `the string "${printable(value)}"`;
+  if (typeof value === 'number') return Number.isInteger(value) ? `the integer ${value}` : `the float ${value}`;
+  if (typeof value === 'boolean') return `the boolean ${value}`;
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return 'a date';
+  if (value !== null && typeof value === 'object') return 'a table';
+  return String(value);
+}
+
+interface ConfigProblem {
+  path: string[];
+  problem: string;
+  fix: string;
+}
+
+function problemFor(issue: z.core.$ZodIssue, data: unknown, schema: z.ZodType, help: Record<string, FieldHelp>): ConfigProblem[] {
+  const path = issue.path.map(String);
+  const key = path.join('.');
+  const value = valueAt(data, issue.path);
+  const valid = help[key]?.valid ?? issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((unknown) => {
+      const known = knownKeys(schema, issue.path);
+      const suggestion = didYouMean(unknown, known);
+      const where = path.length === 0 ? 'at the top level' : `in [${key}]`;
+      return {
+        path: [...path, unknown],
+        problem: `unknown key "${printable(unknown)}" ${where}${suggestion !== null ? `; did you mean "${suggestion}"?` : ''}`,
+        fix: suggestion !== null ? `rename it to "${suggestion}"` : `remove it; keys allowed ${where}: ${known.join(', ')}`,
+      };
+    });
+  }
+  if (value === undefined) {
+    const under = path.length > 1 ? ` under [${path.slice(0, -1).join('.')}]` : '';
+    return [{ path, problem: 'missing', fix: `add ${path.at(-1)} = …${under} (${help[key]?.what ?? key}: ${valid})` }];
+  }
+  if (issue.code === 'invalid_type') {
+    return [{ path, problem: `wrong type: ${describeValue(value)}`, fix: `set ${key} to ${valid}` }];
+  }
+  if (issue.code === 'too_small' || issue.code === 'too_big') {
+    return [{ path, problem: `${describeValue(value)} is out of range`, fix: `set ${key} to ${valid}` }];
+  }
+  return [{ path, problem: `${describeValue(value)} is not valid`, fix: `set ${key} to ${valid}` }];
+}
+
+/** Parse and validate ukernel.toml text; `file` is how errors name it (e.g. "ukernel.toml"). */
+export function parseProjectConfig(text: string, file: string, zigVersion: string): ProjectConfig {
+  let data: unknown;
+  try {
+    data = parseToml(text);
+  } catch (err) {
+    if (!(err instanceof TomlError)) throw err;
+    const what = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+    throw new UkernelError('ConfigSyntax', `${file}:${err.line}:${err.column}: ${what}`, {
+      details: err.codeblock.trimEnd().split('\n'),
+    });
+  }
+  const schema = configSchema(zigVersion);
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+
+  const help = fieldHelp(zigVersion);
+  const problems = result.error.issues.flatMap((issue) => problemFor(issue, data, schema, help));
+  const lines = problems
+    .map((p) => ({ ...p, at: locateKey(text, p.path) }))
+    .sort((a, b) => a.at.line - b.at.line || a.at.column - b.at.column)
+    .map((p) => ({ text: `${file}:${p.at.line}:${p.at.column}: ${p.path.join('.')}: ${p.problem}`, fix: p.fix }));
+  const [first, ...rest] = lines;
+  throw new UkernelError('ConfigInvalid', first!.text, {
+    hint: `${first!.fix}.`,
+    details: rest.map((l) => `${l.text} (${l.fix})`),
+  });
+}
+
+export interface Project {
+  /** The directory holding ukernel.toml. */
+  root: string;
+  configPath: string;
+  config: ProjectConfig;
+}
+
+export function loadProject(cwd: string, zigVersion: string): Project {
+  const root = findProjectRoot(cwd);
+  if (root === null) {
+    throw new UkernelError('ProjectNotFound', `no ${PROJECT_FILE} in ${cwd} or any parent directory`);
+  }
+  const configPath = join(root, PROJECT_FILE);
+  const file = displayPath(cwd, configPath);
+  let text: string;
+  try {
+    if (statSync(configPath).size > PROJECT_FILE_BYTES_MAX) {
+      throw new UkernelError('ConfigInvalid', `${file} is larger than ${PROJECT_FILE_BYTES_MAX} bytes`, {
+        hint: 'ukernel.toml holds a few settings; is this the right file?',
+      });
+    }
+    text = readFileSync(configPath, 'utf8');
+  } catch (err) {
+    if (err instanceof UkernelError) throw err;
+    throw new UkernelError('ConfigInvalid', `cannot read ${file}: ${errnoCode(err)}`, { hint: 'Check the file permissions.' });
+  }
+  return { root, configPath, config: parseProjectConfig(text, file, zigVersion) };
+}

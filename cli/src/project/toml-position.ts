@@ -1,0 +1,67 @@
+// Where a key is defined in TOML source text, for error positions after schema validation
+// (smol-toml reports positions for syntax errors only). Handles what ukernel.toml uses:
+// [table] and [[array]] headers, bare/quoted/dotted keys, and inline tables on one line.
+
+export interface Position {
+  line: number;
+  column: number;
+}
+
+const KEY_PART = String.raw`(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')`;
+const DOTTED = String.raw`${KEY_PART}(?:\s*\.\s*${KEY_PART})*`;
+const HEADER_RE = new RegExp(String.raw`^(\s*)\[\[?\s*(${DOTTED})\s*\]\]?`);
+const KEY_RE = new RegExp(String.raw`^(\s*)(${DOTTED})\s*=`);
+const PART_RE = new RegExp(KEY_PART, 'g');
+
+export function splitDottedKey(dotted: string): string[] {
+  return [...dotted.matchAll(PART_RE)].map(([part]) =>
+    part.startsWith('"') ? (JSON.parse(part) as string) : part.startsWith("'") ? part.slice(1, -1) : part,
+  );
+}
+
+function startsWith(path: readonly string[], prefix: readonly string[]): boolean {
+  return prefix.length <= path.length && prefix.every((part, index) => path[index] === part);
+}
+
+/**
+ * Position of the key at `path` (e.g. ["run", "vcpu"]), or of its nearest enclosing table or
+ * key when the key itself is absent (a missing key is reported where it belongs), else 1:1.
+ */
+export function locateKey(text: string, path: readonly string[]): Position {
+  const lines = text.split('\n');
+  let table: string[] = [];
+  let best: { position: Position; depth: number } = { position: { line: 1, column: 1 }, depth: -1 };
+  const consider = (keyPath: string[], line: number, column: number): void => {
+    if (startsWith(path, keyPath) && keyPath.length > best.depth) {
+      best = { position: { line, column }, depth: keyPath.length };
+    }
+  };
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!;
+    const header = HEADER_RE.exec(line);
+    if (header !== null) {
+      table = splitDottedKey(header[2]!);
+      consider(table, index + 1, header[1]!.length + 1);
+      continue;
+    }
+    const key = KEY_RE.exec(line);
+    if (key === null) continue;
+    const keyPath = [...table, ...splitDottedKey(key[2]!)];
+    consider(keyPath, index + 1, key[1]!.length + 1);
+    // An inline table on this line: `run = { vcpu = 2 }` → look for the remaining parts.
+    if (startsWith(path, keyPath) && path.length > keyPath.length) {
+      const rest = line.slice(key[0].length);
+      const inner = new RegExp(String.raw`[{,]\s*(${path.slice(keyPath.length).map(quoteForRegex).join(String.raw`\s*\.\s*`)})\s*=`).exec(rest);
+      if (inner !== null) {
+        const column = key[0].length + inner.index + inner[0].indexOf(inner[1]!) + 1;
+        best = { position: { line: index + 1, column }, depth: path.length };
+      }
+    }
+  }
+  return best.position;
+}
+
+function quoteForRegex(part: string): string {
+  const escaped = part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return `(?:${escaped}|"${escaped}"|'${escaped}')`;
+}

@@ -1,0 +1,377 @@
+// The project pipeline behind `ukernel build`, `ukernel pack` and `ukernel run`:
+//   sources ─build→ build/bin/main + build/bundle.tgz ─pack→ dist/NAME.img
+// Each step records what it was made from (build/build.json, build/pack.json) as a hash of its
+// inputs, so `run` can skip the steps whose inputs did not change.
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { VERSION } from '../version.js';
+import {
+  BUILD_RECORD_PATH,
+  BUNDLE_ENTRY_PATH,
+  BUNDLE_MTIME_DEFAULT,
+  BUNDLE_PATH,
+  ENV_FILE,
+  IMAGE_DIR,
+  KERNEL_ELF_PATH,
+  PACK_RECORD_PATH,
+  SDK_DIR,
+  SDK_MODULE_FILE,
+  SDK_ROOT_FILE,
+  WORKLOAD_BIN_PATH,
+  ZIG_CACHE_DIR,
+  ZIG_GLOBAL_CACHE_DIR,
+} from '../constants.js';
+import { checkKernelElf, describeWorkloadElf } from '../elf.js';
+import { UkernelError } from '../errors.js';
+import { displayPath, errnoCode, removeQuietly, tempPathFor, writeFileAtomic } from '../fsutil.js';
+import { sha256Hex } from '../hash.js';
+import { findZig, readToolchainPins, ukernelRoot, type ToolchainPins } from '../toolchain.js';
+import { createBundle, readBundle } from '../build/bundle.js';
+import { buildInputsHash } from '../build/inputs.js';
+import { BUILD_RECIPE, runZig, zigBuildArgs, type Optimize } from '../build/zig.js';
+import { formatAbiVersion, IMAGE_FORMAT_VERSION } from '../image/format.js';
+import { isoSeconds, readAbiVersion, readLock, renderManifest, sourceDateEpoch } from '../image/manifest.js';
+import { bufferSource, verifyImage } from '../image/reader.js';
+import { writeImage } from '../image/writer.js';
+import { loadProject, type Project } from './config.js';
+import { locateKey } from './toml-position.js';
+import { parseEnvFile } from './envfile.js';
+
+export interface WorkflowContext {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** The ukernel checkout (kernel, SDK, ABI, toolchain pins). */
+  ukernelRoot: string;
+  pins: ToolchainPins;
+  project: Project;
+  /** Progress lines ("Built workload bundle: …"). */
+  say: (line: string) => void;
+}
+
+export function workflowContext(cwd: string, env: NodeJS.ProcessEnv, say: (line: string) => void, root = ukernelRoot()): WorkflowContext {
+  const pins = readToolchainPins(root);
+  return { cwd, env, ukernelRoot: root, pins, project: loadProject(cwd, pins.zigVersion), say };
+}
+
+/** A path under the project, for messages (relative to the cwd when below it). */
+function show(ctx: WorkflowContext, relativeToProject: string): string {
+  return displayPath(ctx.cwd, join(ctx.project.root, relativeToProject));
+}
+
+export interface BuildRecord {
+  format: 1;
+  inputs: string;
+  bundle_sha256: string;
+  workload_sha256: string;
+  optimize: Optimize;
+  zig: string;
+}
+
+export interface PackRecord {
+  format: 1;
+  inputs: string;
+  /** Relative to the project root when inside it, else absolute. */
+  image: string;
+  header_sha256: string;
+  readonly: boolean;
+}
+
+function readRecord<T extends { format: 1 }>(path: string): T | null {
+  try {
+    const record = JSON.parse(readFileSync(path, 'utf8')) as T;
+    return record !== null && typeof record === 'object' && record.format === 1 ? record : null;
+  } catch {
+    return null;
+  }
+}
+
+export function readBuildRecord(ctx: WorkflowContext): BuildRecord | null {
+  return readRecord<BuildRecord>(join(ctx.project.root, BUILD_RECORD_PATH));
+}
+
+export function readPackRecord(ctx: WorkflowContext): PackRecord | null {
+  return readRecord<PackRecord>(join(ctx.project.root, PACK_RECORD_PATH));
+}
+
+interface Sdk {
+  dir: string;
+  root: string;
+  module: string;
+}
+
+/** The Zig SDK directory: env UKERNEL_SDK, else <ukernel root>/sdk/zig; both files must exist. */
+function findSdk(ctx: WorkflowContext): Sdk {
+  const fromEnv = ctx.env.UKERNEL_SDK;
+  const dir = fromEnv !== undefined && fromEnv !== '' ? resolve(ctx.cwd, fromEnv) : join(ctx.ukernelRoot, SDK_DIR);
+  const sdk = { dir, root: join(dir, SDK_ROOT_FILE), module: join(dir, SDK_MODULE_FILE) };
+  for (const file of [sdk.root, sdk.module]) {
+    let isFile = false;
+    try {
+      isFile = statSync(file).isFile();
+    } catch {
+      // Reported below.
+    }
+    if (!isFile) {
+      const which = fromEnv !== undefined && fromEnv !== '' ? ` (UKERNEL_SDK=${fromEnv})` : '';
+      throw new UkernelError('SdkNotFound', `the ukernel Zig SDK is incomplete: ${file}${which} is not a file`);
+    }
+  }
+  return sdk;
+}
+
+function readEnvFile(ctx: WorkflowContext): Buffer {
+  try {
+    const bytes = readFileSync(join(ctx.project.root, ENV_FILE));
+    parseEnvFile(bytes, show(ctx, ENV_FILE));
+    return bytes;
+  } catch (err) {
+    if (err instanceof UkernelError) throw err;
+    if (errnoCode(err) === 'ENOENT') return Buffer.alloc(0); // No environment: an empty etc/ukernel.env.
+    throw new UkernelError('ConfigInvalid', `cannot read ${show(ctx, ENV_FILE)}: ${errnoCode(err)}`, { hint: 'Check the file permissions.' });
+  }
+}
+
+/** tar mtime: SOURCE_DATE_EPOCH when set (and not 0), else a fixed date. */
+function bundleMtime(env: NodeJS.ProcessEnv): Date {
+  const epoch = sourceDateEpoch(env);
+  return epoch === 0 ? new Date(BUNDLE_MTIME_DEFAULT) : new Date(epoch * 1000);
+}
+
+function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffer): string {
+  const { config, root } = ctx.project;
+  return buildInputsHash({
+    projectRoot: root,
+    entry: config.project.entry,
+    name: config.project.name,
+    adapter: config.build.adapter,
+    envBase: config.env.base,
+    sdkDir: findSdk(ctx).dir,
+    zigVersion: ctx.pins.zigVersion,
+    optimize,
+    mtime: bundleMtime(ctx.env),
+    recipe: BUILD_RECIPE,
+    env,
+  });
+}
+
+function checkEntry(ctx: WorkflowContext): void {
+  const { config, configPath, root } = ctx.project;
+  const entry = join(root, config.project.entry);
+  let isFile = false;
+  try {
+    isFile = statSync(entry).isFile();
+  } catch {
+    // Reported below.
+  }
+  if (!isFile) {
+    const text = readFileSync(configPath, 'utf8');
+    const at = locateKey(text, ['project', 'entry']);
+    throw new UkernelError(
+      'EntryNotFound',
+      `workload entry ${show(ctx, config.project.entry)} not found (project.entry at ${displayPath(ctx.cwd, configPath)}:${at.line}:${at.column})`,
+    );
+  }
+}
+
+/** The last build when it is current (same inputs, bundle intact), else null. */
+export function currentBuild(ctx: WorkflowContext, optimize: Optimize): BuildRecord | null {
+  const record = readBuildRecord(ctx);
+  if (record === null || record.optimize !== optimize) return null;
+  if (record.inputs !== currentBuildInputs(ctx, optimize, readEnvFile(ctx))) return null;
+  try {
+    if (sha256Hex(readFileSync(join(ctx.project.root, BUNDLE_PATH))) !== record.bundle_sha256) return null;
+  } catch {
+    return null;
+  }
+  return record;
+}
+
+/** Compile the workload and write build/bundle.tgz (always compiles; Zig's cache keeps it quick). */
+export async function buildWorkload(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
+  const { config, root } = ctx.project;
+  checkEntry(ctx);
+  const sdk = findSdk(ctx);
+  const env = readEnvFile(ctx);
+  const zig = findZig(ctx.ukernelRoot, ctx.pins, ctx.env);
+  const inputs = currentBuildInputs(ctx, optimize, env);
+
+  const binary = join(root, WORKLOAD_BIN_PATH);
+  const temp = tempPathFor(binary);
+  try {
+    mkdirSync(dirname(binary), { recursive: true });
+    // Temp outputs of builds that were killed (Ctrl-C) before they could clean up.
+    for (const name of readdirSync(dirname(binary))) if (/^\.main\.\d+\.tmp$/.test(name)) removeQuietly(join(dirname(binary), name));
+  } catch (err) {
+    throw new UkernelError('OutputUnwritable', `cannot create ${show(ctx, 'build/bin')}: ${errnoCode(err)}`);
+  }
+  try {
+    const args = zigBuildArgs({
+      entry: config.project.entry,
+      sdkRoot: sdk.root,
+      sdkModule: sdk.module,
+      optimize,
+      output: displayPath(root, temp),
+      cacheDir: ZIG_CACHE_DIR,
+      globalCacheDir: ZIG_GLOBAL_CACHE_DIR,
+    });
+    await runZig(zig.path, args, root);
+    const bytes = readFileSync(temp);
+    const problem = describeWorkloadElf(bytes);
+    if (problem !== null) {
+      throw new UkernelError('WorkloadInvalid', `the compiled workload ${show(ctx, WORKLOAD_BIN_PATH)} ${problem}`, {
+        hint: 'The ukernel SDK must provide the entry point (_start); check that src/main.zig imports "ukernel" and defines pub fn main.',
+      });
+    }
+    renameSync(temp, binary);
+    const bundle = createBundle({ workloadPath: binary, env, mtime: bundleMtime(ctx.env), stagingDir: join(root, 'build', `.bundle.${process.pid}.tmp`) });
+    writeFileAtomic(join(root, BUNDLE_PATH), bundle, { display: show(ctx, BUNDLE_PATH) });
+    const record: BuildRecord = {
+      format: 1,
+      inputs,
+      bundle_sha256: sha256Hex(bundle),
+      workload_sha256: sha256Hex(bytes),
+      optimize,
+      zig: zig.version,
+    };
+    writeFileAtomic(join(root, BUILD_RECORD_PATH), `${JSON.stringify(record, null, 2)}\n`, { display: show(ctx, BUILD_RECORD_PATH) });
+    ctx.say(`Built workload bundle: ${show(ctx, BUNDLE_PATH)}`);
+    return record;
+  } finally {
+    removeQuietly(temp);
+  }
+}
+
+export interface PackOptions {
+  /** Absolute path of the image to write. */
+  imagePath: string;
+  readonly: boolean;
+}
+
+export function defaultImagePath(ctx: WorkflowContext): string {
+  return join(ctx.project.root, IMAGE_DIR, `${ctx.project.config.project.name}.img`);
+}
+
+function kernelPath(ctx: WorkflowContext): { path: string; from: string } {
+  const fromEnv = ctx.env.UKERNEL_KERNEL;
+  if (fromEnv !== undefined && fromEnv !== '') return { path: resolve(ctx.cwd, fromEnv), from: 'UKERNEL_KERNEL' };
+  return { path: join(ctx.ukernelRoot, KERNEL_ELF_PATH), from: 'the ukernel checkout' };
+}
+
+interface PackPlan {
+  inputs: string;
+  bundle: Buffer;
+  kernel: Buffer;
+  manifest: Buffer;
+  build: BuildRecord;
+}
+
+function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
+  const { root, config } = ctx.project;
+  const build = readBuildRecord(ctx);
+  let bundle: Buffer;
+  try {
+    bundle = readFileSync(join(root, BUNDLE_PATH));
+  } catch (err) {
+    throw new UkernelError('BundleInvalid', `cannot read ${show(ctx, BUNDLE_PATH)} (${errnoCode(err)}); build the workload first`);
+  }
+  if (build === null || build.bundle_sha256 !== sha256Hex(bundle)) {
+    throw new UkernelError('BundleInvalid', `${show(ctx, BUNDLE_PATH)} does not match ${show(ctx, BUILD_RECORD_PATH)} (changed after \`ukernel build\`?)`);
+  }
+  const kernel = kernelPath(ctx);
+  try {
+    checkKernelElf(kernel.path, kernel.from);
+  } catch (err) {
+    if (err instanceof UkernelError && err.code === 'UK102') {
+      throw new UkernelError('KernelNotFound', err.message, { hint: 'Build the kernel: bash scripts/build-kernel.sh (or set UKERNEL_KERNEL).' });
+    }
+    throw err;
+  }
+  const kernelBytes = readFileSync(kernel.path);
+  const manifest = renderManifest({
+    abi: formatAbiVersion(readAbiVersion(ctx.ukernelRoot)),
+    adapter: config.build.adapter,
+    build: { optimize: build.optimize, zig: build.zig },
+    created: isoSeconds(sourceDateEpoch(ctx.env)),
+    entry: BUNDLE_ENTRY_PATH,
+    lock: readLock(root),
+    name: config.project.name,
+    ukernel: VERSION,
+  });
+  const inputs = sha256Hex(
+    [
+      'ukernel pack inputs v1',
+      `format=${IMAGE_FORMAT_VERSION}`,
+      `bundle=${build.bundle_sha256}`,
+      `kernel=${sha256Hex(kernelBytes)}`,
+      `manifest=${sha256Hex(manifest)}`,
+      `readonly=${readonly}`,
+    ].join('\n'),
+  );
+  return { inputs, bundle, kernel: kernelBytes, manifest, build };
+}
+
+function recordedImagePath(ctx: WorkflowContext, record: PackRecord): string {
+  return resolve(ctx.project.root, record.image);
+}
+
+/** The last pack when it is current (same inputs, image unchanged), else null. */
+export function currentPack(ctx: WorkflowContext, opts: PackOptions): PackRecord | null {
+  const record = readPackRecord(ctx);
+  if (record === null || record.readonly !== opts.readonly || recordedImagePath(ctx, record) !== opts.imagePath) return null;
+  let plan: PackPlan;
+  try {
+    plan = planPack(ctx, opts.readonly);
+  } catch {
+    return null; // Let packImage report it.
+  }
+  return plan.inputs === record.inputs ? record : null;
+}
+
+/** Write the image from build/bundle.tgz + the kernel + the manifest; verify it before renaming it in place. */
+export function packImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
+  const { root, config } = ctx.project;
+  const plan = planPack(ctx, opts.readonly);
+  const files = readBundle(plan.bundle, show(ctx, BUNDLE_PATH));
+  const entry = files.find((f) => f.path === BUNDLE_ENTRY_PATH);
+  if (entry === undefined || entry.kind !== 'file') {
+    throw new UkernelError('BundleInvalid', `${show(ctx, BUNDLE_PATH)} has no ${BUNDLE_ENTRY_PATH}`);
+  }
+  const problem = describeWorkloadElf(entry.data);
+  if (problem !== null) throw new UkernelError('WorkloadInvalid', `${BUNDLE_ENTRY_PATH} in ${show(ctx, BUNDLE_PATH)} ${problem}`);
+
+  const abi = readAbiVersion(ctx.ukernelRoot);
+  const image = writeImage({
+    kernel: plan.kernel,
+    files,
+    manifest: plan.manifest,
+    abi,
+    readonly: opts.readonly,
+    adapter: config.build.adapter,
+    entry: BUNDLE_ENTRY_PATH,
+    name: config.project.name,
+  });
+  const display = displayPath(ctx.cwd, opts.imagePath);
+  const info = verifyImage(bufferSource(image), display, abi); // The writer's output must pass the reader.
+  writeFileAtomic(opts.imagePath, image, { mode: 0o644, display });
+  const record: PackRecord = {
+    format: 1,
+    inputs: plan.inputs,
+    image: displayPath(root, opts.imagePath),
+    header_sha256: info.headerSha256,
+    readonly: opts.readonly,
+  };
+  writeFileAtomic(join(root, PACK_RECORD_PATH), `${JSON.stringify(record, null, 2)}\n`, { display: show(ctx, PACK_RECORD_PATH) });
+  ctx.say(`Image created: ${display}`);
+  return record;
+}
+
+/** Warn when the sources changed since the last build (pack packs what was built). */
+export function buildIsStale(ctx: WorkflowContext): boolean {
+  const record = readBuildRecord(ctx);
+  if (record === null) return false;
+  try {
+    return record.inputs !== currentBuildInputs(ctx, record.optimize, readEnvFile(ctx));
+  } catch {
+    return false;
+  }
+}
