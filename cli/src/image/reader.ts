@@ -42,8 +42,8 @@ import {
 /** Which part of the image a check failed in; every image error names one. */
 export type ImagePart = 'file' | 'header' | 'section table' | SectionName | 'padding';
 
-const CORRUPT = 'the image is corrupt — rebuild it with ukernel pack';
-const TRUNCATED = 'the image is truncated — rebuild it with ukernel pack';
+const CORRUPT = 'the image is corrupt';
+const TRUNCATED = 'the image is truncated';
 
 export class ImageError extends UkernelError {
   constructor(
