@@ -133,6 +133,57 @@ pub const workload_env_file_bytes_max: u64 = 64 * 1024;
 /// Status when the kernel cannot start the workload (no or bad image, bad ELF, ABI mismatch).
 pub const exit_status_workload_not_started: u8 = 102;
 
+// ---- Tasks ------------------------------------------------------------------------------------
+
+/// Tasks, the workload's first task included.
+pub const tasks_max: u32 = 64;
+/// Stack of every task but the first (task.spawn's stack_bytes may not exceed it), and of the
+/// first task; each has a guard page below it.
+pub const task_stack_bytes: u64 = 64 * 1024;
+pub const main_task_stack_bytes: u64 = 1 << 20;
+/// Trace spans a task may have open at once.
+pub const task_spans_open_max: u32 = 16;
+/// Longest timeout or sleep honoured (longer ones are cut to it): one day.
+pub const timeout_ns_max: u64 = 24 * 3600 * std.time.ns_per_s;
+/// Idle: a deadline nearer than this is waited for by spinning; farther ones by halting until
+/// idle_halt_margin_ns before it (a halt's wake-up is slower than a spin's), then spinning.
+pub const idle_spin_ns_max: u64 = 200 * std.time.ns_per_us;
+pub const idle_halt_margin_ns: u64 = 100 * std.time.ns_per_us;
+/// Status when every task is blocked and nothing can wake them.
+pub const exit_status_deadlock: u8 = 103;
+
+// ---- Handles, channels, files, arenas ----------------------------------------------------------
+
+pub const handles_max: u32 = 256;
+pub const channels_max: u32 = 64;
+pub const channel_capacity_max: u32 = 1024;
+pub const channel_message_bytes_max: u32 = 64 * 1024;
+/// Bytes of all channels' storage together.
+pub const channel_storage_bytes_max: u64 = 64 << 20;
+pub const files_open_max: u32 = 32;
+pub const file_open_bytes_max: u64 = 64 << 20;
+pub const arenas_max: u32 = 64;
+pub const arena_bytes_max: u64 = 1 << 30;
+/// Most items one io.poll watches.
+pub const poll_items_max: u32 = 256;
+
+// ---- Events (logs and traces) -------------------------------------------------------------------
+
+/// Longest span or event name (the ABI's limit).
+pub const name_bytes_max: u64 = @import("abi/abi.zig").name_bytes_max;
+
+/// The kernel's event buffer; a full buffer is flushed to the events device.
+pub const events_buffer_bytes: u32 = 64 * 1024;
+/// A non-empty buffer is flushed at least this often while tasks run (checked when they yield).
+pub const events_flush_interval_ns: u64 = 10 * std.time.ns_per_ms;
+
+// ---- Memory -----------------------------------------------------------------------------------
+
+/// Free runs the page allocator tracks; a free that would need more leaks its pages instead.
+pub const page_runs_max: u32 = 1024;
+/// Largest single mem.alloc.
+pub const heap_allocation_bytes_max: u64 = 1 << 30;
+
 // ---- Interrupts ---------------------------------------------------------------------------
 
 /// Vectors with entry stubs and IDT gates (interrupts.S, INTERRUPT_VECTORS): the 32 CPU

@@ -24,8 +24,16 @@ const backtrace = @import("debug/backtrace.zig");
 const power = @import("power.zig");
 const supervisor = @import("arch/x86_64/supervisor.zig");
 const pages = @import("memory/pages.zig");
+const heap = @import("memory/heap.zig");
 const workload = @import("workload.zig");
 const calls = @import("abi/calls.zig");
+const scheduler = @import("sched/scheduler.zig");
+const task_stacks = @import("sched/task_stacks.zig");
+const handles = @import("io/handles.zig");
+const files = @import("io/files.zig");
+const channels = @import("ipc/channels.zig");
+const events = @import("observe/events.zig");
+const random = @import("random.zig");
 const Cmdline = @import("lib/cmdline.zig").Cmdline;
 const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
 const MemoryMap = @import("lib/memory_map.zig").MemoryMap;
@@ -45,6 +53,9 @@ var phase_tsc: [records.phase_count]u64 = .{0} ** records.phase_count;
 // Boot state lives in static memory, filled in place: no large copies on the boot path.
 var boot_information: boot_info.BootInfo = undefined;
 var virtio_devices: DeviceList = undefined;
+var kernel_heap: heap.Heap = undefined;
+var workload_heap: heap.Heap = undefined;
+var boot_clock: clock_module.Clock = undefined;
 
 fn phase_done(phase: constants.BootPhase) void {
     phase_tsc[@intFromEnum(phase)] = cpu.rdtsc();
@@ -57,28 +68,31 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
         power.exit(constants.exit_status_panic, .panic);
     };
     phase_done(.boot_info);
-    const clock = clock_module.init(entry_tsc);
+    boot_clock = clock_module.init(entry_tsc);
+    const clock = &boot_clock;
     phase_done(.clock);
     const cmdline = Cmdline.init(boot_information.cmdline);
     virtio_devices.parse_cmdline(cmdline);
     phase_done(.devices);
     phase_done(.ready);
 
-    report_boot(&boot_information, &clock);
+    report_boot(&boot_information, clock);
     const verbose = cmdline.has("uk.verbose");
     if (verbose) report_details(&boot_information, cmdline);
     if (cmdline.get("uk.test")) |mode| {
-        report_kernel(&boot_information, &clock, &virtio_devices);
+        report_kernel(&boot_information, clock, &virtio_devices);
         run_test_mode(mode);
     }
-    start_workload(cmdline, &clock, verbose);
+    start_workload(cmdline, clock, verbose);
 }
 
-/// Finds the image, loads the workload and runs it. Without an image disk (a bare kernel run)
-/// the kernel stops with status 0.
+/// Finds the image, sets up the kernel core (memory, handles, channels, events, task stacks,
+/// scheduler), loads the workload and starts it as task 0. Without an image disk (a bare kernel
+/// run) the kernel stops with status 0.
 fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: bool) noreturn {
     _ = pages.init(&boot_information.memory_map) catch |err| workload_failed("memory", err);
-    const image = workload.open_image(&virtio_devices, clock) catch |err| workload_failed("image", err) orelse {
+    const disks = workload.discover_disks(&virtio_devices, clock) catch |err| workload_failed("image", err);
+    const image = disks.image orelse {
         // A bare kernel run: say what booted, and stop.
         report_kernel(&boot_information, clock, &virtio_devices);
         if (verbose) console.write("no image disk attached: nothing to run\n");
@@ -87,17 +101,37 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     // With a workload, the console is the workload's: the kernel says more only when asked.
     if (verbose) report_kernel(&boot_information, clock, &virtio_devices);
     const image_tsc = cpu.rdtsc();
+    kernel_heap = heap.Heap.init(&pages.global) orelse workload_failed("memory", error.OutOfMemory);
+    workload_heap = heap.Heap.init(&pages.global) orelse workload_failed("memory", error.OutOfMemory);
+    handles.init();
+    files.init(image);
+    channels.init(&kernel_heap);
+    events.init(disks.events, clock);
+    random.init(clock.kvmclock_entry_ns orelse clock.entry_tsc);
+    task_stacks.init() catch |err| workload_failed("task stacks", err);
+    scheduler.init(clock, &flush_events);
+    scheduler.workload_finished = &workload_finished;
+    calls.init(clock, &workload_heap);
     const entry = workload.load(image) catch |err| workload_failed("workload", err);
     const context = workload.start_context(image, cmdline) catch |err| workload_failed("arguments", err);
     const load_tsc = cpu.rdtsc();
-    calls.init(clock);
     const ready_ns = clock.ns_since_entry(phase_tsc[@intFromEnum(constants.BootPhase.ready)]);
     const image_ns = clock.ns_since_entry(image_tsc);
     const load_ns = clock.ns_since_entry(load_tsc);
     records.workload_start(clock.now_ns(), image_ns - ready_ns, load_ns - image_ns, 0);
-    const status = workload.run(entry, context) catch |err| workload_failed("workload", err);
-    records.workload_exit(status, clock.now_ns());
-    power.exit(status, .@"return");
+    scheduler.start_first(entry, @intFromPtr(context));
+}
+
+fn flush_events() void {
+    events.flush(false);
+}
+
+/// Task 0 ended: the workload is over.
+fn workload_finished(status: u32) noreturn {
+    events.flush(true);
+    const code: u8 = @truncate(status);
+    records.workload_exit(code, boot_clock.now_ns());
+    power.exit(code, .@"return");
 }
 
 fn workload_failed(stage: []const u8, err: anyerror) noreturn {
@@ -156,7 +190,14 @@ fn report_kernel(info: *const boot_info.BootInfo, clock: *const clock_module.Clo
 
 fn report_details(info: *const boot_info.BootInfo, cmdline: Cmdline) void {
     console.print("cmdline: {s}{s}\n", .{ cmdline.kernel, if (info.cmdline_cut) " [cut]" else "" });
-    if (cmdline.workload.len > 0) console.print("workload part: {s}\n", .{cmdline.workload});
+    if (cmdline.workload.len > 0) {
+        // The workload's arguments as argv gets them (without tokens a VMM appended).
+        var line: [constants.console_line_bytes_max]u8 = undefined;
+        var writer = std.Io.Writer.fixed(&line);
+        var tokens = cmdline.workload_tokens();
+        while (tokens.next()) |token| writer.print(" {s}", .{token}) catch break;
+        console.print("workload arguments:{s}\n", .{writer.buffered()});
+    }
     for (info.memory_map.slice()) |region| {
         console.print("memory: 0x{x:0>12}-0x{x:0>12} {s}\n", .{
             region.base, region.end(), region.kind.name(),

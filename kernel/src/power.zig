@@ -11,6 +11,7 @@ const constants = @import("constants.zig");
 const cpu = @import("arch/x86_64/cpu.zig");
 const supervisor = @import("arch/x86_64/supervisor.zig");
 const records = @import("console/records.zig");
+const serial = @import("console/serial.zig");
 
 /// Either ring: reports the status, then stops the VM.
 pub fn exit(status: u8, reason: records.ExitReason) noreturn {
@@ -25,6 +26,7 @@ pub fn exit(status: u8, reason: records.ExitReason) noreturn {
 /// Ring 0: the doors out of the VM, in order.
 pub fn exit_vm(status: u8) noreturn {
     assert(!cpu.in_ring3());
+    serial.drain();
     cpu.out8(constants.debug_exit_port, status);
     cpu.out8(constants.i8042_command_port, constants.i8042_reset_command);
     triple_fault();

@@ -10,4 +10,7 @@ comptime {
     _ = @import("image/format.zig");
     _ = @import("image/rootfs.zig");
     _ = @import("loader/elf.zig");
+    _ = @import("memory/pages.zig");
+    _ = @import("memory/heap.zig");
+    _ = @import("observe/events.zig");
 }

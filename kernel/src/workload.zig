@@ -1,6 +1,7 @@
-//! Starting the workload: find the image disk, load the entry ELF it names, check the ABI
-//! version the workload was built for, build argv and the environment, and call its entry on its
-//! own stack, in ring 3. Its return value is the VM's exit status.
+//! Starting the workload: find the image disk (and the events device), load the entry ELF the
+//! image names, check the ABI version the workload was built for, and build argv and the
+//! environment. The scheduler then runs the entry as task 0; its return value is the VM's exit
+//! status.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -10,7 +11,6 @@ const constants = @import("constants.zig");
 const console = @import("console/console.zig");
 const records = @import("console/records.zig");
 const pages = @import("memory/pages.zig");
-const stacks = @import("arch/x86_64/stacks.zig");
 const backtrace = @import("debug/backtrace.zig");
 const elf = @import("loader/elf.zig");
 const mmio = @import("drivers/virtio/mmio.zig");
@@ -18,6 +18,7 @@ const block = @import("drivers/virtio/block/device.zig");
 const disk_module = @import("image/disk.zig");
 const format = @import("image/format.zig");
 const clock_module = @import("time/clock.zig");
+const events = @import("observe/events.zig");
 const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
 const Cmdline = @import("lib/cmdline.zig").Cmdline;
 
@@ -27,26 +28,40 @@ pub const StartError = error{ NoImage, AbiMismatch, AbiNoteMissing, EntryMissing
 /// Timestamps of the steps before the workload starts, in TSC ticks, for the start record.
 pub const Steps = struct { disk_tsc: u64 = 0, image_tsc: u64 = 0, load_tsc: u64 = 0 };
 
-var block_device: block.Device = undefined;
+var image_device: block.Device = undefined;
+var events_device: block.Device = undefined;
+/// The image header (its strings are referenced for the whole run), and a separate buffer for
+/// probing other disks' first sectors.
 var header_bytes: [format.header_bytes]u8 align(4096) = undefined;
+var probe_bytes: [format.header_bytes]u8 align(4096) = undefined;
 var disk: disk_module.Disk = undefined;
 
-/// Finds the image among the virtio devices. Null when no image disk is attached (a bare kernel
-/// run); an error when a disk is attached but unusable.
-pub fn open_image(devices: *const DeviceList, clock: *const clock_module.Clock) StartError!?*disk_module.Disk {
+pub const Disks = struct { image: ?*disk_module.Disk = null, events: ?*block.Device = null };
+
+/// Finds the image disk and the events device among the virtio-blk devices, by what their first
+/// sector holds; other disks are left alone. An error when the image disk is unusable.
+pub fn discover_disks(devices: *const DeviceList, clock: *const clock_module.Clock) StartError!Disks {
     const timeout_ticks = clock.ticks_for_ns(constants.block_request_timeout_ns);
+    var found: Disks = .{};
     for (devices.slice()) |announced| {
         const transport: mmio.Transport = .{ .base = announced.base };
         const id = transport.probe() catch continue;
         if (id != .block) continue;
-        block_device = try block.Device.init(transport, timeout_ticks);
-        disk = disk_module.Disk.open(&block_device, &header_bytes) catch |err| switch (err) {
-            error.BadMagic => continue, // A data disk, not an image.
-            else => return err,
-        };
-        return &disk;
+        const slot = if (found.image == null) &image_device else &events_device;
+        slot.* = try block.Device.init(transport, timeout_ticks);
+        try slot.read(0, &probe_bytes);
+        if (found.events == null and std.mem.eql(u8, probe_bytes[0..events.device_magic.len], events.device_magic)) {
+            if (slot != &events_device) events_device = slot.*;
+            found.events = &events_device;
+            continue;
+        }
+        if (found.image == null and disk_module.looks_like_image(&probe_bytes)) {
+            header_bytes = probe_bytes;
+            disk = try disk_module.Disk.open(&image_device, &header_bytes);
+            found.image = &disk;
+        }
     }
-    return null;
+    return found;
 }
 
 /// Loads the entry ELF and checks it; returns the entry address.
@@ -117,38 +132,3 @@ pub fn start_context(image: *disk_module.Disk, cmdline: Cmdline) StartError!*abi
 }
 
 const strings_pages: u64 = 32;
-
-extern fn call_on_stack(entry: u64, argument: u64, stack_top: u64) callconv(.c) u64;
-
-/// Calls the workload's entry on a fresh stack; returns its exit status.
-pub fn run(entry: u64, context: *const abi.StartContext) StartError!u8 {
-    const stack_pages = constants.workload_stack_bytes / pages.page_bytes;
-    const stack = pages.allocate(stack_pages) orelse return error.OutOfMemory;
-    const bottom = @intFromPtr(stack);
-    const top = bottom + constants.workload_stack_bytes;
-    stacks.register(.{ .bottom = bottom, .top = top });
-    assert(top % 16 == 0);
-    const result = call_on_stack(entry, @intFromPtr(context), top);
-    return @truncate(result);
-}
-
-comptime {
-    // call_on_stack(entry, argument, stack_top): switches to stack_top, calls entry(argument),
-    // switches back. rbp links the workload's frames to ours, so backtraces cross over.
-    asm (
-        \\.section .text
-        \\.global call_on_stack
-        \\.type call_on_stack, @function
-        \\call_on_stack:
-        \\    pushq %rbp
-        \\    movq %rsp, %rbp
-        \\    movq %rdx, %rsp
-        \\    movq %rdi, %rax
-        \\    movq %rsi, %rdi
-        \\    callq *%rax
-        \\    movq %rbp, %rsp
-        \\    popq %rbp
-        \\    retq
-        \\.size call_on_stack, . - call_on_stack
-    );
-}

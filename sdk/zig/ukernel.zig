@@ -32,7 +32,7 @@ pub const Context = struct {
     }
 };
 
-pub const Error = error{ BadHandle, BadPointer, OutOfRange, TooLarge, Unsupported, IoFailed, Unknown };
+pub const Error = abi.Failure || error{Unknown};
 
 var table: *const abi.Table = undefined;
 
@@ -81,14 +81,55 @@ comptime {
 fn check(result: i64) Error!u64 {
     if (result >= 0) return @intCast(result);
     const code = std.meta.intToEnum(abi.Error, -result) catch return error.Unknown;
-    return switch (code) {
-        .bad_handle => error.BadHandle,
-        .bad_pointer => error.BadPointer,
-        .out_of_range => error.OutOfRange,
-        .too_large => error.TooLarge,
-        .unsupported => error.Unsupported,
-        .io_failed => error.IoFailed,
-    };
+    return abi.failure(code);
+}
+
+// ---- Tasks ------------------------------------------------------------------------------------
+
+/// Starts `entry(argument)` as a new task; returns its handle (for join).
+pub fn spawn(entry: abi.TaskEntry, argument: u64, stack_bytes: u64) Error!u32 {
+    return @intCast(try check(table.task_spawn(entry, argument, stack_bytes)));
+}
+
+/// Lets every other ready task run once.
+pub fn yield() void {
+    _ = table.task_yield();
+}
+
+pub fn sleep(duration_ns: u64) void {
+    _ = table.task_sleep(duration_ns);
+}
+
+/// Waits for a task to end and returns its status.
+pub fn join(task: u32, timeout_ns: u64) Error!u32 {
+    return @intCast(try check(table.task_join(task, timeout_ns)));
+}
+
+/// This task's id; the first task is 0.
+pub fn self() u32 {
+    return @intCast(table.task_self());
+}
+
+// ---- I/O --------------------------------------------------------------------------------------
+
+/// Opens a file of the image's root filesystem for reading.
+pub fn open(path: []const u8) Error!u32 {
+    return @intCast(try check(table.io_open(path.ptr, path.len, 0)));
+}
+
+/// Reads from a file (0 at its end) or receives one message from a channel.
+pub fn read(handle: u32, buffer: []u8) Error!usize {
+    return @intCast(try check(table.io_read(handle, buffer.ptr, buffer.len)));
+}
+
+pub fn close(handle: u32) Error!void {
+    _ = try check(table.io_close(handle));
+}
+
+/// Waits until one of `items` is ready (or the timeout passes); returns how many are ready and
+/// fills their `revents`.
+pub fn poll(items: []abi.PollItem, timeout_ns: u64) Error!usize {
+    return @intCast(try check(table.io_poll(items.ptr, @intCast(items.len), timeout_ns)));
 }
 
 /// Writes all of `bytes` to `handle`, in pieces of at most abi.write_bytes_max.
@@ -101,6 +142,88 @@ pub fn write(handle: u32, bytes: []const u8) Error!void {
         sent += @intCast(written);
     }
 }
+
+// ---- Channels ---------------------------------------------------------------------------------
+
+pub const Channel = struct {
+    handle: u32,
+
+    pub fn create(capacity: u32, message_bytes_max: u32) Error!Channel {
+        return .{ .handle = @intCast(try check(table.ipc_channel_create(capacity, message_bytes_max))) };
+    }
+
+    /// Waits for space when the channel is full.
+    pub fn send(channel: Channel, message: []const u8) Error!void {
+        _ = try check(table.ipc_send(channel.handle, message.ptr, message.len, 0));
+    }
+
+    /// error.WouldBlock when the channel is full.
+    pub fn try_send(channel: Channel, message: []const u8) Error!void {
+        _ = try check(table.ipc_send(channel.handle, message.ptr, message.len, abi.flag_nonblocking));
+    }
+
+    /// Waits for a message; returns its length (error.Closed once closed and drained).
+    pub fn recv(channel: Channel, buffer: []u8) Error!usize {
+        return @intCast(try check(table.ipc_recv(channel.handle, buffer.ptr, buffer.len, 0)));
+    }
+
+    /// error.WouldBlock when the channel is empty.
+    pub fn try_recv(channel: Channel, buffer: []u8) Error!usize {
+        return @intCast(try check(table.ipc_recv(channel.handle, buffer.ptr, buffer.len, abi.flag_nonblocking)));
+    }
+
+    pub fn close(channel: Channel) Error!void {
+        _ = try check(table.io_close(channel.handle));
+    }
+};
+
+// ---- Memory -----------------------------------------------------------------------------------
+
+pub const Arena = struct {
+    handle: u32,
+
+    pub fn create(bytes_max: u64) Error!Arena {
+        return .{ .handle = @intCast(try check(table.mem_arena_create(bytes_max))) };
+    }
+
+    /// Zeroed memory for `count` values of T.
+    pub fn alloc(arena: Arena, comptime T: type, count: usize) Error![]T {
+        const address = try check(table.mem_arena_alloc(arena.handle, @sizeOf(T) * count, @alignOf(T)));
+        const pointer: [*]T = @ptrFromInt(address);
+        return pointer[0..count];
+    }
+
+    pub fn reset(arena: Arena) void {
+        _ = table.mem_arena_reset(arena.handle);
+    }
+
+    pub fn destroy(arena: Arena) void {
+        _ = table.mem_arena_destroy(arena.handle);
+    }
+};
+
+/// A std.mem.Allocator over mem.alloc/mem.free, for std containers in workloads.
+pub const allocator: std.mem.Allocator = .{ .ptr = undefined, .vtable = &allocator_vtable };
+
+const allocator_vtable: std.mem.Allocator.VTable = .{
+    .alloc = allocator_alloc,
+    .resize = std.mem.Allocator.noResize,
+    .remap = std.mem.Allocator.noRemap,
+    .free = allocator_free,
+};
+
+fn allocator_alloc(_: *anyopaque, length: usize, alignment: std.mem.Alignment, _: usize) ?[*]u8 {
+    const address = check(table.mem_alloc(length, alignment.toByteUnits())) catch return null;
+    return @ptrFromInt(address);
+}
+
+fn allocator_free(_: *anyopaque, memory: []u8, _: std.mem.Alignment, _: usize) void {
+    _ = table.mem_free(@intFromPtr(memory.ptr), memory.len);
+}
+
+// ---- Logs and traces --------------------------------------------------------------------------
+
+pub const Field = struct { key: []const u8, value: []const u8 };
 
 /// Formats to the console (one write per call, up to 4 KiB; longer output is cut and marked).
 pub fn print(comptime format: []const u8, arguments: anytype) void {
@@ -125,14 +248,57 @@ pub const log = struct {
         record(abi.log_level_error, format, arguments);
     }
 
+    /// A record with key/value fields: `log.fields(abi.log_level_info, "done", &.{.{ .key = "n", .value = "3" }})`.
+    pub fn fields(level: u32, message: []const u8, pairs: []const Field) void {
+        var raw: [abi.log_fields_max]abi.LogField = undefined;
+        const count = @min(pairs.len, raw.len);
+        for (pairs[0..count], raw[0..count]) |pair, *field| {
+            field.* = .{
+                .key_pointer = @intFromPtr(pair.key.ptr),
+                .key_length = pair.key.len,
+                .value_pointer = @intFromPtr(pair.value.ptr),
+                .value_length = pair.value.len,
+            };
+        }
+        _ = table.log_write(level, message.ptr, message.len, &raw, @intCast(count));
+    }
+
     fn record(level: u32, comptime format: []const u8, arguments: anytype) void {
         var buffer: [1024]u8 = undefined;
         var writer = std.Io.Writer.fixed(&buffer);
         writer.print(format, arguments) catch {};
         const message = writer.buffered();
-        _ = table.log_write(level, message.ptr, message.len);
+        const no_fields: [0]abi.LogField = .{};
+        _ = table.log_write(level, message.ptr, message.len, &no_fields, 0);
     }
 };
+
+pub const trace = struct {
+    pub const Span = struct {
+        id: u64,
+
+        /// Closes the span; returns its duration in ns.
+        pub fn end(span: Span) u64 {
+            const result = table.trace_span_end(span.id);
+            return if (result >= 0) @intCast(result) else 0;
+        }
+    };
+
+    /// Opens a span: `const span = trace.begin("parse"); defer _ = span.end();`.
+    pub fn begin(name: []const u8) Span {
+        const result = table.trace_span_begin(name.ptr, name.len);
+        return .{ .id = if (result > 0) @intCast(result) else 0 };
+    }
+
+    pub fn event(name: []const u8, value: u64) void {
+        _ = table.trace_event(name.ptr, name.len, value);
+    }
+};
+
+/// Fills `buffer` with random bytes.
+pub fn random(buffer: []u8) void {
+    _ = table.random_fill(buffer.ptr, buffer.len);
+}
 
 /// Monotonic nanoseconds since the kernel was entered.
 pub fn now_ns() u64 {

@@ -2,50 +2,318 @@
 //! the table handed to the workload. The table type is generated (abi.zig), so a call added to
 //! the definition without an implementation here fails to compile.
 //!
-//! Calls run in ring 3, called directly by the workload. Every call checks its arguments and
-//! returns -error instead of faulting.
+//! Calls run in ring 3, called directly by the workload (no trap: a call costs what a function
+//! call costs). Every call checks its arguments and returns -error instead of faulting: handles
+//! by kind, pointers against the workload's address space (not page 0, not device memory, and
+//! for memory the kernel writes, not the kernel image), lengths against their limits.
 
 const std = @import("std");
 const assert = std.debug.assert;
 const abi = @import("abi.zig");
 const constants = @import("../constants.zig");
 const console = @import("../console/console.zig");
-const records = @import("../console/records.zig");
 const clock_module = @import("../time/clock.zig");
-const power = @import("../power.zig");
+const scheduler = @import("../sched/scheduler.zig");
+const handles = @import("../io/handles.zig");
+const files = @import("../io/files.zig");
+const channels = @import("../ipc/channels.zig");
+const arenas = @import("../memory/arenas.zig");
+const heap_module = @import("../memory/heap.zig");
+const events = @import("../observe/events.zig");
+const random = @import("../random.zig");
 
 var clock: *const clock_module.Clock = undefined;
+var workload_heap: *heap_module.Heap = undefined;
+var next_span_id: u64 = 1;
 
-pub fn init(boot_clock: *const clock_module.Clock) void {
+pub fn init(boot_clock: *const clock_module.Clock, heap: *heap_module.Heap) void {
     clock = boot_clock;
+    workload_heap = heap;
 }
 
+extern const __kernel_start: u8;
+extern const __kernel_end: u8;
+
 const implementation = struct {
-    fn io_write(handle: u32, data_pointer: [*]const u8, data_length: u64) callconv(.c) i64 {
-        if (handle != abi.handle_console) return failure(.bad_handle);
-        if (data_length > abi.write_bytes_max) return failure(.too_large);
-        const data = user_bytes(data_pointer, data_length) orelse return failure(.bad_pointer);
-        console.write(data);
-        return @intCast(data.len);
+    // ---- task.* ---------------------------------------------------------------------------
+
+    fn task_spawn(entry: abi.TaskEntry, argument: u64, stack_bytes: u64) callconv(.c) i64 {
+        const address = @intFromPtr(entry);
+        if (!readable(address, 1)) return failure(.bad_pointer);
+        // The handle first: once spawned, the task is queued and cannot be taken back.
+        const handle = handles.open(.task, 0) catch return failure(.limit_reached);
+        const id = scheduler.spawn(address, argument, stack_bytes) catch |err| {
+            handles.release(handle);
+            return switch (err) {
+                error.OutOfRange => failure(.out_of_range),
+                error.LimitReached => failure(.limit_reached),
+            };
+        };
+        handles.set_object(handle, id);
+        return handle;
     }
 
-    fn log_write(level: u32, message_pointer: [*]const u8, message_length: u64) callconv(.c) i64 {
-        const names = [_][]const u8{ "debug", "info", "warn", "error" };
-        if (level >= names.len) return failure(.out_of_range);
-        if (message_length > abi.write_bytes_max) return failure(.too_large);
-        const message = user_bytes(message_pointer, message_length) orelse return failure(.bad_pointer);
-        console.print("{s}: {s}\n", .{ names[level], message });
+    fn task_yield() callconv(.c) i64 {
+        events.maybe_flush();
+        scheduler.yield_now();
         return 0;
     }
+
+    fn task_sleep(duration_ns: u64) callconv(.c) i64 {
+        scheduler.sleep_ns(duration_ns);
+        return 0;
+    }
+
+    fn task_exit(status: u32) callconv(.c) noreturn {
+        scheduler.exit_current(status);
+    }
+
+    fn task_join(task: u32, timeout_ns: u64) callconv(.c) i64 {
+        const id = handles.get(task, .task) orelse return failure(.bad_handle);
+        const status = scheduler.join(id, scheduler.deadline_after(timeout_ns)) catch return failure(.timed_out);
+        handles.release(task);
+        return status;
+    }
+
+    fn task_self() callconv(.c) i64 {
+        return scheduler.current_id();
+    }
+
+    // ---- io.* -------------------------------------------------------------------------------
+
+    fn io_open(path_pointer: [*]const u8, path_length: u64, flags: u32) callconv(.c) i64 {
+        if (flags != 0) return failure(.out_of_range);
+        if (path_length == 0 or path_length > constants.rootfs_path_bytes_max) return failure(.out_of_range);
+        const path = read_only_bytes(path_pointer, path_length) orelse return failure(.bad_pointer);
+        const handle = handles.open(.file, 0) catch return failure(.limit_reached);
+        const index = files.open(path) catch |err| {
+            handles.release(handle);
+            return switch (err) {
+                error.NotFound => failure(.not_found),
+                error.TooLarge, error.OutOfRange => failure(.out_of_range),
+                error.LimitReached => failure(.limit_reached),
+                error.NoMemory => failure(.no_memory),
+                error.IoFailed => failure(.io_failed),
+            };
+        };
+        handles.set_object(handle, index);
+        return handle;
+    }
+
+    fn io_read(handle: u32, buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64 {
+        if (buffer_length > abi.write_bytes_max) return failure(.too_large);
+        const buffer = writable_bytes(buffer_pointer, buffer_length) orelse return failure(.bad_pointer);
+        switch (handles.kind_of(handle)) {
+            .file => return @intCast(files.read(handles.get(handle, .file).?, buffer)),
+            .channel => return receive(handles.get(handle, .channel).?, buffer, false),
+            .console => return failure(.unsupported),
+            else => return failure(.bad_handle),
+        }
+    }
+
+    fn io_write(handle: u32, data_pointer: [*]const u8, data_length: u64) callconv(.c) i64 {
+        if (data_length > abi.write_bytes_max) return failure(.too_large);
+        const data = read_only_bytes(data_pointer, data_length) orelse return failure(.bad_pointer);
+        switch (handles.kind_of(handle)) {
+            .console => {
+                console.write(data);
+                return @intCast(data.len);
+            },
+            .channel => {
+                const result = send(handles.get(handle, .channel).?, data, false);
+                return if (result < 0) result else @intCast(data.len);
+            },
+            .file => return failure(.unsupported),
+            else => return failure(.bad_handle),
+        }
+    }
+
+    fn io_close(handle: u32) callconv(.c) i64 {
+        switch (handles.kind_of(handle)) {
+            .file => {
+                files.close(handles.get(handle, .file).?);
+                handles.release(handle);
+            },
+            .channel => {
+                if (channels.close(handles.get(handle, .channel).?)) handles.release(handle);
+            },
+            .console, .task, .arena => return failure(.unsupported),
+            .free => return failure(.bad_handle),
+        }
+        return 0;
+    }
+
+    fn io_poll(items_pointer: [*]abi.PollItem, items_count: u32, timeout_ns: u64) callconv(.c) i64 {
+        if (items_count > constants.poll_items_max) return failure(.too_large);
+        const bytes = writable_bytes(@ptrCast(items_pointer), @as(u64, items_count) * @sizeOf(abi.PollItem)) orelse
+            return failure(.bad_pointer);
+        if (@intFromPtr(bytes.ptr) % @alignOf(abi.PollItem) != 0) return failure(.bad_pointer);
+        const items = items_pointer[0..items_count];
+        const deadline = if (timeout_ns == 0) 0 else scheduler.deadline_after(timeout_ns);
+        var rounds: u64 = 0;
+        while (true) : (rounds += 1) {
+            var ready: i64 = 0;
+            for (items) |*item| {
+                item.revents = readiness(item.handle, item.events);
+                if (item.revents != 0) ready += 1;
+            }
+            if (ready > 0 or timeout_ns == 0) return ready;
+            if (!scheduler.block(.poll, 0, deadline)) return 0;
+        }
+    }
+
+    // ---- ipc.* ------------------------------------------------------------------------------
+
+    fn ipc_channel_create(capacity: u32, message_bytes_max: u32) callconv(.c) i64 {
+        const handle = handles.open(.channel, 0) catch return failure(.limit_reached);
+        const index = channels.create(capacity, message_bytes_max) catch |err| {
+            handles.release(handle);
+            return switch (err) {
+                error.OutOfRange => failure(.out_of_range),
+                error.LimitReached => failure(.limit_reached),
+                else => failure(.no_memory),
+            };
+        };
+        handles.set_object(handle, index);
+        return handle;
+    }
+
+    fn ipc_send(channel: u32, message_pointer: [*]const u8, message_length: u64, flags: u32) callconv(.c) i64 {
+        const index = handles.get(channel, .channel) orelse return failure(.bad_handle);
+        if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
+        if (message_length > constants.channel_message_bytes_max) return failure(.too_large);
+        const message = read_only_bytes(message_pointer, message_length) orelse return failure(.bad_pointer);
+        return send(index, message, flags & abi.flag_nonblocking != 0);
+    }
+
+    fn ipc_recv(channel: u32, buffer_pointer: [*]u8, buffer_length: u64, flags: u32) callconv(.c) i64 {
+        const index = handles.get(channel, .channel) orelse return failure(.bad_handle);
+        if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
+        const length = @min(buffer_length, constants.channel_message_bytes_max);
+        const buffer = writable_bytes(buffer_pointer, length) orelse return failure(.bad_pointer);
+        return receive(index, buffer, flags & abi.flag_nonblocking != 0);
+    }
+
+    // ---- mem.* ------------------------------------------------------------------------------
+
+    fn mem_arena_create(bytes_max: u64) callconv(.c) i64 {
+        const handle = handles.open(.arena, 0) catch return failure(.limit_reached);
+        const index = arenas.create(bytes_max) catch |err| {
+            handles.release(handle);
+            return switch (err) {
+                error.OutOfRange => failure(.out_of_range),
+                error.LimitReached => failure(.limit_reached),
+                error.NoMemory => failure(.no_memory),
+            };
+        };
+        handles.set_object(handle, index);
+        return handle;
+    }
+
+    fn mem_arena_alloc(arena: u32, bytes: u64, alignment: u64) callconv(.c) i64 {
+        const index = handles.get(arena, .arena) orelse return failure(.bad_handle);
+        const address = arenas.alloc(index, bytes, alignment) catch |err| return switch (err) {
+            error.OutOfRange => failure(.out_of_range),
+            else => failure(.no_memory),
+        };
+        return @intCast(address);
+    }
+
+    fn mem_arena_reset(arena: u32) callconv(.c) i64 {
+        arenas.reset(handles.get(arena, .arena) orelse return failure(.bad_handle));
+        return 0;
+    }
+
+    fn mem_arena_destroy(arena: u32) callconv(.c) i64 {
+        arenas.destroy(handles.get(arena, .arena) orelse return failure(.bad_handle));
+        handles.release(arena);
+        return 0;
+    }
+
+    fn mem_alloc(bytes: u64, alignment: u64) callconv(.c) i64 {
+        const address = workload_heap.alloc(bytes, alignment) catch |err| return switch (err) {
+            error.NoMemory => failure(.no_memory),
+            else => failure(.out_of_range),
+        };
+        return @intCast(address);
+    }
+
+    fn mem_free(address: u64, bytes: u64) callconv(.c) i64 {
+        workload_heap.free(address, bytes) catch |err| return switch (err) {
+            error.BadPointer => failure(.bad_pointer),
+            else => failure(.out_of_range),
+        };
+        return 0;
+    }
+
+    // ---- log.*, trace.* -------------------------------------------------------------------------
+
+    fn log_write(level: u32, message_pointer: [*]const u8, message_length: u64, fields_pointer: [*]const abi.LogField, fields_count: u32) callconv(.c) i64 {
+        if (level > abi.log_level_error) return failure(.out_of_range);
+        if (message_length > abi.write_bytes_max) return failure(.too_large);
+        if (fields_count > abi.log_fields_max) return failure(.too_large);
+        const message = read_only_bytes(message_pointer, message_length) orelse return failure(.bad_pointer);
+        _ = read_only_bytes(@ptrCast(fields_pointer), @as(u64, fields_count) * @sizeOf(abi.LogField)) orelse
+            return failure(.bad_pointer);
+        var fields: [abi.log_fields_max]events.Field = undefined;
+        for (fields_pointer[0..fields_count], fields[0..fields_count]) |raw, *field| {
+            if (raw.key_length > 255 or raw.value_length > 65535) return failure(.too_large);
+            field.* = .{
+                .key = read_only_bytes(@ptrFromInt(raw.key_pointer), raw.key_length) orelse return failure(.bad_pointer),
+                .value = read_only_bytes(@ptrFromInt(raw.value_pointer), raw.value_length) orelse return failure(.bad_pointer),
+            };
+        }
+        events.log(scheduler.current_id(), @intCast(level), message, fields[0..fields_count]);
+        return 0;
+    }
+
+    fn trace_span_begin(name_pointer: [*]const u8, name_length: u64) callconv(.c) i64 {
+        if (name_length > abi.name_bytes_max) return failure(.too_large);
+        const name = read_only_bytes(name_pointer, name_length) orelse return failure(.bad_pointer);
+        const task = scheduler.current_task();
+        if (task.span_count == task.spans.len) return failure(.limit_reached);
+        const parent = if (task.span_count > 0) task.spans[task.span_count - 1].id else 0;
+        const id = next_span_id;
+        next_span_id += 1;
+        task.spans[task.span_count] = .{ .id = id, .begin_ns = clock.now_ns() };
+        task.span_count += 1;
+        events.span_begin(scheduler.current_id(), id, parent, name);
+        return @intCast(id);
+    }
+
+    fn trace_span_end(span: u64) callconv(.c) i64 {
+        // Usually the current task's innermost span; any task's open span may be ended.
+        for (&scheduler.tasks) |*task| {
+            for (task.spans[0..task.span_count], 0..) |open, position| {
+                if (open.id != span) continue;
+                const duration = clock.now_ns() - open.begin_ns;
+                std.mem.copyForwards(scheduler.OpenSpan, task.spans[position .. task.span_count - 1], task.spans[position + 1 .. task.span_count]);
+                task.span_count -= 1;
+                events.span_end(scheduler.current_id(), span);
+                return @intCast(duration);
+            }
+        }
+        return failure(.out_of_range);
+    }
+
+    fn trace_event(name_pointer: [*]const u8, name_length: u64, value: u64) callconv(.c) i64 {
+        if (name_length > abi.name_bytes_max) return failure(.too_large);
+        const name = read_only_bytes(name_pointer, name_length) orelse return failure(.bad_pointer);
+        events.event(scheduler.current_id(), name, value);
+        return 0;
+    }
+
+    // ---- clock.*, random.* ----------------------------------------------------------------------
 
     fn clock_now_ns() callconv(.c) u64 {
         return clock.now_ns();
     }
 
-    fn task_exit(status: u32) callconv(.c) noreturn {
-        const code: u8 = @truncate(status);
-        records.workload_exit(code, clock.now_ns());
-        power.exit(code, .@"return");
+    fn random_fill(buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64 {
+        if (buffer_length > abi.write_bytes_max) return failure(.too_large);
+        const buffer = writable_bytes(buffer_pointer, buffer_length) orelse return failure(.bad_pointer);
+        random.fill(buffer);
+        return @intCast(buffer.len);
     }
 };
 
@@ -57,17 +325,67 @@ pub const table: abi.Table = blk: {
     break :blk result;
 };
 
+fn send(index: u32, message: []const u8, nonblocking: bool) i64 {
+    channels.send(index, message, nonblocking) catch |err| return switch (err) {
+        error.WouldBlock => failure(.would_block),
+        error.Closed => failure(.closed),
+        error.TooLarge => failure(.too_large),
+        else => failure(.out_of_range),
+    };
+    return 0;
+}
+
+fn receive(index: u32, buffer: []u8, nonblocking: bool) i64 {
+    const length = channels.receive(index, buffer, nonblocking) catch |err| return switch (err) {
+        error.WouldBlock => failure(.would_block),
+        error.Closed => failure(.closed),
+        error.TooLarge => failure(.too_large),
+        else => failure(.out_of_range),
+    };
+    return @intCast(length);
+}
+
+fn readiness(handle: u32, wanted: u16) u16 {
+    var result: u16 = 0;
+    switch (handles.kind_of(handle)) {
+        .console => result = abi.poll_writable,
+        .file => result = abi.poll_readable,
+        .channel => {
+            const state = channels.readiness(handles.get(handle, .channel).?);
+            if (state.readable) result |= abi.poll_readable;
+            if (state.writable) result |= abi.poll_writable;
+            if (state.closed) return (result & wanted) | abi.poll_closed;
+        },
+        else => return 0,
+    }
+    return result & wanted;
+}
+
 fn failure(code: abi.Error) i64 {
     return -@intFromEnum(code);
 }
 
-/// The bytes at [pointer, pointer + length) if they lie in mapped memory (not page 0, inside
-/// the identity map), else null. A zero length is valid anywhere.
-fn user_bytes(pointer: [*]const u8, length: u64) ?[]const u8 {
+/// [pointer, pointer + length) if the kernel may read it: inside RAM (not page 0, not device
+/// memory). A zero length is valid anywhere.
+fn read_only_bytes(pointer: [*]const u8, length: u64) ?[]const u8 {
+    if (length == 0) return pointer[0..0];
+    if (!readable(@intFromPtr(pointer), length)) return null;
+    return pointer[0..length];
+}
+
+fn readable(address: u64, length: u64) bool {
+    if (address < 4096 or address >= constants.ram_limit_bytes) return false;
+    return length <= constants.ram_limit_bytes - address;
+}
+
+/// As read_only_bytes, and not overlapping the kernel image, for memory the kernel writes.
+fn writable_bytes(pointer: [*]u8, length: u64) ?[]u8 {
     if (length == 0) return pointer[0..0];
     const address = @intFromPtr(pointer);
-    if (address < 4096 or address >= constants.identity_map_bytes) return null;
-    if (length > constants.identity_map_bytes - address) return null;
+    if (!readable(address, length)) return null;
+    const kernel_start = @intFromPtr(&__kernel_start);
+    const kernel_end = @intFromPtr(&__kernel_end);
+    if (address < kernel_end and address + length > kernel_start) return null;
     return pointer[0..length];
 }
 

@@ -39,6 +39,13 @@ fn format_boot(writer: *std.Io.Writer, record: *const BootRecord) !void {
 }
 
 pub fn exit(status: u8, reason: ExitReason) void {
+    const dropped = @import("../observe/events.zig").dropped_total;
+    if (dropped > 0) {
+        console.print("@uk:exit v={d} status={d} reason={s} events_dropped={d}\n", .{
+            constants.console_protocol_version, status, @tagName(reason), dropped,
+        });
+        return;
+    }
     console.print("@uk:exit v={d} status={d} reason={s}\n", .{
         constants.console_protocol_version, status, @tagName(reason),
     });

@@ -11,6 +11,7 @@ const register_data: u16 = constants.serial_port_base + 0;
 const register_fifo_control: u16 = constants.serial_port_base + 2;
 const register_line_status: u16 = constants.serial_port_base + 5;
 const line_status_transmitter_empty: u8 = 1 << 5;
+const line_status_idle: u8 = (1 << 5) | (1 << 6); // Holding register and shift register empty.
 const fifo_enable_and_clear: u8 = 0x07;
 
 /// Bytes that may still be written before the transmitter must be checked again.
@@ -38,6 +39,16 @@ pub fn write(bytes: []const u8) void {
         cpu.out8_string(register_data, chunk);
         fifo_room_bytes -= @intCast(chunk.len);
         sent += chunk.len;
+    }
+}
+
+/// Waits (bounded) until the UART has sent everything, FIFO and shift register: called before
+/// the VM stops, so a VMM holding bytes back (its output pipe full) has passed them on first.
+pub fn drain() void {
+    var attempt: u32 = 0;
+    while (attempt < constants.serial_poll_attempts_max) : (attempt += 1) {
+        if (cpu.in8(register_line_status) & line_status_idle == line_status_idle) return;
+        cpu.pause();
     }
 }
 

@@ -21,10 +21,9 @@ pub const Disk = struct {
     index: rootfs.Index,
     rootfs_offset: u64,
 
-    /// Reads and verifies the header and the rootfs index. `header_bytes` must stay alive (the
-    /// header's strings point into it).
+    /// Verifies the header (already read into `header_bytes`) and reads and verifies the rootfs
+    /// index. `header_bytes` must stay alive (the header's strings point into it).
     pub fn open(device: *block.Device, header_bytes: *[format.header_bytes]u8) Error!Disk {
-        try device.read(0, header_bytes);
         const header = try format.parse(header_bytes, device.capacity_sectors * block.sector_bytes);
         const section = header.section(.rootfs);
         assert(section.offset % block.sector_bytes == 0);

@@ -272,6 +272,7 @@ boot_pdpt: .skip 4096
 
 .section .data.page_tables, "aw", @progbits
 .balign 4096
+.global boot_pd
 boot_pd:
     .quad boot_pt0 + PAGE_PRESENT + PAGE_WRITE + PAGE_USER
     .set entry, 1

@@ -8,6 +8,7 @@ const console = @import("../../console/console.zig");
 const backtrace = @import("../../debug/backtrace.zig");
 const power = @import("../../power.zig");
 const cpu = @import("cpu.zig");
+const stacks = @import("stacks.zig");
 const InterruptFrame = @import("idt.zig").InterruptFrame;
 
 const names = [32][]const u8{
@@ -44,6 +45,9 @@ pub fn fatal(frame: *const InterruptFrame) noreturn {
             if (frame.error_code & 16 != 0) "instruction fetch" else if (frame.error_code & 2 != 0) "write" else "read",
             if (frame.error_code & 1 != 0) "protection violation" else "page not present",
         });
+        if (stacks.guard_owner(cr2)) |slot| {
+            console.print("stack overflow: task {d} ran past its stack into the guard page\n", .{slot});
+        }
     }
     print_registers(frame);
     backtrace.print(frame.rip, frame.rbp);

@@ -2,13 +2,15 @@
 //! every stub ends up here with the saved registers. Three cases:
 //!   - #UD at the supervisor gate from ring 3: a supervisor call (supervisor.zig);
 //!   - any other CPU exception (vectors 0–31): fatal, reported by exceptions.zig;
-//!   - a device vector: no drivers claim one yet, so it is reported as unexpected.
+//!   - the APIC timer (ends a halt) and the spurious vector;
+//!   - any other device vector: no driver claims one yet, so it is reported as unexpected.
 
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../../constants.zig");
 const exceptions = @import("exceptions.zig");
 const supervisor = @import("supervisor.zig");
+const apic = @import("apic.zig");
 
 /// Saved by interrupt_common in interrupts.S, lowest address first.
 pub const InterruptFrame = extern struct {
@@ -59,5 +61,7 @@ export fn interrupt_dispatch(frame: *InterruptFrame) callconv(.c) void {
         return;
     }
     if (frame.vector < constants.exception_vectors) exceptions.fatal(frame);
+    if (frame.vector == apic.vector_timer) return apic.timer_interrupt();
+    if (frame.vector == apic.vector_spurious) return;
     exceptions.unexpected_interrupt(frame);
 }

@@ -51,6 +51,25 @@ pub fn register(stack: Stack) void {
     registered_count += 1;
 }
 
+var guards: [constants.tasks_max]u64 = undefined;
+var guard_count: u32 = 0;
+
+/// Records that the page at `address` guards task slot `slot`'s stack.
+pub fn register_guard(address: u64, slot: u32) void {
+    assert(slot == guard_count);
+    assert(guard_count < guards.len);
+    guards[guard_count] = address;
+    guard_count += 1;
+}
+
+/// The task slot whose guard page holds `address`, if any (for fault reports).
+pub fn guard_owner(address: u64) ?u32 {
+    for (guards[0..guard_count], 0..) |guard, slot| {
+        if (address >= guard and address < guard + 4096) return @intCast(slot);
+    }
+    return null;
+}
+
 /// Whether [address, address + bytes) lies on one kernel or registered stack.
 pub fn on_any_stack(address: u64, bytes: u64) bool {
     const fixed = [_]Stack{

@@ -14,6 +14,7 @@ const cpu = @import("cpu.zig");
 const serial = @import("../../console/serial.zig");
 const pit = @import("../../time/pit.zig");
 const power = @import("../../power.zig");
+const apic = @import("apic.zig");
 
 pub const Operation = enum(u64) {
     /// a = address, b = length: write bytes to the serial console; returns bytes written.
@@ -24,6 +25,11 @@ pub const Operation = enum(u64) {
     calibrate_tsc_with_pit = 3,
     /// Halts this CPU for good (interrupts off); only the host can end the VM then.
     halt_forever = 4,
+    /// a = TSC deadline: halts until then (or an earlier interrupt); returns 0.
+    halt_until = 5,
+    /// a = 2 MiB-aligned address, b = page-table pages (c of them, consecutive): maps
+    /// [a, a + c × 2 MiB) through those 4 KiB page tables, then flushes the TLB. Returns 0.
+    map_page_tables = 6,
 };
 
 pub const refused: u64 = std.math.maxInt(u64);
@@ -39,7 +45,6 @@ pub fn call(operation: Operation, a: u64, b: u64, c: u64) u64 {
 /// Ring 0: runs one request. Called by interrupt_dispatch on the supervisor stack.
 pub fn dispatch(operation_raw: u64, a: u64, b: u64, c: u64) u64 {
     assert(!cpu.in_ring3());
-    _ = c;
     const operation = std.meta.intToEnum(Operation, operation_raw) catch return refused;
     switch (operation) {
         .console_write => {
@@ -52,7 +57,29 @@ pub fn dispatch(operation_raw: u64, a: u64, b: u64, c: u64) u64 {
         .exit => power.exit_vm(@truncate(a)),
         .calibrate_tsc_with_pit => return pit.calibrate_tsc_hz() orelse 0,
         .halt_forever => cpu.halt_forever(),
+        .halt_until => {
+            apic.halt_until(a);
+            return 0;
+        },
+        .map_page_tables => return map_page_tables(a, b, c),
     }
+}
+
+extern var boot_pd: [2048]u64;
+
+const large_page_bytes: u64 = 2 << 20;
+const page_tables_per_call_max: u64 = 16;
+
+fn map_page_tables(address: u64, tables: u64, count: u64) u64 {
+    if (count == 0 or count > page_tables_per_call_max) return refused;
+    if (address % large_page_bytes != 0 or tables % 4096 != 0) return refused;
+    if (address < large_page_bytes or address + count * large_page_bytes > constants.ram_limit_bytes) return refused;
+    if (tables < 0x10_0000 or tables + count * 4096 > constants.ram_limit_bytes) return refused;
+    const first = address / large_page_bytes;
+    for (0..count) |index| boot_pd[first + index] = (tables + index * 4096) | 7; // present, write, user
+    // Reloading CR3 flushes the TLB of the large-page translations just replaced.
+    asm volatile ("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: .{ .rax = true, .memory = true });
+    return 0;
 }
 
 /// Whether [address, address + length) is inside the identity map and not page 0.

@@ -1,6 +1,6 @@
-//! virtio-blk (device id 2): reads sectors, synchronously. One request in flight: a 16-byte
-//! header (type IN, sector), the data buffer, and a status byte, as a three-descriptor chain.
-//! The kernel only reads the image disk, so only IN requests exist.
+//! virtio-blk (device id 2): reads and writes sectors, synchronously. One request in flight: a
+//! 16-byte header (type IN or OUT, sector), the data buffer, and a status byte, as a
+//! three-descriptor chain. The image disk is only read; the events device is only written.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -13,6 +13,7 @@ const Queue = @import("../queue.zig").Queue;
 pub const sector_bytes: u64 = 512;
 
 const request_type_in: u32 = 0;
+const request_type_out: u32 = 1;
 const status_ok: u8 = 0;
 const feature_read_only: u64 = 1 << 5;
 const config_capacity_offset: u64 = 0;
@@ -21,6 +22,7 @@ const RequestHeader = extern struct { kind: u32, reserved: u32, sector: u64 };
 
 pub const Error = error{
     SetupFailed,
+    ReadOnly,
     OutOfMemory,
     OutOfRange,
     Timeout,
@@ -73,19 +75,39 @@ pub const Device = struct {
         assert(done == destination.len);
     }
 
+    /// Writes `source` (a multiple of the sector size) starting at `sector`.
+    pub fn write(device: *Device, sector: u64, source: []const u8) Error!void {
+        assert(source.len % sector_bytes == 0);
+        if (device.read_only) return error.ReadOnly;
+        const sectors = source.len / sector_bytes;
+        if (sector > device.capacity_sectors or sectors > device.capacity_sectors - sector) return error.OutOfRange;
+        var done: u64 = 0;
+        while (done < source.len) {
+            const length = @min(source.len - done, constants.block_request_bytes_max);
+            _ = try device.request_one(request_type_out, sector + done / sector_bytes, @constCast(source[done..][0..length]));
+            done += length;
+        }
+    }
+
     fn read_one(device: *Device, sector: u64, destination: []u8) Error!void {
-        assert(destination.len <= constants.block_request_bytes_max);
-        device.request.* = .{ .kind = request_type_in, .reserved = 0, .sector = sector };
+        const written = try device.request_one(request_type_in, sector, destination);
+        if (written < destination.len) return error.ShortRead;
+    }
+
+    /// One request; returns the bytes the device reports written (status byte included).
+    fn request_one(device: *Device, kind: u32, sector: u64, data: []u8) Error!u32 {
+        assert(data.len <= constants.block_request_bytes_max);
+        device.request.* = .{ .kind = kind, .reserved = 0, .sector = sector };
         device.status.* = 0xff;
         device.queue.post(&.{
             .{ .address = @intFromPtr(device.request), .length = @sizeOf(RequestHeader), .device_writes = false },
-            .{ .address = @intFromPtr(destination.ptr), .length = @intCast(destination.len), .device_writes = true },
+            .{ .address = @intFromPtr(data.ptr), .length = @intCast(data.len), .device_writes = kind == request_type_in },
             .{ .address = @intFromPtr(device.status), .length = 1, .device_writes = true },
         });
         device.transport.notify(0);
         const written = device.queue.wait_used(cpu.rdtsc() + device.timeout_ticks, &cpu.rdtsc_function) orelse
             return error.Timeout;
         if (device.status.* != status_ok) return error.DeviceError;
-        if (written < destination.len) return error.ShortRead;
+        return if (kind == request_type_in) written -| 1 else written;
     }
 };

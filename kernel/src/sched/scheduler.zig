@@ -1,0 +1,325 @@
+//! The cooperative scheduler. Tasks run in ring 3 until they yield, sleep, block (on a channel,
+//! io.poll or task.join) or end; there is no preemption. A switch saves the callee-saved
+//! registers (and MXCSR and the x87 control word, callee-saved in the SysV ABI) on the old
+//! stack and restores them from the new one: no privilege change, so it runs natively even
+//! where ring 0 is emulated.
+//!
+//! When no task is ready the scheduler wakes tasks whose deadline passed; if none can run yet
+//! it flushes the events buffer and idles until the earliest deadline (spinning when it is near,
+//! halting the CPU through the supervisor otherwise). If every task is blocked with no deadline
+//! nothing can ever wake them (no device interrupts yet): that is reported, not waited on.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const abi = @import("../abi/abi.zig");
+const constants = @import("../constants.zig");
+const cpu = @import("../arch/x86_64/cpu.zig");
+const supervisor = @import("../arch/x86_64/supervisor.zig");
+const stacks = @import("../arch/x86_64/stacks.zig");
+const console = @import("../console/console.zig");
+const clock_module = @import("../time/clock.zig");
+const task_stacks = @import("task_stacks.zig");
+
+pub const State = enum { free, ready, running, blocked, done };
+pub const Wait = enum { none, sleep, channel_send, channel_receive, join, poll };
+
+const deadline_none: u64 = std.math.maxInt(u64);
+
+pub const OpenSpan = struct { id: u64, begin_ns: u64 };
+
+pub const Task = struct {
+    state: State = .free,
+    saved_rsp: u64 = 0,
+    wait: Wait = .none,
+    wait_object: u32 = 0,
+    deadline_tsc: u64 = deadline_none,
+    timed_out: bool = false,
+    status: u32 = 0,
+    /// Open trace spans, innermost last.
+    spans: [constants.task_spans_open_max]OpenSpan = undefined,
+    span_count: u32 = 0,
+};
+
+pub var tasks: [constants.tasks_max]Task = [_]Task{.{}} ** constants.tasks_max;
+var current: u32 = 0;
+var ready_queue: [constants.tasks_max]u32 = undefined;
+var ready_head: u32 = 0;
+var ready_count: u32 = 0;
+var clock: *const clock_module.Clock = undefined;
+/// The earliest deadline of any blocked task, or deadline_none: yields check it cheaply.
+var earliest_deadline_tsc: u64 = deadline_none;
+/// Called before the CPU idles (to flush buffered events) and when the workload ends.
+var before_idle: *const fn () void = &nothing;
+
+fn nothing() void {}
+
+/// Called when the first task (the workload) ends: never returns.
+pub var workload_finished: *const fn (status: u32) noreturn = undefined;
+
+extern fn switch_context(save_rsp: *u64, next_rsp: u64) callconv(.c) void;
+extern fn task_trampoline() callconv(.c) void;
+
+pub fn init(boot_clock: *const clock_module.Clock, flush: *const fn () void) void {
+    clock = boot_clock;
+    before_idle = flush;
+}
+
+pub fn current_id() u32 {
+    return current;
+}
+
+pub fn current_task() *Task {
+    return &tasks[current];
+}
+
+/// Starts task 0 (the workload) on its stack: `entry(argument)`. Does not return: kmain's stack
+/// is left for good.
+pub fn start_first(entry: u64, argument: u64) noreturn {
+    assert(tasks[0].state == .free);
+    const stack = task_stacks.slot(0);
+    tasks[0] = .{ .state = .running, .saved_rsp = initial_frame(stack.top, entry, argument, 0) };
+    current = 0;
+    var discarded: u64 = 0;
+    switch_context(&discarded, tasks[0].saved_rsp);
+    unreachable;
+}
+
+/// A new task running `entry(argument)`; returns its id.
+pub fn spawn(entry: u64, argument: u64, stack_bytes: u64) error{ OutOfRange, LimitReached }!u32 {
+    if (stack_bytes > constants.task_stack_bytes) return error.OutOfRange;
+    var id: u32 = 1;
+    while (id < tasks.len and tasks[id].state != .free) : (id += 1) {}
+    if (id == tasks.len or id >= task_stacks.slot_count()) return error.LimitReached;
+    const stack = task_stacks.slot(id);
+    tasks[id] = .{ .state = .ready, .saved_rsp = initial_frame(stack.top, entry, argument, id) };
+    enqueue(id);
+    return id;
+}
+
+/// The frame switch_context pops for a task that has not run yet: control words, six
+/// callee-saved registers (r12 = entry, r13 = argument, r14 = id), and task_trampoline as the
+/// return address. rbp = 0 ends backtraces at the task's first frame.
+fn initial_frame(top: u64, entry: u64, argument: u64, id: u32) u64 {
+    assert(top % 16 == 0);
+    const words: [*]u64 = @ptrFromInt(top - 10 * 8);
+    const control_words: u64 = 0x1f80 | (@as(u64, 0x037f) << 32); // MXCSR, x87 control word.
+    words[0] = control_words;
+    words[1] = 0; // r15
+    words[2] = id; // r14
+    words[3] = argument; // r13
+    words[4] = entry; // r12
+    words[5] = 0; // rbx
+    words[6] = 0; // rbp
+    words[7] = @intFromPtr(&task_trampoline);
+    words[8] = 0;
+    words[9] = 0;
+    return @intFromPtr(words);
+}
+
+/// The entry function of a task returned `status` (called by task_trampoline).
+export fn task_returned(status: u32) callconv(.c) noreturn {
+    exit_current(status);
+}
+
+/// Lets every other ready task run once.
+pub fn yield_now() void {
+    if (earliest_deadline_tsc != deadline_none and cpu.rdtsc() >= earliest_deadline_tsc) wake_expired();
+    if (ready_count == 0) return;
+    tasks[current].state = .ready;
+    enqueue(current);
+    switch_away();
+}
+
+pub fn sleep_ns(duration_ns: u64) void {
+    _ = block(.sleep, 0, deadline_after(duration_ns));
+}
+
+/// Blocks the current task until `wake` or the deadline (TSC; deadline_none for none).
+/// Returns false when it woke because the deadline passed.
+pub fn block(wait: Wait, object: u32, deadline_tsc: u64) bool {
+    const task = &tasks[current];
+    assert(task.state == .running);
+    task.state = .blocked;
+    task.wait = wait;
+    task.wait_object = object;
+    task.deadline_tsc = deadline_tsc;
+    task.timed_out = false;
+    if (deadline_tsc < earliest_deadline_tsc) earliest_deadline_tsc = deadline_tsc;
+    switch_away();
+    return !task.timed_out;
+}
+
+/// Makes every task blocked on (wait, object) ready.
+pub fn wake_all(wait: Wait, object: u32) void {
+    for (&tasks, 0..) |*task, id| {
+        if (task.state == .blocked and task.wait == wait and task.wait_object == object) wake(@intCast(id));
+    }
+}
+
+pub fn wake(id: u32) void {
+    const task = &tasks[id];
+    assert(task.state == .blocked);
+    task.state = .ready;
+    task.wait = .none;
+    task.deadline_tsc = deadline_none;
+    enqueue(id);
+}
+
+/// Ends the current task. The first task's end is the workload's end.
+pub fn exit_current(status: u32) noreturn {
+    if (current == 0) workload_finished(status);
+    const task = &tasks[current];
+    task.state = .done;
+    task.status = status;
+    task.span_count = 0;
+    wake_all(.join, current);
+    switch_away();
+    unreachable; // A done task is never scheduled again.
+}
+
+/// Waits for task `id` to end (or the deadline); returns its status and frees its slot.
+pub fn join(id: u32, deadline_tsc: u64) error{TimedOut}!u32 {
+    assert(id != current);
+    while (tasks[id].state != .done) {
+        if (!block(.join, id, deadline_tsc)) return error.TimedOut;
+    }
+    const status = tasks[id].status;
+    tasks[id] = .{};
+    return status;
+}
+
+pub fn deadline_after(duration_ns: u64) u64 {
+    if (duration_ns == abi.timeout_infinite) return deadline_none;
+    const ticks = clock.ticks_for_ns(@min(duration_ns, constants.timeout_ns_max));
+    return cpu.rdtsc() +| ticks;
+}
+
+fn enqueue(id: u32) void {
+    assert(ready_count < ready_queue.len);
+    ready_queue[(ready_head + ready_count) % ready_queue.len] = id;
+    ready_count += 1;
+}
+
+fn dequeue() ?u32 {
+    if (ready_count == 0) return null;
+    const id = ready_queue[ready_head];
+    ready_head = (ready_head + 1) % @as(u32, ready_queue.len);
+    ready_count -= 1;
+    return id;
+}
+
+/// Switches to the next ready task, idling until one is ready.
+fn switch_away() void {
+    const previous = current;
+    const next = next_ready();
+    if (next == previous) {
+        tasks[previous].state = .running;
+        return;
+    }
+    current = next;
+    tasks[next].state = .running;
+    switch_context(&tasks[previous].saved_rsp, tasks[next].saved_rsp);
+}
+
+fn next_ready() u32 {
+    var rounds: u64 = 0;
+    while (true) : (rounds += 1) {
+        if (dequeue()) |id| return id;
+        wake_expired();
+        if (ready_count > 0) continue;
+        idle(rounds);
+    }
+}
+
+/// Makes tasks whose deadline passed ready; recomputes the earliest deadline.
+fn wake_expired() void {
+    const now = cpu.rdtsc();
+    var earliest: u64 = deadline_none;
+    for (&tasks, 0..) |*task, id| {
+        if (task.state != .blocked or task.deadline_tsc == deadline_none) continue;
+        if (task.deadline_tsc <= now) {
+            task.timed_out = true;
+            wake(@intCast(id));
+        } else if (task.deadline_tsc < earliest) {
+            earliest = task.deadline_tsc;
+        }
+    }
+    earliest_deadline_tsc = earliest;
+}
+
+/// Nothing is ready: wait for the earliest deadline.
+fn idle(rounds: u64) void {
+    const deadline = earliest_deadline_tsc;
+    if (deadline == deadline_none) deadlock();
+    if (rounds == 0) before_idle();
+    const now = cpu.rdtsc();
+    if (deadline <= now) return;
+    const spin_ticks = clock.ticks_for_ns(constants.idle_spin_ns_max);
+    if (deadline - now > spin_ticks) {
+        // Halt until a margin before the deadline, then spin the rest: a halt's wake-up takes
+        // longer than a spin's.
+        const margin = clock.ticks_for_ns(constants.idle_halt_margin_ns);
+        _ = supervisor.call(.halt_until, deadline -| margin, 0, 0);
+        return;
+    }
+    while (cpu.rdtsc() < deadline) cpu.pause();
+}
+
+fn deadlock() noreturn {
+    @branchHint(.cold);
+    before_idle();
+    console.write("deadlock: every task is blocked and nothing can wake them:\n");
+    for (tasks, 0..) |task, id| {
+        if (task.state == .blocked) console.print("  task {d}: waiting on {s} {d}\n", .{ id, @tagName(task.wait), task.wait_object });
+    }
+    workload_finished(constants.exit_status_deadlock);
+}
+
+comptime {
+    // switch_context(save_rsp, next_rsp): pushes the callee-saved state on the current stack,
+    // saves RSP, loads the next task's RSP and pops its state. task_trampoline is where a new
+    // task's first switch "returns" to: it calls entry(argument) with an aligned stack, then
+    // task_returned(status).
+    asm (
+        \\.section .text
+        \\.global switch_context
+        \\.type switch_context, @function
+        \\switch_context:
+        \\    pushq %rbp
+        \\    pushq %rbx
+        \\    pushq %r12
+        \\    pushq %r13
+        \\    pushq %r14
+        \\    pushq %r15
+        \\    subq $8, %rsp
+        \\    stmxcsr (%rsp)
+        \\    fnstcw 4(%rsp)
+        \\    movq %rsp, (%rdi)
+        \\    movq %rsi, %rsp
+        \\    ldmxcsr (%rsp)
+        \\    fldcw 4(%rsp)
+        \\    addq $8, %rsp
+        \\    popq %r15
+        \\    popq %r14
+        \\    popq %r13
+        \\    popq %r12
+        \\    popq %rbx
+        \\    popq %rbp
+        \\    retq
+        \\.size switch_context, . - switch_context
+        \\
+        \\.global task_trampoline
+        \\.type task_trampoline, @function
+        \\task_trampoline:
+        \\    movq %r13, %rdi
+        \\    callq *%r12
+        \\    movl %eax, %edi
+        \\    callq task_returned
+        \\    ud2
+        \\.size task_trampoline, . - task_trampoline
+    );
+}
+
+comptime {
+    assert(constants.tasks_max >= 2);
+}

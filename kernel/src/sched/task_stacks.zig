@@ -1,0 +1,78 @@
+//! Task stacks with guard pages. One region, taken from the page allocator at start: slot 0
+//! (the workload's first task) gets main_task_stack_bytes, every other slot task_stack_bytes,
+//! and each slot has an unmapped guard page below its stack, so an overflow faults (and is
+//! reported as such) instead of corrupting the next stack.
+//!
+//! The boot page tables map RAM with 2 MiB pages; the region gets its own 4 KiB page tables,
+//! built here in fresh pages (not yet page tables, so plain writes), then linked into the page
+//! directory by one supervisor call. Nothing writes a live page table after that.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const constants = @import("../constants.zig");
+const pages = @import("../memory/pages.zig");
+const supervisor = @import("../arch/x86_64/supervisor.zig");
+const stacks = @import("../arch/x86_64/stacks.zig");
+
+const large_page_bytes: u64 = 2 << 20;
+const page_present: u64 = 1;
+const page_write: u64 = 2;
+const page_user: u64 = 4;
+
+pub const Slot = struct { guard: u64, bottom: u64, top: u64 };
+
+var region_base: u64 = 0;
+var slots_available: u32 = 0;
+
+fn slot_stack_bytes(index: u32) u64 {
+    return if (index == 0) constants.main_task_stack_bytes else constants.task_stack_bytes;
+}
+
+fn slot_offset(index: u32) u64 {
+    if (index == 0) return 0;
+    return pages.page_bytes + constants.main_task_stack_bytes + (index - 1) * (pages.page_bytes + constants.task_stack_bytes);
+}
+
+pub const Error = error{ NoMemory, MappingRefused };
+
+/// Builds the region for as many slots as memory allows (at most tasks_max).
+pub fn init() Error!void {
+    const region_bytes = std.mem.alignForward(u64, slot_offset(constants.tasks_max), large_page_bytes);
+    const large_pages = region_bytes / large_page_bytes;
+    const base = pages.global.allocate_aligned(region_bytes / pages.page_bytes, large_page_bytes) orelse return error.NoMemory;
+    const tables = pages.global.allocate(large_pages) orelse return error.NoMemory;
+    // Fill the page tables: every page present, except each slot's guard page.
+    const entries: [*]u64 = @ptrFromInt(tables);
+    for (0..large_pages * 512) |index| {
+        entries[index] = (base + index * pages.page_bytes) | page_present | page_write | page_user;
+    }
+    var index: u32 = 0;
+    while (index < constants.tasks_max) : (index += 1) {
+        entries[slot_offset(index) / pages.page_bytes] = 0;
+        stacks.register_guard(base + slot_offset(index), index);
+    }
+    const result = supervisor.call(.map_page_tables, base, tables, large_pages);
+    if (result == supervisor.refused) return error.MappingRefused;
+    region_base = base;
+    slots_available = constants.tasks_max;
+    index = 0;
+    while (index < slots_available) : (index += 1) {
+        const stack = slot(index);
+        stacks.register(.{ .bottom = stack.bottom, .top = stack.top });
+    }
+}
+
+pub fn slot_count() u32 {
+    return slots_available;
+}
+
+pub fn slot(index: u32) Slot {
+    assert(index < slots_available);
+    const guard = region_base + slot_offset(index);
+    return .{ .guard = guard, .bottom = guard + pages.page_bytes, .top = guard + pages.page_bytes + slot_stack_bytes(index) };
+}
+
+comptime {
+    assert(constants.task_stack_bytes % 4096 == 0);
+    assert(constants.main_task_stack_bytes % 4096 == 0);
+}
