@@ -4,7 +4,8 @@
 // For N runs (default 20), interleaved so drift hits both sides alike:
 //   (a) guest entry → ready, from the kernel's own TSC timestamps (`@uk:boot` phase.ready);
 //   (b) wall time of `ukernel run --kernel K` (Node start, CLI, QEMU, guest, exit);
-//   (c) wall time of a bare qemu-system-x86_64 run of the same kernel with the same argv;
+//   (c) wall time of a bare qemu-system-x86_64 run of the same kernel with the same argv (the
+//       same devices too: an events device, as `ukernel run` attaches to every run);
 //   (d) wall time of `node -e 0`: Node's own start-up, which (b) pays before any CLI code runs.
 // Prints median/min/max of each, (b) − (c) and (b) / (c) from the medians, and (b) − (c) − (d):
 // what the CLI's own code costs.
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { failer, kvmUsable, round, row, stats } from '../lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const { qemuArgs, parseRecordLine } = await import(join(root, 'cli/dist/lib.js'));
+const { qemuArgs, parseRecordLine, createEventsFile, constants } = await import(join(root, 'cli/dist/lib.js'));
 
 const fail = failer('boot');
 const { values } = parseArgs({
@@ -39,8 +40,9 @@ if (!['kvm', 'tcg'].includes(accel)) fail(`--accel must be auto, kvm or tcg, got
 // One run may take at most this long before it is killed and the benchmark fails.
 const runTimeoutMs = accel === 'kvm' ? 20_000 : 60_000;
 const cli = join(root, 'cli/bin/ukernel.mjs');
-const bare = qemuArgs({ kernel: values.kernel, accel, memoryMib: 128, vcpus: 1, cmdline: '' });
 const work = mkdtempSync(join(tmpdir(), 'ukernel-bench-'));
+const events = join(work, 'bare.events');
+const bare = qemuArgs({ kernel: values.kernel, accel, memoryMib: 128, vcpus: 1, cmdline: '', events });
 
 const guest = [];
 const cliWall = [];
@@ -53,6 +55,7 @@ try {
     if (report.status !== 0) fail(`ukernel run exited with guest status ${report.status}`);
     cliWall.push(viaCli.ms);
     guest.push(report.boot.phases_ns.ready / 1e6);
+    createEventsFile(events, constants.EVENTS_CAPACITY_BYTES); // fresh, as each `ukernel run` has
     const viaQemu = await timed('qemu-system-x86_64', bare);
     const ready = viaQemu.stdout
       .split('\n')

@@ -2,7 +2,7 @@
 // implementation injected (changesets-style), plus the top-level error handler.
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
-import { main, type Actions } from './cli.js';
+import { main, splitTraceOperands, type Actions } from './cli.js';
 import { normalizeRunOptions, type RawRunOptions, type RunOptions } from './commands/run-options.js';
 
 let stdout: MockInstance;
@@ -21,7 +21,7 @@ const unexpected = async (): Promise<number> => {
 
 /** Actions that fail the test unless overridden. */
 function actions(overrides: Partial<Actions>): Actions {
-  return { run: unexpected, init: unexpected, build: unexpected, pack: unexpected, inspect: unexpected, logs: unexpected, ...overrides };
+  return { run: unexpected, init: unexpected, build: unexpected, pack: unexpected, inspect: unexpected, logs: unexpected, trace: unexpected, perf: unexpected, ...overrides };
 }
 
 async function parse(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; options?: RunOptions }> {
@@ -151,7 +151,15 @@ describe('argv → other commands', () => {
       calls.push([name, ...args]);
       return 0;
     };
-    const injected = actions({ init: record('init'), build: record('build'), pack: record('pack'), inspect: record('inspect'), logs: record('logs') });
+    const injected = actions({
+      init: record('init'),
+      build: record('build'),
+      pack: record('pack'),
+      inspect: record('inspect'),
+      logs: record('logs'),
+      trace: record('trace'),
+      perf: record('perf'),
+    });
     for (const argv of [
       ['init', '--name', 'demo', '--lang', 'native', '--template', 'worker', '--force'],
       ['build', '--release'],
@@ -160,6 +168,15 @@ describe('argv → other commands', () => {
       ['logs', '-f'],
       ['logs', '20260101T000000Z-1', '--raw'],
       ['logs', '--list'],
+      ['logs', 'R', '--level', 'warn', '--json', '--follow'],
+      ['trace'],
+      ['trace', 'R', '--json'],
+      ['trace', '--export', 'chrome', 'out.json'],
+      ['trace', 'R', '--export', 'perfetto', 'out.json'],
+      ['trace', '--export=chrome', 'out.json', 'R'],
+      ['trace', '--export', 'chrome', 'R', 'R'],
+      ['perf'],
+      ['perf', 'R', '--json'],
     ]) {
       expect(await main(['node', 'ukernel', ...argv], injected)).toBe(0);
     }
@@ -171,7 +188,28 @@ describe('argv → other commands', () => {
       ['logs', undefined, { follow: true }],
       ['logs', '20260101T000000Z-1', { raw: true }],
       ['logs', undefined, { list: true }],
+      ['logs', 'R', { level: 'warn', json: true, follow: true }],
+      ['trace', undefined, undefined, {}],
+      ['trace', 'R', undefined, { json: true }],
+      ['trace', undefined, 'out.json', { export: 'chrome' }],
+      ['trace', 'R', 'out.json', { export: 'perfetto' }],
+      ['trace', 'R', 'out.json', { export: 'chrome' }],
+      ['trace', 'R', 'R', { export: 'chrome' }],
+      ['perf', undefined, {}],
+      ['perf', 'R', { json: true }],
     ]);
+  });
+
+  it('trace finds FILE right after the export format, wherever --export stands', () => {
+    expect(splitTraceOperands(['node', 'ukernel', 'trace', '--export', 'chrome', 'f.json'], ['f.json'])).toEqual({ run: undefined, file: 'f.json' });
+    expect(splitTraceOperands(['node', 'ukernel', 'trace', 'f.json', '--export', 'chrome'], ['f.json'])).toEqual({ run: 'f.json', file: undefined });
+    expect(splitTraceOperands(['node', 'ukernel', 'trace', '--export', 'chrome', '--json'], [])).toEqual({ run: undefined, file: undefined });
+  });
+
+  it('trace with too many operands is a usage error', async () => {
+    expect(await main(['node', 'ukernel', 'trace', 'a', 'b'], actions({}))).toBe(2);
+    expect(written(stderr)).toMatch(/^error UK100: unexpected argument "b"/);
+    expect(await main(['node', 'ukernel', 'trace', '--export', 'chrome', 'f', 'a', 'b'], actions({}))).toBe(2);
   });
 
   it('inspect without an image is a usage error', async () => {

@@ -8,6 +8,8 @@ import type { RawInitOptions } from './commands/init.js';
 import type { RawInspectOptions } from './commands/inspect.js';
 import type { RawLogsOptions } from './commands/logs.js';
 import type { RawPackOptions } from './commands/pack.js';
+import type { RawPerfOptions } from './commands/perf.js';
+import type { RawTraceOptions } from './commands/trace.js';
 import type { RawRunOptions } from './commands/run-options.js';
 import { errColors, writeErr, writeOut } from './ui.js';
 
@@ -23,6 +25,8 @@ export interface Actions {
   pack(options: RawPackOptions): Promise<number>;
   inspect(image: string, options: RawInspectOptions): Promise<number>;
   logs(run: string | undefined, options: RawLogsOptions): Promise<number>;
+  trace(run: string | undefined, file: string | undefined, options: RawTraceOptions): Promise<number>;
+  perf(run: string | undefined, options: RawPerfOptions): Promise<number>;
 }
 
 const lazyActions: Actions = {
@@ -32,12 +36,37 @@ const lazyActions: Actions = {
   pack: async (options) => (await import('./commands/pack.js')).pack(options),
   inspect: async (image, options) => (await import('./commands/inspect.js')).inspect(image, options),
   logs: async (run, options) => (await import('./commands/logs.js')).logs(run, options),
+  trace: async (run, file, options) => (await import('./commands/trace.js')).trace(run, file, options),
+  perf: async (run, options) => (await import('./commands/perf.js')).perf(run, options),
 };
 
 /** Arguments after the first `--` (workload arguments for `run`). */
 function afterDashDash(argv: readonly string[]): string[] {
   const index = argv.indexOf('--');
   return index < 0 ? [] : argv.slice(index + 1);
+}
+
+/**
+ * `trace [RUN] --export FORMAT FILE`: FILE is the operand right after the format, wherever the
+ * option stands; the other operand (if any) is RUN.
+ */
+export function splitTraceOperands(argv: readonly string[], operands: readonly string[]): { run: string | undefined; file: string | undefined } {
+  const end = argv.indexOf('--');
+  const args = end < 0 ? argv : argv.slice(0, end);
+  let file: string | undefined;
+  for (let i = args.length - 1; i >= 0 && file === undefined; i--) {
+    const token = args[i]!;
+    if (token === '--export') file = args[i + 2];
+    else if (token.startsWith('--export=')) file = args[i + 1];
+  }
+  const rest = [...operands];
+  const at = file === undefined ? -1 : rest.indexOf(file);
+  if (at >= 0) rest.splice(at, 1);
+  else file = undefined;
+  if (rest.length > 1) {
+    throw new UkernelError('Usage', `unexpected argument "${rest[1]}"`, { hint: 'ukernel trace [RUN] [--export chrome|perfetto FILE] [--json]' });
+  }
+  return { run: rest[0], file };
 }
 
 export function createProgram(actions: Actions, setExitCode: (code: number) => void, argv: readonly string[] = []): Command {
@@ -117,12 +146,39 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
 
   program
     .command('logs')
-    .description('show the console log of the last run (or RUN), sanitized like the live console')
+    .description('show the console log and log records of the last run (or RUN), sanitized like the live console')
     .argument('[run]', 'a run from --list (its name or a unique prefix)')
-    .option('-f, --follow', 'keep printing while the run goes on (until its ukernel process exits)')
+    .option('-f, --follow', 'keep printing console and log records while the run goes on (until its ukernel process exits)')
     .option('--list', 'list the recorded runs')
     .option('--raw', 'also show the @uk: records')
+    .option('--level <level>', 'log records at this level or above: debug | info | warn | error (console text counts as info)')
+    .option('--json', 'one JSON object per line')
+    .addHelpText('after', '\nLog records (ukernel.log.*) come from the run\'s events device, in guest time order: +12.345ms info  [task 0] message key=value\n')
     .action(async (run: string | undefined, options: RawLogsOptions) => setExitCode(await actions.logs(run, options)));
+
+  program
+    .command('trace')
+    .usage('[RUN] [--export chrome|perfetto FILE] [--json]')
+    .description('summarize the spans and events of the last run (or RUN), or export them for Perfetto / chrome://tracing')
+    .argument('[run-and-file...]', 'RUN (a run from `logs --list`), and with --export the FILE to write')
+    .option('--export <format>', 'chrome | perfetto: write FILE as Chrome Trace Event Format JSON (Perfetto loads it too)')
+    .option('--json', 'print one JSON object')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ukernel trace                          # per span name: count, total, p50, p90, p99, max; events\n' +
+        '  ukernel trace --export perfetto trace.json   # then open it in https://ui.perfetto.dev\n',
+    )
+    .action(async (operands: string[], options: RawTraceOptions) => {
+      const { run, file } = splitTraceOperands(argv, operands);
+      setExitCode(await actions.trace(run, file, options));
+    });
+
+  program
+    .command('perf')
+    .description('cold-start breakdown of the last run (or RUN) and span latency percentiles')
+    .argument('[run]', 'a run from `logs --list` (its name or a unique prefix)')
+    .option('--json', 'print one JSON object')
+    .action(async (run: string | undefined, options: RawPerfOptions) => setExitCode(await actions.perf(run, options)));
 
   return program;
 }

@@ -117,8 +117,38 @@ export const RUNNING_MARKER_PATH = 'logs/.running';
 export const RUN_LOGS_KEPT_MAX = 100;
 /** `logs --follow` polls the log this often. */
 export const FOLLOW_POLL_MS = 100;
+/** Console logs are read (by `logs`, `trace`, `perf`) in chunks of this size. */
+export const LOG_READ_CHUNK_BYTES = 64 * 1024;
 /** `logs --list` reads at most this much of the end of each log to find the exit status. */
 export const LOG_TAIL_SCAN_BYTES = 64 * 1024;
+// ---- Logs and traces: the events device (docs/observability.md) -----------------------------
+
+/** Size of each run's events file (sparse: only what the guest writes takes disk space). */
+export const EVENTS_CAPACITY_BYTES = 16 << 20;
+/** A header claiming more than this (or a file larger than this) is read only this far. */
+export const EVENTS_CAPACITY_BYTES_MAX = 1 << 30;
+export const EVENTS_SECTOR_BYTES = 512;
+/** Records decoded from one run, all sources together; the rest is reported, not read. */
+export const EVENTS_RECORDS_MAX = 1_000_000;
+/** The guest's limits (abi/ukernel.abi.json): longer names, messages or more fields are invalid records. */
+export const EVENT_NAME_BYTES_MAX = 64;
+export const LOG_MESSAGE_BYTES_MAX = 65_536;
+export const LOG_FIELDS_MAX = 16;
+/** Guest timestamps beyond this (about 104 days) are invalid: they would lose precision. */
+export const EVENT_T_NS_MAX = Number.MAX_SAFE_INTEGER;
+/** Log messages and field values are cut to this many bytes before they reach a terminal. */
+export const LOG_TEXT_DISPLAY_BYTES_MAX = 4096;
+/** Damaged blocks, sequence gaps, invalid records: at most this many are described one by one. */
+export const EVENTS_ISSUES_LISTED_MAX = 20;
+/** Each run's report (the `run --json` object), beside its log. */
+export const RUN_REPORT_SUFFIX = '.json';
+export const RUN_EVENTS_SUFFIX = '.events';
+export const RUN_LOG_SUFFIX = '.log';
+/** `trace`/`perf` tables: span or event names listed (the busiest first); the rest are summed up. */
+export const TRACE_NAMES_LISTED_MAX = 200;
+/** Run reports larger than this are not a report `ukernel run` wrote. */
+export const RUN_REPORT_BYTES_MAX = 1 << 20;
+
 /** Workload arguments: the kernel command line is limited (Firecracker: 2048 bytes). */
 export const CMDLINE_BYTES_MAX = 2048;
 

@@ -42,3 +42,14 @@ export function formatBytes(bytes: number): string {
   }
   return `${scaled(value, false)} ${units[index]}`;
 }
+
+/** Columns padded to their widest cell; `right` marks the columns aligned right (numbers). */
+export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>, right: ReadonlySet<number> = new Set()): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  return [header, ...rows].map((row) =>
+    row
+      .map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}

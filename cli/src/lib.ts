@@ -11,3 +11,6 @@ export { renderJsonSchema, parseProjectConfig } from './project/config.js';
 export { parseToolchainEnv } from './toolchain.js';
 export { writeImage } from './image/writer.js';
 export { verifyImage, bufferSource } from './image/reader.js';
+export { createEventsFile, encodeEventsHeader } from './observe/device.js';
+export { decodeEvents, bufferSource as eventsBufferSource, type EventRecord } from './observe/events.js';
+export { buildTrace, chromeTrace, chromeTraceProblems, spanStats } from './observe/trace.js';

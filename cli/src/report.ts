@@ -14,6 +14,10 @@ export interface RunReport {
   console_log: string;
   /** This run's own log (logs/runs/…); console_log links to the latest. */
   run_log: string;
+  /** The run's events device (logs/runs/….events), or null when none was attached. */
+  events: string | null;
+  /** Log and trace records the kernel dropped (`events_dropped` on `@uk:exit`), or null. */
+  events_dropped: number | null;
   reason: string | null;
   boot: {
     proto: string;
@@ -45,7 +49,7 @@ export interface RunReport {
 export function buildReport(
   result: Pick<SessionResult, 'spawnedAtNs' | 'boot' | 'exit' | 'vmmExit'> & Partial<Pick<SessionResult, 'workloadStart' | 'workloadExit'>>,
   status: number,
-  meta: { vmm: VmmName; accel: Accel; kernel: string; consoleLog: string; runLog?: string; image?: string | null },
+  meta: { vmm: VmmName; accel: Accel; kernel: string; consoleLog: string; runLog?: string; image?: string | null; events?: string | null },
 ): RunReport {
   const { boot, exit } = result;
   const workloadStart = result.workloadStart ?? null;
@@ -59,6 +63,8 @@ export function buildReport(
     image: meta.image ?? null,
     console_log: meta.consoleLog,
     run_log: meta.runLog ?? meta.consoleLog,
+    events: meta.events ?? null,
+    events_dropped: exit?.record.eventsDropped ?? null,
     reason: exit?.record.reason ?? null,
     boot:
       boot === null

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { logs } from './commands/logs.js';
-import { listRuns, pruneRunLogs, readRunningMarker, resolveRunLog, runStamp, startRunLog } from './runlog.js';
+import { encodeEventsFile } from './observe/fixtures.js';
+import { listRuns, planRun, pruneRunLogs, readRunningMarker, resolveRunLog, runStamp, startRunLog } from './runlog.js';
 
 const base = mkdtempSync(join(tmpdir(), 'uk-runlog-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -96,5 +97,118 @@ describe('ukernel logs', () => {
     expect(out).toEqual(['line one', 'line two', 'partial']);
     expect(notices).toEqual([expect.stringMatching(/^ukernel: run \S+ ended \(ukernel pid \d+ exited\)$/)]);
     rmSync(dir, { recursive: true });
+  });
+});
+
+describe('run files beside the log', () => {
+  it('plans .log, .events and .json under one name; resolves them; prunes them together', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uk-runfiles-'));
+    const plan = planRun(dir, new Date('2026-02-01T00:00:00Z'), 5);
+    expect(plan).toEqual({
+      name: '20260201T000000Z-5',
+      path: join(dir, 'logs/runs/20260201T000000Z-5.log'),
+      eventsPath: join(dir, 'logs/runs/20260201T000000Z-5.events'),
+      reportPath: join(dir, 'logs/runs/20260201T000000Z-5.json'),
+    });
+    const runs = join(dir, 'logs/runs');
+    for (let i = 0; i < 4; i++) {
+      const run = startRunLog(dir, new Date(Date.UTC(2026, 1, 1, 0, 0, i)), 20 + i);
+      writeFileSync(run.eventsPath, '');
+      writeFileSync(run.reportPath, '{}');
+      run.finish();
+    }
+    writeFileSync(join(runs, '20250101T000000Z-1.events'), ''); // an orphan, oldest
+    writeFileSync(join(runs, 'notes.txt'), '');
+    expect(resolveRunLog(dir, '20260201T000001Z')).toMatchObject({
+      name: '20260201T000001Z-21',
+      eventsPath: join(runs, '20260201T000001Z-21.events'),
+      reportPath: join(runs, '20260201T000001Z-21.json'),
+    });
+    expect(resolveRunLog(dir, '20260201T000001Z-21.events').name).toBe('20260201T000001Z-21');
+    pruneRunLogs(runs, 2);
+    expect(readdirSync(runs).sort()).toEqual([
+      '20260201T000002Z-22.events', '20260201T000002Z-22.json', '20260201T000002Z-22.log',
+      '20260201T000003Z-23.events', '20260201T000003Z-23.json', '20260201T000003Z-23.log',
+      'notes.txt',
+    ]);
+    rmSync(dir, { recursive: true });
+  });
+});
+
+describe('ukernel logs with an events device', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uk-logs-events-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const CONSOLE =
+    '@uk:boot v=1 proto=pvh clock=cpuid tsc_khz=3000000 phase.ready=2500\n' +
+    'kernel line\n' +
+    '@uk:workload v=1 event=start t_ns=10000\n' +
+    'hello from the workload\n' +
+    '@uk:workload v=1 event=exit status=0 t_ns=50000\n' +
+    '@uk:exit v=1 status=0 reason=return\n';
+  const run = startRunLog(dir, new Date('2026-03-01T00:00:00Z'), 31);
+  writeFileSync(run.path, CONSOLE);
+  writeFileSync(
+    run.eventsPath,
+    encodeEventsFile([
+      { records: [{ kind: 'log', tNs: 30_000, level: 2, task: 1, message: 'slow \x1b[5m', fields: [['ms', '12'], ['path', 'a b']] }, { kind: 'log', tNs: 5_000, level: 0, message: 'early' }] },
+      { records: [{ kind: 'begin', tNs: 20_000, span: 1n, name: 's' }, { kind: 'log', tNs: 20_000, level: 1, message: 'working', fields: [['n', '']] }, { kind: 'log', tNs: 60_000, level: 3, message: 'late' }] },
+      { records: [{ kind: 'log', tNs: 1, message: 'lost' }], badCrc: true },
+    ]),
+  );
+  run.finish();
+
+  it('merges: console lines as they came, log records in t_ns order around the stamped records', async () => {
+    const { out, notices } = await logsOutput([undefined, {}], dir);
+    expect(out).toEqual([
+      'kernel line',
+      '+0.005ms debug [task 0] early',
+      'hello from the workload',
+      '+0.020ms info  [task 0] working n=""',
+      '+0.030ms warn  [task 1] slow \\x1b[5m ms=12 path="a b"',
+      '+0.060ms error [task 0] late',
+    ]);
+    expect(notices).toEqual([expect.stringMatching(/^ukernel: logs\/runs\/20260301T000000Z-31\.events: block 2 \(sequence 2\) at byte \d+: CRC mismatch, skipped$/)]);
+  });
+
+  it('--level filters log records; console text counts as info', async () => {
+    expect((await logsOutput([undefined, { level: 'info' }], dir)).out).toEqual([
+      'kernel line',
+      'hello from the workload',
+      '+0.020ms info  [task 0] working n=""',
+      '+0.030ms warn  [task 1] slow \\x1b[5m ms=12 path="a b"',
+      '+0.060ms error [task 0] late',
+    ]);
+    expect((await logsOutput([undefined, { level: 'warn' }], dir)).out).toEqual([
+      '+0.030ms warn  [task 1] slow \\x1b[5m ms=12 path="a b"',
+      '+0.060ms error [task 0] late',
+    ]);
+    await expect(logsOutput([undefined, { level: 'loud' }], dir)).rejects.toMatchObject({ code: 'UK101' });
+  });
+
+  it('--json: one object per line; --raw adds the records', async () => {
+    const { out } = await logsOutput([undefined, { json: true, level: 'info', raw: true }], dir);
+    const lines = out.map((line) => JSON.parse(line));
+    expect(lines[0]).toEqual({ type: 'record', text: '@uk:boot v=1 proto=pvh clock=cpuid tsc_khz=3000000 phase.ready=2500' });
+    expect(lines[1]).toEqual({ type: 'console', text: 'kernel line' });
+    expect(lines).toContainEqual({ type: 'log', t_ns: 30000, level: 'warn', task: 1, message: 'slow \\x1b[5m', fields: { ms: '12', path: 'a b' } });
+    expect(lines.map((l) => l.type)).toEqual(['record', 'console', 'record', 'console', 'log', 'log', 'record', 'record', 'log']);
+  });
+
+  it('--follow shows log records while the run goes on, then reads the rest once it ended', async () => {
+    const live = mkdtempSync(join(tmpdir(), 'uk-follow-events-'));
+    const writer = spawn('sleep', ['0.6']);
+    const running = startRunLog(live, new Date(), writer.pid!);
+    writeFileSync(running.path, 'booting\n');
+    const full = encodeEventsFile([{ records: [{ kind: 'log', tNs: 1_000, message: 'one' }] }, { records: [{ kind: 'log', tNs: 2_000, message: 'two' }] }], 8192);
+    const partial = Buffer.from(full);
+    partial.fill(0, 1024 + 40, 1536); // block 1 is still being written: not damaged yet
+    writeFileSync(running.eventsPath, partial);
+    const following = logsOutput([undefined, { follow: true }], live);
+    setTimeout(() => appendFileSync(running.path, 'more\n'), 150);
+    setTimeout(() => writeFileSync(running.eventsPath, full), 300);
+    const { out, notices } = await following;
+    expect(out).toEqual(['booting', '+0.001ms info  [task 0] one', 'more', '+0.002ms info  [task 0] two']);
+    expect(notices).toEqual([expect.stringMatching(/ended/)]);
+    rmSync(live, { recursive: true });
   });
 });

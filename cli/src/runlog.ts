@@ -1,20 +1,57 @@
-// Run logs: each run's raw console goes to logs/runs/<UTC timestamp>-<pid>.log; logs/console.log
-// is a hard link to the latest one (a copy when links are not possible); logs/.running names
-// the log of a run in progress and its pid, for `ukernel logs --follow`.
+// Run logs: each run's raw console goes to logs/runs/<UTC timestamp>-<pid>.log, its events device
+// (docs/observability.md) to <…>.events and, once it is over, its report to <…>.json;
+// logs/console.log is a hard link to the latest log (a copy when links are not possible);
+// logs/.running names the log of a run in progress and its pid, for `ukernel logs --follow`.
 import { copyFileSync, linkSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONSOLE_LOG_PATH, RUN_LOGS_DIR, RUN_LOGS_KEPT_MAX, RUNNING_MARKER_PATH } from './constants.js';
+import {
+  CONSOLE_LOG_PATH,
+  RUN_EVENTS_SUFFIX,
+  RUN_LOG_SUFFIX,
+  RUN_LOGS_DIR,
+  RUN_LOGS_KEPT_MAX,
+  RUN_REPORT_SUFFIX,
+  RUNNING_MARKER_PATH,
+} from './constants.js';
 import { UkernelError } from './errors.js';
 import { errnoCode, removeQuietly, tempPathFor, writeFileAtomic } from './fsutil.js';
 
 const RUN_LOG_RE = /^(\d{8}T\d{6}Z)-(\d+)\.log$/;
+/** Every file that belongs to a run: its log, events device and report. */
+const RUN_FILE_RE = /^(\d{8}T\d{6}Z-\d+)\.(log|events|json)$/;
 
 /** 2025-11-23T09:04:12.345Z → 20251123T090412Z */
 export function runStamp(now: Date): string {
   return now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
 }
 
-export interface RunLog {
+/** Where one run's files go. */
+export interface RunPaths {
+  /** `20251123T090412Z-1234` */
+  name: string;
+  /** The console log, logs/runs/NAME.log. */
+  path: string;
+  /** The events device, logs/runs/NAME.events. */
+  eventsPath: string;
+  /** The report written when the run is over, logs/runs/NAME.json. */
+  reportPath: string;
+}
+
+/** The paths of a run started at `now` by `pid` (nothing is created). */
+export function planRun(base: string, now: Date = new Date(), pid: number = process.pid): RunPaths {
+  return runPaths(join(base, RUN_LOGS_DIR), `${runStamp(now)}-${pid}`);
+}
+
+export function runPaths(runsDir: string, name: string): RunPaths {
+  return {
+    name,
+    path: join(runsDir, `${name}${RUN_LOG_SUFFIX}`),
+    eventsPath: join(runsDir, `${name}${RUN_EVENTS_SUFFIX}`),
+    reportPath: join(runsDir, `${name}${RUN_REPORT_SUFFIX}`),
+  };
+}
+
+export interface RunLog extends RunPaths {
   /** The run's own log (logs/runs/…). */
   path: string;
   /** logs/console.log. */
@@ -29,11 +66,15 @@ export interface RunningMarker {
   log: string;
 }
 
-/** Create the run's log, point logs/console.log at it, mark the run as in progress. */
-export function startRunLog(base: string, now: Date = new Date(), pid: number = process.pid): RunLog {
+/**
+ * Create the run's log, point logs/console.log at it, mark the run as in progress, and prune
+ * old runs. `planned` (from planRun) when the paths were needed before, e.g. for the VMM's argv.
+ */
+export function startRunLog(base: string, now: Date = new Date(), pid: number = process.pid, planned?: RunPaths): RunLog {
   const runsDir = join(base, RUN_LOGS_DIR);
-  const name = `${runStamp(now)}-${pid}.log`;
-  const path = join(runsDir, name);
+  const paths = planned ?? planRun(base, now, pid);
+  const name = `${paths.name}${RUN_LOG_SUFFIX}`;
+  const path = paths.path;
   const consolePath = join(base, CONSOLE_LOG_PATH);
   const markerPath = join(base, RUNNING_MARKER_PATH);
   try {
@@ -57,6 +98,7 @@ export function startRunLog(base: string, now: Date = new Date(), pid: number = 
   pruneRunLogs(runsDir, RUN_LOGS_KEPT_MAX);
   let finished = false;
   return {
+    ...paths,
     path,
     consolePath,
     finish() {
@@ -76,10 +118,26 @@ export function startRunLog(base: string, now: Date = new Date(), pid: number = 
   };
 }
 
-/** Delete the oldest run logs so that at most `keep` remain. */
+/** Delete the oldest runs (log, events and report) so that at most `keep` remain. */
 export function pruneRunLogs(runsDir: string, keep: number): void {
-  const logs = listRunLogNames(runsDir);
-  for (const name of logs.slice(0, Math.max(0, logs.length - keep))) removeQuietly(join(runsDir, name));
+  let names: string[];
+  try {
+    names = readdirSync(runsDir);
+  } catch {
+    return;
+  }
+  const byRun = new Map<string, string[]>();
+  for (const file of names) {
+    const match = RUN_FILE_RE.exec(file);
+    if (match === null) continue;
+    const files = byRun.get(match[1]!) ?? [];
+    files.push(file);
+    byRun.set(match[1]!, files);
+  }
+  const runs = [...byRun.keys()].sort();
+  for (const run of runs.slice(0, Math.max(0, runs.length - keep))) {
+    for (const file of byRun.get(run)!) removeQuietly(join(runsDir, file));
+  }
 }
 
 function listRunLogNames(runsDir: string): string[] {
@@ -147,8 +205,21 @@ export function listRuns(base: string): RunEntry[] {
   });
 }
 
+export interface ResolvedRun {
+  path: string;
+  name: string;
+  /** The run's events device and report (which may not exist); null for a log outside logs/runs. */
+  eventsPath: string | null;
+  reportPath: string | null;
+}
+
 /** The log a `ukernel logs [RUN]` means: the named run (full name or unique prefix) or the latest. */
-export function resolveRunLog(base: string, run: string | undefined): { path: string; name: string } {
+export function resolveRunLog(base: string, run: string | undefined): ResolvedRun {
+  const runsDir = join(base, RUN_LOGS_DIR);
+  const of = (entry: RunEntry): ResolvedRun => {
+    const paths = runPaths(runsDir, entry.name);
+    return { path: entry.path, name: entry.name, eventsPath: paths.eventsPath, reportPath: paths.reportPath };
+  };
   const runs = listRuns(base);
   if (run === undefined) {
     const consolePath = join(base, CONSOLE_LOG_PATH);
@@ -160,11 +231,12 @@ export function resolveRunLog(base: string, run: string | undefined): { path: st
       });
     }
     const latest = runs.at(-1);
-    return { path: latest !== undefined && sameFile(latest.path, consolePath) ? latest.path : consolePath, name: latest?.name ?? 'console' };
+    if (latest !== undefined && sameFile(latest.path, consolePath)) return of(latest);
+    return { path: consolePath, name: latest?.name ?? 'console', eventsPath: null, reportPath: null };
   }
-  const wanted = run.replace(/^.*\//, '').replace(/\.log$/, '');
+  const wanted = run.replace(/^.*\//, '').replace(/\.(log|events|json)$/, '');
   const matches = runs.filter((r) => r.name.startsWith(wanted));
-  if (matches.length === 1) return { path: matches[0]!.path, name: matches[0]!.name };
+  if (matches.length === 1) return of(matches[0]!);
   const why = matches.length === 0 ? 'no such run' : `"${wanted}" matches ${matches.length} runs`;
   throw new UkernelError('RunLogNotFound', `${why} in ${RUN_LOGS_DIR}`);
 }

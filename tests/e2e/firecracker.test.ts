@@ -22,7 +22,10 @@ describe('ukernel run --vmm firecracker', () => {
     const config = JSON.parse(readFileSync(join(work.path, 'build/firecracker/vm-config.json'), 'utf8'));
     expect(config['boot-source'].kernel_image_path).toBe(kernelPath);
     expect(config['boot-source'].boot_args).toContain('uk.verbose');
-    expect(config.drives).toEqual([]);
+    // The run's events device (docs/observability.md) is the only drive of a bare kernel run.
+    expect(config.drives).toEqual([
+      { drive_id: 'events', path_on_host: expect.stringMatching(/\/logs\/runs\/\d{8}T\d{6}Z-\d+\.events$/), is_root_device: false, is_read_only: false },
+    ]);
     expect(config['machine-config']).toMatchObject({ vcpu_count: 2, mem_size_mib: 256 });
   });
 

@@ -1,14 +1,16 @@
-// `ukernel logs [RUN] [--follow] [--list] [--raw]`: the console log of the last (or a named)
-// run, sanitized like the live console; `--follow` keeps printing while the run goes on and
+// `ukernel logs [RUN] [--follow] [--list] [--raw] [--level L] [--json]`: the console log of the
+// last (or a named) run, sanitized like the live console, merged with the log records of its
+// events device (docs/observability.md); `--follow` keeps printing while the run goes on and
 // stops when the ukernel process writing it is gone.
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { FOLLOW_POLL_MS, LOG_TAIL_SCAN_BYTES } from '../constants.js';
-import { ConsoleDecoder } from '../console/stream.js';
+import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES } from '../constants.js';
+import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
 import { parseRecordLine } from '../console/records.js';
-import { sanitizeLine } from '../console/sanitize.js';
+import { UkernelError } from '../errors.js';
 import { displayPath } from '../fsutil.js';
 import { formatBytes } from '../format.js';
+import { EventsReader, LOG_LEVELS, openEventsFile, type EventRecord, type LogEvent, type LogLevel } from '../observe/events.js';
 import { findProjectRoot } from '../project/locate.js';
 import { liveRun, listRuns, processAlive, resolveRunLog, type RunEntry } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
@@ -17,6 +19,8 @@ export interface RawLogsOptions {
   follow?: boolean;
   list?: boolean;
   raw?: boolean;
+  level?: string;
+  json?: boolean;
 }
 
 export interface LogsDeps {
@@ -26,83 +30,187 @@ export interface LogsDeps {
   pollMs: number;
 }
 
-/** Console bytes → printable lines: records hidden (unless raw), everything sanitized. */
-class LogPrinter {
-  private readonly decoder = new ConsoleDecoder();
-  private pending = Buffer.alloc(0);
+/** Console text counts as this level for --level. */
+const CONSOLE_LEVEL = LOG_LEVELS.indexOf('info');
+
+/** `+12.345ms info  [task 1] message key=value`. */
+export function formatLogRecord(record: LogEvent): string {
+  const fields = record.fields.map(([key, value]) => ` ${key}=${quoteValue(value)}`).join('');
+  return `+${(record.tNs / 1e6).toFixed(3)}ms ${record.level.padEnd(5)} [task ${record.task}] ${record.message}${fields}`;
+}
+
+/** Values with spaces, quotes or `=` (or empty) are quoted, so that fields stay readable. */
+function quoteValue(value: string): string {
+  return value === '' || /[\s"=]/.test(value) ? `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"` : value;
+}
+
+export function logRecordJson(record: LogEvent): string {
+  return JSON.stringify({
+    type: 'log',
+    t_ns: record.tNs,
+    level: record.level,
+    task: record.task,
+    message: record.message,
+    fields: Object.fromEntries(record.fields),
+  });
+}
+
+/**
+ * Console lines in the order they came, log records in t_ns order, merged: a log record is shown
+ * before the first console line that follows a console record (boot, workload, trace) stamped
+ * later than it. Console lines carry no guest time, so that is as close as the two get.
+ */
+class LogView {
+  private readonly decoder: ConsoleDecoder;
+  /** Guest time of the latest stamped console record. */
+  private anchorNs = 0;
+  /** Log records not shown yet, sorted by t_ns. */
+  private pending: LogEvent[] = [];
 
   constructor(
     private readonly raw: boolean,
+    private readonly json: boolean,
+    private readonly minLevel: number,
     private readonly out: (line: string) => void,
-  ) {}
+  ) {
+    this.decoder = new ConsoleDecoder({ recordText: raw });
+  }
 
-  push(chunk: Buffer): void {
-    if (!this.raw) {
-      for (const event of this.decoder.push(chunk, 0n)) if (event.type !== 'record') this.out(event.text);
+  addRecords(records: readonly EventRecord[]): void {
+    const logs = records.filter((r): r is LogEvent => r.kind === 'log' && LOG_LEVELS.indexOf(r.level) >= this.minLevel);
+    if (logs.length === 0) return;
+    const sortedAlready = this.pending.length === 0 || logs[0]!.tNs >= this.pending.at(-1)!.tNs;
+    for (const r of logs) this.pending.push(r);
+    if (!sortedAlready || !logs.every((r, i) => i === 0 || r.tNs >= logs[i - 1]!.tNs)) this.pending.sort((a, b) => a.tNs - b.tNs);
+  }
+
+  pushConsole(chunk: Buffer): void {
+    for (const event of this.decoder.push(chunk, 0n)) this.consoleEvent(event);
+  }
+
+  endConsole(): void {
+    for (const event of this.decoder.end()) this.consoleEvent(event);
+  }
+
+  /** Show the log records up to `untilNs` (all of them by default). */
+  flushRecords(untilNs: number = Infinity): void {
+    let shown = 0;
+    while (shown < this.pending.length && this.pending[shown]!.tNs <= untilNs) {
+      const record = this.pending[shown]!;
+      this.out(this.json ? logRecordJson(record) : formatLogRecord(record));
+      shown++;
+    }
+    if (shown > 0) this.pending = this.pending.slice(shown);
+  }
+
+  private consoleEvent(event: ConsoleEvent): void {
+    if (event.type === 'record') {
+      const r = event.record;
+      const stamp = r.kind === 'boot' ? r.readyNs : r.kind === 'workload' || r.kind === 'trace' ? r.tNs : null;
+      if (stamp !== null && stamp > this.anchorNs) this.anchorNs = stamp;
+      this.flushRecords(this.anchorNs);
+      if (event.text !== undefined) this.line('record', event.text);
       return;
     }
-    // Raw: every line as it is (records included), still sanitized.
-    let data = Buffer.concat([this.pending, chunk]);
-    for (let newline = data.indexOf(0x0a); newline >= 0; newline = data.indexOf(0x0a)) {
-      const line = data.subarray(0, newline);
-      this.out(sanitizeLine(line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line));
-      data = data.subarray(newline + 1);
-    }
-    this.pending = Buffer.from(data);
+    this.flushRecords(this.anchorNs);
+    this.line('console', event.text);
   }
 
-  end(): void {
-    if (!this.raw) {
-      for (const event of this.decoder.end()) if (event.type !== 'record') this.out(event.text);
-    } else if (this.pending.length > 0) {
-      this.out(sanitizeLine(this.pending));
-      this.pending = Buffer.alloc(0);
-    }
+  private line(type: 'console' | 'record', text: string): void {
+    if (this.minLevel > CONSOLE_LEVEL) return;
+    this.out(this.json ? JSON.stringify({ type, text }) : text);
   }
+}
+
+function parseLevel(level: string | undefined): number {
+  if (level === undefined) return 0;
+  const index = LOG_LEVELS.indexOf(level as LogLevel);
+  if (index < 0) {
+    throw new UkernelError('InvalidOption', `--level must be debug, info, warn or error, not "${level.slice(0, 40)}"`, {
+      hint: 'ukernel logs --level warn shows warnings and errors only (console text counts as info).',
+    });
+  }
+  return index;
+}
+
+/** The run's events file, read as it grows; null when the run has none (yet). */
+function openEvents(path: string | null, display: (p: string) => string, notice: (line: string) => void): { reader: EventsReader; close(): void } | null {
+  if (path === null) return null;
+  const opened = openEventsFile(path);
+  if (opened === null) return null;
+  if ('error' in opened) {
+    notice(`ukernel: cannot read ${display(path)} (${opened.error}); showing the console only`);
+    return null;
+  }
+  return { reader: new EventsReader(opened.source), close: opened.close };
+}
+
+function reportEvents(reader: EventsReader, path: string, notice: (line: string) => void): void {
+  const header = reader.headerState;
+  if (header !== null && !header.ok) notice(`ukernel: ${path}: ${header.reason}; its records are skipped`);
+  for (const issue of reader.issues) notice(`ukernel: ${path}: ${issue}`);
+  if (reader.stats.droppedRecords > 0) notice(`ukernel: the guest dropped ${reader.stats.droppedRecords} record(s) while the events device was busy`);
 }
 
 export async function logs(run: string | undefined, raw: RawLogsOptions, deps: Partial<LogsDeps> = {}): Promise<number> {
   const cwd = deps.cwd ?? process.cwd();
   const out = deps.out ?? writeOut;
   const notice = deps.notice ?? ((line: string) => writeErr(errColors().dim(line)));
+  const minLevel = parseLevel(raw.level);
   const base = findProjectRoot(cwd) ?? cwd;
   if (raw.list === true) {
     for (const line of formatRunList(listRuns(base), liveRun(base)?.log ?? null, base, cwd)) out(line);
     return 0;
   }
   const log = resolveRunLog(base, run);
-  const printer = new LogPrinter(raw.raw === true, out);
+  const display = (path: string): string => displayPath(cwd, path);
+  const view = new LogView(raw.raw === true, raw.json === true, minLevel, out);
   const live = liveRun(base);
-  const following = raw.follow === true && live !== null && join(base, live.log) === log.path;
+  const running = live !== null && join(base, live.log) === log.path;
+  const following = raw.follow === true && running;
+  let events = openEvents(log.eventsPath, display, notice);
   const fd = openSync(log.path, 'r');
   try {
-    let offset = drain(fd, 0, printer);
     if (raw.follow === true && !following) notice(`ukernel: run ${log.name} is not running; nothing to follow`);
-    if (following) {
+    if (!following) {
+      // Everything is there: all log records first (sorted), then the console streamed past them.
+      // (A run still going without --follow: a block being written is not reported as damaged.)
+      if (events !== null) view.addRecords(events.reader.poll(!running));
+      drain(fd, 0, view);
+      view.endConsole();
+      view.flushRecords();
+    } else {
       const pollMs = deps.pollMs ?? FOLLOW_POLL_MS;
+      let offset = 0;
       // Bounded by the writer: stop once the ukernel process that writes the log is gone.
-      while (processAlive(live.pid)) {
+      for (let alive = true; ; alive = processAlive(live!.pid)) {
+        events ??= openEvents(log.eventsPath, display, notice);
+        if (events !== null) view.addRecords(events.reader.poll(!alive));
+        offset = drain(fd, offset, view);
+        view.flushRecords(); // as they come: a record is not held back for console lines
+        if (!alive) break;
         await new Promise((r) => setTimeout(r, pollMs));
-        offset = drain(fd, offset, printer);
       }
-      offset = drain(fd, offset, printer);
-      notice(`ukernel: run ${log.name} ended (ukernel pid ${live.pid} exited)`);
+      view.endConsole();
+      view.flushRecords();
+      notice(`ukernel: run ${log.name} ended (ukernel pid ${live!.pid} exited)`);
     }
+    if (events !== null && log.eventsPath !== null) reportEvents(events.reader, display(log.eventsPath), notice);
   } finally {
     closeSync(fd);
+    events?.close();
   }
-  printer.end();
   return 0;
 }
 
 /** Print everything from `offset` to the current end; returns the new offset. */
-function drain(fd: number, offset: number, printer: LogPrinter): number {
+function drain(fd: number, offset: number, view: LogView): number {
   const size = fstatSync(fd).size;
-  const chunk = Buffer.alloc(64 * 1024);
+  const chunk = Buffer.alloc(LOG_READ_CHUNK_BYTES);
   while (offset < size) {
     const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
     if (n === 0) break;
-    printer.push(Buffer.from(chunk.subarray(0, n)));
+    view.pushConsole(Buffer.from(chunk.subarray(0, n)));
     offset += n;
   }
   return offset;

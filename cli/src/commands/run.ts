@@ -1,10 +1,11 @@
 // `ukernel run`: decide what to boot (a bare kernel, an image, or the project — rebuilt and
-// repacked only when its inputs changed), validate, pick accel and VMM, run the VM session,
-// keep the run's log, report.
+// repacked only when its inputs changed), validate, pick accel and VMM, create the run's events
+// device, run the VM session, keep the run's log, events and report.
 import { resolve } from 'node:path';
 import {
   BOOT_TIMEOUT_KVM_MS,
   BOOT_TIMEOUT_TCG_MS,
+  EVENTS_CAPACITY_BYTES,
   FIRECRACKER_BINARY,
   FIRECRACKER_CONFIG_PATH,
   MEMORY_MIB_DEFAULT,
@@ -17,8 +18,9 @@ import { displayPath, writeFileAtomic } from '../fsutil.js';
 import type { AbiVersion } from '../image/format.js';
 import type { ProjectConfig } from '../project/config.js';
 import { findProjectRoot } from '../project/locate.js';
+import { createEventsFile } from '../observe/device.js';
 import { buildReport, formatPhases, formatSummary } from '../report.js';
-import { clearStaleMarker, startRunLog } from '../runlog.js';
+import { clearStaleMarker, planRun, startRunLog } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
 import { kernelCmdline } from '../vmm/cmdline.js';
@@ -67,15 +69,19 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
     vcpus: opts.explicit.vcpu ? opts.vcpus : (target.defaults?.vcpu ?? VCPU_DEFAULT),
   };
   const cmdline = kernelCmdline({ extra: opts.cmdline, workload: opts.workloadArgs });
+  const plan = planRun(target.logBase);
   const launch =
-    opts.vmm === 'firecracker' ? prepareFirecracker(resolved, target, cmdline, d) : prepareQemu(resolved, target, cmdline, d);
+    opts.vmm === 'firecracker'
+      ? prepareFirecracker(resolved, target, cmdline, plan.eventsPath, d)
+      : prepareQemu(resolved, target, cmdline, plan.eventsPath, d);
 
   clearStaleMarker(target.logBase);
-  const runLog = startRunLog(target.logBase);
+  const runLog = startRunLog(target.logBase, undefined, undefined, plan);
   const consoleLogDisplay = displayPath(d.cwd, runLog.consolePath);
   const human = !opts.json;
   let result;
   try {
+    createEventsFile(runLog.eventsPath, EVENTS_CAPACITY_BYTES, displayPath(d.cwd, runLog.eventsPath));
     result = await runSession({
       vmm: opts.vmm,
       binary: launch.binary,
@@ -106,7 +112,18 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
     consoleLog: runLog.consolePath,
     runLog: runLog.path,
     image: target.image?.path ?? null,
+    events: runLog.eventsPath,
   });
+  // For `ukernel perf`: the host side of this run, next to its log.
+  try {
+    writeFileAtomic(runLog.reportPath, `${JSON.stringify(report, null, 2)}\n`, displayPath(d.cwd, runLog.reportPath));
+  } catch (err) {
+    if (!(err instanceof UkernelError)) throw err;
+    writeErr(c.yellow(`warning: ${err.message}; \`ukernel perf\` will lack this run's host timings`));
+  }
+  if (report.events_dropped !== null && report.events_dropped > 0) {
+    writeErr(c.yellow(`warning: the guest dropped ${report.events_dropped} log/trace record(s) (events device full or busy)`));
+  }
   if (opts.json) {
     writeOut(JSON.stringify(report));
   } else {
@@ -178,7 +195,7 @@ async function projectTarget(opts: RunOptions, d: RunDeps, say: (line: string) =
   };
 }
 
-function prepareQemu(opts: RunOptions, target: Target, cmdline: string, d: RunDeps): Launch {
+function prepareQemu(opts: RunOptions, target: Target, cmdline: string, events: string, d: RunDeps): Launch {
   const { accel, notice } = selectAccel(opts.accel, d.probeKvm);
   if (notice !== null) writeErr(errColors().yellow(notice));
   const binary = findExecutable(QEMU_BINARY, d.env, d.env.UKERNEL_QEMU);
@@ -193,11 +210,12 @@ function prepareQemu(opts: RunOptions, target: Target, cmdline: string, d: RunDe
     vcpus: opts.vcpus,
     cmdline,
     ...(target.image !== null ? { image: target.image } : {}),
+    events,
   });
   return { binary, accel, args };
 }
 
-function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, d: RunDeps): Launch {
+function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, events: string, d: RunDeps): Launch {
   if (opts.accel === 'tcg') {
     throw new UkernelError('FirecrackerNeedsKvm', `--vmm firecracker cannot run with accel tcg (from ${opts.accelFrom})`);
   }
@@ -209,6 +227,7 @@ function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, d
     vcpus: opts.vcpus,
     cmdline,
     ...(target.image !== null ? { image: target.image } : {}),
+    events,
   });
   writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`, configDisplay);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KVMCLOCK_NS_MAX, PHASE_NS_MAX, RECORD_LINE_MAX_BYTES, TSC_KHZ_MAX } from '../constants.js';
+import { EVENT_NAME_BYTES_MAX, KVMCLOCK_NS_MAX, PHASE_NS_MAX, RECORD_LINE_MAX_BYTES, TSC_KHZ_MAX } from '../constants.js';
 import { parseRecordLine, type ParseResult } from './records.js';
 import { mulberry32, randomBytes, randomRecordLike } from './fuzz-helpers.js';
 
@@ -35,7 +35,7 @@ describe('parseRecordLine', () => {
   it('parses the exit record and the optional kvmclock_ns', () => {
     expect(parse('@uk:exit v=1 status=0 reason=return')).toEqual({
       type: 'record',
-      record: { kind: 'exit', status: 0, reason: 'return' },
+      record: { kind: 'exit', status: 0, reason: 'return', eventsDropped: null },
     });
     expect(parse('@uk:exit v=1 status=101')).toMatchObject({ record: { status: 101, reason: null } });
     const boot = parse('@uk:boot v=1 proto=linux64 clock=pit tsc_khz=1 kvmclock_ns=123 phase.ready=0');
@@ -45,7 +45,7 @@ describe('parseRecordLine', () => {
   it('ignores unknown keys and unknown kinds (forward compatibility)', () => {
     expect(parse('@uk:exit v=1 status=7 future.key=a:b/c-d')).toMatchObject({ record: { status: 7 } });
     expect(parse(`${BOOT.replace('phase.long_mode', 'extra=x phase.long_mode')}`)).toMatchObject({ type: 'record' });
-    expect(parse('@uk:trace v=1 span=x')).toEqual({ type: 'ignored', kind: 'trace' });
+    expect(parse('@uk:later v=1 span=x')).toEqual({ type: 'ignored', kind: 'later' });
   });
 
   it('treats lines without the prefix as text', () => {
@@ -126,31 +126,39 @@ describe('workload records', () => {
   });
 });
 
-describe('parseRecordLine fuzz', () => {
-  function checkInvariants(result: ParseResult): void {
-    if (result.type !== 'record') return;
-    const r = result.record;
-    if (r.kind === 'exit') {
-      expect(Number.isInteger(r.status) && r.status >= 0 && r.status <= 255).toBe(true);
-      return;
-    }
-    if (r.kind === 'workload') {
-      expect(r.tNs >= 0 && r.tNs <= PHASE_NS_MAX).toBe(true);
-      expect(r.event === 'exit' ? r.status !== null && r.status >= 0 && r.status <= 255 : r.status === null).toBe(true);
-      return;
-    }
-    expect(Number.isInteger(r.tscKhz) && r.tscKhz >= 1 && r.tscKhz <= TSC_KHZ_MAX).toBe(true);
-    expect(r.kvmclockNs === null || (r.kvmclockNs >= 0 && r.kvmclockNs <= KVMCLOCK_NS_MAX)).toBe(true);
-    expect(r.phasesNs.length).toBeGreaterThan(0);
-    let previous = 0;
-    for (const [name, ns] of r.phasesNs) {
-      expect(name.length).toBeGreaterThan(0);
-      expect(Number.isSafeInteger(ns) && ns >= previous && ns <= PHASE_NS_MAX).toBe(true);
-      previous = ns;
-    }
-    expect(r.phasesNs[r.phasesNs.length - 1]).toEqual(['ready', r.readyNs]);
+function checkInvariants(result: ParseResult): void {
+  if (result.type !== 'record') return;
+  const r = result.record;
+  if (r.kind === 'exit') {
+    expect(Number.isInteger(r.status) && r.status >= 0 && r.status <= 255).toBe(true);
+    return;
   }
+  if (r.kind === 'trace') {
+    expect(Number.isSafeInteger(r.tNs) && r.tNs >= 0).toBe(true);
+    expect(Number.isInteger(r.task) && r.task >= 0 && r.task <= 0xffffffff).toBe(true);
+    expect(r.span >= 0n && r.span < 1n << 64n && r.value >= 0n && r.value < 1n << 64n).toBe(true);
+    expect(r.event === 'end' ? r.name === '' : r.name.length >= 1 && r.name.length <= EVENT_NAME_BYTES_MAX).toBe(true);
+    expect(r.event === 'event' ? r.span === 0n : r.span > 0n).toBe(true);
+    return;
+  }
+  if (r.kind === 'workload') {
+    expect(r.tNs >= 0 && r.tNs <= PHASE_NS_MAX).toBe(true);
+    expect(r.event === 'exit' ? r.status !== null && r.status >= 0 && r.status <= 255 : r.status === null).toBe(true);
+    return;
+  }
+  expect(Number.isInteger(r.tscKhz) && r.tscKhz >= 1 && r.tscKhz <= TSC_KHZ_MAX).toBe(true);
+  expect(r.kvmclockNs === null || (r.kvmclockNs >= 0 && r.kvmclockNs <= KVMCLOCK_NS_MAX)).toBe(true);
+  expect(r.phasesNs.length).toBeGreaterThan(0);
+  let previous = 0;
+  for (const [name, ns] of r.phasesNs) {
+    expect(name.length).toBeGreaterThan(0);
+    expect(Number.isSafeInteger(ns) && ns >= previous && ns <= PHASE_NS_MAX).toBe(true);
+    previous = ns;
+  }
+  expect(r.phasesNs[r.phasesNs.length - 1]).toEqual(['ready', r.readyNs]);
+}
 
+describe('parseRecordLine fuzz', () => {
   it('never throws and never yields out-of-range values on random bytes', () => {
     const rand = mulberry32(0xc0ffee);
     for (let i = 0; i < 3000; i++) {
@@ -169,5 +177,64 @@ describe('parseRecordLine fuzz', () => {
       checkInvariants(result);
     }
     expect(records).toBeGreaterThan(100); // the generator does reach the interesting paths
+  });
+});
+
+describe('trace records (console fallback, docs/observability.md)', () => {
+  it('parses begin, end and event', () => {
+    expect(parse('@uk:trace v=1 kind=begin span=3 parent=1 task=2 t_ns=12345 name=parse.json')).toEqual({
+      type: 'record',
+      record: { kind: 'trace', event: 'begin', span: 3n, parent: 1n, task: 2, tNs: 12345, name: 'parse.json', value: 0n },
+    });
+    expect(parse('@uk:trace v=1 kind=end span=18446744073709551615 task=0 t_ns=5')).toEqual({
+      type: 'record',
+      record: { kind: 'trace', event: 'end', span: (1n << 64n) - 1n, parent: 0n, task: 0, tNs: 5, name: '', value: 0n },
+    });
+    expect(parse('@uk:trace v=1 kind=event value=99 task=4294967295 t_ns=0 name=bytes_in')).toMatchObject({
+      record: { event: 'event', value: 99n, task: 4294967295, name: 'bytes_in', span: 0n },
+    });
+    expect(parse('@uk:trace v=1 kind=begin span=3 task=2 t_ns=1 name=x')).toMatchObject({ record: { parent: 0n } });
+  });
+
+  it.each([
+    ['@uk:trace v=1 kind=start span=1 task=0 t_ns=1 name=x', 'kind must be'],
+    ['@uk:trace v=1 kind=begin span=0 task=0 t_ns=1 name=x', 'span id'],
+    ['@uk:trace v=1 kind=begin span=18446744073709551616 task=0 t_ns=1 name=x', 'span id'],
+    ['@uk:trace v=1 kind=end task=0 t_ns=1', 'span id'],
+    ['@uk:trace v=1 kind=begin span=1 task=0 t_ns=1', 'name'],
+    [`@uk:trace v=1 kind=event value=1 task=0 t_ns=1 name=${'n'.repeat(65)}`, 'name'],
+    ['@uk:trace v=1 kind=event task=0 t_ns=1 name=x', 'value'],
+    ['@uk:trace v=1 kind=event value=-1 task=0 t_ns=1 name=x', 'value'],
+    ['@uk:trace v=1 kind=end span=1 task=4294967296 t_ns=1', 'task'],
+    ['@uk:trace v=1 kind=end span=1 task=0', 't_ns'],
+    ['@uk:trace v=1 kind=end span=1 task=0 t_ns=99999999999999999', 't_ns'],
+    ['@uk:trace v=1 kind=begin span=1 parent=x task=0 t_ns=1 name=a', 'parent'],
+  ])('%s is malformed (%s)', (line, reason) => {
+    const result = parse(line);
+    expect(result.type).toBe('malformed');
+    expect(result.type === 'malformed' && result.reason).toContain(reason);
+  });
+
+  it('exit carries the optional events_dropped; an unreadable count does not cost the status', () => {
+    expect(parse('@uk:exit v=1 status=0 reason=return events_dropped=17')).toMatchObject({ record: { status: 0, eventsDropped: 17 } });
+    expect(parse('@uk:exit v=1 status=3 events_dropped=99999999999999999999')).toMatchObject({ record: { status: 3, eventsDropped: null } });
+  });
+
+  it('never throws on trace-like lines (seed 5)', () => {
+    const rand = mulberry32(5);
+    const pick = <T,>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
+    const values = ['0', '1', '18446744073709551615', '18446744073709551616', '9007199254740993', '-1', 'x', '', 'a.b'];
+    let records = 0;
+    for (let i = 0; i < 3000; i++) {
+      const fields = ['v=1', `kind=${pick(['begin', 'end', 'event', 'other'])}`];
+      for (const key of ['span', 'parent', 'task', 't_ns', 'value', 'name']) {
+        if (rand() < 0.9) fields.push(`${key}=${rand() < 0.6 ? '7' : pick(values)}`);
+      }
+      if (rand() < 0.2) fields.reverse();
+      const result = parse(`@uk:trace ${fields.join(' ')}`);
+      if (result.type === 'record') records++;
+      checkInvariants(result);
+    }
+    expect(records).toBeGreaterThan(20);
   });
 });

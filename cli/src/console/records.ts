@@ -2,6 +2,8 @@
 // Guest output is untrusted: every field is checked against the grammar and a range
 // before it is used. Anything that does not fit is "malformed" and shown as text.
 import {
+  EVENT_NAME_BYTES_MAX,
+  EVENT_T_NS_MAX,
   KVMCLOCK_NS_MAX,
   PHASE_NS_MAX,
   RECORD_FIELDS_MAX,
@@ -27,6 +29,9 @@ export interface ExitRecord {
   kind: 'exit';
   status: number;
   reason: string | null;
+  /** Log and trace records the kernel could not write to the events device (`events_dropped=N`);
+   *  null when absent (or unreadable: the status matters more than this count). */
+  eventsDropped: number | null;
 }
 
 /** The workload started (kernel about to call its main) or returned. */
@@ -41,7 +46,27 @@ export interface WorkloadRecord {
   stepsNs: ReadonlyArray<readonly [string, number]>;
 }
 
-export type UkRecord = BootRecord | ExitRecord | WorkloadRecord;
+/**
+ * A trace record sent on the console because there is no events device
+ * (docs/observability.md): a span begins or ends, or an event happens.
+ */
+export interface TraceRecord {
+  kind: 'trace';
+  event: 'begin' | 'end' | 'event';
+  task: number;
+  /** Guest ns since kernel entry. */
+  tNs: number;
+  /** begin/end: the span id (never 0); event: 0n. */
+  span: bigint;
+  /** begin: the enclosing span, 0n for none; else 0n. */
+  parent: bigint;
+  /** begin/event: the name; end: ''. */
+  name: string;
+  /** event: its value; else 0n. */
+  value: bigint;
+}
+
+export type UkRecord = BootRecord | ExitRecord | WorkloadRecord | TraceRecord;
 
 export type ParseResult =
   | { type: 'record'; record: UkRecord }
@@ -56,6 +81,9 @@ const KIND_RE = /^[a-z_]+$/;
 const KEY_RE = /^[a-z0-9_.]+$/;
 const VALUE_RE = /^[A-Za-z0-9_.:\-/]+$/;
 const DECIMAL_RE = /^[0-9]{1,16}$/;
+const U64_RE = /^[0-9]{1,20}$/;
+const U64_MAX = (1n << 64n) - 1n;
+const U32_MAX = 0xffff_ffff;
 
 /** Parse one console line (without its line terminator). */
 export function parseRecordLine(line: Uint8Array): ParseResult {
@@ -93,6 +121,8 @@ export function parseRecordLine(line: Uint8Array): ParseResult {
       return parseExit(fields);
     case 'workload':
       return parseWorkload(fields);
+    case 'trace':
+      return parseTrace(fields);
     default:
       return { type: 'ignored', kind };
   }
@@ -104,6 +134,13 @@ function startsWithPrefix(line: Uint8Array): boolean {
     if (line[i] !== RECORD_PREFIX.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/** A decimal u64 (0 ..= 2^64 - 1), or null. */
+export function parseU64(value: string | undefined): bigint | null {
+  if (value === undefined || !U64_RE.test(value)) return null;
+  const n = BigInt(value);
+  return n <= U64_MAX ? n : null;
 }
 
 /** A decimal in [min, max], or null. */
@@ -154,7 +191,8 @@ function parseBoot(fields: Map<string, string>): ParseResult {
 function parseExit(fields: Map<string, string>): ParseResult {
   const status = parseDecimal(fields.get('status'), 0, 255);
   if (status === null) return { type: 'malformed', reason: 'exit: missing or out-of-range status' };
-  return { type: 'record', record: { kind: 'exit', status, reason: fields.get('reason') ?? null } };
+  const eventsDropped = parseDecimal(fields.get('events_dropped'), 0, Number.MAX_SAFE_INTEGER);
+  return { type: 'record', record: { kind: 'exit', status, reason: fields.get('reason') ?? null, eventsDropped } };
 }
 
 function parseWorkload(fields: Map<string, string>): ParseResult {
@@ -175,4 +213,41 @@ function parseWorkload(fields: Map<string, string>): ParseResult {
     stepsNs.push([key.slice(0, -'_ns'.length), ns]);
   }
   return { type: 'record', record: { kind: 'workload', event, tNs, status, stepsNs } };
+}
+
+function parseTrace(fields: Map<string, string>): ParseResult {
+  const event = fields.get('kind');
+  if (event !== 'begin' && event !== 'end' && event !== 'event') {
+    return { type: 'malformed', reason: 'trace: kind must be begin, end or event' };
+  }
+  const task = parseDecimal(fields.get('task'), 0, U32_MAX);
+  if (task === null) return { type: 'malformed', reason: 'trace: missing or out-of-range task' };
+  const tNs = parseDecimal(fields.get('t_ns'), 0, EVENT_T_NS_MAX);
+  if (tNs === null) return { type: 'malformed', reason: 'trace: missing or out-of-range t_ns' };
+  let span = 0n;
+  let parent = 0n;
+  let value = 0n;
+  let name = '';
+  if (event === 'begin' || event === 'end') {
+    const parsed = parseU64(fields.get('span'));
+    if (parsed === null || parsed === 0n) return { type: 'malformed', reason: `trace: ${event} without a span id in 1..2^64-1` };
+    span = parsed;
+  }
+  if (event === 'begin') {
+    const parsed = parseU64(fields.get('parent') ?? '0');
+    if (parsed === null) return { type: 'malformed', reason: 'trace: out-of-range parent' };
+    parent = parsed;
+  }
+  if (event === 'event') {
+    const parsed = parseU64(fields.get('value'));
+    if (parsed === null) return { type: 'malformed', reason: 'trace: event without a value in 0..2^64-1' };
+    value = parsed;
+  }
+  if (event !== 'end') {
+    name = fields.get('name') ?? '';
+    if (name.length === 0 || name.length > EVENT_NAME_BYTES_MAX) {
+      return { type: 'malformed', reason: `trace: ${event} needs a name of 1..${EVENT_NAME_BYTES_MAX} characters` };
+    }
+  }
+  return { type: 'record', record: { kind: 'trace', event, task, tNs, span, parent, name, value } };
 }

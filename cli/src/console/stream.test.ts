@@ -29,7 +29,7 @@ describe('ConsoleDecoder', () => {
   });
 
   it('drops unknown record kinds silently and keeps empty lines', () => {
-    expect(feed(['@uk:trace v=1 a=b\n\nx\n']).map((e) => e.type === 'text' && e.text)).toEqual(['', 'x']);
+    expect(feed(['@uk:later v=1 a=b\n\nx\n']).map((e) => e.type === 'text' && e.text)).toEqual(['', 'x']);
   });
 
   it('caps over-long lines with a marker and resumes at the next newline', () => {

@@ -7,7 +7,8 @@ import { sanitizeLine } from './sanitize.js';
 
 export type ConsoleEvent =
   | { type: 'text'; text: string; atNs: bigint }
-  | { type: 'record'; record: UkRecord; atNs: bigint }
+  /** `text`: the record line, sanitised, when the decoder was made with `recordText`. */
+  | { type: 'record'; record: UkRecord; atNs: bigint; text?: string }
   | { type: 'malformed'; text: string; reason: string; atNs: bigint };
 
 const NEWLINE = 0x0a;
@@ -22,9 +23,12 @@ export class ConsoleDecoder {
   /** True while dropping the tail of an over-long line (until its "\n"). */
   private discarding = false;
   private firstByteAtNs: bigint | null = null;
+  private readonly recordText: boolean;
 
-  constructor(options: { lineMaxBytes?: number } = {}) {
+  /** `recordText`: keep each record's line (for `logs --raw`); records of unknown kinds then come out as text. */
+  constructor(options: { lineMaxBytes?: number; recordText?: boolean } = {}) {
     this.lineMaxBytes = options.lineMaxBytes ?? CONSOLE_LINE_MAX_BYTES;
+    this.recordText = options.recordText ?? false;
   }
 
   /** Host time when the first console byte arrived, or null. */
@@ -100,9 +104,10 @@ export class ConsoleDecoder {
     const parsed = parseRecordLine(line);
     switch (parsed.type) {
       case 'record':
-        events.push({ type: 'record', record: parsed.record, atNs });
+        events.push(this.recordText ? { type: 'record', record: parsed.record, atNs, text: sanitizeLine(line) } : { type: 'record', record: parsed.record, atNs });
         return;
       case 'ignored':
+        if (this.recordText) events.push({ type: 'text', text: sanitizeLine(line), atNs });
         return;
       case 'malformed':
         events.push({ type: 'malformed', text: sanitizeLine(line), reason: parsed.reason, atNs });

@@ -18,6 +18,17 @@ describe('firecrackerConfig', () => {
     expect(config.drives).toEqual([{ drive_id: 'image', path_on_host: '/p/demo.img', is_root_device: false, is_read_only: true }]);
   });
 
+  it('attaches the events device as a second, writable drive', () => {
+    const image = { path: '/p/demo.img', readonly: true };
+    expect(firecrackerConfig({ kernel: '/k', memoryMib: 128, vcpus: 1, cmdline: '', image, events: '/p/r.events' }).drives).toEqual([
+      { drive_id: 'image', path_on_host: '/p/demo.img', is_root_device: false, is_read_only: true },
+      { drive_id: 'events', path_on_host: '/p/r.events', is_root_device: false, is_read_only: false },
+    ]);
+    expect(firecrackerConfig({ kernel: '/k', memoryMib: 128, vcpus: 1, cmdline: '', events: '/e' }).drives).toEqual([
+      { drive_id: 'events', path_on_host: '/e', is_root_device: false, is_read_only: false },
+    ]);
+  });
+
   it('boots without the API socket', () => {
     expect(firecrackerArgs('/c.json')).toEqual(['--no-api', '--config-file', '/c.json']);
   });

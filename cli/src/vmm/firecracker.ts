@@ -9,6 +9,8 @@ export interface FirecrackerOptions {
   cmdline: string;
   /** The ukernel image, attached as a virtio-blk disk (not the root device). */
   image?: { path: string; readonly: boolean };
+  /** The run's events device (docs/observability.md): a second, writable drive. */
+  events?: string;
 }
 
 export interface FirecrackerDrive {
@@ -29,10 +31,12 @@ export function firecrackerConfig(opts: FirecrackerOptions): FirecrackerConfig {
   return {
     // boot_args is always set: when omitted Firecracker substitutes Linux defaults.
     'boot-source': { kernel_image_path: opts.kernel, boot_args: opts.cmdline },
-    drives:
-      opts.image === undefined
+    drives: [
+      ...(opts.image === undefined
         ? []
-        : [{ drive_id: 'image', path_on_host: opts.image.path, is_root_device: false, is_read_only: opts.image.readonly }],
+        : [{ drive_id: 'image', path_on_host: opts.image.path, is_root_device: false, is_read_only: opts.image.readonly }]),
+      ...(opts.events === undefined ? [] : [{ drive_id: 'events', path_on_host: opts.events, is_root_device: false, is_read_only: false }]),
+    ],
     'machine-config': { vcpu_count: opts.vcpus, mem_size_mib: opts.memoryMib },
   };
 }

@@ -54,3 +54,20 @@ describe('kernelCmdline with workload arguments', () => {
     expect(kernelCmdline({ extra: 'uk.verbose', workload: [] })).toBe('uk.verbose');
   });
 });
+
+describe('qemuArgs with the events device', () => {
+  it('attaches it as a second virtio-blk disk after the image, writable', () => {
+    const args = qemuArgs({ ...base, accel: 'tcg', image: { path: '/p/demo.img', readonly: true }, events: '/p/logs/runs/r,1.events' });
+    expect(args.slice(-8)).toEqual([
+      '-drive', 'id=image,file=/p/demo.img,format=raw,if=none,readonly=on',
+      '-device', 'virtio-blk-device,drive=image',
+      '-drive', 'id=events,file=/p/logs/runs/r,,1.events,format=raw,if=none',
+      '-device', 'virtio-blk-device,drive=events',
+    ]);
+  });
+
+  it('is the only disk of a bare kernel run', () => {
+    const args = qemuArgs({ ...base, accel: 'kvm', events: '/e.events' });
+    expect(args.slice(-6)).toEqual(['-append', '', '-drive', 'id=events,file=/e.events,format=raw,if=none', '-device', 'virtio-blk-device,drive=events']);
+  });
+});

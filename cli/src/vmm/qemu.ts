@@ -9,6 +9,8 @@ export interface QemuOptions {
   cmdline: string;
   /** The ukernel image, attached as a virtio-blk disk on virtio-mmio. */
   image?: { path: string; readonly: boolean };
+  /** The run's events device (docs/observability.md): a second virtio-blk disk, after the image. */
+  events?: string;
 }
 
 export function qemuArgs(opts: QemuOptions): string[] {
@@ -35,14 +37,22 @@ export function qemuArgs(opts: QemuOptions): string[] {
     '-kernel', opts.kernel,
     '-append', opts.cmdline,
     ...(opts.image === undefined ? [] : imageArgs(opts.image)),
+    ...(opts.events === undefined ? [] : eventsArgs(opts.events)),
   ];
 }
 
+/** In -drive, a comma separates options; a literal comma in the path is written twice. */
+function driveFile(path: string): string {
+  return path.replaceAll(',', ',,');
+}
+
+function eventsArgs(path: string): string[] {
+  return ['-drive', `id=events,file=${driveFile(path)},format=raw,if=none`, '-device', 'virtio-blk-device,drive=events'];
+}
+
 function imageArgs(image: { path: string; readonly: boolean }): string[] {
-  // In -drive, a comma separates options; a literal comma in the path is written twice.
-  const file = image.path.replaceAll(',', ',,');
   return [
-    '-drive', `id=image,file=${file},format=raw,if=none,readonly=${image.readonly ? 'on' : 'off'}`,
+    '-drive', `id=image,file=${driveFile(image.path)},format=raw,if=none,readonly=${image.readonly ? 'on' : 'off'}`,
     '-device', 'virtio-blk-device,drive=image',
   ];
 }

@@ -110,7 +110,7 @@ describe('decideStatus', () => {
   });
 
   it('the @uk:exit record wins over the VMM exit code', () => {
-    const exit = { atNs: 0n, record: { kind: 'exit' as const, status: 101, reason: 'panic' } };
+    const exit = { atNs: 0n, record: { kind: 'exit' as const, status: 101, reason: 'panic', eventsDropped: null } };
     expect(decideStatus({ exit, stderrTail: [], vmmExit: { code: 0, signal: null, atNs: 0n } }, 'firecracker')).toBe(101);
   });
 });

@@ -113,6 +113,8 @@ export async function runSession(opts: SessionOptions): Promise<SessionResult> {
         opts.warn(`warning: malformed @uk: record shown as text (${event.reason})`);
         return;
       case 'record':
+        // Trace records (no events device) stay in the log for `ukernel trace`.
+        if (event.record.kind === 'trace') return;
         if (event.record.kind === 'boot') {
           if (boot !== null) return opts.warn('warning: duplicate @uk:boot record ignored');
           boot = { record: event.record, atNs: event.atNs };
@@ -122,7 +124,7 @@ export async function runSession(opts: SessionOptions): Promise<SessionResult> {
           if (slot !== null) return opts.warn(`warning: duplicate @uk:workload event=${event.record.event} record ignored`);
           if (event.record.event === 'start') workloadStart = { record: event.record, atNs: event.atNs };
           else workloadExit = { record: event.record, atNs: event.atNs };
-        } else {
+        } else if (event.record.kind === 'exit') {
           if (exit !== null) return opts.warn('warning: duplicate @uk:exit record ignored');
           exit = { record: event.record, atNs: event.atNs };
           after(EXIT_AFTER_RECORD_MS, { kind: 'exit-grace' });

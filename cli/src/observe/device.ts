@@ -1,0 +1,48 @@
+// The events device (docs/observability.md): the file the CLI creates for each run and attaches
+// as a second virtio-blk disk. Only the sector-0 header is written by the host; the guest appends
+// blocks after it. Kept apart from the decoder so `ukernel run` loads only this.
+import { closeSync, ftruncateSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EVENTS_SECTOR_BYTES } from '../constants.js';
+import { UkernelError } from '../errors.js';
+import { errnoCode, removeQuietly, tempPathFor } from '../fsutil.js';
+
+export const EVENTS_MAGIC = 'UKEVENTS';
+export const EVENTS_VERSION = 1;
+
+/** Sector 0: magic, version, sector_bytes, capacity_bytes, zeros. */
+export function encodeEventsHeader(capacityBytes: number): Buffer {
+  const header = Buffer.alloc(EVENTS_SECTOR_BYTES);
+  header.write(EVENTS_MAGIC, 0, 'latin1');
+  header.writeUInt32LE(EVENTS_VERSION, 8);
+  header.writeUInt32LE(EVENTS_SECTOR_BYTES, 12);
+  header.writeBigUInt64LE(BigInt(capacityBytes), 16);
+  return header;
+}
+
+/**
+ * Create `path` as an empty events device: the header, then zeros (a hole) up to
+ * `capacityBytes`. Written under a temporary name and renamed, like every other output.
+ */
+export function createEventsFile(path: string, capacityBytes: number, display: string = path): void {
+  if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 2 * EVENTS_SECTOR_BYTES || capacityBytes % EVENTS_SECTOR_BYTES !== 0) {
+    throw new RangeError(`events capacity must be a multiple of ${EVENTS_SECTOR_BYTES} of at least two sectors, got ${capacityBytes}`);
+  }
+  const temp = tempPathFor(path);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(temp, 'w', 0o644);
+    try {
+      const header = encodeEventsHeader(capacityBytes);
+      let offset = 0;
+      while (offset < header.length) offset += writeSync(fd, header, offset, header.length - offset, offset);
+      ftruncateSync(fd, capacityBytes);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (err) {
+    removeQuietly(temp);
+    throw new UkernelError('OutputUnwritable', `cannot create events file ${display}: ${errnoCode(err)}`, { cause: err });
+  }
+}

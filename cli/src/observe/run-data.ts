@@ -1,0 +1,204 @@
+// Everything recorded about one run, for `ukernel trace` and `ukernel perf`: the `@uk:` records of
+// its console log (boot, workload, exit, and trace records sent without an events device), the
+// records of its events device, and the report `ukernel run` wrote when it ended. All of it is
+// read as untrusted input: problems become notes, never exceptions.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { EVENTS_RECORDS_MAX, LOG_READ_CHUNK_BYTES, RUN_REPORT_BYTES_MAX } from '../constants.js';
+import type { BootRecord, ExitRecord, WorkloadRecord } from '../console/records.js';
+import { ConsoleDecoder } from '../console/stream.js';
+import { displayPath, printable } from '../fsutil.js';
+import { resolveRunLog } from '../runlog.js';
+import { decodeEvents, openEventsFile, traceRecordToEvent, type EventRecord, type EventsStats } from './events.js';
+
+/** The parts of a run report (`logs/runs/NAME.json`) that `perf` uses, checked. */
+export interface StoredReport {
+  vmm: string | null;
+  accel: string | null;
+  status: number | null;
+  spawnToEntryNs: number | null;
+  totalNs: number | null;
+}
+
+export interface LoadedRun {
+  name: string;
+  logPath: string;
+  eventsPath: string | null;
+  reportPath: string | null;
+  boot: BootRecord | null;
+  workloadStart: WorkloadRecord | null;
+  workloadExit: WorkloadRecord | null;
+  exit: ExitRecord | null;
+  /** Events device records, then console trace records, sorted by t_ns (stable). */
+  records: EventRecord[];
+  fromEvents: number;
+  fromConsole: number;
+  eventsStats: EventsStats | null;
+  report: StoredReport | null;
+  /** Things the user should know (missing files, damaged blocks, dropped records). */
+  notes: string[];
+}
+
+/** `report`: also read the run's report (host timings), noting when it is missing. */
+export function loadRun(base: string, run: string | undefined, cwd: string, options: { report?: boolean } = {}): LoadedRun {
+  const resolved = resolveRunLog(base, run);
+  const loaded: LoadedRun = {
+    name: resolved.name,
+    logPath: resolved.path,
+    eventsPath: resolved.eventsPath,
+    reportPath: resolved.reportPath,
+    boot: null,
+    workloadStart: null,
+    workloadExit: null,
+    exit: null,
+    records: [],
+    fromEvents: 0,
+    fromConsole: 0,
+    eventsStats: null,
+    report: null,
+    notes: [],
+  };
+  if (resolved.eventsPath !== null) readEvents(loaded, resolved.eventsPath, cwd);
+  scanConsole(loaded);
+  loaded.records.sort((a, b) => a.tNs - b.tNs);
+  if (resolved.reportPath !== null && options.report !== false) loaded.report = readReport(resolved.reportPath, displayPath(cwd, resolved.reportPath), loaded.notes);
+  const atExit = loaded.exit?.eventsDropped ?? 0;
+  if (atExit > 0) loaded.notes.push(`the guest dropped ${atExit} record(s) it could not write (events device full)`);
+  return loaded;
+}
+
+function readEvents(loaded: LoadedRun, path: string, cwd: string): void {
+  const display = displayPath(cwd, path);
+  const opened = openEventsFile(path);
+  if (opened === null) return; // a run from before the events device
+  if ('error' in opened) {
+    loaded.notes.push(`cannot read ${display} (${opened.error}); its records are skipped`);
+    return;
+  }
+  try {
+    const { records, reader } = decodeEvents(opened.source);
+    const header = reader.headerState;
+    if (header !== null && !header.ok) loaded.notes.push(`${display}: ${header.reason}; its records are skipped`);
+    for (const issue of reader.issues) loaded.notes.push(`${display}: ${issue}`);
+    if (reader.stats.droppedRecords > 0) {
+      loaded.notes.push(`the guest dropped ${reader.stats.droppedRecords} record(s) while the events device was busy`);
+    }
+    if (reader.stats.unknownRecords > 0) loaded.notes.push(`${reader.stats.unknownRecords} record(s) of unknown kinds skipped (a newer kernel?)`);
+    loaded.eventsStats = reader.stats;
+    loaded.fromEvents = records.length;
+    for (const r of records) loaded.records.push(r);
+  } catch (err) {
+    loaded.notes.push(`cannot read ${display} (${(err as NodeJS.ErrnoException).code ?? String(err)}); its records are skipped`);
+  } finally {
+    opened.close();
+  }
+}
+
+/** The `@uk:` records of the console log, streamed in chunks (bounded memory). */
+function scanConsole(loaded: LoadedRun): void {
+  let fd: number;
+  try {
+    fd = openSync(loaded.logPath, 'r');
+  } catch (err) {
+    loaded.notes.push(`cannot read ${loaded.logPath} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return;
+  }
+  const decoder = new ConsoleDecoder();
+  let capped = false;
+  const take = (events: ReturnType<ConsoleDecoder['push']>): void => {
+    for (const event of events) {
+      if (event.type !== 'record') continue;
+      const record = event.record;
+      switch (record.kind) {
+        case 'boot':
+          loaded.boot ??= record;
+          break;
+        case 'workload':
+          if (record.event === 'start') loaded.workloadStart ??= record;
+          else loaded.workloadExit ??= record;
+          break;
+        case 'exit':
+          loaded.exit ??= record;
+          break;
+        case 'trace':
+          if (loaded.records.length >= EVENTS_RECORDS_MAX) {
+            capped = true;
+            break;
+          }
+          loaded.records.push(traceRecordToEvent(record));
+          loaded.fromConsole++;
+          break;
+      }
+    }
+  };
+  try {
+    const size = fstatSync(fd).size;
+    const chunk = Buffer.alloc(LOG_READ_CHUNK_BYTES);
+    for (let offset = 0; offset < size; ) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
+      if (n === 0) break;
+      take(decoder.push(chunk.subarray(0, n), 0n));
+      offset += n;
+    }
+    take(decoder.end());
+  } finally {
+    closeSync(fd);
+  }
+  if (capped) loaded.notes.push(`more than ${EVENTS_RECORDS_MAX} trace records: the rest of the console's are not read`);
+}
+
+function readReport(path: string, display: string, notes: string[]): StoredReport | null {
+  let text: string;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    notes.push(
+      code === 'ENOENT'
+        ? `no run report ${display}: host timings unknown (the run did not finish, or predates run reports)`
+        : `cannot read ${display} (${code ?? String(err)}): host timings unknown`,
+    );
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size > RUN_REPORT_BYTES_MAX) {
+      notes.push(`${display} is ${size} bytes, not a run report: host timings unknown`);
+      return null;
+    }
+    const buffer = Buffer.alloc(size);
+    readSync(fd, buffer, 0, size, 0);
+    text = buffer.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    notes.push(`${display} is not valid JSON: host timings unknown`);
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    notes.push(`${display} is not a run report: host timings unknown`);
+    return null;
+  }
+  const report = parsed as Record<string, unknown>;
+  const host = (typeof report.host === 'object' && report.host !== null ? report.host : {}) as Record<string, unknown>;
+  return {
+    vmm: word(report.vmm),
+    accel: word(report.accel),
+    status: count(report.status, 255),
+    spawnToEntryNs: count(host.spawn_to_entry_ns),
+    totalNs: count(host.total_ns),
+  };
+}
+
+/** A non-negative safe integer (at most `max`), else null. */
+function count(value: unknown, max: number = Number.MAX_SAFE_INTEGER): number | null {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= max ? value : null;
+}
+
+function word(value: unknown): string | null {
+  return typeof value === 'string' && /^[a-z0-9_-]{1,32}$/.test(value) ? printable(value) : null;
+}
