@@ -66,7 +66,7 @@ typedef struct uk_table {
     int64_t (*task_sleep)(uint64_t duration_ns);
     /* task.exit: Ends the calling task with status. In the workload's first task it ends the workload: the low 8 bits of status become the VM's exit status. Does not return. */
     void (*task_exit)(uint32_t status) __attribute__((noreturn));
-    /* task.join: Waits until a task ends; returns its status and releases its handle. */
+    /* task.join: Waits until a task ends; returns its status and releases its handle. A task cannot join itself (bad_handle); if several tasks join one task, one gets the status and the others bad_handle. */
     int64_t (*task_join)(uint32_t task, uint64_t timeout_ns);
     /* task.self: The calling task's id (the first task is 0). */
     int64_t (*task_self)(void);
@@ -76,7 +76,7 @@ typedef struct uk_table {
     int64_t (*io_read)(uint32_t handle, uint8_t *buffer_pointer, uint64_t buffer_length);
     /* io.write: Writes bytes to the console or sends them as one message on a channel (blocking). Returns the bytes written. */
     int64_t (*io_write)(uint32_t handle, const uint8_t *data_pointer, uint64_t data_length);
-    /* io.close: Closes a handle. Closing a channel wakes its waiters: receivers get the messages left, then closed; senders get closed. */
+    /* io.close: Closes a handle. Closing a channel stops sends at once and wakes its waiters: receivers get the messages left, then closed; senders get closed. The channel's handle stays valid so that everyone sees closed; closing it a second time releases it (later calls: bad_handle). */
     int64_t (*io_close)(uint32_t handle);
     /* io.poll: Waits until at least one item is ready or the timeout passes; fills revents. Returns the number of ready items (0 on timeout). */
     int64_t (*io_poll)(uk_poll_item *items_pointer, uint32_t items_count, uint64_t timeout_ns);

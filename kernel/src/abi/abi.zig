@@ -131,7 +131,7 @@ pub const Table = extern struct {
     task_sleep: *const fn (duration_ns: u64) callconv(.c) i64,
     /// task.exit: Ends the calling task with status. In the workload's first task it ends the workload: the low 8 bits of status become the VM's exit status. Does not return.
     task_exit: *const fn (status: u32) callconv(.c) noreturn,
-    /// task.join: Waits until a task ends; returns its status and releases its handle.
+    /// task.join: Waits until a task ends; returns its status and releases its handle. A task cannot join itself (bad_handle); if several tasks join one task, one gets the status and the others bad_handle.
     task_join: *const fn (task: u32, timeout_ns: u64) callconv(.c) i64,
     /// task.self: The calling task's id (the first task is 0).
     task_self: *const fn () callconv(.c) i64,
@@ -141,7 +141,7 @@ pub const Table = extern struct {
     io_read: *const fn (handle: u32, buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64,
     /// io.write: Writes bytes to the console or sends them as one message on a channel (blocking). Returns the bytes written.
     io_write: *const fn (handle: u32, data_pointer: [*]const u8, data_length: u64) callconv(.c) i64,
-    /// io.close: Closes a handle. Closing a channel wakes its waiters: receivers get the messages left, then closed; senders get closed.
+    /// io.close: Closes a handle. Closing a channel stops sends at once and wakes its waiters: receivers get the messages left, then closed; senders get closed. The channel's handle stays valid so that everyone sees closed; closing it a second time releases it (later calls: bad_handle).
     io_close: *const fn (handle: u32) callconv(.c) i64,
     /// io.poll: Waits until at least one item is ready or the timeout passes; fills revents. Returns the number of ready items (0 on timeout).
     io_poll: *const fn (items_pointer: [*]PollItem, items_count: u32, timeout_ns: u64) callconv(.c) i64,

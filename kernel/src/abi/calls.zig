@@ -70,7 +70,11 @@ const implementation = struct {
 
     fn task_join(task: u32, timeout_ns: u64) callconv(.c) i64 {
         const id = handles.get(task, .task) orelse return failure(.bad_handle);
-        const status = scheduler.join(id, scheduler.deadline_after(timeout_ns)) catch return failure(.timed_out);
+        if (id == scheduler.current_id()) return failure(.bad_handle); // Joining itself never ends.
+        const status = scheduler.join(id, scheduler.deadline_after(timeout_ns)) catch |err| return switch (err) {
+            error.TimedOut => failure(.timed_out),
+            error.Released => failure(.bad_handle),
+        };
         handles.release(task);
         return status;
     }
@@ -145,9 +149,12 @@ const implementation = struct {
 
     fn io_poll(items_pointer: [*]abi.PollItem, items_count: u32, timeout_ns: u64) callconv(.c) i64 {
         if (items_count > constants.poll_items_max) return failure(.too_large);
-        const bytes = writable_bytes(@ptrCast(items_pointer), @as(u64, items_count) * @sizeOf(abi.PollItem)) orelse
-            return failure(.bad_pointer);
-        if (@intFromPtr(bytes.ptr) % @alignOf(abi.PollItem) != 0) return failure(.bad_pointer);
+        // Checked as an integer: the typed pointer lets the compiler assume it is aligned.
+        const address: u64 = asm ("" : [address] "=r" (-> u64) : [input] "0" (items_pointer));
+        if (items_count > 0) {
+            if (address % @alignOf(abi.PollItem) != 0) return failure(.bad_pointer);
+            if (!writable(address, @as(u64, items_count) * @sizeOf(abi.PollItem))) return failure(.bad_pointer);
+        }
         const items = items_pointer[0..items_count];
         const deadline = if (timeout_ns == 0) 0 else scheduler.deadline_after(timeout_ns);
         var rounds: u64 = 0;
@@ -259,8 +266,8 @@ const implementation = struct {
         for (fields_pointer[0..fields_count], fields[0..fields_count]) |raw, *field| {
             if (raw.key_length > 255 or raw.value_length > 65535) return failure(.too_large);
             field.* = .{
-                .key = read_only_bytes(@ptrFromInt(raw.key_pointer), raw.key_length) orelse return failure(.bad_pointer),
-                .value = read_only_bytes(@ptrFromInt(raw.value_pointer), raw.value_length) orelse return failure(.bad_pointer),
+                .key = address_bytes(raw.key_pointer, raw.key_length) orelse return failure(.bad_pointer),
+                .value = address_bytes(raw.value_pointer, raw.value_length) orelse return failure(.bad_pointer),
             };
         }
         events.log(scheduler.current_id(), @intCast(level), message, fields[0..fields_count]);
@@ -373,6 +380,14 @@ fn read_only_bytes(pointer: [*]const u8, length: u64) ?[]const u8 {
     return pointer[0..length];
 }
 
+/// read_only_bytes for a raw address (which may be 0).
+fn address_bytes(address: u64, length: u64) ?[]const u8 {
+    if (length == 0) return &.{};
+    if (!readable(address, length)) return null;
+    const pointer: [*]const u8 = @ptrFromInt(address);
+    return pointer[0..length];
+}
+
 fn readable(address: u64, length: u64) bool {
     if (address < 4096 or address >= constants.ram_limit_bytes) return false;
     return length <= constants.ram_limit_bytes - address;
@@ -381,12 +396,15 @@ fn readable(address: u64, length: u64) bool {
 /// As read_only_bytes, and not overlapping the kernel image, for memory the kernel writes.
 fn writable_bytes(pointer: [*]u8, length: u64) ?[]u8 {
     if (length == 0) return pointer[0..0];
-    const address = @intFromPtr(pointer);
-    if (!readable(address, length)) return null;
+    if (!writable(@intFromPtr(pointer), length)) return null;
+    return pointer[0..length];
+}
+
+fn writable(address: u64, length: u64) bool {
+    if (!readable(address, length)) return false;
     const kernel_start = @intFromPtr(&__kernel_start);
     const kernel_end = @intFromPtr(&__kernel_end);
-    if (address < kernel_end and address + length > kernel_start) return null;
-    return pointer[0..length];
+    return !(address < kernel_end and address + length > kernel_start);
 }
 
 comptime {

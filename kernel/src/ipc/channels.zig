@@ -70,7 +70,11 @@ pub fn send(index: u32, message: []const u8, nonblocking: bool) Error!void {
         if (channel.closed) return error.Closed;
         if (channel.count < channel.capacity) break;
         if (nonblocking) return error.WouldBlock;
-        _ = scheduler.block(.channel_send, index, std.math.maxInt(u64));
+        if (waits == 0) {
+            _ = scheduler.block(.channel_send, index, std.math.maxInt(u64));
+        } else {
+            _ = scheduler.block_again(.channel_send, index, std.math.maxInt(u64));
+        }
     }
     const slot = channel.slot((channel.head + channel.count) % channel.capacity);
     std.mem.writeInt(u32, slot[0..4], @intCast(message.len), .little);
@@ -87,7 +91,11 @@ pub fn receive(index: u32, buffer: []u8, nonblocking: bool) Error!usize {
     while (channel.count == 0) : (waits += 1) {
         if (channel.closed) return error.Closed;
         if (nonblocking) return error.WouldBlock;
-        _ = scheduler.block(.channel_receive, index, std.math.maxInt(u64));
+        if (waits == 0) {
+            _ = scheduler.block(.channel_receive, index, std.math.maxInt(u64));
+        } else {
+            _ = scheduler.block_again(.channel_receive, index, std.math.maxInt(u64));
+        }
     }
     const slot = channel.slot(channel.head);
     const length = std.mem.readInt(u32, slot[0..4], .little);

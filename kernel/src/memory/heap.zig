@@ -58,12 +58,16 @@ pub const Heap = struct {
         if (!heap.pages.owns(address, @max(bytes, 1))) return error.BadPointer;
         const page = (address - heap.range_base) / pages.page_bytes;
         const role = heap.page_class[page];
-        if (bytes > class_bytes_max) {
+        // Large: also small sizes whose 4 KiB alignment forced a page of their own.
+        if (bytes > class_bytes_max or role == page_large_first) {
             if (role != page_large_first or address % pages.page_bytes != 0) return error.BadPointer;
             const count = std.math.divCeil(u64, bytes, pages.page_bytes) catch unreachable;
+            if (page + count > heap.page_class.len) return error.BadPointer;
             for (heap.page_class[page + 1 ..][0 .. count - 1]) |rest| {
                 if (rest != page_large_rest) return error.BadPointer;
             }
+            // The run must end where `bytes` says: freeing part of it would corrupt the rest.
+            if (page + count < heap.page_class.len and heap.page_class[page + count] == page_large_rest) return error.BadPointer;
             @memset(heap.page_class[page..][0..count], page_unused);
             heap.pages.free(address, count);
             return;
@@ -73,10 +77,32 @@ pub const Heap = struct {
         if (role == page_unused or role >= page_large_first) return error.BadPointer;
         const class = role - 1;
         if (class_size(class) < bytes or address % class_size(class) != 0) return error.BadPointer;
+        // A double free would loop the free list: the block must not be on it already. Freed
+        // blocks are zero but for their link, so only a zero-looking block needs the search.
+        if (heap.on_free_list(class, address)) return error.BadPointer;
         const block: *FreeBlock = @ptrFromInt(address);
         @memset(@as([*]u8, @ptrFromInt(address))[0..class_size(class)], 0);
         block.next = heap.free_lists[class];
         heap.free_lists[class] = block;
+    }
+
+    /// Whether the block at `address` is on its class's free list (bounded by the blocks that
+    /// exist: the list never holds more than the pages of the range could).
+    fn on_free_list(heap: *const Heap, class: u8, address: u64) bool {
+        const rest: [*]const u8 = @ptrFromInt(address + 8);
+        // A live block that is not all zero past its first word cannot be a freed one.
+        for (rest[0 .. class_size(class) - 8]) |byte| {
+            if (byte != 0) return false;
+        }
+        var block = heap.free_lists[class];
+        var steps: u64 = 0;
+        const steps_max = heap.page_class.len * (pages.page_bytes / class_size(class));
+        while (block) |free_block| : (steps += 1) {
+            if (@intFromPtr(free_block) == address) return true;
+            if (steps > steps_max) return false;
+            block = free_block.next;
+        }
+        return false;
     }
 
     fn refill(heap: *Heap, class: u8) Error!void {
@@ -145,6 +171,11 @@ test "small and large allocations round-trip, zeroed, and bad frees are refused"
     try testing.expectError(error.BadPointer, heap.free(0x10, 24)); // Not ours.
     try testing.expectError(error.BadPointer, heap.free(big, 24)); // Large page freed as small.
     try heap.free(big, 10000);
+    const paged = try heap.alloc(100, 4096); // Small, but page-aligned: a page of its own.
+    try heap.free(paged, 100);
+    const twice = try heap.alloc(64, 8);
+    try heap.free(twice, 64);
+    try testing.expectError(error.BadPointer, heap.free(twice, 64)); // Double free refused.
     try testing.expectError(error.OutOfRange, heap.alloc(0, 8));
     try testing.expectError(error.OutOfRange, heap.alloc(8, 3));
     try testing.expectError(error.OutOfRange, heap.alloc(8, 8192));

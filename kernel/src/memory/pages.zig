@@ -103,8 +103,8 @@ pub const Allocator = struct {
 
     /// Whether [address, address + bytes) lies in the memory this allocator manages.
     pub fn owns(allocator: *const Allocator, address: u64, bytes: u64) bool {
-        return address >= allocator.range.base and bytes <= allocator.range.end - address and
-            address < allocator.range.end;
+        if (address < allocator.range.base or address >= allocator.range.end) return false;
+        return bytes <= allocator.range.end - address;
     }
 
     fn remove(allocator: *Allocator, index: usize) void {
@@ -177,4 +177,5 @@ test "allocate, free, coalesce, align" {
     try testing.expectEqual(@as(u64, 64 * page_bytes), allocator.free_bytes());
     try testing.expect(allocator.owns(base, 64 * page_bytes));
     try testing.expect(!allocator.owns(base + 64 * page_bytes, 1));
+    try testing.expect(!allocator.owns(0xffff_ffff_ffff_0000, 8)); // No overflow on foreign addresses.
 }

@@ -38,6 +38,10 @@ pub const Task = struct {
     /// Open trace spans, innermost last.
     spans: [constants.task_spans_open_max]OpenSpan = undefined,
     span_count: u32 = 0,
+    /// Bumped whenever the slot is reused, so a waiting joiner can tell its task is gone.
+    generation: u32 = 0,
+    /// When the task last blocked (a counter): waiters are woken oldest first.
+    blocked_sequence: u64 = 0,
 };
 
 pub var tasks: [constants.tasks_max]Task = [_]Task{.{}} ** constants.tasks_max;
@@ -91,7 +95,8 @@ pub fn spawn(entry: u64, argument: u64, stack_bytes: u64) error{ OutOfRange, Lim
     while (id < tasks.len and tasks[id].state != .free) : (id += 1) {}
     if (id == tasks.len or id >= task_stacks.slot_count()) return error.LimitReached;
     const stack = task_stacks.slot(id);
-    tasks[id] = .{ .state = .ready, .saved_rsp = initial_frame(stack.top, entry, argument, id) };
+    const generation = tasks[id].generation +% 1;
+    tasks[id] = .{ .state = .ready, .saved_rsp = initial_frame(stack.top, entry, argument, id), .generation = generation };
     enqueue(id);
     return id;
 }
@@ -137,6 +142,18 @@ pub fn sleep_ns(duration_ns: u64) void {
 /// Blocks the current task until `wake` or the deadline (TSC; deadline_none for none).
 /// Returns false when it woke because the deadline passed.
 pub fn block(wait: Wait, object: u32, deadline_tsc: u64) bool {
+    block_sequence += 1;
+    tasks[current].blocked_sequence = block_sequence;
+    return block_in_place(wait, object, deadline_tsc);
+}
+
+/// As block, for a task that was woken but found the channel taken again: it keeps its place in
+/// line (waiters are woken oldest first), so a busy channel cannot starve it.
+pub fn block_again(wait: Wait, object: u32, deadline_tsc: u64) bool {
+    return block_in_place(wait, object, deadline_tsc);
+}
+
+fn block_in_place(wait: Wait, object: u32, deadline_tsc: u64) bool {
     const task = &tasks[current];
     assert(task.state == .running);
     task.state = .blocked;
@@ -149,11 +166,24 @@ pub fn block(wait: Wait, object: u32, deadline_tsc: u64) bool {
     return !task.timed_out;
 }
 
-/// Makes every task blocked on (wait, object) ready.
+var block_sequence: u64 = 0;
+
+/// Makes every task blocked on (wait, object) ready, the longest-waiting first: waking in id
+/// order let one producer take every free slot of a busy channel while the others starved.
 pub fn wake_all(wait: Wait, object: u32) void {
+    var waiters: [constants.tasks_max]u32 = undefined;
+    var count: u32 = 0;
     for (&tasks, 0..) |*task, id| {
-        if (task.state == .blocked and task.wait == wait and task.wait_object == object) wake(@intCast(id));
+        if (task.state != .blocked or task.wait != wait or task.wait_object != object) continue;
+        // Insertion by blocked_sequence (at most tasks_max waiters).
+        var position = count;
+        while (position > 0 and tasks[waiters[position - 1]].blocked_sequence > task.blocked_sequence) : (position -= 1) {
+            waiters[position] = waiters[position - 1];
+        }
+        waiters[position] = @intCast(id);
+        count += 1;
     }
+    for (waiters[0..count]) |id| wake(id);
 }
 
 pub fn wake(id: u32) void {
@@ -178,13 +208,19 @@ pub fn exit_current(status: u32) noreturn {
 }
 
 /// Waits for task `id` to end (or the deadline); returns its status and frees its slot.
-pub fn join(id: u32, deadline_tsc: u64) error{TimedOut}!u32 {
+/// error.Released when another joiner took the status first (the slot may be reused).
+pub fn join(id: u32, deadline_tsc: u64) error{ TimedOut, Released }!u32 {
     assert(id != current);
+    const generation = tasks[id].generation;
     while (tasks[id].state != .done) {
+        if (tasks[id].state == .free or tasks[id].generation != generation) return error.Released;
         if (!block(.join, id, deadline_tsc)) return error.TimedOut;
     }
+    if (tasks[id].generation != generation) return error.Released;
     const status = tasks[id].status;
-    tasks[id] = .{};
+    tasks[id] = .{ .generation = generation };
+    // Other joiners of the same task wake and find it released.
+    wake_all(.join, id);
     return status;
 }
 
@@ -222,6 +258,8 @@ fn switch_away() void {
 }
 
 fn next_ready() u32 {
+    // Deadlines first: busy tasks that keep each other ready must not starve sleepers.
+    if (earliest_deadline_tsc != deadline_none and cpu.rdtsc() >= earliest_deadline_tsc) wake_expired();
     var rounds: u64 = 0;
     while (true) : (rounds += 1) {
         if (dequeue()) |id| return id;
