@@ -167,15 +167,18 @@ describe.each(accels)('ukernel run in the project (%s)', (accel) => {
     const result = await ukernelWith(['run', '--accel', accel], project);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('hello from demo: 1 argument(s)');
+    expect(result.stdout).toMatch(/^pipeline: 24 jobs through 3 workers in \d+ us, checksum 2847230801792458468$/m);
     expect(result.stderr).not.toContain('Built workload bundle');
     expect(result.stderr).toMatch(/entry → workload start/);
   }, BUILD_MS);
 
   it('passes the arguments after -- to the workload', async () => {
-    const result = await ukernelWith(['run', '--accel', accel, '--', 'a', 'b'], project);
+    // The worker template reads [jobs] [workers] from its arguments.
+    const result = await ukernelWith(['run', '--accel', accel, '--', '6', '2'], project);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('hello from demo: 3 argument(s)');
-    expect(result.stdout).toContain('argv[2] = b');
+    expect(result.stdout).toMatch(/^pipeline: 6 jobs through 2 workers in \d+ us/m);
+    expect(result.stdout).toMatch(/^  worker 1: \d+ jobs$/m);
   }, BUILD_MS);
 
   it('rebuilds and repacks when the source changed, and reports the workload in --json', async () => {

@@ -1,11 +1,17 @@
 // What `ukernel init` writes. Plain strings: the files are small and reviewing them here is
 // easier than reviewing a template engine.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ukernelRoot } from '../toolchain.js';
 import { BUNDLE_ENV_PATH, ENTRY_DEFAULT, ENV_FILE, MEMORY_MIB_DEFAULT, PROJECT_FILE, VCPU_DEFAULT } from '../constants.js';
 
 export interface TemplateFile {
   path: string;
   contents: string;
 }
+
+/** The worker template's entry file, relative to the ukernel checkout. */
+const WORKER_TEMPLATE_SOURCE = 'examples/native-worker/src/main.zig';
 
 export function nativeWorkerTemplate(name: string, zigVersion: string): TemplateFile[] {
   return [
@@ -33,16 +39,8 @@ net = "none"
     },
     {
       path: ENTRY_DEFAULT,
-      contents: `const ukernel = @import("ukernel");
-
-/// The workload's entry: the kernel calls it once the VM is up; its return value is the VM's
-/// exit status.
-pub fn main(context: ukernel.Context) u8 {
-    ukernel.print("hello from {s}: {d} argument(s)\\n", .{ "${name}", context.args.len });
-    for (context.args, 0..) |arg, index| ukernel.print("  argv[{d}] = {s}\\n", .{ index, arg });
-    return 0;
-}
-`,
+      // The template is the committed example (one source): examples/native-worker/src/main.zig.
+      contents: readFileSync(join(ukernelRoot(), WORKER_TEMPLATE_SOURCE), 'utf8').replaceAll('PROJECT_NAME', name),
     },
     {
       path: ENV_FILE,
