@@ -1,5 +1,6 @@
 // Helpers shared by the benchmarks in bench/*/run.mjs: summary statistics, table rows, and
 // whether KVM is usable. Benchmarks report medians with min and max, never single samples.
+import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 
 /** Median, min and max of `samples`, rounded to `digits` decimals. */
@@ -38,4 +39,31 @@ export function failer(name) {
     process.stderr.write(`bench/${name}: ${message}\n`);
     process.exit(2);
   };
+}
+
+/**
+ * Runs `file args` to completion in `cwd`, killing it past `timeoutMs` (then rejecting, with the
+ * end of its stderr). Resolves to { ms, code, stdout, stderr }: wall time from spawn to close.
+ */
+export function run(file, args, { cwd, timeoutMs }) {
+  return new Promise((resolvePromise, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(file, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${file} ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ ms: Number(process.hrtime.bigint() - started) / 1e6, code, stdout, stderr });
+    });
+  });
 }

@@ -18,13 +18,12 @@
 // faster Linux pipe ping-pong.
 //
 // usage: node bench/abi/run.mjs [--runs N] [--accel auto|kvm|tcg] [--trace-events N] [--json]
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { failer, kvmUsable, round, stats } from '../lib.mjs';
+import { failer, kvmUsable, round, run, stats } from '../lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -193,22 +192,11 @@ async function guest(image, args) {
   return { report, log, values: found };
 }
 
-function command(file, args, cwd) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${basename(file)} ${args.join(' ')} did not finish within ${commandTimeoutMs} ms`));
-    }, commandTimeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`${basename(file)} ${args.join(' ')} exited ${code}:\n${stderr.slice(-2000)}${stdout.slice(-2000)}`));
-      else resolvePromise({ stdout, stderr });
-    });
-  });
+/** Runs a command that must succeed; its output on failure. */
+async function command(file, args, cwd) {
+  const result = await run(file, args, { cwd, timeoutMs: commandTimeoutMs });
+  if (result.code !== 0) {
+    throw new Error(`${basename(file)} ${args.join(' ')} exited ${result.code}:\n${result.stderr.slice(-2000)}${result.stdout.slice(-2000)}`);
+  }
+  return result;
 }

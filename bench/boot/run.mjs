@@ -11,13 +11,12 @@
 // what the CLI's own code costs.
 //
 // usage: node bench/boot/run.mjs [--runs N] [--accel auto|kvm|tcg] [--kernel ELF] [--json]
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { failer, kvmUsable, round, row, stats } from '../lib.mjs';
+import { failer, kvmUsable, round, row, run, stats } from '../lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { qemuArgs, parseRecordLine, createEventsFile, constants } = await import(join(root, 'cli/dist/lib.js'));
@@ -102,21 +101,5 @@ if (values.json) {
 }
 
 function timed(command, args) {
-  return new Promise((resolvePromise, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(command, args, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} did not finish within ${runTimeoutMs} ms; stderr: ${stderr.slice(-500)}`));
-    }, runTimeoutMs);
-    child.on('error', reject);
-    child.on('close', () => {
-      clearTimeout(timer);
-      resolvePromise({ ms: Number(process.hrtime.bigint() - started) / 1e6, stdout, stderr });
-    });
-  });
+  return run(command, args, { cwd: work, timeoutMs: runTimeoutMs });
 }

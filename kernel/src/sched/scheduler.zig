@@ -269,18 +269,30 @@ fn next_ready() u32 {
     }
 }
 
-/// Makes tasks whose deadline passed ready; recomputes the earliest deadline.
+/// Makes tasks whose deadline passed ready, earliest deadline first (several may have passed by
+/// the time the scheduler looks); recomputes the earliest deadline left.
 fn wake_expired() void {
     const now = cpu.rdtsc();
     var earliest: u64 = deadline_none;
+    var expired: [constants.tasks_max]u32 = undefined;
+    var count: u32 = 0;
     for (&tasks, 0..) |*task, id| {
         if (task.state != .blocked or task.deadline_tsc == deadline_none) continue;
-        if (task.deadline_tsc <= now) {
-            task.timed_out = true;
-            wake(@intCast(id));
-        } else if (task.deadline_tsc < earliest) {
-            earliest = task.deadline_tsc;
+        if (task.deadline_tsc > now) {
+            earliest = @min(earliest, task.deadline_tsc);
+            continue;
         }
+        // Insertion by deadline (at most tasks_max entries).
+        var position = count;
+        while (position > 0 and tasks[expired[position - 1]].deadline_tsc > task.deadline_tsc) : (position -= 1) {
+            expired[position] = expired[position - 1];
+        }
+        expired[position] = @intCast(id);
+        count += 1;
+    }
+    for (expired[0..count]) |id| {
+        tasks[id].timed_out = true;
+        wake(id);
     }
     earliest_deadline_tsc = earliest;
 }
