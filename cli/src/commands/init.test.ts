@@ -38,7 +38,7 @@ describe('ukernel init', () => {
       run: { vcpu: 1, memory_mb: 128, net: 'none' },
     });
     const main = readFileSync(join(dir, 'src/main.zig'), 'utf8');
-    expect(main).toContain('pub fn main(context: ukernel.Context) u8 {');
+    expect(main).toContain('pub fn main(context: ukernel.Context) !u8 {');
     expect(main).toContain('ukernel.print("hello from {s}: {d} argument(s)\\n", .{ "demo", context.args.len });');
     expect(readFileSync(join(dir, 'env/ukernel.env'), 'utf8')).toMatch(/^# .*\nUKERNEL_PROJECT=demo\n$/s);
     expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toMatch(/^build\/$/m);
