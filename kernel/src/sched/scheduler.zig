@@ -161,16 +161,21 @@ fn block_in_place(wait: Wait, object: u32, deadline_tsc: u64) bool {
     task.wait_object = object;
     task.deadline_tsc = deadline_tsc;
     task.timed_out = false;
+    blocked_by_wait[@intFromEnum(wait)] += 1;
     if (deadline_tsc < earliest_deadline_tsc) earliest_deadline_tsc = deadline_tsc;
     switch_away();
     return !task.timed_out;
 }
 
 var block_sequence: u64 = 0;
+/// Tasks blocked per kind of wait: wake_all skips its scan when nobody waits (a channel send
+/// notifies receivers, senders and pollers; usually only one kind has waiters).
+var blocked_by_wait = [_]u32{0} ** @typeInfo(Wait).@"enum".fields.len;
 
 /// Makes every task blocked on (wait, object) ready, the longest-waiting first: waking in id
 /// order let one producer take every free slot of a busy channel while the others starved.
 pub fn wake_all(wait: Wait, object: u32) void {
+    if (blocked_by_wait[@intFromEnum(wait)] == 0) return;
     var waiters: [constants.tasks_max]u32 = undefined;
     var count: u32 = 0;
     for (&tasks, 0..) |*task, id| {
@@ -189,6 +194,8 @@ pub fn wake_all(wait: Wait, object: u32) void {
 pub fn wake(id: u32) void {
     const task = &tasks[id];
     assert(task.state == .blocked);
+    assert(blocked_by_wait[@intFromEnum(task.wait)] > 0);
+    blocked_by_wait[@intFromEnum(task.wait)] -= 1;
     task.state = .ready;
     task.wait = .none;
     task.deadline_tsc = deadline_none;
