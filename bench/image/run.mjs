@@ -13,13 +13,12 @@
 // Prints median/min/max of each.
 //
 // usage: node bench/image/run.mjs [--runs N] [--accel auto|kvm|tcg] [--json]
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { failer, kvmUsable, round, row, stats } from '../lib.mjs';
+import { failer, kvmUsable, round, row, run, stats } from '../lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = join(root, 'cli/bin/ukernel.mjs');
@@ -101,22 +100,9 @@ async function buildAndPack(project) {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-function ukernel(args, cwd) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`ukernel ${args.join(' ')} did not finish within ${commandTimeoutMs} ms`));
-    }, commandTimeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`ukernel ${args.join(' ')} exited ${code}:\n${stderr.slice(-2000)}`));
-      else resolvePromise({ stdout, stderr });
-    });
-  });
+/** Runs the CLI, which must succeed; its stderr on failure. */
+async function ukernel(args, cwd) {
+  const result = await run(process.execPath, [cli, ...args], { cwd, timeoutMs: commandTimeoutMs });
+  if (result.code !== 0) throw new Error(`ukernel ${args.join(' ')} exited ${result.code}:\n${result.stderr.slice(-2000)}`);
+  return result;
 }
