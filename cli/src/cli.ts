@@ -1,8 +1,9 @@
 // Entry point: declares commands, lazy-loads their implementation, and owns the ONE
 // top-level error handler. Keep this module's imports tiny: `ukernel run` is benchmarked.
 import { Command, CommanderError } from 'commander';
-import { EXIT_USAGE } from './constants.js';
-import { ErrorCatalog, Interrupted, UkernelError } from './errors.js';
+import { ERROR_DETAILS_MAX, ERROR_MESSAGE_CHARS_MAX, EXIT_USAGE } from './constants.js';
+import { ErrorCatalog, fileError, Interrupted, isSystemError, UkernelError } from './errors.js';
+import { terminalText } from './console/sanitize.js';
 import type { RawBuildOptions } from './commands/build.js';
 import type { RawInitOptions } from './commands/init.js';
 import type { RawInspectOptions } from './commands/inspect.js';
@@ -208,26 +209,33 @@ export function handleError(err: unknown, json: boolean): number {
     err = new UkernelError('Usage', err.message.replace(/^error: /, ''));
   }
   if (err instanceof Interrupted) {
-    if (!json) writeErr(errColors().yellow(`ukernel: ${err.message}; VM stopped`));
+    if (!json) writeErr(errColors().yellow(`ukernel: ${err.message}; ${err.stopped}`));
     return err.exitCode;
   }
+  // A file operation no command caught (EISDIR, EROFS, ENOSPC, …) is the environment, not a bug.
+  if (isSystemError(err)) {
+    const reading = ['open', 'read', 'stat', 'lstat', 'fstat', 'scandir', 'readlink', 'access'].includes(err.syscall);
+    err = fileError(err, { op: reading ? 'read' : 'write', display: err.path ?? 'a file' });
+  }
   if (err instanceof UkernelError) {
+    // Sanitized and cut: messages quote project files, paths and VMM output.
+    const shown = err.shown();
     if (json) {
       writeOut(JSON.stringify(err.toJSON()));
     } else {
       const c = errColors();
-      writeErr(`${c.red(c.bold(`error ${err.code}:`))} ${err.message}`);
-      for (const line of err.details) writeErr(c.dim(`  ${line}`));
-      writeErr(`${c.cyan('hint:')} ${err.hint}`);
+      writeErr(`${c.red(c.bold(`error ${shown.code}:`))} ${shown.message}`);
+      for (const line of shown.details) writeErr(c.dim(`  ${line}`));
+      writeErr(`${c.cyan('hint:')} ${shown.hint}`);
     }
     return err.exitCode;
   }
   const internal = ErrorCatalog.Internal;
   const stack = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  writeErr(stack);
+  for (const line of stack.split('\n').slice(0, ERROR_DETAILS_MAX)) writeErr(terminalText(line, ERROR_MESSAGE_CHARS_MAX));
   writeErr(`ukernel ${VERSION}: internal error, please report (${internal.code})`);
   if (json) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = terminalText(err instanceof Error ? err.message : String(err), ERROR_MESSAGE_CHARS_MAX);
     writeOut(JSON.stringify({ error: { code: internal.code, message, hint: internal.hint } }));
   }
   return internal.exitCode;

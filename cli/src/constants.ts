@@ -162,3 +162,24 @@ export const EXIT_TIMEOUT = 124;
 export const EXIT_VMM = 125;
 export const EXIT_SIGINT = 130;
 export const EXIT_SIGTERM = 143;
+
+// ---- Error output and progress (hostile project files, odd file systems, long steps) --------
+
+/** An error message longer than this is cut (with a marker) before it reaches the terminal. */
+export const ERROR_MESSAGE_CHARS_MAX = 1000;
+/** Each detail line of an error (a TOML excerpt line, a VMM stderr line) is cut to this. */
+export const ERROR_DETAIL_CHARS_MAX = 240;
+/** At most this many detail lines are shown; the rest are counted. */
+export const ERROR_DETAILS_MAX = 40;
+/** A line of a project file quoted in an error shows this many characters around the column. */
+export const EXCERPT_LINE_CHARS_MAX = 120;
+/** A kernel ELF with more program headers than this is not one the kernel build makes. */
+export const KERNEL_PHDRS_MAX = 64;
+/** PT_NOTE segments of a kernel ELF are read up to this many bytes in all. */
+export const KERNEL_NOTES_BYTES_MAX = 64 * 1024;
+/** Temp files (`.NAME.PID.tmp`, Zig's cache tmp/) older than this cannot belong to a live build. */
+export const STALE_TEMP_AGE_MS = BUILD_TIMEOUT_MS;
+/** Zig gets SIGTERM when the build is interrupted, then SIGKILL after this long. */
+export const CHILD_STOP_GRACE_MS = 2_000;
+/** A live progress line is redrawn this often (TTY only). */
+export const PROGRESS_INTERVAL_MS = 100;

@@ -1,48 +1,108 @@
 // Cheap sanity check of the kernel image before handing it to a VMM, so that a wrong
 // path or a wrong file gives a clear error instead of a VMM error.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { UkernelError } from './errors.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { KERNEL_NOTES_BYTES_MAX, KERNEL_PHDRS_MAX } from './constants.js';
+import { errnoError, fileError, UkernelError } from './errors.js';
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 const ELFCLASS64 = 2;
 const ELFDATA2LSB = 1;
 const EM_X86_64 = 0x3e;
 const HEADER_PREFIX_BYTES = 20; // through e_machine
+const PT_NOTE = 4;
+/** The PVH entry note: owner "Xen", type XEN_ELFNOTE_PHYS32_ENTRY (xen/include/public/elfnote.h). */
+const XEN_NOTE_OWNER = 'Xen';
+const XEN_ELFNOTE_PHYS32_ENTRY = 18;
 
-/** Throws a catalog error unless `path` is a readable little-endian x86-64 ELF64 file. */
+/** Reads `length` bytes at `offset` (fewer at the end of the file). */
+function readAt(fd: number, offset: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buffer, got, length - got, offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buffer.subarray(0, got);
+}
+
+/**
+ * Throws a catalog error unless `path` is a readable little-endian x86-64 ELF64 file with a PVH
+ * entry point (a PT_NOTE holding the Xen note XEN_ELFNOTE_PHYS32_ENTRY): QEMU microvm boots an
+ * ELF -kernel only through that note ("Error loading uncompressed kernel without PVH ELF Note").
+ * Missing: UK102; a directory: UK140; not readable: UK103 or its errno's code; not x86-64 ELF64:
+ * UK104; no PVH note: UK148. `flag` names where the path came from (`--kernel`, UKERNEL_KERNEL).
+ */
 export function checkKernelElf(path: string, flag = '--kernel'): void {
-  let size: number;
+  let fd: number;
   try {
-    const stat = statSync(path);
-    if (!stat.isFile()) {
-      throw new UkernelError('KernelUnreadable', `${flag} ${path} is not a regular file`);
-    }
-    size = stat.size;
+    fd = openSync(path, 'r');
   } catch (err) {
-    if (err instanceof UkernelError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new UkernelError('KernelNotFound', `kernel file not found: ${path} (${flag})`);
     }
-    throw new UkernelError('KernelUnreadable', `cannot read kernel ${path} (${flag}): ${code ?? String(err)}`);
+    throw fileError(err, { op: 'read', display: `kernel ${path} (${flag})`, fallback: 'KernelUnreadable' });
   }
-
-  const header = Buffer.alloc(HEADER_PREFIX_BYTES);
-  let got = 0;
   try {
-    const fd = openSync(path, 'r');
-    try {
-      got = readSync(fd, header, 0, header.length, 0);
-    } finally {
-      closeSync(fd);
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) {
+      throw fileError(errnoError('EISDIR'), { op: 'read', display: `${path} (${flag})` });
     }
+    if (!stat.isFile()) throw new UkernelError('KernelUnreadable', `${flag} ${path} is not a regular file`);
+    const what = describeElfHeader(readAt(fd, 0, HEADER_PREFIX_BYTES), stat.size);
+    if (what !== null) throw new UkernelError('KernelNotElf64', `${path} (${flag}) ${what}`);
+    const pvh = findPvhNote(fd, stat.size);
+    if (pvh !== null) throw new UkernelError('KernelNotPvh', `${path} (${flag}) ${pvh}`);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new UkernelError('KernelUnreadable', `cannot read kernel ${path} (${flag}): ${code}`);
+    throw fileError(err, { op: 'read', display: `kernel ${path} (${flag})`, fallback: 'KernelUnreadable' });
+  } finally {
+    closeSync(fd);
   }
+}
 
-  const what = describeElfHeader(header.subarray(0, got), size);
-  if (what !== null) throw new UkernelError('KernelNotElf64', `${path} (${flag}) ${what}`);
+/** null when the ELF64 in `fd` has a PVH entry note, else what is wrong (for a message). */
+function findPvhNote(fd: number, fileSize: number): string | null {
+  const header = readAt(fd, 0, 64);
+  if (header.length < 64) return `is too small for an ELF64 header (${fileSize} bytes)`;
+  const phoff = Number(header.readBigUInt64LE(32));
+  const phentsize = header.readUInt16LE(54);
+  const phnum = header.readUInt16LE(56);
+  if (phentsize !== 56 || phnum === 0 || phnum > KERNEL_PHDRS_MAX || phoff + phnum * phentsize > fileSize) {
+    return `has no usable program header table (${phnum} entries of ${phentsize} bytes at ${phoff}), so no PVH entry note`;
+  }
+  const table = readAt(fd, phoff, phnum * phentsize);
+  let notesBytes = 0;
+  for (let index = 0; index < phnum; index++) {
+    const at = index * phentsize;
+    if (table.readUInt32LE(at) !== PT_NOTE) continue;
+    const offset = Number(table.readBigUInt64LE(at + 8));
+    const size = Number(table.readBigUInt64LE(at + 32));
+    notesBytes += size;
+    if (offset + size > fileSize || notesBytes > KERNEL_NOTES_BYTES_MAX) return 'has a PT_NOTE segment past the end of the file or too large';
+    if (hasPhys32EntryNote(readAt(fd, offset, size))) return null;
+  }
+  return 'has no PVH entry point: no Xen ELF note XEN_ELFNOTE_PHYS32_ENTRY in its PT_NOTE segments (a Linux vmlinux or another kernel?)';
+}
+
+/** True if the notes in `notes` (Elf64_Nhdr records, 4-byte aligned) hold the PVH entry note. */
+export function hasPhys32EntryNote(notes: Uint8Array): boolean {
+  const view = Buffer.from(notes.buffer, notes.byteOffset, notes.byteLength);
+  const align = (n: number): number => Math.ceil(n / 4) * 4; // not `& ~3`: sizes are u32
+  let at = 0;
+  // Each note is at least 12 bytes, so this loop ends within notes.length / 12 steps.
+  for (let step = 0; at + 12 <= view.length && step <= view.length / 12; step++) {
+    const nameBytes = view.readUInt32LE(at);
+    const descBytes = view.readUInt32LE(at + 4);
+    const type = view.readUInt32LE(at + 8);
+    const nameAt = at + 12;
+    const descAt = nameAt + align(nameBytes);
+    if (descAt + descBytes > view.length) return false;
+    const owner = view.subarray(nameAt, nameAt + nameBytes).toString('latin1').replace(/\0+$/, '');
+    if (owner === XEN_NOTE_OWNER && type === XEN_ELFNOTE_PHYS32_ENTRY && (descBytes === 4 || descBytes === 8)) return true;
+    at = descAt + align(descBytes);
+  }
+  return false;
 }
 
 /** null if the header is an x86-64 little-endian ELF64, else what it is instead. */

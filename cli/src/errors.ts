@@ -3,7 +3,16 @@
 //   UK1xx  bad input, usage or host environment  → exit 2
 //   UK2xx  the VM/VMM did not behave              → exit 124 (timeouts) / 125
 //   UK9xx  internal                                → exit 125
-import { EXIT_TIMEOUT, EXIT_USAGE, EXIT_VMM } from './constants.js';
+import { dirname } from 'node:path';
+import {
+  ERROR_DETAIL_CHARS_MAX,
+  ERROR_DETAILS_MAX,
+  ERROR_MESSAGE_CHARS_MAX,
+  EXIT_TIMEOUT,
+  EXIT_USAGE,
+  EXIT_VMM,
+} from './constants.js';
+import { terminalText } from './console/sanitize.js';
 
 export interface ErrorData {
   code: string;
@@ -187,6 +196,61 @@ export const ErrorCatalog = {
     hint: 'Run `ukernel logs --list` to see the recorded runs.',
     exitCode: EXIT_USAGE,
   },
+  // File-system failures (errno → code in fsutil.ts fsError): the real cause and what to do.
+  PathIsDirectory: {
+    code: 'UK140',
+    title: 'A directory stands where a file belongs',
+    hint: 'Remove or rename the directory, or point ukernel at a file.',
+    exitCode: EXIT_USAGE,
+  },
+  PathNotDirectory: {
+    code: 'UK141',
+    title: 'A file stands where a directory belongs',
+    hint: 'A part of the path is a file, not a directory: remove or rename that file.',
+    exitCode: EXIT_USAGE,
+  },
+  PermissionDenied: {
+    code: 'UK142',
+    title: 'Permission denied',
+    hint: 'Check the permissions of the file and its directory (ls -ld), or run ukernel as a user who may use them.',
+    exitCode: EXIT_USAGE,
+  },
+  ReadOnlyFileSystem: {
+    code: 'UK143',
+    title: 'Read-only file system',
+    hint: 'Copy the project to a writable place, or remount the file system read-write.',
+    exitCode: EXIT_USAGE,
+  },
+  DiskFull: {
+    code: 'UK144',
+    title: 'No space left on the file system',
+    hint: 'Free some space (df -h shows how much is left), then run the command again.',
+    exitCode: EXIT_USAGE,
+  },
+  TooManyOpenFiles: {
+    code: 'UK145',
+    title: 'Too many open files',
+    hint: 'Raise the open-file limit (ulimit -n) or close other programs, then run the command again.',
+    exitCode: EXIT_USAGE,
+  },
+  DirectoryNotFound: {
+    code: 'UK146',
+    title: 'Directory does not exist',
+    hint: 'Create the directory first (mkdir -p DIR), or choose a path in an existing directory.',
+    exitCode: EXIT_USAGE,
+  },
+  FileUnreadable: {
+    code: 'UK147',
+    title: 'Cannot read a file',
+    hint: 'Check that the path names a regular, readable file.',
+    exitCode: EXIT_USAGE,
+  },
+  KernelNotPvh: {
+    code: 'UK148',
+    title: 'Kernel ELF has no PVH entry point',
+    hint: 'Pass the kernel built by scripts/build-kernel.sh (kernel/zig-out/bin/ukernel.elf): it carries the Xen PVH note (XEN_ELFNOTE_PHYS32_ENTRY) that QEMU microvm and Firecracker boot.',
+    exitCode: EXIT_USAGE,
+  },
   VmmSpawnFailed: {
     code: 'UK200',
     title: 'VMM failed to start',
@@ -249,9 +313,25 @@ export class UkernelError extends Error {
     this.details = options.details ?? [];
   }
 
+  /**
+   * The error as it may be shown: message, hint and detail lines sanitized like guest output
+   * (they can quote project files, paths and VMM output) and cut to ERROR_*_MAX.
+   */
+  shown(): { code: string; message: string; hint: string; details: string[] } {
+    const details = this.details.slice(0, ERROR_DETAILS_MAX).map((line) => terminalText(line, ERROR_DETAIL_CHARS_MAX));
+    const more = this.details.length - details.length;
+    if (more > 0) details.push(`… ${more} more line(s)`);
+    return {
+      code: this.code,
+      message: terminalText(this.message, ERROR_MESSAGE_CHARS_MAX),
+      hint: terminalText(this.hint, ERROR_MESSAGE_CHARS_MAX),
+      details,
+    };
+  }
+
   toJSON(): { error: { code: string; message: string; hint: string; details?: string[] } } {
-    const error = { code: this.code, message: this.message, hint: this.hint };
-    return { error: this.details.length > 0 ? { ...error, details: [...this.details] } : error };
+    const { details, ...error } = this.shown();
+    return { error: details.length > 0 ? { ...error, details } : error };
   }
 }
 
@@ -259,13 +339,109 @@ export function isUkernelError(err: unknown): err is UkernelError {
   return err instanceof UkernelError;
 }
 
-/** The run was stopped by SIGINT/SIGTERM; the VM has been stopped. Not an error. */
+/**
+ * The command was stopped by SIGINT/SIGTERM after cleaning up (the VM stopped, or the build's
+ * compiler stopped and its temp files removed). Not an error. `stopped` says what was stopped.
+ */
 export class Interrupted extends Error {
   constructor(
     readonly signal: 'SIGINT' | 'SIGTERM',
     readonly exitCode: number,
+    readonly stopped: string = 'VM stopped',
   ) {
     super(`interrupted by ${signal}`);
     this.name = 'Interrupted';
   }
+}
+
+// ---- errno → catalog: the ONE place that turns a failed file operation into an error ------
+
+/** What was being done when a file operation failed, for fileError. */
+export interface FileErrorContext {
+  /** The operation, as a verb: "read", "write", "create", "open". */
+  op: string;
+  /** The path as messages name it (relative to the cwd when below it). */
+  display: string;
+  /** Code for causes without one of their own; default FileUnreadable (read/open) or OutputUnwritable. */
+  fallback?: ErrorName;
+  /** Appended to the hint, e.g. which option or file chose the path. */
+  hint?: string;
+}
+
+/** errno → [catalog entry, cause in words]. Sources: errno(3), open(2), rename(2), mkdir(2). */
+const ERRNO_CAUSES: Readonly<Record<string, readonly [ErrorName, string]>> = {
+  EISDIR: ['PathIsDirectory', 'it is a directory'],
+  ENOTDIR: ['PathNotDirectory', 'a part of the path is a file, not a directory'],
+  EACCES: ['PermissionDenied', 'permission denied'],
+  EPERM: ['PermissionDenied', 'operation not permitted'],
+  EROFS: ['ReadOnlyFileSystem', 'read-only file system'],
+  ENOSPC: ['DiskFull', 'no space left on the device'],
+  EDQUOT: ['DiskFull', 'disk quota exceeded'],
+  EMFILE: ['TooManyOpenFiles', 'too many open files in this process'],
+  ENFILE: ['TooManyOpenFiles', 'too many open files in the system'],
+};
+
+/** Causes in words for errnos that share the fallback code. */
+const ERRNO_WORDS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  EIO: 'input/output error (a failing disk or a network file system?)',
+  EBUSY: 'device or resource busy',
+  ETXTBSY: 'file is busy',
+  EEXIST: 'file exists',
+  EFBIG: 'file too large',
+  EAGAIN: 'resource temporarily unavailable',
+  EXDEV: 'rename across file systems',
+  EINVAL: 'invalid argument (does the file system support this?)',
+};
+
+function hintFor(name: ErrorName, display: string): string | undefined {
+  const dir = dirname(display);
+  switch (name) {
+    case 'PathIsDirectory':
+      return `${display} is a directory: remove or rename it, or use the path of a file.`;
+    case 'PathNotDirectory':
+      return `A part of ${display} is a file where a directory belongs: remove or rename that file.`;
+    case 'PermissionDenied':
+      return `Check the permissions of ${display} and of ${dir} (ls -ld), or run ukernel as a user who may use them.`;
+    case 'ReadOnlyFileSystem':
+      return `${dir} is on a read-only file system: work in a writable copy of the project, or remount it read-write.`;
+    case 'DiskFull':
+      return `The file system holding ${dir} is full: free some space (df -h ${dir}), then run the command again.`;
+    case 'DirectoryNotFound':
+      return `${dir} does not exist: create it first (mkdir -p ${dir}), or choose a path in an existing directory.`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A catalog error for a failed file operation: the cause from its errno (EISDIR, ENOTDIR,
+ * EACCES/EPERM, EROFS, ENOSPC/EDQUOT, EMFILE/ENFILE each have a code; ENOENT while writing is
+ * a missing directory), the path, and a hint that fits the cause. A UkernelError passes through.
+ */
+export function fileError(err: unknown, ctx: FileErrorContext): UkernelError {
+  if (err instanceof UkernelError) return err;
+  const errno = typeof (err as NodeJS.ErrnoException)?.code === 'string' ? (err as NodeJS.ErrnoException).code! : null;
+  const reading = ctx.op === 'read' || ctx.op === 'open';
+  let name: ErrorName = ctx.fallback ?? (reading ? 'FileUnreadable' : 'OutputUnwritable');
+  let cause = errno === null ? String((err as Error)?.message ?? err) : (ERRNO_WORDS[errno] ?? errno);
+  const known = errno === null ? undefined : ERRNO_CAUSES[errno];
+  if (known !== undefined) [name, cause] = known;
+  else if (errno === 'ENOENT' && !reading) [name, cause] = ['DirectoryNotFound', 'its directory does not exist'];
+  const message = `cannot ${ctx.op} ${ctx.display}: ${cause}${errno !== null ? ` (${errno})` : ''}`;
+  const base = hintFor(name, ctx.display) ?? ErrorCatalog[name].hint;
+  return new UkernelError(name, message, { hint: ctx.hint === undefined ? base : `${base} ${ctx.hint}`, cause: err });
+}
+
+/** An error carrying errno `code`, for causes found by stat rather than by a failed call. */
+export function errnoError(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(code), { code });
+}
+
+/** A Node system error (errno code and syscall) that escaped every handler: a file error, not a bug. */
+export function isSystemError(err: unknown): err is NodeJS.ErrnoException & { syscall: string } {
+  const e = err as NodeJS.ErrnoException | null;
+  return e instanceof Error && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) && typeof e.syscall === 'string';
 }

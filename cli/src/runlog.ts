@@ -2,7 +2,7 @@
 // (docs/observability.md) to <…>.events and, once it is over, its report to <…>.json;
 // logs/console.log is a hard link to the latest log (a copy when links are not possible);
 // logs/.running names the log of a run in progress and its pid, for `ukernel logs --follow`.
-import { copyFileSync, linkSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, mkdirSync } from 'node:fs';
+import { copyFileSync, linkSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CONSOLE_LOG_PATH,
@@ -13,8 +13,8 @@ import {
   RUN_REPORT_SUFFIX,
   RUNNING_MARKER_PATH,
 } from './constants.js';
-import { UkernelError } from './errors.js';
-import { errnoCode, removeQuietly, tempPathFor, writeFileAtomic } from './fsutil.js';
+import { errnoError, fileError, UkernelError } from './errors.js';
+import { errnoCode, makeDirectory, removeQuietly, tempPathFor, writeFileAtomic } from './fsutil.js';
 
 const RUN_LOG_RE = /^(\d{8}T\d{6}Z)-(\d+)\.log$/;
 /** Every file that belongs to a run: its log, events device and report. */
@@ -77,11 +77,15 @@ export function startRunLog(base: string, now: Date = new Date(), pid: number = 
   const path = paths.path;
   const consolePath = join(base, CONSOLE_LOG_PATH);
   const markerPath = join(base, RUNNING_MARKER_PATH);
+  makeDirectory(runsDir, RUN_LOGS_DIR);
+  // logs/console.log must be a file: a directory there would hide every run's log from `logs`.
+  if (statSync(consolePath, { throwIfNoEntry: false })?.isDirectory() === true) {
+    throw fileError(errnoError('EISDIR'), { op: 'write', display: CONSOLE_LOG_PATH });
+  }
   try {
-    mkdirSync(runsDir, { recursive: true });
     closeSync(openSync(path, 'w', 0o644));
   } catch (err) {
-    throw new UkernelError('OutputUnwritable', `cannot create run log ${join(RUN_LOGS_DIR, name)}: ${errnoCode(err)}`, { cause: err });
+    throw fileError(err, { op: 'create', display: `run log ${join(RUN_LOGS_DIR, name)}` });
   }
   let linked = false;
   const temp = tempPathFor(consolePath);
@@ -224,8 +228,9 @@ export function resolveRunLog(base: string, run: string | undefined): ResolvedRu
   if (run === undefined) {
     const consolePath = join(base, CONSOLE_LOG_PATH);
     try {
-      statSync(consolePath);
-    } catch {
+      if (statSync(consolePath).isDirectory()) throw fileError(errnoError('EISDIR'), { op: 'read', display: CONSOLE_LOG_PATH });
+    } catch (err) {
+      if (err instanceof UkernelError) throw err;
       throw new UkernelError('RunLogNotFound', `no runs recorded yet: ${CONSOLE_LOG_PATH} does not exist under ${base}`, {
         hint: 'Start one with `ukernel run`.',
       });

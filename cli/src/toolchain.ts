@@ -1,6 +1,7 @@
 // The ukernel checkout the CLI runs from (its "root": kernel, SDK, ABI, toolchain pins) and the
 // pinned Zig. Pins are read from scripts/toolchain.env, the one source of truth for versions.
 import { spawnSync } from 'node:child_process';
+import { withParentDeathSignal } from './child.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,7 +76,8 @@ export function findZig(root: string, pins: ToolchainPins, env: NodeJS.ProcessEn
   if (!existsSync(path)) {
     throw new UkernelError('ToolchainMissing', `zig ${pins.zigVersion} not found at ${where}`);
   }
-  const result = spawnSync(path, ['version'], { encoding: 'utf8', timeout: ZIG_VERSION_TIMEOUT_MS });
+  const command = withParentDeathSignal(path, ['version'], env);
+  const result = spawnSync(command.file, command.args, { encoding: 'utf8', timeout: ZIG_VERSION_TIMEOUT_MS });
   if (result.error !== undefined || result.status !== 0) {
     const why = result.error !== undefined ? ((result.error as NodeJS.ErrnoException).code ?? String(result.error)) : `exit ${result.status}`;
     throw new UkernelError('ToolchainMissing', `\`${where} version\` failed (${why})`);

@@ -32,3 +32,19 @@ export function writeOut(line: string): void {
   }
   if (!stdoutClosed) process.stdout.write(`${line}\n`);
 }
+
+// Progress on long steps: the interface and the silent one here (run.ts passes it for --json
+// without loading the spinner); the terminal one is in progress.ts.
+
+/** One step under way; done() once it is over, whether it worked or not. */
+export interface ProgressStep {
+  done(): void;
+}
+
+/** Says what a long step is doing while it does it. */
+export interface Progress {
+  begin(text: string): ProgressStep;
+}
+
+/** No progress at all (`--json`, tests). */
+export const noProgress: Progress = { begin: () => ({ done: () => {} }) };

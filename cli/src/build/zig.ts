@@ -1,6 +1,7 @@
 // Compiling a native workload with the pinned Zig: the exact command line, in one place.
 import { spawn } from 'node:child_process';
-import { BUILD_TIMEOUT_MS } from '../constants.js';
+import { interruptible, withParentDeathSignal } from '../child.js';
+import { BUILD_TIMEOUT_MS, CHILD_STOP_GRACE_MS } from '../constants.js';
 import { UkernelError } from '../errors.js';
 import { formatDuration } from '../format.js';
 
@@ -55,23 +56,45 @@ export function zigBuildArgs(opts: ZigBuildOptions): string[] {
 export const BUILD_RECIPE = 'native-v2:sdk-start-root:x86_64-freestanding-none:pie:static:strip:bundle-v1';
 
 /**
- * Run the compiler in `cwd`. Its output goes to our stderr unchanged (stdout too: `ukernel run`
- * keeps stdout for the guest console). Throws BuildFailed on a non-zero exit or timeout.
+ * Run the compiler in `cwd`, tied to our lifetime (parent-death signal, child.ts). Its output
+ * (stdout too: `ukernel run` keeps stdout for the guest console) is passed on to `output`
+ * (our stderr) as it comes, through a pipe, so that a live progress line can step aside for it.
+ * SIGINT/SIGTERM to us stop it (SIGTERM, SIGKILL after CHILD_STOP_GRACE_MS) and end in
+ * Interrupted once it is gone. Throws BuildFailed on a non-zero exit or past `timeoutMs`.
  */
-export function runZig(zig: string, args: readonly string[], cwd: string, timeoutMs = BUILD_TIMEOUT_MS): Promise<void> {
+export function runZig(
+  zig: string,
+  args: readonly string[],
+  cwd: string,
+  timeoutMs = BUILD_TIMEOUT_MS,
+  output: (chunk: Buffer) => void = (chunk) => void process.stderr.write(chunk),
+): Promise<void> {
+  return interruptible('build stopped', (abort) => compile(zig, args, cwd, timeoutMs, output, abort));
+}
+
+function compile(zig: string, args: readonly string[], cwd: string, timeoutMs: number, output: (chunk: Buffer) => void, abort: AbortSignal): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(zig, args, { cwd, stdio: ['ignore', 2, 2] });
+    const command = withParentDeathSignal(zig, args);
+    const child = spawn(command.file, command.args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', output);
+    child.stderr.on('data', output);
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    // Ctrl-C reaches zig through the terminal's process group; SIGTERM to us must reach it too.
-    const forward = (): void => void child.kill('SIGTERM');
-    process.once('SIGTERM', forward);
+    const timers: NodeJS.Timeout[] = [];
+    const stop = (): void => {
+      child.kill('SIGTERM');
+      timers.push(setTimeout(() => child.kill('SIGKILL'), CHILD_STOP_GRACE_MS));
+    };
+    timers.push(
+      setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs),
+    );
+    if (abort.aborted) stop();
+    abort.addEventListener('abort', stop, { once: true });
     const done = (): void => {
-      clearTimeout(timer);
-      process.off('SIGTERM', forward);
+      for (const timer of timers) clearTimeout(timer);
+      abort.removeEventListener('abort', stop);
     };
     child.on('error', (err) => {
       done();
@@ -79,6 +102,7 @@ export function runZig(zig: string, args: readonly string[], cwd: string, timeou
     });
     child.on('close', (code, signal) => {
       done();
+      if (abort.aborted) return reject(abort.reason);
       if (code === 0) return resolvePromise();
       const why = timedOut
         ? `zig did not finish within ${formatDuration(timeoutMs * 1e6)} and was stopped`

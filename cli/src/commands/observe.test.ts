@@ -1,5 +1,5 @@
 // `ukernel trace` and `ukernel perf` over recorded runs: events device, console fallback, report.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,7 @@ describe('ukernel trace', () => {
   });
 
   it('--export chrome|perfetto writes a valid Trace Event Format file atomically', async () => {
+    mkdirSync(join(dir, 'out'));
     for (const format of ['chrome', 'perfetto']) {
       const { out } = await capture((deps) => trace(undefined, `out/${format}.json`, { export: format }, deps));
       expect(out[0]).toBe(`Trace written: out/${format}.json (13 spans, 2 events, run ${main})`);
@@ -103,9 +104,16 @@ describe('ukernel trace', () => {
     await expect(capture((deps) => trace('nope', undefined, {}, deps))).rejects.toMatchObject({ code: 'UK128' });
     writeFileSync(join(dir, 'plain'), '');
     await expect(capture((deps) => trace(undefined, 'plain/x.json', { export: 'chrome' }, deps))).rejects.toMatchObject({
-      code: 'UK109',
+      code: 'UK141',
       hint: expect.stringContaining('--export'),
     });
+    // A missing directory is refused, not created.
+    await expect(capture((deps) => trace(undefined, 'missing/x.json', { export: 'chrome' }, deps))).rejects.toMatchObject({
+      code: 'UK146',
+      message: 'cannot write missing/x.json: the directory missing does not exist',
+      hint: expect.stringContaining('mkdir -p missing'),
+    });
+    expect(existsSync(join(dir, 'missing'))).toBe(false);
   });
 
   it('reads @uk:trace console records when the run had no events device', async () => {

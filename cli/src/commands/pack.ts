@@ -1,6 +1,7 @@
 // `ukernel pack [--image PATH] [--readonly]`: the bootable image from build/bundle.tgz, the
 // kernel and a manifest (docs/image-format.md).
 import { resolve } from 'node:path';
+import { interruptible } from '../child.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
 import { buildIsStale, defaultImagePath, packImage, workflowContext } from '../project/workflow.js';
 
@@ -22,6 +23,7 @@ export async function pack(raw: RawPackOptions, deps: Partial<PackDeps> = {}): P
   const ctx = workflowContext(cwd, deps.env ?? process.env, deps.say ?? writeOut);
   if (buildIsStale(ctx)) warn('notice: sources changed since the last `ukernel build`; packing the last build');
   const imagePath = raw.image !== undefined ? resolve(cwd, raw.image) : defaultImagePath(ctx);
-  packImage(ctx, { imagePath, readonly: raw.readonly === true });
+  // SIGINT/SIGTERM wait for the image to be renamed in place (or its temp file removed).
+  await interruptible('pack stopped', () => packImage(ctx, { imagePath, readonly: raw.readonly === true }));
   return 0;
 }

@@ -21,7 +21,7 @@ import { findProjectRoot } from '../project/locate.js';
 import { createEventsFile } from '../observe/device.js';
 import { buildReport, formatPhases, formatSummary } from '../report.js';
 import { clearStaleMarker, planRun, startRunLog } from '../runlog.js';
-import { errColors, writeErr, writeOut } from '../ui.js';
+import { errColors, noProgress, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
 import { kernelCmdline } from '../vmm/cmdline.js';
 import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
@@ -170,7 +170,7 @@ async function projectTarget(opts: RunOptions, d: RunDeps, say: (line: string) =
   const { readAbiVersion } = await import('../image/manifest.js');
   let ctx;
   try {
-    ctx = workflowContext(d.cwd, d.env, say);
+    ctx = workflowContext(d.cwd, d.env, say, undefined, opts.json ? noProgress : undefined); // never progress on --json
   } catch (err) {
     if (err instanceof UkernelError && err.code === 'UK110') {
       throw new UkernelError('ProjectNotFound', `${err.message}: nothing to run`, {

@@ -38,12 +38,12 @@ export async function trace(run: string | undefined, file: string | undefined, r
   if (format !== null) {
     const path = resolve(cwd, file!);
     const shown = displayPath(cwd, path);
-    try {
-      writeFileAtomic(path, `${JSON.stringify(chromeTrace(built, { run: loaded.name }))}\n`, shown);
-    } catch (err) {
-      if (!(err instanceof UkernelError)) throw err;
-      throw new UkernelError('OutputUnwritable', err.message, { hint: 'Give --export a FILE path in a directory you can write to.', cause: err });
-    }
+    // Into an existing directory only: a typo in FILE's directory must not create a tree.
+    writeFileAtomic(path, `${JSON.stringify(chromeTrace(built, { run: loaded.name }))}\n`, {
+      display: shown,
+      createParent: false,
+      hint: 'Give --export a FILE in an existing directory you can write to.',
+    });
     if (raw.json === true) {
       out(JSON.stringify({ run: loaded.name, export: { format, path, spans: built.spans.length, events: built.events.length } }));
     } else {

@@ -90,3 +90,27 @@ export function decodeUtf8(bytes: Uint8Array, start: number): [codePoint: number
   if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return null;
   return [cp, length];
 }
+
+const ESCAPE_RE = /\\(?:x[0-9a-f]{2}|u[0-9a-f]{4})/g;
+
+/**
+ * Text from a project file, a path or another program, made safe for the terminal like guest
+ * output (sanitizeLine: control characters, C1, bidi controls and lone surrogates become visible
+ * escapes; a newline too, so one message stays one line) and cut to at most `maxChars`
+ * characters, with a marker saying how much was left out.
+ */
+export function terminalText(text: string, maxChars: number): string {
+  // Bound the work first: each raw character becomes at most 6 ("\u202e").
+  const raw = text.length > maxChars * 6 ? text.slice(0, maxChars * 6) : text;
+  const safe = sanitizeLine(Buffer.from(raw, 'utf8'));
+  if (safe.length <= maxChars && raw.length === text.length) return safe;
+  let end = Math.min(maxChars, safe.length);
+  const code = safe.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end -= 1; // never split a surrogate pair
+  const from = Math.max(0, end - 5);
+  for (const escape of safe.slice(from, end + 5).matchAll(ESCAPE_RE)) {
+    const at = from + escape.index;
+    if (at < end && at + escape[0].length > end) end = at; // never split an escape
+  }
+  return `${safe.slice(0, end)}… (cut: ${text.length} characters in all)`;
+}

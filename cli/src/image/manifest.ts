@@ -1,10 +1,10 @@
 // The image manifest: UTF-8 JSON, keys sorted at every level, two-space indent, trailing
 // newline — the same inputs always give the same bytes.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ABI_FILE, ABI_VERSION_DEFAULT, LOCK_FILE, LOCK_FILE_BYTES_MAX } from '../constants.js';
 import { UkernelError } from '../errors.js';
-import { errnoCode } from '../fsutil.js';
+import { errnoCode, readProjectFile } from '../fsutil.js';
 import { parseAbiVersion, type AbiVersion } from './format.js';
 
 export interface Manifest {
@@ -50,16 +50,9 @@ export function isoSeconds(epochSeconds: number): string {
 
 /** env/ukernel.lock parsed as JSON, or null when there is none. */
 export function readLock(projectRoot: string): unknown {
-  const path = join(projectRoot, LOCK_FILE);
-  let text: string;
-  try {
-    if (statSync(path).size > LOCK_FILE_BYTES_MAX) throw new UkernelError('LockInvalid', `${LOCK_FILE} is larger than ${LOCK_FILE_BYTES_MAX} bytes`);
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if (err instanceof UkernelError) throw err;
-    if (errnoCode(err) === 'ENOENT') return null;
-    throw new UkernelError('LockInvalid', `cannot read ${LOCK_FILE}: ${errnoCode(err)}`);
-  }
+  const bytes = readProjectFile(join(projectRoot, LOCK_FILE), { display: LOCK_FILE, maxBytes: LOCK_FILE_BYTES_MAX, invalid: 'LockInvalid' });
+  if (bytes === null) return null;
+  const text = bytes.toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

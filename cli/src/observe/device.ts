@@ -1,11 +1,11 @@
 // The events device (docs/observability.md): the file the CLI creates for each run and attaches
 // as a second virtio-blk disk. Only the sector-0 header is written by the host; the guest appends
 // blocks after it. Kept apart from the decoder so `ukernel run` loads only this.
-import { closeSync, ftruncateSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EVENTS_SECTOR_BYTES } from '../constants.js';
-import { UkernelError } from '../errors.js';
-import { errnoCode, removeQuietly, tempPathFor } from '../fsutil.js';
+import { fileError } from '../errors.js';
+import { makeDirectory, removeQuietly, tempPathFor } from '../fsutil.js';
 
 export const EVENTS_MAGIC = 'UKEVENTS';
 export const EVENTS_VERSION = 1;
@@ -29,8 +29,8 @@ export function createEventsFile(path: string, capacityBytes: number, display: s
     throw new RangeError(`events capacity must be a multiple of ${EVENTS_SECTOR_BYTES} of at least two sectors, got ${capacityBytes}`);
   }
   const temp = tempPathFor(path);
+  makeDirectory(dirname(path), dirname(display));
   try {
-    mkdirSync(dirname(path), { recursive: true });
     const fd = openSync(temp, 'w', 0o644);
     try {
       const header = encodeEventsHeader(capacityBytes);
@@ -43,6 +43,6 @@ export function createEventsFile(path: string, capacityBytes: number, display: s
     renameSync(temp, path);
   } catch (err) {
     removeQuietly(temp);
-    throw new UkernelError('OutputUnwritable', `cannot create events file ${display}: ${errnoCode(err)}`, { cause: err });
+    throw fileError(err, { op: 'create', display: `events file ${display}` });
   }
 }

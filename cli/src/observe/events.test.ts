@@ -57,10 +57,10 @@ describe('createEventsFile', () => {
     expect(encodeEventsHeader(4096)).toEqual(small);
   });
 
-  it('refuses impossible capacities and reports unwritable places as UK109', () => {
+  it('refuses impossible capacities and reports unwritable places by their cause', () => {
     expect(() => createEventsFile(join(dir, 'x.events'), 1000)).toThrow(RangeError);
     writeFileSync(join(dir, 'file'), '');
-    expect(() => createEventsFile(join(dir, 'file/x.events'), 4096)).toThrow(expect.objectContaining({ code: 'UK109' }));
+    expect(() => createEventsFile(join(dir, 'file/x.events'), 4096)).toThrow(expect.objectContaining({ code: 'UK141' })); // ENOTDIR
   });
 });
 

@@ -1,7 +1,6 @@
 // ukernel.toml: parsed with smol-toml, validated with a zod schema (which also generates
 // schema/ukernel.schema.json for editors). Every error names file:line:column, the key and the
 // fix; unknown keys get a "did you mean".
-import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
@@ -18,10 +17,10 @@ import {
   VCPU_MIN,
 } from '../constants.js';
 import { UkernelError } from '../errors.js';
-import { displayPath, errnoCode, printable } from '../fsutil.js';
+import { displayPath, printable, readProjectFile } from '../fsutil.js';
 import { didYouMean } from './suggest.js';
 import { findProjectRoot } from './locate.js';
-import { locateKey } from './toml-position.js';
+import { excerptAt, locateKey } from './toml-position.js';
 
 export { findProjectRoot };
 
@@ -196,9 +195,11 @@ export function parseProjectConfig(text: string, file: string, zigVersion: strin
     data = parseToml(text);
   } catch (err) {
     if (!(err instanceof TomlError)) throw err;
+    // The excerpt is built here, not taken from smol-toml: a 1 MB line must not become a 1 MB
+    // error, and the file's bytes are sanitized like guest output (errors.ts shown()).
     const what = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
     throw new UkernelError('ConfigSyntax', `${file}:${err.line}:${err.column}: ${what}`, {
-      details: err.codeblock.trimEnd().split('\n'),
+      details: excerptAt(text, err.line, err.column),
     });
   }
   const schema = configSchema(zigVersion);
@@ -232,17 +233,12 @@ export function loadProject(cwd: string, zigVersion: string): Project {
   }
   const configPath = join(root, PROJECT_FILE);
   const file = displayPath(cwd, configPath);
-  let text: string;
-  try {
-    if (statSync(configPath).size > PROJECT_FILE_BYTES_MAX) {
-      throw new UkernelError('ConfigInvalid', `${file} is larger than ${PROJECT_FILE_BYTES_MAX} bytes`, {
-        hint: 'ukernel.toml holds a few settings; is this the right file?',
-      });
-    }
-    text = readFileSync(configPath, 'utf8');
-  } catch (err) {
-    if (err instanceof UkernelError) throw err;
-    throw new UkernelError('ConfigInvalid', `cannot read ${file}: ${errnoCode(err)}`, { hint: 'Check the file permissions.' });
-  }
-  return { root, configPath, config: parseProjectConfig(text, file, zigVersion) };
+  const bytes = readProjectFile(configPath, {
+    display: file,
+    maxBytes: PROJECT_FILE_BYTES_MAX,
+    invalid: 'ConfigInvalid',
+    tooLargeHint: 'ukernel.toml holds a few settings; is this the right file?',
+  });
+  if (bytes === null) throw new UkernelError('ProjectNotFound', `${file} disappeared while ukernel was reading it`);
+  return { root, configPath, config: parseProjectConfig(bytes.toString('utf8'), file, zigVersion) };
 }

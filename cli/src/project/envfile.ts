@@ -34,13 +34,13 @@ export function parseEnvFile(bytes: Buffer, file: string): Array<[string, string
     }
     const value = line.slice(eq + 1);
     if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
-      throw new UkernelError('ConfigInvalid', `${at}:${eq + 2}: ${key}: the value contains control characters`, {
+      throw new UkernelError('ConfigInvalid', `${at}:${eq + 2}: ${printable(key)}: the value contains control characters`, {
         hint: 'Values are one line of text; remove the control characters.',
       });
     }
     const previous = seen.get(key);
     if (previous !== undefined) {
-      throw new UkernelError('ConfigInvalid', `${at}:1: ${key} is already set on line ${previous}`, { hint: `Remove one of the two ${key} lines.` });
+      throw new UkernelError('ConfigInvalid', `${at}:1: ${printable(key)} is already set on line ${previous}`, { hint: `Remove one of the two ${printable(key)} lines.` });
     }
     seen.set(key, index + 1);
     if (pairs.length >= WORKLOAD_ENV_MAX) {

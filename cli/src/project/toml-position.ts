@@ -2,6 +2,9 @@
 // (smol-toml reports positions for syntax errors only). Handles what ukernel.toml uses:
 // [table] and [[array]] headers, bare/quoted/dotted keys, and inline tables on one line.
 
+import { EXCERPT_LINE_CHARS_MAX } from '../constants.js';
+import { sanitizeLine } from '../console/sanitize.js';
+
 export interface Position {
   line: number;
   column: number;
@@ -64,4 +67,34 @@ export function locateKey(text: string, path: readonly string[]): Position {
 function quoteForRegex(part: string): string {
   const escaped = part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return `(?:${escaped}|"${escaped}"|'${escaped}')`;
+}
+
+const safe = (text: string): string => sanitizeLine(Buffer.from(text, 'utf8'));
+
+/**
+ * The lines before and at `line` (1-based) of a project file, numbered, with a caret under
+ * `column`: each cut to EXCERPT_LINE_CHARS_MAX characters around the column ("…" marks a cut)
+ * and sanitized like guest output, so a 1 MB line or escape codes stay out of the terminal.
+ */
+export function excerptAt(text: string, line: number, column: number): string[] {
+  const lines = text.split('\n');
+  const first = Math.max(1, line - 1);
+  const last = Math.min(line, lines.length);
+  if (last < first) return [];
+  const width = EXCERPT_LINE_CHARS_MAX;
+  const start = Math.max(0, Math.min(column - 1 - Math.floor(width / 2), (lines[line - 1] ?? '').length - width));
+  const numberWidth = String(last).length;
+  const out: string[] = [];
+  let caretAt = 0;
+  for (let n = first; n <= last; n++) {
+    const raw = lines[n - 1]!.replace(/\r$/, '');
+    const head = start > 0 ? '…' : '';
+    const body = raw.slice(start, start + width);
+    const tail = raw.length > start + width ? '…' : '';
+    const label = `${String(n).padStart(numberWidth)}:  `;
+    out.push(`${label}${head}${safe(body)}${tail}`);
+    if (n === line) caretAt = label.length + head.length + safe(raw.slice(start, Math.max(start, column - 1))).length;
+  }
+  out.push(`${' '.repeat(caretAt)}^`);
+  return out;
 }

@@ -2,7 +2,7 @@
 //   sources ─build→ build/bin/main + build/bundle.tgz ─pack→ dist/NAME.img
 // Each step records what it was made from (build/build.json, build/pack.json) as a hash of its
 // inputs, so `run` can skip the steps whose inputs did not change.
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { VERSION } from '../version.js';
 import {
@@ -11,19 +11,23 @@ import {
   BUNDLE_MTIME_DEFAULT,
   BUNDLE_PATH,
   ENV_FILE,
+  ENV_FILE_BYTES_MAX,
   IMAGE_DIR,
   KERNEL_ELF_PATH,
   PACK_RECORD_PATH,
   SDK_DIR,
   SDK_MODULE_FILE,
   SDK_ROOT_FILE,
+  STALE_TEMP_AGE_MS,
   WORKLOAD_BIN_PATH,
   ZIG_CACHE_DIR,
   ZIG_GLOBAL_CACHE_DIR,
 } from '../constants.js';
 import { checkKernelElf, describeWorkloadElf } from '../elf.js';
-import { UkernelError } from '../errors.js';
-import { displayPath, errnoCode, removeQuietly, tempPathFor, writeFileAtomic } from '../fsutil.js';
+import { Interrupted, UkernelError } from '../errors.js';
+import { interruptible } from '../child.js';
+import { displayPath, errnoCode, makeDirectory, readProjectFile, removeEntriesChanged, removeQuietly, removeStaleTemps, tempPathFor, writeFileAtomic } from '../fsutil.js';
+import { streamProgress, type Progress } from '../progress.js';
 import { sha256Hex } from '../hash.js';
 import { findZig, readToolchainPins, ukernelRoot, type ToolchainPins } from '../toolchain.js';
 import { createBundle, readBundle } from '../build/bundle.js';
@@ -46,11 +50,19 @@ export interface WorkflowContext {
   project: Project;
   /** Progress lines ("Built workload bundle: …"). */
   say: (line: string) => void;
+  /** What a long step is doing while it does it (stderr; noProgress for --json). */
+  progress: Progress;
 }
 
-export function workflowContext(cwd: string, env: NodeJS.ProcessEnv, say: (line: string) => void, root = ukernelRoot()): WorkflowContext {
+export function workflowContext(
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  say: (line: string) => void,
+  root = ukernelRoot(),
+  progress: Progress = streamProgress(),
+): WorkflowContext {
   const pins = readToolchainPins(root);
-  return { cwd, env, ukernelRoot: root, pins, project: loadProject(cwd, pins.zigVersion), say };
+  return { cwd, env, ukernelRoot: root, pins, project: loadProject(cwd, pins.zigVersion), say, progress };
 }
 
 /** A path under the project, for messages (relative to the cwd when below it). */
@@ -120,15 +132,11 @@ function findSdk(ctx: WorkflowContext): Sdk {
 }
 
 function readEnvFile(ctx: WorkflowContext): Buffer {
-  try {
-    const bytes = readFileSync(join(ctx.project.root, ENV_FILE));
-    parseEnvFile(bytes, show(ctx, ENV_FILE));
-    return bytes;
-  } catch (err) {
-    if (err instanceof UkernelError) throw err;
-    if (errnoCode(err) === 'ENOENT') return Buffer.alloc(0); // No environment: an empty etc/ukernel.env.
-    throw new UkernelError('ConfigInvalid', `cannot read ${show(ctx, ENV_FILE)}: ${errnoCode(err)}`, { hint: 'Check the file permissions.' });
-  }
+  const display = show(ctx, ENV_FILE);
+  // No environment: an empty etc/ukernel.env.
+  const bytes = readProjectFile(join(ctx.project.root, ENV_FILE), { display, maxBytes: ENV_FILE_BYTES_MAX, invalid: 'ConfigInvalid' }) ?? Buffer.alloc(0);
+  parseEnvFile(bytes, display);
+  return bytes;
 }
 
 /** tar mtime: SOURCE_DATE_EPOCH when set (and not 0), else a fixed date. */
@@ -186,8 +194,15 @@ export function currentBuild(ctx: WorkflowContext, optimize: Optimize): BuildRec
   return record;
 }
 
-/** Compile the workload and write build/bundle.tgz (always compiles; Zig's cache keeps it quick). */
-export async function buildWorkload(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
+/**
+ * Compile the workload and write build/bundle.tgz (always compiles; Zig's cache keeps it quick).
+ * SIGINT/SIGTERM stop the compiler, remove the temp files and end in Interrupted.
+ */
+export function buildWorkload(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
+  return interruptible('build stopped', () => compileAndBundle(ctx, optimize));
+}
+
+async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
   const { config, root } = ctx.project;
   checkEntry(ctx);
   const sdk = findSdk(ctx);
@@ -197,13 +212,13 @@ export async function buildWorkload(ctx: WorkflowContext, optimize: Optimize): P
 
   const binary = join(root, WORKLOAD_BIN_PATH);
   const temp = tempPathFor(binary);
-  try {
-    mkdirSync(dirname(binary), { recursive: true });
-    // Temp outputs of builds that were killed (Ctrl-C) before they could clean up.
-    for (const name of readdirSync(dirname(binary))) if (/^\.main\.\d+\.tmp$/.test(name)) removeQuietly(join(dirname(binary), name));
-  } catch (err) {
-    throw new UkernelError('OutputUnwritable', `cannot create ${show(ctx, 'build/bin')}: ${errnoCode(err)}`);
-  }
+  makeDirectory(dirname(binary), show(ctx, 'build/bin'));
+  // Temp outputs of builds that were killed (SIGKILL) before they could clean up; not those of
+  // a build running now (concurrent `ukernel run`s), nor Zig's own temp files in use.
+  removeStaleTemps(dirname(binary));
+  removeStaleTemps(join(root, 'build'));
+  const zigTemps = [join(root, ZIG_CACHE_DIR, 'tmp'), join(root, ZIG_GLOBAL_CACHE_DIR, 'tmp')];
+  for (const dir of zigTemps) removeEntriesChanged(dir, 0, Date.now() - STALE_TEMP_AGE_MS);
   try {
     const args = zigBuildArgs({
       entry: config.project.entry,
@@ -214,7 +229,17 @@ export async function buildWorkload(ctx: WorkflowContext, optimize: Optimize): P
       cacheDir: ZIG_CACHE_DIR,
       globalCacheDir: ZIG_GLOBAL_CACHE_DIR,
     });
-    await runZig(zig.path, args, root);
+    const compiling = ctx.progress.begin(`Compiling ${config.project.entry} with zig ${zig.version} (${optimize})`);
+    const startedMs = Date.now();
+    try {
+      await runZig(zig.path, args, root);
+    } catch (err) {
+      // Stopped by a signal: Zig's temp files of this compile go too.
+      if (err instanceof Interrupted) for (const dir of zigTemps) removeEntriesChanged(dir, startedMs, Infinity);
+      throw err;
+    } finally {
+      compiling.done();
+    }
     const bytes = readFileSync(temp);
     const problem = describeWorkloadElf(bytes);
     if (problem !== null) {
@@ -223,8 +248,14 @@ export async function buildWorkload(ctx: WorkflowContext, optimize: Optimize): P
       });
     }
     renameSync(temp, binary);
-    const bundle = createBundle({ workloadPath: binary, env, mtime: bundleMtime(ctx.env), stagingDir: join(root, 'build', `.bundle.${process.pid}.tmp`) });
-    writeFileAtomic(join(root, BUNDLE_PATH), bundle, { display: show(ctx, BUNDLE_PATH) });
+    const bundling = ctx.progress.begin(`Writing bundle ${show(ctx, BUNDLE_PATH)}`);
+    let bundle: Buffer;
+    try {
+      bundle = createBundle({ workloadPath: binary, env, mtime: bundleMtime(ctx.env), stagingDir: join(root, 'build', `.bundle.${process.pid}.tmp`) });
+      writeFileAtomic(join(root, BUNDLE_PATH), bundle, { display: show(ctx, BUNDLE_PATH) });
+    } finally {
+      bundling.done();
+    }
     const record: BuildRecord = {
       format: 1,
       inputs,
@@ -329,6 +360,15 @@ export function currentPack(ctx: WorkflowContext, opts: PackOptions): PackRecord
 
 /** Write the image from build/bundle.tgz + the kernel + the manifest; verify it before renaming it in place. */
 export function packImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
+  const packing = ctx.progress.begin(`Packing image ${displayPath(ctx.cwd, opts.imagePath)}`);
+  try {
+    return writePackedImage(ctx, opts);
+  } finally {
+    packing.done();
+  }
+}
+
+function writePackedImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
   const { root, config } = ctx.project;
   const plan = planPack(ctx, opts.readonly);
   const files = readBundle(plan.bundle, show(ctx, BUNDLE_PATH));

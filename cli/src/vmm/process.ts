@@ -1,10 +1,10 @@
 // Spawning and stopping a VMM process so that it never outlives the CLI.
-//  - Through util-linux `setpriv --pdeathsig SIGKILL`, the kernel kills the VMM when
-//    the CLI dies for any reason, SIGKILL included (setpriv execs, so the pid is the VMM's).
+//  - Through util-linux `setpriv --pdeathsig SIGKILL` (child.ts, shared by every spawn), the
+//    kernel kills the VMM when the CLI dies for any reason, SIGKILL included.
 //  - stop(): SIGTERM, wait ≤ grace, SIGKILL, wait ≤ KILL_REAP_MS. Every wait is bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { KILL_GRACE_MS, KILL_REAP_MS } from '../constants.js';
-import { findExecutable } from './which.js';
+import { withParentDeathSignal } from '../child.js';
 
 export interface ExitInfo {
   code: number | null;
@@ -37,13 +37,6 @@ export interface SpawnVmmOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Resolve the `setpriv` path once per process (PATH lookup is a few stat calls). */
-let setprivPath: string | null | undefined;
-function findSetpriv(env: NodeJS.ProcessEnv): string | null {
-  if (setprivPath === undefined) setprivPath = findExecutable('setpriv', env);
-  return setprivPath;
-}
-
 /** Spawn `binary args…` with stdin ignored and stdout/stderr piped. Rejects if exec fails. */
 export async function spawnVmm(
   binary: string,
@@ -51,12 +44,10 @@ export async function spawnVmm(
   options: SpawnVmmOptions = {},
 ): Promise<VmmProcess> {
   const env = options.env ?? process.env;
-  const setpriv = options.parentDeathSignal === false ? null : findSetpriv(env);
-  const [file, argv] =
-    setpriv === null ? [binary, [...args]] : [setpriv, ['--pdeathsig', 'SIGKILL', '--', binary, ...args]];
+  const command = withParentDeathSignal(binary, args, env, options.parentDeathSignal !== false);
 
   const spawnedAtNs = process.hrtime.bigint();
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let exit: ExitInfo | null = null;
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -84,7 +75,7 @@ export async function spawnVmm(
     pid,
     child,
     spawnedAtNs,
-    parentDeathSignal: setpriv !== null,
+    parentDeathSignal: command.parentDeathSignal,
     exited,
     exitInfo: () => exit,
     stop,

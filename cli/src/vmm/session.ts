@@ -1,7 +1,7 @@
 // One VM run, shared by every VMM backend: spawn, stream the console (raw bytes to
 // logs/console.log, records parsed, text sanitised and echoed), enforce the boot and run
 // timeouts, forward SIGINT/SIGTERM, and always leave no VMM process behind.
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   EXIT_AFTER_RECORD_MS,
@@ -15,7 +15,8 @@ import {
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
 import type { BootRecord, ExitRecord, WorkloadRecord } from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
-import { Interrupted, UkernelError } from '../errors.js';
+import { fileError, Interrupted, UkernelError } from '../errors.js';
+import { makeDirectory } from '../fsutil.js';
 import { formatDuration } from '../format.js';
 import type { Accel } from './accel.js';
 import { settlesWithin, spawnVmm, type ExitInfo, type VmmProcess } from './process.js';
@@ -246,12 +247,11 @@ function throwVmmFailed(message: string, details: string[]): never {
 }
 
 function openConsoleLog(path: string, display: string): number {
+  makeDirectory(dirname(path), dirname(display));
   try {
-    mkdirSync(dirname(path), { recursive: true });
     return openSync(path, 'w');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new UkernelError('OutputUnwritable', `cannot create console log ${display}: ${code}`, { cause: err });
+    throw fileError(err, { op: 'create', display: `console log ${display}` });
   }
 }
 
