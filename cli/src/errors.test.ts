@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCatalog, UkernelError } from './errors.js';
+import { ERROR_DETAIL_CHARS_MAX, ERROR_DETAILS_MAX, ERROR_MESSAGE_CHARS_MAX } from './constants.js';
+import { ErrorCatalog, fileError, isSystemError, UkernelError } from './errors.js';
 
 describe('error catalog', () => {
   const entries = Object.entries(ErrorCatalog);
@@ -29,5 +30,62 @@ describe('error catalog', () => {
     expect(err.exitCode).toBe(2);
     expect(err.toJSON()).toEqual({ error: { code: 'UK102', message: 'kernel file not found: /x', hint: 'do y' } });
     expect(new UkernelError('VmmFailed', 'm', { details: ['qemu: boom'] }).toJSON().error.details).toEqual(['qemu: boom']);
+  });
+});
+
+describe('fileError: errno → catalog, in one place', () => {
+  const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: boom`), { code, syscall: 'open' });
+
+  it.each([
+    ['EISDIR', 'UK140', /it is a directory/, /build\/bundle\.tgz is a directory: remove or rename it/],
+    ['ENOTDIR', 'UK141', /a part of the path is a file/, /remove or rename that file/],
+    ['EACCES', 'UK142', /permission denied/, /ls -ld/],
+    ['EPERM', 'UK142', /operation not permitted/, /permissions/],
+    ['EROFS', 'UK143', /read-only file system/, /build is on a read-only file system/],
+    ['ENOSPC', 'UK144', /no space left/, /df -h build/],
+    ['EDQUOT', 'UK144', /quota/, /free some space/],
+    ['EMFILE', 'UK145', /too many open files/, /ulimit -n/],
+    ['ENFILE', 'UK145', /too many open files/, /ulimit -n/],
+    ['ENOENT', 'UK146', /its directory does not exist/, /mkdir -p build/],
+    ['EIO', 'UK109', /input\/output error/, /writable directory/],
+  ])('%s while writing → %s with the cause and a fitting hint', (code, ukCode, cause, hint) => {
+    const err = fileError(errno(code), { op: 'write', display: 'build/bundle.tgz' });
+    expect(err.code).toBe(ukCode);
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toMatch(new RegExp(`^cannot write build/bundle\\.tgz: .*\\(${code}\\)$`));
+    expect(err.message).toMatch(cause);
+    expect(err.hint).toMatch(hint);
+  });
+
+  it('reads: ENOENT is the fallback (the caller decides), other causes keep their code; extra hints are appended', () => {
+    expect(fileError(errno('ENOENT'), { op: 'read', display: 'k.elf', fallback: 'KernelUnreadable' }).code).toBe('UK103');
+    expect(fileError(errno('EISDIR'), { op: 'read', display: 'k.elf', fallback: 'KernelUnreadable' }).code).toBe('UK140');
+    expect(fileError(errno('ELOOP'), { op: 'read', display: 'x' })).toMatchObject({ code: 'UK147', message: 'cannot read x: too many levels of symbolic links (ELOOP)' });
+    expect(fileError(errno('EROFS'), { op: 'write', display: 'out/t.json', hint: 'Give --export another FILE.' }).hint).toMatch(/read-write\. Give --export another FILE\.$/);
+    const passthrough = new UkernelError('BundleInvalid', 'x');
+    expect(fileError(passthrough, { op: 'read', display: 'y' })).toBe(passthrough);
+    expect(isSystemError(errno('EISDIR'))).toBe(true);
+    expect(isSystemError(new Error('plain'))).toBe(false);
+  });
+});
+
+describe('UkernelError.shown: text from project files and programs is made safe for the terminal', () => {
+  it('escapes control characters and bidi overrides in the message, hint and details, and cuts long text', () => {
+    const err = new UkernelError('ConfigSyntax', `ukernel.toml:1:1: bad \x1b[2J${'A'.repeat(5000)}`, {
+      hint: 'fix \u202e this',
+      details: ['\x1b]0;title\x07', 'B'.repeat(5000), ...Array.from({ length: 100 }, (_, i) => `line ${i}`)],
+    });
+    const shown = err.shown();
+    expect(shown.message).toMatch(/^ukernel\.toml:1:1: bad \\x1b\[2JAAAA/);
+    expect(shown.message.length).toBeLessThanOrEqual(ERROR_MESSAGE_CHARS_MAX + 40);
+    expect(shown.message).toMatch(/… \(cut: \d+ characters in all\)$/);
+    expect(shown.hint).toBe('fix \\u202e this');
+    expect(shown.details[0]).toBe('\\x1b]0;title\\x07');
+    expect(shown.details[1]!.length).toBeLessThanOrEqual(ERROR_DETAIL_CHARS_MAX + 40);
+    expect(shown.details).toHaveLength(ERROR_DETAILS_MAX + 1);
+    expect(shown.details.at(-1)).toBe(`… ${102 - ERROR_DETAILS_MAX} more line(s)`);
+    const json = JSON.stringify(err.toJSON());
+    expect(json).not.toMatch(/\\u001b|\u202e/);
+    for (const text of [shown.message, shown.hint, ...shown.details]) expect(text).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
   });
 });

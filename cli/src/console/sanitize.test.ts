@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sanitizeLine } from './sanitize.js';
+import { sanitizeLine, terminalText } from './sanitize.js';
 import { mulberry32, randomBytes } from './fuzz-helpers.js';
 
 const s = (input: string | number[]): string =>
@@ -37,6 +37,26 @@ describe('sanitizeLine', () => {
       const out = sanitizeLine(randomBytes(rand, Math.floor(rand() * 200)));
       expect(out).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
       expect(out).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/); // no lone surrogates
+    }
+  });
+});
+
+describe('terminalText', () => {
+  it('sanitizes like guest output, newlines included, and leaves short clean text alone', () => {
+    expect(terminalText('ukernel.toml:3:7: bad', 100)).toBe('ukernel.toml:3:7: bad');
+    expect(terminalText('a\x1b[2Jb\nc\u202ed', 100)).toBe('a\\x1b[2Jb\\x0ac\\u202ed');
+  });
+
+  it('cuts long text with a marker, never inside an escape or a surrogate pair, with bounded work', () => {
+    expect(terminalText('x'.repeat(1 << 20), 10)).toBe(`${'x'.repeat(10)}… (cut: ${1 << 20} characters in all)`);
+    expect(terminalText('abcdefgh\x1b', 10)).toBe('abcdefgh… (cut: 9 characters in all)'); // not "abcdefgh\x"
+    expect(terminalText('abcdefghi🚀', 10)).toBe('abcdefghi… (cut: 11 characters in all)');
+    const rand = mulberry32(11);
+    for (let i = 0; i < 500; i++) {
+      const text = Buffer.from(randomBytes(rand, Math.floor(rand() * 300))).toString('latin1');
+      const out = terminalText(text, 50);
+      expect(out.length).toBeLessThanOrEqual(50 + 40);
+      expect(out).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/);
     }
   });
 });

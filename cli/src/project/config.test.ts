@@ -1,10 +1,12 @@
 // ukernel.toml validation: every error names file:line:column, the key and the fix; unknown keys
 // get a did-you-mean; the committed JSON Schema is what the zod schema generates.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { EXCERPT_LINE_CHARS_MAX, PROJECT_FILE_BYTES_MAX } from '../constants.js';
 import { UkernelError } from '../errors.js';
 import { parseToolchainEnv } from '../toolchain.js';
 import { findProjectRoot, loadProject, parseProjectConfig, renderJsonSchema } from './config.js';
@@ -61,6 +63,24 @@ describe('parseProjectConfig', () => {
     expect(err.code).toBe('UK111');
     expect(err.message).toMatch(/^ukernel\.toml:2:\d+: /);
     expect(err.details.join('\n')).toContain('2:  name = "demo');
+  });
+
+  it('quotes a hostile file safely: escape codes escaped, a 1 MB line cut around the column', () => {
+    const escape = failure('[project]\nname = "a\x1b[31mred"\n');
+    expect(escape.code).toBe('UK111');
+    const shown = escape.shown();
+    expect(shown.details.join('\n')).toContain('2:  name = "a\\x1b[31mred"');
+    expect([shown.message, ...shown.details].join('\n')).not.toMatch(/\x1b/);
+    // The caret stands under the escape, widened as it is shown.
+    const caret = shown.details.at(-1)!;
+    expect(shown.details[1]!.indexOf('\\x1b')).toBe(caret.indexOf('^'));
+
+    const long = failure(`[project]\nname = "${'A'.repeat(1 << 20)}\x1b[2J"\n`);
+    const text = [long.shown().message, ...long.shown().details, long.shown().hint].join('\n');
+    expect(text.length).toBeLessThan(2000);
+    expect(text).toContain('…AAAA');
+    expect(text).not.toMatch(/\x1b/);
+    expect(long.details.every((line) => line.length <= EXCERPT_LINE_CHARS_MAX + 20)).toBe(true);
   });
 
   it.each<[string, string, RegExp, RegExp]>([
@@ -135,6 +155,29 @@ describe('projects on disk', () => {
     expect(() => loadProject(join(dir, 'p'), ZIG)).toThrow(expect.objectContaining({ message: expect.stringMatching(/^ukernel\.toml:13:1: run\.vcpu/) }));
     // From a subdirectory the file is outside the cwd: named by its absolute path.
     expect(() => loadProject(join(dir, 'p/src'), ZIG)).toThrow(expect.objectContaining({ message: expect.stringContaining(`${join(dir, 'p/ukernel.toml')}:13:1: run.vcpu`) }));
+  });
+});
+
+describe('odd files where ukernel.toml belongs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uk-project-odd-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a directory named ukernel.toml is UK140, not "no project" nor the parent\'s project', () => {
+    writeFileSync(join(dir, 'ukernel.toml'), VALID);
+    mkdirSync(join(dir, 'sub/ukernel.toml'), { recursive: true });
+    expect(() => findProjectRoot(join(dir, 'sub'))).toThrow(expect.objectContaining({ code: 'UK140', message: 'cannot read ukernel.toml: it is a directory (EISDIR)' }));
+    expect(() => loadProject(join(dir, 'sub'), ZIG)).toThrow(expect.objectContaining({ code: 'UK140' }));
+  });
+
+  it('a FIFO is refused at once (no hang), and so is a file over the size limit', () => {
+    const fifo = join(dir, 'fifo');
+    mkdirSync(fifo);
+    execFileSync('mkfifo', [join(fifo, 'ukernel.toml')]);
+    expect(() => findProjectRoot(fifo)).toThrow(expect.objectContaining({ code: 'UK112', message: expect.stringContaining('not a regular file') }));
+    const big = join(dir, 'big');
+    mkdirSync(big);
+    writeFileSync(join(big, 'ukernel.toml'), Buffer.alloc(PROJECT_FILE_BYTES_MAX + 1, 0x20));
+    expect(() => loadProject(big, ZIG)).toThrow(expect.objectContaining({ code: 'UK112', message: expect.stringContaining('is larger than') }));
   });
 });
 
