@@ -50,7 +50,7 @@ export function checkKernelElf(path: string, flag = '--kernel'): void {
       throw fileError(errnoError('EISDIR'), { op: 'read', display: `${path} (${flag})` });
     }
     if (!stat.isFile()) throw new UkernelError('KernelUnreadable', `${flag} ${path} is not a regular file`);
-    const what = describeElfHeader(readAt(fd, 0, HEADER_PREFIX_BYTES), stat.size);
+    const what = stat.size < ELF64_HEADER_BYTES ? `is too small for an ELF64 header (${stat.size} bytes)` : describeElfHeader(readAt(fd, 0, HEADER_PREFIX_BYTES), stat.size);
     if (what !== null) throw new UkernelError('KernelNotElf64', `${path} (${flag}) ${what}`);
     const pvh = findPvhNote(fd, stat.size);
     if (pvh !== null) throw new UkernelError('KernelNotPvh', `${path} (${flag}) ${pvh}`);
@@ -63,12 +63,11 @@ export function checkKernelElf(path: string, flag = '--kernel'): void {
 
 /** null when the ELF64 in `fd` has a PVH entry note, else what is wrong (for a message). */
 function findPvhNote(fd: number, fileSize: number): string | null {
-  const header = readAt(fd, 0, 64);
-  if (header.length < 64) return `is too small for an ELF64 header (${fileSize} bytes)`;
+  const header = readAt(fd, 0, ELF64_HEADER_BYTES);
   const phoff = Number(header.readBigUInt64LE(32));
   const phentsize = header.readUInt16LE(54);
   const phnum = header.readUInt16LE(56);
-  if (phentsize !== 56 || phnum === 0 || phnum > KERNEL_PHDRS_MAX || phoff + phnum * phentsize > fileSize) {
+  if (phentsize !== ELF64_PHDR_BYTES || phnum === 0 || phnum > KERNEL_PHDRS_MAX || phoff + phnum * phentsize > fileSize) {
     return `has no usable program header table (${phnum} entries of ${phentsize} bytes at ${phoff}), so no PVH entry note`;
   }
   const table = readAt(fd, phoff, phnum * phentsize);

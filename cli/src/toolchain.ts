@@ -1,10 +1,10 @@
 // The ukernel checkout the CLI runs from (its "root": kernel, SDK, ABI, toolchain pins) and the
 // pinned Zig. Pins are read from scripts/toolchain.env, the one source of truth for versions.
 import { spawnSync } from 'node:child_process';
-import { withParentDeathSignal } from './child.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withParentDeathSignal } from './child.js';
 import { TOOLCHAIN_FILE, ZIG_VERSION_TIMEOUT_MS } from './constants.js';
 import { UkernelError } from './errors.js';
 import { printable } from './fsutil.js';
