@@ -73,9 +73,9 @@ interface Building {
   stderr(ms: number): Promise<string>;
 }
 
-/** `ukernel build` in `dir`, once its compiler runs. */
-async function buildUntilCompiling(dir: string): Promise<Building> {
-  const cli = spawnUkernel(['build'], dir);
+/** `ukernel build` (or `args`) in `dir`, once its compiler runs. */
+async function buildUntilCompiling(dir: string, args = ['build']): Promise<Building> {
+  const cli = spawnUkernel(args, dir);
   let stderr = '';
   cli.stdout!.resume();
   cli.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -133,15 +133,27 @@ describe('interrupted builds', () => {
     expect(leftovers(dir, false)).toEqual([]);
   }, BUILD_MS);
 
-  it('SIGINT mid-compile stops zig, removes the temp files and exits 130', async () => {
-    const dir = await freshProject('interrupted');
+  it('SIGKILL of `ukernel run` while it rebuilds takes zig with it', async () => {
+    const dir = await freshProject('run-killed');
+    slowCompile(dir);
+    const { cli, zigs, exited } = await buildUntilCompiling(dir, ['run', '--accel', accels[0]!]);
+    cli.kill('SIGKILL');
+    await exited;
+    await waitFor('zig to die with its parent', () => zigs.every((pid) => !processAlive(pid)), 5_000);
+  }, BUILD_MS);
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s mid-compile stops zig, removes the temp files and exits %i', async (signal, status) => {
+    const dir = await freshProject(`interrupted-${signal.toLowerCase()}`);
     slowCompile(dir);
     const { cli, zigs, exited, stderr: stderrWithin } = await buildUntilCompiling(dir);
-    cli.kill('SIGINT');
+    cli.kill(signal);
     const code = await exited;
     const stderr = await stderrWithin(5_000);
-    expect(code, stderr).toBe(130);
-    expect(stderr).toContain('ukernel: interrupted by SIGINT; build stopped');
+    expect(code, stderr).toBe(status);
+    expect(stderr).toContain(`ukernel: interrupted by ${signal}; build stopped`);
     expect(zigs.every((pid) => !processAlive(pid))).toBe(true); // gone before the CLI exited
     expect(leftovers(dir)).toEqual([]);
     expect(existsSync(join(dir, 'build/bundle.tgz'))).toBe(false);

@@ -60,6 +60,31 @@ describe('hostile ukernel.toml', () => {
   });
 });
 
+describe('hostile env/ukernel.lock and env/ukernel.env', () => {
+  it('a lock that is not JSON is quoted escaped and short (UK121); an env line likewise (UK112)', async () => {
+    const build = await ukernel(['build'], project, 180_000);
+    expect(build.code, build.stderr).toBe(0);
+    writeFileSync(join(project, 'env/ukernel.lock'), `{"lock-version": 1, "x": \x1b]0;pwned\x07${'x'.repeat(1_000_000)}`);
+    try {
+      const pack = await ukernel(['pack'], project);
+      expectCleanError(pack, 'UK121');
+      expect(pack.stderr).toContain('\\x1b]0;pwned');
+      expect(pack.stderr.length).toBeLessThan(1000);
+    } finally {
+      rmSync(join(project, 'env/ukernel.lock'));
+    }
+    writeFileSync(join(project, 'env/ukernel.env'), `GOOD=1\n\x1b[2J${'B'.repeat(60_000)}\n`);
+    try {
+      const env = await ukernel(['build'], project);
+      expectCleanError(env, 'UK112');
+      expect(env.stderr).toMatch(/env\/ukernel\.env:2:1: expected KEY=VALUE, got "\\x1b\[2JBBB/);
+      expect(env.stderr.length).toBeLessThan(1000);
+    } finally {
+      writeFileSync(join(project, 'env/ukernel.env'), '');
+    }
+  }, 180_000);
+});
+
 describe('odd files and file systems', () => {
   it('ukernel.toml that is a directory: UK140 naming it, not "no project" nor the parent project', async () => {
     const sub = join(project, 'sub');
@@ -98,6 +123,7 @@ describe('odd files and file systems', () => {
   });
 
   it('a build output path taken by a directory: UK140 naming build/bundle.tgz', async () => {
+    rmSync(join(project, 'build/bundle.tgz'), { force: true });
     mkdirSync(join(project, 'build/bundle.tgz'), { recursive: true });
     try {
       const result = await ukernel(['build'], project, 180_000);
