@@ -58,7 +58,8 @@ export function writeFileAtomic(path: string, contents: string | Uint8Array, opt
  */
 export function makeDirectory(dir: string, display: string = dir, hint?: string): void {
   const missing: string[] = [];
-  for (let at = dir; ; at = dirname(at)) {
+  // Bounded by the path's depth: dirname() reaches "/" (or ".") in at most that many steps.
+  for (let at = dir, depth = 0; depth <= dir.length; at = dirname(at), depth++) {
     try {
       if (statSync(at).isDirectory()) break;
       throw errnoError('ENOTDIR');
@@ -100,7 +101,7 @@ export function requireDirectory(dir: string, display: string, hint?: string): v
 export interface ReadFileOptions {
   /** How to name the file in messages. */
   display: string;
-  /** Larger files are refused with `tooLarge` (their size is checked before reading). */
+  /** Larger files are refused (their size is checked before anything is read). */
   maxBytes: number;
   /** Error for a file that is too large or not a regular file (default FileUnreadable). */
   invalid?: ErrorName;

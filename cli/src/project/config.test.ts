@@ -81,6 +81,14 @@ describe('parseProjectConfig', () => {
     expect(text).toContain('…AAAA');
     expect(text).not.toMatch(/\x1b/);
     expect(long.details.every((line) => line.length <= EXCERPT_LINE_CHARS_MAX + 20)).toBe(true);
+
+    // A line of characters that widen when escaped (C1 U+0085 is allowed in TOML strings): the
+    // excerpt is cut by its shown width, so the caret survives every cut.
+    const wide = failure(`[project]\nname = "${'\u0085'.repeat(3000)}" junk\n`);
+    const lines = wide.shown().details;
+    expect(lines.every((line) => line.length <= EXCERPT_LINE_CHARS_MAX + 20)).toBe(true);
+    expect(lines[1]).toMatch(/^2: {2}…(\\u0085)+" junk$/);
+    expect(lines[1]!.indexOf('junk')).toBe(lines[2]!.indexOf('^'));
   });
 
   it.each<[string, string, RegExp, RegExp]>([

@@ -71,10 +71,22 @@ function quoteForRegex(part: string): string {
 
 const safe = (text: string): string => sanitizeLine(Buffer.from(text, 'utf8'));
 
+/** How wide `text[at]` is once sanitized (1, or 4–6 for an escape). */
+const widthAt = (text: string, at: number): number => safe(text[at]!).length;
+
+/** The end of the longest slice of `raw` from `start` whose sanitized width fits `width`. */
+function fitFrom(raw: string, start: number, width: number): number {
+  let end = start;
+  // Each character is at least 1 wide: at most `width` steps.
+  for (let used = 0; end < raw.length && used + widthAt(raw, end) <= width; end++) used += widthAt(raw, end);
+  return end;
+}
+
 /**
  * The lines before and at `line` (1-based) of a project file, numbered, with a caret under
- * `column`: each cut to EXCERPT_LINE_CHARS_MAX characters around the column ("…" marks a cut)
- * and sanitized like guest output, so a 1 MB line or escape codes stay out of the terminal.
+ * `column`: each cut to EXCERPT_LINE_CHARS_MAX characters as shown, around the column ("…"
+ * marks a cut), and sanitized like guest output, so that a 1 MB line or escape codes stay out
+ * of the terminal and the caret still stands under the column.
  */
 export function excerptAt(text: string, line: number, column: number): string[] {
   const lines = text.split('\n');
@@ -82,18 +94,22 @@ export function excerptAt(text: string, line: number, column: number): string[] 
   const last = Math.min(line, lines.length);
   if (last < first) return [];
   const width = EXCERPT_LINE_CHARS_MAX;
-  const start = Math.max(0, Math.min(column - 1 - Math.floor(width / 2), (lines[line - 1] ?? '').length - width));
+  // Start up to half the width left of the column (less when the line is short on the right).
+  const errorLine = lines[line - 1] ?? '';
+  const at = Math.min(Math.max(0, column - 1), errorLine.length);
+  let start = at;
+  for (let used = 0; start > 0 && used + widthAt(errorLine, start - 1) <= width / 2; start--) used += widthAt(errorLine, start - 1);
   const numberWidth = String(last).length;
   const out: string[] = [];
   let caretAt = 0;
   for (let n = first; n <= last; n++) {
     const raw = lines[n - 1]!.replace(/\r$/, '');
+    const end = fitFrom(raw, Math.min(start, raw.length), width);
     const head = start > 0 ? '…' : '';
-    const body = raw.slice(start, start + width);
-    const tail = raw.length > start + width ? '…' : '';
+    const tail = raw.length > end ? '…' : '';
     const label = `${String(n).padStart(numberWidth)}:  `;
-    out.push(`${label}${head}${safe(body)}${tail}`);
-    if (n === line) caretAt = label.length + head.length + safe(raw.slice(start, Math.max(start, column - 1))).length;
+    out.push(`${label}${head}${safe(raw.slice(start, end))}${tail}`);
+    if (n === line) caretAt = label.length + head.length + safe(raw.slice(start, at)).length;
   }
   out.push(`${' '.repeat(caretAt)}^`);
   return out;
