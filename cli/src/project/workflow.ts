@@ -24,7 +24,7 @@ import {
   ZIG_GLOBAL_CACHE_DIR,
 } from '../constants.js';
 import { checkKernelElf, describeWorkloadElf } from '../elf.js';
-import { Interrupted, UkernelError } from '../errors.js';
+import { errnoError, fileError, Interrupted, UkernelError } from '../errors.js';
 import { interruptible } from '../child.js';
 import { displayPath, errnoCode, makeDirectory, readProjectFile, removeEntriesChanged, removeQuietly, removeStaleTemps, tempPathFor, writeFileAtomic } from '../fsutil.js';
 import { streamProgress, type Progress } from '../progress.js';
@@ -167,9 +167,12 @@ function checkEntry(ctx: WorkflowContext): void {
   const entry = join(root, config.project.entry);
   let isFile = false;
   try {
-    isFile = statSync(entry).isFile();
-  } catch {
-    // Reported below.
+    const stat = statSync(entry);
+    if (stat.isDirectory()) throw fileError(errnoError('EISDIR'), { op: 'read', display: `workload entry ${show(ctx, config.project.entry)}` });
+    isFile = stat.isFile();
+  } catch (err) {
+    if (err instanceof UkernelError) throw err;
+    // Missing: reported below.
   }
   if (!isFile) {
     const text = readFileSync(configPath, 'utf8');
@@ -303,7 +306,8 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
   try {
     bundle = readFileSync(join(root, BUNDLE_PATH));
   } catch (err) {
-    throw new UkernelError('BundleInvalid', `cannot read ${show(ctx, BUNDLE_PATH)} (${errnoCode(err)}); build the workload first`);
+    if (errnoCode(err) !== 'ENOENT') throw fileError(err, { op: 'read', display: show(ctx, BUNDLE_PATH) });
+    throw new UkernelError('BundleInvalid', `cannot read ${show(ctx, BUNDLE_PATH)} (ENOENT); build the workload first`);
   }
   if (build === null || build.bundle_sha256 !== sha256Hex(bundle)) {
     throw new UkernelError('BundleInvalid', `${show(ctx, BUNDLE_PATH)} does not match ${show(ctx, BUILD_RECORD_PATH)} (changed after \`ukernel build\`?)`);
