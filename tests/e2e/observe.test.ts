@@ -109,6 +109,7 @@ describe.each(accels)('events device (%s)', (accel) => {
     expect(table.stdout).toMatch(/^SPAN +COUNT +UNCLOSED +TOTAL +P50 +P90 +P99 +MAX$/m);
     expect(table.stdout).toMatch(/^parse +20 +0 /m);
 
+    mkdirSync(join(project, 'out'), { recursive: true }); // --export does not create directories
     await expectOk(['trace', '--export', 'perfetto', 'out/trace.json'], project);
     const exported = JSON.parse(readFileSync(join(project, 'out/trace.json'), 'utf8'));
     expect(chromeTraceProblems(exported)).toEqual([]);
