@@ -30,8 +30,8 @@ function readAt(fd: number, offset: number, length: number): Buffer {
  * Throws a catalog error unless `path` is a readable little-endian x86-64 ELF64 file with a PVH
  * entry point (a PT_NOTE holding the Xen note XEN_ELFNOTE_PHYS32_ENTRY): QEMU microvm boots an
  * ELF -kernel only through that note ("Error loading uncompressed kernel without PVH ELF Note").
- * Missing: UK102; a directory: UK140; not readable: UK103 or its errno's code; not x86-64 ELF64:
- * UK104; no PVH note: UK148. `flag` names where the path came from (`--kernel`, UKERNEL_KERNEL).
+ * Missing: UK102; a directory: UK150; not readable: UK103 or its errno's code; not x86-64 ELF64:
+ * UK104; no PVH note: UK158. `flag` names where the path came from (`--kernel`, UKERNEL_KERNEL).
  */
 export function checkKernelElf(path: string, flag = '--kernel'): void {
   let fd: number;

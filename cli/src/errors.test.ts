@@ -37,16 +37,16 @@ describe('fileError: errno → catalog, in one place', () => {
   const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: boom`), { code, syscall: 'open' });
 
   it.each([
-    ['EISDIR', 'UK140', /it is a directory/, /build\/bundle\.tgz is a directory: remove or rename it/],
-    ['ENOTDIR', 'UK141', /a part of the path is a file/, /remove or rename that file/],
-    ['EACCES', 'UK142', /permission denied/, /ls -ld/],
-    ['EPERM', 'UK142', /operation not permitted/, /permissions/],
-    ['EROFS', 'UK143', /read-only file system/, /build is on a read-only file system/],
-    ['ENOSPC', 'UK144', /no space left/, /df -h build/],
-    ['EDQUOT', 'UK144', /quota/, /free some space/],
-    ['EMFILE', 'UK145', /too many open files/, /ulimit -n/],
-    ['ENFILE', 'UK145', /too many open files/, /ulimit -n/],
-    ['ENOENT', 'UK146', /its directory does not exist/, /mkdir -p build/],
+    ['EISDIR', 'UK150', /it is a directory/, /build\/bundle\.tgz is a directory: remove or rename it/],
+    ['ENOTDIR', 'UK151', /a part of the path is a file/, /remove or rename that file/],
+    ['EACCES', 'UK152', /permission denied/, /ls -ld/],
+    ['EPERM', 'UK152', /operation not permitted/, /permissions/],
+    ['EROFS', 'UK153', /read-only file system/, /build is on a read-only file system/],
+    ['ENOSPC', 'UK154', /no space left/, /df -h build/],
+    ['EDQUOT', 'UK154', /quota/, /free some space/],
+    ['EMFILE', 'UK155', /too many open files/, /ulimit -n/],
+    ['ENFILE', 'UK155', /too many open files/, /ulimit -n/],
+    ['ENOENT', 'UK156', /its directory does not exist/, /mkdir -p build/],
     ['EIO', 'UK109', /input\/output error/, /writable directory/],
   ])('%s while writing → %s with the cause and a fitting hint', (code, ukCode, cause, hint) => {
     const err = fileError(errno(code), { op: 'write', display: 'build/bundle.tgz' });
@@ -59,8 +59,8 @@ describe('fileError: errno → catalog, in one place', () => {
 
   it('reads: ENOENT is the fallback (the caller decides), other causes keep their code; extra hints are appended', () => {
     expect(fileError(errno('ENOENT'), { op: 'read', display: 'k.elf', fallback: 'KernelUnreadable' }).code).toBe('UK103');
-    expect(fileError(errno('EISDIR'), { op: 'read', display: 'k.elf', fallback: 'KernelUnreadable' }).code).toBe('UK140');
-    expect(fileError(errno('ELOOP'), { op: 'read', display: 'x' })).toMatchObject({ code: 'UK147', message: 'cannot read x: too many levels of symbolic links (ELOOP)' });
+    expect(fileError(errno('EISDIR'), { op: 'read', display: 'k.elf', fallback: 'KernelUnreadable' }).code).toBe('UK150');
+    expect(fileError(errno('ELOOP'), { op: 'read', display: 'x' })).toMatchObject({ code: 'UK157', message: 'cannot read x: too many levels of symbolic links (ELOOP)' });
     expect(fileError(errno('EROFS'), { op: 'write', display: 'out/t.json', hint: 'Give --export another FILE.' }).hint).toMatch(/read-write\. Give --export another FILE\.$/);
     const passthrough = new UkernelError('BundleInvalid', 'x');
     expect(fileError(passthrough, { op: 'read', display: 'y' })).toBe(passthrough);

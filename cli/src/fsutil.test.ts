@@ -17,17 +17,17 @@ function deadPid(): number {
 }
 
 describe('writeFileAtomic', () => {
-  it('a directory where the file belongs is UK140 with the path, and leaves no temp file', () => {
+  it('a directory where the file belongs is UK150 with the path, and leaves no temp file', () => {
     mkdirSync(join(dir, 'w/bundle.tgz'), { recursive: true });
     expect(() => writeFileAtomic(join(dir, 'w/bundle.tgz'), 'x', { display: 'build/bundle.tgz' })).toThrow(
-      expect.objectContaining({ code: 'UK140', message: 'cannot write build/bundle.tgz: it is a directory (EISDIR)' }),
+      expect.objectContaining({ code: 'UK150', message: 'cannot write build/bundle.tgz: it is a directory (EISDIR)' }),
     );
     expect(readdirSync(join(dir, 'w'))).toEqual(['bundle.tgz']);
   });
 
-  it('createParent: false refuses a missing directory (UK146) instead of creating it', () => {
+  it('createParent: false refuses a missing directory (UK156) instead of creating it', () => {
     expect(() => writeFileAtomic(join(dir, 'nope/x.json'), '{}', { display: 'nope/x.json', createParent: false, hint: 'Pick another.' })).toThrow(
-      expect.objectContaining({ code: 'UK146', hint: expect.stringMatching(/mkdir -p nope.*Pick another\.$/) }),
+      expect.objectContaining({ code: 'UK156', hint: expect.stringMatching(/mkdir -p nope.*Pick another\.$/) }),
     );
     expect(existsSync(join(dir, 'nope'))).toBe(false);
     writeFileAtomic(join(dir, 'x.json'), '{}', { createParent: false });
@@ -51,9 +51,9 @@ describe('writeFileAtomic', () => {
 });
 
 describe('makeDirectory', () => {
-  it('a file in the way is UK141; what exists is fine', () => {
+  it('a file in the way is UK151; what exists is fine', () => {
     writeFileSync(join(dir, 'file'), '');
-    expect(() => makeDirectory(join(dir, 'file/sub'), 'file/sub')).toThrow(expect.objectContaining({ code: 'UK141' }));
+    expect(() => makeDirectory(join(dir, 'file/sub'), 'file/sub')).toThrow(expect.objectContaining({ code: 'UK151' }));
     makeDirectory(join(dir, 'a/b/c'));
     makeDirectory(join(dir, 'a/b/c'));
     expect(existsSync(join(dir, 'a/b/c'))).toBe(true);
@@ -63,14 +63,14 @@ describe('makeDirectory', () => {
 describe('readProjectFile', () => {
   it('null when missing; directories, FIFOs (without blocking) and oversized files are refused', () => {
     expect(readProjectFile(join(dir, 'missing'), { display: 'missing', maxBytes: 10 })).toBeNull();
-    expect(() => readProjectFile(join(dir, 'a'), { display: 'a', maxBytes: 10 })).toThrow(expect.objectContaining({ code: 'UK140' }));
+    expect(() => readProjectFile(join(dir, 'a'), { display: 'a', maxBytes: 10 })).toThrow(expect.objectContaining({ code: 'UK150' }));
     execFileSync('mkfifo', [join(dir, 'fifo')]);
     expect(() => readProjectFile(join(dir, 'fifo'), { display: 'env/ukernel.env', maxBytes: 10, invalid: 'ConfigInvalid' })).toThrow(
       expect.objectContaining({ code: 'UK112', message: expect.stringContaining('not a regular file') }),
     );
     writeFileSync(join(dir, 'big'), 'x'.repeat(11));
     expect(() => readProjectFile(join(dir, 'big'), { display: 'big', maxBytes: 10, tooLargeHint: 'smaller' })).toThrow(
-      expect.objectContaining({ code: 'UK147', message: 'big is larger than 10 bytes (11)', hint: 'smaller' }),
+      expect.objectContaining({ code: 'UK157', message: 'big is larger than 10 bytes (11)', hint: 'smaller' }),
     );
     expect(readProjectFile(join(dir, 'big'), { display: 'big', maxBytes: 11 })!.toString()).toBe('x'.repeat(11));
   });

@@ -13,7 +13,7 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** How to name the file in messages. */
   display?: string;
-  /** Create missing parent directories (default true). When false, a missing one is UK146. */
+  /** Create missing parent directories (default true). When false, a missing one is UK156. */
   createParent?: boolean;
   /** Appended to the hint of an error (e.g. which option chose the path). */
   hint?: string;
@@ -80,7 +80,7 @@ export function makeDirectory(dir: string, display: string = dir, hint?: string)
   }
 }
 
-/** Throws UK146 (or the cause) unless `dir` is an existing directory; `display` names the file to go there. */
+/** Throws UK156 (or the cause) unless `dir` is an existing directory; `display` names the file to go there. */
 export function requireDirectory(dir: string, display: string, hint?: string): void {
   let isDirectory = false;
   try {

@@ -86,23 +86,23 @@ describe('hostile env/ukernel.lock and env/ukernel.env', () => {
 });
 
 describe('odd files and file systems', () => {
-  it('ukernel.toml that is a directory: UK140 naming it, not "no project" nor the parent project', async () => {
+  it('ukernel.toml that is a directory: UK150 naming it, not "no project" nor the parent project', async () => {
     const sub = join(project, 'sub');
     mkdirSync(join(sub, 'ukernel.toml'), { recursive: true });
     try {
       const result = await ukernel(['build'], sub);
-      expectCleanError(result, 'UK140');
-      expect(result.stderr).toMatch(/^error UK140: cannot read ukernel\.toml: it is a directory \(EISDIR\)\nhint: ukernel\.toml is a directory: remove or rename it/);
+      expectCleanError(result, 'UK150');
+      expect(result.stderr).toMatch(/^error UK150: cannot read ukernel\.toml: it is a directory \(EISDIR\)\nhint: ukernel\.toml is a directory: remove or rename it/);
     } finally {
       rmSync(sub, { recursive: true, force: true });
     }
   });
 
-  it('env/ukernel.env that is a directory: UK140', async () => {
+  it('env/ukernel.env that is a directory: UK150', async () => {
     rmSync(join(project, 'env/ukernel.env'));
     mkdirSync(join(project, 'env/ukernel.env'));
     try {
-      expectCleanError(await ukernel(['build'], project), 'UK140');
+      expectCleanError(await ukernel(['build'], project), 'UK150');
     } finally {
       rmSync(join(project, 'env/ukernel.env'), { recursive: true });
       writeFileSync(join(project, 'env/ukernel.env'), '');
@@ -113,21 +113,21 @@ describe('odd files and file systems', () => {
     const dir = join(work.path, 'console-dir');
     mkdirSync(join(dir, 'logs/console.log'), { recursive: true });
     const runResult = await ukernel(['run', '--kernel', kernelPath, '--accel', accels[0]!], dir);
-    expectCleanError(runResult, 'UK140');
+    expectCleanError(runResult, 'UK150');
     expect(runResult.stderr).toContain('cannot write logs/console.log: it is a directory (EISDIR)');
     expect(runResult.stdout).toBe(''); // no VM ran
-    expectCleanError(await ukernel(['logs'], dir), 'UK140');
+    expectCleanError(await ukernel(['logs'], dir), 'UK150');
     const perf = await ukernel(['perf', '--json'], dir);
     expect(perf.code).toBe(2);
-    expect(JSON.parse(perf.stdout)).toMatchObject({ error: { code: 'UK140', message: 'cannot read logs/console.log: it is a directory (EISDIR)' } });
+    expect(JSON.parse(perf.stdout)).toMatchObject({ error: { code: 'UK150', message: 'cannot read logs/console.log: it is a directory (EISDIR)' } });
   });
 
-  it('a build output path taken by a directory: UK140 naming build/bundle.tgz', async () => {
+  it('a build output path taken by a directory: UK150 naming build/bundle.tgz', async () => {
     rmSync(join(project, 'build/bundle.tgz'), { force: true });
     mkdirSync(join(project, 'build/bundle.tgz'), { recursive: true });
     try {
       const result = await ukernel(['build'], project, 180_000);
-      expectCleanError(result, 'UK140');
+      expectCleanError(result, 'UK150');
       expect(result.stderr).toContain('cannot write build/bundle.tgz: it is a directory (EISDIR)');
     } finally {
       rmSync(join(project, 'build/bundle.tgz'), { recursive: true, force: true });
@@ -147,58 +147,58 @@ describe('read-only and full file systems (needs mount: root)', () => {
     for (const dir of mounts) spawnSync('umount', ['-l', dir], { stdio: 'ignore' });
   });
 
-  it('a read-only project: EROFS (UK143) naming the directory, not ENOENT', async (context) => {
+  it('a read-only project: EROFS (UK153) naming the directory, not ENOENT', async (context) => {
     const dir = join(work.path, 'ro');
     if (!mountTmpfs(dir, 'size=16m')) return context.skip('cannot mount a tmpfs here (not root?)');
     mounts.push(dir);
     expect((await ukernel(['init', '--name', 'ro'], dir)).code).toBe(0);
     expect(spawnSync('mount', ['-o', 'remount,ro', dir]).status).toBe(0);
     const build = await ukernel(['build'], dir);
-    expectCleanError(build, 'UK143');
-    expect(build.stderr).toMatch(/^error UK143: cannot create build\/bin\/: read-only file system \(EROFS\)\nhint: .*read-only file system/);
+    expectCleanError(build, 'UK153');
+    expect(build.stderr).toMatch(/^error UK153: cannot create build\/bin\/: read-only file system \(EROFS\)\nhint: .*read-only file system/);
     const runResult = await ukernel(['run', '--kernel', kernelPath, '--accel', accels[0]!], dir);
-    expectCleanError(runResult, 'UK143');
+    expectCleanError(runResult, 'UK153');
     expect(runResult.stderr).toContain('cannot create logs/runs/: read-only file system (EROFS)');
   });
 
-  it('a full file system: ENOSPC (UK144) with a hint to free space, and nothing half-written', async (context) => {
+  it('a full file system: ENOSPC (UK154) with a hint to free space, and nothing half-written', async (context) => {
     const dir = join(work.path, 'full');
     if (!mountTmpfs(dir, 'size=1m')) return context.skip('cannot mount a tmpfs here (not root?)');
     mounts.push(dir);
     spawnSync('dd', ['if=/dev/zero', `of=${join(dir, 'filler')}`, 'bs=64k'], { stdio: 'ignore' });
     const result = await ukernel(['init', '--name', 'full'], dir);
-    expectCleanError(result, 'UK144');
+    expectCleanError(result, 'UK154');
     expect(result.stderr).toMatch(/no space left on the device \(ENOSPC\)\nhint: The file system holding \. is full: free some space \(df -h \.\)/);
     expect(existsSync(join(dir, 'ukernel.toml'))).toBe(false);
   });
 });
 
 describe('trace --export', () => {
-  it('into a missing directory is refused (UK146), and the directory is not created', async () => {
+  it('into a missing directory is refused (UK156), and the directory is not created', async () => {
     const dir = join(work.path, 'trace');
     mkdirSync(dir);
     const runResult = await ukernel(['run', '--kernel', kernelPath, '--accel', accels[0]!], dir);
     expect(runResult.code, runResult.stderr).toBe(0);
     const result = await ukernel(['trace', '--export', 'chrome', 'no/such/dir/trace.json'], dir);
-    expectCleanError(result, 'UK146');
-    expect(result.stderr).toMatch(/^error UK146: cannot write no\/such\/dir\/trace\.json: the directory no\/such\/dir does not exist\nhint: Create it first \(mkdir -p no\/such\/dir\)/);
+    expectCleanError(result, 'UK156');
+    expect(result.stderr).toMatch(/^error UK156: cannot write no\/such\/dir\/trace\.json: the directory no\/such\/dir does not exist\nhint: Create it first \(mkdir -p no\/such\/dir\)/);
     expect(existsSync(join(dir, 'no'))).toBe(false);
     const json = await ukernel(['trace', '--export', 'chrome', 'no/trace.json', '--json'], dir);
-    expect(JSON.parse(json.stdout).error.code).toBe('UK146');
+    expect(JSON.parse(json.stdout).error.code).toBe('UK156');
   });
 });
 
 describe('--kernel', () => {
-  it('an ELF without the PVH note is refused by the CLI (UK148) before QEMU starts', async () => {
+  it('an ELF without the PVH note is refused by the CLI (UK158) before QEMU starts', async () => {
     const dir = join(work.path, 'not-pvh');
     mkdirSync(dir);
     const result = await ukernel(['run', '--kernel', process.execPath, '--accel', accels[0]!], dir);
-    expectCleanError(result, 'UK148');
+    expectCleanError(result, 'UK158');
     expect(result.stderr).toContain('has no PVH entry point');
     expect(result.stderr).not.toMatch(/qemu-system|UK20\d/); // QEMU never ran
     expect(existsSync(join(dir, 'logs'))).toBe(false); // refused before the run began
     const json = await ukernel(['run', '--kernel', process.execPath, '--json'], dir);
-    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'UK148' } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'UK158' } });
   });
 
   it('not an ELF, or not x86-64: UK104 before QEMU starts', async () => {

@@ -104,12 +104,12 @@ describe('ukernel trace', () => {
     await expect(capture((deps) => trace('nope', undefined, {}, deps))).rejects.toMatchObject({ code: 'UK128' });
     writeFileSync(join(dir, 'plain'), '');
     await expect(capture((deps) => trace(undefined, 'plain/x.json', { export: 'chrome' }, deps))).rejects.toMatchObject({
-      code: 'UK141',
+      code: 'UK151',
       hint: expect.stringContaining('--export'),
     });
     // A missing directory is refused, not created.
     await expect(capture((deps) => trace(undefined, 'missing/x.json', { export: 'chrome' }, deps))).rejects.toMatchObject({
-      code: 'UK146',
+      code: 'UK156',
       message: 'cannot write missing/x.json: the directory missing does not exist',
       hint: expect.stringContaining('mkdir -p missing'),
     });

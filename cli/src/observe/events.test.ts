@@ -60,7 +60,7 @@ describe('createEventsFile', () => {
   it('refuses impossible capacities and reports unwritable places by their cause', () => {
     expect(() => createEventsFile(join(dir, 'x.events'), 1000)).toThrow(RangeError);
     writeFileSync(join(dir, 'file'), '');
-    expect(() => createEventsFile(join(dir, 'file/x.events'), 4096)).toThrow(expect.objectContaining({ code: 'UK141' })); // ENOTDIR
+    expect(() => createEventsFile(join(dir, 'file/x.events'), 4096)).toThrow(expect.objectContaining({ code: 'UK151' })); // ENOTDIR
   });
 });
 

@@ -170,11 +170,11 @@ describe('odd files where ukernel.toml belongs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'uk-project-odd-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('a directory named ukernel.toml is UK140, not "no project" nor the parent\'s project', () => {
+  it('a directory named ukernel.toml is UK150, not "no project" nor the parent\'s project', () => {
     writeFileSync(join(dir, 'ukernel.toml'), VALID);
     mkdirSync(join(dir, 'sub/ukernel.toml'), { recursive: true });
-    expect(() => findProjectRoot(join(dir, 'sub'))).toThrow(expect.objectContaining({ code: 'UK140', message: 'cannot read ukernel.toml: it is a directory (EISDIR)' }));
-    expect(() => loadProject(join(dir, 'sub'), ZIG)).toThrow(expect.objectContaining({ code: 'UK140' }));
+    expect(() => findProjectRoot(join(dir, 'sub'))).toThrow(expect.objectContaining({ code: 'UK150', message: 'cannot read ukernel.toml: it is a directory (EISDIR)' }));
+    expect(() => loadProject(join(dir, 'sub'), ZIG)).toThrow(expect.objectContaining({ code: 'UK150' }));
   });
 
   it('a FIFO is refused at once (no hang), and so is a file over the size limit', () => {

@@ -53,6 +53,6 @@ describe('writeFileAtomic', () => {
     dirs.push(dir);
     writeFileAtomic(join(dir, 'file'), 'x');
     // A path "under" a regular file fails with ENOTDIR.
-    expect(() => writeFileAtomic(join(dir, 'file/sub/x.json'), '{}')).toThrow(expect.objectContaining({ code: 'UK141' }));
+    expect(() => writeFileAtomic(join(dir, 'file/sub/x.json'), '{}')).toThrow(expect.objectContaining({ code: 'UK151' }));
   });
 });
