@@ -22,6 +22,13 @@ export const RECORD_FIELDS_MAX = 64;
 /** Tail of the VMM's own stderr kept for error messages. */
 export const VMM_STDERR_TAIL_BYTES = 8192;
 export const VMM_STDERR_TAIL_LINES = 20;
+/** How much of the VMM's own log file (Firecracker's logger) is kept for error reports. */
+export const VMM_LOG_TAIL_BYTES = 8192;
+/** The session reads the console log and the events device at least this often while the VM
+ *  runs (inotify usually wakes it sooner). */
+export const SESSION_POLL_MS = 20;
+/** Most console-log bytes read in one go. */
+export const CONSOLE_READ_BYTES_MAX = 64 * 1024;
 
 /** Sanity bounds for numbers reported by the (untrusted) guest. */
 export const PHASE_NS_MAX = 3_600_000_000_000; // one hour
@@ -144,13 +151,24 @@ export const EVENTS_ISSUES_LISTED_MAX = 20;
 export const RUN_REPORT_SUFFIX = '.json';
 export const RUN_EVENTS_SUFFIX = '.events';
 export const RUN_LOG_SUFFIX = '.log';
+/** The VMM's own log (Firecracker's logger), beside the console log. */
+export const RUN_VMM_LOG_SUFFIX = '.vmm.log';
 /** `trace`/`perf` tables: span or event names listed (the busiest first); the rest are summed up. */
 export const TRACE_NAMES_LISTED_MAX = 200;
 /** Run reports larger than this are not a report `ukernel run` wrote. */
 export const RUN_REPORT_BYTES_MAX = 1 << 20;
 
-/** Workload arguments: the kernel command line is limited (Firecracker: 2048 bytes). */
-export const CMDLINE_BYTES_MAX = 2048;
+/** The kernel command line, with every token the VMM adds, on Firecracker: 2048 bytes with its
+ *  NUL (Firecracker src/vmm/src/arch/x86_64/layout.rs, CMDLINE_MAX_SIZE). */
+export const CMDLINE_BYTES_MAX_FIRECRACKER = 2047;
+/** On QEMU the kernel's own limit binds (kernel/src/constants.zig cmdline_bytes_max, with NUL). */
+export const CMDLINE_BYTES_MAX_KERNEL = 4095;
+/** The longest token a VMM appends per virtio-mmio device, with its separating space:
+ *  Firecracker ` virtio_mmio.device=4K@0xc0001000:5`, QEMU ` virtio_mmio.device=512@0xfeb00e00:12`
+ *  (8 hex digits, a GSI of up to 3 digits). */
+export const CMDLINE_DEVICE_TOKEN_BYTES_MAX = ' virtio_mmio.device=4096@0x00000000:000'.length;
+/** Firecracker also appends ` pci=off` (src/vmm/src/builder.rs). */
+export const CMDLINE_FIRECRACKER_EXTRA = ' pci=off';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const FIRECRACKER_BINARY = 'firecracker';

@@ -109,6 +109,7 @@ describe('run files beside the log', () => {
       path: join(dir, 'logs/runs/20260201T000000Z-5.log'),
       eventsPath: join(dir, 'logs/runs/20260201T000000Z-5.events'),
       reportPath: join(dir, 'logs/runs/20260201T000000Z-5.json'),
+      vmmLogPath: join(dir, 'logs/runs/20260201T000000Z-5.vmm.log'),
     });
     const runs = join(dir, 'logs/runs');
     for (let i = 0; i < 4; i++) {

@@ -11,6 +11,7 @@ import {
   RUN_LOGS_DIR,
   RUN_LOGS_KEPT_MAX,
   RUN_REPORT_SUFFIX,
+  RUN_VMM_LOG_SUFFIX,
   RUNNING_MARKER_PATH,
 } from './constants.js';
 import { UkernelError } from './errors.js';
@@ -18,7 +19,7 @@ import { errnoCode, removeQuietly, tempPathFor, writeFileAtomic } from './fsutil
 
 const RUN_LOG_RE = /^(\d{8}T\d{6}Z)-(\d+)\.log$/;
 /** Every file that belongs to a run: its log, events device and report. */
-const RUN_FILE_RE = /^(\d{8}T\d{6}Z-\d+)\.(log|events|json)$/;
+const RUN_FILE_RE = /^(\d{8}T\d{6}Z-\d+)\.(log|events|json|vmm\.log)$/;
 
 /** 2025-11-23T09:04:12.345Z → 20251123T090412Z */
 export function runStamp(now: Date): string {
@@ -35,6 +36,9 @@ export interface RunPaths {
   eventsPath: string;
   /** The report written when the run is over, logs/runs/NAME.json. */
   reportPath: string;
+  /** The VMM's own log, when it keeps one apart from the console (Firecracker):
+   *  logs/runs/NAME.vmm.log. */
+  vmmLogPath: string;
 }
 
 /** The paths of a run started at `now` by `pid` (nothing is created). */
@@ -48,6 +52,7 @@ export function runPaths(runsDir: string, name: string): RunPaths {
     path: join(runsDir, `${name}${RUN_LOG_SUFFIX}`),
     eventsPath: join(runsDir, `${name}${RUN_EVENTS_SUFFIX}`),
     reportPath: join(runsDir, `${name}${RUN_REPORT_SUFFIX}`),
+    vmmLogPath: join(runsDir, `${name}${RUN_VMM_LOG_SUFFIX}`),
   };
 }
 

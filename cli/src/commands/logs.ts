@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES } from '../constants.js';
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
 import { parseRecordLine } from '../console/records.js';
+import { sanitizeLine } from '../console/sanitize.js';
 import { UkernelError } from '../errors.js';
 import { displayPath } from '../fsutil.js';
 import { formatBytes } from '../format.js';
-import { EventsReader, LOG_LEVELS, openEventsFile, type EventRecord, type LogEvent, type LogLevel } from '../observe/events.js';
+import { EventsReader, LOG_LEVELS, openEventsFile, type ChannelRecord, type LogEvent, type LogLevel } from '../observe/events.js';
 import { findProjectRoot } from '../project/locate.js';
 import { liveRun, listRuns, processAlive, resolveRunLog, type RunEntry } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
@@ -55,17 +56,27 @@ export function logRecordJson(record: LogEvent): string {
   });
 }
 
+/** Something from the events device, shown in guest-time order. */
+type Timed =
+  | { tNs: number; type: 'log'; record: LogEvent }
+  /** A line of the workload's console output, or (with --raw) a kernel record. */
+  | { tNs: number; type: 'console' | 'record'; text: string };
+
 /**
- * Console lines in the order they came, log records in t_ns order, merged: a log record is shown
- * before the first console line that follows a console record (boot, workload, trace) stamped
- * later than it. Console lines carry no guest time, so that is as close as the two get.
+ * The serial console's lines in the order they came, merged with what the events device carries
+ * in guest-time order (the workload's console output, its log records, and with --raw the kernel's
+ * records): an events item is shown before the first serial line that follows a serial record
+ * (boot, workload, trace, mark) stamped later than it. Serial lines carry no guest time; the
+ * kernel stamps them with `@uk:mark` when it writes there while an events device is attached.
  */
 class LogView {
   private readonly decoder: ConsoleDecoder;
+  /** The workload's console output from the events device: text only, never records. */
+  private readonly output = new ConsoleDecoder({ serial: false });
   /** Guest time of the latest stamped console record. */
   private anchorNs = 0;
-  /** Log records not shown yet, sorted by t_ns. */
-  private pending: LogEvent[] = [];
+  /** Events items not shown yet, sorted by t_ns. */
+  private pending: Timed[] = [];
 
   constructor(
     private readonly raw: boolean,
@@ -76,12 +87,36 @@ class LogView {
     this.decoder = new ConsoleDecoder({ recordText: raw });
   }
 
-  addRecords(records: readonly EventRecord[]): void {
-    const logs = records.filter((r): r is LogEvent => r.kind === 'log' && LOG_LEVELS.indexOf(r.level) >= this.minLevel);
-    if (logs.length === 0) return;
-    const sortedAlready = this.pending.length === 0 || logs[0]!.tNs >= this.pending.at(-1)!.tNs;
-    for (const r of logs) this.pending.push(r);
-    if (!sortedAlready || !logs.every((r, i) => i === 0 || r.tNs >= logs[i - 1]!.tNs)) this.pending.sort((a, b) => a.tNs - b.tNs);
+  addRecords(records: readonly ChannelRecord[]): void {
+    const items: Timed[] = [];
+    for (const r of records) {
+      if (r.kind === 'log') {
+        if (LOG_LEVELS.indexOf(r.level) >= this.minLevel) items.push({ tNs: r.tNs, type: 'log', record: r });
+      } else if (r.kind === 'output') {
+        for (const event of this.output.push(r.bytes, BigInt(r.tNs))) this.outputLine(event, items);
+      } else if (r.kind === 'kernel' && this.raw) {
+        items.push({ tNs: r.tNs, type: 'record', text: sanitizeLine(r.line) });
+      }
+    }
+    this.add(items);
+  }
+
+  /** The end of the events device: a last output line without "\n" is shown too. */
+  endRecords(): void {
+    const items: Timed[] = [];
+    for (const event of this.output.end()) this.outputLine(event, items);
+    this.add(items);
+  }
+
+  private outputLine(event: ConsoleEvent, items: Timed[]): void {
+    if (event.type === 'text') items.push({ tNs: Number(event.atNs), type: 'console', text: event.text });
+  }
+
+  private add(items: Timed[]): void {
+    if (items.length === 0) return;
+    const sortedAlready = this.pending.length === 0 || items[0]!.tNs >= this.pending.at(-1)!.tNs;
+    for (const item of items) this.pending.push(item);
+    if (!sortedAlready || !items.every((r, i) => i === 0 || r.tNs >= items[i - 1]!.tNs)) this.pending.sort((a, b) => a.tNs - b.tNs);
   }
 
   pushConsole(chunk: Buffer): void {
@@ -92,12 +127,13 @@ class LogView {
     for (const event of this.decoder.end()) this.consoleEvent(event);
   }
 
-  /** Show the log records up to `untilNs` (all of them by default). */
+  /** Show the events items up to `untilNs` (all of them by default). */
   flushRecords(untilNs: number = Infinity): void {
     let shown = 0;
     while (shown < this.pending.length && this.pending[shown]!.tNs <= untilNs) {
-      const record = this.pending[shown]!;
-      this.out(this.json ? logRecordJson(record) : formatLogRecord(record));
+      const item = this.pending[shown]!;
+      if (item.type === 'log') this.out(this.json ? logRecordJson(item.record) : formatLogRecord(item.record));
+      else this.line(item.type, item.text);
       shown++;
     }
     if (shown > 0) this.pending = this.pending.slice(shown);
@@ -106,7 +142,7 @@ class LogView {
   private consoleEvent(event: ConsoleEvent): void {
     if (event.type === 'record') {
       const r = event.record;
-      const stamp = r.kind === 'boot' ? r.readyNs : r.kind === 'workload' || r.kind === 'trace' ? r.tNs : null;
+      const stamp = r.kind === 'boot' ? r.readyNs : r.kind === 'workload' || r.kind === 'trace' || r.kind === 'mark' ? r.tNs : null;
       if (stamp !== null && stamp > this.anchorNs) this.anchorNs = stamp;
       this.flushRecords(this.anchorNs);
       if (event.text !== undefined) this.line('record', event.text);
@@ -176,6 +212,7 @@ export async function logs(run: string | undefined, raw: RawLogsOptions, deps: P
       // Everything is there: all log records first (sorted), then the console streamed past them.
       // (A run still going without --follow: a block being written is not reported as damaged.)
       if (events !== null) view.addRecords(events.reader.poll(!running));
+      view.endRecords();
       drain(fd, 0, view);
       view.endConsole();
       view.flushRecords();
@@ -191,6 +228,7 @@ export async function logs(run: string | undefined, raw: RawLogsOptions, deps: P
         if (!alive) break;
         await new Promise((r) => setTimeout(r, pollMs));
       }
+      view.endRecords();
       view.endConsole();
       view.flushRecords();
       notice(`ukernel: run ${log.name} ended (ukernel pid ${live!.pid} exited)`);

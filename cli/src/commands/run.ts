@@ -20,10 +20,10 @@ import type { ProjectConfig } from '../project/config.js';
 import { findProjectRoot } from '../project/locate.js';
 import { createEventsFile } from '../observe/device.js';
 import { buildReport, formatPhases, formatSummary } from '../report.js';
-import { clearStaleMarker, planRun, startRunLog } from '../runlog.js';
+import { clearStaleMarker, planRun, startRunLog, type RunPaths } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
-import { kernelCmdline } from '../vmm/cmdline.js';
+import { checkCmdlineBudget, kernelCmdline } from '../vmm/cmdline.js';
 import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
 import { qemuArgs } from '../vmm/qemu.js';
 import { decideStatus, runSession } from '../vmm/session.js';
@@ -69,10 +69,11 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
     vcpus: opts.explicit.vcpu ? opts.vcpus : (target.defaults?.vcpu ?? VCPU_DEFAULT),
   };
   const cmdline = kernelCmdline({ extra: opts.cmdline, workload: opts.workloadArgs });
+  checkCmdlineBudget(cmdline, opts.vmm, target.image === null ? 1 : 2);
   const plan = planRun(target.logBase);
   const launch =
     opts.vmm === 'firecracker'
-      ? prepareFirecracker(resolved, target, cmdline, plan.eventsPath, d)
+      ? prepareFirecracker(resolved, target, cmdline, plan, d)
       : prepareQemu(resolved, target, cmdline, plan.eventsPath, d);
 
   clearStaleMarker(target.logBase);
@@ -91,6 +92,8 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
       runTimeoutMs: opts.timeoutMs,
       consoleLogPath: runLog.path,
       consoleLogDisplay,
+      eventsPath: runLog.eventsPath,
+      vmmLogPath: opts.vmm === 'firecracker' ? runLog.vmmLogPath : null,
       echo: human ? writeOut : null,
       warn: (line) => writeErr(c.yellow(line)),
       onStart: (pid) => {
@@ -104,7 +107,8 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
     runLog.finish();
   }
 
-  const status = decideStatus(result, opts.vmm);
+  const warn = (line: string): void => writeErr(c.yellow(line));
+  const status = decideStatus(result, opts.vmm, { imageAttached: target.image !== null, warn });
   const report = buildReport(result, status, {
     vmm: opts.vmm,
     accel: launch.accel,
@@ -121,14 +125,22 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
     if (!(err instanceof UkernelError)) throw err;
     writeErr(c.yellow(`warning: ${err.message}; \`ukernel perf\` will lack this run's host timings`));
   }
-  if (report.events_dropped !== null && report.events_dropped > 0) {
-    writeErr(c.yellow(`warning: the guest dropped ${report.events_dropped} log/trace record(s) (events device full or busy)`));
+  const eventsDisplay = displayPath(d.cwd, runLog.eventsPath);
+  if (report.events_dropped !== null && report.events_dropped > 0 && result.exit?.record.eventsFailed !== true) {
+    warn(`warning: the guest dropped ${report.events_dropped} record(s) of output, logs or traces: ${eventsDisplay} is full`);
   }
   if (opts.json) {
     writeOut(JSON.stringify(report));
   } else {
     if (opts.verbose) for (const line of formatPhases(report)) writeErr(c.dim(line));
     writeErr((status === 0 ? c.green : c.red)(formatSummary(report)));
+  }
+  if (result.exit?.record.eventsFailed === true) {
+    throw new UkernelError(
+      'EventsWriteFailed',
+      `writing ${eventsDisplay} failed in the guest (I/O error from the host: is its disk full?); ` +
+        `${report.events_dropped ?? 'some'} record(s) of output, logs or traces were lost; the workload's status was ${status}`,
+    );
   }
   return status;
 }
@@ -209,13 +221,13 @@ function prepareQemu(opts: RunOptions, target: Target, cmdline: string, events: 
     memoryMib: opts.memoryMib,
     vcpus: opts.vcpus,
     cmdline,
-    ...(target.image !== null ? { image: target.image } : {}),
+    ...(target.image !== null ? { image: { path: target.image.path } } : {}),
     events,
   });
   return { binary, accel, args };
 }
 
-function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, events: string, d: RunDeps): Launch {
+function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, plan: RunPaths, d: RunDeps): Launch {
   if (opts.accel === 'tcg') {
     throw new UkernelError('FirecrackerNeedsKvm', `--vmm firecracker cannot run with accel tcg (from ${opts.accelFrom})`);
   }
@@ -226,8 +238,8 @@ function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, e
     memoryMib: opts.memoryMib,
     vcpus: opts.vcpus,
     cmdline,
-    ...(target.image !== null ? { image: target.image } : {}),
-    events,
+    ...(target.image !== null ? { image: { path: target.image.path } } : {}),
+    events: plan.eventsPath,
   });
   writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`, configDisplay);
 
@@ -244,5 +256,5 @@ function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, e
       hint: 'Check `ls -l /dev/kvm` and your membership of the `kvm` group, or use `--vmm qemu --accel tcg`.',
     });
   }
-  return { binary, accel: 'kvm', args: firecrackerArgs(configPath) };
+  return { binary, accel: 'kvm', args: firecrackerArgs(configPath, plan.vmmLogPath) };
 }

@@ -4,7 +4,7 @@
 // read as untrusted input: problems become notes, never exceptions.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { EVENTS_RECORDS_MAX, LOG_READ_CHUNK_BYTES, RUN_REPORT_BYTES_MAX } from '../constants.js';
-import type { BootRecord, ExitRecord, WorkloadRecord } from '../console/records.js';
+import { parseRecordLine, type BootRecord, type ExitRecord, type UkRecord, type WorkloadRecord } from '../console/records.js';
 import { ConsoleDecoder } from '../console/stream.js';
 import { displayPath, printable } from '../fsutil.js';
 import { resolveRunLog } from '../runlog.js';
@@ -84,8 +84,16 @@ function readEvents(loaded: LoadedRun, path: string, cwd: string): void {
     }
     if (reader.stats.unknownRecords > 0) loaded.notes.push(`${reader.stats.unknownRecords} record(s) of unknown kinds skipped (a newer kernel?)`);
     loaded.eventsStats = reader.stats;
-    loaded.fromEvents = records.length;
-    for (const r of records) loaded.records.push(r);
+    for (const r of records) {
+      if (r.kind === 'output') continue;
+      if (r.kind === 'kernel') {
+        const parsed = parseRecordLine(r.line);
+        if (parsed.type === 'record') noteRecord(loaded, parsed.record);
+        continue;
+      }
+      loaded.records.push(r);
+      loaded.fromEvents++;
+    }
   } catch (err) {
     loaded.notes.push(`cannot read ${display} (${(err as NodeJS.ErrnoException).code ?? String(err)}); its records are skipped`);
   } finally {
@@ -106,28 +114,7 @@ function scanConsole(loaded: LoadedRun): void {
   let capped = false;
   const take = (events: ReturnType<ConsoleDecoder['push']>): void => {
     for (const event of events) {
-      if (event.type !== 'record') continue;
-      const record = event.record;
-      switch (record.kind) {
-        case 'boot':
-          loaded.boot ??= record;
-          break;
-        case 'workload':
-          if (record.event === 'start') loaded.workloadStart ??= record;
-          else loaded.workloadExit ??= record;
-          break;
-        case 'exit':
-          loaded.exit ??= record;
-          break;
-        case 'trace':
-          if (loaded.records.length >= EVENTS_RECORDS_MAX) {
-            capped = true;
-            break;
-          }
-          loaded.records.push(traceRecordToEvent(record));
-          loaded.fromConsole++;
-          break;
-      }
+      if (event.type === 'record' && !noteRecord(loaded, event.record)) capped = true;
     }
   };
   try {
@@ -144,6 +131,30 @@ function scanConsole(loaded: LoadedRun): void {
     closeSync(fd);
   }
   if (capped) loaded.notes.push(`more than ${EVENTS_RECORDS_MAX} trace records: the rest of the console's are not read`);
+}
+
+/** Takes one kernel record (from either channel; the first of each kind counts). False when a
+ *  trace record was left out because EVENTS_RECORDS_MAX was reached. */
+function noteRecord(loaded: LoadedRun, record: UkRecord): boolean {
+  switch (record.kind) {
+    case 'boot':
+      loaded.boot ??= record;
+      return true;
+    case 'workload':
+      if (record.event === 'start') loaded.workloadStart ??= record;
+      else loaded.workloadExit ??= record;
+      return true;
+    case 'exit':
+      loaded.exit ??= record;
+      return true;
+    case 'trace':
+      if (loaded.records.length >= EVENTS_RECORDS_MAX) return false;
+      loaded.records.push(traceRecordToEvent(record));
+      loaded.fromConsole++;
+      return true;
+    case 'mark':
+      return true;
+  }
 }
 
 function readReport(path: string, display: string, notes: string[]): StoredReport | null {

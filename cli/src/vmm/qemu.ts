@@ -7,8 +7,8 @@ export interface QemuOptions {
   memoryMib: number;
   vcpus: number;
   cmdline: string;
-  /** The ukernel image, attached as a virtio-blk disk on virtio-mmio. */
-  image?: { path: string; readonly: boolean };
+  /** The ukernel image, attached read-only as a virtio-blk disk on virtio-mmio. */
+  image?: { path: string };
   /** The run's events device (docs/observability.md): a second virtio-blk disk, after the image. */
   events?: string;
 }
@@ -46,13 +46,20 @@ function driveFile(path: string): string {
   return path.replaceAll(',', ',,');
 }
 
+/** Write and read errors (the host's disk full) are reported to the guest, which counts what it
+ *  could not write, instead of QEMU's default of pausing the VM, which would hang the run. */
 function eventsArgs(path: string): string[] {
-  return ['-drive', `id=events,file=${driveFile(path)},format=raw,if=none`, '-device', 'virtio-blk-device,drive=events'];
+  return [
+    '-drive', `id=events,file=${driveFile(path)},format=raw,if=none,werror=report,rerror=report`,
+    '-device', 'virtio-blk-device,drive=events',
+  ];
 }
 
-function imageArgs(image: { path: string; readonly: boolean }): string[] {
+/** Always read-only: the guest never writes the image, so concurrent runs of one image work (no
+ *  write lock) and an image on read-only storage boots. */
+function imageArgs(image: { path: string }): string[] {
   return [
-    '-drive', `id=image,file=${driveFile(image.path)},format=raw,if=none,readonly=${image.readonly ? 'on' : 'off'}`,
+    '-drive', `id=image,file=${driveFile(image.path)},format=raw,if=none,readonly=on`,
     '-device', 'virtio-blk-device,drive=image',
   ];
 }
