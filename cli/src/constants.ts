@@ -111,9 +111,9 @@ export const TOOLCHAIN_FILE = 'scripts/toolchain.env';
 
 export const LOGS_DIR = 'logs';
 export const RUN_LOGS_DIR = 'logs/runs';
-/** Present while a run writes its log: `{ "pid": N, "log": "logs/runs/…" }`. */
-export const RUNNING_MARKER_PATH = 'logs/.running';
-/** Older run logs beyond this many are deleted when a run starts. */
+/** The one running marker of older versions (before per-run markers): removed when seen. */
+export const RUNNING_MARKER_LEGACY_PATH = 'logs/.running';
+/** Older runs beyond this many are deleted when a run starts (never one still going). */
 export const RUN_LOGS_KEPT_MAX = 100;
 /** `logs --follow` polls the log this often. */
 export const FOLLOW_POLL_MS = 100;
@@ -144,6 +144,10 @@ export const EVENTS_ISSUES_LISTED_MAX = 20;
 export const RUN_REPORT_SUFFIX = '.json';
 export const RUN_EVENTS_SUFFIX = '.events';
 export const RUN_LOG_SUFFIX = '.log';
+/** Present while a run goes on: `{ "pid", "start_ticks", "boot_id", "log" }` (runlog.ts). */
+export const RUN_MARKER_SUFFIX = '.running';
+/** A marker larger than this is not one `ukernel run` wrote. */
+export const RUN_MARKER_BYTES_MAX = 4096;
 /** `trace`/`perf` tables: span or event names listed (the busiest first); the rest are summed up. */
 export const TRACE_NAMES_LISTED_MAX = 200;
 /** Run reports larger than this are not a report `ukernel run` wrote. */

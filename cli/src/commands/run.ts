@@ -20,7 +20,7 @@ import type { ProjectConfig } from '../project/config.js';
 import { findProjectRoot } from '../project/locate.js';
 import { createEventsFile } from '../observe/device.js';
 import { buildReport, formatPhases, formatSummary } from '../report.js';
-import { clearStaleMarker, planRun, startRunLog } from '../runlog.js';
+import { planRun, startRunLog } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
 import { kernelCmdline } from '../vmm/cmdline.js';
@@ -75,7 +75,6 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
       ? prepareFirecracker(resolved, target, cmdline, plan.eventsPath, d)
       : prepareQemu(resolved, target, cmdline, plan.eventsPath, d);
 
-  clearStaleMarker(target.logBase);
   const runLog = startRunLog(target.logBase, undefined, undefined, plan);
   const consoleLogDisplay = displayPath(d.cwd, runLog.consolePath);
   const human = !opts.json;
@@ -100,8 +99,9 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
         }
       },
     });
-  } finally {
+  } catch (err) {
     runLog.finish();
+    throw err;
   }
 
   const status = decideStatus(result, opts.vmm);
@@ -121,6 +121,7 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
     if (!(err instanceof UkernelError)) throw err;
     writeErr(c.yellow(`warning: ${err.message}; \`ukernel perf\` will lack this run's host timings`));
   }
+  runLog.finish(); // the run is over once its report is there (its running marker goes)
   if (report.events_dropped !== null && report.events_dropped > 0) {
     writeErr(c.yellow(`warning: the guest dropped ${report.events_dropped} log/trace record(s) (events device full or busy)`));
   }
