@@ -74,6 +74,8 @@ export const ZIG_VERSION_TIMEOUT_MS = 10_000;
 /** Files under src/ and sdk/ hashed for the rebuild check; more is refused, not ignored. */
 export const SOURCE_FILES_MAX = 10_000;
 export const SOURCE_DIR_DEPTH_MAX = 16;
+/** Symlinks followed (to files or directories, anywhere) while hashing them; more is refused. */
+export const SOURCE_SYMLINKS_MAX = 1_000;
 /** Bundle layout: the workload ELF and its environment file, at fixed paths and modes. */
 export const BUNDLE_ENTRY_PATH = 'bin/main';
 export const BUNDLE_ENV_PATH = 'etc/ukernel.env';
