@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accels, qemuDescendants, requireBuilt, spawnUkernel, tempDir, ukernel, type RunResult } from './helpers.js';
+import { accels, qemuDescendants, requireBuilt, spawnUkernel, tempDir, ukernel, waitFor, type RunResult } from './helpers.js';
 
 const BUILD_MS = 180_000;
 const RUNS = 4;
@@ -138,5 +138,29 @@ describe(`${RUNS} parallel ukernel run in one project (${accels[0]})`, () => {
     expect(followed.code, followed.stderr).toBe(0);
     expect(tagsIn(followed.stdout)).toEqual([lastTag]);
     expect(followed.stdout).toContain(`run tag=${lastTag} ends`);
+  }, BUILD_MS);
+
+  it('a run whose ukernel process is SIGKILLed is listed as killed, and --follow of it ends', async () => {
+    const runsDir = join(project, 'logs/runs');
+    const before = new Set(readdirSync(runsDir));
+    const victim = start(['run', '--accel', accels[0]!, '--', 'tk']);
+    let log = '';
+    await waitFor('the run to print', () => {
+      log = readdirSync(runsDir).find((f) => f.endsWith('.log') && !before.has(f)) ?? '';
+      return log !== '' && readFileSync(join(runsDir, log), 'utf8').includes('run tag=tk begins');
+    }, 60_000);
+    const name = log.slice(0, -'.log'.length);
+    const follow = start(['logs', '--follow', name]).done;
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(victim.pid, 'SIGKILL');
+    expect((await victim.done).signal).toBe('SIGKILL');
+    const followed = await follow;
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toContain('run tag=tk begins');
+    expect(followed.stderr).toMatch(new RegExp(`run ${name} (was killed before it finished|is not running \\(killed before it finished\\))`));
+    const list = JSON.parse((await expectOk(['logs', '--list', '--json'], project)).stdout);
+    expect(list.runs.find((r: { name: string }) => r.name === name)).toMatchObject({ state: 'killed', status: null });
+    expect(list.last).toBe(name);
+    expect((await expectOk(['logs', '--list'], project)).stdout).toMatch(new RegExp(`^${name} +\\S+ +killed +- `, 'm'));
   }, BUILD_MS);
 });
