@@ -9,7 +9,7 @@
 // with one rename when it starts, so it never dangles half-way and concurrent runs cannot
 // corrupt it. "The last run" (what `logs`, `trace` and `perf` show without RUN) is that run.
 import { copyFileSync, linkSync, lstatSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, mkdirSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import {
   CONSOLE_LOG_PATH,
   RUN_EVENTS_SUFFIX,
@@ -29,8 +29,6 @@ const RUN_NAME_RE = new RegExp(`^${RUN_NAME}$`);
 const RUN_LOG_RE = new RegExp(`^${RUN_NAME}\\.log$`);
 /** Every file that belongs to a run: its log, events device, report and running marker. */
 const RUN_FILE_RE = new RegExp(`^(${RUN_NAME.replace(/[()]/g, '')})\\.(log|events|json|running)$`);
-/** What logs/console.log may point at: a log in logs/runs, nothing else. */
-const CONSOLE_TARGET_RE = new RegExp(`^runs/(${RUN_NAME.replace(/[()]/g, '')})\\.log$`);
 /** /proc/sys/kernel/random/boot_id: a UUID. */
 const BOOT_ID_RE = /^[0-9a-f-]{36}$/;
 
@@ -236,7 +234,8 @@ export function startRunLog(base: string, now: Date = new Date(), pid: number = 
  */
 function pointConsoleAt(consolePath: string, paths: RunPaths): boolean {
   const temp = tempPathFor(consolePath);
-  const attempts: Array<() => void> = [() => symlinkSync(`runs/${paths.name}${RUN_LOG_SUFFIX}`, temp), () => linkSync(paths.path, temp)];
+  const target = relative(dirname(consolePath), paths.path); // runs/NAME.log
+  const attempts: Array<() => void> = [() => symlinkSync(target, temp), () => linkSync(paths.path, temp)];
   for (const make of attempts) {
     try {
       removeQuietly(temp);
@@ -349,8 +348,10 @@ export function lastRunName(base: string): string | null {
   try {
     const st = lstatSync(consolePath);
     if (st.isSymbolicLink()) {
-      const target = CONSOLE_TARGET_RE.exec(readlinkSync(consolePath));
-      if (target !== null && names.includes(target[1]!)) return target[1]!;
+      // Only a link to a log in logs/runs is followed (the link is a project file: untrusted).
+      const target = resolve(dirname(consolePath), readlinkSync(consolePath));
+      const name = basename(target).slice(0, -RUN_LOG_SUFFIX.length);
+      if (target === join(runsDir, `${name}${RUN_LOG_SUFFIX}`) && names.includes(name)) return name;
     } else if (st.isFile()) {
       const same = names.findLast((name) => {
         const s = statSync(join(runsDir, `${name}${RUN_LOG_SUFFIX}`), { throwIfNoEntry: false });
@@ -362,6 +363,14 @@ export function lastRunName(base: string): string | null {
     // No console.log (or unreadable): the newest by name.
   }
   return names.at(-1) ?? null;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false; // missing, a dangling or looping link, unreadable
+  }
 }
 
 /** A run as `logs`, `trace` and `perf` see it: every path from one name, and its state. */
@@ -390,7 +399,7 @@ export function resolveRunLog(base: string, run: string | undefined): ResolvedRu
     const last = lastRunName(base);
     if (last !== null) return of(last);
     const consolePath = join(base, CONSOLE_LOG_PATH);
-    if (statSync(consolePath, { throwIfNoEntry: false })?.isFile() === true) {
+    if (isFile(consolePath)) {
       // A log from before logs/runs existed: the console only.
       return { name: 'console', path: consolePath, eventsPath: null, reportPath: null, markerPath: null, state: 'finished' };
     }
