@@ -76,7 +76,7 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
       : prepareQemu(resolved, target, cmdline, plan.eventsPath, d);
 
   const runLog = startRunLog(target.logBase, undefined, undefined, plan);
-  const consoleLogDisplay = displayPath(d.cwd, runLog.consolePath);
+  const consoleLogDisplay = displayPath(d.cwd, runLog.path); // this run's own (console.log may move on)
   const human = !opts.json;
   let result;
   try {
