@@ -45,7 +45,6 @@ export const VCPU_MAX = 32;
 export const RUN_TIMEOUT_S_MAX = 86_400;
 
 export const CONSOLE_LOG_PATH = 'logs/console.log';
-export const FIRECRACKER_CONFIG_PATH = 'build/firecracker/vm-config.json';
 
 // ---- Projects (ukernel.toml) ---------------------------------------------------------------
 
@@ -81,6 +80,8 @@ export const ZIG_VERSION_TIMEOUT_MS = 10_000;
 /** Files under src/ and sdk/ hashed for the rebuild check; more is refused, not ignored. */
 export const SOURCE_FILES_MAX = 10_000;
 export const SOURCE_DIR_DEPTH_MAX = 16;
+/** Symlinks followed (to files or directories, anywhere) while hashing them; more is refused. */
+export const SOURCE_SYMLINKS_MAX = 1_000;
 /** Bundle layout: the workload ELF and its environment file, at fixed paths and modes. */
 export const BUNDLE_ENTRY_PATH = 'bin/main';
 export const BUNDLE_ENV_PATH = 'etc/ukernel.env';
@@ -118,9 +119,9 @@ export const TOOLCHAIN_FILE = 'scripts/toolchain.env';
 
 export const LOGS_DIR = 'logs';
 export const RUN_LOGS_DIR = 'logs/runs';
-/** Present while a run writes its log: `{ "pid": N, "log": "logs/runs/…" }`. */
-export const RUNNING_MARKER_PATH = 'logs/.running';
-/** Older run logs beyond this many are deleted when a run starts. */
+/** The one running marker of older versions (before per-run markers): removed when seen. */
+export const RUNNING_MARKER_LEGACY_PATH = 'logs/.running';
+/** Older runs beyond this many are deleted when a run starts (never one still going). */
 export const RUN_LOGS_KEPT_MAX = 100;
 /** `logs --follow` polls the log this often. */
 export const FOLLOW_POLL_MS = 100;
@@ -153,6 +154,12 @@ export const RUN_EVENTS_SUFFIX = '.events';
 export const RUN_LOG_SUFFIX = '.log';
 /** The VMM's own log (Firecracker's logger), beside the console log. */
 export const RUN_VMM_LOG_SUFFIX = '.vmm.log';
+/** Firecracker's `--config-file` for the run (per run: concurrent runs differ in their events file). */
+export const RUN_VM_CONFIG_SUFFIX = '.firecracker.json';
+/** Present while a run goes on: `{ "pid", "start_ticks", "boot_id", "log" }` (runlog.ts). */
+export const RUN_MARKER_SUFFIX = '.running';
+/** A marker larger than this is not one `ukernel run` wrote. */
+export const RUN_MARKER_BYTES_MAX = 4096;
 /** `trace`/`perf` tables: span or event names listed (the busiest first); the rest are summed up. */
 export const TRACE_NAMES_LISTED_MAX = 200;
 /** Run reports larger than this are not a report `ukernel run` wrote. */

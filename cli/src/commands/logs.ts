@@ -1,10 +1,10 @@
 // `ukernel logs [RUN] [--follow] [--list] [--raw] [--level L] [--json]`: the console log of the
-// last (or a named) run, sanitized like the live console, merged with the log records of its
-// events device (docs/observability.md); `--follow` keeps printing while the run goes on and
-// stops when the ukernel process writing it is gone.
-import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+// last started (or a named) run, sanitized like the live console, merged with the log records of
+// its events device (docs/observability.md); `--follow` keeps printing while that run goes on and
+// stops when it is over (its running marker is gone, or the process that ran it is).
+import { closeSync, openSync, readFileSync, readSync, fstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES } from '../constants.js';
+import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES, RUN_LOGS_DIR, RUN_REPORT_BYTES_MAX } from '../constants.js';
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
 import { parseRecordLine } from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
@@ -13,7 +13,7 @@ import { displayPath } from '../fsutil.js';
 import { formatBytes } from '../format.js';
 import { EventsReader, LOG_LEVELS, openEventsFile, type ChannelRecord, type LogEvent, type LogLevel } from '../observe/events.js';
 import { findProjectRoot } from '../project/locate.js';
-import { liveRun, listRuns, processAlive, resolveRunLog, type RunEntry } from '../runlog.js';
+import { lastRunName, listRuns, resolveRunLog, runState, type RunEntry } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
 
 export interface RawLogsOptions {
@@ -195,19 +195,22 @@ export async function logs(run: string | undefined, raw: RawLogsOptions, deps: P
   const minLevel = parseLevel(raw.level);
   const base = findProjectRoot(cwd) ?? cwd;
   if (raw.list === true) {
-    for (const line of formatRunList(listRuns(base), liveRun(base)?.log ?? null, base, cwd)) out(line);
+    const runs = listRuns(base);
+    const last = lastRunName(base);
+    if (raw.json === true) out(JSON.stringify(runListJson(runs, last)));
+    else for (const line of formatRunList(runs, base, cwd)) out(line);
     return 0;
   }
+  // Resolved once: the name, log, events file and marker below all belong to the same run.
   const log = resolveRunLog(base, run);
   const display = (path: string): string => displayPath(cwd, path);
   const view = new LogView(raw.raw === true, raw.json === true, minLevel, out);
-  const live = liveRun(base);
-  const running = live !== null && join(base, live.log) === log.path;
+  const running = log.state === 'running';
   const following = raw.follow === true && running;
   let events = openEvents(log.eventsPath, display, notice);
   const fd = openSync(log.path, 'r');
   try {
-    if (raw.follow === true && !following) notice(`ukernel: run ${log.name} is not running; nothing to follow`);
+    if (raw.follow === true && !following) notice(`ukernel: run ${log.name} is ${log.state === 'killed' ? 'not running (killed before it finished)' : 'not running'}; nothing to follow`);
     if (!following) {
       // Everything is there: all log records first (sorted), then the console streamed past them.
       // (A run still going without --follow: a block being written is not reported as damaged.)
@@ -219,19 +222,22 @@ export async function logs(run: string | undefined, raw: RawLogsOptions, deps: P
     } else {
       const pollMs = deps.pollMs ?? FOLLOW_POLL_MS;
       let offset = 0;
-      // Bounded by the writer: stop once the ukernel process that writes the log is gone.
-      for (let alive = true; ; alive = processAlive(live!.pid)) {
+      // Bounded by the run: stop once it is over (marker removed) or its process is gone.
+      let state = log.state;
+      for (let going = true; ; ) {
         events ??= openEvents(log.eventsPath, display, notice);
-        if (events !== null) view.addRecords(events.reader.poll(!alive));
+        if (events !== null) view.addRecords(events.reader.poll(!going));
         offset = drain(fd, offset, view);
         view.flushRecords(); // as they come: a record is not held back for console lines
-        if (!alive) break;
+        if (!going) break;
         await new Promise((r) => setTimeout(r, pollMs));
+        state = runState(log.markerPath!);
+        going = state === 'running';
       }
       view.endRecords();
       view.endConsole();
       view.flushRecords();
-      notice(`ukernel: run ${log.name} ended (ukernel pid ${live!.pid} exited)`);
+      notice(`ukernel: run ${log.name} ${state === 'killed' ? 'was killed before it finished' : 'ended'}`);
     }
     if (events !== null && log.eventsPath !== null) reportEvents(events.reader, display(log.eventsPath), notice);
   } finally {
@@ -278,14 +284,44 @@ export function exitStatusOf(path: string): number | null {
   }
 }
 
-export function formatRunList(runs: RunEntry[], liveLog: string | null, base: string, cwd: string): string[] {
-  if (runs.length === 0) return [`no runs recorded under ${displayPath(cwd, join(base, 'logs/runs'))}`];
+/** The guest status of a run: from its report when there is one, else its log's `@uk:exit`. */
+function runStatus(r: RunEntry): number | null {
+  try {
+    if (statSync(r.reportPath).size > RUN_REPORT_BYTES_MAX) return exitStatusOf(r.path);
+    const report = JSON.parse(readFileSync(r.reportPath, 'utf8')) as { status?: unknown };
+    if (typeof report.status === 'number' && Number.isInteger(report.status) && report.status >= 0 && report.status <= 255) return report.status;
+  } catch {
+    // No report (killed, running, or older than run reports): the log then.
+  }
+  return exitStatusOf(r.path);
+}
+
+/** `logs --list`: oldest first; STATE is running, finished or killed (runlog.ts RunState). */
+export function formatRunList(runs: RunEntry[], base: string, cwd: string): string[] {
+  if (runs.length === 0) return [`no runs recorded under ${displayPath(cwd, join(base, RUN_LOGS_DIR))}`];
   const rows = runs.map((r) => {
-    const live = liveLog !== null && join(base, liveLog) === r.path;
-    const status = live ? 'running' : (exitStatusOf(r.path)?.toString() ?? '-');
-    return [r.name, r.started.toISOString().replace(/\.\d{3}Z$/, 'Z'), status, formatBytes(r.bytes)];
+    const status = r.state === 'running' ? '-' : (runStatus(r)?.toString() ?? '-');
+    return [r.name, r.started.toISOString().replace(/\.\d{3}Z$/, 'Z'), r.state, status, formatBytes(r.bytes)];
   });
-  const header = ['RUN', 'STARTED', 'STATUS', 'SIZE'];
+  const header = ['RUN', 'STARTED', 'STATE', 'STATUS', 'SIZE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+/** `logs --list --json`: one object; `last` is the run `logs`/`trace`/`perf` show without RUN. */
+export function runListJson(runs: RunEntry[], last: string | null): Record<string, unknown> {
+  return {
+    last,
+    runs: runs.map((r) => ({
+      name: r.name,
+      started: r.started.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      pid: r.pid,
+      state: r.state,
+      status: r.state === 'running' ? null : runStatus(r),
+      bytes: r.bytes,
+      log: r.path,
+      events: r.eventsPath,
+      report: r.reportPath,
+    })),
+  };
 }

@@ -7,7 +7,6 @@ import {
   BOOT_TIMEOUT_TCG_MS,
   EVENTS_CAPACITY_BYTES,
   FIRECRACKER_BINARY,
-  FIRECRACKER_CONFIG_PATH,
   MEMORY_MIB_DEFAULT,
   QEMU_BINARY,
   VCPU_DEFAULT,
@@ -20,13 +19,13 @@ import type { ProjectConfig } from '../project/config.js';
 import { findProjectRoot } from '../project/locate.js';
 import { createEventsFile } from '../observe/device.js';
 import { buildReport, formatPhases, formatSummary } from '../report.js';
-import { clearStaleMarker, planRun, startRunLog, type RunPaths } from '../runlog.js';
+import { planRun, startRunLog, type RunLog, type RunPaths } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
 import { checkCmdlineBudget, kernelCmdline } from '../vmm/cmdline.js';
 import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
 import { qemuArgs } from '../vmm/qemu.js';
-import { decideStatus, runSession } from '../vmm/session.js';
+import { decideStatus, runSession, type SessionResult } from '../vmm/session.js';
 import { findExecutable } from '../vmm/which.js';
 import { normalizeRunOptions, type RawRunOptions, type RunOptions } from './run-options.js';
 
@@ -76,14 +75,12 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
       ? prepareFirecracker(resolved, target, cmdline, plan, d)
       : prepareQemu(resolved, target, cmdline, plan.eventsPath, d);
 
-  clearStaleMarker(target.logBase);
   const runLog = startRunLog(target.logBase, undefined, undefined, plan);
-  const consoleLogDisplay = displayPath(d.cwd, runLog.consolePath);
-  const human = !opts.json;
-  let result;
   try {
+    const consoleLogDisplay = displayPath(d.cwd, runLog.path); // this run's own (console.log may move on)
+    const human = !opts.json;
     createEventsFile(runLog.eventsPath, EVENTS_CAPACITY_BYTES, displayPath(d.cwd, runLog.eventsPath));
-    result = await runSession({
+    const result = await runSession({
       vmm: opts.vmm,
       binary: launch.binary,
       args: launch.args,
@@ -103,10 +100,19 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
         }
       },
     });
+    return finishRun(result, { opts, target, launch, runLog, cwd: d.cwd });
   } finally {
-    runLog.finish();
+    runLog.finish(); // after the report: the run is over once its report is there
   }
+}
 
+/** The status, the report (kept beside the run's log), the summary; errors the run ended with. */
+function finishRun(
+  result: SessionResult,
+  run: { opts: RunOptions; target: Target; launch: Launch; runLog: RunLog; cwd: string },
+): number {
+  const { opts, target, launch, runLog, cwd } = run;
+  const c = errColors();
   const warn = (line: string): void => writeErr(c.yellow(line));
   const status = decideStatus(result, opts.vmm, { imageAttached: target.image !== null, warn });
   const report = buildReport(result, status, {
@@ -120,13 +126,14 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
   });
   // For `ukernel perf`: the host side of this run, next to its log.
   try {
-    writeFileAtomic(runLog.reportPath, `${JSON.stringify(report, null, 2)}\n`, displayPath(d.cwd, runLog.reportPath));
+    writeFileAtomic(runLog.reportPath, `${JSON.stringify(report, null, 2)}\n`, displayPath(cwd, runLog.reportPath));
   } catch (err) {
     if (!(err instanceof UkernelError)) throw err;
-    writeErr(c.yellow(`warning: ${err.message}; \`ukernel perf\` will lack this run's host timings`));
+    warn(`warning: ${err.message}; \`ukernel perf\` will lack this run's host timings`);
   }
-  const eventsDisplay = displayPath(d.cwd, runLog.eventsPath);
-  if (report.events_dropped !== null && report.events_dropped > 0 && result.exit?.record.eventsFailed !== true) {
+  const eventsDisplay = displayPath(cwd, runLog.eventsPath);
+  const failed = result.exit?.record.eventsFailed === true;
+  if (report.events_dropped !== null && report.events_dropped > 0 && !failed) {
     warn(`warning: the guest dropped ${report.events_dropped} record(s) of output, logs or traces: ${eventsDisplay} is full`);
   }
   if (opts.json) {
@@ -135,7 +142,7 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
     if (opts.verbose) for (const line of formatPhases(report)) writeErr(c.dim(line));
     writeErr((status === 0 ? c.green : c.red)(formatSummary(report)));
   }
-  if (result.exit?.record.eventsFailed === true) {
+  if (failed) {
     throw new UkernelError(
       'EventsWriteFailed',
       `writing ${eventsDisplay} failed in the guest (I/O error from the host: is its disk full?); ` +
@@ -231,7 +238,7 @@ function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, p
   if (opts.accel === 'tcg') {
     throw new UkernelError('FirecrackerNeedsKvm', `--vmm firecracker cannot run with accel tcg (from ${opts.accelFrom})`);
   }
-  const configPath = resolve(target.logBase, FIRECRACKER_CONFIG_PATH);
+  const configPath = plan.vmConfigPath;
   const configDisplay = displayPath(d.cwd, configPath);
   const config = firecrackerConfig({
     kernel: target.kernel,

@@ -7,7 +7,7 @@ import { EVENTS_RECORDS_MAX, LOG_READ_CHUNK_BYTES, RUN_REPORT_BYTES_MAX } from '
 import { parseRecordLine, type BootRecord, type ExitRecord, type UkRecord, type WorkloadRecord } from '../console/records.js';
 import { ConsoleDecoder } from '../console/stream.js';
 import { displayPath, printable } from '../fsutil.js';
-import { resolveRunLog } from '../runlog.js';
+import { resolveRunLog, type RunState } from '../runlog.js';
 import { decodeEvents, openEventsFile, traceRecordToEvent, type EventRecord, type EventsStats } from './events.js';
 
 /** The parts of a run report (`logs/runs/NAME.json`) that `perf` uses, checked. */
@@ -24,6 +24,8 @@ export interface LoadedRun {
   logPath: string;
   eventsPath: string | null;
   reportPath: string | null;
+  /** When the run was resolved (runlog.ts RunState). */
+  state: RunState;
   boot: BootRecord | null;
   workloadStart: WorkloadRecord | null;
   workloadExit: WorkloadRecord | null;
@@ -38,7 +40,11 @@ export interface LoadedRun {
   notes: string[];
 }
 
-/** `report`: also read the run's report (host timings), noting when it is missing. */
+/**
+ * The named run, or the last started one (runlog.ts lastRunName), resolved once: its name, log,
+ * events file and report always belong to the same run. `report`: also read the run's report
+ * (host timings), noting when it is missing. Throws UK128 when there is no such run.
+ */
 export function loadRun(base: string, run: string | undefined, cwd: string, options: { report?: boolean } = {}): LoadedRun {
   const resolved = resolveRunLog(base, run);
   const loaded: LoadedRun = {
@@ -46,6 +52,7 @@ export function loadRun(base: string, run: string | undefined, cwd: string, opti
     logPath: resolved.path,
     eventsPath: resolved.eventsPath,
     reportPath: resolved.reportPath,
+    state: resolved.state,
     boot: null,
     workloadStart: null,
     workloadExit: null,
@@ -57,6 +64,8 @@ export function loadRun(base: string, run: string | undefined, cwd: string, opti
     report: null,
     notes: [],
   };
+  if (resolved.state === 'running') loaded.notes.push(`run ${resolved.name} is still running: what it has written so far`);
+  if (resolved.state === 'killed') loaded.notes.push(`run ${resolved.name} was killed before it finished`);
   if (resolved.eventsPath !== null) readEvents(loaded, resolved.eventsPath, cwd);
   scanConsole(loaded);
   loaded.records.sort((a, b) => a.tNs - b.tNs);
