@@ -151,6 +151,7 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
     .option('-f, --follow', 'keep printing console and log records while the run goes on (until it is over)')
     .option('--list', 'list the recorded runs: running, finished or killed, and their status (with --json: one JSON object)')
     .option('--raw', 'also show the @uk: records')
+    .option('--vmm', "show the VMM's own log for the run instead (Firecracker's; QEMU's messages go to stderr)")
     .option('--level <level>', 'log records at this level or above: debug | info | warn | error (console text counts as info)')
     .option('--json', 'one JSON object per line')
     .addHelpText('after', '\nLog records (ukernel.log.*) come from the run\'s events device, in guest time order: +12.345ms info  [task 0] message key=value\n')

@@ -4,7 +4,7 @@
 // stops when it is over (its running marker is gone, or the process that ran it is).
 import { closeSync, openSync, readFileSync, readSync, fstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES, RUN_LOGS_DIR, RUN_REPORT_BYTES_MAX } from '../constants.js';
+import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES, RUN_LOGS_DIR, RUN_REPORT_BYTES_MAX, RUN_VMM_LOG_SUFFIX } from '../constants.js';
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
 import { parseRecordLine } from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
@@ -18,6 +18,8 @@ import { errColors, writeErr, writeOut } from '../ui.js';
 
 export interface RawLogsOptions {
   follow?: boolean;
+  /** The VMM's own log (logs/runs/NAME.vmm.log) instead of the guest's. */
+  vmm?: boolean;
   list?: boolean;
   raw?: boolean;
   level?: string;
@@ -204,6 +206,7 @@ export async function logs(run: string | undefined, raw: RawLogsOptions, deps: P
   // Resolved once: the name, log, events file and marker below all belong to the same run.
   const log = resolveRunLog(base, run);
   const display = (path: string): string => displayPath(cwd, path);
+  if (raw.vmm === true) return showVmmLog(log.path.replace(/\.log$/, RUN_VMM_LOG_SUFFIX), log.name, display, raw.json === true, out);
   const view = new LogView(raw.raw === true, raw.json === true, minLevel, out);
   const running = log.state === 'running';
   const following = raw.follow === true && running;
@@ -243,6 +246,37 @@ export async function logs(run: string | undefined, raw: RawLogsOptions, deps: P
   } finally {
     closeSync(fd);
     events?.close();
+  }
+  return 0;
+}
+
+/** `logs --vmm`: the VMM's own log, sanitized like guest output (it quotes guest-controlled text). */
+function showVmmLog(path: string, run: string, display: (p: string) => string, json: boolean, out: (line: string) => void): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new UkernelError('RunLogNotFound', `run ${run} has no VMM log (${display(path)})`, {
+      hint: 'Only Firecracker keeps a log of its own (`ukernel run --vmm firecracker`); QEMU prints its messages on stderr, shown when it fails.',
+    });
+  }
+  try {
+    const decoder = new ConsoleDecoder({ serial: false });
+    const emit = (events: ConsoleEvent[]): void => {
+      for (const event of events) if (event.type === 'text') out(json ? JSON.stringify({ type: 'vmm', text: event.text }) : event.text);
+    };
+    const size = fstatSync(fd).size;
+    const chunk = Buffer.alloc(LOG_READ_CHUNK_BYTES);
+    for (let offset = 0; offset < size; ) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
+      if (n === 0) break;
+      emit(decoder.push(Buffer.from(chunk.subarray(0, n)), 0n));
+      offset += n;
+    }
+    emit(decoder.end());
+  } finally {
+    closeSync(fd);
   }
   return 0;
 }
