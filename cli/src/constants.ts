@@ -154,6 +154,9 @@ export const RUN_EVENTS_SUFFIX = '.events';
 export const RUN_LOG_SUFFIX = '.log';
 /** The VMM's own log (Firecracker's logger), beside the console log. */
 export const RUN_VMM_LOG_SUFFIX = '.vmm.log';
+/** A run whose files lost writes, on a filesystem with less free space than this, is reported
+ *  as "disk full" (UK206) rather than as a VMM failure. */
+export const DISK_FULL_BYTES = 1 << 20;
 /** Firecracker's `--config-file` for the run (per run: concurrent runs differ in their events file). */
 export const RUN_VM_CONFIG_SUFFIX = '.firecracker.json';
 /** Present while a run goes on: `{ "pid", "start_ticks", "boot_id", "log" }` (runlog.ts). */

@@ -4,6 +4,8 @@
 // workload does not succeed; an over-long command line is refused before a VMM starts.
 // The workload is tests/workloads/console-probe, on the real kernel under QEMU (KVM and TCG).
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accels, buildProjectCopy, kernelPath, requireBuilt, root, tempDir, ukernel } from './helpers.js';
 
@@ -102,4 +104,21 @@ describe('runs that must not succeed', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/error UK140: the kernel command line is \d+ bytes; with the 2 device token\(s\) qemu adds, at most \d+ fit \(the kernel's 4096 bytes with its NUL\)/);
   });
+});
+
+describe('the host disk fills up during a run', () => {
+  it('ends with a clear error naming the disk, never a hang (root: a 1 MiB tmpfs under logs/runs)', async (context) => {
+    if (process.getuid?.() !== 0) context.skip('needs root to mount a small tmpfs');
+    const runs = join(project, 'logs/runs');
+    mkdirSync(runs, { recursive: true });
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', runs]);
+    if (mount.status !== 0) context.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
+    try {
+      const result = await probe(accels[0]!, ['flood', '4000000'], ['--timeout', '60']);
+      expect(result.code).toBe(125);
+      expect(result.stderr).toMatch(/error UK206: the disk holding logs\/runs is full/);
+    } finally {
+      spawnSync('umount', [runs]);
+    }
+  }, 90_000);
 });

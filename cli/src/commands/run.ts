@@ -1,10 +1,12 @@
 // `ukernel run`: decide what to boot (a bare kernel, an image, or the project — rebuilt and
 // repacked only when its inputs changed), validate, pick accel and VMM, create the run's events
 // device, run the VM session, keep the run's log, events and report.
-import { resolve } from 'node:path';
+import { statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import {
   BOOT_TIMEOUT_KVM_MS,
   BOOT_TIMEOUT_TCG_MS,
+  DISK_FULL_BYTES,
   EVENTS_CAPACITY_BYTES,
   FIRECRACKER_BINARY,
   MEMORY_MIB_DEFAULT,
@@ -14,6 +16,7 @@ import {
 import { checkKernelElf } from '../elf.js';
 import { UkernelError } from '../errors.js';
 import { displayPath, writeFileAtomic } from '../fsutil.js';
+import { formatBytes } from '../format.js';
 import type { AbiVersion } from '../image/format.js';
 import type { ProjectConfig } from '../project/config.js';
 import { findProjectRoot } from '../project/locate.js';
@@ -114,7 +117,20 @@ function finishRun(
   const { opts, target, launch, runLog, cwd } = run;
   const c = errColors();
   const warn = (line: string): void => writeErr(c.yellow(line));
-  const status = decideStatus(result, opts.vmm, { imageAttached: target.image !== null, warn });
+  let status: number;
+  try {
+    status = decideStatus(result, opts.vmm, { imageAttached: target.image !== null, warn });
+  } catch (err) {
+    // No status because the host's disk filled up under the run's files: say that, not "VMM failed".
+    const full = diskFull(dirname(runLog.eventsPath));
+    if (full === null || !(err instanceof UkernelError)) throw err;
+    throw new UkernelError(
+      'EventsWriteFailed',
+      `the disk holding ${displayPath(cwd, dirname(runLog.eventsPath))} is full (${formatBytes(full.freeBytes)} free): ` +
+        `the run's console, output and exit record could not be written (${err.message})`,
+      { details: err.details },
+    );
+  }
   const report = buildReport(result, status, {
     vmm: opts.vmm,
     accel: launch.accel,
@@ -142,7 +158,7 @@ function finishRun(
     if (opts.verbose) for (const line of formatPhases(report)) writeErr(c.dim(line));
     writeErr((status === 0 ? c.green : c.red)(formatSummary(report)));
   }
-  if (failed) {
+  if (failed || (diskFull(dirname(runLog.eventsPath)) !== null && report.events_dropped !== 0)) {
     throw new UkernelError(
       'EventsWriteFailed',
       `writing ${eventsDisplay} failed in the guest (I/O error from the host: is its disk full?); ` +
@@ -150,6 +166,17 @@ function finishRun(
     );
   }
   return status;
+}
+
+/** Free space of the filesystem holding `dir` when it is (nearly) full, else null. */
+function diskFull(dir: string): { freeBytes: number } | null {
+  try {
+    const stats = statfsSync(dir);
+    const freeBytes = stats.bavail * stats.bsize;
+    return freeBytes < DISK_FULL_BYTES ? { freeBytes } : null;
+  } catch {
+    return null;
+  }
 }
 
 async function prepareTarget(opts: RunOptions, d: RunDeps, say: (line: string) => void): Promise<Target> {
