@@ -131,8 +131,13 @@ pub fn halt_until(deadline_tsc: u64) void {
         write(register_initial_count, @intCast(std.math.clamp(apic_ticks, 1, 0xffff_ffff)));
     }
     asm volatile ("sti; hlt; cli" ::: .{ .memory = true });
-    // Disarm, whatever woke us.
-    if (tsc_deadline) cpu.wrmsr(msr_tsc_deadline, 0) else write(register_initial_count, 0);
+    // Disarm when another interrupt woke us early. A timer that fired has disarmed itself (the
+    // TSC-deadline MSR reads 0 after it fires, a one-shot count stops at 0): skipping the write
+    // saves a VM exit on every halt. Should another interrupt end the halt just past the deadline
+    // before the timer fires, the timer's interrupt ends the next halt early: harmless.
+    if (cpu.rdtsc() < deadline_tsc) {
+        if (tsc_deadline) cpu.wrmsr(msr_tsc_deadline, 0) else write(register_initial_count, 0);
+    }
 }
 
 /// The timer's interrupt: acknowledge it; the halt it ended returns on its own.
