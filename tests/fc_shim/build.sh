@@ -4,7 +4,8 @@
 #   fc_shim.elf      loads the raw kernel ELF from guest-physical 0x4000000 and enters it through
 #                    the Linux 64-bit boot path;
 #   fc_shim_pvh.elf  enters the kernel (loaded by QEMU) through its PVH note;
-#   fc_shim_ioapic.elf  as fc_shim.elf, and routes the PIT's IOAPIC pin to vector 40.
+#   fc_shim_ioapic.elf    as fc_shim.elf, and routes the PIT's IOAPIC pins to vector 40;
+#   fc_shim_ioapic17.elf  the same to vector 17 (#AC's, an exception with an error code).
 # Usage: tests/fc_shim/build.sh [output.elf]   (default: tests/fc_shim/zig-out/fc_shim.elf; the
 # variants are written beside it)
 set -euo pipefail
@@ -40,4 +41,5 @@ build() { # build OUTPUT [CPP FLAGS...]
 build "$out"
 build "$out_pvh" -DSHIM_PVH
 build "$(dirname "$out")/fc_shim_ioapic.elf" -DSHIM_IOAPIC_VECTOR=40
+build "$(dirname "$out")/fc_shim_ioapic17.elf" -DSHIM_IOAPIC_VECTOR=17
 echo "$out"

@@ -28,8 +28,10 @@
  * machine needs pic=on,pit=on (qemuArgs' legacyInterrupts option).
  *
  * Built with -DSHIM_IOAPIC_VECTOR=N (fc_shim_ioapic.elf), the shim also routes the PIT's IOAPIC
- * pins to vector N, unmasked: an interrupt no driver claims, arriving above 31 even with the PIC
- * masked (the kernel must count it and go on).
+ * pins to vector N, unmasked: an interrupt no driver claims, arriving even with the PIC masked
+ * (the kernel must count it and go on). N = 40: a device vector; N = 17: #AC's vector, where a
+ * device interrupt pushes no error code but the exception does (the kernel must tell them apart
+ * and return through the shorter frame).
  *
  * Built with -DSHIM_PVH (fc_shim_pvh.elf), the shim reproduces Firecracker's PVH entry instead:
  * it sets up the interrupt wiring, finds the kernel's XEN_ELFNOTE_PHYS32_ENTRY in the raw ELF
