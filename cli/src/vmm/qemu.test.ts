@@ -25,6 +25,13 @@ describe('qemuArgs', () => {
     expect(args[args.indexOf('-smp') + 1]).toBe('4');
     expect(args.slice(-2)).toEqual(['-append', 'a=1 b']);
   });
+
+  it("legacyInterrupts: PIC and PIT on, in KVM's irqchip (Firecracker's wiring, for tests)", () => {
+    const kvm = qemuArgs({ ...base, accel: 'kvm', legacyInterrupts: true });
+    expect(kvm.slice(0, 4)).toEqual(['-M', 'microvm,acpi=off,x-option-roms=off,rtc=off,pit=on,pic=on', '-accel', 'kvm,kernel-irqchip=on']);
+    const tcg = qemuArgs({ ...base, accel: 'tcg', legacyInterrupts: true });
+    expect(tcg.slice(0, 4)).toEqual(['-M', 'microvm,acpi=off,x-option-roms=off,rtc=off,pit=on,pic=on', '-accel', 'tcg']);
+  });
 });
 
 describe('kernelCmdline', () => {

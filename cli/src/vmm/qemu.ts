@@ -11,16 +11,26 @@ export interface QemuOptions {
   image?: { path: string };
   /** The run's events device (docs/observability.md): a second virtio-blk disk, after the image. */
   events?: string;
+  /**
+   * Keep the i8259 PIC and i8254 PIT under KVM too (TCG always has them), in KVM's irqchip. For
+   * tests that reproduce Firecracker's interrupt wiring (tests/fc_shim): a live legacy PIC whose
+   * IRQs reach the CPU through LINT0.
+   */
+  legacyInterrupts?: boolean;
 }
 
 export function qemuArgs(opts: QemuOptions): string[] {
   const machine = ['microvm', 'acpi=off', 'x-option-roms=off', 'rtc=off'];
   // Under KVM the PIT/PIC are not needed (the kernel uses the TSC/kvmclock and LAPIC);
   // TCG keeps them.
-  if (opts.accel === 'kvm') machine.push('pit=off', 'pic=off');
+  if (opts.accel === 'kvm' && opts.legacyInterrupts !== true) machine.push('pit=off', 'pic=off');
+  if (opts.legacyInterrupts === true) machine.push('pit=on', 'pic=on');
+  // legacyInterrupts under KVM: the PIC, PIT and IOAPIC in KVM's irqchip, as Firecracker has them
+  // (microvm's default, split, keeps them in QEMU).
+  const kvm = opts.legacyInterrupts === true ? 'kvm,kernel-irqchip=on' : 'kvm';
   const accel =
     opts.accel === 'kvm'
-      ? ['-accel', 'kvm', '-cpu', 'host,-arch-capabilities'] // plain `host` aborts on nested PVM KVM
+      ? ['-accel', kvm, '-cpu', 'host,-arch-capabilities'] // plain `host` aborts on nested PVM KVM
       : ['-accel', 'tcg'];
   return [
     '-M', machine.join(','),

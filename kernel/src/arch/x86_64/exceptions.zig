@@ -1,5 +1,6 @@
 //! CPU exceptions are fatal: print what happened (vector, error code, registers, a symbolized
-//! backtrace) and stop the VM with exit_status_panic.
+//! backtrace) and stop the VM with exit_status_panic. Interrupts no driver claims are not: they
+//! are counted (`unexpected_interrupts`) and the first one is reported.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -9,7 +10,7 @@ const backtrace = @import("../../debug/backtrace.zig");
 const power = @import("../../power.zig");
 const cpu = @import("cpu.zig");
 const stacks = @import("stacks.zig");
-const InterruptFrame = @import("idt.zig").InterruptFrame;
+const InterruptFrame = @import("frame.zig").InterruptFrame;
 
 const names = [32][]const u8{
     "#DE divide error",         "#DB debug",                "NMI",
@@ -54,11 +55,27 @@ pub fn fatal(frame: *const InterruptFrame) noreturn {
     power.exit(constants.exit_status_panic, .exception);
 }
 
-pub fn unexpected_interrupt(frame: *const InterruptFrame) noreturn {
-    assert(frame.vector >= 32);
-    console.print("\nunexpected interrupt: vector {d}\n", .{frame.vector});
-    print_registers(frame);
-    power.exit(constants.exit_status_panic, .exception);
+/// Interrupts no driver claims (idt.zig), counted in ring 0 since boot; read from either ring
+/// (the kernel's exit report). `unexpected_interrupt_vector_last` is 0 until the first one.
+pub var unexpected_interrupt_count: u64 = 0;
+pub var unexpected_interrupt_vector_last: u8 = 0;
+
+/// How many interrupts arrived that no driver claims (device lines, NMIs, stray vectors).
+pub fn unexpected_interrupts() u64 {
+    return @atomicLoad(u64, &unexpected_interrupt_count, .monotonic);
+}
+
+/// Ring 0: counts an interrupt no driver claims; the first one is reported on the console (one
+/// line: a device line that keeps firing must not flood the serial port, one exit per byte).
+/// Never fatal: the VMM may raise interrupts the kernel did not ask for.
+pub fn unexpected_interrupt(vector: u8, rip: u64) void {
+    assert(!cpu.in_ring3());
+    unexpected_interrupt_count +%= 1;
+    unexpected_interrupt_vector_last = vector;
+    if (unexpected_interrupt_count == 1) {
+        console.print("\ninterrupt: unexpected vector {d} at rip 0x{x} (a device line no driver " ++
+            "claims); ignored, and counted\n", .{ vector, rip });
+    }
 }
 
 fn ring_name(frame: *const InterruptFrame) []const u8 {
