@@ -18,6 +18,8 @@ export interface RunReport {
   events: string | null;
   /** Log and trace records the kernel dropped (`events_dropped` on `@uk:exit`), or null. */
   events_dropped: number | null;
+  /** Device interrupts no driver claimed (`interrupts_unexpected` on `@uk:exit`), or null. */
+  interrupts_unexpected: number | null;
   reason: string | null;
   boot: {
     proto: string;
@@ -70,6 +72,7 @@ export function buildReport(
     run_log: meta.runLog ?? meta.consoleLog,
     events: meta.events ?? null,
     events_dropped: exit?.record.eventsDropped ?? null,
+    interrupts_unexpected: exit?.record.interruptsUnexpected ?? null,
     reason: exit?.record.reason ?? null,
     boot:
       boot === null

@@ -163,8 +163,7 @@ fn workload_failed(stage: []const u8, err: anyerror) noreturn {
 
 fn hint_for(err: anyerror) []const u8 {
     return switch (err) {
-        error.HeaderHashMismatch, error.IndexHashMismatch, error.FileHashMismatch, error.BadSectionTable, error.BadEntry =>
-            " (the image is corrupt: rebuild it with `ukernel pack`)",
+        error.HeaderHashMismatch, error.IndexHashMismatch, error.FileHashMismatch, error.BadSectionTable, error.BadEntry => " (the image is corrupt: rebuild it with `ukernel pack`)",
         error.AbiMismatch, error.AbiNoteMissing => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
         error.Timeout => " (the disk did not answer)",

@@ -152,6 +152,9 @@ function finishRun(
   if (report.events_dropped !== null && report.events_dropped > 0 && !failed) {
     warn(`warning: the guest dropped ${report.events_dropped} record(s) of output, logs or traces: ${eventsDisplay} is full`);
   }
+  if (report.interrupts_unexpected !== null && report.interrupts_unexpected > 0) {
+    warn(`notice: the guest got ${report.interrupts_unexpected} device interrupt(s) no driver claimed (counted and ignored; see the console log)`);
+  }
   if (opts.json) {
     writeOut(JSON.stringify(report));
   } else {

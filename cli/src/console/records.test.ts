@@ -35,7 +35,7 @@ describe('parseRecordLine', () => {
   it('parses the exit record and the optional kvmclock_ns', () => {
     expect(parse('@uk:exit v=1 status=0 reason=return')).toEqual({
       type: 'record',
-      record: { kind: 'exit', status: 0, reason: 'return', eventsDropped: null, eventsFailed: null },
+      record: { kind: 'exit', status: 0, reason: 'return', eventsDropped: null, eventsFailed: null, interruptsUnexpected: null },
     });
     expect(parse('@uk:exit v=1 status=101')).toMatchObject({ record: { status: 101, reason: null } });
     const boot = parse('@uk:boot v=1 proto=linux64 clock=pit tsc_khz=1 kvmclock_ns=123 phase.ready=0');

@@ -35,6 +35,9 @@ export interface ExitRecord {
   /** `events_failed=1`: a write to the events device failed (the host's disk full, or an I/O
    *  error); null when absent. */
   eventsFailed: boolean | null;
+  /** `interrupts_unexpected=N`: device interrupts no driver claimed (counted, not fatal); null
+   *  when absent or unreadable. */
+  interruptsUnexpected: number | null;
 }
 
 /** The workload started (kernel about to call its main) or returned. */
@@ -211,7 +214,11 @@ function parseExit(fields: Map<string, string>): ParseResult {
   const eventsDropped = parseDecimal(fields.get('events_dropped'), 0, Number.MAX_SAFE_INTEGER);
   const failed = fields.get('events_failed');
   const eventsFailed = failed === '1' ? true : failed === '0' ? false : null;
-  return { type: 'record', record: { kind: 'exit', status, reason: fields.get('reason') ?? null, eventsDropped, eventsFailed } };
+  const interruptsUnexpected = parseDecimal(fields.get('interrupts_unexpected'), 0, Number.MAX_SAFE_INTEGER);
+  return {
+    type: 'record',
+    record: { kind: 'exit', status, reason: fields.get('reason') ?? null, eventsDropped, eventsFailed, interruptsUnexpected },
+  };
 }
 
 function parseWorkload(fields: Map<string, string>): ParseResult {

@@ -161,7 +161,7 @@ describe('decideStatus', () => {
     );
   });
 
-  const exit = { atNs: 0n, record: { kind: 'exit' as const, status: 101, reason: 'panic', eventsDropped: null, eventsFailed: null } };
+  const exit = { atNs: 0n, record: { kind: 'exit' as const, status: 101, reason: 'panic', eventsDropped: null, eventsFailed: null, interruptsUnexpected: null } };
   it('the @uk:exit record gives the status where the VMM cannot (Firecracker exits 0)', () => {
     expect(decideStatus({ exit, stderrTail: [], vmmExit: { code: 0, signal: null, atNs: 0n } }, 'firecracker')).toBe(101);
   });

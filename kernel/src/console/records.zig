@@ -8,6 +8,7 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const console = @import("console.zig");
 const events = @import("../observe/events.zig");
+const exceptions = @import("../arch/x86_64/exceptions.zig");
 
 /// Sends one formatted record line (without its newline) on the channel the host trusts.
 fn emit(line: []const u8) void {
@@ -63,9 +64,15 @@ fn format_boot(writer: *std.Io.Writer, record: *const BootRecord) !void {
 /// events device could not take, whether writing to it failed, and device interrupts no driver
 /// claimed.
 pub fn exit(status: u8, reason: ExitReason) void {
-    emit_formatted("@uk:exit v={d} status={d} reason={s} events_dropped={d} events_failed={d}", .{
-        constants.console_protocol_version, status, @tagName(reason),
-        events.dropped_total,               @intFromBool(events.write_failed),
+    const format = "@uk:exit v={d} status={d} reason={s} events_dropped={d} events_failed={d}" ++
+        " interrupts_unexpected={d}";
+    emit_formatted(format, .{
+        constants.console_protocol_version,
+        status,
+        @tagName(reason),
+        events.dropped_total,
+        @intFromBool(events.write_failed),
+        exceptions.unexpected_interrupts(),
     });
 }
 
