@@ -27,6 +27,9 @@ export const VMM_LOG_TAIL_BYTES = 8192;
 /** The session reads the console log and the events device at least this often while the VM
  *  runs (inotify usually wakes it sooner). */
 export const SESSION_POLL_MS = 20;
+/** Serial text stamped later than what the events device has shown waits at most this long for
+ *  the device to catch up (live output in guest-time order). */
+export const SERIAL_HOLD_MS = 250;
 /** Most console-log bytes read in one go. */
 export const CONSOLE_READ_BYTES_MAX = 64 * 1024;
 

@@ -23,6 +23,7 @@ const records = @import("console/records.zig");
 const backtrace = @import("debug/backtrace.zig");
 const power = @import("power.zig");
 const supervisor = @import("arch/x86_64/supervisor.zig");
+const exceptions = @import("arch/x86_64/exceptions.zig");
 const pages = @import("memory/pages.zig");
 const heap = @import("memory/heap.zig");
 const workload = @import("workload.zig");
@@ -127,6 +128,10 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     report_workload_start(clock, &steps, load_start_tsc);
     // One block now: the host sees the boot and start records before the workload's output.
     events.flush(false);
+    exceptions.continuation = .{
+        .entry = @intFromPtr(&after_fault),
+        .stack_top = @intFromPtr(&after_fault_stack) + after_fault_stack.len,
+    };
     scheduler.start_first(entry, @intFromPtr(context));
 }
 
@@ -153,6 +158,15 @@ fn workload_finished(status: u32) noreturn {
     const code: u8 = @truncate(status);
     records.workload_exit(code, boot_clock.now_ns());
     power.exit(code, .@"return");
+}
+
+/// The stack after_fault runs on (the faulting stack may be the broken thing).
+var after_fault_stack: [16 * 1024]u8 align(16) = undefined;
+
+/// A fault in ring 3 was reported (exceptions.zig): end the run here, in ring 3, so that the
+/// exit record and what the workload wrote before the fault leave on the events channel.
+fn after_fault(status: u64) callconv(.c) noreturn {
+    power.exit(@intCast(status), .exception);
 }
 
 fn workload_failed(stage: []const u8, err: anyerror) noreturn {

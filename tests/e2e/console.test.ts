@@ -68,6 +68,16 @@ describe.each(accels)('workload console output (%s)', (accel) => {
     expect(logs.stdout).toContain('@one\n@@two\n@uk:three v=1\nfour @uk:five\n');
   });
 
+  it('a fault keeps what the workload printed before it, in order, live and in logs', async () => {
+    const result = await probe(accel, ['fault']);
+    expect(result.code).toBe(101);
+    expect(result.stdout).toMatch(/^the last line before the fault\n\nexception: #PF page fault \(vector 14\) error 0x6 in ring 3/);
+    const logs = await ukernel(['logs'], project);
+    expect(logs.stdout).toMatch(/^the last line before the fault\n\nexception: #PF/);
+    const raw = await ukernel(['logs', '--raw'], project);
+    expect(raw.stdout).toMatch(/@uk:exit v=1 status=101 reason=exception/);
+  });
+
   it('argv is exactly the arguments after --', async () => {
     const result = await probe(accel, ['args', 'a', 'b=c', '--', 'pci=off']);
     expect(result.code, result.stderr).toBe(0);

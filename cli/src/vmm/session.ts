@@ -17,6 +17,7 @@ import {
   EXIT_SIGTERM,
   KILL_GRACE_MS,
   PIPE_DRAIN_MS,
+  SERIAL_HOLD_MS,
   SESSION_POLL_MS,
   VMM_LOG_TAIL_BYTES,
   VMM_STDERR_TAIL_BYTES,
@@ -121,6 +122,10 @@ class VmSession {
   private readonly outcome: Promise<Outcome>;
   private vmm: VmmProcess | null = null;
   private bootTimer: NodeJS.Timeout | null = null;
+  /** The latest guest time seen on the events device. */
+  private eventsLatestNs = 0;
+  /** Serial text waiting for the events device to reach `untilNs` (see handleSerial). */
+  private held: { sinceNs: bigint; untilNs: number; events: ConsoleEvent[] } | null = null;
 
   constructor(private readonly opts: SessionOptions) {
     this.outcome = new Promise<Outcome>((resolve) => {
@@ -242,13 +247,40 @@ class VmSession {
     const atNs = process.hrtime.bigint();
     // Bounded per call: a guest that floods the console cannot starve the timers.
     for (let chunk = tail.read(), n = 0; chunk !== null; chunk = final || n < 16 ? tail.read() : null, n++) {
-      for (const event of this.serial.push(chunk, atNs)) this.handleConsole(event);
+      for (const event of this.serial.push(chunk, atNs)) this.handleSerial(event);
     }
     this.pumpEvents(atNs, final);
     if (final) {
-      for (const event of this.serial.end()) this.handleConsole(event);
       for (const event of this.output.end()) this.handleConsole(event);
+      for (const event of this.serial.end()) this.handleSerial(event);
+      this.releaseSerial();
+    } else if (this.held !== null && atNs - this.held.sinceNs > BigInt(SERIAL_HOLD_MS) * 1_000_000n) {
+      this.releaseSerial(); // the events device fell silent: show the text rather than wait
     }
+  }
+
+  /**
+   * Serial text stamped by `@uk:mark` (the kernel wrote it while the events device was in use)
+   * waits until the events device has caught up with that guest time, so that live output comes
+   * in guest-time order: e.g. a fault report after the workload's last lines, which the kernel
+   * flushes only once the report is out.
+   */
+  private handleSerial(event: ConsoleEvent): void {
+    if (event.type === 'record' && event.record.kind === 'mark') {
+      if (event.record.tNs > this.eventsLatestNs) {
+        this.held ??= { sinceNs: event.atNs, untilNs: 0, events: [] };
+        this.held.untilNs = Math.max(this.held.untilNs, event.record.tNs);
+      }
+      return;
+    }
+    if (this.held !== null && event.type !== 'record') this.held.events.push(event);
+    else this.handleConsole(event);
+  }
+
+  private releaseSerial(): void {
+    const held = this.held;
+    this.held = null;
+    for (const event of held?.events ?? []) this.handleConsole(event);
   }
 
   private pumpEvents(atNs: bigint, final: boolean): void {
@@ -265,7 +297,11 @@ class VmSession {
     if (!hadBlocks && reader.stats.blocks > 0 && reader.stats.firstBlockFlushNs !== null && !final) {
       this.entryAtNs ??= atNs - BigInt(reader.stats.firstBlockFlushNs);
     }
-    for (const record of records) this.handleChannelRecord(record, atNs);
+    for (const record of records) {
+      this.eventsLatestNs = Math.max(this.eventsLatestNs, record.tNs);
+      this.handleChannelRecord(record, atNs);
+    }
+    if (this.held !== null && this.eventsLatestNs >= this.held.untilNs) this.releaseSerial();
   }
 
   private handleChannelRecord(record: ChannelRecord, atNs: bigint): void {

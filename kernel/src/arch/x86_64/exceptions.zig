@@ -29,7 +29,20 @@ const names = [32][]const u8{
 /// Set while reporting, so a fault inside the report does not recurse into another report.
 var reporting: bool = false;
 
-pub fn fatal(frame: *const InterruptFrame) noreturn {
+/// Where a fault in ring 3 goes on once it is reported, when the kernel has set it: a ring-3
+/// function taking the status (`fn (status: u64) callconv(.c) noreturn`), run on a stack of its
+/// own with interrupts off. It ends the run in ring 3, where the events channel works: the
+/// output the workload wrote before the fault is still in the channel's buffer. Null: the VM
+/// stops from here (ring 0), and that output is lost.
+pub var continuation: ?Continuation = null;
+pub const Continuation = struct { entry: u64, stack_top: u64 };
+
+/// RFLAGS for the continuation: the always-one bit 1, interrupts off.
+const rflags_continuation: u64 = 1 << 1;
+
+/// Reports the exception, then stops the VM, or returns with `frame` redirected to the
+/// continuation (a fault in ring 3, the first one).
+pub fn fatal(frame: *InterruptFrame) void {
     assert(frame.vector < names.len);
     if (reporting) {
         console.write("\nnested exception while reporting an exception\n");
@@ -52,7 +65,19 @@ pub fn fatal(frame: *const InterruptFrame) noreturn {
     }
     print_registers(frame);
     backtrace.print(frame.rip, frame.rbp);
+    if (frame.from_ring3()) if (continuation) |next| return continue_at(frame, next);
     power.exit(constants.exit_status_panic, .exception);
+}
+
+/// `reporting` stays set: a fault on the way out stops the VM from ring 0.
+fn continue_at(frame: *InterruptFrame, next: Continuation) void {
+    assert(reporting and frame.from_ring3());
+    assert(next.stack_top % 16 == 0);
+    frame.rip = next.entry;
+    frame.rsp = next.stack_top - 8; // as if called: the SysV ABI's alignment at entry
+    frame.rbp = 0; // the backtrace of the continuation ends here
+    frame.rdi = constants.exit_status_panic;
+    frame.rflags = rflags_continuation;
 }
 
 /// Interrupts no driver claims (idt.zig), counted in ring 0 since boot; read from either ring

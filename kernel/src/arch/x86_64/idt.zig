@@ -55,7 +55,7 @@ fn low_vector(frame: *InterruptFrame) void {
         return;
     }
     const kind = frame_module.classify(frame);
-    if (kind == .exception) exceptions.fatal(frame);
+    if (kind == .exception) return exceptions.fatal(frame);
     const vector: u8 = @intCast(frame.vector);
     exceptions.unexpected_interrupt(vector, frame_module.interrupted_rip(frame, kind));
     // A vector below 32 from a device came through the PIC (ExtINT): the LAPIC refuses fixed

@@ -6,6 +6,7 @@
 //!     ukernel run -- no-newline       a last line without "\n", then returns 3
 //!     ukernel run -- at-lines         lines starting with `@`, `@@` and `@uk:` (kept verbatim)
 //!     ukernel run -- args [A…]        each argument on its own line as `argv[i]=A`
+//!     ukernel run -- fault            a line, then a write through a null pointer (status 101)
 //!     ukernel run -- flood BYTES      BYTES of console output in 4 KiB writes of 64-byte lines,
 //!                                     then `flood: BYTES bytes in N ns` (guest clock)
 
@@ -41,6 +42,13 @@ pub fn main(context: ukernel.Context) !u8 {
         return 0;
     }
     if (std.mem.eql(u8, mode, "flood")) return flood(context);
+    if (std.mem.eql(u8, mode, "fault")) {
+        ukernel.print("the last line before the fault\n", .{});
+        const address: usize = 16;
+        const pointer: *volatile u64 = @ptrFromInt(address);
+        pointer.* = 1;
+        return 0;
+    }
     ukernel.print("console-probe: unknown mode '{s}'\n", .{mode});
     return 2;
 }
