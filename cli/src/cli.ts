@@ -147,11 +147,12 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
 
   program
     .command('logs')
-    .description('show the console log and log records of the last run (or RUN), sanitized like the live console')
+    .description('show the console log and log records of the last started run (or RUN), sanitized like the live console')
     .argument('[run]', 'a run from --list (its name or a unique prefix)')
-    .option('-f, --follow', 'keep printing console and log records while the run goes on (until its ukernel process exits)')
-    .option('--list', 'list the recorded runs')
+    .option('-f, --follow', 'keep printing console and log records while the run goes on (until it is over)')
+    .option('--list', 'list the recorded runs: running, finished or killed, and their status (with --json: one JSON object)')
     .option('--raw', 'also show the @uk: records')
+    .option('--vmm', "show the VMM's own log for the run instead (Firecracker's; QEMU's messages go to stderr)")
     .option('--level <level>', 'log records at this level or above: debug | info | warn | error (console text counts as info)')
     .option('--json', 'one JSON object per line')
     .addHelpText('after', '\nLog records (ukernel.log.*) come from the run\'s events device, in guest time order: +12.345ms info  [task 0] message key=value\n')

@@ -22,6 +22,16 @@ export const RECORD_FIELDS_MAX = 64;
 /** Tail of the VMM's own stderr kept for error messages. */
 export const VMM_STDERR_TAIL_BYTES = 8192;
 export const VMM_STDERR_TAIL_LINES = 20;
+/** How much of the VMM's own log file (Firecracker's logger) is kept for error reports. */
+export const VMM_LOG_TAIL_BYTES = 8192;
+/** The session reads the console log and the events device at least this often while the VM
+ *  runs (inotify usually wakes it sooner). */
+export const SESSION_POLL_MS = 20;
+/** Serial text stamped later than what the events device has shown waits at most this long for
+ *  the device to catch up (live output in guest-time order). */
+export const SERIAL_HOLD_MS = 250;
+/** Most console-log bytes read in one go. */
+export const CONSOLE_READ_BYTES_MAX = 64 * 1024;
 
 /** Sanity bounds for numbers reported by the (untrusted) guest. */
 export const PHASE_NS_MAX = 3_600_000_000_000; // one hour
@@ -38,7 +48,6 @@ export const VCPU_MAX = 32;
 export const RUN_TIMEOUT_S_MAX = 86_400;
 
 export const CONSOLE_LOG_PATH = 'logs/console.log';
-export const FIRECRACKER_CONFIG_PATH = 'build/firecracker/vm-config.json';
 
 // ---- Projects (ukernel.toml) ---------------------------------------------------------------
 
@@ -74,6 +83,8 @@ export const ZIG_VERSION_TIMEOUT_MS = 10_000;
 /** Files under src/ and sdk/ hashed for the rebuild check; more is refused, not ignored. */
 export const SOURCE_FILES_MAX = 10_000;
 export const SOURCE_DIR_DEPTH_MAX = 16;
+/** Symlinks followed (to files or directories, anywhere) while hashing them; more is refused. */
+export const SOURCE_SYMLINKS_MAX = 1_000;
 /** Bundle layout: the workload ELF and its environment file, at fixed paths and modes. */
 export const BUNDLE_ENTRY_PATH = 'bin/main';
 export const BUNDLE_ENV_PATH = 'etc/ukernel.env';
@@ -111,9 +122,9 @@ export const TOOLCHAIN_FILE = 'scripts/toolchain.env';
 
 export const LOGS_DIR = 'logs';
 export const RUN_LOGS_DIR = 'logs/runs';
-/** Present while a run writes its log: `{ "pid": N, "log": "logs/runs/…" }`. */
-export const RUNNING_MARKER_PATH = 'logs/.running';
-/** Older run logs beyond this many are deleted when a run starts. */
+/** The one running marker of older versions (before per-run markers): removed when seen. */
+export const RUNNING_MARKER_LEGACY_PATH = 'logs/.running';
+/** Older runs beyond this many are deleted when a run starts (never one still going). */
 export const RUN_LOGS_KEPT_MAX = 100;
 /** `logs --follow` polls the log this often. */
 export const FOLLOW_POLL_MS = 100;
@@ -144,13 +155,33 @@ export const EVENTS_ISSUES_LISTED_MAX = 20;
 export const RUN_REPORT_SUFFIX = '.json';
 export const RUN_EVENTS_SUFFIX = '.events';
 export const RUN_LOG_SUFFIX = '.log';
+/** The VMM's own log (Firecracker's logger), beside the console log. */
+export const RUN_VMM_LOG_SUFFIX = '.vmm.log';
+/** A run whose files lost writes, on a filesystem with less free space than this, is reported
+ *  as "disk full" (UK206) rather than as a VMM failure. */
+export const DISK_FULL_BYTES = 1 << 20;
+/** Firecracker's `--config-file` for the run (per run: concurrent runs differ in their events file). */
+export const RUN_VM_CONFIG_SUFFIX = '.firecracker.json';
+/** Present while a run goes on: `{ "pid", "start_ticks", "boot_id", "log" }` (runlog.ts). */
+export const RUN_MARKER_SUFFIX = '.running';
+/** A marker larger than this is not one `ukernel run` wrote. */
+export const RUN_MARKER_BYTES_MAX = 4096;
 /** `trace`/`perf` tables: span or event names listed (the busiest first); the rest are summed up. */
 export const TRACE_NAMES_LISTED_MAX = 200;
 /** Run reports larger than this are not a report `ukernel run` wrote. */
 export const RUN_REPORT_BYTES_MAX = 1 << 20;
 
-/** Workload arguments: the kernel command line is limited (Firecracker: 2048 bytes). */
-export const CMDLINE_BYTES_MAX = 2048;
+/** The kernel command line, with every token the VMM adds, on Firecracker: 2048 bytes with its
+ *  NUL (Firecracker src/vmm/src/arch/x86_64/layout.rs, CMDLINE_MAX_SIZE). */
+export const CMDLINE_BYTES_MAX_FIRECRACKER = 2047;
+/** On QEMU the kernel's own limit binds (kernel/src/constants.zig cmdline_bytes_max, with NUL). */
+export const CMDLINE_BYTES_MAX_KERNEL = 4095;
+/** The longest token a VMM appends per virtio-mmio device, with its separating space:
+ *  Firecracker ` virtio_mmio.device=4K@0xc0001000:5`, QEMU ` virtio_mmio.device=512@0xfeb00e00:12`
+ *  (8 hex digits, a GSI of up to 3 digits). */
+export const CMDLINE_DEVICE_TOKEN_BYTES_MAX = ' virtio_mmio.device=4096@0x00000000:000'.length;
+/** Firecracker also appends ` pci=off` (src/vmm/src/builder.rs). */
+export const CMDLINE_FIRECRACKER_EXTRA = ' pci=off';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const FIRECRACKER_BINARY = 'firecracker';

@@ -190,6 +190,12 @@ export const ErrorCatalog = {
     hint: 'Set [run] net = "none" in ukernel.toml (or drop --net); tap networking comes with the virtio-net driver.',
     exitCode: EXIT_USAGE,
   },
+  CmdlineTooLong: {
+    code: 'UK140',
+    title: 'Kernel command line too long',
+    hint: 'Pass fewer or shorter workload arguments or --cmdline tokens.',
+    exitCode: EXIT_USAGE,
+  },
   RunLogNotFound: {
     code: 'UK128',
     title: 'No such run log',
@@ -280,6 +286,18 @@ export const ErrorCatalog = {
     title: 'Run exceeded --timeout',
     hint: 'Raise --timeout, or see logs/console.log for where the guest got stuck.',
     exitCode: EXIT_TIMEOUT,
+  },
+  WorkloadNotStarted: {
+    code: 'UK205',
+    title: 'The workload never started',
+    hint: 'The kernel booted but did not start the image\'s workload; see the console above and `ukernel logs`.',
+    exitCode: EXIT_VMM,
+  },
+  EventsWriteFailed: {
+    code: 'UK206',
+    title: 'The guest could not write its events device',
+    hint: 'Free space on the disk holding logs/ (or check it for I/O errors), then run again.',
+    exitCode: EXIT_VMM,
   },
   Internal: {
     code: 'UK900',

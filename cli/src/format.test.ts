@@ -37,7 +37,7 @@ describe('run report', () => {
         kvmclockNs: null,
       },
     },
-    exit: { atNs: 1_042_400_000n, record: { kind: 'exit' as const, status: 0, reason: 'return', eventsDropped: null } },
+    exit: { atNs: 1_042_400_000n, record: { kind: 'exit' as const, status: 0, reason: 'return', eventsDropped: null, eventsFailed: null, interruptsUnexpected: null } },
     vmmExit: { code: 1, signal: null, atNs: 1_045_000_000n },
   };
   const meta = { vmm: 'qemu' as const, accel: 'kvm' as const, kernel: '/k', consoleLog: '/logs/console.log' };

@@ -18,6 +18,8 @@ export interface RunReport {
   events: string | null;
   /** Log and trace records the kernel dropped (`events_dropped` on `@uk:exit`), or null. */
   events_dropped: number | null;
+  /** Device interrupts no driver claimed (`interrupts_unexpected` on `@uk:exit`), or null. */
+  interrupts_unexpected: number | null;
   reason: string | null;
   boot: {
     proto: string;
@@ -35,7 +37,8 @@ export interface RunReport {
     steps_ns: Record<string, number>;
   } | null;
   host: {
-    /** VMM spawn → kernel entry, estimated as boot-record arrival − phase.ready. */
+    /** VMM spawn → kernel entry: the host arrival of the first record (or events block) minus
+     *  the guest time it was sent at. */
     spawn_to_entry_ns: number | null;
     entry_to_ready_ns: number | null;
     /** Kernel entry → the workload's main (guest clock). */
@@ -47,14 +50,18 @@ export interface RunReport {
 }
 
 export function buildReport(
-  result: Pick<SessionResult, 'spawnedAtNs' | 'boot' | 'exit' | 'vmmExit'> & Partial<Pick<SessionResult, 'workloadStart' | 'workloadExit'>>,
+  result: Pick<SessionResult, 'spawnedAtNs' | 'boot' | 'exit' | 'vmmExit'> &
+    Partial<Pick<SessionResult, 'workloadStart' | 'workloadExit' | 'entryAtNs'>>,
   status: number,
   meta: { vmm: VmmName; accel: Accel; kernel: string; consoleLog: string; runLog?: string; image?: string | null; events?: string | null },
 ): RunReport {
   const { boot, exit } = result;
   const workloadStart = result.workloadStart ?? null;
   const workloadExit = result.workloadExit ?? null;
-  const bootArrivalNs = boot === null ? null : Number(boot.atNs - result.spawnedAtNs);
+  // Host time of kernel entry: from the session (the first record that dates it), else from the
+  // boot record's arrival, which is sent at `ready` when it travels on the console.
+  const entryAtNs = result.entryAtNs ?? (boot === null ? null : boot.atNs - BigInt(boot.record.readyNs));
+  const readyAtNs = entryAtNs === null || boot === null ? null : entryAtNs + BigInt(boot.record.readyNs);
   return {
     status,
     vmm: meta.vmm,
@@ -65,6 +72,7 @@ export function buildReport(
     run_log: meta.runLog ?? meta.consoleLog,
     events: meta.events ?? null,
     events_dropped: exit?.record.eventsDropped ?? null,
+    interrupts_unexpected: exit?.record.interruptsUnexpected ?? null,
     reason: exit?.record.reason ?? null,
     boot:
       boot === null
@@ -87,10 +95,10 @@ export function buildReport(
           },
     host: {
       // Clamped: a guest with a mis-calibrated TSC must not yield a negative VMM start.
-      spawn_to_entry_ns: bootArrivalNs === null || boot === null ? null : Math.max(0, bootArrivalNs - boot.record.readyNs),
+      spawn_to_entry_ns: entryAtNs === null || boot === null ? null : Math.max(0, Number(entryAtNs - result.spawnedAtNs)),
       entry_to_ready_ns: boot?.record.readyNs ?? null,
       entry_to_workload_ns: workloadStart?.record.tNs ?? null,
-      ready_to_exit_ns: boot === null || exit === null ? null : Math.max(0, Number(exit.atNs - boot.atNs)),
+      ready_to_exit_ns: readyAtNs === null || exit === null ? null : Math.max(0, Number(exit.atNs - readyAtNs)),
       total_ns: Math.max(0, Number(result.vmmExit.atNs - result.spawnedAtNs)),
     },
   };

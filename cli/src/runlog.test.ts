@@ -1,13 +1,29 @@
-// Run logs and `ukernel logs`: one log per run, logs/console.log linked to the latest, the
-// running marker, listing, and output sanitized with records hidden unless --raw.
-import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// Run logs and `ukernel logs`: one log per run, logs/console.log a symlink to the run started
+// last, per-run running markers that survive pid reuse, concurrent runs, pruning that spares
+// running runs, listing, and output sanitized with records hidden unless --raw.
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { logs } from './commands/logs.js';
 import { encodeEventsFile } from './observe/fixtures.js';
-import { listRuns, planRun, pruneRunLogs, readRunningMarker, resolveRunLog, runStamp, startRunLog } from './runlog.js';
+import {
+  identityAlive,
+  lastRunName,
+  listRuns,
+  planRun,
+  processIdentity,
+  pruneRunLogs,
+  readRunMarker,
+  readStartTicks,
+  resolveRunLog,
+  runStamp,
+  runState,
+  startRunLog,
+} from './runlog.js';
 
 const base = mkdtempSync(join(tmpdir(), 'uk-runlog-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -26,28 +42,39 @@ describe('run logs', () => {
     expect(runStamp(new Date('2026-11-23T09:04:12.345Z'))).toBe('20261123T090412Z');
   });
 
-  it('writes each run to logs/runs/, links logs/console.log to it, marks and unmarks the run', () => {
-    const first = startRunLog(base, new Date('2026-01-01T00:00:00Z'), 111);
-    expect(first.path).toBe(join(base, 'logs/runs/20260101T000000Z-111.log'));
-    expect(readRunningMarker(base)).toEqual({ pid: 111, log: 'logs/runs/20260101T000000Z-111.log' });
-    appendFileSync(first.path, LOG);
-    expect(readFileSync(join(base, 'logs/console.log'), 'utf8')).toBe(LOG); // a hard link: live
-    first.finish();
+  it('writes each run to logs/runs/, points logs/console.log at it, marks and unmarks the run', () => {
+    writeFileSync(join(mkdirp(join(base, 'logs')), '.running'), '{"pid":1,"log":"x"}'); // an older version's marker
+    const first = startRunLog(base, new Date('2026-01-01T00:00:00Z'), process.pid);
+    expect(first.path).toBe(join(base, `logs/runs/20260101T000000Z-${process.pid}.log`));
+    expect(readRunMarker(first.markerPath)).toEqual(processIdentity(process.pid));
+    expect(readStartTicks(process.pid)).toEqual(expect.any(Number));
+    expect(runState(first.markerPath)).toBe('running');
     expect(existsSync(join(base, 'logs/.running'))).toBe(false);
+    appendFileSync(first.path, LOG);
+    expect(readlinkSync(join(base, 'logs/console.log'))).toBe(`runs/20260101T000000Z-${process.pid}.log`);
+    expect(readFileSync(join(base, 'logs/console.log'), 'utf8')).toBe(LOG); // a link: live
+    first.finish();
+    expect(existsSync(first.markerPath)).toBe(false);
+    expect(runState(first.markerPath)).toBe('finished');
 
     const second = startRunLog(base, new Date('2026-01-01T00:00:05Z'), 222);
     appendFileSync(second.path, 'second run\n');
     second.finish();
     expect(readFileSync(join(base, 'logs/console.log'), 'utf8')).toBe('second run\n');
     expect(readFileSync(first.path, 'utf8')).toBe(LOG);
-    expect(statSync(second.path).ino).toBe(statSync(join(base, 'logs/console.log')).ino);
-    expect(listRuns(base).map((r) => [r.name, r.pid])).toEqual([['20260101T000000Z-111', 111], ['20260101T000005Z-222', 222]]);
+    expect(lstatSync(join(base, 'logs/console.log')).isSymbolicLink()).toBe(true);
+    expect(listRuns(base).map((r) => [r.name, r.pid, r.state])).toEqual([
+      [`20260101T000000Z-${process.pid}`, process.pid, 'finished'],
+      ['20260101T000005Z-222', 222, 'finished'],
+    ]);
+    // The same name twice is refused, not shared.
+    expect(() => startRunLog(base, new Date('2026-01-01T00:00:05Z'), 222)).toThrow(expect.objectContaining({ code: 'UK109' }));
   });
 
   it('finds runs by name or unique prefix; the latest by default', () => {
     expect(resolveRunLog(base, undefined).name).toBe('20260101T000005Z-222');
-    expect(resolveRunLog(base, '20260101T000000Z').name).toBe('20260101T000000Z-111');
-    expect(resolveRunLog(base, 'logs/runs/20260101T000000Z-111.log').name).toBe('20260101T000000Z-111');
+    expect(resolveRunLog(base, '20260101T000000Z').name).toBe(`20260101T000000Z-${process.pid}`);
+    expect(resolveRunLog(base, `logs/runs/20260101T000000Z-${process.pid}.log`).name).toBe(`20260101T000000Z-${process.pid}`);
     expect(() => resolveRunLog(base, '2026')).toThrow(expect.objectContaining({ code: 'UK128', message: expect.stringMatching(/matches 2 runs/) }));
     expect(() => resolveRunLog(base, 'nope')).toThrow(expect.objectContaining({ code: 'UK128' }));
     const empty = mkdtempSync(join(tmpdir(), 'uk-runlog-empty-'));
@@ -63,6 +90,124 @@ describe('run logs', () => {
   });
 });
 
+function mkdirp(path: string): string {
+  mkdirSync(path, { recursive: true });
+  return path;
+}
+
+/** A process that stays alive for `seconds` (killed at the end of the file at the latest). */
+const sleepers: Array<ReturnType<typeof spawn>> = [];
+afterAll(() => sleepers.forEach((s) => s.kill('SIGKILL')));
+function sleeper(seconds: number): number {
+  const child = spawn('sleep', [String(seconds)], { stdio: 'ignore' });
+  sleepers.push(child);
+  return child.pid!;
+}
+
+describe('concurrent runs', () => {
+  it('each run has its own marker; the last started owns logs/console.log; finishing one leaves the other running', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uk-concurrent-'));
+    const a = startRunLog(dir, new Date('2026-05-01T00:00:07Z'), sleeper(30));
+    // Started later, but within the same second and with a smaller pid: "last" is start order,
+    // not name order.
+    const b = startRunLog(dir, new Date('2026-05-01T00:00:07Z'), 1);
+    writeFileSync(b.markerPath, JSON.stringify({ pid: process.pid, start_ticks: readStartTicks(process.pid) }));
+    appendFileSync(a.path, 'from a\n');
+    appendFileSync(b.path, 'from b\n');
+    expect(lastRunName(dir)).toBe(b.name);
+    expect(resolveRunLog(dir, undefined)).toMatchObject({ name: b.name, path: b.path, eventsPath: b.eventsPath, reportPath: b.reportPath, state: 'running' });
+    a.finish();
+    expect(runState(a.markerPath)).toBe('finished');
+    expect(runState(b.markerPath)).toBe('running');
+    expect(readlinkSync(join(dir, 'logs/console.log'))).toBe(`runs/${b.name}.log`);
+    expect(listRuns(dir).map((r) => [r.name, r.state])).toEqual([[b.name, 'running'], [a.name, 'finished']]); // by pid within a second
+    b.finish();
+    rmSync(dir, { recursive: true });
+  });
+
+  it('a marker whose pid now belongs to another process (pid reuse, or another boot) means killed', () => {
+    const me = processIdentity();
+    expect(identityAlive(me)).toBe(true);
+    expect(identityAlive({ ...me, startTicks: me.startTicks! + 1 })).toBe(false);
+    expect(identityAlive({ ...me, bootId: '00000000-0000-0000-0000-000000000000' })).toBe(false);
+    expect(identityAlive({ ...me, startTicks: null, bootId: null })).toBe(true); // no /proc facts: the pid only
+    const dir = mkdtempSync(join(tmpdir(), 'uk-reuse-'));
+    const run = startRunLog(dir, new Date('2026-05-02T00:00:00Z'));
+    expect(runState(run.markerPath)).toBe('running');
+    writeFileSync(run.markerPath, JSON.stringify({ pid: process.pid, start_ticks: me.startTicks! + 1, boot_id: me.bootId }));
+    expect(runState(run.markerPath)).toBe('killed');
+    writeFileSync(run.markerPath, 'garbage');
+    expect(runState(run.markerPath)).toBe('killed');
+    const dead = spawnSync('true').pid!;
+    writeFileSync(run.markerPath, JSON.stringify({ pid: dead, start_ticks: null }));
+    expect(runState(run.markerPath)).toBe('killed');
+    rmSync(dir, { recursive: true });
+  });
+
+  it('pruning never deletes a run that is still going, and does delete killed ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uk-prune-live-'));
+    const runs = join(dir, 'logs/runs');
+    const old = startRunLog(dir, new Date('2026-06-01T00:00:00Z'), sleeper(30)); // oldest, still going
+    const killed = startRunLog(dir, new Date('2026-06-01T00:00:01Z'), spawnSync('true').pid!); // never finished
+    for (let i = 2; i < 6; i++) startRunLog(dir, new Date(Date.UTC(2026, 5, 1, 0, 0, i)), 60 + i).finish();
+    expect(runState(killed.markerPath)).toBe('killed');
+    pruneRunLogs(runs, 2);
+    expect(readdirSync(runs).sort()).toEqual([`${old.name}.log`, `${old.name}.running`, '20260601T000004Z-64.log', '20260601T000005Z-65.log']);
+    old.finish();
+    pruneRunLogs(runs, 2);
+    expect(readdirSync(runs).sort()).toEqual(['20260601T000004Z-64.log', '20260601T000005Z-65.log']);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('the last run: a damaged or foreign console.log link is not followed; an older hard link still resolves', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uk-last-'));
+    const one = startRunLog(dir, new Date('2026-07-01T00:00:00Z'), 71);
+    one.finish();
+    const two = startRunLog(dir, new Date('2026-07-01T00:00:01Z'), 72);
+    two.finish();
+    const consolePath = join(dir, 'logs/console.log');
+    for (const target of ['../../../etc/passwd', 'runs/20260701T000000Z-71.events', 'runs/20990101T000000Z-1.log']) {
+      rmSync(consolePath);
+      symlinkSync(target, consolePath);
+      expect(resolveRunLog(dir, undefined).name).toBe(two.name);
+    }
+    rmSync(consolePath);
+    linkSync(one.path, consolePath); // what older versions made
+    expect(resolveRunLog(dir, undefined)).toMatchObject({ name: one.name, path: one.path, eventsPath: one.eventsPath });
+    rmSync(consolePath);
+    mkdirSync(consolePath); // not even a file: runs go on, the newest is the last
+    const three = startRunLog(dir, new Date('2026-07-01T00:00:02Z'), 73);
+    three.finish();
+    expect(resolveRunLog(dir, undefined).name).toBe(three.name);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('logs/console.log is never missing or half-made while processes start runs concurrently', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uk-swap-'));
+    const bundle = join(dir, 'runlog.mjs');
+    buildSync({ entryPoints: [fileURLToPath(new URL('./runlog.ts', import.meta.url))], bundle: true, platform: 'node', format: 'esm', outfile: bundle, logLevel: 'error' });
+    const script = `const { startRunLog } = await import(${JSON.stringify(bundle)});
+      const worker = Number(process.argv[1]);
+      for (let i = 0; i < 20; i++) startRunLog(${JSON.stringify(dir)}, new Date(Date.UTC(2026, 7, 1, 0, worker, i))).finish();`;
+    const first = startRunLog(dir, new Date('2026-08-01T00:00:00Z'), 80);
+    first.finish();
+    const children = [1, 2, 3, 4].map((w) => spawn(process.execPath, ['--input-type=module', '-e', script, String(w)], { stdio: 'inherit' }));
+    const consolePath = join(dir, 'logs/console.log');
+    let checks = 0;
+    const deadline = Date.now() + 30_000;
+    while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) {
+      expect(readlinkSync(consolePath)).toMatch(/^runs\/20260801T00\d{4}Z-\d+\.log$/);
+      expect(statSync(consolePath).isFile()).toBe(true); // and its target exists
+      checks++;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(checks).toBeGreaterThan(0);
+    expect(children.map((c) => c.exitCode)).toEqual([0, 0, 0, 0]);
+    expect(listRuns(dir)).toHaveLength(1 + 4 * 20); // fewer than RUN_LOGS_KEPT_MAX: none pruned
+    rmSync(dir, { recursive: true });
+  }, 60_000);
+});
+
 describe('ukernel logs', () => {
   it('prints a run sanitized, records hidden; --raw shows them', async () => {
     expect((await logsOutput(['20260101T000000Z', {}])).out).toEqual(['hello \\x1b[2J']);
@@ -73,11 +218,40 @@ describe('ukernel logs', () => {
     ]);
   });
 
-  it('--list shows each run with its status', async () => {
+  it('--list shows each run with its state and status; --json prints one JSON object', async () => {
     const { out } = await logsOutput([undefined, { list: true }]);
-    expect(out[0]).toMatch(/^RUN +STARTED +STATUS +SIZE$/);
-    expect(out[1]).toMatch(/^20260101T000000Z-111 +2026-01-01T00:00:00Z +7 +\d+ bytes$/);
-    expect(out[2]).toMatch(/^20260101T000005Z-222 +2026-01-01T00:00:05Z +- +11 bytes$/);
+    expect(out[0]).toMatch(/^RUN +STARTED +STATE +STATUS +SIZE$/);
+    expect(out[1]).toMatch(new RegExp(`^20260101T000000Z-${process.pid} +2026-01-01T00:00:00Z +finished +7 +\\d+ bytes$`));
+    expect(out[2]).toMatch(/^20260101T000005Z-222 +2026-01-01T00:00:05Z +finished +- +11 bytes$/);
+    const json = await logsOutput([undefined, { list: true, json: true }]);
+    expect(json.out).toHaveLength(1);
+    const list = JSON.parse(json.out[0]!);
+    expect(list.last).toBe('20260101T000005Z-222');
+    expect(list.runs[0]).toEqual({
+      name: `20260101T000000Z-${process.pid}`,
+      started: '2026-01-01T00:00:00Z',
+      pid: process.pid,
+      state: 'finished',
+      status: 7,
+      bytes: Buffer.byteLength(LOG),
+      log: join(base, `logs/runs/20260101T000000Z-${process.pid}.log`),
+      events: join(base, `logs/runs/20260101T000000Z-${process.pid}.events`),
+      report: join(base, `logs/runs/20260101T000000Z-${process.pid}.json`),
+    });
+  });
+
+  it('--list: running, killed and finished runs; a report\'s status wins over the log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uk-list-'));
+    const going = startRunLog(dir, new Date('2026-01-02T00:00:00Z'), sleeper(30));
+    startRunLog(dir, new Date('2026-01-02T00:00:01Z'), spawnSync('true').pid!); // killed: never finished
+    const done = startRunLog(dir, new Date('2026-01-02T00:00:02Z'), 93);
+    writeFileSync(done.path, LOG);
+    writeFileSync(done.reportPath, JSON.stringify({ status: 9 }));
+    done.finish();
+    const { out } = await logsOutput([undefined, { list: true }], dir);
+    expect(out.slice(1).map((line) => line.split(/ +/).slice(2, 4))).toEqual([['running', '-'], ['killed', '-'], ['finished', '9']]);
+    going.finish();
+    rmSync(dir, { recursive: true });
   });
 
   it('--follow on a finished run prints it and says there is nothing to follow', async () => {
@@ -95,7 +269,26 @@ describe('ukernel logs', () => {
     setTimeout(() => appendFileSync(run.path, 'line two\n@uk:exit v=1 status=0\npartial'), 150);
     const { out, notices } = await following;
     expect(out).toEqual(['line one', 'line two', 'partial']);
-    expect(notices).toEqual([expect.stringMatching(/^ukernel: run \S+ ended \(ukernel pid \d+ exited\)$/)]);
+    expect(notices).toEqual([expect.stringMatching(/^ukernel: run \S+ was killed before it finished$/)]);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('--follow follows the last started of concurrent runs (or the one named) until it finishes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uk-follow-two-'));
+    const a = startRunLog(dir, new Date('2026-01-03T00:00:09Z'), sleeper(30));
+    const b = startRunLog(dir, new Date('2026-01-03T00:00:01Z'), sleeper(30)); // started last, older name
+    writeFileSync(a.path, 'a one\n');
+    writeFileSync(b.path, 'b one\n');
+    const followB = logsOutput([undefined, { follow: true }], dir);
+    const followA = logsOutput([a.name, { follow: true }], dir);
+    setTimeout(() => {
+      appendFileSync(a.path, 'a two\n');
+      appendFileSync(b.path, 'b two\n');
+    }, 100);
+    setTimeout(() => b.finish(), 200); // over once its marker is gone, though its process lives on
+    setTimeout(() => a.finish(), 300);
+    expect(await followB).toEqual({ out: ['b one', 'b two'], notices: [`ukernel: run ${b.name} ended`] });
+    expect(await followA).toEqual({ out: ['a one', 'a two'], notices: [`ukernel: run ${a.name} ended`] });
     rmSync(dir, { recursive: true });
   });
 });
@@ -109,6 +302,9 @@ describe('run files beside the log', () => {
       path: join(dir, 'logs/runs/20260201T000000Z-5.log'),
       eventsPath: join(dir, 'logs/runs/20260201T000000Z-5.events'),
       reportPath: join(dir, 'logs/runs/20260201T000000Z-5.json'),
+      vmmLogPath: join(dir, 'logs/runs/20260201T000000Z-5.vmm.log'),
+      vmConfigPath: join(dir, 'logs/runs/20260201T000000Z-5.firecracker.json'),
+      markerPath: join(dir, 'logs/runs/20260201T000000Z-5.running'),
     });
     const runs = join(dir, 'logs/runs');
     for (let i = 0; i < 4; i++) {
@@ -208,7 +404,7 @@ describe('ukernel logs with an events device', () => {
     setTimeout(() => writeFileSync(running.eventsPath, full), 300);
     const { out, notices } = await following;
     expect(out).toEqual(['booting', '+0.001ms info  [task 0] one', 'more', '+0.002ms info  [task 0] two']);
-    expect(notices).toEqual([expect.stringMatching(/ended/)]);
+    expect(notices).toEqual([expect.stringMatching(/was killed before it finished/)]); // sleep exited first
     rmSync(live, { recursive: true });
   });
 });

@@ -23,6 +23,7 @@ const records = @import("console/records.zig");
 const backtrace = @import("debug/backtrace.zig");
 const power = @import("power.zig");
 const supervisor = @import("arch/x86_64/supervisor.zig");
+const exceptions = @import("arch/x86_64/exceptions.zig");
 const pages = @import("memory/pages.zig");
 const heap = @import("memory/heap.zig");
 const workload = @import("workload.zig");
@@ -76,10 +77,11 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
     phase_done(.devices);
     phase_done(.ready);
 
-    report_boot(&boot_information, clock);
     const verbose = cmdline.has("uk.verbose");
-    if (verbose) report_details(&boot_information, cmdline);
     if (cmdline.get("uk.test")) |mode| {
+        // Test modes run before any device is set up: their records go to the console.
+        report_boot(&boot_information, clock);
+        if (verbose) report_details(&boot_information, cmdline);
         report_kernel(&boot_information, clock, &virtio_devices);
         run_test_mode(mode);
     }
@@ -91,7 +93,16 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
 /// run) the kernel stops with status 0.
 fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: bool) noreturn {
     _ = pages.init(&boot_information.memory_map) catch |err| workload_failed("memory", err);
-    const disks = workload.discover_disks(&virtio_devices, clock) catch |err| workload_failed("image", err);
+    var steps: workload.Steps = .{};
+    const disks = workload.discover_disks(&virtio_devices, clock, &steps) catch |err| {
+        report_boot(&boot_information, clock);
+        workload_failed("image", err);
+    };
+    // The boot record goes out now, on the events device when there is one: on the console it
+    // would cost a VM exit per byte before the workload starts.
+    events.init(disks.events, clock);
+    report_boot(&boot_information, clock);
+    if (verbose) report_details(&boot_information, cmdline);
     const image = disks.image orelse {
         // A bare kernel run: say what booted, and stop.
         report_kernel(&boot_information, clock, &virtio_devices);
@@ -100,26 +111,42 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     };
     // With a workload, the console is the workload's: the kernel says more only when asked.
     if (verbose) report_kernel(&boot_information, clock, &virtio_devices);
-    const image_tsc = cpu.rdtsc();
     kernel_heap = heap.Heap.init(&pages.global) orelse workload_failed("memory", error.OutOfMemory);
     workload_heap = heap.Heap.init(&pages.global) orelse workload_failed("memory", error.OutOfMemory);
     handles.init();
     files.init(image);
     channels.init(&kernel_heap);
-    events.init(disks.events, clock);
     random.init(clock.kvmclock_entry_ns orelse clock.entry_tsc);
     task_stacks.init() catch |err| workload_failed("task stacks", err);
     scheduler.init(clock, &flush_events);
     scheduler.workload_finished = &workload_finished;
     calls.init(clock, &workload_heap);
+    const load_start_tsc = cpu.rdtsc();
     const entry = workload.load(image) catch |err| workload_failed("workload", err);
     const context = workload.start_context(image, cmdline) catch |err| workload_failed("arguments", err);
-    const load_tsc = cpu.rdtsc();
-    const ready_ns = clock.ns_since_entry(phase_tsc[@intFromEnum(constants.BootPhase.ready)]);
-    const image_ns = clock.ns_since_entry(image_tsc);
-    const load_ns = clock.ns_since_entry(load_tsc);
-    records.workload_start(clock.now_ns(), image_ns - ready_ns, load_ns - image_ns, 0);
+    steps.load_tsc = cpu.rdtsc();
+    report_workload_start(clock, &steps, load_start_tsc);
+    // One block now: the host sees the boot and start records before the workload's output.
+    events.flush(false);
+    exceptions.continuation = .{
+        .entry = @intFromPtr(&after_fault),
+        .stack_top = @intFromPtr(&after_fault_stack) + after_fault_stack.len,
+    };
     scheduler.start_first(entry, @intFromPtr(context));
+}
+
+/// The start record: `disk` = ready → image disk found, `image` = its header and index
+/// verified, `load` = the entry ELF loaded and argv built (docs/console-protocol.md).
+fn report_workload_start(clock: *const clock_module.Clock, steps: *const workload.Steps, load_start_tsc: u64) void {
+    const ready_tsc = phase_tsc[@intFromEnum(constants.BootPhase.ready)];
+    assert(steps.disk_tsc >= ready_tsc and steps.image_tsc >= steps.disk_tsc);
+    assert(steps.load_tsc >= load_start_tsc);
+    records.workload_start(
+        clock.now_ns(),
+        clock.ns_since_entry(steps.disk_tsc) - clock.ns_since_entry(ready_tsc),
+        clock.ns_since_entry(steps.image_tsc) - clock.ns_since_entry(steps.disk_tsc),
+        clock.ns_since_entry(steps.load_tsc) - clock.ns_since_entry(load_start_tsc),
+    );
 }
 
 fn flush_events() void {
@@ -128,10 +155,18 @@ fn flush_events() void {
 
 /// Task 0 ended: the workload is over.
 fn workload_finished(status: u32) noreturn {
-    events.flush(true);
     const code: u8 = @truncate(status);
     records.workload_exit(code, boot_clock.now_ns());
     power.exit(code, .@"return");
+}
+
+/// The stack after_fault runs on (the faulting stack may be the broken thing).
+var after_fault_stack: [16 * 1024]u8 align(16) = undefined;
+
+/// A fault in ring 3 was reported (exceptions.zig): end the run here, in ring 3, so that the
+/// exit record and what the workload wrote before the fault leave on the events channel.
+fn after_fault(status: u64) callconv(.c) noreturn {
+    power.exit(@intCast(status), .exception);
 }
 
 fn workload_failed(stage: []const u8, err: anyerror) noreturn {
@@ -142,8 +177,7 @@ fn workload_failed(stage: []const u8, err: anyerror) noreturn {
 
 fn hint_for(err: anyerror) []const u8 {
     return switch (err) {
-        error.HeaderHashMismatch, error.IndexHashMismatch, error.FileHashMismatch, error.BadSectionTable, error.BadEntry =>
-            " (the image is corrupt: rebuild it with `ukernel pack`)",
+        error.HeaderHashMismatch, error.IndexHashMismatch, error.FileHashMismatch, error.BadSectionTable, error.BadEntry => " (the image is corrupt: rebuild it with `ukernel pack`)",
         error.AbiMismatch, error.AbiNoteMissing => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
         error.Timeout => " (the disk did not answer)",

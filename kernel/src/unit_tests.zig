@@ -13,4 +13,5 @@ comptime {
     _ = @import("memory/pages.zig");
     _ = @import("memory/heap.zig");
     _ = @import("observe/events.zig");
+    _ = @import("arch/x86_64/frame.zig");
 }

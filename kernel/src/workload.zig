@@ -11,6 +11,7 @@ const constants = @import("constants.zig");
 const console = @import("console/console.zig");
 const records = @import("console/records.zig");
 const pages = @import("memory/pages.zig");
+const cpu = @import("arch/x86_64/cpu.zig");
 const backtrace = @import("debug/backtrace.zig");
 const elf = @import("loader/elf.zig");
 const mmio = @import("drivers/virtio/mmio.zig");
@@ -20,9 +21,18 @@ const format = @import("image/format.zig");
 const clock_module = @import("time/clock.zig");
 const events = @import("observe/events.zig");
 const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
+const VirtioDevice = @import("lib/virtio_mmio_token.zig").Device;
 const Cmdline = @import("lib/cmdline.zig").Cmdline;
 
-pub const StartError = error{ NoImage, AbiMismatch, AbiNoteMissing, EntryMissing, TooManyArguments } ||
+pub const StartError = error{
+    NoImage,
+    AbiMismatch,
+    AbiNoteMissing,
+    EntryMissing,
+    TooManyArguments,
+    BadArgumentCount,
+    ArgumentsMissing,
+} ||
     disk_module.Error || elf.Error;
 
 /// Timestamps of the steps before the workload starts, in TSC ticks, for the start record.
@@ -40,10 +50,13 @@ pub const Disks = struct { image: ?*disk_module.Disk = null, events: ?*block.Dev
 
 /// Finds the image disk and the events device among the virtio-blk devices, by what their first
 /// sector holds; other disks are left alone. An error when the image disk is unusable.
-pub fn discover_disks(devices: *const DeviceList, clock: *const clock_module.Clock) StartError!Disks {
+pub fn discover_disks(devices: *const DeviceList, clock: *const clock_module.Clock, steps: *Steps) StartError!Disks {
     const timeout_ticks = clock.ticks_for_ns(constants.block_request_timeout_ns);
     var found: Disks = .{};
-    for (devices.slice()) |announced| {
+    for (devices.slice(), 0..) |announced, index| {
+        // The same device announced twice (a user token repeating the VMM's) is set up once:
+        // initialising it again would reset it under the first driver.
+        if (announced_before(devices.slice()[0..index], announced.base)) continue;
         const transport: mmio.Transport = .{ .base = announced.base };
         const id = transport.probe() catch continue;
         if (id != .block) continue;
@@ -56,12 +69,19 @@ pub fn discover_disks(devices: *const DeviceList, clock: *const clock_module.Clo
             continue;
         }
         if (found.image == null and disk_module.looks_like_image(&probe_bytes)) {
+            steps.disk_tsc = cpu.rdtsc();
             header_bytes = probe_bytes;
             disk = try disk_module.Disk.open(&image_device, &header_bytes);
             found.image = &disk;
+            steps.image_tsc = cpu.rdtsc();
         }
     }
     return found;
+}
+
+fn announced_before(earlier: []const VirtioDevice, base: u64) bool {
+    for (earlier) |device| if (device.base == base) return true;
+    return false;
 }
 
 /// Loads the entry ELF and checks it; returns the entry address.
@@ -98,11 +118,17 @@ pub fn start_context(image: *disk_module.Disk, cmdline: Cmdline) StartError!*abi
     var argc: u64 = 0;
     argv[argc] = allocator.dupeZ(u8, image.header.entry) catch return error.OutOfMemory;
     argc += 1;
+    // `uk.argc=N` (written by the CLI) says how many tokens after `--` are the workload's: a VMM
+    // may append its own after them (Firecracker does when the line has no ` -- `), and argv
+    // must be the same on every VMM.
+    const declared = try declared_argc(cmdline);
     var tokens = cmdline.workload_tokens();
     while (tokens.next()) |token| : (argc += 1) {
+        if (declared) |count| if (argc - 1 == count) break;
         if (argc == argv.len) return error.TooManyArguments;
         argv[argc] = allocator.dupeZ(u8, token) catch return error.OutOfMemory;
     }
+    if (declared) |count| if (argc - 1 != count) return error.ArgumentsMissing;
 
     var envc: u64 = 0;
     if (image.index.lookup("etc/ukernel.env")) |entry| {
@@ -129,6 +155,14 @@ pub fn start_context(image: *disk_module.Disk, cmdline: Cmdline) StartError!*abi
         .envp = envp.ptr,
     };
     return context;
+}
+
+/// The workload argument count the CLI declared with `uk.argc=N`, or null when it did not.
+fn declared_argc(cmdline: Cmdline) StartError!?u64 {
+    const text = cmdline.get("uk.argc") orelse return null;
+    const count = std.fmt.parseUnsigned(u64, text, 10) catch return error.BadArgumentCount;
+    if (count >= constants.workload_args_max) return error.TooManyArguments;
+    return count;
 }
 
 const strings_pages: u64 = 32;

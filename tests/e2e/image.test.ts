@@ -205,6 +205,6 @@ describe.each(accels)('ukernel run in the project (%s)', (accel) => {
     expect(logs.stdout).toContain('hello from demo: 1 argument(s)');
     expect(logs.stdout).not.toContain('@uk:');
     expect((await expectOk(['logs', '--raw'], project)).stdout).toMatch(/^@uk:workload v=1 event=start /m);
-    expect((await expectOk(['logs', '--list'], project)).stdout).toMatch(/^RUN +STARTED +STATUS +SIZE\n(\d{8}T\d{6}Z-\d+ .*\n)+$/);
+    expect((await expectOk(['logs', '--list'], project)).stdout).toMatch(/^RUN +STARTED +STATE +STATUS +SIZE\n(\d{8}T\d{6}Z-\d+ +\S+ +finished .*\n)+$/);
   }, BUILD_MS);
 });

@@ -138,7 +138,7 @@ describe.each(accels)('events device (%s)', (accel) => {
 describe('without an events device', () => {
   it('the kernel falls back to the console, and ukernel trace reads its @uk:trace records', async () => {
     // QEMU by hand, with the image but no events disk; its console becomes a recorded run.
-    const args = qemuArgs({ kernel: kernelPath, accel: 'tcg', memoryMib: 128, vcpus: 1, cmdline: '', image: { path: join(project, 'dist/obs.img'), readonly: false } });
+    const args = qemuArgs({ kernel: kernelPath, accel: 'tcg', memoryMib: 128, vcpus: 1, cmdline: '', image: { path: join(project, 'dist/obs.img') } });
     const qemu = spawnSync('qemu-system-x86_64', args, { timeout: 60_000 });
     const name = '20200101T000000Z-1';
     writeFileSync(join(project, `logs/runs/${name}.log`), qemu.stdout);

@@ -17,6 +17,28 @@
  * Nothing is printed on success. On failure one line "fc_shim: ..." goes to COM1 and the
  * shim exits through isa-debug-exit (outb 0x7e -> port 0xf4: QEMU exit status 253).
  *
+ * Firecracker's interrupt wiring, on both entry paths (FIRECRACKER_INTERRUPT_WIRING below):
+ * Firecracker runs KVM's in-kernel 8259 PIC unprogrammed (vector base 0, IMR 0) and sets the
+ * LAPIC's LINT0 to ExtINT and LINT1 to NMI (vmm/src/arch/x86_64/interrupts.rs, set_lint), so a
+ * device line below 16 reaches the CPU as vectors 0-15, which look like CPU exceptions. QEMU
+ * 7.2 leaves LINT0 masked, and its virtio devices honour VIRTQ_AVAIL_F_NO_INTERRUPT where
+ * Firecracker's interrupt anyway: so the shim sets LINT0/LINT1 as Firecracker does and starts
+ * the PIT (IRQ 0) as a rate generator at ~1 kHz, a stand-in for Firecracker's disk-completion
+ * IRQs that keeps a PIC interrupt pending whenever the kernel enables interrupts. The QEMU
+ * machine needs pic=on,pit=on (qemuArgs' legacyInterrupts option).
+ *
+ * Built with -DSHIM_IOAPIC_VECTOR=N (fc_shim_ioapic.elf), the shim also routes the PIT's IOAPIC
+ * pins to vector N, unmasked: an interrupt no driver claims, arriving even with the PIC masked
+ * (the kernel must count it and go on). N = 40: a device vector; N = 17: #AC's vector, where a
+ * device interrupt pushes no error code but the exception does (the kernel must tell them apart
+ * and return through the shorter frame).
+ *
+ * Built with -DSHIM_PVH (fc_shim_pvh.elf), the shim reproduces Firecracker's PVH entry instead:
+ * it sets up the interrupt wiring, finds the kernel's XEN_ELFNOTE_PHYS32_ENTRY in the raw ELF
+ * at 0x4000000 and jumps there in 32-bit protected mode with QEMU's own PVH state (EBX =
+ * hvm_start_info); the kernel's segments are loaded by a second `-device loader,file=ELF`
+ * (ELF mode, to p_paddr).
+ *
  * How: 32-bit entry -> long mode on the shim's own page tables (0-128 MiB, user-accessible)
  * -> the loader runs at CPL 3 and only writes memory (steps 1 and 2) -> ud2 back to CPL 0
  * -> CR3, GDT, TR, IDT, CR0 and registers as Firecracker sets them -> jmp e_entry.
@@ -70,6 +92,23 @@
 #define SHIM_MAP_BYTES     (SHIM_PD_ENTRIES * 0x200000)
 #define SHIM_IDT_VECTORS   32
 
+#define LAPIC_SPURIOUS     0xfee000f0
+#define LAPIC_LVT_LINT0    0xfee00350
+#define LAPIC_LVT_LINT1    0xfee00360
+#define SPURIOUS_ENABLE    0x1ff        /* APIC software-enabled, spurious vector 0xff */
+#define LVT_EXTINT         0x700
+#define LVT_NMI            0x400
+#define PIT_COMMAND        0x43
+#define PIT_CHANNEL0       0x40
+#define PIT_RATE_GENERATOR 0x34         /* channel 0, low then high byte, mode 2, binary */
+#define PIT_COUNT_1KHZ     1193         /* 1.193182 MHz / 1193 = ~1000 Hz */
+#define IOAPIC_SELECT      0xfec00000
+#define IOAPIC_WINDOW      0xfec00010
+#define IOAPIC_REDIRECTION_PIN0 0x10
+#define IOAPIC_REDIRECTION_PIN2 0x14
+#define XEN_PHYS32_ENTRY   18
+#define PT_NOTE            4
+
 #define COM1               0x3f8
 #define DEBUG_EXIT_PORT    0xf4
 #define DEBUG_EXIT_FAIL    0x7e
@@ -83,6 +122,39 @@
 .asciz "Xen"
 .long pvh_entry
 
+/*
+ * LINT0 = ExtINT, LINT1 = NMI (Firecracker's set_lint); PIT channel 0 ticking at ~1 kHz.
+ * Firecracker sets the LVTs with KVM_SET_LAPIC; a guest write to an LVT while the APIC is
+ * software-disabled (SVR bit 8 clear, the reset state) keeps the mask bit set (KVM and the
+ * SDM), so the APIC is software-enabled first. It stays enabled: disabling it again would mask
+ * every LVT. The kernel programs the SVR itself before it enables interrupts.
+ */
+.macro FIRECRACKER_INTERRUPT_WIRING
+    movl $SPURIOUS_ENABLE, LAPIC_SPURIOUS
+    movl $LVT_EXTINT, LAPIC_LVT_LINT0
+    movl $LVT_NMI, LAPIC_LVT_LINT1
+    movb $PIT_RATE_GENERATOR, %al
+    outb %al, $PIT_COMMAND
+    movb $(PIT_COUNT_1KHZ & 0xff), %al
+    outb %al, $PIT_CHANNEL0
+    movb $(PIT_COUNT_1KHZ >> 8), %al
+    outb %al, $PIT_CHANNEL0
+#ifdef SHIM_IOAPIC_VECTOR
+    /*
+     * The PIT's IOAPIC pin -> SHIM_IOAPIC_VECTOR on APIC 0, edge, unmasked: pin 2 where QEMU's
+     * IOAPIC takes ISA IRQ 0, pin 0 where KVM's irqchip does (its default GSI routing).
+     */
+    movl $(IOAPIC_REDIRECTION_PIN0 + 1), IOAPIC_SELECT
+    movl $0, IOAPIC_WINDOW
+    movl $IOAPIC_REDIRECTION_PIN0, IOAPIC_SELECT
+    movl $SHIM_IOAPIC_VECTOR, IOAPIC_WINDOW
+    movl $(IOAPIC_REDIRECTION_PIN2 + 1), IOAPIC_SELECT
+    movl $0, IOAPIC_WINDOW
+    movl $IOAPIC_REDIRECTION_PIN2, IOAPIC_SELECT
+    movl $SHIM_IOAPIC_VECTOR, IOAPIC_WINDOW
+#endif
+.endm
+
 /* ---- 32-bit entry ------------------------------------------------------------------------ */
 .section .text.entry, "ax", @progbits
 .code32
@@ -94,6 +166,10 @@ pvh_entry:
     movl %edx, shim_tsc + 4
     cli
     cld
+    FIRECRACKER_INTERRUPT_WIRING
+#ifdef SHIM_PVH
+    jmp pvh_kernel
+#endif
     /* QEMU's GDT lives in option-ROM memory: switch to ours at once. */
     lgdt shim_gdt_pointer32
     ljmp $0x08, $1f
@@ -134,6 +210,81 @@ pvh_entry:
     movl %eax, %cr0
     ljmp $0x18, $long_mode
 .size pvh_entry, . - pvh_entry
+
+#ifdef SHIM_PVH
+/*
+ * ---- PVH mode: enter the kernel's PVH entry with QEMU's state --------------------------------
+ * 32-bit, paging off, EBX = hvm_start_info untouched. Scans the program headers of the raw ELF
+ * at ELF_FILE for PT_NOTEs and those for the Xen PHYS32_ENTRY note (name "Xen"); every loop is
+ * bounded by the header counts and the 32 MiB file window.
+ */
+.type pvh_kernel, @function
+pvh_kernel:
+    movl %ebx, start_info_pointer
+    movl $ELF_FILE, %esi
+    cmpl $0x464c457f, (%esi)
+    jne pvh_fail
+    movl 0x20(%esi), %ebp               /* e_phoff (low half; the file is < 32 MiB) */
+    cmpl $ELF_FILE_WINDOW, %ebp
+    jae pvh_fail
+    addl %esi, %ebp                     /* -> first program header */
+    movzwl 0x38(%esi), %ecx             /* e_phnum */
+1:  testl %ecx, %ecx
+    jz pvh_fail
+    cmpl $PT_NOTE, (%ebp)
+    jne 4f
+    movl 0x08(%ebp), %edi               /* p_offset */
+    movl 0x20(%ebp), %edx               /* p_filesz */
+    cmpl $ELF_FILE_WINDOW, %edi
+    jae pvh_fail
+    cmpl $ELF_FILE_WINDOW, %edx
+    jae pvh_fail
+    addl %esi, %edi                     /* -> first note */
+    addl %edi, %edx                     /* -> end of the notes */
+2:  leal 20(%edi), %eax                 /* a Xen PHYS32_ENTRY note is 20 bytes */
+    cmpl %edx, %eax
+    ja 4f
+    cmpl $4, (%edi)                     /* namesz: "Xen\0" */
+    jne 3f
+    cmpl $XEN_PHYS32_ENTRY, 8(%edi)
+    jne 3f
+    cmpl $0x006e6558, 12(%edi)          /* "Xen\0" */
+    jne 3f
+    movl 16(%edi), %eax
+    movl start_info_pointer, %ebx       /* hvm_start_info, as QEMU left it */
+    jmp *%eax
+3:  movl (%edi), %eax                   /* next note: 12 + namesz + descsz, each 4-aligned */
+    addl $3, %eax
+    andl $~3, %eax
+    movl 4(%edi), %ebx
+    addl $3, %ebx
+    andl $~3, %ebx
+    leal 12(%edi, %eax), %edi
+    addl %ebx, %edi
+    cmpl %edx, %edi
+    jb 2b
+4:  addl $56, %ebp
+    decl %ecx
+    jmp 1b
+pvh_fail:
+    movl $pvh_fail_message, %esi
+pvh_fail_next_byte:
+    lodsb
+    testb %al, %al
+    jz 6f
+    movw $COM1, %dx
+    outb %al, %dx
+    jmp pvh_fail_next_byte
+6:  movb $DEBUG_EXIT_FAIL, %al
+    outb %al, $DEBUG_EXIT_PORT
+7:  hlt
+    jmp 7b
+.size pvh_kernel, . - pvh_kernel
+.section .rodata
+pvh_fail_message:
+    .asciz "fc_shim: no Xen PVH entry note in the ELF at 0x4000000 (missing -device loader,file=ukernel.elf,addr=0x4000000,force-raw=on?)\n"
+.previous
+#endif
 
 /* ---- 64-bit, CPL 0: drop to the CPL-3 loader ----------------------------------------------- */
 .code64

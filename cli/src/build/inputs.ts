@@ -1,10 +1,12 @@
 // What a build depends on, as one sha256, so `ukernel run` can skip rebuilding when nothing
-// changed. Hashes file contents, never mtimes (touching a file does not force a rebuild).
+// changed. Hashes file contents, never mtimes (touching a file does not force a rebuild), and
+// follows symlinks (an edit behind `src/lib.zig -> ../shared/lib.zig` is a change).
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { SOURCE_DIR_DEPTH_MAX, SOURCE_FILES_MAX } from '../constants.js';
+import { SOURCE_DIR_DEPTH_MAX, SOURCE_FILES_MAX, SOURCE_SYMLINKS_MAX } from '../constants.js';
 import { UkernelError } from '../errors.js';
+import { errnoCode } from '../fsutil.js';
 import { comparePaths } from './bundle.js';
 
 /** Directories under the project that are output or tooling, never workload source. */
@@ -15,43 +17,101 @@ export interface FileDigest {
   sha256: string;
 }
 
+type EntryKind = 'dir' | 'file' | 'other' | 'unresolved';
+
+function kindOf(entry: { isDirectory(): boolean; isFile(): boolean }): EntryKind {
+  return entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other';
+}
+
+/** What a symlink leads to (stat follows the whole chain); 'unresolved' when dangling or a loop. */
+function linkKind(path: string): EntryKind {
+  try {
+    return kindOf(statSync(path));
+  } catch {
+    return 'unresolved';
+  }
+}
+
+function sha256(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
 /**
  * Regular files under `dir` accepted by `include`, sorted bytewise by path relative to `base`;
- * skips hidden and output directories; refuses (rather than ignores) more than
- * SOURCE_FILES_MAX files or SOURCE_DIR_DEPTH_MAX levels.
+ * skips hidden and output directories. Symlinks are followed, wherever they point (outside the
+ * project too), and hashed by the content they lead to, under the link's own path: Zig resolves
+ * `@import` paths lexically (src/lib.zig, not its target's path) and reads through the link.
+ * A link to a directory that encloses it (a loop) is not descended again; a dangling or looping
+ * link counts by its target text (creating the target changes the hash). Refuses, rather than
+ * ignores, more than SOURCE_FILES_MAX files, SOURCE_DIR_DEPTH_MAX levels or SOURCE_SYMLINKS_MAX
+ * symlinks (UK118).
  */
 export function digestTree(base: string, dir: string, include: (name: string) => boolean): FileDigest[] {
   const found: FileDigest[] = [];
-  const pending: Array<[string, number]> = [[dir, 0]];
+  let links = 0;
+  // Each directory with the real paths of the directories it sits in (to cut loops).
+  const pending: Array<{ path: string; depth: number; within: readonly string[] }> = [{ path: dir, depth: 0, within: [] }];
   while (pending.length > 0) {
-    const [current, depth] = pending.pop()!;
-    let entries: import('node:fs').Dirent[];
+    const current = pending.pop()!;
+    let real: string;
+    let entries: Dirent[];
     try {
-      entries = readdirSync(current, { withFileTypes: true });
+      real = realpathSync(current.path);
+      entries = readdirSync(current.path, { withFileTypes: true });
     } catch {
       continue; // A missing directory contributes nothing.
     }
+    if (current.within.includes(real)) continue; // a symlink back to an enclosing directory
+    const within = [...current.within, real];
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
-      const path = join(current, entry.name);
-      if (entry.isDirectory()) {
-        if (entry.name.startsWith('.') || SKIPPED_DIRS.has(entry.name)) continue;
-        if (depth + 1 > SOURCE_DIR_DEPTH_MAX) {
-          throw new UkernelError('BuildFailed', `${relative(base, path)} is nested more than ${SOURCE_DIR_DEPTH_MAX} levels deep`, {
-            hint: 'Keep workload sources in a shallower tree.',
+      const path = join(current.path, entry.name);
+      let kind = kindOf(entry);
+      if (entry.isSymbolicLink()) {
+        links++;
+        if (links > SOURCE_SYMLINKS_MAX) {
+          throw new UkernelError('BuildFailed', `more than ${SOURCE_SYMLINKS_MAX} symlinks under ${relative(base, dir) || '.'} (the last: ${relative(base, path)})`, {
+            hint: 'Symlinks are followed to decide whether to rebuild; link fewer files or directories (or remove a link cycle).',
           });
         }
-        pending.push([path, depth + 1]);
-      } else if (entry.isFile() && include(entry.name)) {
+        kind = linkKind(path);
+      }
+      if (kind === 'dir') {
+        if (entry.name.startsWith('.') || SKIPPED_DIRS.has(entry.name)) continue;
+        if (current.depth + 1 > SOURCE_DIR_DEPTH_MAX) {
+          throw new UkernelError('BuildFailed', `${relative(base, path)} is nested more than ${SOURCE_DIR_DEPTH_MAX} levels deep`, {
+            hint: 'Keep workload sources in a shallower tree (symlinked directories count as levels).',
+          });
+        }
+        pending.push({ path, depth: current.depth + 1, within });
+      } else if ((kind === 'file' || kind === 'unresolved') && include(entry.name)) {
         if (found.length >= SOURCE_FILES_MAX) {
           throw new UkernelError('BuildFailed', `more than ${SOURCE_FILES_MAX} source files under ${relative(base, dir) || '.'}`, {
             hint: 'Move unrelated files out of the project.',
           });
         }
-        found.push({ path: relative(base, path), sha256: createHash('sha256').update(readFileSync(path)).digest('hex') });
+        found.push({ path: relative(base, path), sha256: kind === 'file' ? fileDigest(path) : sha256(`unresolved symlink -> ${linkText(path)}`) });
       }
     }
   }
   return found.sort((a, b) => comparePaths(a.path, b.path));
+}
+
+function fileDigest(path: string): string {
+  try {
+    return sha256(readFileSync(path));
+  } catch (err) {
+    // Unreadable (or gone meanwhile): the build will say why; here it just counts as changed.
+    return sha256(`unreadable ${errnoCode(err)}`);
+  }
+}
+
+function linkText(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
 }
 
 export interface BuildInputSpec {

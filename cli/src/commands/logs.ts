@@ -1,22 +1,25 @@
 // `ukernel logs [RUN] [--follow] [--list] [--raw] [--level L] [--json]`: the console log of the
-// last (or a named) run, sanitized like the live console, merged with the log records of its
-// events device (docs/observability.md); `--follow` keeps printing while the run goes on and
-// stops when the ukernel process writing it is gone.
-import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+// last started (or a named) run, sanitized like the live console, merged with the log records of
+// its events device (docs/observability.md); `--follow` keeps printing while that run goes on and
+// stops when it is over (its running marker is gone, or the process that ran it is).
+import { closeSync, openSync, readFileSync, readSync, fstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES } from '../constants.js';
+import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES, RUN_LOGS_DIR, RUN_REPORT_BYTES_MAX, RUN_VMM_LOG_SUFFIX } from '../constants.js';
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
 import { parseRecordLine } from '../console/records.js';
+import { sanitizeLine } from '../console/sanitize.js';
 import { UkernelError } from '../errors.js';
 import { displayPath } from '../fsutil.js';
 import { formatBytes } from '../format.js';
-import { EventsReader, LOG_LEVELS, openEventsFile, type EventRecord, type LogEvent, type LogLevel } from '../observe/events.js';
+import { EventsReader, LOG_LEVELS, openEventsFile, type ChannelRecord, type LogEvent, type LogLevel } from '../observe/events.js';
 import { findProjectRoot } from '../project/locate.js';
-import { liveRun, listRuns, processAlive, resolveRunLog, type RunEntry } from '../runlog.js';
+import { lastRunName, listRuns, resolveRunLog, runState, type RunEntry } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
 
 export interface RawLogsOptions {
   follow?: boolean;
+  /** The VMM's own log (logs/runs/NAME.vmm.log) instead of the guest's. */
+  vmm?: boolean;
   list?: boolean;
   raw?: boolean;
   level?: string;
@@ -55,17 +58,27 @@ export function logRecordJson(record: LogEvent): string {
   });
 }
 
+/** Something from the events device, shown in guest-time order. */
+type Timed =
+  | { tNs: number; type: 'log'; record: LogEvent }
+  /** A line of the workload's console output, or (with --raw) a kernel record. */
+  | { tNs: number; type: 'console' | 'record'; text: string };
+
 /**
- * Console lines in the order they came, log records in t_ns order, merged: a log record is shown
- * before the first console line that follows a console record (boot, workload, trace) stamped
- * later than it. Console lines carry no guest time, so that is as close as the two get.
+ * The serial console's lines in the order they came, merged with what the events device carries
+ * in guest-time order (the workload's console output, its log records, and with --raw the kernel's
+ * records): an events item is shown before the first serial line that follows a serial record
+ * (boot, workload, trace, mark) stamped later than it. Serial lines carry no guest time; the
+ * kernel stamps them with `@uk:mark` when it writes there while an events device is attached.
  */
 class LogView {
   private readonly decoder: ConsoleDecoder;
+  /** The workload's console output from the events device: text only, never records. */
+  private readonly output = new ConsoleDecoder({ serial: false });
   /** Guest time of the latest stamped console record. */
   private anchorNs = 0;
-  /** Log records not shown yet, sorted by t_ns. */
-  private pending: LogEvent[] = [];
+  /** Events items not shown yet, sorted by t_ns. */
+  private pending: Timed[] = [];
 
   constructor(
     private readonly raw: boolean,
@@ -76,12 +89,36 @@ class LogView {
     this.decoder = new ConsoleDecoder({ recordText: raw });
   }
 
-  addRecords(records: readonly EventRecord[]): void {
-    const logs = records.filter((r): r is LogEvent => r.kind === 'log' && LOG_LEVELS.indexOf(r.level) >= this.minLevel);
-    if (logs.length === 0) return;
-    const sortedAlready = this.pending.length === 0 || logs[0]!.tNs >= this.pending.at(-1)!.tNs;
-    for (const r of logs) this.pending.push(r);
-    if (!sortedAlready || !logs.every((r, i) => i === 0 || r.tNs >= logs[i - 1]!.tNs)) this.pending.sort((a, b) => a.tNs - b.tNs);
+  addRecords(records: readonly ChannelRecord[]): void {
+    const items: Timed[] = [];
+    for (const r of records) {
+      if (r.kind === 'log') {
+        if (LOG_LEVELS.indexOf(r.level) >= this.minLevel) items.push({ tNs: r.tNs, type: 'log', record: r });
+      } else if (r.kind === 'output') {
+        for (const event of this.output.push(r.bytes, BigInt(r.tNs))) this.outputLine(event, items);
+      } else if (r.kind === 'kernel' && this.raw) {
+        items.push({ tNs: r.tNs, type: 'record', text: sanitizeLine(r.line) });
+      }
+    }
+    this.add(items);
+  }
+
+  /** The end of the events device: a last output line without "\n" is shown too. */
+  endRecords(): void {
+    const items: Timed[] = [];
+    for (const event of this.output.end()) this.outputLine(event, items);
+    this.add(items);
+  }
+
+  private outputLine(event: ConsoleEvent, items: Timed[]): void {
+    if (event.type === 'text') items.push({ tNs: Number(event.atNs), type: 'console', text: event.text });
+  }
+
+  private add(items: Timed[]): void {
+    if (items.length === 0) return;
+    const sortedAlready = this.pending.length === 0 || items[0]!.tNs >= this.pending.at(-1)!.tNs;
+    for (const item of items) this.pending.push(item);
+    if (!sortedAlready || !items.every((r, i) => i === 0 || r.tNs >= items[i - 1]!.tNs)) this.pending.sort((a, b) => a.tNs - b.tNs);
   }
 
   pushConsole(chunk: Buffer): void {
@@ -92,12 +129,13 @@ class LogView {
     for (const event of this.decoder.end()) this.consoleEvent(event);
   }
 
-  /** Show the log records up to `untilNs` (all of them by default). */
+  /** Show the events items up to `untilNs` (all of them by default). */
   flushRecords(untilNs: number = Infinity): void {
     let shown = 0;
     while (shown < this.pending.length && this.pending[shown]!.tNs <= untilNs) {
-      const record = this.pending[shown]!;
-      this.out(this.json ? logRecordJson(record) : formatLogRecord(record));
+      const item = this.pending[shown]!;
+      if (item.type === 'log') this.out(this.json ? logRecordJson(item.record) : formatLogRecord(item.record));
+      else this.line(item.type, item.text);
       shown++;
     }
     if (shown > 0) this.pending = this.pending.slice(shown);
@@ -106,7 +144,7 @@ class LogView {
   private consoleEvent(event: ConsoleEvent): void {
     if (event.type === 'record') {
       const r = event.record;
-      const stamp = r.kind === 'boot' ? r.readyNs : r.kind === 'workload' || r.kind === 'trace' ? r.tNs : null;
+      const stamp = r.kind === 'boot' ? r.readyNs : r.kind === 'workload' || r.kind === 'trace' || r.kind === 'mark' ? r.tNs : null;
       if (stamp !== null && stamp > this.anchorNs) this.anchorNs = stamp;
       this.flushRecords(this.anchorNs);
       if (event.text !== undefined) this.line('record', event.text);
@@ -159,46 +197,86 @@ export async function logs(run: string | undefined, raw: RawLogsOptions, deps: P
   const minLevel = parseLevel(raw.level);
   const base = findProjectRoot(cwd) ?? cwd;
   if (raw.list === true) {
-    for (const line of formatRunList(listRuns(base), liveRun(base)?.log ?? null, base, cwd)) out(line);
+    const runs = listRuns(base);
+    const last = lastRunName(base);
+    if (raw.json === true) out(JSON.stringify(runListJson(runs, last)));
+    else for (const line of formatRunList(runs, base, cwd)) out(line);
     return 0;
   }
+  // Resolved once: the name, log, events file and marker below all belong to the same run.
   const log = resolveRunLog(base, run);
   const display = (path: string): string => displayPath(cwd, path);
+  if (raw.vmm === true) return showVmmLog(log.path.replace(/\.log$/, RUN_VMM_LOG_SUFFIX), log.name, display, raw.json === true, out);
   const view = new LogView(raw.raw === true, raw.json === true, minLevel, out);
-  const live = liveRun(base);
-  const running = live !== null && join(base, live.log) === log.path;
+  const running = log.state === 'running';
   const following = raw.follow === true && running;
   let events = openEvents(log.eventsPath, display, notice);
   const fd = openSync(log.path, 'r');
   try {
-    if (raw.follow === true && !following) notice(`ukernel: run ${log.name} is not running; nothing to follow`);
+    if (raw.follow === true && !following) notice(`ukernel: run ${log.name} is ${log.state === 'killed' ? 'not running (killed before it finished)' : 'not running'}; nothing to follow`);
     if (!following) {
       // Everything is there: all log records first (sorted), then the console streamed past them.
       // (A run still going without --follow: a block being written is not reported as damaged.)
       if (events !== null) view.addRecords(events.reader.poll(!running));
+      view.endRecords();
       drain(fd, 0, view);
       view.endConsole();
       view.flushRecords();
     } else {
       const pollMs = deps.pollMs ?? FOLLOW_POLL_MS;
       let offset = 0;
-      // Bounded by the writer: stop once the ukernel process that writes the log is gone.
-      for (let alive = true; ; alive = processAlive(live!.pid)) {
+      // Bounded by the run: stop once it is over (marker removed) or its process is gone.
+      let state = log.state;
+      for (let going = true; ; ) {
         events ??= openEvents(log.eventsPath, display, notice);
-        if (events !== null) view.addRecords(events.reader.poll(!alive));
+        if (events !== null) view.addRecords(events.reader.poll(!going));
         offset = drain(fd, offset, view);
         view.flushRecords(); // as they come: a record is not held back for console lines
-        if (!alive) break;
+        if (!going) break;
         await new Promise((r) => setTimeout(r, pollMs));
+        state = runState(log.markerPath!);
+        going = state === 'running';
       }
+      view.endRecords();
       view.endConsole();
       view.flushRecords();
-      notice(`ukernel: run ${log.name} ended (ukernel pid ${live!.pid} exited)`);
+      notice(`ukernel: run ${log.name} ${state === 'killed' ? 'was killed before it finished' : 'ended'}`);
     }
     if (events !== null && log.eventsPath !== null) reportEvents(events.reader, display(log.eventsPath), notice);
   } finally {
     closeSync(fd);
     events?.close();
+  }
+  return 0;
+}
+
+/** `logs --vmm`: the VMM's own log, sanitized like guest output (it quotes guest-controlled text). */
+function showVmmLog(path: string, run: string, display: (p: string) => string, json: boolean, out: (line: string) => void): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new UkernelError('RunLogNotFound', `run ${run} has no VMM log (${display(path)})`, {
+      hint: 'Only Firecracker keeps a log of its own (`ukernel run --vmm firecracker`); QEMU prints its messages on stderr, shown when it fails.',
+    });
+  }
+  try {
+    const decoder = new ConsoleDecoder({ serial: false });
+    const emit = (events: ConsoleEvent[]): void => {
+      for (const event of events) if (event.type === 'text') out(json ? JSON.stringify({ type: 'vmm', text: event.text }) : event.text);
+    };
+    const size = fstatSync(fd).size;
+    const chunk = Buffer.alloc(LOG_READ_CHUNK_BYTES);
+    for (let offset = 0; offset < size; ) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
+      if (n === 0) break;
+      emit(decoder.push(Buffer.from(chunk.subarray(0, n)), 0n));
+      offset += n;
+    }
+    emit(decoder.end());
+  } finally {
+    closeSync(fd);
   }
   return 0;
 }
@@ -240,14 +318,44 @@ export function exitStatusOf(path: string): number | null {
   }
 }
 
-export function formatRunList(runs: RunEntry[], liveLog: string | null, base: string, cwd: string): string[] {
-  if (runs.length === 0) return [`no runs recorded under ${displayPath(cwd, join(base, 'logs/runs'))}`];
+/** The guest status of a run: from its report when there is one, else its log's `@uk:exit`. */
+function runStatus(r: RunEntry): number | null {
+  try {
+    if (statSync(r.reportPath).size > RUN_REPORT_BYTES_MAX) return exitStatusOf(r.path);
+    const report = JSON.parse(readFileSync(r.reportPath, 'utf8')) as { status?: unknown };
+    if (typeof report.status === 'number' && Number.isInteger(report.status) && report.status >= 0 && report.status <= 255) return report.status;
+  } catch {
+    // No report (killed, running, or older than run reports): the log then.
+  }
+  return exitStatusOf(r.path);
+}
+
+/** `logs --list`: oldest first; STATE is running, finished or killed (runlog.ts RunState). */
+export function formatRunList(runs: RunEntry[], base: string, cwd: string): string[] {
+  if (runs.length === 0) return [`no runs recorded under ${displayPath(cwd, join(base, RUN_LOGS_DIR))}`];
   const rows = runs.map((r) => {
-    const live = liveLog !== null && join(base, liveLog) === r.path;
-    const status = live ? 'running' : (exitStatusOf(r.path)?.toString() ?? '-');
-    return [r.name, r.started.toISOString().replace(/\.\d{3}Z$/, 'Z'), status, formatBytes(r.bytes)];
+    const status = r.state === 'running' ? '-' : (runStatus(r)?.toString() ?? '-');
+    return [r.name, r.started.toISOString().replace(/\.\d{3}Z$/, 'Z'), r.state, status, formatBytes(r.bytes)];
   });
-  const header = ['RUN', 'STARTED', 'STATUS', 'SIZE'];
+  const header = ['RUN', 'STARTED', 'STATE', 'STATUS', 'SIZE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+/** `logs --list --json`: one object; `last` is the run `logs`/`trace`/`perf` show without RUN. */
+export function runListJson(runs: RunEntry[], last: string | null): Record<string, unknown> {
+  return {
+    last,
+    runs: runs.map((r) => ({
+      name: r.name,
+      started: r.started.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      pid: r.pid,
+      state: r.state,
+      status: r.state === 'running' ? null : runStatus(r),
+      bytes: r.bytes,
+      log: r.path,
+      events: r.eventsPath,
+      report: r.reportPath,
+    })),
+  };
 }

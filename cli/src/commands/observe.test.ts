@@ -219,3 +219,27 @@ describe('ukernel perf', () => {
     rmSync(base, { recursive: true });
   });
 });
+
+describe('trace and perf without RUN while runs overlap', () => {
+  it('take the last started run: its name, log, events and report together; say that it is still going', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'uk-observe-overlap-'));
+    // Started first, but its name sorts last (a later second): it is not "the last run".
+    const early = startRunLog(base, new Date(Date.UTC(2026, 3, 2, 0, 0, 9)), 11);
+    writeFileSync(early.path, CONSOLE.replace('status=0', 'status=5'));
+    early.finish();
+    const late = startRunLog(base, new Date(Date.UTC(2026, 3, 2, 0, 0, 1)), process.pid); // still going
+    writeFileSync(late.path, CONSOLE);
+    writeFileSync(late.eventsPath, EVENTS);
+    const notices: string[] = [];
+    const out: string[] = [];
+    const deps = { cwd: base, out: (l: string) => out.push(l), notice: (l: string) => notices.push(l) };
+    await trace(undefined, undefined, { json: true }, deps);
+    await perf(undefined, { json: true }, deps);
+    const [t, p] = out.map((line) => JSON.parse(line));
+    expect(t).toMatchObject({ run: late.name, state: 'running', records: { events_device: 28 } });
+    expect(p).toMatchObject({ run: late.name, state: 'running', status: 0 });
+    expect(notices).toContain(`ukernel: run ${late.name} is still running: what it has written so far`);
+    late.finish();
+    rmSync(base, { recursive: true });
+  });
+});

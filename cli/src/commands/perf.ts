@@ -48,6 +48,7 @@ export async function perf(run: string | undefined, raw: RawPerfOptions, deps: P
     out(
       JSON.stringify({
         run: loaded.name,
+        state: loaded.state,
         vmm: loaded.report?.vmm ?? null,
         accel: loaded.report?.accel ?? null,
         status: loaded.exit?.status ?? loaded.report?.status ?? null,

@@ -2,7 +2,6 @@
 // Pure apart from path resolution against cwd; kernel file checks happen in run.ts.
 import { resolve } from 'node:path';
 import {
-  CMDLINE_BYTES_MAX,
   MEMORY_MIB_DEFAULT,
   MEMORY_MIB_MAX,
   MEMORY_MIB_MIN,
@@ -126,10 +125,7 @@ function checkWorkloadArgs(args: string[], cmdline: string): string[] {
   if (args.length > 0 && cmdline.split(/\s+/).includes('--')) {
     throw new UkernelError('InvalidOption', '--cmdline already has a "--"; put workload arguments either there or after --, not both');
   }
-  const bytes = Buffer.byteLength(`${cmdline} -- ${args.join(' ')}`);
-  if (bytes > CMDLINE_BYTES_MAX) {
-    throw new UkernelError('InvalidOption', `the kernel command line would be ${bytes} bytes; the limit is ${CMDLINE_BYTES_MAX}`);
-  }
+  // Its length, with what the VMM appends, is checked once the VMM and devices are known.
   return args;
 }
 

@@ -1,13 +1,14 @@
 // `ukernel run`: decide what to boot (a bare kernel, an image, or the project — rebuilt and
 // repacked only when its inputs changed), validate, pick accel and VMM, create the run's events
 // device, run the VM session, keep the run's log, events and report.
-import { resolve } from 'node:path';
+import { statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import {
   BOOT_TIMEOUT_KVM_MS,
   BOOT_TIMEOUT_TCG_MS,
+  DISK_FULL_BYTES,
   EVENTS_CAPACITY_BYTES,
   FIRECRACKER_BINARY,
-  FIRECRACKER_CONFIG_PATH,
   MEMORY_MIB_DEFAULT,
   QEMU_BINARY,
   VCPU_DEFAULT,
@@ -15,18 +16,19 @@ import {
 import { checkKernelElf } from '../elf.js';
 import { UkernelError } from '../errors.js';
 import { displayPath, writeFileAtomic } from '../fsutil.js';
+import { formatBytes } from '../format.js';
 import type { AbiVersion } from '../image/format.js';
 import type { ProjectConfig } from '../project/config.js';
 import { findProjectRoot } from '../project/locate.js';
 import { createEventsFile } from '../observe/device.js';
 import { buildReport, formatPhases, formatSummary } from '../report.js';
-import { clearStaleMarker, planRun, startRunLog } from '../runlog.js';
+import { planRun, startRunLog, type RunLog, type RunPaths } from '../runlog.js';
 import { errColors, noProgress, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
-import { kernelCmdline } from '../vmm/cmdline.js';
+import { checkCmdlineBudget, kernelCmdline } from '../vmm/cmdline.js';
 import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
 import { qemuArgs } from '../vmm/qemu.js';
-import { decideStatus, runSession } from '../vmm/session.js';
+import { decideStatus, runSession, type SessionResult } from '../vmm/session.js';
 import { findExecutable } from '../vmm/which.js';
 import { normalizeRunOptions, type RawRunOptions, type RunOptions } from './run-options.js';
 
@@ -69,20 +71,19 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
     vcpus: opts.explicit.vcpu ? opts.vcpus : (target.defaults?.vcpu ?? VCPU_DEFAULT),
   };
   const cmdline = kernelCmdline({ extra: opts.cmdline, workload: opts.workloadArgs });
+  checkCmdlineBudget(cmdline, opts.vmm, target.image === null ? 1 : 2);
   const plan = planRun(target.logBase);
   const launch =
     opts.vmm === 'firecracker'
-      ? prepareFirecracker(resolved, target, cmdline, plan.eventsPath, d)
+      ? prepareFirecracker(resolved, target, cmdline, plan, d)
       : prepareQemu(resolved, target, cmdline, plan.eventsPath, d);
 
-  clearStaleMarker(target.logBase);
   const runLog = startRunLog(target.logBase, undefined, undefined, plan);
-  const consoleLogDisplay = displayPath(d.cwd, runLog.consolePath);
-  const human = !opts.json;
-  let result;
   try {
+    const consoleLogDisplay = displayPath(d.cwd, runLog.path); // this run's own (console.log may move on)
+    const human = !opts.json;
     createEventsFile(runLog.eventsPath, EVENTS_CAPACITY_BYTES, displayPath(d.cwd, runLog.eventsPath));
-    result = await runSession({
+    const result = await runSession({
       vmm: opts.vmm,
       binary: launch.binary,
       args: launch.args,
@@ -91,6 +92,8 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
       runTimeoutMs: opts.timeoutMs,
       consoleLogPath: runLog.path,
       consoleLogDisplay,
+      eventsPath: runLog.eventsPath,
+      vmmLogPath: opts.vmm === 'firecracker' ? runLog.vmmLogPath : null,
       echo: human ? writeOut : null,
       warn: (line) => writeErr(c.yellow(line)),
       onStart: (pid) => {
@@ -100,11 +103,34 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
         }
       },
     });
+    return finishRun(result, { opts, target, launch, runLog, cwd: d.cwd });
   } finally {
-    runLog.finish();
+    runLog.finish(); // after the report: the run is over once its report is there
   }
+}
 
-  const status = decideStatus(result, opts.vmm);
+/** The status, the report (kept beside the run's log), the summary; errors the run ended with. */
+function finishRun(
+  result: SessionResult,
+  run: { opts: RunOptions; target: Target; launch: Launch; runLog: RunLog; cwd: string },
+): number {
+  const { opts, target, launch, runLog, cwd } = run;
+  const c = errColors();
+  const warn = (line: string): void => writeErr(c.yellow(line));
+  let status: number;
+  try {
+    status = decideStatus(result, opts.vmm, { imageAttached: target.image !== null, warn });
+  } catch (err) {
+    // No status because the host's disk filled up under the run's files: say that, not "VMM failed".
+    const full = diskFull(dirname(runLog.eventsPath));
+    if (full === null || !(err instanceof UkernelError)) throw err;
+    throw new UkernelError(
+      'EventsWriteFailed',
+      `the disk holding ${displayPath(cwd, dirname(runLog.eventsPath))} is full (${formatBytes(full.freeBytes)} free): ` +
+        `the run's console, output and exit record could not be written (${err.message})`,
+      { details: err.details },
+    );
+  }
   const report = buildReport(result, status, {
     vmm: opts.vmm,
     accel: launch.accel,
@@ -116,13 +142,18 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
   });
   // For `ukernel perf`: the host side of this run, next to its log.
   try {
-    writeFileAtomic(runLog.reportPath, `${JSON.stringify(report, null, 2)}\n`, displayPath(d.cwd, runLog.reportPath));
+    writeFileAtomic(runLog.reportPath, `${JSON.stringify(report, null, 2)}\n`, displayPath(cwd, runLog.reportPath));
   } catch (err) {
     if (!(err instanceof UkernelError)) throw err;
-    writeErr(c.yellow(`warning: ${err.message}; \`ukernel perf\` will lack this run's host timings`));
+    warn(`warning: ${err.message}; \`ukernel perf\` will lack this run's host timings`);
   }
-  if (report.events_dropped !== null && report.events_dropped > 0) {
-    writeErr(c.yellow(`warning: the guest dropped ${report.events_dropped} log/trace record(s) (events device full or busy)`));
+  const eventsDisplay = displayPath(cwd, runLog.eventsPath);
+  const failed = result.exit?.record.eventsFailed === true;
+  if (report.events_dropped !== null && report.events_dropped > 0 && !failed) {
+    warn(`warning: the guest dropped ${report.events_dropped} record(s) of output, logs or traces: ${eventsDisplay} is full`);
+  }
+  if (report.interrupts_unexpected !== null && report.interrupts_unexpected > 0) {
+    warn(`notice: the guest got ${report.interrupts_unexpected} device interrupt(s) no driver claimed (counted and ignored; see the console log)`);
   }
   if (opts.json) {
     writeOut(JSON.stringify(report));
@@ -130,7 +161,25 @@ export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Prom
     if (opts.verbose) for (const line of formatPhases(report)) writeErr(c.dim(line));
     writeErr((status === 0 ? c.green : c.red)(formatSummary(report)));
   }
+  if (failed || (diskFull(dirname(runLog.eventsPath)) !== null && report.events_dropped !== 0)) {
+    throw new UkernelError(
+      'EventsWriteFailed',
+      `writing ${eventsDisplay} failed in the guest (I/O error from the host: is its disk full?); ` +
+        `${report.events_dropped ?? 'some'} record(s) of output, logs or traces were lost; the workload's status was ${status}`,
+    );
+  }
   return status;
+}
+
+/** Free space of the filesystem holding `dir` when it is (nearly) full, else null. */
+function diskFull(dir: string): { freeBytes: number } | null {
+  try {
+    const stats = statfsSync(dir);
+    const freeBytes = stats.bavail * stats.bsize;
+    return freeBytes < DISK_FULL_BYTES ? { freeBytes } : null;
+  } catch {
+    return null;
+  }
 }
 
 async function prepareTarget(opts: RunOptions, d: RunDeps, say: (line: string) => void): Promise<Target> {
@@ -209,25 +258,25 @@ function prepareQemu(opts: RunOptions, target: Target, cmdline: string, events: 
     memoryMib: opts.memoryMib,
     vcpus: opts.vcpus,
     cmdline,
-    ...(target.image !== null ? { image: target.image } : {}),
+    ...(target.image !== null ? { image: { path: target.image.path } } : {}),
     events,
   });
   return { binary, accel, args };
 }
 
-function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, events: string, d: RunDeps): Launch {
+function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, plan: RunPaths, d: RunDeps): Launch {
   if (opts.accel === 'tcg') {
     throw new UkernelError('FirecrackerNeedsKvm', `--vmm firecracker cannot run with accel tcg (from ${opts.accelFrom})`);
   }
-  const configPath = resolve(target.logBase, FIRECRACKER_CONFIG_PATH);
+  const configPath = plan.vmConfigPath;
   const configDisplay = displayPath(d.cwd, configPath);
   const config = firecrackerConfig({
     kernel: target.kernel,
     memoryMib: opts.memoryMib,
     vcpus: opts.vcpus,
     cmdline,
-    ...(target.image !== null ? { image: target.image } : {}),
-    events,
+    ...(target.image !== null ? { image: { path: target.image.path } } : {}),
+    events: plan.eventsPath,
   });
   writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`, configDisplay);
 
@@ -244,5 +293,5 @@ function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, e
       hint: 'Check `ls -l /dev/kvm` and your membership of the `kvm` group, or use `--vmm qemu --accel tcg`.',
     });
   }
-  return { binary, accel: 'kvm', args: firecrackerArgs(configPath) };
+  return { binary, accel: 'kvm', args: firecrackerArgs(configPath, plan.vmmLogPath) };
 }

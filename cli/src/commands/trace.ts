@@ -84,6 +84,7 @@ function traceNotes(t: Trace): string[] {
 export function traceJson(loaded: LoadedRun, t: Trace): Record<string, unknown> {
   return {
     run: loaded.name,
+    state: loaded.state,
     records: { events_device: loaded.fromEvents, console: loaded.fromConsole },
     spans: spanStats(t.spans),
     events: eventStats(t.events),

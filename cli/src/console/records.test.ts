@@ -35,7 +35,7 @@ describe('parseRecordLine', () => {
   it('parses the exit record and the optional kvmclock_ns', () => {
     expect(parse('@uk:exit v=1 status=0 reason=return')).toEqual({
       type: 'record',
-      record: { kind: 'exit', status: 0, reason: 'return', eventsDropped: null },
+      record: { kind: 'exit', status: 0, reason: 'return', eventsDropped: null, eventsFailed: null, interruptsUnexpected: null },
     });
     expect(parse('@uk:exit v=1 status=101')).toMatchObject({ record: { status: 101, reason: null } });
     const boot = parse('@uk:boot v=1 proto=linux64 clock=pit tsc_khz=1 kvmclock_ns=123 phase.ready=0');
@@ -144,6 +144,10 @@ function checkInvariants(result: ParseResult): void {
   if (r.kind === 'workload') {
     expect(r.tNs >= 0 && r.tNs <= PHASE_NS_MAX).toBe(true);
     expect(r.event === 'exit' ? r.status !== null && r.status >= 0 && r.status <= 255 : r.status === null).toBe(true);
+    return;
+  }
+  if (r.kind === 'mark') {
+    expect(Number.isSafeInteger(r.tNs) && r.tNs >= 0).toBe(true);
     return;
   }
   expect(Number.isInteger(r.tscKhz) && r.tscKhz >= 1 && r.tscKhz <= TSC_KHZ_MAX).toBe(true);

@@ -32,6 +32,12 @@ export interface ExitRecord {
   /** Log and trace records the kernel could not write to the events device (`events_dropped=N`);
    *  null when absent (or unreadable: the status matters more than this count). */
   eventsDropped: number | null;
+  /** `events_failed=1`: a write to the events device failed (the host's disk full, or an I/O
+   *  error); null when absent. */
+  eventsFailed: boolean | null;
+  /** `interrupts_unexpected=N`: device interrupts no driver claimed (counted, not fatal); null
+   *  when absent or unreadable. */
+  interruptsUnexpected: number | null;
 }
 
 /** The workload started (kernel about to call its main) or returned. */
@@ -66,7 +72,17 @@ export interface TraceRecord {
   value: bigint;
 }
 
-export type UkRecord = BootRecord | ExitRecord | WorkloadRecord | TraceRecord;
+/**
+ * `@uk:mark v=1 t_ns=N`: the guest time of the serial text that follows. The kernel writes it when
+ * it prints to the serial console while an events device is attached, so that `ukernel logs` can
+ * place that text among the events device's timed output.
+ */
+export interface MarkRecord {
+  kind: 'mark';
+  tNs: number;
+}
+
+export type UkRecord = BootRecord | ExitRecord | WorkloadRecord | TraceRecord | MarkRecord;
 
 export type ParseResult =
   | { type: 'record'; record: UkRecord }
@@ -123,6 +139,10 @@ export function parseRecordLine(line: Uint8Array): ParseResult {
       return parseWorkload(fields);
     case 'trace':
       return parseTrace(fields);
+    case 'mark': {
+      const tNs = parseDecimal(fields.get('t_ns'), 0, EVENT_T_NS_MAX);
+      return tNs === null ? { type: 'malformed', reason: 'mark: missing or out-of-range t_ns' } : { type: 'record', record: { kind: 'mark', tNs } };
+    }
     default:
       return { type: 'ignored', kind };
   }
@@ -192,7 +212,13 @@ function parseExit(fields: Map<string, string>): ParseResult {
   const status = parseDecimal(fields.get('status'), 0, 255);
   if (status === null) return { type: 'malformed', reason: 'exit: missing or out-of-range status' };
   const eventsDropped = parseDecimal(fields.get('events_dropped'), 0, Number.MAX_SAFE_INTEGER);
-  return { type: 'record', record: { kind: 'exit', status, reason: fields.get('reason') ?? null, eventsDropped } };
+  const failed = fields.get('events_failed');
+  const eventsFailed = failed === '1' ? true : failed === '0' ? false : null;
+  const interruptsUnexpected = parseDecimal(fields.get('interrupts_unexpected'), 0, Number.MAX_SAFE_INTEGER);
+  return {
+    type: 'record',
+    record: { kind: 'exit', status, reason: fields.get('reason') ?? null, eventsDropped, eventsFailed, interruptsUnexpected },
+  };
 }
 
 function parseWorkload(fields: Map<string, string>): ParseResult {

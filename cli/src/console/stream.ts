@@ -13,6 +13,7 @@ export type ConsoleEvent =
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+const AT = 0x40;
 
 export class ConsoleDecoder {
   private readonly lineMaxBytes: number;
@@ -24,11 +25,18 @@ export class ConsoleDecoder {
   private discarding = false;
   private firstByteAtNs: bigint | null = null;
   private readonly recordText: boolean;
+  private readonly serial: boolean;
 
-  /** `recordText`: keep each record's line (for `logs --raw`); records of unknown kinds then come out as text. */
-  constructor(options: { lineMaxBytes?: number; recordText?: boolean } = {}) {
+  /**
+   * `recordText`: keep each record's line (for `logs --raw`); records of unknown kinds then come
+   * out as text. `serial` (default true): the serial console, where `@uk:` lines are kernel
+   * records and the kernel escapes workload lines starting with `@` by doubling it (removed
+   * here); false for the workload's own output from the events device, which is only text.
+   */
+  constructor(options: { lineMaxBytes?: number; recordText?: boolean; serial?: boolean } = {}) {
     this.lineMaxBytes = options.lineMaxBytes ?? CONSOLE_LINE_MAX_BYTES;
     this.recordText = options.recordText ?? false;
+    this.serial = options.serial ?? true;
   }
 
   /** Host time when the first console byte arrived, or null. */
@@ -101,6 +109,14 @@ export class ConsoleDecoder {
       return;
     }
     if (line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN) line = line.subarray(0, line.length - 1);
+    if (!this.serial) {
+      events.push({ type: 'text', text: sanitizeLine(line), atNs });
+      return;
+    }
+    if (line.length >= 2 && line[0] === AT && line[1] === AT) {
+      events.push({ type: 'text', text: sanitizeLine(line.subarray(1)), atNs }); // escaped workload line
+      return;
+    }
     const parsed = parseRecordLine(line);
     switch (parsed.type) {
       case 'record':

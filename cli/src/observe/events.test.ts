@@ -16,7 +16,7 @@ import {
 import { mulberry32, randomBytes } from '../console/fuzz-helpers.js';
 import { crc32, crc32Table } from './crc32.js';
 import { createEventsFile, encodeEventsHeader } from './device.js';
-import { bufferSource, decodeEvents, EventsReader, fdSource, LOG_LEVELS, type EventRecord } from './events.js';
+import { bufferSource, decodeEvents, decodeRecord, EventsReader, fdSource, LOG_LEVELS, RECORD_HEADER_BYTES, structuredOnly, type EventRecord } from './events.js';
 import { encodeBlock, encodeEventsFile, encodeRecord, type BlockSpec, type RecordSpec } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uk-events-'));
@@ -342,7 +342,7 @@ describe('decoder fuzz', () => {
   const run = (bytes: Buffer, settled: boolean): void => {
     const reader = new EventsReader(bufferSource(bytes), 5000);
     const records = reader.poll(settled);
-    for (const r of records) checkRecord(r);
+    for (const r of structuredOnly(records)) checkRecord(r);
     expect(reader.stats.records).toBe(records.length);
     expect(reader.issues.length).toBeLessThanOrEqual(21);
     for (const n of Object.values(reader.stats)) if (typeof n === 'number') expect(Number.isSafeInteger(n) && n >= 0).toBe(true);
@@ -391,5 +391,34 @@ describe('encodeBlock', () => {
   it('pads blocks to whole sectors', () => {
     expect(encodeBlock({ records: [] }, 0).length).toBe(512);
     expect(encodeBlock({ records: [{ kind: 'log', tNs: 0, message: 'y'.repeat(600) }] }, 0).length).toBe(1024);
+  });
+});
+
+describe('console output and kernel records (kinds 5 and 6)', () => {
+  it('decodes them as raw bytes, and dates the first block by its flush time', () => {
+    const file = encodeEventsFile([
+      {
+        flushNs: 7000,
+        records: [
+          { kind: 'output', task: 2, tNs: 5000, text: 'a\x1b[2J\n@uk:exit v=1 status=0\n' },
+          { kind: 'kernel', tNs: 6000, text: '@uk:exit v=1 status=3 reason=return' },
+        ],
+      },
+    ]);
+    const { records, reader } = decodeEvents(bufferSource(file));
+    expect(records).toEqual([
+      { kind: 'output', task: 2, tNs: 5000, bytes: Buffer.from('a\x1b[2J\n@uk:exit v=1 status=0\n') },
+      { kind: 'kernel', task: 0, tNs: 6000, line: Buffer.from('@uk:exit v=1 status=3 reason=return') },
+    ]);
+    expect(reader.stats.firstBlockFlushNs).toBe(7000);
+    expect(structuredOnly(records)).toEqual([]);
+  });
+
+  it('rejects a text length that disagrees with the record, and over-long kernel records', () => {
+    const bad = encodeRecord({ kind: 'output', tNs: 1, text: 'abc' });
+    bad.writeUInt32LE(99, RECORD_HEADER_BYTES);
+    expect(decodeRecord(bad)).toEqual({ invalid: 'text of 99 bytes in a record with 3' });
+    const long = encodeRecord({ kind: 'kernel', tNs: 1, text: `@uk:x v=1 ${'a'.repeat(600)}` });
+    expect(decodeRecord(long)).toMatchObject({ invalid: expect.stringMatching(/kernel record of \d+ bytes/) });
   });
 });

@@ -14,6 +14,7 @@ import {
   LOG_FIELDS_MAX,
   LOG_MESSAGE_BYTES_MAX,
   LOG_TEXT_DISPLAY_BYTES_MAX,
+  RECORD_LINE_MAX_BYTES,
 } from '../constants.js';
 import type { TraceRecord } from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
@@ -25,7 +26,9 @@ export const BLOCK_VERSION = 1;
 export const BLOCK_HEADER_BYTES = 32;
 export const BLOCK_FLAG_FINAL = 1;
 export const RECORD_HEADER_BYTES = 20;
-export const RECORD_KIND = { log: 1, begin: 2, end: 3, event: 4 } as const;
+export const RECORD_KIND = { log: 1, begin: 2, end: 3, event: 4, output: 5, kernel: 6 } as const;
+/** Console and kernel records: `u32 text_bytes`, 4 bytes zero, then the text. */
+export const TEXT_RECORD_HEADER_BYTES = RECORD_HEADER_BYTES + 8;
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -60,7 +63,27 @@ export interface InstantEvent extends RecordBase {
   value: bigint;
   name: string;
 }
+/** Workload console output (`io.write` on the console): raw bytes, untrusted, not yet split
+ *  into lines or sanitised (the console line decoder does both). */
+export interface OutputEvent extends RecordBase {
+  kind: 'output';
+  bytes: Buffer;
+}
+/** A kernel `@uk:` record line (no newline), raw: parse it with parseRecordLine. Only the
+ *  kernel writes the events device, so workload output cannot produce one. */
+export interface KernelEvent extends RecordBase {
+  kind: 'kernel';
+  line: Buffer;
+}
+/** What a trace or log consumer reads: the workload's structured records. */
 export type EventRecord = LogEvent | BeginEvent | EndEvent | InstantEvent;
+/** Everything the events device carries. */
+export type ChannelRecord = EventRecord | OutputEvent | KernelEvent;
+
+/** Keeps the structured records (log, spans, events). */
+export function structuredOnly(records: readonly ChannelRecord[]): EventRecord[] {
+  return records.filter((r): r is EventRecord => r.kind !== 'output' && r.kind !== 'kernel');
+}
 
 /** Where the bytes come from: a file (read as it grows) or a buffer (tests). */
 export interface EventSource {
@@ -109,6 +132,9 @@ export interface EventsStats {
   recordLimitReached: boolean;
   /** The final block (written at exit) was seen. */
   final: boolean;
+  /** Guest ns (since kernel entry) when the first block read left the guest, or null (no
+   *  block yet, or a kernel that does not stamp blocks). */
+  firstBlockFlushNs: number | null;
 }
 
 export type HeaderState = { ok: true; capacityBytes: number } | { ok: false; reason: string } | null;
@@ -136,6 +162,7 @@ export class EventsReader {
     records: 0,
     recordLimitReached: false,
     final: false,
+    firstBlockFlushNs: null,
   };
 
   constructor(
@@ -154,8 +181,8 @@ export class EventsReader {
     return more > 0 ? [...this.issueList, `… and ${more} more`] : [...this.issueList];
   }
 
-  poll(settled: boolean): EventRecord[] {
-    const records: EventRecord[] = [];
+  poll(settled: boolean): ChannelRecord[] {
+    const records: ChannelRecord[] = [];
     if (this.done) return records;
     if (this.header === null && !this.readHeader(settled)) return records;
     if (this.header === null || !this.header.ok) return records;
@@ -210,6 +237,10 @@ export class EventsReader {
         this.issue(`block ${index}: sequence ${sequence} where ${this.expectedSequence} was expected`);
       }
       this.expectedSequence = (sequence + 1) >>> 0;
+      if (this.stats.blocks === 0) {
+        const flushNs = head.readBigUInt64LE(24);
+        this.stats.firstBlockFlushNs = flushNs > 0n && flushNs <= BigInt(EVENT_T_NS_MAX) ? Number(flushNs) : null;
+      }
       this.stats.blocks++;
       this.stats.droppedRecords += dropped;
       this.decodePayload(payload, index, records);
@@ -254,7 +285,7 @@ export class EventsReader {
     if (this.issueList.length < EVENTS_ISSUES_LISTED_MAX) this.issueList.push(message);
   }
 
-  private decodePayload(payload: Buffer, block: number, out: EventRecord[]): void {
+  private decodePayload(payload: Buffer, block: number, out: ChannelRecord[]): void {
     let pos = 0;
     while (pos < payload.length) {
       if (this.stats.records >= this.recordsMax) {
@@ -294,17 +325,27 @@ function alignUp(n: number, to: number): number {
 }
 
 /** One record (exactly `record_bytes` long): the record, 'unknown' (skip it), or why it is invalid. */
-export function decodeRecord(bytes: Buffer): EventRecord | 'unknown' | { invalid: string } {
+export function decodeRecord(bytes: Buffer): ChannelRecord | 'unknown' | { invalid: string } {
   const invalid = (reason: string) => ({ invalid: reason });
   const kind = bytes[4]!;
   const level = bytes[5]!;
   const task = bytes.readUInt32LE(8);
   const t = bytes.readBigUInt64LE(12);
-  if (kind < RECORD_KIND.log || kind > RECORD_KIND.event) return 'unknown';
+  if (kind < RECORD_KIND.log || kind > RECORD_KIND.kernel) return 'unknown';
   if (t > BigInt(EVENT_T_NS_MAX)) return invalid(`t_ns ${t} out of range`);
   const tNs = Number(t);
   const body = bytes.subarray(RECORD_HEADER_BYTES);
   switch (kind) {
+    case RECORD_KIND.output:
+    case RECORD_KIND.kernel: {
+      if (body.length < 8) return invalid('text record shorter than its header');
+      const textBytes = body.readUInt32LE(0);
+      if (textBytes !== body.length - 8) return invalid(`text of ${textBytes} bytes in a record with ${body.length - 8}`);
+      const text = Buffer.from(body.subarray(8));
+      if (kind === RECORD_KIND.output) return { kind: 'output', task, tNs, bytes: text };
+      if (textBytes > RECORD_LINE_MAX_BYTES) return invalid(`kernel record of ${textBytes} bytes (limit ${RECORD_LINE_MAX_BYTES})`);
+      return { kind: 'kernel', task, tNs, line: text };
+    }
     case RECORD_KIND.log: {
       if (level >= LOG_LEVELS.length) return invalid(`log level ${level} unknown`);
       if (body.length < 8) return invalid('log record shorter than its header');
@@ -384,7 +425,7 @@ export function traceRecordToEvent(record: TraceRecord): BeginEvent | EndEvent |
 }
 
 /** Decode a whole events file (or buffer) at once, as after a run. */
-export function decodeEvents(source: EventSource, recordsMax?: number): { records: EventRecord[]; reader: EventsReader } {
+export function decodeEvents(source: EventSource, recordsMax?: number): { records: ChannelRecord[]; reader: EventsReader } {
   const reader = new EventsReader(source, recordsMax);
   return { records: reader.poll(true), reader };
 }

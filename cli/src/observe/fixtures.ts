@@ -10,6 +10,7 @@ export type RecordSpec =
   | { kind: 'begin'; task?: number; tNs: number | bigint; span: bigint; parent?: bigint; name: string | Uint8Array }
   | { kind: 'end'; task?: number; tNs: number | bigint; span: bigint }
   | { kind: 'event'; task?: number; tNs: number | bigint; value: bigint; name: string | Uint8Array }
+  | { kind: 'output' | 'kernel'; task?: number; tNs: number | bigint; text: string | Uint8Array }
   | { kind: 'raw'; bytes: Uint8Array };
 
 const bytesOf = (text: string | Uint8Array): Buffer => (typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text));
@@ -50,6 +51,14 @@ export function encodeRecord(spec: RecordSpec): Buffer {
       body = Buffer.alloc(8);
       body.writeBigUInt64LE(spec.span, 0);
       break;
+    case 'output':
+    case 'kernel': {
+      const text = bytesOf(spec.text);
+      body = Buffer.alloc(8 + text.length);
+      body.writeUInt32LE(text.length, 0);
+      text.copy(body, 8);
+      break;
+    }
     case 'event': {
       const name = bytesOf(spec.name);
       body = Buffer.alloc(16 + name.length);
@@ -76,6 +85,8 @@ export interface BlockSpec {
   version?: number;
   /** Corrupt the CRC. */
   badCrc?: boolean;
+  /** Guest ns when the block left (0: not stamped). */
+  flushNs?: number;
 }
 
 /** One block, padded to the sector size. */
@@ -89,6 +100,7 @@ export function encodeBlock(spec: BlockSpec, sequence: number): Buffer {
   head.writeUInt32LE(payload.length, 12);
   head.writeUInt32LE(spec.dropped ?? 0, 16);
   head.writeUInt32LE((crc32(payload) ^ (spec.badCrc === true ? 1 : 0)) >>> 0, 20);
+  head.writeBigUInt64LE(BigInt(spec.flushNs ?? 0), 24);
   const used = BLOCK_HEADER_BYTES + payload.length;
   const padded = Buffer.alloc(Math.ceil(used / EVENTS_SECTOR_BYTES) * EVENTS_SECTOR_BYTES);
   head.copy(padded, 0);

@@ -4,10 +4,10 @@
 // read as untrusted input: problems become notes, never exceptions.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { EVENTS_RECORDS_MAX, LOG_READ_CHUNK_BYTES, RUN_REPORT_BYTES_MAX } from '../constants.js';
-import type { BootRecord, ExitRecord, WorkloadRecord } from '../console/records.js';
+import { parseRecordLine, type BootRecord, type ExitRecord, type UkRecord, type WorkloadRecord } from '../console/records.js';
 import { ConsoleDecoder } from '../console/stream.js';
 import { displayPath, printable } from '../fsutil.js';
-import { resolveRunLog } from '../runlog.js';
+import { resolveRunLog, type RunState } from '../runlog.js';
 import { decodeEvents, openEventsFile, traceRecordToEvent, type EventRecord, type EventsStats } from './events.js';
 
 /** The parts of a run report (`logs/runs/NAME.json`) that `perf` uses, checked. */
@@ -24,6 +24,8 @@ export interface LoadedRun {
   logPath: string;
   eventsPath: string | null;
   reportPath: string | null;
+  /** When the run was resolved (runlog.ts RunState). */
+  state: RunState;
   boot: BootRecord | null;
   workloadStart: WorkloadRecord | null;
   workloadExit: WorkloadRecord | null;
@@ -38,7 +40,11 @@ export interface LoadedRun {
   notes: string[];
 }
 
-/** `report`: also read the run's report (host timings), noting when it is missing. */
+/**
+ * The named run, or the last started one (runlog.ts lastRunName), resolved once: its name, log,
+ * events file and report always belong to the same run. `report`: also read the run's report
+ * (host timings), noting when it is missing. Throws UK128 when there is no such run.
+ */
 export function loadRun(base: string, run: string | undefined, cwd: string, options: { report?: boolean } = {}): LoadedRun {
   const resolved = resolveRunLog(base, run);
   const loaded: LoadedRun = {
@@ -46,6 +52,7 @@ export function loadRun(base: string, run: string | undefined, cwd: string, opti
     logPath: resolved.path,
     eventsPath: resolved.eventsPath,
     reportPath: resolved.reportPath,
+    state: resolved.state,
     boot: null,
     workloadStart: null,
     workloadExit: null,
@@ -57,6 +64,8 @@ export function loadRun(base: string, run: string | undefined, cwd: string, opti
     report: null,
     notes: [],
   };
+  if (resolved.state === 'running') loaded.notes.push(`run ${resolved.name} is still running: what it has written so far`);
+  if (resolved.state === 'killed') loaded.notes.push(`run ${resolved.name} was killed before it finished`);
   if (resolved.eventsPath !== null) readEvents(loaded, resolved.eventsPath, cwd);
   scanConsole(loaded);
   loaded.records.sort((a, b) => a.tNs - b.tNs);
@@ -84,8 +93,16 @@ function readEvents(loaded: LoadedRun, path: string, cwd: string): void {
     }
     if (reader.stats.unknownRecords > 0) loaded.notes.push(`${reader.stats.unknownRecords} record(s) of unknown kinds skipped (a newer kernel?)`);
     loaded.eventsStats = reader.stats;
-    loaded.fromEvents = records.length;
-    for (const r of records) loaded.records.push(r);
+    for (const r of records) {
+      if (r.kind === 'output') continue;
+      if (r.kind === 'kernel') {
+        const parsed = parseRecordLine(r.line);
+        if (parsed.type === 'record') noteRecord(loaded, parsed.record);
+        continue;
+      }
+      loaded.records.push(r);
+      loaded.fromEvents++;
+    }
   } catch (err) {
     loaded.notes.push(`cannot read ${display} (${(err as NodeJS.ErrnoException).code ?? String(err)}); its records are skipped`);
   } finally {
@@ -106,28 +123,7 @@ function scanConsole(loaded: LoadedRun): void {
   let capped = false;
   const take = (events: ReturnType<ConsoleDecoder['push']>): void => {
     for (const event of events) {
-      if (event.type !== 'record') continue;
-      const record = event.record;
-      switch (record.kind) {
-        case 'boot':
-          loaded.boot ??= record;
-          break;
-        case 'workload':
-          if (record.event === 'start') loaded.workloadStart ??= record;
-          else loaded.workloadExit ??= record;
-          break;
-        case 'exit':
-          loaded.exit ??= record;
-          break;
-        case 'trace':
-          if (loaded.records.length >= EVENTS_RECORDS_MAX) {
-            capped = true;
-            break;
-          }
-          loaded.records.push(traceRecordToEvent(record));
-          loaded.fromConsole++;
-          break;
-      }
+      if (event.type === 'record' && !noteRecord(loaded, event.record)) capped = true;
     }
   };
   try {
@@ -144,6 +140,30 @@ function scanConsole(loaded: LoadedRun): void {
     closeSync(fd);
   }
   if (capped) loaded.notes.push(`more than ${EVENTS_RECORDS_MAX} trace records: the rest of the console's are not read`);
+}
+
+/** Takes one kernel record (from either channel; the first of each kind counts). False when a
+ *  trace record was left out because EVENTS_RECORDS_MAX was reached. */
+function noteRecord(loaded: LoadedRun, record: UkRecord): boolean {
+  switch (record.kind) {
+    case 'boot':
+      loaded.boot ??= record;
+      return true;
+    case 'workload':
+      if (record.event === 'start') loaded.workloadStart ??= record;
+      else loaded.workloadExit ??= record;
+      return true;
+    case 'exit':
+      loaded.exit ??= record;
+      return true;
+    case 'trace':
+      if (loaded.records.length >= EVENTS_RECORDS_MAX) return false;
+      loaded.records.push(traceRecordToEvent(record));
+      loaded.fromConsole++;
+      return true;
+    case 'mark':
+      return true;
+  }
 }
 
 function readReport(path: string, display: string, notes: string[]): StoredReport | null {

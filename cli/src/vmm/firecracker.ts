@@ -7,8 +7,8 @@ export interface FirecrackerOptions {
   memoryMib: number;
   vcpus: number;
   cmdline: string;
-  /** The ukernel image, attached as a virtio-blk disk (not the root device). */
-  image?: { path: string; readonly: boolean };
+  /** The ukernel image, attached read-only as a virtio-blk disk (not the root device). */
+  image?: { path: string };
   /** The run's events device (docs/observability.md): a second, writable drive. */
   events?: string;
 }
@@ -34,13 +34,18 @@ export function firecrackerConfig(opts: FirecrackerOptions): FirecrackerConfig {
     drives: [
       ...(opts.image === undefined
         ? []
-        : [{ drive_id: 'image', path_on_host: opts.image.path, is_root_device: false, is_read_only: opts.image.readonly }]),
+        : [{ drive_id: 'image', path_on_host: opts.image.path, is_root_device: false, is_read_only: true }]),
       ...(opts.events === undefined ? [] : [{ drive_id: 'events', path_on_host: opts.events, is_root_device: false, is_read_only: false }]),
     ],
     'machine-config': { vcpu_count: opts.vcpus, mem_size_mib: opts.memoryMib },
   };
 }
 
-export function firecrackerArgs(configPath: string): string[] {
-  return ['--no-api', '--config-file', configPath];
+/**
+ * Firecracker's own log goes to `logPath`, never to its stdout, which is the guest's serial
+ * console. It must be given on the command line: the config file's `logger` takes effect only
+ * after Firecracker has logged its first line (src/firecracker/src/main.rs).
+ */
+export function firecrackerArgs(configPath: string, logPath: string): string[] {
+  return ['--no-api', '--config-file', configPath, '--log-path', logPath, '--level', 'Info', '--show-level'];
 }

@@ -35,9 +35,14 @@ export interface SpawnVmmOptions {
   /** Wrap in `setpriv --pdeathsig SIGKILL` when setpriv exists (default true). */
   parentDeathSignal?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** A file descriptor for the child's stdout (e.g. the run's console log) instead of a pipe:
+   *  Firecracker makes its stdout non-blocking and drops serial bytes it cannot write at once,
+   *  which a regular file never refuses. `child.stdout` is then null. */
+  stdoutFd?: number;
 }
 
-/** Spawn `binary args…` with stdin ignored and stdout/stderr piped. Rejects if exec fails. */
+/** Spawn `binary args…` with stdin ignored, stderr piped and stdout piped (or sent to
+ *  `stdoutFd`). Rejects if exec fails. */
 export async function spawnVmm(
   binary: string,
   args: readonly string[],
@@ -47,7 +52,7 @@ export async function spawnVmm(
   const command = withParentDeathSignal(binary, args, env, options.parentDeathSignal !== false);
 
   const spawnedAtNs = process.hrtime.bigint();
-  const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(command.file, command.args, { stdio: ['ignore', options.stdoutFd ?? 'pipe', 'pipe'], env });
   let exit: ExitInfo | null = null;
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, signal) => {

@@ -1,23 +1,35 @@
-// One VM run, shared by every VMM backend: spawn, stream the console (raw bytes to
-// logs/console.log, records parsed, text sanitised and echoed), enforce the boot and run
-// timeouts, forward SIGINT/SIGTERM, and always leave no VMM process behind.
-import { closeSync, openSync, writeSync } from 'node:fs';
+// One VM run, shared by every VMM backend. The guest talks to us on two channels:
+//  - the serial console, which the VMM writes to the run's console log (a regular file, so a VMM
+//    that makes its stdout non-blocking can never drop bytes) and we tail: early boot, the
+//    kernel's own messages and fault reports, and — only without an events device — the
+//    workload's output (the kernel escapes it so that it cannot parse as a record);
+//  - the events device (docs/observability.md), a file the guest writes in CRC'd blocks and we
+//    tail: the workload's console output, its log and trace records, and the kernel's records.
+// Kernel records (`@uk:boot`, `workload`, `exit`) are taken from either channel; workload bytes
+// can reach neither as records. The session enforces the boot and run timeouts, forwards
+// SIGINT/SIGTERM, and always leaves no VMM process behind.
+import { closeSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import {
+  CONSOLE_READ_BYTES_MAX,
   EXIT_AFTER_RECORD_MS,
   EXIT_SIGINT,
   EXIT_SIGTERM,
   KILL_GRACE_MS,
   PIPE_DRAIN_MS,
+  SERIAL_HOLD_MS,
+  SESSION_POLL_MS,
+  VMM_LOG_TAIL_BYTES,
   VMM_STDERR_TAIL_BYTES,
   VMM_STDERR_TAIL_LINES,
 } from '../constants.js';
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
-import type { BootRecord, ExitRecord, WorkloadRecord } from '../console/records.js';
+import { parseRecordLine, type BootRecord, type ExitRecord, type UkRecord, type WorkloadRecord } from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
 import { fileError, Interrupted, UkernelError } from '../errors.js';
 import { makeDirectory } from '../fsutil.js';
 import { formatDuration } from '../format.js';
+import { EventsReader, openEventsFile, type ChannelRecord, type EventsStats } from '../observe/events.js';
 import type { Accel } from './accel.js';
 import { settlesWithin, spawnVmm, type ExitInfo, type VmmProcess } from './process.js';
 
@@ -30,10 +42,14 @@ export interface SessionOptions {
   accel: Accel;
   bootTimeoutMs: number;
   runTimeoutMs: number | null;
-  /** Where raw console bytes go (created, truncated). */
+  /** Where the VMM's serial console goes (created, truncated); its stdout. */
   consoleLogPath: string;
   /** How to name the log in messages (relative to cwd). */
   consoleLogDisplay: string;
+  /** The run's events device file (already created), or null when none is attached. */
+  eventsPath?: string | null;
+  /** The VMM's own log file (Firecracker's logger), quoted when the VMM fails; null: none. */
+  vmmLogPath?: string | null;
   /** Guest text lines (already sanitised); null = do not echo (--json). */
   echo: ((line: string) => void) | null;
   /** One-line notices and warnings for stderr. */
@@ -42,17 +58,27 @@ export interface SessionOptions {
   onStart?: (pid: number) => void;
 }
 
+/** A kernel record and the host time (process.hrtime) it was seen. */
+export interface Seen<T> {
+  record: T;
+  atNs: bigint;
+}
+
 export interface SessionResult {
   spawnedAtNs: bigint;
   firstByteAtNs: bigint | null;
-  boot: { record: BootRecord; atNs: bigint } | null;
-  exit: { record: ExitRecord; atNs: bigint } | null;
+  /** Host time of kernel entry, estimated from the first record that dates it (see entryFrom). */
+  entryAtNs: bigint | null;
+  boot: Seen<BootRecord> | null;
+  exit: Seen<ExitRecord> | null;
   /** `@uk:workload event=start` / `event=exit`, when the guest sent them. */
-  workloadStart: { record: WorkloadRecord; atNs: bigint } | null;
-  workloadExit: { record: WorkloadRecord; atNs: bigint } | null;
+  workloadStart: Seen<WorkloadRecord> | null;
+  workloadExit: Seen<WorkloadRecord> | null;
   vmmExit: ExitInfo;
-  /** Sanitised last lines of the VMM's own stderr. */
+  /** Sanitised last lines of the VMM's own stderr (and its log file, when it has one). */
   stderrTail: string[];
+  /** The events device as read (null: none attached or unreadable). */
+  events: EventsStats | null;
 }
 
 type Outcome =
@@ -63,132 +89,284 @@ type Outcome =
   | { kind: 'signal'; signal: 'SIGINT' | 'SIGTERM' };
 
 export async function runSession(opts: SessionOptions): Promise<SessionResult> {
-  const logFd = openConsoleLog(opts.consoleLogPath, opts.consoleLogDisplay);
-  const decoder = new ConsoleDecoder();
-  const stderrTail = new TailBuffer(VMM_STDERR_TAIL_BYTES);
-  let boot: SessionResult['boot'] = null;
-  let exit: SessionResult['exit'] = null;
-  let workloadStart: SessionResult['workloadStart'] = null;
-  let workloadExit: SessionResult['workloadExit'] = null;
-  let logFailed = false;
+  return new VmSession(opts).run();
+}
 
-  let settle: (outcome: Outcome) => void = () => {};
-  const outcome = new Promise<Outcome>((resolve) => {
-    let settled = false;
-    settle = (o) => {
-      if (!settled) {
-        settled = true;
-        resolve(o);
-      }
-    };
-  });
-  const timers: NodeJS.Timeout[] = [];
-  const after = (ms: number, o: Outcome): NodeJS.Timeout => {
-    const t = setTimeout(() => settle(o), ms);
-    timers.push(t);
-    return t;
-  };
+/** Reads a file from where it last stopped, in bounded chunks. */
+class FileTail {
+  private offset = 0;
+  private readonly chunk = Buffer.alloc(CONSOLE_READ_BYTES_MAX);
+  constructor(private readonly fd: number) {}
 
-  let vmm: VmmProcess | null = null;
-  let signalled: 'SIGINT' | 'SIGTERM' | null = null;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
-    if (signalled !== null) {
-      vmm?.child.kill('SIGKILL'); // second signal: stop waiting politely
-      return;
-    }
-    signalled = signal;
-    settle({ kind: 'signal', signal });
-  };
-  const onSigint = (): void => onSignal('SIGINT');
-  const onSigterm = (): void => onSignal('SIGTERM');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
+  /** The bytes appended since the last call (at most CONSOLE_READ_BYTES_MAX), or null. */
+  read(): Buffer | null {
+    const n = readSync(this.fd, this.chunk, 0, this.chunk.length, this.offset);
+    if (n === 0) return null;
+    this.offset += n;
+    return Buffer.from(this.chunk.subarray(0, n));
+  }
+}
 
-  const handle = (event: ConsoleEvent): void => {
-    switch (event.type) {
-      case 'text':
-        opts.echo?.(event.text);
-        return;
-      case 'malformed':
-        opts.echo?.(event.text);
-        opts.warn(`warning: malformed @uk: record shown as text (${event.reason})`);
-        return;
-      case 'record':
-        // Trace records (no events device) stay in the log for `ukernel trace`.
-        if (event.record.kind === 'trace') return;
-        if (event.record.kind === 'boot') {
-          if (boot !== null) return opts.warn('warning: duplicate @uk:boot record ignored');
-          boot = { record: event.record, atNs: event.atNs };
-          clearTimeout(bootTimer);
-        } else if (event.record.kind === 'workload') {
-          const slot = event.record.event === 'start' ? workloadStart : workloadExit;
-          if (slot !== null) return opts.warn(`warning: duplicate @uk:workload event=${event.record.event} record ignored`);
-          if (event.record.event === 'start') workloadStart = { record: event.record, atNs: event.atNs };
-          else workloadExit = { record: event.record, atNs: event.atNs };
-        } else if (event.record.kind === 'exit') {
-          if (exit !== null) return opts.warn('warning: duplicate @uk:exit record ignored');
-          exit = { record: event.record, atNs: event.atNs };
-          after(EXIT_AFTER_RECORD_MS, { kind: 'exit-grace' });
+class VmSession {
+  private readonly serial = new ConsoleDecoder();
+  private readonly output = new ConsoleDecoder({ serial: false });
+  private readonly stderrTail = new TailBuffer(VMM_STDERR_TAIL_BYTES);
+  private events: { reader: EventsReader; close(): void } | null = null;
+  private boot: SessionResult['boot'] = null;
+  private exit: SessionResult['exit'] = null;
+  private workloadStart: SessionResult['workloadStart'] = null;
+  private workloadExit: SessionResult['workloadExit'] = null;
+  private entryAtNs: bigint | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private watchers: FSWatcher[] = [];
+  private settle: (outcome: Outcome) => void = () => {};
+  private readonly outcome: Promise<Outcome>;
+  private vmm: VmmProcess | null = null;
+  private bootTimer: NodeJS.Timeout | null = null;
+  /** The latest guest time seen on the events device. */
+  private eventsLatestNs = 0;
+  /** Serial text waiting for the events device to reach `untilNs` (see handleSerial). */
+  private held: { sinceNs: bigint; untilNs: number; events: ConsoleEvent[] } | null = null;
+
+  constructor(private readonly opts: SessionOptions) {
+    this.outcome = new Promise<Outcome>((resolve) => {
+      let settled = false;
+      this.settle = (o) => {
+        if (!settled) {
+          settled = true;
+          resolve(o);
         }
+      };
+    });
+  }
+
+  async run(): Promise<SessionResult> {
+    const { opts } = this;
+    let writeFd: number | null = openConsoleLog(opts.consoleLogPath, opts.consoleLogDisplay);
+    const readFd = openSync(opts.consoleLogPath, 'r');
+    const tail = new FileTail(readFd);
+    let signalled = false;
+    const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+      if (signalled) {
+        this.vmm?.child.kill('SIGKILL'); // second signal: stop waiting politely
         return;
-    }
-  };
-
-  const bootTimer = after(opts.bootTimeoutMs, { kind: 'boot-timeout' });
-  if (opts.runTimeoutMs !== null) after(opts.runTimeoutMs, { kind: 'run-timeout' });
-
-  try {
+      }
+      signalled = true;
+      this.settle({ kind: 'signal', signal });
+    };
+    const onSigint = (): void => onSignal('SIGINT');
+    const onSigterm = (): void => onSignal('SIGTERM');
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
     try {
-      vmm = await spawnVmm(opts.binary, opts.args);
+      this.vmm = await this.spawn(writeFd);
+      // The VMM has its own copy. Closed now, and forgotten: the number is soon reused.
+      closeSync(writeFd);
+      writeFd = null;
+      const proc = this.vmm;
+      opts.onStart?.(proc.pid);
+      this.startTimers();
+      const pump = (): void => this.pump(tail, false);
+      this.timers.push(setInterval(pump, SESSION_POLL_MS));
+      this.watch(opts.consoleLogPath, pump);
+      if (opts.eventsPath != null) this.watch(opts.eventsPath, pump);
+      const stderrDone = new Promise<void>((resolve) => proc.child.stderr!.once('close', resolve));
+      proc.child.stderr!.on('data', (chunk: Buffer) => this.stderrTail.push(chunk));
+      void proc.exited.then(() => this.settle({ kind: 'exited' }));
+
+      const result = await this.outcome;
+      this.stopTimers();
+      await this.stopVmm(proc, result);
+      if (!(await settlesWithin(stderrDone, PIPE_DRAIN_MS))) {
+        opts.warn(`warning: ${opts.vmm} stderr still open after exit; its messages may be cut short`);
+      }
+      this.pump(tail, true);
+      return this.finish(proc, result);
+    } finally {
+      this.stopTimers();
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      if (writeFd !== null) closeSync(writeFd);
+      closeSync(readFd);
+      this.events?.close();
+      // Belt and braces: whatever path we took, the VMM must be gone.
+      if (this.vmm !== null && this.vmm.exitInfo() === null) await this.vmm.stop(0);
+    }
+  }
+
+  private async spawn(consoleFd: number): Promise<VmmProcess> {
+    try {
+      return await spawnVmm(this.opts.binary, this.opts.args, { stdoutFd: consoleFd });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
-      throw new UkernelError('VmmSpawnFailed', `could not start ${opts.vmm} (${opts.binary}): ${code}`, {
+      throw new UkernelError('VmmSpawnFailed', `could not start ${this.opts.vmm} (${this.opts.binary}): ${code}`, {
         cause: err,
       });
     }
-    const proc = vmm;
-    opts.onStart?.(proc.pid);
+  }
 
-    const stdoutDone = new Promise<void>((resolve) => proc.child.stdout!.once('close', resolve));
-    const stderrDone = new Promise<void>((resolve) => proc.child.stderr!.once('close', resolve));
-    proc.child.stdout!.on('data', (chunk: Buffer) => {
-      const atNs = process.hrtime.bigint();
-      if (!logFailed) {
-        try {
-          writeAll(logFd, chunk);
-        } catch (err) {
-          logFailed = true;
-          opts.warn(`warning: cannot write ${opts.consoleLogDisplay} (${(err as NodeJS.ErrnoException).code}); log is incomplete`);
-        }
-      }
-      for (const event of decoder.push(chunk, atNs)) handle(event);
-    });
-    proc.child.stderr!.on('data', (chunk: Buffer) => stderrTail.push(chunk));
-    void proc.exited.then(() => settle({ kind: 'exited' }));
+  private startTimers(): void {
+    this.bootTimer = this.after(this.opts.bootTimeoutMs, { kind: 'boot-timeout' });
+    if (this.opts.runTimeoutMs !== null) this.after(this.opts.runTimeoutMs, { kind: 'run-timeout' });
+  }
 
-    const result = await outcome;
-    for (const t of timers) clearTimeout(t);
+  private after(ms: number, outcome: Outcome): NodeJS.Timeout {
+    const timer = setTimeout(() => this.settle(outcome), ms);
+    this.timers.push(timer);
+    return timer;
+  }
 
-    if (proc.exitInfo() === null) {
-      if (result.kind === 'exit-grace') {
-        opts.warn(
-          `notice: ${opts.vmm} still running ${formatDuration(EXIT_AFTER_RECORD_MS * 1e6)} after @uk:exit; stopping it`,
-        );
-      }
-      const stopped = await proc.stop(KILL_GRACE_MS);
-      if (!stopped.exited) opts.warn(`warning: ${opts.vmm} (pid ${proc.pid}) did not exit after SIGKILL`);
+  private stopTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers = [];
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+  }
+
+  /** inotify tells us about new bytes at once; the interval timer covers filesystems without it. */
+  private watch(path: string, pump: () => void): void {
+    try {
+      const watcher = watch(path, { persistent: false }, pump);
+      watcher.on('error', () => watcher.close());
+      this.watchers.push(watcher);
+    } catch {
+      // polling alone then
     }
-    const drained = await settlesWithin(Promise.all([stdoutDone, stderrDone]), PIPE_DRAIN_MS);
-    if (!drained) opts.warn(`warning: ${opts.vmm} output pipes still open after exit; console may be cut short`);
-    for (const event of decoder.end()) handle(event);
+  }
 
+  private async stopVmm(proc: VmmProcess, result: Outcome): Promise<void> {
+    if (proc.exitInfo() !== null) return;
+    if (result.kind === 'exit-grace') {
+      this.opts.warn(`notice: ${this.opts.vmm} still running ${formatDuration(EXIT_AFTER_RECORD_MS * 1e6)} after @uk:exit; stopping it`);
+    }
+    const stopped = await proc.stop(KILL_GRACE_MS);
+    if (!stopped.exited) this.opts.warn(`warning: ${this.opts.vmm} (pid ${proc.pid}) did not exit after SIGKILL`);
+  }
+
+  /** Reads what both channels have added. `final`: the VMM is gone, read everything. */
+  private pump(tail: FileTail, final: boolean): void {
+    const atNs = process.hrtime.bigint();
+    // Bounded per call: a guest that floods the console cannot starve the timers.
+    for (let chunk = tail.read(), n = 0; chunk !== null; chunk = final || n < 16 ? tail.read() : null, n++) {
+      for (const event of this.serial.push(chunk, atNs)) this.handleSerial(event);
+    }
+    this.pumpEvents(atNs, final);
+    if (final) {
+      for (const event of this.output.end()) this.handleConsole(event);
+      for (const event of this.serial.end()) this.handleSerial(event);
+      this.releaseSerial();
+    } else if (this.held !== null && atNs - this.held.sinceNs > BigInt(SERIAL_HOLD_MS) * 1_000_000n) {
+      this.releaseSerial(); // the events device fell silent: show the text rather than wait
+    }
+  }
+
+  /**
+   * Serial text stamped by `@uk:mark` (the kernel wrote it while the events device was in use)
+   * waits until the events device has caught up with that guest time, so that live output comes
+   * in guest-time order: e.g. a fault report after the workload's last lines, which the kernel
+   * flushes only once the report is out.
+   */
+  private handleSerial(event: ConsoleEvent): void {
+    if (event.type === 'record' && event.record.kind === 'mark') {
+      if (event.record.tNs > this.eventsLatestNs) {
+        this.held ??= { sinceNs: event.atNs, untilNs: 0, events: [] };
+        this.held.untilNs = Math.max(this.held.untilNs, event.record.tNs);
+      }
+      return;
+    }
+    if (this.held !== null && event.type !== 'record') this.held.events.push(event);
+    else this.handleConsole(event);
+  }
+
+  private releaseSerial(): void {
+    const held = this.held;
+    this.held = null;
+    for (const event of held?.events ?? []) this.handleConsole(event);
+  }
+
+  private pumpEvents(atNs: bigint, final: boolean): void {
+    if (this.opts.eventsPath == null) return;
+    if (this.events === null) {
+      const opened = openEventsFile(this.opts.eventsPath);
+      if (opened === null || 'error' in opened) return;
+      this.events = { reader: new EventsReader(opened.source), close: opened.close };
+    }
+    const reader = this.events.reader;
+    const hadBlocks = reader.stats.blocks > 0;
+    const records = reader.poll(final);
+    // The first block's flush time on the guest clock, seen now on the host, dates kernel entry.
+    if (!hadBlocks && reader.stats.blocks > 0 && reader.stats.firstBlockFlushNs !== null && !final) {
+      this.entryAtNs ??= atNs - BigInt(reader.stats.firstBlockFlushNs);
+    }
+    for (const record of records) {
+      this.eventsLatestNs = Math.max(this.eventsLatestNs, record.tNs);
+      this.handleChannelRecord(record, atNs);
+    }
+    if (this.held !== null && this.eventsLatestNs >= this.held.untilNs) this.releaseSerial();
+  }
+
+  private handleChannelRecord(record: ChannelRecord, atNs: bigint): void {
+    if (record.kind === 'output') {
+      for (const event of this.output.push(record.bytes, atNs)) this.handleConsole(event);
+    } else if (record.kind === 'kernel') {
+      const parsed = parseRecordLine(record.line);
+      if (parsed.type === 'record') this.handleRecord(parsed.record, atNs, 'events');
+      else if (parsed.type === 'malformed') this.opts.warn(`warning: malformed kernel record on the events device (${parsed.reason})`);
+    }
+    // Log and trace records stay in the events file for `ukernel logs` and `ukernel trace`.
+  }
+
+  private handleConsole(event: ConsoleEvent): void {
+    switch (event.type) {
+      case 'text':
+        this.opts.echo?.(event.text);
+        return;
+      case 'malformed':
+        this.opts.echo?.(event.text);
+        this.opts.warn(`warning: malformed @uk: record shown as text (${event.reason})`);
+        return;
+      case 'record':
+        this.handleRecord(event.record, event.atNs, 'serial');
+        return;
+    }
+  }
+
+  private handleRecord(record: UkRecord, atNs: bigint, channel: 'serial' | 'events'): void {
+    switch (record.kind) {
+      case 'trace':
+        return; // stays in the log for `ukernel trace`
+      case 'boot':
+        if (this.boot !== null) return this.opts.warn('warning: duplicate @uk:boot record ignored');
+        this.boot = { record, atNs };
+        // On the console the record is sent at `ready`: its arrival dates kernel entry.
+        if (channel === 'serial') this.entryAtNs ??= atNs - BigInt(record.readyNs);
+        if (this.bootTimer !== null) clearTimeout(this.bootTimer);
+        return;
+      case 'workload': {
+        const slot = record.event === 'start' ? this.workloadStart : this.workloadExit;
+        if (slot !== null) return this.opts.warn(`warning: duplicate @uk:workload event=${record.event} record ignored`);
+        if (record.event === 'start') this.workloadStart = { record, atNs };
+        else this.workloadExit = { record, atNs };
+        return;
+      }
+      case 'exit':
+        if (this.exit !== null) return this.opts.warn('warning: duplicate @uk:exit record ignored');
+        this.exit = { record, atNs };
+        this.after(EXIT_AFTER_RECORD_MS, { kind: 'exit-grace' });
+        return;
+    }
+  }
+
+  private finish(proc: VmmProcess, result: Outcome): SessionResult {
+    const { opts } = this;
+    const stderrTail = [...tailLines(this.stderrTail.contents(), opts.vmm), ...vmmLogTail(opts.vmmLogPath, opts.vmm)];
     if (result.kind === 'signal') throw new Interrupted(result.signal, result.signal === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM);
-    if (result.kind === 'boot-timeout' && boot === null) {
+    if (result.kind === 'boot-timeout' && this.boot === null) {
       throw new UkernelError(
         'BootTimeout',
         `no @uk:boot record within ${formatDuration(opts.bootTimeoutMs * 1e6)} on ${opts.vmm}/${opts.accel}; ` +
           `VM stopped; console output is in ${opts.consoleLogDisplay}`,
-        { details: tailLines(stderrTail, opts.vmm) },
+        { details: stderrTail },
       );
     }
     if (result.kind === 'run-timeout') {
@@ -198,34 +376,55 @@ export async function runSession(opts: SessionOptions): Promise<SessionResult> {
           `console output is in ${opts.consoleLogDisplay}`,
       );
     }
-    const vmmExit = proc.exitInfo() ?? { code: null, signal: 'SIGKILL', atNs: process.hrtime.bigint() };
     return {
       spawnedAtNs: proc.spawnedAtNs,
-      firstByteAtNs: decoder.firstByteNs,
-      boot,
-      exit,
-      workloadStart,
-      workloadExit,
-      vmmExit,
-      stderrTail: tailLines(stderrTail, opts.vmm),
+      firstByteAtNs: this.serial.firstByteNs,
+      entryAtNs: this.entryAtNs,
+      boot: this.boot,
+      exit: this.exit,
+      workloadStart: this.workloadStart,
+      workloadExit: this.workloadExit,
+      vmmExit: proc.exitInfo() ?? { code: null, signal: 'SIGKILL', atNs: process.hrtime.bigint() },
+      stderrTail,
+      events: this.events?.reader.stats ?? null,
     };
-  } finally {
-    for (const t of timers) clearTimeout(t);
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
-    closeSync(logFd);
-    // Belt and braces: whatever path we took, the VMM must be gone.
-    if (vmm !== null && vmm.exitInfo() === null) await vmm.stop(0);
   }
 }
 
 /**
- * Turn a finished session into the guest status, or the error that explains why there
- * is none. The `@uk:exit` record is authoritative; the VMM exit code is the fallback.
+ * Turn a finished session into the guest status, or the error that explains why there is none.
+ * The kernel's `@uk:exit` record gives the status; on QEMU the isa-debug-exit code (which only
+ * the kernel can write: port I/O needs ring 0) is the cross-check and wins a disagreement. A
+ * run with an image whose workload never started is never a success.
  */
-export function decideStatus(result: Pick<SessionResult, 'exit' | 'vmmExit' | 'stderrTail'>, vmm: VmmName): number {
-  if (result.exit !== null) return result.exit.record.status;
+export function decideStatus(
+  result: Pick<SessionResult, 'exit' | 'vmmExit' | 'stderrTail'> & Partial<Pick<SessionResult, 'workloadStart'>>,
+  vmm: VmmName,
+  context: { imageAttached?: boolean; warn?: (line: string) => void } = {},
+): number {
+  const status = statusOf(result, vmm, context.warn ?? (() => {}));
+  if (context.imageAttached === true && (result.workloadStart ?? null) === null && status === 0) {
+    throw new UkernelError('WorkloadNotStarted', 'the guest exited 0 but never started the workload from the image', {
+      details: result.stderrTail,
+    });
+  }
+  return status;
+}
+
+function statusOf(result: Pick<SessionResult, 'exit' | 'vmmExit' | 'stderrTail'>, vmm: VmmName, warn: (line: string) => void): number {
   const { code, signal } = result.vmmExit;
+  // isa-debug-exit makes QEMU exit (status << 1) | 1, cut to 8 bits: the low 7 bits of the
+  // status. QEMU's own errors exit 1 with a message.
+  const debugExit =
+    vmm === 'qemu' && code !== null && code % 2 === 1 && (code > 1 || result.stderrTail.length === 0) ? (code - 1) / 2 : null;
+  if (result.exit !== null) {
+    const recorded = result.exit.record.status;
+    if (debugExit !== null && debugExit !== (recorded & 0x7f)) {
+      warn(`warning: the exit record says status ${recorded} but the guest wrote ${debugExit} to isa-debug-exit; using ${debugExit}`);
+      return debugExit;
+    }
+    return recorded;
+  }
   if (code === 0) {
     throw new UkernelError(
       'GuestNoStatus',
@@ -234,16 +433,9 @@ export function decideStatus(result: Pick<SessionResult, 'exit' | 'vmmExit' | 's
     );
   }
   const how = code !== null ? `exited with code ${code}` : `was killed by ${signal ?? 'an unknown signal'}`;
-  let message = `${vmm} ${how} and the guest printed no @uk:exit record`;
-  // isa-debug-exit makes QEMU exit (status << 1) | 1; QEMU's own errors exit 1 with a message.
-  if (vmm === 'qemu' && code !== null && code % 2 === 1 && (code > 1 || result.stderrTail.length === 0)) {
-    message += ` (if the guest wrote isa-debug-exit, its status was ${(code - 1) / 2})`;
-  }
-  return throwVmmFailed(message, result.stderrTail);
-}
-
-function throwVmmFailed(message: string, details: string[]): never {
-  throw new UkernelError('VmmFailed', message, { details });
+  let message = `${vmm} ${how} and the guest sent no @uk:exit record`;
+  if (debugExit !== null) message += ` (if the guest wrote isa-debug-exit, its status was ${debugExit})`;
+  throw new UkernelError('VmmFailed', message, { details: result.stderrTail });
 }
 
 function openConsoleLog(path: string, display: string): number {
@@ -253,11 +445,6 @@ function openConsoleLog(path: string, display: string): number {
   } catch (err) {
     throw fileError(err, { op: 'create', display: `console log ${display}` });
   }
-}
-
-function writeAll(fd: number, chunk: Uint8Array): void {
-  let offset = 0;
-  while (offset < chunk.length) offset += writeSync(fd, chunk, offset, chunk.length - offset);
 }
 
 /** Keeps the last `capacity` bytes pushed into it. */
@@ -280,8 +467,8 @@ export class TailBuffer {
 
 const TERMINATING_RE = /terminating on signal [0-9]+/;
 
-function tailLines(tail: TailBuffer, prefix: string): string[] {
-  const text = tail.contents();
+/** The last lines of `text`, sanitised, each prefixed (`qemu: …`). */
+function tailLines(text: Buffer, prefix: string): string[] {
   const lines: string[] = [];
   let start = 0;
   for (let i = 0; i <= text.length; i++) {
@@ -293,4 +480,23 @@ function tailLines(tail: TailBuffer, prefix: string): string[] {
     }
   }
   return lines.slice(-VMM_STDERR_TAIL_LINES);
+}
+
+/** The last lines of the VMM's own log file (Firecracker's logger), when it has one. */
+function vmmLogTail(path: string | null | undefined, vmm: VmmName): string[] {
+  if (path == null) return [];
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const tail = new TailBuffer(VMM_LOG_TAIL_BYTES);
+    const tailer = new FileTail(fd);
+    for (let chunk = tailer.read(), n = 0; chunk !== null && n < 1024; chunk = tailer.read(), n++) tail.push(chunk);
+    return tailLines(tail.contents(), `${vmm} log`);
+  } finally {
+    closeSync(fd);
+  }
 }

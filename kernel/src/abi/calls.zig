@@ -120,7 +120,7 @@ const implementation = struct {
         const data = read_only_bytes(data_pointer, data_length) orelse return failure(.bad_pointer);
         switch (handles.kind_of(handle)) {
             .console => {
-                console.write(data);
+                if (!events.console_output(scheduler.current_id(), data)) console.write_workload(data);
                 return @intCast(data.len);
             },
             .channel => {

@@ -1,10 +1,33 @@
-//! Machine-readable console records (`@uk:` lines) for the host CLI. The format is specified in
-//! docs/console-protocol.md; the host treats them as untrusted and validates every field.
+//! The kernel's records (`@uk:` lines) for the host CLI. The format is specified in
+//! docs/console-protocol.md; the host treats them as untrusted and validates every field. They
+//! travel on the events device when one is attached (where workload bytes cannot imitate them),
+//! else on the serial console, always at the start of a line.
 
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const console = @import("console.zig");
+const events = @import("../observe/events.zig");
+const exceptions = @import("../arch/x86_64/exceptions.zig");
+
+/// Sends one formatted record line (without its newline) on the channel the host trusts.
+fn emit(line: []const u8) void {
+    assert(std.mem.startsWith(u8, line, "@uk:"));
+    if (events.kernel_record(line)) return;
+    var with_newline: [constants.console_line_bytes_max + 1]u8 = undefined;
+    @memcpy(with_newline[0..line.len], line);
+    with_newline[line.len] = '\n';
+    console.write_record(with_newline[0 .. line.len + 1]);
+}
+
+/// Formats a record into a bounded line and emits it. Records are far shorter than the bound
+/// (the longest, `boot`, is about 300 bytes), so a cut is a programming error.
+fn emit_formatted(comptime format: []const u8, arguments: anytype) void {
+    var line: [constants.console_line_bytes_max]u8 = undefined;
+    var writer = std.Io.Writer.fixed(&line);
+    writer.print(format, arguments) catch unreachable;
+    emit(writer.buffered());
+}
 
 pub const ExitReason = enum { @"return", panic, exception, @"test", workload_not_started };
 
@@ -24,7 +47,7 @@ pub fn boot(record: *const BootRecord) void {
     var buffer: [constants.console_line_bytes_max]u8 = undefined;
     var writer = std.Io.Writer.fixed(&buffer);
     format_boot(&writer, record) catch unreachable; // The buffer bounds the record.
-    console.write(writer.buffered());
+    emit(writer.buffered());
 }
 
 fn format_boot(writer: *std.Io.Writer, record: *const BootRecord) !void {
@@ -35,32 +58,45 @@ fn format_boot(writer: *std.Io.Writer, record: *const BootRecord) !void {
     inline for (@typeInfo(constants.BootPhase).@"enum".fields, 0..) |field, index| {
         try writer.print(" phase.{s}={d}", .{ field.name, record.phase_ns[index] });
     }
-    try writer.writeByte('\n');
 }
 
+/// The VM is about to stop with `status`. Also reports what was lost on the way: records the
+/// events device could not take, whether writing to it failed, and device interrupts no driver
+/// claimed.
 pub fn exit(status: u8, reason: ExitReason) void {
-    const dropped = @import("../observe/events.zig").dropped_total;
-    if (dropped > 0) {
-        console.print("@uk:exit v={d} status={d} reason={s} events_dropped={d}\n", .{
-            constants.console_protocol_version, status, @tagName(reason), dropped,
-        });
-        return;
-    }
-    console.print("@uk:exit v={d} status={d} reason={s}\n", .{
-        constants.console_protocol_version, status, @tagName(reason),
+    const format = "@uk:exit v={d} status={d} reason={s} events_dropped={d} events_failed={d}" ++
+        " interrupts_unexpected={d}";
+    emit_formatted(format, .{
+        constants.console_protocol_version,
+        status,
+        @tagName(reason),
+        events.dropped_total,
+        @intFromBool(events.write_failed),
+        exceptions.unexpected_interrupts(),
     });
 }
 
-/// The workload is about to run: `t_ns` since kernel entry, and how long the steps before took.
+/// The exit record again, on the serial console: when the events device failed under it.
+pub fn exit_on_console(status: u8, reason: ExitReason) void {
+    var line: [constants.console_line_bytes_max]u8 = undefined;
+    const text = std.fmt.bufPrint(&line, "@uk:exit v={d} status={d} reason={s} events_dropped={d} events_failed=1\n", .{
+        constants.console_protocol_version, status, @tagName(reason), events.dropped_total,
+    }) catch unreachable;
+    console.write_record(text);
+}
+
+/// The workload is about to run: `t_ns` since kernel entry, and how long the steps before took
+/// (`disk`: finding the image disk and reading its first sector; `image`: verifying the header
+/// and the rootfs index; `load`: reading, verifying and loading the entry ELF).
 pub fn workload_start(t_ns: u64, disk_ns: u64, image_ns: u64, load_ns: u64) void {
-    console.print("@uk:workload v={d} event=start t_ns={d} disk_ns={d} image_ns={d} load_ns={d}\n", .{
+    emit_formatted("@uk:workload v={d} event=start t_ns={d} disk_ns={d} image_ns={d} load_ns={d}", .{
         constants.console_protocol_version, t_ns, disk_ns, image_ns, load_ns,
     });
 }
 
 /// The workload returned (or called task.exit) with `status`.
 pub fn workload_exit(status: u8, t_ns: u64) void {
-    console.print("@uk:workload v={d} event=exit status={d} t_ns={d}\n", .{
+    emit_formatted("@uk:workload v={d} event=exit status={d} t_ns={d}", .{
         constants.console_protocol_version, status, t_ns,
     });
 }

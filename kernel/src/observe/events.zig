@@ -1,9 +1,14 @@
-//! Log and trace records (docs/observability.md). Records are encoded into one buffer and leave
-//! the guest in blocks written to the events device (a virtio-blk disk the host reads as a file):
-//! one request per block, where the serial console would cost an exit per byte. The buffer is
-//! flushed when full, when the scheduler idles, every events_flush_interval_ns while tasks run,
-//! and at exit. Without an events device, records go to the console instead (text for logs,
-//! `@uk:trace` records for traces).
+//! The events channel (docs/observability.md): the workload's console output, its log and trace
+//! records, and the kernel's own `@uk:` records are encoded into one buffer and leave the guest
+//! in blocks written to the events device (a virtio-blk disk the host reads as a file): one
+//! request per block, where the serial console would cost an exit per byte. The buffer is
+//! flushed when full, when the scheduler idles, every events_flush_interval_ns while tasks run
+//! (checked at every ABI call that adds a record), and at exit.
+//!
+//! Only the kernel writes here, so a workload cannot forge the kernel's records: its console
+//! bytes travel in `console` records, never parsed as records on the host. Without an events
+//! device everything goes to the serial console instead (console.zig escapes workload lines
+//! there so that they cannot parse as records either).
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -18,7 +23,19 @@ const block_magic = "UKEB";
 const block_header_bytes: u32 = 32;
 const record_header_bytes: u32 = 20;
 
-pub const Kind = enum(u8) { log = 1, span_begin = 2, span_end = 3, event = 4 };
+pub const Kind = enum(u8) {
+    log = 1,
+    span_begin = 2,
+    span_end = 3,
+    event = 4,
+    /// Workload console output (io.write on the console handle): raw bytes, any content.
+    console = 5,
+    /// A kernel record: one `@uk:` line (docs/console-protocol.md), without its newline.
+    kernel = 6,
+};
+
+/// Console and kernel records: `u32 text_bytes`, 4 bytes zero, then the text.
+const text_record_header_bytes: u32 = record_header_bytes + 8;
 
 pub const Field = struct { key: []const u8, value: []const u8 };
 
@@ -35,9 +52,17 @@ pub var dropped_total: u64 = 0;
 var last_flush_tsc: u64 = 0;
 var flush_interval_ticks: u64 = 0;
 var device_full: bool = false;
+/// Set when a write to the device failed (an I/O error from the host, e.g. its disk is full),
+/// as opposed to the device's capacity being used up; reported in the exit record.
+pub var write_failed: bool = false;
+/// Offset in the payload of the last record when it is a console record that may grow (the
+/// same task wrote again before anything else was recorded), else null.
+var console_tail: ?struct { offset: u32, task: u32 } = null;
 
 pub fn init(events_device: ?*block.Device, boot_clock: *const clock_module.Clock) void {
+    assert(payload_bytes == 0);
     device = events_device;
+    if (events_device != null) console.mark_hook = &mark_needed;
     clock = boot_clock;
     flush_interval_ticks = boot_clock.ticks_for_ns(constants.events_flush_interval_ns);
     last_flush_tsc = cpu.rdtsc();
@@ -70,7 +95,7 @@ pub fn span_begin(task: u32, span: u64, parent: u64, name: []const u8) void {
     const t_ns = clock.now_ns();
     if (device == null) {
         var safe: [constants.name_bytes_max]u8 = undefined;
-        console.print("@uk:trace v=1 kind=begin span={d} parent={d} task={d} t_ns={d} name={s}\n", .{ span, parent, task, t_ns, record_safe(name, &safe) });
+        trace_to_console("kind=begin span={d} parent={d} task={d} t_ns={d} name={s}\n", .{ span, parent, task, t_ns, record_safe(name, &safe) });
         return;
     }
     const size = record_header_bytes + 24 + name.len;
@@ -86,7 +111,7 @@ pub fn span_begin(task: u32, span: u64, parent: u64, name: []const u8) void {
 pub fn span_end(task: u32, span: u64) void {
     const t_ns = clock.now_ns();
     if (device == null) {
-        console.print("@uk:trace v=1 kind=end span={d} task={d} t_ns={d}\n", .{ span, task, t_ns });
+        trace_to_console("kind=end span={d} task={d} t_ns={d}\n", .{ span, task, t_ns });
         return;
     }
     const size = record_header_bytes + 8;
@@ -99,7 +124,7 @@ pub fn event(task: u32, name: []const u8, value: u64) void {
     const t_ns = clock.now_ns();
     if (device == null) {
         var safe: [constants.name_bytes_max]u8 = undefined;
-        console.print("@uk:trace v=1 kind=event value={d} task={d} t_ns={d} name={s}\n", .{ value, task, t_ns, record_safe(name, &safe) });
+        trace_to_console("kind=event value={d} task={d} t_ns={d} name={s}\n", .{ value, task, t_ns, record_safe(name, &safe) });
         return;
     }
     const size = record_header_bytes + 16 + name.len;
@@ -109,6 +134,89 @@ pub fn event(task: u32, name: []const u8, value: u64) void {
     record[28] = @intCast(name.len);
     @memset(record[29..36], 0);
     @memcpy(record[36..][0..name.len], name);
+}
+
+/// Records written since boot, and that count when serial text was last stamped.
+var records_written: u64 = 0;
+var records_marked: u64 = 0;
+
+/// console.mark_hook: serial text needs a time stamp when records went out since the last one.
+fn mark_needed() ?u64 {
+    if (records_written == records_marked) return null;
+    records_marked = records_written;
+    return clock.now_ns();
+}
+
+/// True when records go to the events device, false when they fall back to the console.
+pub fn attached() bool {
+    return device != null;
+}
+
+/// The workload's console output. Consecutive writes of one task grow one record. Returns false
+/// when there is no events device (the caller then uses the serial console). When the device
+/// is full or failed the bytes are dropped and counted: they never go to the serial console,
+/// which carries only the kernel's own output while an events device is attached.
+pub fn console_output(task: u32, bytes: []const u8) bool {
+    if (device == null) return false;
+    const chunk_bytes_max = constants.events_buffer_bytes - text_record_header_bytes;
+    var rest = bytes;
+    var chunks: u32 = 0;
+    const chunks_max = bytes.len / chunk_bytes_max + 1;
+    while (rest.len > 0 and chunks < chunks_max) : (chunks += 1) {
+        const length: u32 = @intCast(@min(rest.len, chunk_bytes_max));
+        if (!console_grow(task, rest[0..length])) console_record(task, rest[0..length]);
+        rest = rest[length..];
+    }
+    assert(rest.len == 0);
+    maybe_flush();
+    return true;
+}
+
+/// Appends to the last record when it is this task's console record and there is room.
+fn console_grow(task: u32, bytes: []const u8) bool {
+    const tail = console_tail orelse return false;
+    if (tail.task != task or device_full) return false;
+    if (payload_bytes + bytes.len > constants.events_buffer_bytes) return false;
+    const record = buffer[block_header_bytes + tail.offset ..];
+    const size = std.mem.readInt(u32, record[0..4], .little);
+    assert(tail.offset + size == payload_bytes);
+    @memcpy(buffer[block_header_bytes + payload_bytes ..][0..bytes.len], bytes);
+    payload_bytes += @intCast(bytes.len);
+    records_written += 1;
+    std.mem.writeInt(u32, record[0..4], size + @as(u32, @intCast(bytes.len)), .little);
+    const text_bytes = std.mem.readInt(u32, record[20..24], .little);
+    std.mem.writeInt(u32, record[20..24], text_bytes + @as(u32, @intCast(bytes.len)), .little);
+    return true;
+}
+
+fn console_record(task: u32, bytes: []const u8) void {
+    const t_ns = clock.now_ns();
+    const record = reserve(text_record_header_bytes + bytes.len) orelse return;
+    const offset: u32 = @intCast(record.ptr - buffer[block_header_bytes..].ptr);
+    text_record(record, .console, task, t_ns, bytes);
+    console_tail = .{ .offset = offset, .task = task };
+}
+
+/// A kernel `@uk:` record (without its newline). False when it could not be recorded (no
+/// device, device full or failed, or called in ring 0, where the device is not driven): the
+/// caller then sends it on the serial console, which only the kernel writes while an events
+/// device is attached.
+pub fn kernel_record(line: []const u8) bool {
+    assert(line.len > 0 and line[line.len - 1] != '\n');
+    if (device == null or device_full or !cpu.in_ring3()) return false;
+    const t_ns = clock.now_ns();
+    const record = reserve(text_record_header_bytes + line.len) orelse return false;
+    if (device_full) return false; // reserve() flushed and the device filled up
+    text_record(record, .kernel, 0, t_ns, line);
+    return true;
+}
+
+fn text_record(record: []u8, kind: Kind, task: u32, t_ns: u64, text: []const u8) void {
+    assert(record.len == text_record_header_bytes + text.len);
+    header(record, kind, 0, task, t_ns, record.len);
+    std.mem.writeInt(u32, record[20..24], @intCast(text.len), .little);
+    @memset(record[24..28], 0);
+    @memcpy(record[28..][0..text.len], text);
 }
 
 /// Called at scheduling points: flushes a non-empty buffer older than the flush interval.
@@ -121,6 +229,7 @@ pub fn maybe_flush() void {
 /// Writes the buffered records as one block (final: the last block of the run).
 pub fn flush(final: bool) void {
     last_flush_tsc = cpu.rdtsc();
+    console_tail = null;
     const events_device = device orelse return;
     if (payload_bytes == 0 and !final) return;
     if (device_full) {
@@ -138,7 +247,8 @@ pub fn flush(final: bool) void {
     std.mem.writeInt(u32, buffer[12..16], payload_bytes, .little);
     std.mem.writeInt(u32, buffer[16..20], dropped_records, .little);
     std.mem.writeInt(u32, buffer[20..24], std.hash.Crc32.hash(payload), .little);
-    @memset(buffer[24..32], 0);
+    // When the block left: with the host's arrival time this dates kernel entry on the host.
+    std.mem.writeInt(u64, buffer[24..32], clock.now_ns(), .little);
     @memset(buffer[block_header_bytes + payload_bytes .. total], 0);
     const sectors = total / block.sector_bytes;
     // Keep the last sector free so the host always finds an end.
@@ -151,6 +261,7 @@ pub fn flush(final: bool) void {
     }
     events_device.write(next_sector, buffer[0..total]) catch {
         device_full = true;
+        write_failed = true;
         dropped_total += dropped_records + count_records(payload);
     };
     next_sector += sectors;
@@ -163,6 +274,7 @@ pub fn flush(final: bool) void {
 /// record is dropped (and counted).
 fn reserve(size: u64) ?[]u8 {
     assert(size >= record_header_bytes);
+    console_tail = null;
     if (size > constants.events_buffer_bytes) {
         dropped_records += 1;
         return null;
@@ -174,6 +286,7 @@ fn reserve(size: u64) ?[]u8 {
     }
     const record = buffer[block_header_bytes + payload_bytes ..][0..size];
     payload_bytes += @intCast(size);
+    records_written += 1;
     return record;
 }
 
@@ -204,7 +317,17 @@ fn log_to_console(level: u8, message: []const u8, fields: []const Field) void {
     writer.print("{s}: {s}", .{ names[level], message }) catch {};
     for (fields) |field| writer.print(" {s}={s}", .{ field.key, field.value }) catch {};
     writer.writeByte('\n') catch {};
-    console.write(writer.buffered());
+    console.write_workload(writer.buffered());
+}
+
+/// A `@uk:trace` record on the console (no events device). The names in it are reduced to the
+/// record grammar by record_safe, so the line always fits.
+fn trace_to_console(comptime format: []const u8, arguments: anytype) void {
+    var line: [constants.console_line_bytes_max]u8 = undefined;
+    var writer = std.Io.Writer.fixed(&line);
+    writer.print("@uk:trace v={d} " ++ format, .{constants.console_protocol_version} ++ arguments) catch
+        unreachable;
+    console.write_record(writer.buffered());
 }
 
 /// A name reduced to the console record grammar (others become '_'), never empty.

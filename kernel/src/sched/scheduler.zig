@@ -304,22 +304,53 @@ fn wake_expired() void {
     earliest_deadline_tsc = earliest;
 }
 
-/// Nothing is ready: wait for the earliest deadline.
+/// Nothing is ready: wait for the earliest deadline. Far deadlines: halt until the learned
+/// margin before it, then return (the caller looks again and comes back here to spin the rest).
+/// Near ones: spin in ring 3 up to the deadline.
 fn idle(rounds: u64) void {
     const deadline = earliest_deadline_tsc;
     if (deadline == deadline_none) deadlock();
     if (rounds == 0) before_idle();
     const now = cpu.rdtsc();
     if (deadline <= now) return;
-    const spin_ticks = clock.ticks_for_ns(constants.idle_spin_ns_max);
-    if (deadline - now > spin_ticks) {
-        // Halt until a margin before the deadline, then spin the rest: a halt's wake-up takes
-        // longer than a spin's.
-        const margin = clock.ticks_for_ns(constants.idle_halt_margin_ns);
-        _ = supervisor.call(.halt_until, deadline -| margin, 0, 0);
+    const margin = halt_margin_ticks();
+    if (deadline - now > margin + clock.ticks_for_ns(constants.idle_halt_ns_min)) {
+        const armed = deadline - margin;
+        _ = supervisor.call(.halt_until, armed, 0, 0);
+        halt_overshoot_learn(armed, cpu.rdtsc());
         return;
     }
-    while (cpu.rdtsc() < deadline) cpu.pause();
+    var spins: u64 = 0;
+    while (cpu.rdtsc() < deadline and spins < constants.idle_spin_iterations_max) : (spins += 1) {
+        cpu.pause();
+    }
+}
+
+/// The highest recent overshoot of a halt past its armed deadline (TSC ticks), decaying; 0 until
+/// the first halt that ran to its deadline.
+var halt_overshoot_ticks: u64 = 0;
+
+/// How long before a deadline to stop halting: what a halt's wake-up costs here (see
+/// constants.zig, idle_halt_margin_*), in TSC ticks.
+fn halt_margin_ticks() u64 {
+    const margin_min = clock.ticks_for_ns(constants.idle_halt_margin_min_ns);
+    const margin_max = clock.ticks_for_ns(constants.idle_halt_margin_max_ns);
+    if (halt_overshoot_ticks == 0) return clock.ticks_for_ns(constants.idle_halt_margin_initial_ns);
+    const margin = halt_overshoot_ticks + halt_overshoot_ticks / 4 +
+        clock.ticks_for_ns(constants.idle_halt_margin_slack_ns);
+    assert(margin_min <= margin_max);
+    return std.math.clamp(margin, margin_min, margin_max);
+}
+
+/// A halt armed for `armed` returned to ring 3 at `woke`. Only halts that ran past their armed
+/// deadline teach anything (an earlier wake-up was another interrupt).
+fn halt_overshoot_learn(armed: u64, woke: u64) void {
+    if (woke < armed) return;
+    // An outlier (the host descheduled the vCPU) counts as the largest margin, no more.
+    const overshoot = @min(woke - armed, clock.ticks_for_ns(constants.idle_halt_margin_max_ns));
+    const decayed = halt_overshoot_ticks - halt_overshoot_ticks / constants.idle_halt_margin_decay;
+    halt_overshoot_ticks = @max(overshoot, decayed, 1);
+    assert(halt_overshoot_ticks > 0);
 }
 
 fn deadlock() noreturn {

@@ -1,5 +1,6 @@
 //! CPU exceptions are fatal: print what happened (vector, error code, registers, a symbolized
-//! backtrace) and stop the VM with exit_status_panic.
+//! backtrace) and stop the VM with exit_status_panic. Interrupts no driver claims are not: they
+//! are counted (`unexpected_interrupts`) and the first one is reported.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -9,7 +10,7 @@ const backtrace = @import("../../debug/backtrace.zig");
 const power = @import("../../power.zig");
 const cpu = @import("cpu.zig");
 const stacks = @import("stacks.zig");
-const InterruptFrame = @import("idt.zig").InterruptFrame;
+const InterruptFrame = @import("frame.zig").InterruptFrame;
 
 const names = [32][]const u8{
     "#DE divide error",         "#DB debug",                "NMI",
@@ -28,7 +29,20 @@ const names = [32][]const u8{
 /// Set while reporting, so a fault inside the report does not recurse into another report.
 var reporting: bool = false;
 
-pub fn fatal(frame: *const InterruptFrame) noreturn {
+/// Where a fault in ring 3 goes on once it is reported, when the kernel has set it: a ring-3
+/// function taking the status (`fn (status: u64) callconv(.c) noreturn`), run on a stack of its
+/// own with interrupts off. It ends the run in ring 3, where the events channel works: the
+/// output the workload wrote before the fault is still in the channel's buffer. Null: the VM
+/// stops from here (ring 0), and that output is lost.
+pub var continuation: ?Continuation = null;
+pub const Continuation = struct { entry: u64, stack_top: u64 };
+
+/// RFLAGS for the continuation: the always-one bit 1, interrupts off.
+const rflags_continuation: u64 = 1 << 1;
+
+/// Reports the exception, then stops the VM, or returns with `frame` redirected to the
+/// continuation (a fault in ring 3, the first one).
+pub fn fatal(frame: *InterruptFrame) void {
     assert(frame.vector < names.len);
     if (reporting) {
         console.write("\nnested exception while reporting an exception\n");
@@ -51,14 +65,42 @@ pub fn fatal(frame: *const InterruptFrame) noreturn {
     }
     print_registers(frame);
     backtrace.print(frame.rip, frame.rbp);
+    if (frame.from_ring3()) if (continuation) |next| return continue_at(frame, next);
     power.exit(constants.exit_status_panic, .exception);
 }
 
-pub fn unexpected_interrupt(frame: *const InterruptFrame) noreturn {
-    assert(frame.vector >= 32);
-    console.print("\nunexpected interrupt: vector {d}\n", .{frame.vector});
-    print_registers(frame);
-    power.exit(constants.exit_status_panic, .exception);
+/// `reporting` stays set: a fault on the way out stops the VM from ring 0.
+fn continue_at(frame: *InterruptFrame, next: Continuation) void {
+    assert(reporting and frame.from_ring3());
+    assert(next.stack_top % 16 == 0);
+    frame.rip = next.entry;
+    frame.rsp = next.stack_top - 8; // as if called: the SysV ABI's alignment at entry
+    frame.rbp = 0; // the backtrace of the continuation ends here
+    frame.rdi = constants.exit_status_panic;
+    frame.rflags = rflags_continuation;
+}
+
+/// Interrupts no driver claims (idt.zig), counted in ring 0 since boot; read from either ring
+/// (the kernel's exit report). `unexpected_interrupt_vector_last` is 0 until the first one.
+pub var unexpected_interrupt_count: u64 = 0;
+pub var unexpected_interrupt_vector_last: u8 = 0;
+
+/// How many interrupts arrived that no driver claims (device lines, NMIs, stray vectors).
+pub fn unexpected_interrupts() u64 {
+    return @atomicLoad(u64, &unexpected_interrupt_count, .monotonic);
+}
+
+/// Ring 0: counts an interrupt no driver claims; the first one is reported on the console (one
+/// line: a device line that keeps firing must not flood the serial port, one exit per byte).
+/// Never fatal: the VMM may raise interrupts the kernel did not ask for.
+pub fn unexpected_interrupt(vector: u8, rip: u64) void {
+    assert(!cpu.in_ring3());
+    unexpected_interrupt_count +%= 1;
+    unexpected_interrupt_vector_last = vector;
+    if (unexpected_interrupt_count == 1) {
+        console.print("\ninterrupt: unexpected vector {d} at rip 0x{x} (a device line no driver " ++
+            "claims); ignored, and counted\n", .{ vector, rip });
+    }
 }
 
 fn ring_name(frame: *const InterruptFrame) []const u8 {

@@ -1,9 +1,12 @@
 //! Interrupt dispatch. The IDT itself is static data in interrupts.S (gates for 48 vectors);
-//! every stub ends up here with the saved registers. Three cases:
+//! every stub ends up here with the saved registers. The cases:
 //!   - #UD at the supervisor gate from ring 3: a supervisor call (supervisor.zig);
-//!   - any other CPU exception (vectors 0–31): fatal, reported by exceptions.zig;
-//!   - the APIC timer (ends a halt) and the spurious vector;
-//!   - any other device vector: no driver claims one yet, so it is reported as unexpected.
+//!   - a CPU exception (vectors 0–31 that frame.zig cannot tell from a device): fatal, reported
+//!     by exceptions.zig;
+//!   - the APIC timer (ends a halt) and the APIC's spurious vector (no EOI);
+//!   - any other interrupt the VMM raises (a device line no driver claims, a vector below 32
+//!     that frame.zig identifies as a device interrupt, a vector beyond the IDT): counted and
+//!     logged once by exceptions.zig, acknowledged, and otherwise ignored — never fatal.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -11,43 +14,19 @@ const constants = @import("../../constants.zig");
 const exceptions = @import("exceptions.zig");
 const supervisor = @import("supervisor.zig");
 const apic = @import("apic.zig");
+const frame_module = @import("frame.zig");
 
-/// Saved by interrupt_common in interrupts.S, lowest address first.
-pub const InterruptFrame = extern struct {
-    r15: u64,
-    r14: u64,
-    r13: u64,
-    r12: u64,
-    r11: u64,
-    r10: u64,
-    r9: u64,
-    r8: u64,
-    rbp: u64,
-    rdi: u64,
-    rsi: u64,
-    rdx: u64,
-    rcx: u64,
-    rbx: u64,
-    rax: u64,
-    vector: u64,
-    error_code: u64,
-    rip: u64,
-    cs: u64,
-    rflags: u64,
-    rsp: u64,
-    ss: u64,
+pub const InterruptFrame = frame_module.InterruptFrame;
 
-    pub fn from_ring3(frame: *const InterruptFrame) bool {
-        return frame.cs & 3 == 3;
-    }
-};
-
-comptime {
-    assert(@sizeOf(InterruptFrame) == 22 * 8);
-}
-
+const vector_nmi = 2;
 const vector_invalid_opcode = 6;
+const vector_general_protection = 13;
 const supervisor_gate_bytes = 2; // ud2
+
+/// #GP error code bits: EXT (raised while delivering an external event), IDT (the index names
+/// an IDT gate). Source: Intel SDM vol. 3A, 6.13 "Error Code".
+const error_code_external: u64 = 1 << 0;
+const error_code_idt: u64 = 1 << 1;
 
 extern const supervisor_gate: u8;
 
@@ -60,8 +39,41 @@ export fn interrupt_dispatch(frame: *InterruptFrame) callconv(.c) void {
         frame.rip += supervisor_gate_bytes;
         return;
     }
-    if (frame.vector < constants.exception_vectors) exceptions.fatal(frame);
+    if (frame.vector < constants.exception_vectors) return low_vector(frame);
     if (frame.vector == apic.vector_timer) return apic.timer_interrupt();
-    if (frame.vector == apic.vector_spurious) return;
-    exceptions.unexpected_interrupt(frame);
+    if (frame.vector == apic.vector_spurious) return; // No EOI for a spurious interrupt.
+    exceptions.unexpected_interrupt(@intCast(frame.vector), frame.rip);
+    apic.end_of_interrupt();
+}
+
+fn low_vector(frame: *InterruptFrame) void {
+    assert(frame.vector < constants.exception_vectors);
+    if (beyond_idt(frame)) |vector| {
+        // A device interrupt on a vector past the IDT limit: the CPU raised #GP delivering it.
+        exceptions.unexpected_interrupt(vector, frame.rip);
+        apic.end_of_interrupt();
+        return;
+    }
+    const kind = frame_module.classify(frame);
+    if (kind == .exception) return exceptions.fatal(frame);
+    const vector: u8 = @intCast(frame.vector);
+    exceptions.unexpected_interrupt(vector, frame_module.interrupted_rip(frame, kind));
+    // A vector below 32 from a device came through the PIC (ExtINT): the LAPIC refuses fixed
+    // vectors below 16 and the IOAPIC's entries stay masked. An NMI needs no EOI.
+    if (vector != vector_nmi) apic.pic_end_of_interrupt();
+    if (kind == .device_without_error_code) {
+        // interrupts.S drops one slot less on the way out.
+        frame.vector = frame_module.vector_frame_without_error_code;
+    }
+}
+
+/// The vector of a #GP raised while delivering an external interrupt through a gate beyond the
+/// IDT limit (the IDT has interrupt_vectors_max gates), or null for any other #GP.
+fn beyond_idt(frame: *const InterruptFrame) ?u8 {
+    if (frame.vector != vector_general_protection) return null;
+    const flags = error_code_external | error_code_idt;
+    if (frame.error_code & flags != flags) return null;
+    const vector = frame.error_code >> 3;
+    if (vector < constants.interrupt_vectors_max or vector > 255) return null;
+    return @intCast(vector);
 }

@@ -15,6 +15,8 @@
 #define INTERRUPT_VECTORS 48
 #define SELECTOR_CODE 0x08
 #define GATE_INTERRUPT_PRESENT 0x8e
+/* frame.zig vector_frame_without_error_code (all ones; the cmpq immediate sign-extends). */
+#define FRAME_WITHOUT_ERROR_CODE -1
 
 .section .text.interrupt_stubs, "ax", @progbits
 .code64
@@ -88,7 +90,15 @@ interrupt_common:
     popq %rcx
     popq %rbx
     popq %rax
+    /*
+     * idt.zig marks a device interrupt that arrived on an error-code vector: the CPU pushed no
+     * error code, so only the vector is dropped. Flags are free here (iretq restores RFLAGS).
+     */
+    cmpq $FRAME_WITHOUT_ERROR_CODE, (%rsp)
+    je 1f
     addq $16, %rsp             /* Vector and error code. */
+    iretq
+1:  addq $8, %rsp              /* Vector only. */
     iretq
 .size interrupt_common, . - interrupt_common
 
