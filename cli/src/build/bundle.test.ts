@@ -51,6 +51,14 @@ describe('createBundle', () => {
     bundleFrom('d', { umask: 0o022, fileMode: 0o755, mtime: new Date() });
     expect(existsSync(join(dir, 'd/stage'))).toBe(false);
   });
+
+  it('a staging failure is a catalog error naming its cause, not an internal error', () => {
+    writeFileSync(join(dir, 'plain'), '');
+    writeFileSync(join(dir, 'main'), '\x7fELF');
+    expect(() => createBundle({ workloadPath: join(dir, 'main'), env: Buffer.alloc(0), mtime: MTIME, stagingDir: join(dir, 'plain/stage') })).toThrow(
+      expect.objectContaining({ code: 'UK151', message: expect.stringContaining('(ENOTDIR)') }),
+    );
+  });
 });
 
 describe('readBundle', () => {

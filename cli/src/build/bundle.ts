@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { PackSync, Parser, type ReadEntry } from 'tar';
 import { BUNDLE_BYTES_MAX, BUNDLE_ENTRY_PATH, BUNDLE_ENV_PATH, BUNDLE_GZIP_LEVEL } from '../constants.js';
-import { UkernelError } from '../errors.js';
+import { fileError, UkernelError } from '../errors.js';
 import { removeQuietly } from '../fsutil.js';
 
 export interface BundleFile {
@@ -42,6 +42,8 @@ export function createBundle(opts: { workloadPath: string; env: Buffer; mtime: D
     }
     const paths = layout.map(([path]) => path).sort(comparePaths);
     return gzipSync(tarSync(opts.stagingDir, paths, opts.mtime), { level: BUNDLE_GZIP_LEVEL });
+  } catch (err) {
+    throw fileError(err, { op: 'write', display: `the bundle's staging directory ${opts.stagingDir}` });
   } finally {
     removeQuietly(opts.stagingDir);
   }
