@@ -1,7 +1,8 @@
 // Helpers shared by the benchmarks in bench/*/run.mjs: summary statistics, table rows, and
 // whether KVM is usable. Benchmarks report medians with min and max, never single samples.
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, cpSync, constants as fsConstants, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 
 /** Median, min and max of `samples`, rounded to `digits` decimals. */
 export function stats(samples, digits = 3) {
@@ -66,4 +67,23 @@ export function run(file, args, { cwd, timeoutMs }) {
       resolvePromise({ ms: Number(process.hrtime.bigint() - started) / 1e6, code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Copies a committed test project (tests/workloads/NAME under `root`) into `parent`, leaving its
+ * build outputs behind so the checkout stays clean, then builds and packs it with the CLI.
+ * Resolves to { project, image }; rejects with the CLI's output when a step fails.
+ */
+export async function buildProjectCopy(root, name, parent, timeoutMs = 180_000) {
+  const source = join(root, 'tests/workloads', name);
+  const project = join(parent, name);
+  cpSync(source, project, {
+    recursive: true,
+    filter: (path) => !['build', 'dist', 'logs'].includes(basename(path)) || path === source,
+  });
+  for (const command of ['build', 'pack']) {
+    const result = await run(process.execPath, [join(root, 'cli/bin/ukernel.mjs'), command], { cwd: project, timeoutMs });
+    if (result.code !== 0) throw new Error(`ukernel ${command} in ${project} failed:\n${result.stdout}\n${result.stderr}`);
+  }
+  return { project, image: join(project, `dist/${name}.img`) };
 }

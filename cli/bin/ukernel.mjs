@@ -13,4 +13,17 @@ try {
   process.stderr.write(`ukernel: CLI not built; run \`npm ci\` (or \`npm run build\`) in ${repo}\n`);
   process.exit(2);
 }
-process.exit(await cli.main(process.argv));
+const code = await cli.main(process.argv);
+// A pipe that is full takes the rest of the output asynchronously, and process.exit() would drop
+// it (`ukernel run | tail` lost lines): wait until stdout and stderr are written (or closed).
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
+process.exit(code);
+
+function drained(stream) {
+  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('drain', resolve);
+    stream.once('error', resolve);
+    stream.once('close', resolve);
+  });
+}

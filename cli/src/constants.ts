@@ -135,7 +135,7 @@ export const LOG_TAIL_SCAN_BYTES = 64 * 1024;
 // ---- Logs and traces: the events device (docs/observability.md) -----------------------------
 
 /** Size of each run's events file (sparse: only what the guest writes takes disk space). */
-export const EVENTS_CAPACITY_BYTES = 16 << 20;
+export const EVENTS_CAPACITY_BYTES = 256 << 20;
 /** A header claiming more than this (or a file larger than this) is read only this far. */
 export const EVENTS_CAPACITY_BYTES_MAX = 1 << 30;
 export const EVENTS_SECTOR_BYTES = 512;

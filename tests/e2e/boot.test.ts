@@ -28,7 +28,7 @@ describe.each(accels)('ukernel run --accel %s', (accel) => {
     expect(log).not.toContain('@uk:boot');
     const raw = await ukernel(['logs', '--raw'], work.path);
     expect(raw.stdout).toMatch(/^@uk:boot v=1 proto=pvh /m);
-    expect(raw.stdout).toMatch(/@uk:exit v=1 status=0 reason=return events_dropped=0 events_failed=0\n$/);
+    expect(raw.stdout).toMatch(/@uk:exit v=1 status=0 reason=return events_dropped=0 events_failed=0 interrupts_unexpected=0\n$/);
   });
 
   it('reports boot phases in --json, in boot order', async () => {

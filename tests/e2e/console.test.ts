@@ -3,11 +3,11 @@
 // argv is exactly what `ukernel run -- …` was given; a run whose image never started its
 // workload does not succeed; an over-long command line is refused before a VMM starts.
 // The workload is tests/workloads/console-probe, on the real kernel under QEMU (KVM and TCG).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accels, buildProjectCopy, kernelPath, requireBuilt, root, tempDir, ukernel } from './helpers.js';
+import { accels, buildProjectCopy, cliPath, kernelPath, requireBuilt, root, tempDir, ukernel } from './helpers.js';
 
 const { qemuArgs } = await import(`${root}/cli/dist/lib.js`);
 let work: ReturnType<typeof tempDir>;
@@ -77,6 +77,23 @@ describe.each(accels)('workload console output (%s)', (accel) => {
     const raw = await ukernel(['logs', '--raw'], project);
     expect(raw.stdout).toMatch(/@uk:exit v=1 status=101 reason=exception/);
   });
+
+  it('a megabyte of output arrives whole, live and in logs, even through a slow pipe', async () => {
+    const result = await probe(accel, ['flood', String(1 << 20)]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.length).toBeGreaterThan(1 << 20);
+    expect(result.stdout).toMatch(/\nflood: 1048576 bytes in \d+ ns\n$/);
+    // A reader that stalls first: the pipe fills, and the CLI must not exit before it drains.
+    const child = spawn(process.execPath, [cliPath, 'logs'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pause();
+    await new Promise((r) => setTimeout(r, 500));
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stdout.resume();
+    await new Promise((r) => child.once('close', r));
+    expect(text.split('\n').length).toBe(result.stdout.split('\n').length);
+    expect(text).toMatch(/\nflood: 1048576 bytes in \d+ ns\n$/);
+  }, 120_000);
 
   it('argv is exactly the arguments after --', async () => {
     const result = await probe(accel, ['args', 'a', 'b=c', '--', 'pci=off']);

@@ -1,9 +1,9 @@
 // Shared helpers for end-to-end tests: they run the real CLI (cli/bin/ukernel.mjs) on the real
 // kernel under real QEMU. Every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -122,21 +122,10 @@ export function requireBuilt(): void {
   if (!existsSync(join(root, 'cli/dist/cli.js'))) throw new Error('CLI not built (run npm ci)');
 }
 
-/**
- * Copies a committed test project (tests/workloads/NAME) into `parent` (leaving its build
- * outputs behind, so the checkout stays clean), builds and packs it; returns the copy's path
- * and its image.
- */
+/** Builds a copy of tests/workloads/NAME in `parent` (bench/lib.mjs, shared with the benchmarks). */
 export async function buildProjectCopy(name: string, parent: string, timeoutMs = 180_000): Promise<{ project: string; image: string }> {
-  const source = join(root, 'tests/workloads', name);
-  const project = join(parent, name);
-  cpSync(source, project, {
-    recursive: true,
-    filter: (path) => !['build', 'dist', 'logs'].includes(basename(path)) || path === source,
-  });
-  for (const command of ['build', 'pack']) {
-    const result = await ukernel([command], project, timeoutMs);
-    if (result.code !== 0) throw new Error(`ukernel ${command} in ${project} failed:\n${result.stdout}\n${result.stderr}`);
-  }
-  return { project, image: join(project, `dist/${name}.img`) };
+  const lib = (await import(join(root, 'bench/lib.mjs'))) as {
+    buildProjectCopy(root: string, name: string, parent: string, timeoutMs: number): Promise<{ project: string; image: string }>;
+  };
+  return lib.buildProjectCopy(root, name, parent, timeoutMs);
 }

@@ -28,6 +28,12 @@ describe('ConsoleDecoder', () => {
     expect(events[1]).toMatchObject({ type: 'text', text: '@uk:exit v=1 status=1' });
   });
 
+  it('dates an empty line by the chunk its newline came in', () => {
+    const decoder = new ConsoleDecoder({ serial: false });
+    expect(decoder.push(Buffer.from('a\n'), 5n)).toEqual([{ type: 'text', text: 'a', atNs: 5n }]);
+    expect(decoder.push(Buffer.from('\n'), 9n)).toEqual([{ type: 'text', text: '', atNs: 9n }]);
+  });
+
   it('drops unknown record kinds silently and keeps empty lines', () => {
     expect(feed(['@uk:later v=1 a=b\n\nx\n']).map((e) => e.type === 'text' && e.text)).toEqual(['', 'x']);
   });

@@ -56,6 +56,7 @@ export class ConsoleDecoder {
       } else {
         this.append(chunk.subarray(start, end), atNs, events);
         if (newline >= 0) {
+          this.pendingAtNs ??= atNs; // an empty line comes when its "\n" does
           if (this.discarding) this.discarding = false; // the over-long line ends here
           else this.emit(false, events);
         }

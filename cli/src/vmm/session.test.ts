@@ -28,7 +28,7 @@ function session(script: string, overrides: Partial<SessionOptions> = {}) {
     runTimeoutMs: null,
     consoleLogPath: logPath,
     consoleLogDisplay: 'logs/console.log',
-    echo: (line) => echoed.push(line),
+    echo: (lines) => echoed.push(...lines.split('\n')),
     warn: (line) => warnings.push(line),
     onStart: (pid) => pids.push(pid),
     ...overrides,

@@ -50,8 +50,9 @@ export interface SessionOptions {
   eventsPath?: string | null;
   /** The VMM's own log file (Firecracker's logger), quoted when the VMM fails; null: none. */
   vmmLogPath?: string | null;
-  /** Guest text lines (already sanitised); null = do not echo (--json). */
-  echo: ((line: string) => void) | null;
+  /** Guest text (already sanitised): one or more lines joined by "\n", without a final "\n";
+   *  null = do not echo (--json). */
+  echo: ((lines: string) => void) | null;
   /** One-line notices and warnings for stderr. */
   warn: (line: string) => void;
   /** Called once the VMM runs. */
@@ -243,8 +244,30 @@ class VmSession {
     if (!stopped.exited) this.opts.warn(`warning: ${this.opts.vmm} (pid ${proc.pid}) did not exit after SIGKILL`);
   }
 
+  /** Guest lines to echo, written together once per pump (one write for many lines). */
+  private echoed: string[] = [];
+
+  private echo(line: string): void {
+    if (this.opts.echo !== null) this.echoed.push(line);
+  }
+
+  private flushEcho(): void {
+    if (this.echoed.length === 0) return;
+    const lines = this.echoed;
+    this.echoed = [];
+    this.opts.echo?.(lines.join('\n'));
+  }
+
   /** Reads what both channels have added. `final`: the VMM is gone, read everything. */
   private pump(tail: FileTail, final: boolean): void {
+    try {
+      this.pumpChannels(tail, final);
+    } finally {
+      this.flushEcho();
+    }
+  }
+
+  private pumpChannels(tail: FileTail, final: boolean): void {
     const atNs = process.hrtime.bigint();
     // Bounded per call: a guest that floods the console cannot starve the timers.
     for (let chunk = tail.read(), n = 0; chunk !== null; chunk = final || n < 16 ? tail.read() : null, n++) {
@@ -319,10 +342,10 @@ class VmSession {
   private handleConsole(event: ConsoleEvent): void {
     switch (event.type) {
       case 'text':
-        this.opts.echo?.(event.text);
+        this.echo(event.text);
         return;
       case 'malformed':
-        this.opts.echo?.(event.text);
+        this.echo(event.text);
         this.opts.warn(`warning: malformed @uk: record shown as text (${event.reason})`);
         return;
       case 'record':

@@ -41,8 +41,13 @@ pub const Field = struct { key: []const u8, value: []const u8 };
 
 var device: ?*block.Device = null;
 var clock: *const clock_module.Clock = undefined;
-/// Block header space, then payload; sector-aligned for DMA.
-var buffer: [constants.events_buffer_bytes + block_header_bytes + block.sector_bytes]u8 align(4096) = undefined;
+/// Block header space, then payload; sector-aligned for DMA. Two of them: records go into one
+/// while the other is being written.
+const Buffer = [constants.events_buffer_bytes + block_header_bytes + block.sector_bytes]u8;
+var buffers: [2]Buffer align(4096) = undefined;
+var active: u1 = 0;
+/// Records in the block being written (lost if the write fails).
+var in_flight_records: u64 = 0;
 var payload_bytes: u32 = 0;
 var next_sector: u64 = 1;
 var sequence: u32 = 0;
@@ -177,10 +182,10 @@ fn console_grow(task: u32, bytes: []const u8) bool {
     const tail = console_tail orelse return false;
     if (tail.task != task or device_full) return false;
     if (payload_bytes + bytes.len > constants.events_buffer_bytes) return false;
-    const record = buffer[block_header_bytes + tail.offset ..];
+    const record = current()[block_header_bytes + tail.offset ..];
     const size = std.mem.readInt(u32, record[0..4], .little);
     assert(tail.offset + size == payload_bytes);
-    @memcpy(buffer[block_header_bytes + payload_bytes ..][0..bytes.len], bytes);
+    @memcpy(current()[block_header_bytes + payload_bytes ..][0..bytes.len], bytes);
     payload_bytes += @intCast(bytes.len);
     records_written += 1;
     std.mem.writeInt(u32, record[0..4], size + @as(u32, @intCast(bytes.len)), .little);
@@ -192,7 +197,7 @@ fn console_grow(task: u32, bytes: []const u8) bool {
 fn console_record(task: u32, bytes: []const u8) void {
     const t_ns = clock.now_ns();
     const record = reserve(text_record_header_bytes + bytes.len) orelse return;
-    const offset: u32 = @intCast(record.ptr - buffer[block_header_bytes..].ptr);
+    const offset: u32 = @intCast(record.ptr - current()[block_header_bytes..].ptr);
     text_record(record, .console, task, t_ns, bytes);
     console_tail = .{ .offset = offset, .task = task };
 }
@@ -232,42 +237,73 @@ pub fn flush(final: bool) void {
     console_tail = null;
     const events_device = device orelse return;
     if (payload_bytes == 0 and !final) return;
-    if (device_full) {
-        dropped_total += dropped_records;
-        dropped_records = 0;
-        payload_bytes = 0;
-        return;
+    if (!device_full) {
+        const total = seal(final);
+        const sectors = total / block.sector_bytes;
+        // Keep the last sector free so the host always finds an end.
+        if (next_sector + sectors >= events_device.capacity_sectors) device_full = true;
+        finish_in_flight(events_device); // one block in flight at a time
+        if (!device_full) submit(events_device, current()[0..total], sectors);
     }
-    const payload = buffer[block_header_bytes..][0..payload_bytes];
-    const total = std.mem.alignForward(u64, block_header_bytes + payload_bytes, block.sector_bytes);
-    @memcpy(buffer[0..4], block_magic);
-    std.mem.writeInt(u16, buffer[4..6], 1, .little);
-    std.mem.writeInt(u16, buffer[6..8], if (final) 1 else 0, .little);
-    std.mem.writeInt(u32, buffer[8..12], sequence, .little);
-    std.mem.writeInt(u32, buffer[12..16], payload_bytes, .little);
-    std.mem.writeInt(u32, buffer[16..20], dropped_records, .little);
-    std.mem.writeInt(u32, buffer[20..24], std.hash.Crc32.hash(payload), .little);
-    // When the block left: with the host's arrival time this dates kernel entry on the host.
-    std.mem.writeInt(u64, buffer[24..32], clock.now_ns(), .little);
-    @memset(buffer[block_header_bytes + payload_bytes .. total], 0);
-    const sectors = total / block.sector_bytes;
-    // Keep the last sector free so the host always finds an end.
-    if (next_sector + sectors >= events_device.capacity_sectors) {
-        device_full = true;
-        dropped_total += dropped_records + count_records(payload);
-        dropped_records = 0;
-        payload_bytes = 0;
-        return;
-    }
-    events_device.write(next_sector, buffer[0..total]) catch {
-        device_full = true;
-        write_failed = true;
-        dropped_total += dropped_records + count_records(payload);
-    };
-    next_sector += sectors;
-    sequence +%= 1;
+    if (device_full) dropped_total += dropped_records + count_records(current_payload());
     dropped_records = 0;
     payload_bytes = 0;
+    if (final) finish_in_flight(events_device);
+    assert(!final or !events_device.in_flight);
+}
+
+/// Writes the block header in front of the buffered records; returns the block's size.
+fn seal(final: bool) u64 {
+    const block_bytes = current();
+    const payload = current_payload();
+    const total = std.mem.alignForward(u64, block_header_bytes + payload_bytes, block.sector_bytes);
+    assert(total <= block_bytes.len);
+    @memcpy(block_bytes[0..4], block_magic);
+    std.mem.writeInt(u16, block_bytes[4..6], 1, .little);
+    std.mem.writeInt(u16, block_bytes[6..8], if (final) 1 else 0, .little);
+    std.mem.writeInt(u32, block_bytes[8..12], sequence, .little);
+    std.mem.writeInt(u32, block_bytes[12..16], payload_bytes, .little);
+    std.mem.writeInt(u32, block_bytes[16..20], dropped_records, .little);
+    std.mem.writeInt(u32, block_bytes[20..24], std.hash.Crc32.hash(payload), .little);
+    // When the block left: with the host's arrival time this dates kernel entry on the host.
+    std.mem.writeInt(u64, block_bytes[24..32], clock.now_ns(), .little);
+    @memset(block_bytes[block_header_bytes + payload_bytes .. total], 0);
+    return total;
+}
+
+/// Starts writing the sealed block and switches to the other buffer: the guest goes on filling
+/// it while the host writes this one.
+fn submit(events_device: *block.Device, block_bytes: []const u8, sectors: u64) void {
+    assert(!events_device.in_flight);
+    const records = dropped_records + count_records(current_payload());
+    events_device.write_start(next_sector, block_bytes) catch {
+        device_full = true;
+        write_failed = true;
+        return;
+    };
+    in_flight_records = records;
+    next_sector += sectors;
+    sequence +%= 1;
+    active = 1 - active;
+}
+
+/// Waits for the block in flight; if the host failed to write it, its records are lost.
+fn finish_in_flight(events_device: *block.Device) void {
+    if (!events_device.in_flight) return;
+    events_device.write_finish() catch {
+        device_full = true;
+        write_failed = true;
+        dropped_total += in_flight_records;
+    };
+    in_flight_records = 0;
+}
+
+fn current() *Buffer {
+    return &buffers[active];
+}
+
+fn current_payload() []const u8 {
+    return current()[block_header_bytes..][0..payload_bytes];
 }
 
 /// Room for a record of `size` bytes in the buffer (flushing first if needed), or null when the
@@ -284,7 +320,7 @@ fn reserve(size: u64) ?[]u8 {
         dropped_records += 1;
         return null;
     }
-    const record = buffer[block_header_bytes + payload_bytes ..][0..size];
+    const record = current()[block_header_bytes + payload_bytes ..][0..size];
     payload_bytes += @intCast(size);
     records_written += 1;
     return record;

@@ -6,6 +6,7 @@
 //!     ukernel run -- no-newline       a last line without "\n", then returns 3
 //!     ukernel run -- at-lines         lines starting with `@`, `@@` and `@uk:` (kept verbatim)
 //!     ukernel run -- args [A…]        each argument on its own line as `argv[i]=A`
+//!     ukernel run -- now              `main: t_ns=N`, the guest clock (ns since kernel entry) at main
 //!     ukernel run -- fault            a line, then a write through a null pointer (status 101)
 //!     ukernel run -- flood BYTES      BYTES of console output in 4 KiB writes of 64-byte lines,
 //!                                     then `flood: BYTES bytes in N ns` (guest clock)
@@ -14,6 +15,7 @@ const std = @import("std");
 const ukernel = @import("ukernel");
 
 pub fn main(context: ukernel.Context) !u8 {
+    const main_ns = ukernel.now_ns();
     const mode = if (context.args.len > 1) std.mem.span(context.args[1]) else "";
     if (std.mem.eql(u8, mode, "forge-exit")) {
         ukernel.print("@uk:exit v=1 status=0 reason=return\n", .{});
@@ -42,6 +44,10 @@ pub fn main(context: ukernel.Context) !u8 {
         return 0;
     }
     if (std.mem.eql(u8, mode, "flood")) return flood(context);
+    if (std.mem.eql(u8, mode, "now")) {
+        ukernel.print("main: t_ns={d}\n", .{main_ns});
+        return 0;
+    }
     if (std.mem.eql(u8, mode, "fault")) {
         ukernel.print("the last line before the fault\n", .{});
         const address: usize = 16;

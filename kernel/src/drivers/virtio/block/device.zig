@@ -1,6 +1,8 @@
-//! virtio-blk (device id 2): reads and writes sectors, synchronously. One request in flight: a
-//! 16-byte header (type IN or OUT, sector), the data buffer, and a status byte, as a
-//! three-descriptor chain. The image disk is only read; the events device is only written.
+//! virtio-blk (device id 2): reads and writes sectors. One request in flight: a 16-byte header
+//! (type IN or OUT, sector), the data buffer, and a status byte, as a three-descriptor chain.
+//! Reads wait for their request; a write may also be started and finished later (the events
+//! device writes one block while the kernel fills the next). The image disk is only read; the
+//! events device is only written.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -40,6 +42,8 @@ pub const Device = struct {
     status: *volatile u8,
     /// TSC ticks a request may take before it is declared lost.
     timeout_ticks: u64,
+    /// A write started by write_start and not yet finished.
+    in_flight: bool = false,
 
     pub fn init(transport: mmio.Transport, timeout_ticks: u64) Error!Device {
         const accepted = transport.begin(feature_read_only) catch return error.SetupFailed;
@@ -89,13 +93,40 @@ pub const Device = struct {
         }
     }
 
+    /// Starts writing `source` (one request: a multiple of the sector size, at most
+    /// block_request_bytes_max) at `sector` and returns without waiting: the guest goes on while
+    /// the host writes. `source` must stay untouched until write_finish.
+    pub fn write_start(device: *Device, sector: u64, source: []const u8) Error!void {
+        assert(!device.in_flight);
+        assert(source.len % sector_bytes == 0 and source.len <= constants.block_request_bytes_max);
+        if (device.read_only) return error.ReadOnly;
+        const sectors = source.len / sector_bytes;
+        if (sector > device.capacity_sectors or sectors > device.capacity_sectors - sector) return error.OutOfRange;
+        device.submit(request_type_out, sector, @constCast(source));
+        device.in_flight = true;
+    }
+
+    /// Waits (bounded by the request timeout) for the write write_start began.
+    pub fn write_finish(device: *Device) Error!void {
+        assert(device.in_flight);
+        device.in_flight = false;
+        _ = try device.complete(request_type_out);
+    }
+
     fn read_one(device: *Device, sector: u64, destination: []u8) Error!void {
         const written = try device.request_one(request_type_in, sector, destination);
         if (written < destination.len) return error.ShortRead;
     }
 
-    /// One request; returns the bytes the device reports written (status byte included).
+    /// One request, waited for; returns the bytes the device reports written (status byte
+    /// included).
     fn request_one(device: *Device, kind: u32, sector: u64, data: []u8) Error!u32 {
+        assert(!device.in_flight);
+        device.submit(kind, sector, data);
+        return device.complete(kind);
+    }
+
+    fn submit(device: *Device, kind: u32, sector: u64, data: []u8) void {
         assert(data.len <= constants.block_request_bytes_max);
         device.request.* = .{ .kind = kind, .reserved = 0, .sector = sector };
         device.status.* = 0xff;
@@ -105,6 +136,9 @@ pub const Device = struct {
             .{ .address = @intFromPtr(device.status), .length = 1, .device_writes = true },
         });
         device.transport.notify(0);
+    }
+
+    fn complete(device: *Device, kind: u32) Error!u32 {
         const written = device.queue.wait_used(cpu.rdtsc() + device.timeout_ticks, &cpu.rdtsc_function) orelse
             return error.Timeout;
         if (device.status.* != status_ok) return error.DeviceError;
