@@ -43,13 +43,13 @@ describe('createEventsFile', () => {
     const path = join(dir, 'runs/a.events');
     createEventsFile(path, EVENTS_CAPACITY_BYTES);
     const stat = statSync(path);
-    expect(stat.size).toBe(16 << 20);
+    expect(stat.size).toBe(EVENTS_CAPACITY_BYTES);
     expect(stat.blocks * 512).toBeLessThan(1 << 20); // sparse: only the header takes space
     const header = readFileSync(path).subarray(0, 512);
     expect(header.toString('latin1', 0, 8)).toBe('UKEVENTS');
     expect(header.readUInt32LE(8)).toBe(1);
     expect(header.readUInt32LE(12)).toBe(512);
-    expect(header.readBigUInt64LE(16)).toBe(BigInt(16 << 20));
+    expect(header.readBigUInt64LE(16)).toBe(BigInt(EVENTS_CAPACITY_BYTES));
     expect(header.subarray(24).every((b) => b === 0)).toBe(true);
     expect(readdirSync(join(dir, 'runs'))).toEqual(['a.events']);
     const small = Buffer.from(header);
