@@ -98,7 +98,7 @@ describe.each(accels)('ABI suite (%s)', (accel) => {
     expect(result.stdout).toMatch(/^conformance: \d+ passed, 0 failed$/m);
     expect(result.stdout).not.toMatch(/^FAIL /m);
     // Every call of the definition was exercised.
-    for (const section of ['task', 'join', 'files', 'channels', 'poll', 'arenas', 'alloc', 'log', 'trace', 'random']) {
+    for (const section of ['task', 'join', 'files', 'channels', 'poll', 'arenas', 'alloc', 'log', 'trace', 'random', 'guard pages']) {
       expect(result.stdout).toContain(`# ${section}\n`);
     }
   }, 130_000 * slow);
@@ -144,5 +144,14 @@ describe.each(accels)('ABI suite (%s)', (accel) => {
     expect(result.stdout).toMatch(/exception: #PF page fault/);
     expect(result.stdout).toMatch(/stack overflow: task \d+ ran past its stack into the guard page/);
     expect(result.stdout).not.toContain('FAIL overflow');
+  }, 70_000 * slow);
+
+  it('a pointer into a guard page faults, and is not called a stack overflow', async () => {
+    const result = await runGuest(accel, ['guard-read'], 60_000 * slow);
+    expect(result.code, explain(result)).toBe(101);
+    expect(result.stdout).toMatch(/exception: #PF page fault .* in ring 3/);
+    expect(result.stdout).toMatch(/is in the guard page below task 1's stack, but the stack pointer is not/);
+    expect(result.stdout).not.toMatch(/stack overflow/);
+    expect(result.stdout).not.toContain('FAIL guard-read');
   }, 70_000 * slow);
 });
