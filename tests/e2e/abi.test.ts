@@ -146,6 +146,14 @@ describe.each(accels)('ABI suite (%s)', (accel) => {
     expect(result.stdout).not.toContain('FAIL overflow');
   }, 70_000 * slow);
 
+  it('task.exit from the first task: 0-255 is the status, any other u32 exit_status_out_of_range (104)', async () => {
+    for (const [value, status] of [['255', 255], ['256', 104], ['0xffffffff', 104]] as const) {
+      const result = await runGuest(accel, ['task-exit', value], 60_000 * slow);
+      expect(result.code, explain(result)).toBe(status);
+      if (status === 104) expect(result.stdout).toMatch(/workload: exit status \d+ \(as i32: -?\d+\) is outside 0-255: exiting with 104/);
+    }
+  }, 3 * 70_000 * slow);
+
   it('a pointer into a guard page faults, and is not called a stack overflow', async () => {
     const result = await runGuest(accel, ['guard-read'], 60_000 * slow);
     expect(result.code, explain(result)).toBe(101);

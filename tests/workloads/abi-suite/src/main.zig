@@ -8,6 +8,8 @@
 //!                                         and the VM exits 101
 //!     ukernel run -- guard-read           the first task reads a guard page through a pointer:
 //!                                         a fault (101), not reported as a stack overflow
+//!     ukernel run -- task-exit N          the first task calls task.exit(N) (N a u32): the VM
+//!                                         exits N when N ≤ 255, else exit_status_out_of_range
 //!
 //! Calls go through the raw table (sys.zig), so that invalid arguments can be passed.
 
@@ -35,7 +37,10 @@ pub fn main(context: ukernel.Context) u8 {
     if (std.mem.eql(u8, mode, "timers")) return timers.run(rest);
     if (std.mem.eql(u8, mode, "overflow")) return overflow();
     if (std.mem.eql(u8, mode, "guard-read")) return guard_read();
-    ukernel.print("usage: conformance | fuzz N SEED | fairness [TASKS] [WINDOW_MS] | timers [LATE_MEDIAN_US] [LATE_MAX_US] | overflow | guard-read\n", .{});
+    if (std.mem.eql(u8, mode, "task-exit") and rest.len == 1) {
+        sys.task_exit(std.fmt.parseInt(u32, std.mem.span(rest[0]), 0) catch return 2);
+    }
+    ukernel.print("usage: conformance | fuzz N SEED | fairness [TASKS] [WINDOW_MS] | timers [LATE_MEDIAN_US] [LATE_MAX_US] | overflow | guard-read | task-exit N\n", .{});
     return 2;
 }
 
