@@ -155,11 +155,15 @@ fn hint_for(err: anyerror) []const u8 {
         error.TooLarge, error.FileTooLarge => std.fmt.comptimePrint(
             " (over the kernel's limit: a workload's file and memory image take at most {d} MiB, " ++
                 "etc/ukernel.env {d} KiB; shrink static buffers, or allocate at run time)",
-            .{ constants.workload_file_bytes_max >> 20, constants.workload_env_file_bytes_max >> 10 },
+            .{
+                constants.workload_file_bytes_max >> 20,
+                constants.workload_env_file_bytes_max >> 10,
+            },
         ),
         error.ThreadLocalStorageUnsupported => " (the workload has a TLS segment: `threadlocal` " ++
             "variables are not supported; use globals, or state handed to each task)",
-        error.DynamicallyLinked => " (the workload must be a static executable, as `ukernel build` makes)",
+        error.DynamicallyLinked => " (the workload must be a static executable, as " ++
+            "`ukernel build` makes)",
         error.TooManyArguments => std.fmt.comptimePrint(
             " (at most {d} arguments and {d} environment entries)",
             .{ constants.workload_args_max, constants.workload_env_max },

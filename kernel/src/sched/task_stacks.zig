@@ -56,7 +56,8 @@ pub fn init() Error!void {
     if (result == supervisor.refused) return error.MappingRefused;
     // Live page tables: no ABI call may write them for a workload (random.fill over them would
     // unmap or remap anything). The guard pages need nothing: the checks walk these tables.
-    address_space.global.protect(.{ .base = tables, .end = tables + large_pages * pages.page_bytes });
+    const tables_end = tables + large_pages * pages.page_bytes;
+    address_space.global.protect(.{ .base = tables, .end = tables_end });
     region_base = base;
     slots_available = constants.tasks_max;
     index = 0;
