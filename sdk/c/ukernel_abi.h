@@ -13,7 +13,7 @@
 #define UK_ABI_NOTE_TYPE_VERSION 1
 
 #define UK_E_BAD_HANDLE 1 /* The handle is not open, or not of a kind this call accepts. */
-#define UK_E_BAD_POINTER 2 /* A pointer or length names memory outside the workload's address space, or is null where data is required. */
+#define UK_E_BAD_POINTER 2 /* A pointer or length names memory the kernel may not touch: outside usable RAM, an unmapped page (such as a task stack's guard page) anywhere in the range, or the kernel's own image or page tables; or is null where data is required. */
 #define UK_E_OUT_OF_RANGE 3 /* An argument is outside its documented range. */
 #define UK_E_TOO_LARGE 4 /* A length exceeds the call's limit. */
 #define UK_E_UNSUPPORTED 5 /* The operation does not apply to this handle or is not available in this kernel. */

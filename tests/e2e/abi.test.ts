@@ -98,7 +98,7 @@ describe.each(accels)('ABI suite (%s)', (accel) => {
     expect(result.stdout).toMatch(/^conformance: \d+ passed, 0 failed$/m);
     expect(result.stdout).not.toMatch(/^FAIL /m);
     // Every call of the definition was exercised.
-    for (const section of ['task', 'join', 'files', 'channels', 'poll', 'arenas', 'alloc', 'log', 'trace', 'random', 'guard pages']) {
+    for (const section of ['task', 'join', 'files', 'channels', 'poll', 'arenas', 'alloc', 'log', 'trace', 'random', 'guard pages', 'kernel memory']) {
       expect(result.stdout).toContain(`# ${section}\n`);
     }
   }, 130_000 * slow);

@@ -16,7 +16,7 @@ pub const note_type_abi_version: u32 = 1;
 pub const Error = enum(i64) {
     /// The handle is not open, or not of a kind this call accepts.
     bad_handle = 1,
-    /// A pointer or length names memory outside the workload's address space, or is null where data is required.
+    /// A pointer or length names memory the kernel may not touch: outside usable RAM, an unmapped page (such as a task stack's guard page) anywhere in the range, or the kernel's own image or page tables; or is null where data is required.
     bad_pointer = 2,
     /// An argument is outside its documented range.
     out_of_range = 3,

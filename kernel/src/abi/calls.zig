@@ -5,9 +5,8 @@
 //! Calls run in ring 3, called directly by the workload (no trap: a call costs what a function
 //! call costs). Every call checks its arguments and returns -error instead of faulting: handles
 //! by kind, pointers against what is really mapped (memory/address_space.zig: usable RAM whose
-//! every page is mapped for the access, so never page 0, device memory or a stack's guard page;
-//! for memory the kernel writes, never the kernel image or a page table), lengths against their
-//! limits.
+//! every page is mapped for the access, so never page 0, device memory or a stack's guard page,
+//! and never the kernel image or a page table), lengths against their limits.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -397,7 +396,7 @@ fn readable(address: u64, length: u64) bool {
     return address_space.global.allows(address, length, .read);
 }
 
-/// As read_only_bytes, for memory the kernel writes: mapped writable, and not the kernel's own.
+/// As read_only_bytes, for memory the kernel writes: mapped writable too.
 fn writable_bytes(pointer: [*]u8, length: u64) ?[]u8 {
     if (length == 0) return empty_buffer[0..0]; // As in read_only_bytes.
     if (!writable(@intFromPtr(pointer), length)) return null;

@@ -3,11 +3,13 @@
 //! A range [address, address + bytes) is readable when it lies inside one usable RAM range of
 //! the memory map (not page 0, not device memory, not the unbacked space past the end of RAM)
 //! and every page of it is mapped present and user-accessible at every level of the live page
-//! tables (so the task stacks' guard pages, or any page unmapped later, are refused). Writable
-//! adds the write bit at every level and keeps out of the ranges the kernel protects from
-//! writes made for a workload: the kernel image (code, data, its stacks and boot page tables)
-//! and the task stacks' page tables. The kernel proper runs in ring 3, so it reads and writes
-//! with user rights: the bits checked are those its own access would need.
+//! tables (so the task stacks' guard pages, or any page unmapped later, are refused), and none
+//! of it is in a range the kernel keeps to itself: the kernel image (code, data, its stacks and
+//! boot page tables) and the task stacks' page tables, so a workload cannot make the kernel read
+//! or write kernel data for it. Writable adds the write bit at every level. The kernel proper
+//! runs in ring 3, so it reads and writes with user rights: the bits checked are those its own
+//! access would need. (The kernel's heap shares the page allocator with the workload's memory
+//! and is not told apart: a workload can name it, as it can read and write it directly.)
 //!
 //! Cost: one walk of the page tables per mapping the range touches (the RAM is mapped with
 //! 2 MiB pages; only the first 2 MiB and the task-stack region use 4 KiB pages), bounded by
@@ -37,7 +39,7 @@ pub const AddressSpace = struct {
     /// Usable RAM, clipped to [page_bytes, ram_limit_bytes), sorted and merged.
     ram: [constants.memory_map_entries_max]Range = undefined,
     ram_count: u32 = 0,
-    /// Ranges the kernel never writes for a workload.
+    /// Ranges the kernel never reads or writes for a workload.
     protected: [protected_max]Range = undefined,
     protected_count: u32 = 0,
 
@@ -62,7 +64,8 @@ pub const AddressSpace = struct {
         }
     }
 
-    /// Keeps the kernel from writing [range.base, range.end) for a workload from now on.
+    /// Keeps the kernel from reading or writing [range.base, range.end) for a workload from now
+    /// on.
     pub fn protect(space: *AddressSpace, range: Range) void {
         assert(range.base < range.end);
         assert(space.protected_count < space.protected.len);
@@ -77,10 +80,8 @@ pub const AddressSpace = struct {
         if (address > std.math.maxInt(u64) - bytes) return false;
         const end = address + bytes;
         if (!space.in_ram(address, end)) return false;
-        if (access == .write) {
-            for (space.protected[0..space.protected_count]) |range| {
-                if (address < range.end and end > range.base) return false;
-            }
+        for (space.protected[0..space.protected_count]) |range| {
+            if (address < range.end and end > range.base) return false;
         }
         return space.mapped(address, end, access);
     }
@@ -213,8 +214,10 @@ test "device memory, unbacked space, unmapped tables and overflow are refused" {
     try testing.expect(!space.allows(0x10_0000, std.math.maxInt(u64), .read));
     try testing.expect(!space.allows(std.math.maxInt(u64) - 15, 32, .read));
     try testing.expect(!space.allows(0xffff_8000_0000_0000, 8, .read));
-    space.protect(.{ .base = 0x10_0000, .end = 0x11_0000 });
-    try testing.expect(space.allows(0x10_ff00, 0x200, .read));
-    try testing.expect(!space.allows(0x10_ff00, 0x200, .write)); // Into the protected range.
-    try testing.expect(space.allows(0x11_0000, 0x200, .write)); // Just past it.
+    space.protect(.{ .base = 0x20_0000, .end = 0x21_0000 });
+    try testing.expect(!space.allows(0x20_ff00, 0x200, .read)); // Out of the protected range.
+    try testing.expect(!space.allows(0x20_ff00, 0x200, .write));
+    try testing.expect(!space.allows(0x1f_ff00, 0x101, .read)); // Into its first byte.
+    try testing.expect(space.allows(0x1f_ff00, 0x100, .write)); // Just below it.
+    try testing.expect(space.allows(0x21_0000, 0x200, .write)); // Just past it.
 }

@@ -54,7 +54,7 @@ pub fn init() Error!void {
     }
     const result = supervisor.call(.map_page_tables, base, tables, large_pages);
     if (result == supervisor.refused) return error.MappingRefused;
-    // Live page tables: no ABI call may write them for a workload (random.fill over them would
+    // Live page tables: no ABI call may touch them for a workload (random.fill over them would
     // unmap or remap anything). The guard pages need nothing: the checks walk these tables.
     const tables_end = tables + large_pages * pages.page_bytes;
     address_space.global.protect(.{ .base = tables, .end = tables_end });

@@ -78,6 +78,7 @@ pub fn run(context: ukernel.Context) u8 {
     trace_checks();
     random_checks();
     guard_page_checks();
+    kernel_memory_checks();
     second_joiner_checks();
     self_join_check();
     ukernel.print("conformance: {d} passed, {d} failed\n", .{ check.passes, check.failures });
@@ -1408,6 +1409,25 @@ fn guard_edge_checks(layout: sys.StackLayout, ch: u32) void {
     var fields = [1]abi.LogField{.{ .key_pointer = s("k"), .key_length = 1, .value_pointer = layout.top - 2, .value_length = 4 }};
     _ = check.err("log.write.value_into_guard", sys.log_write(abi.log_level_info, s("x"), 1, sys.addr(&fields), 1), .bad_pointer);
     _ = check.err("mem.free.guard", sys.mem_free(layout.guard(1), 8), .bad_pointer);
+}
+
+/// The kernel reads and writes nothing of its own for a workload: the call table and the calls'
+/// code are the kernel image's, the only kernel addresses a workload is handed.
+fn kernel_memory_checks() void {
+    check.section("kernel memory");
+    const table = sys.addr(sys.table);
+    const code = @intFromPtr(sys.table.task_yield);
+    const channel = sys.channel_create(4, 64);
+    if (check.quiet("kernel_memory.channel", channel) == null) return;
+    const ch = sys.handle(channel);
+    _ = check.err("io.write.console_kernel_table", sys.io_write(abi.handle_console, table, 8), .bad_pointer);
+    _ = check.err("ipc.send.kernel_code", sys.send(ch, code, 16, sys.nonblocking), .bad_pointer);
+    _ = check.err("io.open.path_kernel_table", sys.io_open(table, 8, 0), .bad_pointer);
+    _ = check.err("trace.event.name_kernel_code", sys.trace_event(code, 8, 1), .bad_pointer);
+    _ = check.err("random.fill.kernel_table", sys.random_fill(table, 8), .bad_pointer);
+    _ = check.err("ipc.recv.kernel_table", sys.recv(ch, table, 64, sys.nonblocking), .bad_pointer);
+    _ = check.err("task.spawn.entry_kernel_code", sys.task_spawn(code, 0, 0), .bad_pointer);
+    release(ch);
 }
 
 // ---- Last: joins that have crashed or hung kernels --------------------------------------------------
