@@ -11,10 +11,13 @@
 //! access would need. (The kernel's heap shares the page allocator with the workload's memory
 //! and is not told apart: a workload can name it, as it can read and write it directly.)
 //!
-//! Cost: one walk of the page tables per mapping the range touches (the RAM is mapped with
-//! 2 MiB pages; only the first 2 MiB and the task-stack region use 4 KiB pages), bounded by
-//! the range's pages. Pure code apart from `init`: host-tested with page tables built in a
-//! test buffer.
+//! Cost: the pages (4 KiB or 2 MiB) found allowed are remembered in a small cache, so a range
+//! inside one of them (the usual case: a buffer on a task's stack or in the workload's data,
+//! checked again and again) costs a few compares. Otherwise, one walk of the page tables per
+//! mapping the range touches (RAM is mapped with 2 MiB pages; only the first 2 MiB and the
+//! task-stack region use 4 KiB pages), bounded by the range's pages. Mappings change only at
+//! start (task_stacks.zig), which calls `protect` after, and that empties the cache. Pure code
+//! apart from `init`: host-tested with page tables built in a test buffer.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -30,8 +33,15 @@ const entry_user: u64 = 1 << 2;
 const entry_large: u64 = 1 << 7;
 const entry_address_mask: u64 = 0x000f_ffff_ffff_f000;
 const protected_max = 8;
+const cache_entries = 8;
 
 pub const Access = enum { read, write };
+
+/// A whole page (4 KiB, 2 MiB or 1 GiB) as the page tables map it.
+const Mapping = struct { bytes: u64, writable: bool };
+
+/// A page found allowed: in RAM, outside every protected range, mapped present and user.
+const Granule = struct { base: u64 = 0, end: u64 = 0, writable: bool = false };
 
 pub const AddressSpace = struct {
     /// The PML4's address (identity-mapped, so also where it can be read).
@@ -42,6 +52,8 @@ pub const AddressSpace = struct {
     /// Ranges the kernel never reads or writes for a workload.
     protected: [protected_max]Range = undefined,
     protected_count: u32 = 0,
+    /// Recently allowed pages, most recently used first; empty ones have base == end.
+    cache: [cache_entries]Granule = [_]Granule{.{}} ** cache_entries,
 
     /// Takes the RAM ranges of a sorted memory map.
     pub fn init(space: *AddressSpace, root: u64, map: *const MemoryMap) void {
@@ -66,24 +78,48 @@ pub const AddressSpace = struct {
 
     /// Keeps the kernel from reading or writing [range.base, range.end) for a workload from now
     /// on.
+    /// on. Also empties the cache: call it after changing a mapping.
     pub fn protect(space: *AddressSpace, range: Range) void {
         assert(range.base < range.end);
         assert(space.protected_count < space.protected.len);
         space.protected[space.protected_count] = range;
         space.protected_count += 1;
+        space.cache = [_]Granule{.{}} ** cache_entries;
     }
 
     /// Whether the kernel may access [address, address + bytes) for a workload. A zero-length
     /// range is never touched and always allowed.
-    pub fn allows(space: *const AddressSpace, address: u64, bytes: u64, access: Access) bool {
+    pub fn allows(space: *AddressSpace, address: u64, bytes: u64, access: Access) bool {
         if (bytes == 0) return true;
         if (address > std.math.maxInt(u64) - bytes) return false;
         const end = address + bytes;
-        if (!space.in_ram(address, end)) return false;
-        for (space.protected[0..space.protected_count]) |range| {
-            if (address < range.end and end > range.base) return false;
+        // By pointer: iterating by value copies the whole cache first. A hit moves to the
+        // front, so two tasks calling in turn hit entries 0 and 1 in a pattern the branch
+        // predictor keeps.
+        for (&space.cache, 0..) |*granule, index| {
+            if (address >= granule.base and end <= granule.end) {
+                if (access == .write and !granule.writable) break;
+                if (index > 0) std.mem.swap(Granule, granule, &space.cache[0]);
+                return true;
+            }
         }
+        return space.allows_uncached(address, end, access);
+    }
+
+    /// Out of line, so the cached path stays a few instructions.
+    noinline fn allows_uncached(space: *AddressSpace, address: u64, end: u64, access: Access) bool {
+        assert(address < end);
+        if (!space.in_ram(address, end)) return false;
+        if (space.in_protected(address, end)) return false;
         return space.mapped(address, end, access);
+    }
+
+    fn in_protected(space: *const AddressSpace, address: u64, end: u64) bool {
+        assert(address < end);
+        for (space.protected[0..space.protected_count]) |range| {
+            if (address < range.end and end > range.base) return true;
+        }
+        return false;
     }
 
     fn in_ram(space: *const AddressSpace, address: u64, end: u64) bool {
@@ -96,7 +132,7 @@ pub const AddressSpace = struct {
 
     /// Every page of [address, end) mapped with `access` (end ≤ ram_limit_bytes, checked first,
     /// bounds the walk).
-    fn mapped(space: *const AddressSpace, address: u64, end: u64, access: Access) bool {
+    fn mapped(space: *AddressSpace, address: u64, end: u64, access: Access) bool {
         assert(address < end);
         assert(end <= constants.ram_limit_bytes);
         const steps_max = (end - address) / page_bytes + 2;
@@ -104,25 +140,39 @@ pub const AddressSpace = struct {
         var steps: u64 = 0;
         while (page < end) : (steps += 1) {
             assert(steps < steps_max);
-            const bytes = space.mapping_bytes(page, access) orelse return false;
-            page = std.mem.alignBackward(u64, page, bytes) + bytes;
+            const mapping = space.mapping_of(page) orelse return false;
+            if (access == .write and !mapping.writable) return false;
+            const base = std.mem.alignBackward(u64, page, mapping.bytes);
+            space.remember(base, base + mapping.bytes, mapping.writable);
+            page = base + mapping.bytes;
         }
         return true;
     }
 
-    /// The size of the page (4 KiB, 2 MiB or 1 GiB) that maps `address` with `access`, or null.
-    fn mapping_bytes(space: *const AddressSpace, address: u64, access: Access) ?u64 {
+    /// Caches [base, end) if the whole page is allowed (not only the part just checked).
+    fn remember(space: *AddressSpace, base: u64, end: u64, writable: bool) void {
+        assert(base < end);
+        if (!space.in_ram(base, end) or space.in_protected(base, end)) return;
+        // Newest first; the oldest (last) entry drops out.
+        std.mem.copyBackwards(Granule, space.cache[1..], space.cache[0 .. cache_entries - 1]);
+        space.cache[0] = .{ .base = base, .end = end, .writable = writable };
+    }
+
+    /// How the page holding `address` is mapped, if present and user-accessible at every level
+    /// (writable: the write bit at every level too).
+    fn mapping_of(space: *const AddressSpace, address: u64) ?Mapping {
         var table: u64 = space.root;
         var shift: u6 = 39;
+        var writable = true;
         var level: u32 = 0;
         while (level < 4) : (level += 1) {
             const entries: *const [512]u64 = @ptrFromInt(table);
             const entry = entries[@intCast((address >> shift) & 511)];
             if (entry & entry_present == 0 or entry & entry_user == 0) return null;
-            if (access == .write and entry & entry_write == 0) return null;
+            if (entry & entry_write == 0) writable = false;
             // A large page at the PDPT (1 GiB) or page-directory (2 MiB) level ends the walk.
             const large = (shift == 30 or shift == 21) and entry & entry_large != 0;
-            if (shift == 12 or large) return @as(u64, 1) << shift;
+            if (shift == 12 or large) return .{ .bytes = @as(u64, 1) << shift, .writable = writable };
             table = entry & entry_address_mask;
             shift -= 9;
         }
@@ -180,7 +230,7 @@ fn test_space(tables: *TestTables) AddressSpace {
 
 test "guard pages, page 0 and ranges straddling into them are refused" {
     var tables: TestTables = undefined;
-    const space = test_space(&tables);
+    var space = test_space(&tables);
     try testing.expect(space.allows(4 * page_bytes, page_bytes, .write));
     try testing.expect(space.allows(5 * page_bytes - 1, 1, .write)); // Last byte before the hole.
     try testing.expect(!space.allows(5 * page_bytes - 1, 2, .read)); // Straddles into it.
@@ -195,7 +245,7 @@ test "guard pages, page 0 and ranges straddling into them are refused" {
 
 test "write access needs the write bit; read-only mappings stay readable" {
     var tables: TestTables = undefined;
-    const space = test_space(&tables);
+    var space = test_space(&tables);
     try testing.expect(space.allows(6 * page_bytes, 8, .read));
     try testing.expect(!space.allows(6 * page_bytes, 8, .write));
     try testing.expect(space.allows(4 << 20, 64, .read));
@@ -220,4 +270,21 @@ test "device memory, unbacked space, unmapped tables and overflow are refused" {
     try testing.expect(!space.allows(0x1f_ff00, 0x101, .read)); // Into its first byte.
     try testing.expect(space.allows(0x1f_ff00, 0x100, .write)); // Just below it.
     try testing.expect(space.allows(0x21_0000, 0x200, .write)); // Just past it.
+}
+
+test "the cache answers only for whole allowed pages, and is emptied by protect" {
+    var tables: TestTables = undefined;
+    var space = test_space(&tables);
+    try testing.expect(space.allows(4 * page_bytes + 8, 8, .write)); // Caches page 4.
+    try testing.expect(space.allows(4 * page_bytes + 100, 8, .write)); // A hit.
+    try testing.expect(!space.allows(5 * page_bytes - 1, 2, .read)); // Still not the hole.
+    try testing.expect(space.allows(6 * page_bytes, 8, .read)); // Caches read-only page 6.
+    try testing.expect(!space.allows(6 * page_bytes + 8, 8, .write)); // Not as writable.
+    try testing.expect(space.allows(0x9f000, 8, .read)); // Page 0x9f: not all RAM, not cached.
+    for (space.cache) |granule| try testing.expect(granule.base != 0x9f000);
+    try testing.expect(!space.allows(0x9fb00, 0x200, .read));
+    try testing.expect(space.allows(3 << 20, 8, .write)); // Caches the 2 MiB page.
+    space.protect(.{ .base = 3 << 20, .end = (3 << 20) + page_bytes });
+    try testing.expect(!space.allows(3 << 20, 8, .write));
+    try testing.expect(space.allows((3 << 20) + page_bytes, 8, .write)); // Not cached: walked.
 }
