@@ -2,9 +2,9 @@
 //!
 //! A workload's entry file declares `pub fn main(context: ukernel.Context) u8` (or returns
 //! `void`, `!u8` or `!void`; another integer type works too, but a value outside 0-255 exits
-//! with abi.exit_status_out_of_range, and an error with 1). start.zig (the root module of every workload) provides the ELF
-//! entry point and calls it; this module keeps the kernel's call table and wraps the calls
-//! (abi.zig, generated from abi/ukernel.abi.json) in Zig idioms.
+//! with abi.exit_status_out_of_range, and an error with 1). start.zig (the root module of every
+//! workload) provides the ELF entry point and calls it; this module keeps the kernel's call
+//! table and wraps the calls (abi.zig, generated from abi/ukernel.abi.json) in Zig idioms.
 //!
 //!     const ukernel = @import("ukernel");
 //!     pub fn main(context: ukernel.Context) u8 {
@@ -66,7 +66,8 @@ fn status_of(result: anytype) u32 {
             };
             return status_of(value);
         },
-        else => @compileError("main must return void, an integer (u8), or an error union of them, not " ++ @typeName(Result)),
+        else => @compileError("main must return void, an integer (u8), or an error union of " ++
+            "them, not " ++ @typeName(Result)),
     }
 }
 

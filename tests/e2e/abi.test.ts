@@ -1,8 +1,10 @@
 // The ABI suite (tests/workloads/abi-suite) through the real CLI on the real kernel, under KVM
 // (when usable) and TCG: conformance (every call and its error paths), fuzz (100 000 random
 // calls must neither crash nor hang the kernel), fairness (yielding tasks get equal shares),
-// timers (sleeps never early, late within bounds; the guest's clock against the host's) and a
-// stack overflow caught by the guard page.
+// timers (sleeps never early, late within bounds; the guest's clock against the host's), a
+// stack overflow caught by the guard page, a pointer into a guard page not called an overflow,
+// the first task's task.exit statuses (above 255: 104), and 300 command-line tokens that lose
+// none.
 //
 // The suite is a committed project; it is built and packed once, in a temporary copy, so the
 // checkout stays clean. A failing check shows the guest's FAIL lines and the end of its output.
