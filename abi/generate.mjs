@@ -184,7 +184,7 @@ ${fields}
 };
 
 /// What the workload's entry point receives: \`fn (context: *const StartContext) callconv(.c) u32\`;
-/// its return value (low 8 bits) becomes the VM's exit status.
+/// its return value becomes the VM's exit status (0-255; any other, exit_status_out_of_range).
 pub const StartContext = extern struct {
     abi_major: u16,
     abi_minor: u16,
@@ -313,8 +313,9 @@ refuses a workload built for another major version, or for a newer minor version
 ## Entry
 
 The workload is a static position-independent ELF. Its entry point is called as
-\`u32 entry(const StartContext *context)\` (C ABI); the low 8 bits of the return value become the
-VM's exit status. \`StartContext\` holds the kernel's ABI version, the call table, \`argc\`/\`argv\`
+\`u32 entry(const StartContext *context)\` (C ABI); the return value becomes the VM's exit status
+(a value above 255 is never cut to its low 8 bits: it becomes \`exit_status_out_of_range\`, 104).
+\`StartContext\` holds the kernel's ABI version, the call table, \`argc\`/\`argv\`
 (argv[0] is the entry path, then the arguments after \`--\` on the kernel command line) and
 \`envc\`/\`envp\` (\`KEY=VALUE\` strings from \`etc/ukernel.env\` in the image).
 

@@ -45,8 +45,10 @@ pub const cmdline_bytes_max: u32 = 4096;
 /// Most memory-map entries kept (Firecracker's zero page holds up to 128; real maps have < 10).
 pub const memory_map_entries_max: u32 = 64;
 
-/// Most command-line tokens examined.
-pub const cmdline_tokens_max: u32 = 256;
+/// Most command-line tokens: as many as the longest command line can hold (a token takes a byte
+/// and a blank separates it from the next), so no line the kernel accepts loses a token to the
+/// bound (the disk tokens QEMU appends come last).
+pub const cmdline_tokens_max: u32 = (cmdline_bytes_max + 1) / 2;
 
 /// Most virtio-mmio devices listed on the command line (Firecracker allows 17 on x86).
 pub const virtio_devices_max: u32 = 32;
@@ -220,6 +222,8 @@ comptime {
     assert(supervisor_stack_bytes % 4096 == 0);
     assert(ist_stack_bytes % 4096 == 0);
     assert(cmdline_bytes_max >= 2048);
+    // n tokens need 2n - 1 bytes: one more token than the bound never fits the longest line.
+    assert(2 * (cmdline_tokens_max + 1) - 1 > cmdline_bytes_max);
     assert(serial_fifo_bytes > 0 and serial_fifo_bytes <= 64);
     assert(console_line_bytes_max >= 128);
     assert(pit_calibration_ticks < 0x10000); // One reload period of a 16-bit counter.

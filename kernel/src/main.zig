@@ -181,6 +181,27 @@ fn hint_for(err: anyerror) []const u8 {
         error.AbiMismatch, error.AbiNoteMissing => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
         error.Timeout => " (the disk did not answer)",
+        error.OutOfMemory, error.NoFreeMemory, error.NoMemory => std.fmt.comptimePrint(
+            " (the guest's memory is too small for this workload: give the VM more with `ukernel " ++
+                "run --memory MIB` or [run] memory_mb in ukernel.toml, at most {d} MiB)",
+            .{constants.ram_limit_bytes >> 20},
+        ),
+        error.TooLarge, error.FileTooLarge => std.fmt.comptimePrint(
+            " (over the kernel's limit: a workload's file and memory image take at most {d} MiB, " ++
+                "etc/ukernel.env {d} KiB; shrink static buffers, or allocate at run time)",
+            .{
+                constants.workload_file_bytes_max >> 20,
+                constants.workload_env_file_bytes_max >> 10,
+            },
+        ),
+        error.ThreadLocalStorageUnsupported => " (the workload has a TLS segment: `threadlocal` " ++
+            "variables are not supported; use globals, or state handed to each task)",
+        error.DynamicallyLinked => " (the workload must be a static executable, as " ++
+            "`ukernel build` makes)",
+        error.TooManyArguments => std.fmt.comptimePrint(
+            " (at most {d} arguments and {d} environment entries)",
+            .{ constants.workload_args_max, constants.workload_env_max },
+        ),
         else => "",
     };
 }

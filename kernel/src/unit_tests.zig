@@ -12,6 +12,7 @@ comptime {
     _ = @import("loader/elf.zig");
     _ = @import("memory/pages.zig");
     _ = @import("memory/heap.zig");
+    _ = @import("memory/address_space.zig");
     _ = @import("observe/events.zig");
     _ = @import("arch/x86_64/frame.zig");
 }

@@ -13,7 +13,7 @@
 #define UK_ABI_NOTE_TYPE_VERSION 1
 
 #define UK_E_BAD_HANDLE 1 /* The handle is not open, or not of a kind this call accepts. */
-#define UK_E_BAD_POINTER 2 /* A pointer or length names memory outside the workload's address space, or is null where data is required. */
+#define UK_E_BAD_POINTER 2 /* A pointer or length names memory the kernel may not touch: outside usable RAM, an unmapped page (such as a task stack's guard page) anywhere in the range, or the kernel's own image or page tables; or is null where data is required. */
 #define UK_E_OUT_OF_RANGE 3 /* An argument is outside its documented range. */
 #define UK_E_TOO_LARGE 4 /* A length exceeds the call's limit. */
 #define UK_E_UNSUPPORTED 5 /* The operation does not apply to this handle or is not available in this kernel. */
@@ -38,6 +38,7 @@
 #define UK_WRITE_BYTES_MAX 65536ull /* Most bytes one io.write or log.write message accepts. */
 #define UK_LOG_FIELDS_MAX 16u /* Most key/value fields on one log record. */
 #define UK_NAME_BYTES_MAX 64ull /* Longest span or event name. */
+#define UK_EXIT_STATUS_OUT_OF_RANGE 104u /* The VM's exit status when the workload's first task ends with a status outside 0-255 (returned from its entry, or given to task.exit): a status is never cut to its low 8 bits, where 256 would read as success. The kernel says so on the console. The Zig SDK maps a main returning an out-of-range integer (negative, or above 255) to it too, in every build mode. */
 
 typedef uint32_t (*uk_task_entry)(uint64_t argument);
 
@@ -64,7 +65,7 @@ typedef struct uk_table {
     int64_t (*task_yield)(void);
     /* task.sleep: Blocks this task for at least duration_ns. Returns 0. */
     int64_t (*task_sleep)(uint64_t duration_ns);
-    /* task.exit: Ends the calling task with status. In the workload's first task it ends the workload: the low 8 bits of status become the VM's exit status. Does not return. */
+    /* task.exit: Ends the calling task with status. In the workload's first task it ends the workload: a status of 0-255 becomes the VM's exit status, any other exit_status_out_of_range. Does not return. */
     void (*task_exit)(uint32_t status) __attribute__((noreturn));
     /* task.join: Waits until a task ends; returns its status and releases its handle. A task cannot join itself (bad_handle); if several tasks join one task, one gets the status and the others bad_handle. */
     int64_t (*task_join)(uint32_t task, uint64_t timeout_ns);

@@ -16,7 +16,7 @@ pub const note_type_abi_version: u32 = 1;
 pub const Error = enum(i64) {
     /// The handle is not open, or not of a kind this call accepts.
     bad_handle = 1,
-    /// A pointer or length names memory outside the workload's address space, or is null where data is required.
+    /// A pointer or length names memory the kernel may not touch: outside usable RAM, an unmapped page (such as a task stack's guard page) anywhere in the range, or the kernel's own image or page tables; or is null where data is required.
     bad_pointer = 2,
     /// An argument is outside its documented range.
     out_of_range = 3,
@@ -63,6 +63,8 @@ pub const write_bytes_max: u64 = 65536;
 pub const log_fields_max: u32 = 16;
 /// Longest span or event name.
 pub const name_bytes_max: u64 = 64;
+/// The VM's exit status when the workload's first task ends with a status outside 0-255 (returned from its entry, or given to task.exit): a status is never cut to its low 8 bits, where 256 would read as success. The kernel says so on the console. The Zig SDK maps a main returning an out-of-range integer (negative, or above 255) to it too, in every build mode.
+pub const exit_status_out_of_range: u32 = 104;
 
 /// The errors as a Zig error set, for SDKs.
 pub const Failure = error{
@@ -129,7 +131,7 @@ pub const Table = extern struct {
     task_yield: *const fn () callconv(.c) i64,
     /// task.sleep: Blocks this task for at least duration_ns. Returns 0.
     task_sleep: *const fn (duration_ns: u64) callconv(.c) i64,
-    /// task.exit: Ends the calling task with status. In the workload's first task it ends the workload: the low 8 bits of status become the VM's exit status. Does not return.
+    /// task.exit: Ends the calling task with status. In the workload's first task it ends the workload: a status of 0-255 becomes the VM's exit status, any other exit_status_out_of_range. Does not return.
     task_exit: *const fn (status: u32) callconv(.c) noreturn,
     /// task.join: Waits until a task ends; returns its status and releases its handle. A task cannot join itself (bad_handle); if several tasks join one task, one gets the status and the others bad_handle.
     task_join: *const fn (task: u32, timeout_ns: u64) callconv(.c) i64,
@@ -178,7 +180,7 @@ pub const Table = extern struct {
 };
 
 /// What the workload's entry point receives: `fn (context: *const StartContext) callconv(.c) u32`;
-/// its return value (low 8 bits) becomes the VM's exit status.
+/// its return value becomes the VM's exit status (0-255; any other, exit_status_out_of_range).
 pub const StartContext = extern struct {
     abi_major: u16,
     abi_minor: u16,

@@ -1,9 +1,10 @@
 //! The ukernel SDK for Zig workloads (module name `ukernel`).
 //!
 //! A workload's entry file declares `pub fn main(context: ukernel.Context) u8` (or returns
-//! `void`, `!u8` or `!void`). start.zig (the root module of every workload) provides the ELF
-//! entry point and calls it; this module keeps the kernel's call table and wraps the calls
-//! (abi.zig, generated from abi/ukernel.abi.json) in Zig idioms.
+//! `void`, `!u8` or `!void`; another integer type works too, but a value outside 0-255 exits
+//! with abi.exit_status_out_of_range, and an error with 1). start.zig (the root module of every
+//! workload) provides the ELF entry point and calls it; this module keeps the kernel's call
+//! table and wraps the calls (abi.zig, generated from abi/ukernel.abi.json) in Zig idioms.
 //!
 //!     const ukernel = @import("ukernel");
 //!     pub fn main(context: ukernel.Context) u8 {
@@ -46,11 +47,18 @@ pub fn run(start: *const abi.StartContext, comptime main: anytype) u32 {
     return status_of(main(context));
 }
 
+/// main's result as the VM's exit status. Integers of any type: 0-255 is the status; any other
+/// value (negative, or above 255) prints why and gives abi.exit_status_out_of_range, the same in
+/// every build mode (never cut to the low 8 bits, where 256 would read as success).
 fn status_of(result: anytype) u32 {
     const Result = @TypeOf(result);
     switch (@typeInfo(Result)) {
         .void => return 0,
-        .int => return @as(u8, @intCast(result)),
+        .int => {
+            if (result >= 0 and result <= 255) return @intCast(result);
+            print("error: main returned {d}, outside the exit status range 0-255\n", .{result});
+            return abi.exit_status_out_of_range;
+        },
         .error_union => {
             const value = result catch |err| {
                 print("error: {s}\n", .{@errorName(err)});
@@ -58,7 +66,8 @@ fn status_of(result: anytype) u32 {
             };
             return status_of(value);
         },
-        else => @compileError("main must return void, u8, !void or !u8, not " ++ @typeName(Result)),
+        else => @compileError("main must return void, an integer (u8), or an error union of " ++
+            "them, not " ++ @typeName(Result)),
     }
 }
 

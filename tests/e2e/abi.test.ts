@@ -1,8 +1,10 @@
 // The ABI suite (tests/workloads/abi-suite) through the real CLI on the real kernel, under KVM
 // (when usable) and TCG: conformance (every call and its error paths), fuzz (100 000 random
 // calls must neither crash nor hang the kernel), fairness (yielding tasks get equal shares),
-// timers (sleeps never early, late within bounds; the guest's clock against the host's) and a
-// stack overflow caught by the guard page.
+// timers (sleeps never early, late within bounds; the guest's clock against the host's), a
+// stack overflow caught by the guard page, a pointer into a guard page not called an overflow,
+// the first task's task.exit statuses (above 255: 104), and 300 command-line tokens that lose
+// none.
 //
 // The suite is a committed project; it is built and packed once, in a temporary copy, so the
 // checkout stays clean. A failing check shows the guest's FAIL lines and the end of its output.
@@ -27,11 +29,11 @@ interface GuestRun {
   lineTimes: Map<string, number>;
 }
 
-/** `ukernel run --image … -- ARGS`, killed past `timeoutMs`; records when each line arrives. */
-function runGuest(accel: string, args: string[], timeoutMs: number): Promise<GuestRun> {
+/** `ukernel run --image … [OPTIONS] -- ARGS`, killed past `timeoutMs`; records when each line arrives. */
+function runGuest(accel: string, args: string[], timeoutMs: number, options: string[] = []): Promise<GuestRun> {
   return new Promise((resolvePromise, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [cliPath, 'run', '--image', image, '--accel', accel, '--', ...args], {
+    const child = spawn(process.execPath, [cliPath, 'run', '--image', image, '--accel', accel, ...options, '--', ...args], {
       cwd: project,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -98,7 +100,7 @@ describe.each(accels)('ABI suite (%s)', (accel) => {
     expect(result.stdout).toMatch(/^conformance: \d+ passed, 0 failed$/m);
     expect(result.stdout).not.toMatch(/^FAIL /m);
     // Every call of the definition was exercised.
-    for (const section of ['task', 'join', 'files', 'channels', 'poll', 'arenas', 'alloc', 'log', 'trace', 'random']) {
+    for (const section of ['task', 'join', 'files', 'channels', 'poll', 'arenas', 'alloc', 'log', 'trace', 'random', 'guard pages', 'kernel memory']) {
       expect(result.stdout).toContain(`# ${section}\n`);
     }
   }, 130_000 * slow);
@@ -144,5 +146,30 @@ describe.each(accels)('ABI suite (%s)', (accel) => {
     expect(result.stdout).toMatch(/exception: #PF page fault/);
     expect(result.stdout).toMatch(/stack overflow: task \d+ ran past its stack into the guard page/);
     expect(result.stdout).not.toContain('FAIL overflow');
+  }, 70_000 * slow);
+
+  it('task.exit from the first task: 0-255 is the status, any other u32 exit_status_out_of_range (104)', async () => {
+    for (const [value, status] of [['255', 255], ['256', 104], ['0xffffffff', 104]] as const) {
+      const result = await runGuest(accel, ['task-exit', value], 60_000 * slow);
+      expect(result.code, explain(result)).toBe(status);
+      if (status === 104) expect(result.stdout).toMatch(/workload: exit status \d+ \(as i32: -?\d+\) is outside 0-255: exiting with 104/);
+    }
+  }, 3 * 70_000 * slow);
+
+  it('300 kernel command-line tokens lose none: the disk tokens after them still start the workload', async () => {
+    // Once, tokens past the 256th were dropped: QEMU's disk tokens come last, so the image
+    // vanished and the run "succeeded" (status 0) without running the workload.
+    const tokens = Array.from({ length: 300 }, (_, index) => `k${index}=1`).join(' ');
+    const result = await runGuest(accel, ['task-exit', '7'], 60_000 * slow, ['--cmdline', tokens]);
+    expect(result.code, explain(result)).toBe(7);
+  }, 70_000 * slow);
+
+  it('a pointer into a guard page faults, and is not called a stack overflow', async () => {
+    const result = await runGuest(accel, ['guard-read'], 60_000 * slow);
+    expect(result.code, explain(result)).toBe(101);
+    expect(result.stdout).toMatch(/exception: #PF page fault .* in ring 3/);
+    expect(result.stdout).toMatch(/is in the guard page below task 1's stack, but the stack pointer is not/);
+    expect(result.stdout).not.toMatch(/stack overflow/);
+    expect(result.stdout).not.toContain('FAIL guard-read');
   }, 70_000 * slow);
 });

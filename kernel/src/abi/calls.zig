@@ -4,8 +4,9 @@
 //!
 //! Calls run in ring 3, called directly by the workload (no trap: a call costs what a function
 //! call costs). Every call checks its arguments and returns -error instead of faulting: handles
-//! by kind, pointers against the workload's address space (not page 0, not device memory, and
-//! for memory the kernel writes, not the kernel image), lengths against their limits.
+//! by kind, pointers against what is really mapped (memory/address_space.zig: usable RAM whose
+//! every page is mapped for the access, so never page 0, device memory or a stack's guard page,
+//! and never the kernel image or a page table), lengths against their limits.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -19,6 +20,7 @@ const files = @import("../io/files.zig");
 const channels = @import("../ipc/channels.zig");
 const arenas = @import("../memory/arenas.zig");
 const heap_module = @import("../memory/heap.zig");
+const address_space = @import("../memory/address_space.zig");
 const events = @import("../observe/events.zig");
 const random = @import("../random.zig");
 
@@ -30,9 +32,6 @@ pub fn init(boot_clock: *const clock_module.Clock, heap: *heap_module.Heap) void
     clock = boot_clock;
     workload_heap = heap;
 }
-
-extern const __kernel_start: u8;
-extern const __kernel_end: u8;
 
 const implementation = struct {
     // ---- task.* ---------------------------------------------------------------------------
@@ -372,39 +371,40 @@ fn failure(code: abi.Error) i64 {
     return -@intFromEnum(code);
 }
 
-/// [pointer, pointer + length) if the kernel may read it: inside RAM (not page 0, not device
-/// memory). A zero length is valid anywhere.
+/// What zero-length ranges point at: never read or written.
+var empty_buffer: [1]u8 = undefined;
+
+/// [pointer, pointer + length) if the kernel may read it (address_space.zig says what that
+/// means). A zero length is valid anywhere: nothing is read.
 fn read_only_bytes(pointer: [*]const u8, length: u64) ?[]const u8 {
-    if (length == 0) return pointer[0..0];
+    // Not pointer[0..0] (nor &.{}): a workload may pass null with a zero length, and a slice
+    // with a null pointer inside an optional reads as "no slice" (bad_pointer).
+    if (length == 0) return empty_buffer[0..0];
     if (!readable(@intFromPtr(pointer), length)) return null;
     return pointer[0..length];
 }
 
 /// read_only_bytes for a raw address (which may be 0).
 fn address_bytes(address: u64, length: u64) ?[]const u8 {
-    if (length == 0) return &.{};
+    if (length == 0) return empty_buffer[0..0];
     if (!readable(address, length)) return null;
     const pointer: [*]const u8 = @ptrFromInt(address);
     return pointer[0..length];
 }
 
 fn readable(address: u64, length: u64) bool {
-    if (address < 4096 or address >= constants.ram_limit_bytes) return false;
-    return length <= constants.ram_limit_bytes - address;
+    return address_space.global.allows(address, length, .read);
 }
 
-/// As read_only_bytes, and not overlapping the kernel image, for memory the kernel writes.
+/// As read_only_bytes, for memory the kernel writes: mapped writable too.
 fn writable_bytes(pointer: [*]u8, length: u64) ?[]u8 {
-    if (length == 0) return pointer[0..0];
+    if (length == 0) return empty_buffer[0..0]; // As in read_only_bytes.
     if (!writable(@intFromPtr(pointer), length)) return null;
     return pointer[0..length];
 }
 
 fn writable(address: u64, length: u64) bool {
-    if (!readable(address, length)) return false;
-    const kernel_start = @intFromPtr(&__kernel_start);
-    const kernel_end = @intFromPtr(&__kernel_end);
-    return !(address < kernel_end and address + length > kernel_start);
+    return address_space.global.allows(address, length, .write);
 }
 
 comptime {

@@ -21,11 +21,14 @@ pub const Cmdline = struct {
     /// The workload's part (after a lone `--`), possibly empty.
     workload: []const u8,
 
+    /// `text` is at most cmdline_bytes_max (boot_info.zig copies no more), so it has at most
+    /// cmdline_tokens_max tokens: none is ever left out.
     pub fn init(text: []const u8) Cmdline {
+        assert(text.len <= constants.cmdline_bytes_max);
         var iterator = std.mem.tokenizeAny(u8, text, blanks);
         var count: u32 = 0;
         while (iterator.next()) |token| : (count += 1) {
-            if (count >= constants.cmdline_tokens_max) break;
+            assert(count < constants.cmdline_tokens_max);
             if (std.mem.eql(u8, token, "--")) {
                 const split = iterator.index;
                 const kernel_end = split - token.len;
@@ -50,7 +53,7 @@ pub const Cmdline = struct {
         return .{ .inner = std.mem.tokenizeAny(u8, cmdline.workload, blanks), .skip_vmm_tokens = true };
     }
 
-    /// Iterates the kernel's tokens, at most cmdline_tokens_max of them.
+    /// Iterates the kernel's tokens.
     pub fn tokens(cmdline: Cmdline) TokenIterator {
         return .{ .inner = std.mem.tokenizeAny(u8, cmdline.kernel, blanks) };
     }
@@ -88,10 +91,12 @@ pub const TokenIterator = struct {
     skip_separator: bool = false,
     skip_vmm_tokens: bool = false,
 
+    /// Bounded by the line's tokens (at most cmdline_tokens_max, see Cmdline.init): the bound is
+    /// asserted, never what ends the loop, so no token is dropped silently.
     pub fn next(iterator: *TokenIterator) ?[]const u8 {
-        while (iterator.count < constants.cmdline_tokens_max) {
-            const token = iterator.inner.next() orelse return null;
+        while (iterator.inner.next()) |token| {
             iterator.count += 1;
+            assert(iterator.count <= constants.cmdline_tokens_max);
             if (iterator.skip_separator and std.mem.eql(u8, token, "--")) continue;
             if (iterator.skip_vmm_tokens and std.mem.startsWith(u8, token, vmm_token_prefix)) continue;
             return token;
@@ -153,16 +158,38 @@ test "QEMU appends device tokens after the separator: they stay the kernel's" {
     try testing.expectEqualStrings("virtio_mmio.device=512@0xfeb00e00:12", last);
 }
 
-test "token count is bounded" {
-    var buffer: [4 * (constants.cmdline_tokens_max + 10)]u8 = undefined;
-    var length: usize = 0;
-    for (0..constants.cmdline_tokens_max + 10) |_| {
-        @memcpy(buffer[length..][0..4], "a=1 ");
-        length += 4;
-    }
-    const cmdline = Cmdline.init(buffer[0..length]);
+/// The longest line the kernel holds, packed with one-byte tokens ("a a a ... a"), `tail`
+/// replacing its end.
+fn packed_line(buffer: *[constants.cmdline_bytes_max]u8, tail: []const u8) []const u8 {
+    for (buffer, 0..) |*byte, index| byte.* = if (index % 2 == 0) 'a' else ' ';
+    const start = std.mem.alignBackward(usize, buffer.len - tail.len - 1, 2);
+    buffer[start] = ' ';
+    @memcpy(buffer[start + 1 ..][0..tail.len], tail);
+    return buffer[0 .. start + 1 + tail.len];
+}
+
+test "the longest line packed with tokens loses none: the bound fits every line" {
+    var buffer: [constants.cmdline_bytes_max]u8 = undefined;
+    for (&buffer, 0..) |*byte, index| byte.* = if (index % 2 == 0) 'a' else ' ';
+    const cmdline = Cmdline.init(&buffer);
     var iterator = cmdline.tokens();
     var count: u32 = 0;
     while (iterator.next()) |_| count += 1;
     try testing.expectEqual(constants.cmdline_tokens_max, count);
+    try testing.expectEqual((constants.cmdline_bytes_max + 1) / 2, count);
+}
+
+test "tokens past the 256th still count: the last key, and a workload after a full kernel part" {
+    var buffer: [constants.cmdline_bytes_max]u8 = undefined;
+    const line = packed_line(&buffer, "uk.test=exit:7 -- app arg");
+    const cmdline = Cmdline.init(line);
+    try testing.expectEqualStrings("exit:7", cmdline.get("uk.test").?);
+    var workload = cmdline.workload_tokens();
+    try testing.expectEqualStrings("app", workload.next().?);
+    try testing.expectEqualStrings("arg", workload.next().?);
+    try testing.expect(workload.next() == null);
+    var all = cmdline.all_tokens();
+    var count: u32 = 0;
+    while (all.next()) |_| count += 1;
+    try testing.expect(count > 2000);
 }

@@ -142,3 +142,18 @@ test "device list from a command line keeps order and counts rejects" {
     try testing.expectEqual(@as(u64, 0xfeb00e00), list.slice()[0].base);
     try testing.expectEqual(@as(u64, 0xfeb00c00), list.slice()[1].base);
 }
+
+test "the disk tokens QEMU appends are found after thousands of other tokens" {
+    // Once, tokens past the 256th were dropped: the disks vanished and the run "succeeded".
+    const device_token = "virtio_mmio.device=512@0xfeb00e00:12";
+    var buffer: [constants.cmdline_bytes_max]u8 = undefined;
+    for (&buffer, 0..) |*byte, index| byte.* = if (index % 2 == 0) 'a' else ' ';
+    const start = buffer.len - device_token.len - 4;
+    @memcpy(buffer[start..][0..4], " -- ");
+    @memcpy(buffer[start + 4 ..][0..device_token.len], device_token);
+    var list: DeviceList = undefined;
+    list.parse_cmdline(Cmdline.init(&buffer));
+    try testing.expectEqual(@as(u32, 1), list.count);
+    try testing.expectEqual(@as(u64, 0xfeb00e00), list.slice()[0].base);
+    try testing.expectEqual(@as(u32, 0), list.rejected);
+}

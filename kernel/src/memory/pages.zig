@@ -12,6 +12,7 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const MemoryMap = @import("../lib/memory_map.zig").MemoryMap;
 const Range = @import("../lib/memory_map.zig").Range;
+const address_space = @import("address_space.zig");
 
 pub const page_bytes: u64 = 4096;
 
@@ -128,8 +129,10 @@ extern const __kernel_end: u8;
 /// The kernel's page allocator.
 pub var global: Allocator = .{};
 
-/// Takes the largest free range at or above 1 MiB and below ram_limit_bytes.
+/// Takes the largest free range at or above 1 MiB and below ram_limit_bytes; sets up the checks
+/// of ABI pointers against the same map (address_space.zig).
 pub fn init(map: *const MemoryMap) error{NoFreeMemory}!Range {
+    address_space.init(map);
     const kernel: Range = .{ .base = @intFromPtr(&__kernel_start), .end = @intFromPtr(&__kernel_end) };
     const range = map.largest_free_range(0x10_0000, constants.ram_limit_bytes, kernel) orelse
         return error.NoFreeMemory;

@@ -204,7 +204,7 @@ pub fn wake(id: u32) void {
 
 /// Ends the current task. The first task's end is the workload's end.
 pub fn exit_current(status: u32) noreturn {
-    if (current == 0) workload_finished(status);
+    if (current == 0) workload_finished(workload_status(status));
     const task = &tasks[current];
     task.state = .done;
     task.status = status;
@@ -212,6 +212,17 @@ pub fn exit_current(status: u32) noreturn {
     wake_all(.join, current);
     switch_away();
     unreachable; // A done task is never scheduled again.
+}
+
+/// The VM's exit status for the first task's `status`: itself when 0-255; anything else would
+/// be cut to its low 8 bits by the exit doors (256 would read as success), so it becomes
+/// abi.exit_status_out_of_range, and the console says why.
+fn workload_status(status: u32) u32 {
+    if (status <= 255) return status;
+    console.print("workload: exit status {d} (as i32: {d}) is outside 0-255: exiting with {d}\n", .{
+        status, @as(i32, @bitCast(status)), abi.exit_status_out_of_range,
+    });
+    return abi.exit_status_out_of_range;
 }
 
 /// Waits for task `id` to end (or the deadline); returns its status and frees its slot.

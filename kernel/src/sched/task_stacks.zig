@@ -11,6 +11,7 @@ const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const pages = @import("../memory/pages.zig");
+const address_space = @import("../memory/address_space.zig");
 const supervisor = @import("../arch/x86_64/supervisor.zig");
 const stacks = @import("../arch/x86_64/stacks.zig");
 
@@ -53,6 +54,10 @@ pub fn init() Error!void {
     }
     const result = supervisor.call(.map_page_tables, base, tables, large_pages);
     if (result == supervisor.refused) return error.MappingRefused;
+    // Live page tables: no ABI call may touch them for a workload (random.fill over them would
+    // unmap or remap anything). The guard pages need nothing: the checks walk these tables.
+    const tables_end = tables + large_pages * pages.page_bytes;
+    address_space.global.protect(.{ .base = tables, .end = tables_end });
     region_base = base;
     slots_available = constants.tasks_max;
     index = 0;

@@ -59,9 +59,7 @@ pub fn fatal(frame: *InterruptFrame) void {
             if (frame.error_code & 16 != 0) "instruction fetch" else if (frame.error_code & 2 != 0) "write" else "read",
             if (frame.error_code & 1 != 0) "protection violation" else "page not present",
         });
-        if (stacks.guard_owner(cr2)) |slot| {
-            console.print("stack overflow: task {d} ran past its stack into the guard page\n", .{slot});
-        }
+        if (stacks.guard_owner(cr2)) |slot| report_guard_fault(frame, cr2, slot);
     }
     print_registers(frame);
     backtrace.print(frame.rip, frame.rbp);
@@ -100,6 +98,21 @@ pub fn unexpected_interrupt(vector: u8, rip: u64) void {
     if (unexpected_interrupt_count == 1) {
         console.print("\ninterrupt: unexpected vector {d} at rip 0x{x} (a device line no driver " ++
             "claims); ignored, and counted\n", .{ vector, rip });
+    }
+}
+
+/// A fault in a stack's guard page is an overflow only when the stack pointer is there too: a
+/// task running past its stack faults with RSP inside the guard page or just above it (a push,
+/// a call, a store into a frame that crossed into it). Anything else dereferenced a pointer into
+/// the guard page (from ring 0, RSP is the supervisor's stack: never an overflow).
+fn report_guard_fault(frame: *const InterruptFrame, cr2: u64, slot: u32) void {
+    const guard = cr2 & ~@as(u64, 4095);
+    const overflow = frame.from_ring3() and frame.rsp >= guard and frame.rsp - guard < 2 * 4096;
+    if (overflow) {
+        console.print("stack overflow: task {d} ran past its stack into the guard page\n", .{slot});
+    } else {
+        console.print("0x{x} is in the guard page below task {d}'s stack, but the stack pointer " ++
+            "is not: a pointer into the guard page was dereferenced\n", .{ cr2, slot });
     }
 }
 

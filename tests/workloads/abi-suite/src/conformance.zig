@@ -77,6 +77,8 @@ pub fn run(context: ukernel.Context) u8 {
     log_checks();
     trace_checks();
     random_checks();
+    guard_page_checks();
+    kernel_memory_checks();
     second_joiner_checks();
     self_join_check();
     ukernel.print("conformance: {d} passed, {d} failed\n", .{ check.passes, check.failures });
@@ -1342,6 +1344,90 @@ fn random_checks() void {
     }
     _ = check.errs("random.fill.length_2^40", sys.random_fill(sys.addr(&big), 1 << 40), &.{ .too_large, .bad_pointer });
     _ = check.err("random.fill.wrapping_range", sys.random_fill(0xffff_ffff_ffff_fff0, 32), .bad_pointer);
+}
+
+// ---- Guard pages: unmapped pages inside the mapped range ------------------------------------------
+
+/// Every call taking a pointer refuses one into a task stack's guard page, or a range running
+/// into one, with bad_pointer; the bytes just inside the stack stay usable. A kernel that only
+/// checks bounds reads or writes the guard page and faults (the run ends with 101).
+fn guard_page_checks() void {
+    check.section("guard pages");
+    const layout = sys.stack_layout();
+    const guards = [_]u64{ layout.guard(0) + 16, layout.guard(1), layout.guard(5) + 4095, layout.guard(63) + 100 };
+    const labels = [_][]const u8{ "first_task", "second_slot", "slot5_last_byte", "slot63" };
+    const file = sys.io_open(s("etc/ukernel.env"), 15, 0);
+    const channel = sys.channel_create(4, 64);
+    if (check.quiet("guard.open", file) == null or check.quiet("guard.channel", channel) == null) return;
+    const f = sys.handle(file);
+    const ch = sys.handle(channel);
+    for (guards, labels) |address, label| {
+        var fields = [1]abi.LogField{.{ .key_pointer = address, .key_length = 3, .value_pointer = s("v"), .value_length = 1 }};
+        const results = [_]i64{
+            sys.io_write(abi.handle_console, address, 5),
+            sys.random_fill(address, 8),
+            sys.io_open(address, 15, 0),
+            sys.io_read(f, address, 16),
+            sys.span_begin(address, 5),
+            sys.trace_event(address, 5, 1),
+            sys.io_poll(address, 1, 0),
+            sys.log_write(abi.log_level_info, address, 5, 0, 0),
+            sys.log_write(abi.log_level_info, s("x"), 1, address, 1),
+            sys.log_write(abi.log_level_info, s("x"), 1, sys.addr(&fields), 1),
+            sys.send(ch, address, 4, sys.nonblocking),
+            sys.recv(ch, address, 64, sys.nonblocking),
+            sys.task_spawn(address, 0, 0),
+        };
+        const calls = [_][]const u8{
+            "io.write.console", "random.fill",    "io.open",         "io.read.file",
+            "trace.span_begin", "trace.event",    "io.poll",         "log.write.message",
+            "log.write.fields", "log.write.key",  "ipc.send",        "ipc.recv",
+            "task.spawn.entry",
+        };
+        for (results, calls) |got, call| {
+            var name: [96]u8 = undefined;
+            _ = check.err(std.fmt.bufPrint(&name, "{s}.guard_{s}", .{ call, label }) catch call, got, .bad_pointer);
+        }
+    }
+    guard_edge_checks(layout, ch);
+    _ = sys.io_close(f);
+    release(ch);
+}
+
+/// Range edges: the first and last bytes of the first task's stack are usable; one byte more
+/// runs into a guard page.
+fn guard_edge_checks(layout: sys.StackLayout, ch: u32) void {
+    _ = check.value("random.fill.stack_last_bytes", sys.random_fill(layout.top - 8, 8), 8);
+    _ = check.value("random.fill.stack_first_bytes", sys.random_fill(layout.bottom, 8), 8);
+    _ = check.err("random.fill.into_guard_above", sys.random_fill(layout.top - 8, 9), .bad_pointer);
+    _ = check.err("random.fill.from_guard_below", sys.random_fill(layout.bottom - 1, 9), .bad_pointer);
+    _ = check.err("io.write.console_into_guard", sys.io_write(abi.handle_console, layout.top - 4, 8), .bad_pointer);
+    _ = check.err("io.open.path_into_guard", sys.io_open(layout.top - 4, 10, 0), .bad_pointer);
+    _ = check.err("io.poll.items_into_guard", sys.io_poll(layout.top - @sizeOf(abi.PollItem), 2, 0), .bad_pointer);
+    _ = check.err("ipc.send.into_guard", sys.send(ch, layout.top - 2, 4, sys.nonblocking), .bad_pointer);
+    _ = check.err("trace.span_begin.into_guard", sys.span_begin(layout.top - 2, 4), .bad_pointer);
+    var fields = [1]abi.LogField{.{ .key_pointer = s("k"), .key_length = 1, .value_pointer = layout.top - 2, .value_length = 4 }};
+    _ = check.err("log.write.value_into_guard", sys.log_write(abi.log_level_info, s("x"), 1, sys.addr(&fields), 1), .bad_pointer);
+    _ = check.err("mem.free.guard", sys.mem_free(layout.guard(1), 8), .bad_pointer);
+}
+
+/// The kernel reads and writes nothing of its own for a workload: the call table and the calls'
+/// code are the kernel image's, the only kernel addresses a workload is handed.
+fn kernel_memory_checks() void {
+    check.section("kernel memory");
+    const table = sys.addr(sys.table);
+    const code = @intFromPtr(sys.table.task_yield);
+    const channel = sys.channel_create(4, 64);
+    if (check.quiet("kernel_memory.channel", channel) == null) return;
+    const ch = sys.handle(channel);
+    _ = check.err("io.write.console_kernel_table", sys.io_write(abi.handle_console, table, 8), .bad_pointer);
+    _ = check.err("ipc.send.kernel_code", sys.send(ch, code, 16, sys.nonblocking), .bad_pointer);
+    _ = check.err("io.open.path_kernel_table", sys.io_open(table, 8, 0), .bad_pointer);
+    _ = check.err("trace.event.name_kernel_code", sys.trace_event(code, 8, 1), .bad_pointer);
+    _ = check.err("random.fill.kernel_table", sys.random_fill(table, 8), .bad_pointer);
+    _ = check.err("ipc.recv.kernel_table", sys.recv(ch, table, 64, sys.nonblocking), .bad_pointer);
+    _ = check.err("task.spawn.entry_kernel_code", sys.task_spawn(code, 0, 0), .bad_pointer);
+    release(ch);
 }
 
 // ---- Last: joins that have crashed or hung kernels --------------------------------------------------

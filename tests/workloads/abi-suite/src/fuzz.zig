@@ -1,7 +1,9 @@
 //! `fuzz N SEED`: N random calls with random arguments (deterministic for a seed): handles drawn
 //! from the ones this task created (live and released), the console, small and extreme numbers;
-//! pointers valid (inside our own buffers) or invalid (null, page 0, the kernel half,
-//! non-canonical, past 4 GiB, wrapping ranges, lengths of 2^40 and 2^64-1); flags, sizes and
+//! pointers valid (inside our own buffers, the first and last bytes of the first task's stack)
+//! or invalid (null, page 0, the kernel half, non-canonical, past 4 GiB, wrapping ranges,
+//! lengths of 2^40 and 2^64-1, the task stacks' guard pages and ranges running into them from
+//! either side); flags, sizes and
 //! alignments in and out of range. task.exit is never called from the first task.
 //!
 //! It must terminate, so blocking is only ever asked for when it cannot last: a model of every
@@ -138,10 +140,13 @@ fn result(comptime call: []const u8, value: i64, comptime allowed: []const E) i6
 
 const Range = struct { pointer: u64, length: u64, valid: bool };
 
+/// The first task's stack and the guard pages around the task stacks (sys.stack_layout).
+var layout: sys.StackLayout = undefined;
+
 /// A buffer: mostly valid (inside [base, base+capacity)), else one of the invalid kinds.
 fn range(rng: *sys.Rng, base: u64, capacity: u64, length_max: u64) Range {
     const length = rng.below(@min(capacity, length_max) + 1);
-    return switch (rng.below(24)) {
+    return switch (rng.below(32)) {
         0 => .{ .pointer = 0, .length = 1 + rng.below(64), .valid = false },
         1 => .{ .pointer = 8, .length = 1 + rng.below(64), .valid = false },
         2 => .{ .pointer = sys.p_high, .length = 1 + rng.below(64), .valid = false },
@@ -152,9 +157,30 @@ fn range(rng: *sys.Rng, base: u64, capacity: u64, length_max: u64) Range {
         7 => .{ .pointer = base + 1, .length = sys.max_u64, .valid = false },
         8 => .{ .pointer = (4 << 30) - 8, .length = 64, .valid = false },
         9 => .{ .pointer = 4095, .length = 2, .valid = false },
+        10...16 => stack_range(rng),
         else => blk: {
             const offset = rng.below(capacity - length + 1);
             break :blk .{ .pointer = base + offset, .length = length, .valid = true };
+        },
+    };
+}
+
+/// Holes and edges: inside a guard page, running into one from either side, the first and
+/// last bytes of the first task's stack (valid; its top 16 bytes are never used, its bottom is
+/// far below anything this suite reaches), and lengths that wrap the address space.
+fn stack_range(rng: *sys.Rng) Range {
+    const slot = rng.below(64);
+    const k = 1 + rng.below(16);
+    return switch (rng.below(7)) {
+        0 => .{ .pointer = layout.guard(slot) + rng.below(4096), .length = 1 + rng.below(64), .valid = false },
+        1 => .{ .pointer = layout.top - k, .length = k + 1 + rng.below(64), .valid = false },
+        2 => .{ .pointer = layout.bottom - k, .length = k + rng.below(64), .valid = false },
+        3 => .{ .pointer = layout.guard(1 + rng.below(63)) - k, .length = k + 1 + rng.below(4096), .valid = false },
+        4 => .{ .pointer = layout.top - k, .length = rng.below(k + 1), .valid = true },
+        5 => .{ .pointer = layout.bottom, .length = rng.below(65), .valid = true },
+        else => blk: {
+            const pointer = layout.bottom + rng.below(4096);
+            break :blk .{ .pointer = pointer, .length = (0 -% pointer) +% rng.below(16), .valid = false };
         },
     };
 }
@@ -415,6 +441,7 @@ pub fn run(arguments: []const [*:0]const u8) u8 {
     const n: u64 = if (arguments.len > 0) std.fmt.parseInt(u64, std.mem.span(arguments[0]), 0) catch 100_000 else 100_000;
     const seed: u64 = if (arguments.len > 1) std.fmt.parseInt(u64, std.mem.span(arguments[1]), 0) catch 1 else 1;
     var rng: sys.Rng = .{ .state = seed };
+    layout = sys.stack_layout();
     for (&text, 0..) |*byte, index| byte.* = "abcdefghijklmnopqrstuvwxyz0123456789._"[index % 38];
     text[text.len - 1] = '\n';
     for (&scratch, 0..) |*byte, index| byte.* = @truncate(index *% 31);

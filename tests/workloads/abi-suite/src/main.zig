@@ -6,6 +6,10 @@
 //!     ukernel run -- timers [MED] [MAX]   sleep accuracy: never early, late within bounds (µs)
 //!     ukernel run -- overflow             a task overflows its stack: the guard page faults
 //!                                         and the VM exits 101
+//!     ukernel run -- guard-read           the first task reads a guard page through a pointer:
+//!                                         a fault (101), not reported as a stack overflow
+//!     ukernel run -- task-exit N          the first task calls task.exit(N) (N a u32): the VM
+//!                                         exits N when N ≤ 255, else exit_status_out_of_range
 //!
 //! Calls go through the raw table (sys.zig), so that invalid arguments can be passed.
 
@@ -32,7 +36,11 @@ pub fn main(context: ukernel.Context) u8 {
     if (std.mem.eql(u8, mode, "fairness")) return fairness.run(rest);
     if (std.mem.eql(u8, mode, "timers")) return timers.run(rest);
     if (std.mem.eql(u8, mode, "overflow")) return overflow();
-    ukernel.print("usage: conformance | fuzz N SEED | fairness [TASKS] [WINDOW_MS] | timers [LATE_MEDIAN_US] [LATE_MAX_US] | overflow\n", .{});
+    if (std.mem.eql(u8, mode, "guard-read")) return guard_read();
+    if (std.mem.eql(u8, mode, "task-exit") and rest.len == 1) {
+        sys.task_exit(std.fmt.parseInt(u32, std.mem.span(rest[0]), 0) catch return 2);
+    }
+    ukernel.print("usage: conformance | fuzz N SEED | fairness [TASKS] [WINDOW_MS] | timers [LATE_MEDIAN_US] [LATE_MAX_US] | overflow | guard-read | task-exit N\n", .{});
     return 2;
 }
 
@@ -57,5 +65,14 @@ fn overflow() u8 {
     }
     _ = sys.task_join(sys.handle(h), sys.infinite);
     ukernel.print("FAIL overflow: the task came back from overflowing its stack\n", .{});
+    return 1;
+}
+
+fn guard_read() u8 {
+    const guard = sys.stack_layout().guard(1);
+    ukernel.print("guard-read: reading 0x{x}, the second task slot's guard page\n", .{guard});
+    const pointer: *volatile u8 = @ptrFromInt(guard + 8);
+    const byte = pointer.*;
+    ukernel.print("FAIL guard-read: read {d} from a guard page\n", .{byte});
     return 1;
 }

@@ -35,6 +35,32 @@ pub const p_unmapped: u64 = 5 << 30;
 pub const bad_addresses = [_]u64{ p_null, p_8, p_high, p_noncanonical, p_unmapped };
 pub const bad_address_names = [_][]const u8{ "null", "8", "0xffffffffffff0000", "noncanonical", "5GiB" };
 
+/// Unmapped pages inside the mapped range: the task stacks' guard pages. Their places follow the
+/// kernel's layout (kernel/src/sched/task_stacks.zig): one 2 MiB-aligned region of slots; slot
+/// 0 (the first task) is a guard page then a 1 MiB stack, every other slot a guard page then a
+/// 64 KiB stack. If the layout changes, checks aimed here fail with "expected bad_pointer, got
+/// ok" (the pages are mapped then), they do not crash.
+pub const StackLayout = struct {
+    /// The first task's stack: [bottom, top). Its guard page is [bottom - 4096, bottom); slot
+    /// 1's guard page starts at `top`.
+    bottom: u64,
+    top: u64,
+
+    /// Slot k's guard page (k < 64).
+    pub fn guard(layout: StackLayout, slot: u64) u64 {
+        if (slot == 0) return layout.bottom - 4096;
+        return layout.top + (slot - 1) * (4096 + 64 * 1024);
+    }
+};
+
+/// Only from the first task: it finds the region from an address on its own stack.
+pub fn stack_layout() StackLayout {
+    var marker: u8 = 0;
+    const pointer: *volatile u8 = &marker;
+    const region = @intFromPtr(pointer) & ~@as(u64, (2 << 20) - 1);
+    return .{ .bottom = region + 4096, .top = region + 4096 + (1 << 20) };
+}
+
 pub fn locate(context: ukernel.Context) bool {
     const argv = @intFromPtr(context.args.ptr);
     const page = argv & ~@as(usize, 4095);
