@@ -63,7 +63,11 @@ pub const serial_fifo_bytes: u32 = 16;
 
 /// How many times the transmitter-empty bit is polled before the console gives up (and stops
 /// waiting for good: a console that never drains must not hang the kernel).
-pub const serial_poll_attempts_max: u32 = 100_000;
+pub const serial_poll_attempts_max: u32 = 100_000_000;
+
+/// How long the transmitter may stay full before the console stops waiting for good: 4e9 TSC
+/// cycles, 1–4 s at 1–4 GHz (the TSC frequency is not known yet when the console first waits).
+pub const serial_stall_tsc_cycles: u64 = 4_000_000_000;
 
 /// Most bytes one console supervisor call writes (callers loop for more).
 pub const console_write_bytes_max: u64 = 64 * 1024;

@@ -181,6 +181,8 @@ fn hint_for(err: anyerror) []const u8 {
         error.AbiMismatch, error.AbiNoteMissing => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
         error.Timeout => " (the disk did not answer)",
+        error.BadArgumentCount, error.ArgumentsMissing =>
+            " (uk.argc=N must be followed by `--` and N workload arguments: let `ukernel run` write it)",
         error.OutOfMemory, error.NoFreeMemory, error.NoMemory => std.fmt.comptimePrint(
             " (the guest's memory is too small for this workload: give the VM more with `ukernel " ++
                 "run --memory MIB` or [run] memory_mb in ukernel.toml, at most {d} MiB)",

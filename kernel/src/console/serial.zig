@@ -45,18 +45,25 @@ pub fn write(bytes: []const u8) void {
 /// Waits (bounded) until the UART has sent everything, FIFO and shift register: called before
 /// the VM stops, so a VMM holding bytes back (its output pipe full) has passed them on first.
 pub fn drain() void {
+    if (stalled) return;
+    const start = cpu.rdtsc();
     var attempt: u32 = 0;
     while (attempt < constants.serial_poll_attempts_max) : (attempt += 1) {
         if (cpu.in8(register_line_status) & line_status_idle == line_status_idle) return;
+        if (cpu.rdtsc() -% start > constants.serial_stall_tsc_cycles) return;
         cpu.pause();
     }
 }
 
+/// Bounded by time, not by a count of polls: a poll costs a VM exit under KVM (~15 µs) but far
+/// less under TCG, where a count ran out while the host reader merely paused.
 fn wait_transmitter_empty() bool {
     if (stalled) return false;
+    const start = cpu.rdtsc();
     var attempt: u32 = 0;
     while (attempt < constants.serial_poll_attempts_max) : (attempt += 1) {
         if (cpu.in8(register_line_status) & line_status_transmitter_empty != 0) return true;
+        if (cpu.rdtsc() -% start > constants.serial_stall_tsc_cycles) break;
         cpu.pause();
     }
     stalled = true;
