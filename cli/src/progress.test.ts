@@ -1,6 +1,6 @@
 // Progress on long steps: plain lines off a terminal, a live line on one (a fake TTY stream).
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { formatElapsed, isInteractive, noProgress, streamProgress } from './progress.js';
 
 /** A writable that records what is written; `tty` makes it look like a terminal to the spinner. */
@@ -34,6 +34,12 @@ describe('streamProgress', () => {
   });
 
   it('on a terminal: a live line with a spinner and the elapsed time, cleared when done', async () => {
+    // yocto-spinner reads CI from process.env itself: the test must not depend on where it runs.
+    const ci = process.env.CI;
+    delete process.env.CI;
+    onTestFinished(() => {
+      if (ci !== undefined) process.env.CI = ci;
+    });
     const stream = fakeStream(true);
     const progress = streamProgress(stream, { TERM: 'xterm' });
     const step = progress.begin('Compiling src/main.zig');
