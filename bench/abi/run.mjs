@@ -19,7 +19,7 @@
 // faster Linux pipe ping-pong; every sleep ends ≤ 10 µs after its deadline.
 //
 // usage: node bench/abi/run.mjs [--runs N] [--accel auto|kvm|tcg] [--trace-events N] [--json]
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -209,7 +209,9 @@ async function guest(image, args) {
   const { stdout } = await command(process.execPath, [cli, 'run', '--image', image, '--accel', accel, '--json', '--', ...args], project);
   const report = JSON.parse(stdout);
   if (report.status !== 0) fail(`guest ${args.join(' ')} exited with status ${report.status} (log: ${report.run_log})`);
-  const log = readFileSync(report.run_log, 'utf8');
+  // The workload's output travels on the run's events device: `ukernel logs RUN` shows it.
+  const name = basename(report.run_log).replace(/\.log$/, '');
+  const log = (await command(process.execPath, [cli, 'logs', name], project)).stdout;
   const found = {};
   for (const line of log.split('\n')) {
     if (!line.startsWith('bench: ')) continue;

@@ -11,7 +11,7 @@
 // what the CLI's own code costs.
 //
 // usage: node bench/boot/run.mjs [--runs N] [--accel auto|kvm|tcg] [--kernel ELF] [--json]
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { failer, kvmUsable, round, row, run, stats } from '../lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const { qemuArgs, parseRecordLine, createEventsFile, constants } = await import(join(root, 'cli/dist/lib.js'));
+const { qemuArgs, parseRecordLine, createEventsFile, constants, decodeEvents, bufferSource } = await import(join(root, 'cli/dist/lib.js'));
 
 const fail = failer('boot');
 const { values } = parseArgs({
@@ -56,11 +56,13 @@ try {
     guest.push(report.boot.phases_ns.ready / 1e6);
     createEventsFile(events, constants.EVENTS_CAPACITY_BYTES); // fresh, as each `ukernel run` has
     const viaQemu = await timed('qemu-system-x86_64', bare);
-    const ready = viaQemu.stdout
-      .split('\n')
-      .map((line) => parseRecordLine(Buffer.from(line)))
+    // The kernel sends its boot record on the events device, as in every `ukernel run`.
+    const { records } = decodeEvents(bufferSource(readFileSync(events)));
+    const ready = records
+      .filter((record) => record.kind === 'kernel')
+      .map((record) => parseRecordLine(record.line))
       .find((parsed) => parsed.type === 'record' && parsed.record.kind === 'boot');
-    if (!ready) fail('bare qemu run printed no @uk:boot record');
+    if (!ready) fail('bare qemu run wrote no @uk:boot record to its events device');
     bareWall.push(viaQemu.ms);
     nodeWall.push((await timed(process.execPath, ['-e', '0'])).ms);
     if (!values.json && process.stderr.isTTY) process.stderr.write(`\rrun ${index + 1}/${runs}`);
