@@ -72,6 +72,7 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
     boot_clock = clock_module.init(entry_tsc);
     const clock = &boot_clock;
     phase_done(.clock);
+    if (boot_information.cmdline_cut) command_line_cut();
     const cmdline = Cmdline.init(boot_information.cmdline);
     virtio_devices.parse_cmdline(cmdline);
     phase_done(.devices);
@@ -147,6 +148,18 @@ fn report_workload_start(clock: *const clock_module.Clock, steps: *const workloa
         clock.ns_since_entry(steps.image_tsc) - clock.ns_since_entry(steps.disk_tsc),
         clock.ns_since_entry(steps.load_tsc) - clock.ns_since_entry(load_start_tsc),
     );
+}
+
+/// Tokens past the kernel's limit were lost (a VMM driven by hand: the CLI refuses such a line):
+/// a device or workload argument may be missing, so nothing runs.
+fn command_line_cut() noreturn {
+    @branchHint(.cold);
+    phase_done(.devices);
+    phase_done(.ready);
+    report_boot(&boot_information, &boot_clock);
+    console.print("boot: the command line is longer than {d} bytes and was cut; tokens were lost " ++
+        "(shorten --cmdline or the workload arguments)\n", .{constants.cmdline_bytes_max});
+    power.exit(constants.exit_status_workload_not_started, .workload_not_started);
 }
 
 fn flush_events() void {

@@ -125,6 +125,14 @@ describe('runs that must not succeed', () => {
     expect(result.stderr).toContain('error UK205: the guest exited 0 but never started the workload from the image');
   });
 
+  it('a command line the kernel had to cut (a VMM driven by hand) stops the boot, saying so', () => {
+    const cmdline = `uk.argc=1 -- args ${'x'.repeat(5000)}`;
+    const args = qemuArgs({ kernel: kernelPath, accel, memoryMib: 128, vcpus: 1, cmdline, image: { path: image } });
+    const result = spawnSync('qemu-system-x86_64', args, { encoding: 'latin1', timeout: 60_000 });
+    expect(result.stdout).toContain('boot: the command line is longer than 4096 bytes and was cut; tokens were lost');
+    expect(result.status).toBe((102 << 1) | 1);
+  });
+
   it('an over-long command line is refused before the VMM starts, naming the limit', async () => {
     const args = Array.from({ length: 100 }, (_, i) => `argument-number-${i}-${'x'.repeat(40)}`);
     const result = await probe(accel, ['args', ...args]);
