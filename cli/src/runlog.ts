@@ -330,13 +330,20 @@ function runEntry(runsDir: string, name: string): RunEntry {
   const [, stamp, pid] = RUN_NAME_RE.exec(name)!;
   const iso = `${stamp!.slice(0, 4)}-${stamp!.slice(4, 6)}-${stamp!.slice(6, 8)}T${stamp!.slice(9, 11)}:${stamp!.slice(11, 13)}:${stamp!.slice(13, 15)}Z`;
   const paths = runPaths(runsDir, name);
-  let bytes = 0;
-  try {
-    bytes = statSync(paths.path).size;
-  } catch {
-    // Deleted meanwhile: size 0.
-  }
+  // The disk space the run takes: its console log, and what the guest wrote of its (sparse)
+  // events device.
+  const bytes = fileBytes(paths.path, 'size') + fileBytes(paths.eventsPath, 'allocated');
   return { ...paths, started: new Date(iso), pid: Number(pid), bytes, state: runState(paths.markerPath) };
+}
+
+/** A file's length, or the bytes it occupies on disk (a sparse file takes less); 0 when gone. */
+function fileBytes(path: string, which: 'size' | 'allocated'): number {
+  try {
+    const stat = statSync(path);
+    return which === 'size' ? stat.size : Math.min(stat.size, stat.blocks * 512);
+  } catch {
+    return 0; // deleted meanwhile, or never made
+  }
 }
 
 /** The recorded runs, oldest first (compareRunNames). */
