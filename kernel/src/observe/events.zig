@@ -215,7 +215,7 @@ pub fn kernel_record(line: []const u8) bool {
     return true;
 }
 
-fn text_record(record: []u8, kind: Kind, task: u32, t_ns: u64, text: []const u8) void {
+pub fn text_record(record: []u8, kind: Kind, task: u32, t_ns: u64, text: []const u8) void {
     assert(record.len == text_record_header_bytes + text.len);
     header(record, kind, 0, task, t_ns, record.len);
     std.mem.writeInt(u32, record[20..24], @intCast(text.len), .little);
