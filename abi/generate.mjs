@@ -533,8 +533,27 @@ ${contracts.doc}
 In Zig: \`@import("abi/contracts.zig").<group>.<name>\` (kernel/src/abi/contracts.zig); a layout is a
 struct of \`Field\`s (\`.offset\`, \`.bytes\`) with its size in \`bytes\`. In TypeScript
 (cli/src/abi/contracts.ts): \`GROUP_NAME\` (limits unprefixed); a layout \`L\` gives \`L_BYTES\`,
-\`L_OFFSET\` and \`L_FIELD_BYTES\` keyed by camelCase field names. Golden files made by the CLI's
-writers (tests/fixtures/) are read by both the kernel's and the CLI's tests.
+\`L_OFFSET\` and \`L_FIELD_BYTES\` keyed by camelCase field names. The kernel's \`constants.zig\`
+and the CLI's \`constants.ts\` re-export the shared limits under their usual names.
+
+To change a contract: edit \`abi/contracts.json\`, run \`node abi/generate.mjs\` (the tests run it
+with \`--check\` and fail on a stale file), then regenerate the golden files.
+
+## Golden files
+
+\`tests/fixtures/golden.ukimg\` (an image with a 176-byte stand-in kernel ELF, a workload ELF and
+\`etc/ukernel.env\`) and \`tests/fixtures/golden.events\` (two blocks holding a log record, a span,
+an event, console output and a kernel \`@uk:exit\` record) are made by the CLI's writers from the
+fixed inputs in \`cli/src/abi/golden.ts\`. \`cli/src/abi/golden.test.ts\` fails when the writers'
+output differs from them and checks that the CLI's readers accept them;
+\`kernel/src/abi/golden_test.zig\` (\`zig build test\`, embedded by \`kernel/build.zig\`) reads them
+with the kernel's image and rootfs parsers and the generated layouts, and checks that the
+kernel's record writer makes the same console and kernel records. After an intended change:
+
+\`\`\`
+UKERNEL_UPDATE_GOLDEN=1 npx vitest run cli/src/abi/golden.test.ts
+bash scripts/build-kernel.sh test
+\`\`\`
 
 ${groups.join('\n')}`;
 }
