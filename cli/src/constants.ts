@@ -2,7 +2,12 @@
 // shared with the kernel are generated from abi/contracts.json and abi/ukernel.abi.json (see
 // docs/contracts.md) and re-exported here.
 import { ABI_CONSTANTS } from './abi/abi.js';
-import { CMDLINE_BYTES_MAX, EVENTS_SECTOR_BYTES as EVENTS_DEVICE_SECTOR_BYTES, WORKLOAD_ENV_FILE_BYTES_MAX } from './abi/contracts.js';
+import {
+  CMDLINE_BYTES_MAX,
+  CONSOLE_RECORD_LINE_BYTES_MAX,
+  EVENTS_SECTOR_BYTES as EVENTS_DEVICE_SECTOR_BYTES,
+  WORKLOAD_ENV_FILE_BYTES_MAX,
+} from './abi/contracts.js';
 
 /** No `@uk:boot` record within this bound → the VMM is killed and the run fails. */
 export const BOOT_TIMEOUT_KVM_MS = 10_000;
@@ -20,7 +25,7 @@ export const PIPE_DRAIN_MS = 1_000;
 /** Console lines longer than this are cut (with a visible marker) before echo. */
 export const CONSOLE_LINE_MAX_BYTES = 4096;
 /** `@uk:` record lines longer than this are malformed (docs/console-protocol.md). */
-export const RECORD_LINE_MAX_BYTES = 512;
+export const RECORD_LINE_MAX_BYTES = CONSOLE_RECORD_LINE_BYTES_MAX;
 /** Fields per record; a 512-byte line cannot hold many more anyway. */
 export const RECORD_FIELDS_MAX = 64;
 /** Tail of the VMM's own stderr kept for error messages. */

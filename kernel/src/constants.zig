@@ -74,8 +74,9 @@ pub const serial_stall_tsc_cycles: u64 = 4_000_000_000;
 /// Most bytes one console supervisor call writes (callers loop for more).
 pub const console_write_bytes_max: u64 = 64 * 1024;
 
-/// Longest formatted console line; longer lines are cut with a marker.
-pub const console_line_bytes_max: u32 = 512;
+/// Longest formatted console line; longer lines are cut with a marker. Records are such lines,
+/// and the CLI reads records up to this length.
+pub const console_line_bytes_max: u32 = contracts.console.record_line_bytes_max;
 
 // ---- Time ----------------------------------------------------------------------------------
 

@@ -267,3 +267,5 @@ export const EVENTS_TEXT_RECORD_FIELD_BYTES = {
 
 /** The v= field of every record. */
 export const CONSOLE_PROTOCOL_VERSION = 1;
+/** Longest record line, without its newline: the kernel writes none longer, the CLI treats longer ones as malformed. */
+export const CONSOLE_RECORD_LINE_BYTES_MAX = 512;

@@ -216,4 +216,8 @@ pub const events = struct {
 pub const console = struct {
     /// The v= field of every record.
     pub const protocol_version: u32 = 1;
+
+    /// Longest record line, without its newline: the kernel writes none longer, the CLI treats
+    /// longer ones as malformed.
+    pub const record_line_bytes_max: u32 = 512;
 };
