@@ -75,6 +75,13 @@ pub fn build(b: *std.Build) void {
             .optimize = .Debug,
         }),
     });
+    // Golden files made by the CLI's writers (docs/contracts.md), read by abi/golden_test.zig.
+    unit_tests.root_module.addAnonymousImport("golden_image", .{
+        .root_source_file = b.path("../tests/fixtures/golden.ukimg"),
+    });
+    unit_tests.root_module.addAnonymousImport("golden_events", .{
+        .root_source_file = b.path("../tests/fixtures/golden.events"),
+    });
     const run_unit_tests = b.addRunArtifact(unit_tests);
     const test_step = b.step("test", "Run the kernel's host unit tests");
     test_step.dependOn(&run_unit_tests.step);

@@ -1,4 +1,13 @@
-// Every limit, timeout and default of the CLI lives here, with its unit in the name.
+// Every limit, timeout and default of the CLI lives here, with its unit in the name. Limits
+// shared with the kernel are generated from abi/contracts.json and abi/ukernel.abi.json (see
+// docs/contracts.md) and re-exported here.
+import { ABI_CONSTANTS } from './abi/abi.js';
+import {
+  CMDLINE_BYTES_MAX,
+  CONSOLE_RECORD_LINE_BYTES_MAX,
+  EVENTS_SECTOR_BYTES as EVENTS_DEVICE_SECTOR_BYTES,
+  WORKLOAD_ENV_FILE_BYTES_MAX,
+} from './abi/contracts.js';
 
 /** No `@uk:boot` record within this bound → the VMM is killed and the run fails. */
 export const BOOT_TIMEOUT_KVM_MS = 10_000;
@@ -16,7 +25,7 @@ export const PIPE_DRAIN_MS = 1_000;
 /** Console lines longer than this are cut (with a visible marker) before echo. */
 export const CONSOLE_LINE_MAX_BYTES = 4096;
 /** `@uk:` record lines longer than this are malformed (docs/console-protocol.md). */
-export const RECORD_LINE_MAX_BYTES = 512;
+export const RECORD_LINE_MAX_BYTES = CONSOLE_RECORD_LINE_BYTES_MAX;
 /** Fields per record; a 512-byte line cannot hold many more anyway. */
 export const RECORD_FIELDS_MAX = 64;
 /** Tail of the VMM's own stderr kept for error messages. */
@@ -63,7 +72,8 @@ export const ENTRY_DEFAULT = 'src/main.zig';
 export const ENV_FILE = 'env/ukernel.env';
 export const LOCK_FILE = 'env/ukernel.lock';
 export const LOCK_FILE_BYTES_MAX = 16 << 20;
-export const ENV_FILE_BYTES_MAX = 64 * 1024;
+/** The kernel reads etc/ukernel.env up to this size. */
+export const ENV_FILE_BYTES_MAX = WORKLOAD_ENV_FILE_BYTES_MAX;
 
 // ---- Build (ukernel build) -----------------------------------------------------------------
 
@@ -97,20 +107,13 @@ export const BUNDLE_BYTES_MAX = 1 << 30;
 // ---- Images (docs/image-format.md) ---------------------------------------------------------
 
 export const IMAGE_DIR = 'dist';
-export const IMAGE_BYTES_MAX = 1 << 30;
-/** Kernel limits the image must respect (kernel/src/constants.zig): the rootfs index block, one
- *  workload file, workload arguments (argv[0] included) and environment entries. */
-export const ROOTFS_INDEX_BYTES_MAX = 16 << 20;
-export const WORKLOAD_FILE_BYTES_MAX = 512 << 20;
-export const WORKLOAD_ARGS_MAX = 256;
-export const WORKLOAD_ENV_MAX = 256;
+/** Kernel limits the image must respect: its size, the rootfs index block, one workload file,
+ *  workload arguments (argv[0] included) and environment entries. */
+export { IMAGE_BYTES_MAX, ROOTFS_INDEX_BYTES_MAX, WORKLOAD_ARGS_MAX, WORKLOAD_ENV_MAX, WORKLOAD_FILE_BYTES_MAX } from './abi/contracts.js';
 /** The manifest is a few hundred bytes; a lock can make it larger, but not this large. */
 export const MANIFEST_BYTES_MAX = 32 << 20;
 /** Chunk size for hashing sections straight from the file. */
 export const IMAGE_READ_CHUNK_BYTES = 1 << 20;
-/** ABI version when abi/ukernel.abi.json does not exist yet. */
-export const ABI_VERSION_DEFAULT = '0.1.0';
-export const ABI_FILE = 'abi/ukernel.abi.json';
 export const KERNEL_ELF_PATH = 'kernel/zig-out/bin/ukernel.elf';
 /** The Zig SDK: start.zig is every workload's root module, ukernel.zig the `ukernel` module. */
 export const SDK_DIR = 'sdk/zig';
@@ -138,13 +141,13 @@ export const LOG_TAIL_SCAN_BYTES = 64 * 1024;
 export const EVENTS_CAPACITY_BYTES = 256 << 20;
 /** A header claiming more than this (or a file larger than this) is read only this far. */
 export const EVENTS_CAPACITY_BYTES_MAX = 1 << 30;
-export const EVENTS_SECTOR_BYTES = 512;
+export const EVENTS_SECTOR_BYTES = EVENTS_DEVICE_SECTOR_BYTES;
 /** Records decoded from one run, all sources together; the rest is reported, not read. */
 export const EVENTS_RECORDS_MAX = 1_000_000;
-/** The guest's limits (abi/ukernel.abi.json): longer names, messages or more fields are invalid records. */
-export const EVENT_NAME_BYTES_MAX = 64;
-export const LOG_MESSAGE_BYTES_MAX = 65_536;
-export const LOG_FIELDS_MAX = 16;
+/** The guest's limits (the ABI's): longer names, messages or more fields are invalid records. */
+export const EVENT_NAME_BYTES_MAX = ABI_CONSTANTS.name_bytes_max;
+export const LOG_MESSAGE_BYTES_MAX = ABI_CONSTANTS.write_bytes_max;
+export const LOG_FIELDS_MAX = ABI_CONSTANTS.log_fields_max;
 /** Guest timestamps beyond this (about 104 days) are invalid: they would lose precision. */
 export const EVENT_T_NS_MAX = Number.MAX_SAFE_INTEGER;
 /** Log messages and field values are cut to this many bytes before they reach a terminal. */
@@ -174,8 +177,8 @@ export const RUN_REPORT_BYTES_MAX = 1 << 20;
 /** The kernel command line, with every token the VMM adds, on Firecracker: 2048 bytes with its
  *  NUL (Firecracker src/vmm/src/arch/x86_64/layout.rs, CMDLINE_MAX_SIZE). */
 export const CMDLINE_BYTES_MAX_FIRECRACKER = 2047;
-/** On QEMU the kernel's own limit binds (kernel/src/constants.zig cmdline_bytes_max, with NUL). */
-export const CMDLINE_BYTES_MAX_KERNEL = 4095;
+/** On QEMU the kernel's own limit binds (its cmdline_bytes_max includes the NUL). */
+export const CMDLINE_BYTES_MAX_KERNEL = CMDLINE_BYTES_MAX - 1;
 /** The longest token a VMM appends per virtio-mmio device, with its separating space:
  *  Firecracker ` virtio_mmio.device=4K@0xc0001000:5`, QEMU ` virtio_mmio.device=512@0xfeb00e00:12`
  *  (8 hex digits, a GSI of up to 3 digits). */

@@ -4,12 +4,14 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
+/// Limits and versions shared with the CLI: generated from abi/contracts.json.
+const contracts = @import("abi/contracts.zig");
 
 /// Kernel version, printed in the banner.
 pub const kernel_version = "0.1.0";
 
 /// Version of the console records (`@uk:` lines); see docs/console-protocol.md.
-pub const console_protocol_version: u32 = 1;
+pub const console_protocol_version: u32 = contracts.console.protocol_version;
 
 // ---- Memory layout -------------------------------------------------------------------------
 
@@ -40,7 +42,7 @@ pub const ist_stack_bytes: u64 = 16 * 1024;
 // ---- Boot information ----------------------------------------------------------------------
 
 /// Longest kernel command line accepted (Firecracker's limit is 2048 bytes).
-pub const cmdline_bytes_max: u32 = 4096;
+pub const cmdline_bytes_max: u32 = contracts.limits.cmdline_bytes_max;
 
 /// Most memory-map entries kept (Firecracker's zero page holds up to 128; real maps have < 10).
 pub const memory_map_entries_max: u32 = 64;
@@ -72,8 +74,9 @@ pub const serial_stall_tsc_cycles: u64 = 4_000_000_000;
 /// Most bytes one console supervisor call writes (callers loop for more).
 pub const console_write_bytes_max: u64 = 64 * 1024;
 
-/// Longest formatted console line; longer lines are cut with a marker.
-pub const console_line_bytes_max: u32 = 512;
+/// Longest formatted console line; longer lines are cut with a marker. Records are such lines,
+/// and the CLI reads records up to this length.
+pub const console_line_bytes_max: u32 = contracts.console.record_line_bytes_max;
 
 // ---- Time ----------------------------------------------------------------------------------
 
@@ -119,22 +122,28 @@ pub const block_request_bytes_max: u64 = 128 * 1024;
 pub const block_request_timeout_ns: u64 = 5 * std.time.ns_per_s;
 
 /// Largest image the kernel accepts (docs/image-format.md).
-pub const image_bytes_max: u64 = 1 << 30;
+pub const image_bytes_max: u64 = contracts.limits.image_bytes_max;
 /// Most sections in an image header.
-pub const image_sections_max: u32 = 8;
+pub const image_sections_max: u32 = contracts.limits.image_sections_max;
 /// Most rootfs entries, longest rootfs path.
-pub const rootfs_entries_max: u32 = 65536;
-pub const rootfs_path_bytes_max: u32 = 255;
+pub const rootfs_entries_max: u32 = contracts.limits.rootfs_entries_max;
+pub const rootfs_path_bytes_max: u32 = contracts.limits.rootfs_path_bytes_max;
 /// Largest rootfs index block the kernel reads (header, entries, paths).
-pub const rootfs_index_bytes_max: u64 = 16 << 20;
+pub const rootfs_index_bytes_max: u64 = contracts.limits.rootfs_index_bytes_max;
+comptime {
+    assert(rootfs_index_bytes_max < image_bytes_max);
+}
 
 /// Largest workload ELF the kernel loads, and its stack.
-pub const workload_file_bytes_max: u64 = 512 << 20;
+pub const workload_file_bytes_max: u64 = contracts.limits.workload_file_bytes_max;
 pub const workload_stack_bytes: u64 = 1 << 20;
+comptime {
+    assert(workload_file_bytes_max < image_bytes_max);
+}
 /// Most arguments and environment entries handed to the workload, and their total bytes.
-pub const workload_args_max: u32 = 256;
-pub const workload_env_max: u32 = 256;
-pub const workload_env_file_bytes_max: u64 = 64 * 1024;
+pub const workload_args_max: u32 = contracts.limits.workload_args_max;
+pub const workload_env_max: u32 = contracts.limits.workload_env_max;
+pub const workload_env_file_bytes_max: u64 = contracts.limits.workload_env_file_bytes_max;
 
 /// Status when the kernel cannot start the workload (no or bad image, bad ELF, ABI mismatch).
 pub const exit_status_workload_not_started: u8 = 102;

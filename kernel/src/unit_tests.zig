@@ -14,5 +14,6 @@ comptime {
     _ = @import("memory/heap.zig");
     _ = @import("memory/address_space.zig");
     _ = @import("observe/events.zig");
+    _ = @import("abi/golden_test.zig");
     _ = @import("arch/x86_64/frame.zig");
 }

@@ -49,3 +49,21 @@ export const ABI_CALLS = [
   'clock.now_ns',
   'random.fill',
 ] as const;
+
+/** The ABI's constants (u64 values past 2^53 as bigint). */
+export const ABI_CONSTANTS = {
+  handle_console: 1,
+  log_level_debug: 0,
+  log_level_info: 1,
+  log_level_warn: 2,
+  log_level_error: 3,
+  poll_readable: 1,
+  poll_writable: 2,
+  poll_closed: 4,
+  flag_nonblocking: 1,
+  timeout_infinite: 18446744073709551615n,
+  write_bytes_max: 65536,
+  log_fields_max: 16,
+  name_bytes_max: 64,
+  exit_status_out_of_range: 104,
+} as const;

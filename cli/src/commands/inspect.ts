@@ -2,9 +2,8 @@
 import { resolve } from 'node:path';
 import { displayPath } from '../fsutil.js';
 import { formatBytes } from '../format.js';
-import { readAbiVersion } from '../image/manifest.js';
+import { PROVIDED_ABI } from '../image/manifest.js';
 import { readImageFile, type ImageInfo } from '../image/reader.js';
-import { ukernelRoot } from '../toolchain.js';
 import { writeOut } from '../ui.js';
 
 export interface RawInspectOptions {
@@ -13,7 +12,6 @@ export interface RawInspectOptions {
 
 export interface InspectDeps {
   cwd: string;
-  root: string;
   out: (line: string) => void;
 }
 
@@ -21,7 +19,7 @@ export async function inspect(image: string, raw: RawInspectOptions, deps: Parti
   const cwd = deps.cwd ?? process.cwd();
   const out = deps.out ?? writeOut;
   const path = resolve(cwd, image);
-  const info = readImageFile(path, displayPath(cwd, path), readAbiVersion(deps.root ?? ukernelRoot()));
+  const info = readImageFile(path, displayPath(cwd, path), PROVIDED_ABI);
   if (raw.json === true) out(JSON.stringify(inspectJson(info)));
   else for (const line of formatInspect(info)) out(line);
   return 0;

@@ -192,11 +192,11 @@ async function prepareTarget(opts: RunOptions, d: RunDeps, say: (line: string) =
     case 'image': {
       // Loaded only here: `run --kernel` must not pay for the TOML parser and schema.
       const { loadProject } = await import('../project/config.js');
-      const { readAbiVersion } = await import('../image/manifest.js');
+      const { PROVIDED_ABI } = await import('../image/manifest.js');
       const { readToolchainPins, ukernelRoot } = await import('../toolchain.js');
       const root = ukernelRoot();
       const defaults = projectRoot === null ? null : loadProject(d.cwd, readToolchainPins(root).zigVersion).config.run;
-      return { ...(await bootImage(opts.source.path, d, readAbiVersion(root))), logBase, defaults };
+      return { ...(await bootImage(opts.source.path, d, PROVIDED_ABI)), logBase, defaults };
     }
     case 'project':
       return projectTarget(opts, d, say);
@@ -216,7 +216,7 @@ async function bootImage(path: string, d: RunDeps, abi: AbiVersion): Promise<Pic
 async function projectTarget(opts: RunOptions, d: RunDeps, say: (line: string) => void): Promise<Target> {
   const { buildWorkload, currentBuild, currentPack, defaultImagePath, packImage, readBuildRecord, readPackRecord, workflowContext } =
     await import('../project/workflow.js');
-  const { readAbiVersion } = await import('../image/manifest.js');
+  const { PROVIDED_ABI } = await import('../image/manifest.js');
   let ctx;
   try {
     ctx = workflowContext(d.cwd, d.env, say, undefined, opts.json ? noProgress : undefined); // never progress on --json
@@ -238,7 +238,7 @@ async function projectTarget(opts: RunOptions, d: RunDeps, say: (line: string) =
   };
   if (currentPack(ctx, pack) === null) packImage(ctx, pack);
   return {
-    ...(await bootImage(pack.imagePath, d, readAbiVersion(ctx.ukernelRoot))),
+    ...(await bootImage(pack.imagePath, d, PROVIDED_ABI)),
     logBase: ctx.project.root,
     defaults: ctx.project.config.run,
   };

@@ -10,9 +10,11 @@ import {
   RECORD_LINE_MAX_BYTES,
   TSC_KHZ_MAX,
 } from '../constants.js';
+import { CONSOLE_PROTOCOL_VERSION } from '../abi/contracts.js';
 
 export const RECORD_PREFIX = '@uk:';
-export const PROTOCOL_VERSION = 1;
+/** Shared with the kernel: generated from abi/contracts.json. */
+export const PROTOCOL_VERSION = CONSOLE_PROTOCOL_VERSION;
 
 export interface BootRecord {
   kind: 'boot';

@@ -1,59 +1,68 @@
 // Image format version 1 (docs/image-format.md): offsets, sizes and field rules, shared by
 // the writer and the reader. All integers little-endian.
 
-export const IMAGE_MAGIC = Buffer.from('UKIMAGE\0', 'latin1');
-export const IMAGE_FORMAT_VERSION = 1;
-export const HEADER_BYTES = 4096;
-export const SECTION_ALIGN_BYTES = 4096;
-export const SECTIONS_MAX = 8;
-export const FLAG_READONLY = 1;
+import {
+  IMAGE_FLAG_READONLY,
+  IMAGE_FORMAT_VERSION,
+  IMAGE_HEADER_BYTES,
+  IMAGE_HEADER_FIELD_BYTES,
+  IMAGE_HEADER_OFFSET,
+  IMAGE_MAGIC as IMAGE_MAGIC_TEXT,
+  IMAGE_ROOTFS_ALIGNMENT_BYTES,
+  IMAGE_ROOTFS_ENTRY_BYTES,
+  IMAGE_ROOTFS_ENTRY_KIND,
+  IMAGE_ROOTFS_ENTRY_OFFSET,
+  IMAGE_ROOTFS_HEADER_BYTES,
+  IMAGE_ROOTFS_HEADER_OFFSET,
+  IMAGE_ROOTFS_MAGIC,
+  IMAGE_ROOTFS_VERSION,
+  IMAGE_SECTION_ALIGNMENT_BYTES,
+  IMAGE_SECTION_BYTES,
+  IMAGE_SECTION_KIND,
+  IMAGE_SECTION_OFFSET,
+  IMAGE_SECTIONS_MAX,
+  ROOTFS_ENTRIES_MAX,
+  ROOTFS_PATH_BYTES_MAX,
+} from '../abi/contracts.js';
+
+// The layout is shared with the kernel's reader: generated from abi/contracts.json.
+export const IMAGE_MAGIC = Buffer.from(IMAGE_MAGIC_TEXT, 'latin1');
+export { IMAGE_FORMAT_VERSION, ROOTFS_ENTRIES_MAX, ROOTFS_PATH_BYTES_MAX };
+export const HEADER_BYTES = IMAGE_HEADER_BYTES;
+export const SECTION_ALIGN_BYTES = IMAGE_SECTION_ALIGNMENT_BYTES;
+export const SECTIONS_MAX = IMAGE_SECTIONS_MAX;
+export const FLAG_READONLY = IMAGE_FLAG_READONLY;
 
 /** Header field offsets. */
-export const H = {
-  magic: 0,
-  formatVersion: 8,
-  headerBytes: 12,
-  abiMajor: 16,
-  abiMinor: 18,
-  abiPatch: 20,
-  reserved22: 22,
-  flags: 24,
-  sectionCount: 28,
-  imageBytes: 32,
-  adapter: 40,
-  entry: 72,
-  name: 200,
-  rootfsIndexSha256: 264,
-  reserved296: 296,
-  sectionTable: 512,
-  headerSha256: 4064,
+export const H = IMAGE_HEADER_OFFSET;
+
+export const HEADER_TEXT_BYTES = {
+  adapter: IMAGE_HEADER_FIELD_BYTES.adapter,
+  entry: IMAGE_HEADER_FIELD_BYTES.entry,
+  name: IMAGE_HEADER_FIELD_BYTES.name,
 } as const;
+export const HEADER_RESERVED296_BYTES = IMAGE_HEADER_FIELD_BYTES.reserved296;
 
-export const HEADER_TEXT_BYTES = { adapter: 32, entry: 128, name: 64 } as const;
-export const HEADER_RESERVED296_BYTES = 216;
-
-export const SECTION_ENTRY_BYTES = 64;
+export const SECTION_ENTRY_BYTES = IMAGE_SECTION_BYTES;
 /** Section table entry field offsets. */
-export const S = { kind: 0, flags: 4, offset: 8, size: 16, reserved: 24, sha256: 32 } as const;
+export const S = IMAGE_SECTION_OFFSET;
 
-export const SECTION_KINDS = { kernel: 1, rootfs: 2, manifest: 3 } as const;
+export const SECTION_KINDS = IMAGE_SECTION_KIND;
 export type SectionName = keyof typeof SECTION_KINDS;
 /** The order sections must appear in (each exactly once). */
 export const SECTION_ORDER: readonly SectionName[] = ['kernel', 'rootfs', 'manifest'];
 
-export const ROOTFS_MAGIC = Buffer.from('UKROOTFS', 'latin1');
-export const ROOTFS_VERSION = 1;
-export const ROOTFS_HEADER_BYTES = 32;
-export const ROOTFS_ENTRY_BYTES = 64;
-export const ROOTFS_ALIGN_BYTES = 512;
-export const ROOTFS_ENTRIES_MAX = 65536;
-export const ROOTFS_PATH_BYTES_MAX = 255;
+export const ROOTFS_MAGIC = Buffer.from(IMAGE_ROOTFS_MAGIC, 'latin1');
+export const ROOTFS_VERSION = IMAGE_ROOTFS_VERSION;
+export const ROOTFS_HEADER_BYTES = IMAGE_ROOTFS_HEADER_BYTES;
+export const ROOTFS_ENTRY_BYTES = IMAGE_ROOTFS_ENTRY_BYTES;
+export const ROOTFS_ALIGN_BYTES = IMAGE_ROOTFS_ALIGNMENT_BYTES;
 /** Rootfs header field offsets. */
-export const R = { magic: 0, version: 8, entryCount: 12, indexBytes: 16, reserved: 20, totalBytes: 24 } as const;
+export const R = IMAGE_ROOTFS_HEADER_OFFSET;
 /** Rootfs entry field offsets. */
-export const E = { pathOffset: 0, pathBytes: 4, kind: 6, reserved7: 7, mode: 8, reserved12: 12, dataOffset: 16, size: 24, sha256: 32 } as const;
-export const ENTRY_KIND_FILE = 1;
-export const ENTRY_KIND_DIRECTORY = 2;
+export const E = IMAGE_ROOTFS_ENTRY_OFFSET;
+export const ENTRY_KIND_FILE = IMAGE_ROOTFS_ENTRY_KIND.file;
+export const ENTRY_KIND_DIRECTORY = IMAGE_ROOTFS_ENTRY_KIND.directory;
 export const ALLOWED_MODES = [0o644, 0o755] as const;
 
 export function alignUp(value: number, alignment: number): number {

@@ -1,11 +1,11 @@
 // The image manifest: UTF-8 JSON, keys sorted at every level, two-space indent, trailing
 // newline — the same inputs always give the same bytes.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ABI_FILE, ABI_VERSION_DEFAULT, LOCK_FILE, LOCK_FILE_BYTES_MAX } from '../constants.js';
+import { ABI_MAJOR, ABI_MINOR, ABI_PATCH } from '../abi/abi.js';
+import { LOCK_FILE, LOCK_FILE_BYTES_MAX } from '../constants.js';
 import { UkernelError } from '../errors.js';
-import { errnoCode, readProjectFile } from '../fsutil.js';
-import { parseAbiVersion, type AbiVersion } from './format.js';
+import { readProjectFile } from '../fsutil.js';
+import type { AbiVersion } from './format.js';
 
 export interface Manifest {
   abi: string;
@@ -60,23 +60,5 @@ export function readLock(projectRoot: string): unknown {
   }
 }
 
-/** The workload ABI version this checkout provides: abi/ukernel.abi.json "version", else the default. */
-export function readAbiVersion(ukernelRoot: string): AbiVersion {
-  const path = join(ukernelRoot, ABI_FILE);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return parseAbiVersion(ABI_VERSION_DEFAULT)!;
-    throw new UkernelError('Internal', `cannot read ${path}: ${errnoCode(err)}`);
-  }
-  let version: unknown;
-  try {
-    version = (JSON.parse(text) as { version?: unknown }).version;
-  } catch (err) {
-    throw new UkernelError('Internal', `${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  const parsed = typeof version === 'string' ? parseAbiVersion(version) : null;
-  if (parsed === null) throw new UkernelError('Internal', `${path} has no "version": "MAJOR.MINOR.PATCH"`);
-  return parsed;
-}
+/** The workload ABI version this ukernel provides: generated from abi/ukernel.abi.json. */
+export const PROVIDED_ABI: AbiVersion = [ABI_MAJOR, ABI_MINOR, ABI_PATCH];

@@ -6,17 +6,20 @@ import { dirname } from 'node:path';
 import { EVENTS_SECTOR_BYTES } from '../constants.js';
 import { fileError } from '../errors.js';
 import { makeDirectory, removeQuietly, tempPathFor } from '../fsutil.js';
+import { EVENTS_DEVICE_HEADER_OFFSET, EVENTS_DEVICE_MAGIC, EVENTS_DEVICE_VERSION } from '../abi/contracts.js';
 
-export const EVENTS_MAGIC = 'UKEVENTS';
-export const EVENTS_VERSION = 1;
+// Shared with the kernel: generated from abi/contracts.json.
+export const EVENTS_MAGIC = EVENTS_DEVICE_MAGIC;
+export const EVENTS_VERSION = EVENTS_DEVICE_VERSION;
 
 /** Sector 0: magic, version, sector_bytes, capacity_bytes, zeros. */
 export function encodeEventsHeader(capacityBytes: number): Buffer {
+  const at = EVENTS_DEVICE_HEADER_OFFSET;
   const header = Buffer.alloc(EVENTS_SECTOR_BYTES);
-  header.write(EVENTS_MAGIC, 0, 'latin1');
-  header.writeUInt32LE(EVENTS_VERSION, 8);
-  header.writeUInt32LE(EVENTS_SECTOR_BYTES, 12);
-  header.writeBigUInt64LE(BigInt(capacityBytes), 16);
+  header.write(EVENTS_MAGIC, at.magic, 'latin1');
+  header.writeUInt32LE(EVENTS_VERSION, at.version);
+  header.writeUInt32LE(EVENTS_SECTOR_BYTES, at.sectorBytes);
+  header.writeBigUInt64LE(BigInt(capacityBytes), at.capacityBytes);
   return header;
 }
 

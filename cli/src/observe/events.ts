@@ -20,15 +20,33 @@ import type { TraceRecord } from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
 import { crc32 } from './crc32.js';
 import { EVENTS_MAGIC, EVENTS_VERSION } from './device.js';
+import {
+  EVENTS_BLOCK_FLAG_FINAL,
+  EVENTS_BLOCK_HEADER_BYTES,
+  EVENTS_BLOCK_MAGIC,
+  EVENTS_BLOCK_VERSION,
+  EVENTS_RECORD_HEADER_BYTES,
+  EVENTS_RECORD_KIND,
+  EVENTS_TEXT_RECORD_BYTES,
+} from '../abi/contracts.js';
 
-export const BLOCK_MAGIC = 'UKEB';
-export const BLOCK_VERSION = 1;
-export const BLOCK_HEADER_BYTES = 32;
-export const BLOCK_FLAG_FINAL = 1;
-export const RECORD_HEADER_BYTES = 20;
-export const RECORD_KIND = { log: 1, begin: 2, end: 3, event: 4, output: 5, kernel: 6 } as const;
+// The layout is shared with the kernel's writer: generated from abi/contracts.json.
+export const BLOCK_MAGIC = EVENTS_BLOCK_MAGIC;
+export const BLOCK_VERSION = EVENTS_BLOCK_VERSION;
+export const BLOCK_HEADER_BYTES = EVENTS_BLOCK_HEADER_BYTES;
+export const BLOCK_FLAG_FINAL = EVENTS_BLOCK_FLAG_FINAL;
+export const RECORD_HEADER_BYTES = EVENTS_RECORD_HEADER_BYTES;
+/** The kinds by the names records carry here (the kernel's span_begin is `begin`, console `output`). */
+export const RECORD_KIND = {
+  log: EVENTS_RECORD_KIND.log,
+  begin: EVENTS_RECORD_KIND.span_begin,
+  end: EVENTS_RECORD_KIND.span_end,
+  event: EVENTS_RECORD_KIND.event,
+  output: EVENTS_RECORD_KIND.console,
+  kernel: EVENTS_RECORD_KIND.kernel,
+} as const;
 /** Console and kernel records: `u32 text_bytes`, 4 bytes zero, then the text. */
-export const TEXT_RECORD_HEADER_BYTES = RECORD_HEADER_BYTES + 8;
+export const TEXT_RECORD_HEADER_BYTES = EVENTS_TEXT_RECORD_BYTES;
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

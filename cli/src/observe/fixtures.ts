@@ -3,7 +3,7 @@
 import { EVENTS_SECTOR_BYTES } from '../constants.js';
 import { crc32 } from './crc32.js';
 import { encodeEventsHeader } from './device.js';
-import { BLOCK_FLAG_FINAL, BLOCK_HEADER_BYTES, RECORD_HEADER_BYTES, RECORD_KIND } from './events.js';
+import { BLOCK_FLAG_FINAL, BLOCK_HEADER_BYTES, BLOCK_MAGIC, BLOCK_VERSION, RECORD_HEADER_BYTES, RECORD_KIND } from './events.js';
 
 export type RecordSpec =
   | { kind: 'log'; task?: number; tNs: number | bigint; level?: number; message: string | Uint8Array; fields?: Array<[string | Uint8Array, string | Uint8Array]> }
@@ -93,8 +93,8 @@ export interface BlockSpec {
 export function encodeBlock(spec: BlockSpec, sequence: number): Buffer {
   const payload = Buffer.concat(spec.records.map(encodeRecord));
   const head = Buffer.alloc(BLOCK_HEADER_BYTES);
-  head.write('UKEB', 0, 'latin1');
-  head.writeUInt16LE(spec.version ?? 1, 4);
+  head.write(BLOCK_MAGIC, 0, 'latin1');
+  head.writeUInt16LE(spec.version ?? BLOCK_VERSION, 4);
   head.writeUInt16LE(spec.final === true ? BLOCK_FLAG_FINAL : 0, 6);
   head.writeUInt32LE(spec.sequence ?? sequence, 8);
   head.writeUInt32LE(payload.length, 12);

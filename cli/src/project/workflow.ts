@@ -34,7 +34,7 @@ import { createBundle, readBundle } from '../build/bundle.js';
 import { buildInputsHash } from '../build/inputs.js';
 import { BUILD_RECIPE, runZig, zigBuildArgs, type Optimize } from '../build/zig.js';
 import { formatAbiVersion, IMAGE_FORMAT_VERSION } from '../image/format.js';
-import { isoSeconds, readAbiVersion, readLock, renderManifest, sourceDateEpoch } from '../image/manifest.js';
+import { isoSeconds, PROVIDED_ABI, readLock, renderManifest, sourceDateEpoch } from '../image/manifest.js';
 import { bufferSource, verifyImage } from '../image/reader.js';
 import { writeImage } from '../image/writer.js';
 import { loadProject, type Project } from './config.js';
@@ -323,7 +323,7 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
   }
   const kernelBytes = readFileSync(kernel.path);
   const manifest = renderManifest({
-    abi: formatAbiVersion(readAbiVersion(ctx.ukernelRoot)),
+    abi: formatAbiVersion(PROVIDED_ABI),
     adapter: config.build.adapter,
     build: { optimize: build.optimize, zig: build.zig },
     created: isoSeconds(sourceDateEpoch(ctx.env)),
@@ -383,7 +383,7 @@ function writePackedImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
   const problem = describeWorkloadElf(entry.data);
   if (problem !== null) throw new UkernelError('WorkloadInvalid', `${BUNDLE_ENTRY_PATH} in ${show(ctx, BUNDLE_PATH)} ${problem}`);
 
-  const abi = readAbiVersion(ctx.ukernelRoot);
+  const abi = PROVIDED_ABI;
   const image = writeImage({
     kernel: plan.kernel,
     files,

@@ -4,17 +4,26 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
+const contracts = @import("../abi/contracts.zig");
 const Sha256 = std.crypto.hash.sha2.Sha256;
 
-pub const header_bytes: u64 = 4096;
-pub const section_alignment_bytes: u64 = 4096;
-pub const magic = "UKIMAGE\x00";
-pub const format_version: u32 = 1;
-const section_table_offset: u64 = 512;
-const section_entry_bytes: u64 = 64;
-const header_hash_offset: u64 = 4064;
+// The layout is shared with the CLI's writer: generated from abi/contracts.json.
+const header_layout = contracts.image.header;
+const section_layout = contracts.image.section;
+pub const header_bytes: u64 = header_layout.bytes;
+pub const section_alignment_bytes: u64 = contracts.image.section_alignment_bytes;
+pub const magic = contracts.image.magic;
+pub const format_version: u32 = contracts.image.format_version;
+const section_table_offset: u64 = header_layout.section_table.offset;
+const section_entry_bytes: u64 = section_layout.bytes;
+const header_hash_offset: u64 = header_layout.header_sha256.offset;
+const flag_readonly: u32 = contracts.image.flag_readonly;
+comptime {
+    assert(header_hash_offset + header_layout.header_sha256.bytes == header_bytes);
+    assert(constants.image_sections_max * section_entry_bytes <= header_layout.section_table.bytes);
+}
 
-pub const SectionKind = enum(u32) { kernel = 1, rootfs = 2, manifest = 3 };
+pub const SectionKind = contracts.image.SectionKind;
 
 pub const Section = struct {
     kind: SectionKind,
@@ -57,25 +66,29 @@ pub const Error = error{
 /// Parses and verifies a header; `disk_bytes` is the size of the device it was read from.
 /// Strings in the result point into `bytes`.
 pub fn parse(bytes: *const [header_bytes]u8, disk_bytes: u64) Error!Header {
-    if (!std.mem.eql(u8, bytes[0..8], magic)) return error.BadMagic;
-    if (read(u32, bytes, 8) != format_version) return error.UnsupportedFormatVersion;
-    if (read(u32, bytes, 12) != header_bytes) return error.UnsupportedFormatVersion;
+    if (!std.mem.eql(u8, bytes[0..magic.len], magic)) return error.BadMagic;
+    if (read_field(u32, bytes, 0, header_layout.format_version) != format_version) {
+        return error.UnsupportedFormatVersion;
+    }
+    if (read_field(u32, bytes, 0, header_layout.header_bytes) != header_bytes) {
+        return error.UnsupportedFormatVersion;
+    }
     var digest: [32]u8 = undefined;
     Sha256.hash(bytes[0..header_hash_offset], &digest, .{});
     if (!std.mem.eql(u8, &digest, bytes[header_hash_offset..][0..32])) return error.HeaderHashMismatch;
 
     var header: Header = .{
-        .abi_major = read(u16, bytes, 16),
-        .abi_minor = read(u16, bytes, 18),
-        .abi_patch = read(u16, bytes, 20),
-        .read_only = read(u32, bytes, 24) & 1 != 0,
-        .image_bytes = read(u64, bytes, 32),
-        .adapter = try string(bytes[40..72]),
-        .entry = try string(bytes[72..200]),
-        .name = try string(bytes[200..264]),
-        .rootfs_index_sha256 = bytes[264..296].*,
+        .abi_major = read_field(u16, bytes, 0, header_layout.abi_major),
+        .abi_minor = read_field(u16, bytes, 0, header_layout.abi_minor),
+        .abi_patch = read_field(u16, bytes, 0, header_layout.abi_patch),
+        .read_only = read_field(u32, bytes, 0, header_layout.flags) & flag_readonly != 0,
+        .image_bytes = read_field(u64, bytes, 0, header_layout.image_bytes),
+        .adapter = try string(slice(bytes, 0, header_layout.adapter)),
+        .entry = try string(slice(bytes, 0, header_layout.entry)),
+        .name = try string(slice(bytes, 0, header_layout.name)),
+        .rootfs_index_sha256 = slice(bytes, 0, header_layout.rootfs_index_sha256)[0..32].*,
         .sections = undefined,
-        .section_count = read(u32, bytes, 28),
+        .section_count = read_field(u32, bytes, 0, header_layout.section_count),
     };
     if (header.image_bytes > constants.image_bytes_max) return error.ImageTooLarge;
     if (header.image_bytes > disk_bytes) return error.ImageLargerThanDisk;
@@ -91,10 +104,13 @@ fn parse_sections(bytes: *const [header_bytes]u8, header: *Header) Error!void {
     for (kinds, 0..) |kind, index| {
         const entry = section_table_offset + index * section_entry_bytes;
         const section: Section = .{
-            .kind = std.meta.intToEnum(SectionKind, read(u32, bytes, entry)) catch return error.BadSectionTable,
-            .offset = read(u64, bytes, entry + 8),
-            .size = read(u64, bytes, entry + 16),
-            .sha256 = bytes[entry + 32 ..][0..32].*,
+            .kind = std.meta.intToEnum(
+                SectionKind,
+                read_field(u32, bytes, entry, section_layout.kind),
+            ) catch return error.BadSectionTable,
+            .offset = read_field(u64, bytes, entry, section_layout.offset),
+            .size = read_field(u64, bytes, entry, section_layout.size),
+            .sha256 = slice(bytes, entry, section_layout.sha256)[0..32].*,
         };
         if (section.kind != kind) return error.BadSectionTable;
         if (section.offset % section_alignment_bytes != 0) return error.BadSectionTable;
@@ -107,9 +123,21 @@ fn parse_sections(bytes: *const [header_bytes]u8, header: *Header) Error!void {
     }
 }
 
-fn read(comptime T: type, bytes: *const [header_bytes]u8, offset: u64) T {
-    assert(offset + @sizeOf(T) <= header_bytes);
-    return std.mem.readInt(T, bytes[offset..][0..@sizeOf(T)], .little);
+/// The integer in `field_at` of the structure at `base` (0: the header, else a section entry).
+fn read_field(
+    comptime T: type,
+    bytes: *const [header_bytes]u8,
+    base: u64,
+    comptime field_at: contracts.Field,
+) T {
+    comptime assert(field_at.bytes == @sizeOf(T));
+    assert(base + field_at.offset + @sizeOf(T) <= header_bytes);
+    return std.mem.readInt(T, bytes[base + field_at.offset ..][0..@sizeOf(T)], .little);
+}
+
+fn slice(bytes: *const [header_bytes]u8, base: u64, comptime field_at: contracts.Field) []const u8 {
+    assert(base + field_at.offset + field_at.bytes <= header_bytes);
+    return bytes[base + field_at.offset ..][0..field_at.bytes];
 }
 
 /// A NUL-padded ASCII field: printable characters, then only NULs.

@@ -8,13 +8,15 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const Sha256 = std.crypto.hash.sha2.Sha256;
 
-pub const magic = "UKROOTFS";
-pub const version: u32 = 1;
-pub const header_bytes: u64 = 32;
-pub const entry_bytes: u64 = 64;
-pub const data_alignment_bytes: u64 = 512;
+// The layout is shared with the CLI's writer: generated from abi/contracts.json.
+const contract = @import("../abi/contracts.zig").image;
+pub const magic = contract.rootfs_magic;
+pub const version: u32 = contract.rootfs_version;
+pub const header_bytes: u64 = contract.rootfs_header.bytes;
+pub const entry_bytes: u64 = contract.rootfs_entry.bytes;
+pub const data_alignment_bytes: u64 = contract.rootfs_alignment_bytes;
 
-pub const Kind = enum(u8) { file = 1, directory = 2 };
+pub const Kind = contract.RootfsEntryKind;
 
 pub const Entry = struct {
     path: []const u8,

@@ -18,24 +18,23 @@ const clock_module = @import("../time/clock.zig");
 const cpu = @import("../arch/x86_64/cpu.zig");
 const block = @import("../drivers/virtio/block/device.zig");
 
-pub const device_magic = "UKEVENTS";
-const block_magic = "UKEB";
-const block_header_bytes: u32 = 32;
-const record_header_bytes: u32 = 20;
+// The device layout is shared with the CLI's decoder: generated from abi/contracts.json.
+const contract = @import("../abi/contracts.zig").events;
+pub const device_magic = contract.device_magic;
+const block_magic = contract.block_magic;
+const block_header_bytes: u32 = contract.block_header.bytes;
+const record_header_bytes: u32 = contract.record_header.bytes;
 
-pub const Kind = enum(u8) {
-    log = 1,
-    span_begin = 2,
-    span_end = 3,
-    event = 4,
-    /// Workload console output (io.write on the console handle): raw bytes, any content.
-    console = 5,
-    /// A kernel record: one `@uk:` line (docs/console-protocol.md), without its newline.
-    kernel = 6,
-};
+/// console: workload console output (io.write on the console handle), raw bytes, any content.
+/// kernel: a kernel record, one `@uk:` line (docs/console-protocol.md), without its newline.
+pub const Kind = contract.RecordKind;
 
 /// Console and kernel records: `u32 text_bytes`, 4 bytes zero, then the text.
-const text_record_header_bytes: u32 = record_header_bytes + 8;
+const text_record_header_bytes: u32 = contract.text_record.bytes;
+comptime {
+    assert(contract.text_record.header.bytes == record_header_bytes);
+    assert(contract.sector_bytes == block.sector_bytes);
+}
 
 pub const Field = struct { key: []const u8, value: []const u8 };
 
@@ -216,7 +215,7 @@ pub fn kernel_record(line: []const u8) bool {
     return true;
 }
 
-fn text_record(record: []u8, kind: Kind, task: u32, t_ns: u64, text: []const u8) void {
+pub fn text_record(record: []u8, kind: Kind, task: u32, t_ns: u64, text: []const u8) void {
     assert(record.len == text_record_header_bytes + text.len);
     header(record, kind, 0, task, t_ns, record.len);
     std.mem.writeInt(u32, record[20..24], @intCast(text.len), .little);
@@ -259,8 +258,8 @@ fn seal(final: bool) u64 {
     const total = std.mem.alignForward(u64, block_header_bytes + payload_bytes, block.sector_bytes);
     assert(total <= block_bytes.len);
     @memcpy(block_bytes[0..4], block_magic);
-    std.mem.writeInt(u16, block_bytes[4..6], 1, .little);
-    std.mem.writeInt(u16, block_bytes[6..8], if (final) 1 else 0, .little);
+    std.mem.writeInt(u16, block_bytes[4..6], contract.block_version, .little);
+    std.mem.writeInt(u16, block_bytes[6..8], if (final) contract.block_flag_final else 0, .little);
     std.mem.writeInt(u32, block_bytes[8..12], sequence, .little);
     std.mem.writeInt(u32, block_bytes[12..16], payload_bytes, .little);
     std.mem.writeInt(u32, block_bytes[16..20], dropped_records, .little);
