@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes schema/ukernel.schema.json (the JSON Schema of ukernel.toml, for editors) from the zod
 // schema in cli/src/project/config.ts, via the built CLI library. A unit test
-// (cli/src/project/schema.test.ts) fails when the committed file is stale.
+// (cli/src/project/config.test.ts, "schema/ukernel.schema.json") fails when the committed file is stale.
 //
 // usage: node cli/build.mjs && node scripts/generate-schema.mjs [--check]
 import { readFileSync, writeFileSync } from 'node:fs';
