@@ -35,9 +35,9 @@ const files = @import("io/files.zig");
 const channels = @import("ipc/channels.zig");
 const events = @import("observe/events.zig");
 const random = @import("random.zig");
-const Cmdline = @import("lib/cmdline.zig").Cmdline;
-const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
-const MemoryMap = @import("lib/memory_map.zig").MemoryMap;
+const Cmdline = @import("boot/cmdline.zig").Cmdline;
+const DeviceList = @import("drivers/virtio/mmio_token.zig").DeviceList;
+const MemoryMap = @import("boot/memory_map.zig").MemoryMap;
 
 comptime {
     // Referenced only from assembly: the stacks, the TSS and interrupt dispatch.
@@ -56,7 +56,6 @@ var boot_information: boot_info.BootInfo = undefined;
 var virtio_devices: DeviceList = undefined;
 var kernel_heap: heap.Heap = undefined;
 var workload_heap: heap.Heap = undefined;
-var boot_clock: clock_module.Clock = undefined;
 
 fn phase_done(phase: constants.BootPhase) void {
     phase_tsc[@intFromEnum(phase)] = cpu.rdtsc();
@@ -64,13 +63,17 @@ fn phase_done(phase: constants.BootPhase) void {
 
 export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(.c) noreturn {
     phase_done(.ring3);
+    exceptions.report = .{
+        .write = &console.write,
+        .backtrace = &backtrace.print,
+        .exit = &exception_exit,
+    };
     boot_info.parse(protocol, boot_info_address, &boot_information) catch |err| {
         console.print("boot: cannot read boot information: {s}\n", .{@errorName(err)});
         power.exit(constants.exit_status_panic, .panic);
     };
     phase_done(.boot_info);
-    boot_clock = clock_module.init(entry_tsc);
-    const clock = &boot_clock;
+    const clock = clock_module.init(entry_tsc);
     phase_done(.clock);
     const cmdline = Cmdline.init(boot_information.cmdline);
     virtio_devices.parse_cmdline(cmdline);
@@ -100,7 +103,7 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     };
     // The boot record goes out now, on the events device when there is one: on the console it
     // would cost a VM exit per byte before the workload starts.
-    events.init(disks.events, clock);
+    events.init(disks.events);
     report_boot(&boot_information, clock);
     if (verbose) report_details(&boot_information, cmdline);
     const image = disks.image orelse {
@@ -118,9 +121,9 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     channels.init(&kernel_heap);
     random.init(clock.kvmclock_entry_ns orelse clock.entry_tsc);
     task_stacks.init() catch |err| workload_failed("task stacks", err);
-    scheduler.init(clock, &flush_events);
+    scheduler.init(&flush_events);
     scheduler.workload_finished = &workload_finished;
-    calls.init(clock, &workload_heap);
+    calls.init(&workload_heap);
     const load_start_tsc = cpu.rdtsc();
     const entry = workload.load(image) catch |err| workload_failed("workload", err);
     const context = workload.start_context(image, cmdline) catch |err| workload_failed("arguments", err);
@@ -156,7 +159,7 @@ fn flush_events() void {
 /// Task 0 ended: the workload is over.
 fn workload_finished(status: u32) noreturn {
     const code: u8 = @truncate(status);
-    records.workload_exit(code, boot_clock.now_ns());
+    records.workload_exit(code, clock_module.global.now_ns());
     power.exit(code, .@"return");
 }
 
@@ -167,6 +170,11 @@ var after_fault_stack: [16 * 1024]u8 align(16) = undefined;
 /// exit record and what the workload wrote before the fault leave on the events channel.
 fn after_fault(status: u64) callconv(.c) noreturn {
     power.exit(@intCast(status), .exception);
+}
+
+/// Ring 0 or 3: a CPU exception was reported (exceptions.zig); stop with the exit record.
+fn exception_exit(status: u8) noreturn {
+    power.exit(status, .exception);
 }
 
 fn workload_failed(stage: []const u8, err: anyerror) noreturn {

@@ -20,9 +20,9 @@ const disk_module = @import("image/disk.zig");
 const format = @import("image/format.zig");
 const clock_module = @import("time/clock.zig");
 const events = @import("observe/events.zig");
-const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
-const VirtioDevice = @import("lib/virtio_mmio_token.zig").Device;
-const Cmdline = @import("lib/cmdline.zig").Cmdline;
+const DeviceList = @import("drivers/virtio/mmio_token.zig").DeviceList;
+const VirtioDevice = @import("drivers/virtio/mmio_token.zig").Device;
+const Cmdline = @import("boot/cmdline.zig").Cmdline;
 
 pub const StartError = error{
     NoImage,

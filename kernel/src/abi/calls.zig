@@ -24,12 +24,11 @@ const address_space = @import("../memory/address_space.zig");
 const events = @import("../observe/events.zig");
 const random = @import("../random.zig");
 
-var clock: *const clock_module.Clock = undefined;
+const clock = &clock_module.global;
 var workload_heap: *heap_module.Heap = undefined;
 var next_span_id: u64 = 1;
 
-pub fn init(boot_clock: *const clock_module.Clock, heap: *heap_module.Heap) void {
-    clock = boot_clock;
+pub fn init(heap: *heap_module.Heap) void {
     workload_heap = heap;
 }
 

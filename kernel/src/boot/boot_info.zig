@@ -8,7 +8,7 @@ const std = @import("std");
 const builtin = @import("builtin");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
-const MemoryMap = @import("../lib/memory_map.zig").MemoryMap;
+const MemoryMap = @import("memory_map.zig").MemoryMap;
 
 pub const Protocol = enum(u32) {
     pvh = 1,

@@ -8,7 +8,7 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const cpu = @import("../arch/x86_64/cpu.zig");
 const supervisor = @import("../arch/x86_64/supervisor.zig");
-const serial = @import("serial.zig");
+const serial = @import("../arch/x86_64/serial.zig");
 
 /// True when the last byte sent ended a line (or nothing was sent yet): kernel records must
 /// start a line, whatever the workload printed before them.

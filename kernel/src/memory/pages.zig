@@ -10,8 +10,8 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
-const MemoryMap = @import("../lib/memory_map.zig").MemoryMap;
-const Range = @import("../lib/memory_map.zig").Range;
+const MemoryMap = @import("../boot/memory_map.zig").MemoryMap;
+const Range = @import("../boot/memory_map.zig").Range;
 const address_space = @import("address_space.zig");
 
 pub const page_bytes: u64 = 4096;

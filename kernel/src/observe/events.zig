@@ -40,7 +40,7 @@ const text_record_header_bytes: u32 = record_header_bytes + 8;
 pub const Field = struct { key: []const u8, value: []const u8 };
 
 var device: ?*block.Device = null;
-var clock: *const clock_module.Clock = undefined;
+const clock = &clock_module.global;
 /// Block header space, then payload; sector-aligned for DMA. Two of them: records go into one
 /// while the other is being written.
 const Buffer = [constants.events_buffer_bytes + block_header_bytes + block.sector_bytes]u8;
@@ -64,12 +64,11 @@ pub var write_failed: bool = false;
 /// same task wrote again before anything else was recorded), else null.
 var console_tail: ?struct { offset: u32, task: u32 } = null;
 
-pub fn init(events_device: ?*block.Device, boot_clock: *const clock_module.Clock) void {
+pub fn init(events_device: ?*block.Device) void {
     assert(payload_bytes == 0);
     device = events_device;
     if (events_device != null) console.mark_hook = &mark_needed;
-    clock = boot_clock;
-    flush_interval_ticks = boot_clock.ticks_for_ns(constants.events_flush_interval_ns);
+    flush_interval_ticks = clock.ticks_for_ns(constants.events_flush_interval_ns);
     last_flush_tsc = cpu.rdtsc();
 }
 

@@ -49,7 +49,7 @@ var current: u32 = 0;
 var ready_queue: [constants.tasks_max]u32 = undefined;
 var ready_head: u32 = 0;
 var ready_count: u32 = 0;
-var clock: *const clock_module.Clock = undefined;
+const clock = &clock_module.global;
 /// The earliest deadline of any blocked task, or deadline_none: yields check it cheaply.
 var earliest_deadline_tsc: u64 = deadline_none;
 /// Called before the CPU idles (to flush buffered events) and when the workload ends.
@@ -63,8 +63,7 @@ pub var workload_finished: *const fn (status: u32) noreturn = undefined;
 extern fn switch_context(save_rsp: *u64, next_rsp: u64) callconv(.c) void;
 extern fn task_trampoline() callconv(.c) void;
 
-pub fn init(boot_clock: *const clock_module.Clock, flush: *const fn () void) void {
-    clock = boot_clock;
+pub fn init(flush: *const fn () void) void {
     before_idle = flush;
 }
 

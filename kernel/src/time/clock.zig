@@ -41,12 +41,14 @@ pub const Clock = struct {
     }
 
     pub fn ns_since_entry(clock: *const Clock, tsc: u64) u64 {
+        assert(clock.ns_per_tick_fixed > 0);
         const delta = tsc -% clock.entry_tsc;
         return @truncate((@as(u128, delta) * clock.ns_per_tick_fixed) >> fixed_point_bits);
     }
 
     /// TSC ticks in `ns` nanoseconds (for deadlines).
     pub fn ticks_for_ns(clock: *const Clock, ns: u64) u64 {
+        assert(clock.tsc_hz > 0);
         return @intCast(@as(u128, ns) * clock.tsc_hz / 1_000_000_000);
     }
 
@@ -55,7 +57,25 @@ pub const Clock = struct {
     }
 };
 
-pub fn init(entry_tsc: u64) Clock {
+/// The kernel's clock: this module owns it, `init` sets it once at boot (kmain, before any
+/// module reads it), everyone else reads it through `&clock.global`. Zero until then.
+pub var global: Clock = .{
+    .source = .assumed,
+    .tsc_hz = 0,
+    .ns_per_tick_fixed = 0,
+    .entry_tsc = 0,
+    .kvmclock_entry_ns = null,
+};
+
+/// Sets `global` from the best source there is, once.
+pub fn init(entry_tsc: u64) *const Clock {
+    assert(global.tsc_hz == 0);
+    global = measure(entry_tsc);
+    assert(global.tsc_hz >= tsc_hz_min);
+    return &global;
+}
+
+fn measure(entry_tsc: u64) Clock {
     if (kvmclock.read()) |reading| {
         const delta: i64 = @bitCast(entry_tsc -% reading.tsc);
         const entry_ns = @as(i64, @intCast(reading.system_time_ns)) +

@@ -11,15 +11,15 @@ const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../../constants.zig");
 const cpu = @import("cpu.zig");
-const serial = @import("../../console/serial.zig");
-const pit = @import("../../time/pit.zig");
-const power = @import("../../power.zig");
+const serial = @import("serial.zig");
+const pit = @import("pit.zig");
+const vm_exit = @import("vm_exit.zig");
 const apic = @import("apic.zig");
 
 pub const Operation = enum(u64) {
     /// a = address, b = length: write bytes to the serial console; returns bytes written.
     console_write = 1,
-    /// a = status: stop the VM (see power.zig); does not return.
+    /// a = status: stop the VM (see vm_exit.zig); does not return.
     exit = 2,
     /// Calibrates the TSC against the PIT; returns Hz, or 0 when there is no PIT.
     calibrate_tsc_with_pit = 3,
@@ -54,7 +54,7 @@ pub fn dispatch(operation_raw: u64, a: u64, b: u64, c: u64) u64 {
             serial.write(bytes[0..length]);
             return length;
         },
-        .exit => power.exit_vm(@truncate(a)),
+        .exit => vm_exit.exit_vm(@truncate(a)),
         .calibrate_tsc_with_pit => return pit.calibrate_tsc_hz() orelse 0,
         .halt_forever => cpu.halt_forever(),
         .halt_until => {

@@ -4,8 +4,9 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
-const constants = @import("../constants.zig");
-const Cmdline = @import("cmdline.zig").Cmdline;
+const constants = @import("../../constants.zig");
+const cmdline_module = @import("../../boot/cmdline.zig");
+const Cmdline = cmdline_module.Cmdline;
 
 pub const key = "virtio_mmio.device";
 
@@ -74,7 +75,7 @@ pub const DeviceList = struct {
         // Anywhere on the line: QEMU appends them after a ` -- `.
         var tokens = cmdline.all_tokens();
         while (tokens.next()) |token| {
-            const parsed = @import("cmdline.zig").split_token(token);
+            const parsed = cmdline_module.split_token(token);
             if (!std.mem.eql(u8, parsed.key, key)) continue;
             const device = parse(parsed.value) catch {
                 list.rejected += 1;
