@@ -115,7 +115,8 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     // With a workload, the console is the workload's: the kernel says more only when asked.
     if (verbose) report_kernel(&boot_information, clock, &virtio_devices);
     kernel_heap = heap.Heap.init(&pages.global) orelse workload_failed("memory", error.OutOfMemory);
-    workload_heap = heap.Heap.init(&pages.global) orelse workload_failed("memory", error.OutOfMemory);
+    workload_heap = heap.Heap.init(&pages.global) orelse
+        workload_failed("memory", error.OutOfMemory);
     handles.init();
     files.init(image);
     channels.init(&kernel_heap);
@@ -126,7 +127,8 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     calls.init(&workload_heap);
     const load_start_tsc = cpu.rdtsc();
     const entry = workload.load(image) catch |err| workload_failed("workload", err);
-    const context = workload.start_context(image, cmdline) catch |err| workload_failed("arguments", err);
+    const context = workload.start_context(image, cmdline) catch |err|
+        workload_failed("arguments", err);
     steps.load_tsc = cpu.rdtsc();
     report_workload_start(clock, &steps, load_start_tsc);
     // One block now: the host sees the boot and start records before the workload's output.
@@ -140,7 +142,11 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
 
 /// The start record: `disk` = ready → image disk found, `image` = its header and index
 /// verified, `load` = the entry ELF loaded and argv built (docs/console-protocol.md).
-fn report_workload_start(clock: *const clock_module.Clock, steps: *const workload.Steps, load_start_tsc: u64) void {
+fn report_workload_start(
+    clock: *const clock_module.Clock,
+    steps: *const workload.Steps,
+    load_start_tsc: u64,
+) void {
     const ready_tsc = phase_tsc[@intFromEnum(constants.BootPhase.ready)];
     assert(steps.disk_tsc >= ready_tsc and steps.image_tsc >= steps.disk_tsc);
     assert(steps.load_tsc >= load_start_tsc);
@@ -179,26 +185,36 @@ fn exception_exit(status: u8) noreturn {
 
 fn workload_failed(stage: []const u8, err: anyerror) noreturn {
     @branchHint(.cold);
-    console.print("workload not started: {s}: {s}{s}\n", .{ stage, @errorName(err), hint_for(err) });
+    console.print(
+        "workload not started: {s}: {s}{s}\n",
+        .{ stage, @errorName(err), hint_for(err) },
+    );
     power.exit(constants.exit_status_workload_not_started, .workload_not_started);
 }
 
 fn hint_for(err: anyerror) []const u8 {
     return switch (err) {
-        error.HeaderHashMismatch, error.IndexHashMismatch, error.FileHashMismatch, error.BadSectionTable, error.BadEntry => " (the image is corrupt: rebuild it with `ukernel pack`)",
-        error.AbiMismatch, error.AbiNoteMissing => " (rebuild the workload with this ukernel's SDK)",
+        error.HeaderHashMismatch,
+        error.IndexHashMismatch,
+        error.FileHashMismatch,
+        error.BadSectionTable,
+        error.BadEntry,
+        => " (the image is corrupt: rebuild it with `ukernel pack`)",
+        error.AbiMismatch,
+        error.AbiNoteMissing,
+        => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
         error.Timeout => " (the disk did not answer)",
-        error.BadArgumentCount, error.ArgumentsMissing =>
-            " (uk.argc=N must be followed by `--` and N workload arguments: let `ukernel run` write it)",
+        error.BadArgumentCount, error.ArgumentsMissing => " (uk.argc=N must be followed by `--` " ++
+            "and N workload arguments: let `ukernel run` write it)",
         error.OutOfMemory, error.NoFreeMemory, error.NoMemory => std.fmt.comptimePrint(
-            " (the guest's memory is too small for this workload: give the VM more with `ukernel " ++
-                "run --memory MIB` or [run] memory_mb in ukernel.toml, at most {d} MiB)",
+            " (the guest's memory is too small for this workload: give the VM more with " ++
+                "`ukernel run --memory MIB` or [run] memory_mb in ukernel.toml, at most {d} MiB)",
             .{constants.ram_limit_bytes >> 20},
         ),
         error.TooLarge, error.FileTooLarge => std.fmt.comptimePrint(
-            " (over the kernel's limit: a workload's file and memory image take at most {d} MiB, " ++
-                "etc/ukernel.env {d} KiB; shrink static buffers, or allocate at run time)",
+            " (over the kernel's limit: a workload's file and memory image take at most " ++
+                "{d} MiB, etc/ukernel.env {d} KiB; shrink static buffers, or allocate at run time)",
             .{
                 constants.workload_file_bytes_max >> 20,
                 constants.workload_env_file_bytes_max >> 10,
@@ -230,7 +246,11 @@ fn report_boot(info: *const boot_info.BootInfo, clock: *const clock_module.Clock
 
 /// The human banner and the device list (each console byte costs a VM exit: printed only when
 /// there is no workload, or with uk.verbose).
-fn report_kernel(info: *const boot_info.BootInfo, clock: *const clock_module.Clock, devices: *const DeviceList) void {
+fn report_kernel(
+    info: *const boot_info.BootInfo,
+    clock: *const clock_module.Clock,
+    devices: *const DeviceList,
+) void {
     console.print("ukernel {s}: {s} boot, {d} MiB RAM, TSC {d} MHz ({s})\n", .{
         constants.kernel_version,
         @tagName(info.protocol),
@@ -244,7 +264,10 @@ fn report_kernel(info: *const boot_info.BootInfo, clock: *const clock_module.Clo
         });
     }
     if (devices.rejected > 0) {
-        console.print("warning: {d} malformed virtio_mmio.device token(s) ignored\n", .{devices.rejected});
+        console.print(
+            "warning: {d} malformed virtio_mmio.device token(s) ignored\n",
+            .{devices.rejected},
+        );
     }
     if (devices.dropped > 0) {
         console.print("warning: {d} virtio-mmio device(s) beyond the limit of {d} ignored\n", .{

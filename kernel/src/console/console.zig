@@ -75,8 +75,15 @@ fn send(bytes: []const u8) void {
     var sent: u64 = 0;
     var calls: u64 = 0;
     // Each call writes up to console_write_bytes_max; the bound on calls follows from that.
-    while (sent < bytes.len and calls <= bytes.len / constants.console_write_bytes_max) : (calls += 1) {
-        const written = supervisor.call(.console_write, @intFromPtr(bytes[sent..].ptr), bytes.len - sent, 0);
+    while (sent < bytes.len and
+        calls <= bytes.len / constants.console_write_bytes_max) : (calls += 1)
+    {
+        const written = supervisor.call(
+            .console_write,
+            @intFromPtr(bytes[sent..].ptr),
+            bytes.len - sent,
+            0,
+        );
         if (written == supervisor.refused or written == 0) return;
         sent += written;
     }

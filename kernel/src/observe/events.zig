@@ -99,7 +99,10 @@ pub fn span_begin(task: u32, span: u64, parent: u64, name: []const u8) void {
     const t_ns = clock.now_ns();
     if (device == null) {
         var safe: [constants.name_bytes_max]u8 = undefined;
-        trace_to_console("kind=begin span={d} parent={d} task={d} t_ns={d} name={s}\n", .{ span, parent, task, t_ns, record_safe(name, &safe) });
+        trace_to_console(
+            "kind=begin span={d} parent={d} task={d} t_ns={d} name={s}\n",
+            .{ span, parent, task, t_ns, record_safe(name, &safe) },
+        );
         return;
     }
     const size = record_header_bytes + 24 + name.len;
@@ -128,7 +131,10 @@ pub fn event(task: u32, name: []const u8, value: u64) void {
     const t_ns = clock.now_ns();
     if (device == null) {
         var safe: [constants.name_bytes_max]u8 = undefined;
-        trace_to_console("kind=event value={d} task={d} t_ns={d} name={s}\n", .{ value, task, t_ns, record_safe(name, &safe) });
+        trace_to_console(
+            "kind=event value={d} task={d} t_ns={d} name={s}\n",
+            .{ value, task, t_ns, record_safe(name, &safe) },
+        );
         return;
     }
     const size = record_header_bytes + 16 + name.len;
@@ -149,11 +155,6 @@ fn mark_needed() ?u64 {
     if (records_written == records_marked) return null;
     records_marked = records_written;
     return clock.now_ns();
-}
-
-/// True when records go to the events device, false when they fall back to the console.
-pub fn attached() bool {
-    return device != null;
 }
 
 /// The workload's console output. Consecutive writes of one task grow one record. Returns false
@@ -360,7 +361,10 @@ fn log_to_console(level: u8, message: []const u8, fields: []const Field) void {
 fn trace_to_console(comptime format: []const u8, arguments: anytype) void {
     var line: [constants.console_line_bytes_max]u8 = undefined;
     var writer = std.Io.Writer.fixed(&line);
-    writer.print("@uk:trace v={d} " ++ format, .{constants.console_protocol_version} ++ arguments) catch
+    writer.print(
+        "@uk:trace v={d} " ++ format,
+        .{constants.console_protocol_version} ++ arguments,
+    ) catch
         unreachable;
     console.write_record(writer.buffered());
 }
@@ -370,7 +374,8 @@ fn record_safe(name: []const u8, out: *[constants.name_bytes_max]u8) []const u8 
     if (name.len == 0) return "_";
     const length = @min(name.len, out.len);
     for (name[0..length], out[0..length]) |character, *safe| {
-        safe.* = if (std.ascii.isAlphanumeric(character) or std.mem.indexOfScalar(u8, "_.:-/", character) != null) character else '_';
+        const punctuation = std.mem.indexOfScalar(u8, "_.:-/", character) != null;
+        safe.* = if (std.ascii.isAlphanumeric(character) or punctuation) character else '_';
     }
     return out[0..length];
 }

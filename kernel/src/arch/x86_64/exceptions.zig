@@ -12,17 +12,17 @@ const vm_exit = @import("vm_exit.zig");
 const InterruptFrame = @import("frame.zig").InterruptFrame;
 
 const names = [32][]const u8{
-    "#DE divide error",         "#DB debug",                "NMI",
-    "#BP breakpoint",           "#OF overflow",             "#BR bound range",
-    "#UD invalid opcode",       "#NM device not available", "#DF double fault",
-    "coprocessor overrun",      "#TS invalid TSS",          "#NP segment not present",
-    "#SS stack fault",          "#GP general protection",   "#PF page fault",
-    "reserved 15",              "#MF x87 error",            "#AC alignment check",
-    "#MC machine check",        "#XM SIMD error",           "#VE virtualization",
-    "#CP control protection",   "reserved 22",              "reserved 23",
-    "reserved 24",              "reserved 25",              "reserved 26",
-    "reserved 27",              "#HV hypervisor injection", "#VC VMM communication",
-    "#SX security",             "reserved 31",
+    "#DE divide error",       "#DB debug",                "NMI",
+    "#BP breakpoint",         "#OF overflow",             "#BR bound range",
+    "#UD invalid opcode",     "#NM device not available", "#DF double fault",
+    "coprocessor overrun",    "#TS invalid TSS",          "#NP segment not present",
+    "#SS stack fault",        "#GP general protection",   "#PF page fault",
+    "reserved 15",            "#MF x87 error",            "#AC alignment check",
+    "#MC machine check",      "#XM SIMD error",           "#VE virtualization",
+    "#CP control protection", "reserved 22",              "reserved 23",
+    "reserved 24",            "reserved 25",              "reserved 26",
+    "reserved 27",            "#HV hypervisor injection", "#VC VMM communication",
+    "#SX security",           "reserved 31",
 };
 
 /// How a report leaves, set by kmain (arch imports nothing above it, so the console, the
@@ -66,9 +66,12 @@ pub fn fatal(frame: *InterruptFrame) void {
     });
     if (frame.vector == 14) {
         const cr2 = cpu.read_cr2();
+        const store = frame.error_code & 2 != 0;
+        const fetch = frame.error_code & 16 != 0;
+        const access = if (fetch) "instruction fetch" else if (store) "write" else "read";
         print("page fault at 0x{x}: {s}, {s}\n", .{
             cr2,
-            if (frame.error_code & 16 != 0) "instruction fetch" else if (frame.error_code & 2 != 0) "write" else "read",
+            access,
             if (frame.error_code & 1 != 0) "protection violation" else "page not present",
         });
         if (stacks.guard_owner(cr2)) |slot| report_guard_fault(frame, cr2, slot);

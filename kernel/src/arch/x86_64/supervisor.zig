@@ -73,10 +73,12 @@ const page_tables_per_call_max: u64 = 16;
 fn map_page_tables(address: u64, tables: u64, count: u64) u64 {
     if (count == 0 or count > page_tables_per_call_max) return refused;
     if (address % large_page_bytes != 0 or tables % 4096 != 0) return refused;
-    if (address < large_page_bytes or address + count * large_page_bytes > constants.ram_limit_bytes) return refused;
+    if (address < large_page_bytes or
+        address + count * large_page_bytes > constants.ram_limit_bytes) return refused;
     if (tables < 0x10_0000 or tables + count * 4096 > constants.ram_limit_bytes) return refused;
     const first = address / large_page_bytes;
-    for (0..count) |index| boot_pd[first + index] = (tables + index * 4096) | 7; // present, write, user
+    // present, write, user
+    for (0..count) |index| boot_pd[first + index] = (tables + index * 4096) | 7;
     // Reloading CR3 flushes the TLB of the large-page translations just replaced.
     asm volatile ("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: .{ .rax = true, .memory = true });
     return 0;

@@ -134,7 +134,8 @@ test "malformed tokens are rejected with a reason" {
 
 test "device list from a command line keeps order and counts rejects" {
     const cmdline = Cmdline.init("console=ttyS0 virtio_mmio.device=512@0xfeb00e00:12 " ++
-        "virtio_mmio.device=bogus virtio_mmio.device=512@0xfeb00c00:11 -- app virtio_mmio.device=4K@0xc0001000:5");
+        "virtio_mmio.device=bogus virtio_mmio.device=512@0xfeb00c00:11 -- app " ++
+        "virtio_mmio.device=4K@0xc0001000:5");
     var list: DeviceList = undefined;
     list.parse_cmdline(cmdline);
     try testing.expectEqual(@as(u32, 3), list.count);
