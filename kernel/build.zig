@@ -103,7 +103,8 @@ fn add_unit_tests(b: *std.Build, host_target: std.Build.ResolvedTarget) void {
 }
 
 /// The tidy gate (tools/tidy.zig): style, dead code and the layer rule over the kernel's source,
-/// and zig fmt --check over every Zig file of the project (kernel, SDK, test workloads).
+/// and zig fmt --check over every Zig file of the project (kernel, SDK, test workloads, the
+/// benchmark guest, the examples).
 fn add_tidy(b: *std.Build, host_target: std.Build.ResolvedTarget) void {
     const tidy_options = b.addOptions();
     tidy_options.addOption([]const u8, "kernel_path", b.pathFromRoot("."));
@@ -119,7 +120,9 @@ fn add_tidy(b: *std.Build, host_target: std.Build.ResolvedTarget) void {
     const run_tidy = b.addRunArtifact(tidy_tests);
     run_tidy.has_side_effects = true; // reads the source tree, which the cache does not track
     const fmt = b.addFmt(.{
-        .paths = &.{ "build.zig", "src", "tools", "../sdk", "../tests/workloads" },
+        .paths = &.{
+            "build.zig", "src", "tools", "../sdk", "../tests/workloads", "../bench", "../examples",
+        },
         .check = true,
     });
     const tidy_step = b.step("tidy", "The tidy gate: zig fmt --check and tools/tidy.zig");

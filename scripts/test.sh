@@ -17,10 +17,10 @@ echo "== kernel unit tests (zig build test)"
 "$root/scripts/build-kernel.sh" test --summary all 2>&1 | tee "$results/zig.txt"
 zig_status=${PIPESTATUS[0]}
 
-# The kernel tidy gate: zig fmt --check over all Zig (kernel, sdk, tests/workloads), and
-# kernel/tools/tidy.zig (line and function length, unused imports, dead declarations, imports
-# inside functions, the layer rule). Its tests count like the others; a failed zig fmt --check
-# counts as one failure.
+# The kernel tidy gate: zig fmt --check over all Zig (kernel, sdk, tests/workloads, bench,
+# examples), and kernel/tools/tidy.zig (format, line and function length, unused imports, dead
+# declarations, imports inside functions, the layer rule). Its tests count like the others; a
+# failed zig fmt --check counts as one failure.
 echo "== kernel tidy gate (zig build tidy)"
 "$root/scripts/build-kernel.sh" tidy --summary all 2>&1 | tee "$results/tidy.txt"
 tidy_status=${PIPESTATUS[0]}
