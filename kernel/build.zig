@@ -2,6 +2,7 @@
 //!
 //!   zig build           zig-out/bin/ukernel.elf (stripped, bootable) and ukernel.debug.elf
 //!   zig build test      host unit tests of the pure parts (command line, memory map, ...)
+//!   zig build tidy      the tidy gate: zig fmt --check, and tools/tidy.zig over the source
 //!
 //! The kernel is linked twice: the first link only serves to list the function symbols, which
 //! are embedded into the second link's .uksyms section for symbolized backtraces. .uksyms comes
@@ -12,18 +13,27 @@
 const std = @import("std");
 
 pub fn build(b: *std.Build) void {
-    const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Kernel optimize mode") orelse .ReleaseSafe;
-    // No SSE/x87 in kernel code, soft float instead: under nested KVM (PVM) ring-0 code is run
-    // by an instruction emulator that lacks SSE, and interrupt paths need not save vector state
-    // for the kernel. Workloads still get SSE (entry.S enables it in CR4).
+    const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Kernel optimize mode") orelse
+        .ReleaseSafe;
+    const host_target = b.graph.host;
+    add_kernel(b, kernel_target_resolve(b), optimize, host_target);
+    add_unit_tests(b, host_target);
+    add_tidy(b, host_target);
+}
+
+/// No SSE/x87 in kernel code, soft float instead: under nested KVM (PVM) ring-0 code is run by
+/// an instruction emulator that lacks SSE, and interrupt paths need not save vector state for
+/// the kernel. Workloads still get SSE (entry.S enables it in CR4).
+fn kernel_target_resolve(b: *std.Build) std.Build.ResolvedTarget {
     const features = std.Target.x86.Feature;
+    const vector_features = [_]features{
+        .x87, .mmx, .sse, .sse2, .sse3, .ssse3, .sse4_1, .sse4_2, .avx, .avx2,
+    };
     var disabled = std.Target.Cpu.Feature.Set.empty;
-    for ([_]features{ .x87, .mmx, .sse, .sse2, .sse3, .ssse3, .sse4_1, .sse4_2, .avx, .avx2 }) |feature| {
-        disabled.addFeature(@intFromEnum(feature));
-    }
+    for (vector_features) |feature| disabled.addFeature(@intFromEnum(feature));
     var enabled = std.Target.Cpu.Feature.Set.empty;
     enabled.addFeature(@intFromEnum(features.soft_float));
-    const kernel_target = b.resolveTargetQuery(.{
+    return b.resolveTargetQuery(.{
         .cpu_arch = .x86_64,
         .os_tag = .freestanding,
         .abi = .none,
@@ -31,9 +41,18 @@ pub fn build(b: *std.Build) void {
         .cpu_features_sub = disabled,
         .cpu_features_add = enabled,
     });
-    const host_target = b.graph.host;
+}
 
-    const symbol_table = b.createModule(.{ .root_source_file = b.path("src/debug/symbol_table.zig") });
+/// The two links, the symbol table between them, the checks and the stripped bootable image.
+fn add_kernel(
+    b: *std.Build,
+    kernel_target: std.Build.ResolvedTarget,
+    optimize: std.builtin.OptimizeMode,
+    host_target: std.Build.ResolvedTarget,
+) void {
+    const symbol_table = b.createModule(.{
+        .root_source_file = b.path("src/debug/symbol_table.zig"),
+    });
     const elf_tool = b.addExecutable(.{
         .name = "kernel_elf",
         .root_module = b.createModule(.{
@@ -45,7 +64,8 @@ pub fn build(b: *std.Build) void {
     });
 
     const placeholder = b.addWriteFiles().add("symbols-placeholder.bin", "no symbols yet");
-    const first_link = kernel_executable(b, kernel_target, optimize, "ukernel-first-link", placeholder);
+    const first_link =
+        kernel_executable(b, kernel_target, optimize, "ukernel-first-link", placeholder);
     const generate = b.addRunArtifact(elf_tool);
     generate.addArg("symbols");
     generate.addArtifactArg(first_link);
@@ -67,7 +87,9 @@ pub fn build(b: *std.Build) void {
     install_debug.step.dependOn(&verify.step);
     b.getInstallStep().dependOn(&install_kernel.step);
     b.getInstallStep().dependOn(&install_debug.step);
+}
 
+fn add_unit_tests(b: *std.Build, host_target: std.Build.ResolvedTarget) void {
     const unit_tests = b.addTest(.{
         .root_module = b.createModule(.{
             .root_source_file = b.path("src/unit_tests.zig"),
@@ -85,6 +107,34 @@ pub fn build(b: *std.Build) void {
     const run_unit_tests = b.addRunArtifact(unit_tests);
     const test_step = b.step("test", "Run the kernel's host unit tests");
     test_step.dependOn(&run_unit_tests.step);
+}
+
+/// The tidy gate (tools/tidy.zig): style, dead code and the layer rule over the kernel's source,
+/// and zig fmt --check over every Zig file of the project (kernel, SDK, test workloads, the
+/// benchmark guest, the examples).
+fn add_tidy(b: *std.Build, host_target: std.Build.ResolvedTarget) void {
+    const tidy_options = b.addOptions();
+    tidy_options.addOption([]const u8, "kernel_path", b.pathFromRoot("."));
+    const tidy_tests = b.addTest(.{
+        .name = "tidy",
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("tools/tidy.zig"),
+            .target = host_target,
+            .optimize = .Debug,
+            .imports = &.{.{ .name = "tidy_options", .module = tidy_options.createModule() }},
+        }),
+    });
+    const run_tidy = b.addRunArtifact(tidy_tests);
+    run_tidy.has_side_effects = true; // reads the source tree, which the cache does not track
+    const fmt = b.addFmt(.{
+        .paths = &.{
+            "build.zig", "src", "tools", "../sdk", "../tests/workloads", "../bench", "../examples",
+        },
+        .check = true,
+    });
+    const tidy_step = b.step("tidy", "The tidy gate: zig fmt --check and tools/tidy.zig");
+    tidy_step.dependOn(&fmt.step);
+    tidy_step.dependOn(&run_tidy.step);
 }
 
 fn kernel_executable(

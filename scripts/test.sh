@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: kernel host unit tests (zig build test), CLI unit tests and end-to-end
-# tests that boot the real kernel under QEMU with KVM (when usable) and TCG (vitest).
+# The whole test suite: kernel host unit tests (zig build test), the kernel tidy gate (zig build
+# tidy), CLI unit tests and end-to-end tests that boot the real kernel under QEMU with KVM (when
+# usable) and TCG (vitest).
 # Ends with one line: "N passed, N failed[, N skipped]".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,23 +17,35 @@ echo "== kernel unit tests (zig build test)"
 "$root/scripts/build-kernel.sh" test --summary all 2>&1 | tee "$results/zig.txt"
 zig_status=${PIPESTATUS[0]}
 
+# The kernel tidy gate: zig fmt --check over all Zig (kernel, sdk, tests/workloads, bench,
+# examples), and kernel/tools/tidy.zig (format, line and function length, unused imports, dead
+# declarations, imports inside functions, the layer rule). Its tests count like the others; a
+# failed zig fmt --check counts as one failure.
+echo "== kernel tidy gate (zig build tidy)"
+"$root/scripts/build-kernel.sh" tidy --summary all 2>&1 | tee "$results/tidy.txt"
+tidy_status=${PIPESTATUS[0]}
+
 echo "== CLI unit and end-to-end tests (vitest)"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json"
 vitest_status=$?
 
-node - "$results" "$zig_status" "$vitest_status" <<'JS'
+node - "$results" "$zig_status" "$vitest_status" "$tidy_status" <<'JS'
 const fs = require('node:fs');
-const [dir, zigStatus, vitestStatus] = process.argv.slice(2);
+const [dir, zigStatus, vitestStatus, tidyStatus] = process.argv.slice(2);
 let passed = 0, failed = 0, skipped = 0;
 const zig = fs.readFileSync(`${dir}/zig.txt`, 'utf8');
 const m = zig.match(/(\d+)\/(\d+) tests passed/);
 if (m) { passed += +m[1]; failed += +m[2] - +m[1]; } else if (zigStatus !== '0') failed += 1;
 const sk = zig.match(/(\d+) skipped/); if (sk) skipped += +sk[1];
+const tidy = fs.readFileSync(`${dir}/tidy.txt`, 'utf8');
+const t = tidy.match(/(\d+)\/(\d+) tests passed/);
+if (t) { passed += +t[1]; failed += +t[2] - +t[1]; }
+if (tidyStatus !== '0' && (!t || t[1] === t[2])) failed += 1; // zig fmt --check (or the build)
 try {
   const v = JSON.parse(fs.readFileSync(`${dir}/vitest.json`, 'utf8'));
   passed += v.numPassedTests; failed += v.numFailedTests; skipped += v.numPendingTests + (v.numTodoTests ?? 0);
   if (vitestStatus !== '0' && v.numFailedTests === 0) failed += 1; // a suite failed to load
 } catch { failed += 1; }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(failed > 0 || zigStatus !== '0' || vitestStatus !== '0' ? 1 : 0);
+process.exit(failed > 0 || zigStatus !== '0' || vitestStatus !== '0' || tidyStatus !== '0' ? 1 : 0);
 JS

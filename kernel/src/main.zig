@@ -35,9 +35,9 @@ const files = @import("io/files.zig");
 const channels = @import("ipc/channels.zig");
 const events = @import("observe/events.zig");
 const random = @import("random.zig");
-const Cmdline = @import("lib/cmdline.zig").Cmdline;
-const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
-const MemoryMap = @import("lib/memory_map.zig").MemoryMap;
+const Cmdline = @import("boot/cmdline.zig").Cmdline;
+const DeviceList = @import("drivers/virtio/mmio_token.zig").DeviceList;
+const MemoryMap = @import("boot/memory_map.zig").MemoryMap;
 
 comptime {
     // Referenced only from assembly: the stacks, the TSS and interrupt dispatch.
@@ -56,7 +56,6 @@ var boot_information: boot_info.BootInfo = undefined;
 var virtio_devices: DeviceList = undefined;
 var kernel_heap: heap.Heap = undefined;
 var workload_heap: heap.Heap = undefined;
-var boot_clock: clock_module.Clock = undefined;
 
 fn phase_done(phase: constants.BootPhase) void {
     phase_tsc[@intFromEnum(phase)] = cpu.rdtsc();
@@ -64,13 +63,17 @@ fn phase_done(phase: constants.BootPhase) void {
 
 export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(.c) noreturn {
     phase_done(.ring3);
+    exceptions.report = .{
+        .write = &console.write,
+        .backtrace = &backtrace.print,
+        .exit = &exception_exit,
+    };
     boot_info.parse(protocol, boot_info_address, &boot_information) catch |err| {
         console.print("boot: cannot read boot information: {s}\n", .{@errorName(err)});
         power.exit(constants.exit_status_panic, .panic);
     };
     phase_done(.boot_info);
-    boot_clock = clock_module.init(entry_tsc);
-    const clock = &boot_clock;
+    const clock = clock_module.init(entry_tsc);
     phase_done(.clock);
     if (boot_information.cmdline_cut) command_line_cut();
     const cmdline = Cmdline.init(boot_information.cmdline);
@@ -101,7 +104,7 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     };
     // The boot record goes out now, on the events device when there is one: on the console it
     // would cost a VM exit per byte before the workload starts.
-    events.init(disks.events, clock);
+    events.init(disks.events);
     report_boot(&boot_information, clock);
     if (verbose) report_details(&boot_information, cmdline);
     const image = disks.image orelse {
@@ -113,18 +116,20 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     // With a workload, the console is the workload's: the kernel says more only when asked.
     if (verbose) report_kernel(&boot_information, clock, &virtio_devices);
     kernel_heap = heap.Heap.init(&pages.global) orelse workload_failed("memory", error.OutOfMemory);
-    workload_heap = heap.Heap.init(&pages.global) orelse workload_failed("memory", error.OutOfMemory);
+    workload_heap = heap.Heap.init(&pages.global) orelse
+        workload_failed("memory", error.OutOfMemory);
     handles.init();
     files.init(image);
     channels.init(&kernel_heap);
     random.init(clock.kvmclock_entry_ns orelse clock.entry_tsc);
     task_stacks.init() catch |err| workload_failed("task stacks", err);
-    scheduler.init(clock, &flush_events);
+    scheduler.init(&flush_events);
     scheduler.workload_finished = &workload_finished;
-    calls.init(clock, &workload_heap);
+    calls.init(&workload_heap);
     const load_start_tsc = cpu.rdtsc();
     const entry = workload.load(image) catch |err| workload_failed("workload", err);
-    const context = workload.start_context(image, cmdline) catch |err| workload_failed("arguments", err);
+    const context = workload.start_context(image, cmdline) catch |err|
+        workload_failed("arguments", err);
     steps.load_tsc = cpu.rdtsc();
     report_workload_start(clock, &steps, load_start_tsc);
     // One block now: the host sees the boot and start records before the workload's output.
@@ -138,7 +143,11 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
 
 /// The start record: `disk` = ready → image disk found, `image` = its header and index
 /// verified, `load` = the entry ELF loaded and argv built (docs/console-protocol.md).
-fn report_workload_start(clock: *const clock_module.Clock, steps: *const workload.Steps, load_start_tsc: u64) void {
+fn report_workload_start(
+    clock: *const clock_module.Clock,
+    steps: *const workload.Steps,
+    load_start_tsc: u64,
+) void {
     const ready_tsc = phase_tsc[@intFromEnum(constants.BootPhase.ready)];
     assert(steps.disk_tsc >= ready_tsc and steps.image_tsc >= steps.disk_tsc);
     assert(steps.load_tsc >= load_start_tsc);
@@ -156,9 +165,9 @@ fn command_line_cut() noreturn {
     @branchHint(.cold);
     phase_done(.devices);
     phase_done(.ready);
-    report_boot(&boot_information, &boot_clock);
-    console.print("boot: the command line is longer than {d} bytes and was cut; tokens were lost " ++
-        "(shorten --cmdline or the workload arguments)\n", .{constants.cmdline_bytes_max});
+    report_boot(&boot_information, &clock_module.global);
+    console.print("boot: the command line is longer than {d} bytes and was cut; tokens were " ++
+        "lost (shorten --cmdline or the workload arguments)\n", .{constants.cmdline_bytes_max});
     power.exit(constants.exit_status_workload_not_started, .workload_not_started);
 }
 
@@ -169,7 +178,7 @@ fn flush_events() void {
 /// Task 0 ended: the workload is over.
 fn workload_finished(status: u32) noreturn {
     const code: u8 = @truncate(status);
-    records.workload_exit(code, boot_clock.now_ns());
+    records.workload_exit(code, clock_module.global.now_ns());
     power.exit(code, .@"return");
 }
 
@@ -182,28 +191,43 @@ fn after_fault(status: u64) callconv(.c) noreturn {
     power.exit(@intCast(status), .exception);
 }
 
+/// Ring 0 or 3: a CPU exception was reported (exceptions.zig); stop with the exit record.
+fn exception_exit(status: u8) noreturn {
+    power.exit(status, .exception);
+}
+
 fn workload_failed(stage: []const u8, err: anyerror) noreturn {
     @branchHint(.cold);
-    console.print("workload not started: {s}: {s}{s}\n", .{ stage, @errorName(err), hint_for(err) });
+    console.print(
+        "workload not started: {s}: {s}{s}\n",
+        .{ stage, @errorName(err), hint_for(err) },
+    );
     power.exit(constants.exit_status_workload_not_started, .workload_not_started);
 }
 
 fn hint_for(err: anyerror) []const u8 {
     return switch (err) {
-        error.HeaderHashMismatch, error.IndexHashMismatch, error.FileHashMismatch, error.BadSectionTable, error.BadEntry => " (the image is corrupt: rebuild it with `ukernel pack`)",
-        error.AbiMismatch, error.AbiNoteMissing => " (rebuild the workload with this ukernel's SDK)",
+        error.HeaderHashMismatch,
+        error.IndexHashMismatch,
+        error.FileHashMismatch,
+        error.BadSectionTable,
+        error.BadEntry,
+        => " (the image is corrupt: rebuild it with `ukernel pack`)",
+        error.AbiMismatch,
+        error.AbiNoteMissing,
+        => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
         error.Timeout => " (the disk did not answer)",
-        error.BadArgumentCount, error.ArgumentsMissing =>
-            " (uk.argc=N must be followed by `--` and N workload arguments: let `ukernel run` write it)",
+        error.BadArgumentCount, error.ArgumentsMissing => " (uk.argc=N must be followed by `--` " ++
+            "and N workload arguments: let `ukernel run` write it)",
         error.OutOfMemory, error.NoFreeMemory, error.NoMemory => std.fmt.comptimePrint(
-            " (the guest's memory is too small for this workload: give the VM more with `ukernel " ++
-                "run --memory MIB` or [run] memory_mb in ukernel.toml, at most {d} MiB)",
+            " (the guest's memory is too small for this workload: give the VM more with " ++
+                "`ukernel run --memory MIB` or [run] memory_mb in ukernel.toml, at most {d} MiB)",
             .{constants.ram_limit_bytes >> 20},
         ),
         error.TooLarge, error.FileTooLarge => std.fmt.comptimePrint(
-            " (over the kernel's limit: a workload's file and memory image take at most {d} MiB, " ++
-                "etc/ukernel.env {d} KiB; shrink static buffers, or allocate at run time)",
+            " (over the kernel's limit: a workload's file and memory image take at most " ++
+                "{d} MiB, etc/ukernel.env {d} KiB; shrink static buffers, or allocate at run time)",
             .{
                 constants.workload_file_bytes_max >> 20,
                 constants.workload_env_file_bytes_max >> 10,
@@ -235,7 +259,11 @@ fn report_boot(info: *const boot_info.BootInfo, clock: *const clock_module.Clock
 
 /// The human banner and the device list (each console byte costs a VM exit: printed only when
 /// there is no workload, or with uk.verbose).
-fn report_kernel(info: *const boot_info.BootInfo, clock: *const clock_module.Clock, devices: *const DeviceList) void {
+fn report_kernel(
+    info: *const boot_info.BootInfo,
+    clock: *const clock_module.Clock,
+    devices: *const DeviceList,
+) void {
     console.print("ukernel {s}: {s} boot, {d} MiB RAM, TSC {d} MHz ({s})\n", .{
         constants.kernel_version,
         @tagName(info.protocol),
@@ -249,7 +277,10 @@ fn report_kernel(info: *const boot_info.BootInfo, clock: *const clock_module.Clo
         });
     }
     if (devices.rejected > 0) {
-        console.print("warning: {d} malformed virtio_mmio.device token(s) ignored\n", .{devices.rejected});
+        console.print(
+            "warning: {d} malformed virtio_mmio.device token(s) ignored\n",
+            .{devices.rejected},
+        );
     }
     if (devices.dropped > 0) {
         console.print("warning: {d} virtio-mmio device(s) beyond the limit of {d} ignored\n", .{

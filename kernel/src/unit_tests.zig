@@ -1,8 +1,8 @@
 //! Every file with host unit tests, listed once (TigerBeetle's unit_tests.zig pattern).
 comptime {
-    _ = @import("lib/cmdline.zig");
-    _ = @import("lib/virtio_mmio_token.zig");
-    _ = @import("lib/memory_map.zig");
+    _ = @import("boot/cmdline.zig");
+    _ = @import("drivers/virtio/mmio_token.zig");
+    _ = @import("boot/memory_map.zig");
     _ = @import("boot/boot_info.zig");
     _ = @import("debug/symbol_table.zig");
     _ = @import("time/kvmclock.zig");

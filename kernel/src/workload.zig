@@ -9,7 +9,6 @@ const abi = @import("abi/abi.zig");
 const calls = @import("abi/calls.zig");
 const constants = @import("constants.zig");
 const console = @import("console/console.zig");
-const records = @import("console/records.zig");
 const pages = @import("memory/pages.zig");
 const cpu = @import("arch/x86_64/cpu.zig");
 const backtrace = @import("debug/backtrace.zig");
@@ -20,9 +19,9 @@ const disk_module = @import("image/disk.zig");
 const format = @import("image/format.zig");
 const clock_module = @import("time/clock.zig");
 const events = @import("observe/events.zig");
-const DeviceList = @import("lib/virtio_mmio_token.zig").DeviceList;
-const VirtioDevice = @import("lib/virtio_mmio_token.zig").Device;
-const Cmdline = @import("lib/cmdline.zig").Cmdline;
+const DeviceList = @import("drivers/virtio/mmio_token.zig").DeviceList;
+const VirtioDevice = @import("drivers/virtio/mmio_token.zig").Device;
+const Cmdline = @import("boot/cmdline.zig").Cmdline;
 
 pub const StartError = error{
     NoImage,
@@ -50,7 +49,11 @@ pub const Disks = struct { image: ?*disk_module.Disk = null, events: ?*block.Dev
 
 /// Finds the image disk and the events device among the virtio-blk devices, by what their first
 /// sector holds; other disks are left alone. An error when the image disk is unusable.
-pub fn discover_disks(devices: *const DeviceList, clock: *const clock_module.Clock, steps: *Steps) StartError!Disks {
+pub fn discover_disks(
+    devices: *const DeviceList,
+    clock: *const clock_module.Clock,
+    steps: *Steps,
+) StartError!Disks {
     const timeout_ticks = clock.ticks_for_ns(constants.block_request_timeout_ns);
     var found: Disks = .{};
     for (devices.slice(), 0..) |announced, index| {
@@ -63,7 +66,8 @@ pub fn discover_disks(devices: *const DeviceList, clock: *const clock_module.Clo
         const slot = if (found.image == null) &image_device else &events_device;
         slot.* = try block.Device.init(transport, timeout_ticks);
         try slot.read(0, &probe_bytes);
-        if (found.events == null and std.mem.eql(u8, probe_bytes[0..events.device_magic.len], events.device_magic)) {
+        const magic = probe_bytes[0..events.device_magic.len];
+        if (found.events == null and std.mem.eql(u8, magic, events.device_magic)) {
             if (slot != &events_device) events_device = slot.*;
             found.events = &events_device;
             continue;
@@ -112,8 +116,10 @@ pub fn start_context(image: *disk_module.Disk, cmdline: Cmdline) StartError!*abi
     var arena = std.heap.FixedBufferAllocator.init(memory[0 .. strings_pages * pages.page_bytes]);
     const allocator = arena.allocator();
     const context = allocator.create(abi.StartContext) catch return error.OutOfMemory;
-    const argv = allocator.alloc([*:0]const u8, constants.workload_args_max) catch return error.OutOfMemory;
-    const envp = allocator.alloc([*:0]const u8, constants.workload_env_max) catch return error.OutOfMemory;
+    const argv = allocator.alloc([*:0]const u8, constants.workload_args_max) catch
+        return error.OutOfMemory;
+    const envp = allocator.alloc([*:0]const u8, constants.workload_env_max) catch
+        return error.OutOfMemory;
 
     var argc: u64 = 0;
     argv[argc] = allocator.dupeZ(u8, image.header.entry) catch return error.OutOfMemory;

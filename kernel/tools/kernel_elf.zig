@@ -64,13 +64,19 @@ const Image = struct {
     fn program_header(image: Image, index: usize) !elf.Elf64_Phdr {
         const offset = image.header.e_phoff + index * @sizeOf(elf.Elf64_Phdr);
         if (offset + @sizeOf(elf.Elf64_Phdr) > image.bytes.len) return error.Truncated;
-        return std.mem.bytesToValue(elf.Elf64_Phdr, image.bytes[offset..][0..@sizeOf(elf.Elf64_Phdr)]);
+        return std.mem.bytesToValue(
+            elf.Elf64_Phdr,
+            image.bytes[offset..][0..@sizeOf(elf.Elf64_Phdr)],
+        );
     }
 
     fn section_header(image: Image, index: usize) !elf.Elf64_Shdr {
         const offset = image.header.e_shoff + index * @sizeOf(elf.Elf64_Shdr);
         if (offset + @sizeOf(elf.Elf64_Shdr) > image.bytes.len) return error.Truncated;
-        return std.mem.bytesToValue(elf.Elf64_Shdr, image.bytes[offset..][0..@sizeOf(elf.Elf64_Shdr)]);
+        return std.mem.bytesToValue(
+            elf.Elf64_Shdr,
+            image.bytes[offset..][0..@sizeOf(elf.Elf64_Shdr)],
+        );
     }
 
     fn section_bytes(image: Image, section: elf.Elf64_Shdr) ![]const u8 {
@@ -98,7 +104,10 @@ fn generate(allocator: std.mem.Allocator, bytes: []const u8) ![]u8 {
     var symbols: std.ArrayList(symbol_table.InputSymbol) = .empty;
     var offset: usize = 0;
     while (offset + @sizeOf(elf.Elf64_Sym) <= raw.len) : (offset += @sizeOf(elf.Elf64_Sym)) {
-        const symbol = std.mem.bytesToValue(elf.Elf64_Sym, raw[offset..][0..@sizeOf(elf.Elf64_Sym)]);
+        const symbol = std.mem.bytesToValue(
+            elf.Elf64_Sym,
+            raw[offset..][0..@sizeOf(elf.Elf64_Sym)],
+        );
         if (symbol.st_info & 0xf != elf.STT_FUNC) continue;
         if (symbol.st_value == 0 or symbol.st_name >= strings.len) continue;
         try symbols.append(allocator, .{
@@ -128,7 +137,8 @@ fn verify(allocator: std.mem.Allocator, bytes: []const u8) !void {
     var notes: u32 = 0;
     for (0..image.header.e_phnum) |index| {
         const segment = try image.program_header(index);
-        if (segment.p_type == elf.PT_LOAD and segment.p_paddr < himem_start) return error.LoadBelowOneMiB;
+        if (segment.p_type == elf.PT_LOAD and
+            segment.p_paddr < himem_start) return error.LoadBelowOneMiB;
         if (segment.p_type == elf.PT_NOTE) {
             notes += 1;
             if (segment.p_offset + segment.p_filesz > bytes.len) return error.Truncated;

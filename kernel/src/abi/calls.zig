@@ -24,12 +24,11 @@ const address_space = @import("../memory/address_space.zig");
 const events = @import("../observe/events.zig");
 const random = @import("../random.zig");
 
-var clock: *const clock_module.Clock = undefined;
+const clock = &clock_module.global;
 var workload_heap: *heap_module.Heap = undefined;
 var next_span_id: u64 = 1;
 
-pub fn init(boot_clock: *const clock_module.Clock, heap: *heap_module.Heap) void {
-    clock = boot_clock;
+pub fn init(heap: *heap_module.Heap) void {
     workload_heap = heap;
 }
 
@@ -70,10 +69,11 @@ const implementation = struct {
     fn task_join(task: u32, timeout_ns: u64) callconv(.c) i64 {
         const id = handles.get(task, .task) orelse return failure(.bad_handle);
         if (id == scheduler.current_id()) return failure(.bad_handle); // Joining itself never ends.
-        const status = scheduler.join(id, scheduler.deadline_after(timeout_ns)) catch |err| return switch (err) {
-            error.TimedOut => failure(.timed_out),
-            error.Released => failure(.bad_handle),
-        };
+        const status = scheduler.join(id, scheduler.deadline_after(timeout_ns)) catch |err|
+            return switch (err) {
+                error.TimedOut => failure(.timed_out),
+                error.Released => failure(.bad_handle),
+            };
         handles.release(task);
         return status;
     }
@@ -86,7 +86,8 @@ const implementation = struct {
 
     fn io_open(path_pointer: [*]const u8, path_length: u64, flags: u32) callconv(.c) i64 {
         if (flags != 0) return failure(.out_of_range);
-        if (path_length == 0 or path_length > constants.rootfs_path_bytes_max) return failure(.out_of_range);
+        if (path_length == 0 or
+            path_length > constants.rootfs_path_bytes_max) return failure(.out_of_range);
         const path = read_only_bytes(path_pointer, path_length) orelse return failure(.bad_pointer);
         const handle = handles.open(.file, 0) catch return failure(.limit_reached);
         const index = files.open(path) catch |err| {
@@ -105,7 +106,8 @@ const implementation = struct {
 
     fn io_read(handle: u32, buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64 {
         if (buffer_length > abi.write_bytes_max) return failure(.too_large);
-        const buffer = writable_bytes(buffer_pointer, buffer_length) orelse return failure(.bad_pointer);
+        const buffer = writable_bytes(buffer_pointer, buffer_length) orelse
+            return failure(.bad_pointer);
         switch (handles.kind_of(handle)) {
             .file => return @intCast(files.read(handles.get(handle, .file).?, buffer)),
             .channel => return receive(handles.get(handle, .channel).?, buffer, false),
@@ -119,7 +121,8 @@ const implementation = struct {
         const data = read_only_bytes(data_pointer, data_length) orelse return failure(.bad_pointer);
         switch (handles.kind_of(handle)) {
             .console => {
-                if (!events.console_output(scheduler.current_id(), data)) console.write_workload(data);
+                const recorded = events.console_output(scheduler.current_id(), data);
+                if (!recorded) console.write_workload(data);
                 return @intCast(data.len);
             },
             .channel => {
@@ -149,10 +152,14 @@ const implementation = struct {
     fn io_poll(items_pointer: [*]abi.PollItem, items_count: u32, timeout_ns: u64) callconv(.c) i64 {
         if (items_count > constants.poll_items_max) return failure(.too_large);
         // Checked as an integer: the typed pointer lets the compiler assume it is aligned.
-        const address: u64 = asm ("" : [address] "=r" (-> u64) : [input] "0" (items_pointer));
+        const address: u64 = asm (""
+            : [address] "=r" (-> u64),
+            : [input] "0" (items_pointer),
+        );
         if (items_count > 0) {
             if (address % @alignOf(abi.PollItem) != 0) return failure(.bad_pointer);
-            if (!writable(address, @as(u64, items_count) * @sizeOf(abi.PollItem))) return failure(.bad_pointer);
+            const items_bytes = @as(u64, items_count) * @sizeOf(abi.PollItem);
+            if (!writable(address, items_bytes)) return failure(.bad_pointer);
         }
         const items = items_pointer[0..items_count];
         const deadline = if (timeout_ns == 0) 0 else scheduler.deadline_after(timeout_ns);
@@ -184,15 +191,26 @@ const implementation = struct {
         return handle;
     }
 
-    fn ipc_send(channel: u32, message_pointer: [*]const u8, message_length: u64, flags: u32) callconv(.c) i64 {
+    fn ipc_send(
+        channel: u32,
+        message_pointer: [*]const u8,
+        message_length: u64,
+        flags: u32,
+    ) callconv(.c) i64 {
         const index = handles.get(channel, .channel) orelse return failure(.bad_handle);
         if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
         if (message_length > constants.channel_message_bytes_max) return failure(.too_large);
-        const message = read_only_bytes(message_pointer, message_length) orelse return failure(.bad_pointer);
+        const message = read_only_bytes(message_pointer, message_length) orelse
+            return failure(.bad_pointer);
         return send(index, message, flags & abi.flag_nonblocking != 0);
     }
 
-    fn ipc_recv(channel: u32, buffer_pointer: [*]u8, buffer_length: u64, flags: u32) callconv(.c) i64 {
+    fn ipc_recv(
+        channel: u32,
+        buffer_pointer: [*]u8,
+        buffer_length: u64,
+        flags: u32,
+    ) callconv(.c) i64 {
         const index = handles.get(channel, .channel) orelse return failure(.bad_handle);
         if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
         const length = @min(buffer_length, constants.channel_message_bytes_max);
@@ -254,19 +272,29 @@ const implementation = struct {
 
     // ---- log.*, trace.* -------------------------------------------------------------------------
 
-    fn log_write(level: u32, message_pointer: [*]const u8, message_length: u64, fields_pointer: [*]const abi.LogField, fields_count: u32) callconv(.c) i64 {
+    fn log_write(
+        level: u32,
+        message_pointer: [*]const u8,
+        message_length: u64,
+        fields_pointer: [*]const abi.LogField,
+        fields_count: u32,
+    ) callconv(.c) i64 {
         if (level > abi.log_level_error) return failure(.out_of_range);
         if (message_length > abi.write_bytes_max) return failure(.too_large);
         if (fields_count > abi.log_fields_max) return failure(.too_large);
-        const message = read_only_bytes(message_pointer, message_length) orelse return failure(.bad_pointer);
-        _ = read_only_bytes(@ptrCast(fields_pointer), @as(u64, fields_count) * @sizeOf(abi.LogField)) orelse
+        const message = read_only_bytes(message_pointer, message_length) orelse
+            return failure(.bad_pointer);
+        const fields_bytes = @as(u64, fields_count) * @sizeOf(abi.LogField);
+        _ = read_only_bytes(@ptrCast(fields_pointer), fields_bytes) orelse
             return failure(.bad_pointer);
         var fields: [abi.log_fields_max]events.Field = undefined;
         for (fields_pointer[0..fields_count], fields[0..fields_count]) |raw, *field| {
             if (raw.key_length > 255 or raw.value_length > 65535) return failure(.too_large);
             field.* = .{
-                .key = address_bytes(raw.key_pointer, raw.key_length) orelse return failure(.bad_pointer),
-                .value = address_bytes(raw.value_pointer, raw.value_length) orelse return failure(.bad_pointer),
+                .key = address_bytes(raw.key_pointer, raw.key_length) orelse
+                    return failure(.bad_pointer),
+                .value = address_bytes(raw.value_pointer, raw.value_length) orelse
+                    return failure(.bad_pointer),
             };
         }
         events.log(scheduler.current_id(), @intCast(level), message, fields[0..fields_count]);
@@ -293,7 +321,11 @@ const implementation = struct {
             for (task.spans[0..task.span_count], 0..) |open, position| {
                 if (open.id != span) continue;
                 const duration = clock.now_ns() - open.begin_ns;
-                std.mem.copyForwards(scheduler.OpenSpan, task.spans[position .. task.span_count - 1], task.spans[position + 1 .. task.span_count]);
+                std.mem.copyForwards(
+                    scheduler.OpenSpan,
+                    task.spans[position .. task.span_count - 1],
+                    task.spans[position + 1 .. task.span_count],
+                );
                 task.span_count -= 1;
                 events.span_end(scheduler.current_id(), span);
                 return @intCast(duration);
@@ -317,7 +349,8 @@ const implementation = struct {
 
     fn random_fill(buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64 {
         if (buffer_length > abi.write_bytes_max) return failure(.too_large);
-        const buffer = writable_bytes(buffer_pointer, buffer_length) orelse return failure(.bad_pointer);
+        const buffer = writable_bytes(buffer_pointer, buffer_length) orelse
+            return failure(.bad_pointer);
         random.fill(buffer);
         return @intCast(buffer.len);
     }

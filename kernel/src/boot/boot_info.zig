@@ -8,7 +8,7 @@ const std = @import("std");
 const builtin = @import("builtin");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
-const MemoryMap = @import("../lib/memory_map.zig").MemoryMap;
+const MemoryMap = @import("memory_map.zig").MemoryMap;
 
 pub const Protocol = enum(u32) {
     pvh = 1,
@@ -66,11 +66,13 @@ const e820_entry_bytes: u64 = 20;
 comptime {
     assert(@sizeOf(StartInfo) == 56);
     assert(@sizeOf(StartInfoMemoryMapEntry) == 24);
-    assert(zero_page_e820_table_offset + zero_page_e820_entries_max * e820_entry_bytes <= zero_page_bytes);
+    assert(zero_page_e820_table_offset + zero_page_e820_entries_max * e820_entry_bytes <=
+        zero_page_bytes);
 }
 
 /// Pointers from the VMM must lie in the identity map. Host tests use host addresses instead.
-const address_limit: u64 = if (builtin.is_test) std.math.maxInt(u64) else constants.identity_map_bytes;
+const address_limit: u64 =
+    if (builtin.is_test) std.math.maxInt(u64) else constants.identity_map_bytes;
 
 var cmdline_buffer: [constants.cmdline_bytes_max]u8 = undefined;
 
@@ -97,7 +99,8 @@ fn parse_pvh(address: u64, info: *BootInfo) ParseError!void {
     info.rsdp_address = start_info.rsdp_address;
     copy_cmdline(info, start_info.cmdline_address, constants.cmdline_bytes_max);
     if (start_info.memory_map_address != 0) {
-        const entries: [*]align(1) const StartInfoMemoryMapEntry = @ptrFromInt(start_info.memory_map_address);
+        const entries: [*]align(1) const StartInfoMemoryMapEntry =
+            @ptrFromInt(start_info.memory_map_address);
         const count = @min(start_info.memory_map_entries, constants.memory_map_entries_max);
         for (entries[0..count]) |entry| info.memory_map.add(entry.base, entry.size, entry.kind);
         info.memory_map.dropped += start_info.memory_map_entries - count;
@@ -108,7 +111,8 @@ fn parse_pvh(address: u64, info: *BootInfo) ParseError!void {
 fn parse_zero_page(address: u64, info: *BootInfo) ParseError!void {
     const page: [*]const u8 = @ptrFromInt(address);
     if (read(u16, page, zero_page_boot_flag_offset) != 0xaa55) return error.BadZeroPage;
-    if (read(u32, page, zero_page_header_magic_offset) != 0x53726448) return error.BadZeroPage; // "HdrS"
+    // "HdrS"
+    if (read(u32, page, zero_page_header_magic_offset) != 0x53726448) return error.BadZeroPage;
     // cmdline_size counts the terminating NUL.
     const cmdline_size = read(u32, page, zero_page_cmdline_size_offset);
     copy_cmdline(info, read(u32, page, zero_page_cmdline_pointer_offset), cmdline_size);
@@ -116,7 +120,11 @@ fn parse_zero_page(address: u64, info: *BootInfo) ParseError!void {
     var index: u32 = 0;
     while (index < count) : (index += 1) {
         const entry = zero_page_e820_table_offset + index * e820_entry_bytes;
-        info.memory_map.add(read(u64, page, entry), read(u64, page, entry + 8), read(u32, page, entry + 16));
+        info.memory_map.add(
+            read(u64, page, entry),
+            read(u64, page, entry + 8),
+            read(u32, page, entry + 16),
+        );
     }
     info.memory_map.sort();
 }
@@ -149,9 +157,16 @@ test "pvh start info: command line and memory map" {
         .{ .base = 0, .size = 0, .kind = 0, .reserved = 0 },
     };
     var start_info: StartInfo = .{
-        .magic = start_info_magic, .version = 1, .flags = 0, .modules_count = 0,
-        .modules_address = 0, .cmdline_address = @intFromPtr(cmdline.ptr), .rsdp_address = 0,
-        .memory_map_address = @intFromPtr(&memmap), .memory_map_entries = memmap.len, .reserved = 0,
+        .magic = start_info_magic,
+        .version = 1,
+        .flags = 0,
+        .modules_count = 0,
+        .modules_address = 0,
+        .cmdline_address = @intFromPtr(cmdline.ptr),
+        .rsdp_address = 0,
+        .memory_map_address = @intFromPtr(&memmap),
+        .memory_map_entries = memmap.len,
+        .reserved = 0,
     };
     var info: BootInfo = undefined;
     try parse(1, @intFromPtr(&start_info), &info);
@@ -184,7 +199,13 @@ test "linux zero page: e820 and command line size" {
     try testing.expectEqual(Protocol.linux64, info.protocol);
     try testing.expectEqual(@as(u32, 2), info.memory_map.count);
     try testing.expectEqual(@as(u64, 0), info.memory_map.slice()[0].base);
-    info = .{ .protocol = .linux64, .cmdline = "", .cmdline_cut = false, .memory_map = .{}, .rsdp_address = 0 };
+    info = .{
+        .protocol = .linux64,
+        .cmdline = "",
+        .cmdline_cut = false,
+        .memory_map = .{},
+        .rsdp_address = 0,
+    };
     copy_cmdline(&info, @intFromPtr(cmdline.ptr), 29);
     try testing.expectEqualStrings("console=ttyS0 uk.test=exit:3", info.cmdline);
     page[zero_page_boot_flag_offset] = 0;
@@ -193,7 +214,13 @@ test "linux zero page: e820 and command line size" {
 
 test "command line copy is bounded" {
     const long = "x" ** (constants.cmdline_bytes_max + 10);
-    var info: BootInfo = .{ .protocol = .pvh, .cmdline = "", .cmdline_cut = false, .memory_map = .{}, .rsdp_address = 0 };
+    var info: BootInfo = .{
+        .protocol = .pvh,
+        .cmdline = "",
+        .cmdline_cut = false,
+        .memory_map = .{},
+        .rsdp_address = 0,
+    };
     copy_cmdline(&info, @intFromPtr(long.ptr), constants.cmdline_bytes_max);
     try testing.expectEqual(@as(usize, constants.cmdline_bytes_max), info.cmdline.len);
     try testing.expect(info.cmdline_cut);

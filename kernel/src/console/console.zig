@@ -8,7 +8,7 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const cpu = @import("../arch/x86_64/cpu.zig");
 const supervisor = @import("../arch/x86_64/supervisor.zig");
-const serial = @import("serial.zig");
+const serial = @import("../arch/x86_64/serial.zig");
 
 /// True when the last byte sent ended a line (or nothing was sent yet): kernel records must
 /// start a line, whatever the workload printed before them.
@@ -75,8 +75,15 @@ fn send(bytes: []const u8) void {
     var sent: u64 = 0;
     var calls: u64 = 0;
     // Each call writes up to console_write_bytes_max; the bound on calls follows from that.
-    while (sent < bytes.len and calls <= bytes.len / constants.console_write_bytes_max) : (calls += 1) {
-        const written = supervisor.call(.console_write, @intFromPtr(bytes[sent..].ptr), bytes.len - sent, 0);
+    while (sent < bytes.len and
+        calls <= bytes.len / constants.console_write_bytes_max) : (calls += 1)
+    {
+        const written = supervisor.call(
+            .console_write,
+            @intFromPtr(bytes[sent..].ptr),
+            bytes.len - sent,
+            0,
+        );
         if (written == supervisor.refused or written == 0) return;
         sent += written;
     }

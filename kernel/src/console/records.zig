@@ -79,7 +79,8 @@ pub fn exit(status: u8, reason: ExitReason) void {
 /// The exit record again, on the serial console: when the events device failed under it.
 pub fn exit_on_console(status: u8, reason: ExitReason) void {
     var line: [constants.console_line_bytes_max]u8 = undefined;
-    const text = std.fmt.bufPrint(&line, "@uk:exit v={d} status={d} reason={s} events_dropped={d} events_failed=1\n", .{
+    const format = "@uk:exit v={d} status={d} reason={s} events_dropped={d} events_failed=1\n";
+    const text = std.fmt.bufPrint(&line, format, .{
         constants.console_protocol_version, status, @tagName(reason), events.dropped_total,
     }) catch unreachable;
     console.write_record(text);
@@ -89,7 +90,8 @@ pub fn exit_on_console(status: u8, reason: ExitReason) void {
 /// (`disk`: finding the image disk and reading its first sector; `image`: verifying the header
 /// and the rootfs index; `load`: reading, verifying and loading the entry ELF).
 pub fn workload_start(t_ns: u64, disk_ns: u64, image_ns: u64, load_ns: u64) void {
-    emit_formatted("@uk:workload v={d} event=start t_ns={d} disk_ns={d} image_ns={d} load_ns={d}", .{
+    const format = "@uk:workload v={d} event=start t_ns={d} disk_ns={d} image_ns={d} load_ns={d}";
+    emit_formatted(format, .{
         constants.console_protocol_version, t_ns, disk_ns, image_ns, load_ns,
     });
 }

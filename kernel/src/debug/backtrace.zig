@@ -14,7 +14,8 @@ extern const __uksyms_end: u8;
 /// The table blob. It is placed in its own section, found through linker symbols only, so the
 /// compiled code is identical whatever the table holds (the build links twice and checks this).
 const embedded_symbols = @embedFile("kernel_symbols");
-export const kernel_symbols: [embedded_symbols.len]u8 linksection(".uksyms") = embedded_symbols[0..embedded_symbols.len].*;
+export const kernel_symbols: [embedded_symbols.len]u8 linksection(".uksyms") =
+    embedded_symbols[0..embedded_symbols.len].*;
 
 fn table() ?symbol_table.SymbolTable {
     const start = @intFromPtr(&__uksyms_start);
@@ -43,7 +44,10 @@ pub fn print_location(prefix: []const u8, address: u64, lookup_address: u64) voi
         const offset = found.offset + (address - lookup_address);
         console.print("{s}0x{x:0>16} {s}+0x{x}\n", .{ prefix, address, found.name, offset });
     } else if (lookup_address >= workload_base and lookup_address < workload_end) {
-        console.print("{s}0x{x:0>16} workload+0x{x}\n", .{ prefix, address, address - workload_base });
+        console.print(
+            "{s}0x{x:0>16} workload+0x{x}\n",
+            .{ prefix, address, address - workload_base },
+        );
     } else {
         console.print("{s}0x{x:0>16} ?\n", .{ prefix, address });
     }

@@ -4,7 +4,6 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
-const constants = @import("../constants.zig");
 const pages = @import("../memory/pages.zig");
 const format = @import("format.zig");
 const rootfs = @import("rootfs.zig");
@@ -30,7 +29,8 @@ pub const Disk = struct {
         var first: [block.sector_bytes]u8 align(8) = undefined;
         try device.read(section.offset / block.sector_bytes, &first);
         const prologue = try rootfs.parse_prologue(&first, section.size);
-        const index_pages = std.math.divCeil(u64, prologue.index_bytes, pages.page_bytes) catch unreachable;
+        const index_pages = std.math.divCeil(u64, prologue.index_bytes, pages.page_bytes) catch
+            unreachable;
         const index_memory = pages.allocate(index_pages) orelse return error.OutOfMemory;
         const index_block = index_memory[0..prologue.index_bytes];
         try device.read(section.offset / block.sector_bytes, index_block);
@@ -49,7 +49,8 @@ pub const Disk = struct {
         if (entry.kind != .file) return error.NotAFile;
         if (entry.size > bytes_max) return error.FileTooLarge;
         const padded = std.mem.alignForward(u64, @max(entry.size, 1), block.sector_bytes);
-        const memory = pages.allocate(std.math.divCeil(u64, padded, pages.page_bytes) catch unreachable) orelse
+        const memory = pages.allocate(std.math.divCeil(u64, padded, pages.page_bytes) catch
+            unreachable) orelse
             return error.OutOfMemory;
         const sector = (disk.rootfs_offset + entry.data_offset) / block.sector_bytes;
         try disk.device.read(sector, memory[0..padded]);
@@ -63,5 +64,9 @@ pub const Disk = struct {
 
 /// Whether a sector starts with the image magic (a quick check before the full parse).
 pub fn looks_like_image(first_sector: []const u8) bool {
-    return first_sector.len >= format.magic.len and std.mem.eql(u8, first_sector[0..format.magic.len], format.magic);
+    return first_sector.len >= format.magic.len and std.mem.eql(
+        u8,
+        first_sector[0..format.magic.len],
+        format.magic,
+    );
 }

@@ -75,7 +75,8 @@ pub fn parse(bytes: *const [header_bytes]u8, disk_bytes: u64) Error!Header {
     }
     var digest: [32]u8 = undefined;
     Sha256.hash(bytes[0..header_hash_offset], &digest, .{});
-    if (!std.mem.eql(u8, &digest, bytes[header_hash_offset..][0..32])) return error.HeaderHashMismatch;
+    const stored = bytes[header_hash_offset..][0..32];
+    if (!std.mem.eql(u8, &digest, stored)) return error.HeaderHashMismatch;
 
     var header: Header = .{
         .abi_major = read_field(u16, bytes, 0, header_layout.abi_major),
@@ -115,7 +116,9 @@ fn parse_sections(bytes: *const [header_bytes]u8, header: *Header) Error!void {
         if (section.kind != kind) return error.BadSectionTable;
         if (section.offset % section_alignment_bytes != 0) return error.BadSectionTable;
         if (section.offset < previous_end) return error.BadSectionTable;
-        if (section.size > header.image_bytes or section.offset > header.image_bytes - section.size) {
+        if (section.size > header.image_bytes or
+            section.offset > header.image_bytes - section.size)
+        {
             return error.BadSectionTable;
         }
         previous_end = section.offset + section.size;
@@ -219,7 +222,8 @@ test "foreign data, bad versions, sizes and section tables are refused" {
     try testing.expectError(error.ImageTooLarge, parse(&bytes, std.math.maxInt(u64)));
 
     bytes = test_header(24576);
-    std.mem.writeInt(u64, bytes[section_table_offset + 64 + 8 ..][0..8], 4096, .little); // overlaps kernel
+    // overlaps kernel
+    std.mem.writeInt(u64, bytes[section_table_offset + 64 + 8 ..][0..8], 4096, .little);
     seal(&bytes);
     try testing.expectError(error.BadSectionTable, parse(&bytes, 1 << 20));
 

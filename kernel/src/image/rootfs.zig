@@ -51,8 +51,12 @@ pub fn parse_prologue(bytes: []const u8, section_bytes: u64) Error!Prologue {
     if (prologue.entry_count > constants.rootfs_entries_max) return error.IndexTooLarge;
     if (prologue.index_bytes > constants.rootfs_index_bytes_max) return error.IndexTooLarge;
     if (prologue.index_bytes % data_alignment_bytes != 0) return error.BadEntry;
-    if (prologue.total_bytes != section_bytes or prologue.index_bytes > section_bytes) return error.BadEntry;
-    if (header_bytes + @as(u64, prologue.entry_count) * entry_bytes > prologue.index_bytes) return error.BadEntry;
+    if (prologue.total_bytes != section_bytes or
+        prologue.index_bytes > section_bytes) return error.BadEntry;
+    if (header_bytes + @as(
+        u64,
+        prologue.entry_count,
+    ) * entry_bytes > prologue.index_bytes) return error.BadEntry;
     return prologue;
 }
 
@@ -102,7 +106,8 @@ pub const Index = struct {
             if (result.data_offset % data_alignment_bytes != 0) return error.BadEntry;
             if (result.data_offset < index.prologue.index_bytes) return error.BadEntry;
             const total = index.prologue.total_bytes;
-            if (result.data_offset > total or result.size > total - result.data_offset) return error.BadEntry;
+            if (result.data_offset > total or
+                result.size > total - result.data_offset) return error.BadEntry;
         }
         return result;
     }
@@ -139,7 +144,11 @@ const TestFile = struct { path: []const u8, kind: Kind, data: []const u8 };
 fn build(allocator: std.mem.Allocator, files: []const TestFile) ![]u8 {
     var paths_bytes: u64 = 0;
     for (files) |file| paths_bytes += file.path.len;
-    const index_bytes = std.mem.alignForward(u64, header_bytes + files.len * entry_bytes + paths_bytes, 512);
+    const index_bytes = std.mem.alignForward(
+        u64,
+        header_bytes + files.len * entry_bytes + paths_bytes,
+        512,
+    );
     var total = index_bytes;
     for (files) |file| total += std.mem.alignForward(u64, file.data.len, 512);
     const image = try allocator.alloc(u8, total);
@@ -207,7 +216,11 @@ test "a corrupted or reordered index is refused" {
     var bytes: usize = 0;
     while (bytes < prologue.index_bytes) : (bytes += 7) {
         image[bytes] ^= 0x10;
-        try testing.expect(std.meta.isError(Index.init(image[0..prologue.index_bytes], &hash, image.len)));
+        try testing.expect(std.meta.isError(Index.init(
+            image[0..prologue.index_bytes],
+            &hash,
+            image.len,
+        )));
         image[bytes] ^= 0x10;
     }
     const unsorted = [_]TestFile{ sample[1], sample[0] };
@@ -215,7 +228,10 @@ test "a corrupted or reordered index is refused" {
     defer testing.allocator.free(bad);
     const bad_hash = index_hash(bad);
     const bad_prologue = try parse_prologue(bad, bad.len);
-    try testing.expectError(error.NotSorted, Index.init(bad[0..bad_prologue.index_bytes], &bad_hash, bad.len));
+    try testing.expectError(
+        error.NotSorted,
+        Index.init(bad[0..bad_prologue.index_bytes], &bad_hash, bad.len),
+    );
 }
 
 test "entries pointing outside the section are refused even with a matching hash" {
@@ -225,5 +241,8 @@ test "entries pointing outside the section are refused even with a matching hash
     std.mem.writeInt(u64, image[offset + 24 ..][0..8], image.len, .little);
     const hash = index_hash(image);
     const prologue = try parse_prologue(image, image.len);
-    try testing.expectError(error.BadEntry, Index.init(image[0..prologue.index_bytes], &hash, image.len));
+    try testing.expectError(
+        error.BadEntry,
+        Index.init(image[0..prologue.index_bytes], &hash, image.len),
+    );
 }

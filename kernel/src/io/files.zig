@@ -27,10 +27,11 @@ pub fn open(path: []const u8) Error!u32 {
     const index = for (files, 0..) |file, index| {
         if (!file.in_use) break index;
     } else return error.LimitReached;
-    const data = image.read_file(entry, constants.file_open_bytes_max) catch |err| return switch (err) {
-        error.OutOfMemory => error.NoMemory,
-        else => error.IoFailed,
-    };
+    const data = image.read_file(entry, constants.file_open_bytes_max) catch |err|
+        return switch (err) {
+            error.OutOfMemory => error.NoMemory,
+            else => error.IoFailed,
+        };
     files[index] = .{ .in_use = true, .data = data };
     return @intCast(index);
 }

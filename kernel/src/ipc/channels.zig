@@ -43,7 +43,8 @@ pub fn init(kernel: *heap.Heap) void {
 
 pub fn create(capacity: u32, message_bytes_max: u32) Error!u32 {
     if (capacity == 0 or capacity > constants.channel_capacity_max) return error.OutOfRange;
-    if (message_bytes_max == 0 or message_bytes_max > constants.channel_message_bytes_max) return error.OutOfRange;
+    if (message_bytes_max == 0 or
+        message_bytes_max > constants.channel_message_bytes_max) return error.OutOfRange;
     const index = for (channels, 0..) |channel, index| {
         if (!channel.in_use) break index;
     } else return error.LimitReached;

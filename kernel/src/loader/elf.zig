@@ -53,14 +53,17 @@ pub fn inspect(file: []const u8) Error!Layout {
                 try check_segment(file, segment);
                 loadable = true;
                 span_end = @max(span_end, segment.p_vaddr + segment.p_memsz);
-                const entry_inside = header.e_entry >= segment.p_vaddr and header.e_entry < segment.p_vaddr + segment.p_memsz;
+                const entry_inside = header.e_entry >= segment.p_vaddr and
+                    header.e_entry < segment.p_vaddr + segment.p_memsz;
                 if (entry_inside and segment.p_flags & elf.PF_X != 0) entry_executable = true;
             },
             elf.PT_INTERP => return error.DynamicallyLinked,
             elf.PT_TLS => return error.ThreadLocalStorageUnsupported,
             elf.PT_NOTE => {
-                if (segment.p_offset > file.len or segment.p_filesz > file.len - segment.p_offset) return error.BadSegment;
-                if (abi_note(file[segment.p_offset..][0..segment.p_filesz])) |version| abi = version;
+                if (segment.p_offset > file.len or
+                    segment.p_filesz > file.len - segment.p_offset) return error.BadSegment;
+                const note = file[segment.p_offset..][0..segment.p_filesz];
+                if (abi_note(note)) |version| abi = version;
             },
             else => {},
         }
@@ -68,7 +71,11 @@ pub fn inspect(file: []const u8) Error!Layout {
     if (!loadable) return error.NoLoadableSegment;
     if (span_end > constants.workload_file_bytes_max) return error.TooLarge;
     if (!entry_executable) return error.BadEntry;
-    return .{ .span_bytes = std.mem.alignForward(u64, span_end, page_bytes), .entry_offset = header.e_entry, .abi = abi };
+    return .{
+        .span_bytes = std.mem.alignForward(u64, span_end, page_bytes),
+        .entry_offset = header.e_entry,
+        .abi = abi,
+    };
 }
 
 /// Copies the segments into `destination` (page-aligned, at least span_bytes, and ZEROED: the
@@ -84,7 +91,10 @@ pub fn load(file: []const u8, layout: Layout, destination: []align(4096) u8) Err
         if (segment.p_type == elf.PT_DYNAMIC) dynamic = segment;
         if (segment.p_type != elf.PT_LOAD) continue;
         assert(segment.p_vaddr + segment.p_memsz <= layout.span_bytes);
-        @memcpy(destination[segment.p_vaddr..][0..segment.p_filesz], file[segment.p_offset..][0..segment.p_filesz]);
+        @memcpy(
+            destination[segment.p_vaddr..][0..segment.p_filesz],
+            file[segment.p_offset..][0..segment.p_filesz],
+        );
     }
     if (dynamic) |segment| try relocate(destination[0..layout.span_bytes], base, segment);
     return base + layout.entry_offset;
@@ -101,7 +111,8 @@ fn file_header(file: []const u8) Error!elf.Elf64_Ehdr {
     if (header.e_phentsize != @sizeOf(elf.Elf64_Phdr)) return error.BadProgramHeaders;
     if (header.e_phnum == 0 or header.e_phnum > program_headers_max) return error.BadProgramHeaders;
     const table_bytes = @as(u64, header.e_phnum) * @sizeOf(elf.Elf64_Phdr);
-    if (header.e_phoff > file.len or table_bytes > file.len - header.e_phoff) return error.BadProgramHeaders;
+    if (header.e_phoff > file.len or
+        table_bytes > file.len - header.e_phoff) return error.BadProgramHeaders;
     return header;
 }
 
@@ -113,9 +124,12 @@ fn program_header(file: []const u8, header: elf.Elf64_Ehdr, index: usize) Error!
 
 fn check_segment(file: []const u8, segment: elf.Elf64_Phdr) Error!void {
     if (segment.p_filesz > segment.p_memsz) return error.BadSegment;
-    if (segment.p_offset > file.len or segment.p_filesz > file.len - segment.p_offset) return error.BadSegment;
+    if (segment.p_offset > file.len or
+        segment.p_filesz > file.len - segment.p_offset) return error.BadSegment;
     if (segment.p_memsz > constants.workload_file_bytes_max) return error.TooLarge;
-    if (segment.p_vaddr > constants.workload_file_bytes_max - segment.p_memsz) return error.TooLarge;
+    if (segment.p_vaddr > constants.workload_file_bytes_max - segment.p_memsz) {
+        return error.TooLarge;
+    }
     // Page-aligned loading at a page-aligned base keeps every alignment up to a page.
     if (segment.p_align > page_bytes) return error.BadSegment;
 }
@@ -159,11 +173,15 @@ const DT_RELR = 36;
 const DT_RELRSZ = 35;
 
 fn relocate(image: []u8, base: u64, dynamic: elf.Elf64_Phdr) Error!void {
-    if (dynamic.p_vaddr > image.len or dynamic.p_memsz > image.len - dynamic.p_vaddr) return error.BadDynamicSection;
+    if (dynamic.p_vaddr > image.len or
+        dynamic.p_memsz > image.len - dynamic.p_vaddr) return error.BadDynamicSection;
     const count = @min(dynamic.p_memsz / @sizeOf(elf.Elf64_Dyn), dynamic_entries_max);
     var info: DynamicInfo = .{};
     for (0..count) |index| {
-        const entry = std.mem.bytesToValue(elf.Elf64_Dyn, image[dynamic.p_vaddr + index * @sizeOf(elf.Elf64_Dyn) ..][0..@sizeOf(elf.Elf64_Dyn)]);
+        const entry = std.mem.bytesToValue(
+            elf.Elf64_Dyn,
+            image[dynamic.p_vaddr + index * @sizeOf(elf.Elf64_Dyn) ..][0..@sizeOf(elf.Elf64_Dyn)],
+        );
         switch (entry.d_tag) {
             elf.DT_NULL => break,
             elf.DT_NEEDED => return error.DynamicallyLinked,
@@ -183,10 +201,14 @@ fn relocate(image: []u8, base: u64, dynamic: elf.Elf64_Phdr) Error!void {
 fn apply_rela(image: []u8, base: u64, info: DynamicInfo) Error!void {
     if (info.rela_bytes == 0) return;
     if (info.rela_entry_bytes != @sizeOf(elf.Elf64_Rela)) return error.BadDynamicSection;
-    if (info.rela > image.len or info.rela_bytes > image.len - info.rela) return error.BadDynamicSection;
+    if (info.rela > image.len or
+        info.rela_bytes > image.len - info.rela) return error.BadDynamicSection;
     const count = info.rela_bytes / @sizeOf(elf.Elf64_Rela);
     for (0..count) |index| {
-        const rela = std.mem.bytesToValue(elf.Elf64_Rela, image[info.rela + index * @sizeOf(elf.Elf64_Rela) ..][0..@sizeOf(elf.Elf64_Rela)]);
+        const rela = std.mem.bytesToValue(
+            elf.Elf64_Rela,
+            image[info.rela + index * @sizeOf(elf.Elf64_Rela) ..][0..@sizeOf(elf.Elf64_Rela)],
+        );
         switch (rela.r_type()) {
             @intFromEnum(elf.R_X86_64.NONE) => {},
             @intFromEnum(elf.R_X86_64.RELATIVE) => {
@@ -203,7 +225,8 @@ fn apply_rela(image: []u8, base: u64, info: DynamicInfo) Error!void {
 /// the start of a run); an odd word is a bitmap of the next 63 words after the last address.
 fn apply_relr(image: []u8, base: u64, info: DynamicInfo) Error!void {
     if (info.relr_bytes == 0) return;
-    if (info.relr > image.len or info.relr_bytes > image.len - info.relr) return error.BadDynamicSection;
+    if (info.relr > image.len or
+        info.relr_bytes > image.len - info.relr) return error.BadDynamicSection;
     var where: u64 = 0;
     for (0..info.relr_bytes / 8) |index| {
         const word = std.mem.readInt(u64, image[info.relr + index * 8 ..][0..8], .little);
@@ -250,13 +273,17 @@ fn test_image(buffer: *[8192]u8, relocation_type: u32) []u8 {
     header.e_phnum = 4;
     @memcpy(buffer[0..64], std.mem.asBytes(&header));
     const phdrs = [_]elf.Elf64_Phdr{
-        .{ .p_type = elf.PT_LOAD, .p_flags = elf.PF_R | elf.PF_X, .p_offset = 0x1000, .p_vaddr = 0x1000, .p_paddr = 0x1000, .p_filesz = 16, .p_memsz = 16, .p_align = 4096 },
-        .{ .p_type = elf.PT_LOAD, .p_flags = elf.PF_R | elf.PF_W, .p_offset = 0x1800, .p_vaddr = 0x2000, .p_paddr = 0x2000, .p_filesz = 0x100, .p_memsz = 0x2000, .p_align = 4096 },
-        .{ .p_type = elf.PT_DYNAMIC, .p_flags = elf.PF_R, .p_offset = 0x1840, .p_vaddr = 0x2040, .p_paddr = 0x2040, .p_filesz = 64, .p_memsz = 64, .p_align = 8 },
-        .{ .p_type = elf.PT_NOTE, .p_flags = elf.PF_R, .p_offset = 0x400, .p_vaddr = 0x400, .p_paddr = 0x400, .p_filesz = 28, .p_memsz = 28, .p_align = 4 },
+        test_segment(elf.PT_LOAD, elf.PF_R | elf.PF_X, 0x1000, 0x1000, 16, 16, 4096),
+        test_segment(elf.PT_LOAD, elf.PF_R | elf.PF_W, 0x1800, 0x2000, 0x100, 0x2000, 4096),
+        test_segment(elf.PT_DYNAMIC, elf.PF_R, 0x1840, 0x2040, 64, 64, 8),
+        test_segment(elf.PT_NOTE, elf.PF_R, 0x400, 0x400, 28, 28, 4),
     };
     @memcpy(buffer[64..][0 .. 4 * @sizeOf(elf.Elf64_Phdr)], std.mem.sliceAsBytes(&phdrs));
-    @memcpy(buffer[0x400..][0..28], "\x08\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00ukernel\x00\x00\x00\x01\x00\x02\x00\x00\x00");
+    @memcpy(
+        buffer[0x400..][0..28],
+        "\x08\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00" ++
+            "ukernel\x00\x00\x00\x01\x00\x02\x00\x00\x00",
+    );
     @memcpy(buffer[0x1000..][0..2], "\xc3\x90"); // ret; nop
     // Dynamic: DT_RELA 0x2080, DT_RELASZ 24, DT_RELAENT 24, DT_NULL.
     const dynamic = [_]elf.Elf64_Dyn{
@@ -266,9 +293,35 @@ fn test_image(buffer: *[8192]u8, relocation_type: u32) []u8 {
         .{ .d_tag = elf.DT_NULL, .d_val = 0 },
     };
     @memcpy(buffer[0x1840..][0..64], std.mem.sliceAsBytes(&dynamic));
-    const rela: elf.Elf64_Rela = .{ .r_offset = 0x2010, .r_info = relocation_type, .r_addend = 0x1000 };
+    const rela: elf.Elf64_Rela = .{
+        .r_offset = 0x2010,
+        .r_info = relocation_type,
+        .r_addend = 0x1000,
+    };
     @memcpy(buffer[0x1880..][0..24], std.mem.asBytes(&rela));
     return buffer[0..0x1900];
+}
+
+/// A program header whose physical address is its virtual one.
+fn test_segment(
+    kind: u32,
+    flags: u32,
+    offset: u64,
+    address: u64,
+    file_bytes: u64,
+    memory_bytes: u64,
+    alignment: u64,
+) elf.Elf64_Phdr {
+    return .{
+        .p_type = kind,
+        .p_flags = flags,
+        .p_offset = offset,
+        .p_vaddr = address,
+        .p_paddr = address,
+        .p_filesz = file_bytes,
+        .p_memsz = memory_bytes,
+        .p_align = alignment,
+    };
 }
 
 test "loads, relocates and reads the ABI note" {
@@ -282,7 +335,10 @@ test "loads, relocates and reads the ABI note" {
     const base = @intFromPtr(&destination);
     try testing.expectEqual(base + 0x1000, entry);
     try testing.expectEqual(@as(u8, 0xc3), destination[0x1000]);
-    try testing.expectEqual(base + 0x1000, std.mem.readInt(u64, destination[0x2010..][0..8], .little));
+    try testing.expectEqual(
+        base + 0x1000,
+        std.mem.readInt(u64, destination[0x2010..][0..8], .little),
+    );
     try testing.expectEqual(@as(u8, 0), destination[0x3000]); // bss zeroed
 }
 

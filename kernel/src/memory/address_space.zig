@@ -22,8 +22,8 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
-const MemoryMap = @import("../lib/memory_map.zig").MemoryMap;
-const Range = @import("../lib/memory_map.zig").Range;
+const MemoryMap = @import("../boot/memory_map.zig").MemoryMap;
+const Range = @import("../boot/memory_map.zig").Range;
 
 pub const page_bytes: u64 = 4096;
 
@@ -172,7 +172,10 @@ pub const AddressSpace = struct {
             if (entry & entry_write == 0) writable = false;
             // A large page at the PDPT (1 GiB) or page-directory (2 MiB) level ends the walk.
             const large = (shift == 30 or shift == 21) and entry & entry_large != 0;
-            if (shift == 12 or large) return .{ .bytes = @as(u64, 1) << shift, .writable = writable };
+            if (shift == 12 or large) return .{
+                .bytes = @as(u64, 1) << shift,
+                .writable = writable,
+            };
             table = entry & entry_address_mask;
             shift -= 9;
         }

@@ -28,7 +28,8 @@ pub fn alloc(index: u32, bytes: u64, alignment: u64) Error!u64 {
     const arena = &arenas[index];
     assert(arena.in_use);
     if (bytes == 0) return error.OutOfRange;
-    if (alignment == 0 or !std.math.isPowerOfTwo(alignment) or alignment > pages.page_bytes) return error.OutOfRange;
+    if (alignment == 0 or !std.math.isPowerOfTwo(alignment) or
+        alignment > pages.page_bytes) return error.OutOfRange;
     const start = std.mem.alignForward(u64, arena.used, alignment);
     if (start > arena.bytes or bytes > arena.bytes - start) return error.NoMemory;
     arena.used = start + bytes;

@@ -32,15 +32,21 @@ pub const Heap = struct {
     pub fn init(page_allocator: *pages.Allocator) ?Heap {
         const range = page_allocator.range;
         const page_count = (range.end - range.base) / pages.page_bytes;
-        const metadata_pages = std.math.divCeil(u64, page_count, pages.page_bytes) catch unreachable;
+        const metadata_pages = std.math.divCeil(u64, page_count, pages.page_bytes) catch
+            unreachable;
         const metadata = page_allocator.allocate(metadata_pages) orelse return null;
         const bytes: [*]u8 = @ptrFromInt(metadata);
-        return .{ .pages = page_allocator, .page_class = bytes[0..page_count], .range_base = range.base };
+        return .{
+            .pages = page_allocator,
+            .page_class = bytes[0..page_count],
+            .range_base = range.base,
+        };
     }
 
     pub fn alloc(heap: *Heap, bytes: u64, alignment: u64) Error!u64 {
         if (bytes == 0 or bytes > constants.heap_allocation_bytes_max) return error.OutOfRange;
-        if (alignment == 0 or !std.math.isPowerOfTwo(alignment) or alignment > pages.page_bytes) return error.OutOfRange;
+        if (alignment == 0 or !std.math.isPowerOfTwo(alignment) or
+            alignment > pages.page_bytes) return error.OutOfRange;
         const size = @max(bytes, alignment, class_bytes_min);
         if (size > class_bytes_max) return heap.alloc_large(bytes);
         const class = class_of(size);
@@ -60,14 +66,16 @@ pub const Heap = struct {
         const role = heap.page_class[page];
         // Large: also small sizes whose 4 KiB alignment forced a page of their own.
         if (bytes > class_bytes_max or role == page_large_first) {
-            if (role != page_large_first or address % pages.page_bytes != 0) return error.BadPointer;
+            if (role != page_large_first or
+                address % pages.page_bytes != 0) return error.BadPointer;
             const count = std.math.divCeil(u64, bytes, pages.page_bytes) catch unreachable;
             if (page + count > heap.page_class.len) return error.BadPointer;
             for (heap.page_class[page + 1 ..][0 .. count - 1]) |rest| {
                 if (rest != page_large_rest) return error.BadPointer;
             }
             // The run must end where `bytes` says: freeing part of it would corrupt the rest.
-            if (page + count < heap.page_class.len and heap.page_class[page + count] == page_large_rest) return error.BadPointer;
+            if (page + count < heap.page_class.len and
+                heap.page_class[page + count] == page_large_rest) return error.BadPointer;
             @memset(heap.page_class[page..][0..count], page_unused);
             heap.pages.free(address, count);
             return;
@@ -145,7 +153,11 @@ fn class_size(class: u8) u64 {
 const testing = std.testing;
 
 test "small and large allocations round-trip, zeroed, and bad frees are refused" {
-    const memory = try testing.allocator.alignedAlloc(u8, .fromByteUnits(4096), 64 * pages.page_bytes);
+    const memory = try testing.allocator.alignedAlloc(
+        u8,
+        .fromByteUnits(4096),
+        64 * pages.page_bytes,
+    );
     defer testing.allocator.free(memory);
     @memset(memory, 0);
     const base = @intFromPtr(memory.ptr);
@@ -179,7 +191,8 @@ test "small and large allocations round-trip, zeroed, and bad frees are refused"
     try testing.expectError(error.OutOfRange, heap.alloc(0, 8));
     try testing.expectError(error.OutOfRange, heap.alloc(8, 3));
     try testing.expectError(error.OutOfRange, heap.alloc(8, 8192));
-    try testing.expectError(error.NoMemory, heap.alloc(63 * pages.page_bytes, 8)); // 64 minus metadata.
+    // 64 minus metadata.
+    try testing.expectError(error.NoMemory, heap.alloc(63 * pages.page_bytes, 8));
     try testing.expectEqual(@as(u8, 0), class_of(16));
     try testing.expectEqual(@as(u8, 7), class_of(2048));
     try testing.expectEqual(@as(u8, 2), class_of(33));

@@ -10,8 +10,8 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
-const MemoryMap = @import("../lib/memory_map.zig").MemoryMap;
-const Range = @import("../lib/memory_map.zig").Range;
+const MemoryMap = @import("../boot/memory_map.zig").MemoryMap;
+const Range = @import("../boot/memory_map.zig").Range;
 const address_space = @import("address_space.zig");
 
 pub const page_bytes: u64 = 4096;
@@ -48,7 +48,8 @@ pub const Allocator = struct {
                 if (after == 0) allocator.remove(index);
             } else {
                 allocator.runs[index].pages = skipped;
-                if (after > 0 and !allocator.insert(index + 1, .{ .base = base + count * page_bytes, .pages = after })) {
+                const rest: Run = .{ .base = base + count * page_bytes, .pages = after };
+                if (after > 0 and !allocator.insert(index + 1, rest)) {
                     allocator.runs[index].pages = run.pages; // No room to split: leave it whole.
                     continue;
                 }
@@ -77,10 +78,16 @@ pub const Allocator = struct {
         assert(base >= allocator.range.base and base + count * page_bytes <= allocator.range.end);
         var index: usize = 0;
         while (index < allocator.run_count and allocator.runs[index].base < base) : (index += 1) {}
-        if (index < allocator.run_count) assert(base + count * page_bytes <= allocator.runs[index].base); // No double free.
-        if (index > 0) assert(allocator.runs[index - 1].base + allocator.runs[index - 1].pages * page_bytes <= base);
-        const merges_before = index > 0 and allocator.runs[index - 1].base + allocator.runs[index - 1].pages * page_bytes == base;
-        const merges_after = index < allocator.run_count and base + count * page_bytes == allocator.runs[index].base;
+        const end = base + count * page_bytes;
+        const previous_end = if (index > 0)
+            allocator.runs[index - 1].base + allocator.runs[index - 1].pages * page_bytes
+        else
+            0;
+        // No double free: the range overlaps neither neighbour.
+        if (index < allocator.run_count) assert(end <= allocator.runs[index].base);
+        if (index > 0) assert(previous_end <= base);
+        const merges_before = index > 0 and previous_end == base;
+        const merges_after = index < allocator.run_count and end == allocator.runs[index].base;
         if (merges_before and merges_after) {
             allocator.runs[index - 1].pages += count + allocator.runs[index].pages;
             allocator.remove(index);
@@ -110,13 +117,21 @@ pub const Allocator = struct {
 
     fn remove(allocator: *Allocator, index: usize) void {
         assert(index < allocator.run_count);
-        std.mem.copyForwards(Run, allocator.runs[index .. allocator.run_count - 1], allocator.runs[index + 1 .. allocator.run_count]);
+        std.mem.copyForwards(
+            Run,
+            allocator.runs[index .. allocator.run_count - 1],
+            allocator.runs[index + 1 .. allocator.run_count],
+        );
         allocator.run_count -= 1;
     }
 
     fn insert(allocator: *Allocator, index: usize, run: Run) bool {
         if (allocator.run_count == allocator.runs.len) return false;
-        std.mem.copyBackwards(Run, allocator.runs[index + 1 .. allocator.run_count + 1], allocator.runs[index..allocator.run_count]);
+        std.mem.copyBackwards(
+            Run,
+            allocator.runs[index + 1 .. allocator.run_count + 1],
+            allocator.runs[index..allocator.run_count],
+        );
         allocator.runs[index] = run;
         allocator.run_count += 1;
         return true;
@@ -133,7 +148,10 @@ pub var global: Allocator = .{};
 /// of ABI pointers against the same map (address_space.zig).
 pub fn init(map: *const MemoryMap) error{NoFreeMemory}!Range {
     address_space.init(map);
-    const kernel: Range = .{ .base = @intFromPtr(&__kernel_start), .end = @intFromPtr(&__kernel_end) };
+    const kernel: Range = .{
+        .base = @intFromPtr(&__kernel_start),
+        .end = @intFromPtr(&__kernel_end),
+    };
     const range = map.largest_free_range(0x10_0000, constants.ram_limit_bytes, kernel) orelse
         return error.NoFreeMemory;
     const base = std.mem.alignForward(u64, range.base, page_bytes);
@@ -180,5 +198,6 @@ test "allocate, free, coalesce, align" {
     try testing.expectEqual(@as(u64, 64 * page_bytes), allocator.free_bytes());
     try testing.expect(allocator.owns(base, 64 * page_bytes));
     try testing.expect(!allocator.owns(base + 64 * page_bytes, 1));
-    try testing.expect(!allocator.owns(0xffff_ffff_ffff_0000, 8)); // No overflow on foreign addresses.
+    // No overflow on foreign addresses.
+    try testing.expect(!allocator.owns(0xffff_ffff_ffff_0000, 8));
 }

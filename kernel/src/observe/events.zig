@@ -39,7 +39,7 @@ comptime {
 pub const Field = struct { key: []const u8, value: []const u8 };
 
 var device: ?*block.Device = null;
-var clock: *const clock_module.Clock = undefined;
+const clock = &clock_module.global;
 /// Block header space, then payload; sector-aligned for DMA. Two of them: records go into one
 /// while the other is being written.
 const Buffer = [constants.events_buffer_bytes + block_header_bytes + block.sector_bytes]u8;
@@ -63,12 +63,11 @@ pub var write_failed: bool = false;
 /// same task wrote again before anything else was recorded), else null.
 var console_tail: ?struct { offset: u32, task: u32 } = null;
 
-pub fn init(events_device: ?*block.Device, boot_clock: *const clock_module.Clock) void {
+pub fn init(events_device: ?*block.Device) void {
     assert(payload_bytes == 0);
     device = events_device;
     if (events_device != null) console.mark_hook = &mark_needed;
-    clock = boot_clock;
-    flush_interval_ticks = boot_clock.ticks_for_ns(constants.events_flush_interval_ns);
+    flush_interval_ticks = clock.ticks_for_ns(constants.events_flush_interval_ns);
     last_flush_tsc = cpu.rdtsc();
 }
 
@@ -99,7 +98,10 @@ pub fn span_begin(task: u32, span: u64, parent: u64, name: []const u8) void {
     const t_ns = clock.now_ns();
     if (device == null) {
         var safe: [constants.name_bytes_max]u8 = undefined;
-        trace_to_console("kind=begin span={d} parent={d} task={d} t_ns={d} name={s}\n", .{ span, parent, task, t_ns, record_safe(name, &safe) });
+        trace_to_console(
+            "kind=begin span={d} parent={d} task={d} t_ns={d} name={s}\n",
+            .{ span, parent, task, t_ns, record_safe(name, &safe) },
+        );
         return;
     }
     const size = record_header_bytes + 24 + name.len;
@@ -128,7 +130,10 @@ pub fn event(task: u32, name: []const u8, value: u64) void {
     const t_ns = clock.now_ns();
     if (device == null) {
         var safe: [constants.name_bytes_max]u8 = undefined;
-        trace_to_console("kind=event value={d} task={d} t_ns={d} name={s}\n", .{ value, task, t_ns, record_safe(name, &safe) });
+        trace_to_console(
+            "kind=event value={d} task={d} t_ns={d} name={s}\n",
+            .{ value, task, t_ns, record_safe(name, &safe) },
+        );
         return;
     }
     const size = record_header_bytes + 16 + name.len;
@@ -149,11 +154,6 @@ fn mark_needed() ?u64 {
     if (records_written == records_marked) return null;
     records_marked = records_written;
     return clock.now_ns();
-}
-
-/// True when records go to the events device, false when they fall back to the console.
-pub fn attached() bool {
-    return device != null;
 }
 
 /// The workload's console output. Consecutive writes of one task grow one record. Returns false
@@ -360,7 +360,10 @@ fn log_to_console(level: u8, message: []const u8, fields: []const Field) void {
 fn trace_to_console(comptime format: []const u8, arguments: anytype) void {
     var line: [constants.console_line_bytes_max]u8 = undefined;
     var writer = std.Io.Writer.fixed(&line);
-    writer.print("@uk:trace v={d} " ++ format, .{constants.console_protocol_version} ++ arguments) catch
+    writer.print(
+        "@uk:trace v={d} " ++ format,
+        .{constants.console_protocol_version} ++ arguments,
+    ) catch
         unreachable;
     console.write_record(writer.buffered());
 }
@@ -370,7 +373,8 @@ fn record_safe(name: []const u8, out: *[constants.name_bytes_max]u8) []const u8 
     if (name.len == 0) return "_";
     const length = @min(name.len, out.len);
     for (name[0..length], out[0..length]) |character, *safe| {
-        safe.* = if (std.ascii.isAlphanumeric(character) or std.mem.indexOfScalar(u8, "_.:-/", character) != null) character else '_';
+        const punctuation = std.mem.indexOfScalar(u8, "_.:-/", character) != null;
+        safe.* = if (std.ascii.isAlphanumeric(character) or punctuation) character else '_';
     }
     return out[0..length];
 }

@@ -15,7 +15,6 @@ const abi = @import("../abi/abi.zig");
 const constants = @import("../constants.zig");
 const cpu = @import("../arch/x86_64/cpu.zig");
 const supervisor = @import("../arch/x86_64/supervisor.zig");
-const stacks = @import("../arch/x86_64/stacks.zig");
 const console = @import("../console/console.zig");
 const clock_module = @import("../time/clock.zig");
 const task_stacks = @import("task_stacks.zig");
@@ -49,7 +48,7 @@ var current: u32 = 0;
 var ready_queue: [constants.tasks_max]u32 = undefined;
 var ready_head: u32 = 0;
 var ready_count: u32 = 0;
-var clock: *const clock_module.Clock = undefined;
+const clock = &clock_module.global;
 /// The earliest deadline of any blocked task, or deadline_none: yields check it cheaply.
 var earliest_deadline_tsc: u64 = deadline_none;
 /// Called before the CPU idles (to flush buffered events) and when the workload ends.
@@ -63,8 +62,7 @@ pub var workload_finished: *const fn (status: u32) noreturn = undefined;
 extern fn switch_context(save_rsp: *u64, next_rsp: u64) callconv(.c) void;
 extern fn task_trampoline() callconv(.c) void;
 
-pub fn init(boot_clock: *const clock_module.Clock, flush: *const fn () void) void {
-    clock = boot_clock;
+pub fn init(flush: *const fn () void) void {
     before_idle = flush;
 }
 
@@ -96,7 +94,11 @@ pub fn spawn(entry: u64, argument: u64, stack_bytes: u64) error{ OutOfRange, Lim
     if (id == tasks.len or id >= task_stacks.slot_count()) return error.LimitReached;
     const stack = task_stacks.slot(id);
     const generation = tasks[id].generation +% 1;
-    tasks[id] = .{ .state = .ready, .saved_rsp = initial_frame(stack.top, entry, argument, id), .generation = generation };
+    tasks[id] = .{
+        .state = .ready,
+        .saved_rsp = initial_frame(stack.top, entry, argument, id),
+        .generation = generation,
+    };
     enqueue(id);
     return id;
 }
@@ -128,7 +130,8 @@ export fn task_returned(status: u32) callconv(.c) noreturn {
 
 /// Lets every other ready task run once.
 pub fn yield_now() void {
-    if (earliest_deadline_tsc != deadline_none and cpu.rdtsc() >= earliest_deadline_tsc) wake_expired();
+    if (earliest_deadline_tsc != deadline_none and
+        cpu.rdtsc() >= earliest_deadline_tsc) wake_expired();
     if (ready_count == 0) return;
     tasks[current].state = .ready;
     enqueue(current);
@@ -182,7 +185,9 @@ pub fn wake_all(wait: Wait, object: u32) void {
         if (task.state != .blocked or task.wait != wait or task.wait_object != object) continue;
         // Insertion by blocked_sequence (at most tasks_max waiters).
         var position = count;
-        while (position > 0 and tasks[waiters[position - 1]].blocked_sequence > task.blocked_sequence) : (position -= 1) {
+        while (position > 0 and
+            tasks[waiters[position - 1]].blocked_sequence > task.blocked_sequence) : (position -= 1)
+        {
             waiters[position] = waiters[position - 1];
         }
         waiters[position] = @intCast(id);
@@ -277,7 +282,8 @@ fn switch_away() void {
 
 fn next_ready() u32 {
     // Deadlines first: busy tasks that keep each other ready must not starve sleepers.
-    if (earliest_deadline_tsc != deadline_none and cpu.rdtsc() >= earliest_deadline_tsc) wake_expired();
+    if (earliest_deadline_tsc != deadline_none and
+        cpu.rdtsc() >= earliest_deadline_tsc) wake_expired();
     var rounds: u64 = 0;
     while (true) : (rounds += 1) {
         if (dequeue()) |id| return id;
@@ -302,7 +308,9 @@ fn wake_expired() void {
         }
         // Insertion by deadline (at most tasks_max entries).
         var position = count;
-        while (position > 0 and tasks[expired[position - 1]].deadline_tsc > task.deadline_tsc) : (position -= 1) {
+        while (position > 0 and
+            tasks[expired[position - 1]].deadline_tsc > task.deadline_tsc) : (position -= 1)
+        {
             expired[position] = expired[position - 1];
         }
         expired[position] = @intCast(id);
@@ -369,7 +377,10 @@ fn deadlock() noreturn {
     before_idle();
     console.write("deadlock: every task is blocked and nothing can wake them:\n");
     for (tasks, 0..) |task, id| {
-        if (task.state == .blocked) console.print("  task {d}: waiting on {s} {d}\n", .{ id, @tagName(task.wait), task.wait_object });
+        if (task.state != .blocked) continue;
+        console.print("  task {d}: waiting on {s} {d}\n", .{
+            id, @tagName(task.wait), task.wait_object,
+        });
     }
     workload_finished(constants.exit_status_deadlock);
 }

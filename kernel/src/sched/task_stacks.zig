@@ -31,16 +31,20 @@ fn slot_stack_bytes(index: u32) u64 {
 
 fn slot_offset(index: u32) u64 {
     if (index == 0) return 0;
-    return pages.page_bytes + constants.main_task_stack_bytes + (index - 1) * (pages.page_bytes + constants.task_stack_bytes);
+    const slot_bytes = pages.page_bytes + constants.task_stack_bytes;
+    return pages.page_bytes + constants.main_task_stack_bytes + (index - 1) * slot_bytes;
 }
 
 pub const Error = error{ NoMemory, MappingRefused };
 
 /// Builds the region for as many slots as memory allows (at most tasks_max).
 pub fn init() Error!void {
-    const region_bytes = std.mem.alignForward(u64, slot_offset(constants.tasks_max), large_page_bytes);
+    const slots_bytes = slot_offset(constants.tasks_max);
+    const region_bytes = std.mem.alignForward(u64, slots_bytes, large_page_bytes);
     const large_pages = region_bytes / large_page_bytes;
-    const base = pages.global.allocate_aligned(region_bytes / pages.page_bytes, large_page_bytes) orelse return error.NoMemory;
+    const region_pages = region_bytes / pages.page_bytes;
+    const base = pages.global.allocate_aligned(region_pages, large_page_bytes) orelse
+        return error.NoMemory;
     const tables = pages.global.allocate(large_pages) orelse return error.NoMemory;
     // Fill the page tables: every page present, except each slot's guard page.
     const entries: [*]u64 = @ptrFromInt(tables);
@@ -74,7 +78,11 @@ pub fn slot_count() u32 {
 pub fn slot(index: u32) Slot {
     assert(index < slots_available);
     const guard = region_base + slot_offset(index);
-    return .{ .guard = guard, .bottom = guard + pages.page_bytes, .top = guard + pages.page_bytes + slot_stack_bytes(index) };
+    return .{
+        .guard = guard,
+        .bottom = guard + pages.page_bytes,
+        .top = guard + pages.page_bytes + slot_stack_bytes(index),
+    };
 }
 
 comptime {

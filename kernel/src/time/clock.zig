@@ -29,7 +29,11 @@ pub const Clock = struct {
     fn init(source: Source, tsc_hz: u64, entry_tsc: u64, kvmclock_entry_ns: ?u64) Clock {
         assert(tsc_hz > 0);
         assert(tsc_hz >= tsc_hz_min);
-        const fixed: u64 = @intCast(std.math.divCeil(u128, @as(u128, 1_000_000_000) << fixed_point_bits, tsc_hz) catch unreachable);
+        const fixed: u64 = @intCast(std.math.divCeil(
+            u128,
+            @as(u128, 1_000_000_000) << fixed_point_bits,
+            tsc_hz,
+        ) catch unreachable);
         assert(fixed > 0);
         return .{
             .source = source,
@@ -41,12 +45,14 @@ pub const Clock = struct {
     }
 
     pub fn ns_since_entry(clock: *const Clock, tsc: u64) u64 {
+        assert(clock.ns_per_tick_fixed > 0);
         const delta = tsc -% clock.entry_tsc;
         return @truncate((@as(u128, delta) * clock.ns_per_tick_fixed) >> fixed_point_bits);
     }
 
     /// TSC ticks in `ns` nanoseconds (for deadlines).
     pub fn ticks_for_ns(clock: *const Clock, ns: u64) u64 {
+        assert(clock.tsc_hz > 0);
         return @intCast(@as(u128, ns) * clock.tsc_hz / 1_000_000_000);
     }
 
@@ -55,16 +61,44 @@ pub const Clock = struct {
     }
 };
 
-pub fn init(entry_tsc: u64) Clock {
+/// The kernel's clock: this module owns it, `init` sets it once at boot (kmain, before any
+/// module reads it), everyone else reads it through `&clock.global`. Zero until then.
+pub var global: Clock = .{
+    .source = .assumed,
+    .tsc_hz = 0,
+    .ns_per_tick_fixed = 0,
+    .entry_tsc = 0,
+    .kvmclock_entry_ns = null,
+};
+
+/// Sets `global` from the best source there is, once.
+pub fn init(entry_tsc: u64) *const Clock {
+    assert(global.tsc_hz == 0);
+    global = measure(entry_tsc);
+    assert(global.tsc_hz >= tsc_hz_min);
+    return &global;
+}
+
+fn measure(entry_tsc: u64) Clock {
     if (kvmclock.read()) |reading| {
         const delta: i64 = @bitCast(entry_tsc -% reading.tsc);
         const entry_ns = @as(i64, @intCast(reading.system_time_ns)) +
             kvmclock.scale_delta(delta, reading.tsc_to_system_mul, reading.tsc_shift);
-        return Clock.init(.kvmclock, reading.tsc_hz, entry_tsc, if (entry_ns > 0) @intCast(entry_ns) else null);
+        return Clock.init(
+            .kvmclock,
+            reading.tsc_hz,
+            entry_tsc,
+            if (entry_ns > 0) @intCast(entry_ns) else null,
+        );
     }
     if (cpuid_tsc_hz()) |hz| return Clock.init(.cpuid, hz, entry_tsc, null);
     const pit_hz = supervisor.call(.calibrate_tsc_with_pit, 0, 0, 0);
-    if (pit_hz != 0 and pit_hz != supervisor.refused) return Clock.init(.pit, pit_hz, entry_tsc, null);
+    if (pit_hz != 0 and pit_hz != supervisor.refused) return Clock.init(
+        .pit,
+        pit_hz,
+        entry_tsc,
+        null,
+    );
     return Clock.init(.assumed, constants.tsc_hz_fallback, entry_tsc, null);
 }
 

@@ -5,25 +5,37 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../../constants.zig");
-const console = @import("../../console/console.zig");
-const backtrace = @import("../../debug/backtrace.zig");
-const power = @import("../../power.zig");
 const cpu = @import("cpu.zig");
 const stacks = @import("stacks.zig");
+const serial = @import("serial.zig");
+const vm_exit = @import("vm_exit.zig");
 const InterruptFrame = @import("frame.zig").InterruptFrame;
 
 const names = [32][]const u8{
-    "#DE divide error",         "#DB debug",                "NMI",
-    "#BP breakpoint",           "#OF overflow",             "#BR bound range",
-    "#UD invalid opcode",       "#NM device not available", "#DF double fault",
-    "coprocessor overrun",      "#TS invalid TSS",          "#NP segment not present",
-    "#SS stack fault",          "#GP general protection",   "#PF page fault",
-    "reserved 15",              "#MF x87 error",            "#AC alignment check",
-    "#MC machine check",        "#XM SIMD error",           "#VE virtualization",
-    "#CP control protection",   "reserved 22",              "reserved 23",
-    "reserved 24",              "reserved 25",              "reserved 26",
-    "reserved 27",              "#HV hypervisor injection", "#VC VMM communication",
-    "#SX security",             "reserved 31",
+    "#DE divide error",       "#DB debug",                "NMI",
+    "#BP breakpoint",         "#OF overflow",             "#BR bound range",
+    "#UD invalid opcode",     "#NM device not available", "#DF double fault",
+    "coprocessor overrun",    "#TS invalid TSS",          "#NP segment not present",
+    "#SS stack fault",        "#GP general protection",   "#PF page fault",
+    "reserved 15",            "#MF x87 error",            "#AC alignment check",
+    "#MC machine check",      "#XM SIMD error",           "#VE virtualization",
+    "#CP control protection", "reserved 22",              "reserved 23",
+    "reserved 24",            "reserved 25",              "reserved 26",
+    "reserved 27",            "#HV hypervisor injection", "#VC VMM communication",
+    "#SX security",           "reserved 31",
+};
+
+/// How a report leaves, set by kmain (arch imports nothing above it, so the console, the
+/// symbolized backtrace and the exit record reach down here through this hook). Null (before
+/// kmain sets it): the report goes straight to the UART and the VM stops from ring 0.
+pub var report: ?Report = null;
+pub const Report = struct {
+    /// Writes kernel text (console.write: marks and line tracking included).
+    write: *const fn (bytes: []const u8) void,
+    /// Prints a symbolized backtrace from the faulting `rip` and frame pointer `rbp`.
+    backtrace: *const fn (rip: u64, rbp: u64) void,
+    /// Reports the exit (`@uk:exit` reason=exception) and stops the VM; either ring.
+    exit: *const fn (status: u8) noreturn,
 };
 
 /// Set while reporting, so a fault inside the report does not recurse into another report.
@@ -45,26 +57,46 @@ const rflags_continuation: u64 = 1 << 1;
 pub fn fatal(frame: *InterruptFrame) void {
     assert(frame.vector < names.len);
     if (reporting) {
-        console.write("\nnested exception while reporting an exception\n");
-        power.exit(constants.exit_status_panic, .exception);
+        write("\nnested exception while reporting an exception\n");
+        exit(constants.exit_status_panic);
     }
     reporting = true;
-    console.print("\nexception: {s} (vector {d}) error 0x{x} in {s}\n", .{
+    print("\nexception: {s} (vector {d}) error 0x{x} in {s}\n", .{
         names[frame.vector], frame.vector, frame.error_code, ring_name(frame),
     });
     if (frame.vector == 14) {
         const cr2 = cpu.read_cr2();
-        console.print("page fault at 0x{x}: {s}, {s}\n", .{
+        const store = frame.error_code & 2 != 0;
+        const fetch = frame.error_code & 16 != 0;
+        const access = if (fetch) "instruction fetch" else if (store) "write" else "read";
+        print("page fault at 0x{x}: {s}, {s}\n", .{
             cr2,
-            if (frame.error_code & 16 != 0) "instruction fetch" else if (frame.error_code & 2 != 0) "write" else "read",
+            access,
             if (frame.error_code & 1 != 0) "protection violation" else "page not present",
         });
         if (stacks.guard_owner(cr2)) |slot| report_guard_fault(frame, cr2, slot);
     }
     print_registers(frame);
-    backtrace.print(frame.rip, frame.rbp);
+    if (report) |hooks| hooks.backtrace(frame.rip, frame.rbp);
     if (frame.from_ring3()) if (continuation) |next| return continue_at(frame, next);
-    power.exit(constants.exit_status_panic, .exception);
+    exit(constants.exit_status_panic);
+}
+
+fn write(bytes: []const u8) void {
+    if (report) |hooks| hooks.write(bytes) else serial.write(bytes);
+}
+
+fn print(comptime format: []const u8, arguments: anytype) void {
+    var buffer: [constants.console_line_bytes_max]u8 = undefined;
+    var writer = std.Io.Writer.fixed(&buffer);
+    const complete = if (writer.print(format, arguments)) true else |_| false;
+    write(writer.buffered());
+    if (!complete) write(" [cut]\n");
+}
+
+fn exit(status: u8) noreturn {
+    if (report) |hooks| hooks.exit(status);
+    vm_exit.exit_vm(status);
 }
 
 /// `reporting` stays set: a fault on the way out stops the VM from ring 0.
@@ -96,7 +128,7 @@ pub fn unexpected_interrupt(vector: u8, rip: u64) void {
     unexpected_interrupt_count +%= 1;
     unexpected_interrupt_vector_last = vector;
     if (unexpected_interrupt_count == 1) {
-        console.print("\ninterrupt: unexpected vector {d} at rip 0x{x} (a device line no driver " ++
+        print("\ninterrupt: unexpected vector {d} at rip 0x{x} (a device line no driver " ++
             "claims); ignored, and counted\n", .{ vector, rip });
     }
 }
@@ -109,9 +141,9 @@ fn report_guard_fault(frame: *const InterruptFrame, cr2: u64, slot: u32) void {
     const guard = cr2 & ~@as(u64, 4095);
     const overflow = frame.from_ring3() and frame.rsp >= guard and frame.rsp - guard < 2 * 4096;
     if (overflow) {
-        console.print("stack overflow: task {d} ran past its stack into the guard page\n", .{slot});
+        print("stack overflow: task {d} ran past its stack into the guard page\n", .{slot});
     } else {
-        console.print("0x{x} is in the guard page below task {d}'s stack, but the stack pointer " ++
+        print("0x{x} is in the guard page below task {d}'s stack, but the stack pointer " ++
             "is not: a pointer into the guard page was dereferenced\n", .{ cr2, slot });
     }
 }
@@ -121,11 +153,11 @@ fn ring_name(frame: *const InterruptFrame) []const u8 {
 }
 
 fn print_registers(frame: *const InterruptFrame) void {
-    console.print("rip {x:0>16} cs  {x:0>4}  rflags {x:0>8}\n", .{ frame.rip, frame.cs, frame.rflags });
-    console.print("rax {x:0>16} rbx {x:0>16} rcx {x:0>16}\n", .{ frame.rax, frame.rbx, frame.rcx });
-    console.print("rdx {x:0>16} rsi {x:0>16} rdi {x:0>16}\n", .{ frame.rdx, frame.rsi, frame.rdi });
-    console.print("rbp {x:0>16} rsp {x:0>16} r8  {x:0>16}\n", .{ frame.rbp, frame.rsp, frame.r8 });
-    console.print("r9  {x:0>16} r10 {x:0>16} r11 {x:0>16}\n", .{ frame.r9, frame.r10, frame.r11 });
-    console.print("r12 {x:0>16} r13 {x:0>16} r14 {x:0>16}\n", .{ frame.r12, frame.r13, frame.r14 });
-    console.print("r15 {x:0>16} cr3 {x:0>16}\n", .{ frame.r15, cpu.read_cr3() });
+    print("rip {x:0>16} cs  {x:0>4}  rflags {x:0>8}\n", .{ frame.rip, frame.cs, frame.rflags });
+    print("rax {x:0>16} rbx {x:0>16} rcx {x:0>16}\n", .{ frame.rax, frame.rbx, frame.rcx });
+    print("rdx {x:0>16} rsi {x:0>16} rdi {x:0>16}\n", .{ frame.rdx, frame.rsi, frame.rdi });
+    print("rbp {x:0>16} rsp {x:0>16} r8  {x:0>16}\n", .{ frame.rbp, frame.rsp, frame.r8 });
+    print("r9  {x:0>16} r10 {x:0>16} r11 {x:0>16}\n", .{ frame.r9, frame.r10, frame.r11 });
+    print("r12 {x:0>16} r13 {x:0>16} r14 {x:0>16}\n", .{ frame.r12, frame.r13, frame.r14 });
+    print("r15 {x:0>16} cr3 {x:0>16}\n", .{ frame.r15, cpu.read_cr3() });
 }

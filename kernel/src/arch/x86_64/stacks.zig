@@ -19,21 +19,30 @@ pub const Stack = struct {
     }
 };
 
-var boot_stack: [constants.boot_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
-var supervisor_stack: [constants.supervisor_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
-var ist_stack_double_fault: [constants.ist_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
-var ist_stack_nmi: [constants.ist_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
-var ist_stack_machine_check: [constants.ist_stack_bytes]u8 align(4096) linksection(".bss.stacks") = undefined;
+const section = ".bss.stacks";
+var boot_stack: [constants.boot_stack_bytes]u8 align(4096) linksection(section) = undefined;
+var supervisor_stack: [constants.supervisor_stack_bytes]u8 align(4096) linksection(section) =
+    undefined;
+var ist_stack_double_fault: [constants.ist_stack_bytes]u8 align(4096) linksection(section) =
+    undefined;
+var ist_stack_nmi: [constants.ist_stack_bytes]u8 align(4096) linksection(section) = undefined;
+var ist_stack_machine_check: [constants.ist_stack_bytes]u8 align(4096) linksection(section) =
+    undefined;
 
 /// Read by entry.S: the initial ring-0 stack, and the ring-3 stack kmain starts on.
-export const supervisor_stack_top_pointer: [*]u8 = @as([*]u8, &supervisor_stack) + supervisor_stack.len;
+export const supervisor_stack_top_pointer: [*]u8 =
+    @as([*]u8, &supervisor_stack) + supervisor_stack.len;
 export const boot_stack_top_pointer: [*]u8 = @as([*]u8, &boot_stack) + boot_stack.len;
 
 /// Stack tops for the TSS (tss.zig): comptime pointers, so the TSS is static data.
 pub const supervisor_top: [*]u8 = supervisor_stack_top_pointer;
-pub const ist_double_fault_top: [*]u8 = @as([*]u8, &ist_stack_double_fault) + constants.ist_stack_bytes;
+pub const ist_double_fault_top: [*]u8 =
+    @as([*]u8, &ist_stack_double_fault) + constants.ist_stack_bytes;
 pub const ist_nmi_top: [*]u8 = @as([*]u8, &ist_stack_nmi) + constants.ist_stack_bytes;
-pub const ist_machine_check_top: [*]u8 = @as([*]u8, &ist_stack_machine_check) + constants.ist_stack_bytes;
+pub const ist_machine_check_top: [*]u8 = @as(
+    [*]u8,
+    &ist_stack_machine_check,
+) + constants.ist_stack_bytes;
 
 fn of(bytes: []const u8) Stack {
     const bottom = @intFromPtr(bytes.ptr);

@@ -11,15 +11,15 @@ const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../../constants.zig");
 const cpu = @import("cpu.zig");
-const serial = @import("../../console/serial.zig");
-const pit = @import("../../time/pit.zig");
-const power = @import("../../power.zig");
+const serial = @import("serial.zig");
+const pit = @import("pit.zig");
+const vm_exit = @import("vm_exit.zig");
 const apic = @import("apic.zig");
 
 pub const Operation = enum(u64) {
     /// a = address, b = length: write bytes to the serial console; returns bytes written.
     console_write = 1,
-    /// a = status: stop the VM (see power.zig); does not return.
+    /// a = status: stop the VM (see vm_exit.zig); does not return.
     exit = 2,
     /// Calibrates the TSC against the PIT; returns Hz, or 0 when there is no PIT.
     calibrate_tsc_with_pit = 3,
@@ -54,7 +54,7 @@ pub fn dispatch(operation_raw: u64, a: u64, b: u64, c: u64) u64 {
             serial.write(bytes[0..length]);
             return length;
         },
-        .exit => power.exit_vm(@truncate(a)),
+        .exit => vm_exit.exit_vm(@truncate(a)),
         .calibrate_tsc_with_pit => return pit.calibrate_tsc_hz() orelse 0,
         .halt_forever => cpu.halt_forever(),
         .halt_until => {
@@ -73,10 +73,12 @@ const page_tables_per_call_max: u64 = 16;
 fn map_page_tables(address: u64, tables: u64, count: u64) u64 {
     if (count == 0 or count > page_tables_per_call_max) return refused;
     if (address % large_page_bytes != 0 or tables % 4096 != 0) return refused;
-    if (address < large_page_bytes or address + count * large_page_bytes > constants.ram_limit_bytes) return refused;
+    if (address < large_page_bytes or
+        address + count * large_page_bytes > constants.ram_limit_bytes) return refused;
     if (tables < 0x10_0000 or tables + count * 4096 > constants.ram_limit_bytes) return refused;
     const first = address / large_page_bytes;
-    for (0..count) |index| boot_pd[first + index] = (tables + index * 4096) | 7; // present, write, user
+    // present, write, user
+    for (0..count) |index| boot_pd[first + index] = (tables + index * 4096) | 7;
     // Reloading CR3 flushes the TLB of the large-page translations just replaced.
     asm volatile ("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: .{ .rax = true, .memory = true });
     return 0;

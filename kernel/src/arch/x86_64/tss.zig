@@ -26,11 +26,7 @@ comptime {
     assert(@offsetOf(TaskStateSegment, "ist1") == 36);
 }
 
-/// IST slots, as the IDT gates in interrupts.S use them.
-pub const ist_double_fault = 1;
-pub const ist_nmi = 2;
-pub const ist_machine_check = 3;
-
+// IST slots, as the IDT gates in interrupts.S use them: 1 double fault, 2 NMI, 3 machine check.
 export var boot_tss: TaskStateSegment align(16) = .{
     .rsp0 = stacks.supervisor_top,
     .ist1 = stacks.ist_double_fault_top,

@@ -8,7 +8,6 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
-const constants = @import("../../constants.zig");
 const Queue = @import("queue.zig").Queue;
 
 const Register = enum(u32) {
@@ -96,7 +95,9 @@ pub const Transport = struct {
         transport.write(.driver_features, @truncate(accepted >> 32));
         const with_features = status_acknowledge | status_driver | status_features_ok;
         transport.write(.status, with_features);
-        if (transport.read(.status) & status_features_ok == 0) return transport.fail(error.FeaturesRejected);
+        if (transport.read(.status) & status_features_ok == 0) {
+            return transport.fail(error.FeaturesRejected);
+        }
         return accepted;
     }
 
@@ -116,7 +117,12 @@ pub const Transport = struct {
         if (size_max == 0) return transport.fail(error.QueueUnavailable);
         if (size_max < queue.size) return transport.fail(error.QueueTooSmall);
         transport.write(.queue_size, queue.size);
-        write64(transport, .queue_descriptor_low, .queue_descriptor_high, queue.descriptors_address());
+        write64(
+            transport,
+            .queue_descriptor_low,
+            .queue_descriptor_high,
+            queue.descriptors_address(),
+        );
         write64(transport, .queue_driver_low, .queue_driver_high, queue.available_address());
         write64(transport, .queue_device_low, .queue_device_high, queue.used_address());
         transport.write(.queue_ready, 1);

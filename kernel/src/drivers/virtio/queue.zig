@@ -40,7 +40,8 @@ pub const Queue = struct {
         const used_offset = std.mem.alignForward(u64, descriptor_bytes + available_bytes, 4);
         const used_bytes = 6 + 8 * @as(u64, size);
         const total = used_offset + used_bytes;
-        const memory = pages.allocate(std.math.divCeil(u64, total, pages.page_bytes) catch unreachable) orelse return null;
+        const memory = pages.allocate(std.math.divCeil(u64, total, pages.page_bytes) catch
+            unreachable) orelse return null;
         const base = @intFromPtr(memory);
         var queue: Queue = .{
             .size = size,
@@ -67,10 +68,11 @@ pub const Queue = struct {
         assert(buffers.len > 0 and buffers.len <= queue.size);
         for (buffers, 0..) |buffer, index| {
             const last = index + 1 == buffers.len;
+            const flag_write: u16 = if (buffer.device_writes) descriptor_write else 0;
             queue.descriptors[index] = .{
                 .address = buffer.address,
                 .length = buffer.length,
-                .flags = (if (last) 0 else descriptor_next) | (if (buffer.device_writes) descriptor_write else 0),
+                .flags = (if (last) 0 else descriptor_next) | flag_write,
                 .next = if (last) 0 else @intCast(index + 1),
             };
         }

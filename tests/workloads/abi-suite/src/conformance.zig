@@ -1379,9 +1379,9 @@ fn guard_page_checks() void {
             sys.task_spawn(address, 0, 0),
         };
         const calls = [_][]const u8{
-            "io.write.console", "random.fill",    "io.open",         "io.read.file",
-            "trace.span_begin", "trace.event",    "io.poll",         "log.write.message",
-            "log.write.fields", "log.write.key",  "ipc.send",        "ipc.recv",
+            "io.write.console", "random.fill",   "io.open",  "io.read.file",
+            "trace.span_begin", "trace.event",   "io.poll",  "log.write.message",
+            "log.write.fields", "log.write.key", "ipc.send", "ipc.recv",
             "task.spawn.entry",
         };
         for (results, calls) |got, call| {

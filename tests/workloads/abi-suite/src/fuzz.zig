@@ -411,9 +411,31 @@ fn ponger(_: u64) callconv(.c) u32 {
 // ---- The loop ----------------------------------------------------------------------------------------
 
 const Op = enum {
-    spawn, yield, sleep, join, self, open, read, write, close, poll, create, send, recv,
-    arena_create, arena_alloc, arena_reset, arena_destroy, alloc, free, log, span_begin, span_end,
-    event, now, random,
+    spawn,
+    yield,
+    sleep,
+    join,
+    self,
+    open,
+    read,
+    write,
+    close,
+    poll,
+    create,
+    send,
+    recv,
+    arena_create,
+    arena_alloc,
+    arena_reset,
+    arena_destroy,
+    alloc,
+    free,
+    log,
+    span_begin,
+    span_end,
+    event,
+    now,
+    random,
 };
 const weights = [_]u8{ 4, 4, 2, 5, 1, 4, 6, 5, 5, 5, 4, 8, 8, 3, 5, 2, 3, 5, 5, 3, 3, 3, 3, 2, 4 };
 comptime {

@@ -69,7 +69,8 @@ pub const Device = struct {
     pub fn read(device: *Device, sector: u64, destination: []u8) Error!void {
         assert(destination.len % sector_bytes == 0);
         const sectors = destination.len / sector_bytes;
-        if (sector > device.capacity_sectors or sectors > device.capacity_sectors - sector) return error.OutOfRange;
+        if (sector > device.capacity_sectors or
+            sectors > device.capacity_sectors - sector) return error.OutOfRange;
         var done: u64 = 0;
         while (done < destination.len) {
             const length = @min(destination.len - done, constants.block_request_bytes_max);
@@ -84,11 +85,16 @@ pub const Device = struct {
         assert(source.len % sector_bytes == 0);
         if (device.read_only) return error.ReadOnly;
         const sectors = source.len / sector_bytes;
-        if (sector > device.capacity_sectors or sectors > device.capacity_sectors - sector) return error.OutOfRange;
+        if (sector > device.capacity_sectors or
+            sectors > device.capacity_sectors - sector) return error.OutOfRange;
         var done: u64 = 0;
         while (done < source.len) {
             const length = @min(source.len - done, constants.block_request_bytes_max);
-            _ = try device.request_one(request_type_out, sector + done / sector_bytes, @constCast(source[done..][0..length]));
+            _ = try device.request_one(
+                request_type_out,
+                sector + done / sector_bytes,
+                @constCast(source[done..][0..length]),
+            );
             done += length;
         }
     }
@@ -101,7 +107,8 @@ pub const Device = struct {
         assert(source.len % sector_bytes == 0 and source.len <= constants.block_request_bytes_max);
         if (device.read_only) return error.ReadOnly;
         const sectors = source.len / sector_bytes;
-        if (sector > device.capacity_sectors or sectors > device.capacity_sectors - sector) return error.OutOfRange;
+        if (sector > device.capacity_sectors or
+            sectors > device.capacity_sectors - sector) return error.OutOfRange;
         device.submit(request_type_out, sector, @constCast(source));
         device.in_flight = true;
     }
@@ -131,15 +138,26 @@ pub const Device = struct {
         device.request.* = .{ .kind = kind, .reserved = 0, .sector = sector };
         device.status.* = 0xff;
         device.queue.post(&.{
-            .{ .address = @intFromPtr(device.request), .length = @sizeOf(RequestHeader), .device_writes = false },
-            .{ .address = @intFromPtr(data.ptr), .length = @intCast(data.len), .device_writes = kind == request_type_in },
+            .{
+                .address = @intFromPtr(device.request),
+                .length = @sizeOf(RequestHeader),
+                .device_writes = false,
+            },
+            .{
+                .address = @intFromPtr(data.ptr),
+                .length = @intCast(data.len),
+                .device_writes = kind == request_type_in,
+            },
             .{ .address = @intFromPtr(device.status), .length = 1, .device_writes = true },
         });
         device.transport.notify(0);
     }
 
     fn complete(device: *Device, kind: u32) Error!u32 {
-        const written = device.queue.wait_used(cpu.rdtsc() + device.timeout_ticks, &cpu.rdtsc_function) orelse
+        const written = device.queue.wait_used(
+            cpu.rdtsc() + device.timeout_ticks,
+            &cpu.rdtsc_function,
+        ) orelse
             return error.Timeout;
         if (device.status.* != status_ok) return error.DeviceError;
         return if (kind == request_type_in) written -| 1 else written;

@@ -4,8 +4,8 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
-const cpu = @import("../arch/x86_64/cpu.zig");
-const constants = @import("../constants.zig");
+const cpu = @import("cpu.zig");
+const constants = @import("../../constants.zig");
 
 const register_data: u16 = constants.serial_port_base + 0;
 const register_fifo_control: u16 = constants.serial_port_base + 2;

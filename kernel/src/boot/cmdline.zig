@@ -50,7 +50,10 @@ pub const Cmdline = struct {
 
     /// Iterates the workload's tokens, leaving out tokens the VMM injected.
     pub fn workload_tokens(cmdline: Cmdline) TokenIterator {
-        return .{ .inner = std.mem.tokenizeAny(u8, cmdline.workload, blanks), .skip_vmm_tokens = true };
+        return .{
+            .inner = std.mem.tokenizeAny(u8, cmdline.workload, blanks),
+            .skip_vmm_tokens = true,
+        };
     }
 
     /// Iterates the kernel's tokens.
@@ -98,7 +101,8 @@ pub const TokenIterator = struct {
             iterator.count += 1;
             assert(iterator.count <= constants.cmdline_tokens_max);
             if (iterator.skip_separator and std.mem.eql(u8, token, "--")) continue;
-            if (iterator.skip_vmm_tokens and std.mem.startsWith(u8, token, vmm_token_prefix)) continue;
+            const vmm_token = std.mem.startsWith(u8, token, vmm_token_prefix);
+            if (iterator.skip_vmm_tokens and vmm_token) continue;
             return token;
         }
         return null;

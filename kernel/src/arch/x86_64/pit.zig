@@ -5,8 +5,8 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
-const cpu = @import("../arch/x86_64/cpu.zig");
-const constants = @import("../constants.zig");
+const cpu = @import("cpu.zig");
+const constants = @import("../../constants.zig");
 
 const port_channel0: u16 = 0x40;
 const port_command: u16 = 0x43;

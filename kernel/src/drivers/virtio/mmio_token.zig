@@ -4,8 +4,9 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
-const constants = @import("../constants.zig");
-const Cmdline = @import("cmdline.zig").Cmdline;
+const constants = @import("../../constants.zig");
+const cmdline_module = @import("../../boot/cmdline.zig");
+const Cmdline = cmdline_module.Cmdline;
 
 pub const key = "virtio_mmio.device";
 
@@ -74,7 +75,7 @@ pub const DeviceList = struct {
         // Anywhere on the line: QEMU appends them after a ` -- `.
         var tokens = cmdline.all_tokens();
         while (tokens.next()) |token| {
-            const parsed = @import("cmdline.zig").split_token(token);
+            const parsed = cmdline_module.split_token(token);
             if (!std.mem.eql(u8, parsed.key, key)) continue;
             const device = parse(parsed.value) catch {
                 list.rejected += 1;
@@ -133,7 +134,8 @@ test "malformed tokens are rejected with a reason" {
 
 test "device list from a command line keeps order and counts rejects" {
     const cmdline = Cmdline.init("console=ttyS0 virtio_mmio.device=512@0xfeb00e00:12 " ++
-        "virtio_mmio.device=bogus virtio_mmio.device=512@0xfeb00c00:11 -- app virtio_mmio.device=4K@0xc0001000:5");
+        "virtio_mmio.device=bogus virtio_mmio.device=512@0xfeb00c00:11 -- app " ++
+        "virtio_mmio.device=4K@0xc0001000:5");
     var list: DeviceList = undefined;
     list.parse_cmdline(cmdline);
     try testing.expectEqual(@as(u32, 3), list.count);

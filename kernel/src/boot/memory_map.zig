@@ -97,7 +97,12 @@ pub const MemoryMap = struct {
 
     /// The largest RAM range inside [floor, ceiling) that does not overlap `exclude`: where the
     /// kernel may place its heap. Null when there is none.
-    pub fn largest_free_range(map: *const MemoryMap, floor: u64, ceiling: u64, exclude: Range) ?Range {
+    pub fn largest_free_range(
+        map: *const MemoryMap,
+        floor: u64,
+        ceiling: u64,
+        exclude: Range,
+    ) ?Range {
         assert(floor < ceiling);
         assert(exclude.base <= exclude.end);
         var best: ?Range = null;
