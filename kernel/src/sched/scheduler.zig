@@ -482,7 +482,3 @@ comptime {
         \\.size task_trampoline, . - task_trampoline
     );
 }
-
-comptime {
-    assert(constants.tasks_max >= 2);
-}
