@@ -1,7 +1,8 @@
 //! Builds the ukernel guest kernel (x86_64, freestanding) and its host unit tests.
 //!
 //!   zig build           zig-out/bin/ukernel.elf (stripped, bootable) and ukernel.debug.elf
-//!   zig build test      host unit tests of the pure parts (command line, memory map, ...)
+//!   zig build test      host unit tests: the pure parts (command line, memory map, ...) and the
+//!                       scheduler, channels and handle table on a stand-in platform
 //!
 //! The kernel is linked twice: the first link only serves to list the function symbols, which
 //! are embedded into the second link's .uksyms section for symbolized backtraces. .uksyms comes

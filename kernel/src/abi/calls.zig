@@ -54,7 +54,7 @@ const implementation = struct {
     }
 
     fn task_yield() callconv(.c) i64 {
-        assert(scheduler.current_task().state == .running);
+        // The hot path: scheduler.yield_now asserts the task's state.
         events.maybe_flush();
         scheduler.yield_now();
         return 0;
@@ -86,7 +86,9 @@ const implementation = struct {
     }
 
     fn task_self() callconv(.c) i64 {
-        return scheduler.current_id();
+        const id = scheduler.current_id();
+        assert(id < constants.tasks_max);
+        return id;
     }
 
     // ---- io.* -------------------------------------------------------------------------------
@@ -109,6 +111,7 @@ const implementation = struct {
                 error.IoFailed => failure(.io_failed),
             };
         };
+        assert(index < constants.files_open_max);
         handles.set_object(handle, index);
         return handle;
     }
@@ -204,6 +207,7 @@ const implementation = struct {
                 else => failure(.no_memory),
             };
         };
+        assert(index < constants.channels_max);
         handles.set_object(handle, index);
         return handle;
     }
@@ -250,6 +254,7 @@ const implementation = struct {
                 error.NoMemory => failure(.no_memory),
             };
         };
+        assert(index < constants.arenas_max);
         handles.set_object(handle, index);
         return handle;
     }
@@ -475,6 +480,7 @@ fn address_bytes(address: u64, length: u64) ?[]const u8 {
 }
 
 fn readable(address: u64, length: u64) bool {
+    assert(length > 0); // Zero-length ranges are never checked: nothing is touched.
     return address_space.global.allows(address, length, .read);
 }
 
@@ -486,6 +492,7 @@ fn writable_bytes(pointer: [*]u8, length: u64) ?[]u8 {
 }
 
 fn writable(address: u64, length: u64) bool {
+    assert(length > 0); // Zero-length ranges are never checked: nothing is touched.
     return address_space.global.allows(address, length, .write);
 }
 

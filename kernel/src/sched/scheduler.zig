@@ -161,8 +161,9 @@ export fn task_returned(status: u32) callconv(.c) noreturn {
 }
 
 /// Lets every other ready task run once.
+/// The hot path (a yield round trip is ~27 ns): the queue's invariants are asserted in
+/// enqueue and dequeue, not again here.
 pub fn yield_now() void {
-    assert(tasks[current].state == .running);
     if (earliest_deadline_tsc != deadline_none and platform.now_tsc() >= earliest_deadline_tsc) {
         wake_expired();
     }
@@ -316,9 +317,7 @@ fn dequeue() ?u32 {
 /// Switches to the next ready task, idling until one is ready.
 fn switch_away() void {
     const previous = current;
-    assert(tasks[previous].state != .running);
-    const next = next_ready();
-    assert(tasks[next].state == .ready);
+    const next = next_ready(); // Ready: dequeue asserts it.
     if (next == previous) {
         tasks[previous].state = .running;
         return;
