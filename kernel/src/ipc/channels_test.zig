@@ -141,6 +141,50 @@ test "channel: a close wakes a blocked receiver, which gets closed" {
     try run(&close_wakes);
 }
 
+fn send_until_closed(channel: u64) callconv(.c) u32 {
+    channels.send(@intCast(channel), "x", false) catch |err| {
+        return if (err == error.Closed) 1 else 2;
+    };
+    return 3;
+}
+
+fn close_wakes_senders(_: u64) callconv(.c) u32 {
+    const channel = channels.create(1, 4) catch unreachable;
+    send(channel, 0); // Full.
+    const id = host.spawn(&send_until_closed, channel);
+    scheduler.yield_now();
+    check(scheduler.tasks[id].wait == .channel_send, @src());
+    _ = channels.close(channel);
+    check(host.join(id) == 1, @src());
+    check(receive(channel) == 0, @src()); // What was queued before the close stays.
+    return 0;
+}
+
+test "channel: a close wakes a blocked sender, which gets closed; queued messages stay" {
+    try run(&close_wakes_senders);
+}
+
+fn poll_waiter(_: u64) callconv(.c) u32 {
+    const woken = scheduler.block(.poll, 0, scheduler.deadline_none);
+    return @intFromBool(woken);
+}
+
+fn send_wakes_pollers(_: u64) callconv(.c) u32 {
+    const channel = channels.create(1, 4) catch unreachable;
+    const id = host.spawn(&poll_waiter, 0);
+    scheduler.yield_now();
+    check(scheduler.tasks[id].wait == .poll, @src());
+    send(channel, 5);
+    check(scheduler.tasks[id].state == .ready, @src());
+    check(host.join(id) == 1, @src());
+    check(channels.readiness(channel).readable, @src());
+    return 0;
+}
+
+test "channel: a send wakes the tasks waiting in io.poll" {
+    try run(&send_wakes_pollers);
+}
+
 var fair_channel: u32 = 0;
 
 /// Yields (3 - tag) times, then sends its tag: tag 3 blocks first, tag 1 last.
