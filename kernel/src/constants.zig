@@ -226,7 +226,10 @@ pub const backtrace_frames_max: u32 = 32;
 /// Boot phases timed with the TSC and reported in the `@uk:boot` record, in boot order.
 pub const BootPhase = enum(u8) { ring3, boot_info, clock, devices, ready };
 
+// One assert per fact, grouped by the section of the constants it relates (a failure names the
+// single bound that broke).
 comptime {
+    // Memory layout.
     assert(kernel_load_address >= 0x10_0000); // Firecracker rejects e_entry below 1 MiB.
     assert(ram_limit_bytes <= mmio_window_base);
     assert(mmio_window_base < identity_map_bytes);
@@ -234,17 +237,55 @@ comptime {
     assert(boot_stack_bytes % 4096 == 0);
     assert(supervisor_stack_bytes % 4096 == 0);
     assert(ist_stack_bytes % 4096 == 0);
+}
+
+comptime {
+    // Boot information.
     assert(cmdline_bytes_max >= 2048);
     // n tokens need 2n - 1 bytes: one more token than the bound never fits the longest line.
     assert(2 * (cmdline_tokens_max + 1) - 1 > cmdline_bytes_max);
-    assert(serial_fifo_bytes > 0 and serial_fifo_bytes <= 64);
+}
+
+comptime {
+    // Console.
+    assert(serial_fifo_bytes > 0);
+    assert(serial_fifo_bytes <= 64);
     assert(console_line_bytes_max >= 128);
+}
+
+comptime {
+    // Time.
     assert(pit_calibration_ticks < 0x10000); // One reload period of a 16-bit counter.
-    assert(exception_vectors < interrupt_vectors_max and interrupt_vectors_max <= 256);
-    assert(virtqueue_size <= virtqueue_size_max and virtqueue_size >= 3);
+}
+
+comptime {
+    // Devices and images.
+    assert(virtqueue_size <= virtqueue_size_max);
+    assert(virtqueue_size >= 3);
     assert(block_request_bytes_max % 512 == 0);
     assert(workload_stack_bytes % 4096 == 0);
+}
+
+comptime {
+    // Tasks.
+    assert(tasks_max >= 2); // The workload's task and at least one it spawns.
+    assert(task_stack_bytes % 4096 == 0);
+    assert(main_task_stack_bytes % 4096 == 0);
     assert(idle_halt_margin_min_ns <= idle_halt_margin_initial_ns);
     assert(idle_halt_margin_initial_ns <= idle_halt_margin_max_ns);
     assert(idle_halt_margin_decay >= 2);
+}
+
+comptime {
+    // Handles, channels, files, arenas.
+    assert(handles_max > 2); // Handle 0 is never used, 1 is the console.
+    assert(channels_max <= handles_max);
+    assert(channel_capacity_max > 0);
+    assert(channel_message_bytes_max > 0);
+}
+
+comptime {
+    // Interrupts.
+    assert(exception_vectors < interrupt_vectors_max);
+    assert(interrupt_vectors_max <= 256);
 }

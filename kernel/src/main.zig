@@ -123,7 +123,7 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     channels.init(&kernel_heap);
     random.init(clock.kvmclock_entry_ns orelse clock.entry_tsc);
     task_stacks.init() catch |err| workload_failed("task stacks", err);
-    scheduler.init(&flush_events);
+    scheduler.init(&clock_module.global, &flush_events);
     scheduler.workload_finished = &workload_finished;
     calls.init(&workload_heap);
     const load_start_tsc = cpu.rdtsc();

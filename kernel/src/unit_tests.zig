@@ -16,4 +16,7 @@ comptime {
     _ = @import("observe/events.zig");
     _ = @import("abi/golden_test.zig");
     _ = @import("arch/x86_64/frame.zig");
+    _ = @import("io/handles.zig");
+    _ = @import("sched/scheduler_test.zig");
+    _ = @import("ipc/channels_test.zig");
 }

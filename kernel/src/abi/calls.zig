@@ -47,11 +47,13 @@ const implementation = struct {
                 error.LimitReached => failure(.limit_reached),
             };
         };
+        assert(id != 0); // Task 0 is the workload, never spawned.
         handles.set_object(handle, id);
         return handle;
     }
 
     fn task_yield() callconv(.c) i64 {
+        // The hot path: scheduler.yield_now asserts the task's state.
         events.maybe_flush();
         scheduler.yield_now();
         return 0;
@@ -59,6 +61,7 @@ const implementation = struct {
 
     fn task_sleep(duration_ns: u64) callconv(.c) i64 {
         scheduler.sleep_ns(duration_ns);
+        assert(scheduler.current_task().wait == .none);
         return 0;
     }
 
@@ -68,27 +71,34 @@ const implementation = struct {
 
     fn task_join(task: u32, timeout_ns: u64) callconv(.c) i64 {
         const id = handles.get(task, .task) orelse return failure(.bad_handle);
-        if (id == scheduler.current_id()) return failure(.bad_handle); // Joining itself never ends.
-        const status = scheduler.join(id, scheduler.deadline_after(timeout_ns)) catch |err|
-            return switch (err) {
-                error.TimedOut => failure(.timed_out),
-                error.Released => failure(.bad_handle),
-            };
+        assert(id != 0); // Task 0 has no handle.
+        // Joining itself never ends.
+        if (id == scheduler.current_id()) return failure(.bad_handle);
+        const deadline = scheduler.deadline_after(timeout_ns);
+        const status = scheduler.join(id, deadline) catch |err| return switch (err) {
+            error.TimedOut => failure(.timed_out),
+            error.Released => failure(.bad_handle),
+        };
+        assert(handles.kind_of(task) == .task);
         handles.release(task);
         return status;
     }
 
     fn task_self() callconv(.c) i64 {
-        return scheduler.current_id();
+        const id = scheduler.current_id();
+        assert(id < constants.tasks_max);
+        return id;
     }
 
     // ---- io.* -------------------------------------------------------------------------------
 
     fn io_open(path_pointer: [*]const u8, path_length: u64, flags: u32) callconv(.c) i64 {
         if (flags != 0) return failure(.out_of_range);
-        if (path_length == 0 or
-            path_length > constants.rootfs_path_bytes_max) return failure(.out_of_range);
-        const path = read_only_bytes(path_pointer, path_length) orelse return failure(.bad_pointer);
+        if (path_length == 0) return failure(.out_of_range);
+        if (path_length > constants.rootfs_path_bytes_max) return failure(.out_of_range);
+        const path = read_only_bytes(path_pointer, path_length) orelse
+            return failure(.bad_pointer);
+        assert(path.len == path_length);
         const handle = handles.open(.file, 0) catch return failure(.limit_reached);
         const index = files.open(path) catch |err| {
             handles.release(handle);
@@ -100,6 +110,7 @@ const implementation = struct {
                 error.IoFailed => failure(.io_failed),
             };
         };
+        assert(index < constants.files_open_max);
         handles.set_object(handle, index);
         return handle;
     }
@@ -108,9 +119,14 @@ const implementation = struct {
         if (buffer_length > abi.write_bytes_max) return failure(.too_large);
         const buffer = writable_bytes(buffer_pointer, buffer_length) orelse
             return failure(.bad_pointer);
+        assert(buffer.len == buffer_length);
         switch (handles.kind_of(handle)) {
-            .file => return @intCast(files.read(handles.get(handle, .file).?, buffer)),
-            .channel => return receive(handles.get(handle, .channel).?, buffer, false),
+            .file => {
+                const length = files.read(handles.object_of(handle, .file), buffer);
+                assert(length <= buffer.len);
+                return @intCast(length);
+            },
+            .channel => return receive(handles.object_of(handle, .channel), buffer, false),
             .console => return failure(.unsupported),
             else => return failure(.bad_handle),
         }
@@ -118,15 +134,17 @@ const implementation = struct {
 
     fn io_write(handle: u32, data_pointer: [*]const u8, data_length: u64) callconv(.c) i64 {
         if (data_length > abi.write_bytes_max) return failure(.too_large);
-        const data = read_only_bytes(data_pointer, data_length) orelse return failure(.bad_pointer);
+        const data = read_only_bytes(data_pointer, data_length) orelse
+            return failure(.bad_pointer);
+        assert(data.len == data_length);
         switch (handles.kind_of(handle)) {
             .console => {
-                const recorded = events.console_output(scheduler.current_id(), data);
-                if (!recorded) console.write_workload(data);
+                const task = scheduler.current_id();
+                if (!events.console_output(task, data)) console.write_workload(data);
                 return @intCast(data.len);
             },
             .channel => {
-                const result = send(handles.get(handle, .channel).?, data, false);
+                const result = send(handles.object_of(handle, .channel), data, false);
                 return if (result < 0) result else @intCast(data.len);
             },
             .file => return failure(.unsupported),
@@ -137,11 +155,12 @@ const implementation = struct {
     fn io_close(handle: u32) callconv(.c) i64 {
         switch (handles.kind_of(handle)) {
             .file => {
-                files.close(handles.get(handle, .file).?);
+                files.close(handles.object_of(handle, .file));
                 handles.release(handle);
             },
             .channel => {
-                if (channels.close(handles.get(handle, .channel).?)) handles.release(handle);
+                const released = channels.close(handles.object_of(handle, .channel));
+                if (released) handles.release(handle);
             },
             .console, .task, .arena => return failure(.unsupported),
             .free => return failure(.bad_handle),
@@ -158,21 +177,21 @@ const implementation = struct {
         );
         if (items_count > 0) {
             if (address % @alignOf(abi.PollItem) != 0) return failure(.bad_pointer);
-            const items_bytes = @as(u64, items_count) * @sizeOf(abi.PollItem);
-            if (!writable(address, items_bytes)) return failure(.bad_pointer);
+            const bytes = @as(u64, items_count) * @sizeOf(abi.PollItem);
+            if (!writable(address, bytes)) return failure(.bad_pointer);
         }
         const items = items_pointer[0..items_count];
         const deadline = if (timeout_ns == 0) 0 else scheduler.deadline_after(timeout_ns);
+        // Each round after the first follows a wake-up: a channel changed, or the deadline
+        // passed (which ends the loop). The bound says so; no wait reaches it.
         var rounds: u64 = 0;
-        while (true) : (rounds += 1) {
-            var ready: i64 = 0;
-            for (items) |*item| {
-                item.revents = readiness(item.handle, item.events);
-                if (item.revents != 0) ready += 1;
-            }
+        while (rounds < poll_rounds_max) : (rounds += 1) {
+            const ready = poll_scan(items);
+            assert(ready <= items.len);
             if (ready > 0 or timeout_ns == 0) return ready;
             if (!scheduler.block(.poll, 0, deadline)) return 0;
         }
+        unreachable;
     }
 
     // ---- ipc.* ------------------------------------------------------------------------------
@@ -187,6 +206,7 @@ const implementation = struct {
                 else => failure(.no_memory),
             };
         };
+        assert(index < constants.channels_max);
         handles.set_object(handle, index);
         return handle;
     }
@@ -202,6 +222,7 @@ const implementation = struct {
         if (message_length > constants.channel_message_bytes_max) return failure(.too_large);
         const message = read_only_bytes(message_pointer, message_length) orelse
             return failure(.bad_pointer);
+        assert(message.len == message_length);
         return send(index, message, flags & abi.flag_nonblocking != 0);
     }
 
@@ -214,7 +235,9 @@ const implementation = struct {
         const index = handles.get(channel, .channel) orelse return failure(.bad_handle);
         if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
         const length = @min(buffer_length, constants.channel_message_bytes_max);
-        const buffer = writable_bytes(buffer_pointer, length) orelse return failure(.bad_pointer);
+        const buffer = writable_bytes(buffer_pointer, length) orelse
+            return failure(.bad_pointer);
+        assert(buffer.len <= constants.channel_message_bytes_max);
         return receive(index, buffer, flags & abi.flag_nonblocking != 0);
     }
 
@@ -230,6 +253,7 @@ const implementation = struct {
                 error.NoMemory => failure(.no_memory),
             };
         };
+        assert(index < constants.arenas_max);
         handles.set_object(handle, index);
         return handle;
     }
@@ -240,6 +264,8 @@ const implementation = struct {
             error.OutOfRange => failure(.out_of_range),
             else => failure(.no_memory),
         };
+        assert(address != 0);
+        assert(address % alignment == 0);
         return @intCast(address);
     }
 
@@ -259,6 +285,8 @@ const implementation = struct {
             error.NoMemory => failure(.no_memory),
             else => failure(.out_of_range),
         };
+        assert(address != 0);
+        assert(address % alignment == 0);
         return @intCast(address);
     }
 
@@ -296,21 +324,26 @@ const implementation = struct {
                 .value = address_bytes(raw.value_pointer, raw.value_length) orelse
                     return failure(.bad_pointer),
             };
+            assert(field.key.len == raw.key_length);
         }
+        assert(message.len == message_length);
         events.log(scheduler.current_id(), @intCast(level), message, fields[0..fields_count]);
         return 0;
     }
 
     fn trace_span_begin(name_pointer: [*]const u8, name_length: u64) callconv(.c) i64 {
         if (name_length > abi.name_bytes_max) return failure(.too_large);
-        const name = read_only_bytes(name_pointer, name_length) orelse return failure(.bad_pointer);
+        const name = read_only_bytes(name_pointer, name_length) orelse
+            return failure(.bad_pointer);
         const task = scheduler.current_task();
+        assert(task.span_count <= task.spans.len);
         if (task.span_count == task.spans.len) return failure(.limit_reached);
         const parent = if (task.span_count > 0) task.spans[task.span_count - 1].id else 0;
         const id = next_span_id;
         next_span_id += 1;
         task.spans[task.span_count] = .{ .id = id, .begin_ns = clock.now_ns() };
         task.span_count += 1;
+        assert(id < next_span_id);
         events.span_begin(scheduler.current_id(), id, parent, name);
         return @intCast(id);
     }
@@ -318,14 +351,14 @@ const implementation = struct {
     fn trace_span_end(span: u64) callconv(.c) i64 {
         // Usually the current task's innermost span; any task's open span may be ended.
         for (&scheduler.tasks) |*task| {
-            for (task.spans[0..task.span_count], 0..) |open, position| {
-                if (open.id != span) continue;
-                const duration = clock.now_ns() - open.begin_ns;
-                std.mem.copyForwards(
-                    scheduler.OpenSpan,
-                    task.spans[position .. task.span_count - 1],
-                    task.spans[position + 1 .. task.span_count],
-                );
+            assert(task.span_count <= task.spans.len);
+            const open = task.spans[0..task.span_count];
+            for (open, 0..) |opened, position| {
+                if (opened.id != span) continue;
+                assert(span < next_span_id);
+                const duration = clock.now_ns() - opened.begin_ns;
+                const rest = open[position + 1 ..];
+                std.mem.copyForwards(scheduler.OpenSpan, open[position .. open.len - 1], rest);
                 task.span_count -= 1;
                 events.span_end(scheduler.current_id(), span);
                 return @intCast(duration);
@@ -336,7 +369,9 @@ const implementation = struct {
 
     fn trace_event(name_pointer: [*]const u8, name_length: u64, value: u64) callconv(.c) i64 {
         if (name_length > abi.name_bytes_max) return failure(.too_large);
-        const name = read_only_bytes(name_pointer, name_length) orelse return failure(.bad_pointer);
+        const name = read_only_bytes(name_pointer, name_length) orelse
+            return failure(.bad_pointer);
+        assert(name.len == name_length);
         events.event(scheduler.current_id(), name, value);
         return 0;
     }
@@ -351,6 +386,7 @@ const implementation = struct {
         if (buffer_length > abi.write_bytes_max) return failure(.too_large);
         const buffer = writable_bytes(buffer_pointer, buffer_length) orelse
             return failure(.bad_pointer);
+        assert(buffer.len == buffer_length);
         random.fill(buffer);
         return @intCast(buffer.len);
     }
@@ -384,23 +420,40 @@ fn receive(index: u32, buffer: []u8, nonblocking: bool) i64 {
     return @intCast(length);
 }
 
+/// Sets each item's revents; returns how many items have any.
+fn poll_scan(items: []abi.PollItem) u32 {
+    assert(items.len <= constants.poll_items_max);
+    var ready: u32 = 0;
+    for (items) |*item| {
+        item.revents = readiness(item.handle, item.events);
+        if (item.revents != 0) ready += 1;
+    }
+    assert(ready <= items.len);
+    return ready;
+}
+
+/// A poll waits by its deadline, not by a count of rounds: see io_poll.
+const poll_rounds_max: u64 = std.math.maxInt(u64);
+
 fn readiness(handle: u32, wanted: u16) u16 {
     var result: u16 = 0;
     switch (handles.kind_of(handle)) {
         .console => result = abi.poll_writable,
         .file => result = abi.poll_readable,
         .channel => {
-            const state = channels.readiness(handles.get(handle, .channel).?);
+            const state = channels.readiness(handles.object_of(handle, .channel));
             if (state.readable) result |= abi.poll_readable;
             if (state.writable) result |= abi.poll_writable;
             if (state.closed) return (result & wanted) | abi.poll_closed;
         },
         else => return 0,
     }
+    assert(result & abi.poll_closed == 0);
     return result & wanted;
 }
 
 fn failure(code: abi.Error) i64 {
+    assert(@intFromEnum(code) > 0);
     return -@intFromEnum(code);
 }
 
@@ -426,6 +479,7 @@ fn address_bytes(address: u64, length: u64) ?[]const u8 {
 }
 
 fn readable(address: u64, length: u64) bool {
+    assert(length > 0); // Zero-length ranges are never checked: nothing is touched.
     return address_space.global.allows(address, length, .read);
 }
 
@@ -437,6 +491,7 @@ fn writable_bytes(pointer: [*]u8, length: u64) ?[]u8 {
 }
 
 fn writable(address: u64, length: u64) bool {
+    assert(length > 0); // Zero-length ranges are never checked: nothing is touched.
     return address_space.global.allows(address, length, .write);
 }
 

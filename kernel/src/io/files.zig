@@ -27,11 +27,14 @@ pub fn open(path: []const u8) Error!u32 {
     const index = for (files, 0..) |file, index| {
         if (!file.in_use) break index;
     } else return error.LimitReached;
-    const data = image.read_file(entry, constants.file_open_bytes_max) catch |err|
+    const data = image.read_file(entry, constants.file_open_bytes_max) catch |err| {
         return switch (err) {
             error.OutOfMemory => error.NoMemory,
             else => error.IoFailed,
         };
+    };
+    assert(data.len == entry.size);
+    assert(@intFromPtr(data.ptr) % pages.page_bytes == 0); // Whole pages: close frees them.
     files[index] = .{ .in_use = true, .data = data };
     return @intCast(index);
 }
@@ -40,16 +43,19 @@ pub fn open(path: []const u8) Error!u32 {
 pub fn read(index: u32, buffer: []u8) u64 {
     const file = &files[index];
     assert(file.in_use);
+    assert(file.position <= file.data.len);
     const left = file.data.len - file.position;
     const count = @min(left, buffer.len);
     @memcpy(buffer[0..count], file.data[file.position..][0..count]);
     file.position += count;
+    assert(file.position <= file.data.len);
     return count;
 }
 
 pub fn close(index: u32) void {
     const file = files[index];
     assert(file.in_use);
+    assert(@intFromPtr(file.data.ptr) % pages.page_bytes == 0);
     // Disk.read_file took whole pages; give them back.
     const padded = std.mem.alignForward(u64, @max(file.data.len, 1), 512);
     const page_count = std.math.divCeil(u64, padded, pages.page_bytes) catch unreachable;

@@ -37,20 +37,24 @@ var channels: [constants.channels_max]Channel = [_]Channel{.{}} ** constants.cha
 var storage_bytes_total: u64 = 0;
 var kernel_heap: *heap.Heap = undefined;
 
+/// Sets (or resets, for host tests) the channel table: every channel free.
 pub fn init(kernel: *heap.Heap) void {
     kernel_heap = kernel;
+    channels = [_]Channel{.{}} ** constants.channels_max;
+    storage_bytes_total = 0;
 }
 
 pub fn create(capacity: u32, message_bytes_max: u32) Error!u32 {
     if (capacity == 0 or capacity > constants.channel_capacity_max) return error.OutOfRange;
-    if (message_bytes_max == 0 or
-        message_bytes_max > constants.channel_message_bytes_max) return error.OutOfRange;
+    if (message_bytes_max == 0) return error.OutOfRange;
+    if (message_bytes_max > constants.channel_message_bytes_max) return error.OutOfRange;
     const index = for (channels, 0..) |channel, index| {
         if (!channel.in_use) break index;
     } else return error.LimitReached;
     const bytes = @as(u64, capacity) * (4 + @as(u64, message_bytes_max));
     if (storage_bytes_total + bytes > constants.channel_storage_bytes_max) return error.NoMemory;
     const storage = kernel_heap.alloc(bytes, 8) catch return error.NoMemory;
+    assert(storage % 8 == 0);
     storage_bytes_total += bytes;
     channels[index] = .{
         .in_use = true,
@@ -62,21 +66,26 @@ pub fn create(capacity: u32, message_bytes_max: u32) Error!u32 {
     return @intCast(index);
 }
 
+/// Queues `message`; a full channel waits for room (or fails with WouldBlock when
+/// `nonblocking`). Each round follows a wake-up: a receive made room or a close ended the wait.
 pub fn send(index: u32, message: []const u8, nonblocking: bool) Error!void {
     const channel = &channels[index];
     assert(channel.in_use);
     if (message.len > channel.message_bytes_max) return error.TooLarge;
+    assert(channel.count <= channel.capacity);
     var waits: u64 = 0;
     while (true) : (waits += 1) {
         if (channel.closed) return error.Closed;
         if (channel.count < channel.capacity) break;
         if (nonblocking) return error.WouldBlock;
         if (waits == 0) {
-            _ = scheduler.block(.channel_send, index, std.math.maxInt(u64));
+            _ = scheduler.block(.channel_send, index, scheduler.deadline_none);
         } else {
-            _ = scheduler.block_again(.channel_send, index, std.math.maxInt(u64));
+            _ = scheduler.block_again(.channel_send, index, scheduler.deadline_none);
         }
     }
+    assert(!channel.closed);
+    assert(channel.count < channel.capacity);
     const slot = channel.slot((channel.head + channel.count) % channel.capacity);
     std.mem.writeInt(u32, slot[0..4], @intCast(message.len), .little);
     @memcpy(slot[4..][0..message.len], message);
@@ -84,7 +93,8 @@ pub fn send(index: u32, message: []const u8, nonblocking: bool) Error!void {
     notify(index);
 }
 
-/// Receives one message; returns its length.
+/// Receives one message; returns its length. An empty channel waits for one (or fails with
+/// WouldBlock when `nonblocking`); an empty closed channel fails with Closed.
 pub fn receive(index: u32, buffer: []u8, nonblocking: bool) Error!usize {
     const channel = &channels[index];
     assert(channel.in_use);
@@ -93,11 +103,13 @@ pub fn receive(index: u32, buffer: []u8, nonblocking: bool) Error!usize {
         if (channel.closed) return error.Closed;
         if (nonblocking) return error.WouldBlock;
         if (waits == 0) {
-            _ = scheduler.block(.channel_receive, index, std.math.maxInt(u64));
+            _ = scheduler.block(.channel_receive, index, scheduler.deadline_none);
         } else {
-            _ = scheduler.block_again(.channel_receive, index, std.math.maxInt(u64));
+            _ = scheduler.block_again(.channel_receive, index, scheduler.deadline_none);
         }
     }
+    assert(channel.count > 0);
+    assert(channel.count <= channel.capacity);
     const slot = channel.slot(channel.head);
     const length = std.mem.readInt(u32, slot[0..4], .little);
     assert(length <= channel.message_bytes_max);
@@ -120,6 +132,7 @@ pub fn close(index: u32) bool {
         notify(index);
         return false;
     }
+    assert(storage_bytes_total >= channel.storage_bytes);
     kernel_heap.free(channel.storage, channel.storage_bytes) catch unreachable; // Ours.
     storage_bytes_total -= channel.storage_bytes;
     channels[index] = .{};
@@ -131,6 +144,7 @@ pub const Readiness = struct { readable: bool, writable: bool, closed: bool };
 pub fn readiness(index: u32) Readiness {
     const channel = &channels[index];
     assert(channel.in_use);
+    assert(channel.count <= channel.capacity);
     return .{
         .readable = channel.count > 0,
         .writable = !channel.closed and channel.count < channel.capacity,
@@ -138,6 +152,7 @@ pub fn readiness(index: u32) Readiness {
     };
 }
 
+/// Called by send, receive and close, which assert the channel is in use (the hot path).
 fn notify(index: u32) void {
     scheduler.wake_all(.channel_send, index);
     scheduler.wake_all(.channel_receive, index);

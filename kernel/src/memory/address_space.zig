@@ -58,7 +58,8 @@ pub const AddressSpace = struct {
     /// Takes the RAM ranges of a sorted memory map.
     pub fn init(space: *AddressSpace, root: u64, map: *const MemoryMap) void {
         assert(map.is_sorted());
-        assert(root % page_bytes == 0 and root != 0);
+        assert(root != 0);
+        assert(root % page_bytes == 0);
         space.* = .{ .root = root };
         for (map.slice()) |region| {
             if (region.kind != .ram) continue;
@@ -74,10 +75,10 @@ pub const AddressSpace = struct {
             space.ram[space.ram_count] = .{ .base = base, .end = end };
             space.ram_count += 1;
         }
+        assert(space.ram_count <= space.ram.len);
     }
 
     /// Keeps the kernel from reading or writing [range.base, range.end) for a workload from now
-    /// on.
     /// on. Also empties the cache: call it after changing a mapping.
     pub fn protect(space: *AddressSpace, range: Range) void {
         assert(range.base < range.end);
@@ -166,16 +167,17 @@ pub const AddressSpace = struct {
         var writable = true;
         var level: u32 = 0;
         while (level < 4) : (level += 1) {
+            assert(table % page_bytes == 0);
+            assert(shift >= 12);
             const entries: *const [512]u64 = @ptrFromInt(table);
             const entry = entries[@intCast((address >> shift) & 511)];
             if (entry & entry_present == 0 or entry & entry_user == 0) return null;
             if (entry & entry_write == 0) writable = false;
             // A large page at the PDPT (1 GiB) or page-directory (2 MiB) level ends the walk.
             const large = (shift == 30 or shift == 21) and entry & entry_large != 0;
-            if (shift == 12 or large) return .{
-                .bytes = @as(u64, 1) << shift,
-                .writable = writable,
-            };
+            if (shift == 12 or large) {
+                return .{ .bytes = @as(u64, 1) << shift, .writable = writable };
+            }
             table = entry & entry_address_mask;
             shift -= 9;
         }

@@ -34,6 +34,7 @@ pub const Heap = struct {
         const page_count = (range.end - range.base) / pages.page_bytes;
         const metadata_pages = std.math.divCeil(u64, page_count, pages.page_bytes) catch
             unreachable;
+        assert(page_count > 0);
         const metadata = page_allocator.allocate(metadata_pages) orelse return null;
         const bytes: [*]u8 = @ptrFromInt(metadata);
         return .{
@@ -45,8 +46,8 @@ pub const Heap = struct {
 
     pub fn alloc(heap: *Heap, bytes: u64, alignment: u64) Error!u64 {
         if (bytes == 0 or bytes > constants.heap_allocation_bytes_max) return error.OutOfRange;
-        if (alignment == 0 or !std.math.isPowerOfTwo(alignment) or
-            alignment > pages.page_bytes) return error.OutOfRange;
+        if (alignment == 0 or !std.math.isPowerOfTwo(alignment)) return error.OutOfRange;
+        if (alignment > pages.page_bytes) return error.OutOfRange;
         const size = @max(bytes, alignment, class_bytes_min);
         if (size > class_bytes_max) return heap.alloc_large(bytes);
         const class = class_of(size);
@@ -66,16 +67,18 @@ pub const Heap = struct {
         const role = heap.page_class[page];
         // Large: also small sizes whose 4 KiB alignment forced a page of their own.
         if (bytes > class_bytes_max or role == page_large_first) {
-            if (role != page_large_first or
-                address % pages.page_bytes != 0) return error.BadPointer;
+            if (role != page_large_first) return error.BadPointer;
+            if (address % pages.page_bytes != 0) return error.BadPointer;
             const count = std.math.divCeil(u64, bytes, pages.page_bytes) catch unreachable;
             if (page + count > heap.page_class.len) return error.BadPointer;
             for (heap.page_class[page + 1 ..][0 .. count - 1]) |rest| {
                 if (rest != page_large_rest) return error.BadPointer;
             }
             // The run must end where `bytes` says: freeing part of it would corrupt the rest.
-            if (page + count < heap.page_class.len and
-                heap.page_class[page + count] == page_large_rest) return error.BadPointer;
+            const run_end = page + count;
+            if (run_end < heap.page_class.len and heap.page_class[run_end] == page_large_rest) {
+                return error.BadPointer;
+            }
             @memset(heap.page_class[page..][0..count], page_unused);
             heap.pages.free(address, count);
             return;
@@ -114,11 +117,16 @@ pub const Heap = struct {
     }
 
     fn refill(heap: *Heap, class: u8) Error!void {
+        assert(heap.free_lists[class] == null);
         const address = heap.pages.allocate(1) orelse return error.NoMemory;
-        heap.page_class[(address - heap.range_base) / pages.page_bytes] = class + 1;
+        const page = (address - heap.range_base) / pages.page_bytes;
+        assert(heap.page_class[page] == page_unused);
+        heap.page_class[page] = class + 1;
         const size = class_size(class);
+        assert(pages.page_bytes % size == 0);
         var offset: u64 = pages.page_bytes;
-        // Thread the page's blocks onto the free list, last first, so the list runs upward.
+        // Thread the page's blocks onto the free list, last first, so the list runs upward
+        // (page_bytes / size rounds).
         while (offset >= size) {
             offset -= size;
             const block: *FreeBlock = @ptrFromInt(address + offset);
@@ -130,7 +138,9 @@ pub const Heap = struct {
     fn alloc_large(heap: *Heap, bytes: u64) Error!u64 {
         const count = std.math.divCeil(u64, bytes, pages.page_bytes) catch unreachable;
         const address = heap.pages.allocate(count) orelse return error.NoMemory;
+        assert(count > 0);
         const page = (address - heap.range_base) / pages.page_bytes;
+        assert(heap.page_class[page] == page_unused);
         heap.page_class[page] = page_large_first;
         @memset(heap.page_class[page + 1 ..][0 .. count - 1], page_large_rest);
         return address;
@@ -140,7 +150,8 @@ pub const Heap = struct {
 const class_bytes_max: u64 = class_bytes_min << (class_count - 1);
 
 fn class_of(size: u64) u8 {
-    assert(size >= class_bytes_min and size <= class_bytes_max);
+    assert(size >= class_bytes_min);
+    assert(size <= class_bytes_max);
     const rounded = std.math.ceilPowerOfTwoAssert(u64, size);
     return @intCast(std.math.log2_int(u64, rounded) - std.math.log2_int(u64, class_bytes_min));
 }
@@ -153,11 +164,8 @@ fn class_size(class: u8) u64 {
 const testing = std.testing;
 
 test "small and large allocations round-trip, zeroed, and bad frees are refused" {
-    const memory = try testing.allocator.alignedAlloc(
-        u8,
-        .fromByteUnits(4096),
-        64 * pages.page_bytes,
-    );
+    const alignment = comptime std.mem.Alignment.fromByteUnits(4096);
+    const memory = try testing.allocator.alignedAlloc(u8, alignment, 64 * pages.page_bytes);
     defer testing.allocator.free(memory);
     @memset(memory, 0);
     const base = @intFromPtr(memory.ptr);
@@ -191,7 +199,7 @@ test "small and large allocations round-trip, zeroed, and bad frees are refused"
     try testing.expectError(error.OutOfRange, heap.alloc(0, 8));
     try testing.expectError(error.OutOfRange, heap.alloc(8, 3));
     try testing.expectError(error.OutOfRange, heap.alloc(8, 8192));
-    // 64 minus metadata.
+    // 64 pages minus the metadata page.
     try testing.expectError(error.NoMemory, heap.alloc(63 * pages.page_bytes, 8));
     try testing.expectEqual(@as(u8, 0), class_of(16));
     try testing.expectEqual(@as(u8, 7), class_of(2048));

@@ -16,7 +16,14 @@ const address_space = @import("address_space.zig");
 
 pub const page_bytes: u64 = 4096;
 
-const Run = struct { base: u64, pages: u64 };
+const Run = struct {
+    base: u64,
+    pages: u64,
+
+    fn end(run: Run) u64 {
+        return run.base + run.pages * page_bytes;
+    }
+};
 
 pub const Allocator = struct {
     runs: [constants.page_runs_max]Run = undefined,
@@ -28,7 +35,8 @@ pub const Allocator = struct {
         assert(range.end % page_bytes == 0);
         assert(range.base < range.end);
         allocator.range = range;
-        allocator.runs[0] = .{ .base = range.base, .pages = (range.end - range.base) / page_bytes };
+        const count = (range.end - range.base) / page_bytes;
+        allocator.runs[0] = .{ .base = range.base, .pages = count };
         allocator.run_count = 1;
     }
 
@@ -36,7 +44,9 @@ pub const Allocator = struct {
     /// page), or null.
     pub fn allocate_aligned(allocator: *Allocator, count: u64, alignment: u64) ?u64 {
         assert(count > 0);
-        assert(std.math.isPowerOfTwo(alignment) and alignment >= page_bytes);
+        assert(std.math.isPowerOfTwo(alignment));
+        assert(alignment >= page_bytes);
+        assert(allocator.run_count <= allocator.runs.len);
         for (allocator.runs[0..allocator.run_count], 0..) |run, index| {
             const base = std.mem.alignForward(u64, run.base, alignment);
             const skipped = (base - run.base) / page_bytes;
@@ -55,6 +65,7 @@ pub const Allocator = struct {
                 }
             }
             assert(base % alignment == 0);
+            assert(base + count * page_bytes <= allocator.range.end);
             return base;
         }
         return null;
@@ -66,6 +77,8 @@ pub const Allocator = struct {
 
     /// Returns pages, clearing them. The pages must have come from this allocator.
     pub fn free(allocator: *Allocator, base: u64, count: u64) void {
+        assert(count > 0);
+        assert(allocator.owns(base, count * page_bytes));
         const bytes: [*]u8 = @ptrFromInt(base);
         @memset(bytes[0 .. count * page_bytes], 0);
         allocator.free_clean(base, count);
@@ -75,18 +88,15 @@ pub const Allocator = struct {
     pub fn free_clean(allocator: *Allocator, base: u64, count: u64) void {
         assert(base % page_bytes == 0);
         assert(count > 0);
-        assert(base >= allocator.range.base and base + count * page_bytes <= allocator.range.end);
+        const end = base + count * page_bytes;
+        assert(base >= allocator.range.base);
+        assert(end <= allocator.range.end);
         var index: usize = 0;
         while (index < allocator.run_count and allocator.runs[index].base < base) : (index += 1) {}
-        const end = base + count * page_bytes;
-        const previous_end = if (index > 0)
-            allocator.runs[index - 1].base + allocator.runs[index - 1].pages * page_bytes
-        else
-            0;
-        // No double free: the range overlaps neither neighbour.
+        // No double free: the pages overlap neither neighbouring free run.
         if (index < allocator.run_count) assert(end <= allocator.runs[index].base);
-        if (index > 0) assert(previous_end <= base);
-        const merges_before = index > 0 and previous_end == base;
+        if (index > 0) assert(allocator.runs[index - 1].end() <= base);
+        const merges_before = index > 0 and allocator.runs[index - 1].end() == base;
         const merges_after = index < allocator.run_count and end == allocator.runs[index].base;
         if (merges_before and merges_after) {
             allocator.runs[index - 1].pages += count + allocator.runs[index].pages;
@@ -116,22 +126,19 @@ pub const Allocator = struct {
     }
 
     fn remove(allocator: *Allocator, index: usize) void {
+        assert(allocator.run_count > 0);
         assert(index < allocator.run_count);
-        std.mem.copyForwards(
-            Run,
-            allocator.runs[index .. allocator.run_count - 1],
-            allocator.runs[index + 1 .. allocator.run_count],
-        );
+        const runs = allocator.runs[0..allocator.run_count];
+        std.mem.copyForwards(Run, runs[index .. runs.len - 1], runs[index + 1 ..]);
         allocator.run_count -= 1;
     }
 
     fn insert(allocator: *Allocator, index: usize, run: Run) bool {
+        assert(index <= allocator.run_count);
+        assert(run.pages > 0);
         if (allocator.run_count == allocator.runs.len) return false;
-        std.mem.copyBackwards(
-            Run,
-            allocator.runs[index + 1 .. allocator.run_count + 1],
-            allocator.runs[index..allocator.run_count],
-        );
+        const runs = allocator.runs[0 .. allocator.run_count + 1];
+        std.mem.copyBackwards(Run, runs[index + 1 ..], runs[index .. runs.len - 1]);
         allocator.runs[index] = run;
         allocator.run_count += 1;
         return true;
@@ -157,6 +164,7 @@ pub fn init(map: *const MemoryMap) error{NoFreeMemory}!Range {
     const base = std.mem.alignForward(u64, range.base, page_bytes);
     const end = std.mem.alignBackward(u64, range.end, page_bytes);
     if (base >= end) return error.NoFreeMemory;
+    assert(base >= 0x10_0000);
     global.init(.{ .base = base, .end = end });
     return .{ .base = base, .end = end };
 }

@@ -10,19 +10,18 @@
 //! nothing can ever wake them (no device interrupts yet): that is reported, not waited on.
 
 const std = @import("std");
+const builtin = @import("builtin");
 const assert = std.debug.assert;
 const abi = @import("../abi/abi.zig");
 const constants = @import("../constants.zig");
-const cpu = @import("../arch/x86_64/cpu.zig");
-const supervisor = @import("../arch/x86_64/supervisor.zig");
-const console = @import("../console/console.zig");
 const clock_module = @import("../time/clock.zig");
-const task_stacks = @import("task_stacks.zig");
+/// The machine below the scheduler: the real one, or the host tests' stand-in.
+const platform = if (builtin.is_test) @import("platform_host.zig") else @import("platform.zig");
 
 pub const State = enum { free, ready, running, blocked, done };
 pub const Wait = enum { none, sleep, channel_send, channel_receive, join, poll };
 
-const deadline_none: u64 = std.math.maxInt(u64);
+pub const deadline_none: u64 = std.math.maxInt(u64);
 
 pub const OpenSpan = struct { id: u64, begin_ns: u64 };
 
@@ -43,47 +42,78 @@ pub const Task = struct {
     blocked_sequence: u64 = 0,
 };
 
+const wait_kinds = @typeInfo(Wait).@"enum".fields.len;
+
 pub var tasks: [constants.tasks_max]Task = [_]Task{.{}} ** constants.tasks_max;
 var current: u32 = 0;
 var ready_queue: [constants.tasks_max]u32 = undefined;
 var ready_head: u32 = 0;
 var ready_count: u32 = 0;
-const clock = &clock_module.global;
+/// The kernel's one clock (time/clock.zig); host tests hand init a fake one.
+var clock: *const clock_module.Clock = &clock_module.global;
 /// The earliest deadline of any blocked task, or deadline_none: yields check it cheaply.
 var earliest_deadline_tsc: u64 = deadline_none;
 /// Called before the CPU idles (to flush buffered events) and when the workload ends.
 var before_idle: *const fn () void = &nothing;
+var block_sequence: u64 = 0;
+/// Tasks blocked per kind of wait: wake_all skips its scan when nobody waits (a channel send
+/// notifies receivers, senders and pollers; usually only one kind has waiters).
+var blocked_by_wait = [_]u32{0} ** wait_kinds;
+/// The highest recent overshoot of a halt past its armed deadline (TSC ticks), decaying; 0 until
+/// the first halt that ran to its deadline.
+var halt_overshoot_ticks: u64 = 0;
 
 fn nothing() void {}
 
 /// Called when the first task (the workload) ends: never returns.
 pub var workload_finished: *const fn (status: u32) noreturn = undefined;
 
-extern fn switch_context(save_rsp: *u64, next_rsp: u64) callconv(.c) void;
+/// Saves the callee-saved state on the current stack into `save_rsp` and resumes the stack at
+/// `next_rsp` (the comptime asm at the end of this file).
+pub extern fn switch_context(save_rsp: *u64, next_rsp: u64) callconv(.c) void;
 extern fn task_trampoline() callconv(.c) void;
 
-pub fn init(flush: *const fn () void) void {
+/// Sets (or resets, for host tests) every piece of scheduler state: no task exists.
+pub fn init(boot_clock: *const clock_module.Clock, flush: *const fn () void) void {
+    clock = boot_clock;
     before_idle = flush;
+    tasks = [_]Task{.{}} ** constants.tasks_max;
+    current = 0;
+    ready_head = 0;
+    ready_count = 0;
+    earliest_deadline_tsc = deadline_none;
+    block_sequence = 0;
+    blocked_by_wait = [_]u32{0} ** wait_kinds;
+    halt_overshoot_ticks = 0;
 }
 
 pub fn current_id() u32 {
+    assert(current < tasks.len);
     return current;
 }
 
 pub fn current_task() *Task {
+    assert(tasks[current].state == .running);
     return &tasks[current];
 }
 
 /// Starts task 0 (the workload) on its stack: `entry(argument)`. Does not return: kmain's stack
 /// is left for good.
 pub fn start_first(entry: u64, argument: u64) noreturn {
-    assert(tasks[0].state == .free);
-    const stack = task_stacks.slot(0);
-    tasks[0] = .{ .state = .running, .saved_rsp = initial_frame(stack.top, entry, argument, 0) };
-    current = 0;
     var discarded: u64 = 0;
-    switch_context(&discarded, tasks[0].saved_rsp);
+    enter_first(entry, argument, &discarded);
     unreachable;
+}
+
+/// As start_first, saving the caller's stack in `save_rsp`: host tests switch back to it when
+/// the first task ends (their workload_finished), and enter_first returns.
+pub fn enter_first(entry: u64, argument: u64, save_rsp: *u64) void {
+    assert(tasks[0].state == .free);
+    assert(ready_count == 0);
+    const top = platform.stack_top(0);
+    tasks[0] = .{ .state = .running, .saved_rsp = initial_frame(top, entry, argument, 0) };
+    current = 0;
+    switch_context(save_rsp, tasks[0].saved_rsp);
 }
 
 /// A new task running `entry(argument)`; returns its id.
@@ -91,12 +121,14 @@ pub fn spawn(entry: u64, argument: u64, stack_bytes: u64) error{ OutOfRange, Lim
     if (stack_bytes > constants.task_stack_bytes) return error.OutOfRange;
     var id: u32 = 1;
     while (id < tasks.len and tasks[id].state != .free) : (id += 1) {}
-    if (id == tasks.len or id >= task_stacks.slot_count()) return error.LimitReached;
-    const stack = task_stacks.slot(id);
+    if (id == tasks.len or id >= platform.stack_count()) return error.LimitReached;
+    assert(id != current);
+    assert(tasks[id].state == .free);
+    const top = platform.stack_top(id);
     const generation = tasks[id].generation +% 1;
     tasks[id] = .{
         .state = .ready,
-        .saved_rsp = initial_frame(stack.top, entry, argument, id),
+        .saved_rsp = initial_frame(top, entry, argument, id),
         .generation = generation,
     };
     enqueue(id);
@@ -108,6 +140,7 @@ pub fn spawn(entry: u64, argument: u64, stack_bytes: u64) error{ OutOfRange, Lim
 /// return address. rbp = 0 ends backtraces at the task's first frame.
 fn initial_frame(top: u64, entry: u64, argument: u64, id: u32) u64 {
     assert(top % 16 == 0);
+    assert(entry != 0);
     const words: [*]u64 = @ptrFromInt(top - 10 * 8);
     const control_words: u64 = 0x1f80 | (@as(u64, 0x037f) << 32); // MXCSR, x87 control word.
     words[0] = control_words;
@@ -129,9 +162,12 @@ export fn task_returned(status: u32) callconv(.c) noreturn {
 }
 
 /// Lets every other ready task run once.
+/// The hot path (a yield round trip is ~27 ns): the queue's invariants are asserted in
+/// enqueue and dequeue, not again here.
 pub fn yield_now() void {
-    if (earliest_deadline_tsc != deadline_none and
-        cpu.rdtsc() >= earliest_deadline_tsc) wake_expired();
+    if (earliest_deadline_tsc != deadline_none and platform.now_tsc() >= earliest_deadline_tsc) {
+        wake_expired();
+    }
     if (ready_count == 0) return;
     tasks[current].state = .ready;
     enqueue(current);
@@ -153,31 +189,34 @@ pub fn block(wait: Wait, object: u32, deadline_tsc: u64) bool {
 /// As block, for a task that was woken but found the channel taken again: it keeps its place in
 /// line (waiters are woken oldest first), so a busy channel cannot starve it.
 pub fn block_again(wait: Wait, object: u32, deadline_tsc: u64) bool {
+    assert(tasks[current].blocked_sequence > 0);
     return block_in_place(wait, object, deadline_tsc);
 }
 
 fn block_in_place(wait: Wait, object: u32, deadline_tsc: u64) bool {
+    assert(wait != .none);
     const task = &tasks[current];
     assert(task.state == .running);
+    assert(task.wait == .none);
     task.state = .blocked;
     task.wait = wait;
     task.wait_object = object;
     task.deadline_tsc = deadline_tsc;
     task.timed_out = false;
     blocked_by_wait[@intFromEnum(wait)] += 1;
+    assert(blocked_by_wait[@intFromEnum(wait)] <= tasks.len);
     if (deadline_tsc < earliest_deadline_tsc) earliest_deadline_tsc = deadline_tsc;
     switch_away();
+    // Woken (wake clears the wait) and switched back to.
+    assert(task.state == .running);
+    assert(task.wait == .none);
     return !task.timed_out;
 }
-
-var block_sequence: u64 = 0;
-/// Tasks blocked per kind of wait: wake_all skips its scan when nobody waits (a channel send
-/// notifies receivers, senders and pollers; usually only one kind has waiters).
-var blocked_by_wait = [_]u32{0} ** @typeInfo(Wait).@"enum".fields.len;
 
 /// Makes every task blocked on (wait, object) ready, the longest-waiting first: waking in id
 /// order let one producer take every free slot of a busy channel while the others starved.
 pub fn wake_all(wait: Wait, object: u32) void {
+    assert(wait != .none);
     if (blocked_by_wait[@intFromEnum(wait)] == 0) return;
     var waiters: [constants.tasks_max]u32 = undefined;
     var count: u32 = 0;
@@ -193,12 +232,14 @@ pub fn wake_all(wait: Wait, object: u32) void {
         waiters[position] = @intCast(id);
         count += 1;
     }
+    assert(count <= blocked_by_wait[@intFromEnum(wait)]);
     for (waiters[0..count]) |id| wake(id);
 }
 
 pub fn wake(id: u32) void {
     const task = &tasks[id];
     assert(task.state == .blocked);
+    assert(task.wait != .none);
     assert(blocked_by_wait[@intFromEnum(task.wait)] > 0);
     blocked_by_wait[@intFromEnum(task.wait)] -= 1;
     task.state = .ready;
@@ -209,6 +250,7 @@ pub fn wake(id: u32) void {
 
 /// Ends the current task. The first task's end is the workload's end.
 pub fn exit_current(status: u32) noreturn {
+    assert(tasks[current].state == .running);
     if (current == 0) workload_finished(workload_status(status));
     const task = &tasks[current];
     task.state = .done;
@@ -224,18 +266,22 @@ pub fn exit_current(status: u32) noreturn {
 /// abi.exit_status_out_of_range, and the console says why.
 fn workload_status(status: u32) u32 {
     if (status <= 255) return status;
-    console.print("workload: exit status {d} (as i32: {d}) is outside 0-255: exiting with {d}\n", .{
-        status, @as(i32, @bitCast(status)), abi.exit_status_out_of_range,
-    });
+    const format = "workload: exit status {d} (as i32: {d}) is outside 0-255: exiting with {d}\n";
+    platform.print(format, .{ status, @as(i32, @bitCast(status)), abi.exit_status_out_of_range });
     return abi.exit_status_out_of_range;
 }
 
 /// Waits for task `id` to end (or the deadline); returns its status and frees its slot.
 /// error.Released when another joiner took the status first (the slot may be reused).
 pub fn join(id: u32, deadline_tsc: u64) error{ TimedOut, Released }!u32 {
+    assert(id < tasks.len);
     assert(id != current);
     const generation = tasks[id].generation;
-    while (tasks[id].state != .done) {
+    // Each round follows a wake-up by the task's end or release, or the deadline: two at most
+    // (a wake-up by a release ends the loop too), the bound only documents that.
+    var rounds: u32 = 0;
+    while (tasks[id].state != .done) : (rounds += 1) {
+        assert(rounds < 2);
         if (tasks[id].state == .free or tasks[id].generation != generation) return error.Released;
         if (!block(.join, id, deadline_tsc)) return error.TimedOut;
     }
@@ -250,10 +296,11 @@ pub fn join(id: u32, deadline_tsc: u64) error{ TimedOut, Released }!u32 {
 pub fn deadline_after(duration_ns: u64) u64 {
     if (duration_ns == abi.timeout_infinite) return deadline_none;
     const ticks = clock.ticks_for_ns(@min(duration_ns, constants.timeout_ns_max));
-    return cpu.rdtsc() +| ticks;
+    return platform.now_tsc() +| ticks;
 }
 
 fn enqueue(id: u32) void {
+    assert(tasks[id].state == .ready);
     assert(ready_count < ready_queue.len);
     ready_queue[(ready_head + ready_count) % ready_queue.len] = id;
     ready_count += 1;
@@ -262,6 +309,7 @@ fn enqueue(id: u32) void {
 fn dequeue() ?u32 {
     if (ready_count == 0) return null;
     const id = ready_queue[ready_head];
+    assert(tasks[id].state == .ready);
     ready_head = (ready_head + 1) % @as(u32, ready_queue.len);
     ready_count -= 1;
     return id;
@@ -270,7 +318,7 @@ fn dequeue() ?u32 {
 /// Switches to the next ready task, idling until one is ready.
 fn switch_away() void {
     const previous = current;
-    const next = next_ready();
+    const next = next_ready(); // Ready: dequeue asserts it.
     if (next == previous) {
         tasks[previous].state = .running;
         return;
@@ -280,10 +328,13 @@ fn switch_away() void {
     switch_context(&tasks[previous].saved_rsp, tasks[next].saved_rsp);
 }
 
+/// The next task to run. Each round either takes a ready task or idles toward the earliest
+/// deadline (halting or spinning), so the rounds end by that deadline.
 fn next_ready() u32 {
     // Deadlines first: busy tasks that keep each other ready must not starve sleepers.
-    if (earliest_deadline_tsc != deadline_none and
-        cpu.rdtsc() >= earliest_deadline_tsc) wake_expired();
+    if (earliest_deadline_tsc != deadline_none and platform.now_tsc() >= earliest_deadline_tsc) {
+        wake_expired();
+    }
     var rounds: u64 = 0;
     while (true) : (rounds += 1) {
         if (dequeue()) |id| return id;
@@ -296,7 +347,7 @@ fn next_ready() u32 {
 /// Makes tasks whose deadline passed ready, earliest deadline first (several may have passed by
 /// the time the scheduler looks); recomputes the earliest deadline left.
 fn wake_expired() void {
-    const now = cpu.rdtsc();
+    const now = platform.now_tsc();
     var earliest: u64 = deadline_none;
     var expired: [constants.tasks_max]u32 = undefined;
     var count: u32 = 0;
@@ -317,9 +368,11 @@ fn wake_expired() void {
         count += 1;
     }
     for (expired[0..count]) |id| {
+        assert(tasks[id].deadline_tsc <= now);
         tasks[id].timed_out = true;
         wake(id);
     }
+    assert(earliest > now);
     earliest_deadline_tsc = earliest;
 }
 
@@ -327,27 +380,26 @@ fn wake_expired() void {
 /// margin before it, then return (the caller looks again and comes back here to spin the rest).
 /// Near ones: spin in ring 3 up to the deadline.
 fn idle(rounds: u64) void {
+    assert(ready_count == 0);
     const deadline = earliest_deadline_tsc;
     if (deadline == deadline_none) deadlock();
     if (rounds == 0) before_idle();
-    const now = cpu.rdtsc();
+    const now = platform.now_tsc();
     if (deadline <= now) return;
     const margin = halt_margin_ticks();
     if (deadline - now > margin + clock.ticks_for_ns(constants.idle_halt_ns_min)) {
         const armed = deadline - margin;
-        _ = supervisor.call(.halt_until, armed, 0, 0);
-        halt_overshoot_learn(armed, cpu.rdtsc());
+        assert(armed > now);
+        platform.halt_until(armed);
+        halt_overshoot_learn(armed, platform.now_tsc());
         return;
     }
     var spins: u64 = 0;
-    while (cpu.rdtsc() < deadline and spins < constants.idle_spin_iterations_max) : (spins += 1) {
-        cpu.pause();
+    while (platform.now_tsc() < deadline and spins < constants.idle_spin_iterations_max) {
+        platform.pause();
+        spins += 1;
     }
 }
-
-/// The highest recent overshoot of a halt past its armed deadline (TSC ticks), decaying; 0 until
-/// the first halt that ran to its deadline.
-var halt_overshoot_ticks: u64 = 0;
 
 /// How long before a deadline to stop halting: what a halt's wake-up costs here (see
 /// constants.zig, idle_halt_margin_*), in TSC ticks.
@@ -375,10 +427,11 @@ fn halt_overshoot_learn(armed: u64, woke: u64) void {
 fn deadlock() noreturn {
     @branchHint(.cold);
     before_idle();
-    console.write("deadlock: every task is blocked and nothing can wake them:\n");
+    platform.write("deadlock: every task is blocked and nothing can wake them:\n");
     for (tasks, 0..) |task, id| {
         if (task.state != .blocked) continue;
-        console.print("  task {d}: waiting on {s} {d}\n", .{
+        assert(task.deadline_tsc == deadline_none);
+        platform.print("  task {d}: waiting on {s} {d}\n", .{
             id, @tagName(task.wait), task.wait_object,
         });
     }
@@ -428,8 +481,4 @@ comptime {
         \\    ud2
         \\.size task_trampoline, . - task_trampoline
     );
-}
-
-comptime {
-    assert(constants.tasks_max >= 2);
 }

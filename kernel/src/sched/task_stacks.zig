@@ -31,21 +31,23 @@ fn slot_stack_bytes(index: u32) u64 {
 
 fn slot_offset(index: u32) u64 {
     if (index == 0) return 0;
-    const slot_bytes = pages.page_bytes + constants.task_stack_bytes;
-    return pages.page_bytes + constants.main_task_stack_bytes + (index - 1) * slot_bytes;
+    const first_bytes = pages.page_bytes + constants.main_task_stack_bytes;
+    return first_bytes + (index - 1) * (pages.page_bytes + constants.task_stack_bytes);
 }
 
 pub const Error = error{ NoMemory, MappingRefused };
 
 /// Builds the region for as many slots as memory allows (at most tasks_max).
 pub fn init() Error!void {
-    const slots_bytes = slot_offset(constants.tasks_max);
-    const region_bytes = std.mem.alignForward(u64, slots_bytes, large_page_bytes);
+    const region_bytes =
+        std.mem.alignForward(u64, slot_offset(constants.tasks_max), large_page_bytes);
     const large_pages = region_bytes / large_page_bytes;
     const region_pages = region_bytes / pages.page_bytes;
     const base = pages.global.allocate_aligned(region_pages, large_page_bytes) orelse
         return error.NoMemory;
+    assert(base % large_page_bytes == 0);
     const tables = pages.global.allocate(large_pages) orelse return error.NoMemory;
+    assert(tables % pages.page_bytes == 0);
     // Fill the page tables: every page present, except each slot's guard page.
     const entries: [*]u64 = @ptrFromInt(tables);
     for (0..large_pages * 512) |index| {
@@ -77,15 +79,8 @@ pub fn slot_count() u32 {
 
 pub fn slot(index: u32) Slot {
     assert(index < slots_available);
+    assert(region_base != 0);
     const guard = region_base + slot_offset(index);
-    return .{
-        .guard = guard,
-        .bottom = guard + pages.page_bytes,
-        .top = guard + pages.page_bytes + slot_stack_bytes(index),
-    };
-}
-
-comptime {
-    assert(constants.task_stack_bytes % 4096 == 0);
-    assert(constants.main_task_stack_bytes % 4096 == 0);
+    const bottom = guard + pages.page_bytes;
+    return .{ .guard = guard, .bottom = bottom, .top = bottom + slot_stack_bytes(index) };
 }

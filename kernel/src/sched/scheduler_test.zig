@@ -1,0 +1,187 @@
+//! Host tests of the scheduler: real tasks on real stacks (host_run.zig), a fake clock.
+
+const std = @import("std");
+const testing = std.testing;
+const abi = @import("../abi/abi.zig");
+const constants = @import("../constants.zig");
+const scheduler = @import("scheduler.zig");
+const platform = @import("platform_host.zig");
+const host = @import("host_run.zig");
+const check = host.check;
+
+const ms: u64 = std.time.ns_per_ms;
+
+fn expect_clean(status: u32) !void {
+    try testing.expectEqual(@as(u32, 0), host.failed_line);
+    try testing.expectEqual(@as(u32, 0), status);
+}
+
+fn take_turns(tag: u64) callconv(.c) u32 {
+    for (0..3) |_| {
+        host.note(@intCast(tag));
+        scheduler.yield_now();
+    }
+    return @intCast(tag * 10);
+}
+
+fn spawn_three_and_join(_: u64) callconv(.c) u32 {
+    // Alone, a yield returns at once.
+    scheduler.yield_now();
+    check(host.log_count == 0, @src());
+    const ids = [_]u32{
+        host.spawn(&take_turns, 1),
+        host.spawn(&take_turns, 2),
+        host.spawn(&take_turns, 3),
+    };
+    check(std.mem.eql(u32, &ids, &.{ 1, 2, 3 }), @src());
+    for (ids, 1..) |id, tag| check(host.join(id) == tag * 10, @src());
+    return 0;
+}
+
+test "tasks run in spawn order and take turns at every yield; join returns their status" {
+    try expect_clean(host.run(&spawn_three_and_join, 0));
+    try testing.expectEqualSlices(u32, &.{ 1, 2, 3, 1, 2, 3, 1, 2, 3 }, host.logged());
+}
+
+fn sleep_then_note(duration_ms: u64) callconv(.c) u32 {
+    scheduler.sleep_ns(duration_ms * ms);
+    check(platform.now >= duration_ms * ms, @src());
+    host.note(@intCast(duration_ms));
+    return 0;
+}
+
+fn sleepers(_: u64) callconv(.c) u32 {
+    const ids = [_]u32{
+        host.spawn(&sleep_then_note, 30),
+        host.spawn(&sleep_then_note, 10),
+        host.spawn(&sleep_then_note, 20),
+    };
+    for (ids) |id| _ = host.join(id);
+    return 0;
+}
+
+test "sleepers wake in deadline order, the CPU halting in between" {
+    try expect_clean(host.run(&sleepers, 0));
+    try testing.expectEqualSlices(u32, &.{ 10, 20, 30 }, host.logged());
+    try testing.expect(platform.halts >= 3);
+    try testing.expect(host.flushes >= 1); // Buffered events go out before the CPU idles.
+}
+
+fn late_scheduler(_: u64) callconv(.c) u32 {
+    const ids = [_]u32{
+        host.spawn(&sleep_then_note, 3),
+        host.spawn(&sleep_then_note, 1),
+        host.spawn(&sleep_then_note, 2),
+    };
+    scheduler.yield_now(); // All three sleep.
+    for (ids) |id| check(scheduler.tasks[id].state == .blocked, @src());
+    platform.now += 1000 * ms; // Task 0 computed for a second: every deadline passed.
+    scheduler.yield_now();
+    check(host.log_count == 3, @src());
+    for (ids) |id| _ = host.join(id);
+    return 0;
+}
+
+test "deadlines that passed together fire in deadline order, before task 0 runs again" {
+    try expect_clean(host.run(&late_scheduler, 0));
+    try testing.expectEqualSlices(u32, &.{ 1, 2, 3 }, host.logged());
+    try testing.expectEqual(@as(u64, 0), platform.halts);
+}
+
+fn wait_on_poll(duration_ms: u64) callconv(.c) u32 {
+    const woken = scheduler.block(.poll, 0, scheduler.deadline_after(duration_ms * ms));
+    host.note(@intFromBool(woken));
+    return 0;
+}
+
+fn wake_or_time_out(_: u64) callconv(.c) u32 {
+    const woken = host.spawn(&wait_on_poll, 5);
+    scheduler.yield_now();
+    check(scheduler.tasks[woken].wait == .poll, @src());
+    scheduler.wake_all(.poll, 0);
+    check(scheduler.tasks[woken].state == .ready, @src());
+    _ = host.join(woken);
+    check(platform.now < 5 * ms, @src());
+    const timed_out = host.spawn(&wait_on_poll, 5);
+    _ = host.join(timed_out);
+    check(platform.now >= 5 * ms, @src());
+    return 0;
+}
+
+test "block returns true when woken and false when its deadline passed" {
+    try expect_clean(host.run(&wake_or_time_out, 0));
+    try testing.expectEqualSlices(u32, &.{ 1, 0 }, host.logged());
+}
+
+fn exit_early(status: u64) callconv(.c) u32 {
+    scheduler.sleep_ns(10 * ms);
+    scheduler.exit_current(@intCast(status));
+}
+
+fn joins(_: u64) callconv(.c) u32 {
+    const id = host.spawn(&exit_early, 42);
+    const early = scheduler.join(id, scheduler.deadline_after(1 * ms));
+    check(early == error.TimedOut, @src());
+    check(scheduler.tasks[id].state == .blocked, @src());
+    check(host.join(id) == 42, @src());
+    check(scheduler.tasks[id].state == .free, @src());
+    // The status was taken: the slot is gone.
+    check(scheduler.join(id, scheduler.deadline_none) == error.Released, @src());
+    // A freed slot is reused, with a new generation.
+    const generation = scheduler.tasks[id].generation;
+    check(host.spawn(&exit_early, 7) == id, @src());
+    check(scheduler.tasks[id].generation == generation +% 1, @src());
+    check(host.join(id) == 7, @src());
+    return 0;
+}
+
+test "join: times out, returns the exit status once, then reports the task released" {
+    try expect_clean(host.run(&joins, 0));
+}
+
+fn return_status(status: u64) callconv(.c) u32 {
+    return @intCast(status);
+}
+
+test "the workload's status is its exit status; above 255 it becomes out_of_range, said why" {
+    try testing.expectEqual(@as(u32, 7), host.run(&return_status, 7));
+    try testing.expectEqual(abi.exit_status_out_of_range, host.run(&return_status, 300));
+    const said = "workload: exit status 300 (as i32: 300) is outside 0-255";
+    try testing.expect(std.mem.indexOf(u8, platform.output(), said) != null);
+}
+
+fn wait_forever(_: u64) callconv(.c) u32 {
+    _ = host.spawn(&wait_forever_on_join, 0);
+    _ = scheduler.block(.channel_receive, 5, scheduler.deadline_none);
+    check(false, @src()); // Nothing can wake it.
+    return 0;
+}
+
+fn wait_forever_on_join(_: u64) callconv(.c) u32 {
+    _ = scheduler.join(0, scheduler.deadline_none) catch 0;
+    return 0;
+}
+
+test "every task blocked without a deadline is a deadlock, reported and not waited on" {
+    try testing.expectEqual(constants.exit_status_deadlock, host.run(&wait_forever, 0));
+    try testing.expectEqual(@as(u32, 0), host.failed_line);
+    const output = platform.output();
+    try testing.expect(std.mem.startsWith(u8, output, "deadlock: every task is blocked"));
+    try testing.expect(std.mem.indexOf(u8, output, "task 0: waiting on channel_receive 5") != null);
+    try testing.expect(std.mem.indexOf(u8, output, "task 1: waiting on join 0") != null);
+}
+
+fn spawn_all(_: u64) callconv(.c) u32 {
+    const too_large = scheduler.spawn(@intFromPtr(&return_status), 0, 1 << 30);
+    check(too_large == error.OutOfRange, @src());
+    for (1..constants.tasks_max) |expected| {
+        check(host.spawn(&return_status, 0) == expected, @src());
+    }
+    const full = scheduler.spawn(@intFromPtr(&return_status), 0, 4096);
+    check(full == error.LimitReached, @src());
+    return 0;
+}
+
+test "spawn: every slot once, then limit_reached; too large a stack is out_of_range" {
+    try expect_clean(host.run(&spawn_all, 0));
+}
