@@ -4,8 +4,9 @@
 // (the one started last, which logs/console.log points at); no running marker is left behind.
 // Needs the image attached read-only (QEMU takes a write lock on a writable drive, so a second
 // concurrent run of the same image fails with `Failed to get "write" lock`).
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readAt } from '../../cli/src/io.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accels, qemuDescendants, requireBuilt, spawnUkernel, tempDir, ukernel, waitFor, type RunResult } from './helpers.js';
 
@@ -59,9 +60,7 @@ function hasBlocks(path: string): boolean {
   try {
     const fd = openSync(path, 'r');
     try {
-      const magic = Buffer.alloc(4);
-      readSync(fd, magic, 0, 4, 512);
-      return magic.toString('latin1') === 'UKEB';
+      return readAt(fd, 512, 4).toString('latin1') === 'UKEB';
     } finally {
       closeSync(fd);
     }

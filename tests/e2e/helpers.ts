@@ -1,23 +1,20 @@
 // Shared helpers for end-to-end tests: they run the real CLI (cli/bin/ukernel.mjs) on the real
 // kernel under real QEMU. Every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { probeKvm } from '../../cli/src/vmm/accel.js';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const cliPath = join(root, 'cli/bin/ukernel.mjs');
 export const kernelPath = join(root, 'kernel/zig-out/bin/ukernel.elf');
 export const shimPath = join(root, 'tests/fc_shim/zig-out/fc_shim.elf');
 
+/** The CLI's own KVM probe, so the tests pick the accelerators `ukernel run --accel auto` would. */
 export function kvmUsable(): boolean {
-  try {
-    accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return probeKvm().ok;
 }
 
 export function onPath(command: string): boolean {

@@ -3,10 +3,11 @@
 // each file), zero padding, the entry, the manifest and ABI compatibility. Sections are hashed
 // straight from the file in chunks, so a large image is never read into memory at once.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { IMAGE_BYTES_MAX, IMAGE_READ_CHUNK_BYTES, MANIFEST_BYTES_MAX, ROOTFS_INDEX_BYTES_MAX } from '../constants.js';
 import { UkernelError, type ErrorName } from '../errors.js';
 import { errnoCode, printable } from '../fsutil.js';
+import { readAt } from '../io.js';
 import {
   ALLOWED_MODES,
   E,
@@ -71,16 +72,7 @@ export function bufferSource(bytes: Uint8Array): ImageSource {
 function fdSource(fd: number, size: number): ImageSource {
   return {
     size,
-    read(offset, length) {
-      const out = Buffer.alloc(length);
-      let got = 0;
-      while (got < length) {
-        const n = readSync(fd, out, got, length - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return out.subarray(0, got);
-    },
+    read: (offset, length) => readAt(fd, offset, length),
   };
 }
 

@@ -1,11 +1,12 @@
 // The events device (docs/observability.md): the file the CLI creates for each run and attaches
 // as a second virtio-blk disk. Only the sector-0 header is written by the host; the guest appends
 // blocks after it. Kept apart from the decoder so `ukernel run` loads only this.
-import { closeSync, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EVENTS_SECTOR_BYTES } from '../constants.js';
 import { fileError } from '../errors.js';
 import { makeDirectory, removeQuietly, tempPathFor } from '../fsutil.js';
+import { writeAll } from '../io.js';
 
 export const EVENTS_MAGIC = 'UKEVENTS';
 export const EVENTS_VERSION = 1;
@@ -33,9 +34,7 @@ export function createEventsFile(path: string, capacityBytes: number, display: s
   try {
     const fd = openSync(temp, 'w', 0o644);
     try {
-      const header = encodeEventsHeader(capacityBytes);
-      let offset = 0;
-      while (offset < header.length) offset += writeSync(fd, header, offset, header.length - offset, offset);
+      writeAll(fd, encodeEventsHeader(capacityBytes), 0);
       ftruncateSync(fd, capacityBytes);
     } finally {
       closeSync(fd);
