@@ -14,7 +14,7 @@ import {
   VCPU_DEFAULT,
 } from '../constants.js';
 import { checkKernelElf } from '../elf.js';
-import { UkernelError } from '../errors.js';
+import { isUkernelError, UkernelError } from '../errors.js';
 import { displayPath, writeFileAtomic } from '../fsutil.js';
 import { formatBytes } from '../format.js';
 import type { AbiVersion } from '../image/format.js';
@@ -221,7 +221,7 @@ async function projectTarget(opts: RunOptions, d: RunDeps, say: (line: string) =
   try {
     ctx = workflowContext(d.cwd, d.env, say, undefined, opts.json ? noProgress : undefined); // never progress on --json
   } catch (err) {
-    if (err instanceof UkernelError && err.code === 'UK110') {
+    if (isUkernelError(err, 'ProjectNotFound')) {
       throw new UkernelError('ProjectNotFound', `${err.message}: nothing to run`, {
         hint: 'Run it inside a project (ukernel init), or pass --image dist/NAME.img or --kernel ELF.',
       });

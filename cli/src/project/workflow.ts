@@ -24,7 +24,7 @@ import {
   ZIG_GLOBAL_CACHE_DIR,
 } from '../constants.js';
 import { checkKernelElf, describeWorkloadElf } from '../elf.js';
-import { errnoError, fileError, Interrupted, UkernelError } from '../errors.js';
+import { errnoError, fileError, Interrupted, isUkernelError, UkernelError } from '../errors.js';
 import { interruptible } from '../child.js';
 import { displayPath, errnoCode, makeDirectory, readProjectFile, removeEntriesChanged, removeQuietly, removeStaleTemps, tempPathFor, writeFileAtomic } from '../fsutil.js';
 import { streamProgress, type Progress } from '../progress.js';
@@ -316,7 +316,7 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
   try {
     checkKernelElf(kernel.path, kernel.from);
   } catch (err) {
-    if (err instanceof UkernelError && err.code === 'UK102') {
+    if (isUkernelError(err, 'KernelNotFound')) {
       throw new UkernelError('KernelNotFound', err.message, { hint: 'Build the kernel: bash scripts/build-kernel.sh (or set UKERNEL_KERNEL).' });
     }
     throw err;
