@@ -35,7 +35,7 @@ import { buildInputsHash } from '../build/inputs.js';
 import { BUILD_RECIPE, runZig, zigBuildArgs, type Optimize } from '../build/zig.js';
 import { formatAbiVersion, IMAGE_FORMAT_VERSION } from '../image/format.js';
 import { isoSeconds, readAbiVersion, readLock, renderManifest, sourceDateEpoch } from '../image/manifest.js';
-import { bufferSource, verifyImage } from '../image/reader.js';
+import { bufferSource, verifyImage, type ImageInfo } from '../image/reader.js';
 import { writeImage } from '../image/writer.js';
 import { loadProject, type Project } from './config.js';
 import { locateKey } from './toml-position.js';
@@ -291,7 +291,7 @@ function kernelPath(ctx: WorkflowContext): { path: string; from: string } {
   return { path: join(ctx.ukernelRoot, KERNEL_ELF_PATH), from: 'the ukernel checkout' };
 }
 
-interface PackPlan {
+export interface PackPlan {
   inputs: string;
   bundle: Buffer;
   kernel: Buffer;
@@ -349,32 +349,45 @@ function recordedImagePath(ctx: WorkflowContext, record: PackRecord): string {
   return resolve(ctx.project.root, record.image);
 }
 
-/** The last pack when it is current (same inputs, image unchanged), else null. */
-export function currentPack(ctx: WorkflowContext, opts: PackOptions): PackRecord | null {
-  const record = readPackRecord(ctx);
-  if (record === null || record.readonly !== opts.readonly || recordedImagePath(ctx, record) !== opts.imagePath) return null;
-  let plan: PackPlan;
+/** What a pack wrote and the verified image (the reader's view), so `run` need not verify it again. */
+export interface PackResult {
+  record: PackRecord;
+  image: ImageInfo;
+}
+
+/**
+ * The image at `opts.imagePath`, packed again only when its inputs changed since the last pack:
+ * then the image is returned as verified while packing; null when the last pack is current (the
+ * file on disk has not been read: its reader must verify it).
+ */
+export function packIfChanged(ctx: WorkflowContext, opts: PackOptions): PackResult | null {
+  let plan: PackPlan | null;
   try {
     plan = planPack(ctx, opts.readonly);
   } catch {
-    return null; // Let packImage report it.
+    plan = null; // Let packImage report it.
   }
-  return plan.inputs === record.inputs ? record : null;
+  const record = readPackRecord(ctx);
+  const current =
+    plan !== null && record !== null && record.readonly === opts.readonly && recordedImagePath(ctx, record) === opts.imagePath && plan.inputs === record.inputs;
+  return current ? null : packImage(ctx, opts, plan ?? undefined);
 }
 
-/** Write the image from build/bundle.tgz + the kernel + the manifest; verify it before renaming it in place. */
-export function packImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
+/**
+ * Write the image from build/bundle.tgz + the kernel + the manifest; verify it before renaming it
+ * in place. `plan`: the inputs already read for this pack (else read now).
+ */
+export function packImage(ctx: WorkflowContext, opts: PackOptions, plan?: PackPlan): PackResult {
   const packing = ctx.progress.begin(`Packing image ${displayPath(ctx.cwd, opts.imagePath)}`);
   try {
-    return writePackedImage(ctx, opts);
+    return writePackedImage(ctx, opts, plan ?? planPack(ctx, opts.readonly));
   } finally {
     packing.done();
   }
 }
 
-function writePackedImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
+function writePackedImage(ctx: WorkflowContext, opts: PackOptions, plan: PackPlan): PackResult {
   const { root, config } = ctx.project;
-  const plan = planPack(ctx, opts.readonly);
   const files = readBundle(plan.bundle, show(ctx, BUNDLE_PATH));
   const entry = files.find((f) => f.path === BUNDLE_ENTRY_PATH);
   if (entry === undefined || entry.kind !== 'file') {
@@ -406,7 +419,7 @@ function writePackedImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
   };
   writeFileAtomic(join(root, PACK_RECORD_PATH), `${JSON.stringify(record, null, 2)}\n`, { display: show(ctx, PACK_RECORD_PATH) });
   ctx.say(`Image created: ${display}`);
-  return record;
+  return { record, image: info };
 }
 
 /** Warn when the sources changed since the last build (pack packs what was built). */
