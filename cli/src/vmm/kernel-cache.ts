@@ -10,7 +10,7 @@ import { readAt } from '../io.js';
 import type { SectionInfo } from '../image/reader.js';
 
 export function kernelCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  const base = env.XDG_CACHE_HOME?.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
   return join(base, 'ukernel', 'kernels');
 }
 

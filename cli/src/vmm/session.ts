@@ -359,7 +359,10 @@ class VmSession {
       case 'trace':
         return; // stays in the log for `ukernel trace`
       case 'boot':
-        if (this.boot !== null) return this.opts.warn('warning: duplicate @uk:boot record ignored');
+        if (this.boot !== null) {
+          this.opts.warn('warning: duplicate @uk:boot record ignored');
+          return;
+        }
         this.boot = { record, atNs };
         // On the console the record is sent at `ready`: its arrival dates kernel entry.
         if (channel === 'serial') this.entryAtNs ??= atNs - BigInt(record.readyNs);
@@ -367,13 +370,19 @@ class VmSession {
         return;
       case 'workload': {
         const slot = record.event === 'start' ? this.workloadStart : this.workloadExit;
-        if (slot !== null) return this.opts.warn(`warning: duplicate @uk:workload event=${record.event} record ignored`);
+        if (slot !== null) {
+          this.opts.warn(`warning: duplicate @uk:workload event=${record.event} record ignored`);
+          return;
+        }
         if (record.event === 'start') this.workloadStart = { record, atNs };
         else this.workloadExit = { record, atNs };
         return;
       }
       case 'exit':
-        if (this.exit !== null) return this.opts.warn('warning: duplicate @uk:exit record ignored');
+        if (this.exit !== null) {
+          this.opts.warn('warning: duplicate @uk:exit record ignored');
+          return;
+        }
         this.exit = { record, atNs };
         this.after(EXIT_AFTER_RECORD_MS, { kind: 'exit-grace' });
         return;
