@@ -319,6 +319,24 @@ function checkZero(source: ImageSource, start: number, end: number, what: string
 
 function checkRootfs(source: ImageSource, section: SectionInfo, indexSha256: string, fail: Fail): FileInfo[] {
   const bad = (what: string): never => fail('rootfs', what);
+  const { count, indexBytes } = checkRootfsHeader(source, section, fail);
+  const index = source.read(section.offset, indexBytes);
+  const actualIndexSha = createHash('sha256').update(index).digest('hex');
+  if (actualIndexSha !== indexSha256) bad(`rootfs index sha256 mismatch (expected ${indexSha256}, got ${actualIndexSha})`);
+  const files: FileInfo[] = [];
+  let previousPath: Buffer | null = null;
+  for (let i = 0; i < count; i++) {
+    const { file, pathRaw } = checkRootfsEntry(index, { i, count, indexBytes, totalBytes: section.size, previousPath }, bad);
+    previousPath = pathRaw;
+    files.push(file);
+  }
+  checkRootfsData(source, section, indexBytes, files, bad);
+  return files;
+}
+
+/** The rootfs header: magic, version, limits, and an index that fits the section. */
+function checkRootfsHeader(source: ImageSource, section: SectionInfo, fail: Fail): { count: number; indexBytes: number } {
+  const bad = (what: string): never => fail('rootfs', what);
   if (section.size < ROOTFS_HEADER_BYTES) bad(`rootfs section is ${section.size} bytes, smaller than its header`);
   const head = source.read(section.offset, ROOTFS_HEADER_BYTES);
   if (!head.subarray(0, 8).equals(ROOTFS_MAGIC)) bad('rootfs magic is not "UKROOTFS"');
@@ -335,46 +353,48 @@ function checkRootfs(source: ImageSource, section: SectionInfo, indexSha256: str
   }
   if (indexBytes > section.size) bad(`rootfs index (${indexBytes} bytes) is larger than the rootfs section (${section.size} bytes)`);
   if (totalBytes !== BigInt(section.size)) bad(`rootfs total_bytes ${totalBytes} differs from the section size ${section.size}`);
-  const index = source.read(section.offset, indexBytes);
-  const actualIndexSha = createHash('sha256').update(index).digest('hex');
-  if (actualIndexSha !== indexSha256) bad(`rootfs index sha256 mismatch (expected ${indexSha256}, got ${actualIndexSha})`);
+  return { count, indexBytes };
+}
 
-  const pathsStart = ROOTFS_HEADER_BYTES + count * ROOTFS_ENTRY_BYTES;
-  const files: FileInfo[] = [];
-  let previousPath: Buffer | null = null;
-  for (let i = 0; i < count; i++) {
-    const at = ROOTFS_HEADER_BYTES + i * ROOTFS_ENTRY_BYTES;
-    const pathOffset = index.readUInt32LE(at + E.pathOffset);
-    const pathBytes = index.readUInt16LE(at + E.pathBytes);
-    if (pathBytes < 1 || pathBytes > ROOTFS_PATH_BYTES_MAX || pathOffset < pathsStart || pathOffset + pathBytes > indexBytes) {
-      bad(`rootfs entry ${i} has its path out of bounds (offset ${pathOffset}, ${pathBytes} bytes)`);
-    }
-    const pathRaw = index.subarray(pathOffset, pathOffset + pathBytes);
-    const path = pathRaw.toString('latin1');
-    const problem = rootfsPathProblem(path);
-    if (problem !== null) bad(`rootfs entry ${i} path ${JSON.stringify(path)} ${problem}`);
-    if (previousPath !== null && Buffer.compare(previousPath, pathRaw) >= 0) bad(`rootfs entries are not sorted bytewise without duplicates at ${JSON.stringify(path)}`);
-    previousPath = pathRaw;
-    const kind = index.readUInt8(at + E.kind);
-    const mode = index.readUInt32LE(at + E.mode);
-    const dataOffset = index.readBigUInt64LE(at + E.dataOffset);
-    const size = index.readBigUInt64LE(at + E.size);
-    const sha = index.subarray(at + E.sha256, at + E.sha256 + 32);
-    if (index.readUInt8(at + E.reserved7) !== 0 || index.readUInt32LE(at + E.reserved12) !== 0) bad(`rootfs entry ${path} has non-zero reserved bytes`);
-    if (!(ALLOWED_MODES as readonly number[]).includes(mode)) bad(`rootfs entry ${path} has mode 0o${mode.toString(8)}; allowed: 0o644, 0o755`);
-    if (kind === ENTRY_KIND_DIRECTORY) {
-      if (dataOffset !== 0n || size !== 0n || !isZero(sha) || mode !== 0o755) bad(`rootfs directory ${path} has data, a hash or a mode other than 0o755`);
-      files.push({ path, kind: 'directory', mode, size: 0, dataOffset: 0, sha256: null });
-      continue;
-    }
-    if (kind !== ENTRY_KIND_FILE) bad(`rootfs entry ${path} has unknown kind ${kind}`);
-    if (dataOffset % BigInt(ROOTFS_ALIGN_BYTES) !== 0n || dataOffset < BigInt(indexBytes) || dataOffset + size > totalBytes) {
-      bad(`rootfs file ${path} data (offset ${dataOffset}, ${size} bytes) is misaligned or outside the rootfs`);
-    }
-    files.push({ path, kind: 'file', mode, size: Number(size), dataOffset: Number(dataOffset), sha256: hex(sha) });
+interface EntryPlace {
+  i: number;
+  count: number;
+  indexBytes: number;
+  totalBytes: number;
+  /** The path of entry i - 1 (paths are sorted bytewise, no duplicates). */
+  previousPath: Buffer | null;
+}
+
+/** Index entry `i`: its path (bounds, shape, order), reserved bytes, mode, kind and data range. */
+function checkRootfsEntry(index: Buffer, place: EntryPlace, bad: (what: string) => never): { file: FileInfo; pathRaw: Buffer } {
+  const { i, count, indexBytes, totalBytes, previousPath } = place;
+  const at = ROOTFS_HEADER_BYTES + i * ROOTFS_ENTRY_BYTES;
+  const pathOffset = index.readUInt32LE(at + E.pathOffset);
+  const pathBytes = index.readUInt16LE(at + E.pathBytes);
+  if (pathBytes < 1 || pathBytes > ROOTFS_PATH_BYTES_MAX || pathOffset < ROOTFS_HEADER_BYTES + count * ROOTFS_ENTRY_BYTES || pathOffset + pathBytes > indexBytes) {
+    bad(`rootfs entry ${i} has its path out of bounds (offset ${pathOffset}, ${pathBytes} bytes)`);
   }
-  checkRootfsData(source, section, indexBytes, files, bad);
-  return files;
+  const pathRaw = index.subarray(pathOffset, pathOffset + pathBytes);
+  const path = pathRaw.toString('latin1');
+  const problem = rootfsPathProblem(path);
+  if (problem !== null) bad(`rootfs entry ${i} path ${JSON.stringify(path)} ${problem}`);
+  if (previousPath !== null && Buffer.compare(previousPath, pathRaw) >= 0) bad(`rootfs entries are not sorted bytewise without duplicates at ${JSON.stringify(path)}`);
+  const kind = index.readUInt8(at + E.kind);
+  const mode = index.readUInt32LE(at + E.mode);
+  const dataOffset = index.readBigUInt64LE(at + E.dataOffset);
+  const size = index.readBigUInt64LE(at + E.size);
+  const sha = index.subarray(at + E.sha256, at + E.sha256 + 32);
+  if (index.readUInt8(at + E.reserved7) !== 0 || index.readUInt32LE(at + E.reserved12) !== 0) bad(`rootfs entry ${path} has non-zero reserved bytes`);
+  if (!(ALLOWED_MODES as readonly number[]).includes(mode)) bad(`rootfs entry ${path} has mode 0o${mode.toString(8)}; allowed: 0o644, 0o755`);
+  if (kind === ENTRY_KIND_DIRECTORY) {
+    if (dataOffset !== 0n || size !== 0n || !isZero(sha) || mode !== 0o755) bad(`rootfs directory ${path} has data, a hash or a mode other than 0o755`);
+    return { file: { path, kind: 'directory', mode, size: 0, dataOffset: 0, sha256: null }, pathRaw };
+  }
+  if (kind !== ENTRY_KIND_FILE) bad(`rootfs entry ${path} has unknown kind ${kind}`);
+  if (dataOffset % BigInt(ROOTFS_ALIGN_BYTES) !== 0n || dataOffset < BigInt(indexBytes) || dataOffset + size > BigInt(totalBytes)) {
+    bad(`rootfs file ${path} data (offset ${dataOffset}, ${size} bytes) is misaligned or outside the rootfs`);
+  }
+  return { file: { path, kind: 'file', mode, size: Number(size), dataOffset: Number(dataOffset), sha256: hex(sha) }, pathRaw };
 }
 
 function checkRootfsData(source: ImageSource, section: SectionInfo, indexBytes: number, files: FileInfo[], bad: (what: string) => never): void {
