@@ -206,13 +206,12 @@ export function buildWorkload(ctx: WorkflowContext, optimize: Optimize): Promise
 }
 
 async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
-  const { config, root } = ctx.project;
+  const { root } = ctx.project;
   checkEntry(ctx);
   const sdk = findSdk(ctx);
   const env = readEnvFile(ctx);
   const zig = findZig(ctx.ukernelRoot, ctx.pins, ctx.env);
   const inputs = currentBuildInputs(ctx, optimize, env);
-
   const binary = join(root, WORKLOAD_BIN_PATH);
   const temp = tempPathFor(binary);
   makeDirectory(dirname(binary), show(ctx, 'build/bin'));
@@ -220,45 +219,11 @@ async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promi
   // a build running now (concurrent `ukernel run`s), nor Zig's own temp files in use.
   removeStaleTemps(dirname(binary));
   removeStaleTemps(join(root, 'build'));
-  const zigTemps = [join(root, ZIG_CACHE_DIR, 'tmp'), join(root, ZIG_GLOBAL_CACHE_DIR, 'tmp')];
-  for (const dir of zigTemps) removeEntriesChanged(dir, 0, Date.now() - STALE_TEMP_AGE_MS);
+  for (const dir of zigTempDirs(root)) removeEntriesChanged(dir, 0, Date.now() - STALE_TEMP_AGE_MS);
   try {
-    const args = zigBuildArgs({
-      entry: config.project.entry,
-      sdkRoot: sdk.root,
-      sdkModule: sdk.module,
-      optimize,
-      output: displayPath(root, temp),
-      cacheDir: ZIG_CACHE_DIR,
-      globalCacheDir: ZIG_GLOBAL_CACHE_DIR,
-    });
-    const compiling = ctx.progress.begin(`Compiling ${config.project.entry} with zig ${zig.version} (${optimize})`);
-    const startedMs = Date.now();
-    try {
-      await runZig(zig.path, args, root);
-    } catch (err) {
-      // Stopped by a signal: Zig's temp files of this compile go too.
-      if (err instanceof Interrupted) for (const dir of zigTemps) removeEntriesChanged(dir, startedMs, Infinity);
-      throw err;
-    } finally {
-      compiling.done();
-    }
-    const bytes = readFileSync(temp);
-    const problem = describeWorkloadElf(bytes);
-    if (problem !== null) {
-      throw new UkernelError('WorkloadInvalid', `the compiled workload ${show(ctx, WORKLOAD_BIN_PATH)} ${problem}`, {
-        hint: 'The ukernel SDK must provide the entry point (_start); check that src/main.zig imports "ukernel" and defines pub fn main.',
-      });
-    }
+    const bytes = await compileWorkload(ctx, { sdk, zig, optimize, temp });
     renameSync(temp, binary);
-    const bundling = ctx.progress.begin(`Writing bundle ${show(ctx, BUNDLE_PATH)}`);
-    let bundle: Buffer;
-    try {
-      bundle = createBundle({ workloadPath: binary, env, mtime: bundleMtime(ctx.env), stagingDir: join(root, 'build', `.bundle.${process.pid}.tmp`) });
-      writeFileAtomic(join(root, BUNDLE_PATH), bundle, { display: show(ctx, BUNDLE_PATH) });
-    } finally {
-      bundling.done();
-    }
+    const bundle = writeBundle(ctx, binary, env);
     const record: BuildRecord = {
       format: 1,
       inputs,
@@ -272,6 +237,60 @@ async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promi
     return record;
   } finally {
     removeQuietly(temp);
+  }
+}
+
+function zigTempDirs(root: string): string[] {
+  return [join(root, ZIG_CACHE_DIR, 'tmp'), join(root, ZIG_GLOBAL_CACHE_DIR, 'tmp')];
+}
+
+/** Run Zig to write the workload to `temp`; returns its bytes once they pass the ELF checks. */
+async function compileWorkload(
+  ctx: WorkflowContext,
+  build: { sdk: Sdk; zig: { path: string; version: string }; optimize: Optimize; temp: string },
+): Promise<Buffer> {
+  const { config, root } = ctx.project;
+  const { sdk, zig, optimize, temp } = build;
+  const args = zigBuildArgs({
+    entry: config.project.entry,
+    sdkRoot: sdk.root,
+    sdkModule: sdk.module,
+    optimize,
+    output: displayPath(root, temp),
+    cacheDir: ZIG_CACHE_DIR,
+    globalCacheDir: ZIG_GLOBAL_CACHE_DIR,
+  });
+  const compiling = ctx.progress.begin(`Compiling ${config.project.entry} with zig ${zig.version} (${optimize})`);
+  const startedMs = Date.now();
+  try {
+    await runZig(zig.path, args, root);
+  } catch (err) {
+    // Stopped by a signal: Zig's temp files of this compile go too.
+    if (err instanceof Interrupted) for (const dir of zigTempDirs(root)) removeEntriesChanged(dir, startedMs, Infinity);
+    throw err;
+  } finally {
+    compiling.done();
+  }
+  const bytes = readFileSync(temp);
+  const problem = describeWorkloadElf(bytes);
+  if (problem !== null) {
+    throw new UkernelError('WorkloadInvalid', `the compiled workload ${show(ctx, WORKLOAD_BIN_PATH)} ${problem}`, {
+      hint: 'The ukernel SDK must provide the entry point (_start); check that src/main.zig imports "ukernel" and defines pub fn main.',
+    });
+  }
+  return bytes;
+}
+
+/** build/bundle.tgz from the workload and the environment; returns its bytes. */
+function writeBundle(ctx: WorkflowContext, binary: string, env: Buffer): Buffer {
+  const { root } = ctx.project;
+  const bundling = ctx.progress.begin(`Writing bundle ${show(ctx, BUNDLE_PATH)}`);
+  try {
+    const bundle = createBundle({ workloadPath: binary, env, mtime: bundleMtime(ctx.env), stagingDir: join(root, 'build', `.bundle.${process.pid}.tmp`) });
+    writeFileAtomic(join(root, BUNDLE_PATH), bundle, { display: show(ctx, BUNDLE_PATH) });
+    return bundle;
+  } finally {
+    bundling.done();
   }
 }
 
