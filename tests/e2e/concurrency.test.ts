@@ -4,11 +4,11 @@
 // (the one started last, which logs/console.log points at); no running marker is left behind.
 // Needs the image attached read-only (QEMU takes a write lock on a writable drive, so a second
 // concurrent run of the same image fails with `Failed to get "write" lock`).
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAt } from '../../cli/src/io.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accels, qemuDescendants, requireBuilt, spawnUkernel, tempDir, ukernel, waitFor, type RunResult } from './helpers.js';
+import { accels, initProject, qemuDescendants, requireBuilt, spawnUkernel, tempDir, ukernelOk, waitFor, type RunResult } from './helpers.js';
 
 const BUILD_MS = 180_000;
 const RUNS = 4;
@@ -32,11 +32,7 @@ pub fn main(context: ukernel.Context) u8 {
 }
 `;
 
-async function expectOk(args: string[], cwd: string): Promise<RunResult> {
-  const result = await ukernel(args, cwd, BUILD_MS);
-  expect(result.code, `ukernel ${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(0);
-  return result;
-}
+const expectOk = (args: string[], cwd: string): Promise<RunResult> => ukernelOk(args, cwd, BUILD_MS);
 
 /** `ukernel ARGS`, collecting its output; `done` never rejects (the test checks the result). */
 function start(args: string[]): { pid: number; done: Promise<RunResult> } {
@@ -74,12 +70,7 @@ const tagsIn = (text: string): string[] => [...new Set([...text.matchAll(/tag=(t
 beforeAll(async () => {
   requireBuilt();
   work = tempDir();
-  project = join(work.path, 'conc');
-  mkdirSync(project);
-  await expectOk(['init', '--name', 'conc'], project);
-  writeFileSync(join(project, 'src/main.zig'), MAIN);
-  await expectOk(['build'], project);
-  await expectOk(['pack'], project);
+  project = await initProject(work.path, 'conc', MAIN, BUILD_MS);
 }, BUILD_MS);
 afterAll(() => work.remove());
 
