@@ -27,7 +27,7 @@ echo "== TypeScript tidy: tsc --noEmit"
 npx tsc --noEmit -p .
 echo $? >"$results/gate-tsc.status"
 echo "== TypeScript tidy: biome ci (format and lint; fix with: npx biome check --write .)"
-npx biome ci --reporter=summary .
+npx biome ci --error-on-warnings --reporter=summary .
 echo $? >"$results/gate-biome.status"
 
 node - "$results" "$zig_status" "$vitest_status" <<'JS'
