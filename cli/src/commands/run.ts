@@ -221,7 +221,8 @@ async function locateOrigin(source: BootSource, json: boolean, d: RunDeps): Prom
   }
   const { workflowContext } = await import('../project/workflow.js');
   try {
-    const ctx = workflowContext(d.cwd, d.env, (line) => writeErr(errColors().dim(line)), undefined, json ? noProgress : undefined); // never progress on --json
+    const say = (line: string): void => writeErr(errColors().dim(line));
+    const ctx = workflowContext(d.cwd, d.env, say, undefined, json ? noProgress : undefined); // never progress on --json
     return { source, logBase: ctx.project.root, defaults: ctx.project.config.run, ctx };
   } catch (err) {
     if (isUkernelError(err, 'ProjectNotFound')) {
