@@ -237,3 +237,10 @@ describe('argv → other commands', () => {
     expect(written(stderr)).toMatch(/^error UK100: /);
   });
 });
+
+it('options that exclude each other say so in the hint', async () => {
+  expect(await main(['node', 'ukernel', 'run', '--kernel', 'k', '--image', 'i'], actions({}))).toBe(2);
+  expect(written(stderr)).toMatch(
+    /^error UK100: option '--kernel <elf>' cannot be used with option '--image <path>'\nhint: The two options exclude each other/,
+  );
+});

@@ -250,7 +250,9 @@ export function handleError(err: unknown, json: boolean): number {
   if (err instanceof CommanderError) {
     if (err.exitCode === 0) return 0; // --help, --version
     if (err.code === 'commander.help' || err.code === 'commander.helpDisplayed') return EXIT_USAGE;
-    err = new UkernelError('Usage', err.message.replace(/^error: /, ''));
+    const conflict = err.code === 'commander.conflictingOption';
+    const hint = conflict ? 'The two options exclude each other: pass only one (see `ukernel <command> --help`).' : undefined;
+    err = new UkernelError('Usage', err.message.replace(/^error: /, ''), hint === undefined ? {} : { hint });
   }
   if (err instanceof Interrupted) {
     if (!json) writeErr(errColors().yellow(`ukernel: ${err.message}; ${err.stopped}`));
