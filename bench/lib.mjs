@@ -1,8 +1,10 @@
 // Helpers shared by the benchmarks in bench/*/run.mjs: summary statistics, table rows, and
-// whether KVM is usable. Benchmarks report medians with min and max, never single samples.
+// whether KVM is usable (the built CLI's probe: needs `node cli/build.mjs`). Benchmarks report
+// medians with min and max, never single samples.
 import { spawn } from 'node:child_process';
-import { accessSync, cpSync, constants as fsConstants, statSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { probeKvm } from '../cli/dist/lib.js';
 
 /** Median, min and max of `samples`, rounded to `digits` decimals. */
 export function stats(samples, digits = 3) {
@@ -24,14 +26,9 @@ export function round(x, digits = 1) {
   return Math.round(x * scale) / scale;
 }
 
-/** /dev/kvm exists as a character device and can be opened read-write. */
+/** The CLI's own KVM probe (cli/src/vmm/accel.ts), so benchmarks, tests and `--accel auto` agree. */
 export function kvmUsable() {
-  try {
-    accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
-    return statSync('/dev/kvm').isCharacterDevice();
-  } catch {
-    return false;
-  }
+  return probeKvm().ok;
 }
 
 /** Prints `bench/NAME: message` and exits 2. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: kernel host unit tests (zig build test), the kernel tidy gate (zig build
 # tidy), CLI unit tests and end-to-end tests that boot the real kernel under QEMU with KVM (when
-# usable) and TCG (vitest).
+# usable) and TCG (vitest), and the TypeScript tidy checks (tsc --noEmit, Biome).
 # Ends with one line: "N passed, N failed[, N skipped]".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +29,15 @@ echo "== CLI unit and end-to-end tests (vitest)"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json"
 vitest_status=$?
 
+# == TypeScript tidy: the type check and Biome (formatter + linter, biome.jsonc). Each check
+# counts as one test: "$results/gate-NAME.status" holds its exit status for the summary below.
+echo "== TypeScript tidy: tsc --noEmit"
+npx tsc --noEmit -p .
+echo $? >"$results/gate-tsc.status"
+echo "== TypeScript tidy: biome ci (format and lint; fix with: npx biome check --write .)"
+npx biome ci --error-on-warnings --reporter=summary .
+echo $? >"$results/gate-biome.status"
+
 node - "$results" "$zig_status" "$vitest_status" "$tidy_status" <<'JS'
 const fs = require('node:fs');
 const [dir, zigStatus, vitestStatus, tidyStatus] = process.argv.slice(2);
@@ -46,6 +55,10 @@ try {
   passed += v.numPassedTests; failed += v.numFailedTests; skipped += v.numPendingTests + (v.numTodoTests ?? 0);
   if (vitestStatus !== '0' && v.numFailedTests === 0) failed += 1; // a suite failed to load
 } catch { failed += 1; }
+for (const file of fs.readdirSync(dir).filter((f) => /^gate-.*\.status$/.test(f))) {
+  if (fs.readFileSync(`${dir}/${file}`, 'utf8').trim() === '0') passed += 1;
+  else failed += 1;
+}
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || zigStatus !== '0' || vitestStatus !== '0' || tidyStatus !== '0' ? 1 : 0);
 JS

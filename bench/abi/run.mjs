@@ -57,7 +57,10 @@ const work = mkdtempSync(join(tmpdir(), 'ukernel-bench-abi-'));
 const project = join(work, 'guest');
 const baseline = join(work, 'linux_baseline');
 const samples = { guest: {}, linux: {} };
-const add = (side, key, value) => (samples[side][key] ??= []).push(value);
+const add = (side, key, value) => {
+  samples[side][key] ??= [];
+  samples[side][key].push(value);
+};
 
 try {
   const source = join(here, 'guest');

@@ -45,7 +45,6 @@ const { qemuArgs } = await import(join(root, 'cli/dist/lib.js'));
 const work = mkdtempSync(join(tmpdir(), 'ukernel-bench-console-'));
 
 const guestMBs = [];
-const endToEndMBs = [];
 const serialMBs = [];
 const entryToMainMs = [];
 try {

@@ -1,9 +1,11 @@
-// The parsing layer alone: argv → commander → normalizeRunOptions, with the command
+// The parsing layer alone: argv → commander → resolveRunSettings, with the command
 // implementation injected (changesets-style), plus the top-level error handler.
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main, splitTraceOperands, type Actions } from './cli.js';
-import { normalizeRunOptions, type RawRunOptions, type RunOptions } from './commands/run-options.js';
+import { bootSource, resolveRunSettings, type BootSource, type RunDefaults, type RunFlags, type RunSettings } from './commands/run-options.js';
+
+type RunOptions = RunSettings & { source: BootSource };
 
 let stdout: MockInstance;
 let stderr: MockInstance;
@@ -27,8 +29,8 @@ function actions(overrides: Partial<Actions>): Actions {
 async function parse(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; options?: RunOptions }> {
   let options: RunOptions | undefined;
   const injected = actions({
-    run: async (raw: RawRunOptions) => {
-      options = normalizeRunOptions(raw, env, '/work');
+    run: async (flags: RunFlags) => {
+      options = { source: bootSource(flags, '/work'), ...resolveRunSettings(flags, env, null) };
       return 0;
     },
   });
@@ -47,8 +49,8 @@ const defaults: RunOptions = {
   timeoutMs: null,
   json: false,
   verbose: false,
-  explicit: { memory: false, vcpu: false },
-  net: null,
+  net: 'none',
+  netFrom: 'default',
   release: false,
   workloadArgs: [],
 };
@@ -63,16 +65,15 @@ describe('argv → run options', () => {
       {},
       {
         accel: 'tcg', accelFrom: '--accel', memoryMib: 256, vcpus: 4, vmm: 'firecracker', cmdline: 'a=1 b', timeoutMs: 2500, json: true, verbose: true,
-        explicit: { memory: true, vcpu: true },
       },
     ],
     [['run', '--kernel', 'k.elf'], { UKERNEL_ACCEL: 'tcg' }, { accel: 'tcg', accelFrom: 'UKERNEL_ACCEL' }],
     [['run', '--kernel', 'k.elf', '--accel', 'kvm'], { UKERNEL_ACCEL: 'tcg' }, { accel: 'kvm', accelFrom: '--accel' }],
-    [['run', '--kernel', 'k.elf', '--memory', '16', '--vcpu', '32'], {}, { memoryMib: 16, vcpus: 32, explicit: { memory: true, vcpu: true } }],
-    [['run', '--kernel', 'k.elf', '--memory', '3072', '--cmdline', ''], {}, { memoryMib: 3072, explicit: { memory: true, vcpu: false } }],
+    [['run', '--kernel', 'k.elf', '--memory', '16', '--vcpu', '32'], {}, { memoryMib: 16, vcpus: 32 }],
+    [['run', '--kernel', 'k.elf', '--memory', '3072', '--cmdline', ''], {}, { memoryMib: 3072 }],
     [['run'], {}, { source: { type: 'project' } }],
     [['run', '--image', 'dist/x.img', '--release'], {}, { source: { type: 'image', path: '/work/dist/x.img' }, release: true }],
-    [['run', '--net', 'tap:tap0', '--', 'a', '--b', 'c=1'], {}, { source: { type: 'project' }, net: 'tap:tap0', workloadArgs: ['a', '--b', 'c=1'] }],
+    [['run', '--net', 'tap:tap0', '--', 'a', '--b', 'c=1'], {}, { source: { type: 'project' }, net: 'tap:tap0', netFrom: '--net', workloadArgs: ['a', '--b', 'c=1'] }],
     [['run', '--kernel', 'k.elf', '--', 'x'], {}, { workloadArgs: ['x'] }],
   ])('%j (env %j)', async (argv, env, expected) => {
     const { code, options } = await parse(argv, env);
@@ -141,7 +142,26 @@ describe('top-level handler', () => {
 });
 
 it('relative kernel paths resolve against the cwd', () => {
-  expect(normalizeRunOptions({ kernel: '../k.elf' }, {}, '/a/b').source).toEqual({ type: 'kernel', path: resolve('/a/k.elf') });
+  expect(bootSource({ kernel: '../k.elf' }, '/a/b')).toEqual({ type: 'kernel', path: resolve('/a/k.elf') });
+});
+
+describe('resolveRunSettings: flag > environment > ukernel.toml [run] > default', () => {
+  const toml: RunDefaults = { memory_mb: 512, vcpu: 2, net: 'tap:tap9' };
+  it.each<[string, RunFlags, NodeJS.ProcessEnv, RunDefaults, Partial<RunSettings>]>([
+    ['defaults alone', {}, {}, null, { accel: 'auto', accelFrom: 'default', memoryMib: 128, vcpus: 1, net: 'none', netFrom: 'default' }],
+    ['toml over defaults', {}, {}, toml, { memoryMib: 512, vcpus: 2, net: 'tap:tap9', netFrom: 'ukernel.toml [run] net' }],
+    ['flags over toml', { memory: 64, vcpu: 4, net: 'none' }, {}, toml, { memoryMib: 64, vcpus: 4, net: 'none', netFrom: '--net' }],
+    ['one flag, the rest from toml', { vcpu: 3 }, {}, toml, { memoryMib: 512, vcpus: 3 }],
+    ['env over default', {}, { UKERNEL_ACCEL: 'tcg' }, toml, { accel: 'tcg', accelFrom: 'UKERNEL_ACCEL' }],
+    ['flag over env', { accel: 'kvm' }, { UKERNEL_ACCEL: 'tcg' }, null, { accel: 'kvm', accelFrom: '--accel' }],
+    ['empty env is unset', {}, { UKERNEL_ACCEL: '' }, null, { accel: 'auto', accelFrom: 'default' }],
+  ])('%s', (_name, flags, env, defaults, expected) => {
+    expect(resolveRunSettings(flags, env, defaults)).toMatchObject(expected);
+  });
+
+  it('a bad UKERNEL_ACCEL is InvalidOption naming the variable', () => {
+    expect(() => resolveRunSettings({}, { UKERNEL_ACCEL: 'fast' }, null)).toThrow(/UKERNEL_ACCEL must be one of auto, kvm, tcg \(got "fast"\)/);
+  });
 });
 
 describe('argv → other commands', () => {
@@ -216,4 +236,11 @@ describe('argv → other commands', () => {
     expect(await main(['node', 'ukernel', 'inspect'], actions({}))).toBe(2);
     expect(written(stderr)).toMatch(/^error UK100: /);
   });
+});
+
+it('options that exclude each other say so in the hint', async () => {
+  expect(await main(['node', 'ukernel', 'run', '--kernel', 'k', '--image', 'i'], actions({}))).toBe(2);
+  expect(written(stderr)).toMatch(
+    /^error UK100: option '--kernel <elf>' cannot be used with option '--image <path>'\nhint: The two options exclude each other/,
+  );
 });

@@ -1,6 +1,6 @@
 // Entry point: declares commands, lazy-loads their implementation, and owns the ONE
 // top-level error handler. Keep this module's imports tiny: `ukernel run` is benchmarked.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ERROR_DETAILS_MAX, ERROR_MESSAGE_CHARS_MAX, EXIT_USAGE } from './constants.js';
 import { ErrorCatalog, fileError, Interrupted, isSystemError, UkernelError } from './errors.js';
 import { terminalText } from './console/sanitize.js';
@@ -11,7 +11,19 @@ import type { RawLogsOptions } from './commands/logs.js';
 import type { RawPackOptions } from './commands/pack.js';
 import type { RawPerfOptions } from './commands/perf.js';
 import type { RawTraceOptions } from './commands/trace.js';
-import type { RawRunOptions } from './commands/run-options.js';
+import {
+  checkWorkloadArgs,
+  parseCmdline,
+  parseMemory,
+  parseNet,
+  parseOneOf,
+  parsePath,
+  parseTimeout,
+  parseVcpu,
+  VMMS,
+  type RunFlags,
+} from './commands/run-options.js';
+import { ACCELS } from './vmm/accel.js';
 import { errColors, writeErr, writeOut } from './ui.js';
 
 import { VERSION } from './version.js';
@@ -20,7 +32,7 @@ export { VERSION };
 
 /** Command implementations; each returns the process exit code. Injected in tests. */
 export interface Actions {
-  run(options: RawRunOptions): Promise<number>;
+  run(flags: RunFlags): Promise<number>;
   init(options: RawInitOptions): Promise<number>;
   build(options: RawBuildOptions): Promise<number>;
   pack(options: RawPackOptions): Promise<number>;
@@ -70,6 +82,13 @@ export function splitTraceOperands(argv: readonly string[], operands: readonly s
   return { run: rest[0], file };
 }
 
+/** What every command's registration needs: its action, where the exit code goes, the raw argv. */
+interface App {
+  actions: Actions;
+  setExitCode: (code: number) => void;
+  argv: readonly string[];
+}
+
 export function createProgram(actions: Actions, setExitCode: (code: number) => void, argv: readonly string[] = []): Command {
   const program = new Command('ukernel')
     .description('Build, boot and inspect ukernel guests on QEMU microvm and Firecracker')
@@ -78,7 +97,19 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ outputError: () => {} }); // errors are printed by handleError
+  const app: App = { actions, setExitCode, argv };
+  registerInit(program, app);
+  registerBuild(program, app);
+  registerPack(program, app);
+  registerInspect(program, app);
+  registerRun(program, app);
+  registerLogs(program, app);
+  registerTrace(program, app);
+  registerPerf(program, app);
+  return program;
+}
 
+function registerInit(program: Command, app: App): void {
   program
     .command('init')
     .description('create a project in the current directory: ukernel.toml, src/main.zig, env/ukernel.env, .gitignore')
@@ -87,64 +118,74 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
     .option('--template <template>', 'project template: worker (default worker)')
     .option('--force', 'overwrite existing files')
     .addHelpText('after', '\nExample:\n  mkdir hello && cd hello && ukernel init --name hello --lang native --template worker\n')
-    .action(async (options: RawInitOptions) => setExitCode(await actions.init(options)));
+    .action(async (options: RawInitOptions) => app.setExitCode(await app.actions.init(options)));
+}
 
+function registerBuild(program: Command, app: App): void {
   program
     .command('build')
     .description('compile the workload with the pinned Zig and write build/bundle.tgz')
     .option('--release', 'optimize for speed (ReleaseFast) instead of ReleaseSafe')
     .addHelpText('after', '\nEnvironment: UKERNEL_ZIG (zig binary), UKERNEL_SDK (SDK directory), SOURCE_DATE_EPOCH\n')
-    .action(async (options: RawBuildOptions) => setExitCode(await actions.build(options)));
+    .action(async (options: RawBuildOptions) => app.setExitCode(await app.actions.build(options)));
+}
 
+function registerPack(program: Command, app: App): void {
   program
     .command('pack')
     .description('make the bootable image from build/bundle.tgz, the kernel and a manifest')
     .option('--image <path>', 'image to write (default dist/NAME.img)')
     .option('--readonly', 'mark the image read-only: VMMs attach it read-only')
     .addHelpText('after', '\nEnvironment: UKERNEL_KERNEL (kernel ELF), SOURCE_DATE_EPOCH\n')
-    .action(async (options: RawPackOptions) => setExitCode(await actions.pack(options)));
+    .action(async (options: RawPackOptions) => app.setExitCode(await app.actions.pack(options)));
+}
 
+function registerInspect(program: Command, app: App): void {
   program
     .command('inspect')
     .description('verify an image and show its ABI, adapter, entry, sections, files and lock')
     .argument('<image>', 'image file (e.g. dist/NAME.img)')
     .option('--json', 'print one JSON object')
-    .action(async (image: string, options: RawInspectOptions) => setExitCode(await actions.inspect(image, options)));
+    .action(async (image: string, options: RawInspectOptions) => app.setExitCode(await app.actions.inspect(image, options)));
+}
 
+function registerRun(program: Command, app: App): void {
   program
     .command('run')
     .description('boot the project (built and packed when changed), an image or a kernel; exit with the guest status')
     .argument('[workload-args...]', 'arguments for the workload, after --')
-    .option('--image <path>', 'boot this image instead of the project\'s')
-    .option('--kernel <elf>', 'boot a bare kernel ELF64 (no image)')
-    .option('--accel <mode>', 'auto | kvm | tcg (env UKERNEL_ACCEL; default auto)')
-    .option('--memory <mib>', 'guest memory in MiB, 16..3072 (default: ukernel.toml [run], else 128)')
-    .option('--vcpu <n>', 'number of vCPUs, 1..32 (default: ukernel.toml [run], else 1)')
-    .option('--net <mode>', 'none | tap:IFACE (tap is not available yet)')
+    .addOption(new Option('--image <path>', 'boot this image instead of the project\'s').argParser(parsePath('--image')))
+    .addOption(new Option('--kernel <elf>', 'boot a bare kernel ELF64 (no image)').argParser(parsePath('--kernel')).conflicts('image'))
+    .addOption(new Option('--accel <mode>', 'auto | kvm | tcg (env UKERNEL_ACCEL; default auto)').argParser(parseOneOf(ACCELS, '--accel')))
+    .addOption(new Option('--memory <mib>', 'guest memory in MiB, 16..3072 (default: ukernel.toml [run], else 128)').argParser(parseMemory))
+    .addOption(new Option('--vcpu <n>', 'number of vCPUs, 1..32 (default: ukernel.toml [run], else 1)').argParser(parseVcpu))
+    .addOption(new Option('--net <mode>', 'none | tap:IFACE (tap is not available yet)').argParser(parseNet))
     .option('--release', 'build the workload with ReleaseFast when it needs building')
-    .option('--vmm <name>', 'qemu | firecracker (default qemu)')
-    .option('--cmdline <args>', 'extra kernel command line arguments')
-    .option('--timeout <seconds>', 'stop the VM and fail after this many seconds (default none)')
+    .addOption(new Option('--vmm <name>', 'qemu | firecracker (default qemu)').argParser(parseOneOf(VMMS, '--vmm')))
+    .addOption(new Option('--cmdline <args>', 'extra kernel command line arguments').argParser(parseCmdline))
+    .addOption(new Option('--timeout <seconds>', 'stop the VM and fail after this many seconds (default none)').argParser(parseTimeout))
     .option('--json', 'print one JSON report on stdout instead of the console')
     .option('--verbose', 'also print the guest boot phases')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  ukernel run                       # in a project: build, pack, boot\n' +
-        '  ukernel run -- one two            # workload arguments after --\n' +
-        '  ukernel run --image dist/demo.img --vmm firecracker\n' +
-        '  ukernel run --kernel kernel/zig-out/bin/ukernel.elf --accel tcg --json\n' +
-        '\nEnvironment: UKERNEL_ACCEL, UKERNEL_QEMU, UKERNEL_FIRECRACKER, XDG_CACHE_HOME (kernel cache)\n',
-    )
-    .action(async (operands: string[], options: RawRunOptions) => {
-      const args = afterDashDash(argv);
+    .addHelpText('after', RUN_EXAMPLES)
+    .action(async (operands: string[], flags: RunFlags) => {
+      const args = afterDashDash(app.argv);
       if (operands.length !== args.length) {
         throw new UkernelError('Usage', `unexpected argument "${operands[0]}": workload arguments go after --`, {
           hint: 'Example: ukernel run -- one two',
         });
       }
-      setExitCode(await actions.run({ ...options, args }));
+      app.setExitCode(await app.actions.run({ ...flags, args: checkWorkloadArgs(args, flags.cmdline ?? '') }));
     });
+}
 
+const RUN_EXAMPLES =
+  '\nExamples:\n  ukernel run                       # in a project: build, pack, boot\n' +
+  '  ukernel run -- one two            # workload arguments after --\n' +
+  '  ukernel run --image dist/demo.img --vmm firecracker\n' +
+  '  ukernel run --kernel kernel/zig-out/bin/ukernel.elf --accel tcg --json\n' +
+  '\nEnvironment: UKERNEL_ACCEL, UKERNEL_QEMU, UKERNEL_FIRECRACKER, XDG_CACHE_HOME (kernel cache)\n';
+
+function registerLogs(program: Command, app: App): void {
   program
     .command('logs')
     .description('show the console log and log records of the last started run (or RUN), sanitized like the live console')
@@ -156,8 +197,10 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
     .option('--level <level>', 'log records at this level or above: debug | info | warn | error (console text counts as info)')
     .option('--json', 'one JSON object per line')
     .addHelpText('after', '\nLog records (ukernel.log.*) come from the run\'s events device, in guest time order: +12.345ms info  [task 0] message key=value\n')
-    .action(async (run: string | undefined, options: RawLogsOptions) => setExitCode(await actions.logs(run, options)));
+    .action(async (run: string | undefined, options: RawLogsOptions) => app.setExitCode(await app.actions.logs(run, options)));
+}
 
+function registerTrace(program: Command, app: App): void {
   program
     .command('trace')
     .usage('[RUN] [--export chrome|perfetto FILE] [--json]')
@@ -171,18 +214,18 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
         '  ukernel trace --export perfetto trace.json   # then open it in https://ui.perfetto.dev\n',
     )
     .action(async (operands: string[], options: RawTraceOptions) => {
-      const { run, file } = splitTraceOperands(argv, operands);
-      setExitCode(await actions.trace(run, file, options));
+      const { run, file } = splitTraceOperands(app.argv, operands);
+      app.setExitCode(await app.actions.trace(run, file, options));
     });
+}
 
+function registerPerf(program: Command, app: App): void {
   program
     .command('perf')
     .description('cold-start breakdown of the last run (or RUN) and span latency percentiles')
     .argument('[run]', 'a run from `logs --list` (its name or a unique prefix)')
     .option('--json', 'print one JSON object')
-    .action(async (run: string | undefined, options: RawPerfOptions) => setExitCode(await actions.perf(run, options)));
-
-  return program;
+    .action(async (run: string | undefined, options: RawPerfOptions) => app.setExitCode(await app.actions.perf(run, options)));
 }
 
 /** Runs the CLI and resolves to the exit code; never throws. */
@@ -207,7 +250,9 @@ export function handleError(err: unknown, json: boolean): number {
   if (err instanceof CommanderError) {
     if (err.exitCode === 0) return 0; // --help, --version
     if (err.code === 'commander.help' || err.code === 'commander.helpDisplayed') return EXIT_USAGE;
-    err = new UkernelError('Usage', err.message.replace(/^error: /, ''));
+    const conflict = err.code === 'commander.conflictingOption';
+    const hint = conflict ? 'The two options exclude each other: pass only one (see `ukernel <command> --help`).' : undefined;
+    err = new UkernelError('Usage', err.message.replace(/^error: /, ''), hint === undefined ? {} : { hint });
   }
   if (err instanceof Interrupted) {
     if (!json) writeErr(errColors().yellow(`ukernel: ${err.message}; ${err.stopped}`));

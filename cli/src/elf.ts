@@ -1,8 +1,9 @@
 // Cheap sanity check of the kernel image before handing it to a VMM, so that a wrong
 // path or a wrong file gives a clear error instead of a VMM error.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { KERNEL_NOTES_BYTES_MAX, KERNEL_PHDRS_MAX } from './constants.js';
 import { errnoError, fileError, UkernelError } from './errors.js';
+import { readAt } from './io.js';
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 const ELFCLASS64 = 2;
@@ -13,18 +14,6 @@ const PT_NOTE = 4;
 /** The PVH entry note: owner "Xen", type XEN_ELFNOTE_PHYS32_ENTRY (xen/include/public/elfnote.h). */
 const XEN_NOTE_OWNER = 'Xen';
 const XEN_ELFNOTE_PHYS32_ENTRY = 18;
-
-/** Reads `length` bytes at `offset` (fewer at the end of the file). */
-function readAt(fd: number, offset: number, length: number): Buffer {
-  const buffer = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buffer, got, length - got, offset + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buffer.subarray(0, got);
-}
 
 /**
  * Throws a catalog error unless `path` is a readable little-endian x86-64 ELF64 file with a PVH

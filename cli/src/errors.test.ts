@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_DETAIL_CHARS_MAX, ERROR_DETAILS_MAX, ERROR_MESSAGE_CHARS_MAX } from './constants.js';
-import { ErrorCatalog, fileError, isSystemError, UkernelError } from './errors.js';
+import { ErrorCatalog, fileError, isSystemError, isUkernelError, UkernelError } from './errors.js';
 
 describe('error catalog', () => {
   const entries = Object.entries(ErrorCatalog);
@@ -87,5 +87,17 @@ describe('UkernelError.shown: text from project files and programs is made safe 
     const json = JSON.stringify(err.toJSON());
     expect(json).not.toMatch(/\\u001b|\u202e/);
     for (const text of [shown.message, shown.hint, ...shown.details]) expect(text).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
+  });
+});
+
+describe('matching errors by catalog symbol', () => {
+  it('is() and isUkernelError() compare the catalog code, not the message', () => {
+    const err = new UkernelError('ProjectNotFound', 'no ukernel.toml');
+    expect(err.is('ProjectNotFound')).toBe(true);
+    expect(err.is('KernelNotFound')).toBe(false);
+    expect(isUkernelError(err, 'ProjectNotFound')).toBe(true);
+    expect(isUkernelError(err, 'ConfigInvalid')).toBe(false);
+    expect(isUkernelError(err)).toBe(true);
+    expect(isUkernelError(new Error('UK110'), 'ProjectNotFound')).toBe(false);
   });
 });

@@ -331,6 +331,11 @@ export class UkernelError extends Error {
     this.details = options.details ?? [];
   }
 
+  /** Whether this is the catalog's error `name` (match by symbol, never by a 'UK…' string). */
+  is(name: ErrorName): boolean {
+    return this.code === ErrorCatalog[name].code;
+  }
+
   /**
    * The error as it may be shown: message, hint and detail lines sanitized like guest output
    * (they can quote project files, paths and VMM output) and cut to ERROR_*_MAX.
@@ -353,8 +358,9 @@ export class UkernelError extends Error {
   }
 }
 
-export function isUkernelError(err: unknown): err is UkernelError {
-  return err instanceof UkernelError;
+/** Whether `err` is a UkernelError (of the catalog's `name` when given). */
+export function isUkernelError(err: unknown, name?: ErrorName): err is UkernelError {
+  return err instanceof UkernelError && (name === undefined || err.is(name));
 }
 
 /**

@@ -2,11 +2,12 @@
 // see half a file and a failed command leaves nothing half-written), bounded reads of project
 // files, directory creation that reports the real cause, temp-file hygiene, display paths.
 // Every failure becomes a catalog error through fileError (errors.ts): errno → code in one place.
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { STALE_TEMP_AGE_MS } from './constants.js';
 import { sanitizeLine } from './console/sanitize.js';
 import { errnoError, fileError, UkernelError, type ErrorName } from './errors.js';
+import { readAt, writeAll } from './io.js';
 
 export interface AtomicWriteOptions {
   /** Permission bits, applied with fchmod semantics (not subject to the umask). */
@@ -39,9 +40,7 @@ export function writeFileAtomic(path: string, contents: string | Uint8Array, opt
   try {
     const fd = openSync(temp, 'w', mode);
     try {
-      const bytes = typeof contents === 'string' ? Buffer.from(contents) : contents;
-      let offset = 0;
-      while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+      writeAll(fd, typeof contents === 'string' ? Buffer.from(contents) : contents);
     } finally {
       closeSync(fd);
     }
@@ -136,15 +135,8 @@ export function readProjectFile(path: string, options: ReadFileOptions): Buffer 
         ...(options.tooLargeHint !== undefined ? { hint: options.tooLargeHint } : {}),
       });
     }
-    const buffer = Buffer.alloc(stat.size);
-    let got = 0;
     // A file that grows while we read is read up to the size it had: one bounded pass.
-    while (got < buffer.length) {
-      const n = readSync(fd, buffer, got, buffer.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buffer.subarray(0, got);
+    return readAt(fd, 0, stat.size);
   } catch (err) {
     throw fileError(err, { op: 'read', display });
   } finally {

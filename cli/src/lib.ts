@@ -2,6 +2,7 @@
 export { qemuArgs, type QemuOptions } from './vmm/qemu.js';
 export { firecrackerArgs, firecrackerConfig, type FirecrackerConfig, type FirecrackerOptions } from './vmm/firecracker.js';
 export { kernelCmdline } from './vmm/cmdline.js';
+export { probeKvm } from './vmm/accel.js';
 export { parseRecordLine, type BootRecord, type ExitRecord, type UkRecord } from './console/records.js';
 export { ConsoleDecoder, type ConsoleEvent } from './console/stream.js';
 export { sanitizeLine } from './console/sanitize.js';

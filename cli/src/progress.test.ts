@@ -15,9 +15,13 @@ function fakeStream(tty: boolean): Writable & { isTTY?: boolean; text(): string 
   if (tty) {
     stream.isTTY = true;
     stream.columns = 80;
-    stream.cursorTo = (x) => (chunks.push(`<col ${x}>`), true);
-    stream.moveCursor = (dx, dy) => (chunks.push(`<move ${dx},${dy}>`), true);
-    stream.clearLine = () => (chunks.push('<clear>'), true);
+    const note = (chunk: string): true => {
+      chunks.push(chunk);
+      return true;
+    };
+    stream.cursorTo = (x) => note(`<col ${x}>`);
+    stream.moveCursor = (dx, dy) => note(`<move ${dx},${dy}>`);
+    stream.clearLine = () => note('<clear>');
   }
   stream.text = () => chunks.join('');
   return stream;

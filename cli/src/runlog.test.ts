@@ -97,7 +97,9 @@ function mkdirp(path: string): string {
 
 /** A process that stays alive for `seconds` (killed at the end of the file at the latest). */
 const sleepers: Array<ReturnType<typeof spawn>> = [];
-afterAll(() => sleepers.forEach((s) => s.kill('SIGKILL')));
+afterAll(() => {
+  for (const s of sleepers) s.kill('SIGKILL');
+});
 function sleeper(seconds: number): number {
   const child = spawn('sleep', [String(seconds)], { stdio: 'ignore' });
   sleepers.push(child);

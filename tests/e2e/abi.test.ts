@@ -9,13 +9,10 @@
 // The suite is a committed project; it is built and packed once, in a temporary copy, so the
 // checkout stays clean. A failing check shows the guest's FAIL lines and the end of its output.
 import { spawn } from 'node:child_process';
-import { cpSync } from 'node:fs';
-import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accels, cliPath, requireBuilt, root, tempDir, ukernel } from './helpers.js';
+import { accels, buildProjectCopy, cliPath, requireBuilt, tempDir } from './helpers.js';
 
 const BUILD_MS = 180_000;
-const suiteSource = join(root, 'tests/workloads/abi-suite');
 const fuzzSeed = process.env.ABI_FUZZ_SEED ?? '1';
 let work: ReturnType<typeof tempDir>;
 let project: string;
@@ -78,16 +75,7 @@ function explain(result: GuestRun): string {
 beforeAll(async () => {
   requireBuilt();
   work = tempDir();
-  project = join(work.path, 'abi-suite');
-  cpSync(suiteSource, project, {
-    recursive: true,
-    filter: (source) => !['build', 'dist', 'logs'].includes(basename(source)) || source === suiteSource,
-  });
-  for (const command of ['build', 'pack']) {
-    const result = await ukernel([command], project, BUILD_MS);
-    expect(result.code, `ukernel ${command}\n${result.stdout}\n${result.stderr}`).toBe(0);
-  }
-  image = join(project, 'dist/abi-suite.img');
+  ({ project, image } = await buildProjectCopy('abi-suite', work.path, BUILD_MS));
 }, 2 * BUILD_MS);
 afterAll(() => work?.remove());
 

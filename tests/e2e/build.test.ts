@@ -86,7 +86,10 @@ async function buildUntilCompiling(dir: string, args = ['build']): Promise<Build
     return stderr;
   };
   let zigs: number[] = [];
-  await waitFor('zig build-exe to start', () => (zigs = zigCompilers(cli.pid!)).length > 0, 30_000);
+  await waitFor('zig build-exe to start', () => {
+    zigs = zigCompilers(cli.pid!);
+    return zigs.length > 0;
+  }, 30_000);
   return { cli, zigs, exited, stderr: stderrWithin };
 }
 

@@ -4,10 +4,11 @@
 // (the one started last, which logs/console.log points at); no running marker is left behind.
 // Needs the image attached read-only (QEMU takes a write lock on a writable drive, so a second
 // concurrent run of the same image fails with `Failed to get "write" lock`).
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { readAt } from '../../cli/src/io.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accels, qemuDescendants, requireBuilt, spawnUkernel, tempDir, ukernel, waitFor, type RunResult } from './helpers.js';
+import { accels, initProject, qemuDescendants, requireBuilt, spawnUkernel, tempDir, ukernelOk, waitFor, type RunResult } from './helpers.js';
 
 const BUILD_MS = 180_000;
 const RUNS = 4;
@@ -31,11 +32,7 @@ pub fn main(context: ukernel.Context) u8 {
 }
 `;
 
-async function expectOk(args: string[], cwd: string): Promise<RunResult> {
-  const result = await ukernel(args, cwd, BUILD_MS);
-  expect(result.code, `ukernel ${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(0);
-  return result;
-}
+const expectOk = (args: string[], cwd: string): Promise<RunResult> => ukernelOk(args, cwd, BUILD_MS);
 
 /** `ukernel ARGS`, collecting its output; `done` never rejects (the test checks the result). */
 function start(args: string[]): { pid: number; done: Promise<RunResult> } {
@@ -54,20 +51,23 @@ function start(args: string[]): { pid: number; done: Promise<RunResult> } {
   return { pid: child.pid!, done };
 }
 
-/** An events device with at least one block written after its header sector. */
-function hasBlocks(path: string): boolean {
+/** The first `bytes` of an events device (it is 256 MiB, mostly holes: never read it whole). */
+function eventsHead(path: string, bytes = 64 << 10): Buffer {
   try {
     const fd = openSync(path, 'r');
     try {
-      const magic = Buffer.alloc(4);
-      readSync(fd, magic, 0, 4, 512);
-      return magic.toString('latin1') === 'UKEB';
+      return readAt(fd, 0, bytes);
     } finally {
       closeSync(fd);
     }
   } catch {
-    return false;
+    return Buffer.alloc(0);
   }
+}
+
+/** An events device with at least one block written after its header sector. */
+function hasBlocks(path: string): boolean {
+  return eventsHead(path, 516).subarray(512).toString('latin1') === 'UKEB';
 }
 
 const tagsIn = (text: string): string[] => [...new Set([...text.matchAll(/tag=(t\d)/g)].map((m) => m[1]!))].sort();
@@ -75,12 +75,7 @@ const tagsIn = (text: string): string[] => [...new Set([...text.matchAll(/tag=(t
 beforeAll(async () => {
   requireBuilt();
   work = tempDir();
-  project = join(work.path, 'conc');
-  mkdirSync(project);
-  await expectOk(['init', '--name', 'conc'], project);
-  writeFileSync(join(project, 'src/main.zig'), MAIN);
-  await expectOk(['build'], project);
-  await expectOk(['pack'], project);
+  project = await initProject(work.path, 'conc', MAIN, BUILD_MS);
 }, BUILD_MS);
 afterAll(() => work.remove());
 
@@ -165,7 +160,7 @@ describe(`${RUNS} parallel ukernel run in one project (${accels[0]})`, () => {
     await waitFor('the run to print', () => {
       log = readdirSync(runsDir).find((f) => f.endsWith('.log') && !before.has(f)) ?? '';
       const events = join(runsDir, log.replace(/\.log$/, '.events'));
-      return log !== '' && hasBlocks(events) && readFileSync(events, 'latin1').includes('run tag=tk begins');
+      return log !== '' && hasBlocks(events) && eventsHead(events).includes('run tag=tk begins');
     }, 60_000);
     const name = log.slice(0, -'.log'.length);
     const follow = start(['logs', '--follow', name]).done;

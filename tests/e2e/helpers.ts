@@ -1,23 +1,21 @@
 // Shared helpers for end-to-end tests: they run the real CLI (cli/bin/ukernel.mjs) on the real
 // kernel under real QEMU. Every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { probeKvm } from '../../cli/src/vmm/accel.js';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const cliPath = join(root, 'cli/bin/ukernel.mjs');
 export const kernelPath = join(root, 'kernel/zig-out/bin/ukernel.elf');
 export const shimPath = join(root, 'tests/fc_shim/zig-out/fc_shim.elf');
 
+/** The CLI's own KVM probe, so the tests pick the accelerators `ukernel run --accel auto` would. */
 export function kvmUsable(): boolean {
-  try {
-    accessSync('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return probeKvm().ok;
 }
 
 export function onPath(command: string): boolean {
@@ -62,6 +60,24 @@ export function run(command: string, args: string[], options: { cwd: string; tim
 
 export function ukernel(args: string[], cwd: string, timeoutMs?: number): Promise<RunResult> {
   return run(process.execPath, [cliPath, ...args], { cwd, timeoutMs });
+}
+
+/** `ukernel ARGS` in `cwd`, which must exit 0 (the failure message carries its output). */
+export async function ukernelOk(args: string[], cwd: string, timeoutMs = 180_000): Promise<RunResult> {
+  const result = await ukernel(args, cwd, timeoutMs);
+  expect(result.code, `ukernel ${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(0);
+  return result;
+}
+
+/** A project NAME made by `ukernel init` in `parent`, with `main` as src/main.zig, built and packed. */
+export async function initProject(parent: string, name: string, main: string, timeoutMs = 180_000): Promise<string> {
+  const project = join(parent, name);
+  mkdirSync(project);
+  await ukernelOk(['init', '--name', name], project, timeoutMs);
+  writeFileSync(join(project, 'src/main.zig'), main);
+  await ukernelOk(['build'], project, timeoutMs);
+  await ukernelOk(['pack'], project, timeoutMs);
+  return project;
 }
 
 /** Waits until `predicate` holds, polling every 20 ms, for at most `timeoutMs`. */

@@ -16,10 +16,10 @@
 //
 // The workload is the ABI suite's `timers` mode: hundreds of sleeps, each a halt with
 // interrupts enabled, so a pending PIC interrupt is taken on the first one.
-import { cpSync, existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accels, kernelPath, requireBuilt, root, run, shimPath, tempDir, ukernel } from './helpers.js';
+import { accels, buildProjectCopy, kernelPath, requireBuilt, root, run, shimPath, tempDir } from './helpers.js';
 
 const { qemuArgs } = await import(`${root}/cli/dist/lib.js`);
 const BUILD_MS = 180_000;
@@ -37,17 +37,7 @@ let image: string;
 beforeAll(async () => {
   requireBuilt();
   work = tempDir();
-  const project = join(work.path, 'abi-suite');
-  const source = join(root, 'tests/workloads/abi-suite');
-  cpSync(source, project, {
-    recursive: true,
-    filter: (path) => !['build', 'dist', 'logs'].includes(basename(path)) || path === source,
-  });
-  for (const command of ['build', 'pack']) {
-    const result = await ukernel([command], project, BUILD_MS);
-    expect(result.code, `ukernel ${command}\n${result.stdout}\n${result.stderr}`).toBe(0);
-  }
-  image = join(project, 'dist/abi-suite.img');
+  ({ image } = await buildProjectCopy('abi-suite', work.path, BUILD_MS));
 }, 2 * BUILD_MS);
 afterAll(() => work?.remove());
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromeTraceProblems } from '../../cli/src/observe/trace.js';
 import { qemuArgs } from '../../cli/src/vmm/qemu.js';
-import { accels, kernelPath, requireBuilt, tempDir, ukernel } from './helpers.js';
+import { accels, initProject, kernelPath, requireBuilt, tempDir, ukernel, ukernelOk, type RunResult } from './helpers.js';
 
 const BUILD_MS = 180_000;
 let work: ReturnType<typeof tempDir>;
@@ -36,11 +36,7 @@ pub fn main(context: ukernel.Context) u8 {
 }
 `;
 
-async function expectOk(args: string[], cwd: string) {
-  const result = await ukernel(args, cwd, BUILD_MS);
-  expect(result.code, `ukernel ${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(0);
-  return result;
-}
+const expectOk = (args: string[], cwd: string): Promise<RunResult> => ukernelOk(args, cwd, BUILD_MS);
 
 /** The newest run's files. */
 function latestRun(): { name: string; log: string; events: string; report: string } {
@@ -53,12 +49,7 @@ function latestRun(): { name: string; log: string; events: string; report: strin
 beforeAll(async () => {
   requireBuilt();
   work = tempDir();
-  project = join(work.path, 'obs');
-  mkdirSync(project);
-  await expectOk(['init', '--name', 'obs'], project);
-  writeFileSync(join(project, 'src/main.zig'), MAIN);
-  await expectOk(['build'], project);
-  await expectOk(['pack'], project);
+  project = await initProject(work.path, 'obs', MAIN, BUILD_MS);
 }, BUILD_MS);
 afterAll(() => work.remove());
 

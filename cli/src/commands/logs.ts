@@ -2,7 +2,8 @@
 // last started (or a named) run, sanitized like the live console, merged with the log records of
 // its events device (docs/observability.md); `--follow` keeps printing while that run goes on and
 // stops when it is over (its running marker is gone, or the process that ran it is).
-import { closeSync, openSync, readFileSync, readSync, fstatSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, fstatSync, statSync } from 'node:fs';
+import { readAt, readChunks } from '../io.js';
 import { join } from 'node:path';
 import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES, RUN_LOGS_DIR, RUN_REPORT_BYTES_MAX, RUN_VMM_LOG_SUFFIX } from '../constants.js';
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
@@ -266,14 +267,7 @@ function showVmmLog(path: string, run: string, display: (p: string) => string, j
     const emit = (events: ConsoleEvent[]): void => {
       for (const event of events) if (event.type === 'text') out(json ? JSON.stringify({ type: 'vmm', text: event.text }) : event.text);
     };
-    const size = fstatSync(fd).size;
-    const chunk = Buffer.alloc(LOG_READ_CHUNK_BYTES);
-    for (let offset = 0; offset < size; ) {
-      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
-      if (n === 0) break;
-      emit(decoder.push(Buffer.from(chunk.subarray(0, n)), 0n));
-      offset += n;
-    }
+    readChunks(fd, 0, fstatSync(fd).size, LOG_READ_CHUNK_BYTES, (chunk) => emit(decoder.push(chunk, 0n)));
     emit(decoder.end());
   } finally {
     closeSync(fd);
@@ -283,15 +277,7 @@ function showVmmLog(path: string, run: string, display: (p: string) => string, j
 
 /** Print everything from `offset` to the current end; returns the new offset. */
 function drain(fd: number, offset: number, view: LogView): number {
-  const size = fstatSync(fd).size;
-  const chunk = Buffer.alloc(LOG_READ_CHUNK_BYTES);
-  while (offset < size) {
-    const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
-    if (n === 0) break;
-    view.pushConsole(Buffer.from(chunk.subarray(0, n)));
-    offset += n;
-  }
-  return offset;
+  return readChunks(fd, offset, fstatSync(fd).size, LOG_READ_CHUNK_BYTES, (chunk) => view.pushConsole(chunk));
 }
 
 /** The guest status from the last `@uk:exit` record near the end of a log, or null. */
@@ -305,8 +291,7 @@ export function exitStatusOf(path: string): number | null {
   try {
     const size = fstatSync(fd).size;
     const length = Math.min(size, LOG_TAIL_SCAN_BYTES);
-    const tail = Buffer.alloc(length);
-    readSync(fd, tail, 0, length, size - length);
+    const tail = readAt(fd, size - length, length);
     let status: number | null = null;
     for (const line of tail.toString('latin1').split('\n')) {
       const parsed = parseRecordLine(Buffer.from(line.replace(/\r$/, ''), 'latin1'));

@@ -1,4 +1,6 @@
-// `ukernel run` options: raw strings from commander (+ env) → validated RunOptions.
+// `ukernel run` options. Commander parses and validates each flag through the parsers below
+// (each throws InvalidOption, UK101, with the message the tests pin); resolveRunSettings then
+// applies one precedence for every setting: flag > environment > ukernel.toml [run] > default.
 // Pure apart from path resolution against cwd; kernel file checks happen in run.ts.
 import { resolve } from 'node:path';
 import {
@@ -12,26 +14,28 @@ import {
   WORKLOAD_ARGS_MAX,
 } from '../constants.js';
 import { UkernelError } from '../errors.js';
+import type { ProjectConfig } from '../project/config.js';
 import { ACCELS, type AccelRequest } from '../vmm/accel.js';
 import type { VmmName } from '../vmm/session.js';
 
 export const VMMS = ['qemu', 'firecracker'] as const satisfies readonly VmmName[];
 
-/** Exactly what commander hands the action (all strings; absent = undefined). */
-export interface RawRunOptions {
+/** What commander hands the action, each flag already parsed by its parser (absent = undefined). */
+export interface RunFlags {
   kernel?: string;
-  accel?: string;
-  memory?: string;
-  vcpu?: string;
-  vmm?: string;
+  image?: string;
+  accel?: AccelRequest;
+  memory?: number;
+  vcpu?: number;
+  vmm?: VmmName;
   cmdline?: string;
-  timeout?: string;
+  /** --timeout in milliseconds. */
+  timeout?: number;
   json?: boolean;
   verbose?: boolean;
-  image?: string;
   net?: string;
   release?: boolean;
-  /** Workload arguments: what came after `--` on the command line. */
+  /** Workload arguments: what came after `--` on the command line (checked by checkWorkloadArgs). */
   args?: string[];
 }
 
@@ -41,8 +45,8 @@ export interface RawRunOptions {
  */
 export type BootSource = { type: 'kernel'; path: string } | { type: 'image'; path: string } | { type: 'project' };
 
-export interface RunOptions {
-  source: BootSource;
+/** Every setting of one run, resolved: flag > environment > ukernel.toml [run] > default. */
+export interface RunSettings {
   accel: AccelRequest;
   /** Where `accel` came from, for messages. */
   accelFrom: '--accel' | 'UKERNEL_ACCEL' | 'default';
@@ -53,65 +57,103 @@ export interface RunOptions {
   timeoutMs: number | null;
   json: boolean;
   verbose: boolean;
-  /** Whether --memory / --vcpu were given (else ukernel.toml's [run] values apply, if any). */
-  explicit: { memory: boolean; vcpu: boolean };
-  /** --net, or null (then ukernel.toml's [run] net, default "none"). */
-  net: string | null;
+  net: string;
+  /** Where `net` came from, for messages. */
+  netFrom: '--net' | 'ukernel.toml [run] net' | 'default';
   release: boolean;
   workloadArgs: string[];
 }
 
-export function normalizeRunOptions(
-  raw: RawRunOptions,
-  env: NodeJS.ProcessEnv = process.env,
-  cwd: string = process.cwd(),
-): RunOptions {
-  if (raw.kernel === '' || raw.image === '') {
-    throw new UkernelError('Usage', `empty ${raw.kernel === '' ? '--kernel' : '--image'} path`);
-  }
-  if (raw.kernel !== undefined && raw.image !== undefined) {
-    throw new UkernelError('Usage', '--kernel and --image exclude each other: boot either a bare kernel or an image', {
-      hint: 'ukernel run --image dist/NAME.img (the image carries its kernel), or ukernel run --kernel ELF.',
-    });
-  }
-  const source: BootSource =
-    raw.kernel !== undefined
-      ? { type: 'kernel', path: resolve(cwd, raw.kernel) }
-      : raw.image !== undefined
-        ? { type: 'image', path: resolve(cwd, raw.image) }
-        : { type: 'project' };
+/** The `[run]` table of ukernel.toml, when there is a project. */
+export type RunDefaults = ProjectConfig['run'] | null;
 
-  let accelText: string;
-  let accelFrom: RunOptions['accelFrom'];
-  if (raw.accel !== undefined) [accelText, accelFrom] = [raw.accel, '--accel'];
-  else if (env.UKERNEL_ACCEL !== undefined && env.UKERNEL_ACCEL !== '') [accelText, accelFrom] = [env.UKERNEL_ACCEL, 'UKERNEL_ACCEL'];
-  else [accelText, accelFrom] = ['auto', 'default'];
+export function bootSource(flags: RunFlags, cwd: string = process.cwd()): BootSource {
+  if (flags.kernel !== undefined) return { type: 'kernel', path: resolve(cwd, flags.kernel) };
+  if (flags.image !== undefined) return { type: 'image', path: resolve(cwd, flags.image) };
+  return { type: 'project' };
+}
 
+/** The one place where flags, UKERNEL_ACCEL and ukernel.toml's [run] meet (see the test table). */
+export function resolveRunSettings(flags: RunFlags, env: NodeJS.ProcessEnv, toml: RunDefaults): RunSettings {
+  const envAccel = env.UKERNEL_ACCEL !== undefined && env.UKERNEL_ACCEL !== '' ? env.UKERNEL_ACCEL : undefined;
+  const [accel, accelFrom]: [AccelRequest, RunSettings['accelFrom']] =
+    flags.accel !== undefined
+      ? [flags.accel, '--accel']
+      : envAccel !== undefined
+        ? [parseOneOf(ACCELS, 'UKERNEL_ACCEL')(envAccel), 'UKERNEL_ACCEL']
+        : ['auto', 'default'];
+  const [net, netFrom]: [string, RunSettings['netFrom']] =
+    flags.net !== undefined ? [flags.net, '--net'] : toml !== null ? [toml.net, 'ukernel.toml [run] net'] : ['none', 'default'];
   return {
-    source,
-    accel: oneOf(accelText, ACCELS, accelFrom),
+    accel,
     accelFrom,
-    memoryMib: integerIn(raw.memory, '--memory', MEMORY_MIB_MIN, MEMORY_MIB_MAX, MEMORY_MIB_DEFAULT, ' MiB'),
-    vcpus: integerIn(raw.vcpu, '--vcpu', VCPU_MIN, VCPU_MAX, VCPU_DEFAULT, ''),
-    vmm: oneOf(raw.vmm ?? 'qemu', VMMS, '--vmm'),
-    cmdline: checkCmdline(raw.cmdline ?? ''),
-    timeoutMs: timeoutMs(raw.timeout),
-    json: raw.json === true,
-    verbose: raw.verbose === true,
-    explicit: { memory: raw.memory !== undefined, vcpu: raw.vcpu !== undefined },
-    net: raw.net === undefined ? null : checkNet(raw.net),
-    release: raw.release === true,
-    workloadArgs: checkWorkloadArgs(raw.args ?? [], raw.cmdline ?? ''),
+    memoryMib: flags.memory ?? toml?.memory_mb ?? MEMORY_MIB_DEFAULT,
+    vcpus: flags.vcpu ?? toml?.vcpu ?? VCPU_DEFAULT,
+    vmm: flags.vmm ?? 'qemu',
+    cmdline: flags.cmdline ?? '',
+    timeoutMs: flags.timeout ?? null,
+    json: flags.json === true,
+    verbose: flags.verbose === true,
+    net,
+    netFrom,
+    release: flags.release === true,
+    workloadArgs: flags.args ?? [],
   };
 }
 
-function checkNet(value: string): string {
+// Commander argument parsers: each returns the parsed value or throws InvalidOption (UK101).
+
+export function parsePath(flag: string): (value: string) => string {
+  return (value) => {
+    if (value === '') throw new UkernelError('Usage', `empty ${flag} path`);
+    return value;
+  };
+}
+
+export function parseOneOf<T extends string>(allowed: readonly T[], from: string): (value: string) => T {
+  return (value) => {
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    throw new UkernelError('InvalidOption', `${from} must be one of ${allowed.join(', ')} (got "${printable(value)}")`);
+  };
+}
+
+export function parseIntegerIn(flag: string, min: number, max: number, unit: string): (value: string) => number {
+  return (value) => {
+    const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new UkernelError('InvalidOption', `${flag} must be an integer in ${min}..${max}${unit} (got "${printable(value)}")`);
+    }
+    return n;
+  };
+}
+
+export const parseMemory = parseIntegerIn('--memory', MEMORY_MIB_MIN, MEMORY_MIB_MAX, ' MiB');
+export const parseVcpu = parseIntegerIn('--vcpu', VCPU_MIN, VCPU_MAX, '');
+
+/** --timeout SECONDS → milliseconds. */
+export function parseTimeout(value: string): number {
+  const seconds = /^[0-9]+(\.[0-9]+)?$/.test(value) ? Number(value) : NaN;
+  if (!(seconds > 0) || seconds > RUN_TIMEOUT_S_MAX) {
+    throw new UkernelError('InvalidOption', `--timeout must be a number of seconds in (0, ${RUN_TIMEOUT_S_MAX}] (got "${printable(value)}")`);
+  }
+  return Math.ceil(seconds * 1000);
+}
+
+export function parseCmdline(value: string): string {
+  // Control characters would end up in QEMU's -append or the Firecracker JSON verbatim.
+  if (/[\x00-\x1f\x7f]/.test(value)) {
+    throw new UkernelError('InvalidOption', '--cmdline must not contain control characters or newlines');
+  }
+  return value;
+}
+
+export function parseNet(value: string): string {
   if (/^(?:none|tap:[A-Za-z0-9_.-]{1,15})$/.test(value)) return value;
   throw new UkernelError('InvalidOption', `--net must be none or tap:IFACE (got "${printable(value)}")`);
 }
 
 /** Workload arguments travel on the kernel command line, which splits on spaces. */
-function checkWorkloadArgs(args: string[], cmdline: string): string[] {
+export function checkWorkloadArgs(args: string[], cmdline: string): string[] {
   if (args.length > WORKLOAD_ARGS_MAX - 1) {
     throw new UkernelError('InvalidOption', `${args.length} workload arguments; at most ${WORKLOAD_ARGS_MAX - 1} fit`);
   }
@@ -127,40 +169,6 @@ function checkWorkloadArgs(args: string[], cmdline: string): string[] {
   }
   // Its length, with what the VMM appends, is checked once the VMM and devices are known.
   return args;
-}
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], from: string): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new UkernelError('InvalidOption', `${from} must be one of ${allowed.join(', ')} (got "${printable(value)}")`);
-}
-
-function integerIn(value: string | undefined, flag: string, min: number, max: number, fallback: number, unit: string): number {
-  if (value === undefined) return fallback;
-  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UkernelError('InvalidOption', `${flag} must be an integer in ${min}..${max}${unit} (got "${printable(value)}")`);
-  }
-  return n;
-}
-
-function timeoutMs(value: string | undefined): number | null {
-  if (value === undefined) return null;
-  const seconds = /^[0-9]+(\.[0-9]+)?$/.test(value) ? Number(value) : NaN;
-  if (!(seconds > 0) || seconds > RUN_TIMEOUT_S_MAX) {
-    throw new UkernelError(
-      'InvalidOption',
-      `--timeout must be a number of seconds in (0, ${RUN_TIMEOUT_S_MAX}] (got "${printable(value)}")`,
-    );
-  }
-  return Math.ceil(seconds * 1000);
-}
-
-function checkCmdline(value: string): string {
-  // Control characters would end up in QEMU's -append or the Firecracker JSON verbatim.
-  if (/[\x00-\x1f\x7f]/.test(value)) {
-    throw new UkernelError('InvalidOption', '--cmdline must not contain control characters or newlines');
-  }
-  return value;
 }
 
 /** Echo user input in messages without letting it carry terminal escapes. */

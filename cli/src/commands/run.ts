@@ -9,19 +9,18 @@ import {
   DISK_FULL_BYTES,
   EVENTS_CAPACITY_BYTES,
   FIRECRACKER_BINARY,
-  MEMORY_MIB_DEFAULT,
   QEMU_BINARY,
-  VCPU_DEFAULT,
 } from '../constants.js';
 import { checkKernelElf } from '../elf.js';
-import { UkernelError } from '../errors.js';
+import { isUkernelError, UkernelError } from '../errors.js';
 import { displayPath, writeFileAtomic } from '../fsutil.js';
 import { formatBytes } from '../format.js';
 import type { AbiVersion } from '../image/format.js';
-import type { ProjectConfig } from '../project/config.js';
+import type { ImageInfo } from '../image/reader.js';
+import type { WorkflowContext } from '../project/workflow.js';
 import { findProjectRoot } from '../project/locate.js';
 import { createEventsFile } from '../observe/device.js';
-import { buildReport, formatPhases, formatSummary } from '../report.js';
+import { buildReport, formatPhases, formatSummary, type RunReport } from '../report.js';
 import { planRun, startRunLog, type RunLog, type RunPaths } from '../runlog.js';
 import { errColors, noProgress, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
@@ -30,7 +29,7 @@ import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
 import { qemuArgs } from '../vmm/qemu.js';
 import { decideStatus, runSession, type SessionResult } from '../vmm/session.js';
 import { findExecutable } from '../vmm/which.js';
-import { normalizeRunOptions, type RawRunOptions, type RunOptions } from './run-options.js';
+import { bootSource, resolveRunSettings, type BootSource, type RunDefaults, type RunFlags, type RunSettings } from './run-options.js';
 
 export interface RunDeps {
   env: NodeJS.ProcessEnv;
@@ -44,82 +43,125 @@ interface Launch {
   accel: Accel;
 }
 
-/** What the VMM gets: the kernel, the image disk (if any), and where logs and defaults come from. */
-interface Target {
-  kernel: string;
-  image: { path: string; readonly: boolean } | null;
+/** Where a run boots from, once its project (if any) is loaded; nothing built or verified yet. */
+interface Origin {
+  source: BootSource;
   /** Directory holding logs/ (the project root, else the cwd). */
   logBase: string;
   /** ukernel.toml [run], when there is a project. */
-  defaults: ProjectConfig['run'] | null;
+  defaults: RunDefaults;
+  /** The project's pipeline, when booting the project itself. */
+  ctx: WorkflowContext | null;
+}
+
+/** What the VMM gets: the kernel, the image disk (if any), and where logs go. */
+interface Target {
+  kernel: string;
+  image: { path: string; readonly: boolean } | null;
+  logBase: string;
 }
 
 /** Returns the guest status (the CLI's exit code). */
-export async function run(raw: RawRunOptions, deps: Partial<RunDeps> = {}): Promise<number> {
+export async function run(flags: RunFlags, deps: Partial<RunDeps> = {}): Promise<number> {
   const d: RunDeps = { env: process.env, cwd: process.cwd(), probeKvm, ...deps };
-  const opts = normalizeRunOptions(raw, d.env, d.cwd);
-  const c = errColors();
-  const target = await prepareTarget(opts, d, (line) => writeErr(c.dim(line)));
-
-  const net = opts.net ?? target.defaults?.net ?? 'none';
-  if (net !== 'none') {
-    throw new UkernelError('NetworkUnavailable', `networking is not available yet (${opts.net !== null ? '--net' : 'ukernel.toml [run] net'} = ${net})`);
+  const origin = await locateOrigin(bootSource(flags, d.cwd), flags.json === true, d);
+  const settings = resolveRunSettings(flags, d.env, origin.defaults);
+  if (settings.net !== 'none') {
+    throw new UkernelError('NetworkUnavailable', `networking is not available yet (${settings.netFrom} = ${settings.net})`);
   }
-  const resolved: RunOptions = {
-    ...opts,
-    memoryMib: opts.explicit.memory ? opts.memoryMib : (target.defaults?.memory_mb ?? MEMORY_MIB_DEFAULT),
-    vcpus: opts.explicit.vcpu ? opts.vcpus : (target.defaults?.vcpu ?? VCPU_DEFAULT),
-  };
-  const cmdline = kernelCmdline({ extra: opts.cmdline, workload: opts.workloadArgs });
-  checkCmdlineBudget(cmdline, opts.vmm, target.image === null ? 1 : 2);
+  const target = await prepareTarget(origin, settings, d);
+  const cmdline = kernelCmdline({ extra: settings.cmdline, workload: settings.workloadArgs });
+  checkCmdlineBudget(cmdline, settings.vmm, target.image === null ? 1 : 2);
   const plan = planRun(target.logBase);
   const launch =
-    opts.vmm === 'firecracker'
-      ? prepareFirecracker(resolved, target, cmdline, plan, d)
-      : prepareQemu(resolved, target, cmdline, plan.eventsPath, d);
-
+    settings.vmm === 'firecracker'
+      ? prepareFirecracker(settings, target, cmdline, plan, d)
+      : prepareQemu(settings, target, cmdline, plan.eventsPath, d);
   const runLog = startRunLog(target.logBase, undefined, undefined, plan);
   try {
-    const consoleLogDisplay = displayPath(d.cwd, runLog.path); // this run's own (console.log may move on)
-    const human = !opts.json;
-    createEventsFile(runLog.eventsPath, EVENTS_CAPACITY_BYTES, displayPath(d.cwd, runLog.eventsPath));
-    const result = await runSession({
-      vmm: opts.vmm,
-      binary: launch.binary,
-      args: launch.args,
-      accel: launch.accel,
-      bootTimeoutMs: launch.accel === 'kvm' ? BOOT_TIMEOUT_KVM_MS : BOOT_TIMEOUT_TCG_MS,
-      runTimeoutMs: opts.timeoutMs,
-      consoleLogPath: runLog.path,
-      consoleLogDisplay,
-      eventsPath: runLog.eventsPath,
-      vmmLogPath: opts.vmm === 'firecracker' ? runLog.vmmLogPath : null,
-      echo: human ? writeOut : null,
-      warn: (line) => writeErr(c.yellow(line)),
-      onStart: (pid) => {
-        if (human && process.stderr.isTTY) {
-          writeErr(c.dim(`${opts.vmm} started (pid ${pid})`));
-          writeErr(c.dim(`VM console: ${consoleLogDisplay}`));
-        }
-      },
-    });
-    return finishRun(result, { opts, target, launch, runLog, cwd: d.cwd });
+    const result = await bootVm(settings, launch, runLog, d.cwd);
+    return finishRun(result, { settings, target, launch, runLog, cwd: d.cwd });
   } finally {
     runLog.finish(); // after the report: the run is over once its report is there
   }
 }
 
-/** The status, the report (kept beside the run's log), the summary; errors the run ended with. */
-function finishRun(
-  result: SessionResult,
-  run: { opts: RunOptions; target: Target; launch: Launch; runLog: RunLog; cwd: string },
-): number {
-  const { opts, target, launch, runLog, cwd } = run;
+/** The VM session of this run: its events device, console log and echo. */
+async function bootVm(settings: RunSettings, launch: Launch, runLog: RunLog, cwd: string): Promise<SessionResult> {
   const c = errColors();
-  const warn = (line: string): void => writeErr(c.yellow(line));
-  let status: number;
+  const consoleLogDisplay = displayPath(cwd, runLog.path); // this run's own (console.log may move on)
+  const human = !settings.json;
+  createEventsFile(runLog.eventsPath, EVENTS_CAPACITY_BYTES, displayPath(cwd, runLog.eventsPath));
+  return runSession({
+    vmm: settings.vmm,
+    binary: launch.binary,
+    args: launch.args,
+    accel: launch.accel,
+    bootTimeoutMs: launch.accel === 'kvm' ? BOOT_TIMEOUT_KVM_MS : BOOT_TIMEOUT_TCG_MS,
+    runTimeoutMs: settings.timeoutMs,
+    consoleLogPath: runLog.path,
+    consoleLogDisplay,
+    eventsPath: runLog.eventsPath,
+    vmmLogPath: settings.vmm === 'firecracker' ? runLog.vmmLogPath : null,
+    echo: human ? writeOut : null,
+    warn: (line) => writeErr(c.yellow(line)),
+    onStart: (pid) => {
+      if (human && process.stderr.isTTY) {
+        writeErr(c.dim(`${settings.vmm} started (pid ${pid})`));
+        writeErr(c.dim(`VM console: ${consoleLogDisplay}`));
+      }
+    },
+  });
+}
+
+interface Finished {
+  settings: RunSettings;
+  target: Target;
+  launch: Launch;
+  runLog: RunLog;
+  cwd: string;
+}
+
+/** The status, the report (kept beside the run's log), the summary; errors the run ended with. */
+function finishRun(result: SessionResult, run: Finished): number {
+  const { settings, target, launch, runLog, cwd } = run;
+  const c = errColors();
+  const status = runStatus(result, run);
+  const report = buildReport(result, status, {
+    vmm: settings.vmm,
+    accel: launch.accel,
+    kernel: target.kernel,
+    consoleLog: runLog.consolePath,
+    runLog: runLog.path,
+    image: target.image?.path ?? null,
+    events: runLog.eventsPath,
+  });
+  keepReport(report, runLog, cwd);
+  const eventsDisplay = displayPath(cwd, runLog.eventsPath);
+  const failed = result.exit?.record.eventsFailed === true;
+  warnAboutEvents(report, failed, eventsDisplay);
+  if (settings.json) {
+    writeOut(JSON.stringify(report));
+  } else {
+    if (settings.verbose) for (const line of formatPhases(report)) writeErr(c.dim(line));
+    writeErr((status === 0 ? c.green : c.red)(formatSummary(report)));
+  }
+  if (failed || (diskFull(dirname(runLog.eventsPath)) !== null && report.events_dropped !== 0)) {
+    throw new UkernelError(
+      'EventsWriteFailed',
+      `writing ${eventsDisplay} failed in the guest (I/O error from the host: is its disk full?); ` +
+        `${report.events_dropped ?? 'some'} record(s) of output, logs or traces were lost; the workload's status was ${status}`,
+    );
+  }
+  return status;
+}
+
+/** The guest status; a run that ended without one because the host's disk filled up says so. */
+function runStatus(result: SessionResult, run: Finished): number {
+  const { settings, target, runLog, cwd } = run;
+  const warn = (line: string): void => writeErr(errColors().yellow(line));
   try {
-    status = decideStatus(result, opts.vmm, { imageAttached: target.image !== null, warn });
+    return decideStatus(result, settings.vmm, { imageAttached: target.image !== null, warn });
   } catch (err) {
     // No status because the host's disk filled up under the run's files: say that, not "VMM failed".
     const full = diskFull(dirname(runLog.eventsPath));
@@ -131,44 +173,26 @@ function finishRun(
       { details: err.details },
     );
   }
-  const report = buildReport(result, status, {
-    vmm: opts.vmm,
-    accel: launch.accel,
-    kernel: target.kernel,
-    consoleLog: runLog.consolePath,
-    runLog: runLog.path,
-    image: target.image?.path ?? null,
-    events: runLog.eventsPath,
-  });
-  // For `ukernel perf`: the host side of this run, next to its log.
+}
+
+/** For `ukernel perf`: the host side of this run, next to its log (a warning when it cannot be written). */
+function keepReport(report: RunReport, runLog: RunLog, cwd: string): void {
   try {
     writeFileAtomic(runLog.reportPath, `${JSON.stringify(report, null, 2)}\n`, displayPath(cwd, runLog.reportPath));
   } catch (err) {
     if (!(err instanceof UkernelError)) throw err;
-    warn(`warning: ${err.message}; \`ukernel perf\` will lack this run's host timings`);
+    writeErr(errColors().yellow(`warning: ${err.message}; \`ukernel perf\` will lack this run's host timings`));
   }
-  const eventsDisplay = displayPath(cwd, runLog.eventsPath);
-  const failed = result.exit?.record.eventsFailed === true;
+}
+
+function warnAboutEvents(report: RunReport, failed: boolean, eventsDisplay: string): void {
+  const warn = (line: string): void => writeErr(errColors().yellow(line));
   if (report.events_dropped !== null && report.events_dropped > 0 && !failed) {
     warn(`warning: the guest dropped ${report.events_dropped} record(s) of output, logs or traces: ${eventsDisplay} is full`);
   }
   if (report.interrupts_unexpected !== null && report.interrupts_unexpected > 0) {
     warn(`notice: the guest got ${report.interrupts_unexpected} device interrupt(s) no driver claimed (counted and ignored; see the console log)`);
   }
-  if (opts.json) {
-    writeOut(JSON.stringify(report));
-  } else {
-    if (opts.verbose) for (const line of formatPhases(report)) writeErr(c.dim(line));
-    writeErr((status === 0 ? c.green : c.red)(formatSummary(report)));
-  }
-  if (failed || (diskFull(dirname(runLog.eventsPath)) !== null && report.events_dropped !== 0)) {
-    throw new UkernelError(
-      'EventsWriteFailed',
-      `writing ${eventsDisplay} failed in the guest (I/O error from the host: is its disk full?); ` +
-        `${report.events_dropped ?? 'some'} record(s) of output, logs or traces were lost; the workload's status was ${status}`,
-    );
-  }
-  return status;
 }
 
 /** Free space of the filesystem holding `dir` when it is (nearly) full, else null. */
@@ -182,69 +206,72 @@ function diskFull(dir: string): { freeBytes: number } | null {
   }
 }
 
-async function prepareTarget(opts: RunOptions, d: RunDeps, say: (line: string) => void): Promise<Target> {
+/** The project (if any) a run belongs to and its ukernel.toml [run]; nothing is built yet. */
+async function locateOrigin(source: BootSource, json: boolean, d: RunDeps): Promise<Origin> {
   const projectRoot = findProjectRoot(d.cwd);
   const logBase = projectRoot ?? d.cwd;
-  switch (opts.source.type) {
-    case 'kernel':
-      checkKernelElf(opts.source.path);
-      return { kernel: opts.source.path, image: null, logBase, defaults: null };
-    case 'image': {
-      // Loaded only here: `run --kernel` must not pay for the TOML parser and schema.
-      const { loadProject } = await import('../project/config.js');
-      const { PROVIDED_ABI } = await import('../image/manifest.js');
-      const { readToolchainPins, ukernelRoot } = await import('../toolchain.js');
-      const root = ukernelRoot();
-      const defaults = projectRoot === null ? null : loadProject(d.cwd, readToolchainPins(root).zigVersion).config.run;
-      return { ...(await bootImage(opts.source.path, d, PROVIDED_ABI)), logBase, defaults };
-    }
-    case 'project':
-      return projectTarget(opts, d, say);
+  if (source.type === 'kernel') return { source, logBase, defaults: null, ctx: null };
+  if (source.type === 'image') {
+    if (projectRoot === null) return { source, logBase, defaults: null, ctx: null };
+    // Loaded only here: `run --kernel` must not pay for the TOML parser and schema.
+    const { loadProject } = await import('../project/config.js');
+    const { readToolchainPins, ukernelRoot } = await import('../toolchain.js');
+    const defaults = loadProject(d.cwd, readToolchainPins(ukernelRoot()).zigVersion).config.run;
+    return { source, logBase, defaults, ctx: null };
   }
-}
-
-/** Verify the image fully, extract its kernel to the cache. */
-async function bootImage(path: string, d: RunDeps, abi: AbiVersion): Promise<Pick<Target, 'kernel' | 'image'>> {
-  const { readImageFile } = await import('../image/reader.js');
-  const { cachedKernel } = await import('../vmm/kernel-cache.js');
-  const info = readImageFile(path, displayPath(d.cwd, path), abi);
-  const kernel = cachedKernel(path, info.sections.find((s) => s.name === 'kernel')!, d.env);
-  return { kernel: kernel.path, image: { path, readonly: info.readonly } };
-}
-
-/** The project's image: rebuilt and repacked only when their inputs changed since the last time. */
-async function projectTarget(opts: RunOptions, d: RunDeps, say: (line: string) => void): Promise<Target> {
-  const { buildWorkload, currentBuild, currentPack, defaultImagePath, packImage, readBuildRecord, readPackRecord, workflowContext } =
-    await import('../project/workflow.js');
-  const { PROVIDED_ABI } = await import('../image/manifest.js');
-  let ctx;
+  const { workflowContext } = await import('../project/workflow.js');
   try {
-    ctx = workflowContext(d.cwd, d.env, say, undefined, opts.json ? noProgress : undefined); // never progress on --json
+    const say = (line: string): void => writeErr(errColors().dim(line));
+    const ctx = workflowContext(d.cwd, d.env, say, undefined, json ? noProgress : undefined); // never progress on --json
+    return { source, logBase: ctx.project.root, defaults: ctx.project.config.run, ctx };
   } catch (err) {
-    if (err instanceof UkernelError && err.code === 'UK110') {
+    if (isUkernelError(err, 'ProjectNotFound')) {
       throw new UkernelError('ProjectNotFound', `${err.message}: nothing to run`, {
         hint: 'Run it inside a project (ukernel init), or pass --image dist/NAME.img or --kernel ELF.',
       });
     }
     throw err;
   }
+}
+
+/** The kernel (checked) and the image (verified once, its kernel extracted to the cache). */
+async function prepareTarget(origin: Origin, settings: RunSettings, d: RunDeps): Promise<Target> {
+  const { source, logBase, ctx } = origin;
+  if (source.type === 'kernel') {
+    checkKernelElf(source.path);
+    return { kernel: source.path, image: null, logBase };
+  }
+  const { PROVIDED_ABI } = await import('../image/manifest.js');
+  if (source.type === 'image') return { ...(await bootImage(source.path, null, d, PROVIDED_ABI)), logBase };
+  if (ctx === null) throw new Error('run: a project origin without its workflow context');
+  const packed = await projectImage(ctx, settings.release);
+  return { ...(await bootImage(packed.path, packed.verified, d, PROVIDED_ABI)), logBase };
+}
+
+/** The image's kernel from the cache; the image is verified here unless `verified` (just packed). */
+async function bootImage(path: string, verified: ImageInfo | null, d: RunDeps, abi: AbiVersion): Promise<Pick<Target, 'kernel' | 'image'>> {
+  const { readImageFile } = await import('../image/reader.js');
+  const { cachedKernel } = await import('../vmm/kernel-cache.js');
+  const info = verified ?? readImageFile(path, displayPath(d.cwd, path), abi);
+  const kernel = cachedKernel(path, info.sections.find((s) => s.name === 'kernel')!, d.env);
+  return { kernel: kernel.path, image: { path, readonly: info.readonly } };
+}
+
+/** The project's image: rebuilt and repacked only when their inputs changed since the last time. */
+async function projectImage(ctx: WorkflowContext, release: boolean): Promise<{ path: string; verified: ImageInfo | null }> {
+  const { buildWorkload, currentBuild, defaultImagePath, packIfChanged, readBuildRecord, readPackRecord } = await import('../project/workflow.js');
   // Same options as the last build and pack (ReleaseSafe and a writable image when none).
-  const optimize = opts.release ? 'ReleaseFast' : (readBuildRecord(ctx)?.optimize ?? 'ReleaseSafe');
+  const optimize = release ? 'ReleaseFast' : (readBuildRecord(ctx)?.optimize ?? 'ReleaseSafe');
   if (currentBuild(ctx, optimize) === null) await buildWorkload(ctx, optimize);
   const previous = readPackRecord(ctx);
   const pack = {
     imagePath: previous !== null ? resolve(ctx.project.root, previous.image) : defaultImagePath(ctx),
     readonly: previous?.readonly ?? false,
   };
-  if (currentPack(ctx, pack) === null) packImage(ctx, pack);
-  return {
-    ...(await bootImage(pack.imagePath, d, PROVIDED_ABI)),
-    logBase: ctx.project.root,
-    defaults: ctx.project.config.run,
-  };
+  return { path: pack.imagePath, verified: packIfChanged(ctx, pack)?.image ?? null };
 }
 
-function prepareQemu(opts: RunOptions, target: Target, cmdline: string, events: string, d: RunDeps): Launch {
+function prepareQemu(opts: RunSettings, target: Target, cmdline: string, events: string, d: RunDeps): Launch {
   const { accel, notice } = selectAccel(opts.accel, d.probeKvm);
   if (notice !== null) writeErr(errColors().yellow(notice));
   const binary = findExecutable(QEMU_BINARY, d.env, d.env.UKERNEL_QEMU);
@@ -264,7 +291,7 @@ function prepareQemu(opts: RunOptions, target: Target, cmdline: string, events: 
   return { binary, accel, args };
 }
 
-function prepareFirecracker(opts: RunOptions, target: Target, cmdline: string, plan: RunPaths, d: RunDeps): Launch {
+function prepareFirecracker(opts: RunSettings, target: Target, cmdline: string, plan: RunPaths, d: RunDeps): Launch {
   if (opts.accel === 'tcg') {
     throw new UkernelError('FirecrackerNeedsKvm', `--vmm firecracker cannot run with accel tcg (from ${opts.accelFrom})`);
   }

@@ -45,6 +45,6 @@ export function randomRecordLike(rand: () => number): string {
   let line = `@uk:${kind} ${fields.join(' ')}`;
   if (rand() < 0.1) line = line.replace(' ', '  ');
   if (rand() < 0.1) line += String.fromCharCode(Math.floor(rand() * 256));
-  if (rand() < 0.05) line += ' pad=' + 'x'.repeat(600);
+  if (rand() < 0.05) line += ` pad=${'x'.repeat(600)}`;
   return line;
 }

@@ -108,9 +108,9 @@ export function terminalText(text: string, maxChars: number): string {
   const code = safe.charCodeAt(end - 1);
   if (code >= 0xd800 && code <= 0xdbff) end -= 1; // never split a surrogate pair
   const from = Math.max(0, end - 5);
-  for (const escape of safe.slice(from, end + 5).matchAll(ESCAPE_RE)) {
-    const at = from + escape.index;
-    if (at < end && at + escape[0].length > end) end = at; // never split an escape
+  for (const found of safe.slice(from, end + 5).matchAll(ESCAPE_RE)) {
+    const at = from + found.index;
+    if (at < end && at + found[0].length > end) end = at; // never split an escape
   }
   return `${safe.slice(0, end)}… (cut: ${text.length} characters in all)`;
 }

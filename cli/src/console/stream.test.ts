@@ -5,7 +5,9 @@ import { mulberry32, randomBytes, randomRecordLike } from './fuzz-helpers.js';
 function feed(chunks: Array<string | Uint8Array>, lineMaxBytes?: number): ConsoleEvent[] {
   const decoder = new ConsoleDecoder(lineMaxBytes === undefined ? {} : { lineMaxBytes });
   const events: ConsoleEvent[] = [];
-  chunks.forEach((chunk, i) => events.push(...decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, BigInt(i + 1))));
+  chunks.forEach((chunk, i) => {
+    events.push(...decoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, BigInt(i + 1)));
+  });
   events.push(...decoder.end());
   return events;
 }

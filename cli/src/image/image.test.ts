@@ -95,7 +95,6 @@ describe('corruption: a flipped bit anywhere is refused, naming the part', () =>
 
   it('in the zero padding between and after sections', () => {
     const kernel = section('kernel');
-    const manifest = section('manifest');
     expect(refusal(flipped(kernel.offset + kernel.size)).part).toBe('padding');
     expect(refusal(flipped(good.length - 1)).message).toContain('padding after the last section is not zero');
   });

@@ -3,10 +3,11 @@
 // each file), zero padding, the entry, the manifest and ABI compatibility. Sections are hashed
 // straight from the file in chunks, so a large image is never read into memory at once.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { IMAGE_BYTES_MAX, IMAGE_READ_CHUNK_BYTES, MANIFEST_BYTES_MAX, ROOTFS_INDEX_BYTES_MAX } from '../constants.js';
 import { UkernelError, type ErrorName } from '../errors.js';
 import { errnoCode, printable } from '../fsutil.js';
+import { readAt } from '../io.js';
 import {
   ALLOWED_MODES,
   E,
@@ -71,16 +72,7 @@ export function bufferSource(bytes: Uint8Array): ImageSource {
 function fdSource(fd: number, size: number): ImageSource {
   return {
     size,
-    read(offset, length) {
-      const out = Buffer.alloc(length);
-      let got = 0;
-      while (got < length) {
-        const n = readSync(fd, out, got, length - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return out.subarray(0, got);
-    },
+    read: (offset, length) => readAt(fd, offset, length),
   };
 }
 
@@ -145,10 +137,44 @@ export function readImageFile(path: string, display: string, supportedAbi: AbiVe
 
 /** Every check of docs/image-format.md; throws an ImageError naming the failing part. */
 export function verifyImage(source: ImageSource, image: string, supportedAbi: AbiVersion): ImageInfo {
-  const fail = (part: ImagePart, what: string, consequence?: string, name: 'ImageCorrupt' | 'ImageForeign' | 'ImageIncompatible' | 'ImageTooLarge' = 'ImageCorrupt'): never => {
+  const fail: Fail = (part, what, consequence, name = 'ImageCorrupt') => {
     throw new ImageError(name, image, part, what, consequence);
   };
   const header = source.read(0, HEADER_BYTES);
+  const { formatVersion, headerSha256 } = checkHeaderIntegrity(header, fail);
+  // The header is now known to be what the writer wrote; the checks below catch writer bugs
+  // and hand-crafted images.
+  const fields = checkHeaderFields(header, fail);
+  checkImageSize(source, header, fields.imageBytes, fail);
+  const sections = checkSectionTable(header, fields.imageBytes, fail);
+  checkAbi(fields.abi, supportedAbi, fail);
+  checkSectionContents(source, sections, fields.imageBytes, fail);
+  const rootfsIndexSha256 = hex(header.subarray(H.rootfsIndexSha256, H.rootfsIndexSha256 + 32));
+  const files = checkRootfs(source, sections.find((s) => s.name === 'rootfs')!, rootfsIndexSha256, fail);
+  const entryFile = files.find((f) => f.path === fields.entry);
+  if (entryFile === undefined || entryFile.kind !== 'file') fail('rootfs', `entry ${fields.entry} is not a file in the rootfs`);
+  const { adapter, entry, name } = fields;
+  const abi = formatAbiVersion(fields.abi);
+  const manifest = checkManifest(source, sections.find((s) => s.name === 'manifest')!, { abi, adapter, entry, name }, fail);
+  return {
+    image,
+    imageBytes: fields.imageBytes,
+    formatVersion,
+    abi,
+    readonly: (fields.flags & FLAG_READONLY) !== 0,
+    adapter,
+    entry,
+    name,
+    headerSha256,
+    rootfsIndexSha256,
+    sections,
+    files,
+    manifest,
+  };
+}
+
+/** Magic, format version, header size and the header's own sha256: is this a ukernel image at all? */
+function checkHeaderIntegrity(header: Buffer, fail: Fail): { formatVersion: number; headerSha256: string } {
   const magic = header.subarray(0, IMAGE_MAGIC.length);
   if (!magic.equals(IMAGE_MAGIC.subarray(0, magic.length)) || header.length < IMAGE_MAGIC.length) {
     fail('header', `header magic is "${printable(magic.toString('latin1'))}", not "UKIMAGE\\0"`, 'it is not a ukernel image', 'ImageForeign');
@@ -160,47 +186,69 @@ export function verifyImage(source: ImageSource, image: string, supportedAbi: Ab
   }
   const headerBytes = header.readUInt32LE(H.headerBytes);
   if (headerBytes !== HEADER_BYTES) fail('header', `header_bytes is ${headerBytes}, not ${HEADER_BYTES}`);
-  const expectedHeaderSha = hex(header.subarray(H.headerSha256, H.headerSha256 + 32));
-  const actualHeaderSha = createHash('sha256').update(header.subarray(0, H.headerSha256)).digest('hex');
-  if (expectedHeaderSha !== actualHeaderSha) fail('header', `header sha256 mismatch (expected ${expectedHeaderSha}, got ${actualHeaderSha})`);
+  const expected = hex(header.subarray(H.headerSha256, H.headerSha256 + 32));
+  const actual = createHash('sha256').update(header.subarray(0, H.headerSha256)).digest('hex');
+  if (expected !== actual) fail('header', `header sha256 mismatch (expected ${expected}, got ${actual})`);
+  return { formatVersion, headerSha256: expected };
+}
 
-  // The header is now known to be what the writer wrote; the checks below catch writer bugs
-  // and hand-crafted images.
+interface HeaderFields {
+  imageBytes: number;
+  flags: number;
+  adapter: string;
+  entry: string;
+  name: string;
+  abi: AbiVersion;
+}
+
+/** Size limit, reserved bytes, flags and the text fields of an intact header. */
+function checkHeaderFields(header: Buffer, fail: Fail): HeaderFields {
   const imageBytesBig = header.readBigUInt64LE(H.imageBytes);
   if (imageBytesBig > BigInt(IMAGE_BYTES_MAX)) {
     fail('header', `image_bytes is ${imageBytesBig}, over the ${IMAGE_BYTES_MAX}-byte (1 GiB) limit`, 'refusing it', 'ImageTooLarge');
   }
-  const imageBytes = Number(imageBytesBig);
   if (header.readUInt16LE(H.reserved22) !== 0 || !isZero(header.subarray(H.reserved296, H.reserved296 + HEADER_RESERVED296_BYTES))) {
     fail('header', 'reserved header bytes are not zero');
   }
   const flags = header.readUInt32LE(H.flags);
   if ((flags & ~FLAG_READONLY) !== 0) fail('header', `unknown flags 0x${flags.toString(16)}`, 'use the ukernel that made it', 'ImageIncompatible');
-  const text = (field: 'adapter' | 'entry' | 'name'): string => {
-    const bytes = header.subarray(H[field], H[field] + HEADER_TEXT_BYTES[field]);
-    const end = bytes.indexOf(0);
-    if (end <= 0 || !isZero(bytes.subarray(end)) || !/^[\x20-\x7e]*$/.test(bytes.subarray(0, end).toString('latin1'))) {
-      fail('header', `${field} field is not NUL-padded printable ASCII`);
-    }
-    return bytes.subarray(0, end).toString('latin1');
+  return {
+    imageBytes: Number(imageBytesBig),
+    flags,
+    adapter: headerText(header, 'adapter', fail),
+    entry: headerText(header, 'entry', fail),
+    name: headerText(header, 'name', fail),
+    abi: [header.readUInt16LE(H.abiMajor), header.readUInt16LE(H.abiMinor), header.readUInt16LE(H.abiPatch)],
   };
-  const adapter = text('adapter');
-  const entry = text('entry');
-  const name = text('name');
-  const abi: AbiVersion = [header.readUInt16LE(H.abiMajor), header.readUInt16LE(H.abiMinor), header.readUInt16LE(H.abiPatch)];
+}
 
+function headerText(header: Buffer, field: 'adapter' | 'entry' | 'name', fail: Fail): string {
+  const bytes = header.subarray(H[field], H[field] + HEADER_TEXT_BYTES[field]);
+  const end = bytes.indexOf(0);
+  if (end <= 0 || !isZero(bytes.subarray(end)) || !/^[\x20-\x7e]*$/.test(bytes.subarray(0, end).toString('latin1'))) {
+    fail('header', `${field} field is not NUL-padded printable ASCII`);
+  }
+  return bytes.subarray(0, end).toString('latin1');
+}
+
+/** The file is exactly as long as the header says (a cut names the section it falls in). */
+function checkImageSize(source: ImageSource, header: Buffer, imageBytes: number, fail: Fail): void {
   if (source.size < imageBytes) {
     const cut = sectionTableFor(header).find((s) => s.offset + s.size > source.size);
     fail(cut?.name ?? 'padding', `file is ${source.size} bytes but the header says ${imageBytes}${cut !== undefined ? ` (cut inside the ${cut.name} section)` : ''}`, TRUNCATED);
   }
   if (source.size > imageBytes) fail('file', `file is ${source.size} bytes but the header says ${imageBytes} (trailing data)`);
+}
 
-  const sections = checkSectionTable(header, imageBytes, fail);
+function checkAbi(abi: AbiVersion, supportedAbi: AbiVersion, fail: Fail): void {
   const [major, minor] = abi;
   if (major !== supportedAbi[0] || minor > supportedAbi[1]) {
     fail('header', `built for ABI ${formatAbiVersion(abi)}; this ukernel provides ABI ${formatAbiVersion(supportedAbi)} (major must match, minor ≤ ${supportedAbi[1]})`, 'rebuild it with this ukernel (ukernel build && ukernel pack)', 'ImageIncompatible');
   }
+}
 
+/** Every section's sha256, and zero padding between the sections and after the last. */
+function checkSectionContents(source: ImageSource, sections: SectionInfo[], imageBytes: number, fail: Fail): void {
   let previousEnd = HEADER_BYTES;
   for (const section of sections) {
     checkZero(source, previousEnd, section.offset, `padding before the ${section.name} section`, fail);
@@ -209,30 +257,6 @@ export function verifyImage(source: ImageSource, image: string, supportedAbi: Ab
     previousEnd = section.offset + section.size;
   }
   checkZero(source, previousEnd, imageBytes, 'padding after the last section', fail);
-
-  const rootfsSection = sections.find((s) => s.name === 'rootfs')!;
-  const rootfsIndexSha256 = hex(header.subarray(H.rootfsIndexSha256, H.rootfsIndexSha256 + 32));
-  const files = checkRootfs(source, rootfsSection, rootfsIndexSha256, fail);
-  const entryFile = files.find((f) => f.path === entry);
-  if (entryFile === undefined || entryFile.kind !== 'file') fail('rootfs', `entry ${entry} is not a file in the rootfs`);
-
-  const manifestSection = sections.find((s) => s.name === 'manifest')!;
-  const manifest = checkManifest(source, manifestSection, { abi: formatAbiVersion(abi), adapter, entry, name }, fail);
-  return {
-    image,
-    imageBytes,
-    formatVersion,
-    abi: formatAbiVersion(abi),
-    readonly: (flags & FLAG_READONLY) !== 0,
-    adapter,
-    entry,
-    name,
-    headerSha256: expectedHeaderSha,
-    rootfsIndexSha256,
-    sections,
-    files,
-    manifest,
-  };
 }
 
 type Fail = (part: ImagePart, what: string, consequence?: string, name?: 'ImageCorrupt' | 'ImageForeign' | 'ImageIncompatible' | 'ImageTooLarge') => never;
@@ -295,6 +319,24 @@ function checkZero(source: ImageSource, start: number, end: number, what: string
 
 function checkRootfs(source: ImageSource, section: SectionInfo, indexSha256: string, fail: Fail): FileInfo[] {
   const bad = (what: string): never => fail('rootfs', what);
+  const { count, indexBytes } = checkRootfsHeader(source, section, fail);
+  const index = source.read(section.offset, indexBytes);
+  const actualIndexSha = createHash('sha256').update(index).digest('hex');
+  if (actualIndexSha !== indexSha256) bad(`rootfs index sha256 mismatch (expected ${indexSha256}, got ${actualIndexSha})`);
+  const files: FileInfo[] = [];
+  let previousPath: Buffer | null = null;
+  for (let i = 0; i < count; i++) {
+    const { file, pathRaw } = checkRootfsEntry(index, { i, count, indexBytes, totalBytes: section.size, previousPath }, bad);
+    previousPath = pathRaw;
+    files.push(file);
+  }
+  checkRootfsData(source, section, indexBytes, files, bad);
+  return files;
+}
+
+/** The rootfs header: magic, version, limits, and an index that fits the section. */
+function checkRootfsHeader(source: ImageSource, section: SectionInfo, fail: Fail): { count: number; indexBytes: number } {
+  const bad = (what: string): never => fail('rootfs', what);
   if (section.size < ROOTFS_HEADER_BYTES) bad(`rootfs section is ${section.size} bytes, smaller than its header`);
   const head = source.read(section.offset, ROOTFS_HEADER_BYTES);
   if (!head.subarray(0, 8).equals(ROOTFS_MAGIC)) bad('rootfs magic is not "UKROOTFS"');
@@ -311,46 +353,48 @@ function checkRootfs(source: ImageSource, section: SectionInfo, indexSha256: str
   }
   if (indexBytes > section.size) bad(`rootfs index (${indexBytes} bytes) is larger than the rootfs section (${section.size} bytes)`);
   if (totalBytes !== BigInt(section.size)) bad(`rootfs total_bytes ${totalBytes} differs from the section size ${section.size}`);
-  const index = source.read(section.offset, indexBytes);
-  const actualIndexSha = createHash('sha256').update(index).digest('hex');
-  if (actualIndexSha !== indexSha256) bad(`rootfs index sha256 mismatch (expected ${indexSha256}, got ${actualIndexSha})`);
+  return { count, indexBytes };
+}
 
-  const pathsStart = ROOTFS_HEADER_BYTES + count * ROOTFS_ENTRY_BYTES;
-  const files: FileInfo[] = [];
-  let previousPath: Buffer | null = null;
-  for (let i = 0; i < count; i++) {
-    const at = ROOTFS_HEADER_BYTES + i * ROOTFS_ENTRY_BYTES;
-    const pathOffset = index.readUInt32LE(at + E.pathOffset);
-    const pathBytes = index.readUInt16LE(at + E.pathBytes);
-    if (pathBytes < 1 || pathBytes > ROOTFS_PATH_BYTES_MAX || pathOffset < pathsStart || pathOffset + pathBytes > indexBytes) {
-      bad(`rootfs entry ${i} has its path out of bounds (offset ${pathOffset}, ${pathBytes} bytes)`);
-    }
-    const pathRaw = index.subarray(pathOffset, pathOffset + pathBytes);
-    const path = pathRaw.toString('latin1');
-    const problem = rootfsPathProblem(path);
-    if (problem !== null) bad(`rootfs entry ${i} path ${JSON.stringify(path)} ${problem}`);
-    if (previousPath !== null && Buffer.compare(previousPath, pathRaw) >= 0) bad(`rootfs entries are not sorted bytewise without duplicates at ${JSON.stringify(path)}`);
-    previousPath = pathRaw;
-    const kind = index.readUInt8(at + E.kind);
-    const mode = index.readUInt32LE(at + E.mode);
-    const dataOffset = index.readBigUInt64LE(at + E.dataOffset);
-    const size = index.readBigUInt64LE(at + E.size);
-    const sha = index.subarray(at + E.sha256, at + E.sha256 + 32);
-    if (index.readUInt8(at + E.reserved7) !== 0 || index.readUInt32LE(at + E.reserved12) !== 0) bad(`rootfs entry ${path} has non-zero reserved bytes`);
-    if (!(ALLOWED_MODES as readonly number[]).includes(mode)) bad(`rootfs entry ${path} has mode 0o${mode.toString(8)}; allowed: 0o644, 0o755`);
-    if (kind === ENTRY_KIND_DIRECTORY) {
-      if (dataOffset !== 0n || size !== 0n || !isZero(sha) || mode !== 0o755) bad(`rootfs directory ${path} has data, a hash or a mode other than 0o755`);
-      files.push({ path, kind: 'directory', mode, size: 0, dataOffset: 0, sha256: null });
-      continue;
-    }
-    if (kind !== ENTRY_KIND_FILE) bad(`rootfs entry ${path} has unknown kind ${kind}`);
-    if (dataOffset % BigInt(ROOTFS_ALIGN_BYTES) !== 0n || dataOffset < BigInt(indexBytes) || dataOffset + size > totalBytes) {
-      bad(`rootfs file ${path} data (offset ${dataOffset}, ${size} bytes) is misaligned or outside the rootfs`);
-    }
-    files.push({ path, kind: 'file', mode, size: Number(size), dataOffset: Number(dataOffset), sha256: hex(sha) });
+interface EntryPlace {
+  i: number;
+  count: number;
+  indexBytes: number;
+  totalBytes: number;
+  /** The path of entry i - 1 (paths are sorted bytewise, no duplicates). */
+  previousPath: Buffer | null;
+}
+
+/** Index entry `i`: its path (bounds, shape, order), reserved bytes, mode, kind and data range. */
+function checkRootfsEntry(index: Buffer, place: EntryPlace, bad: (what: string) => never): { file: FileInfo; pathRaw: Buffer } {
+  const { i, count, indexBytes, totalBytes, previousPath } = place;
+  const at = ROOTFS_HEADER_BYTES + i * ROOTFS_ENTRY_BYTES;
+  const pathOffset = index.readUInt32LE(at + E.pathOffset);
+  const pathBytes = index.readUInt16LE(at + E.pathBytes);
+  if (pathBytes < 1 || pathBytes > ROOTFS_PATH_BYTES_MAX || pathOffset < ROOTFS_HEADER_BYTES + count * ROOTFS_ENTRY_BYTES || pathOffset + pathBytes > indexBytes) {
+    bad(`rootfs entry ${i} has its path out of bounds (offset ${pathOffset}, ${pathBytes} bytes)`);
   }
-  checkRootfsData(source, section, indexBytes, files, bad);
-  return files;
+  const pathRaw = index.subarray(pathOffset, pathOffset + pathBytes);
+  const path = pathRaw.toString('latin1');
+  const problem = rootfsPathProblem(path);
+  if (problem !== null) bad(`rootfs entry ${i} path ${JSON.stringify(path)} ${problem}`);
+  if (previousPath !== null && Buffer.compare(previousPath, pathRaw) >= 0) bad(`rootfs entries are not sorted bytewise without duplicates at ${JSON.stringify(path)}`);
+  const kind = index.readUInt8(at + E.kind);
+  const mode = index.readUInt32LE(at + E.mode);
+  const dataOffset = index.readBigUInt64LE(at + E.dataOffset);
+  const size = index.readBigUInt64LE(at + E.size);
+  const sha = index.subarray(at + E.sha256, at + E.sha256 + 32);
+  if (index.readUInt8(at + E.reserved7) !== 0 || index.readUInt32LE(at + E.reserved12) !== 0) bad(`rootfs entry ${path} has non-zero reserved bytes`);
+  if (!(ALLOWED_MODES as readonly number[]).includes(mode)) bad(`rootfs entry ${path} has mode 0o${mode.toString(8)}; allowed: 0o644, 0o755`);
+  if (kind === ENTRY_KIND_DIRECTORY) {
+    if (dataOffset !== 0n || size !== 0n || !isZero(sha) || mode !== 0o755) bad(`rootfs directory ${path} has data, a hash or a mode other than 0o755`);
+    return { file: { path, kind: 'directory', mode, size: 0, dataOffset: 0, sha256: null }, pathRaw };
+  }
+  if (kind !== ENTRY_KIND_FILE) bad(`rootfs entry ${path} has unknown kind ${kind}`);
+  if (dataOffset % BigInt(ROOTFS_ALIGN_BYTES) !== 0n || dataOffset < BigInt(indexBytes) || dataOffset + size > BigInt(totalBytes)) {
+    bad(`rootfs file ${path} data (offset ${dataOffset}, ${size} bytes) is misaligned or outside the rootfs`);
+  }
+  return { file: { path, kind: 'file', mode, size: Number(size), dataOffset: Number(dataOffset), sha256: hex(sha) }, pathRaw };
 }
 
 function checkRootfsData(source: ImageSource, section: SectionInfo, indexBytes: number, files: FileInfo[], bad: (what: string) => never): void {

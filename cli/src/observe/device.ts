@@ -1,12 +1,13 @@
 // The events device (docs/observability.md): the file the CLI creates for each run and attaches
 // as a second virtio-blk disk. Only the sector-0 header is written by the host; the guest appends
 // blocks after it. Kept apart from the decoder so `ukernel run` loads only this.
-import { closeSync, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EVENTS_SECTOR_BYTES } from '../constants.js';
 import { fileError } from '../errors.js';
 import { makeDirectory, removeQuietly, tempPathFor } from '../fsutil.js';
 import { EVENTS_DEVICE_HEADER_OFFSET, EVENTS_DEVICE_MAGIC, EVENTS_DEVICE_VERSION } from '../abi/contracts.js';
+import { writeAll } from '../io.js';
 
 // Shared with the kernel: generated from abi/contracts.json.
 export const EVENTS_MAGIC = EVENTS_DEVICE_MAGIC;
@@ -36,9 +37,7 @@ export function createEventsFile(path: string, capacityBytes: number, display: s
   try {
     const fd = openSync(temp, 'w', 0o644);
     try {
-      const header = encodeEventsHeader(capacityBytes);
-      let offset = 0;
-      while (offset < header.length) offset += writeSync(fd, header, offset, header.length - offset, offset);
+      writeAll(fd, encodeEventsHeader(capacityBytes), 0);
       ftruncateSync(fd, capacityBytes);
     } finally {
       closeSync(fd);

@@ -283,7 +283,7 @@ function checkRecord(r: EventRecord): void {
 
 function randomSpec(rand: () => number): RecordSpec {
   const t = rand() < 0.95 ? Math.floor(rand() * 1e9) : BigInt.asUintN(64, BigInt(Math.floor(rand() * 2 ** 53)) << 11n);
-  const name = (): string | Uint8Array => (rand() < 0.8 ? 'span_' + Math.floor(rand() * 5) : randomBytes(rand, Math.floor(rand() * 80)));
+  const name = (): string | Uint8Array => (rand() < 0.8 ? `span_${Math.floor(rand() * 5)}` : randomBytes(rand, Math.floor(rand() * 80)));
   const id = (): bigint => BigInt(Math.floor(rand() * 10));
   switch (Math.floor(rand() * 5)) {
     case 0:

@@ -3,7 +3,8 @@
 // length is checked against what is left, unknown kinds are skipped by their length, damaged
 // blocks are reported and skipped, text is sanitised (and long text cut) before anyone prints
 // it, and counts are bounded. It never throws on file contents.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readAt } from '../io.js';
 import {
   EVENT_NAME_BYTES_MAX,
   EVENT_T_NS_MAX,
@@ -121,16 +122,7 @@ export function bufferSource(bytes: Uint8Array): EventSource {
 export function fdSource(fd: number): EventSource {
   return {
     size: () => fstatSync(fd).size,
-    read: (offset, length) => {
-      const out = Buffer.alloc(length);
-      let done = 0;
-      while (done < length) {
-        const n = readSync(fd, out, done, length - done, offset + done);
-        if (n === 0) break;
-        done += n;
-      }
-      return out.subarray(0, done);
-    },
+    read: (offset, length) => readAt(fd, offset, length),
   };
 }
 

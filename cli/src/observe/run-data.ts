@@ -2,7 +2,8 @@
 // its console log (boot, workload, exit, and trace records sent without an events device), the
 // records of its events device, and the report `ukernel run` wrote when it ended. All of it is
 // read as untrusted input: problems become notes, never exceptions.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readAt, readChunks } from '../io.js';
 import { EVENTS_RECORDS_MAX, LOG_READ_CHUNK_BYTES, RUN_REPORT_BYTES_MAX } from '../constants.js';
 import { parseRecordLine, type BootRecord, type ExitRecord, type UkRecord, type WorkloadRecord } from '../console/records.js';
 import { ConsoleDecoder } from '../console/stream.js';
@@ -127,14 +128,7 @@ function scanConsole(loaded: LoadedRun): void {
     }
   };
   try {
-    const size = fstatSync(fd).size;
-    const chunk = Buffer.alloc(LOG_READ_CHUNK_BYTES);
-    for (let offset = 0; offset < size; ) {
-      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
-      if (n === 0) break;
-      take(decoder.push(chunk.subarray(0, n), 0n));
-      offset += n;
-    }
+    readChunks(fd, 0, fstatSync(fd).size, LOG_READ_CHUNK_BYTES, (chunk) => take(decoder.push(chunk, 0n)));
     take(decoder.end());
   } finally {
     closeSync(fd);
@@ -186,9 +180,7 @@ function readReport(path: string, display: string, notes: string[]): StoredRepor
       notes.push(`${display} is ${size} bytes, not a run report: host timings unknown`);
       return null;
     }
-    const buffer = Buffer.alloc(size);
-    readSync(fd, buffer, 0, size, 0);
-    text = buffer.toString('utf8');
+    text = readAt(fd, 0, size).toString('utf8');
   } finally {
     closeSync(fd);
   }

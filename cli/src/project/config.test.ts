@@ -66,9 +66,9 @@ describe('parseProjectConfig', () => {
   });
 
   it('quotes a hostile file safely: escape codes escaped, a 1 MB line cut around the column', () => {
-    const escape = failure('[project]\nname = "a\x1b[31mred"\n');
-    expect(escape.code).toBe('UK111');
-    const shown = escape.shown();
+    const hostile = failure('[project]\nname = "a\x1b[31mred"\n');
+    expect(hostile.code).toBe('UK111');
+    const shown = hostile.shown();
     expect(shown.details.join('\n')).toContain('2:  name = "a\\x1b[31mred"');
     expect([shown.message, ...shown.details].join('\n')).not.toMatch(/\x1b/);
     // The caret stands under the escape, widened as it is shown.

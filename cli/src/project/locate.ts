@@ -1,7 +1,7 @@
 // Finding the project: the nearest ancestor directory holding ukernel.toml. Kept apart from
 // config.ts so that commands which only need the location (logs, run --kernel) do not load the
 // TOML parser and the schema.
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PROJECT_FILE, PROJECT_SEARCH_DEPTH_MAX } from '../constants.js';
 import { errnoError, fileError, UkernelError } from '../errors.js';
@@ -16,7 +16,7 @@ export function findProjectRoot(cwd: string): string | null {
   let dir = cwd;
   for (let depth = 0; depth < PROJECT_SEARCH_DEPTH_MAX; depth++) {
     const path = join(dir, PROJECT_FILE);
-    let stat;
+    let stat: Stats | null;
     try {
       stat = statSync(path);
     } catch (err) {

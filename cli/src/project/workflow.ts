@@ -24,7 +24,7 @@ import {
   ZIG_GLOBAL_CACHE_DIR,
 } from '../constants.js';
 import { checkKernelElf, describeWorkloadElf } from '../elf.js';
-import { errnoError, fileError, Interrupted, UkernelError } from '../errors.js';
+import { errnoError, fileError, Interrupted, isUkernelError, UkernelError } from '../errors.js';
 import { interruptible } from '../child.js';
 import { displayPath, errnoCode, makeDirectory, readProjectFile, removeEntriesChanged, removeQuietly, removeStaleTemps, tempPathFor, writeFileAtomic } from '../fsutil.js';
 import { streamProgress, type Progress } from '../progress.js';
@@ -35,7 +35,7 @@ import { buildInputsHash } from '../build/inputs.js';
 import { BUILD_RECIPE, runZig, zigBuildArgs, type Optimize } from '../build/zig.js';
 import { formatAbiVersion, IMAGE_FORMAT_VERSION } from '../image/format.js';
 import { isoSeconds, PROVIDED_ABI, readLock, renderManifest, sourceDateEpoch } from '../image/manifest.js';
-import { bufferSource, verifyImage } from '../image/reader.js';
+import { bufferSource, verifyImage, type ImageInfo } from '../image/reader.js';
 import { writeImage } from '../image/writer.js';
 import { loadProject, type Project } from './config.js';
 import { locateKey } from './toml-position.js';
@@ -206,13 +206,12 @@ export function buildWorkload(ctx: WorkflowContext, optimize: Optimize): Promise
 }
 
 async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
-  const { config, root } = ctx.project;
+  const { root } = ctx.project;
   checkEntry(ctx);
   const sdk = findSdk(ctx);
   const env = readEnvFile(ctx);
   const zig = findZig(ctx.ukernelRoot, ctx.pins, ctx.env);
   const inputs = currentBuildInputs(ctx, optimize, env);
-
   const binary = join(root, WORKLOAD_BIN_PATH);
   const temp = tempPathFor(binary);
   makeDirectory(dirname(binary), show(ctx, 'build/bin'));
@@ -220,45 +219,11 @@ async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promi
   // a build running now (concurrent `ukernel run`s), nor Zig's own temp files in use.
   removeStaleTemps(dirname(binary));
   removeStaleTemps(join(root, 'build'));
-  const zigTemps = [join(root, ZIG_CACHE_DIR, 'tmp'), join(root, ZIG_GLOBAL_CACHE_DIR, 'tmp')];
-  for (const dir of zigTemps) removeEntriesChanged(dir, 0, Date.now() - STALE_TEMP_AGE_MS);
+  for (const dir of zigTempDirs(root)) removeEntriesChanged(dir, 0, Date.now() - STALE_TEMP_AGE_MS);
   try {
-    const args = zigBuildArgs({
-      entry: config.project.entry,
-      sdkRoot: sdk.root,
-      sdkModule: sdk.module,
-      optimize,
-      output: displayPath(root, temp),
-      cacheDir: ZIG_CACHE_DIR,
-      globalCacheDir: ZIG_GLOBAL_CACHE_DIR,
-    });
-    const compiling = ctx.progress.begin(`Compiling ${config.project.entry} with zig ${zig.version} (${optimize})`);
-    const startedMs = Date.now();
-    try {
-      await runZig(zig.path, args, root);
-    } catch (err) {
-      // Stopped by a signal: Zig's temp files of this compile go too.
-      if (err instanceof Interrupted) for (const dir of zigTemps) removeEntriesChanged(dir, startedMs, Infinity);
-      throw err;
-    } finally {
-      compiling.done();
-    }
-    const bytes = readFileSync(temp);
-    const problem = describeWorkloadElf(bytes);
-    if (problem !== null) {
-      throw new UkernelError('WorkloadInvalid', `the compiled workload ${show(ctx, WORKLOAD_BIN_PATH)} ${problem}`, {
-        hint: 'The ukernel SDK must provide the entry point (_start); check that src/main.zig imports "ukernel" and defines pub fn main.',
-      });
-    }
+    const bytes = await compileWorkload(ctx, { sdk, zig, optimize, temp });
     renameSync(temp, binary);
-    const bundling = ctx.progress.begin(`Writing bundle ${show(ctx, BUNDLE_PATH)}`);
-    let bundle: Buffer;
-    try {
-      bundle = createBundle({ workloadPath: binary, env, mtime: bundleMtime(ctx.env), stagingDir: join(root, 'build', `.bundle.${process.pid}.tmp`) });
-      writeFileAtomic(join(root, BUNDLE_PATH), bundle, { display: show(ctx, BUNDLE_PATH) });
-    } finally {
-      bundling.done();
-    }
+    const bundle = writeBundle(ctx, binary, env);
     const record: BuildRecord = {
       format: 1,
       inputs,
@@ -272,6 +237,60 @@ async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promi
     return record;
   } finally {
     removeQuietly(temp);
+  }
+}
+
+function zigTempDirs(root: string): string[] {
+  return [join(root, ZIG_CACHE_DIR, 'tmp'), join(root, ZIG_GLOBAL_CACHE_DIR, 'tmp')];
+}
+
+/** Run Zig to write the workload to `temp`; returns its bytes once they pass the ELF checks. */
+async function compileWorkload(
+  ctx: WorkflowContext,
+  build: { sdk: Sdk; zig: { path: string; version: string }; optimize: Optimize; temp: string },
+): Promise<Buffer> {
+  const { config, root } = ctx.project;
+  const { sdk, zig, optimize, temp } = build;
+  const args = zigBuildArgs({
+    entry: config.project.entry,
+    sdkRoot: sdk.root,
+    sdkModule: sdk.module,
+    optimize,
+    output: displayPath(root, temp),
+    cacheDir: ZIG_CACHE_DIR,
+    globalCacheDir: ZIG_GLOBAL_CACHE_DIR,
+  });
+  const compiling = ctx.progress.begin(`Compiling ${config.project.entry} with zig ${zig.version} (${optimize})`);
+  const startedMs = Date.now();
+  try {
+    await runZig(zig.path, args, root);
+  } catch (err) {
+    // Stopped by a signal: Zig's temp files of this compile go too.
+    if (err instanceof Interrupted) for (const dir of zigTempDirs(root)) removeEntriesChanged(dir, startedMs, Infinity);
+    throw err;
+  } finally {
+    compiling.done();
+  }
+  const bytes = readFileSync(temp);
+  const problem = describeWorkloadElf(bytes);
+  if (problem !== null) {
+    throw new UkernelError('WorkloadInvalid', `the compiled workload ${show(ctx, WORKLOAD_BIN_PATH)} ${problem}`, {
+      hint: 'The ukernel SDK must provide the entry point (_start); check that src/main.zig imports "ukernel" and defines pub fn main.',
+    });
+  }
+  return bytes;
+}
+
+/** build/bundle.tgz from the workload and the environment; returns its bytes. */
+function writeBundle(ctx: WorkflowContext, binary: string, env: Buffer): Buffer {
+  const { root } = ctx.project;
+  const bundling = ctx.progress.begin(`Writing bundle ${show(ctx, BUNDLE_PATH)}`);
+  try {
+    const bundle = createBundle({ workloadPath: binary, env, mtime: bundleMtime(ctx.env), stagingDir: join(root, 'build', `.bundle.${process.pid}.tmp`) });
+    writeFileAtomic(join(root, BUNDLE_PATH), bundle, { display: show(ctx, BUNDLE_PATH) });
+    return bundle;
+  } finally {
+    bundling.done();
   }
 }
 
@@ -291,7 +310,7 @@ function kernelPath(ctx: WorkflowContext): { path: string; from: string } {
   return { path: join(ctx.ukernelRoot, KERNEL_ELF_PATH), from: 'the ukernel checkout' };
 }
 
-interface PackPlan {
+export interface PackPlan {
   inputs: string;
   bundle: Buffer;
   kernel: Buffer;
@@ -316,7 +335,7 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
   try {
     checkKernelElf(kernel.path, kernel.from);
   } catch (err) {
-    if (err instanceof UkernelError && err.code === 'UK102') {
+    if (isUkernelError(err, 'KernelNotFound')) {
       throw new UkernelError('KernelNotFound', err.message, { hint: 'Build the kernel: bash scripts/build-kernel.sh (or set UKERNEL_KERNEL).' });
     }
     throw err;
@@ -349,32 +368,45 @@ function recordedImagePath(ctx: WorkflowContext, record: PackRecord): string {
   return resolve(ctx.project.root, record.image);
 }
 
-/** The last pack when it is current (same inputs, image unchanged), else null. */
-export function currentPack(ctx: WorkflowContext, opts: PackOptions): PackRecord | null {
-  const record = readPackRecord(ctx);
-  if (record === null || record.readonly !== opts.readonly || recordedImagePath(ctx, record) !== opts.imagePath) return null;
-  let plan: PackPlan;
+/** What a pack wrote and the verified image (the reader's view), so `run` need not verify it again. */
+export interface PackResult {
+  record: PackRecord;
+  image: ImageInfo;
+}
+
+/**
+ * The image at `opts.imagePath`, packed again only when its inputs changed since the last pack:
+ * then the image is returned as verified while packing; null when the last pack is current (the
+ * file on disk has not been read: its reader must verify it).
+ */
+export function packIfChanged(ctx: WorkflowContext, opts: PackOptions): PackResult | null {
+  let plan: PackPlan | null;
   try {
     plan = planPack(ctx, opts.readonly);
   } catch {
-    return null; // Let packImage report it.
+    plan = null; // Let packImage report it.
   }
-  return plan.inputs === record.inputs ? record : null;
+  const record = readPackRecord(ctx);
+  const current =
+    plan !== null && record !== null && record.readonly === opts.readonly && recordedImagePath(ctx, record) === opts.imagePath && plan.inputs === record.inputs;
+  return current ? null : packImage(ctx, opts, plan ?? undefined);
 }
 
-/** Write the image from build/bundle.tgz + the kernel + the manifest; verify it before renaming it in place. */
-export function packImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
+/**
+ * Write the image from build/bundle.tgz + the kernel + the manifest; verify it before renaming it
+ * in place. `plan`: the inputs already read for this pack (else read now).
+ */
+export function packImage(ctx: WorkflowContext, opts: PackOptions, plan?: PackPlan): PackResult {
   const packing = ctx.progress.begin(`Packing image ${displayPath(ctx.cwd, opts.imagePath)}`);
   try {
-    return writePackedImage(ctx, opts);
+    return writePackedImage(ctx, opts, plan ?? planPack(ctx, opts.readonly));
   } finally {
     packing.done();
   }
 }
 
-function writePackedImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
+function writePackedImage(ctx: WorkflowContext, opts: PackOptions, plan: PackPlan): PackResult {
   const { root, config } = ctx.project;
-  const plan = planPack(ctx, opts.readonly);
   const files = readBundle(plan.bundle, show(ctx, BUNDLE_PATH));
   const entry = files.find((f) => f.path === BUNDLE_ENTRY_PATH);
   if (entry === undefined || entry.kind !== 'file') {
@@ -406,7 +438,7 @@ function writePackedImage(ctx: WorkflowContext, opts: PackOptions): PackRecord {
   };
   writeFileAtomic(join(root, PACK_RECORD_PATH), `${JSON.stringify(record, null, 2)}\n`, { display: show(ctx, PACK_RECORD_PATH) });
   ctx.say(`Image created: ${display}`);
-  return record;
+  return { record, image: info };
 }
 
 /** Warn when the sources changed since the last build (pack packs what was built). */

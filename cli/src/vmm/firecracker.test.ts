@@ -38,7 +38,9 @@ describe('firecrackerConfig', () => {
 
 describe('writeFileAtomic', () => {
   const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
 
   it('creates parent directories, replaces the file, leaves no temp file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'uk-fc-'));

@@ -1,15 +1,16 @@
 // The kernel section of an image, extracted once to a content-addressed cache
 // (${XDG_CACHE_HOME:-~/.cache}/ukernel/kernels/<sha256>.elf) and handed to the VMM as its kernel.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UkernelError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
+import { readAt } from '../io.js';
 import type { SectionInfo } from '../image/reader.js';
 
 export function kernelCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  const base = env.XDG_CACHE_HOME?.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
   return join(base, 'ukernel', 'kernels');
 }
 
@@ -25,15 +26,10 @@ export function cachedKernel(imagePath: string, section: SectionInfo, env: NodeJ
   } catch {
     // Not cached yet (or unreadable): extract below.
   }
-  const bytes = Buffer.alloc(section.size);
   const fd = openSync(imagePath, 'r');
+  let bytes: Buffer;
   try {
-    let got = 0;
-    while (got < bytes.length) {
-      const n = readSync(fd, bytes, got, bytes.length - got, section.offset + got);
-      if (n === 0) break;
-      got += n;
-    }
+    bytes = readAt(fd, section.offset, section.size);
   } finally {
     closeSync(fd);
   }

@@ -108,6 +108,40 @@ class FileTail {
   }
 }
 
+/** The console log: written by the VMM (its stdout), read here from where it last stopped. */
+class ConsoleLog {
+  private writer: number | null;
+  private readonly reader: number;
+  readonly tail: FileTail;
+
+  constructor(path: string, display: string) {
+    this.writer = openConsoleLog(path, display);
+    try {
+      this.reader = openSync(path, 'r');
+    } catch (err) {
+      closeSync(this.writer);
+      throw err;
+    }
+    this.tail = new FileTail(this.reader);
+  }
+
+  writeFd(): number {
+    if (this.writer === null) throw new Error('console log: the writer is closed');
+    return this.writer;
+  }
+
+  /** Closed once the VMM holds its copy, and forgotten: the number is soon reused. */
+  closeWriter(): void {
+    if (this.writer !== null) closeSync(this.writer);
+    this.writer = null;
+  }
+
+  close(): void {
+    this.closeWriter();
+    closeSync(this.reader);
+  }
+}
+
 class VmSession {
   private readonly serial = new ConsoleDecoder();
   private readonly output = new ConsoleDecoder({ serial: false });
@@ -141,11 +175,33 @@ class VmSession {
     });
   }
 
+  /** The session's steps: console log, signals, spawn, wait for an outcome, stop, collect. */
   async run(): Promise<SessionResult> {
-    const { opts } = this;
-    let writeFd: number | null = openConsoleLog(opts.consoleLogPath, opts.consoleLogDisplay);
-    const readFd = openSync(opts.consoleLogPath, 'r');
-    const tail = new FileTail(readFd);
+    const log = new ConsoleLog(this.opts.consoleLogPath, this.opts.consoleLogDisplay);
+    const untrap = this.trapSignals();
+    try {
+      const proc = await this.start(log);
+      const stderrDone = this.collectStderr(proc);
+      const result = await this.outcome;
+      this.stopTimers();
+      await this.stopVmm(proc, result);
+      if (!(await settlesWithin(stderrDone, PIPE_DRAIN_MS))) {
+        this.opts.warn(`warning: ${this.opts.vmm} stderr still open after exit; its messages may be cut short`);
+      }
+      this.pump(log.tail, true);
+      return this.finish(proc, result);
+    } finally {
+      this.stopTimers();
+      untrap();
+      log.close();
+      this.events?.close();
+      // Belt and braces: whatever path we took, the VMM must be gone.
+      if (this.vmm !== null && this.vmm.exitInfo() === null) await this.vmm.stop(0);
+    }
+  }
+
+  /** SIGINT/SIGTERM end the session (the VM is stopped, then Interrupted); a second one kills the VMM. */
+  private trapSignals(): () => void {
     let signalled = false;
     const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
       if (signalled) {
@@ -159,40 +215,33 @@ class VmSession {
     const onSigterm = (): void => onSignal('SIGTERM');
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
-    try {
-      this.vmm = await this.spawn(writeFd);
-      // The VMM has its own copy. Closed now, and forgotten: the number is soon reused.
-      closeSync(writeFd);
-      writeFd = null;
-      const proc = this.vmm;
-      opts.onStart?.(proc.pid);
-      this.startTimers();
-      const pump = (): void => this.pump(tail, false);
-      this.timers.push(setInterval(pump, SESSION_POLL_MS));
-      this.watch(opts.consoleLogPath, pump);
-      if (opts.eventsPath != null) this.watch(opts.eventsPath, pump);
-      const stderrDone = new Promise<void>((resolve) => proc.child.stderr!.once('close', resolve));
-      proc.child.stderr!.on('data', (chunk: Buffer) => this.stderrTail.push(chunk));
-      void proc.exited.then(() => this.settle({ kind: 'exited' }));
-
-      const result = await this.outcome;
-      this.stopTimers();
-      await this.stopVmm(proc, result);
-      if (!(await settlesWithin(stderrDone, PIPE_DRAIN_MS))) {
-        opts.warn(`warning: ${opts.vmm} stderr still open after exit; its messages may be cut short`);
-      }
-      this.pump(tail, true);
-      return this.finish(proc, result);
-    } finally {
-      this.stopTimers();
+    return () => {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
-      if (writeFd !== null) closeSync(writeFd);
-      closeSync(readFd);
-      this.events?.close();
-      // Belt and braces: whatever path we took, the VMM must be gone.
-      if (this.vmm !== null && this.vmm.exitInfo() === null) await this.vmm.stop(0);
-    }
+    };
+  }
+
+  /** Spawn the VMM on the console log, then start the timers and the readers of its channels. */
+  private async start(log: ConsoleLog): Promise<VmmProcess> {
+    this.vmm = await this.spawn(log.writeFd());
+    log.closeWriter(); // The VMM has its own copy.
+    const proc = this.vmm;
+    this.opts.onStart?.(proc.pid);
+    this.startTimers();
+    const pump = (): void => this.pump(log.tail, false);
+    this.timers.push(setInterval(pump, SESSION_POLL_MS));
+    this.watch(this.opts.consoleLogPath, pump);
+    if (this.opts.eventsPath != null) this.watch(this.opts.eventsPath, pump);
+    void proc.exited.then(() => this.settle({ kind: 'exited' }));
+    return proc;
+  }
+
+  /** Keep the end of the VMM's stderr; resolves once the pipe closes. */
+  private collectStderr(proc: VmmProcess): Promise<void> {
+    const stderr = proc.child.stderr!;
+    const done = new Promise<void>((resolve) => stderr.once('close', resolve));
+    stderr.on('data', (chunk: Buffer) => this.stderrTail.push(chunk));
+    return done;
   }
 
   private async spawn(consoleFd: number): Promise<VmmProcess> {
@@ -359,7 +408,10 @@ class VmSession {
       case 'trace':
         return; // stays in the log for `ukernel trace`
       case 'boot':
-        if (this.boot !== null) return this.opts.warn('warning: duplicate @uk:boot record ignored');
+        if (this.boot !== null) {
+          this.opts.warn('warning: duplicate @uk:boot record ignored');
+          return;
+        }
         this.boot = { record, atNs };
         // On the console the record is sent at `ready`: its arrival dates kernel entry.
         if (channel === 'serial') this.entryAtNs ??= atNs - BigInt(record.readyNs);
@@ -367,13 +419,19 @@ class VmSession {
         return;
       case 'workload': {
         const slot = record.event === 'start' ? this.workloadStart : this.workloadExit;
-        if (slot !== null) return this.opts.warn(`warning: duplicate @uk:workload event=${record.event} record ignored`);
+        if (slot !== null) {
+          this.opts.warn(`warning: duplicate @uk:workload event=${record.event} record ignored`);
+          return;
+        }
         if (record.event === 'start') this.workloadStart = { record, atNs };
         else this.workloadExit = { record, atNs };
         return;
       }
       case 'exit':
-        if (this.exit !== null) return this.opts.warn('warning: duplicate @uk:exit record ignored');
+        if (this.exit !== null) {
+          this.opts.warn('warning: duplicate @uk:exit record ignored');
+          return;
+        }
         this.exit = { record, atNs };
         this.after(EXIT_AFTER_RECORD_MS, { kind: 'exit-grace' });
         return;
