@@ -22,7 +22,9 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   define: { __UKERNEL_VERSION__: JSON.stringify(pkg.version) },
   // commander is CJS; give the ESM bundle a `require` for its node: built-ins.
-  banner: { js: "import { createRequire as __ukCreateRequire } from 'node:module'; const require = __ukCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __ukCreateRequire } from 'node:module'; const require = __ukCreateRequire(import.meta.url);",
+  },
   logLevel: 'warning',
   metafile: true,
 });

@@ -43,7 +43,8 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 100) fail(`--runs must be 1..1
 const accel = values.accel === 'auto' ? (kvmUsable() ? 'kvm' : 'tcg') : values.accel;
 if (!['kvm', 'tcg'].includes(accel)) fail(`--accel must be auto, kvm or tcg, got ${values.accel}`);
 const traceEvents = Number.parseInt(values['trace-events'], 10);
-if (!Number.isInteger(traceEvents) || traceEvents < 1000 || traceEvents > 10_000_000) fail(`--trace-events must be 1000..10000000, got ${values['trace-events']}`);
+if (!Number.isInteger(traceEvents) || traceEvents < 1000 || traceEvents > 10_000_000)
+  fail(`--trace-events must be 1000..10000000, got ${values['trace-events']}`);
 
 // One command may take at most this long before it is killed and the benchmark fails.
 const commandTimeoutMs = accel === 'kvm' ? 120_000 : 600_000;
@@ -51,7 +52,11 @@ const YIELD_RT_TARGET_NS = 100;
 const PINGPONG_SPEEDUP_TARGET = 10;
 // Every task.sleep ends within this long after its deadline (issue 7).
 const SLEEP_LATE_TARGET_NS = 10_000;
-const SLEEPS = [['100us', 100_000], ['1ms', 1_000_000], ['10ms', 10_000_000]];
+const SLEEPS = [
+  ['100us', 100_000],
+  ['1ms', 1_000_000],
+  ['10ms', 10_000_000],
+];
 
 const work = mkdtempSync(join(tmpdir(), 'ukernel-bench-abi-'));
 const project = join(work, 'guest');
@@ -64,7 +69,10 @@ const add = (side, key, value) => {
 
 try {
   const source = join(here, 'guest');
-  cpSync(source, project, { recursive: true, filter: (path) => path === source || !['build', 'dist', 'logs'].includes(basename(path)) });
+  cpSync(source, project, {
+    recursive: true,
+    filter: (path) => path === source || !['build', 'dist', 'logs'].includes(basename(path)),
+  });
   await command(process.execPath, [cli, 'build', '--release'], project);
   await command(process.execPath, [cli, 'pack'], project);
   await command('cc', ['-O2', '-pthread', '-o', baseline, join(here, 'linux_baseline.c')], work);
@@ -180,36 +188,115 @@ if (values.json) {
     if (unit === '/s') return x >= 1e6 ? `${(x / 1e6).toFixed(2)} M/s` : `${(x / 1e3).toFixed(1)} k/s`;
     return `${x.toFixed(digits)} ${unit}`;
   };
-  const cell = (st, unit, digits = 1) => `${fmt(st.median, unit, digits)} [${fmt(st.min, unit, digits)}–${fmt(st.max, unit, digits)}]`.padEnd(36);
+  const cell = (st, unit, digits = 1) =>
+    `${fmt(st.median, unit, digits)} [${fmt(st.min, unit, digits)}–${fmt(st.max, unit, digits)}]`.padEnd(36);
   const line = (label, guestCell, linuxLabel, linuxCell, ratio) =>
     console.log(`${label.padEnd(30)} ${guestCell} ${linuxLabel.padEnd(28)} ${linuxCell} ${ratio}`);
   console.log(`bench/abi: ${runs} runs, accel ${accel}; host Linux with ${result.host_cpus ?? '?'} CPUs; medians [min–max]`);
-  console.log(`${'guest (ukernel ABI)'.padEnd(30)} ${''.padEnd(36)} ${'Linux counterpart'.padEnd(28)} ${''.padEnd(36)} linux/guest`);
-  line('task.yield round trip', cell(g.yield_rt_ns, 'ns'), 'sched_yield rt, 1 CPU', cell(l.sched_yield_rt_ns, 'ns'), `${result.ratios.yield_linux_over_guest}×`);
-  line('channel ping-pong round trip', cell(g.chan_pingpong_rt_ns, 'ns'), 'pipe ping-pong, 1 CPU', cell(l.pipe_pingpong_1cpu_rt_ns, 'ns'), `${round(l.pipe_pingpong_1cpu_rt_ns.median / g.chan_pingpong_rt_ns.median, 1)}×`);
-  line('', ''.padEnd(36), 'pipe ping-pong, unpinned', cell(l.pipe_pingpong_rt_ns, 'ns'), `${round(l.pipe_pingpong_rt_ns.median / g.chan_pingpong_rt_ns.median, 1)}×`);
-  line('', ''.padEnd(36), 'eventfd ping-pong, 1 CPU', cell(l.eventfd_pingpong_1cpu_rt_ns, 'ns'), `${result.ratios.pingpong_eventfd_1cpu_over_guest}×`);
-  line('', ''.padEnd(36), 'eventfd ping-pong, unpinned', cell(l.eventfd_pingpong_rt_ns, 'ns'), `${round(l.eventfd_pingpong_rt_ns.median / g.chan_pingpong_rt_ns.median, 1)}×`);
-  line('channel throughput, 16 B', cell(g.chan_msgs_per_s, '/s', 0), 'pipe, 16 B writes', cell(l.pipe_msgs_per_s, '/s', 0), `guest ${result.ratios.throughput_guest_over_pipe}× the messages`);
-  line('io.poll wake (send → awake)', cell(g.poll_wake_ns, 'ns', 0), 'poll() on eventfd, 1 CPU', cell(l.poll_wake_1cpu_ns, 'ns', 0), `${result.ratios.poll_wake_linux_1cpu_over_guest}×`);
-  line('', ''.padEnd(36), 'poll() on eventfd, unpinned', cell(l.poll_wake_ns, 'ns', 0), `${round(l.poll_wake_ns.median / g.poll_wake_ns.median, 1)}×`);
+  console.log(
+    `${'guest (ukernel ABI)'.padEnd(30)} ${''.padEnd(36)} ${'Linux counterpart'.padEnd(28)} ${''.padEnd(36)} linux/guest`,
+  );
+  line(
+    'task.yield round trip',
+    cell(g.yield_rt_ns, 'ns'),
+    'sched_yield rt, 1 CPU',
+    cell(l.sched_yield_rt_ns, 'ns'),
+    `${result.ratios.yield_linux_over_guest}×`,
+  );
+  line(
+    'channel ping-pong round trip',
+    cell(g.chan_pingpong_rt_ns, 'ns'),
+    'pipe ping-pong, 1 CPU',
+    cell(l.pipe_pingpong_1cpu_rt_ns, 'ns'),
+    `${round(l.pipe_pingpong_1cpu_rt_ns.median / g.chan_pingpong_rt_ns.median, 1)}×`,
+  );
+  line(
+    '',
+    ''.padEnd(36),
+    'pipe ping-pong, unpinned',
+    cell(l.pipe_pingpong_rt_ns, 'ns'),
+    `${round(l.pipe_pingpong_rt_ns.median / g.chan_pingpong_rt_ns.median, 1)}×`,
+  );
+  line(
+    '',
+    ''.padEnd(36),
+    'eventfd ping-pong, 1 CPU',
+    cell(l.eventfd_pingpong_1cpu_rt_ns, 'ns'),
+    `${result.ratios.pingpong_eventfd_1cpu_over_guest}×`,
+  );
+  line(
+    '',
+    ''.padEnd(36),
+    'eventfd ping-pong, unpinned',
+    cell(l.eventfd_pingpong_rt_ns, 'ns'),
+    `${round(l.eventfd_pingpong_rt_ns.median / g.chan_pingpong_rt_ns.median, 1)}×`,
+  );
+  line(
+    'channel throughput, 16 B',
+    cell(g.chan_msgs_per_s, '/s', 0),
+    'pipe, 16 B writes',
+    cell(l.pipe_msgs_per_s, '/s', 0),
+    `guest ${result.ratios.throughput_guest_over_pipe}× the messages`,
+  );
+  line(
+    'io.poll wake (send → awake)',
+    cell(g.poll_wake_ns, 'ns', 0),
+    'poll() on eventfd, 1 CPU',
+    cell(l.poll_wake_1cpu_ns, 'ns', 0),
+    `${result.ratios.poll_wake_linux_1cpu_over_guest}×`,
+  );
+  line(
+    '',
+    ''.padEnd(36),
+    'poll() on eventfd, unpinned',
+    cell(l.poll_wake_ns, 'ns', 0),
+    `${round(l.poll_wake_ns.median / g.poll_wake_ns.median, 1)}×`,
+  );
   for (const [name] of SLEEPS) {
     const gs = g[`sleep_${name}_ns`];
     const ls = l[`nanosleep_${name}_ns`];
     const late = result.sleep_late_ns[name];
-    line(`sleep ${name} (achieved)`, cell(gs, 'ns', 0), `nanosleep ${name}`, cell(ls, 'ns', 0), `late ${fmt(late.guest_median, 'ns', 0)} vs ${fmt(late.linux_median, 'ns', 0)}`);
-    line('', `worst late ${fmt(late.guest_worst, 'ns', 0)}`.padEnd(36), '', `worst late ${fmt(late.linux_worst, 'ns', 0)}`.padEnd(36), '');
+    line(
+      `sleep ${name} (achieved)`,
+      cell(gs, 'ns', 0),
+      `nanosleep ${name}`,
+      cell(ls, 'ns', 0),
+      `late ${fmt(late.guest_median, 'ns', 0)} vs ${fmt(late.linux_median, 'ns', 0)}`,
+    );
+    line(
+      '',
+      `worst late ${fmt(late.guest_worst, 'ns', 0)}`.padEnd(36),
+      '',
+      `worst late ${fmt(late.linux_worst, 'ns', 0)}`.padEnd(36),
+      '',
+    );
   }
-  line('trace records leaving guest', cell(g.trace_records_per_s, '/s', 0), 'n/a', ''.padEnd(36), `(${traceEvents} events; trace.event ${g.trace_call_ns.median} ns; dropped ${g.trace_dropped.median})`);
+  line(
+    'trace records leaving guest',
+    cell(g.trace_records_per_s, '/s', 0),
+    'n/a',
+    ''.padEnd(36),
+    `(${traceEvents} events; trace.event ${g.trace_call_ns.median} ns; dropped ${g.trace_dropped.median})`,
+  );
   const worst = Math.max(...SLEEPS.map(([name]) => result.sleep_late_ns[name].guest_worst));
-  console.log(`target: every task.sleep ends ≤ ${SLEEP_LATE_TARGET_NS / 1000} µs late: worst ${fmt(worst, 'ns', 0)} (${result.targets.sleep_met ? 'met' : 'NOT met'})`);
-  console.log(`target: task.yield round trip ≤ ${YIELD_RT_TARGET_NS} ns: ${g.yield_rt_ns.median} ns (${result.targets.yield_met ? 'met' : 'NOT met'})`);
-  console.log(`target: channel ping-pong ≥ ${PINGPONG_SPEEDUP_TARGET}× faster than the faster Linux pipe ping-pong: ${round(pingpongSpeedup, 1)}× (${result.targets.pingpong_met ? 'met' : 'NOT met'})`);
+  console.log(
+    `target: every task.sleep ends ≤ ${SLEEP_LATE_TARGET_NS / 1000} µs late: worst ${fmt(worst, 'ns', 0)} (${result.targets.sleep_met ? 'met' : 'NOT met'})`,
+  );
+  console.log(
+    `target: task.yield round trip ≤ ${YIELD_RT_TARGET_NS} ns: ${g.yield_rt_ns.median} ns (${result.targets.yield_met ? 'met' : 'NOT met'})`,
+  );
+  console.log(
+    `target: channel ping-pong ≥ ${PINGPONG_SPEEDUP_TARGET}× faster than the faster Linux pipe ping-pong: ${round(pingpongSpeedup, 1)}× (${result.targets.pingpong_met ? 'met' : 'NOT met'})`,
+  );
 }
 
 /** Boots the image with `--json`; returns the report, the console log and its `bench:` values. */
 async function guest(image, args) {
-  const { stdout } = await command(process.execPath, [cli, 'run', '--image', image, '--accel', accel, '--json', '--', ...args], project);
+  const { stdout } = await command(
+    process.execPath,
+    [cli, 'run', '--image', image, '--accel', accel, '--json', '--', ...args],
+    project,
+  );
   const report = JSON.parse(stdout);
   if (report.status !== 0) fail(`guest ${args.join(' ')} exited with status ${report.status} (log: ${report.run_log})`);
   // The workload's output travels on the run's events device: `ukernel logs RUN` shows it.
@@ -230,7 +317,9 @@ async function guest(image, args) {
 async function command(file, args, cwd) {
   const result = await run(file, args, { cwd, timeoutMs: commandTimeoutMs });
   if (result.code !== 0) {
-    throw new Error(`${basename(file)} ${args.join(' ')} exited ${result.code}:\n${result.stderr.slice(-2000)}${result.stdout.slice(-2000)}`);
+    throw new Error(
+      `${basename(file)} ${args.join(' ')} exited ${result.code}:\n${result.stderr.slice(-2000)}${result.stdout.slice(-2000)}`,
+    );
   }
   return result;
 }

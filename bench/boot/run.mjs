@@ -19,7 +19,9 @@ import { parseArgs } from 'node:util';
 import { failer, kvmUsable, round, row, run, stats } from '../lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const { qemuArgs, parseRecordLine, createEventsFile, constants, decodeEvents, bufferSource } = await import(join(root, 'cli/dist/lib.js'));
+const { qemuArgs, parseRecordLine, createEventsFile, constants, decodeEvents, bufferSource } = await import(
+  join(root, 'cli/dist/lib.js')
+);
 
 const fail = failer('boot');
 const { values } = parseArgs({

@@ -33,7 +33,8 @@ const { values } = parseArgs({
 const runs = Number.parseInt(values.runs, 10);
 if (!Number.isInteger(runs) || runs < 1 || runs > 100) fail(`--runs must be 1..100, got ${values.runs}`);
 const bytes = Number.parseInt(values.bytes, 10);
-if (!Number.isInteger(bytes) || bytes < 4096 || bytes > 200 << 20) fail(`--bytes must be 4096..${200 << 20}, got ${values.bytes}`);
+if (!Number.isInteger(bytes) || bytes < 4096 || bytes > 200 << 20)
+  fail(`--bytes must be 4096..${200 << 20}, got ${values.bytes}`);
 const accel = values.accel === 'auto' ? (kvmUsable() ? 'kvm' : 'tcg') : values.accel;
 if (!['kvm', 'tcg'].includes(accel)) fail(`--accel must be auto, kvm or tcg, got ${values.accel}`);
 
@@ -58,12 +59,28 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const guest = stats(guestMBs.filter((_, i) => i % 2 === 0), 2);
-const endToEnd = stats(guestMBs.filter((_, i) => i % 2 === 1), 2);
+const guest = stats(
+  guestMBs.filter((_, i) => i % 2 === 0),
+  2,
+);
+const endToEnd = stats(
+  guestMBs.filter((_, i) => i % 2 === 1),
+  2,
+);
 const serial = stats(serialMBs, 4);
 const entry = stats(entryToMainMs, 3);
 if (values.json) {
-  console.log(JSON.stringify({ accel, runs, bytes, events_guest_mb_s: guest, events_end_to_end_mb_s: endToEnd, serial_mb_s: serial, entry_to_main_ms: entry }));
+  console.log(
+    JSON.stringify({
+      accel,
+      runs,
+      bytes,
+      events_guest_mb_s: guest,
+      events_end_to_end_mb_s: endToEnd,
+      serial_mb_s: serial,
+      entry_to_main_ms: entry,
+    }),
+  );
 } else {
   console.log(`bench/console: ${runs} run(s) on ${accel}, ${bytes} bytes of console output per run`);
   console.log(row('events channel (guest)', guest, 'MB/s', 2));
@@ -72,8 +89,10 @@ if (values.json) {
   console.log(`ratio events (end to end) / serial: ${round(endToEnd.median / serial.median, 0)}×`);
   console.log(row('entry → workload main', entry, 'ms', 3));
   const met = (ok) => (ok ? 'met' : 'NOT met');
-  console.log(`targets (KVM): console ≥ ${CONSOLE_MB_S_TARGET} MB/s end to end: ${met(endToEnd.median >= CONSOLE_MB_S_TARGET)}; ` +
-    `entry → main ≤ ${ENTRY_TO_MAIN_MS_TARGET} ms: ${met(entry.median <= ENTRY_TO_MAIN_MS_TARGET)}`);
+  console.log(
+    `targets (KVM): console ≥ ${CONSOLE_MB_S_TARGET} MB/s end to end: ${met(endToEnd.median >= CONSOLE_MB_S_TARGET)}; ` +
+      `entry → main ≤ ${ENTRY_TO_MAIN_MS_TARGET} ms: ${met(entry.median <= ENTRY_TO_MAIN_MS_TARGET)}`,
+  );
 }
 
 /** [guest MB/s, end-to-end MB/s] of one flood through `ukernel run`. */
@@ -86,17 +105,24 @@ async function eventsChannel(project, image) {
   const match = /^flood: (\d+) bytes in (\d+) ns$/m.exec(result.stdout);
   if (match === null) fail('the flood run printed no `flood:` line');
   if (result.stdout.length < bytes) fail(`only ${result.stdout.length} of ${bytes} bytes of output arrived`);
-  return [Number(match[1]) / Number(match[2]) * 1e3, bytes / result.ms / 1e3];
+  return [(Number(match[1]) / Number(match[2])) * 1e3, bytes / result.ms / 1e3];
 }
 
 /** MB/s of the serial fallback: bare QEMU, no events device, BASELINE_BYTES of output. */
 async function serialConsole(image) {
   const cmdline = `uk.argc=2 -- flood ${BASELINE_BYTES}`;
-  const args = qemuArgs({ kernel: join(root, 'kernel/zig-out/bin/ukernel.elf'), accel, memoryMib: 128, vcpus: 1, cmdline, image: { path: image } });
+  const args = qemuArgs({
+    kernel: join(root, 'kernel/zig-out/bin/ukernel.elf'),
+    accel,
+    memoryMib: 128,
+    vcpus: 1,
+    cmdline,
+    image: { path: image },
+  });
   const result = await run('qemu-system-x86_64', args, { cwd: work, timeoutMs: commandTimeoutMs });
   const match = /^flood: (\d+) bytes in (\d+) ns$/m.exec(result.stdout);
   if (match === null) fail(`the serial flood printed no \`flood:\` line (qemu exit ${result.code})`);
-  return Number(match[1]) / Number(match[2]) * 1e3;
+  return (Number(match[1]) / Number(match[2])) * 1e3;
 }
 
 /** Kernel entry → the workload's main, in ms of guest time. */

@@ -90,7 +90,9 @@ if (values.json) {
       ? '(e) entry → workload main   n/a (no @uk:workload event=start record)'
       : row('(e) entry → workload main', result.guest_entry_to_workload_ms, 'ms', 3),
   );
-  console.log(`target: (a) ≤ ${IMAGE_BYTES_TARGET / 1000} KB (${result.image_bytes.max <= IMAGE_BYTES_TARGET ? 'met' : 'NOT met'})`);
+  console.log(
+    `target: (a) ≤ ${IMAGE_BYTES_TARGET / 1000} KB (${result.image_bytes.max <= IMAGE_BYTES_TARGET ? 'met' : 'NOT met'})`,
+  );
 }
 
 async function buildAndPack(project) {

@@ -30,7 +30,12 @@ export interface ChildCommand {
  * The command line that runs `binary args…` with the parent-death signal SIGKILL, when
  * `setpriv` is on PATH (util-linux; everywhere on Debian) and `enabled`; else the plain one.
  */
-export function withParentDeathSignal(binary: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env, enabled = true): ChildCommand {
+export function withParentDeathSignal(
+  binary: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  enabled = true,
+): ChildCommand {
   const setpriv = enabled ? findSetpriv(env) : null;
   if (setpriv === null) return { file: binary, args: [...args], parentDeathSignal: false };
   return { file: setpriv, args: ['--pdeathsig', 'SIGKILL', '--', binary, ...args], parentDeathSignal: true };

@@ -3,7 +3,14 @@
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { main, splitTraceOperands, type Actions } from './cli.js';
-import { bootSource, resolveRunSettings, type BootSource, type RunDefaults, type RunFlags, type RunSettings } from './commands/run-options.js';
+import {
+  bootSource,
+  resolveRunSettings,
+  type BootSource,
+  type RunDefaults,
+  type RunFlags,
+  type RunSettings,
+} from './commands/run-options.js';
 
 type RunOptions = RunSettings & { source: BootSource };
 
@@ -23,7 +30,17 @@ const unexpected = async (): Promise<number> => {
 
 /** Actions that fail the test unless overridden. */
 function actions(overrides: Partial<Actions>): Actions {
-  return { run: unexpected, init: unexpected, build: unexpected, pack: unexpected, inspect: unexpected, logs: unexpected, trace: unexpected, perf: unexpected, ...overrides };
+  return {
+    run: unexpected,
+    init: unexpected,
+    build: unexpected,
+    pack: unexpected,
+    inspect: unexpected,
+    logs: unexpected,
+    trace: unexpected,
+    perf: unexpected,
+    ...overrides,
+  };
 }
 
 async function parse(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; options?: RunOptions }> {
@@ -60,11 +77,35 @@ describe('argv → run options', () => {
     [['run', '--kernel', 'k.elf'], {}, {}],
     [['run', '--kernel', '/abs/k.elf'], {}, { source: { type: 'kernel', path: '/abs/k.elf' } }],
     [
-      ['run', '--kernel=k.elf', '--accel', 'tcg', '--memory', '256', '--vcpu', '4', '--vmm', 'firecracker',
-        '--cmdline', 'a=1 b', '--timeout', '2.5', '--json', '--verbose'],
+      [
+        'run',
+        '--kernel=k.elf',
+        '--accel',
+        'tcg',
+        '--memory',
+        '256',
+        '--vcpu',
+        '4',
+        '--vmm',
+        'firecracker',
+        '--cmdline',
+        'a=1 b',
+        '--timeout',
+        '2.5',
+        '--json',
+        '--verbose',
+      ],
       {},
       {
-        accel: 'tcg', accelFrom: '--accel', memoryMib: 256, vcpus: 4, vmm: 'firecracker', cmdline: 'a=1 b', timeoutMs: 2500, json: true, verbose: true,
+        accel: 'tcg',
+        accelFrom: '--accel',
+        memoryMib: 256,
+        vcpus: 4,
+        vmm: 'firecracker',
+        cmdline: 'a=1 b',
+        timeoutMs: 2500,
+        json: true,
+        verbose: true,
       },
     ],
     [['run', '--kernel', 'k.elf'], { UKERNEL_ACCEL: 'tcg' }, { accel: 'tcg', accelFrom: 'UKERNEL_ACCEL' }],
@@ -73,7 +114,11 @@ describe('argv → run options', () => {
     [['run', '--kernel', 'k.elf', '--memory', '3072', '--cmdline', ''], {}, { memoryMib: 3072 }],
     [['run'], {}, { source: { type: 'project' } }],
     [['run', '--image', 'dist/x.img', '--release'], {}, { source: { type: 'image', path: '/work/dist/x.img' }, release: true }],
-    [['run', '--net', 'tap:tap0', '--', 'a', '--b', 'c=1'], {}, { source: { type: 'project' }, net: 'tap:tap0', netFrom: '--net', workloadArgs: ['a', '--b', 'c=1'] }],
+    [
+      ['run', '--net', 'tap:tap0', '--', 'a', '--b', 'c=1'],
+      {},
+      { source: { type: 'project' }, net: 'tap:tap0', netFrom: '--net', workloadArgs: ['a', '--b', 'c=1'] },
+    ],
     [['run', '--kernel', 'k.elf', '--', 'x'], {}, { workloadArgs: ['x'] }],
   ])('%j (env %j)', async (argv, env, expected) => {
     const { code, options } = await parse(argv, env);
@@ -127,11 +172,14 @@ describe('top-level handler', () => {
   });
 
   it('unexpected errors print the stack and exit 125', async () => {
-    const code = await main(['node', 'ukernel', 'run', '--kernel', 'k'], actions({
-      run: async () => {
-        throw new TypeError('boom');
-      },
-    }));
+    const code = await main(
+      ['node', 'ukernel', 'run', '--kernel', 'k'],
+      actions({
+        run: async () => {
+          throw new TypeError('boom');
+        },
+      }),
+    );
     expect(code).toBe(125);
     expect(written(stderr)).toMatch(/TypeError: boom[\s\S]*internal error, please report/);
   });
@@ -148,9 +196,21 @@ it('relative kernel paths resolve against the cwd', () => {
 describe('resolveRunSettings: flag > environment > ukernel.toml [run] > default', () => {
   const toml: RunDefaults = { memory_mb: 512, vcpu: 2, net: 'tap:tap9' };
   it.each<[string, RunFlags, NodeJS.ProcessEnv, RunDefaults, Partial<RunSettings>]>([
-    ['defaults alone', {}, {}, null, { accel: 'auto', accelFrom: 'default', memoryMib: 128, vcpus: 1, net: 'none', netFrom: 'default' }],
+    [
+      'defaults alone',
+      {},
+      {},
+      null,
+      { accel: 'auto', accelFrom: 'default', memoryMib: 128, vcpus: 1, net: 'none', netFrom: 'default' },
+    ],
     ['toml over defaults', {}, {}, toml, { memoryMib: 512, vcpus: 2, net: 'tap:tap9', netFrom: 'ukernel.toml [run] net' }],
-    ['flags over toml', { memory: 64, vcpu: 4, net: 'none' }, {}, toml, { memoryMib: 64, vcpus: 4, net: 'none', netFrom: '--net' }],
+    [
+      'flags over toml',
+      { memory: 64, vcpu: 4, net: 'none' },
+      {},
+      toml,
+      { memoryMib: 64, vcpus: 4, net: 'none', netFrom: '--net' },
+    ],
     ['one flag, the rest from toml', { vcpu: 3 }, {}, toml, { memoryMib: 512, vcpus: 3 }],
     ['env over default', {}, { UKERNEL_ACCEL: 'tcg' }, toml, { accel: 'tcg', accelFrom: 'UKERNEL_ACCEL' }],
     ['flag over env', { accel: 'kvm' }, { UKERNEL_ACCEL: 'tcg' }, null, { accel: 'kvm', accelFrom: '--accel' }],
@@ -160,17 +220,21 @@ describe('resolveRunSettings: flag > environment > ukernel.toml [run] > default'
   });
 
   it('a bad UKERNEL_ACCEL is InvalidOption naming the variable', () => {
-    expect(() => resolveRunSettings({}, { UKERNEL_ACCEL: 'fast' }, null)).toThrow(/UKERNEL_ACCEL must be one of auto, kvm, tcg \(got "fast"\)/);
+    expect(() => resolveRunSettings({}, { UKERNEL_ACCEL: 'fast' }, null)).toThrow(
+      /UKERNEL_ACCEL must be one of auto, kvm, tcg \(got "fast"\)/,
+    );
   });
 });
 
 describe('argv → other commands', () => {
   it('passes each command its options and operands', async () => {
     const calls: unknown[] = [];
-    const record = (name: string) => async (...args: unknown[]) => {
-      calls.push([name, ...args]);
-      return 0;
-    };
+    const record =
+      (name: string) =>
+      async (...args: unknown[]) => {
+        calls.push([name, ...args]);
+        return 0;
+      };
     const injected = actions({
       init: record('init'),
       build: record('build'),
@@ -221,9 +285,18 @@ describe('argv → other commands', () => {
   });
 
   it('trace finds FILE right after the export format, wherever --export stands', () => {
-    expect(splitTraceOperands(['node', 'ukernel', 'trace', '--export', 'chrome', 'f.json'], ['f.json'])).toEqual({ run: undefined, file: 'f.json' });
-    expect(splitTraceOperands(['node', 'ukernel', 'trace', 'f.json', '--export', 'chrome'], ['f.json'])).toEqual({ run: 'f.json', file: undefined });
-    expect(splitTraceOperands(['node', 'ukernel', 'trace', '--export', 'chrome', '--json'], [])).toEqual({ run: undefined, file: undefined });
+    expect(splitTraceOperands(['node', 'ukernel', 'trace', '--export', 'chrome', 'f.json'], ['f.json'])).toEqual({
+      run: undefined,
+      file: 'f.json',
+    });
+    expect(splitTraceOperands(['node', 'ukernel', 'trace', 'f.json', '--export', 'chrome'], ['f.json'])).toEqual({
+      run: 'f.json',
+      file: undefined,
+    });
+    expect(splitTraceOperands(['node', 'ukernel', 'trace', '--export', 'chrome', '--json'], [])).toEqual({
+      run: undefined,
+      file: undefined,
+    });
   });
 
   it('trace with too many operands is a usage error', async () => {

@@ -63,7 +63,10 @@ function afterDashDash(argv: readonly string[]): string[] {
  * `trace [RUN] --export FORMAT FILE`: FILE is the operand right after the format, wherever the
  * option stands; the other operand (if any) is RUN.
  */
-export function splitTraceOperands(argv: readonly string[], operands: readonly string[]): { run: string | undefined; file: string | undefined } {
+export function splitTraceOperands(
+  argv: readonly string[],
+  operands: readonly string[],
+): { run: string | undefined; file: string | undefined } {
   const end = argv.indexOf('--');
   const args = end < 0 ? argv : argv.slice(0, end);
   let file: string | undefined;
@@ -77,7 +80,9 @@ export function splitTraceOperands(argv: readonly string[], operands: readonly s
   if (at >= 0) rest.splice(at, 1);
   else file = undefined;
   if (rest.length > 1) {
-    throw new UkernelError('Usage', `unexpected argument "${rest[1]}"`, { hint: 'ukernel trace [RUN] [--export chrome|perfetto FILE] [--json]' });
+    throw new UkernelError('Usage', `unexpected argument "${rest[1]}"`, {
+      hint: 'ukernel trace [RUN] [--export chrome|perfetto FILE] [--json]',
+    });
   }
   return { run: rest[0], file };
 }
@@ -154,16 +159,26 @@ function registerRun(program: Command, app: App): void {
     .command('run')
     .description('boot the project (built and packed when changed), an image or a kernel; exit with the guest status')
     .argument('[workload-args...]', 'arguments for the workload, after --')
-    .addOption(new Option('--image <path>', 'boot this image instead of the project\'s').argParser(parsePath('--image')))
-    .addOption(new Option('--kernel <elf>', 'boot a bare kernel ELF64 (no image)').argParser(parsePath('--kernel')).conflicts('image'))
-    .addOption(new Option('--accel <mode>', 'auto | kvm | tcg (env UKERNEL_ACCEL; default auto)').argParser(parseOneOf(ACCELS, '--accel')))
-    .addOption(new Option('--memory <mib>', 'guest memory in MiB, 16..3072 (default: ukernel.toml [run], else 128)').argParser(parseMemory))
+    .addOption(new Option('--image <path>', "boot this image instead of the project's").argParser(parsePath('--image')))
+    .addOption(
+      new Option('--kernel <elf>', 'boot a bare kernel ELF64 (no image)').argParser(parsePath('--kernel')).conflicts('image'),
+    )
+    .addOption(
+      new Option('--accel <mode>', 'auto | kvm | tcg (env UKERNEL_ACCEL; default auto)').argParser(parseOneOf(ACCELS, '--accel')),
+    )
+    .addOption(
+      new Option('--memory <mib>', 'guest memory in MiB, 16..3072 (default: ukernel.toml [run], else 128)').argParser(
+        parseMemory,
+      ),
+    )
     .addOption(new Option('--vcpu <n>', 'number of vCPUs, 1..32 (default: ukernel.toml [run], else 1)').argParser(parseVcpu))
     .addOption(new Option('--net <mode>', 'none | tap:IFACE (tap is not available yet)').argParser(parseNet))
     .option('--release', 'build the workload with ReleaseFast when it needs building')
     .addOption(new Option('--vmm <name>', 'qemu | firecracker (default qemu)').argParser(parseOneOf(VMMS, '--vmm')))
     .addOption(new Option('--cmdline <args>', 'extra kernel command line arguments').argParser(parseCmdline))
-    .addOption(new Option('--timeout <seconds>', 'stop the VM and fail after this many seconds (default none)').argParser(parseTimeout))
+    .addOption(
+      new Option('--timeout <seconds>', 'stop the VM and fail after this many seconds (default none)').argParser(parseTimeout),
+    )
     .option('--json', 'print one JSON report on stdout instead of the console')
     .option('--verbose', 'also print the guest boot phases')
     .addHelpText('after', RUN_EXAMPLES)
@@ -196,7 +211,10 @@ function registerLogs(program: Command, app: App): void {
     .option('--vmm', "show the VMM's own log for the run instead (Firecracker's; QEMU's messages go to stderr)")
     .option('--level <level>', 'log records at this level or above: debug | info | warn | error (console text counts as info)')
     .option('--json', 'one JSON object per line')
-    .addHelpText('after', '\nLog records (ukernel.log.*) come from the run\'s events device, in guest time order: +12.345ms info  [task 0] message key=value\n')
+    .addHelpText(
+      'after',
+      "\nLog records (ukernel.log.*) come from the run's events device, in guest time order: +12.345ms info  [task 0] message key=value\n",
+    )
     .action(async (run: string | undefined, options: RawLogsOptions) => app.setExitCode(await app.actions.logs(run, options)));
 }
 

@@ -109,7 +109,13 @@ export const BUNDLE_BYTES_MAX = 1 << 30;
 export const IMAGE_DIR = 'dist';
 /** Kernel limits the image must respect: its size, the rootfs index block, one workload file,
  *  workload arguments (argv[0] included) and environment entries. */
-export { IMAGE_BYTES_MAX, ROOTFS_INDEX_BYTES_MAX, WORKLOAD_ARGS_MAX, WORKLOAD_ENV_MAX, WORKLOAD_FILE_BYTES_MAX } from './abi/contracts.js';
+export {
+  IMAGE_BYTES_MAX,
+  ROOTFS_INDEX_BYTES_MAX,
+  WORKLOAD_ARGS_MAX,
+  WORKLOAD_ENV_MAX,
+  WORKLOAD_FILE_BYTES_MAX,
+} from './abi/contracts.js';
 /** The manifest is a few hundred bytes; a lock can make it larger, but not this large. */
 export const MANIFEST_BYTES_MAX = 32 << 20;
 /** Chunk size for hashing sections straight from the file. */

@@ -80,7 +80,9 @@ describe('checkKernelElf', () => {
     writeFileSync(pvh, elfWithNotes(Buffer.concat([note('GNU', 3, new Uint8Array(8)), PVH])));
     expect(() => checkKernelElf(pvh)).not.toThrow();
     expect(() => checkKernelElf(join(dir, 'missing'))).toThrow(expect.objectContaining({ code: 'UK102', exitCode: 2 }));
-    expect(() => checkKernelElf(dir)).toThrow(expect.objectContaining({ code: 'UK150', message: expect.stringContaining('it is a directory (EISDIR)') }));
+    expect(() => checkKernelElf(dir)).toThrow(
+      expect.objectContaining({ code: 'UK150', message: expect.stringContaining('it is a directory (EISDIR)') }),
+    );
     const text = join(dir, 'text');
     writeFileSync(text, 'hello, this is not a kernel\n');
     expect(() => checkKernelElf(text)).toThrow(expect.objectContaining({ code: 'UK104' }));
@@ -89,12 +91,16 @@ describe('checkKernelElf', () => {
   it('refuses an ELF64 without the PVH entry note (a Linux vmlinux, any program) before a VMM starts', () => {
     const plain = join(dir, 'plain.elf');
     writeFileSync(plain, elfWithNotes(note('GNU', 3, new Uint8Array(8))));
-    expect(() => checkKernelElf(plain)).toThrow(expect.objectContaining({ code: 'UK158', message: expect.stringContaining('no PVH entry point') }));
+    expect(() => checkKernelElf(plain)).toThrow(
+      expect.objectContaining({ code: 'UK158', message: expect.stringContaining('no PVH entry point') }),
+    );
     // A real x86-64 program: node itself.
     expect(() => checkKernelElf(process.execPath)).toThrow(expect.objectContaining({ code: 'UK158', exitCode: 2 }));
     const noTable = join(dir, 'no-phdrs.elf');
     writeFileSync(noTable, header(2, 1, 0x3e));
-    expect(() => checkKernelElf(noTable)).toThrow(expect.objectContaining({ code: 'UK158', message: expect.stringContaining('no usable program header table') }));
+    expect(() => checkKernelElf(noTable)).toThrow(
+      expect.objectContaining({ code: 'UK158', message: expect.stringContaining('no usable program header table') }),
+    );
   });
 
   it.skipIf(!existsSync(join(__dirname, '../../kernel/zig-out/bin/ukernel.elf')))('accepts the kernel the build makes', () => {

@@ -39,7 +39,10 @@ export function checkKernelElf(path: string, flag = '--kernel'): void {
       throw fileError(errnoError('EISDIR'), { op: 'read', display: `${path} (${flag})` });
     }
     if (!stat.isFile()) throw new UkernelError('KernelUnreadable', `${flag} ${path} is not a regular file`);
-    const what = stat.size < ELF64_HEADER_BYTES ? `is too small for an ELF64 header (${stat.size} bytes)` : describeElfHeader(readAt(fd, 0, HEADER_PREFIX_BYTES), stat.size);
+    const what =
+      stat.size < ELF64_HEADER_BYTES
+        ? `is too small for an ELF64 header (${stat.size} bytes)`
+        : describeElfHeader(readAt(fd, 0, HEADER_PREFIX_BYTES), stat.size);
     if (what !== null) throw new UkernelError('KernelNotElf64', `${path} (${flag}) ${what}`);
     const pvh = findPvhNote(fd, stat.size);
     if (pvh !== null) throw new UkernelError('KernelNotPvh', `${path} (${flag}) ${pvh}`);
@@ -67,7 +70,8 @@ function findPvhNote(fd: number, fileSize: number): string | null {
     const offset = Number(table.readBigUInt64LE(at + 8));
     const size = Number(table.readBigUInt64LE(at + 32));
     notesBytes += size;
-    if (offset + size > fileSize || notesBytes > KERNEL_NOTES_BYTES_MAX) return 'has a PT_NOTE segment past the end of the file or too large';
+    if (offset + size > fileSize || notesBytes > KERNEL_NOTES_BYTES_MAX)
+      return 'has a PT_NOTE segment past the end of the file or too large';
     if (hasPhys32EntryNote(readAt(fd, offset, size))) return null;
   }
   return 'has no PVH entry point: no Xen ELF note XEN_ELFNOTE_PHYS32_ENTRY in its PT_NOTE segments (a Linux vmlinux or another kernel?)';
@@ -86,7 +90,10 @@ export function hasPhys32EntryNote(notes: Uint8Array): boolean {
     const nameAt = at + 12;
     const descAt = nameAt + align(nameBytes);
     if (descAt + descBytes > view.length) return false;
-    const owner = view.subarray(nameAt, nameAt + nameBytes).toString('latin1').replace(/\0+$/, '');
+    const owner = view
+      .subarray(nameAt, nameAt + nameBytes)
+      .toString('latin1')
+      .replace(/\0+$/, '');
     if (owner === XEN_NOTE_OWNER && type === XEN_ELFNOTE_PHYS32_ENTRY && (descBytes === 4 || descBytes === 8)) return true;
     at = descAt + align(descBytes);
   }

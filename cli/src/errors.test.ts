@@ -60,8 +60,13 @@ describe('fileError: errno → catalog, in one place', () => {
   it('reads: ENOENT is the fallback (the caller decides), other causes keep their code; extra hints are appended', () => {
     expect(fileError(errno('ENOENT'), { op: 'read', display: 'k.elf', fallback: 'KernelUnreadable' }).code).toBe('UK103');
     expect(fileError(errno('EISDIR'), { op: 'read', display: 'k.elf', fallback: 'KernelUnreadable' }).code).toBe('UK150');
-    expect(fileError(errno('ELOOP'), { op: 'read', display: 'x' })).toMatchObject({ code: 'UK157', message: 'cannot read x: too many levels of symbolic links (ELOOP)' });
-    expect(fileError(errno('EROFS'), { op: 'write', display: 'out/t.json', hint: 'Give --export another FILE.' }).hint).toMatch(/read-write\. Give --export another FILE\.$/);
+    expect(fileError(errno('ELOOP'), { op: 'read', display: 'x' })).toMatchObject({
+      code: 'UK157',
+      message: 'cannot read x: too many levels of symbolic links (ELOOP)',
+    });
+    expect(fileError(errno('EROFS'), { op: 'write', display: 'out/t.json', hint: 'Give --export another FILE.' }).hint).toMatch(
+      /read-write\. Give --export another FILE\.$/,
+    );
     const passthrough = new UkernelError('BundleInvalid', 'x');
     expect(fileError(passthrough, { op: 'read', display: 'y' })).toBe(passthrough);
     expect(isSystemError(errno('EISDIR'))).toBe(true);
@@ -86,7 +91,8 @@ describe('UkernelError.shown: text from project files and programs is made safe 
     expect(shown.details.at(-1)).toBe(`… ${102 - ERROR_DETAILS_MAX} more line(s)`);
     const json = JSON.stringify(err.toJSON());
     expect(json).not.toMatch(/\\u001b|\u202e/);
-    for (const text of [shown.message, shown.hint, ...shown.details]) expect(text).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
+    for (const text of [shown.message, shown.hint, ...shown.details])
+      expect(text).not.toMatch(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
   });
 });
 

@@ -290,7 +290,7 @@ export const ErrorCatalog = {
   WorkloadNotStarted: {
     code: 'UK205',
     title: 'The workload never started',
-    hint: 'The kernel booted but did not start the image\'s workload; see the console above and `ukernel logs`.',
+    hint: "The kernel booted but did not start the image's workload; see the console above and `ukernel logs`.",
     exitCode: EXIT_VMM,
   },
   EventsWriteFailed: {
@@ -317,11 +317,7 @@ export class UkernelError extends Error {
   /** Extra lines shown after the message (e.g. the VMM's stderr tail). */
   readonly details: readonly string[];
 
-  constructor(
-    name: ErrorName,
-    message: string,
-    options: { hint?: string; details?: readonly string[]; cause?: unknown } = {},
-  ) {
+  constructor(name: ErrorName, message: string, options: { hint?: string; details?: readonly string[]; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     const data: ErrorData = ErrorCatalog[name];
     this.name = 'UkernelError';

@@ -32,12 +32,25 @@ describe('run report', () => {
         proto: 'pvh',
         clock: 'kvmclock',
         tscKhz: 2445406,
-        phasesNs: [['idt', 2_000], ['ready', 38_000]] as const,
+        phasesNs: [
+          ['idt', 2_000],
+          ['ready', 38_000],
+        ] as const,
         readyNs: 38_000,
         kvmclockNs: null,
       },
     },
-    exit: { atNs: 1_042_400_000n, record: { kind: 'exit' as const, status: 0, reason: 'return', eventsDropped: null, eventsFailed: null, interruptsUnexpected: null } },
+    exit: {
+      atNs: 1_042_400_000n,
+      record: {
+        kind: 'exit' as const,
+        status: 0,
+        reason: 'return',
+        eventsDropped: null,
+        eventsFailed: null,
+        interruptsUnexpected: null,
+      },
+    },
     vmmExit: { code: 1, signal: null, atNs: 1_045_000_000n },
   };
   const meta = { vmm: 'qemu' as const, accel: 'kvm' as const, kernel: '/k', consoleLog: '/logs/console.log' };
@@ -71,18 +84,38 @@ describe('run report', () => {
   it('adds the workload start from @uk:workload records to the summary, phases and JSON', () => {
     const workloadStart = {
       atNs: 1_041_500_000n,
-      record: { kind: 'workload' as const, event: 'start' as const, tNs: 2_500_000, status: null, stepsNs: [['disk', 900_000], ['load', 1_000_000]] as const },
+      record: {
+        kind: 'workload' as const,
+        event: 'start' as const,
+        tNs: 2_500_000,
+        status: null,
+        stepsNs: [
+          ['disk', 900_000],
+          ['load', 1_000_000],
+        ] as const,
+      },
     };
     const workloadExit = {
       atNs: 1_042_300_000n,
       record: { kind: 'workload' as const, event: 'exit' as const, tNs: 3_000_000, status: 0, stepsNs: [] },
     };
-    const report = buildReport({ ...session, workloadStart, workloadExit }, 0, { ...meta, image: '/p/dist/demo.img', runLog: '/logs/runs/x.log' });
+    const report = buildReport({ ...session, workloadStart, workloadExit }, 0, {
+      ...meta,
+      image: '/p/dist/demo.img',
+      runLog: '/logs/runs/x.log',
+    });
     expect(report.host.entry_to_workload_ns).toBe(2_500_000);
-    expect(report.workload).toEqual({ start_ns: 2_500_000, exit_ns: 3_000_000, status: 0, steps_ns: { disk: 900_000, load: 1_000_000 } });
+    expect(report.workload).toEqual({
+      start_ns: 2_500_000,
+      exit_ns: 3_000_000,
+      status: 0,
+      steps_ns: { disk: 900_000, load: 1_000_000 },
+    });
     expect(report.image).toBe('/p/dist/demo.img');
     expect(report.run_log).toBe('/logs/runs/x.log');
     expect(formatSummary(report)).toContain('entry → ready 38 µs · entry → workload start 2.5 ms · ready → exit');
-    expect(formatPhases(report).join('\n')).toMatch(/workload start \(disk 900 µs, load 1 ms\) +2\.5 ms[\s\S]*workload exit, status 0/);
+    expect(formatPhases(report).join('\n')).toMatch(
+      /workload start \(disk 900 µs, load 1 ms\) +2\.5 ms[\s\S]*workload exit, status 0/,
+    );
   });
 });

@@ -44,7 +44,11 @@ export function formatBytes(bytes: number): string {
 }
 
 /** Columns padded to their widest cell; `right` marks the columns aligned right (numbers). */
-export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>, right: ReadonlySet<number> = new Set()): string[] {
+export function formatTable(
+  header: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  right: ReadonlySet<number> = new Set(),
+): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   return [header, ...rows].map((row) =>
     row

@@ -26,9 +26,9 @@ describe('writeFileAtomic', () => {
   });
 
   it('createParent: false refuses a missing directory (UK156) instead of creating it', () => {
-    expect(() => writeFileAtomic(join(dir, 'nope/x.json'), '{}', { display: 'nope/x.json', createParent: false, hint: 'Pick another.' })).toThrow(
-      expect.objectContaining({ code: 'UK156', hint: expect.stringMatching(/mkdir -p nope.*Pick another\.$/) }),
-    );
+    expect(() =>
+      writeFileAtomic(join(dir, 'nope/x.json'), '{}', { display: 'nope/x.json', createParent: false, hint: 'Pick another.' }),
+    ).toThrow(expect.objectContaining({ code: 'UK156', hint: expect.stringMatching(/mkdir -p nope.*Pick another\.$/) }));
     expect(existsSync(join(dir, 'nope'))).toBe(false);
     writeFileAtomic(join(dir, 'x.json'), '{}', { createParent: false });
     expect(existsSync(join(dir, 'x.json'))).toBe(true);
@@ -41,7 +41,9 @@ describe('writeFileAtomic', () => {
     const other = join(dir, `t/.other.${deadPid()}.tmp`);
     for (const path of [dead, live, other]) writeFileSync(path, 'half');
     writeFileAtomic(join(dir, 't/out.img'), 'whole');
-    expect(readdirSync(join(dir, 't')).sort()).toEqual([`.other.${other.split('.').at(-2)}.tmp`, `.out.img.${process.ppid}.tmp`, 'out.img'].sort());
+    expect(readdirSync(join(dir, 't')).sort()).toEqual(
+      [`.other.${other.split('.').at(-2)}.tmp`, `.out.img.${process.ppid}.tmp`, 'out.img'].sort(),
+    );
     // Any name, and a live pid's file once it is older than a build can run.
     const old = new Date(Date.now() - STALE_TEMP_AGE_MS - 60_000);
     utimesSync(live, old, old);
@@ -63,11 +65,13 @@ describe('makeDirectory', () => {
 describe('readProjectFile', () => {
   it('null when missing; directories, FIFOs (without blocking) and oversized files are refused', () => {
     expect(readProjectFile(join(dir, 'missing'), { display: 'missing', maxBytes: 10 })).toBeNull();
-    expect(() => readProjectFile(join(dir, 'a'), { display: 'a', maxBytes: 10 })).toThrow(expect.objectContaining({ code: 'UK150' }));
-    execFileSync('mkfifo', [join(dir, 'fifo')]);
-    expect(() => readProjectFile(join(dir, 'fifo'), { display: 'env/ukernel.env', maxBytes: 10, invalid: 'ConfigInvalid' })).toThrow(
-      expect.objectContaining({ code: 'UK112', message: expect.stringContaining('not a regular file') }),
+    expect(() => readProjectFile(join(dir, 'a'), { display: 'a', maxBytes: 10 })).toThrow(
+      expect.objectContaining({ code: 'UK150' }),
     );
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    expect(() =>
+      readProjectFile(join(dir, 'fifo'), { display: 'env/ukernel.env', maxBytes: 10, invalid: 'ConfigInvalid' }),
+    ).toThrow(expect.objectContaining({ code: 'UK112', message: expect.stringContaining('not a regular file') }));
     writeFileSync(join(dir, 'big'), 'x'.repeat(11));
     expect(() => readProjectFile(join(dir, 'big'), { display: 'big', maxBytes: 10, tooLargeHint: 'smaller' })).toThrow(
       expect.objectContaining({ code: 'UK157', message: 'big is larger than 10 bytes (11)', hint: 'smaller' }),

@@ -32,7 +32,12 @@ export function tempPathFor(path: string): string {
  * be remade. Temp files of this path left by processes that died (SIGKILL) are removed first.
  */
 export function writeFileAtomic(path: string, contents: string | Uint8Array, options: AtomicWriteOptions | string = {}): void {
-  const { mode = 0o644, display = path, createParent = true, hint } = typeof options === 'string' ? { display: options } : options;
+  const {
+    mode = 0o644,
+    display = path,
+    createParent = true,
+    hint,
+  } = typeof options === 'string' ? { display: options } : options;
   const temp = tempPathFor(path);
   if (createParent) makeDirectory(dirname(path), dirname(display), hint);
   else requireDirectory(dirname(path), display, hint);
@@ -126,9 +131,13 @@ export function readProjectFile(path: string, options: ReadFileOptions): Buffer 
     const stat = fstatSync(fd);
     if (stat.isDirectory()) throw fileError(errnoError('EISDIR'), { op: 'read', display });
     if (!stat.isFile()) {
-      throw new UkernelError(options.invalid ?? 'FileUnreadable', `cannot read ${display}: it is not a regular file (a FIFO, socket or device)`, {
-        hint: `Replace ${display} with a regular file.`,
-      });
+      throw new UkernelError(
+        options.invalid ?? 'FileUnreadable',
+        `cannot read ${display}: it is not a regular file (a FIFO, socket or device)`,
+        {
+          hint: `Replace ${display} with a regular file.`,
+        },
+      );
     }
     if (stat.size > maxBytes) {
       throw new UkernelError(options.invalid ?? 'FileUnreadable', `${display} is larger than ${maxBytes} bytes (${stat.size})`, {

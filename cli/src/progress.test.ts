@@ -11,7 +11,14 @@ function fakeStream(tty: boolean): Writable & { isTTY?: boolean; text(): string 
       chunks.push(chunk.toString());
       callback();
     },
-  }) as Writable & { isTTY?: boolean; columns?: number; text(): string; cursorTo(x: number): boolean; moveCursor(dx: number, dy: number): boolean; clearLine(dir: number): boolean };
+  }) as Writable & {
+    isTTY?: boolean;
+    columns?: number;
+    text(): string;
+    cursorTo(x: number): boolean;
+    moveCursor(dx: number, dy: number): boolean;
+    clearLine(dir: number): boolean;
+  };
   if (tty) {
     stream.isTTY = true;
     stream.columns = 80;

@@ -26,7 +26,10 @@ export function formatElapsed(ms: number): string {
  * to the stream, the compiler's too, steps aside for it), cleared when the step is done;
  * otherwise one plain line per step, "Compiling src/main.zig with zig 0.15.2 (ReleaseSafe) …".
  */
-export function streamProgress(stream: Writable & { isTTY?: boolean } = process.stderr, env: NodeJS.ProcessEnv = process.env): Progress {
+export function streamProgress(
+  stream: Writable & { isTTY?: boolean } = process.stderr,
+  env: NodeJS.ProcessEnv = process.env,
+): Progress {
   if (!isInteractive(stream, env)) {
     return {
       begin(text) {

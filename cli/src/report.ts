@@ -53,7 +53,15 @@ export function buildReport(
   result: Pick<SessionResult, 'spawnedAtNs' | 'boot' | 'exit' | 'vmmExit'> &
     Partial<Pick<SessionResult, 'workloadStart' | 'workloadExit' | 'entryAtNs'>>,
   status: number,
-  meta: { vmm: VmmName; accel: Accel; kernel: string; consoleLog: string; runLog?: string; image?: string | null; events?: string | null },
+  meta: {
+    vmm: VmmName;
+    accel: Accel;
+    kernel: string;
+    consoleLog: string;
+    runLog?: string;
+    image?: string | null;
+    events?: string | null;
+  },
 ): RunReport {
   const { boot, exit } = result;
   const workloadStart = result.workloadStart ?? null;

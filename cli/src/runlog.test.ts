@@ -2,7 +2,21 @@
 // last, per-run running markers that survive pid reuse, concurrent runs, pruning that spares
 // running runs, listing, and output sanitized with records hidden unless --raw.
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +42,8 @@ import {
 const base = mkdtempSync(join(tmpdir(), 'uk-runlog-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-const LOG = '@uk:boot v=1 proto=pvh clock=cpuid tsc_khz=3000000 phase.ready=2500\nhello \x1b[2J\r\n@uk:exit v=1 status=7 reason=return\n';
+const LOG =
+  '@uk:boot v=1 proto=pvh clock=cpuid tsc_khz=3000000 phase.ready=2500\nhello \x1b[2J\r\n@uk:exit v=1 status=7 reason=return\n';
 
 async function logsOutput(args: Parameters<typeof logs>, cwd = base): Promise<{ out: string[]; notices: string[] }> {
   const out: string[] = [];
@@ -75,10 +90,14 @@ describe('run logs', () => {
     expect(resolveRunLog(base, undefined).name).toBe('20260101T000005Z-222');
     expect(resolveRunLog(base, '20260101T000000Z').name).toBe(`20260101T000000Z-${process.pid}`);
     expect(resolveRunLog(base, `logs/runs/20260101T000000Z-${process.pid}.log`).name).toBe(`20260101T000000Z-${process.pid}`);
-    expect(() => resolveRunLog(base, '2026')).toThrow(expect.objectContaining({ code: 'UK128', message: expect.stringMatching(/matches 2 runs/) }));
+    expect(() => resolveRunLog(base, '2026')).toThrow(
+      expect.objectContaining({ code: 'UK128', message: expect.stringMatching(/matches 2 runs/) }),
+    );
     expect(() => resolveRunLog(base, 'nope')).toThrow(expect.objectContaining({ code: 'UK128' }));
     const empty = mkdtempSync(join(tmpdir(), 'uk-runlog-empty-'));
-    expect(() => resolveRunLog(empty, undefined)).toThrow(expect.objectContaining({ code: 'UK128', message: expect.stringMatching(/no runs recorded yet/) }));
+    expect(() => resolveRunLog(empty, undefined)).toThrow(
+      expect.objectContaining({ code: 'UK128', message: expect.stringMatching(/no runs recorded yet/) }),
+    );
     rmSync(empty, { recursive: true });
   });
 
@@ -117,12 +136,21 @@ describe('concurrent runs', () => {
     appendFileSync(a.path, 'from a\n');
     appendFileSync(b.path, 'from b\n');
     expect(lastRunName(dir)).toBe(b.name);
-    expect(resolveRunLog(dir, undefined)).toMatchObject({ name: b.name, path: b.path, eventsPath: b.eventsPath, reportPath: b.reportPath, state: 'running' });
+    expect(resolveRunLog(dir, undefined)).toMatchObject({
+      name: b.name,
+      path: b.path,
+      eventsPath: b.eventsPath,
+      reportPath: b.reportPath,
+      state: 'running',
+    });
     a.finish();
     expect(runState(a.markerPath)).toBe('finished');
     expect(runState(b.markerPath)).toBe('running');
     expect(readlinkSync(join(dir, 'logs/console.log'))).toBe(`runs/${b.name}.log`);
-    expect(listRuns(dir).map((r) => [r.name, r.state])).toEqual([[b.name, 'running'], [a.name, 'finished']]); // by pid within a second
+    expect(listRuns(dir).map((r) => [r.name, r.state])).toEqual([
+      [b.name, 'running'],
+      [a.name, 'finished'],
+    ]); // by pid within a second
     b.finish();
     rmSync(dir, { recursive: true });
   });
@@ -154,7 +182,12 @@ describe('concurrent runs', () => {
     for (let i = 2; i < 6; i++) startRunLog(dir, new Date(Date.UTC(2026, 5, 1, 0, 0, i)), 60 + i).finish();
     expect(runState(killed.markerPath)).toBe('killed');
     pruneRunLogs(runs, 2);
-    expect(readdirSync(runs).sort()).toEqual([`${old.name}.log`, `${old.name}.running`, '20260601T000004Z-64.log', '20260601T000005Z-65.log']);
+    expect(readdirSync(runs).sort()).toEqual([
+      `${old.name}.log`,
+      `${old.name}.running`,
+      '20260601T000004Z-64.log',
+      '20260601T000005Z-65.log',
+    ]);
     old.finish();
     pruneRunLogs(runs, 2);
     expect(readdirSync(runs).sort()).toEqual(['20260601T000004Z-64.log', '20260601T000005Z-65.log']);
@@ -187,13 +220,22 @@ describe('concurrent runs', () => {
   it('logs/console.log is never missing or half-made while processes start runs concurrently', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'uk-swap-'));
     const bundle = join(dir, 'runlog.mjs');
-    buildSync({ entryPoints: [fileURLToPath(new URL('./runlog.ts', import.meta.url))], bundle: true, platform: 'node', format: 'esm', outfile: bundle, logLevel: 'error' });
+    buildSync({
+      entryPoints: [fileURLToPath(new URL('./runlog.ts', import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile: bundle,
+      logLevel: 'error',
+    });
     const script = `const { startRunLog } = await import(${JSON.stringify(bundle)});
       const worker = Number(process.argv[1]);
       for (let i = 0; i < 20; i++) startRunLog(${JSON.stringify(dir)}, new Date(Date.UTC(2026, 7, 1, 0, worker, i))).finish();`;
     const first = startRunLog(dir, new Date('2026-08-01T00:00:00Z'), 80);
     first.finish();
-    const children = [1, 2, 3, 4].map((w) => spawn(process.execPath, ['--input-type=module', '-e', script, String(w)], { stdio: 'inherit' }));
+    const children = [1, 2, 3, 4].map((w) =>
+      spawn(process.execPath, ['--input-type=module', '-e', script, String(w)], { stdio: 'inherit' }),
+    );
     const consolePath = join(dir, 'logs/console.log');
     let checks = 0;
     const deadline = Date.now() + 30_000;
@@ -242,7 +284,7 @@ describe('ukernel logs', () => {
     });
   });
 
-  it('--list: running, killed and finished runs; a report\'s status wins over the log', async () => {
+  it("--list: running, killed and finished runs; a report's status wins over the log", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'uk-list-'));
     const going = startRunLog(dir, new Date('2026-01-02T00:00:00Z'), sleeper(30));
     startRunLog(dir, new Date('2026-01-02T00:00:01Z'), spawnSync('true').pid!); // killed: never finished
@@ -251,7 +293,11 @@ describe('ukernel logs', () => {
     writeFileSync(done.reportPath, JSON.stringify({ status: 9 }));
     done.finish();
     const { out } = await logsOutput([undefined, { list: true }], dir);
-    expect(out.slice(1).map((line) => line.split(/ +/).slice(2, 4))).toEqual([['running', '-'], ['killed', '-'], ['finished', '9']]);
+    expect(out.slice(1).map((line) => line.split(/ +/).slice(2, 4))).toEqual([
+      ['running', '-'],
+      ['killed', '-'],
+      ['finished', '9'],
+    ]);
     going.finish();
     rmSync(dir, { recursive: true });
   });
@@ -325,8 +371,12 @@ describe('run files beside the log', () => {
     expect(resolveRunLog(dir, '20260201T000001Z-21.events').name).toBe('20260201T000001Z-21');
     pruneRunLogs(runs, 2);
     expect(readdirSync(runs).sort()).toEqual([
-      '20260201T000002Z-22.events', '20260201T000002Z-22.json', '20260201T000002Z-22.log',
-      '20260201T000003Z-23.events', '20260201T000003Z-23.json', '20260201T000003Z-23.log',
+      '20260201T000002Z-22.events',
+      '20260201T000002Z-22.json',
+      '20260201T000002Z-22.log',
+      '20260201T000003Z-23.events',
+      '20260201T000003Z-23.json',
+      '20260201T000003Z-23.log',
       'notes.txt',
     ]);
     rmSync(dir, { recursive: true });
@@ -348,8 +398,29 @@ describe('ukernel logs with an events device', () => {
   writeFileSync(
     run.eventsPath,
     encodeEventsFile([
-      { records: [{ kind: 'log', tNs: 30_000, level: 2, task: 1, message: 'slow \x1b[5m', fields: [['ms', '12'], ['path', 'a b']] }, { kind: 'log', tNs: 5_000, level: 0, message: 'early' }] },
-      { records: [{ kind: 'begin', tNs: 20_000, span: 1n, name: 's' }, { kind: 'log', tNs: 20_000, level: 1, message: 'working', fields: [['n', '']] }, { kind: 'log', tNs: 60_000, level: 3, message: 'late' }] },
+      {
+        records: [
+          {
+            kind: 'log',
+            tNs: 30_000,
+            level: 2,
+            task: 1,
+            message: 'slow \x1b[5m',
+            fields: [
+              ['ms', '12'],
+              ['path', 'a b'],
+            ],
+          },
+          { kind: 'log', tNs: 5_000, level: 0, message: 'early' },
+        ],
+      },
+      {
+        records: [
+          { kind: 'begin', tNs: 20_000, span: 1n, name: 's' },
+          { kind: 'log', tNs: 20_000, level: 1, message: 'working', fields: [['n', '']] },
+          { kind: 'log', tNs: 60_000, level: 3, message: 'late' },
+        ],
+      },
       { records: [{ kind: 'log', tNs: 1, message: 'lost' }], badCrc: true },
     ]),
   );
@@ -365,7 +436,11 @@ describe('ukernel logs with an events device', () => {
       '+0.030ms warn  [task 1] slow \\x1b[5m ms=12 path="a b"',
       '+0.060ms error [task 0] late',
     ]);
-    expect(notices).toEqual([expect.stringMatching(/^ukernel: logs\/runs\/20260301T000000Z-31\.events: block 2 \(sequence 2\) at byte \d+: CRC mismatch, skipped$/)]);
+    expect(notices).toEqual([
+      expect.stringMatching(
+        /^ukernel: logs\/runs\/20260301T000000Z-31\.events: block 2 \(sequence 2\) at byte \d+: CRC mismatch, skipped$/,
+      ),
+    ]);
   });
 
   it('--level filters log records; console text counts as info', async () => {
@@ -388,7 +463,14 @@ describe('ukernel logs with an events device', () => {
     const lines = out.map((line) => JSON.parse(line));
     expect(lines[0]).toEqual({ type: 'record', text: '@uk:boot v=1 proto=pvh clock=cpuid tsc_khz=3000000 phase.ready=2500' });
     expect(lines[1]).toEqual({ type: 'console', text: 'kernel line' });
-    expect(lines).toContainEqual({ type: 'log', t_ns: 30000, level: 'warn', task: 1, message: 'slow \\x1b[5m', fields: { ms: '12', path: 'a b' } });
+    expect(lines).toContainEqual({
+      type: 'log',
+      t_ns: 30000,
+      level: 'warn',
+      task: 1,
+      message: 'slow \\x1b[5m',
+      fields: { ms: '12', path: 'a b' },
+    });
     expect(lines.map((l) => l.type)).toEqual(['record', 'console', 'record', 'console', 'log', 'log', 'record', 'record', 'log']);
   });
 
@@ -397,7 +479,10 @@ describe('ukernel logs with an events device', () => {
     const writer = spawn('sleep', ['0.6']);
     const running = startRunLog(live, new Date(), writer.pid!);
     writeFileSync(running.path, 'booting\n');
-    const full = encodeEventsFile([{ records: [{ kind: 'log', tNs: 1_000, message: 'one' }] }, { records: [{ kind: 'log', tNs: 2_000, message: 'two' }] }], 8192);
+    const full = encodeEventsFile(
+      [{ records: [{ kind: 'log', tNs: 1_000, message: 'one' }] }, { records: [{ kind: 'log', tNs: 2_000, message: 'two' }] }],
+      8192,
+    );
     const partial = Buffer.from(full);
     partial.fill(0, 1024 + 40, 1536); // block 1 is still being written: not damaged yet
     writeFileSync(running.eventsPath, partial);

@@ -8,7 +8,19 @@
 // logs/console.log is a symlink to the log of the run that started last: each run swaps it in
 // with one rename when it starts, so it never dangles half-way and concurrent runs cannot
 // corrupt it. "The last run" (what `logs`, `trace` and `perf` show without RUN) is that run.
-import { copyFileSync, linkSync, lstatSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import {
   CONSOLE_LOG_PATH,
@@ -36,7 +48,10 @@ const BOOT_ID_RE = /^[0-9a-f-]{36}$/;
 
 /** 2025-11-23T09:04:12.345Z → 20251123T090412Z */
 export function runStamp(now: Date): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return now
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 /** Where one run's files go: all derived from its name, never looked up separately. */
@@ -210,7 +225,9 @@ export function startRunLog(base: string, now: Date = new Date(), pid: number = 
   const id = processIdentity(pid);
   // The marker first: from then on pruning skips this run, even before its log exists.
   const marker = { pid, start_ticks: id.startTicks, boot_id: id.bootId, log: `${RUN_LOGS_DIR}/${paths.name}${RUN_LOG_SUFFIX}` };
-  writeFileAtomic(paths.markerPath, `${JSON.stringify(marker)}\n`, { display: `${RUN_LOGS_DIR}/${paths.name}${RUN_MARKER_SUFFIX}` });
+  writeFileAtomic(paths.markerPath, `${JSON.stringify(marker)}\n`, {
+    display: `${RUN_LOGS_DIR}/${paths.name}${RUN_MARKER_SUFFIX}`,
+  });
   try {
     makeDirectory(runsDir, RUN_LOGS_DIR);
     closeSync(openSync(paths.path, 'wx', 0o644));
@@ -299,7 +316,8 @@ export function pruneRunLogs(runsDir: string, keep: number): void {
   const runs = [...byRun.keys()].sort(compareRunNames);
   for (const run of runs.slice(0, Math.max(0, runs.length - keep))) {
     const files = byRun.get(run)!;
-    if (files.includes(`${run}${RUN_MARKER_SUFFIX}`) && runState(join(runsDir, `${run}${RUN_MARKER_SUFFIX}`)) === 'running') continue;
+    if (files.includes(`${run}${RUN_MARKER_SUFFIX}`) && runState(join(runsDir, `${run}${RUN_MARKER_SUFFIX}`)) === 'running')
+      continue;
     for (const file of files) removeQuietly(join(runsDir, file));
   }
 }
@@ -409,7 +427,14 @@ export function resolveRunLog(base: string, run: string | undefined): ResolvedRu
   const runsDir = join(base, RUN_LOGS_DIR);
   const of = (name: string): ResolvedRun => {
     const entry = runEntry(runsDir, name);
-    return { name, path: entry.path, eventsPath: entry.eventsPath, reportPath: entry.reportPath, markerPath: entry.markerPath, state: entry.state };
+    return {
+      name,
+      path: entry.path,
+      eventsPath: entry.eventsPath,
+      reportPath: entry.reportPath,
+      markerPath: entry.markerPath,
+      state: entry.state,
+    };
   };
   if (run === undefined) {
     const last = lastRunName(base);

@@ -79,7 +79,10 @@ export function findZig(root: string, pins: ToolchainPins, env: NodeJS.ProcessEn
   const command = withParentDeathSignal(path, ['version'], env);
   const result = spawnSync(command.file, command.args, { encoding: 'utf8', timeout: ZIG_VERSION_TIMEOUT_MS });
   if (result.error !== undefined || result.status !== 0) {
-    const why = result.error !== undefined ? ((result.error as NodeJS.ErrnoException).code ?? String(result.error)) : `exit ${result.status}`;
+    const why =
+      result.error !== undefined
+        ? ((result.error as NodeJS.ErrnoException).code ?? String(result.error))
+        : `exit ${result.status}`;
     throw new UkernelError('ToolchainMissing', `\`${where} version\` failed (${why})`);
   }
   const version = result.stdout.trim();

@@ -48,7 +48,10 @@ describe.each(accels)('ukernel run --accel %s', (accel) => {
   });
 
   it.each([0, 7, 42, 127, 200])('carries guest exit status %i to the CLI exit code', async (status) => {
-    const result = await ukernel(['run', '--kernel', kernelPath, '--accel', accel, '--cmdline', `uk.test=exit:${status}`], work.path);
+    const result = await ukernel(
+      ['run', '--kernel', kernelPath, '--accel', accel, '--cmdline', `uk.test=exit:${status}`],
+      work.path,
+    );
     expect(result.code, result.stderr).toBe(status);
   });
 
@@ -81,7 +84,10 @@ describe.each(accels)('ukernel run --accel %s', (accel) => {
   });
 
   it('prints the memory map and command line with uk.verbose', async () => {
-    const result = await ukernel(['run', '--kernel', kernelPath, '--accel', accel, '--memory', '256', '--cmdline', 'uk.verbose -- app arg'], work.path);
+    const result = await ukernel(
+      ['run', '--kernel', kernelPath, '--accel', accel, '--memory', '256', '--cmdline', 'uk.verbose -- app arg'],
+      work.path,
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^memory: 0x000000100000-0x000010000000 ram$/m);
     expect(result.stdout).toMatch(/^cmdline: uk\.verbose$/m);

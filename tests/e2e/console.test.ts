@@ -71,7 +71,9 @@ describe.each(accels)('workload console output (%s)', (accel) => {
   it('a fault keeps what the workload printed before it, in order, live and in logs', async () => {
     const result = await probe(accel, ['fault']);
     expect(result.code).toBe(101);
-    expect(result.stdout).toMatch(/^the last line before the fault\n\nexception: #PF page fault \(vector 14\) error 0x6 in ring 3/);
+    expect(result.stdout).toMatch(
+      /^the last line before the fault\n\nexception: #PF page fault \(vector 14\) error 0x6 in ring 3/,
+    );
     const logs = await ukernel(['logs'], project);
     expect(logs.stdout).toMatch(/^the last line before the fault\n\nexception: #PF/);
     const raw = await ukernel(['logs', '--raw'], project);
@@ -103,15 +105,26 @@ describe.each(accels)('workload console output (%s)', (accel) => {
 
   it('without an events device the kernel escapes workload lines on the serial console', () => {
     // QEMU straight, as a VMM without the CLI's events device: everything goes to the serial port.
-    const args = qemuArgs({ kernel: kernelPath, accel, memoryMib: 128, vcpus: 1, cmdline: 'uk.argc=1 -- forge-exit', image: { path: image } });
+    const args = qemuArgs({
+      kernel: kernelPath,
+      accel,
+      memoryMib: 128,
+      vcpus: 1,
+      cmdline: 'uk.argc=1 -- forge-exit',
+      image: { path: image },
+    });
     const result = spawnSync('qemu-system-x86_64', args, { encoding: 'latin1', timeout: 60_000 });
     expect(result.stdout).toContain('\n@@uk:exit v=1 status=0 reason=return\n');
     expect(result.stdout).toMatch(/\n@uk:exit v=1 status=42 reason=return/);
     expect(result.status).toBe((42 << 1) | 1);
-    const noNewline = spawnSync('qemu-system-x86_64', args.map((a: string) => (a === 'uk.argc=1 -- forge-exit' ? 'uk.argc=1 -- no-newline' : a)), {
-      encoding: 'latin1',
-      timeout: 60_000,
-    });
+    const noNewline = spawnSync(
+      'qemu-system-x86_64',
+      args.map((a: string) => (a === 'uk.argc=1 -- forge-exit' ? 'uk.argc=1 -- no-newline' : a)),
+      {
+        encoding: 'latin1',
+        timeout: 60_000,
+      },
+    );
     // The kernel's record starts a line of its own.
     expect(noNewline.stdout).toContain('a last line without a newline\n@uk:workload v=1 event=exit status=3');
   });
@@ -137,7 +150,9 @@ describe('runs that must not succeed', () => {
     const args = Array.from({ length: 100 }, (_, i) => `argument-number-${i}-${'x'.repeat(40)}`);
     const result = await probe(accel, ['args', ...args]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/error UK140: the kernel command line is \d+ bytes; with the 2 device token\(s\) qemu adds, at most \d+ fit \(the kernel's 4096 bytes with its NUL\)/);
+    expect(result.stderr).toMatch(
+      /error UK140: the kernel command line is \d+ bytes; with the 2 device token\(s\) qemu adds, at most \d+ fit \(the kernel's 4096 bytes with its NUL\)/,
+    );
   });
 });
 

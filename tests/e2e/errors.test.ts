@@ -92,7 +92,9 @@ describe('odd files and file systems', () => {
     try {
       const result = await ukernel(['build'], sub);
       expectCleanError(result, 'UK150');
-      expect(result.stderr).toMatch(/^error UK150: cannot read ukernel\.toml: it is a directory \(EISDIR\)\nhint: ukernel\.toml is a directory: remove or rename it/);
+      expect(result.stderr).toMatch(
+        /^error UK150: cannot read ukernel\.toml: it is a directory \(EISDIR\)\nhint: ukernel\.toml is a directory: remove or rename it/,
+      );
     } finally {
       rmSync(sub, { recursive: true, force: true });
     }
@@ -156,7 +158,9 @@ describe('read-only and full file systems (needs mount: root)', () => {
     expect(spawnSync('mount', ['-o', 'remount,ro', dir]).status).toBe(0);
     const build = await ukernel(['build'], dir);
     expectCleanError(build, 'UK153');
-    expect(build.stderr).toMatch(/^error UK153: cannot create build\/bin\/: read-only file system \(EROFS\)\nhint: .*read-only file system/);
+    expect(build.stderr).toMatch(
+      /^error UK153: cannot create build\/bin\/: read-only file system \(EROFS\)\nhint: .*read-only file system/,
+    );
     const runResult = await ukernel(['run', '--kernel', kernelPath, '--accel', accels[0]!], dir);
     expectCleanError(runResult, 'UK153');
     expect(runResult.stderr).toContain('cannot create logs/runs/: read-only file system (EROFS)');
@@ -169,7 +173,9 @@ describe('read-only and full file systems (needs mount: root)', () => {
     spawnSync('dd', ['if=/dev/zero', `of=${join(dir, 'filler')}`, 'bs=64k'], { stdio: 'ignore' });
     const result = await ukernel(['init', '--name', 'full'], dir);
     expectCleanError(result, 'UK154');
-    expect(result.stderr).toMatch(/no space left on the device \(ENOSPC\)\nhint: The file system holding \. is full: free some space \(df -h \.\)/);
+    expect(result.stderr).toMatch(
+      /no space left on the device \(ENOSPC\)\nhint: The file system holding \. is full: free some space \(df -h \.\)/,
+    );
     expect(existsSync(join(dir, 'ukernel.toml'))).toBe(false);
   });
 });
@@ -182,7 +188,9 @@ describe('trace --export', () => {
     expect(runResult.code, runResult.stderr).toBe(0);
     const result = await ukernel(['trace', '--export', 'chrome', 'no/such/dir/trace.json'], dir);
     expectCleanError(result, 'UK156');
-    expect(result.stderr).toMatch(/^error UK156: cannot write no\/such\/dir\/trace\.json: the directory no\/such\/dir does not exist\nhint: Create it first \(mkdir -p no\/such\/dir\)/);
+    expect(result.stderr).toMatch(
+      /^error UK156: cannot write no\/such\/dir\/trace\.json: the directory no\/such\/dir does not exist\nhint: Create it first \(mkdir -p no\/such\/dir\)/,
+    );
     expect(existsSync(join(dir, 'no'))).toBe(false);
     const json = await ukernel(['trace', '--export', 'chrome', 'no/trace.json', '--json'], dir);
     expect(JSON.parse(json.stdout).error.code).toBe('UK156');

@@ -21,7 +21,9 @@ import {
 
 const firecracker = onPath('firecracker');
 const canBoot = firecracker && kvmUsable();
-const skipWhy = !firecracker ? 'firecracker not on PATH: cannot boot under Firecracker here' : '/dev/kvm not usable: Firecracker needs KVM';
+const skipWhy = !firecracker
+  ? 'firecracker not on PATH: cannot boot under Firecracker here'
+  : '/dev/kvm not usable: Firecracker needs KVM';
 let work: ReturnType<typeof tempDir>;
 beforeAll(() => {
   requireBuilt();
@@ -49,15 +51,25 @@ function firecrackerChildren(pid: number): number[] {
 describe('ukernel run --vmm firecracker, without Firecracker', () => {
   it("writes the run's config per Firecracker's schema, then exits 2 saying Firecracker is missing", async (context) => {
     if (firecracker) context.skip('firecracker is on PATH: the boot tests below cover it');
-    const result = await ukernel(['run', '--vmm', 'firecracker', '--kernel', kernelPath, '--memory', '256', '--vcpu', '2', '--cmdline', 'uk.verbose'], work.path);
+    const result = await ukernel(
+      ['run', '--vmm', 'firecracker', '--kernel', kernelPath, '--memory', '256', '--vcpu', '2', '--cmdline', 'uk.verbose'],
+      work.path,
+    );
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/UK107: firecracker not found on PATH; the VM config was written to logs\/runs\/\d{8}T\d{6}Z-\d+\.firecracker\.json/);
+    expect(result.stderr).toMatch(
+      /UK107: firecracker not found on PATH; the VM config was written to logs\/runs\/\d{8}T\d{6}Z-\d+\.firecracker\.json/,
+    );
     const configPath = /the VM config was written to (\S+)/.exec(result.stderr)![1]!;
     const config = JSON.parse(readFileSync(join(work.path, configPath), 'utf8'));
     expect(config['boot-source'].kernel_image_path).toBe(kernelPath);
     expect(config['boot-source'].boot_args).toBe('uk.verbose');
     expect(config.drives).toEqual([
-      { drive_id: 'events', path_on_host: expect.stringMatching(/\/logs\/runs\/\d{8}T\d{6}Z-\d+\.events$/), is_root_device: false, is_read_only: false },
+      {
+        drive_id: 'events',
+        path_on_host: expect.stringMatching(/\/logs\/runs\/\d{8}T\d{6}Z-\d+\.events$/),
+        is_root_device: false,
+        is_read_only: false,
+      },
     ]);
     expect(config['machine-config']).toMatchObject({ vcpu_count: 2, mem_size_mib: 256 });
   });
@@ -78,7 +90,10 @@ describe('ukernel run --vmm firecracker', () => {
 
   it('boots the bare kernel on both entry paths (PVH) and exits with the guest status', async (context) => {
     if (!canBoot) context.skip(skipWhy);
-    const result = await ukernel(['run', '--vmm', 'firecracker', '--kernel', kernelPath, '--cmdline', 'uk.test=exit:9'], work.path);
+    const result = await ukernel(
+      ['run', '--vmm', 'firecracker', '--kernel', kernelPath, '--cmdline', 'uk.test=exit:9'],
+      work.path,
+    );
     expect(result.code, result.stderr).toBe(9);
     expect(result.stdout).toMatch(/^ukernel .*: pvh boot/m);
     // Firecracker's own lines never reach the console.
@@ -107,11 +122,17 @@ describe('ukernel run --vmm firecracker', () => {
 
   it('argv is what came after --, whatever Firecracker appends (pci=off, device tokens)', async (context) => {
     if (!canBoot) context.skip(skipWhy);
-    const result = await ukernel(['run', '--vmm', 'firecracker', '--image', probe.image, '--', 'args', 'a', '--', 'b'], probe.project);
+    const result = await ukernel(
+      ['run', '--vmm', 'firecracker', '--image', probe.image, '--', 'args', 'a', '--', 'b'],
+      probe.project,
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe('argv[1]=args\nargv[2]=a\nargv[3]=--\nargv[4]=b\n');
     const runs = join(probe.project, 'logs/runs');
-    const latest = readdirSync(runs).filter((f) => f.endsWith('.firecracker.json')).sort().at(-1)!;
+    const latest = readdirSync(runs)
+      .filter((f) => f.endsWith('.firecracker.json'))
+      .sort()
+      .at(-1)!;
     const config = JSON.parse(readFileSync(join(runs, latest), 'utf8'));
     expect(config['boot-source'].boot_args).toBe('uk.argc=4 -- args a -- b');
     expect(config.drives[0]).toMatchObject({ drive_id: 'image', is_read_only: true });
@@ -121,7 +142,10 @@ describe('ukernel run --vmm firecracker', () => {
     if (!canBoot) context.skip(skipWhy);
     const result = await ukernel(['run', '--vmm', 'firecracker', '--image', probe.image, '--', 'forge-exit'], probe.project);
     expect(result.code, result.stderr).toBe(42);
-    const noNewline = await ukernel(['run', '--vmm', 'firecracker', '--image', probe.image, '--json', '--', 'no-newline'], probe.project);
+    const noNewline = await ukernel(
+      ['run', '--vmm', 'firecracker', '--image', probe.image, '--json', '--', 'no-newline'],
+      probe.project,
+    );
     expect(JSON.parse(noNewline.stdout).status).toBe(3);
   });
 

@@ -38,7 +38,11 @@ export function tempDir(): { path: string; remove: () => void } {
 }
 
 /** Runs a command to completion, killing it (and failing) past `timeoutMs`. */
-export function run(command: string, args: string[], options: { cwd: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult> {
+export function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; timeoutMs?: number; env?: NodeJS.ProcessEnv },
+): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,7 +52,9 @@ export function run(command: string, args: string[], options: { cwd: string; tim
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(`${command} ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`),
+      );
     }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -139,7 +145,11 @@ export function requireBuilt(): void {
 }
 
 /** Builds a copy of tests/workloads/NAME in `parent` (bench/lib.mjs, shared with the benchmarks). */
-export async function buildProjectCopy(name: string, parent: string, timeoutMs = 180_000): Promise<{ project: string; image: string }> {
+export async function buildProjectCopy(
+  name: string,
+  parent: string,
+  timeoutMs = 180_000,
+): Promise<{ project: string; image: string }> {
   const lib = (await import(join(root, 'bench/lib.mjs'))) as {
     buildProjectCopy(root: string, name: string, parent: string, timeoutMs: number): Promise<{ project: string; image: string }>;
   };

@@ -24,7 +24,11 @@ afterAll(() => work.remove());
 
 function boot(accel: 'kvm' | 'tcg', imagePath: string, cmdline = '') {
   const args: string[] = qemuArgs({ kernel: kernelPath, accel, memoryMib: 128, vcpus: 1, cmdline });
-  return run('qemu-system-x86_64', [...args, '-drive', `id=image,file=${imagePath},format=raw,if=none,readonly=on`, '-device', 'virtio-blk-device,drive=image'], { cwd: work.path });
+  return run(
+    'qemu-system-x86_64',
+    [...args, '-drive', `id=image,file=${imagePath},format=raw,if=none,readonly=on`, '-device', 'virtio-blk-device,drive=image'],
+    { cwd: work.path },
+  );
 }
 
 /** A copy of the image with one byte flipped at `offset`. */
@@ -44,8 +48,11 @@ function sections(): { kernel: number; rootfs: number; indexBytes: number; mainO
   const entries = bytes.readUInt32LE(rootfs + 12);
   for (let i = 0; i < entries; i++) {
     const entry = rootfs + 32 + i * 64;
-    const path = bytes.subarray(rootfs + bytes.readUInt32LE(entry), rootfs + bytes.readUInt32LE(entry) + bytes.readUInt16LE(entry + 4)).toString();
-    if (path === 'bin/main') return { kernel: 4096, rootfs, indexBytes, mainOffset: rootfs + Number(bytes.readBigUInt64LE(entry + 16)) };
+    const path = bytes
+      .subarray(rootfs + bytes.readUInt32LE(entry), rootfs + bytes.readUInt32LE(entry) + bytes.readUInt16LE(entry + 4))
+      .toString();
+    if (path === 'bin/main')
+      return { kernel: 4096, rootfs, indexBytes, mainOffset: rootfs + Number(bytes.readBigUInt64LE(entry + 16)) };
   }
   throw new Error('bin/main not in the rootfs');
 }

@@ -66,33 +66,44 @@ describe.each(accels)("Firecracker's interrupt wiring under %s", (accel) => {
   const slow = accel === 'tcg' ? 3 : 1;
 
   for (const shim of ['linux64', 'pvh'] as const) {
-    it(`${shim} entry: PIC interrupts never reach the kernel; the workload exits with its status`, async (context) => {
-      if (!existsSync(shims[shim])) context.skip(`boot shim not built (${shims[shim]}); run tests/fc_shim/build.sh`);
-      const result = await run('qemu-system-x86_64', wiredArgs(accel, shim, ['timers']), {
-        cwd: work.path,
-        timeoutMs: 60_000 * slow,
-      });
-      expect(result.stdout, explain(result)).not.toMatch(/^exception: /m);
-      expect(result.stdout, explain(result)).not.toMatch(/^interrupt: unexpected/m);
-      expect(result.stdout).toMatch(/^timers: mark end /m);
-      expect(result.stdout).toContain('@uk:exit v=1 status=0 reason=return');
-      expect(result.code, explain(result)).toBe((0 << 1) | 1); // isa-debug-exit: (status << 1) | 1
-    }, 70_000 * slow);
+    it(
+      `${shim} entry: PIC interrupts never reach the kernel; the workload exits with its status`,
+      async (context) => {
+        if (!existsSync(shims[shim])) context.skip(`boot shim not built (${shims[shim]}); run tests/fc_shim/build.sh`);
+        const result = await run('qemu-system-x86_64', wiredArgs(accel, shim, ['timers']), {
+          cwd: work.path,
+          timeoutMs: 60_000 * slow,
+        });
+        expect(result.stdout, explain(result)).not.toMatch(/^exception: /m);
+        expect(result.stdout, explain(result)).not.toMatch(/^interrupt: unexpected/m);
+        expect(result.stdout).toMatch(/^timers: mark end /m);
+        expect(result.stdout).toContain('@uk:exit v=1 status=0 reason=return');
+        expect(result.code, explain(result)).toBe((0 << 1) | 1); // isa-debug-exit: (status << 1) | 1
+      },
+      70_000 * slow,
+    );
   }
 
-  for (const [shim, vector] of [['ioapic', 40], ['ioapic17', 17]] as const) {
-    it(`an interrupt no driver claims (IOAPIC -> vector ${vector}, 1 kHz) is counted and logged once, not fatal`, async (context) => {
-      if (!existsSync(shims[shim])) context.skip(`boot shim not built (${shims[shim]}); run tests/fc_shim/build.sh`);
-      const result = await run('qemu-system-x86_64', wiredArgs(accel, shim, ['timers']), {
-        cwd: work.path,
-        timeoutMs: 60_000 * slow,
-      });
-      expect(result.stdout, explain(result)).not.toMatch(/^exception: /m);
-      const report = new RegExp(`^interrupt: unexpected vector ${vector} at rip 0x[0-9a-f]+ .*counted$`, 'gm');
-      expect((result.stdout.match(report) ?? []).length, explain(result)).toBe(1);
-      expect(result.stdout).toMatch(/^timers: mark end /m);
-      expect(result.stdout).toContain('@uk:exit v=1 status=0 reason=return');
-      expect(result.code, explain(result)).toBe((0 << 1) | 1);
-    }, 70_000 * slow);
+  for (const [shim, vector] of [
+    ['ioapic', 40],
+    ['ioapic17', 17],
+  ] as const) {
+    it(
+      `an interrupt no driver claims (IOAPIC -> vector ${vector}, 1 kHz) is counted and logged once, not fatal`,
+      async (context) => {
+        if (!existsSync(shims[shim])) context.skip(`boot shim not built (${shims[shim]}); run tests/fc_shim/build.sh`);
+        const result = await run('qemu-system-x86_64', wiredArgs(accel, shim, ['timers']), {
+          cwd: work.path,
+          timeoutMs: 60_000 * slow,
+        });
+        expect(result.stdout, explain(result)).not.toMatch(/^exception: /m);
+        const report = new RegExp(`^interrupt: unexpected vector ${vector} at rip 0x[0-9a-f]+ .*counted$`, 'gm');
+        expect((result.stdout.match(report) ?? []).length, explain(result)).toBe(1);
+        expect(result.stdout).toMatch(/^timers: mark end /m);
+        expect(result.stdout).toContain('@uk:exit v=1 status=0 reason=return');
+        expect(result.code, explain(result)).toBe((0 << 1) | 1);
+      },
+      70_000 * slow,
+    );
   }
 });

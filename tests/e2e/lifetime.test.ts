@@ -3,7 +3,17 @@
 // the run; every wait here is bounded.
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accels, kernelPath, processAlive, qemuDescendants, requireBuilt, spawnUkernel, tempDir, ukernel, waitFor } from './helpers.js';
+import {
+  accels,
+  kernelPath,
+  processAlive,
+  qemuDescendants,
+  requireBuilt,
+  spawnUkernel,
+  tempDir,
+  ukernel,
+  waitFor,
+} from './helpers.js';
 
 let work: ReturnType<typeof tempDir>;
 beforeAll(() => {
@@ -49,7 +59,11 @@ describe.each(accels)('VM lifetime under %s', (accel) => {
 
 describe('bounded waits', () => {
   it('--timeout stops a guest that never exits, with a message and a non-zero exit', async () => {
-    const result = await ukernel(['run', '--kernel', kernelPath, '--accel', 'tcg', '--cmdline', 'uk.test=hang', '--timeout', '2'], work.path, 20_000);
+    const result = await ukernel(
+      ['run', '--kernel', kernelPath, '--accel', 'tcg', '--cmdline', 'uk.test=hang', '--timeout', '2'],
+      work.path,
+      20_000,
+    );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/error UK\d+: .*2 ?s/);
   });

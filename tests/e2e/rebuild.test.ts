@@ -51,23 +51,27 @@ afterAll(() => work.remove());
 describe(`rebuild decisions follow symlinks (${accels[0]})`, () => {
   const run = () => expectOk(['run', '--accel', accels[0]!]);
 
-  it('an edit behind a symlink (in the project, or outside it) rebuilds and boots the new code', async () => {
-    let result = await run();
-    expect(result.stdout).toContain('greeting=first far=one');
-    expect(result.stderr).toContain('Built workload bundle');
+  it(
+    'an edit behind a symlink (in the project, or outside it) rebuilds and boots the new code',
+    async () => {
+      let result = await run();
+      expect(result.stdout).toContain('greeting=first far=one');
+      expect(result.stderr).toContain('Built workload bundle');
 
-    result = await run();
-    expect(result.stdout).toContain('greeting=first far=one');
-    expect(result.stderr, 'nothing changed: no rebuild').not.toContain('Built workload bundle');
+      result = await run();
+      expect(result.stdout).toContain('greeting=first far=one');
+      expect(result.stderr, 'nothing changed: no rebuild').not.toContain('Built workload bundle');
 
-    writeFileSync(join(project, 'shared/lib.zig'), lib('second'));
-    result = await run();
-    expect(result.stderr).toContain('Built workload bundle');
-    expect(result.stdout).toContain('greeting=second far=one');
+      writeFileSync(join(project, 'shared/lib.zig'), lib('second'));
+      result = await run();
+      expect(result.stderr).toContain('Built workload bundle');
+      expect(result.stdout).toContain('greeting=second far=one');
 
-    writeFileSync(join(outside, 'far.zig'), far('two'));
-    result = await run();
-    expect(result.stderr).toContain('Built workload bundle');
-    expect(result.stdout).toContain('greeting=second far=two');
-  }, 4 * BUILD_MS);
+      writeFileSync(join(outside, 'far.zig'), far('two'));
+      result = await run();
+      expect(result.stderr).toContain('Built workload bundle');
+      expect(result.stdout).toContain('greeting=second far=two');
+    },
+    4 * BUILD_MS,
+  );
 });

@@ -43,18 +43,21 @@ async function expectOk(args: string[], cwd: string) {
   expect(result.code, `ukernel ${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(0);
 }
 
-beforeAll(async () => {
-  requireBuilt();
-  work = tempDir();
-  for (const [name, source] of Object.entries(workloads)) {
-    const project = join(work.path, name);
-    mkdirSync(project);
-    await expectOk(['init', '--name', name], project);
-    writeFileSync(join(project, 'src/main.zig'), source);
-    await expectOk(['build'], project);
-    await expectOk(['pack'], project);
-  }
-}, 3 * 2 * BUILD_MS);
+beforeAll(
+  async () => {
+    requireBuilt();
+    work = tempDir();
+    for (const [name, source] of Object.entries(workloads)) {
+      const project = join(work.path, name);
+      mkdirSync(project);
+      await expectOk(['init', '--name', name], project);
+      writeFileSync(join(project, 'src/main.zig'), source);
+      await expectOk(['build'], project);
+      await expectOk(['pack'], project);
+    }
+  },
+  3 * 2 * BUILD_MS,
+);
 afterAll(() => work?.remove());
 
 async function boot(name: string, accel: string, extra: string[] = []) {
@@ -63,24 +66,40 @@ async function boot(name: string, accel: string, extra: string[] = []) {
 }
 
 describe.each(accels)('workloads the kernel cannot start carry a hint (%s)', (accel) => {
-  it('too big for the guest memory: names --memory', async () => {
-    const result = await boot('memory', accel, ['--memory', '16']);
-    expect(result.code, result.stdout + result.stderr).toBe(NOT_STARTED);
-    expect(result.stdout).toMatch(/workload not started: workload: OutOfMemory \(the guest's memory is too small .*`ukernel run --memory MIB`.*memory_mb/);
-    // With the memory it needs, it runs.
-    const enough = await boot('memory', accel, ['--memory', '96']);
-    expect(enough.code, enough.stdout + enough.stderr).toBe(1);
-  }, 2 * RUN_MS);
+  it(
+    'too big for the guest memory: names --memory',
+    async () => {
+      const result = await boot('memory', accel, ['--memory', '16']);
+      expect(result.code, result.stdout + result.stderr).toBe(NOT_STARTED);
+      expect(result.stdout).toMatch(
+        /workload not started: workload: OutOfMemory \(the guest's memory is too small .*`ukernel run --memory MIB`.*memory_mb/,
+      );
+      // With the memory it needs, it runs.
+      const enough = await boot('memory', accel, ['--memory', '96']);
+      expect(enough.code, enough.stdout + enough.stderr).toBe(1);
+    },
+    2 * RUN_MS,
+  );
 
-  it('over the kernel size limit: names the limit', async () => {
-    const result = await boot('oversized', accel);
-    expect(result.code, result.stdout + result.stderr).toBe(NOT_STARTED);
-    expect(result.stdout).toMatch(/workload not started: workload: TooLarge \(over the kernel's limit: .* at most 512 MiB/);
-  }, RUN_MS);
+  it(
+    'over the kernel size limit: names the limit',
+    async () => {
+      const result = await boot('oversized', accel);
+      expect(result.code, result.stdout + result.stderr).toBe(NOT_STARTED);
+      expect(result.stdout).toMatch(/workload not started: workload: TooLarge \(over the kernel's limit: .* at most 512 MiB/);
+    },
+    RUN_MS,
+  );
 
-  it('a TLS segment: says threadlocal is not supported', async () => {
-    const result = await boot('tls', accel);
-    expect(result.code, result.stdout + result.stderr).toBe(NOT_STARTED);
-    expect(result.stdout).toMatch(/workload not started: workload: ThreadLocalStorageUnsupported \(the workload has a TLS segment: `threadlocal` variables are not supported/);
-  }, RUN_MS);
+  it(
+    'a TLS segment: says threadlocal is not supported',
+    async () => {
+      const result = await boot('tls', accel);
+      expect(result.code, result.stdout + result.stderr).toBe(NOT_STARTED);
+      expect(result.stdout).toMatch(
+        /workload not started: workload: ThreadLocalStorageUnsupported \(the workload has a TLS segment: `threadlocal` variables are not supported/,
+      );
+    },
+    RUN_MS,
+  );
 });

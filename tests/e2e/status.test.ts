@@ -53,17 +53,28 @@ const cases: Array<[string, number]> = [
 ];
 
 describe.each(accels)('main out-of-range return values (%s)', (accel) => {
-  const builds: Array<[string, string]> = [['safe.img', 'ReleaseSafe'], ['fast.img', 'ReleaseFast (--release)']];
+  const builds: Array<[string, string]> = [
+    ['safe.img', 'ReleaseSafe'],
+    ['fast.img', 'ReleaseFast (--release)'],
+  ];
   for (const [image, mode] of builds) {
-    it.each(cases)(`${mode}: main returning %s exits %d`, async (value, status) => {
-      const result = await run(process.execPath, [cliPath, 'run', '--image', join('dist', image), '--accel', accel, '--', value], { cwd: project, timeoutMs: RUN_MS });
-      const output = `${result.stdout}\n${result.stderr}`;
-      expect(result.code, output).toBe(status);
-      if (status === OUT_OF_RANGE) {
-        expect(result.stdout).toContain(`error: main returned ${value}, outside the exit status range 0-255`);
-      } else {
-        expect(result.stdout).not.toContain('outside the exit status range');
-      }
-    }, RUN_MS);
+    it.each(cases)(
+      `${mode}: main returning %s exits %d`,
+      async (value, status) => {
+        const result = await run(
+          process.execPath,
+          [cliPath, 'run', '--image', join('dist', image), '--accel', accel, '--', value],
+          { cwd: project, timeoutMs: RUN_MS },
+        );
+        const output = `${result.stdout}\n${result.stderr}`;
+        expect(result.code, output).toBe(status);
+        if (status === OUT_OF_RANGE) {
+          expect(result.stdout).toContain(`error: main returned ${value}, outside the exit status range 0-255`);
+        } else {
+          expect(result.stdout).not.toContain('outside the exit status range');
+        }
+      },
+      RUN_MS,
+    );
   }
 });

@@ -6,7 +6,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ABI_CALLS, ABI_ERRORS, ABI_VERSION } from './abi.js';
-import { EVENTS_RECORD_HEADER_BYTES, EVENTS_TEXT_RECORD_FIELD_BYTES, IMAGE_HEADER_BYTES, IMAGE_HEADER_OFFSET } from './contracts.js';
+import {
+  EVENTS_RECORD_HEADER_BYTES,
+  EVENTS_TEXT_RECORD_FIELD_BYTES,
+  IMAGE_HEADER_BYTES,
+  IMAGE_HEADER_OFFSET,
+} from './contracts.js';
 import { PROVIDED_ABI } from '../image/manifest.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -81,7 +81,14 @@ describe('golden events block', () => {
     const parsed = parseRecordLine(kernel.line);
     expect(parsed).toMatchObject({ type: 'record', record: { kind: 'exit', status: 0, reason: 'return' } });
     expect(GOLDEN_KERNEL_LINE).toContain(` v=${CONSOLE_PROTOCOL_VERSION} `);
-    expect(records[0]).toMatchObject({ kind: 'log', task: 1, tNs: 1_000_000, level: 'info', message: 'started', fields: [['port', '8080']] });
+    expect(records[0]).toMatchObject({
+      kind: 'log',
+      task: 1,
+      tNs: 1_000_000,
+      level: 'info',
+      message: 'started',
+      fields: [['port', '8080']],
+    });
     expect(file[512 + 32 + 4]).toBe(EVENTS_RECORD_KIND.log);
   });
 });

@@ -55,15 +55,17 @@ describe('createBundle', () => {
   it('a staging failure is a catalog error naming its cause, not an internal error', () => {
     writeFileSync(join(dir, 'plain'), '');
     writeFileSync(join(dir, 'main'), '\x7fELF');
-    expect(() => createBundle({ workloadPath: join(dir, 'main'), env: Buffer.alloc(0), mtime: MTIME, stagingDir: join(dir, 'plain/stage') })).toThrow(
-      expect.objectContaining({ code: 'UK151', message: expect.stringContaining('(ENOTDIR)') }),
-    );
+    expect(() =>
+      createBundle({ workloadPath: join(dir, 'main'), env: Buffer.alloc(0), mtime: MTIME, stagingDir: join(dir, 'plain/stage') }),
+    ).toThrow(expect.objectContaining({ code: 'UK151', message: expect.stringContaining('(ENOTDIR)') }));
   });
 });
 
 describe('readBundle', () => {
-  it('refuses what is not a gzip\'d tar', () => {
-    expect(() => readBundle(Buffer.from('not gzip'), 'x.tgz')).toThrow(expect.objectContaining({ code: 'UK120', message: expect.stringMatching(/^x\.tgz is not a gzip'd tar/) }));
+  it("refuses what is not a gzip'd tar", () => {
+    expect(() => readBundle(Buffer.from('not gzip'), 'x.tgz')).toThrow(
+      expect.objectContaining({ code: 'UK120', message: expect.stringMatching(/^x\.tgz is not a gzip'd tar/) }),
+    );
     expect(() => readBundle(gzipSync(Buffer.alloc(1024)), 'zeros.tgz')).toThrow(/^zeros\.tgz: .*Unrecognized archive format/);
   });
 
@@ -77,7 +79,9 @@ describe('readBundle', () => {
     pack.on('data', (c: Buffer) => chunks.push(c));
     for (const p of ['bin', 'bin/main']) pack.add(p);
     pack.end();
-    expect(() => readBundle(gzipSync(Buffer.concat(chunks)), 'b.tgz')).toThrow(/bin\/main is a SymbolicLink; a bundle holds only files and directories/);
+    expect(() => readBundle(gzipSync(Buffer.concat(chunks)), 'b.tgz')).toThrow(
+      /bin\/main is a SymbolicLink; a bundle holds only files and directories/,
+    );
   });
 });
 
@@ -119,6 +123,10 @@ describe('build inputs hash', () => {
   });
 
   it('lists files sorted bytewise, skipping hidden and output directories', () => {
-    expect(digestTree(project, project, () => true).map((f) => f.path)).toEqual(['sdk/ukernel.zig', 'src/helper.zig', 'src/main.zig']);
+    expect(digestTree(project, project, () => true).map((f) => f.path)).toEqual([
+      'sdk/ukernel.zig',
+      'src/helper.zig',
+      'src/main.zig',
+    ]);
   });
 });

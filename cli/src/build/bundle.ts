@@ -31,7 +31,12 @@ export function createBundle(opts: { workloadPath: string; env: Buffer; mtime: D
   try {
     const layout: Array<[string, 'directory' | 'file', number, () => void]> = [
       [dirOf(BUNDLE_ENTRY_PATH), 'directory', MODE_DIRECTORY, () => mkdirSync(join(opts.stagingDir, dirOf(BUNDLE_ENTRY_PATH)))],
-      [BUNDLE_ENTRY_PATH, 'file', MODE_EXECUTABLE, () => copyFileSync(opts.workloadPath, join(opts.stagingDir, BUNDLE_ENTRY_PATH))],
+      [
+        BUNDLE_ENTRY_PATH,
+        'file',
+        MODE_EXECUTABLE,
+        () => copyFileSync(opts.workloadPath, join(opts.stagingDir, BUNDLE_ENTRY_PATH)),
+      ],
       [dirOf(BUNDLE_ENV_PATH), 'directory', MODE_DIRECTORY, () => mkdirSync(join(opts.stagingDir, dirOf(BUNDLE_ENV_PATH)))],
       [BUNDLE_ENV_PATH, 'file', MODE_FILE, () => writeFileSync(join(opts.stagingDir, BUNDLE_ENV_PATH), opts.env)],
     ];

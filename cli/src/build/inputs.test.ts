@@ -44,7 +44,11 @@ describe('build inputs behind symlinks', () => {
     symlinkSync(outside, join(root, 'src/far.zig'));
     const first = buildInputsHash(spec);
     expect(digestTree(root, root, (n) => n.endsWith('.zig')).map((f) => f.path)).toEqual([
-      'sdk/ukernel.zig', 'shared/lib.zig', 'src/far.zig', 'src/lib.zig', 'src/main.zig',
+      'sdk/ukernel.zig',
+      'shared/lib.zig',
+      'src/far.zig',
+      'src/lib.zig',
+      'src/main.zig',
     ]);
     writeFileSync(join(root, 'shared/lib.zig'), 'pub const x = 2;\n');
     const second = buildInputsHash(spec);
@@ -59,7 +63,10 @@ describe('build inputs behind symlinks', () => {
     mkdirSync(join(lib, 'deep'), { recursive: true });
     writeFileSync(join(lib, 'deep/util.zig'), 'a\n');
     symlinkSync(lib, join(root, 'src/vendor'));
-    expect(digestTree(root, join(root, 'src'), () => true).map((f) => f.path)).toEqual(['src/main.zig', 'src/vendor/deep/util.zig']);
+    expect(digestTree(root, join(root, 'src'), () => true).map((f) => f.path)).toEqual([
+      'src/main.zig',
+      'src/vendor/deep/util.zig',
+    ]);
     const first = buildInputsHash(spec);
     writeFileSync(join(lib, 'deep/util.zig'), 'b\n');
     expect(buildInputsHash(spec)).not.toBe(first);

@@ -70,27 +70,42 @@ export function digestTree(base: string, dir: string, include: (name: string) =>
       if (entry.isSymbolicLink()) {
         links++;
         if (links > SOURCE_SYMLINKS_MAX) {
-          throw new UkernelError('BuildFailed', `more than ${SOURCE_SYMLINKS_MAX} symlinks under ${relative(base, dir) || '.'} (the last: ${relative(base, path)})`, {
-            hint: 'Symlinks are followed to decide whether to rebuild; link fewer files or directories (or remove a link cycle).',
-          });
+          throw new UkernelError(
+            'BuildFailed',
+            `more than ${SOURCE_SYMLINKS_MAX} symlinks under ${relative(base, dir) || '.'} (the last: ${relative(base, path)})`,
+            {
+              hint: 'Symlinks are followed to decide whether to rebuild; link fewer files or directories (or remove a link cycle).',
+            },
+          );
         }
         kind = linkKind(path);
       }
       if (kind === 'dir') {
         if (entry.name.startsWith('.') || SKIPPED_DIRS.has(entry.name)) continue;
         if (current.depth + 1 > SOURCE_DIR_DEPTH_MAX) {
-          throw new UkernelError('BuildFailed', `${relative(base, path)} is nested more than ${SOURCE_DIR_DEPTH_MAX} levels deep`, {
-            hint: 'Keep workload sources in a shallower tree (symlinked directories count as levels).',
-          });
+          throw new UkernelError(
+            'BuildFailed',
+            `${relative(base, path)} is nested more than ${SOURCE_DIR_DEPTH_MAX} levels deep`,
+            {
+              hint: 'Keep workload sources in a shallower tree (symlinked directories count as levels).',
+            },
+          );
         }
         pending.push({ path, depth: current.depth + 1, within });
       } else if ((kind === 'file' || kind === 'unresolved') && include(entry.name)) {
         if (found.length >= SOURCE_FILES_MAX) {
-          throw new UkernelError('BuildFailed', `more than ${SOURCE_FILES_MAX} source files under ${relative(base, dir) || '.'}`, {
-            hint: 'Move unrelated files out of the project.',
-          });
+          throw new UkernelError(
+            'BuildFailed',
+            `more than ${SOURCE_FILES_MAX} source files under ${relative(base, dir) || '.'}`,
+            {
+              hint: 'Move unrelated files out of the project.',
+            },
+          );
         }
-        found.push({ path: relative(base, path), sha256: kind === 'file' ? fileDigest(path) : sha256(`unresolved symlink -> ${linkText(path)}`) });
+        found.push({
+          path: relative(base, path),
+          sha256: kind === 'file' ? fileDigest(path) : sha256(`unresolved symlink -> ${linkText(path)}`),
+        });
       }
     }
   }

@@ -19,11 +19,28 @@ describe('zigBuildArgs', () => {
         globalCacheDir: 'build/.zig-cache/global',
       }),
     ).toEqual([
-      'build-exe', '-target', 'x86_64-freestanding-none', '-O', 'ReleaseSafe', '-fPIE', '-static', '-fstrip',
-      '--dep', 'ukernel', '--dep', 'workload', '-Mroot=/uk/sdk/zig/start.zig',
-      '--dep', 'ukernel', '-Mworkload=src/main.zig',
+      'build-exe',
+      '-target',
+      'x86_64-freestanding-none',
+      '-O',
+      'ReleaseSafe',
+      '-fPIE',
+      '-static',
+      '-fstrip',
+      '--dep',
+      'ukernel',
+      '--dep',
+      'workload',
+      '-Mroot=/uk/sdk/zig/start.zig',
+      '--dep',
+      'ukernel',
+      '-Mworkload=src/main.zig',
       '-Mukernel=/uk/sdk/zig/ukernel.zig',
-      '-femit-bin=build/bin/.main.1.tmp', '--cache-dir', 'build/.zig-cache', '--global-cache-dir', 'build/.zig-cache/global',
+      '-femit-bin=build/bin/.main.1.tmp',
+      '--cache-dir',
+      'build/.zig-cache',
+      '--global-cache-dir',
+      'build/.zig-cache/global',
     ]);
   });
 });
@@ -40,14 +57,22 @@ describe('toolchain pins and zig', () => {
   };
 
   it('parses KEY=VALUE lines and ignores comments', () => {
-    expect(parseToolchainEnv('# pins\nZIG_VERSION=0.15.2\nX="quoted"\n  \nnot a pin\n')).toEqual({ ZIG_VERSION: '0.15.2', X: 'quoted' });
+    expect(parseToolchainEnv('# pins\nZIG_VERSION=0.15.2\nX="quoted"\n  \nnot a pin\n')).toEqual({
+      ZIG_VERSION: '0.15.2',
+      X: 'quoted',
+    });
   });
 
   it('finds zig under the checkout or UKERNEL_ZIG and checks its version against the pin', () => {
     expect(findZig(dir, pins, { UKERNEL_ZIG: fakeZig('0.15.2') })).toEqual({ path: join(dir, 'zig-0.15.2'), version: '0.15.2' });
     expect(() => findZig(dir, pins, { UKERNEL_ZIG: fakeZig('0.14.1') })).toThrow(
-      expect.objectContaining({ code: 'UK116', message: expect.stringMatching(/is zig 0\.14\.1, but this ukernel is pinned to zig 0\.15\.2 \(scripts\/toolchain\.env\)/) }),
+      expect.objectContaining({
+        code: 'UK116',
+        message: expect.stringMatching(/is zig 0\.14\.1, but this ukernel is pinned to zig 0\.15\.2 \(scripts\/toolchain\.env\)/),
+      }),
     );
-    expect(() => findZig(dir, pins, {})).toThrow(expect.objectContaining({ code: 'UK116', message: expect.stringContaining(`${dir}/.toolchain/zig-0.15.2/ziglang/zig`) }));
+    expect(() => findZig(dir, pins, {})).toThrow(
+      expect.objectContaining({ code: 'UK116', message: expect.stringContaining(`${dir}/.toolchain/zig-0.15.2/ziglang/zig`) }),
+    );
   });
 });

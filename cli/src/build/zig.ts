@@ -33,22 +33,29 @@ export interface ZigBuildOptions {
 export function zigBuildArgs(opts: ZigBuildOptions): string[] {
   return [
     'build-exe',
-    '-target', 'x86_64-freestanding-none',
-    '-O', opts.optimize,
+    '-target',
+    'x86_64-freestanding-none',
+    '-O',
+    opts.optimize,
     '-fPIE',
     '-static',
     '-fstrip',
     // Modules: root = the SDK's start.zig (imports `ukernel` and `workload`), workload = the
     // project's entry (imports `ukernel`), ukernel = the SDK.
-    '--dep', 'ukernel',
-    '--dep', 'workload',
+    '--dep',
+    'ukernel',
+    '--dep',
+    'workload',
     `-Mroot=${opts.sdkRoot}`,
-    '--dep', 'ukernel',
+    '--dep',
+    'ukernel',
     `-Mworkload=${opts.entry}`,
     `-Mukernel=${opts.sdkModule}`,
     `-femit-bin=${opts.output}`,
-    '--cache-dir', opts.cacheDir,
-    '--global-cache-dir', opts.globalCacheDir,
+    '--cache-dir',
+    opts.cacheDir,
+    '--global-cache-dir',
+    opts.globalCacheDir,
   ];
 }
 
@@ -72,7 +79,14 @@ export function runZig(
   return interruptible('build stopped', (abort) => compile(zig, args, cwd, timeoutMs, output, abort));
 }
 
-function compile(zig: string, args: readonly string[], cwd: string, timeoutMs: number, output: (chunk: Buffer) => void, abort: AbortSignal): Promise<void> {
+function compile(
+  zig: string,
+  args: readonly string[],
+  cwd: string,
+  timeoutMs: number,
+  output: (chunk: Buffer) => void,
+  abort: AbortSignal,
+): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const command = withParentDeathSignal(zig, args);
     const child = spawn(command.file, command.args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });

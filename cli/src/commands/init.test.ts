@@ -79,6 +79,9 @@ describe('ukernel init', () => {
   });
 
   it('refuses a directory name that is not a valid project name when --name is missing', async () => {
-    await expect(initIn(fresh('My_Project'), {})).rejects.toMatchObject({ code: 'UK101', message: expect.stringMatching(/the directory name "My_Project"/) });
+    await expect(initIn(fresh('My_Project'), {})).rejects.toMatchObject({
+      code: 'UK101',
+      message: expect.stringMatching(/the directory name "My_Project"/),
+    });
   });
 });

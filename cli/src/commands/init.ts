@@ -31,7 +31,8 @@ export async function init(raw: RawInitOptions, deps: Partial<InitDeps> = {}): P
   const say = deps.say ?? writeOut;
   const name = raw.name ?? basename(cwd);
   if (!PROJECT_NAME_RE.test(name)) {
-    const from = raw.name === undefined ? `the directory name "${printable(name)}" (no --name given)` : `--name "${printable(name)}"`;
+    const from =
+      raw.name === undefined ? `the directory name "${printable(name)}" (no --name given)` : `--name "${printable(name)}"`;
     throw new UkernelError('InvalidOption', `${from} is not a valid project name`, {
       hint: 'Use 1–63 characters of a–z, 0–9 and "-", not starting or ending with "-", e.g. --name hello-worker.',
     });
@@ -45,15 +46,22 @@ export async function init(raw: RawInitOptions, deps: Partial<InitDeps> = {}): P
   const template = raw.template ?? 'worker';
   const templates: readonly string[] = TEMPLATES[lang as Language];
   if (!templates.includes(template)) {
-    throw new UkernelError('TemplateUnknown', `no template "${printable(template)}" for --lang ${lang}; available: ${templates.join(', ')}`, {
-      hint: `Use ${available()}.`,
-    });
+    throw new UkernelError(
+      'TemplateUnknown',
+      `no template "${printable(template)}" for --lang ${lang}; available: ${templates.join(', ')}`,
+      {
+        hint: `Use ${available()}.`,
+      },
+    );
   }
 
   const files = nativeWorkerTemplate(name, deps.zigVersion ?? readToolchainPins(ukernelRoot()).zigVersion);
   const existing = files.filter((file) => exists(join(cwd, file.path))).map((file) => file.path);
   if (existing.length > 0 && raw.force !== true) {
-    throw new UkernelError('InitConflict', `not overwriting existing ${existing.length === 1 ? 'file' : 'files'}: ${existing.join(', ')}`);
+    throw new UkernelError(
+      'InitConflict',
+      `not overwriting existing ${existing.length === 1 ? 'file' : 'files'}: ${existing.join(', ')}`,
+    );
   }
 
   // All temp files first: a failure here leaves the directory as it was.

@@ -50,7 +50,10 @@ export function inspectJson(info: ImageInfo): Record<string, unknown> {
 }
 
 function modeString(kind: 'file' | 'directory', mode: number): string {
-  const bits = 'rwxrwxrwx'.split('').map((c, i) => ((mode >> (8 - i)) & 1 ? c : '-')).join('');
+  const bits = 'rwxrwxrwx'
+    .split('')
+    .map((c, i) => ((mode >> (8 - i)) & 1 ? c : '-'))
+    .join('');
   return `${kind === 'directory' ? 'd' : '-'}${bits}`;
 }
 
@@ -73,7 +76,9 @@ export function formatInspect(info: ImageInfo): string[] {
   ];
   const width = Math.max(...info.sections.map((s) => String(s.size).length));
   for (const s of info.sections) {
-    lines.push(`  ${s.name.padEnd(8)}  offset ${String(s.offset).padStart(9)}  size ${String(s.size).padStart(width)}  sha256 ${s.sha256}`);
+    lines.push(
+      `  ${s.name.padEnd(8)}  offset ${String(s.offset).padStart(9)}  size ${String(s.size).padStart(width)}  sha256 ${s.sha256}`,
+    );
   }
   lines.push(`Files (${info.files.length}):`);
   const sizeWidth = Math.max(...info.files.map((f) => String(f.size).length));
@@ -83,6 +88,8 @@ export function formatInspect(info: ImageInfo): string[] {
     lines.push(`  ${modeString(f.kind, f.mode)}  ${String(f.size).padStart(sizeWidth)}  ${name}${hash}`);
   }
   const lock = manifest.lock;
-  lines.push(lock === null || lock === undefined ? 'Lock: none (no env/ukernel.lock when packed)' : `Lock: ${JSON.stringify(lock)}`);
+  lines.push(
+    lock === null || lock === undefined ? 'Lock: none (no env/ukernel.lock when packed)' : `Lock: ${JSON.stringify(lock)}`,
+  );
   return lines;
 }

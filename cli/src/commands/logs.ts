@@ -5,7 +5,14 @@
 import { closeSync, openSync, readFileSync, fstatSync, statSync } from 'node:fs';
 import { readAt, readChunks } from '../io.js';
 import { join } from 'node:path';
-import { FOLLOW_POLL_MS, LOG_READ_CHUNK_BYTES, LOG_TAIL_SCAN_BYTES, RUN_LOGS_DIR, RUN_REPORT_BYTES_MAX, RUN_VMM_LOG_SUFFIX } from '../constants.js';
+import {
+  FOLLOW_POLL_MS,
+  LOG_READ_CHUNK_BYTES,
+  LOG_TAIL_SCAN_BYTES,
+  RUN_LOGS_DIR,
+  RUN_REPORT_BYTES_MAX,
+  RUN_VMM_LOG_SUFFIX,
+} from '../constants.js';
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
 import { parseRecordLine } from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
@@ -119,7 +126,8 @@ class LogView {
     if (items.length === 0) return;
     const sortedAlready = this.pending.length === 0 || items[0]!.tNs >= this.pending.at(-1)!.tNs;
     for (const item of items) this.pending.push(item);
-    if (!sortedAlready || !items.every((r, i) => i === 0 || r.tNs >= items[i - 1]!.tNs)) this.pending.sort((a, b) => a.tNs - b.tNs);
+    if (!sortedAlready || !items.every((r, i) => i === 0 || r.tNs >= items[i - 1]!.tNs))
+      this.pending.sort((a, b) => a.tNs - b.tNs);
   }
 
   pushConsole(chunk: Buffer): void {
@@ -145,7 +153,8 @@ class LogView {
   private consoleEvent(event: ConsoleEvent): void {
     if (event.type === 'record') {
       const r = event.record;
-      const stamp = r.kind === 'boot' ? r.readyNs : r.kind === 'workload' || r.kind === 'trace' || r.kind === 'mark' ? r.tNs : null;
+      const stamp =
+        r.kind === 'boot' ? r.readyNs : r.kind === 'workload' || r.kind === 'trace' || r.kind === 'mark' ? r.tNs : null;
       if (stamp !== null && stamp > this.anchorNs) this.anchorNs = stamp;
       this.flushRecords(this.anchorNs);
       if (event.text !== undefined) this.line('record', event.text);
@@ -173,7 +182,11 @@ function parseLevel(level: string | undefined): number {
 }
 
 /** The run's events file, read as it grows; null when the run has none (yet). */
-function openEvents(path: string | null, display: (p: string) => string, notice: (line: string) => void): { reader: EventsReader; close(): void } | null {
+function openEvents(
+  path: string | null,
+  display: (p: string) => string,
+  notice: (line: string) => void,
+): { reader: EventsReader; close(): void } | null {
   if (path === null) return null;
   const opened = openEventsFile(path);
   if (opened === null) return null;
@@ -188,7 +201,8 @@ function reportEvents(reader: EventsReader, path: string, notice: (line: string)
   const header = reader.headerState;
   if (header !== null && !header.ok) notice(`ukernel: ${path}: ${header.reason}; its records are skipped`);
   for (const issue of reader.issues) notice(`ukernel: ${path}: ${issue}`);
-  if (reader.stats.droppedRecords > 0) notice(`ukernel: the guest dropped ${reader.stats.droppedRecords} record(s) while the events device was busy`);
+  if (reader.stats.droppedRecords > 0)
+    notice(`ukernel: the guest dropped ${reader.stats.droppedRecords} record(s) while the events device was busy`);
 }
 
 export async function logs(run: string | undefined, raw: RawLogsOptions, deps: Partial<LogsDeps> = {}): Promise<number> {
@@ -207,14 +221,18 @@ export async function logs(run: string | undefined, raw: RawLogsOptions, deps: P
   // Resolved once: the name, log, events file and marker below all belong to the same run.
   const log = resolveRunLog(base, run);
   const display = (path: string): string => displayPath(cwd, path);
-  if (raw.vmm === true) return showVmmLog(log.path.replace(/\.log$/, RUN_VMM_LOG_SUFFIX), log.name, display, raw.json === true, out);
+  if (raw.vmm === true)
+    return showVmmLog(log.path.replace(/\.log$/, RUN_VMM_LOG_SUFFIX), log.name, display, raw.json === true, out);
   const view = new LogView(raw.raw === true, raw.json === true, minLevel, out);
   const running = log.state === 'running';
   const following = raw.follow === true && running;
   let events = openEvents(log.eventsPath, display, notice);
   const fd = openSync(log.path, 'r');
   try {
-    if (raw.follow === true && !following) notice(`ukernel: run ${log.name} is ${log.state === 'killed' ? 'not running (killed before it finished)' : 'not running'}; nothing to follow`);
+    if (raw.follow === true && !following)
+      notice(
+        `ukernel: run ${log.name} is ${log.state === 'killed' ? 'not running (killed before it finished)' : 'not running'}; nothing to follow`,
+      );
     if (!following) {
       // Everything is there: all log records first (sorted), then the console streamed past them.
       // (A run still going without --follow: a block being written is not reported as damaged.)
@@ -252,7 +270,13 @@ export async function logs(run: string | undefined, raw: RawLogsOptions, deps: P
 }
 
 /** `logs --vmm`: the VMM's own log, sanitized like guest output (it quotes guest-controlled text). */
-function showVmmLog(path: string, run: string, display: (p: string) => string, json: boolean, out: (line: string) => void): number {
+function showVmmLog(
+  path: string,
+  run: string,
+  display: (p: string) => string,
+  json: boolean,
+  out: (line: string) => void,
+): number {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -265,7 +289,8 @@ function showVmmLog(path: string, run: string, display: (p: string) => string, j
   try {
     const decoder = new ConsoleDecoder({ serial: false });
     const emit = (events: ConsoleEvent[]): void => {
-      for (const event of events) if (event.type === 'text') out(json ? JSON.stringify({ type: 'vmm', text: event.text }) : event.text);
+      for (const event of events)
+        if (event.type === 'text') out(json ? JSON.stringify({ type: 'vmm', text: event.text }) : event.text);
     };
     readChunks(fd, 0, fstatSync(fd).size, LOG_READ_CHUNK_BYTES, (chunk) => emit(decoder.push(chunk, 0n)));
     emit(decoder.end());
@@ -308,7 +333,8 @@ function runStatus(r: RunEntry): number | null {
   try {
     if (statSync(r.reportPath).size > RUN_REPORT_BYTES_MAX) return exitStatusOf(r.path);
     const report = JSON.parse(readFileSync(r.reportPath, 'utf8')) as { status?: unknown };
-    if (typeof report.status === 'number' && Number.isInteger(report.status) && report.status >= 0 && report.status <= 255) return report.status;
+    if (typeof report.status === 'number' && Number.isInteger(report.status) && report.status >= 0 && report.status <= 255)
+      return report.status;
   } catch {
     // No report (killed, running, or older than run reports): the log then.
   }
@@ -324,7 +350,12 @@ export function formatRunList(runs: RunEntry[], base: string, cwd: string): stri
   });
   const header = ['RUN', 'STARTED', 'STATE', 'STATUS', 'SIZE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  return [header, ...rows].map((row) =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** `logs --list --json`: one object; `last` is the run `logs`/`trace`/`perf` show without RUN. */

@@ -78,8 +78,22 @@ describe('ukernel trace', () => {
   it('--json gives the same as one object', async () => {
     const { out } = await capture((deps) => trace(main.slice(0, 10), undefined, { json: true }, deps));
     const json = JSON.parse(out[0]!);
-    expect(json).toMatchObject({ run: main, records: { events_device: 28, console: 0 }, unclosed_spans: 1, dropped_records: { in_blocks: 0, at_exit: 3 } });
-    expect(json.spans[0]).toEqual({ name: 'request', count: 10, unclosed: 0, total_ns: 55000, p50_ns: 5000, p90_ns: 9000, p99_ns: 10000, max_ns: 10000 });
+    expect(json).toMatchObject({
+      run: main,
+      records: { events_device: 28, console: 0 },
+      unclosed_spans: 1,
+      dropped_records: { in_blocks: 0, at_exit: 3 },
+    });
+    expect(json.spans[0]).toEqual({
+      name: 'request',
+      count: 10,
+      unclosed: 0,
+      total_ns: 55000,
+      p50_ns: 5000,
+      p90_ns: 9000,
+      p99_ns: 10000,
+      max_ns: 10000,
+    });
     expect(json.events).toEqual([{ name: 'queue_depth', count: 2, min: 3, max: 7, last: 3 }]);
   });
 
@@ -98,8 +112,12 @@ describe('ukernel trace', () => {
   });
 
   it('refuses unknown formats, a missing FILE and stray operands', async () => {
-    await expect(capture((deps) => trace(undefined, 'x.json', { export: 'speedscope' }, deps))).rejects.toMatchObject({ code: 'UK101' });
-    await expect(capture((deps) => trace(undefined, undefined, { export: 'chrome' }, deps))).rejects.toMatchObject({ code: 'UK100' });
+    await expect(capture((deps) => trace(undefined, 'x.json', { export: 'speedscope' }, deps))).rejects.toMatchObject({
+      code: 'UK101',
+    });
+    await expect(capture((deps) => trace(undefined, undefined, { export: 'chrome' }, deps))).rejects.toMatchObject({
+      code: 'UK100',
+    });
     await expect(capture((deps) => trace(undefined, 'x.json', {}, deps))).rejects.toMatchObject({ code: 'UK100' });
     await expect(capture((deps) => trace('nope', undefined, {}, deps))).rejects.toMatchObject({ code: 'UK128' });
     writeFileSync(join(dir, 'plain'), '');
@@ -211,7 +229,11 @@ describe('ukernel perf', () => {
     out = [];
     notices = [];
     await perf(undefined, { json: true }, { cwd: base, out: (l) => out.push(l), notice: (l) => notices.push(l) });
-    expect(JSON.parse(out[0]!)).toMatchObject({ vmm: null, accel: null, cold_start: { vmm_start_to_entry_ns: null, total_ns: null } });
+    expect(JSON.parse(out[0]!)).toMatchObject({
+      vmm: null,
+      accel: null,
+      cold_start: { vmm_start_to_entry_ns: null, total_ns: null },
+    });
     makeRun(base, 5, CONSOLE, null, '{not json');
     notices = [];
     await perf(undefined, {}, { cwd: base, out: () => {}, notice: (l) => notices.push(l) });

@@ -97,12 +97,22 @@ export function formatPerf(loaded: LoadedRun, cold: ColdStart, spans: ReturnType
   for (const phase of cold.phases) rows.push([`  boot phase ${phase.name}`, d(phase.took_ns), d(phase.at_ns), 'guest']);
   if (cold.entry_to_workload_start_ns !== null) {
     const ready = cold.phases.at(-1)?.at_ns ?? 0;
-    rows.push(['ready → workload start', d(Math.max(0, cold.entry_to_workload_start_ns - ready)), d(cold.entry_to_workload_start_ns), 'guest']);
+    rows.push([
+      'ready → workload start',
+      d(Math.max(0, cold.entry_to_workload_start_ns - ready)),
+      d(cold.entry_to_workload_start_ns),
+      'guest',
+    ]);
     for (const [name, ns] of Object.entries(cold.workload_steps_ns)) rows.push([`  ${name}`, d(ns), '', 'guest']);
   } else {
     rows.push(['entry → workload start', '-', '', 'no @uk:workload record']);
   }
-  rows.push(['entry → first event', d(cold.entry_to_first_event_ns), d(cold.entry_to_first_event_ns), cold.entry_to_first_event_ns === null ? 'no log or trace records' : 'guest']);
+  rows.push([
+    'entry → first event',
+    d(cold.entry_to_first_event_ns),
+    d(cold.entry_to_first_event_ns),
+    cold.entry_to_first_event_ns === null ? 'no log or trace records' : 'guest',
+  ]);
   rows.push(['workload run', d(cold.workload_run_ns), d(loaded.workloadExit?.tNs ?? null), 'guest']);
   rows.push(['total (vmm start → exit)', d(cold.total_ns), '', 'host']);
   lines.push(...formatTable(['STEP', 'TOOK', 'AT (since entry)', 'CLOCK'], rows, new Set([1, 2])));

@@ -134,7 +134,10 @@ export const parseVcpu = parseIntegerIn('--vcpu', VCPU_MIN, VCPU_MAX, '');
 export function parseTimeout(value: string): number {
   const seconds = /^[0-9]+(\.[0-9]+)?$/.test(value) ? Number(value) : NaN;
   if (!(seconds > 0) || seconds > RUN_TIMEOUT_S_MAX) {
-    throw new UkernelError('InvalidOption', `--timeout must be a number of seconds in (0, ${RUN_TIMEOUT_S_MAX}] (got "${printable(value)}")`);
+    throw new UkernelError(
+      'InvalidOption',
+      `--timeout must be a number of seconds in (0, ${RUN_TIMEOUT_S_MAX}] (got "${printable(value)}")`,
+    );
   }
   return Math.ceil(seconds * 1000);
 }
@@ -159,13 +162,20 @@ export function checkWorkloadArgs(args: string[], cmdline: string): string[] {
   }
   for (const arg of args) {
     if (arg === '' || /[\s\x00-\x1f\x7f]/.test(arg)) {
-      throw new UkernelError('InvalidOption', `workload argument "${printable(arg)}" is empty or contains spaces or control characters`, {
-        hint: 'The kernel command line carries workload arguments and splits on spaces; pass data through env/ukernel.env or files instead.',
-      });
+      throw new UkernelError(
+        'InvalidOption',
+        `workload argument "${printable(arg)}" is empty or contains spaces or control characters`,
+        {
+          hint: 'The kernel command line carries workload arguments and splits on spaces; pass data through env/ukernel.env or files instead.',
+        },
+      );
     }
   }
   if (args.length > 0 && cmdline.split(/\s+/).includes('--')) {
-    throw new UkernelError('InvalidOption', '--cmdline already has a "--"; put workload arguments either there or after --, not both');
+    throw new UkernelError(
+      'InvalidOption',
+      '--cmdline already has a "--"; put workload arguments either there or after --, not both',
+    );
   }
   // Its length, with what the VMM appends, is checked once the VMM and devices are known.
   return args;

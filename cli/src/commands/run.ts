@@ -29,7 +29,14 @@ import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
 import { qemuArgs } from '../vmm/qemu.js';
 import { decideStatus, runSession, type SessionResult } from '../vmm/session.js';
 import { findExecutable } from '../vmm/which.js';
-import { bootSource, resolveRunSettings, type BootSource, type RunDefaults, type RunFlags, type RunSettings } from './run-options.js';
+import {
+  bootSource,
+  resolveRunSettings,
+  type BootSource,
+  type RunDefaults,
+  type RunFlags,
+  type RunSettings,
+} from './run-options.js';
 
 export interface RunDeps {
   env: NodeJS.ProcessEnv;
@@ -191,7 +198,9 @@ function warnAboutEvents(report: RunReport, failed: boolean, eventsDisplay: stri
     warn(`warning: the guest dropped ${report.events_dropped} record(s) of output, logs or traces: ${eventsDisplay} is full`);
   }
   if (report.interrupts_unexpected !== null && report.interrupts_unexpected > 0) {
-    warn(`notice: the guest got ${report.interrupts_unexpected} device interrupt(s) no driver claimed (counted and ignored; see the console log)`);
+    warn(
+      `notice: the guest got ${report.interrupts_unexpected} device interrupt(s) no driver claimed (counted and ignored; see the console log)`,
+    );
   }
 }
 
@@ -249,7 +258,12 @@ async function prepareTarget(origin: Origin, settings: RunSettings, d: RunDeps):
 }
 
 /** The image's kernel from the cache; the image is verified here unless `verified` (just packed). */
-async function bootImage(path: string, verified: ImageInfo | null, d: RunDeps, abi: AbiVersion): Promise<Pick<Target, 'kernel' | 'image'>> {
+async function bootImage(
+  path: string,
+  verified: ImageInfo | null,
+  d: RunDeps,
+  abi: AbiVersion,
+): Promise<Pick<Target, 'kernel' | 'image'>> {
   const { readImageFile } = await import('../image/reader.js');
   const { cachedKernel } = await import('../vmm/kernel-cache.js');
   const info = verified ?? readImageFile(path, displayPath(d.cwd, path), abi);
@@ -259,7 +273,9 @@ async function bootImage(path: string, verified: ImageInfo | null, d: RunDeps, a
 
 /** The project's image: rebuilt and repacked only when their inputs changed since the last time. */
 async function projectImage(ctx: WorkflowContext, release: boolean): Promise<{ path: string; verified: ImageInfo | null }> {
-  const { buildWorkload, currentBuild, defaultImagePath, packIfChanged, readBuildRecord, readPackRecord } = await import('../project/workflow.js');
+  const { buildWorkload, currentBuild, defaultImagePath, packIfChanged, readBuildRecord, readPackRecord } = await import(
+    '../project/workflow.js'
+  );
   // Same options as the last build and pack (ReleaseSafe and a writable image when none).
   const optimize = release ? 'ReleaseFast' : (readBuildRecord(ctx)?.optimize ?? 'ReleaseSafe');
   if (currentBuild(ctx, optimize) === null) await buildWorkload(ctx, optimize);
@@ -276,7 +292,9 @@ function prepareQemu(opts: RunSettings, target: Target, cmdline: string, events:
   if (notice !== null) writeErr(errColors().yellow(notice));
   const binary = findExecutable(QEMU_BINARY, d.env, d.env.UKERNEL_QEMU);
   if (binary === null) {
-    const which = d.env.UKERNEL_QEMU ? `UKERNEL_QEMU=${d.env.UKERNEL_QEMU} is not an executable` : `${QEMU_BINARY} not found on PATH`;
+    const which = d.env.UKERNEL_QEMU
+      ? `UKERNEL_QEMU=${d.env.UKERNEL_QEMU} is not an executable`
+      : `${QEMU_BINARY} not found on PATH`;
     throw new UkernelError('QemuNotFound', which);
   }
   const args = qemuArgs({

@@ -25,7 +25,12 @@ export interface TraceDeps {
 }
 
 /** `file` is the operand after the export format (cli.ts finds it in argv). */
-export async function trace(run: string | undefined, file: string | undefined, raw: RawTraceOptions, deps: Partial<TraceDeps> = {}): Promise<number> {
+export async function trace(
+  run: string | undefined,
+  file: string | undefined,
+  raw: RawTraceOptions,
+  deps: Partial<TraceDeps> = {},
+): Promise<number> {
   const cwd = deps.cwd ?? process.cwd();
   const out = deps.out ?? writeOut;
   const notice = deps.notice ?? ((line: string) => writeErr(errColors().dim(line)));
@@ -47,7 +52,9 @@ export async function trace(run: string | undefined, file: string | undefined, r
     if (raw.json === true) {
       out(JSON.stringify({ run: loaded.name, export: { format, path, spans: built.spans.length, events: built.events.length } }));
     } else {
-      out(`Trace written: ${printable(shown, 200)} (${built.spans.length} spans, ${built.events.length} events, run ${loaded.name})`);
+      out(
+        `Trace written: ${printable(shown, 200)} (${built.spans.length} spans, ${built.events.length} events, run ${loaded.name})`,
+      );
       out(`Open it in https://ui.perfetto.dev or chrome://tracing (Chrome Trace Event Format JSON).`);
     }
     return 0;
@@ -59,7 +66,10 @@ export async function trace(run: string | undefined, file: string | undefined, r
 
 function exportFormat(format: string | undefined, file: string | undefined): ExportFormat | null {
   if (format === undefined) {
-    if (file !== undefined) throw new UkernelError('Usage', `unexpected argument "${printable(file)}"`, { hint: 'ukernel trace [RUN] [--export chrome|perfetto FILE] [--json]' });
+    if (file !== undefined)
+      throw new UkernelError('Usage', `unexpected argument "${printable(file)}"`, {
+        hint: 'ukernel trace [RUN] [--export chrome|perfetto FILE] [--json]',
+      });
     return null;
   }
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
@@ -68,7 +78,9 @@ function exportFormat(format: string | undefined, file: string | undefined): Exp
     });
   }
   if (file === undefined || file === '') {
-    throw new UkernelError('Usage', `--export ${format} needs a FILE to write`, { hint: `ukernel trace --export ${format} trace.json` });
+    throw new UkernelError('Usage', `--export ${format} needs a FILE to write`, {
+      hint: `ukernel trace --export ${format} trace.json`,
+    });
   }
   return format as ExportFormat;
 }
@@ -98,8 +110,21 @@ export function traceJson(loaded: LoadedRun, t: Trace): Record<string, unknown> 
 
 const duration = (ns: number | null): string => (ns === null ? '-' : formatDuration(ns));
 
-export function spanRows(stats: readonly SpanStats[], withTotal: boolean, withUnclosed: boolean): { header: string[]; rows: string[][] } {
-  const header = ['SPAN', 'COUNT', ...(withUnclosed ? ['UNCLOSED'] : []), ...(withTotal ? ['TOTAL'] : []), 'P50', 'P90', 'P99', 'MAX'];
+export function spanRows(
+  stats: readonly SpanStats[],
+  withTotal: boolean,
+  withUnclosed: boolean,
+): { header: string[]; rows: string[][] } {
+  const header = [
+    'SPAN',
+    'COUNT',
+    ...(withUnclosed ? ['UNCLOSED'] : []),
+    ...(withTotal ? ['TOTAL'] : []),
+    'P50',
+    'P90',
+    'P99',
+    'MAX',
+  ];
   const rows = stats.map((s) => [
     s.name,
     String(s.count),

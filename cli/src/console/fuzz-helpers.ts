@@ -21,7 +21,21 @@ export function randomBytes(rand: () => number, length: number): Uint8Array {
 const pick = <T>(rand: () => number, items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
 
 const NUMBERS = ['0', '1', '255', '256', '-1', '007', '4294967296', '9007199254740993', '99999999999999999999', '1e3', '', 'x'];
-const KEYS = ['v', 'status', 'reason', 'proto', 'clock', 'tsc_khz', 'kvmclock_ns', 'phase.ready', 'phase.idt', 'phase.', 'phase.a.b', 'Status', 'k-y'];
+const KEYS = [
+  'v',
+  'status',
+  'reason',
+  'proto',
+  'clock',
+  'tsc_khz',
+  'kvmclock_ns',
+  'phase.ready',
+  'phase.idt',
+  'phase.',
+  'phase.a.b',
+  'Status',
+  'k-y',
+];
 
 /** Lines that look like records, mostly valid, with random damage. */
 export function randomRecordLike(rand: () => number): string {
@@ -29,7 +43,11 @@ export function randomRecordLike(rand: () => number): string {
   const fields: string[] = [];
   if (rand() < 0.9) fields.push(`v=${rand() < 0.9 ? '1' : pick(rand, NUMBERS)}`);
   if (kind === 'boot') {
-    fields.push('proto=pvh', 'clock=kvmclock', `tsc_khz=${rand() < 0.8 ? String(1 + Math.floor(rand() * 5e6)) : pick(rand, NUMBERS)}`);
+    fields.push(
+      'proto=pvh',
+      'clock=kvmclock',
+      `tsc_khz=${rand() < 0.8 ? String(1 + Math.floor(rand() * 5e6)) : pick(rand, NUMBERS)}`,
+    );
     let t = 0;
     for (const phase of ['long_mode', 'idt', 'memory', 'ready']) {
       if (rand() < 0.1) continue;

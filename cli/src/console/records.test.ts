@@ -101,10 +101,20 @@ describe('parseRecordLine', () => {
 });
 
 describe('workload records', () => {
-  it('parses start (with the kernel\'s step timings) and exit', () => {
+  it("parses start (with the kernel's step timings) and exit", () => {
     expect(parse('@uk:workload v=1 event=start t_ns=2500000 disk_ns=100 image_ns=200 load_ns=300')).toEqual({
       type: 'record',
-      record: { kind: 'workload', event: 'start', tNs: 2500000, status: null, stepsNs: [['disk', 100], ['image', 200], ['load', 300]] },
+      record: {
+        kind: 'workload',
+        event: 'start',
+        tNs: 2500000,
+        status: null,
+        stepsNs: [
+          ['disk', 100],
+          ['image', 200],
+          ['load', 300],
+        ],
+      },
     });
     expect(parse('@uk:workload v=1 event=exit status=3 t_ns=9000000')).toEqual({
       type: 'record',
@@ -220,13 +230,17 @@ describe('trace records (console fallback, docs/observability.md)', () => {
   });
 
   it('exit carries the optional events_dropped; an unreadable count does not cost the status', () => {
-    expect(parse('@uk:exit v=1 status=0 reason=return events_dropped=17')).toMatchObject({ record: { status: 0, eventsDropped: 17 } });
-    expect(parse('@uk:exit v=1 status=3 events_dropped=99999999999999999999')).toMatchObject({ record: { status: 3, eventsDropped: null } });
+    expect(parse('@uk:exit v=1 status=0 reason=return events_dropped=17')).toMatchObject({
+      record: { status: 0, eventsDropped: 17 },
+    });
+    expect(parse('@uk:exit v=1 status=3 events_dropped=99999999999999999999')).toMatchObject({
+      record: { status: 3, eventsDropped: null },
+    });
   });
 
   it('never throws on trace-like lines (seed 5)', () => {
     const rand = mulberry32(5);
-    const pick = <T,>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
     const values = ['0', '1', '18446744073709551615', '18446744073709551616', '9007199254740993', '-1', 'x', '', 'a.b'];
     let records = 0;
     for (let i = 0; i < 3000; i++) {

@@ -143,7 +143,9 @@ export function parseRecordLine(line: Uint8Array): ParseResult {
       return parseTrace(fields);
     case 'mark': {
       const tNs = parseDecimal(fields.get('t_ns'), 0, EVENT_T_NS_MAX);
-      return tNs === null ? { type: 'malformed', reason: 'mark: missing or out-of-range t_ns' } : { type: 'record', record: { kind: 'mark', tNs } };
+      return tNs === null
+        ? { type: 'malformed', reason: 'mark: missing or out-of-range t_ns' }
+        : { type: 'record', record: { kind: 'mark', tNs } };
     }
     default:
       return { type: 'ignored', kind };

@@ -14,7 +14,11 @@ function feed(chunks: Array<string | Uint8Array>, lineMaxBytes?: number): Consol
 
 describe('ConsoleDecoder', () => {
   it('splits lines across chunks, hides records, stamps lines with their first chunk', () => {
-    const events = feed(['@uk:boot v=1 proto=pvh clock=pit tsc_', 'khz=1000 phase.ready=5\nhel', 'lo\r\n@uk:exit v=1 status=3\n']);
+    const events = feed([
+      '@uk:boot v=1 proto=pvh clock=pit tsc_',
+      'khz=1000 phase.ready=5\nhel',
+      'lo\r\n@uk:exit v=1 status=3\n',
+    ]);
     expect(events.map((e) => [e.type, e.atNs])).toEqual([
       ['record', 1n],
       ['text', 2n],
@@ -64,7 +68,9 @@ describe('ConsoleDecoder', () => {
     for (let i = 0; i < 300; i++) {
       const parts: Uint8Array[] = [];
       for (let n = Math.floor(rand() * 20); n > 0; n--) {
-        parts.push(rand() < 0.5 ? Buffer.from(`${randomRecordLike(rand)}\n`, 'latin1') : randomBytes(rand, Math.floor(rand() * 300)));
+        parts.push(
+          rand() < 0.5 ? Buffer.from(`${randomRecordLike(rand)}\n`, 'latin1') : randomBytes(rand, Math.floor(rand() * 300)),
+        );
       }
       const stream = Buffer.concat(parts);
       const chunks: Uint8Array[] = [];

@@ -57,7 +57,8 @@ export class ConsoleDecoder {
         this.append(chunk.subarray(start, end), atNs, events);
         if (newline >= 0) {
           this.pendingAtNs ??= atNs; // an empty line comes when its "\n" does
-          if (this.discarding) this.discarding = false; // the over-long line ends here
+          if (this.discarding)
+            this.discarding = false; // the over-long line ends here
           else this.emit(false, events);
         }
       }
@@ -121,7 +122,11 @@ export class ConsoleDecoder {
     const parsed = parseRecordLine(line);
     switch (parsed.type) {
       case 'record':
-        events.push(this.recordText ? { type: 'record', record: parsed.record, atNs, text: sanitizeLine(line) } : { type: 'record', record: parsed.record, atNs });
+        events.push(
+          this.recordText
+            ? { type: 'record', record: parsed.record, atNs, text: sanitizeLine(line) }
+            : { type: 'record', record: parsed.record, atNs },
+        );
         return;
       case 'ignored':
         if (this.recordText) events.push({ type: 'text', text: sanitizeLine(line), atNs });

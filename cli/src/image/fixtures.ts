@@ -61,14 +61,21 @@ export function reseal(image: Buffer, options: { index?: boolean } = {}): Buffer
   if (options.index !== false && rootfs + 32 <= image.length) {
     const indexBytes = image.readUInt32LE(rootfs + 16);
     if (rootfs + indexBytes <= image.length) {
-      createHash('sha256').update(image.subarray(rootfs, rootfs + indexBytes)).digest().copy(image, H.rootfsIndexSha256);
+      createHash('sha256')
+        .update(image.subarray(rootfs, rootfs + indexBytes))
+        .digest()
+        .copy(image, H.rootfsIndexSha256);
     }
   }
   for (let index = 0; index < Math.min(count, 8); index++) {
     const at = H.sectionTable + index * SECTION_ENTRY_BYTES;
     const offset = Number(image.readBigUInt64LE(at + S.offset));
     const size = Number(image.readBigUInt64LE(at + S.size));
-    if (offset + size <= image.length) createHash('sha256').update(image.subarray(offset, offset + size)).digest().copy(image, at + S.sha256);
+    if (offset + size <= image.length)
+      createHash('sha256')
+        .update(image.subarray(offset, offset + size))
+        .digest()
+        .copy(image, at + S.sha256);
   }
   createHash('sha256').update(image.subarray(0, H.headerSha256)).digest().copy(image, H.headerSha256);
   return image;

@@ -30,9 +30,20 @@ const section = (name: 'kernel' | 'rootfs' | 'manifest') => info.sections.find((
 
 describe('round trip', () => {
   it('reads back what was written: header, sections, rootfs (sorted, parents added, modes fixed), manifest', () => {
-    expect(info).toMatchObject({ abi: '0.1.0', adapter: 'native', entry: 'bin/main', name: 'demo', readonly: false, imageBytes: good.length });
+    expect(info).toMatchObject({
+      abi: '0.1.0',
+      adapter: 'native',
+      entry: 'bin/main',
+      name: 'demo',
+      readonly: false,
+      imageBytes: good.length,
+    });
     expect(good.length % 4096).toBe(0);
-    expect(info.sections.map((s) => [s.name, s.offset % 4096])).toEqual([['kernel', 0], ['rootfs', 0], ['manifest', 0]]);
+    expect(info.sections.map((s) => [s.name, s.offset % 4096])).toEqual([
+      ['kernel', 0],
+      ['rootfs', 0],
+      ['manifest', 0],
+    ]);
     expect(info.sections[0]!.offset).toBe(HEADER_BYTES);
     expect(info.files.map((f) => [f.path, f.kind, f.mode.toString(8), f.size])).toEqual([
       ['bin', 'directory', '755', 0],
@@ -58,7 +69,16 @@ describe('round trip', () => {
     const { offset, size } = section('manifest');
     const text = good.subarray(offset, offset + size).toString('utf8');
     expect(text.endsWith('}\n')).toBe(true);
-    expect([...text.matchAll(/^ {2}"(\w+)"/gm)].map((m) => m[1])).toEqual(['abi', 'adapter', 'build', 'created', 'entry', 'lock', 'name', 'ukernel']);
+    expect([...text.matchAll(/^ {2}"(\w+)"/gm)].map((m) => m[1])).toEqual([
+      'abi',
+      'adapter',
+      'build',
+      'created',
+      'entry',
+      'lock',
+      'name',
+      'ukernel',
+    ]);
   });
 });
 
@@ -81,7 +101,11 @@ describe('corruption: a flipped bit anywhere is refused, naming the part', () =>
       const err = refusal(flipped(at, at % 8));
       expect(err.part).toBe(name);
       expect(err.code).toBe('UK125');
-      expect(err.message).toMatch(new RegExp(`^image x\\.img: ${name} section sha256 mismatch \\(expected [0-9a-f]{64}, got [0-9a-f]{64}\\); the image is corrupt$`));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^image x\\.img: ${name} section sha256 mismatch \\(expected [0-9a-f]{64}, got [0-9a-f]{64}\\); the image is corrupt$`,
+        ),
+      );
     }
   });
 
@@ -102,7 +126,9 @@ describe('corruption: a flipped bit anywhere is refused, naming the part', () =>
   it('in a file or the index, with the section hashes resealed: the rootfs checks still catch it', () => {
     const rootfs = section('rootfs');
     const main = info.files.find((f) => f.path === 'bin/main')!;
-    expect(refusal(reseal(flipped(rootfs.offset + main.dataOffset + 3))).message).toMatch(/rootfs file bin\/main sha256 mismatch/);
+    expect(refusal(reseal(flipped(rootfs.offset + main.dataOffset + 3))).message).toMatch(
+      /rootfs file bin\/main sha256 mismatch/,
+    );
     const index = reseal(flipped(rootfs.offset + ROOTFS_HEADER_BYTES + E.mode), { index: false });
     expect(refusal(index).message).toMatch(/rootfs index sha256 mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\)/);
   });
@@ -136,24 +162,120 @@ describe('truncated, foreign and oversized', () => {
   const rootfsAt = section('rootfs').offset;
 
   it.each<[string, (image: Buffer) => void, string, ImagePart, RegExp]>([
-    ['image_bytes over 1 GiB', (b) => b.writeBigUInt64LE(BigInt(IMAGE_BYTES_MAX) + 1n, H.imageBytes), 'UK122', 'header', /image_bytes is 1073741825, over/],
-    ['image_bytes 2^64-1', (b) => b.writeBigUInt64LE(2n ** 64n - 1n, H.imageBytes), 'UK122', 'header', /over the 1073741824-byte/],
-    ['a section size of 2^63', (b) => b.writeBigUInt64LE(2n ** 63n, H.sectionTable + SECTION_ENTRY_BYTES * 2 + S.size), 'UK125', 'manifest', /extends past the end of the image/],
-    ['a section offset past the end', (b) => b.writeBigUInt64LE(2n ** 40n, H.sectionTable + S.offset), 'UK125', 'kernel', /extends past the end/],
-    ['overlapping sections', (b) => b.writeBigUInt64LE(4096n, H.sectionTable + SECTION_ENTRY_BYTES + S.offset), 'UK125', 'rootfs', /overlaps/],
-    ['a misaligned section', (b) => b.writeBigUInt64LE(BigInt(rootfsAt + 512), H.sectionTable + SECTION_ENTRY_BYTES + S.offset), 'UK125', 'rootfs', /not a multiple of 4096/],
-    ['sections out of order', (b) => b.writeUInt32LE(3, H.sectionTable + S.kind), 'UK125', 'section table', /has kind 3, expected 1/],
+    [
+      'image_bytes over 1 GiB',
+      (b) => b.writeBigUInt64LE(BigInt(IMAGE_BYTES_MAX) + 1n, H.imageBytes),
+      'UK122',
+      'header',
+      /image_bytes is 1073741825, over/,
+    ],
+    [
+      'image_bytes 2^64-1',
+      (b) => b.writeBigUInt64LE(2n ** 64n - 1n, H.imageBytes),
+      'UK122',
+      'header',
+      /over the 1073741824-byte/,
+    ],
+    [
+      'a section size of 2^63',
+      (b) => b.writeBigUInt64LE(2n ** 63n, H.sectionTable + SECTION_ENTRY_BYTES * 2 + S.size),
+      'UK125',
+      'manifest',
+      /extends past the end of the image/,
+    ],
+    [
+      'a section offset past the end',
+      (b) => b.writeBigUInt64LE(2n ** 40n, H.sectionTable + S.offset),
+      'UK125',
+      'kernel',
+      /extends past the end/,
+    ],
+    [
+      'overlapping sections',
+      (b) => b.writeBigUInt64LE(4096n, H.sectionTable + SECTION_ENTRY_BYTES + S.offset),
+      'UK125',
+      'rootfs',
+      /overlaps/,
+    ],
+    [
+      'a misaligned section',
+      (b) => b.writeBigUInt64LE(BigInt(rootfsAt + 512), H.sectionTable + SECTION_ENTRY_BYTES + S.offset),
+      'UK125',
+      'rootfs',
+      /not a multiple of 4096/,
+    ],
+    [
+      'sections out of order',
+      (b) => b.writeUInt32LE(3, H.sectionTable + S.kind),
+      'UK125',
+      'section table',
+      /has kind 3, expected 1/,
+    ],
     ['section_count 9', (b) => b.writeUInt32LE(9, H.sectionCount), 'UK125', 'section table', /section_count is 9/],
-    ['rootfs entry_count over 65536', (b) => b.writeUInt32LE(65537, rootfsAt + R.entryCount), 'UK122', 'rootfs', /entry_count 65537 is over the limit/],
-    ['rootfs index_bytes 4 GiB', (b) => b.writeUInt32LE(0xfffffe00, rootfsAt + R.indexBytes), 'UK122', 'rootfs', /index_bytes 4294966784 is over the kernel's limit of 16777216/],
-    ['rootfs index_bytes not a multiple of 512', (b) => b.writeUInt32LE(1000, rootfsAt + R.indexBytes), 'UK125', 'rootfs', /index_bytes 1000 is not a multiple of 512/],
-    ['a path length over 255', (b) => b.writeUInt16LE(0xffff, rootfsAt + ROOTFS_HEADER_BYTES + E.pathBytes), 'UK125', 'rootfs', /path out of bounds/],
-    ['a file past the rootfs', (b) => b.writeBigUInt64LE(2n ** 62n, rootfsAt + ROOTFS_HEADER_BYTES + ROOTFS_ENTRY_BYTES + E.size), 'UK125', 'rootfs', /outside the rootfs/],
-    ['a path with ..', (b) => b.write('../', rootfsAt + b.readUInt32LE(rootfsAt + ROOTFS_HEADER_BYTES), 'latin1'), 'UK125', 'rootfs', /"\.\." segment/],
+    [
+      'rootfs entry_count over 65536',
+      (b) => b.writeUInt32LE(65537, rootfsAt + R.entryCount),
+      'UK122',
+      'rootfs',
+      /entry_count 65537 is over the limit/,
+    ],
+    [
+      'rootfs index_bytes 4 GiB',
+      (b) => b.writeUInt32LE(0xfffffe00, rootfsAt + R.indexBytes),
+      'UK122',
+      'rootfs',
+      /index_bytes 4294966784 is over the kernel's limit of 16777216/,
+    ],
+    [
+      'rootfs index_bytes not a multiple of 512',
+      (b) => b.writeUInt32LE(1000, rootfsAt + R.indexBytes),
+      'UK125',
+      'rootfs',
+      /index_bytes 1000 is not a multiple of 512/,
+    ],
+    [
+      'a path length over 255',
+      (b) => b.writeUInt16LE(0xffff, rootfsAt + ROOTFS_HEADER_BYTES + E.pathBytes),
+      'UK125',
+      'rootfs',
+      /path out of bounds/,
+    ],
+    [
+      'a file past the rootfs',
+      (b) => b.writeBigUInt64LE(2n ** 62n, rootfsAt + ROOTFS_HEADER_BYTES + ROOTFS_ENTRY_BYTES + E.size),
+      'UK125',
+      'rootfs',
+      /outside the rootfs/,
+    ],
+    [
+      'a path with ..',
+      (b) => b.write('../', rootfsAt + b.readUInt32LE(rootfsAt + ROOTFS_HEADER_BYTES), 'latin1'),
+      'UK125',
+      'rootfs',
+      /"\.\." segment/,
+    ],
     ['unknown flags', (b) => b.writeUInt32LE(6, H.flags), 'UK126', 'header', /unknown flags 0x6/],
-    ['a newer format version', (b) => b.writeUInt32LE(2, H.formatVersion), 'UK126', 'header', /format version 2; this ukernel reads version 1/],
-    ['an entry that is not in the rootfs', (b) => b.write('bin/nope', H.entry, 'latin1'), 'UK125', 'rootfs', /entry bin\/nope is not a file/],
-    ['a manifest that disagrees with the header', (b) => b.write('demx', H.name, 'latin1'), 'UK125', 'manifest', /manifest name "demo" differs from the header's "demx"/],
+    [
+      'a newer format version',
+      (b) => b.writeUInt32LE(2, H.formatVersion),
+      'UK126',
+      'header',
+      /format version 2; this ukernel reads version 1/,
+    ],
+    [
+      'an entry that is not in the rootfs',
+      (b) => b.write('bin/nope', H.entry, 'latin1'),
+      'UK125',
+      'rootfs',
+      /entry bin\/nope is not a file/,
+    ],
+    [
+      'a manifest that disagrees with the header',
+      (b) => b.write('demx', H.name, 'latin1'),
+      'UK125',
+      'manifest',
+      /manifest name "demo" differs from the header's "demx"/,
+    ],
   ])('%s', (_what, edit, code, part, message) => {
     const err = refusal(edited(edit));
     expect(err.code).toBe(code);
@@ -178,7 +300,9 @@ describe('truncated, foreign and oversized', () => {
     const fd = openSync(huge, 'w');
     ftruncateSync(fd, IMAGE_BYTES_MAX + 1); // sparse: costs no disk
     closeSync(fd);
-    expect(() => readImageFile(huge, 'huge.img', TEST_ABI)).toThrow(expect.objectContaining({ code: 'UK122', message: expect.stringMatching(/over the 1073741824-byte \(1 GiB\) limit/) }));
+    expect(() => readImageFile(huge, 'huge.img', TEST_ABI)).toThrow(
+      expect.objectContaining({ code: 'UK122', message: expect.stringMatching(/over the 1073741824-byte \(1 GiB\) limit/) }),
+    );
     writeFileSync(join(dir, 'good.img'), good);
     expect(readImageFile(join(dir, 'good.img'), 'good.img', TEST_ABI).headerSha256).toBe(info.headerSha256);
   });
@@ -189,12 +313,29 @@ describe('writer limits', () => {
     const kernel = Buffer.alloc(16);
     const big = { length: IMAGE_BYTES_MAX } as unknown as Buffer; // only the length is read before the check
     expect(() =>
-      writeImage({ kernel, files: [{ path: 'bin/main', kind: 'file', mode: 0o755, data: big }], manifest: Buffer.from('{}\n'), abi: TEST_ABI, readonly: false, adapter: 'native', entry: 'bin/main', name: 'x' }),
+      writeImage({
+        kernel,
+        files: [{ path: 'bin/main', kind: 'file', mode: 0o755, data: big }],
+        manifest: Buffer.from('{}\n'),
+        abi: TEST_ABI,
+        readonly: false,
+        adapter: 'native',
+        entry: 'bin/main',
+        name: 'x',
+      }),
     ).toThrow(expect.objectContaining({ code: 'UK122' }));
   });
 
   it('refuses bad paths, duplicates and a missing entry', () => {
-    const base = { kernel: Buffer.alloc(16), manifest: Buffer.from('{}\n'), abi: TEST_ABI, readonly: false, adapter: 'native', entry: 'bin/main', name: 'x' };
+    const base = {
+      kernel: Buffer.alloc(16),
+      manifest: Buffer.from('{}\n'),
+      abi: TEST_ABI,
+      readonly: false,
+      adapter: 'native',
+      entry: 'bin/main',
+      name: 'x',
+    };
     const file = (path: string) => ({ path, kind: 'file' as const, mode: 0o644, data: Buffer.from('x') });
     expect(() => writeImage({ ...base, files: [file('../etc')] })).toThrow(/"\.\." segment/);
     expect(() => writeImage({ ...base, files: [file('/abs')] })).toThrow(/is absolute/);

@@ -36,9 +36,13 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
   const text = env.SOURCE_DATE_EPOCH;
   if (text === undefined || text === '') return 0;
   if (!/^[0-9]{1,12}$/.test(text)) {
-    throw new UkernelError('InvalidOption', `SOURCE_DATE_EPOCH must be a non-negative integer number of seconds (got "${text.slice(0, 40)}")`, {
-      hint: 'Unset it, or set it to e.g. $(git log -1 --format=%ct).',
-    });
+    throw new UkernelError(
+      'InvalidOption',
+      `SOURCE_DATE_EPOCH must be a non-negative integer number of seconds (got "${text.slice(0, 40)}")`,
+      {
+        hint: 'Unset it, or set it to e.g. $(git log -1 --format=%ct).',
+      },
+    );
   }
   return Number(text);
 }
@@ -50,7 +54,11 @@ export function isoSeconds(epochSeconds: number): string {
 
 /** env/ukernel.lock parsed as JSON, or null when there is none. */
 export function readLock(projectRoot: string): unknown {
-  const bytes = readProjectFile(join(projectRoot, LOCK_FILE), { display: LOCK_FILE, maxBytes: LOCK_FILE_BYTES_MAX, invalid: 'LockInvalid' });
+  const bytes = readProjectFile(join(projectRoot, LOCK_FILE), {
+    display: LOCK_FILE,
+    maxBytes: LOCK_FILE_BYTES_MAX,
+    invalid: 'LockInvalid',
+  });
   if (bytes === null) return null;
   const text = bytes.toString('utf8');
   try {

@@ -120,14 +120,22 @@ export function readImageFile(path: string, display: string, supportedAbi: AbiVe
     fd = openSync(path, 'r');
   } catch (err) {
     const code = errnoCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ImageError('ImageNotFound', display, 'file', 'no such file', 'create it with `ukernel pack`');
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new ImageError('ImageNotFound', display, 'file', 'no such file', 'create it with `ukernel pack`');
     throw new ImageError('ImageNotFound', display, 'file', `cannot open (${code})`, 'check the path and its permissions');
   }
   try {
     const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new ImageError('ImageForeign', display, 'file', 'is not a regular file', 'pass an image made by ukernel pack');
+    if (!stat.isFile())
+      throw new ImageError('ImageForeign', display, 'file', 'is not a regular file', 'pass an image made by ukernel pack');
     if (stat.size > IMAGE_BYTES_MAX) {
-      throw new ImageError('ImageTooLarge', display, 'file', `is ${stat.size} bytes, over the ${IMAGE_BYTES_MAX}-byte (1 GiB) limit`, 'refusing to read it');
+      throw new ImageError(
+        'ImageTooLarge',
+        display,
+        'file',
+        `is ${stat.size} bytes, over the ${IMAGE_BYTES_MAX}-byte (1 GiB) limit`,
+        'refusing to read it',
+      );
     }
     return verifyImage(fdSource(fd, stat.size), display, supportedAbi);
   } finally {
@@ -177,12 +185,22 @@ export function verifyImage(source: ImageSource, image: string, supportedAbi: Ab
 function checkHeaderIntegrity(header: Buffer, fail: Fail): { formatVersion: number; headerSha256: string } {
   const magic = header.subarray(0, IMAGE_MAGIC.length);
   if (!magic.equals(IMAGE_MAGIC.subarray(0, magic.length)) || header.length < IMAGE_MAGIC.length) {
-    fail('header', `header magic is "${printable(magic.toString('latin1'))}", not "UKIMAGE\\0"`, 'it is not a ukernel image', 'ImageForeign');
+    fail(
+      'header',
+      `header magic is "${printable(magic.toString('latin1'))}", not "UKIMAGE\\0"`,
+      'it is not a ukernel image',
+      'ImageForeign',
+    );
   }
   if (header.length < HEADER_BYTES) fail('header', `header truncated: ${header.length} of ${HEADER_BYTES} bytes`, TRUNCATED);
   const formatVersion = header.readUInt32LE(H.formatVersion);
   if (formatVersion !== IMAGE_FORMAT_VERSION) {
-    fail('header', `format version ${formatVersion}; this ukernel reads version ${IMAGE_FORMAT_VERSION}`, 'use the ukernel that made it, or rebuild it with ukernel pack', 'ImageIncompatible');
+    fail(
+      'header',
+      `format version ${formatVersion}; this ukernel reads version ${IMAGE_FORMAT_VERSION}`,
+      'use the ukernel that made it, or rebuild it with ukernel pack',
+      'ImageIncompatible',
+    );
   }
   const headerBytes = header.readUInt32LE(H.headerBytes);
   if (headerBytes !== HEADER_BYTES) fail('header', `header_bytes is ${headerBytes}, not ${HEADER_BYTES}`);
@@ -205,13 +223,22 @@ interface HeaderFields {
 function checkHeaderFields(header: Buffer, fail: Fail): HeaderFields {
   const imageBytesBig = header.readBigUInt64LE(H.imageBytes);
   if (imageBytesBig > BigInt(IMAGE_BYTES_MAX)) {
-    fail('header', `image_bytes is ${imageBytesBig}, over the ${IMAGE_BYTES_MAX}-byte (1 GiB) limit`, 'refusing it', 'ImageTooLarge');
+    fail(
+      'header',
+      `image_bytes is ${imageBytesBig}, over the ${IMAGE_BYTES_MAX}-byte (1 GiB) limit`,
+      'refusing it',
+      'ImageTooLarge',
+    );
   }
-  if (header.readUInt16LE(H.reserved22) !== 0 || !isZero(header.subarray(H.reserved296, H.reserved296 + HEADER_RESERVED296_BYTES))) {
+  if (
+    header.readUInt16LE(H.reserved22) !== 0 ||
+    !isZero(header.subarray(H.reserved296, H.reserved296 + HEADER_RESERVED296_BYTES))
+  ) {
     fail('header', 'reserved header bytes are not zero');
   }
   const flags = header.readUInt32LE(H.flags);
-  if ((flags & ~FLAG_READONLY) !== 0) fail('header', `unknown flags 0x${flags.toString(16)}`, 'use the ukernel that made it', 'ImageIncompatible');
+  if ((flags & ~FLAG_READONLY) !== 0)
+    fail('header', `unknown flags 0x${flags.toString(16)}`, 'use the ukernel that made it', 'ImageIncompatible');
   return {
     imageBytes: Number(imageBytesBig),
     flags,
@@ -235,7 +262,11 @@ function headerText(header: Buffer, field: 'adapter' | 'entry' | 'name', fail: F
 function checkImageSize(source: ImageSource, header: Buffer, imageBytes: number, fail: Fail): void {
   if (source.size < imageBytes) {
     const cut = sectionTableFor(header).find((s) => s.offset + s.size > source.size);
-    fail(cut?.name ?? 'padding', `file is ${source.size} bytes but the header says ${imageBytes}${cut !== undefined ? ` (cut inside the ${cut.name} section)` : ''}`, TRUNCATED);
+    fail(
+      cut?.name ?? 'padding',
+      `file is ${source.size} bytes but the header says ${imageBytes}${cut !== undefined ? ` (cut inside the ${cut.name} section)` : ''}`,
+      TRUNCATED,
+    );
   }
   if (source.size > imageBytes) fail('file', `file is ${source.size} bytes but the header says ${imageBytes} (trailing data)`);
 }
@@ -243,7 +274,12 @@ function checkImageSize(source: ImageSource, header: Buffer, imageBytes: number,
 function checkAbi(abi: AbiVersion, supportedAbi: AbiVersion, fail: Fail): void {
   const [major, minor] = abi;
   if (major !== supportedAbi[0] || minor > supportedAbi[1]) {
-    fail('header', `built for ABI ${formatAbiVersion(abi)}; this ukernel provides ABI ${formatAbiVersion(supportedAbi)} (major must match, minor ≤ ${supportedAbi[1]})`, 'rebuild it with this ukernel (ukernel build && ukernel pack)', 'ImageIncompatible');
+    fail(
+      'header',
+      `built for ABI ${formatAbiVersion(abi)}; this ukernel provides ABI ${formatAbiVersion(supportedAbi)} (major must match, minor ≤ ${supportedAbi[1]})`,
+      'rebuild it with this ukernel (ukernel build && ukernel pack)',
+      'ImageIncompatible',
+    );
   }
 }
 
@@ -253,13 +289,19 @@ function checkSectionContents(source: ImageSource, sections: SectionInfo[], imag
   for (const section of sections) {
     checkZero(source, previousEnd, section.offset, `padding before the ${section.name} section`, fail);
     const actual = hashRange(source, section.offset, section.size);
-    if (actual !== section.sha256) fail(section.name, `${section.name} section sha256 mismatch (expected ${section.sha256}, got ${actual})`);
+    if (actual !== section.sha256)
+      fail(section.name, `${section.name} section sha256 mismatch (expected ${section.sha256}, got ${actual})`);
     previousEnd = section.offset + section.size;
   }
   checkZero(source, previousEnd, imageBytes, 'padding after the last section', fail);
 }
 
-type Fail = (part: ImagePart, what: string, consequence?: string, name?: 'ImageCorrupt' | 'ImageForeign' | 'ImageIncompatible' | 'ImageTooLarge') => never;
+type Fail = (
+  part: ImagePart,
+  what: string,
+  consequence?: string,
+  name?: 'ImageCorrupt' | 'ImageForeign' | 'ImageIncompatible' | 'ImageTooLarge',
+) => never;
 
 /** Section table entries as written (unchecked), for naming the section a truncation cuts. */
 function sectionTableFor(header: Buffer): Array<{ name: ImagePart; offset: number; size: number }> {
@@ -277,7 +319,8 @@ function sectionTableFor(header: Buffer): Array<{ name: ImagePart; offset: numbe
 function checkSectionTable(header: Buffer, imageBytes: number, fail: Fail): SectionInfo[] {
   const count = header.readUInt32LE(H.sectionCount);
   if (count < 1 || count > SECTIONS_MAX) fail('section table', `section_count is ${count}, not 1..${SECTIONS_MAX}`);
-  if (count !== SECTION_ORDER.length) fail('section table', `has ${count} sections; version 1 has exactly ${SECTION_ORDER.length} (kernel, rootfs, manifest)`);
+  if (count !== SECTION_ORDER.length)
+    fail('section table', `has ${count} sections; version 1 has exactly ${SECTION_ORDER.length} (kernel, rootfs, manifest)`);
   const sections: SectionInfo[] = [];
   let previousEnd = BigInt(HEADER_BYTES);
   for (let index = 0; index < count; index++) {
@@ -285,14 +328,28 @@ function checkSectionTable(header: Buffer, imageBytes: number, fail: Fail): Sect
     const kind = header.readUInt32LE(at + S.kind);
     const expected = SECTION_ORDER[index]!;
     const label = `section ${index + 1} (${expected})`;
-    if (kind !== SECTION_KINDS[expected]) fail('section table', `${label} has kind ${kind}, expected ${SECTION_KINDS[expected]}: sections must be kernel, rootfs, manifest, once each`);
-    if (header.readUInt32LE(at + S.flags) !== 0 || header.readBigUInt64LE(at + S.reserved) !== 0n) fail(expected, `${label} has non-zero flags or reserved bytes`);
+    if (kind !== SECTION_KINDS[expected])
+      fail(
+        'section table',
+        `${label} has kind ${kind}, expected ${SECTION_KINDS[expected]}: sections must be kernel, rootfs, manifest, once each`,
+      );
+    if (header.readUInt32LE(at + S.flags) !== 0 || header.readBigUInt64LE(at + S.reserved) !== 0n)
+      fail(expected, `${label} has non-zero flags or reserved bytes`);
     const offset = header.readBigUInt64LE(at + S.offset);
     const size = header.readBigUInt64LE(at + S.size);
-    if (offset % BigInt(SECTION_ALIGN_BYTES) !== 0n || offset < BigInt(HEADER_BYTES)) fail(expected, `${label} offset ${offset} is not a multiple of ${SECTION_ALIGN_BYTES} at or after the header`);
-    if (offset < previousEnd) fail(expected, `${label} at ${offset} overlaps what comes before it (which ends at ${previousEnd})`);
-    if (offset + size > BigInt(imageBytes)) fail(expected, `${label} (offset ${offset}, ${size} bytes) extends past the end of the image (${imageBytes} bytes)`);
-    sections.push({ name: expected, kind, offset: Number(offset), size: Number(size), sha256: hex(header.subarray(at + S.sha256, at + S.sha256 + 32)) });
+    if (offset % BigInt(SECTION_ALIGN_BYTES) !== 0n || offset < BigInt(HEADER_BYTES))
+      fail(expected, `${label} offset ${offset} is not a multiple of ${SECTION_ALIGN_BYTES} at or after the header`);
+    if (offset < previousEnd)
+      fail(expected, `${label} at ${offset} overlaps what comes before it (which ends at ${previousEnd})`);
+    if (offset + size > BigInt(imageBytes))
+      fail(expected, `${label} (offset ${offset}, ${size} bytes) extends past the end of the image (${imageBytes} bytes)`);
+    sections.push({
+      name: expected,
+      kind,
+      offset: Number(offset),
+      size: Number(size),
+      sha256: hex(header.subarray(at + S.sha256, at + S.sha256 + 32)),
+    });
     previousEnd = offset + size;
   }
   const tableEnd = H.sectionTable + count * SECTION_ENTRY_BYTES;
@@ -341,17 +398,26 @@ function checkRootfsHeader(source: ImageSource, section: SectionInfo, fail: Fail
   const head = source.read(section.offset, ROOTFS_HEADER_BYTES);
   if (!head.subarray(0, 8).equals(ROOTFS_MAGIC)) bad('rootfs magic is not "UKROOTFS"');
   const version = head.readUInt32LE(R.version);
-  if (version !== ROOTFS_VERSION) fail('rootfs', `rootfs version ${version}; this ukernel reads version ${ROOTFS_VERSION}`, undefined, 'ImageIncompatible');
+  if (version !== ROOTFS_VERSION)
+    fail('rootfs', `rootfs version ${version}; this ukernel reads version ${ROOTFS_VERSION}`, undefined, 'ImageIncompatible');
   const count = head.readUInt32LE(R.entryCount);
   const indexBytes = head.readUInt32LE(R.indexBytes);
   const totalBytes = head.readBigUInt64LE(R.totalBytes);
-  if (count > ROOTFS_ENTRIES_MAX) fail('rootfs', `rootfs entry_count ${count} is over the limit of ${ROOTFS_ENTRIES_MAX}`, undefined, 'ImageTooLarge');
+  if (count > ROOTFS_ENTRIES_MAX)
+    fail('rootfs', `rootfs entry_count ${count} is over the limit of ${ROOTFS_ENTRIES_MAX}`, undefined, 'ImageTooLarge');
   if (head.readUInt32LE(R.reserved) !== 0) bad('rootfs reserved header bytes are not zero');
-  if (indexBytes > ROOTFS_INDEX_BYTES_MAX) fail('rootfs', `rootfs index_bytes ${indexBytes} is over the kernel's limit of ${ROOTFS_INDEX_BYTES_MAX}`, undefined, 'ImageTooLarge');
+  if (indexBytes > ROOTFS_INDEX_BYTES_MAX)
+    fail(
+      'rootfs',
+      `rootfs index_bytes ${indexBytes} is over the kernel's limit of ${ROOTFS_INDEX_BYTES_MAX}`,
+      undefined,
+      'ImageTooLarge',
+    );
   if (indexBytes % ROOTFS_ALIGN_BYTES !== 0 || indexBytes < ROOTFS_HEADER_BYTES + count * ROOTFS_ENTRY_BYTES) {
     bad(`rootfs index_bytes ${indexBytes} is not a multiple of ${ROOTFS_ALIGN_BYTES} large enough for ${count} entries`);
   }
-  if (indexBytes > section.size) bad(`rootfs index (${indexBytes} bytes) is larger than the rootfs section (${section.size} bytes)`);
+  if (indexBytes > section.size)
+    bad(`rootfs index (${indexBytes} bytes) is larger than the rootfs section (${section.size} bytes)`);
   if (totalBytes !== BigInt(section.size)) bad(`rootfs total_bytes ${totalBytes} differs from the section size ${section.size}`);
   return { count, indexBytes };
 }
@@ -371,37 +437,57 @@ function checkRootfsEntry(index: Buffer, place: EntryPlace, bad: (what: string) 
   const at = ROOTFS_HEADER_BYTES + i * ROOTFS_ENTRY_BYTES;
   const pathOffset = index.readUInt32LE(at + E.pathOffset);
   const pathBytes = index.readUInt16LE(at + E.pathBytes);
-  if (pathBytes < 1 || pathBytes > ROOTFS_PATH_BYTES_MAX || pathOffset < ROOTFS_HEADER_BYTES + count * ROOTFS_ENTRY_BYTES || pathOffset + pathBytes > indexBytes) {
+  if (
+    pathBytes < 1 ||
+    pathBytes > ROOTFS_PATH_BYTES_MAX ||
+    pathOffset < ROOTFS_HEADER_BYTES + count * ROOTFS_ENTRY_BYTES ||
+    pathOffset + pathBytes > indexBytes
+  ) {
     bad(`rootfs entry ${i} has its path out of bounds (offset ${pathOffset}, ${pathBytes} bytes)`);
   }
   const pathRaw = index.subarray(pathOffset, pathOffset + pathBytes);
   const path = pathRaw.toString('latin1');
   const problem = rootfsPathProblem(path);
   if (problem !== null) bad(`rootfs entry ${i} path ${JSON.stringify(path)} ${problem}`);
-  if (previousPath !== null && Buffer.compare(previousPath, pathRaw) >= 0) bad(`rootfs entries are not sorted bytewise without duplicates at ${JSON.stringify(path)}`);
+  if (previousPath !== null && Buffer.compare(previousPath, pathRaw) >= 0)
+    bad(`rootfs entries are not sorted bytewise without duplicates at ${JSON.stringify(path)}`);
   const kind = index.readUInt8(at + E.kind);
   const mode = index.readUInt32LE(at + E.mode);
   const dataOffset = index.readBigUInt64LE(at + E.dataOffset);
   const size = index.readBigUInt64LE(at + E.size);
   const sha = index.subarray(at + E.sha256, at + E.sha256 + 32);
-  if (index.readUInt8(at + E.reserved7) !== 0 || index.readUInt32LE(at + E.reserved12) !== 0) bad(`rootfs entry ${path} has non-zero reserved bytes`);
-  if (!(ALLOWED_MODES as readonly number[]).includes(mode)) bad(`rootfs entry ${path} has mode 0o${mode.toString(8)}; allowed: 0o644, 0o755`);
+  if (index.readUInt8(at + E.reserved7) !== 0 || index.readUInt32LE(at + E.reserved12) !== 0)
+    bad(`rootfs entry ${path} has non-zero reserved bytes`);
+  if (!(ALLOWED_MODES as readonly number[]).includes(mode))
+    bad(`rootfs entry ${path} has mode 0o${mode.toString(8)}; allowed: 0o644, 0o755`);
   if (kind === ENTRY_KIND_DIRECTORY) {
-    if (dataOffset !== 0n || size !== 0n || !isZero(sha) || mode !== 0o755) bad(`rootfs directory ${path} has data, a hash or a mode other than 0o755`);
+    if (dataOffset !== 0n || size !== 0n || !isZero(sha) || mode !== 0o755)
+      bad(`rootfs directory ${path} has data, a hash or a mode other than 0o755`);
     return { file: { path, kind: 'directory', mode, size: 0, dataOffset: 0, sha256: null }, pathRaw };
   }
   if (kind !== ENTRY_KIND_FILE) bad(`rootfs entry ${path} has unknown kind ${kind}`);
-  if (dataOffset % BigInt(ROOTFS_ALIGN_BYTES) !== 0n || dataOffset < BigInt(indexBytes) || dataOffset + size > BigInt(totalBytes)) {
+  if (
+    dataOffset % BigInt(ROOTFS_ALIGN_BYTES) !== 0n ||
+    dataOffset < BigInt(indexBytes) ||
+    dataOffset + size > BigInt(totalBytes)
+  ) {
     bad(`rootfs file ${path} data (offset ${dataOffset}, ${size} bytes) is misaligned or outside the rootfs`);
   }
   return { file: { path, kind: 'file', mode, size: Number(size), dataOffset: Number(dataOffset), sha256: hex(sha) }, pathRaw };
 }
 
-function checkRootfsData(source: ImageSource, section: SectionInfo, indexBytes: number, files: FileInfo[], bad: (what: string) => never): void {
+function checkRootfsData(
+  source: ImageSource,
+  section: SectionInfo,
+  indexBytes: number,
+  files: FileInfo[],
+  bad: (what: string) => never,
+): void {
   const directories = new Set(files.filter((f) => f.kind === 'directory').map((f) => f.path));
   for (const file of files) {
     const parent = file.path.includes('/') ? file.path.slice(0, file.path.lastIndexOf('/')) : null;
-    if (parent !== null && !directories.has(parent)) bad(`rootfs entry ${file.path} has no directory entry for its parent ${parent}`);
+    if (parent !== null && !directories.has(parent))
+      bad(`rootfs entry ${file.path} has no directory entry for its parent ${parent}`);
   }
   const byOffset = files.filter((f) => f.kind === 'file').sort((a, b) => a.dataOffset - b.dataOffset);
   let previousEnd = indexBytes;
@@ -419,17 +505,20 @@ function checkManifest(
   header: { abi: string; adapter: string; entry: string; name: string },
   fail: Fail,
 ): Record<string, unknown> {
-  if (section.size > MANIFEST_BYTES_MAX) fail('manifest', `manifest is ${section.size} bytes, over the ${MANIFEST_BYTES_MAX}-byte limit`, undefined, 'ImageTooLarge');
+  if (section.size > MANIFEST_BYTES_MAX)
+    fail('manifest', `manifest is ${section.size} bytes, over the ${MANIFEST_BYTES_MAX}-byte limit`, undefined, 'ImageTooLarge');
   let manifest: unknown;
   try {
     manifest = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(source.read(section.offset, section.size)));
   } catch (err) {
     fail('manifest', `manifest is not UTF-8 JSON (${(err as Error).message})`);
   }
-  if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) fail('manifest', 'manifest is not a JSON object');
+  if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest))
+    fail('manifest', 'manifest is not a JSON object');
   const object = manifest as Record<string, unknown>;
   for (const key of ['abi', 'adapter', 'entry', 'name'] as const) {
-    if (object[key] !== header[key]) fail('manifest', `manifest ${key} ${JSON.stringify(object[key])} differs from the header's ${JSON.stringify(header[key])}`);
+    if (object[key] !== header[key])
+      fail('manifest', `manifest ${key} ${JSON.stringify(object[key])} differs from the header's ${JSON.stringify(header[key])}`);
   }
   return object;
 }

@@ -93,9 +93,13 @@ export function layoutRootfs(files: readonly RootfsInput[]): RootfsLayout {
   const pathBytes = entries.reduce((sum, e) => sum + Buffer.byteLength(e.path), 0);
   const indexBytes = alignUp(ROOTFS_HEADER_BYTES + entries.length * ROOTFS_ENTRY_BYTES + pathBytes, ROOTFS_ALIGN_BYTES);
   if (indexBytes > ROOTFS_INDEX_BYTES_MAX) {
-    throw new UkernelError('ImageTooLarge', `the rootfs index would be ${indexBytes} bytes; the kernel reads at most ${ROOTFS_INDEX_BYTES_MAX}`, {
-      hint: 'Put fewer files (or shorter paths) in the bundle.',
-    });
+    throw new UkernelError(
+      'ImageTooLarge',
+      `the rootfs index would be ${indexBytes} bytes; the kernel reads at most ${ROOTFS_INDEX_BYTES_MAX}`,
+      {
+        hint: 'Put fewer files (or shorter paths) in the bundle.',
+      },
+    );
   }
   let cursor = indexBytes;
   const dataOffsets = entries.map((entry) => {
@@ -158,7 +162,10 @@ export function writeImage(input: ImageInput): Buffer {
   if (entryFile === undefined || entryFile.kind !== 'file') throw packError(`bundle has no file "${input.entry}" (the entry)`);
   if (!ALLOWED_MODES.includes(entryFile.mode as 0o644 | 0o755)) throw packError(`bad mode for ${input.entry}`);
   if (entryFile.data.length > WORKLOAD_FILE_BYTES_MAX) {
-    throw new UkernelError('ImageTooLarge', `the workload ${input.entry} is ${entryFile.data.length} bytes; the kernel loads at most ${WORKLOAD_FILE_BYTES_MAX}`);
+    throw new UkernelError(
+      'ImageTooLarge',
+      `the workload ${input.entry} is ${entryFile.data.length} bytes; the kernel loads at most ${WORKLOAD_FILE_BYTES_MAX}`,
+    );
   }
 
   const rootfs = writeRootfs(layout);
@@ -178,7 +185,8 @@ export function writeImage(input: ImageInput): Buffer {
   out.writeBigUInt64LE(BigInt(imageBytes), H.imageBytes);
   for (const field of ['adapter', 'entry', 'name'] as const) {
     const encoded = encodeTextField(input[field], HEADER_TEXT_BYTES[field]);
-    if (encoded === null) throw packError(`${field} "${input[field]}" does not fit the image header (ASCII, < ${HEADER_TEXT_BYTES[field]} bytes)`);
+    if (encoded === null)
+      throw packError(`${field} "${input[field]}" does not fit the image header (ASCII, < ${HEADER_TEXT_BYTES[field]} bytes)`);
     encoded.copy(out, H[field]);
   }
   rootfs.indexSha256.copy(out, H.rootfsIndexSha256);

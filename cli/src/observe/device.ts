@@ -29,8 +29,14 @@ export function encodeEventsHeader(capacityBytes: number): Buffer {
  * `capacityBytes`. Written under a temporary name and renamed, like every other output.
  */
 export function createEventsFile(path: string, capacityBytes: number, display: string = path): void {
-  if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 2 * EVENTS_SECTOR_BYTES || capacityBytes % EVENTS_SECTOR_BYTES !== 0) {
-    throw new RangeError(`events capacity must be a multiple of ${EVENTS_SECTOR_BYTES} of at least two sectors, got ${capacityBytes}`);
+  if (
+    !Number.isSafeInteger(capacityBytes) ||
+    capacityBytes < 2 * EVENTS_SECTOR_BYTES ||
+    capacityBytes % EVENTS_SECTOR_BYTES !== 0
+  ) {
+    throw new RangeError(
+      `events capacity must be a multiple of ${EVENTS_SECTOR_BYTES} of at least two sectors, got ${capacityBytes}`,
+    );
   }
   const temp = tempPathFor(path);
   makeDirectory(dirname(path), dirname(display));

@@ -1,7 +1,17 @@
 // The events device: the file the CLI creates, and the decoder of what the guest appends
 // (docs/observability.md), checked against an encoder written from the same document, then
 // fuzzed with random and mutated files.
-import { appendFileSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
@@ -16,7 +26,17 @@ import {
 import { mulberry32, randomBytes } from '../console/fuzz-helpers.js';
 import { crc32, crc32Table } from './crc32.js';
 import { createEventsFile, encodeEventsHeader } from './device.js';
-import { bufferSource, decodeEvents, decodeRecord, EventsReader, fdSource, LOG_LEVELS, RECORD_HEADER_BYTES, structuredOnly, type EventRecord } from './events.js';
+import {
+  bufferSource,
+  decodeEvents,
+  decodeRecord,
+  EventsReader,
+  fdSource,
+  LOG_LEVELS,
+  RECORD_HEADER_BYTES,
+  structuredOnly,
+  type EventRecord,
+} from './events.js';
 import { encodeBlock, encodeEventsFile, encodeRecord, type BlockSpec, type RecordSpec } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uk-events-'));
@@ -33,7 +53,8 @@ describe('crc32', () => {
     for (let i = 0; i < 200; i++) {
       const data = randomBytes(rand, Math.floor(rand() * 3000));
       expect(crc32Table(data)).toBe(crc32(data));
-      if (typeof (zlib as { crc32?: unknown }).crc32 === 'function') expect(crc32(data)).toBe((zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32(data) >>> 0);
+      if (typeof (zlib as { crc32?: unknown }).crc32 === 'function')
+        expect(crc32(data)).toBe((zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32(data) >>> 0);
     }
   });
 });
@@ -65,7 +86,17 @@ describe('createEventsFile', () => {
 });
 
 const SAMPLE: RecordSpec[] = [
-  { kind: 'log', task: 0, tNs: 1_000, level: 1, message: 'starting', fields: [['n', '3'], ['mode', 'fast lane']] },
+  {
+    kind: 'log',
+    task: 0,
+    tNs: 1_000,
+    level: 1,
+    message: 'starting',
+    fields: [
+      ['n', '3'],
+      ['mode', 'fast lane'],
+    ],
+  },
   { kind: 'begin', task: 0, tNs: 2_000, span: 1n, name: 'parse' },
   { kind: 'begin', task: 1, tNs: 2_500, span: 2n, parent: 1n, name: 'lex' },
   { kind: 'event', task: 1, tNs: 3_000, value: 42n, name: 'tokens' },
@@ -75,7 +106,17 @@ const SAMPLE: RecordSpec[] = [
 ];
 
 const EXPECTED: EventRecord[] = [
-  { kind: 'log', task: 0, tNs: 1_000, level: 'info', message: 'starting', fields: [['n', '3'], ['mode', 'fast lane']] },
+  {
+    kind: 'log',
+    task: 0,
+    tNs: 1_000,
+    level: 'info',
+    message: 'starting',
+    fields: [
+      ['n', '3'],
+      ['mode', 'fast lane'],
+    ],
+  },
   { kind: 'begin', task: 0, tNs: 2_000, span: 1n, parent: 0n, name: 'parse' },
   { kind: 'begin', task: 1, tNs: 2_500, span: 2n, parent: 1n, name: 'lex' },
   { kind: 'event', task: 1, tNs: 3_000, value: 42n, name: 'tokens' },
@@ -86,10 +127,20 @@ const EXPECTED: EventRecord[] = [
 
 describe('decoding', () => {
   it('reads every record kind across blocks, in order, with the final flag and dropped counts', () => {
-    const file = encodeEventsFile([{ records: SAMPLE.slice(0, 3) }, { records: SAMPLE.slice(3), dropped: 5, final: true }], 64 * 1024);
+    const file = encodeEventsFile(
+      [{ records: SAMPLE.slice(0, 3) }, { records: SAMPLE.slice(3), dropped: 5, final: true }],
+      64 * 1024,
+    );
     const { records, reader } = decode(file);
     expect(records).toEqual(EXPECTED);
-    expect(reader.stats).toMatchObject({ blocks: 2, damagedBlocks: 0, droppedRecords: 5, final: true, records: 7, invalidRecords: 0 });
+    expect(reader.stats).toMatchObject({
+      blocks: 2,
+      damagedBlocks: 0,
+      droppedRecords: 5,
+      final: true,
+      records: 7,
+      invalidRecords: 0,
+    });
     expect(reader.issues).toEqual([]);
     expect(reader.headerState).toEqual({ ok: true, capacityBytes: 64 * 1024 });
   });
@@ -102,7 +153,11 @@ describe('decoding', () => {
   });
 
   it('skips a block whose CRC does not match once the run is over, and reads the blocks after it', () => {
-    const file = encodeEventsFile([{ records: SAMPLE.slice(0, 2) }, { records: SAMPLE.slice(2, 4), badCrc: true }, { records: SAMPLE.slice(4) }]);
+    const file = encodeEventsFile([
+      { records: SAMPLE.slice(0, 2) },
+      { records: SAMPLE.slice(2, 4), badCrc: true },
+      { records: SAMPLE.slice(4) },
+    ]);
     const { records, reader } = decode(file);
     expect(records).toEqual([...EXPECTED.slice(0, 2), ...EXPECTED.slice(4)]);
     expect(reader.stats).toMatchObject({ blocks: 2, damagedBlocks: 1, sequenceGaps: 0 });
@@ -162,9 +217,33 @@ describe('decoding', () => {
   it.each<[string, Buffer | (() => Buffer), RegExp]>([
     ['short', Buffer.alloc(100), /shorter than its 512-byte header/],
     ['foreign', Buffer.alloc(1024, 0x41), /no UKEVENTS magic/],
-    ['version', (() => { const h = encodeEventsHeader(4096); h.writeUInt32LE(2, 8); return h; })(), /format version 2/],
-    ['sector', (() => { const h = encodeEventsHeader(4096); h.writeUInt32LE(4096, 12); return h; })(), /sector size 4096/],
-    ['capacity', (() => { const h = encodeEventsHeader(4096); h.writeBigUInt64LE(1000n, 16); return h; })(), /capacity 1000/],
+    [
+      'version',
+      (() => {
+        const h = encodeEventsHeader(4096);
+        h.writeUInt32LE(2, 8);
+        return h;
+      })(),
+      /format version 2/,
+    ],
+    [
+      'sector',
+      (() => {
+        const h = encodeEventsHeader(4096);
+        h.writeUInt32LE(4096, 12);
+        return h;
+      })(),
+      /sector size 4096/,
+    ],
+    [
+      'capacity',
+      (() => {
+        const h = encodeEventsHeader(4096);
+        h.writeBigUInt64LE(1000n, 16);
+        return h;
+      })(),
+      /capacity 1000/,
+    ],
   ])('a bad header (%s) is reported, nothing decoded', (_name, bytes, reason) => {
     const { records, reader } = decode(typeof bytes === 'function' ? bytes() : bytes);
     expect(records).toEqual([]);
@@ -179,17 +258,58 @@ describe('decoding', () => {
       [encodeRecord({ kind: 'log', tNs: 1, level: 7, message: 'm' }), /log level 7 unknown/],
       [encodeRecord({ kind: 'begin', tNs: 1, span: 0n, name: 'zero' }), /span id 0/],
       [encodeRecord({ kind: 'end', tNs: 1, span: 0n }), /span id 0/],
-      [encodeRecord({ kind: 'begin', tNs: 1, span: 5n, name: 'n'.repeat(EVENT_NAME_BYTES_MAX + 1) }), /name of 65 bytes \(limit 64\)/],
+      [
+        encodeRecord({ kind: 'begin', tNs: 1, span: 5n, name: 'n'.repeat(EVENT_NAME_BYTES_MAX + 1) }),
+        /name of 65 bytes \(limit 64\)/,
+      ],
       [encodeRecord({ kind: 'event', tNs: 1, value: 1n, name: '' }), /empty event name/],
       [encodeRecord({ kind: 'event', tNs: BigInt(EVENT_T_NS_MAX) + 1n, value: 1n, name: 'late' }), /t_ns \d+ out of range/],
-      [encodeRecord({ kind: 'log', tNs: 1, message: 'm', fields: Array.from({ length: LOG_FIELDS_MAX + 1 }, () => ['k', 'v'] as [string, string]) }), /17 fields \(limit 16\)/],
-      [(() => { const r = encodeRecord({ kind: 'log', tNs: 1, message: 'message' }); r.writeUInt32LE(500, 20); return r; })(), /message runs past the record/],
-      [(() => { const r = encodeRecord({ kind: 'log', tNs: 1, message: 'm', fields: [['key', 'value']] }); r.writeUInt16LE(999, 20 + 8 + 1 + 2); return r; })(), /field 0 runs past the record/],
-      [(() => { const r = encodeRecord({ kind: 'begin', tNs: 1, span: 3n, name: 'abc' }); r[20 + 16] = 10; return r; })(), /name runs past the record/],
-      [(() => { const r = encodeRecord({ kind: 'end', tNs: 1, span: 3n }); r.writeUInt32LE(24, 0); return r.subarray(0, 24); })(), /span end record too short/],
+      [
+        encodeRecord({
+          kind: 'log',
+          tNs: 1,
+          message: 'm',
+          fields: Array.from({ length: LOG_FIELDS_MAX + 1 }, () => ['k', 'v'] as [string, string]),
+        }),
+        /17 fields \(limit 16\)/,
+      ],
+      [
+        (() => {
+          const r = encodeRecord({ kind: 'log', tNs: 1, message: 'message' });
+          r.writeUInt32LE(500, 20);
+          return r;
+        })(),
+        /message runs past the record/,
+      ],
+      [
+        (() => {
+          const r = encodeRecord({ kind: 'log', tNs: 1, message: 'm', fields: [['key', 'value']] });
+          r.writeUInt16LE(999, 20 + 8 + 1 + 2);
+          return r;
+        })(),
+        /field 0 runs past the record/,
+      ],
+      [
+        (() => {
+          const r = encodeRecord({ kind: 'begin', tNs: 1, span: 3n, name: 'abc' });
+          r[20 + 16] = 10;
+          return r;
+        })(),
+        /name runs past the record/,
+      ],
+      [
+        (() => {
+          const r = encodeRecord({ kind: 'end', tNs: 1, span: 3n });
+          r.writeUInt32LE(24, 0);
+          return r.subarray(0, 24);
+        })(),
+        /span end record too short/,
+      ],
     ];
     for (const [record, reason] of cases) {
-      const { records, reader } = decode(encodeEventsFile([{ records: [SAMPLE[0]!, { kind: 'raw', bytes: record }, SAMPLE[6]!] }]));
+      const { records, reader } = decode(
+        encodeEventsFile([{ records: [SAMPLE[0]!, { kind: 'raw', bytes: record }, SAMPLE[6]!] }]),
+      );
       expect(records).toEqual([EXPECTED[0], EXPECTED[6]]);
       if (reason === null) {
         expect(reader.stats.unknownRecords).toBe(1);
@@ -204,9 +324,13 @@ describe('decoding', () => {
   it('a record length outside the payload skips the rest of its block only', () => {
     const bad = encodeRecord(SAMPLE[1]!);
     bad.writeUInt32LE(10_000, 0);
-    const { records, reader } = decode(encodeEventsFile([{ records: [SAMPLE[0]!, { kind: 'raw', bytes: bad }, SAMPLE[2]!] }, { records: [SAMPLE[3]!] }]));
+    const { records, reader } = decode(
+      encodeEventsFile([{ records: [SAMPLE[0]!, { kind: 'raw', bytes: bad }, SAMPLE[2]!] }, { records: [SAMPLE[3]!] }]),
+    );
     expect(records).toEqual([EXPECTED[0], EXPECTED[3]]);
-    expect(reader.issues).toEqual([expect.stringMatching(/^block 0, byte \d+: record length 10000 outside 20\.\.\d+; rest of the block skipped$/)]);
+    expect(reader.issues).toEqual([
+      expect.stringMatching(/^block 0, byte \d+: record length 10000 outside 20\.\.\d+; rest of the block skipped$/),
+    ]);
     const stray = decode(encodeEventsFile([{ records: [SAMPLE[0]!, { kind: 'raw', bytes: Buffer.alloc(7) }] }]));
     expect(stray.records).toEqual([EXPECTED[0]]);
     expect(stray.reader.issues).toEqual(['block 0: 7 stray bytes at the end of the payload']);
@@ -283,7 +407,8 @@ function checkRecord(r: EventRecord): void {
 
 function randomSpec(rand: () => number): RecordSpec {
   const t = rand() < 0.95 ? Math.floor(rand() * 1e9) : BigInt.asUintN(64, BigInt(Math.floor(rand() * 2 ** 53)) << 11n);
-  const name = (): string | Uint8Array => (rand() < 0.8 ? `span_${Math.floor(rand() * 5)}` : randomBytes(rand, Math.floor(rand() * 80)));
+  const name = (): string | Uint8Array =>
+    rand() < 0.8 ? `span_${Math.floor(rand() * 5)}` : randomBytes(rand, Math.floor(rand() * 80));
   const id = (): bigint => BigInt(Math.floor(rand() * 10));
   switch (Math.floor(rand() * 5)) {
     case 0:
@@ -293,7 +418,10 @@ function randomSpec(rand: () => number): RecordSpec {
         level: Math.floor(rand() * 5),
         task: Math.floor(rand() * 4),
         message: rand() < 0.7 ? 'hello' : randomBytes(rand, Math.floor(rand() * 300)),
-        fields: Array.from({ length: Math.floor(rand() * 4) }, () => [rand() < 0.5 ? 'k' : randomBytes(rand, 5), randomBytes(rand, Math.floor(rand() * 20))]),
+        fields: Array.from({ length: Math.floor(rand() * 4) }, () => [
+          rand() < 0.5 ? 'k' : randomBytes(rand, 5),
+          randomBytes(rand, Math.floor(rand() * 20)),
+        ]),
       };
     case 1:
       return { kind: 'begin', tNs: t, span: id(), parent: id(), name: name() };
@@ -352,7 +480,8 @@ describe('decoder fuzz', () => {
     const rand = mulberry32(0xe7e7);
     for (let i = 0; i < 2000; i++) {
       const bytes = Buffer.from(randomBytes(rand, Math.floor(rand() * 3000)));
-      if (rand() < 0.7 && bytes.length >= 512) encodeEventsHeader(rand() < 0.8 ? 4096 : Math.floor(rand() * 2 ** 31) * 512).copy(bytes, 0);
+      if (rand() < 0.7 && bytes.length >= 512)
+        encodeEventsHeader(rand() < 0.8 ? 4096 : Math.floor(rand() * 2 ** 31) * 512).copy(bytes, 0);
       if (rand() < 0.5 && bytes.length >= 516) bytes.write('UKEB', 512, 'latin1');
       run(bytes, rand() < 0.5);
     }

@@ -213,7 +213,9 @@ export class EventsReader {
       const crc = head.readUInt32LE(20);
       if (payloadBytes > limit - this.offset - BLOCK_HEADER_BYTES) {
         if (!settled) break;
-        this.issue(`block ${index} at byte ${this.offset}: payload of ${payloadBytes} bytes runs past the device end; the rest is unreadable`);
+        this.issue(
+          `block ${index} at byte ${this.offset}: payload of ${payloadBytes} bytes runs past the device end; the rest is unreadable`,
+        );
         this.stats.damagedBlocks++;
         this.done = true;
         break;
@@ -272,7 +274,8 @@ export class EventsReader {
     }
     if (sector.toString('latin1', 0, 8) !== EVENTS_MAGIC) return this.badHeader(`no ${EVENTS_MAGIC} magic: not an events file`);
     const version = sector.readUInt32LE(8);
-    if (version !== EVENTS_VERSION) return this.badHeader(`events format version ${version}, this ukernel reads ${EVENTS_VERSION}`);
+    if (version !== EVENTS_VERSION)
+      return this.badHeader(`events format version ${version}, this ukernel reads ${EVENTS_VERSION}`);
     const sectorBytes = sector.readUInt32LE(12);
     if (sectorBytes !== EVENTS_SECTOR_BYTES) return this.badHeader(`sector size ${sectorBytes}, expected ${EVENTS_SECTOR_BYTES}`);
     const capacity = sector.readBigUInt64LE(16);
@@ -312,7 +315,9 @@ export class EventsReader {
       const recordBytes = payload.readUInt32LE(pos);
       if (recordBytes < RECORD_HEADER_BYTES || recordBytes > left) {
         this.stats.invalidRecords++;
-        this.issue(`block ${block}, byte ${pos}: record length ${recordBytes} outside ${RECORD_HEADER_BYTES}..${left}; rest of the block skipped`);
+        this.issue(
+          `block ${block}, byte ${pos}: record length ${recordBytes} outside ${RECORD_HEADER_BYTES}..${left}; rest of the block skipped`,
+        );
         return;
       }
       const result = decodeRecord(payload.subarray(pos, pos + recordBytes));
@@ -353,7 +358,8 @@ export function decodeRecord(bytes: Buffer): ChannelRecord | 'unknown' | { inval
       if (textBytes !== body.length - 8) return invalid(`text of ${textBytes} bytes in a record with ${body.length - 8}`);
       const text = Buffer.from(body.subarray(8));
       if (kind === RECORD_KIND.output) return { kind: 'output', task, tNs, bytes: text };
-      if (textBytes > RECORD_LINE_MAX_BYTES) return invalid(`kernel record of ${textBytes} bytes (limit ${RECORD_LINE_MAX_BYTES})`);
+      if (textBytes > RECORD_LINE_MAX_BYTES)
+        return invalid(`kernel record of ${textBytes} bytes (limit ${RECORD_LINE_MAX_BYTES})`);
       return { kind: 'kernel', task, tNs, line: text };
     }
     case RECORD_KIND.log: {
@@ -361,7 +367,8 @@ export function decodeRecord(bytes: Buffer): ChannelRecord | 'unknown' | { inval
       if (body.length < 8) return invalid('log record shorter than its header');
       const messageBytes = body.readUInt32LE(0);
       const fieldCount = body[4]!;
-      if (messageBytes > LOG_MESSAGE_BYTES_MAX) return invalid(`message of ${messageBytes} bytes (limit ${LOG_MESSAGE_BYTES_MAX})`);
+      if (messageBytes > LOG_MESSAGE_BYTES_MAX)
+        return invalid(`message of ${messageBytes} bytes (limit ${LOG_MESSAGE_BYTES_MAX})`);
       if (fieldCount > LOG_FIELDS_MAX) return invalid(`${fieldCount} fields (limit ${LOG_FIELDS_MAX})`);
       let pos = 8;
       if (messageBytes > body.length - pos) return invalid('message runs past the record');

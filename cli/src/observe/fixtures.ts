@@ -6,7 +6,14 @@ import { encodeEventsHeader } from './device.js';
 import { BLOCK_FLAG_FINAL, BLOCK_HEADER_BYTES, BLOCK_MAGIC, BLOCK_VERSION, RECORD_HEADER_BYTES, RECORD_KIND } from './events.js';
 
 export type RecordSpec =
-  | { kind: 'log'; task?: number; tNs: number | bigint; level?: number; message: string | Uint8Array; fields?: Array<[string | Uint8Array, string | Uint8Array]> }
+  | {
+      kind: 'log';
+      task?: number;
+      tNs: number | bigint;
+      level?: number;
+      message: string | Uint8Array;
+      fields?: Array<[string | Uint8Array, string | Uint8Array]>;
+    }
   | { kind: 'begin'; task?: number; tNs: number | bigint; span: bigint; parent?: bigint; name: string | Uint8Array }
   | { kind: 'end'; task?: number; tNs: number | bigint; span: bigint }
   | { kind: 'event'; task?: number; tNs: number | bigint; value: bigint; name: string | Uint8Array }

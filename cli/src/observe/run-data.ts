@@ -70,7 +70,8 @@ export function loadRun(base: string, run: string | undefined, cwd: string, opti
   if (resolved.eventsPath !== null) readEvents(loaded, resolved.eventsPath, cwd);
   scanConsole(loaded);
   loaded.records.sort((a, b) => a.tNs - b.tNs);
-  if (resolved.reportPath !== null && options.report !== false) loaded.report = readReport(resolved.reportPath, displayPath(cwd, resolved.reportPath), loaded.notes);
+  if (resolved.reportPath !== null && options.report !== false)
+    loaded.report = readReport(resolved.reportPath, displayPath(cwd, resolved.reportPath), loaded.notes);
   const atExit = loaded.exit?.eventsDropped ?? 0;
   if (atExit > 0) loaded.notes.push(`the guest dropped ${atExit} record(s) it could not write (events device full)`);
   return loaded;
@@ -92,7 +93,8 @@ function readEvents(loaded: LoadedRun, path: string, cwd: string): void {
     if (reader.stats.droppedRecords > 0) {
       loaded.notes.push(`the guest dropped ${reader.stats.droppedRecords} record(s) while the events device was busy`);
     }
-    if (reader.stats.unknownRecords > 0) loaded.notes.push(`${reader.stats.unknownRecords} record(s) of unknown kinds skipped (a newer kernel?)`);
+    if (reader.stats.unknownRecords > 0)
+      loaded.notes.push(`${reader.stats.unknownRecords} record(s) of unknown kinds skipped (a newer kernel?)`);
     loaded.eventsStats = reader.stats;
     for (const r of records) {
       if (r.kind === 'output') continue;

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { EventRecord } from './events.js';
 import { buildTrace, chromeTrace, chromeTraceProblems, eventStats, percentile, spanStats, u64Json } from './trace.js';
 
-const begin = (span: bigint, tNs: number, name: string, task = 0, parent = 0n): EventRecord => ({ kind: 'begin', span, parent, tNs, name, task });
+const begin = (span: bigint, tNs: number, name: string, task = 0, parent = 0n): EventRecord => ({
+  kind: 'begin',
+  span,
+  parent,
+  tNs,
+  name,
+  task,
+});
 const end = (span: bigint, tNs: number, task = 0): EventRecord => ({ kind: 'end', span, tNs, task });
 const event = (tNs: number, name: string, value: bigint, task = 0): EventRecord => ({ kind: 'event', tNs, name, value, task });
 
@@ -55,7 +62,12 @@ describe('buildTrace', () => {
       { name: 'parse', count: 2, unclosed: 0, total_ns: 5_000, p50_ns: 1_000, p90_ns: 4_000, p99_ns: 4_000, max_ns: 4_000 },
       { name: 'flush', count: 0, unclosed: 1, total_ns: 0, p50_ns: null, p90_ns: null, p99_ns: null, max_ns: null },
     ]);
-    const events = eventStats([event(1, 'a', 5n) as never, event(3, 'a', 2n) as never, event(2, 'a', 9n) as never, event(1, 'b', (1n << 64n) - 1n) as never]);
+    const events = eventStats([
+      event(1, 'a', 5n) as never,
+      event(3, 'a', 2n) as never,
+      event(2, 'a', 9n) as never,
+      event(1, 'b', (1n << 64n) - 1n) as never,
+    ]);
     expect(events).toEqual([
       { name: 'a', count: 3, min: 2, max: 9, last: 2 },
       { name: 'b', count: 1, min: '18446744073709551615', max: '18446744073709551615', last: '18446744073709551615' },
@@ -72,7 +84,13 @@ describe('buildTrace', () => {
 });
 
 describe('Chrome Trace Event Format export', () => {
-  const t = buildTrace([begin(1n, 1_000, 'request'), begin(2n, 1_500, 'parse', 3, 1n), end(2n, 2_750, 3), event(2_600, 'bytes', 512n, 3), begin(5n, 4_000, 'open')]);
+  const t = buildTrace([
+    begin(1n, 1_000, 'request'),
+    begin(2n, 1_500, 'parse', 3, 1n),
+    end(2n, 2_750, 3),
+    event(2_600, 'bytes', 512n, 3),
+    begin(5n, 4_000, 'open'),
+  ]);
   const json = chromeTrace(t, { run: 'R' });
 
   it('has X events for spans (µs), i events with args.value, M thread names per task', () => {

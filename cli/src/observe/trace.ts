@@ -200,15 +200,34 @@ export function chromeTrace(trace: Trace, meta: { run: string }): ChromeTrace {
   const events: ChromeEvent[] = [
     { name: 'process_name', ph: 'M', pid: TRACE_PID, tid: 0, args: { name: `ukernel ${meta.run}` } },
   ];
-  for (const task of trace.tasks) events.push({ name: 'thread_name', ph: 'M', pid: TRACE_PID, tid: task, args: { name: `task ${task}` } });
+  for (const task of trace.tasks)
+    events.push({ name: 'thread_name', ph: 'M', pid: TRACE_PID, tid: task, args: { name: `task ${task}` } });
   for (const s of trace.spans) {
     const args: Record<string, unknown> = { span: s.span.toString() };
     if (s.parent !== 0n) args.parent = s.parent.toString();
     if (s.unclosed) args.unclosed = true;
-    events.push({ name: s.name, cat: 'span', ph: 'X', ts: nsToUs(s.startNs), dur: nsToUs(s.durationNs), pid: TRACE_PID, tid: s.task, args });
+    events.push({
+      name: s.name,
+      cat: 'span',
+      ph: 'X',
+      ts: nsToUs(s.startNs),
+      dur: nsToUs(s.durationNs),
+      pid: TRACE_PID,
+      tid: s.task,
+      args,
+    });
   }
   for (const e of trace.events) {
-    events.push({ name: e.name, cat: 'event', ph: 'i', s: 't', ts: nsToUs(e.tNs), pid: TRACE_PID, tid: e.task, args: { value: u64Json(e.value) } });
+    events.push({
+      name: e.name,
+      cat: 'event',
+      ph: 'i',
+      s: 't',
+      ts: nsToUs(e.tNs),
+      pid: TRACE_PID,
+      tid: e.task,
+      args: { value: u64Json(e.value) },
+    });
   }
   return { traceEvents: events, displayTimeUnit: 'ns', otherData: { run: meta.run, clock: 'ns since kernel entry' } };
 }
@@ -235,16 +254,24 @@ export function chromeTraceProblems(value: unknown): string[] {
     }
     const e = raw as Record<string, unknown>;
     if (typeof e.name !== 'string') problems.push(`${where}.name is not a string`);
-    if (typeof e.ph !== 'string' || !['X', 'i', 'I', 'M', 'B', 'E'].includes(e.ph)) problems.push(`${where}.ph ${String(e.ph)} unknown`);
+    if (typeof e.ph !== 'string' || !['X', 'i', 'I', 'M', 'B', 'E'].includes(e.ph))
+      problems.push(`${where}.ph ${String(e.ph)} unknown`);
     if (!Number.isInteger(e.pid)) problems.push(`${where}.pid is not an integer`);
     if (!Number.isInteger(e.tid)) problems.push(`${where}.tid is not an integer`);
-    if (e.ph !== 'M' && (typeof e.ts !== 'number' || !Number.isFinite(e.ts) || e.ts < 0)) problems.push(`${where}.ts is not a number ≥ 0`);
-    if (e.ph === 'X' && (typeof e.dur !== 'number' || !Number.isFinite(e.dur) || e.dur < 0)) problems.push(`${where}.dur is not a number ≥ 0`);
-    if ((e.ph === 'i' || e.ph === 'I') && e.s !== undefined && !['t', 'p', 'g'].includes(e.s as string)) problems.push(`${where}.s must be t, p or g`);
-    if (e.ph === 'M' && (typeof e.args !== 'object' || e.args === null || typeof (e.args as Record<string, unknown>).name !== 'string')) {
+    if (e.ph !== 'M' && (typeof e.ts !== 'number' || !Number.isFinite(e.ts) || e.ts < 0))
+      problems.push(`${where}.ts is not a number ≥ 0`);
+    if (e.ph === 'X' && (typeof e.dur !== 'number' || !Number.isFinite(e.dur) || e.dur < 0))
+      problems.push(`${where}.dur is not a number ≥ 0`);
+    if ((e.ph === 'i' || e.ph === 'I') && e.s !== undefined && !['t', 'p', 'g'].includes(e.s as string))
+      problems.push(`${where}.s must be t, p or g`);
+    if (
+      e.ph === 'M' &&
+      (typeof e.args !== 'object' || e.args === null || typeof (e.args as Record<string, unknown>).name !== 'string')
+    ) {
       problems.push(`${where}: metadata without args.name`);
     }
-    if (e.args !== undefined && (typeof e.args !== 'object' || e.args === null || Array.isArray(e.args))) problems.push(`${where}.args is not an object`);
+    if (e.args !== undefined && (typeof e.args !== 'object' || e.args === null || Array.isArray(e.args)))
+      problems.push(`${where}.args is not an object`);
   });
   return problems;
 }

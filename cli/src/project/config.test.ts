@@ -92,21 +92,91 @@ describe('parseProjectConfig', () => {
   });
 
   it.each<[string, string, RegExp, RegExp]>([
-    ['an unknown key close to a known one', VALID.replace('vcpu = 2', 'vcpus = 2'), /^ukernel\.toml:13:1: run\.vcpus: unknown key "vcpus" in \[run\]; did you mean "vcpu"\?$/, /rename it to "vcpu"/],
-    ['an unknown table', VALID.replace('[build]', '[biuld]'), /^ukernel\.toml:9:1: biuld: unknown key "biuld" at the top level; did you mean "build"\?$/, /rename it to "build"/],
-    ['an unknown key far from any', VALID.replace('vcpu = 2', 'colour = "red"'), /^ukernel\.toml:13:1: run\.colour: unknown key "colour" in \[run\]$/, /remove it; keys allowed in \[run\]: vcpu, memory_mb, net/],
-    ['a value out of range', VALID.replace('memory_mb = 256', 'memory_mb = 9000'), /^ukernel\.toml:14:1: run\.memory_mb: the integer 9000 is out of range$/, /set run\.memory_mb to an integer in 16\.\.3072 \(default 128\)/],
-    ['a wrong type', VALID.replace('vcpu = 2', 'vcpu = "2"'), /^ukernel\.toml:13:1: run\.vcpu: wrong type: the string "2"$/, /set run\.vcpu to an integer in 1\.\.32/],
-    ['a float', VALID.replace('vcpu = 2', 'vcpu = 1.5'), /^ukernel\.toml:13:1: run\.vcpu: wrong type: the float 1\.5$/, /an integer in 1\.\.32/],
-    ['a bad name', VALID.replace('"demo"', '"Demo_1"'), /^ukernel\.toml:2:1: project\.name: the string "Demo_1" is not valid$/, /1–63 characters of a–z/],
-    ['a language that does not exist', VALID.replace('"native"\nentry', '"python"\nentry'), /^ukernel\.toml:3:1: project\.language: the string "python" is not valid$/, /set project\.language to "native"/],
-    ['an entry outside the project', VALID.replace('"src/main.zig"', '"../main.zig"'), /^ukernel\.toml:4:1: project\.entry: /, /without "\.\."/],
-    ['another toolchain', VALID.replace('zig-0.15.2', 'zig-0.14.0'), /^ukernel\.toml:7:1: env\.base: the string "zig-0\.14\.0" is not valid$/, /"zig-0\.15\.2"/],
-    ['a malformed net', VALID.replace('"none"', '"bridge"'), /^ukernel\.toml:15:1: run\.net: /, /"none" \(default\) or "tap:IFACE"/],
-    ['a missing key, reported at its table', VALID.replace('language = "native"\n', ''), /^ukernel\.toml:1:1: project\.language: missing$/, /add language = … under \[project\]/],
+    [
+      'an unknown key close to a known one',
+      VALID.replace('vcpu = 2', 'vcpus = 2'),
+      /^ukernel\.toml:13:1: run\.vcpus: unknown key "vcpus" in \[run\]; did you mean "vcpu"\?$/,
+      /rename it to "vcpu"/,
+    ],
+    [
+      'an unknown table',
+      VALID.replace('[build]', '[biuld]'),
+      /^ukernel\.toml:9:1: biuld: unknown key "biuld" at the top level; did you mean "build"\?$/,
+      /rename it to "build"/,
+    ],
+    [
+      'an unknown key far from any',
+      VALID.replace('vcpu = 2', 'colour = "red"'),
+      /^ukernel\.toml:13:1: run\.colour: unknown key "colour" in \[run\]$/,
+      /remove it; keys allowed in \[run\]: vcpu, memory_mb, net/,
+    ],
+    [
+      'a value out of range',
+      VALID.replace('memory_mb = 256', 'memory_mb = 9000'),
+      /^ukernel\.toml:14:1: run\.memory_mb: the integer 9000 is out of range$/,
+      /set run\.memory_mb to an integer in 16\.\.3072 \(default 128\)/,
+    ],
+    [
+      'a wrong type',
+      VALID.replace('vcpu = 2', 'vcpu = "2"'),
+      /^ukernel\.toml:13:1: run\.vcpu: wrong type: the string "2"$/,
+      /set run\.vcpu to an integer in 1\.\.32/,
+    ],
+    [
+      'a float',
+      VALID.replace('vcpu = 2', 'vcpu = 1.5'),
+      /^ukernel\.toml:13:1: run\.vcpu: wrong type: the float 1\.5$/,
+      /an integer in 1\.\.32/,
+    ],
+    [
+      'a bad name',
+      VALID.replace('"demo"', '"Demo_1"'),
+      /^ukernel\.toml:2:1: project\.name: the string "Demo_1" is not valid$/,
+      /1–63 characters of a–z/,
+    ],
+    [
+      'a language that does not exist',
+      VALID.replace('"native"\nentry', '"python"\nentry'),
+      /^ukernel\.toml:3:1: project\.language: the string "python" is not valid$/,
+      /set project\.language to "native"/,
+    ],
+    [
+      'an entry outside the project',
+      VALID.replace('"src/main.zig"', '"../main.zig"'),
+      /^ukernel\.toml:4:1: project\.entry: /,
+      /without "\.\."/,
+    ],
+    [
+      'another toolchain',
+      VALID.replace('zig-0.15.2', 'zig-0.14.0'),
+      /^ukernel\.toml:7:1: env\.base: the string "zig-0\.14\.0" is not valid$/,
+      /"zig-0\.15\.2"/,
+    ],
+    [
+      'a malformed net',
+      VALID.replace('"none"', '"bridge"'),
+      /^ukernel\.toml:15:1: run\.net: /,
+      /"none" \(default\) or "tap:IFACE"/,
+    ],
+    [
+      'a missing key, reported at its table',
+      VALID.replace('language = "native"\n', ''),
+      /^ukernel\.toml:1:1: project\.language: missing$/,
+      /add language = … under \[project\]/,
+    ],
     ['a missing table', '[run]\nvcpu = 1\n', /^ukernel\.toml:1:1: project: missing$/, /add project/],
-    ['a key in an inline table', 'run = { vcpu = 2, memory_mb = 5 }\n[project]\nname = "demo"\nlanguage = "native"\n', /^ukernel\.toml:1:19: run\.memory_mb: the integer 5 is out of range$/, /16\.\.3072/],
-    ['a dotted key', 'run.vcpu = 99\n[project]\nname = "demo"\nlanguage = "native"\n', /^ukernel\.toml:1:1: run\.vcpu: the integer 99 is out of range$/, /1\.\.32/],
+    [
+      'a key in an inline table',
+      'run = { vcpu = 2, memory_mb = 5 }\n[project]\nname = "demo"\nlanguage = "native"\n',
+      /^ukernel\.toml:1:19: run\.memory_mb: the integer 5 is out of range$/,
+      /16\.\.3072/,
+    ],
+    [
+      'a dotted key',
+      'run.vcpu = 99\n[project]\nname = "demo"\nlanguage = "native"\n',
+      /^ukernel\.toml:1:1: run\.vcpu: the integer 99 is out of range$/,
+      /1\.\.32/,
+    ],
   ])('%s: names file:line:column, the key and the fix', (_what, text, message, hint) => {
     const err = failure(text);
     expect(err.code).toBe('UK112');
@@ -118,7 +188,9 @@ describe('parseProjectConfig', () => {
   it('reports every problem, in file order: the first as the message, the rest as details', () => {
     const err = failure(VALID.replace('memory_mb = 256', 'memory_mb = 1').replace('[project]', '[project]\nnmae = "x"'));
     expect(err.message).toMatch(/^ukernel\.toml:2:1: project\.nmae: unknown key "nmae" in \[project\]; did you mean "name"\?/);
-    expect(err.details).toEqual([expect.stringMatching(/^ukernel\.toml:15:1: run\.memory_mb: the integer 1 is out of range \(set run\.memory_mb to/)]);
+    expect(err.details).toEqual([
+      expect.stringMatching(/^ukernel\.toml:15:1: run\.memory_mb: the integer 1 is out of range \(set run\.memory_mb to/),
+    ]);
   });
 });
 
@@ -160,9 +232,13 @@ describe('projects on disk', () => {
   it('no ukernel.toml is UK110; errors name the file relative to the cwd', () => {
     expect(() => loadProject(dir, ZIG)).toThrow(expect.objectContaining({ code: 'UK110' }));
     writeFileSync(join(dir, 'p/ukernel.toml'), VALID.replace('vcpu = 2', 'vcpu = 0'));
-    expect(() => loadProject(join(dir, 'p'), ZIG)).toThrow(expect.objectContaining({ message: expect.stringMatching(/^ukernel\.toml:13:1: run\.vcpu/) }));
+    expect(() => loadProject(join(dir, 'p'), ZIG)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/^ukernel\.toml:13:1: run\.vcpu/) }),
+    );
     // From a subdirectory the file is outside the cwd: named by its absolute path.
-    expect(() => loadProject(join(dir, 'p/src'), ZIG)).toThrow(expect.objectContaining({ message: expect.stringContaining(`${join(dir, 'p/ukernel.toml')}:13:1: run.vcpu`) }));
+    expect(() => loadProject(join(dir, 'p/src'), ZIG)).toThrow(
+      expect.objectContaining({ message: expect.stringContaining(`${join(dir, 'p/ukernel.toml')}:13:1: run.vcpu`) }),
+    );
   });
 });
 
@@ -173,7 +249,9 @@ describe('odd files where ukernel.toml belongs', () => {
   it('a directory named ukernel.toml is UK150, not "no project" nor the parent\'s project', () => {
     writeFileSync(join(dir, 'ukernel.toml'), VALID);
     mkdirSync(join(dir, 'sub/ukernel.toml'), { recursive: true });
-    expect(() => findProjectRoot(join(dir, 'sub'))).toThrow(expect.objectContaining({ code: 'UK150', message: 'cannot read ukernel.toml: it is a directory (EISDIR)' }));
+    expect(() => findProjectRoot(join(dir, 'sub'))).toThrow(
+      expect.objectContaining({ code: 'UK150', message: 'cannot read ukernel.toml: it is a directory (EISDIR)' }),
+    );
     expect(() => loadProject(join(dir, 'sub'), ZIG)).toThrow(expect.objectContaining({ code: 'UK150' }));
   });
 
@@ -181,11 +259,15 @@ describe('odd files where ukernel.toml belongs', () => {
     const fifo = join(dir, 'fifo');
     mkdirSync(fifo);
     execFileSync('mkfifo', [join(fifo, 'ukernel.toml')]);
-    expect(() => findProjectRoot(fifo)).toThrow(expect.objectContaining({ code: 'UK112', message: expect.stringContaining('not a regular file') }));
+    expect(() => findProjectRoot(fifo)).toThrow(
+      expect.objectContaining({ code: 'UK112', message: expect.stringContaining('not a regular file') }),
+    );
     const big = join(dir, 'big');
     mkdirSync(big);
     writeFileSync(join(big, 'ukernel.toml'), Buffer.alloc(PROJECT_FILE_BYTES_MAX + 1, 0x20));
-    expect(() => loadProject(big, ZIG)).toThrow(expect.objectContaining({ code: 'UK112', message: expect.stringContaining('is larger than') }));
+    expect(() => loadProject(big, ZIG)).toThrow(
+      expect.objectContaining({ code: 'UK112', message: expect.stringContaining('is larger than') }),
+    );
   });
 });
 

@@ -80,31 +80,55 @@ export function configSchema(zigVersion: string) {
   const help = fieldHelp(zigVersion);
   const project = z
     .strictObject({
-      name: z.string().regex(PROJECT_NAME_RE).meta({ description: describe(help['project.name']) }),
+      name: z
+        .string()
+        .regex(PROJECT_NAME_RE)
+        .meta({ description: describe(help['project.name']) }),
       language: z.enum(LANGUAGES).meta({ description: describe(help['project.language']) }),
-      entry: z.string().refine(isSafeEntry).default(ENTRY_DEFAULT).meta({ description: describe(help['project.entry']) }),
+      entry: z
+        .string()
+        .refine(isSafeEntry)
+        .default(ENTRY_DEFAULT)
+        .meta({ description: describe(help['project.entry']) }),
     })
     .meta({ description: describe(help.project) });
   const env = z
     .strictObject({
-      base: z.enum([`zig-${zigVersion}`]).default(`zig-${zigVersion}`).meta({ description: describe(help['env.base']) }),
+      base: z
+        .enum([`zig-${zigVersion}`])
+        .default(`zig-${zigVersion}`)
+        .meta({ description: describe(help['env.base']) }),
     })
     .default({ base: `zig-${zigVersion}` })
     .meta({ description: describe(help.env) });
   const build = z
-    .strictObject({ adapter: z.enum(ADAPTERS).default('native').meta({ description: describe(help['build.adapter']) }) })
+    .strictObject({
+      adapter: z
+        .enum(ADAPTERS)
+        .default('native')
+        .meta({ description: describe(help['build.adapter']) }),
+    })
     .default({ adapter: 'native' })
     .meta({ description: describe(help.build) });
   const run = z
     .strictObject({
-      vcpu: z.int().min(VCPU_MIN).max(VCPU_MAX).default(VCPU_DEFAULT).meta({ description: describe(help['run.vcpu']) }),
+      vcpu: z
+        .int()
+        .min(VCPU_MIN)
+        .max(VCPU_MAX)
+        .default(VCPU_DEFAULT)
+        .meta({ description: describe(help['run.vcpu']) }),
       memory_mb: z
         .int()
         .min(MEMORY_MIB_MIN)
         .max(MEMORY_MIB_MAX)
         .default(MEMORY_MIB_DEFAULT)
         .meta({ description: describe(help['run.memory_mb']) }),
-      net: z.string().regex(NET_RE).default('none').meta({ description: describe(help['run.net']) }),
+      net: z
+        .string()
+        .regex(NET_RE)
+        .default('none')
+        .meta({ description: describe(help['run.net']) }),
     })
     .default({ vcpu: VCPU_DEFAULT, memory_mb: MEMORY_MIB_DEFAULT, net: 'none' })
     .meta({ description: describe(help.run) });

@@ -5,7 +5,11 @@ const parse = (text: string) => parseEnvFile(Buffer.from(text), 'env/ukernel.env
 
 describe('parseEnvFile', () => {
   it('reads KEY=VALUE lines, skipping comments and blank lines', () => {
-    expect(parse('# header\n\nA=1\r\nB_2=x=y\nEMPTY=\n  # indented comment\n')).toEqual([['A', '1'], ['B_2', 'x=y'], ['EMPTY', '']]);
+    expect(parse('# header\n\nA=1\r\nB_2=x=y\nEMPTY=\n  # indented comment\n')).toEqual([
+      ['A', '1'],
+      ['B_2', 'x=y'],
+      ['EMPTY', ''],
+    ]);
   });
 
   it.each([

@@ -40,11 +40,15 @@ export function parseEnvFile(bytes: Buffer, file: string): Array<[string, string
     }
     const previous = seen.get(key);
     if (previous !== undefined) {
-      throw new UkernelError('ConfigInvalid', `${at}:1: ${printable(key)} is already set on line ${previous}`, { hint: `Remove one of the two ${printable(key)} lines.` });
+      throw new UkernelError('ConfigInvalid', `${at}:1: ${printable(key)} is already set on line ${previous}`, {
+        hint: `Remove one of the two ${printable(key)} lines.`,
+      });
     }
     seen.set(key, index + 1);
     if (pairs.length >= WORKLOAD_ENV_MAX) {
-      throw new UkernelError('ConfigInvalid', `${at}:1: more than ${WORKLOAD_ENV_MAX} variables`, { hint: `The kernel passes at most ${WORKLOAD_ENV_MAX} variables to the workload.` });
+      throw new UkernelError('ConfigInvalid', `${at}:1: more than ${WORKLOAD_ENV_MAX} variables`, {
+        hint: `The kernel passes at most ${WORKLOAD_ENV_MAX} variables to the workload.`,
+      });
     }
     pairs.push([key, value]);
   });

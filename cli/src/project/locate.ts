@@ -22,13 +22,16 @@ export function findProjectRoot(cwd: string): string | null {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // Not here (or not searchable: EACCES on a parent is the user's business); go up.
-      if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EACCES') throw fileError(err, { op: 'read', display: displayPath(cwd, path) });
+      if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EACCES')
+        throw fileError(err, { op: 'read', display: displayPath(cwd, path) });
       stat = null;
     }
     if (stat !== null) {
       if (stat.isFile()) return dir;
       if (stat.isDirectory()) throw fileError(errnoError('EISDIR'), { op: 'read', display: displayPath(cwd, path) });
-      throw new UkernelError('ConfigInvalid', `${displayPath(cwd, path)} is not a regular file (a FIFO, socket or device)`, { hint: `Replace it with the project's ukernel.toml.` });
+      throw new UkernelError('ConfigInvalid', `${displayPath(cwd, path)} is not a regular file (a FIFO, socket or device)`, {
+        hint: `Replace it with the project's ukernel.toml.`,
+      });
     }
     const parent = dirname(dir);
     if (parent === dir) return null;

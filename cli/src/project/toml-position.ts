@@ -54,7 +54,9 @@ export function locateKey(text: string, path: readonly string[]): Position {
     // An inline table on this line: `run = { vcpu = 2 }` → look for the remaining parts.
     if (startsWith(path, keyPath) && path.length > keyPath.length) {
       const rest = line.slice(key[0].length);
-      const inner = new RegExp(String.raw`[{,]\s*(${path.slice(keyPath.length).map(quoteForRegex).join(String.raw`\s*\.\s*`)})\s*=`).exec(rest);
+      const inner = new RegExp(
+        String.raw`[{,]\s*(${path.slice(keyPath.length).map(quoteForRegex).join(String.raw`\s*\.\s*`)})\s*=`,
+      ).exec(rest);
       if (inner !== null) {
         const column = key[0].length + inner.index + inner[0].indexOf(inner[1]!) + 1;
         best = { position: { line: index + 1, column }, depth: path.length };
@@ -98,7 +100,8 @@ export function excerptAt(text: string, line: number, column: number): string[] 
   const errorLine = lines[line - 1] ?? '';
   const at = Math.min(Math.max(0, column - 1), errorLine.length);
   let start = at;
-  for (let used = 0; start > 0 && used + widthAt(errorLine, start - 1) <= width / 2; start--) used += widthAt(errorLine, start - 1);
+  for (let used = 0; start > 0 && used + widthAt(errorLine, start - 1) <= width / 2; start--)
+    used += widthAt(errorLine, start - 1);
   const numberWidth = String(last).length;
   const out: string[] = [];
   let caretAt = 0;

@@ -26,7 +26,17 @@ import {
 import { checkKernelElf, describeWorkloadElf } from '../elf.js';
 import { errnoError, fileError, Interrupted, isUkernelError, UkernelError } from '../errors.js';
 import { interruptible } from '../child.js';
-import { displayPath, errnoCode, makeDirectory, readProjectFile, removeEntriesChanged, removeQuietly, removeStaleTemps, tempPathFor, writeFileAtomic } from '../fsutil.js';
+import {
+  displayPath,
+  errnoCode,
+  makeDirectory,
+  readProjectFile,
+  removeEntriesChanged,
+  removeQuietly,
+  removeStaleTemps,
+  tempPathFor,
+  writeFileAtomic,
+} from '../fsutil.js';
 import { streamProgress, type Progress } from '../progress.js';
 import { sha256Hex } from '../hash.js';
 import { findZig, readToolchainPins, ukernelRoot, type ToolchainPins } from '../toolchain.js';
@@ -134,7 +144,9 @@ function findSdk(ctx: WorkflowContext): Sdk {
 function readEnvFile(ctx: WorkflowContext): Buffer {
   const display = show(ctx, ENV_FILE);
   // No environment: an empty etc/ukernel.env.
-  const bytes = readProjectFile(join(ctx.project.root, ENV_FILE), { display, maxBytes: ENV_FILE_BYTES_MAX, invalid: 'ConfigInvalid' }) ?? Buffer.alloc(0);
+  const bytes =
+    readProjectFile(join(ctx.project.root, ENV_FILE), { display, maxBytes: ENV_FILE_BYTES_MAX, invalid: 'ConfigInvalid' }) ??
+    Buffer.alloc(0);
   parseEnvFile(bytes, display);
   return bytes;
 }
@@ -168,7 +180,8 @@ function checkEntry(ctx: WorkflowContext): void {
   let isFile = false;
   try {
     const stat = statSync(entry);
-    if (stat.isDirectory()) throw fileError(errnoError('EISDIR'), { op: 'read', display: `workload entry ${show(ctx, config.project.entry)}` });
+    if (stat.isDirectory())
+      throw fileError(errnoError('EISDIR'), { op: 'read', display: `workload entry ${show(ctx, config.project.entry)}` });
     isFile = stat.isFile();
   } catch (err) {
     if (err instanceof UkernelError) throw err;
@@ -232,7 +245,9 @@ async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promi
       optimize,
       zig: zig.version,
     };
-    writeFileAtomic(join(root, BUILD_RECORD_PATH), `${JSON.stringify(record, null, 2)}\n`, { display: show(ctx, BUILD_RECORD_PATH) });
+    writeFileAtomic(join(root, BUILD_RECORD_PATH), `${JSON.stringify(record, null, 2)}\n`, {
+      display: show(ctx, BUILD_RECORD_PATH),
+    });
     ctx.say(`Built workload bundle: ${show(ctx, BUNDLE_PATH)}`);
     return record;
   } finally {
@@ -286,7 +301,12 @@ function writeBundle(ctx: WorkflowContext, binary: string, env: Buffer): Buffer 
   const { root } = ctx.project;
   const bundling = ctx.progress.begin(`Writing bundle ${show(ctx, BUNDLE_PATH)}`);
   try {
-    const bundle = createBundle({ workloadPath: binary, env, mtime: bundleMtime(ctx.env), stagingDir: join(root, 'build', `.bundle.${process.pid}.tmp`) });
+    const bundle = createBundle({
+      workloadPath: binary,
+      env,
+      mtime: bundleMtime(ctx.env),
+      stagingDir: join(root, 'build', `.bundle.${process.pid}.tmp`),
+    });
     writeFileAtomic(join(root, BUNDLE_PATH), bundle, { display: show(ctx, BUNDLE_PATH) });
     return bundle;
   } finally {
@@ -329,14 +349,19 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
     throw new UkernelError('BundleInvalid', `cannot read ${show(ctx, BUNDLE_PATH)} (ENOENT); build the workload first`);
   }
   if (build === null || build.bundle_sha256 !== sha256Hex(bundle)) {
-    throw new UkernelError('BundleInvalid', `${show(ctx, BUNDLE_PATH)} does not match ${show(ctx, BUILD_RECORD_PATH)} (changed after \`ukernel build\`?)`);
+    throw new UkernelError(
+      'BundleInvalid',
+      `${show(ctx, BUNDLE_PATH)} does not match ${show(ctx, BUILD_RECORD_PATH)} (changed after \`ukernel build\`?)`,
+    );
   }
   const kernel = kernelPath(ctx);
   try {
     checkKernelElf(kernel.path, kernel.from);
   } catch (err) {
     if (isUkernelError(err, 'KernelNotFound')) {
-      throw new UkernelError('KernelNotFound', err.message, { hint: 'Build the kernel: bash scripts/build-kernel.sh (or set UKERNEL_KERNEL).' });
+      throw new UkernelError('KernelNotFound', err.message, {
+        hint: 'Build the kernel: bash scripts/build-kernel.sh (or set UKERNEL_KERNEL).',
+      });
     }
     throw err;
   }
@@ -388,7 +413,11 @@ export function packIfChanged(ctx: WorkflowContext, opts: PackOptions): PackResu
   }
   const record = readPackRecord(ctx);
   const current =
-    plan !== null && record !== null && record.readonly === opts.readonly && recordedImagePath(ctx, record) === opts.imagePath && plan.inputs === record.inputs;
+    plan !== null &&
+    record !== null &&
+    record.readonly === opts.readonly &&
+    recordedImagePath(ctx, record) === opts.imagePath &&
+    plan.inputs === record.inputs;
   return current ? null : packImage(ctx, opts, plan ?? undefined);
 }
 

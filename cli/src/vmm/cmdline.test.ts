@@ -7,7 +7,9 @@ describe('the command-line budget', () => {
     // The longest token either VMM writes for a device, and Firecracker's own pci=off.
     const fcToken = ' virtio_mmio.device=4K@0xc0001000:5';
     const qemuToken = ' virtio_mmio.device=512@0xfeb00e00:12';
-    expect(cmdlineBudget('firecracker', 2)).toBeLessThanOrEqual(CMDLINE_BYTES_MAX_FIRECRACKER - ' pci=off'.length - 2 * fcToken.length);
+    expect(cmdlineBudget('firecracker', 2)).toBeLessThanOrEqual(
+      CMDLINE_BYTES_MAX_FIRECRACKER - ' pci=off'.length - 2 * fcToken.length,
+    );
     expect(cmdlineBudget('qemu', 2)).toBeLessThanOrEqual(CMDLINE_BYTES_MAX_KERNEL - 2 * qemuToken.length);
     expect(cmdlineBudget('firecracker', 2)).toBeLessThan(cmdlineBudget('qemu', 2));
   });

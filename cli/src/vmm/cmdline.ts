@@ -43,7 +43,10 @@ export function checkCmdlineBudget(cmdline: string, vmm: 'qemu' | 'firecracker',
   const bytes = Buffer.byteLength(cmdline);
   const budget = cmdlineBudget(vmm, devices);
   if (bytes > budget) {
-    const limit = vmm === 'firecracker' ? `Firecracker's ${CMDLINE_BYTES_MAX_FIRECRACKER + 1} bytes with its NUL` : `the kernel's ${CMDLINE_BYTES_MAX_KERNEL + 1} bytes with its NUL`;
+    const limit =
+      vmm === 'firecracker'
+        ? `Firecracker's ${CMDLINE_BYTES_MAX_FIRECRACKER + 1} bytes with its NUL`
+        : `the kernel's ${CMDLINE_BYTES_MAX_KERNEL + 1} bytes with its NUL`;
     throw new UkernelError(
       'CmdlineTooLong',
       `the kernel command line is ${bytes} bytes; with the ${devices} device token(s) ${vmm} adds, at most ${budget} fit (${limit})`,

@@ -15,12 +15,16 @@ describe('firecrackerConfig', () => {
 
   it('attaches the image as a non-root, read-only drive', () => {
     const config = firecrackerConfig({ kernel: '/k', memoryMib: 128, vcpus: 1, cmdline: 'x', image: { path: '/p/demo.img' } });
-    expect(config.drives).toEqual([{ drive_id: 'image', path_on_host: '/p/demo.img', is_root_device: false, is_read_only: true }]);
+    expect(config.drives).toEqual([
+      { drive_id: 'image', path_on_host: '/p/demo.img', is_root_device: false, is_read_only: true },
+    ]);
   });
 
   it('attaches the events device as a second, writable drive', () => {
     const image = { path: '/p/demo.img' };
-    expect(firecrackerConfig({ kernel: '/k', memoryMib: 128, vcpus: 1, cmdline: '', image, events: '/p/r.events' }).drives).toEqual([
+    expect(
+      firecrackerConfig({ kernel: '/k', memoryMib: 128, vcpus: 1, cmdline: '', image, events: '/p/r.events' }).drives,
+    ).toEqual([
       { drive_id: 'image', path_on_host: '/p/demo.img', is_root_device: false, is_read_only: true },
       { drive_id: 'events', path_on_host: '/p/r.events', is_root_device: false, is_read_only: false },
     ]);
@@ -31,7 +35,14 @@ describe('firecrackerConfig', () => {
 
   it('boots without the API socket, its own log in a file from the first line on', () => {
     expect(firecrackerArgs('/c.json', '/r.vmm.log')).toEqual([
-      '--no-api', '--config-file', '/c.json', '--log-path', '/r.vmm.log', '--level', 'Info', '--show-level',
+      '--no-api',
+      '--config-file',
+      '/c.json',
+      '--log-path',
+      '/r.vmm.log',
+      '--level',
+      'Info',
+      '--show-level',
     ]);
   });
 });

@@ -35,7 +35,9 @@ export function firecrackerConfig(opts: FirecrackerOptions): FirecrackerConfig {
       ...(opts.image === undefined
         ? []
         : [{ drive_id: 'image', path_on_host: opts.image.path, is_root_device: false, is_read_only: true }]),
-      ...(opts.events === undefined ? [] : [{ drive_id: 'events', path_on_host: opts.events, is_root_device: false, is_read_only: false }]),
+      ...(opts.events === undefined
+        ? []
+        : [{ drive_id: 'events', path_on_host: opts.events, is_root_device: false, is_read_only: false }]),
     ],
     'machine-config': { vcpu_count: opts.vcpus, mem_size_mib: opts.memoryMib },
   };

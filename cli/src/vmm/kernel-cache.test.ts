@@ -34,6 +34,8 @@ describe('kernel cache', () => {
   });
 
   it('refuses a kernel section that does not match its hash', () => {
-    expect(() => cachedKernel(image, { ...section, sha256: '0'.repeat(64) }, env)).toThrow(expect.objectContaining({ code: 'UK125' }));
+    expect(() => cachedKernel(image, { ...section, sha256: '0'.repeat(64) }, env)).toThrow(
+      expect.objectContaining({ code: 'UK125' }),
+    );
   });
 });

@@ -19,7 +19,11 @@ function sha256Of(bytes: Uint8Array): string {
 }
 
 /** Path of the cached kernel for `section` of the image at `imagePath`; extracts it if needed. */
-export function cachedKernel(imagePath: string, section: SectionInfo, env: NodeJS.ProcessEnv = process.env): { path: string; extracted: boolean } {
+export function cachedKernel(
+  imagePath: string,
+  section: SectionInfo,
+  env: NodeJS.ProcessEnv = process.env,
+): { path: string; extracted: boolean } {
   const path = join(kernelCacheDir(env), `${section.sha256}.elf`);
   try {
     if (sha256Of(readFileSync(path)) === section.sha256) return { path, extracted: false };
@@ -36,7 +40,10 @@ export function cachedKernel(imagePath: string, section: SectionInfo, env: NodeJ
   // The image was verified just before, but it may change under us: check what we write.
   const actual = sha256Of(bytes);
   if (actual !== section.sha256) {
-    throw new UkernelError('ImageCorrupt', `image ${imagePath}: kernel section changed while it was read (sha256 ${actual}, expected ${section.sha256})`);
+    throw new UkernelError(
+      'ImageCorrupt',
+      `image ${imagePath}: kernel section changed while it was read (sha256 ${actual}, expected ${section.sha256})`,
+    );
   }
   writeFileAtomic(path, bytes, { mode: 0o644, display: path });
   return { path, extracted: true };

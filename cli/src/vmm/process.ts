@@ -43,11 +43,7 @@ export interface SpawnVmmOptions {
 
 /** Spawn `binary args…` with stdin ignored, stderr piped and stdout piped (or sent to
  *  `stdoutFd`). Rejects if exec fails. */
-export async function spawnVmm(
-  binary: string,
-  args: readonly string[],
-  options: SpawnVmmOptions = {},
-): Promise<VmmProcess> {
+export async function spawnVmm(binary: string, args: readonly string[], options: SpawnVmmOptions = {}): Promise<VmmProcess> {
   const env = options.env ?? process.env;
   const command = withParentDeathSignal(binary, args, env, options.parentDeathSignal !== false);
 
@@ -94,7 +90,13 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
     timer = setTimeout(() => resolve(false), ms);
   });
   try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -7,13 +7,31 @@ const base = { kernel: '/k.elf', memoryMib: 128, vcpus: 1, cmdline: '' };
 describe('qemuArgs', () => {
   it('KVM: microvm without PIT/PIC, host CPU minus arch-capabilities', () => {
     expect(qemuArgs({ ...base, accel: 'kvm' })).toEqual([
-      '-M', 'microvm,acpi=off,x-option-roms=off,rtc=off,pit=off,pic=off',
-      '-accel', 'kvm', '-cpu', 'host,-arch-capabilities',
-      '-m', '128', '-smp', '1',
-      '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
-      '-global', 'virtio-mmio.force-legacy=off',
-      '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
-      '-kernel', '/k.elf', '-append', '',
+      '-M',
+      'microvm,acpi=off,x-option-roms=off,rtc=off,pit=off,pic=off',
+      '-accel',
+      'kvm',
+      '-cpu',
+      'host,-arch-capabilities',
+      '-m',
+      '128',
+      '-smp',
+      '1',
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-serial',
+      'stdio',
+      '-no-reboot',
+      '-global',
+      'virtio-mmio.force-legacy=off',
+      '-device',
+      'isa-debug-exit,iobase=0xf4,iosize=0x04',
+      '-kernel',
+      '/k.elf',
+      '-append',
+      '',
     ]);
   });
 
@@ -28,7 +46,12 @@ describe('qemuArgs', () => {
 
   it("legacyInterrupts: PIC and PIT on, in KVM's irqchip (Firecracker's wiring, for tests)", () => {
     const kvm = qemuArgs({ ...base, accel: 'kvm', legacyInterrupts: true });
-    expect(kvm.slice(0, 4)).toEqual(['-M', 'microvm,acpi=off,x-option-roms=off,rtc=off,pit=on,pic=on', '-accel', 'kvm,kernel-irqchip=on']);
+    expect(kvm.slice(0, 4)).toEqual([
+      '-M',
+      'microvm,acpi=off,x-option-roms=off,rtc=off,pit=on,pic=on',
+      '-accel',
+      'kvm,kernel-irqchip=on',
+    ]);
     const tcg = qemuArgs({ ...base, accel: 'tcg', legacyInterrupts: true });
     expect(tcg.slice(0, 4)).toEqual(['-M', 'microvm,acpi=off,x-option-roms=off,rtc=off,pit=on,pic=on', '-accel', 'tcg']);
   });
@@ -46,10 +69,14 @@ describe('qemuArgs with an image', () => {
   it('attaches the image as a virtio-blk disk after the kernel, always read-only', () => {
     const args = qemuArgs({ ...base, accel: 'tcg', image: { path: '/p/dist/demo.img' } });
     expect(args.slice(-4)).toEqual([
-      '-drive', 'id=image,file=/p/dist/demo.img,format=raw,if=none,readonly=on',
-      '-device', 'virtio-blk-device,drive=image',
+      '-drive',
+      'id=image,file=/p/dist/demo.img,format=raw,if=none,readonly=on',
+      '-device',
+      'virtio-blk-device,drive=image',
     ]);
-    expect(qemuArgs({ ...base, accel: 'tcg', image: { path: '/a,b/x.img' } })).toContain('id=image,file=/a,,b/x.img,format=raw,if=none,readonly=on');
+    expect(qemuArgs({ ...base, accel: 'tcg', image: { path: '/a,b/x.img' } })).toContain(
+      'id=image,file=/a,,b/x.img,format=raw,if=none,readonly=on',
+    );
   });
 });
 
@@ -67,15 +94,26 @@ describe('qemuArgs with the events device', () => {
   it('attaches it as a second virtio-blk disk after the image, writable, errors reported to the guest', () => {
     const args = qemuArgs({ ...base, accel: 'tcg', image: { path: '/p/demo.img' }, events: '/p/logs/runs/r,1.events' });
     expect(args.slice(-8)).toEqual([
-      '-drive', 'id=image,file=/p/demo.img,format=raw,if=none,readonly=on',
-      '-device', 'virtio-blk-device,drive=image',
-      '-drive', 'id=events,file=/p/logs/runs/r,,1.events,format=raw,if=none,werror=report,rerror=report',
-      '-device', 'virtio-blk-device,drive=events',
+      '-drive',
+      'id=image,file=/p/demo.img,format=raw,if=none,readonly=on',
+      '-device',
+      'virtio-blk-device,drive=image',
+      '-drive',
+      'id=events,file=/p/logs/runs/r,,1.events,format=raw,if=none,werror=report,rerror=report',
+      '-device',
+      'virtio-blk-device,drive=events',
     ]);
   });
 
   it('is the only disk of a bare kernel run', () => {
     const args = qemuArgs({ ...base, accel: 'kvm', events: '/e.events' });
-    expect(args.slice(-6)).toEqual(['-append', '', '-drive', 'id=events,file=/e.events,format=raw,if=none,werror=report,rerror=report', '-device', 'virtio-blk-device,drive=events']);
+    expect(args.slice(-6)).toEqual([
+      '-append',
+      '',
+      '-drive',
+      'id=events,file=/e.events,format=raw,if=none,werror=report,rerror=report',
+      '-device',
+      'virtio-blk-device,drive=events',
+    ]);
   });
 });

@@ -33,19 +33,28 @@ export function qemuArgs(opts: QemuOptions): string[] {
       ? ['-accel', kvm, '-cpu', 'host,-arch-capabilities'] // plain `host` aborts on nested PVM KVM
       : ['-accel', 'tcg'];
   return [
-    '-M', machine.join(','),
+    '-M',
+    machine.join(','),
     ...accel,
-    '-m', String(opts.memoryMib),
-    '-smp', String(opts.vcpus),
+    '-m',
+    String(opts.memoryMib),
+    '-smp',
+    String(opts.vcpus),
     '-nodefaults',
     '-no-user-config',
-    '-display', 'none',
-    '-serial', 'stdio',
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
     '-no-reboot',
-    '-global', 'virtio-mmio.force-legacy=off',
-    '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
-    '-kernel', opts.kernel,
-    '-append', opts.cmdline,
+    '-global',
+    'virtio-mmio.force-legacy=off',
+    '-device',
+    'isa-debug-exit,iobase=0xf4,iosize=0x04',
+    '-kernel',
+    opts.kernel,
+    '-append',
+    opts.cmdline,
     ...(opts.image === undefined ? [] : imageArgs(opts.image)),
     ...(opts.events === undefined ? [] : eventsArgs(opts.events)),
   ];
@@ -60,8 +69,10 @@ function driveFile(path: string): string {
  *  could not write, instead of QEMU's default of pausing the VM, which would hang the run. */
 function eventsArgs(path: string): string[] {
   return [
-    '-drive', `id=events,file=${driveFile(path)},format=raw,if=none,werror=report,rerror=report`,
-    '-device', 'virtio-blk-device,drive=events',
+    '-drive',
+    `id=events,file=${driveFile(path)},format=raw,if=none,werror=report,rerror=report`,
+    '-device',
+    'virtio-blk-device,drive=events',
   ];
 }
 
@@ -69,7 +80,9 @@ function eventsArgs(path: string): string[] {
  *  write lock) and an image on read-only storage boots. */
 function imageArgs(image: { path: string }): string[] {
   return [
-    '-drive', `id=image,file=${driveFile(image.path)},format=raw,if=none,readonly=on`,
-    '-device', 'virtio-blk-device,drive=image',
+    '-drive',
+    `id=image,file=${driveFile(image.path)},format=raw,if=none,readonly=on`,
+    '-device',
+    'virtio-blk-device,drive=image',
   ];
 }

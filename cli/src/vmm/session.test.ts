@@ -113,12 +113,22 @@ describe('runSession with the events device', () => {
             { kind: 'output', tNs: 3200, text: 'ial\n@uk:trace v=1 kind=end span=1 task=0 t_ns=1\nno newline' },
           ],
         },
-        { final: true, flushNs: 9000, records: [{ kind: 'kernel', tNs: 9000, text: '@uk:exit v=1 status=42 reason=return events_dropped=0 events_failed=0' }] },
+        {
+          final: true,
+          flushNs: 9000,
+          records: [{ kind: 'kernel', tNs: 9000, text: '@uk:exit v=1 status=42 reason=return events_dropped=0 events_failed=0' }],
+        },
       ],
       (events, written) => `sleep 0.1; dd if=${written} of=${events} bs=512 conv=notrunc status=none; sleep 0.2; exit 85`,
     );
     const result = await s.promise;
-    expect(s.echoed).toEqual(['hello', '@uk:exit v=1 status=0 reason=return', 'partial', '@uk:trace v=1 kind=end span=1 task=0 t_ns=1', 'no newline']);
+    expect(s.echoed).toEqual([
+      'hello',
+      '@uk:exit v=1 status=0 reason=return',
+      'partial',
+      '@uk:trace v=1 kind=end span=1 task=0 t_ns=1',
+      'no newline',
+    ]);
     expect(s.warnings).toEqual([]);
     expect(result.boot?.record.readyNs).toBe(2500);
     expect(result.workloadStart?.record.tNs).toBe(3000);
@@ -161,7 +171,17 @@ describe('decideStatus', () => {
     );
   });
 
-  const exit = { atNs: 0n, record: { kind: 'exit' as const, status: 101, reason: 'panic', eventsDropped: null, eventsFailed: null, interruptsUnexpected: null } };
+  const exit = {
+    atNs: 0n,
+    record: {
+      kind: 'exit' as const,
+      status: 101,
+      reason: 'panic',
+      eventsDropped: null,
+      eventsFailed: null,
+      interruptsUnexpected: null,
+    },
+  };
   it('the @uk:exit record gives the status where the VMM cannot (Firecracker exits 0)', () => {
     expect(decideStatus({ exit, stderrTail: [], vmmExit: { code: 0, signal: null, atNs: 0n } }, 'firecracker')).toBe(101);
   });
@@ -174,15 +194,17 @@ describe('decideStatus', () => {
     expect(decideStatus({ exit, stderrTail: [], vmmExit: { code: (101 << 1) | 1, signal: null, atNs: 0n } }, 'qemu')).toBe(101);
     // The exit code keeps the low 7 bits of the status only: 200 arrives as 72.
     const high = { ...exit, record: { ...exit.record, status: 200 } };
-    expect(decideStatus({ exit: high, stderrTail: [], vmmExit: { code: ((200 << 1) | 1) & 0xff, signal: null, atNs: 0n } }, 'qemu')).toBe(200);
+    expect(
+      decideStatus({ exit: high, stderrTail: [], vmmExit: { code: ((200 << 1) | 1) & 0xff, signal: null, atNs: 0n } }, 'qemu'),
+    ).toBe(200);
   });
 
   it('a run with an image whose workload never started is never a success', () => {
     const ok = { ...exit, record: { ...exit.record, status: 0, reason: 'test' } };
     const vmmExit = { code: 1, signal: null, atNs: 0n };
-    expect(() => decideStatus({ exit: ok, stderrTail: [], vmmExit, workloadStart: null }, 'qemu', { imageAttached: true })).toThrow(
-      expect.objectContaining({ code: 'UK205', exitCode: 125 }),
-    );
+    expect(() =>
+      decideStatus({ exit: ok, stderrTail: [], vmmExit, workloadStart: null }, 'qemu', { imageAttached: true }),
+    ).toThrow(expect.objectContaining({ code: 'UK205', exitCode: 125 }));
     expect(decideStatus({ exit: ok, stderrTail: [], vmmExit, workloadStart: null }, 'qemu', { imageAttached: false })).toBe(0);
   });
 });

@@ -287,7 +287,9 @@ class VmSession {
   private async stopVmm(proc: VmmProcess, result: Outcome): Promise<void> {
     if (proc.exitInfo() !== null) return;
     if (result.kind === 'exit-grace') {
-      this.opts.warn(`notice: ${this.opts.vmm} still running ${formatDuration(EXIT_AFTER_RECORD_MS * 1e6)} after @uk:exit; stopping it`);
+      this.opts.warn(
+        `notice: ${this.opts.vmm} still running ${formatDuration(EXIT_AFTER_RECORD_MS * 1e6)} after @uk:exit; stopping it`,
+      );
     }
     const stopped = await proc.stop(KILL_GRACE_MS);
     if (!stopped.exited) this.opts.warn(`warning: ${this.opts.vmm} (pid ${proc.pid}) did not exit after SIGKILL`);
@@ -383,7 +385,8 @@ class VmSession {
     } else if (record.kind === 'kernel') {
       const parsed = parseRecordLine(record.line);
       if (parsed.type === 'record') this.handleRecord(parsed.record, atNs, 'events');
-      else if (parsed.type === 'malformed') this.opts.warn(`warning: malformed kernel record on the events device (${parsed.reason})`);
+      else if (parsed.type === 'malformed')
+        this.opts.warn(`warning: malformed kernel record on the events device (${parsed.reason})`);
     }
     // Log and trace records stay in the events file for `ukernel logs` and `ukernel trace`.
   }
@@ -492,7 +495,11 @@ export function decideStatus(
   return status;
 }
 
-function statusOf(result: Pick<SessionResult, 'exit' | 'vmmExit' | 'stderrTail'>, vmm: VmmName, warn: (line: string) => void): number {
+function statusOf(
+  result: Pick<SessionResult, 'exit' | 'vmmExit' | 'stderrTail'>,
+  vmm: VmmName,
+  warn: (line: string) => void,
+): number {
   const { code, signal } = result.vmmExit;
   // isa-debug-exit makes QEMU exit (status << 1) | 1, cut to 8 bits: the low 7 bits of the
   // status. QEMU's own errors exit 1 with a message.
@@ -501,7 +508,9 @@ function statusOf(result: Pick<SessionResult, 'exit' | 'vmmExit' | 'stderrTail'>
   if (result.exit !== null) {
     const recorded = result.exit.record.status;
     if (debugExit !== null && debugExit !== (recorded & 0x7f)) {
-      warn(`warning: the exit record says status ${recorded} but the guest wrote ${debugExit} to isa-debug-exit; using ${debugExit}`);
+      warn(
+        `warning: the exit record says status ${recorded} but the guest wrote ${debugExit} to isa-debug-exit; using ${debugExit}`,
+      );
       return debugExit;
     }
     return recorded;
@@ -556,7 +565,8 @@ function tailLines(text: Buffer, prefix: string): string[] {
     if (i === text.length || text[i] === 0x0a) {
       const line = text.subarray(start, i);
       // Our own stop request is not news ("qemu-system-x86_64: terminating on signal 15 from pid …").
-      if (line.length > 0 && !TERMINATING_RE.test(line.toString('latin1'))) lines.push(`${prefix}: ${sanitizeLine(line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line)}`);
+      if (line.length > 0 && !TERMINATING_RE.test(line.toString('latin1')))
+        lines.push(`${prefix}: ${sanitizeLine(line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line)}`);
       start = i + 1;
     }
   }

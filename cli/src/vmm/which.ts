@@ -2,11 +2,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 
-export function findExecutable(
-  name: string,
-  env: NodeJS.ProcessEnv = process.env,
-  override?: string,
-): string | null {
+export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env, override?: string): string | null {
   const wanted = override !== undefined && override !== '' ? override : name;
   if (wanted.includes('/')) {
     const path = isAbsolute(wanted) ? wanted : resolve(wanted);
