@@ -104,7 +104,7 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     };
     // The boot record goes out now, on the events device when there is one: on the console it
     // would cost a VM exit per byte before the workload starts.
-    events.init(disks.events);
+    events.init(disks.events, if (disks.events_later) &workload.attach_events_device else null);
     report_boot(&boot_information, clock);
     if (verbose) report_details(&boot_information, cmdline);
     const image = disks.image orelse {
@@ -132,8 +132,6 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
         workload_failed("arguments", err);
     steps.load_tsc = cpu.rdtsc();
     report_workload_start(clock, &steps, load_start_tsc);
-    // One block now: the host sees the boot and start records before the workload's output.
-    events.flush(false);
     exceptions.continuation = .{
         .entry = @intFromPtr(&after_fault),
         .stack_top = @intFromPtr(&after_fault_stack) + after_fault_stack.len,

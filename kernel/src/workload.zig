@@ -45,7 +45,34 @@ var header_bytes: [format.header_bytes]u8 align(4096) = undefined;
 var probe_bytes: [format.header_bytes]u8 align(4096) = undefined;
 var disk: disk_module.Disk = undefined;
 
-pub const Disks = struct { image: ?*disk_module.Disk = null, events: ?*block.Device = null };
+/// `events`: the events device, set up; `events_later`: disks after the image that
+/// attach_events_device looks at when the events channel first writes.
+pub const Disks = struct {
+    image: ?*disk_module.Disk = null,
+    events: ?*block.Device = null,
+    events_later: bool = false,
+};
+
+/// Where attach_events_device resumes the search.
+var later: struct { devices: *const DeviceList, next: usize, timeout_ticks: u64 } = undefined;
+
+/// The first disk after the image that holds an events-device header, set up; null when none
+/// does. Called once, by the events channel, in ring 3.
+pub fn attach_events_device() ?*block.Device {
+    const announced = later.devices.slice();
+    assert(later.next < announced.len);
+    for (announced[later.next..], later.next..) |device, index| {
+        if (announced_before(announced[0..index], device.base)) continue;
+        const transport: mmio.Transport = .{ .base = device.base };
+        const id = transport.probe() catch continue;
+        if (id != .block) continue;
+        events_device = block.Device.init(transport, later.timeout_ticks) catch continue;
+        events_device.read(0, &probe_bytes) catch continue;
+        const magic = probe_bytes[0..events.device_magic.len];
+        if (std.mem.eql(u8, magic, events.device_magic)) return &events_device;
+    }
+    return null;
+}
 
 /// Finds the image disk and the events device among the virtio-blk devices, by what their first
 /// sector holds; other disks are left alone. An error when the image disk is unusable.
@@ -60,6 +87,13 @@ pub fn discover_disks(
         // The same device announced twice (a user token repeating the VMM's) is set up once:
         // initialising it again would reset it under the first driver.
         if (announced_before(devices.slice()[0..index], announced.base)) continue;
+        if (found.image != null and found.events == null) {
+            // The disks after the image are left for the events channel to set up when its first
+            // block leaves (attach_events_device): the workload starts ~0.8 ms sooner.
+            later = .{ .devices = devices, .next = index, .timeout_ticks = timeout_ticks };
+            found.events_later = true;
+            break;
+        }
         const transport: mmio.Transport = .{ .base = announced.base };
         const id = transport.probe() catch continue;
         if (id != .block) continue;

@@ -63,17 +63,76 @@ pub var write_failed: bool = false;
 /// same task wrote again before anything else was recorded), else null.
 var console_tail: ?struct { offset: u32, task: u32 } = null;
 
-pub fn init(events_device: ?*block.Device) void {
+/// Sets up the events device the first time a block must leave, when the kernel found one but
+/// left it alone so far: its set-up costs some twenty MMIO exits (~0.8 ms under nested KVM),
+/// which the workload's start need not wait for. Returns the device, or null when the disk is
+/// not an events device after all.
+pub const Attach = *const fn () ?*block.Device;
+var attach: ?Attach = null;
+
+/// `events_device`: set up already; `later`: a disk to set up at the first flush; neither: no
+/// events channel (records go to the serial console).
+pub fn init(events_device: ?*block.Device, later: ?Attach) void {
     assert(payload_bytes == 0);
+    assert(events_device == null or later == null);
     device = events_device;
-    if (events_device != null) console.mark_hook = &mark_needed;
+    attach = later;
+    if (has_channel()) console.mark_hook = &mark_needed;
     flush_interval_ticks = clock.ticks_for_ns(constants.events_flush_interval_ns);
     last_flush_tsc = cpu.rdtsc();
 }
 
+/// Records go to the events device (now or once it is set up), not to the serial console.
+fn has_channel() bool {
+    return device != null or attach != null;
+}
+
+/// The device, set up on first use; null when there is none.
+fn device_now() ?*block.Device {
+    if (device) |events_device| return events_device;
+    const attach_device = attach orelse return null;
+    attach = null;
+    device = attach_device();
+    if (device == null) channel_lost();
+    return device;
+}
+
+/// The disk set aside for events was not one: what the buffer holds goes to the serial console
+/// (kernel records as records, output escaped; log and trace records are counted as dropped),
+/// and so does everything after.
+fn channel_lost() void {
+    assert(device == null and attach == null);
+    console.mark_hook = null;
+    const payload = current_payload();
+    var offset: usize = 0;
+    var records: u32 = 0;
+    while (offset + text_record_header_bytes <= payload.len and records < payload.len) : (records += 1) {
+        const size = std.mem.readInt(u32, payload[offset..][0..4], .little);
+        if (size < record_header_bytes or size > payload.len - offset) break;
+        const record = payload[offset..][0..size];
+        const text = record[text_record_header_bytes..];
+        switch (record[4]) {
+            @intFromEnum(Kind.kernel) => console_record_line(text),
+            @intFromEnum(Kind.console) => console.write_workload(text),
+            else => dropped_total += 1,
+        }
+        offset += size;
+    }
+    payload_bytes = 0;
+    console_tail = null;
+}
+
+fn console_record_line(text: []const u8) void {
+    var line: [constants.console_line_bytes_max + 1]u8 = undefined;
+    if (text.len > constants.console_line_bytes_max) return;
+    @memcpy(line[0..text.len], text);
+    line[text.len] = '\n';
+    console.write_record(line[0 .. text.len + 1]);
+}
+
 pub fn log(task: u32, level: u8, message: []const u8, fields: []const Field) void {
     const t_ns = clock.now_ns();
-    if (device == null) return log_to_console(level, message, fields);
+    if (!has_channel()) return log_to_console(level, message, fields);
     var size: u64 = record_header_bytes + 8 + message.len;
     for (fields) |field| size += 4 + field.key.len + field.value.len;
     const record = reserve(size) orelse return;
@@ -96,7 +155,7 @@ pub fn log(task: u32, level: u8, message: []const u8, fields: []const Field) voi
 
 pub fn span_begin(task: u32, span: u64, parent: u64, name: []const u8) void {
     const t_ns = clock.now_ns();
-    if (device == null) {
+    if (!has_channel()) {
         var safe: [constants.name_bytes_max]u8 = undefined;
         trace_to_console(
             "kind=begin span={d} parent={d} task={d} t_ns={d} name={s}\n",
@@ -116,7 +175,7 @@ pub fn span_begin(task: u32, span: u64, parent: u64, name: []const u8) void {
 
 pub fn span_end(task: u32, span: u64) void {
     const t_ns = clock.now_ns();
-    if (device == null) {
+    if (!has_channel()) {
         trace_to_console("kind=end span={d} task={d} t_ns={d}\n", .{ span, task, t_ns });
         return;
     }
@@ -128,7 +187,7 @@ pub fn span_end(task: u32, span: u64) void {
 
 pub fn event(task: u32, name: []const u8, value: u64) void {
     const t_ns = clock.now_ns();
-    if (device == null) {
+    if (!has_channel()) {
         var safe: [constants.name_bytes_max]u8 = undefined;
         trace_to_console(
             "kind=event value={d} task={d} t_ns={d} name={s}\n",
@@ -161,7 +220,7 @@ fn mark_needed() ?u64 {
 /// is full or failed the bytes are dropped and counted: they never go to the serial console,
 /// which carries only the kernel's own output while an events device is attached.
 pub fn console_output(task: u32, bytes: []const u8) bool {
-    if (device == null) return false;
+    if (!has_channel()) return false;
     const chunk_bytes_max = constants.events_buffer_bytes - text_record_header_bytes;
     var rest = bytes;
     var chunks: u32 = 0;
@@ -207,7 +266,7 @@ fn console_record(task: u32, bytes: []const u8) void {
 /// device is attached.
 pub fn kernel_record(line: []const u8) bool {
     assert(line.len > 0 and line[line.len - 1] != '\n');
-    if (device == null or device_full or !cpu.in_ring3()) return false;
+    if (!has_channel() or device_full or !cpu.in_ring3()) return false;
     const t_ns = clock.now_ns();
     const record = reserve(text_record_header_bytes + line.len) orelse return false;
     if (device_full) return false; // reserve() flushed and the device filled up
@@ -234,7 +293,7 @@ pub fn maybe_flush() void {
 pub fn flush(final: bool) void {
     last_flush_tsc = cpu.rdtsc();
     console_tail = null;
-    const events_device = device orelse return;
+    const events_device = device_now() orelse return;
     if (payload_bytes == 0 and !final) return;
     if (!device_full) {
         const total = seal(final);
