@@ -106,7 +106,8 @@ fn channel_lost() void {
     const payload = current_payload();
     var offset: usize = 0;
     var records: u32 = 0;
-    while (offset + text_record_header_bytes <= payload.len and records < payload.len) : (records += 1) {
+    const records_max = payload.len / record_header_bytes;
+    while (offset + text_record_header_bytes <= payload.len and records < records_max) : (records += 1) {
         const size = std.mem.readInt(u32, payload[offset..][0..4], .little);
         if (size < record_header_bytes or size > payload.len - offset) break;
         const record = payload[offset..][0..size];
