@@ -107,7 +107,8 @@ fn channel_lost() void {
     var offset: usize = 0;
     var records: u32 = 0;
     const records_max = payload.len / record_header_bytes;
-    while (offset + text_record_header_bytes <= payload.len and records < records_max) : (records += 1) {
+    const end = payload.len;
+    while (offset + text_record_header_bytes <= end and records < records_max) : (records += 1) {
         const size = std.mem.readInt(u32, payload[offset..][0..4], .little);
         if (size < record_header_bytes or size > payload.len - offset) break;
         const record = payload[offset..][0..size];
