@@ -317,3 +317,12 @@ it('options that exclude each other say so in the hint', async () => {
     /^error UK100: option '--kernel <elf>' cannot be used with option '--image <path>'\nhint: The two options exclude each other/,
   );
 });
+
+describe('usage errors from commander', () => {
+  it('come out on one line, with no escaped newline', async () => {
+    const code = await main(['node', 'ukernel', 'hepl'], actions({}));
+    expect(code).toBe(2);
+    expect(written(stderr)).toMatch(/^error UK100: unknown command 'hepl' \(Did you mean help\?\)\n/);
+    expect(written(stderr)).not.toContain('\\x0a');
+  });
+});

@@ -270,7 +270,9 @@ export function handleError(err: unknown, json: boolean): number {
     if (err.code === 'commander.help' || err.code === 'commander.helpDisplayed') return EXIT_USAGE;
     const conflict = err.code === 'commander.conflictingOption';
     const hint = conflict ? 'The two options exclude each other: pass only one (see `ukernel <command> --help`).' : undefined;
-    err = new UkernelError('Usage', err.message.replace(/^error: /, ''), hint === undefined ? {} : { hint });
+    // Commander's own text, on one line ("unknown command 'x'\n(Did you mean y?)").
+    const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+    err = new UkernelError('Usage', message, hint === undefined ? {} : { hint });
   }
   if (err instanceof Interrupted) {
     if (!json) writeErr(errColors().yellow(`ukernel: ${err.message}; ${err.stopped}`));
