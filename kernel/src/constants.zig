@@ -39,6 +39,16 @@ pub const stacks_registered_max: u32 = 64;
 /// Size of each interrupt-stack-table stack (double fault, NMI, machine check).
 pub const ist_stack_bytes: u64 = 16 * 1024;
 
+comptime {
+    assert(kernel_load_address >= 0x10_0000); // Firecracker rejects e_entry below 1 MiB.
+    assert(ram_limit_bytes <= mmio_window_base);
+    assert(mmio_window_base < identity_map_bytes);
+    assert(identity_map_bytes % (2 << 20) == 0);
+    assert(boot_stack_bytes % 4096 == 0);
+    assert(supervisor_stack_bytes % 4096 == 0);
+    assert(ist_stack_bytes % 4096 == 0);
+}
+
 // ---- Boot information ----------------------------------------------------------------------
 
 /// Longest kernel command line accepted (Firecracker's limit is 2048 bytes).
@@ -54,6 +64,12 @@ pub const cmdline_tokens_max: u32 = (cmdline_bytes_max + 1) / 2;
 
 /// Most virtio-mmio devices listed on the command line (Firecracker allows 17 on x86).
 pub const virtio_devices_max: u32 = 32;
+
+comptime {
+    assert(cmdline_bytes_max >= 2048);
+    // n tokens need 2n - 1 bytes: one more token than the bound never fits the longest line.
+    assert(2 * (cmdline_tokens_max + 1) - 1 > cmdline_bytes_max);
+}
 
 // ---- Console -------------------------------------------------------------------------------
 
@@ -78,6 +94,12 @@ pub const console_write_bytes_max: u64 = 64 * 1024;
 /// and the CLI reads records up to this length.
 pub const console_line_bytes_max: u32 = contracts.console.record_line_bytes_max;
 
+comptime {
+    assert(serial_fifo_bytes > 0);
+    assert(serial_fifo_bytes <= 64);
+    assert(console_line_bytes_max >= 128);
+}
+
 // ---- Time ----------------------------------------------------------------------------------
 
 /// PIT input clock (Hz), used to calibrate the TSC when kvmclock is absent (TCG).
@@ -95,6 +117,10 @@ pub const pit_calibration_tsc_cycles_max: u64 = 6_000_000_000;
 
 /// Frequency assumed when no clock source can be measured.
 pub const tsc_hz_fallback: u64 = 1_000_000_000;
+
+comptime {
+    assert(pit_calibration_ticks < 0x10000); // One reload period of a 16-bit counter.
+}
 
 // ---- Exit ----------------------------------------------------------------------------------
 
@@ -134,9 +160,8 @@ comptime {
     assert(rootfs_index_bytes_max < image_bytes_max);
 }
 
-/// Largest workload ELF the kernel loads, and its stack.
+/// Largest workload ELF the kernel loads.
 pub const workload_file_bytes_max: u64 = contracts.limits.workload_file_bytes_max;
-pub const workload_stack_bytes: u64 = 1 << 20;
 comptime {
     assert(workload_file_bytes_max < image_bytes_max);
 }
@@ -147,6 +172,12 @@ pub const workload_env_file_bytes_max: u64 = contracts.limits.workload_env_file_
 
 /// Status when the kernel cannot start the workload (no or bad image, bad ELF, ABI mismatch).
 pub const exit_status_workload_not_started: u8 = 102;
+
+comptime {
+    assert(virtqueue_size <= virtqueue_size_max);
+    assert(virtqueue_size >= 3);
+    assert(block_request_bytes_max % 512 == 0);
+}
 
 // ---- Tasks ------------------------------------------------------------------------------------
 
@@ -179,6 +210,15 @@ pub const idle_spin_iterations_max: u64 = 10_000_000;
 /// Status when every task is blocked and nothing can wake them.
 pub const exit_status_deadlock: u8 = 103;
 
+comptime {
+    assert(tasks_max >= 2); // The workload's task and at least one it spawns.
+    assert(task_stack_bytes % 4096 == 0);
+    assert(main_task_stack_bytes % 4096 == 0);
+    assert(idle_halt_margin_min_ns <= idle_halt_margin_initial_ns);
+    assert(idle_halt_margin_initial_ns <= idle_halt_margin_max_ns);
+    assert(idle_halt_margin_decay >= 2);
+}
+
 // ---- Handles, channels, files, arenas ----------------------------------------------------------
 
 pub const handles_max: u32 = 256;
@@ -193,6 +233,13 @@ pub const arenas_max: u32 = 64;
 pub const arena_bytes_max: u64 = 1 << 30;
 /// Most items one io.poll watches.
 pub const poll_items_max: u32 = 256;
+
+comptime {
+    assert(handles_max > 2); // Handle 0 is never used, 1 is the console.
+    assert(channels_max <= handles_max);
+    assert(channel_capacity_max > 0);
+    assert(channel_message_bytes_max > 0);
+}
 
 // ---- Events (logs and traces) -------------------------------------------------------------------
 
@@ -218,6 +265,11 @@ pub const heap_allocation_bytes_max: u64 = 1 << 30;
 pub const interrupt_vectors_max: u32 = 48;
 pub const exception_vectors: u32 = 32;
 
+comptime {
+    assert(exception_vectors < interrupt_vectors_max);
+    assert(interrupt_vectors_max <= 256);
+}
+
 // ---- Debugging -----------------------------------------------------------------------------
 
 /// Deepest backtrace printed.
@@ -225,67 +277,3 @@ pub const backtrace_frames_max: u32 = 32;
 
 /// Boot phases timed with the TSC and reported in the `@uk:boot` record, in boot order.
 pub const BootPhase = enum(u8) { ring3, boot_info, clock, devices, ready };
-
-// One assert per fact, grouped by the section of the constants it relates (a failure names the
-// single bound that broke).
-comptime {
-    // Memory layout.
-    assert(kernel_load_address >= 0x10_0000); // Firecracker rejects e_entry below 1 MiB.
-    assert(ram_limit_bytes <= mmio_window_base);
-    assert(mmio_window_base < identity_map_bytes);
-    assert(identity_map_bytes % (2 << 20) == 0);
-    assert(boot_stack_bytes % 4096 == 0);
-    assert(supervisor_stack_bytes % 4096 == 0);
-    assert(ist_stack_bytes % 4096 == 0);
-}
-
-comptime {
-    // Boot information.
-    assert(cmdline_bytes_max >= 2048);
-    // n tokens need 2n - 1 bytes: one more token than the bound never fits the longest line.
-    assert(2 * (cmdline_tokens_max + 1) - 1 > cmdline_bytes_max);
-}
-
-comptime {
-    // Console.
-    assert(serial_fifo_bytes > 0);
-    assert(serial_fifo_bytes <= 64);
-    assert(console_line_bytes_max >= 128);
-}
-
-comptime {
-    // Time.
-    assert(pit_calibration_ticks < 0x10000); // One reload period of a 16-bit counter.
-}
-
-comptime {
-    // Devices and images.
-    assert(virtqueue_size <= virtqueue_size_max);
-    assert(virtqueue_size >= 3);
-    assert(block_request_bytes_max % 512 == 0);
-    assert(workload_stack_bytes % 4096 == 0);
-}
-
-comptime {
-    // Tasks.
-    assert(tasks_max >= 2); // The workload's task and at least one it spawns.
-    assert(task_stack_bytes % 4096 == 0);
-    assert(main_task_stack_bytes % 4096 == 0);
-    assert(idle_halt_margin_min_ns <= idle_halt_margin_initial_ns);
-    assert(idle_halt_margin_initial_ns <= idle_halt_margin_max_ns);
-    assert(idle_halt_margin_decay >= 2);
-}
-
-comptime {
-    // Handles, channels, files, arenas.
-    assert(handles_max > 2); // Handle 0 is never used, 1 is the console.
-    assert(channels_max <= handles_max);
-    assert(channel_capacity_max > 0);
-    assert(channel_message_bytes_max > 0);
-}
-
-comptime {
-    // Interrupts.
-    assert(exception_vectors < interrupt_vectors_max);
-    assert(interrupt_vectors_max <= 256);
-}
