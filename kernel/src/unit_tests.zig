@@ -9,6 +9,7 @@ comptime {
     _ = @import("time/clock.zig");
     _ = @import("image/format.zig");
     _ = @import("image/rootfs.zig");
+    _ = @import("image/sha256.zig");
     _ = @import("loader/elf.zig");
     _ = @import("memory/pages.zig");
     _ = @import("memory/heap.zig");

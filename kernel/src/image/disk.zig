@@ -8,7 +8,7 @@ const pages = @import("../memory/pages.zig");
 const format = @import("format.zig");
 const rootfs = @import("rootfs.zig");
 const block = @import("../drivers/virtio/block/device.zig");
-const Sha256 = std.crypto.hash.sha2.Sha256;
+const sha256 = @import("sha256.zig");
 
 pub const Error = error{ OutOfMemory, NotAFile, FileTooLarge, FileHashMismatch } ||
     block.Error || format.Error || rootfs.Error;
@@ -56,7 +56,7 @@ pub const Disk = struct {
         try disk.device.read(sector, memory[0..padded]);
         const bytes = memory[0..entry.size];
         var digest: [32]u8 = undefined;
-        Sha256.hash(bytes, &digest, .{});
+        sha256.hash(bytes, &digest);
         if (!std.mem.eql(u8, &digest, &entry.sha256)) return error.FileHashMismatch;
         return bytes;
     }

@@ -5,7 +5,7 @@ const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const contracts = @import("../abi/contracts.zig");
-const Sha256 = std.crypto.hash.sha2.Sha256;
+const sha256 = @import("sha256.zig");
 
 // The layout is shared with the CLI's writer: generated from abi/contracts.json.
 const header_layout = contracts.image.header;
@@ -74,7 +74,7 @@ pub fn parse(bytes: *const [header_bytes]u8, disk_bytes: u64) Error!Header {
         return error.UnsupportedFormatVersion;
     }
     var digest: [32]u8 = undefined;
-    Sha256.hash(bytes[0..header_hash_offset], &digest, .{});
+    sha256.hash(bytes[0..header_hash_offset], &digest);
     const stored = bytes[header_hash_offset..][0..32];
     if (!std.mem.eql(u8, &digest, stored)) return error.HeaderHashMismatch;
 
@@ -183,7 +183,7 @@ pub fn test_header(image_bytes: u64) [header_bytes]u8 {
 }
 
 pub fn seal(bytes: *[header_bytes]u8) void {
-    Sha256.hash(bytes[0..header_hash_offset], bytes[header_hash_offset..][0..32], .{});
+    sha256.hash(bytes[0..header_hash_offset], bytes[header_hash_offset..][0..32]);
 }
 
 test "a well-formed header parses" {

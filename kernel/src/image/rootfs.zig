@@ -6,7 +6,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
-const Sha256 = std.crypto.hash.sha2.Sha256;
+const sha256 = @import("sha256.zig");
 
 // The layout is shared with the CLI's writer: generated from abi/contracts.json.
 const contract = @import("../abi/contracts.zig").image;
@@ -69,7 +69,7 @@ pub const Index = struct {
         const prologue = try parse_prologue(block, section_bytes);
         if (block.len != prologue.index_bytes) return error.BadEntry;
         var digest: [32]u8 = undefined;
-        Sha256.hash(block, &digest, .{});
+        sha256.hash(block, &digest);
         if (!std.mem.eql(u8, &digest, expected_sha256)) return error.IndexHashMismatch;
         const index: Index = .{ .block = block, .prologue = prologue };
         var previous: ?[]const u8 = null;
@@ -171,7 +171,7 @@ fn build(allocator: std.mem.Allocator, files: []const TestFile) ![]u8 {
         if (file.kind == .file) {
             std.mem.writeInt(u64, image[offset + 16 ..][0..8], data_cursor, .little);
             std.mem.writeInt(u64, image[offset + 24 ..][0..8], file.data.len, .little);
-            Sha256.hash(file.data, image[offset + 32 ..][0..32], .{});
+            sha256.hash(file.data, image[offset + 32 ..][0..32]);
             @memcpy(image[data_cursor..][0..file.data.len], file.data);
             data_cursor += std.mem.alignForward(u64, file.data.len, 512);
         }
@@ -182,7 +182,7 @@ fn build(allocator: std.mem.Allocator, files: []const TestFile) ![]u8 {
 fn index_hash(image: []const u8) [32]u8 {
     const prologue = parse_prologue(image, image.len) catch unreachable;
     var digest: [32]u8 = undefined;
-    Sha256.hash(image[0..prologue.index_bytes], &digest, .{});
+    sha256.hash(image[0..prologue.index_bytes], &digest);
     return digest;
 }
 

@@ -1,0 +1,103 @@
+//! SHA-256 (FIPS 180-4), scalar, for verifying the image: its header, its rootfs index and every
+//! file the kernel reads. Why not std.crypto.hash.sha2: the kernel is built without SSE (ring 0
+//! is emulated without it under nested KVM), and std's generic path then runs at ~28 MB/s on
+//! this machine (553 µs for a 15 KiB workload, most of entry → main); this one runs at ~330 MB/s
+//! with the same flags. The host tests check it against std for many lengths.
+
+const std = @import("std");
+const assert = std.debug.assert;
+
+pub const digest_bytes = 32;
+const block_bytes = 64;
+
+/// FIPS 180-4, 4.2.2: the first 32 bits of the fractional parts of the cube roots of the first
+/// 64 primes.
+const round_constants = [64]u32{
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+/// FIPS 180-4, 5.3.3: the initial hash value.
+const initial_state = [8]u32{
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+};
+
+/// The digest of `bytes` into `out`.
+pub fn hash(bytes: []const u8, out: *[digest_bytes]u8) void {
+    var state = initial_state;
+    const whole = bytes.len - bytes.len % block_bytes;
+    var offset: usize = 0;
+    while (offset < whole) : (offset += block_bytes) {
+        compress(&state, bytes[offset..][0..block_bytes]);
+    }
+    // The padding: 0x80, zeros, and the length in bits, in one or two blocks.
+    var tail: [2 * block_bytes]u8 = @splat(0);
+    const rest = bytes.len - whole;
+    @memcpy(tail[0..rest], bytes[whole..]);
+    tail[rest] = 0x80;
+    const tail_blocks: usize = if (rest < block_bytes - 8) 1 else 2;
+    const length_bits = @as(u64, bytes.len) * 8;
+    std.mem.writeInt(u64, tail[tail_blocks * block_bytes - 8 ..][0..8], length_bits, .big);
+    for (0..tail_blocks) |index| compress(&state, tail[index * block_bytes ..][0..block_bytes]);
+    for (state, 0..) |word, index| std.mem.writeInt(u32, out[index * 4 ..][0..4], word, .big);
+    assert(offset == whole);
+}
+
+fn compress(state: *[8]u32, block: *const [block_bytes]u8) void {
+    var schedule: [64]u32 = undefined;
+    for (0..16) |index| {
+        schedule[index] = std.mem.readInt(u32, block[index * 4 ..][0..4], .big);
+    }
+    for (16..64) |index| {
+        const w15 = schedule[index - 15];
+        const w2 = schedule[index - 2];
+        const sigma0 = std.math.rotr(u32, w15, 7) ^ std.math.rotr(u32, w15, 18) ^ (w15 >> 3);
+        const sigma1 = std.math.rotr(u32, w2, 17) ^ std.math.rotr(u32, w2, 19) ^ (w2 >> 10);
+        schedule[index] = schedule[index - 16] +% sigma0 +% schedule[index - 7] +% sigma1;
+    }
+    var v = state.*;
+    for (round_constants, schedule) |constant, word| {
+        const e = v[4];
+        const sum1 = std.math.rotr(u32, e, 6) ^ std.math.rotr(u32, e, 11) ^
+            std.math.rotr(u32, e, 25);
+        const choice = (e & v[5]) ^ (~e & v[6]);
+        const t1 = v[7] +% sum1 +% choice +% constant +% word;
+        const a = v[0];
+        const sum0 = std.math.rotr(u32, a, 2) ^ std.math.rotr(u32, a, 13) ^
+            std.math.rotr(u32, a, 22);
+        const majority = (a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]);
+        // A new array, then the copy: assigning the literal to v would write v while reading it.
+        const next: [8]u32 = .{ t1 +% sum0 +% majority, a, v[1], v[2], v[3] +% t1, e, v[5], v[6] };
+        v = next;
+    }
+    for (state, v) |*word, value| word.* +%= value;
+}
+
+test "sha256 matches std for every padding case and random data" {
+    var bytes: [1000]u8 = undefined;
+    var random = std.Random.DefaultPrng.init(7);
+    random.fill(&bytes);
+    const lengths = [_]usize{ 0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 999, 1000 };
+    for (lengths) |length| {
+        var ours: [digest_bytes]u8 = undefined;
+        var theirs: [digest_bytes]u8 = undefined;
+        hash(bytes[0..length], &ours);
+        std.crypto.hash.sha2.Sha256.hash(bytes[0..length], &theirs, .{});
+        try std.testing.expectEqualSlices(u8, &theirs, &ours);
+    }
+}
+
+test "sha256 of \"abc\" is the FIPS 180-4 example" {
+    var digest: [digest_bytes]u8 = undefined;
+    hash("abc", &digest);
+    var expected: [digest_bytes]u8 = undefined;
+    const hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    _ = try std.fmt.hexToBytes(&expected, hex);
+    try std.testing.expectEqualSlices(u8, &expected, &digest);
+}
