@@ -8,7 +8,7 @@
 // Kernel records (`@uk:boot`, `workload`, `exit`) are taken from either channel; workload bytes
 // can reach neither as records. The session enforces the boot and run timeouts, forwards
 // SIGINT/SIGTERM, and always leaves no VMM process behind.
-import { closeSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, fstatSync, openSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   CONSOLE_READ_BYTES_MAX,
@@ -26,6 +26,7 @@ import {
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
 import { parseRecordLine, type BootRecord, type ExitRecord, type UkRecord, type WorkloadRecord } from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
+import { readAt } from '../io.js';
 import { fileError, Interrupted, UkernelError } from '../errors.js';
 import { makeDirectory } from '../fsutil.js';
 import { formatDuration } from '../format.js';
@@ -96,15 +97,14 @@ export async function runSession(opts: SessionOptions): Promise<SessionResult> {
 /** Reads a file from where it last stopped, in bounded chunks. */
 class FileTail {
   private offset = 0;
-  private readonly chunk = Buffer.alloc(CONSOLE_READ_BYTES_MAX);
   constructor(private readonly fd: number) {}
 
   /** The bytes appended since the last call (at most CONSOLE_READ_BYTES_MAX), or null. */
   read(): Buffer | null {
-    const n = readSync(this.fd, this.chunk, 0, this.chunk.length, this.offset);
-    if (n === 0) return null;
-    this.offset += n;
-    return Buffer.from(this.chunk.subarray(0, n));
+    const bytes = readAt(this.fd, this.offset, CONSOLE_READ_BYTES_MAX);
+    if (bytes.length === 0) return null;
+    this.offset += bytes.length;
+    return bytes;
   }
 }
 
@@ -583,10 +583,9 @@ function vmmLogTail(path: string | null | undefined, vmm: VmmName): string[] {
     return [];
   }
   try {
-    const tail = new TailBuffer(VMM_LOG_TAIL_BYTES);
-    const tailer = new FileTail(fd);
-    for (let chunk = tailer.read(), n = 0; chunk !== null && n < 1024; chunk = tailer.read(), n++) tail.push(chunk);
-    return tailLines(tail.contents(), `${vmm} log`);
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, VMM_LOG_TAIL_BYTES);
+    return tailLines(readAt(fd, size - length, length), `${vmm} log`);
   } finally {
     closeSync(fd);
   }
