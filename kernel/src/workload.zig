@@ -63,15 +63,25 @@ pub fn attach_events_device() ?*block.Device {
     assert(later.next < announced.len);
     for (announced[later.next..], later.next..) |device, index| {
         if (announced_before(announced[0..index], device.base)) continue;
-        const transport: mmio.Transport = .{ .base = device.base };
-        const id = transport.probe() catch continue;
-        if (id != .block) continue;
-        events_device = block.Device.init(transport, later.timeout_ticks) catch continue;
-        events_device.read(0, &probe_bytes) catch continue;
-        const magic = probe_bytes[0..events.device_magic.len];
-        if (std.mem.eql(u8, magic, events.device_magic)) return &events_device;
+        const opened = open_disk(device.base, &events_device, later.timeout_ticks) catch continue;
+        if (opened and holds_events_header()) return &events_device;
     }
     return null;
+}
+
+/// Sets up the virtio-blk device at `base` in `slot` and reads its first sector into
+/// probe_bytes; false when what is there is not a virtio-blk device (left alone).
+fn open_disk(base: u64, slot: *block.Device, timeout_ticks: u64) block.Error!bool {
+    const transport: mmio.Transport = .{ .base = base };
+    const id = transport.probe() catch return false;
+    if (id != .block) return false;
+    slot.* = try block.Device.init(transport, timeout_ticks);
+    try slot.read(0, &probe_bytes);
+    return true;
+}
+
+fn holds_events_header() bool {
+    return std.mem.eql(u8, probe_bytes[0..events.device_magic.len], events.device_magic);
 }
 
 /// Finds the image disk and the events device among the virtio-blk devices, by what their first
@@ -94,14 +104,9 @@ pub fn discover_disks(
             found.events_later = true;
             break;
         }
-        const transport: mmio.Transport = .{ .base = announced.base };
-        const id = transport.probe() catch continue;
-        if (id != .block) continue;
         const slot = if (found.image == null) &image_device else &events_device;
-        slot.* = try block.Device.init(transport, timeout_ticks);
-        try slot.read(0, &probe_bytes);
-        const magic = probe_bytes[0..events.device_magic.len];
-        if (found.events == null and std.mem.eql(u8, magic, events.device_magic)) {
+        if (!try open_disk(announced.base, slot, timeout_ticks)) continue;
+        if (found.events == null and holds_events_header()) {
             if (slot != &events_device) events_device = slot.*;
             found.events = &events_device;
             continue;
