@@ -28,12 +28,22 @@ pub fn write(bytes: []const u8) void {
     at_line_start = bytes[bytes.len - 1] == '\n';
 }
 
-/// A kernel `@uk:` record line (with its newline), always at the start of a line.
+/// A kernel `@uk:` record line (without its newline), always at the start of a line.
 pub fn write_record(line: []const u8) void {
     assert(std.mem.startsWith(u8, line, "@uk:"));
-    assert(line[line.len - 1] == '\n');
-    if (!at_line_start) send("\n");
-    send(line);
+    assert(line.len <= constants.console_line_bytes_max);
+    // One burst (one supervisor call): a newline first when the line is open, the record, its
+    // newline.
+    var burst: [constants.console_line_bytes_max + 2]u8 = undefined;
+    var used: usize = 0;
+    if (!at_line_start) {
+        burst[0] = '\n';
+        used = 1;
+    }
+    @memcpy(burst[used..][0..line.len], line);
+    used += line.len;
+    burst[used] = '\n';
+    send(burst[0 .. used + 1]);
     at_line_start = true;
 }
 

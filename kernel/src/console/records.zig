@@ -14,10 +14,7 @@ const exceptions = @import("../arch/x86_64/exceptions.zig");
 fn emit(line: []const u8) void {
     assert(std.mem.startsWith(u8, line, "@uk:"));
     if (events.kernel_record(line)) return;
-    var with_newline: [constants.console_line_bytes_max + 1]u8 = undefined;
-    @memcpy(with_newline[0..line.len], line);
-    with_newline[line.len] = '\n';
-    console.write_record(with_newline[0 .. line.len + 1]);
+    console.write_record(line);
 }
 
 /// Formats a record into a bounded line and emits it. Records are far shorter than the bound
@@ -64,26 +61,30 @@ fn format_boot(writer: *std.Io.Writer, record: *const BootRecord) !void {
 /// events device could not take, whether writing to it failed, and device interrupts no driver
 /// claimed.
 pub fn exit(status: u8, reason: ExitReason) void {
+    var line: Line = undefined;
+    emit(format_exit(&line, status, reason));
+}
+
+/// The exit record again, on the serial console: when the events device failed under it.
+pub fn exit_on_console(status: u8, reason: ExitReason) void {
+    assert(events.write_failed);
+    var line: Line = undefined;
+    console.write_record(format_exit(&line, status, reason));
+}
+
+const Line = [constants.console_line_bytes_max]u8;
+
+fn format_exit(line: *Line, status: u8, reason: ExitReason) []const u8 {
     const format = "@uk:exit v={d} status={d} reason={s} events_dropped={d} events_failed={d}" ++
         " interrupts_unexpected={d}";
-    emit_formatted(format, .{
+    return std.fmt.bufPrint(line, format, .{
         constants.console_protocol_version,
         status,
         @tagName(reason),
         events.dropped_total,
         @intFromBool(events.write_failed),
         exceptions.unexpected_interrupts(),
-    });
-}
-
-/// The exit record again, on the serial console: when the events device failed under it.
-pub fn exit_on_console(status: u8, reason: ExitReason) void {
-    var line: [constants.console_line_bytes_max]u8 = undefined;
-    const format = "@uk:exit v={d} status={d} reason={s} events_dropped={d} events_failed=1\n";
-    const text = std.fmt.bufPrint(&line, format, .{
-        constants.console_protocol_version, status, @tagName(reason), events.dropped_total,
-    }) catch unreachable;
-    console.write_record(text);
+    }) catch unreachable; // The line bounds the record.
 }
 
 /// The workload is about to run: `t_ns` since kernel entry, and how long the steps before took

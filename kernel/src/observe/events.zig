@@ -114,7 +114,8 @@ fn channel_lost() void {
         const record = payload[offset..][0..size];
         const text = record[text_record_header_bytes..];
         switch (record[4]) {
-            @intFromEnum(Kind.kernel) => console_record_line(text),
+            // kernel_record wrote it: a `@uk:` line within console_line_bytes_max.
+            @intFromEnum(Kind.kernel) => console.write_record(text),
             @intFromEnum(Kind.console) => console.write_workload(text),
             else => dropped_total += 1,
         }
@@ -122,14 +123,6 @@ fn channel_lost() void {
     }
     payload_bytes = 0;
     console_tail = null;
-}
-
-fn console_record_line(text: []const u8) void {
-    var line: [constants.console_line_bytes_max + 1]u8 = undefined;
-    if (text.len > constants.console_line_bytes_max) return;
-    @memcpy(line[0..text.len], text);
-    line[text.len] = '\n';
-    console.write_record(line[0 .. text.len + 1]);
 }
 
 pub fn log(task: u32, level: u8, message: []const u8, fields: []const Field) void {
@@ -160,7 +153,7 @@ pub fn span_begin(task: u32, span: u64, parent: u64, name: []const u8) void {
     if (!has_channel()) {
         var safe: [constants.name_bytes_max]u8 = undefined;
         trace_to_console(
-            "kind=begin span={d} parent={d} task={d} t_ns={d} name={s}\n",
+            "kind=begin span={d} parent={d} task={d} t_ns={d} name={s}",
             .{ span, parent, task, t_ns, record_safe(name, &safe) },
         );
         return;
@@ -178,7 +171,7 @@ pub fn span_begin(task: u32, span: u64, parent: u64, name: []const u8) void {
 pub fn span_end(task: u32, span: u64) void {
     const t_ns = clock.now_ns();
     if (!has_channel()) {
-        trace_to_console("kind=end span={d} task={d} t_ns={d}\n", .{ span, task, t_ns });
+        trace_to_console("kind=end span={d} task={d} t_ns={d}", .{ span, task, t_ns });
         return;
     }
     const size = record_header_bytes + 8;
@@ -192,7 +185,7 @@ pub fn event(task: u32, name: []const u8, value: u64) void {
     if (!has_channel()) {
         var safe: [constants.name_bytes_max]u8 = undefined;
         trace_to_console(
-            "kind=event value={d} task={d} t_ns={d} name={s}\n",
+            "kind=event value={d} task={d} t_ns={d} name={s}",
             .{ value, task, t_ns, record_safe(name, &safe) },
         );
         return;
@@ -268,6 +261,7 @@ fn console_record(task: u32, bytes: []const u8) void {
 /// device is attached.
 pub fn kernel_record(line: []const u8) bool {
     assert(line.len > 0 and line[line.len - 1] != '\n');
+    assert(line.len <= constants.console_line_bytes_max);
     if (!has_channel() or device_full or !cpu.in_ring3()) return false;
     const t_ns = clock.now_ns();
     const record = reserve(text_record_header_bytes + line.len) orelse return false;
