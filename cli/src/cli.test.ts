@@ -11,6 +11,7 @@ import {
   type RunFlags,
   type RunSettings,
 } from './commands/run-options.js';
+import { NETWORK_NONE } from './vmm/network.js';
 
 type RunOptions = RunSettings & { source: BootSource };
 
@@ -66,8 +67,7 @@ const defaults: RunOptions = {
   timeoutMs: null,
   json: false,
   verbose: false,
-  net: 'none',
-  netFrom: 'default',
+  network: NETWORK_NONE,
   release: false,
   workloadArgs: [],
 };
@@ -115,9 +115,13 @@ describe('argv → run options', () => {
     [['run'], {}, { source: { type: 'project' } }],
     [['run', '--image', 'dist/x.img', '--release'], {}, { source: { type: 'image', path: '/work/dist/x.img' }, release: true }],
     [
-      ['run', '--net', 'tap:tap0', '--', 'a', '--b', 'c=1'],
+      ['run', '--net', 'user', '--', 'a', '--b', 'c=1'],
       {},
-      { source: { type: 'project' }, net: 'tap:tap0', netFrom: '--net', workloadArgs: ['a', '--b', 'c=1'] },
+      {
+        source: { type: 'project' },
+        network: { ...NETWORK_NONE, mode: { kind: 'user' }, from: '--net' },
+        workloadArgs: ['a', '--b', 'c=1'],
+      },
     ],
     [['run', '--kernel', 'k.elf', '--', 'x'], {}, { workloadArgs: ['x'] }],
   ])('%j (env %j)', async (argv, env, expected) => {
@@ -194,22 +198,23 @@ it('relative kernel paths resolve against the cwd', () => {
 });
 
 describe('resolveRunSettings: flag > environment > ukernel.toml [run] > default', () => {
-  const toml: RunDefaults = { memory_mb: 512, vcpu: 2, net: 'tap:tap9' };
+  const toml: RunDefaults = { memory_mb: 512, vcpu: 2, net: 'tap:tap9', ip: '172.16.0.2/30' };
+  const tap9 = { kind: 'tap', iface: 'tap9' };
   it.each<[string, RunFlags, NodeJS.ProcessEnv, RunDefaults, Partial<RunSettings>]>([
+    ['defaults alone', {}, {}, null, { accel: 'auto', accelFrom: 'default', memoryMib: 128, vcpus: 1, network: NETWORK_NONE }],
     [
-      'defaults alone',
+      'toml over defaults',
       {},
-      {},
-      null,
-      { accel: 'auto', accelFrom: 'default', memoryMib: 128, vcpus: 1, net: 'none', netFrom: 'default' },
-    ],
-    ['toml over defaults', {}, {}, toml, { memoryMib: 512, vcpus: 2, net: 'tap:tap9', netFrom: 'ukernel.toml [run] net' }],
-    [
-      'flags over toml',
-      { memory: 64, vcpu: 4, net: 'none' },
       {},
       toml,
-      { memoryMib: 64, vcpus: 4, net: 'none', netFrom: '--net' },
+      { memoryMib: 512, vcpus: 2, network: expect.objectContaining({ mode: tap9, from: 'ukernel.toml [run] net' }) },
+    ],
+    [
+      'flags over toml',
+      { memory: 64, vcpu: 4, net: { kind: 'none' } },
+      {},
+      toml,
+      { memoryMib: 64, vcpus: 4, network: { ...NETWORK_NONE, from: '--net' } },
     ],
     ['one flag, the rest from toml', { vcpu: 3 }, {}, toml, { memoryMib: 512, vcpus: 3 }],
     ['env over default', {}, { UKERNEL_ACCEL: 'tcg' }, toml, { accel: 'tcg', accelFrom: 'UKERNEL_ACCEL' }],
