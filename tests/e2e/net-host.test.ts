@@ -17,6 +17,7 @@ import {
   processAlive,
   qemuDescendants,
   requireBuilt,
+  run,
   spawnUkernel,
   tempDir,
   ukernel,
@@ -215,6 +216,25 @@ describe('refused before anything starts: exit 2, the code, no VMM, no run log',
     expect(result.stderr).toMatch(message);
     expect(result.stdout).toBe('');
     expect(runLogs().length).toBe(before);
+  });
+
+  it("a port QEMU cannot bind after all (taken since the check) → UK132 with QEMU's words", async () => {
+    // A stand-in QEMU that fails as QEMU 7.2 does when a hostfwd port is taken (measured).
+    const fake = join(work.path, 'qemu-port-taken.sh');
+    writeFileSync(
+      fake,
+      `#!/bin/sh\necho "qemu-system-x86_64: -netdev user,id=net0,hostfwd=tcp:127.0.0.1:18099-:80: ` +
+        `Could not set up host forwarding rule 'tcp:127.0.0.1:18099-:80'" >&2\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    const result = await run(process.execPath, [cliPath, 'run', '-p', '18099:80'], {
+      cwd: project,
+      env: { ...process.env, UKERNEL_QEMU: fake },
+      timeoutMs: RUN_MS,
+    });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain('error UK132: QEMU could not bind host port 127.0.0.1:18099/tcp');
+    expect(result.stderr).toContain('Could not set up host forwarding rule');
   });
 
   it('a UDP port in use', async () => {
