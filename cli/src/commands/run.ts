@@ -44,8 +44,6 @@ export interface RunDeps {
   env: NodeJS.ProcessEnv;
   cwd: string;
   probeKvm: KvmProbe;
-  /** The host checks of the run's network (vmm/net-host.ts); injected by tests. */
-  checkHostNetwork?: typeof checkHostNetwork;
 }
 
 interface Launch {
@@ -81,7 +79,7 @@ export async function run(flags: RunFlags, deps: Partial<RunDeps> = {}): Promise
   if (network.mode.kind === 'user' && settings.vmm === 'firecracker') {
     throw new UkernelError('NetworkUnavailable', `Firecracker has no user networking (${network.from} = user)`);
   }
-  await (d.checkHostNetwork ?? checkHostNetwork)(network); // before building: fail fast
+  await checkHostNetwork(network); // before building: fail fast
   const target = await prepareTarget(origin, settings, d);
   const cmdline = kernelCmdline({
     extra: settings.cmdline,
