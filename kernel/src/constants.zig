@@ -285,6 +285,16 @@ pub const lwip = struct {
     pub const pool_bytes: u64 = @as(u64, pool_pbufs) * 1460;
 };
 
+/// Most pbufs in one transmitted chain (lwIP sends single-pbuf TCP segments,
+/// LWIP_NETIF_TX_SINGLE_PBUF; UDP adds a header pbuf): a longer chain is dropped and counted.
+pub const net_frame_parts_max: u32 = 16;
+/// Longest the kernel waits for DHCP before starting the workload anyway, without an address
+/// (the @uk:net record says source=none). slirp answers in about a millisecond.
+pub const net_dhcp_wait_ns_max: u64 = 2 * std.time.ns_per_s;
+/// Most rounds of the configuration wait (each polls once and halts at most until the next
+/// lwIP timer or frame): a bound besides the deadline.
+pub const net_config_rounds_max: u32 = 100_000;
+
 comptime {
     assert(lwip.tcp_window_bytes <= lwip.pool_bytes);
     assert(lwip.tcp_send_bytes >= 2 * 1460);
