@@ -6,8 +6,11 @@
 //!
 //! When no task is ready the scheduler wakes tasks whose deadline passed; if none can run yet
 //! it flushes the events buffer and idles until the earliest deadline (spinning when it is near,
-//! halting the CPU through the supervisor otherwise). If every task is blocked with no deadline
-//! nothing can ever wake them (no device interrupts yet): that is reported, not waited on.
+//! halting the CPU through the supervisor otherwise). A device that can wake tasks (the network)
+//! registers a `Waker`: before a halt the scheduler arms its interrupt (or, when work already
+//! waits, polls it instead of halting), and after every halt it polls it, so a device interrupt
+//! that ends the halt gets its work done at once. If every task is blocked with no deadline and
+//! no waker is registered, nothing can ever wake them: that is reported, not waited on.
 
 const std = @import("std");
 const builtin = @import("builtin");
@@ -65,6 +68,18 @@ var halt_overshoot_ticks: u64 = 0;
 
 fn nothing() void {}
 
+/// A device that can make blocked tasks ready (the network), registered by its owner after init.
+pub const Waker = struct {
+    /// Before the CPU halts: asks the device to interrupt when work arrives; true when work is
+    /// already waiting (then the scheduler polls instead of halting). No VM exit, ideally.
+    arm: *const fn () bool,
+    /// Does the device's work (may wake tasks). Called after every halt and when arm said so.
+    poll: *const fn () void,
+};
+
+/// Set after init by the owner of a device that can wake tasks; null: none (init resets it).
+pub var waker: ?Waker = null;
+
 /// Called when the first task (the workload) ends: never returns.
 pub var workload_finished: *const fn (status: u32) noreturn = undefined;
 
@@ -85,6 +100,7 @@ pub fn init(boot_clock: *const clock_module.Clock, flush: *const fn () void) voi
     block_sequence = 0;
     blocked_by_wait = [_]u32{0} ** wait_kinds;
     halt_overshoot_ticks = 0;
+    waker = null;
 }
 
 pub fn current_id() u32 {
@@ -378,20 +394,27 @@ fn wake_expired() void {
 
 /// Nothing is ready: wait for the earliest deadline. Far deadlines: halt until the learned
 /// margin before it, then return (the caller looks again and comes back here to spin the rest).
-/// Near ones: spin in ring 3 up to the deadline.
+/// Near ones: spin in ring 3 up to the deadline. With a waker, its interrupt is armed before the
+/// halt (which it may end early) and its work polled after; with no deadline at all, the halt
+/// lasts at most idle_device_halt_ns_max (then the caller looks again).
 fn idle(rounds: u64) void {
     assert(ready_count == 0);
     const deadline = earliest_deadline_tsc;
-    if (deadline == deadline_none) deadlock();
+    if (deadline == deadline_none and waker == null) deadlock();
     if (rounds == 0) before_idle();
     const now = platform.now_tsc();
     if (deadline <= now) return;
     const margin = halt_margin_ticks();
     if (deadline - now > margin + clock.ticks_for_ns(constants.idle_halt_ns_min)) {
-        const armed = deadline - margin;
+        if (waker) |device| if (device.arm()) return device.poll();
+        const armed = if (deadline == deadline_none)
+            now + clock.ticks_for_ns(constants.idle_device_halt_ns_max)
+        else
+            deadline - margin;
         assert(armed > now);
         platform.halt_until(armed);
         halt_overshoot_learn(armed, platform.now_tsc());
+        if (waker) |device| device.poll();
         return;
     }
     var spins: u64 = 0;

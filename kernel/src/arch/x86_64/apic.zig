@@ -73,6 +73,14 @@ fn init() void {
     ready = true;
 }
 
+/// Ring 0: sets the LAPIC up now if no halt has yet (device_interrupts.route: a device may
+/// interrupt before the first halt, and a software-disabled LAPIC drops its interrupt).
+pub fn enable() void {
+    assert(!cpu.in_ring3());
+    if (!ready) init();
+    assert(ready);
+}
+
 /// Masks every line of both PICs (OCW1; an unprogrammed PIC takes it too) and the LAPIC's
 /// LINT0 (ExtINT from the PIC) and LINT1 (NMI; nothing is wired to it on either VMM). Four VM
 /// exits, once. Writing a mask to an absent PIC (QEMU with pic=off) is harmless.
