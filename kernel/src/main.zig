@@ -100,7 +100,7 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
 fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: bool) noreturn {
     _ = pages.init(&boot_information.memory_map) catch |err| workload_failed("memory", err);
     const nic = workload.discover_network(&virtio_devices);
-    if (cmdline.get("uk.net.selftest")) |text| run_net_selftest(nic, text, clock);
+    if (cmdline.get("uk.net.selftest")) |text| run_net_selftest(nic, text, cmdline, clock);
     var steps: workload.Steps = .{};
     const disks = workload.discover_disks(&virtio_devices, clock, &steps) catch |err| {
         report_boot(&boot_information, clock);
@@ -334,10 +334,12 @@ fn run_test_mode(mode: []const u8) void {
 
 /// `uk.net.selftest[=OURS,TARGET]`: the virtio-net driver's self-test (ARP requests to the host,
 /// each reply awaited in a halt the device's interrupt ends; drivers/virtio/net/selftest.zig),
-/// then stop: status 0 when every reply came, 1 otherwise.
+/// then stop: status 0 when every reply came, 1 otherwise. `uk.net.selftest.listen_ms=N` then
+/// halts for N ms more, counting the frames that arrive and the halts their interrupts end.
 fn run_net_selftest(
     nic: ?*net.Device,
     text: []const u8,
+    cmdline: Cmdline,
     clock: *const clock_module.Clock,
 ) noreturn {
     const device = nic orelse {
@@ -373,6 +375,18 @@ fn run_net_selftest(
         result.round_trip_ns_max / 1000,           result.halts,
         result.halts_woken_early,                  result.replies_before_halt,
         result.interrupts,                         device.stats.notifies,
+    });
+    const listen_text = cmdline.get("uk.net.selftest.listen_ms") orelse power.exit(0, .@"test");
+    const listen_ms = std.fmt.parseUnsigned(u32, listen_text, 10) catch {
+        console.print("net selftest: bad uk.net.selftest.listen_ms '{s}'\n", .{listen_text});
+        power.exit(2, .@"test");
+    };
+    console.print("net selftest: listening {d} ms\n", .{listen_ms});
+    const listened = net_selftest.listen(device, clock, @as(u64, listen_ms) * std.time.ns_per_ms);
+    console.print("net selftest: listened frames {d} halts {d} woken_by_interrupt {d} " ++
+        "interrupts {d} (empty {d})\n", .{
+        listened.frames,     listened.halts,            listened.woken_by_interrupt,
+        device.interrupts(), device.interrupts_empty(),
     });
     power.exit(0, .@"test");
 }

@@ -27,8 +27,10 @@ const Line = struct {
     acknowledge: Acknowledge,
     /// InterruptStatus bits seen by the handler and not yet taken by ring 3.
     pending: u32 = 0,
-    /// Interrupts handled since the line was routed.
+    /// Interrupts handled since the line was routed, and those among them that found no
+    /// InterruptStatus bit set (nothing to acknowledge).
     count: u64 = 0,
+    count_empty: u64 = 0,
 };
 
 var lines: [constants.device_interrupt_lines_max]Line = undefined;
@@ -88,7 +90,7 @@ pub fn handle(line_index: u32) void {
     const status: *volatile u32 = @ptrFromInt(line.acknowledge.status_address);
     const ack: *volatile u32 = @ptrFromInt(line.acknowledge.ack_address);
     const bits = status.*;
-    if (bits != 0) ack.* = bits;
+    if (bits != 0) ack.* = bits else line.count_empty +%= 1;
     line.pending |= bits;
     line.count +%= 1;
     apic.end_of_interrupt();
@@ -107,6 +109,12 @@ pub fn pending_take(line_index: u32) u32 {
 pub fn count(line_index: u32) u64 {
     assert(line_index < line_count);
     return @atomicLoad(u64, &lines[line_index].count, .monotonic);
+}
+
+/// Interrupts on `line_index` that found InterruptStatus clear.
+pub fn count_empty(line_index: u32) u64 {
+    assert(line_index < line_count);
+    return @atomicLoad(u64, &lines[line_index].count_empty, .monotonic);
 }
 
 comptime {

@@ -284,6 +284,11 @@ pub const Device = struct {
     pub fn interrupts(device: *const Device) u64 {
         return device_interrupts.count(device.line);
     }
+
+    /// Interrupts taken that found the device's InterruptStatus clear (nothing to acknowledge).
+    pub fn interrupts_empty(device: *const Device) u64 {
+        return device_interrupts.count_empty(device.line);
+    }
 };
 
 /// The MAC in config space (offset 0, six bytes), valid with VIRTIO_NET_F_MAC. Byte accesses:

@@ -5,6 +5,11 @@
 //!
 //! `uk.net.selftest=1` asks QEMU user networking (slirp) for its gateway, 10.0.2.2, as
 //! 10.0.2.15; `uk.net.selftest=OURS,TARGET` names both (e.g. `172.16.0.2,172.16.0.1` on a tap).
+//!
+//! A reply can beat the halt (the VMM may answer while the notify's exit is handled), so the
+//! ARP rounds do not always halt. `listen` makes sure: it halts for a while and counts the
+//! frames that arrive unasked (a host connecting to a forwarded port, a host pinging the guest)
+//! and the halts the device's interrupt ended.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -81,6 +86,33 @@ pub fn run(device: *Device, clock: *const Clock, options: Options) Error!Result 
     return result;
 }
 
+/// What `listen` saw.
+pub const Listened = struct {
+    frames: u64 = 0,
+    halts: u64 = 0,
+    /// Halts after which the device's interrupt handler had run (its InterruptStatus noted).
+    woken_by_interrupt: u64 = 0,
+};
+
+/// Halts for `duration_ns` in all, the device's interrupt armed before each halt, taking every
+/// frame that arrives.
+pub fn listen(device: *Device, clock: *const Clock, duration_ns: u64) Listened {
+    var listened: Listened = .{};
+    const deadline_tsc = cpu.rdtsc() + clock.ticks_for_ns(duration_ns);
+    _ = device.interrupted();
+    // Each round ends a halt or takes frames; the deadline ends the loop.
+    var rounds: u32 = 0;
+    while (rounds < wait_rounds_max) : (rounds += 1) {
+        listened.frames += drain(device, null).frames;
+        if (cpu.rdtsc() >= deadline_tsc) break;
+        if (device.interrupt_arm()) continue;
+        _ = supervisor.call(.halt_until, deadline_tsc, 0, 0);
+        listened.halts += 1;
+        if (device.interrupted()) listened.woken_by_interrupt += 1;
+    }
+    return listened;
+}
+
 /// Waits for the reply: drains what arrived, else arms the device's interrupt and halts until
 /// it (or the deadline) ends the halt. Returns the TSC when the reply was in hand.
 fn wait_reply(
@@ -95,7 +127,10 @@ fn wait_reply(
     // (slirp's own ARP, IPv6 router solicitations on a tap) is bounded by the deadline too.
     var rounds: u32 = 0;
     while (rounds < wait_rounds_max) : (rounds += 1) {
-        if (drain(device, options, result)) return cpu.rdtsc();
+        if (drain(device, options).reply) |sender| {
+            result.replier = sender;
+            return cpu.rdtsc();
+        }
         const now = cpu.rdtsc();
         if (now >= deadline_tsc) return error.NoReply;
         if (device.interrupt_arm()) {
@@ -112,20 +147,22 @@ fn wait_reply(
 
 const wait_rounds_max: u32 = 100_000;
 
-/// Takes every waiting frame; true when one was the reply. Re-posted buffers are flushed.
-fn drain(device: *Device, options: Options, result: *Result) bool {
-    var found = false;
-    var frames: u32 = 0;
-    while (frames < constants.net_queue_size) : (frames += 1) {
+const Drained = struct { frames: u32, reply: ?arp.Mac };
+
+/// Takes every waiting frame, noting the ARP reply `options` expects among them (none without
+/// options). Re-posted buffers are flushed.
+fn drain(device: *Device, options: ?Options) Drained {
+    var drained: Drained = .{ .frames = 0, .reply = null };
+    while (drained.frames < constants.net_queue_size) : (drained.frames += 1) {
         const frame = device.receive() orelse break;
-        if (arp.reply_sender(frame, options.target, options.ours)) |sender| {
-            result.replier = sender;
-            found = true;
+        if (options) |expected| {
+            const sender = arp.reply_sender(frame, expected.target, expected.ours);
+            if (sender != null) drained.reply = sender;
         }
         device.receive_done();
     }
     device.flush();
-    return found;
+    return drained;
 }
 
 test "self-test options" {
