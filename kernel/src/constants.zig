@@ -179,6 +179,37 @@ comptime {
     assert(block_request_bytes_max % 512 == 0);
 }
 
+// ---- Network (virtio-net) ------------------------------------------------------------------
+
+/// Entries in each virtio-net queue, RX and TX (both VMMs allow 256: QueueNumMax). Each buffer is
+/// one descriptor, so this is also the number of RX buffers (all posted, the ring kept full) and
+/// of TX buffers.
+pub const net_queue_size: u16 = 256;
+/// The virtio-net header whenever VERSION_1 is negotiated (virtio 1.2 §5.1.6.1; Firecracker's
+/// vnet_hdr_len, QEMU's guest_hdr_len): 12 bytes, zero on TX without offloads.
+pub const net_header_bytes: u32 = 12;
+/// The IP MTU without VIRTIO_NET_F_MTU (slirp's and a default tap's), and the largest Ethernet
+/// frame it allows (14-byte header, no FCS).
+pub const net_mtu_bytes: u32 = 1500;
+pub const net_frame_bytes_max: u32 = 14 + net_mtu_bytes;
+/// What one RX buffer offers the device: header + largest frame (§5.1.6.3's 1526 without
+/// MRG_RXBUF or GSO; Firecracker refuses smaller ones, minimum_rx_buffer_size).
+pub const net_rx_buffer_bytes: u32 = net_header_bytes + net_frame_bytes_max;
+/// Spacing of the buffers in memory: two per page.
+pub const net_buffer_stride_bytes: u32 = 2048;
+/// The boot self-test (`uk.net.selftest`): ARP requests sent one after the other, and how long
+/// each waits for its reply.
+pub const net_selftest_rounds: u32 = 4;
+pub const net_selftest_reply_timeout_ns: u64 = 2 * std.time.ns_per_s;
+
+comptime {
+    assert(std.math.isPowerOfTwo(net_queue_size));
+    assert(net_queue_size <= virtqueue_size_max);
+    assert(net_rx_buffer_bytes == 1526);
+    assert(net_rx_buffer_bytes <= net_buffer_stride_bytes);
+    assert(4096 % net_buffer_stride_bytes == 0);
+}
+
 // ---- Tasks ------------------------------------------------------------------------------------
 
 /// Tasks, the workload's first task included.
@@ -204,12 +235,15 @@ pub const idle_halt_margin_max_ns: u64 = 2 * std.time.ns_per_ms;
 pub const idle_halt_margin_slack_ns: u64 = 5 * std.time.ns_per_us;
 pub const idle_halt_margin_decay: u64 = 64;
 pub const idle_halt_ns_min: u64 = 50 * std.time.ns_per_us;
-/// While tasks keep running, the poller (the network stack) still runs at least this often, at
-/// a task switch: received frames and TCP timers wait at most this long for a busy workload.
-pub const poller_interval_ns: u64 = 50 * std.time.ns_per_us;
+/// While tasks keep running, the scheduler's waker (the network stack) still runs at least this
+/// often, at a task switch: frames and TCP timers wait at most this long for a busy workload.
+pub const waker_poll_interval_ns: u64 = 50 * std.time.ns_per_us;
 /// Most `pause` iterations of one idle spin (the spin is also bounded by its deadline, at most
 /// margin + idle_halt_ns_min away): past it the scheduler looks again, harmlessly.
 pub const idle_spin_iterations_max: u64 = 10_000_000;
+/// Longest halt when no task has a deadline but a device can wake one (scheduler.Waker): the
+/// scheduler then looks again, and halts again.
+pub const idle_device_halt_ns_max: u64 = 1 * std.time.ns_per_s;
 /// Status when every task is blocked and nothing can wake them.
 pub const exit_status_deadlock: u8 = 103;
 
@@ -309,9 +343,18 @@ comptime {
 pub const interrupt_vectors_max: u32 = 48;
 pub const exception_vectors: u32 = 32;
 
+/// Device interrupt lines (arch/x86_64/device_interrupts.zig): line n gets vector
+/// device_interrupt_vector_base + n, between the APIC timer (32) and the spurious vector (47).
+pub const device_interrupt_vector_base: u32 = 33;
+pub const device_interrupt_lines_max: u32 = 4;
+/// IOAPIC redirection entries on both VMMs (KVM's and QEMU's IOAPIC: 24 pins).
+pub const ioapic_pins: u32 = 24;
+
 comptime {
     assert(exception_vectors < interrupt_vectors_max);
     assert(interrupt_vectors_max <= 256);
+    assert(device_interrupt_vector_base > exception_vectors);
+    assert(device_interrupt_vector_base + device_interrupt_lines_max < interrupt_vectors_max);
 }
 
 // ---- Debugging -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ const backtrace = @import("debug/backtrace.zig");
 const elf = @import("loader/elf.zig");
 const mmio = @import("drivers/virtio/mmio.zig");
 const block = @import("drivers/virtio/block/device.zig");
+const net = @import("drivers/virtio/net/device.zig");
 const disk_module = @import("image/disk.zig");
 const format = @import("image/format.zig");
 const clock_module = @import("time/clock.zig");
@@ -121,6 +122,26 @@ pub fn discover_disks(
         }
     }
     return found;
+}
+
+var network_device: net.Device = undefined;
+
+/// Sets up the first virtio-net device announced and returns it; null when there is none, or
+/// when its set-up failed (said on the console). One MMIO read per other device to skip it.
+pub fn discover_network(devices: *const DeviceList) ?*net.Device {
+    for (devices.slice(), 0..) |announced, index| {
+        if (announced_before(devices.slice()[0..index], announced.base)) continue;
+        const transport: mmio.Transport = .{ .base = announced.base };
+        if (transport.read(.device_id) != @intFromEnum(mmio.DeviceId.network)) continue;
+        network_device = net.Device.init(announced) catch |err| {
+            console.print("network: the virtio-net device at 0x{x} was not set up: {s}\n", .{
+                announced.base, @errorName(err),
+            });
+            return null;
+        };
+        return &network_device;
+    }
+    return null;
 }
 
 fn announced_before(earlier: []const VirtioDevice, base: u64) bool {

@@ -2,10 +2,11 @@
 //!
 //! lwIP runs in exactly one context: ring-3 kernel code between tasks (the scheduler's poller,
 //! installed by kmain) and the ABI calls of the running task, which never yield inside an lwIP
-//! call. Interrupts never touch it: the NIC's interrupt only ends the idle halt. `poll` moves
-//! received frames into lwIP, runs the loopback queue and lwIP's timers; `arm` prepares the idle
-//! halt and says when lwIP's next timer is due. The loopback interface (127.0.0.1) always
-//! exists, so sockets work inside a guest without a NIC.
+//! call. Interrupts never touch it: the NIC's interrupt only ends the idle halt. The stack is the
+//! scheduler's waker: `poll` moves received frames into lwIP, runs the loopback queue and
+//! lwIP's timers; `netif.pending` arms the NIC's interrupt before a halt; `timers_deadline`
+//! says when lwIP's next timer is due. The loopback interface (127.0.0.1) always exists, so
+//! sockets work inside a guest without a NIC.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -35,8 +36,8 @@ pub fn start() void {
     lwip.lwip_init();
     started = true;
     assert(lwip.netif_list != null); // The loopback interface, added by lwip_init.
-    assert(scheduler.poller == null);
-    scheduler.poller = .{ .poll = &poll, .arm = &arm };
+    assert(scheduler.waker == null);
+    scheduler.waker = .{ .arm = &netif.pending, .poll = &poll, .deadline = &timers_deadline };
 }
 
 /// Handles whatever is pending: loopback packets and due timers. Never blocks; bounded by the
@@ -56,15 +57,12 @@ pub fn flush() void {
     if (started) netif.flush();
 }
 
-/// Before the idle halt: the TSC deadline of lwIP's next timer, or null when work is pending
-/// (the caller polls again instead of halting).
-fn arm() ?u64 {
+/// The TSC deadline of lwIP's next timer (now when one is due), deadline_none for none.
+fn timers_deadline() u64 {
     assert(started);
-    if (netif.pending()) return null;
     const clock = &clock_module.global;
     const sleep_ms = lwip.sys_timeouts_sleeptime();
-    if (sleep_ms == 0) return null;
-    if (sleep_ms == timeouts_infinite_ms) return std.math.maxInt(u64);
+    if (sleep_ms == timeouts_infinite_ms) return scheduler.deadline_none;
     const sleep_ns = @min(@as(u64, sleep_ms) * std.time.ns_per_ms, constants.timeout_ns_max);
     return cpu.rdtsc() +| clock.ticks_for_ns(sleep_ns);
 }
@@ -116,8 +114,8 @@ fn wait_dhcp() bool {
         if (lwip.dhcp_supplied_address(&netif.interface) != 0) return true;
         const now = cpu.rdtsc();
         if (now >= deadline) return false;
-        const wake = arm() orelse continue;
-        platform.halt_until(@min(wake, deadline));
+        if (netif.pending()) continue;
+        platform.halt_until(@min(timers_deadline(), deadline));
     }
     return false;
 }
