@@ -19,7 +19,7 @@ const clock_module = @import("../time/clock.zig");
 const platform = if (builtin.is_test) @import("platform_host.zig") else @import("platform.zig");
 
 pub const State = enum { free, ready, running, blocked, done };
-pub const Wait = enum { none, sleep, channel_send, channel_receive, join, poll };
+pub const Wait = enum { none, sleep, channel_send, channel_receive, join, poll, socket };
 
 pub const deadline_none: u64 = std.math.maxInt(u64);
 
@@ -67,6 +67,18 @@ fn nothing() void {}
 
 /// Called when the first task (the workload) ends: never returns.
 pub var workload_finished: *const fn (status: u32) noreturn = undefined;
+
+/// Device work served between tasks: the network stack (net/stack.zig), installed by kmain.
+/// `poll` handles what is pending and may wake tasks; `arm` prepares the idle halt and returns
+/// the poller's own next deadline (TSC), or null when work is already pending. Tasks blocked on
+/// `.socket` or `.poll` may be woken by it, so they are not counted as deadlocked.
+pub const Poller = struct {
+    poll: *const fn () void,
+    arm: *const fn () ?u64,
+};
+pub var poller: ?Poller = null;
+/// The last poll (TSC), so busy tasks still let the poller run every poll interval.
+var poller_last_tsc: u64 = 0;
 
 /// Saves the callee-saved state on the current stack into `save_rsp` and resumes the stack at
 /// `next_rsp` (the comptime asm at the end of this file).
@@ -335,6 +347,7 @@ fn next_ready() u32 {
     if (earliest_deadline_tsc != deadline_none and platform.now_tsc() >= earliest_deadline_tsc) {
         wake_expired();
     }
+    if (poller) |device| poll_if_due(device);
     var rounds: u64 = 0;
     while (true) : (rounds += 1) {
         if (dequeue()) |id| return id;
@@ -342,6 +355,15 @@ fn next_ready() u32 {
         if (ready_count > 0) continue;
         idle(rounds);
     }
+}
+
+/// Under load the poller still runs, at most every poll interval: received packets and
+/// lwIP's timers must not wait for every task to block.
+fn poll_if_due(device: Poller) void {
+    const now = platform.now_tsc();
+    if (now -% poller_last_tsc < clock.ticks_for_ns(constants.poller_interval_ns)) return;
+    poller_last_tsc = now;
+    device.poll();
 }
 
 /// Makes tasks whose deadline passed ready, earliest deadline first (several may have passed by
@@ -381,7 +403,15 @@ fn wake_expired() void {
 /// Near ones: spin in ring 3 up to the deadline.
 fn idle(rounds: u64) void {
     assert(ready_count == 0);
-    const deadline = earliest_deadline_tsc;
+    var deadline = earliest_deadline_tsc;
+    if (poller) |device| {
+        poller_last_tsc = platform.now_tsc();
+        device.poll();
+        if (ready_count > 0) return;
+        const device_deadline = device.arm() orelse return;
+        if (deadline == deadline_none and !waiting_on_poller()) deadlock();
+        deadline = @min(deadline, device_deadline);
+    }
     if (deadline == deadline_none) deadlock();
     if (rounds == 0) before_idle();
     const now = platform.now_tsc();
@@ -422,6 +452,14 @@ fn halt_overshoot_learn(armed: u64, woke: u64) void {
     const decayed = halt_overshoot_ticks - halt_overshoot_ticks / constants.idle_halt_margin_decay;
     halt_overshoot_ticks = @max(overshoot, decayed, 1);
     assert(halt_overshoot_ticks > 0);
+}
+
+/// Whether some blocked task waits for something the poller may bring (socket readiness).
+fn waiting_on_poller() bool {
+    for (tasks) |task| {
+        if (task.state == .blocked and (task.wait == .socket or task.wait == .poll)) return true;
+    }
+    return false;
 }
 
 fn deadlock() noreturn {
