@@ -198,7 +198,7 @@ typedef struct uk_table {
     int64_t (*net_set_option)(uint32_t socket, uint32_t option, uint64_t value);
     /* net.get_option: Reads a socket option. Returns its value. */
     int64_t (*net_get_option)(uint32_t socket, uint32_t option);
-    /* net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured, waiting up to timeout_ns. Returns how many addresses were written (at least 1). */
+    /* net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured (none: no_route), waiting up to timeout_ns. Returns how many addresses were written (at least 1); not_found when the server has no address for the name. */
     int64_t (*net_resolve)(const uint8_t *name_pointer, uint64_t name_length, uk_socket_address *addresses_pointer, uint32_t addresses_count, uint64_t timeout_ns);
 } uk_table;
 

@@ -304,7 +304,7 @@ pub const Table = extern struct {
     net_set_option: *const fn (socket: u32, option: u32, value: u64) callconv(.c) i64,
     /// net.get_option: Reads a socket option. Returns its value.
     net_get_option: *const fn (socket: u32, option: u32) callconv(.c) i64,
-    /// net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured, waiting up to timeout_ns. Returns how many addresses were written (at least 1).
+    /// net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured (none: no_route), waiting up to timeout_ns. Returns how many addresses were written (at least 1); not_found when the server has no address for the name.
     net_resolve: *const fn (name_pointer: [*]const u8, name_length: u64, addresses_pointer: [*]SocketAddress, addresses_count: u32, timeout_ns: u64) callconv(.c) i64,
 };
 

@@ -503,6 +503,9 @@ pub fn set_option(index: u32, option: u32, value: u64) Error!void {
         abi.option_tcp_nodelay => {
             if (socket.kind != .stream) return error.Unsupported;
             socket.nodelay = flag;
+            // A listening pcb is a smaller struct without `flags`: its connections get the
+            // flag as they are accepted (on_accept).
+            if (socket.state == .listening) return;
             if (socket.tcp) |pcb| set_flag(&pcb.flags, lwip.TF_NODELAY, flag);
         },
         abi.option_keepalive, abi.option_reuse_address => {
@@ -626,7 +629,8 @@ pub fn close(index: u32) void {
 }
 
 fn close_listener(index: u32, pcb: *lwip.tcp_pcb) void {
-    detach_tcp(pcb);
+    // A listening pcb has only an argument and an accept callback (tcp_recv & co. assert).
+    lwip.tcp_arg(pcb, null);
     lwip.tcp_accept(pcb, null);
     // Closing a listening pcb always succeeds and frees it.
     assert(lwip.tcp_close(pcb) == lwip.ERR_OK);
@@ -956,8 +960,10 @@ pub fn resolve(name: []const u8, out: []Address, timeout_ns: u64) Error!usize {
             lookup.found = ip.addr;
         },
         lwip.ERR_INPROGRESS => {},
-        lwip.ERR_ARG => return error.OutOfRange,
-        else => return error.NoMemory,
+        lwip.ERR_VAL => return error.NoRoute, // No DNS server: no network configured one.
+        lwip.ERR_MEM => return error.LimitReached, // Every DNS table entry is busy.
+        else => return error.OutOfRange, // ERR_ARG: a name lwIP cannot send.
+
     }
     const limit = @min(timeout_ns, constants.net_resolve_timeout_ns_max); // Infinite too.
     const deadline = scheduler.deadline_after(limit);
