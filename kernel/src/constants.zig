@@ -257,9 +257,15 @@ pub const net_listen_backlog_max: u32 = 64;
 /// the workload reads), so a slow reader slows its peer instead of losing data.
 pub const net_receive_buffer_bytes_default: u32 = 64 * 1024;
 pub const net_receive_buffer_bytes_max: u32 = 256 * 1024;
-/// Most datagrams a UDP socket queues (each also counts its bytes against the receive buffer);
-/// later ones are dropped, as UDP allows.
-pub const net_datagrams_queued_max: u32 = 64;
+/// Entries of a socket's receive queue: received TCP chains (each up to 64 KiB: small segments
+/// are joined) or datagrams. A full queue holds TCP data back in lwIP (refused data, delivered
+/// again as the queue drains) and drops datagrams, as UDP allows.
+pub const net_receive_queue_entries: u32 = 32;
+/// A sender blocked on a full send buffer looks again this often even without an acknowledgement:
+/// lwIP's heap may have been short for other sockets' data, which frees no room of its own.
+pub const net_send_retry_ns: u64 = 10 * std.time.ns_per_ms;
+/// Most net.resolve calls waiting at once (each holds one lwIP DNS request).
+pub const net_resolves_max: u32 = 8;
 /// How long a blocking net.connect waits for the handshake before giving up (timed_out): below
 /// lwIP's own SYN retransmission limit (6 tries with back-off, over a minute).
 pub const net_connect_timeout_ns: u64 = 20 * std.time.ns_per_s;
@@ -271,7 +277,7 @@ comptime {
     assert(net_listen_backlog_max < net_sockets_max);
     assert(net_receive_buffer_bytes_default <= net_receive_buffer_bytes_max);
     assert(net_receive_buffer_bytes_default >= @import("abi/abi.zig").socket_buffer_bytes_min);
-    assert(net_datagrams_queued_max > 0);
+    assert(net_receive_queue_entries > 0);
 }
 
 // ---- Events (logs and traces) -------------------------------------------------------------------

@@ -69,12 +69,12 @@
 #define UK_OPTION_TCP_NODELAY 3u /* Socket option (0 or 1), stream sockets: send small segments at once instead of waiting for earlier data's acknowledgement (Nagle's algorithm off). */
 #define UK_OPTION_KEEPALIVE 4u /* Socket option (0 or 1), stream sockets: probe an idle connection (TCP keep-alive) and reset it when the peer is gone. */
 #define UK_OPTION_REUSE_ADDRESS 5u /* Socket option (0 or 1): net.bind may take an address still held by a connection in TIME_WAIT; set it before net.bind. */
-#define UK_OPTION_SEND_BUFFER_BYTES 6u /* Socket option: most bytes a stream socket keeps queued and unacknowledged; from socket_buffer_bytes_min up to the kernel's TCP send buffer (larger values are lowered to it). */
-#define UK_OPTION_RECEIVE_BUFFER_BYTES 7u /* Socket option: most received bytes the kernel keeps queued for the socket before it stops taking more (the TCP window, datagrams dropped); from socket_buffer_bytes_min up to the kernel's limit (larger values are lowered to it). */
+#define UK_OPTION_SEND_BUFFER_BYTES 6u /* Socket option, stream sockets: most bytes kept queued and not yet acknowledged (net.send takes no more); from socket_buffer_bytes_min up to the kernel's TCP send buffer (larger values are lowered to it, which get_option shows). */
+#define UK_OPTION_RECEIVE_BUFFER_BYTES 7u /* Socket option: datagram sockets: most bytes of received datagrams queued (later ones are dropped), from socket_buffer_bytes_min up to the kernel's limit (larger values are lowered to it). Stream sockets read it only: the kernel's TCP receive window, which the peer cannot overrun (unread data closes it). */
 #define UK_SOCKET_BUFFER_BYTES_MIN 2048u /* Smallest value option_send_buffer_bytes and option_receive_buffer_bytes accept. */
 #define UK_DATAGRAM_BYTES_MAX 8192ull /* Largest datagram net.sendto sends (longer: too_large); a received datagram longer than the buffer is cut to it. */
 #define UK_HOST_NAME_BYTES_MAX 253ull /* Longest name net.resolve accepts (a DNS name's textual limit). */
-#define UK_RESOLVE_ADDRESSES_MAX 4u /* Most addresses net.resolve returns (it fills at most the array's count). */
+#define UK_RESOLVE_ADDRESSES_MAX 4u /* Most addresses net.resolve writes (it fills at most the array's count). */
 
 typedef uint32_t (*uk_task_entry)(uint64_t argument);
 
@@ -174,7 +174,7 @@ typedef struct uk_table {
     int64_t (*net_socket)(uint32_t kind, uint32_t flags);
     /* net.bind: Gives the socket a local address and port. Returns 0. */
     int64_t (*net_bind)(uint32_t socket, const uk_socket_address *address);
-    /* net.listen: Makes a stream socket accept connections (binding it to a free port first if unbound). Returns 0. Connections beyond the backlog are refused with a reset until net.accept takes one. */
+    /* net.listen: Makes a stream socket accept connections (binding it to a free port first if unbound). Returns 0. While backlog connections wait for net.accept, further connection requests are dropped (the peer retries them), as Linux does; a connection that completes when no socket is free is reset. */
     int64_t (*net_listen)(uint32_t socket, uint32_t backlog);
     /* net.accept: Takes a connection from a listening socket, waiting for one unless the socket is non-blocking. Returns the new socket's handle. */
     int64_t (*net_accept)(uint32_t socket, uk_socket_address *peer, uint32_t flags);
@@ -198,7 +198,7 @@ typedef struct uk_table {
     int64_t (*net_set_option)(uint32_t socket, uint32_t option, uint64_t value);
     /* net.get_option: Reads a socket option. Returns its value. */
     int64_t (*net_get_option)(uint32_t socket, uint32_t option);
-    /* net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured, waiting up to timeout_ns. Returns how many addresses were written (at least 1). */
+    /* net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured (none: no_route), waiting up to timeout_ns. Returns how many addresses were written (at least 1); not_found when the server has no address for the name. */
     int64_t (*net_resolve)(const uint8_t *name_pointer, uint64_t name_length, uk_socket_address *addresses_pointer, uint32_t addresses_count, uint64_t timeout_ns);
 } uk_table;
 

@@ -105,9 +105,9 @@ pub const option_tcp_nodelay: u32 = 3;
 pub const option_keepalive: u32 = 4;
 /// Socket option (0 or 1): net.bind may take an address still held by a connection in TIME_WAIT; set it before net.bind.
 pub const option_reuse_address: u32 = 5;
-/// Socket option: most bytes a stream socket keeps queued and unacknowledged; from socket_buffer_bytes_min up to the kernel's TCP send buffer (larger values are lowered to it).
+/// Socket option, stream sockets: most bytes kept queued and not yet acknowledged (net.send takes no more); from socket_buffer_bytes_min up to the kernel's TCP send buffer (larger values are lowered to it, which get_option shows).
 pub const option_send_buffer_bytes: u32 = 6;
-/// Socket option: most received bytes the kernel keeps queued for the socket before it stops taking more (the TCP window, datagrams dropped); from socket_buffer_bytes_min up to the kernel's limit (larger values are lowered to it).
+/// Socket option: datagram sockets: most bytes of received datagrams queued (later ones are dropped), from socket_buffer_bytes_min up to the kernel's limit (larger values are lowered to it). Stream sockets read it only: the kernel's TCP receive window, which the peer cannot overrun (unread data closes it).
 pub const option_receive_buffer_bytes: u32 = 7;
 /// Smallest value option_send_buffer_bytes and option_receive_buffer_bytes accept.
 pub const socket_buffer_bytes_min: u32 = 2048;
@@ -115,7 +115,7 @@ pub const socket_buffer_bytes_min: u32 = 2048;
 pub const datagram_bytes_max: u64 = 8192;
 /// Longest name net.resolve accepts (a DNS name's textual limit).
 pub const host_name_bytes_max: u64 = 253;
-/// Most addresses net.resolve returns (it fills at most the array's count).
+/// Most addresses net.resolve writes (it fills at most the array's count).
 pub const resolve_addresses_max: u32 = 4;
 
 /// The errors as a Zig error set, for SDKs.
@@ -280,7 +280,7 @@ pub const Table = extern struct {
     net_socket: *const fn (kind: u32, flags: u32) callconv(.c) i64,
     /// net.bind: Gives the socket a local address and port. Returns 0.
     net_bind: *const fn (socket: u32, address: ?*const SocketAddress) callconv(.c) i64,
-    /// net.listen: Makes a stream socket accept connections (binding it to a free port first if unbound). Returns 0. Connections beyond the backlog are refused with a reset until net.accept takes one.
+    /// net.listen: Makes a stream socket accept connections (binding it to a free port first if unbound). Returns 0. While backlog connections wait for net.accept, further connection requests are dropped (the peer retries them), as Linux does; a connection that completes when no socket is free is reset.
     net_listen: *const fn (socket: u32, backlog: u32) callconv(.c) i64,
     /// net.accept: Takes a connection from a listening socket, waiting for one unless the socket is non-blocking. Returns the new socket's handle.
     net_accept: *const fn (socket: u32, peer: ?*SocketAddress, flags: u32) callconv(.c) i64,
@@ -304,7 +304,7 @@ pub const Table = extern struct {
     net_set_option: *const fn (socket: u32, option: u32, value: u64) callconv(.c) i64,
     /// net.get_option: Reads a socket option. Returns its value.
     net_get_option: *const fn (socket: u32, option: u32) callconv(.c) i64,
-    /// net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured, waiting up to timeout_ns. Returns how many addresses were written (at least 1).
+    /// net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured (none: no_route), waiting up to timeout_ns. Returns how many addresses were written (at least 1); not_found when the server has no address for the name.
     net_resolve: *const fn (name_pointer: [*]const u8, name_length: u64, addresses_pointer: [*]SocketAddress, addresses_count: u32, timeout_ns: u64) callconv(.c) i64,
 };
 

@@ -573,8 +573,8 @@ const implementation = struct {
         const name = read_only_bytes(name_pointer, name_length) orelse
             return failure(.bad_pointer);
         const count = @min(addresses_count, abi.resolve_addresses_max);
-        const out_bytes = writable_bytes(
-            @ptrFromInt(opaque_address(addresses_pointer)),
+        const out_bytes = address_writable_bytes(
+            opaque_address(addresses_pointer),
             @as(u64, count) * @sizeOf(abi.SocketAddress),
         ) orelse return failure(.bad_pointer);
         var found: [abi.resolve_addresses_max]abi.SocketAddress = undefined;
@@ -717,10 +717,16 @@ fn read_address(pointer: ?*const abi.SocketAddress) ?abi.SocketAddress {
 fn address_out(pointer: ?*abi.SocketAddress, required: bool) ?[]u8 {
     const address = opaque_address(pointer);
     if (address == 0) return if (required) null else empty_buffer[0..0];
-    const target: [*]u8 = @ptrFromInt(address);
-    const bytes = writable_bytes(target, @sizeOf(abi.SocketAddress)) orelse return null;
+    const bytes = address_writable_bytes(address, @sizeOf(abi.SocketAddress)) orelse return null;
     assert(bytes.len == @sizeOf(abi.SocketAddress));
     return bytes;
+}
+
+/// writable_bytes for a raw address (which may be 0); `length` > 0.
+fn address_writable_bytes(address: u64, length: u64) ?[]u8 {
+    if (!writable(address, length)) return null;
+    const pointer: [*]u8 = @ptrFromInt(address);
+    return pointer[0..length];
 }
 
 fn failure(code: abi.Error) i64 {
