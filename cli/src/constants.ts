@@ -200,6 +200,28 @@ export const PUBLISH_HOST_IP_DEFAULT = '127.0.0.1';
 export const PUBLISH_MAX = 64;
 /** A host port bind probe (bind, then close at once) that takes longer than this fails the run. */
 export const PORT_PROBE_TIMEOUT_MS = 2_000;
+/** The publish proxy (cli/src/vmm/publish-proxy.ts), one per TCP mapping: its listen backlog on
+ *  the published socket (Node's default, 511: Linux caps it at net.core.somaxconn). */
+export const PUBLISH_LISTEN_BACKLOG = 511;
+/** Connects to slirp's hostfwd socket in flight at once, per mapping. slirp listens with a
+ *  backlog of 1 (measured: `ss -ltn` Send-Q 1), so Linux queues two connections for its accept
+ *  and drops the SYNs past them. */
+export const PUBLISH_CONNECTS_IN_FLIGHT_MAX = 2;
+/** A loopback connect to slirp that has not completed in this long lost its SYN (the queue was
+ *  full after all): it is dropped and made again, rather than waiting for the 1 s retransmit. */
+export const PUBLISH_CONNECT_ATTEMPT_MS = 200;
+/** Nothing listens on the internal port (QEMU not up yet): the next connect after this long. */
+export const PUBLISH_REFUSED_RETRY_MS = 50;
+/** Clients waiting for a connect to slirp, per mapping; past it new clients are reset. */
+export const PUBLISH_WAITING_MAX = 1_024;
+/** Clients held at once (waiting or forwarded), per mapping; past it new clients are reset. */
+export const PUBLISH_CLIENTS_MAX = 8_192;
+/** A client that could not be forwarded within this long is reset (slirp unreachable). */
+export const PUBLISH_WAIT_MS = 30_000;
+/** Closing the proxy (every socket destroyed) waits at most this long for its listeners. */
+export const PUBLISH_CLOSE_MS = 2_000;
+/** Where the proxy reaches slirp's hostfwd socket (an internal port the CLI picks). */
+export const PUBLISH_UPSTREAM_HOST = '127.0.0.1';
 /** Linux interface names: IFNAMSIZ (16) with the NUL (include/uapi/linux/if.h). */
 export const NET_IFACE_BYTES_MAX = 15;
 /** Lowest port a process without CAP_NET_BIND_SERVICE may bind, and where Linux says so. */

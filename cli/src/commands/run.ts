@@ -35,6 +35,7 @@ import {
   networkDevices,
   networkReport,
 } from '../vmm/network.js';
+import { type PublishProxy, startPublishProxy } from '../vmm/publish-proxy.js';
 import { qemuArgs } from '../vmm/qemu.js';
 import { decideStatus, runSession, type SessionResult } from '../vmm/session.js';
 import { findExecutable } from '../vmm/which.js';
@@ -95,21 +96,33 @@ export async function run(flags: RunFlags, deps: Partial<RunDeps> = {}): Promise
   });
   checkCmdlineBudget(cmdline, settings.vmm, (target.image === null ? 1 : 2) + networkDevices(network));
   const plan = planRun(target.logBase);
-  const launch =
-    settings.vmm === 'firecracker'
-      ? prepareFirecracker(settings, target, cmdline, plan, d)
-      : prepareQemu(settings, target, cmdline, plan.eventsPath, d);
-  const runLog = startRunLog(target.logBase, undefined, undefined, plan);
-  const summary = formatNetworkSummary(network);
-  if (summary !== null && !settings.json) writeErr(errColors().dim(summary));
+  // The published TCP sockets are bound here for good (a port taken is refused before anything
+  // starts); the proxy lives until the session ends, whichever way it ends.
+  const proxy = await startPublishProxy(network, (line) => writeErr(errColors().yellow(line)));
   try {
-    const result = await bootVm(settings, launch, runLog, d.cwd);
-    return finishRun(result, { settings, target, launch, runLog, cwd: d.cwd });
-  } catch (err) {
-    // A VMM that failed on the network (a port taken since the check, a tap busy) says so.
-    throw err instanceof UkernelError ? (vmmNetworkError(err, network) ?? err) : err;
+    const launch =
+      settings.vmm === 'firecracker'
+        ? prepareFirecracker(settings, target, cmdline, plan, d)
+        : prepareQemu(settings, target, cmdline, plan.eventsPath, d, proxy);
+    const runLog = startRunLog(target.logBase, undefined, undefined, plan);
+    const summary = formatNetworkSummary(network);
+    if (summary !== null && !settings.json) writeErr(errColors().dim(summary));
+    try {
+      let result: SessionResult;
+      try {
+        result = await bootVm(settings, launch, runLog, d.cwd);
+      } finally {
+        await proxy?.close(); // the VM is gone, so are its clients; the counters are final
+      }
+      return finishRun(result, { settings, target, launch, runLog, cwd: d.cwd, proxy });
+    } catch (err) {
+      // A VMM that failed on the network (a port taken since the check, a tap busy) says so.
+      throw err instanceof UkernelError ? (vmmNetworkError(err, network, proxy?.routes()) ?? err) : err;
+    } finally {
+      runLog.finish(); // after the report: the run is over once its report is there
+    }
   } finally {
-    runLog.finish(); // after the report: the run is over once its report is there
+    await proxy?.close();
   }
 }
 
@@ -150,11 +163,12 @@ interface Finished {
   launch: Launch;
   runLog: RunLog;
   cwd: string;
+  proxy: PublishProxy | null;
 }
 
 /** The status, the report (kept beside the run's log), the summary; errors the run ended with. */
 function finishRun(result: SessionResult, run: Finished): number {
-  const { settings, target, launch, runLog, cwd } = run;
+  const { settings, target, launch, runLog, cwd, proxy } = run;
   const c = errColors();
   const status = runStatus(result, run);
   const report = buildReport(result, status, {
@@ -165,7 +179,11 @@ function finishRun(result: SessionResult, run: Finished): number {
     runLog: runLog.path,
     image: target.image?.path ?? null,
     events: runLog.eventsPath,
-    network: networkReport(settings.network, result.net === null ? null : guestNetwork(result.net.record)),
+    network: networkReport(
+      settings.network,
+      result.net === null ? null : guestNetwork(result.net.record),
+      proxy?.counters() ?? null,
+    ),
   });
   keepReport(report, runLog, cwd);
   const eventsDisplay = displayPath(cwd, runLog.eventsPath);
@@ -311,7 +329,14 @@ async function projectImage(ctx: WorkflowContext, release: boolean): Promise<{ p
   return { path: pack.imagePath, verified: packIfChanged(ctx, pack)?.image ?? null };
 }
 
-function prepareQemu(opts: RunSettings, target: Target, cmdline: string, events: string, d: RunDeps): Launch {
+function prepareQemu(
+  opts: RunSettings,
+  target: Target,
+  cmdline: string,
+  events: string,
+  d: RunDeps,
+  proxy: PublishProxy | null,
+): Launch {
   const { accel, notice } = selectAccel(opts.accel, d.probeKvm);
   if (notice !== null) writeErr(errColors().yellow(notice));
   const binary = findExecutable(QEMU_BINARY, d.env, d.env.UKERNEL_QEMU);
@@ -329,7 +354,8 @@ function prepareQemu(opts: RunSettings, target: Target, cmdline: string, events:
     cmdline,
     ...(target.image !== null ? { image: { path: target.image.path } } : {}),
     events,
-    network: opts.network,
+    // Slirp binds the proxy's internal ports for the TCP mappings, the UDP ones as published.
+    network: proxy === null ? opts.network : { ...opts.network, publish: proxy.slirpMappings(opts.network.publish) },
   });
   return { binary, accel, args };
 }

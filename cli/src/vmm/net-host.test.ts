@@ -227,6 +227,20 @@ describe("the VMM's network failures get the network's codes", () => {
     expect(err?.message).toMatch(/host port 127\.0\.0\.1:18080\/tcp/);
   });
 
+  it('QEMU could not bind the internal port of a proxied TCP mapping → UK132 naming both', () => {
+    const err = vmmNetworkError(
+      failed("qemu-system-x86_64: … Could not set up host forwarding rule 'tcp:127.0.0.1:41234-:80'"),
+      user([m(18080)]),
+      [{ mapping: m(18080), upstreamPort: 41234 }],
+    );
+    expect(err?.code).toBe('UK132');
+    expect(err?.message).toBe(
+      'QEMU could not bind 127.0.0.1:41234/tcp, the internal port ukernel picked for 127.0.0.1:18080 → guest :80/tcp ' +
+        '(another program took it meanwhile)',
+    );
+    expect(err?.hint).toMatch(/Run it again/);
+  });
+
   it('a busy or forbidden tap (QEMU, Firecracker) → UK136, UK137, UK134', () => {
     expect(vmmNetworkError(failed('could not configure /dev/net/tun (tap0): Device or resource busy'), tap)?.code).toBe('UK136');
     expect(vmmNetworkError(failed('Open tap device failed: … Resource busy (os error 16)'), tap)?.code).toBe('UK136');

@@ -1,7 +1,9 @@
 // Host checks for a run's network, before any VMM starts: published ports (twice, privileged,
 // in use, on an address this host lacks) and the tap device (missing, not a tap, busy, not
 // permitted). And the VMM's own network failures, mapped to the same codes when they slip past
-// (a port taken between the probe and QEMU's bind; a tap attached meanwhile).
+// (a UDP port taken between the probe and QEMU's bind; a tap attached meanwhile). A TCP port is
+// probed here only to fail before a build: the publish proxy binds it for good right before the
+// VMM starts (publish-proxy.ts), with the same codes.
 //
 // Facts: a tap's sysfs directory has `tun_flags` (IFF_TUN 0x1 / IFF_TAP 0x2), `owner` and
 // `group` (-1 when unset) and `carrier` 1 while a process has it attached (tun_attach →
@@ -27,7 +29,7 @@ import {
   TUN_DEVICE,
 } from '../constants.js';
 import { UkernelError } from '../errors.js';
-import { formatNetMode, type NetworkSettings, type PortMapping, samePublishedSocket } from './network.js';
+import { formatNetMode, formatPortMapping, type NetworkSettings, type PortMapping, samePublishedSocket } from './network.js';
 
 /** What the checks read from the host; injected by the unit tests. */
 export interface HostNetDeps {
@@ -225,7 +227,11 @@ function checkTap(iface: string, deps: HostNetDeps): void {
  * The VMM's failure when it is the network's: a host port taken after the probe, a tap busy or
  * not permitted. Returns null for every other failure (the caller rethrows it as it was).
  */
-export function vmmNetworkError(err: UkernelError, net: NetworkSettings): UkernelError | null {
+export function vmmNetworkError(
+  err: UkernelError,
+  net: NetworkSettings,
+  proxied: readonly { mapping: PortMapping; upstreamPort: number | null }[] = [],
+): UkernelError | null {
   if (net.mode.kind === 'none' || err.exitCode === 2) return null;
   const text = [err.message, ...err.details].join('\n');
   const details = { details: err.details };
@@ -233,6 +239,16 @@ export function vmmNetworkError(err: UkernelError, net: NetworkSettings): Ukerne
     const rule = /Could not set up host forwarding rule '(tcp|udp):([0-9.]*):([0-9]+)-/.exec(text);
     if (rule === null) return null;
     const shown = `${rule[2] === '' ? '0.0.0.0' : rule[2]}:${rule[3]}/${rule[1]}`;
+    // A TCP mapping's rule names the internal port ukernel picked for it (publish-proxy.ts).
+    const route = rule[1] === 'tcp' ? proxied.find((r) => r.upstreamPort === Number(rule[3])) : undefined;
+    if (route !== undefined) {
+      return new UkernelError(
+        'PortInUse',
+        `QEMU could not bind ${shown}, the internal port ukernel picked for ${formatPortMapping(route.mapping)} ` +
+          '(another program took it meanwhile)',
+        { ...details, hint: 'Run it again: ukernel picks another free port each time.' },
+      );
+    }
     return new UkernelError('PortInUse', `QEMU could not bind host port ${shown} (taken since ukernel checked it?)`, details);
   }
   const name = formatNetMode(net.mode);

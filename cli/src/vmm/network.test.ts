@@ -20,6 +20,7 @@ import {
   parsePortMapping,
   qemuNetworkArgs,
 } from './network.js';
+import { emptyProxyStats } from './publish-proxy.js';
 import { qemuArgs } from './qemu.js';
 
 const reason = (parse: () => unknown): string => {
@@ -273,7 +274,10 @@ describe('what the run says about its network', () => {
       dns: null,
       mac: null,
       guest: null,
+      proxy: null,
     });
+    const proxy = { ...emptyProxyStats(), connections: 3, forwarded: 3 };
+    expect(networkReport(user(), null, proxy).proxy).toEqual(proxy);
     expect(networkReport(tap())).toMatchObject({ mode: 'tap', interface: 'tap0', ip: '172.16.0.2/30', gateway: '172.16.0.1' });
   });
 });

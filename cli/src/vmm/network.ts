@@ -9,6 +9,7 @@
 // Firecracker has tap only (`network-interfaces`) and no DHCP server
 // (shared/reference/networking.md §4, §5).
 import type { NetRecord } from '../console/records.js';
+import type { ProxyStats } from './publish-proxy.js';
 import { CMDLINE_KEY_DNS, CMDLINE_KEY_GATEWAY, CMDLINE_KEY_IP } from '../abi/contracts.js';
 import { NET_IFACE_BYTES_MAX, PUBLISH_HOST_IP_DEFAULT } from '../constants.js';
 
@@ -234,7 +235,11 @@ function qemuValue(text: string): string {
   return text.replaceAll(',', ',,');
 }
 
-/** QEMU's `-netdev … -device virtio-net-device,…` for the run; [] without a network. */
+/**
+ * QEMU's `-netdev … -device virtio-net-device,…` for the run; [] without a network. Each of
+ * `net.publish` becomes a hostfwd rule as given: `run` passes its TCP mappings rewritten to the
+ * internal loopback ports its publish proxy forwards to (publish-proxy.ts slirpMappings).
+ */
 export function qemuNetworkArgs(net: NetworkSettings): string[] {
   const { mode } = net;
   if (mode.kind === 'none') return [];
@@ -328,9 +333,15 @@ export interface NetworkReport {
   mac: string | null;
   /** From the kernel's network record once it sends one; null until then. */
   guest: GuestNetwork | null;
+  /** The publish proxy's counters (publish-proxy.ts), when a TCP port is published; else null. */
+  proxy: ProxyStats | null;
 }
 
-export function networkReport(net: NetworkSettings, guest: GuestNetwork | null = null): NetworkReport {
+export function networkReport(
+  net: NetworkSettings,
+  guest: GuestNetwork | null = null,
+  proxy: ProxyStats | null = null,
+): NetworkReport {
   return {
     mode: net.mode.kind,
     interface: net.mode.kind === 'tap' ? net.mode.iface : null,
@@ -345,5 +356,6 @@ export function networkReport(net: NetworkSettings, guest: GuestNetwork | null =
     dns: net.dns === null ? null : formatDns(net.dns),
     mac: net.mac,
     guest,
+    proxy,
   };
 }
