@@ -1,10 +1,12 @@
-// The http template (examples/http-server) serves its routes, twice over: built as a Linux
-// process with the SDK's host backend (bench/net/build-host.sh: quick, no VM), and as a new user
-// gets it — `ukernel init --template http`, build, pack, `ukernel run --publish` on QEMU with
-// user networking on a free loopback port. The heavy traffic (1,000 keep-alive requests, 100
-// connections, 1 MiB bodies, aborts) is tests/e2e/net-*.test.ts's.
+// The examples that serve the network. The http template (examples/http-server) serves its
+// routes twice over: built as a Linux process with the SDK's host backend
+// (bench/net/build-host.sh: quick, no VM), and as a new user gets it — `ukernel init --template
+// http`, build, pack, `ukernel run --publish` on QEMU with user networking on a free loopback
+// port. The heavy traffic (1,000 keep-alive requests, 100 connections, 1 MiB bodies, aborts) is
+// tests/e2e/net-*.test.ts's. examples/net-worker answers jobs sent over TCP under QEMU.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -225,5 +227,72 @@ describe('ukernel init --template http, run under QEMU with --publish', () => {
       }
     },
     LISTEN_MS + 4 * REQUEST_MS,
+  );
+});
+
+describe('examples/net-worker under QEMU with --publish', () => {
+  let work: ReturnType<typeof tempDir>;
+  let project: string;
+
+  beforeAll(async () => {
+    requireBuilt();
+    work = tempDir();
+    project = join(work.path, 'net-worker');
+    cpSync(join(root, 'examples/net-worker'), project, { recursive: true });
+    await ukernelOk(['build'], project, BUILD_MS);
+    await ukernelOk(['pack'], project, BUILD_MS);
+  }, 2 * BUILD_MS);
+
+  afterAll(() => work?.remove());
+
+  it(
+    'answers every job with the SHA-256 of its payload from one of its workers, and a bad line with an error',
+    async () => {
+      const port = await freePort();
+      const cli = spawn(process.execPath, [cliPath, 'run', '--publish', `127.0.0.1:${port}:7000`, '--', '7000', '4'], {
+        cwd: project,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      try {
+        await waitForOutput(cli, /net-worker: 4 workers, jobs on tcp port 7000/, LISTEN_MS, 'ukernel run');
+        const payloads = Array.from({ length: 100 }, (_, i) => `payload ${i} ${'x'.repeat(i)}`);
+        const input = `${payloads.map((payload, id) => `job ${id} ${payload}`).join('\n')}\nnonsense\njob 1000\n`;
+        // The whole input, then end of input: the server answers everything, then closes.
+        const output = await new Promise<string>((resolve, reject) => {
+          const socket = connect({ host: '127.0.0.1', port }, () => socket.end(input));
+          let received = '';
+          const timer = setTimeout(() => {
+            socket.destroy();
+            reject(new Error(`no close within ${REQUEST_MS} ms; received: ${received}`));
+          }, REQUEST_MS);
+          socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+          socket.on('error', reject);
+          socket.on('close', () => {
+            clearTimeout(timer);
+            resolve(received);
+          });
+        });
+        const lines = output.trimEnd().split('\n');
+        expect(lines).toContain('error - expected: job <id> <payload>');
+        const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+        const done = new Map<number, { digest: string; worker: number }>();
+        for (const line of lines.filter((l) => l.startsWith('done '))) {
+          const [, id, digest, worker] = line.split(' ');
+          done.set(Number(id), { digest: digest!, worker: Number(worker) });
+        }
+        expect(done.size).toBe(payloads.length + 1);
+        for (const [id, payload] of payloads.entries()) expect(done.get(id)?.digest, `job ${id}`).toBe(sha(payload));
+        expect(done.get(1000)?.digest).toBe(sha('')); // `job 1000` with no payload.
+        expect(lines.length).toBe(payloads.length + 2);
+        const workers = new Set([...done.values()].map(({ worker }) => worker));
+        expect(
+          [...workers].every((worker) => worker >= 0 && worker < 4),
+          [...workers].join(' '),
+        ).toBe(true);
+      } finally {
+        expect(await stop(cli, 'SIGINT')).toBe(130);
+      }
+    },
+    LISTEN_MS + 2 * REQUEST_MS,
   );
 });

@@ -124,7 +124,7 @@ pub fn main(context: ukernel.Context) !u8 {
     try listener.set_option(.reuse_address, 1);
     try listener.bind(net.Address.any(@intCast(port)));
     try listener.listen(listen_backlog);
-    ukernel.print("PROJECT_NAME: {d} workers, jobs on tcp port {d}\n", .{ workers, port });
+    ukernel.print("net-worker: {d} workers, jobs on tcp port {d}\n", .{ workers, port });
     while (true) try serve_once();
 }
 
