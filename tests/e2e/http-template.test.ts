@@ -167,6 +167,29 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<number
   return code;
 }
 
+/**
+ * `ukernel run --publish 127.0.0.1:PORT:GUEST_PORT [-- ARGS]` in `project` on a free loopback
+ * PORT: waits for `ready` on the console, runs `use(PORT)`, then stops the VM with Ctrl-C (the
+ * CLI exits 130).
+ */
+async function withPublished(
+  project: string,
+  guestPort: number,
+  args: string[],
+  ready: RegExp,
+  use: (port: number) => Promise<void>,
+): Promise<void> {
+  const port = await freePort();
+  const argv = [cliPath, 'run', '--publish', `127.0.0.1:${port}:${guestPort}`, ...args];
+  const cli = spawn(process.execPath, argv, { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await waitForOutput(cli, ready, LISTEN_MS, 'ukernel run');
+    await use(port);
+  } finally {
+    expect(await stop(cli, 'SIGINT')).toBe(130);
+  }
+}
+
 describe('the http server built as a Linux process (sdk/zig/host)', () => {
   let work: ReturnType<typeof tempDir>;
   let server: ChildProcess | undefined;
@@ -214,21 +237,50 @@ describe('ukernel init --template http, run under QEMU with --publish', () => {
   it(
     'serves /, /healthz, /api/info and a 404 on a published loopback port; Ctrl-C stops it',
     async () => {
-      const port = await freePort();
-      const cli = spawn(process.execPath, [cliPath, 'run', '--publish', `127.0.0.1:${port}:80`], {
-        cwd: project,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      try {
-        await waitForOutput(cli, /web: listening on http:\/\/0\.0\.0\.0:80\//, LISTEN_MS, 'ukernel run');
-        await checkRoutes(port, 'web');
-      } finally {
-        expect(await stop(cli, 'SIGINT')).toBe(130);
-      }
+      const listening = /web: listening on http:\/\/0\.0\.0\.0:80\//;
+      await withPublished(project, 80, [], listening, (port) => checkRoutes(port, 'web'));
     },
     LISTEN_MS + 4 * REQUEST_MS,
   );
 });
+
+/** 100 jobs, one with no payload and a bad line on one connection, then end of input. */
+async function checkJobs(port: number): Promise<void> {
+  const payloads = Array.from({ length: 100 }, (_, i) => `payload ${i} ${'x'.repeat(i)}`);
+  const input = `${payloads.map((payload, id) => `job ${id} ${payload}`).join('\n')}\nnonsense\njob 1000\n`;
+  // The whole input, then end of input: the server answers everything, then closes.
+  const output = await new Promise<string>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.end(input));
+    let received = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within ${REQUEST_MS} ms; received: ${received}`));
+    }, REQUEST_MS);
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+  });
+  const lines = output.trimEnd().split('\n');
+  expect(lines).toContain('error - expected: job <id> <payload>');
+  const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+  const done = new Map<number, { digest: string; worker: number }>();
+  for (const line of lines.filter((l) => l.startsWith('done '))) {
+    const [, id, digest, worker] = line.split(' ');
+    done.set(Number(id), { digest: digest!, worker: Number(worker) });
+  }
+  expect(done.size).toBe(payloads.length + 1);
+  for (const [id, payload] of payloads.entries()) expect(done.get(id)?.digest, `job ${id}`).toBe(sha(payload));
+  expect(done.get(1000)?.digest).toBe(sha('')); // `job 1000` with no payload.
+  expect(lines.length).toBe(payloads.length + 2);
+  const workers = new Set([...done.values()].map(({ worker }) => worker));
+  expect(
+    [...workers].every((worker) => worker >= 0 && worker < 4),
+    [...workers].join(' '),
+  ).toBe(true);
+}
 
 describe('examples/net-worker under QEMU with --publish', () => {
   let work: ReturnType<typeof tempDir>;
@@ -248,50 +300,8 @@ describe('examples/net-worker under QEMU with --publish', () => {
   it(
     'answers every job with the SHA-256 of its payload from one of its workers, and a bad line with an error',
     async () => {
-      const port = await freePort();
-      const cli = spawn(process.execPath, [cliPath, 'run', '--publish', `127.0.0.1:${port}:7000`, '--', '7000', '4'], {
-        cwd: project,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      try {
-        await waitForOutput(cli, /net-worker: 4 workers, jobs on tcp port 7000/, LISTEN_MS, 'ukernel run');
-        const payloads = Array.from({ length: 100 }, (_, i) => `payload ${i} ${'x'.repeat(i)}`);
-        const input = `${payloads.map((payload, id) => `job ${id} ${payload}`).join('\n')}\nnonsense\njob 1000\n`;
-        // The whole input, then end of input: the server answers everything, then closes.
-        const output = await new Promise<string>((resolve, reject) => {
-          const socket = connect({ host: '127.0.0.1', port }, () => socket.end(input));
-          let received = '';
-          const timer = setTimeout(() => {
-            socket.destroy();
-            reject(new Error(`no close within ${REQUEST_MS} ms; received: ${received}`));
-          }, REQUEST_MS);
-          socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
-          socket.on('error', reject);
-          socket.on('close', () => {
-            clearTimeout(timer);
-            resolve(received);
-          });
-        });
-        const lines = output.trimEnd().split('\n');
-        expect(lines).toContain('error - expected: job <id> <payload>');
-        const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
-        const done = new Map<number, { digest: string; worker: number }>();
-        for (const line of lines.filter((l) => l.startsWith('done '))) {
-          const [, id, digest, worker] = line.split(' ');
-          done.set(Number(id), { digest: digest!, worker: Number(worker) });
-        }
-        expect(done.size).toBe(payloads.length + 1);
-        for (const [id, payload] of payloads.entries()) expect(done.get(id)?.digest, `job ${id}`).toBe(sha(payload));
-        expect(done.get(1000)?.digest).toBe(sha('')); // `job 1000` with no payload.
-        expect(lines.length).toBe(payloads.length + 2);
-        const workers = new Set([...done.values()].map(({ worker }) => worker));
-        expect(
-          [...workers].every((worker) => worker >= 0 && worker < 4),
-          [...workers].join(' '),
-        ).toBe(true);
-      } finally {
-        expect(await stop(cli, 'SIGINT')).toBe(130);
-      }
+      const ready = /net-worker: 4 workers, jobs on tcp port 7000/;
+      await withPublished(project, 7000, ['--', '7000', '4'], ready, checkJobs);
     },
     LISTEN_MS + 2 * REQUEST_MS,
   );
