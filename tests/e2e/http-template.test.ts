@@ -216,7 +216,87 @@ describe('the http server built as a Linux process (sdk/zig/host)', () => {
   it('serves every route, keeps the connection alive, and refuses bad requests', async () => {
     await checkRoutes(port, 'PROJECT_NAME'); // The example itself: the name is not filled in.
   });
+
+  it('answers pipelined requests in order, and each refusal with its status and a close', async () => {
+    await checkRefusals(port);
+  });
+
+  it('survives clients that reset mid-transfer, and frees their connections', async () => {
+    await checkAborts(port);
+  });
 });
+
+/** Pipelining, every refusal (status, then a close) and `Expect: 100-continue`. */
+async function checkRefusals(port: number): Promise<void> {
+  const health = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+  const last = 'GET /bytes?n=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+  const pipelined = await exchange(port, health.repeat(50) + last);
+  expect(pipelined.match(/HTTP\/1\.1 200 OK\r\n/g)).toHaveLength(51);
+  expect(pipelined).toMatch(/\r\nConnection: close\r\n\r\n\x00\x01\x02$/);
+  const refusals: Array<[string, RegExp]> = [
+    ['POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2097153\r\n\r\n', /^HTTP\/1\.1 413 /],
+    ['POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', /^HTTP\/1\.1 501 /],
+    ['GET / HTTP/2.0\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 505 /],
+    ['GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', /^HTTP\/1\.1 400 /],
+    ['GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n', /^HTTP\/1\.1 400 /],
+    ['POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', /^HTTP\/1\.1 400 /],
+    ['GET /bytes?n=99999999999 HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 400 /],
+    [`GET / HTTP/1.1\r\nHost: x\r\n${'A: b\r\n'.repeat(101)}\r\n`, /^HTTP\/1\.1 431 /],
+  ];
+  for (const [request, status] of refusals) {
+    const answer = await exchange(port, request);
+    expect(answer, request).toMatch(status);
+    expect(answer, request).toMatch(/\r\nConnection: close\r\n/);
+  }
+  // `Expect: 100-continue`: the interim answer comes before the body is sent.
+  const interim = await new Promise<string>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () =>
+      socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n'),
+    );
+    socket.setTimeout(REQUEST_MS, () => socket.destroy(new Error('no interim answer')));
+    socket.once('data', (chunk: Buffer) => {
+      socket.end('hello');
+      resolve(chunk.toString());
+    });
+    socket.on('error', reject);
+  });
+  expect(interim).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+}
+
+/** Clients that reset mid-download and mid-upload: the server goes on, their slots are freed. */
+async function checkAborts(port: number): Promise<void> {
+  for (const request of [
+    'GET /bytes?n=16000000 HTTP/1.1\r\nHost: x\r\n\r\n',
+    `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n${'y'.repeat(100_000)}`,
+  ]) {
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => socket.write(request));
+      socket.setTimeout(REQUEST_MS, () => socket.destroy(new Error('no answer')));
+      // The first bytes of the answer (or, for the upload, once it is under way): reset.
+      const abort = () => {
+        socket.resetAndDestroy();
+        resolve();
+      };
+      if (request.startsWith('GET')) socket.once('data', abort);
+      else socket.once('ready', () => setTimeout(abort, 50));
+      socket.on('error', reject);
+    });
+  }
+  const agent = new Agent({ keepAlive: false });
+  try {
+    // Closed connections leave the table within the poll interval.
+    const deadline = Date.now() + REQUEST_MS;
+    let info: Record<string, number> = {};
+    do {
+      info = JSON.parse((await fetchRaw(port, agent, 'GET', '/api/info')).body.toString()) as Record<string, number>;
+      if (info.connections_open !== 1) await new Promise((r) => setTimeout(r, 100));
+    } while (info.connections_open !== 1 && Date.now() < deadline);
+    expect(info.connections_open).toBe(1);
+    expect(info.connections_aborted).toBeGreaterThanOrEqual(2);
+  } finally {
+    agent.destroy();
+  }
+}
 
 describe('ukernel init --template http, run under QEMU with --publish', () => {
   let work: ReturnType<typeof tempDir>;
@@ -235,10 +315,14 @@ describe('ukernel init --template http, run under QEMU with --publish', () => {
   afterAll(() => work?.remove());
 
   it(
-    'serves /, /healthz, /api/info and a 404 on a published loopback port; Ctrl-C stops it',
+    'serves its routes on a published loopback port, refuses bad requests, survives resets; Ctrl-C stops it',
     async () => {
       const listening = /web: listening on http:\/\/0\.0\.0\.0:80\//;
-      await withPublished(project, 80, [], listening, (port) => checkRoutes(port, 'web'));
+      await withPublished(project, 80, [], listening, async (port) => {
+        await checkRoutes(port, 'web');
+        await checkRefusals(port);
+        await checkAborts(port);
+      });
     },
     LISTEN_MS + 4 * REQUEST_MS,
   );
