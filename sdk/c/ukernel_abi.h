@@ -182,7 +182,7 @@ typedef struct uk_table {
     int64_t (*net_connect)(uint32_t socket, const uk_socket_address *address);
     /* net.send: Stream: queues bytes for sending and returns how many were taken: all of them, or, when the send buffer fills, as many as fit (at least 1; a blocking socket waits for space, a non-blocking one returns would_block when none). Datagram: sends one datagram to the connected peer. Returns the bytes taken. */
     int64_t (*net_send)(uint32_t socket, const uint8_t *data_pointer, uint64_t data_length, uint32_t flags);
-    /* net.recv: Stream: copies received bytes into buffer, waiting for some unless non-blocking; returns how many, 0 at the end of the stream (the peer shut down its side) or for an empty buffer. Datagram: receives one datagram (cut to the buffer). Returns the bytes received. */
+    /* net.recv: Stream: copies received bytes into buffer, waiting for some unless non-blocking; returns how many, 0 at the end of the stream (the peer shut down its side) or for an empty buffer. Datagram: receives one datagram (cut to the buffer). Returns the bytes received. After a failed non-blocking net.connect, the first net.send or net.recv returns why (connection_refused, timed_out, no_route; as option_error does, once); a reset connection returns connection_reset once, then 0. */
     int64_t (*net_recv)(uint32_t socket, uint8_t *buffer_pointer, uint64_t buffer_length, uint32_t flags);
     /* net.sendto: Datagram sockets: sends one datagram to address (binding the socket to an ephemeral port if unbound). Returns its length. */
     int64_t (*net_sendto)(uint32_t socket, const uint8_t *data_pointer, uint64_t data_length, const uk_socket_address *address, uint32_t flags);

@@ -288,7 +288,7 @@ pub const Table = extern struct {
     net_connect: *const fn (socket: u32, address: ?*const SocketAddress) callconv(.c) i64,
     /// net.send: Stream: queues bytes for sending and returns how many were taken: all of them, or, when the send buffer fills, as many as fit (at least 1; a blocking socket waits for space, a non-blocking one returns would_block when none). Datagram: sends one datagram to the connected peer. Returns the bytes taken.
     net_send: *const fn (socket: u32, data_pointer: [*]const u8, data_length: u64, flags: u32) callconv(.c) i64,
-    /// net.recv: Stream: copies received bytes into buffer, waiting for some unless non-blocking; returns how many, 0 at the end of the stream (the peer shut down its side) or for an empty buffer. Datagram: receives one datagram (cut to the buffer). Returns the bytes received.
+    /// net.recv: Stream: copies received bytes into buffer, waiting for some unless non-blocking; returns how many, 0 at the end of the stream (the peer shut down its side) or for an empty buffer. Datagram: receives one datagram (cut to the buffer). Returns the bytes received. After a failed non-blocking net.connect, the first net.send or net.recv returns why (connection_refused, timed_out, no_route; as option_error does, once); a reset connection returns connection_reset once, then 0.
     net_recv: *const fn (socket: u32, buffer_pointer: [*]u8, buffer_length: u64, flags: u32) callconv(.c) i64,
     /// net.sendto: Datagram sockets: sends one datagram to address (binding the socket to an ephemeral port if unbound). Returns its length.
     net_sendto: *const fn (socket: u32, data_pointer: [*]const u8, data_length: u64, address: ?*const SocketAddress, flags: u32) callconv(.c) i64,

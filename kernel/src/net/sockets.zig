@@ -334,7 +334,9 @@ fn send_room(pcb: *lwip.tcp_pcb, limit_bytes: u32) u32 {
 }
 
 fn send_datagram(socket: *Socket, data: []const u8, to: ?Address) Error!usize {
-    assert(data.len <= abi.datagram_bytes_max);
+    assert(socket.kind == .datagram);
+    // net.sendto checks this too; net.send and io.write allow up to write_bytes_max.
+    if (data.len > abi.datagram_bytes_max) return error.TooLarge;
     const connected = socket.peer.family != 0;
     const destination = to orelse if (connected) socket.peer else return error.NotConnected;
     const ip = try ip_of(destination);
