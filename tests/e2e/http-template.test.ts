@@ -323,6 +323,32 @@ describe('ukernel init --template http, run under QEMU with --publish', () => {
         await checkRefusals(port);
         await checkAborts(port);
       });
+      // A span per request, named after its route; log records for the start and each refusal.
+      const trace = JSON.parse((await ukernelOk(['trace', '--json'], project)).stdout) as {
+        spans: Array<{ name: string; count: number }>;
+      };
+      const spans = Object.fromEntries(trace.spans.map(({ name, count }) => [name, count]));
+      expect(spans).toMatchObject({ 'GET /': 1, 'GET /healthz': 52, 'GET /api/info': expect.any(Number) });
+      expect(Object.keys(spans).sort()).toEqual(
+        [
+          'GET /',
+          'GET /api/info',
+          'GET /bytes',
+          'GET /healthz',
+          'POST /echo',
+          'method not allowed',
+          'not found',
+          'rejected',
+        ].sort(),
+      );
+      const logs = (await ukernelOk(['logs', '--json', '--level', 'info'], project)).stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { type: string; message?: string; fields?: Record<string, string> })
+        .filter((record) => record.type === 'log');
+      expect(logs[0]).toMatchObject({ message: 'listening', fields: { port: '80' } });
+      const refused = logs.filter((record) => record.message === 'request rejected').map((r) => r.fields?.status);
+      expect(refused.sort()).toEqual(['400', '400', '400', '400', '400', '413', '431', '431', '501', '505']);
     },
     LISTEN_MS + 4 * REQUEST_MS,
   );
