@@ -89,6 +89,7 @@ pub fn run() void {
     resolve_checks();
     argument_checks();
     limit_checks();
+    sdk_checks();
 }
 
 // ---- Creation, bind, listen ----------------------------------------------------------------------
@@ -664,4 +665,70 @@ fn limit_checks() void {
     const again = sys.net_socket(stream, 0);
     _ = check.truth("net.socket.after_limit", again >= 0, "{s}", .{sys.name(again)});
     if (again >= 0) _ = sys.io_close(sys.handle(again));
+}
+
+// ---- The Zig SDK's net API (ukernel.net) on the same calls ---------------------------------------------
+
+fn t_sdk_echo(argument: u64) callconv(.c) u32 {
+    const server: ukernel.net.Socket = .{ .handle = @truncate(argument) };
+    const accepted = server.accept(.{}) catch return 1;
+    defer accepted.socket.close();
+    var buffer: [4096]u8 = undefined;
+    var rounds: u32 = 0;
+    while (rounds < 10_000) : (rounds += 1) {
+        const n = accepted.socket.recv(&buffer) catch return 2;
+        if (n == 0) return 0;
+        accepted.socket.send_all(buffer[0..n]) catch return 3;
+    }
+    return 4;
+}
+
+fn sdk_checks() void {
+    const net = ukernel.net;
+    const parsed = net.Address.parse("127.0.0.1:8080", 0) catch net.Address.any(0);
+    var text: [64]u8 = undefined;
+    const shown = std.fmt.bufPrint(&text, "{f}", .{parsed}) catch "";
+    _ = check.truth("sdk.net.address_parse_format", std.mem.eql(u8, shown, "127.0.0.1:8080") and parsed.port() == 8080, "{s}", .{shown});
+    _ = check.truth("sdk.net.address_parse_bad", if (net.Address.parse("1.2.3", 80)) |_| false else |_| true, "accepted 1.2.3", .{});
+    const server = net.Socket.listen_tcp(net.Address.loopback(0), 4) catch |err| {
+        check.fail("sdk.net.listen_tcp", "{s}", .{@errorName(err)});
+        return;
+    };
+    defer server.close();
+    const address = server.local_address() catch net.Address.any(0);
+    _ = check.truth("sdk.net.listen_tcp", address.port() != 0, "port 0", .{});
+    const echo = sys.task_spawn(@intFromPtr(&t_sdk_echo), server.handle, 0);
+    const client = net.Socket.connect_tcp(address) catch |err| {
+        check.fail("sdk.net.connect_tcp", "{s}", .{@errorName(err)});
+        return;
+    };
+    const message = "the SDK's echo, round trip";
+    var reply: [message.len]u8 = undefined;
+    const sent = if (client.send_all(message)) true else |_| false;
+    const received = if (client.recv_all(&reply)) true else |_| false;
+    _ = check.truth("sdk.net.echo", sent and received and std.mem.eql(u8, &reply, message), "sent {}, received {}", .{ sent, received });
+    client.shutdown(.write) catch {};
+    var rest: [8]u8 = undefined;
+    const end = client.recv(&rest) catch 99;
+    _ = check.truth("sdk.net.end_of_stream", end == 0, "recv after shutdown gave {d}", .{end});
+    client.close();
+    if (echo >= 0) _ = check.value("sdk.net.echo_task", sys.task_join(sys.handle(echo), 5000 * ms), 0);
+    // A refused connection, as a Zig error.
+    const refused = net.Socket.connect_tcp(net.Address.loopback(address.port() +% 1));
+    _ = check.truth("sdk.net.connect_refused", if (refused) |_| false else |err| err == error.ConnectionRefused, "not refused", .{});
+    var found: [2]net.Address = undefined;
+    const names = net.resolve("localhost", &found, 1000 * ms) catch &.{};
+    _ = check.truth("sdk.net.resolve", names.len == 1 and names[0].eql(net.Address.loopback(0)), "{d} addresses", .{names.len});
+    // UDP.
+    const a_socket = net.Socket.bind_udp(net.Address.loopback(0)) catch return;
+    defer a_socket.close();
+    const b_socket = net.Socket.bind_udp(net.Address.loopback(0)) catch return;
+    defer b_socket.close();
+    const b_address = b_socket.local_address() catch net.Address.any(0);
+    a_socket.sendto("dgram", b_address) catch {};
+    var datagram_bytes: [16]u8 = undefined;
+    const got = b_socket.recvfrom(&datagram_bytes) catch net.Datagram{ .length = 0, .from = net.Address.any(0) };
+    const a_address = a_socket.local_address() catch net.Address.any(0);
+    _ = check.truth("sdk.net.udp", got.length == 5 and got.from.eql(a_address), "{d} bytes from {f}", .{ got.length, got.from });
+    _ = check.truth("sdk.net.take_error_none", a_socket.take_error() == null, "an error on a healthy socket", .{});
 }
