@@ -683,6 +683,15 @@ fn discard_queue(socket: *Socket) void {
     if (socket.kind == .stream) consumed(socket, bytes) else socket.queued_bytes = 0;
 }
 
+/// Forgets a pcb lwIP keeps on its own (closing in both directions): no more callbacks.
+fn end_connection(socket: *Socket, pcb: *lwip.tcp_pcb) void {
+    assert(socket.tcp == pcb);
+    assert(socket.fin_received and socket.write_shut);
+    detach_tcp(pcb);
+    socket.tcp = null;
+    socket.state = .ended;
+}
+
 /// Ends a connection from our side with a reset (a connect that timed out).
 fn abandon(index: u32, err: Error) void {
     const socket = &sockets[index];
@@ -786,6 +795,9 @@ fn on_receive(
     const socket = &sockets[index];
     const data = pointer(lwip.pbuf, chain) orelse {
         socket.fin_received = true;
+        // Both directions are done: lwIP moves the pcb to TIME_WAIT (or CLOSING, then
+        // TIME_WAIT) and frees it later without a callback, so it is forgotten now.
+        if (socket.write_shut) end_connection(socket, connection);
         notify(index);
         return lwip.ERR_OK;
     };

@@ -732,3 +732,39 @@ fn sdk_checks() void {
     _ = check.truth("sdk.net.udp", got.length == 5 and got.from.eql(a_address), "{d} bytes from {f}", .{ got.length, got.from });
     _ = check.truth("sdk.net.take_error_none", a_socket.take_error() == null, "an error on a healthy socket", .{});
 }
+
+// ---- `net-time-wait`: a socket whose connection lwIP keeps in TIME_WAIT ------------------------------
+
+/// Both sides shut down (the client first, so its connection goes to TIME_WAIT); after TIME_WAIT
+/// (2 x lwIP's TCP_MSL, 10 s) lwIP frees the connection without a callback, and the next
+/// connection reuses it. The client's socket must no longer reach it: its calls and its close
+/// must leave the new connection alone. Exit status: the failures.
+pub fn time_wait() u8 {
+    check.section("net time-wait");
+    const l = listener("net.time_wait.listener", 4) orelse return 1;
+    const old = pair("net.time_wait.old", l) orelse return 1;
+    _ = check.value("net.time_wait.client_shutdown", sys.net_shutdown(old.client, abi.shutdown_write), 0);
+    _ = check.value("net.time_wait.server_end", sys.net_recv(old.server, sys.addr(&sink), sink.len, 0), 0);
+    _ = check.value("net.time_wait.server_shutdown", sys.net_shutdown(old.server, abi.shutdown_write), 0);
+    _ = check.value("net.time_wait.client_end", sys.net_recv(old.client, sys.addr(&sink), sink.len, 0), 0);
+    _ = sys.io_close(old.server);
+    ukernel.print("net time-wait: waiting 11 s for TIME_WAIT to end\n", .{});
+    _ = sys.task_sleep(11_000 * ms);
+    const fresh = pair("net.time_wait.new", l) orelse return 1;
+    var out: Address = undefined;
+    _ = check.ok_or("net.time_wait.local_address", sys.net_local_address(old.client, a(&out)), &.{});
+    _ = check.errs("net.time_wait.send", sys.net_send(old.client, s("x"), 1, 0), &.{.closed});
+    _ = check.value("net.time_wait.recv", sys.net_recv(old.client, sys.addr(&sink), sink.len, 0), 0);
+    _ = check.value("net.time_wait.close", sys.io_close(old.client), 0);
+    _ = check.value("net.time_wait.new_send", sys.net_send(fresh.client, s("alive"), 5, nonblocking), 5);
+    const polled = poll1(fresh.server, abi.poll_readable, 2000 * ms);
+    const n = sys.net_recv(fresh.server, sys.addr(&sink), sink.len, nonblocking);
+    _ = check.truth("net.time_wait.new_connection_intact", polled.count == 1 and n == 5, "poll {d}, recv {s}", .{ polled.count, sys.name(n) });
+    _ = check.value("net.time_wait.new_reply", sys.net_send(fresh.server, s("yes"), 3, nonblocking), 3);
+    _ = poll1(fresh.client, abi.poll_readable, 2000 * ms); // Bounded: a broken one must not hang.
+    _ = check.value("net.time_wait.new_reply_read", sys.net_recv(fresh.client, sys.addr(&sink), sink.len, nonblocking), 3);
+    close_pair(fresh);
+    _ = sys.io_close(l.handle);
+    ukernel.print("net time-wait: {d} passed, {d} failed\n", .{ check.passes, check.failures });
+    return @intCast(@min(check.failures, 255));
+}
