@@ -211,9 +211,35 @@ fn t_blocked_recv(argument: u64) callconv(.c) u32 {
     return 0;
 }
 
+var accept_result: i64 = 0;
+fn t_accept(argument: u64) callconv(.c) u32 {
+    accept_result = sys.net_accept(@truncate(argument), 0, 0);
+    if (accept_result >= 0) _ = sys.io_close(sys.handle(accept_result));
+    return 0;
+}
+
+/// While a task waits in net.accept, the handle it will return is taken but no socket yet:
+/// no call may reach a socket through it (once, it named socket 0, another task's).
+fn accept_handle_checks(l: Listener) void {
+    const acceptor = sys.task_spawn(@intFromPtr(&t_accept), l.handle, 0);
+    if (check.quiet("net.accept.task", acceptor) == null) return;
+    _ = sys.task_yield();
+    var reachable: u32 = 0;
+    for (0..300) |h| {
+        if (sys.net_get_option(@intCast(h), abi.option_nonblocking) >= 0) reachable += 1;
+    }
+    _ = check.truth("net.accept.waiting_handle_unreachable", reachable == 1, "{d} handles reach a socket (want 1: the listener)", .{reachable});
+    const client = open("net.accept.task_client", stream, 0) orelse return;
+    _ = sys.net_connect(client, a(&l.address));
+    _ = sys.task_join(sys.handle(acceptor), 5000 * ms);
+    _ = check.truth("net.accept.in_task", accept_result >= 0, "{s}", .{sys.name(accept_result)});
+    _ = sys.io_close(client);
+}
+
 fn blocking_checks() void {
     const l = listener("net.blocking.listener", 4) orelse return;
     defer _ = sys.io_close(l.handle);
+    accept_handle_checks(l);
     // A blocking accept waits for a connection made later by another task.
     const connector = sys.task_spawn(@intFromPtr(&t_delayed_connect), sys.addr(&l.address), 0);
     const t0 = sys.now();
