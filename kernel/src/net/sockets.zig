@@ -97,13 +97,27 @@ const Socket = struct {
     listener: u32 = 0,
     /// When a pending socket arrived (a counter): net.accept takes the oldest.
     arrival: u64 = 0,
-    send_limit_bytes: u32 = constants.lwip.tcp_send_bytes,
-    receive_limit_bytes: u32 = constants.net_receive_buffer_bytes_default,
+    /// option_send_buffer_bytes, option_receive_buffer_bytes (set by `fresh`: every default
+    /// here is zero, so the table lies in .bss, not in the kernel file).
+    send_limit_bytes: u32 = 0,
+    receive_limit_bytes: u32 = 0,
     /// Datagram sockets after net.connect: the peer (else family 0).
     peer: Address = std.mem.zeroes(Address),
 };
 
 var sockets: [constants.net_sockets_max]Socket = [_]Socket{.{}} ** constants.net_sockets_max;
+
+/// A socket just taken from the free list, in `state`.
+fn fresh(state: State, kind: Kind, generation: u16) Socket {
+    assert(state == .open or state == .pending);
+    return .{
+        .state = state,
+        .kind = kind,
+        .generation = generation,
+        .send_limit_bytes = constants.lwip.tcp_send_bytes,
+        .receive_limit_bytes = constants.net_receive_buffer_bytes_default,
+    };
+}
 
 /// Sets (or resets, for host tests) the table: every socket free.
 pub fn init() void {
@@ -117,7 +131,7 @@ pub fn create(kind: Kind, nonblocking: bool) Error!u32 {
     const index = free_socket() orelse return error.LimitReached;
     const socket = &sockets[index];
     const generation = socket.generation;
-    socket.* = .{ .state = .open, .kind = kind, .generation = generation };
+    socket.* = fresh(.open, kind, generation);
     socket.nonblocking = nonblocking;
     switch (kind) {
         .stream => {
@@ -749,7 +763,8 @@ fn on_accept(arg: ?*anyopaque, pcb: [*c]lwip.tcp_pcb, result: lwip.err_t) callco
     const index = free_socket() orelse return lwip.ERR_MEM;
     const socket = &sockets[index];
     const generation = socket.generation;
-    socket.* = .{ .state = .pending, .kind = .stream, .generation = generation, .tcp = connection };
+    socket.* = fresh(.pending, .stream, generation);
+    socket.tcp = connection;
     socket.listener = listener;
     socket.nodelay = owner.nodelay;
     arrivals += 1;
