@@ -179,6 +179,37 @@ comptime {
     assert(block_request_bytes_max % 512 == 0);
 }
 
+// ---- Network (virtio-net) ------------------------------------------------------------------
+
+/// Entries in each virtio-net queue, RX and TX (both VMMs allow 256: QueueNumMax). Each buffer is
+/// one descriptor, so this is also the number of RX buffers (all posted, the ring kept full) and
+/// of TX buffers.
+pub const net_queue_size: u16 = 256;
+/// The virtio-net header whenever VERSION_1 is negotiated (virtio 1.2 §5.1.6.1; Firecracker's
+/// vnet_hdr_len, QEMU's guest_hdr_len): 12 bytes, zero on TX without offloads.
+pub const net_header_bytes: u32 = 12;
+/// The IP MTU without VIRTIO_NET_F_MTU (slirp's and a default tap's), and the largest Ethernet
+/// frame it allows (14-byte header, no FCS).
+pub const net_mtu_bytes: u32 = 1500;
+pub const net_frame_bytes_max: u32 = 14 + net_mtu_bytes;
+/// What one RX buffer offers the device: header + largest frame (§5.1.6.3's 1526 without
+/// MRG_RXBUF or GSO; Firecracker refuses smaller ones, minimum_rx_buffer_size).
+pub const net_rx_buffer_bytes: u32 = net_header_bytes + net_frame_bytes_max;
+/// Spacing of the buffers in memory: two per page.
+pub const net_buffer_stride_bytes: u32 = 2048;
+/// The boot self-test (`uk.net.selftest`): ARP requests sent one after the other, and how long
+/// each waits for its reply.
+pub const net_selftest_rounds: u32 = 4;
+pub const net_selftest_reply_timeout_ns: u64 = 2 * std.time.ns_per_s;
+
+comptime {
+    assert(std.math.isPowerOfTwo(net_queue_size));
+    assert(net_queue_size <= virtqueue_size_max);
+    assert(net_rx_buffer_bytes == 1526);
+    assert(net_rx_buffer_bytes <= net_buffer_stride_bytes);
+    assert(4096 % net_buffer_stride_bytes == 0);
+}
+
 // ---- Tasks ------------------------------------------------------------------------------------
 
 /// Tasks, the workload's first task included.
@@ -204,12 +235,15 @@ pub const idle_halt_margin_max_ns: u64 = 2 * std.time.ns_per_ms;
 pub const idle_halt_margin_slack_ns: u64 = 5 * std.time.ns_per_us;
 pub const idle_halt_margin_decay: u64 = 64;
 pub const idle_halt_ns_min: u64 = 50 * std.time.ns_per_us;
-/// While tasks keep running, the poller (the network stack) still runs at least this often, at
-/// a task switch: received frames and TCP timers wait at most this long for a busy workload.
-pub const poller_interval_ns: u64 = 50 * std.time.ns_per_us;
+/// While tasks keep running, the scheduler's waker (the network stack) still runs at least this
+/// often, at a task switch: frames and TCP timers wait at most this long for a busy workload.
+pub const waker_poll_interval_ns: u64 = 50 * std.time.ns_per_us;
 /// Most `pause` iterations of one idle spin (the spin is also bounded by its deadline, at most
 /// margin + idle_halt_ns_min away): past it the scheduler looks again, harmlessly.
 pub const idle_spin_iterations_max: u64 = 10_000_000;
+/// Longest halt when no task has a deadline but a device can wake one (scheduler.Waker): the
+/// scheduler then looks again, and halts again.
+pub const idle_device_halt_ns_max: u64 = 1 * std.time.ns_per_s;
 /// Status when every task is blocked and nothing can wake them.
 pub const exit_status_deadlock: u8 = 103;
 
@@ -224,7 +258,7 @@ comptime {
 
 // ---- Handles, channels, files, arenas ----------------------------------------------------------
 
-pub const handles_max: u32 = 256;
+pub const handles_max: u32 = 512;
 pub const channels_max: u32 = 64;
 pub const channel_capacity_max: u32 = 1024;
 pub const channel_message_bytes_max: u32 = 64 * 1024;
@@ -248,10 +282,13 @@ comptime {
 
 /// Most sockets at once, including connections waiting in a listener's backlog (each holds a
 /// socket from its arrival, so data sent before net.accept has somewhere to queue).
-pub const net_sockets_max: u32 = 128;
+pub const net_sockets_max: u32 = 384;
 /// Most connections one listener holds for net.accept; a larger backlog is lowered to it, and
-/// connections beyond it are refused (reset) until one is accepted.
-pub const net_listen_backlog_max: u32 = 64;
+/// connections beyond it are refused (reset) until one is accepted. A burst of SYNs arrives in
+/// one poll before the workload runs: those past the backlog wait for the peer's retransmit
+/// (a second or more), so it is sized for a hundred clients connecting at once. lwIP's backlog
+/// is a u8.
+pub const net_listen_backlog_max: u32 = 192;
 /// Received bytes a socket queues for net.recv by default and at most (option_receive_buffer_
 /// bytes). For TCP the window closes as the queue fills (lwIP's tcp_recved is only called as
 /// the workload reads), so a slow reader slows its peer instead of losing data.
@@ -305,7 +342,7 @@ pub const lwip = struct {
     /// lwIP's own heap: copied TX data (tcp_write with COPY) and PBUF_RAM.
     pub const heap_bytes: u64 = 4 << 20;
     /// TCP PCBs, TIME_WAIT ones included.
-    pub const tcp_pcbs: u32 = 256;
+    pub const tcp_pcbs: u32 = 512;
     pub const tcp_listeners: u32 = 16;
     pub const udp_pcbs: u32 = 32;
     /// Queued TCP segments, over all connections.
@@ -321,11 +358,22 @@ pub const lwip = struct {
     pub const pool_bytes: u64 = @as(u64, pool_pbufs) * 1460;
 };
 
+/// Most pbufs in one transmitted chain (lwIP sends single-pbuf TCP segments,
+/// LWIP_NETIF_TX_SINGLE_PBUF; UDP adds a header pbuf): a longer chain is dropped and counted.
+pub const net_frame_parts_max: u32 = 16;
+/// Longest the kernel waits for DHCP before starting the workload anyway, without an address
+/// (the @uk:net record says source=none). slirp answers in about a millisecond.
+pub const net_dhcp_wait_ns_max: u64 = 2 * std.time.ns_per_s;
+/// Most rounds of the configuration wait (each polls once and halts at most until the next
+/// lwIP timer or frame): a bound besides the deadline.
+pub const net_config_rounds_max: u32 = 100_000;
+
 comptime {
     assert(lwip.tcp_window_bytes <= lwip.pool_bytes);
     assert(lwip.tcp_send_bytes >= 2 * 1460);
     assert(lwip.tcp_segments >= (4 * lwip.tcp_send_bytes + 1459) / 1460);
     assert(lwip.tcp_listeners <= lwip.tcp_pcbs);
+    assert(lwip.tcp_pcbs >= net_sockets_max); // Every socket can hold a PCB, TIME_WAIT aside.
 }
 
 // ---- Interrupts ---------------------------------------------------------------------------
@@ -335,9 +383,18 @@ comptime {
 pub const interrupt_vectors_max: u32 = 48;
 pub const exception_vectors: u32 = 32;
 
+/// Device interrupt lines (arch/x86_64/device_interrupts.zig): line n gets vector
+/// device_interrupt_vector_base + n, between the APIC timer (32) and the spurious vector (47).
+pub const device_interrupt_vector_base: u32 = 33;
+pub const device_interrupt_lines_max: u32 = 4;
+/// IOAPIC redirection entries on both VMMs (KVM's and QEMU's IOAPIC: 24 pins).
+pub const ioapic_pins: u32 = 24;
+
 comptime {
     assert(exception_vectors < interrupt_vectors_max);
     assert(interrupt_vectors_max <= 256);
+    assert(device_interrupt_vector_base > exception_vectors);
+    assert(device_interrupt_vector_base + device_interrupt_lines_max < interrupt_vectors_max);
 }
 
 // ---- Debugging -----------------------------------------------------------------------------
