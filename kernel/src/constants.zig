@@ -284,7 +284,7 @@ comptime {
 /// socket from its arrival, so data sent before net.accept has somewhere to queue).
 pub const net_sockets_max: u32 = 384;
 /// Most connections one listener holds for net.accept; a larger backlog is lowered to it, and
-/// connections beyond it are refused (reset) until one is accepted. A burst of SYNs arrives in
+/// connection requests beyond it are dropped until one is accepted. A burst of SYNs arrives in
 /// one poll before the workload runs: those past the backlog wait for the peer's retransmit
 /// (a second or more), so it is sized for a hundred clients connecting at once. lwIP's backlog
 /// is a u8.

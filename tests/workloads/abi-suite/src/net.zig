@@ -225,7 +225,7 @@ fn accept_handle_checks(l: Listener) void {
     if (check.quiet("net.accept.task", acceptor) == null) return;
     _ = sys.task_yield();
     var reachable: u32 = 0;
-    for (0..300) |h| {
+    for (0..1024) |h| {
         if (sys.net_get_option(@intCast(h), abi.option_nonblocking) >= 0) reachable += 1;
     }
     _ = check.truth("net.accept.waiting_handle_unreachable", reachable == 1, "{d} handles reach a socket (want 1: the listener)", .{reachable});
@@ -676,7 +676,7 @@ fn argument_checks() void {
 // ---- Limits --------------------------------------------------------------------------------------------------
 
 fn limit_checks() void {
-    var opened: [300]u32 = undefined;
+    var opened: [1024]u32 = undefined;
     var count: usize = 0;
     var last: i64 = 0;
     while (count < opened.len) {
