@@ -119,11 +119,6 @@ fn fresh(state: State, kind: Kind, generation: u16) Socket {
     };
 }
 
-/// Sets (or resets, for host tests) the table: every socket free.
-pub fn init() void {
-    sockets = [_]Socket{.{}} ** constants.net_sockets_max;
-}
-
 // ---- Creating, binding, listening, accepting, connecting --------------------------------------
 
 pub fn create(kind: Kind, nonblocking: bool) Error!u32 {
@@ -274,7 +269,10 @@ pub fn connect(index: u32, address: Address) Error!void {
     const deadline = scheduler.deadline_after(constants.net_connect_timeout_ns);
     while (socket.state == .connecting) {
         wait(index, generation, deadline) catch |err| {
-            if (err == error.TimedOut) abandon(index, error.TimedOut);
+            if (err == error.TimedOut) {
+                abandon(index, error.TimedOut);
+                socket.pending_error = null; // Reported here, not again by option_error.
+            }
             return err;
         };
     }
