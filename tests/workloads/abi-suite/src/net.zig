@@ -759,14 +759,43 @@ fn sdk_checks() void {
     _ = check.truth("sdk.net.take_error_none", a_socket.take_error() == null, "an error on a healthy socket", .{});
 }
 
-// ---- `net-time-wait`: a socket whose connection lwIP keeps in TIME_WAIT ------------------------------
+// ---- `net-timeouts`: TIME_WAIT's end, and a blocking connect that times out (about 20 s) --------------
+
+var timeout_result: i64 = 0;
+var timeout_waited_ns: u64 = 0;
+var timeout_error_after: i64 = 0;
+/// A blocking connect to the address at `argument`, whose listener drops the SYNs.
+fn t_connect_timeout(argument: u64) callconv(.c) u32 {
+    const h = sys.net_socket(stream, 0);
+    if (h < 0) return 1;
+    const t0 = sys.now();
+    timeout_result = sys.net_connect(sys.handle(h), argument);
+    timeout_waited_ns = sys.since(t0);
+    timeout_error_after = sys.net_get_option(sys.handle(h), abi.option_error);
+    _ = sys.io_close(sys.handle(h));
+    return 0;
+}
+
+/// A connect to a listener whose backlog is full (its SYNs are dropped) gets timed_out when
+/// lwIP gives up, after 6 retransmissions 3 s apart (about 18 s), and only once.
+fn start_connect_timeout() ?struct { task: u32, full: Listener, waiting: u32 } {
+    const full = listener("net.timeout.listener", 1) orelse return null;
+    const waiting = open("net.timeout.backlog_filler", stream, 0) orelse return null;
+    if (check.quiet("net.timeout.fill", sys.net_connect(waiting, a(&full.address))) == null) return null;
+    _ = sys.task_sleep(5 * ms); // The filler is now in the backlog.
+    const task = sys.task_spawn(@intFromPtr(&t_connect_timeout), sys.addr(&full.address), 0);
+    if (check.quiet("net.timeout.task", task) == null) return null;
+    return .{ .task = sys.handle(task), .full = full, .waiting = waiting };
+}
 
 /// Both sides shut down (the client first, so its connection goes to TIME_WAIT); after TIME_WAIT
 /// (2 x lwIP's TCP_MSL, 10 s) lwIP frees the connection without a callback, and the next
 /// connection reuses it. The client's socket must no longer reach it: its calls and its close
-/// must leave the new connection alone. Exit status: the failures.
-pub fn time_wait() u8 {
-    check.section("net time-wait");
+/// must leave the new connection alone. Meanwhile a task's connect times out. Exit status: the
+/// failures.
+pub fn timeouts() u8 {
+    check.section("net timeouts");
+    const slow = start_connect_timeout() orelse return 1;
     const l = listener("net.time_wait.listener", 4) orelse return 1;
     const old = pair("net.time_wait.old", l) orelse return 1;
     _ = check.value("net.time_wait.client_shutdown", sys.net_shutdown(old.client, abi.shutdown_write), 0);
@@ -774,7 +803,7 @@ pub fn time_wait() u8 {
     _ = check.value("net.time_wait.server_shutdown", sys.net_shutdown(old.server, abi.shutdown_write), 0);
     _ = check.value("net.time_wait.client_end", sys.net_recv(old.client, sys.addr(&sink), sink.len, 0), 0);
     _ = sys.io_close(old.server);
-    ukernel.print("net time-wait: waiting 11 s for TIME_WAIT to end\n", .{});
+    ukernel.print("net timeouts: waiting 11 s for TIME_WAIT to end\n", .{});
     _ = sys.task_sleep(11_000 * ms);
     const fresh = pair("net.time_wait.new", l) orelse return 1;
     var out: Address = undefined;
@@ -791,6 +820,11 @@ pub fn time_wait() u8 {
     _ = check.value("net.time_wait.new_reply_read", sys.net_recv(fresh.client, sys.addr(&sink), sink.len, nonblocking), 3);
     close_pair(fresh);
     _ = sys.io_close(l.handle);
-    ukernel.print("net time-wait: {d} passed, {d} failed\n", .{ check.passes, check.failures });
+    _ = check.value("net.connect.timeout_task", sys.task_join(slow.task, 30_000 * ms), 0);
+    _ = check.truth("net.connect.timed_out", timeout_result == sys.err(.timed_out) and timeout_waited_ns >= 15_000 * ms and timeout_waited_ns < 25_000 * ms, "{s} after {d} ms", .{ sys.name(timeout_result), timeout_waited_ns / ms });
+    _ = check.value("net.connect.timed_out_reported_once", timeout_error_after, 0);
+    _ = sys.io_close(slow.waiting);
+    _ = sys.io_close(slow.full.handle);
+    ukernel.print("net timeouts: {d} passed, {d} failed\n", .{ check.passes, check.failures });
     return @intCast(@min(check.failures, 255));
 }
