@@ -12,12 +12,18 @@
 //! The bootable ukernel.elf keeps only what loaders read (kernel_elf strip).
 
 const std = @import("std");
+const constants = @import("src/constants.zig");
 
 pub fn build(b: *std.Build) void {
     const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Kernel optimize mode") orelse
         .ReleaseSafe;
     const host_target = b.graph.host;
-    add_kernel(b, kernel_target_resolve(b), optimize, host_target);
+    const lwip_path = b.option(
+        []const u8,
+        "lwip",
+        "lwIP source tree (scripts/fetch-source.sh lwip; scripts/build-kernel.sh passes it)",
+    );
+    add_kernel(b, kernel_target_resolve(b), optimize, host_target, lwip_path);
     add_unit_tests(b, host_target);
     add_tidy(b, host_target);
 }
@@ -50,7 +56,15 @@ fn add_kernel(
     kernel_target: std.Build.ResolvedTarget,
     optimize: std.builtin.OptimizeMode,
     host_target: std.Build.ResolvedTarget,
+    lwip_path: ?[]const u8,
 ) void {
+    const lwip_root = lwip_path orelse {
+        const fail = b.addFail("the kernel needs lwIP's source: build it with " ++
+            "scripts/build-kernel.sh, which fetches and verifies it (or pass -Dlwip=PATH)");
+        b.getInstallStep().dependOn(&fail.step);
+        return;
+    };
+    const lwip: Lwip = .{ .root = .{ .cwd_relative = lwip_root } };
     const symbol_table = b.createModule(.{
         .root_source_file = b.path("src/debug/symbol_table.zig"),
     });
@@ -66,12 +80,12 @@ fn add_kernel(
 
     const placeholder = b.addWriteFiles().add("symbols-placeholder.bin", "no symbols yet");
     const first_link =
-        kernel_executable(b, kernel_target, optimize, "ukernel-first-link", placeholder);
+        kernel_executable(b, kernel_target, optimize, "ukernel-first-link", placeholder, lwip);
     const generate = b.addRunArtifact(elf_tool);
     generate.addArg("symbols");
     generate.addArtifactArg(first_link);
     const symbols = generate.addOutputFileArg("symbols.bin");
-    const kernel = kernel_executable(b, kernel_target, optimize, "ukernel-debug", symbols);
+    const kernel = kernel_executable(b, kernel_target, optimize, "ukernel-debug", symbols, lwip);
 
     const verify = b.addRunArtifact(elf_tool);
     verify.addArg("verify");
@@ -147,6 +161,7 @@ fn kernel_executable(
     optimize: std.builtin.OptimizeMode,
     name: []const u8,
     symbols: std.Build.LazyPath,
+    lwip: Lwip,
 ) *std.Build.Step.Compile {
     const module = b.createModule(.{
         .root_source_file = b.path("src/main.zig"),
@@ -162,6 +177,7 @@ fn kernel_executable(
     module.addAnonymousImport("kernel_symbols", .{ .root_source_file = symbols });
     module.addAssemblyFile(b.path("src/arch/x86_64/entry.S"));
     module.addAssemblyFile(b.path("src/arch/x86_64/interrupts.S"));
+    lwip.add(b, module);
     const executable = b.addExecutable(.{
         .name = name,
         .root_module = module,
@@ -174,3 +190,50 @@ fn kernel_executable(
     executable.link_gc_sections = true;
     return executable;
 }
+
+/// lwIP 2.2.1 (Debian's source package, fetched and verified by scripts/fetch-source.sh),
+/// compiled with the kernel's flags (no SSE, soft float, no red zone: the module's target) into
+/// the kernel. The raw API only (NO_SYS): IPv4 core and ethernet.c, as src/Filelists.mk lists
+/// them (COREFILES, CORE4FILES); the sequential and socket APIs, PPP and apps are left out.
+const Lwip = struct {
+    root: std.Build.LazyPath,
+
+    const files = [_][]const u8{
+        "core/init.c",        "core/def.c",           "core/dns.c",
+        "core/inet_chksum.c", "core/ip.c",            "core/mem.c",
+        "core/memp.c",        "core/netif.c",         "core/pbuf.c",
+        "core/raw.c",         "core/stats.c",         "core/sys.c",
+        "core/tcp.c",         "core/tcp_in.c",        "core/tcp_out.c",
+        "core/timeouts.c",    "core/udp.c",           "core/ipv4/acd.c",
+        "core/ipv4/autoip.c", "core/ipv4/dhcp.c",     "core/ipv4/etharp.c",
+        "core/ipv4/icmp.c",   "core/ipv4/igmp.c",     "core/ipv4/ip4_frag.c",
+        "core/ipv4/ip4.c",    "core/ipv4/ip4_addr.c", "netif/ethernet.c",
+    };
+
+    fn add(lwip: Lwip, b: *std.Build, module: *std.Build.Module) void {
+        module.addIncludePath(b.path("src/net/port/include"));
+        module.addIncludePath(lwip.root.path(b, "src/include"));
+        const sizes = constants.lwip;
+        module.addCMacro("UK_LWIP_HEAP_BYTES", b.fmt("{d}", .{sizes.heap_bytes}));
+        module.addCMacro("UK_LWIP_TCP_PCBS", b.fmt("{d}", .{sizes.tcp_pcbs}));
+        module.addCMacro("UK_LWIP_TCP_LISTENERS", b.fmt("{d}", .{sizes.tcp_listeners}));
+        module.addCMacro("UK_LWIP_UDP_PCBS", b.fmt("{d}", .{sizes.udp_pcbs}));
+        module.addCMacro("UK_LWIP_TCP_SEGMENTS", b.fmt("{d}", .{sizes.tcp_segments}));
+        module.addCMacro("UK_LWIP_PBUFS", b.fmt("{d}", .{sizes.pbufs}));
+        module.addCMacro("UK_LWIP_POOL_PBUFS", b.fmt("{d}", .{sizes.pool_pbufs}));
+        module.addCMacro("UK_LWIP_TCP_WINDOW_BYTES", b.fmt("{d}", .{sizes.tcp_window_bytes}));
+        module.addCMacro("UK_LWIP_TCP_SEND_BYTES", b.fmt("{d}", .{sizes.tcp_send_bytes}));
+        module.addCSourceFiles(.{
+            .root = lwip.root.path(b, "src"),
+            .files = &files,
+            // A trap in lwIP would stop the kernel on a packet: lwIP is fuzzed upstream, and
+            // hostile input is tested here (tests/e2e/net-hostile.test.ts).
+            .flags = &.{
+                "-ffreestanding",                                  "-fno-sanitize=undefined",
+                "-Wall",                                           "-Werror",
+                // tcp.c compares a u16 window with 65536, true only without window scaling.
+                "-Wno-tautological-constant-out-of-range-compare",
+            },
+        });
+    }
+};

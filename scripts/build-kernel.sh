@@ -10,13 +10,15 @@ if [ ! -x "$zig" ] || [ "$("$zig" version)" != "$ZIG_VERSION" ]; then
     echo "build-kernel: zig $ZIG_VERSION not found at $zig; run scripts/bootstrap.sh" >&2
     exit 2
 fi
+# Third-party sources the kernel compiles in, fetched and verified by sha256 (never committed).
+lwip=$("$root/scripts/fetch-source.sh" lwip)
 what="kernel/zig-out/bin/ukernel.elf"
 [ $# -eq 0 ] || what="zig build $*"
 echo "build-kernel: building $what with zig $ZIG_VERSION …" >&2
 start=$SECONDS
 cd "$root/kernel"
 status=0
-"$zig" build "$@" || status=$?
+"$zig" build "-Dlwip=$lwip" "$@" || status=$?
 if [ "$status" -eq 0 ]; then
     echo "build-kernel: done in $((SECONDS - start)) s" >&2
 else

@@ -235,6 +235,9 @@ pub const idle_halt_margin_max_ns: u64 = 2 * std.time.ns_per_ms;
 pub const idle_halt_margin_slack_ns: u64 = 5 * std.time.ns_per_us;
 pub const idle_halt_margin_decay: u64 = 64;
 pub const idle_halt_ns_min: u64 = 50 * std.time.ns_per_us;
+/// While tasks keep running, the scheduler's waker (the network stack) still runs at least this
+/// often, at a task switch: frames and TCP timers wait at most this long for a busy workload.
+pub const waker_poll_interval_ns: u64 = 50 * std.time.ns_per_us;
 /// Most `pause` iterations of one idle spin (the spin is also bounded by its deadline, at most
 /// margin + idle_halt_ns_min away): past it the scheduler looks again, harmlessly.
 pub const idle_spin_iterations_max: u64 = 10_000_000;
@@ -291,6 +294,47 @@ pub const events_flush_interval_ns: u64 = 10 * std.time.ns_per_ms;
 pub const page_runs_max: u32 = 1024;
 /// Largest single mem.alloc.
 pub const heap_allocation_bytes_max: u64 = 1 << 30;
+
+// ---- Network stack (lwIP) ---------------------------------------------------------------------
+
+/// lwIP's sizes, handed to its C code as -D flags by build.zig (net/port/include/lwipopts.h
+/// names them UK_LWIP_*). The pools bound every PCB: TIME_WAIT ones are recycled, not piled up.
+pub const lwip = struct {
+    /// lwIP's own heap: copied TX data (tcp_write with COPY) and PBUF_RAM.
+    pub const heap_bytes: u64 = 4 << 20;
+    /// TCP PCBs, TIME_WAIT ones included.
+    pub const tcp_pcbs: u32 = 256;
+    pub const tcp_listeners: u32 = 16;
+    pub const udp_pcbs: u32 = 32;
+    /// Queued TCP segments, over all connections.
+    pub const tcp_segments: u32 = 1024;
+    pub const pbufs: u32 = 64;
+    /// Pool pbufs (one whole received frame each): frames held by queues and reassembly.
+    pub const pool_pbufs: u32 = 512;
+    /// Receive window per connection (scaled: above 64 KiB).
+    pub const tcp_window_bytes: u32 = 128 * 1024;
+    /// Send buffer per connection.
+    pub const tcp_send_bytes: u32 = 64 * 1024;
+    /// The whole pool window: what lwIP's sanity check asks of TCP_WND.
+    pub const pool_bytes: u64 = @as(u64, pool_pbufs) * 1460;
+};
+
+/// Most pbufs in one transmitted chain (lwIP sends single-pbuf TCP segments,
+/// LWIP_NETIF_TX_SINGLE_PBUF; UDP adds a header pbuf): a longer chain is dropped and counted.
+pub const net_frame_parts_max: u32 = 16;
+/// Longest the kernel waits for DHCP before starting the workload anyway, without an address
+/// (the @uk:net record says source=none). slirp answers in about a millisecond.
+pub const net_dhcp_wait_ns_max: u64 = 2 * std.time.ns_per_s;
+/// Most rounds of the configuration wait (each polls once and halts at most until the next
+/// lwIP timer or frame): a bound besides the deadline.
+pub const net_config_rounds_max: u32 = 100_000;
+
+comptime {
+    assert(lwip.tcp_window_bytes <= lwip.pool_bytes);
+    assert(lwip.tcp_send_bytes >= 2 * 1460);
+    assert(lwip.tcp_segments >= (4 * lwip.tcp_send_bytes + 1459) / 1460);
+    assert(lwip.tcp_listeners <= lwip.tcp_pcbs);
+}
 
 // ---- Interrupts ---------------------------------------------------------------------------
 

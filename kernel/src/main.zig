@@ -39,6 +39,8 @@ const Cmdline = @import("boot/cmdline.zig").Cmdline;
 const DeviceList = @import("drivers/virtio/mmio_token.zig").DeviceList;
 const net = @import("drivers/virtio/net/device.zig");
 const net_selftest = @import("drivers/virtio/net/selftest.zig");
+const net_stack = @import("net/stack.zig");
+const net_config = @import("net/config.zig");
 const MemoryMap = @import("boot/memory_map.zig").MemoryMap;
 
 comptime {
@@ -130,6 +132,10 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     scheduler.init(&clock_module.global, &flush_events);
     scheduler.workload_finished = &workload_finished;
     calls.init(&workload_heap);
+    if (nic) |device| {
+        const wanted = net_config.parse(cmdline) catch |err| workload_failed("network", err);
+        net_stack.start_with_nic(device, wanted);
+    }
     const load_start_tsc = cpu.rdtsc();
     const entry = workload.load(image) catch |err| workload_failed("workload", err);
     const context = workload.start_context(image, cmdline) catch |err|
@@ -220,6 +226,12 @@ fn hint_for(err: anyerror) []const u8 {
         => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
         error.Timeout => " (the disk did not answer)",
+        error.BadAddress,
+        error.BadPrefix,
+        error.BadPort,
+        error.GatewayWithoutAddress,
+        => " (uk.ip=A.B.C.D/PREFIX, uk.gateway=A.B.C.D with uk.ip, uk.dns=A.B.C.D[:PORT]: " ++
+            "let `ukernel run --ip/--gateway/--dns` write them)",
         error.BadArgumentCount, error.ArgumentsMissing => " (uk.argc=N must be followed by `--` " ++
             "and N workload arguments: let `ukernel run` write it)",
         error.OutOfMemory, error.NoFreeMemory, error.NoMemory => std.fmt.comptimePrint(

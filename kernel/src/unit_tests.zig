@@ -25,4 +25,5 @@ comptime {
     _ = @import("io/handles.zig");
     _ = @import("sched/scheduler_test.zig");
     _ = @import("ipc/channels_test.zig");
+    _ = @import("net/config.zig");
 }

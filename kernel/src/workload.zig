@@ -8,6 +8,7 @@ const assert = std.debug.assert;
 const abi = @import("abi/abi.zig");
 const calls = @import("abi/calls.zig");
 const constants = @import("constants.zig");
+const contracts = @import("abi/contracts.zig");
 const console = @import("console/console.zig");
 const pages = @import("memory/pages.zig");
 const cpu = @import("arch/x86_64/cpu.zig");
@@ -225,7 +226,7 @@ pub fn start_context(image: *disk_module.Disk, cmdline: Cmdline) StartError!*abi
 
 /// The workload argument count the CLI declared with `uk.argc=N`, or null when it did not.
 fn declared_argc(cmdline: Cmdline) StartError!?u64 {
-    const text = cmdline.get("uk.argc") orelse return null;
+    const text = cmdline.get(contracts.cmdline.key_argc) orelse return null;
     const count = std.fmt.parseUnsigned(u64, text, 10) catch return error.BadArgumentCount;
     if (count >= constants.workload_args_max) return error.TooManyArguments;
     return count;

@@ -33,7 +33,7 @@ pub const layers = [_]Layer{
     .{ .name = "console, debug, observe", .paths = &.{
         "console/", "debug/", "observe/", "power.zig",
     } },
-    .{ .name = "sched, io, ipc", .paths = &.{ "sched/", "io/", "ipc/" } },
+    .{ .name = "sched, io, ipc, net", .paths = &.{ "sched/", "io/", "ipc/", "net/" } },
     .{ .name = "abi calls, workload", .paths = &.{ "abi/calls.zig", "workload.zig" } },
     .{ .name = "main", .paths = &.{ "main.zig", "unit_tests.zig", "abi/golden_test.zig" } },
 };

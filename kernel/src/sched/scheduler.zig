@@ -22,7 +22,7 @@ const clock_module = @import("../time/clock.zig");
 const platform = if (builtin.is_test) @import("platform_host.zig") else @import("platform.zig");
 
 pub const State = enum { free, ready, running, blocked, done };
-pub const Wait = enum { none, sleep, channel_send, channel_receive, join, poll };
+pub const Wait = enum { none, sleep, channel_send, channel_receive, join, poll, socket };
 
 pub const deadline_none: u64 = std.math.maxInt(u64);
 
@@ -73,9 +73,19 @@ pub const Waker = struct {
     /// Before the CPU halts: asks the device to interrupt when work arrives; true when work is
     /// already waiting (then the scheduler polls instead of halting). No VM exit, ideally.
     arm: *const fn () bool,
-    /// Does the device's work (may wake tasks). Called after every halt and when arm said so.
+    /// Does the device's work (may wake tasks). Called after every halt, when arm said so, when
+    /// its deadline passed, and at least every waker_poll_interval_ns while tasks keep running.
     poll: *const fn () void,
+    /// The device's own next deadline (TSC; lwIP's timers), deadline_none when it has none.
+    deadline: *const fn () u64 = &no_deadline,
 };
+
+fn no_deadline() u64 {
+    return deadline_none;
+}
+
+/// The waker's last poll (TSC), so busy tasks still let it run every waker_poll_interval_ns.
+var waker_polled_tsc: u64 = 0;
 
 /// Set after init by the owner of a device that can wake tasks; null: none (init resets it).
 pub var waker: ?Waker = null;
@@ -351,6 +361,7 @@ fn next_ready() u32 {
     if (earliest_deadline_tsc != deadline_none and platform.now_tsc() >= earliest_deadline_tsc) {
         wake_expired();
     }
+    if (waker) |device| poll_if_due(device);
     var rounds: u64 = 0;
     while (true) : (rounds += 1) {
         if (dequeue()) |id| return id;
@@ -358,6 +369,15 @@ fn next_ready() u32 {
         if (ready_count > 0) continue;
         idle(rounds);
     }
+}
+
+/// Under load the waker still runs, at most every waker_poll_interval_ns: received packets
+/// and lwIP's timers must not wait for every task to block.
+fn poll_if_due(device: Waker) void {
+    const now = platform.now_tsc();
+    if (now -% waker_polled_tsc < clock.ticks_for_ns(constants.waker_poll_interval_ns)) return;
+    waker_polled_tsc = now;
+    device.poll();
 }
 
 /// Makes tasks whose deadline passed ready, earliest deadline first (several may have passed by
@@ -399,8 +419,10 @@ fn wake_expired() void {
 /// lasts at most idle_device_halt_ns_max (then the caller looks again).
 fn idle(rounds: u64) void {
     assert(ready_count == 0);
-    const deadline = earliest_deadline_tsc;
-    if (deadline == deadline_none and waker == null) deadlock();
+    const device_deadline = if (waker) |device| device.deadline() else deadline_none;
+    if (device_deadline <= platform.now_tsc()) return waker.?.poll(); // The device's timers.
+    if (earliest_deadline_tsc == deadline_none and !waiting_on_device()) deadlock();
+    const deadline = @min(earliest_deadline_tsc, device_deadline);
     if (rounds == 0) before_idle();
     const now = platform.now_tsc();
     if (deadline <= now) return;
@@ -445,6 +467,14 @@ fn halt_overshoot_learn(armed: u64, woke: u64) void {
     const decayed = halt_overshoot_ticks - halt_overshoot_ticks / constants.idle_halt_margin_decay;
     halt_overshoot_ticks = @max(overshoot, decayed, 1);
     assert(halt_overshoot_ticks > 0);
+}
+
+/// Whether some blocked task waits for something the waker's device may bring (a socket, or
+/// io.poll, which may watch one). Without a waker nothing can.
+fn waiting_on_device() bool {
+    if (waker == null) return false;
+    const socket = blocked_by_wait[@intFromEnum(Wait.socket)];
+    return socket + blocked_by_wait[@intFromEnum(Wait.poll)] > 0;
 }
 
 fn deadlock() noreturn {
