@@ -124,7 +124,7 @@ function registerInit(program: Command, app: App): void {
     .description('create a project in the current directory: ukernel.toml, src/main.zig, env/ukernel.env, .gitignore')
     .option('--name <name>', 'project name: a-z, 0-9 and "-", 1..63 (default: the directory name)')
     .option('--lang <language>', 'workload language: native (default native)')
-    .option('--template <template>', 'project template: worker (default worker)')
+    .option('--template <template>', 'project template: worker (a task pipeline) or http (an HTTP server) (default worker)')
     .option('--force', 'overwrite existing files')
     .addHelpText('after', '\nExample:\n  mkdir hello && cd hello && ukernel init --name hello --lang native --template worker\n')
     .action(async (options: RawInitOptions) => app.setExitCode(await app.actions.init(options)));

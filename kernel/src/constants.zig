@@ -258,7 +258,7 @@ comptime {
 
 // ---- Handles, channels, files, arenas ----------------------------------------------------------
 
-pub const handles_max: u32 = 256;
+pub const handles_max: u32 = 512;
 pub const channels_max: u32 = 64;
 pub const channel_capacity_max: u32 = 1024;
 pub const channel_message_bytes_max: u32 = 64 * 1024;
@@ -276,6 +276,45 @@ comptime {
     assert(channels_max <= handles_max);
     assert(channel_capacity_max > 0);
     assert(channel_message_bytes_max > 0);
+}
+
+// ---- net.* (sockets on lwIP; kernel/src/net/sockets.zig) -------------------------------------
+
+/// Most sockets at once, including connections waiting in a listener's backlog (each holds a
+/// socket from its arrival, so data sent before net.accept has somewhere to queue).
+pub const net_sockets_max: u32 = 384;
+/// Most connections one listener holds for net.accept; a larger backlog is lowered to it, and
+/// connections beyond it are refused (reset) until one is accepted. A burst of SYNs arrives in
+/// one poll before the workload runs: those past the backlog wait for the peer's retransmit
+/// (a second or more), so it is sized for a hundred clients connecting at once. lwIP's backlog
+/// is a u8.
+pub const net_listen_backlog_max: u32 = 192;
+/// Received bytes a socket queues for net.recv by default and at most (option_receive_buffer_
+/// bytes). For TCP the window closes as the queue fills (lwIP's tcp_recved is only called as
+/// the workload reads), so a slow reader slows its peer instead of losing data.
+pub const net_receive_buffer_bytes_default: u32 = 64 * 1024;
+pub const net_receive_buffer_bytes_max: u32 = 256 * 1024;
+/// Entries of a socket's receive queue: received TCP chains (each up to 64 KiB: small segments
+/// are joined) or datagrams. A full queue holds TCP data back in lwIP (refused data, delivered
+/// again as the queue drains) and drops datagrams, as UDP allows.
+pub const net_receive_queue_entries: u32 = 32;
+/// A sender blocked on a full send buffer looks again this often even without an acknowledgement:
+/// lwIP's heap may have been short for other sockets' data, which frees no room of its own.
+pub const net_send_retry_ns: u64 = 10 * std.time.ns_per_ms;
+/// Most net.resolve calls waiting at once (each holds one lwIP DNS request).
+pub const net_resolves_max: u32 = 8;
+/// How long a blocking net.connect waits for the handshake before giving up (timed_out): below
+/// lwIP's own SYN retransmission limit (6 tries with back-off, over a minute).
+pub const net_connect_timeout_ns: u64 = 20 * std.time.ns_per_s;
+/// The longest net.resolve waits (timeout_infinite means this).
+pub const net_resolve_timeout_ns_max: u64 = 30 * std.time.ns_per_s;
+
+comptime {
+    assert(net_sockets_max <= handles_max);
+    assert(net_listen_backlog_max < net_sockets_max);
+    assert(net_receive_buffer_bytes_default <= net_receive_buffer_bytes_max);
+    assert(net_receive_buffer_bytes_default >= @import("abi/abi.zig").socket_buffer_bytes_min);
+    assert(net_receive_queue_entries > 0);
 }
 
 // ---- Events (logs and traces) -------------------------------------------------------------------
@@ -303,7 +342,7 @@ pub const lwip = struct {
     /// lwIP's own heap: copied TX data (tcp_write with COPY) and PBUF_RAM.
     pub const heap_bytes: u64 = 4 << 20;
     /// TCP PCBs, TIME_WAIT ones included.
-    pub const tcp_pcbs: u32 = 256;
+    pub const tcp_pcbs: u32 = 512;
     pub const tcp_listeners: u32 = 16;
     pub const udp_pcbs: u32 = 32;
     /// Queued TCP segments, over all connections.
@@ -334,6 +373,7 @@ comptime {
     assert(lwip.tcp_send_bytes >= 2 * 1460);
     assert(lwip.tcp_segments >= (4 * lwip.tcp_send_bytes + 1459) / 1460);
     assert(lwip.tcp_listeners <= lwip.tcp_pcbs);
+    assert(lwip.tcp_pcbs >= net_sockets_max); // Every socket can hold a PCB, TIME_WAIT aside.
 }
 
 // ---- Interrupts ---------------------------------------------------------------------------

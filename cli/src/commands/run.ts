@@ -27,7 +27,14 @@ import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.j
 import { checkCmdlineBudget, kernelCmdline } from '../vmm/cmdline.js';
 import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
 import { checkHostNetwork, vmmNetworkError } from '../vmm/net-host.js';
-import { formatNetworkSummary, networkCmdlineTokens, networkDevices, networkReport } from '../vmm/network.js';
+import {
+  formatGuestNetwork,
+  formatNetworkSummary,
+  guestNetwork,
+  networkCmdlineTokens,
+  networkDevices,
+  networkReport,
+} from '../vmm/network.js';
 import { qemuArgs } from '../vmm/qemu.js';
 import { decideStatus, runSession, type SessionResult } from '../vmm/session.js';
 import { findExecutable } from '../vmm/which.js';
@@ -125,6 +132,9 @@ async function bootVm(settings: RunSettings, launch: Launch, runLog: RunLog, cwd
     vmmLogPath: settings.vmm === 'firecracker' ? runLog.vmmLogPath : null,
     echo: human ? writeOut : null,
     warn: (line) => writeErr(c.yellow(line)),
+    onNet: (record) => {
+      if (human) writeErr(c.dim(formatGuestNetwork(record)));
+    },
     onStart: (pid) => {
       if (human && process.stderr.isTTY) {
         writeErr(c.dim(`${settings.vmm} started (pid ${pid})`));
@@ -155,7 +165,7 @@ function finishRun(result: SessionResult, run: Finished): number {
     runLog: runLog.path,
     image: target.image?.path ?? null,
     events: runLog.eventsPath,
-    network: networkReport(settings.network),
+    network: networkReport(settings.network, result.net === null ? null : guestNetwork(result.net.record)),
   });
   keepReport(report, runLog, cwd);
   const eventsDisplay = displayPath(cwd, runLog.eventsPath);

@@ -189,6 +189,11 @@ function checkInvariants(result: ParseResult): void {
     expect(Number.isSafeInteger(r.tNs) && r.tNs >= 0).toBe(true);
     return;
   }
+  if (r.kind === 'net') {
+    expect(['static', 'dhcp', 'none']).toContain(r.source);
+    expect(Number.isSafeInteger(r.configNs) && r.configNs >= 0 && r.configNs <= PHASE_NS_MAX).toBe(true);
+    return;
+  }
   expect(Number.isInteger(r.tscKhz) && r.tscKhz >= 1 && r.tscKhz <= TSC_KHZ_MAX).toBe(true);
   expect(r.kvmclockNs === null || (r.kvmclockNs >= 0 && r.kvmclockNs <= KVMCLOCK_NS_MAX)).toBe(true);
   expect(r.phasesNs.length).toBeGreaterThan(0);

@@ -36,7 +36,7 @@ import { excerptAt, locateKey } from './toml-position.js';
 export { findProjectRoot };
 
 /** Languages and their templates; only native/worker exists so far. */
-export const TEMPLATES = { native: ['worker'] } as const satisfies Record<string, readonly string[]>;
+export const TEMPLATES = { native: ['worker', 'http'] } as const satisfies Record<string, readonly string[]>;
 export type Language = keyof typeof TEMPLATES;
 export const LANGUAGES = ['native'] as const satisfies readonly Language[];
 export const ADAPTERS = ['native'] as const;

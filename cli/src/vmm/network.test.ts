@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { checkCmdlineBudget, cmdlineBudget, kernelCmdline } from './cmdline.js';
 import { firecrackerConfig } from './firecracker.js';
 import {
+  formatGuestNetwork,
   formatNetworkSummary,
+  guestNetwork,
   guestMac,
   NETWORK_NONE,
   NetSyntaxError,
@@ -235,10 +237,30 @@ describe('what the run says about its network', () => {
     );
     expect(formatNetworkSummary(tap())).toBe('Network: tap tap0, guest 172.16.0.2/30, gateway 172.16.0.1, mac 06:00:ac:10:00:02');
     expect(formatNetworkSummary(NETWORK_NONE)).toBeNull();
-    // The hook for the kernel's record of its address.
-    expect(formatNetworkSummary(user(), { address: '10.0.2.15', method: 'dhcp', configured_ns: 2_500_000 })).toBe(
-      'Network: user, nothing published, guest 10.0.2.15 by dhcp in 2.5 ms',
+  });
+
+  it("the guest's own report (@uk:net) and its place in the run report", () => {
+    const record = {
+      kind: 'net',
+      mac: '52:54:00:12:34:56',
+      source: 'dhcp',
+      address: '10.0.2.15/24',
+      gateway: '10.0.2.2',
+      dns: '10.0.2.3:53',
+      configNs: 2_500_000,
+    } as const;
+    expect(formatGuestNetwork(record)).toBe('Network: guest 10.0.2.15/24 (dhcp, 2.5 ms), gateway 10.0.2.2, dns 10.0.2.3:53');
+    expect(formatGuestNetwork({ ...record, source: 'none', address: '0.0.0.0/0' })).toBe(
+      'Network: the guest got no address (no DHCP answer in time); mac 52:54:00:12:34:56',
     );
+    expect(networkReport(user(), guestNetwork(record)).guest).toEqual({
+      address: '10.0.2.15/24',
+      method: 'dhcp',
+      gateway: '10.0.2.2',
+      dns: '10.0.2.3:53',
+      mac: '52:54:00:12:34:56',
+      configured_ns: 2_500_000,
+    });
   });
 
   it('the report (run --json)', () => {

@@ -8,6 +8,7 @@
 // `restrict=on` would drop guest UDP, `vhost=on` aborts QEMU 7.2 without /dev/vhost-net;
 // Firecracker has tap only (`network-interfaces`) and no DHCP server
 // (shared/reference/networking.md §4, §5).
+import type { NetRecord } from '../console/records.js';
 import { CMDLINE_KEY_DNS, CMDLINE_KEY_GATEWAY, CMDLINE_KEY_IP } from '../abi/contracts.js';
 import { NET_IFACE_BYTES_MAX, PUBLISH_HOST_IP_DEFAULT } from '../constants.js';
 
@@ -264,29 +265,54 @@ export function firecrackerNetworkInterfaces(net: NetworkSettings): FirecrackerN
   return [{ iface_id: 'net0', host_dev_name: net.mode.iface, ...(net.mac !== null ? { guest_mac: net.mac } : {}) }];
 }
 
-/** What the kernel reports about its network once configured (a later `@uk:` record; null until then). */
+/** What the kernel reports about its network once configured (`@uk:net`, docs/console-protocol.md). */
 export interface GuestNetwork {
+  /** `A.B.C.D/PREFIX`; `0.0.0.0/0` when DHCP did not answer. */
   address: string;
-  /** dhcp or static */
+  /** `static`, `dhcp`, or `none` (no address). */
   method: string;
+  gateway: string;
+  /** `A.B.C.D:PORT`. */
+  dns: string;
+  mac: string;
+  /** From the NIC's set-up to its address (guest ns). */
   configured_ns: number;
 }
 
+/** The report's view of the kernel's `@uk:net` record. */
+export function guestNetwork(record: NetRecord): GuestNetwork {
+  return {
+    address: record.address,
+    method: record.source,
+    gateway: record.gateway,
+    dns: record.dns,
+    mac: record.mac,
+    configured_ns: record.configNs,
+  };
+}
+
+/** The line printed when the guest's `@uk:net` record arrives: its address, or why it has none. */
+export function formatGuestNetwork(record: NetRecord): string {
+  if (record.source === 'none') {
+    return `Network: the guest got no address (no DHCP answer in time); mac ${record.mac}`;
+  }
+  const ms = (record.configNs / 1e6).toFixed(1);
+  return `Network: guest ${record.address} (${record.source}, ${ms} ms), gateway ${record.gateway}, dns ${record.dns}`;
+}
+
 /** `Network: user, 127.0.0.1:8080 → guest :80/tcp` — printed before boot (stderr, human mode). */
-export function formatNetworkSummary(net: NetworkSettings, guest: GuestNetwork | null = null): string | null {
+export function formatNetworkSummary(net: NetworkSettings): string | null {
   const { mode } = net;
   if (mode.kind === 'none') return null;
   const parts: string[] = [];
   if (mode.kind === 'user') {
     parts.push(net.publish.length === 0 ? 'nothing published' : net.publish.map(formatPortMapping).join(', '));
   }
-  if (net.ip === 'dhcp' || (net.ip === null && guest === null)) parts.push('guest address by DHCP');
+  if (net.ip === 'dhcp' || net.ip === null) parts.push('guest address by DHCP');
   if (net.ip !== null && net.ip !== 'dhcp') parts.push(`guest ${formatCidr(net.ip)}`);
   if (net.gateway !== null) parts.push(`gateway ${net.gateway}`);
   if (net.dns !== null) parts.push(`dns ${formatDns(net.dns)}`);
   if (net.mac !== null) parts.push(`mac ${net.mac}`);
-  // The hook for the kernel's record of its configured address (issue 9).
-  if (guest !== null) parts.push(`guest ${guest.address} by ${guest.method} in ${(guest.configured_ns / 1e6).toFixed(1)} ms`);
   const name = mode.kind === 'tap' ? `tap ${mode.iface}` : 'user';
   return `Network: ${name}, ${parts.join(', ')}`;
 }

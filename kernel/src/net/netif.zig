@@ -65,9 +65,11 @@ pub fn flush() void {
     nic.flush();
 }
 
-/// Before the idle halt: true when frames already wait (do not halt).
+/// Before the idle halt: publishes what lwIP queued (a frame left unnotified would wait for the
+/// halt to end), arms the NIC's interrupt, and says whether frames already wait (do not halt).
 pub fn pending() bool {
     const nic = device orelse return false;
+    nic.flush();
     return nic.interrupt_arm();
 }
 
