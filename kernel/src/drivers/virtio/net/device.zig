@@ -260,11 +260,14 @@ pub const Device = struct {
         }
     }
 
-    /// Before the CPU halts: asks for an interrupt at the next received frame (and at the next TX
+    /// Before the CPU halts: flushes (a frame queued but not notified would wait for the halt
+    /// to end), then asks for an interrupt at the next received frame (and at the next TX
     /// completion when a transmit found the ring full; otherwise TX completions stay silent).
     /// Returns true when work is already waiting (a frame, or TX space for a waiting transmit):
-    /// then do not halt, its interrupt may never come. Memory only: no VM exit.
+    /// then do not halt, its interrupt may never come. Memory only (no VM exit) unless the
+    /// flush notifies.
     pub fn interrupt_arm(device: *Device) bool {
+        device.flush();
         const received = device.rx.interrupt_arm();
         if (!device.tx_waiting) {
             device.tx.interrupt_defer();
