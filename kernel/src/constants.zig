@@ -201,6 +201,8 @@ pub const net_buffer_stride_bytes: u32 = 2048;
 /// each waits for its reply.
 pub const net_selftest_rounds: u32 = 4;
 pub const net_selftest_reply_timeout_ns: u64 = 2 * std.time.ns_per_s;
+/// Most rounds of one self-test wait (each ends a halt or takes frames), besides its deadline.
+pub const net_selftest_wait_rounds_max: u32 = 100_000;
 
 comptime {
     assert(std.math.isPowerOfTwo(net_queue_size));
