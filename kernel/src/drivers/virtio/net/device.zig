@@ -250,6 +250,9 @@ pub const Device = struct {
     /// (EVENT_IDX: the batch did not pass its avail_event; it is still working through the
     /// ring). Call it once per batch, never per frame.
     pub fn flush(device: *Device) void {
+        // Without EVENT_IDX the flag interrupt_arm cleared stays clear until set again: the
+        // CPU is busy now (interrupts only end halts), so frames need not interrupt.
+        if (device.rx.suppression == .flags) device.rx.interrupt_defer();
         if (device.rx.kick_needed()) {
             device.transport.notify(queue_receive);
             device.stats.notifies += 1;
