@@ -87,9 +87,10 @@ pub const Device = struct {
     stats: Stats = .{},
 
     /// Sets up the virtio-net device `announced` on the command line: features, both queues,
-    /// the RX ring filled, the interrupt line routed (masked until the CPU halts: interrupts are
-    /// off in ring 3), DRIVER_OK, and one notify for the posted RX buffers. About 50 MMIO
-    /// accesses. Error.NotNetwork when the device there is something else.
+    /// the RX ring filled, the interrupt line routed (its interrupts arrive only in a halt:
+    /// they are off in ring 3), DRIVER_OK, and one notify for the posted RX buffers. About 45
+    /// MMIO accesses and one supervisor call: 1.4–1.9 ms under nested KVM, where each access
+    /// from ring 3 costs ~30 µs. Error.NotNetwork when the device there is something else.
     pub fn init(announced: Announced) Error!Device {
         const transport: mmio.Transport = .{ .base = announced.base };
         const id = transport.probe() catch return error.NotNetwork;
