@@ -130,6 +130,11 @@ pub const debug_exit_port: u16 = 0xf4;
 /// i8042 command port; writing 0xFE resets the CPU, which makes Firecracker exit 0.
 pub const i8042_command_port: u16 = 0x64;
 pub const i8042_reset_command: u8 = 0xfe;
+/// How long the exit waits after the i8042 reset for the VMM to stop the vCPU before it
+/// triple-faults: 4e8 TSC cycles, 0.1–0.4 s at 1–4 GHz (Firecracker takes well under a
+/// millisecond; a VMM without the door pays it once). The spin count bounds it too.
+pub const i8042_reset_wait_tsc_cycles: u64 = 400_000_000;
+pub const i8042_reset_wait_spins_max: u64 = 100_000_000;
 
 /// Status of a kernel panic or an unhandled CPU exception (Rust's panic exit code).
 pub const exit_status_panic: u8 = 101;
@@ -201,6 +206,8 @@ pub const net_buffer_stride_bytes: u32 = 2048;
 /// each waits for its reply.
 pub const net_selftest_rounds: u32 = 4;
 pub const net_selftest_reply_timeout_ns: u64 = 2 * std.time.ns_per_s;
+/// Most rounds of one self-test wait (each ends a halt or takes frames), besides its deadline.
+pub const net_selftest_wait_rounds_max: u32 = 100_000;
 
 comptime {
     assert(std.math.isPowerOfTwo(net_queue_size));

@@ -3,7 +3,7 @@
 //! lwIP call does).
 //!
 //! One table of sockets; a handle names a socket by index (io/handles.zig). lwIP calls back
-//! (received data, acknowledged data, a new connection, an error) from the scheduler's poller
+//! (received data, acknowledged data, a new connection, an error) from the scheduler's waker
 //! (net/stack.zig) or from inside an lwIP call a task made; a callback only updates the socket
 //! and wakes the tasks blocked on it and io.poll's waiters, as channels do. No task yields inside
 //! an lwIP call: lwIP runs in one context.
