@@ -29,6 +29,9 @@ into the guest. It sends, in order:
              nobody answers ARP for (the guest queues and retries, then gives up)
   control    another ICMP echo request, which must be answered again
 
+`--rate N` paces everything after the first control to N frames a second, so that a test's
+requests overlap the injection instead of following it.
+
 Prints one JSON object: the seed, frames sent and refused by the host per category, whether
 each control echo was answered, and the guest's MAC. Exits 0 when it ran (the test decides what
 the answers mean), 2 on bad usage or when the guest's MAC cannot be found (ARP, bounded).
