@@ -3,7 +3,7 @@
 // Also small host-side pieces the network tests share: a free loopback port, an HTTP request on
 // an explicit socket, FNV-1a as the probe computes it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer as createNetServer, type Socket } from 'node:net';
+import { createServer as createNetServer, Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -159,4 +159,84 @@ export async function buildNetProjects(
   await ukernelOk(['build'], web, timeoutMs);
   await ukernelOk(['pack'], web, timeoutMs);
   return { probe, web };
+}
+
+export interface RawReply {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/**
+ * One keep-alive HTTP/1.1 connection on a plain socket: requests go out when asked, and each
+ * answer (Content-Length bodies only) is read whole. Lets a test hold many connections open on
+ * purpose and put requests on them all at once.
+ */
+export class HttpConnection {
+  readonly socket: Socket;
+  private buffer = Buffer.alloc(0);
+  private waiting: (() => void) | null = null;
+  private closed = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.waiting?.();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiting?.();
+    });
+    socket.on('error', () => {});
+  }
+
+  static async open(port: number, host: string, timeoutMs: number): Promise<HttpConnection> {
+    const socket = new Socket();
+    socket.connect(port, host);
+    await connected(socket, timeoutMs);
+    return new HttpConnection(socket);
+  }
+
+  /** Sends `GET path` and reads its answer, at most `timeoutMs`. */
+  async get(path: string, timeoutMs: number): Promise<RawReply> {
+    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: guest\r\n\r\n`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const reply = this.take();
+      if (reply) return reply;
+      if (this.closed) throw new Error(`GET ${path}: the connection closed before a whole answer`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`GET ${path}: no whole answer within ${timeoutMs} ms`);
+      await new Promise<void>((resolvePromise) => {
+        const timer = setTimeout(resolvePromise, left);
+        this.waiting = () => {
+          clearTimeout(timer);
+          resolvePromise();
+        };
+      });
+      this.waiting = null;
+    }
+  }
+
+  /** A whole answer from the front of the buffer, or null if not all of it is here yet. */
+  private take(): RawReply | null {
+    const end = this.buffer.indexOf('\r\n\r\n');
+    if (end < 0) return null;
+    const lines = this.buffer.subarray(0, end).toString('latin1').split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const length = Number(headers['content-length'] ?? 0);
+    if (this.buffer.length < end + 4 + length) return null;
+    const body = Buffer.from(this.buffer.subarray(end + 4, end + 4 + length));
+    this.buffer = this.buffer.subarray(end + 4 + length);
+    return { status: Number(lines[0]?.split(' ')[1]), headers, body };
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
 }

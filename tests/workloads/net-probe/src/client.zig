@@ -86,6 +86,25 @@ fn lookup(host: []const u8, port: u16) ?net.Address {
     return addresses[0].with_port(port);
 }
 
+/// `udp-send HOST PORT TEXT…`: one datagram per TEXT, then exit 0 at once.
+pub fn udp_send(args: []const [*:0]const u8) u8 {
+    const port = std.fmt.parseInt(u16, std.mem.span(args[1]), 10) catch return usage();
+    const address = lookup(std.mem.span(args[0]), port) orelse return 1;
+    const socket = net.Socket.bind_udp(net.Address.any(0)) catch |err| {
+        ukernel.print("FAIL udp-send: bind: {s}\n", .{@errorName(err)});
+        return 1;
+    };
+    defer socket.close();
+    for (args[2..]) |text| {
+        socket.sendto(std.mem.span(text), address) catch |err| {
+            ukernel.print("FAIL udp-send: sendto {f}: {s}\n", .{ address, @errorName(err) });
+            return 1;
+        };
+    }
+    ukernel.print("udp-send: sent={d}\n", .{args.len - 2});
+    return 0;
+}
+
 /// `resolve: NAME ok A.B.C.D …` or `resolve: NAME error ERROR` per name; exit 0.
 pub fn resolve_names(names: []const [*:0]const u8) u8 {
     for (names) |name_z| {

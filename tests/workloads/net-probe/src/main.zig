@@ -5,6 +5,9 @@
 //!         times sends BYTES of a seeded pattern and reads them back (the host's server echoes),
 //!         in pieces of at most 32 KiB; any byte that differs fails. Prints
 //!         `client: rounds=R bytes=B fnv=0x…` (FNV-1a 64 of everything sent), exit 0.
+//!     ukernel run -- udp-send HOST PORT TEXT…
+//!                                         sends each TEXT as one datagram to HOST:PORT, then
+//!                                         returns at once (what was sent must still leave)
 //!     ukernel run -- tcp-echo PORT        echoes every TCP connection on PORT (a task each)
 //!     ukernel run -- udp-echo PORT        echoes every datagram on PORT to its sender; the
 //!                                         datagram `QUIT` is answered `BYE` and ends it (0)
@@ -32,6 +35,7 @@ pub fn main(context: ukernel.Context) u8 {
     const rest = if (context.args.len > 2) context.args[2..] else context.args[0..0];
     if (std.mem.eql(u8, mode, "client") and rest.len == 4) return client.run(rest);
     if (std.mem.eql(u8, mode, "resolve")) return client.resolve_names(rest);
+    if (std.mem.eql(u8, mode, "udp-send") and rest.len >= 3) return client.udp_send(rest);
     if (std.mem.eql(u8, mode, "tcp-echo") and rest.len == 1) return serve.run(.tcp_echo, rest[0]);
     if (std.mem.eql(u8, mode, "udp-echo") and rest.len == 1) return serve.udp_echo(rest[0]);
     if (std.mem.eql(u8, mode, "http") and rest.len == 1) return serve.run(.http, rest[0]);
@@ -40,7 +44,7 @@ pub fn main(context: ukernel.Context) u8 {
         ukernel.print("memory: {s}\n", .{memory.report(&buffer, 0)});
         return 0;
     }
-    ukernel.print("usage: client HOST PORT ROUNDS BYTES | tcp-echo PORT | udp-echo PORT | " ++
-        "http PORT | resolve NAME... | memory\n", .{});
+    ukernel.print("usage: client HOST PORT ROUNDS BYTES | udp-send HOST PORT TEXT... | " ++
+        "tcp-echo PORT | udp-echo PORT | http PORT | resolve NAME... | memory\n", .{});
     return 2;
 }
