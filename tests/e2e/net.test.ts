@@ -395,12 +395,11 @@ describe.each(accels)('--net user (%s)', (accel) => {
           const exit = await guest.finished(60_000 * slow);
           expect(exit.code, guest.explain()).toBe(0);
           expect(guest.stdout).toMatch(/^udp-send: sent=3$/m);
-          await eventually(
-            `the three datagrams on the host (got: ${JSON.stringify(received)})`,
-            async () => received.length === 3,
-            5_000,
-          );
-          expect(received).toEqual(['one', 'two', 'last']);
+          // A datagram still queued (waiting for ARP, say) dies with the VM: the kernel must send
+          // what the workload handed it before powering off.
+          const deadline = Date.now() + 5_000;
+          while (received.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+          expect(received, 'datagrams on the host within 5 s of the exit').toEqual(['one', 'two', 'last']);
         } finally {
           server.close();
         }
