@@ -24,9 +24,10 @@ into the guest. It sends, in order:
   arp        bad hardware/protocol types and lengths, truncated ARP, requests from many made-up
              addresses (fills the guest's ARP table), a reply claiming the guest's own address
   ethertype  IPv6, VLAN-tagged, unknown EtherTypes, 802.3 length frames
-  syn-flood  N SYNs to the served port from random ports: 4 in 5 from the host address (the
-             host kernel answers the guest's SYN-ACK with RST), 1 in 5 from made-up addresses
-             nobody answers ARP for (the guest queues and retries, then gives up)
+  syn-flood  N SYNs to the served port from random ports, from (`--flood-from`) the host
+             address (the host kernel answers the guest's SYN-ACK with RST), made-up addresses
+             nobody answers ARP for (the guest queues and retries, then gives up: `spoofed`),
+             or 4 in 5 from the host and 1 in 5 made up (`mixed`)
   control    another ICMP echo request, which must be answered again
 
 `--rate N` paces everything after the first control to N frames a second, so that a test's
@@ -395,12 +396,13 @@ class Injector:
         for _ in range(64):
             self.send(self.eth(self.rng.randrange(65536), os.urandom(self.rng.randrange(0, 1487))))
 
-    def syn_flood(self, count: int) -> None:
+    def syn_flood(self, count: int, source: str) -> None:
         self.category = "syn-flood"
         subnet = self.host_ip.rsplit(".", 1)[0]
         mss = b"\x02\x04\x05\xb4"
         for index in range(count):
-            src = self.host_ip if index % 5 else f"{subnet}.{200 + index % 50}"
+            spoofed = source == "spoofed" or (source == "mixed" and index % 5 == 0)
+            src = f"{subnet}.{200 + index % 50}" if spoofed else self.host_ip
             sport = self.rng.randrange(1024, 65536)
             seq = self.rng.randrange(1 << 32)
             self.send(self.eth(ETH_P_IP, self.ipv4(6, self.tcp(sport, self.port, 0x02, seq=seq, options=mss, src=src),
@@ -414,13 +416,15 @@ def main() -> int:
     parser.add_argument("--guest-ip", required=True)
     parser.add_argument("--port", type=int, default=80, help="the guest's served TCP port")
     parser.add_argument("--syn-flood", type=int, default=5000, help="SYNs in the flood (0: none)")
-    parser.add_argument("--rounds", type=int, default=1, help="how many times to send the garbage categories")
+    parser.add_argument("--flood-from", choices=("host", "spoofed", "mixed"), default="mixed",
+                        help="the SYNs' source addresses")
+    parser.add_argument("--rounds", type=int, default=1, help="how many times to send the garbage categories (0: none)")
     parser.add_argument("--rate", type=int, default=0, help="frames per second at most (0: no limit)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--arp-timeout", type=float, default=10.0, help="seconds to find the guest's MAC")
     args = parser.parse_args()
-    if not 0 <= args.syn_flood <= 100_000 or not 1 <= args.rounds <= 100 or not 0 <= args.rate <= 1_000_000:
-        print("inject.py: --syn-flood must be 0..100000, --rounds 1..100, --rate 0..1000000", file=sys.stderr)
+    if not 0 <= args.syn_flood <= 100_000 or not 0 <= args.rounds <= 100 or not 0 <= args.rate <= 1_000_000:
+        print("inject.py: --syn-flood must be 0..100000, --rounds 0..100, --rate 0..1000000", file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     injector = Injector(args.iface, args.host_ip, args.guest_ip, args.port, random.Random(seed))
@@ -444,7 +448,7 @@ def main() -> int:
         injector.udp_garbage()
         injector.arp_garbage()
         injector.ethertypes()
-    injector.syn_flood(args.syn_flood)
+    injector.syn_flood(args.syn_flood, args.flood_from)
     injector.category = "control"
     injector.drain()
     control_after = any(injector.ping(0x7E58 + attempt, 2.0) for attempt in range(5))

@@ -18,6 +18,12 @@ const heap_block_bytes: usize = 1 << 20;
 
 pub const Report = struct { sockets_free: u32, udp_free: u32, heap_free_mib: u32 };
 
+// The counts' scratch: static, not on the stack (a connection task's stack is 64 KiB). One
+// report at a time, as the http server's tasks never run an ABI call in parallel with another
+// task's report (one vCPU, and a task yields only inside a blocking call; the counts block none).
+var socket_scratch: [sockets_max]net.Socket = undefined;
+var heap_scratch: [heap_blocks_max][]u8 = undefined;
+
 /// The report as one JSON object in `buffer`.
 pub fn report(buffer: []u8, held: u32) []const u8 {
     const counts = take();
@@ -33,7 +39,7 @@ pub fn take() Report {
 }
 
 fn count_sockets(bound_datagram: bool) u32 {
-    var handles: [sockets_max]net.Socket = undefined;
+    const handles = &socket_scratch;
     var count: u32 = 0;
     while (count < sockets_max) : (count += 1) {
         const socket = net.Socket.open(if (bound_datagram) .datagram else .stream, true) catch break;
@@ -50,7 +56,7 @@ fn count_sockets(bound_datagram: bool) u32 {
 }
 
 fn count_heap() u32 {
-    var blocks: [heap_blocks_max][]u8 = undefined;
+    const blocks = &heap_scratch;
     var count: u32 = 0;
     while (count < heap_blocks_max) : (count += 1) {
         blocks[count] = ukernel.allocator.alloc(u8, heap_block_bytes) catch break;

@@ -18,6 +18,12 @@ const requests_max: u64 = 10_000_000;
 const body_bytes_max: u64 = 64 << 20;
 const datagrams_max: u64 = 10_000_000;
 
+/// Connection tasks spawned and not yet joined: a task's slot is only released by task.join
+/// (there is no detach), so the accept loop reaps the finished ones.
+var tasks: [tasks_max]u32 = undefined;
+var tasks_count: u32 = 0;
+const tasks_max: u32 = 64;
+
 /// Connections being served now (tasks running), for the memory report's `held`.
 var connections = std.atomic.Value(u32).init(0);
 /// Set by GET /quit: the accept loop ends, and with it the workload.
@@ -31,9 +37,11 @@ pub fn run(kind: Kind, port_text: [*:0]const u8) u8 {
     };
     ukernel.print("{s}: ready port={d}\n", .{ name(kind), port });
     var accepted: u64 = 0;
+    var refused: u64 = 0;
     while (accepted < accepts_max and !quit.load(.acquire)) {
         var items = [_]abi.PollItem{listener.poll_item(abi.poll_readable)};
         const ready = ukernel.poll(&items, accept_poll_ns) catch 0;
+        reap();
         if (ready == 0) continue;
         const connection = listener.accept(.{}) catch |err| {
             ukernel.print("{s}: accept: {s}\n", .{ name(kind), @errorName(err) });
@@ -42,14 +50,38 @@ pub fn run(kind: Kind, port_text: [*:0]const u8) u8 {
         accepted += 1;
         const argument = @as(u64, connection.socket.handle) | (@as(u64, @intFromEnum(kind)) << 32);
         _ = connections.fetchAdd(1, .acq_rel);
-        _ = ukernel.spawn(&serve_connection, argument, connection_stack_bytes) catch {
-            _ = connections.fetchSub(1, .acq_rel);
+        spawn(argument) catch |err| {
+            const open = connections.fetchSub(1, .acq_rel) - 1;
             connection.socket.close();
+            refused += 1;
+            // Said once, then every 100th: a test reading the console learns why answers stop.
+            if (refused % 100 == 1) {
+                ukernel.print("{s}: connection refused: spawn: {s} (connections open {d}, " ++
+                    "refused {d})\n", .{ name(kind), @errorName(err), open, refused });
+            }
         };
     }
     listener.close();
     ukernel.print("{s}: done accepted={d}\n", .{ name(kind), accepted });
     return 0;
+}
+
+fn spawn(argument: u64) ukernel.Error!void {
+    if (tasks_count == tasks_max) return error.LimitReached;
+    tasks[tasks_count] = try ukernel.spawn(&serve_connection, argument, connection_stack_bytes);
+    tasks_count += 1;
+}
+
+/// Joins the connection tasks that ended (timeout 0: a running one is left for later).
+fn reap() void {
+    var index: u32 = 0;
+    while (index < tasks_count) {
+        const ended = if (ukernel.join(tasks[index], 0)) |_| true else |err| err != error.TimedOut;
+        if (ended) {
+            tasks_count -= 1;
+            tasks[index] = tasks[tasks_count];
+        } else index += 1;
+    }
 }
 
 fn name(kind: Kind) []const u8 {
