@@ -1,0 +1,123 @@
+// HTTP probes for bench/net: wait for a first 200, and bulk transfers timed by curl (run inside a
+// network namespace when one is given, so the load stays on this machine's own addresses).
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { run } from '../lib.mjs';
+import { sleep } from './procs.mjs';
+
+/** Between two probes of a server that is not up yet, in ms. */
+const PROBE_INTERVAL_MS = 5;
+/** One probe may take at most this long before it counts as a failure, in ms. */
+const PROBE_TIMEOUT_MS = 1000;
+
+/** [file, args] that runs `file args` inside namespace `ns` (or as is when `ns` is null). */
+export function inNamespace(ns, file, args) {
+  return ns === null ? [file, args] : ['ip', ['netns', 'exec', ns, file, ...args]];
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released; the caller binds it right after). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One GET from this process; resolves to the status code, or null on any error or timeout. */
+function probe(url) {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'GET', timeout: PROBE_TIMEOUT_MS, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+/**
+ * Polls `url` (from this process, so only for loopback addresses) until it answers 200; resolves
+ * to the time of that answer (process.hrtime.bigint()). Rejects after `deadlineMs`, or as soon
+ * as `handle` (a child from procs.startChild) exits, with the end of its output.
+ */
+export async function waitFor200(url, { deadlineMs, handle, what }) {
+  const started = Date.now();
+  let exited = null;
+  handle?.exited.then((result) => {
+    exited = result;
+  });
+  for (;;) {
+    const status = await probe(url);
+    if (status === 200) return process.hrtime.bigint();
+    if (exited !== null) {
+      throw new Error(
+        `${what} exited (code ${exited.code}, signal ${exited.signal}) before ${url} answered 200:\n${tail(handle)}`,
+      );
+    }
+    if (Date.now() - started > deadlineMs) {
+      throw new Error(`${what}: ${url} did not answer 200 within ${deadlineMs} ms (last status ${status}):\n${tail(handle)}`);
+    }
+    await sleep(PROBE_INTERVAL_MS);
+  }
+}
+
+/**
+ * Polls `url` with curl inside namespace `ns` until it answers 200 (for guests only reachable
+ * there). Same contract as waitFor200, coarser (a curl process per probe).
+ */
+export async function waitFor200InNamespace(ns, url, { deadlineMs, handle, what }) {
+  const started = Date.now();
+  for (;;) {
+    const [file, args] = inNamespace(ns, 'curl', ['-s', '-o', '/dev/null', '-m', '1', '-w', '%{http_code}', url]);
+    const status = (await run(file, args, { timeoutMs: 5000 })).stdout.trim();
+    if (status === '200') return process.hrtime.bigint();
+    if (handle && (handle.child.exitCode !== null || handle.child.signalCode !== null)) {
+      throw new Error(`${what} exited before ${url} answered 200:\n${tail(handle)}`);
+    }
+    if (Date.now() - started > deadlineMs)
+      throw new Error(`${what}: ${url} did not answer 200 within ${deadlineMs} ms:\n${tail(handle)}`);
+    await sleep(20);
+  }
+}
+
+function tail(handle) {
+  return handle ? handle.output().slice(-1500) : '';
+}
+
+/**
+ * One bulk transfer with curl: `download` fetches `url` (which sends `bytes` bytes), `upload`
+ * POSTs `bytes` bytes read from `file`. Returns { bytes, seconds, gbit_s } from curl's own
+ * timing (transfer start → end, connection set-up included). Throws unless the status is 200
+ * and the byte count matches.
+ */
+export async function curlTransfer(ns, url, { bytes, file = null, timeoutMs }) {
+  const seconds = Math.ceil(timeoutMs / 1000);
+  const common = [
+    '-s',
+    '-S',
+    '-o',
+    '/dev/null',
+    '-m',
+    String(seconds),
+    '-w',
+    '%{http_code} %{size_download} %{size_upload} %{time_total}',
+  ];
+  const args =
+    file === null
+      ? [...common, url]
+      : [...common, '-H', 'Content-Type: application/octet-stream', '--data-binary', `@${file}`, url];
+  const [bin, argv] = inNamespace(ns, 'curl', args);
+  const result = await run(bin, argv, { timeoutMs: timeoutMs + 5000 });
+  const [status, down, up, total] = result.stdout.trim().split(' ');
+  if (status !== '200') throw new Error(`curl ${url}: status ${status} (${result.stderr.trim().slice(-300)})`);
+  const moved = file === null ? Number(down) : Number(up);
+  if (moved !== bytes) throw new Error(`curl ${url}: moved ${moved} bytes, expected ${bytes}`);
+  const t = Number(total);
+  return { bytes: moved, seconds: t, gbit_s: (moved * 8) / t / 1e9 };
+}
