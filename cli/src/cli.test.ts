@@ -11,6 +11,7 @@ import {
   type RunFlags,
   type RunSettings,
 } from './commands/run-options.js';
+import { NETWORK_NONE, type PortMapping } from './vmm/network.js';
 
 type RunOptions = RunSettings & { source: BootSource };
 
@@ -66,8 +67,7 @@ const defaults: RunOptions = {
   timeoutMs: null,
   json: false,
   verbose: false,
-  net: 'none',
-  netFrom: 'default',
+  network: NETWORK_NONE,
   release: false,
   workloadArgs: [],
 };
@@ -115,9 +115,13 @@ describe('argv → run options', () => {
     [['run'], {}, { source: { type: 'project' } }],
     [['run', '--image', 'dist/x.img', '--release'], {}, { source: { type: 'image', path: '/work/dist/x.img' }, release: true }],
     [
-      ['run', '--net', 'tap:tap0', '--', 'a', '--b', 'c=1'],
+      ['run', '--net', 'user', '--', 'a', '--b', 'c=1'],
       {},
-      { source: { type: 'project' }, net: 'tap:tap0', netFrom: '--net', workloadArgs: ['a', '--b', 'c=1'] },
+      {
+        source: { type: 'project' },
+        network: { ...NETWORK_NONE, mode: { kind: 'user' }, from: '--net' },
+        workloadArgs: ['a', '--b', 'c=1'],
+      },
     ],
     [['run', '--kernel', 'k.elf', '--', 'x'], {}, { workloadArgs: ['x'] }],
   ])('%j (env %j)', async (argv, env, expected) => {
@@ -194,22 +198,23 @@ it('relative kernel paths resolve against the cwd', () => {
 });
 
 describe('resolveRunSettings: flag > environment > ukernel.toml [run] > default', () => {
-  const toml: RunDefaults = { memory_mb: 512, vcpu: 2, net: 'tap:tap9' };
+  const toml: RunDefaults = { memory_mb: 512, vcpu: 2, net: 'tap:tap9', ip: '172.16.0.2/30' };
+  const tap9 = { kind: 'tap', iface: 'tap9' };
   it.each<[string, RunFlags, NodeJS.ProcessEnv, RunDefaults, Partial<RunSettings>]>([
+    ['defaults alone', {}, {}, null, { accel: 'auto', accelFrom: 'default', memoryMib: 128, vcpus: 1, network: NETWORK_NONE }],
     [
-      'defaults alone',
+      'toml over defaults',
       {},
-      {},
-      null,
-      { accel: 'auto', accelFrom: 'default', memoryMib: 128, vcpus: 1, net: 'none', netFrom: 'default' },
-    ],
-    ['toml over defaults', {}, {}, toml, { memoryMib: 512, vcpus: 2, net: 'tap:tap9', netFrom: 'ukernel.toml [run] net' }],
-    [
-      'flags over toml',
-      { memory: 64, vcpu: 4, net: 'none' },
       {},
       toml,
-      { memoryMib: 64, vcpus: 4, net: 'none', netFrom: '--net' },
+      { memoryMib: 512, vcpus: 2, network: expect.objectContaining({ mode: tap9, from: 'ukernel.toml [run] net' }) },
+    ],
+    [
+      'flags over toml',
+      { memory: 64, vcpu: 4, net: { kind: 'none' } },
+      {},
+      toml,
+      { memoryMib: 64, vcpus: 4, network: { ...NETWORK_NONE, from: '--net' } },
     ],
     ['one flag, the rest from toml', { vcpu: 3 }, {}, toml, { memoryMib: 512, vcpus: 3 }],
     ['env over default', {}, { UKERNEL_ACCEL: 'tcg' }, toml, { accel: 'tcg', accelFrom: 'UKERNEL_ACCEL' }],
@@ -223,6 +228,173 @@ describe('resolveRunSettings: flag > environment > ukernel.toml [run] > default'
     expect(() => resolveRunSettings({}, { UKERNEL_ACCEL: 'fast' }, null)).toThrow(
       /UKERNEL_ACCEL must be one of auto, kvm, tcg \(got "fast"\)/,
     );
+  });
+});
+
+describe("networking: argv and ukernel.toml [run] → the run's network", () => {
+  const parseNet = async (argv: string[], toml: RunDefaults = null) => {
+    let network: RunSettings['network'] | undefined;
+    const injected = actions({
+      run: async (flags: RunFlags) => {
+        network = resolveRunSettings(flags, {}, toml).network;
+        return 0;
+      },
+    });
+    const code = await main(['node', 'ukernel', 'run', ...argv], injected);
+    return { code, network, err: written(stderr) };
+  };
+  const web: PortMapping = { hostIp: '127.0.0.1', hostPort: 8080, guestPort: 80, protocol: 'tcp' };
+
+  it.each<[string, string[], RunDefaults, Partial<RunSettings['network']>]>([
+    ['--publish implies --net user', ['-p', '8080:80'], null, { mode: { kind: 'user' }, from: '--publish', publish: [web] }],
+    [
+      'repeatable, in order, both spellings',
+      ['--publish', '8080:80', '-p', '0.0.0.0:5353:53/udp'],
+      null,
+      {
+        mode: { kind: 'user' },
+        publish: [web, { hostIp: '0.0.0.0', hostPort: 5353, guestPort: 53, protocol: 'udp' }],
+        publishFrom: '--publish',
+      },
+    ],
+    [
+      '--publish over the file\'s net = "none" (the template\'s default)',
+      ['-p', '8080:80'],
+      { vcpu: 1, memory_mb: 128, net: 'none' },
+      { mode: { kind: 'user' }, from: '--publish' },
+    ],
+    [
+      "the file's publish alone implies user",
+      [],
+      { vcpu: 1, memory_mb: 128, publish: ['8080:80'] },
+      { mode: { kind: 'user' }, from: 'ukernel.toml [run] publish', publish: [web], publishFrom: 'ukernel.toml [run] publish' },
+    ],
+    [
+      "--publish replaces the file's list",
+      ['-p', '9090:90'],
+      { vcpu: 1, memory_mb: 128, net: 'user', publish: ['8080:80'] },
+      { publish: [{ ...web, hostPort: 9090, guestPort: 90 }], publishFrom: '--publish' },
+    ],
+    [
+      "--net none drops the file's ports",
+      ['--net', 'none'],
+      { vcpu: 1, memory_mb: 128, net: 'user', publish: ['8080:80'] },
+      { mode: { kind: 'none' }, from: '--net', publish: [] },
+    ],
+    [
+      'tap with a static address from flags',
+      ['--net', 'tap:tap0', '--ip', '172.16.0.2/30', '--gateway', '172.16.0.1', '--dns', '172.16.0.1:5353'],
+      null,
+      {
+        mode: { kind: 'tap', iface: 'tap0' },
+        ip: { address: '172.16.0.2', prefix: 30 },
+        gateway: '172.16.0.1',
+        dns: { address: '172.16.0.1', port: 5353 },
+        mac: '06:00:ac:10:00:02',
+      },
+    ],
+    [
+      'tap from the file, its address overridden by --ip',
+      ['--ip', '192.168.7.2/24'],
+      { vcpu: 1, memory_mb: 128, net: 'tap:tap0', ip: '172.16.0.2/30', dns: '1.1.1.1' },
+      { from: 'ukernel.toml [run] net', ip: { address: '192.168.7.2', prefix: 24 }, dns: { address: '1.1.1.1', port: null } },
+    ],
+    ['tap with --ip dhcp (opted in)', ['--net', 'tap:tap0', '--ip', 'dhcp'], null, { ip: 'dhcp' }],
+    [
+      'user with a static address (skips DHCP)',
+      ['--net', 'user', '--ip', '10.0.2.15/24', '--gateway', '10.0.2.2'],
+      null,
+      { ip: { address: '10.0.2.15', prefix: 24 }, gateway: '10.0.2.2', mac: null },
+    ],
+    [
+      "no network: the file's addresses are ignored",
+      [],
+      { vcpu: 1, memory_mb: 128, net: 'none', ip: '172.16.0.2/30' },
+      { mode: { kind: 'none' }, ip: null },
+    ],
+  ])('%s', async (_what, argv, toml, expected) => {
+    const { code, network, err } = await parseNet(['--kernel', 'k', ...argv], toml);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(network).toMatchObject(expected);
+  });
+
+  it.each<[string, string[], RunDefaults, string, RegExp]>([
+    ['a bad --net', ['--net', 'bridge'], null, 'UK101', /--net "bridge": expected none, user or tap:IFACE/],
+    ['a bad --publish', ['-p', '8080'], null, 'UK129', /--publish "8080": expected \[HOST_IP:\]HOST_PORT:GUEST_PORT/],
+    ['port 0', ['-p', '0:80'], null, 'UK129', /--publish "0:80": the host port must be an integer in 1\.\.65535/],
+    ['a bad protocol', ['-p', '53:53/icmp'], null, 'UK129', /protocol must be tcp or udp \(got "icmp"\)/],
+    ['a bad host address', ['-p', '1.2.3:8080:80'], null, 'UK129', /host address must be an IPv4 address/],
+    [
+      '--publish with --net none',
+      ['--net', 'none', '-p', '8080:80'],
+      null,
+      'UK139',
+      /--publish needs user networking, but --net = none/,
+    ],
+    [
+      '--publish with --net tap',
+      ['--net', 'tap:tap0', '--ip', '172.16.0.2/30', '-p', '8080:80'],
+      null,
+      'UK139',
+      /but --net = tap:tap0/,
+    ],
+    [
+      '--publish on a project whose net is a tap',
+      ['-p', '8080:80'],
+      { vcpu: 1, memory_mb: 128, net: 'tap:tap0', ip: '172.16.0.2/30' },
+      'UK139',
+      /but ukernel\.toml \[run\] net = tap:tap0/,
+    ],
+    ['tap without an address', ['--net', 'tap:tap0'], null, 'UK138', /--net = tap:tap0, but the guest has no address/],
+    [
+      'a bad --ip',
+      ['--net', 'tap:tap0', '--ip', '172.16.0.2'],
+      null,
+      'UK130',
+      /--ip "172\.16\.0\.2": expected A\.B\.C\.D\/PREFIX/,
+    ],
+    [
+      'a bad --gateway',
+      ['--net', 'user', '--gateway', '10.0.2'],
+      null,
+      'UK130',
+      /--gateway "10\.0\.2": the gateway must be an IPv4 address/,
+    ],
+    ['a bad --dns', ['--net', 'user', '--dns', '10.0.2.3:0'], null, 'UK130', /--dns "10\.0\.2\.3:0": the DNS port must be/],
+    [
+      'a gateway outside the subnet',
+      ['--net', 'tap:tap0', '--ip', '172.16.0.2/30', '--gateway', '172.16.0.9'],
+      null,
+      'UK130',
+      /--gateway with --ip: the gateway 172\.16\.0\.9 is outside the guest's subnet 172\.16\.0\.2\/30/,
+    ],
+    [
+      'a gateway with DHCP',
+      ['--net', 'user', '--gateway', '10.0.2.2'],
+      null,
+      'UK130',
+      /--gateway = 10\.0\.2\.2 needs a static guest address/,
+    ],
+    [
+      '--ip without a network',
+      ['--ip', '10.0.2.15/24'],
+      null,
+      'UK101',
+      /--ip has no effect without a network \(default = none\)/,
+    ],
+  ])('%s → %s', async (_what, argv, toml, code, message) => {
+    const { code: exit, err } = await parseNet(['--kernel', 'k', ...argv], toml);
+    expect(exit).toBe(2);
+    expect(err).toContain(`error ${code}: `);
+    expect(err).toMatch(message);
+  });
+
+  it('at most PUBLISH_MAX mappings', async () => {
+    const argv = Array.from({ length: 65 }, (_, i) => ['-p', `${10000 + i}:80`]).flat();
+    const { code, err } = await parseNet(['--kernel', 'k', ...argv]);
+    expect(code).toBe(2);
+    expect(err).toMatch(/error UK129: 65 --publish mappings; at most 64 fit/);
   });
 });
 

@@ -15,9 +15,13 @@ import {
   checkWorkloadArgs,
   parseCmdline,
   parseMemory,
+  parseDnsFlag,
+  parseGatewayFlag,
+  parseIpFlag,
   parseNet,
   parseOneOf,
   parsePath,
+  parsePublish,
   parseTimeout,
   parseVcpu,
   VMMS,
@@ -120,7 +124,7 @@ function registerInit(program: Command, app: App): void {
     .description('create a project in the current directory: ukernel.toml, src/main.zig, env/ukernel.env, .gitignore')
     .option('--name <name>', 'project name: a-z, 0-9 and "-", 1..63 (default: the directory name)')
     .option('--lang <language>', 'workload language: native (default native)')
-    .option('--template <template>', 'project template: worker (default worker)')
+    .option('--template <template>', 'project template: worker (a task pipeline) or http (an HTTP server) (default worker)')
     .option('--force', 'overwrite existing files')
     .addHelpText('after', '\nExample:\n  mkdir hello && cd hello && ukernel init --name hello --lang native --template worker\n')
     .action(async (options: RawInitOptions) => app.setExitCode(await app.actions.init(options)));
@@ -172,7 +176,23 @@ function registerRun(program: Command, app: App): void {
       ),
     )
     .addOption(new Option('--vcpu <n>', 'number of vCPUs, 1..32 (default: ukernel.toml [run], else 1)').argParser(parseVcpu))
-    .addOption(new Option('--net <mode>', 'none | tap:IFACE (tap is not available yet)').argParser(parseNet))
+    .addOption(
+      new Option(
+        '--net <mode>',
+        'none | user | tap:IFACE (default: ukernel.toml [run], else none; user with --publish)',
+      ).argParser(parseNet),
+    )
+    .addOption(
+      new Option(
+        '-p, --publish <mapping>',
+        '[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp], repeatable; host address 127.0.0.1 unless given; implies --net user',
+      ).argParser(parsePublish),
+    )
+    .addOption(
+      new Option('--ip <cidr>', 'static guest address A.B.C.D/PREFIX, or dhcp (required with tap)').argParser(parseIpFlag),
+    )
+    .addOption(new Option('--gateway <addr>', "guest's default gateway A.B.C.D (with a static --ip)").argParser(parseGatewayFlag))
+    .addOption(new Option('--dns <addr>', "guest's DNS server A.B.C.D[:PORT]").argParser(parseDnsFlag))
     .option('--release', 'build the workload with ReleaseFast when it needs building')
     .addOption(new Option('--vmm <name>', 'qemu | firecracker (default qemu)').argParser(parseOneOf(VMMS, '--vmm')))
     .addOption(new Option('--cmdline <args>', 'extra kernel command line arguments').argParser(parseCmdline))
@@ -197,6 +217,8 @@ const RUN_EXAMPLES =
   '\nExamples:\n  ukernel run                       # in a project: build, pack, boot\n' +
   '  ukernel run -- one two            # workload arguments after --\n' +
   '  ukernel run --image dist/demo.img --vmm firecracker\n' +
+  '  ukernel run -p 8080:80            # user networking: host 127.0.0.1:8080 → guest port 80\n' +
+  '  ukernel run --net tap:tap0 --ip 172.16.0.2/30 --gateway 172.16.0.1\n' +
   '  ukernel run --kernel kernel/zig-out/bin/ukernel.elf --accel tcg --json\n' +
   '\nEnvironment: UKERNEL_ACCEL, UKERNEL_QEMU, UKERNEL_FIRECRACKER, XDG_CACHE_HOME (kernel cache)\n';
 

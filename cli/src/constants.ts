@@ -192,6 +192,31 @@ export const CMDLINE_DEVICE_TOKEN_BYTES_MAX = ' virtio_mmio.device=4096@0x000000
 /** Firecracker also appends ` pci=off` (src/vmm/src/builder.rs). */
 export const CMDLINE_FIRECRACKER_EXTRA = ' pci=off';
 
+// ---- Networking (`run --net`, `--publish`; docs/networking-host.md) -------------------------
+
+/** Host address a `--publish` mapping binds when it names none (docker binds 0.0.0.0; we don't). */
+export const PUBLISH_HOST_IP_DEFAULT = '127.0.0.1';
+/** Most `--publish` mappings of one run (each becomes a slirp hostfwd rule and a host socket). */
+export const PUBLISH_MAX = 64;
+/** A host port bind probe (bind, then close at once) that takes longer than this fails the run. */
+export const PORT_PROBE_TIMEOUT_MS = 2_000;
+/** Linux interface names: IFNAMSIZ (16) with the NUL (include/uapi/linux/if.h). */
+export const NET_IFACE_BYTES_MAX = 15;
+/** Lowest port a process without CAP_NET_BIND_SERVICE may bind, and where Linux says so. */
+export const PORT_UNPRIVILEGED_START_DEFAULT = 1024;
+export const PORT_UNPRIVILEGED_START_PATH = '/proc/sys/net/ipv4/ip_unprivileged_port_start';
+export const SYSFS_NET_DIR = '/sys/class/net';
+export const TUN_DEVICE = '/dev/net/tun';
+/** `tun_flags` bits (include/uapi/linux/if_tun.h): IFF_TUN is layer 3, IFF_TAP layer 2. */
+export const IFF_TUN = 0x0001;
+export const IFF_TAP = 0x0002;
+/** Capability bits in /proc/self/status CapEff (include/uapi/linux/capability.h). */
+export const CAP_NET_BIND_SERVICE = 10;
+export const CAP_NET_ADMIN = 12;
+/** QEMU user networking (libslirp defaults): the guest's DHCP address and the host as seen from it. */
+export const SLIRP_GUEST_IP = '10.0.2.15';
+export const SLIRP_HOST_IP = '10.0.2.2';
+
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const FIRECRACKER_BINARY = 'firecracker';
 export const KVM_DEVICE = '/dev/kvm';

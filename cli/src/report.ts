@@ -1,6 +1,7 @@
 // The end-of-run report: host-side timings derived from record arrival times plus the
 // guest's own phase breakdown. Pure functions over a finished session.
 import type { Accel } from './vmm/accel.js';
+import type { NetworkReport } from './vmm/network.js';
 import type { SessionResult, VmmName } from './vmm/session.js';
 import { formatDuration } from './format.js';
 
@@ -21,6 +22,8 @@ export interface RunReport {
   /** Device interrupts no driver claimed (`interrupts_unexpected` on `@uk:exit`), or null. */
   interrupts_unexpected: number | null;
   reason: string | null;
+  /** The run's network (`--net`, `--publish`, addresses), or null without one. */
+  network: NetworkReport | null;
   boot: {
     proto: string;
     clock: string;
@@ -61,6 +64,7 @@ export function buildReport(
     runLog?: string;
     image?: string | null;
     events?: string | null;
+    network?: NetworkReport | null;
   },
 ): RunReport {
   const { boot, exit } = result;
@@ -82,6 +86,7 @@ export function buildReport(
     events_dropped: exit?.record.eventsDropped ?? null,
     interrupts_unexpected: exit?.record.interruptsUnexpected ?? null,
     reason: exit?.record.reason ?? null,
+    network: meta.network === undefined || meta.network === null || meta.network.mode === 'none' ? null : meta.network,
     boot:
       boot === null
         ? null

@@ -179,6 +179,37 @@ comptime {
     assert(block_request_bytes_max % 512 == 0);
 }
 
+// ---- Network (virtio-net) ------------------------------------------------------------------
+
+/// Entries in each virtio-net queue, RX and TX (both VMMs allow 256: QueueNumMax). Each buffer is
+/// one descriptor, so this is also the number of RX buffers (all posted, the ring kept full) and
+/// of TX buffers.
+pub const net_queue_size: u16 = 256;
+/// The virtio-net header whenever VERSION_1 is negotiated (virtio 1.2 §5.1.6.1; Firecracker's
+/// vnet_hdr_len, QEMU's guest_hdr_len): 12 bytes, zero on TX without offloads.
+pub const net_header_bytes: u32 = 12;
+/// The IP MTU without VIRTIO_NET_F_MTU (slirp's and a default tap's), and the largest Ethernet
+/// frame it allows (14-byte header, no FCS).
+pub const net_mtu_bytes: u32 = 1500;
+pub const net_frame_bytes_max: u32 = 14 + net_mtu_bytes;
+/// What one RX buffer offers the device: header + largest frame (§5.1.6.3's 1526 without
+/// MRG_RXBUF or GSO; Firecracker refuses smaller ones, minimum_rx_buffer_size).
+pub const net_rx_buffer_bytes: u32 = net_header_bytes + net_frame_bytes_max;
+/// Spacing of the buffers in memory: two per page.
+pub const net_buffer_stride_bytes: u32 = 2048;
+/// The boot self-test (`uk.net.selftest`): ARP requests sent one after the other, and how long
+/// each waits for its reply.
+pub const net_selftest_rounds: u32 = 4;
+pub const net_selftest_reply_timeout_ns: u64 = 2 * std.time.ns_per_s;
+
+comptime {
+    assert(std.math.isPowerOfTwo(net_queue_size));
+    assert(net_queue_size <= virtqueue_size_max);
+    assert(net_rx_buffer_bytes == 1526);
+    assert(net_rx_buffer_bytes <= net_buffer_stride_bytes);
+    assert(4096 % net_buffer_stride_bytes == 0);
+}
+
 // ---- Tasks ------------------------------------------------------------------------------------
 
 /// Tasks, the workload's first task included.
@@ -204,12 +235,15 @@ pub const idle_halt_margin_max_ns: u64 = 2 * std.time.ns_per_ms;
 pub const idle_halt_margin_slack_ns: u64 = 5 * std.time.ns_per_us;
 pub const idle_halt_margin_decay: u64 = 64;
 pub const idle_halt_ns_min: u64 = 50 * std.time.ns_per_us;
-/// While tasks keep running, the poller (the network stack) still runs at least this often, at
-/// a task switch: received frames and TCP timers wait at most this long for a busy workload.
-pub const poller_interval_ns: u64 = 50 * std.time.ns_per_us;
+/// While tasks keep running, the scheduler's waker (the network stack) still runs at least this
+/// often, at a task switch: frames and TCP timers wait at most this long for a busy workload.
+pub const waker_poll_interval_ns: u64 = 50 * std.time.ns_per_us;
 /// Most `pause` iterations of one idle spin (the spin is also bounded by its deadline, at most
 /// margin + idle_halt_ns_min away): past it the scheduler looks again, harmlessly.
 pub const idle_spin_iterations_max: u64 = 10_000_000;
+/// Longest halt when no task has a deadline but a device can wake one (scheduler.Waker): the
+/// scheduler then looks again, and halts again.
+pub const idle_device_halt_ns_max: u64 = 1 * std.time.ns_per_s;
 /// Status when every task is blocked and nothing can wake them.
 pub const exit_status_deadlock: u8 = 103;
 
@@ -242,6 +276,42 @@ comptime {
     assert(channels_max <= handles_max);
     assert(channel_capacity_max > 0);
     assert(channel_message_bytes_max > 0);
+}
+
+// ---- net.* (sockets on lwIP; kernel/src/net/sockets.zig) -------------------------------------
+
+/// Most sockets at once, including connections waiting in a listener's backlog (each holds a
+/// socket from its arrival, so data sent before net.accept has somewhere to queue).
+pub const net_sockets_max: u32 = 128;
+/// Most connections one listener holds for net.accept; a larger backlog is lowered to it, and
+/// connections beyond it are refused (reset) until one is accepted.
+pub const net_listen_backlog_max: u32 = 64;
+/// Received bytes a socket queues for net.recv by default and at most (option_receive_buffer_
+/// bytes). For TCP the window closes as the queue fills (lwIP's tcp_recved is only called as
+/// the workload reads), so a slow reader slows its peer instead of losing data.
+pub const net_receive_buffer_bytes_default: u32 = 64 * 1024;
+pub const net_receive_buffer_bytes_max: u32 = 256 * 1024;
+/// Entries of a socket's receive queue: received TCP chains (each up to 64 KiB: small segments
+/// are joined) or datagrams. A full queue holds TCP data back in lwIP (refused data, delivered
+/// again as the queue drains) and drops datagrams, as UDP allows.
+pub const net_receive_queue_entries: u32 = 32;
+/// A sender blocked on a full send buffer looks again this often even without an acknowledgement:
+/// lwIP's heap may have been short for other sockets' data, which frees no room of its own.
+pub const net_send_retry_ns: u64 = 10 * std.time.ns_per_ms;
+/// Most net.resolve calls waiting at once (each holds one lwIP DNS request).
+pub const net_resolves_max: u32 = 8;
+/// How long a blocking net.connect waits for the handshake before giving up (timed_out): below
+/// lwIP's own SYN retransmission limit (6 tries with back-off, over a minute).
+pub const net_connect_timeout_ns: u64 = 20 * std.time.ns_per_s;
+/// The longest net.resolve waits (timeout_infinite means this).
+pub const net_resolve_timeout_ns_max: u64 = 30 * std.time.ns_per_s;
+
+comptime {
+    assert(net_sockets_max <= handles_max);
+    assert(net_listen_backlog_max < net_sockets_max);
+    assert(net_receive_buffer_bytes_default <= net_receive_buffer_bytes_max);
+    assert(net_receive_buffer_bytes_default >= @import("abi/abi.zig").socket_buffer_bytes_min);
+    assert(net_receive_queue_entries > 0);
 }
 
 // ---- Events (logs and traces) -------------------------------------------------------------------
@@ -285,6 +355,16 @@ pub const lwip = struct {
     pub const pool_bytes: u64 = @as(u64, pool_pbufs) * 1460;
 };
 
+/// Most pbufs in one transmitted chain (lwIP sends single-pbuf TCP segments,
+/// LWIP_NETIF_TX_SINGLE_PBUF; UDP adds a header pbuf): a longer chain is dropped and counted.
+pub const net_frame_parts_max: u32 = 16;
+/// Longest the kernel waits for DHCP before starting the workload anyway, without an address
+/// (the @uk:net record says source=none). slirp answers in about a millisecond.
+pub const net_dhcp_wait_ns_max: u64 = 2 * std.time.ns_per_s;
+/// Most rounds of the configuration wait (each polls once and halts at most until the next
+/// lwIP timer or frame): a bound besides the deadline.
+pub const net_config_rounds_max: u32 = 100_000;
+
 comptime {
     assert(lwip.tcp_window_bytes <= lwip.pool_bytes);
     assert(lwip.tcp_send_bytes >= 2 * 1460);
@@ -299,9 +379,18 @@ comptime {
 pub const interrupt_vectors_max: u32 = 48;
 pub const exception_vectors: u32 = 32;
 
+/// Device interrupt lines (arch/x86_64/device_interrupts.zig): line n gets vector
+/// device_interrupt_vector_base + n, between the APIC timer (32) and the spurious vector (47).
+pub const device_interrupt_vector_base: u32 = 33;
+pub const device_interrupt_lines_max: u32 = 4;
+/// IOAPIC redirection entries on both VMMs (KVM's and QEMU's IOAPIC: 24 pins).
+pub const ioapic_pins: u32 = 24;
+
 comptime {
     assert(exception_vectors < interrupt_vectors_max);
     assert(interrupt_vectors_max <= 256);
+    assert(device_interrupt_vector_base > exception_vectors);
+    assert(device_interrupt_vector_base + device_interrupt_lines_max < interrupt_vectors_max);
 }
 
 // ---- Debugging -----------------------------------------------------------------------------

@@ -37,6 +37,10 @@ const events = @import("observe/events.zig");
 const random = @import("random.zig");
 const Cmdline = @import("boot/cmdline.zig").Cmdline;
 const DeviceList = @import("drivers/virtio/mmio_token.zig").DeviceList;
+const net = @import("drivers/virtio/net/device.zig");
+const net_selftest = @import("drivers/virtio/net/selftest.zig");
+const net_stack = @import("net/stack.zig");
+const net_config = @import("net/config.zig");
 const MemoryMap = @import("boot/memory_map.zig").MemoryMap;
 
 comptime {
@@ -97,6 +101,8 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
 /// run) the kernel stops with status 0.
 fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: bool) noreturn {
     _ = pages.init(&boot_information.memory_map) catch |err| workload_failed("memory", err);
+    const nic = workload.discover_network(&virtio_devices);
+    if (cmdline.get("uk.net.selftest")) |text| run_net_selftest(nic, text, cmdline, clock);
     var steps: workload.Steps = .{};
     const disks = workload.discover_disks(&virtio_devices, clock, &steps) catch |err| {
         report_boot(&boot_information, clock);
@@ -126,6 +132,10 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     scheduler.init(&clock_module.global, &flush_events);
     scheduler.workload_finished = &workload_finished;
     calls.init(&workload_heap);
+    if (nic) |device| {
+        const wanted = net_config.parse(cmdline) catch |err| workload_failed("network", err);
+        net_stack.start_with_nic(device, wanted);
+    }
     const load_start_tsc = cpu.rdtsc();
     const entry = workload.load(image) catch |err| workload_failed("workload", err);
     const context = workload.start_context(image, cmdline) catch |err|
@@ -216,6 +226,12 @@ fn hint_for(err: anyerror) []const u8 {
         => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
         error.Timeout => " (the disk did not answer)",
+        error.BadAddress,
+        error.BadPrefix,
+        error.BadPort,
+        error.GatewayWithoutAddress,
+        => " (uk.ip=A.B.C.D/PREFIX, uk.gateway=A.B.C.D with uk.ip, uk.dns=A.B.C.D[:PORT]: " ++
+            "let `ukernel run --ip/--gateway/--dns` write them)",
         error.BadArgumentCount, error.ArgumentsMissing => " (uk.argc=N must be followed by `--` " ++
             "and N workload arguments: let `ukernel run` write it)",
         error.OutOfMemory, error.NoFreeMemory, error.NoMemory => std.fmt.comptimePrint(
@@ -326,6 +342,71 @@ fn run_test_mode(mode: []const u8) void {
     }
     console.print("uk.test: unknown mode '{s}' (known: fault, panic, exit:N, hang)\n", .{mode});
     power.exit(2, .@"test");
+}
+
+/// `uk.net.selftest[=OURS,TARGET]`: the virtio-net driver's self-test (ARP requests to the host,
+/// each reply awaited in a halt the device's interrupt ends; drivers/virtio/net/selftest.zig),
+/// then stop: status 0 when every reply came, 1 otherwise. `uk.net.selftest.listen_ms=N` then
+/// halts for N ms more, counting the frames that arrive and the halts their interrupts end.
+fn run_net_selftest(
+    nic: ?*net.Device,
+    text: []const u8,
+    cmdline: Cmdline,
+    clock: *const clock_module.Clock,
+) noreturn {
+    const device = nic orelse {
+        console.write("net selftest: failed: no virtio-net device\n");
+        power.exit(1, .@"test");
+    };
+    const options = net_selftest.parse_options(text) catch {
+        console.print("net selftest: bad value '{s}' (use 1, or OURS,TARGET as dotted quads)\n", .{
+            text,
+        });
+        power.exit(2, .@"test");
+    };
+    const result = net_selftest.run(device, clock, options) catch |err| {
+        console.print("net selftest: failed: {s} (interrupts {d}, {any})\n", .{
+            @errorName(err), device.interrupts(), device.stats,
+        });
+        power.exit(1, .@"test");
+    };
+    for (result.round_trip_ns, result.round_halts, result.round_interrupts) |ns, halts, irqs| {
+        console.print("net selftest: round rtt_us {d} halts {d} interrupts {d}\n", .{
+            ns / 1000, halts, irqs,
+        });
+    }
+    var mac_buffer: [17]u8 = undefined;
+    var replier_buffer: [17]u8 = undefined;
+    const average_ns = result.round_trip_ns_total / result.rounds;
+    console.print("net selftest: ok mac {s} mtu {d} reply from {s} rounds {d} rtt_us min {d} " ++
+        "avg {d} max {d} halts {d} woken_early {d} before_halt {d} interrupts {d} " ++
+        "notifies {d}\n", .{
+        mac_text(device.mac(), &mac_buffer),       device.mtu(),
+        mac_text(result.replier, &replier_buffer), result.rounds,
+        result.round_trip_ns_min / 1000,           average_ns / 1000,
+        result.round_trip_ns_max / 1000,           result.halts,
+        result.halts_woken_early,                  result.replies_before_halt,
+        result.interrupts,                         device.stats.notifies,
+    });
+    const listen_text = cmdline.get("uk.net.selftest.listen_ms") orelse power.exit(0, .@"test");
+    const listen_ms = std.fmt.parseUnsigned(u32, listen_text, 10) catch {
+        console.print("net selftest: bad uk.net.selftest.listen_ms '{s}'\n", .{listen_text});
+        power.exit(2, .@"test");
+    };
+    console.print("net selftest: listening {d} ms\n", .{listen_ms});
+    const listened = net_selftest.listen(device, clock, @as(u64, listen_ms) * std.time.ns_per_ms);
+    console.print("net selftest: listened frames {d} halts {d} woken_by_interrupt {d} " ++
+        "interrupts {d} (empty {d})\n", .{
+        listened.frames,     listened.halts,            listened.woken_by_interrupt,
+        device.interrupts(), device.interrupts_empty(),
+    });
+    power.exit(0, .@"test");
+}
+
+fn mac_text(mac: [6]u8, buffer: *[17]u8) []const u8 {
+    return std.fmt.bufPrint(buffer, "{x:0>2}:{x:0>2}:{x:0>2}:{x:0>2}:{x:0>2}:{x:0>2}", .{
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+    }) catch unreachable;
 }
 
 // Two real frames, so the backtrace of the test fault shows a chain. `noinline` keeps them.

@@ -2,6 +2,11 @@
 comptime {
     _ = @import("boot/cmdline.zig");
     _ = @import("drivers/virtio/mmio_token.zig");
+    _ = @import("drivers/virtio/mmio.zig");
+    _ = @import("drivers/virtio/queue.zig");
+    _ = @import("drivers/virtio/net/arp.zig");
+    _ = @import("drivers/virtio/net/device.zig");
+    _ = @import("drivers/virtio/net/selftest.zig");
     _ = @import("boot/memory_map.zig");
     _ = @import("boot/boot_info.zig");
     _ = @import("debug/symbol_table.zig");
@@ -20,4 +25,5 @@ comptime {
     _ = @import("io/handles.zig");
     _ = @import("sched/scheduler_test.zig");
     _ = @import("ipc/channels_test.zig");
+    _ = @import("net/config.zig");
 }

@@ -8,6 +8,7 @@ const assert = std.debug.assert;
 const abi = @import("abi/abi.zig");
 const calls = @import("abi/calls.zig");
 const constants = @import("constants.zig");
+const contracts = @import("abi/contracts.zig");
 const console = @import("console/console.zig");
 const pages = @import("memory/pages.zig");
 const cpu = @import("arch/x86_64/cpu.zig");
@@ -15,6 +16,7 @@ const backtrace = @import("debug/backtrace.zig");
 const elf = @import("loader/elf.zig");
 const mmio = @import("drivers/virtio/mmio.zig");
 const block = @import("drivers/virtio/block/device.zig");
+const net = @import("drivers/virtio/net/device.zig");
 const disk_module = @import("image/disk.zig");
 const format = @import("image/format.zig");
 const clock_module = @import("time/clock.zig");
@@ -122,6 +124,26 @@ pub fn discover_disks(
     return found;
 }
 
+var network_device: net.Device = undefined;
+
+/// Sets up the first virtio-net device announced and returns it; null when there is none, or
+/// when its set-up failed (said on the console). One MMIO read per other device to skip it.
+pub fn discover_network(devices: *const DeviceList) ?*net.Device {
+    for (devices.slice(), 0..) |announced, index| {
+        if (announced_before(devices.slice()[0..index], announced.base)) continue;
+        const transport: mmio.Transport = .{ .base = announced.base };
+        if (transport.read(.device_id) != @intFromEnum(mmio.DeviceId.network)) continue;
+        network_device = net.Device.init(announced) catch |err| {
+            console.print("network: the virtio-net device at 0x{x} was not set up: {s}\n", .{
+                announced.base, @errorName(err),
+            });
+            return null;
+        };
+        return &network_device;
+    }
+    return null;
+}
+
 fn announced_before(earlier: []const VirtioDevice, base: u64) bool {
     for (earlier) |device| if (device.base == base) return true;
     return false;
@@ -204,7 +226,7 @@ pub fn start_context(image: *disk_module.Disk, cmdline: Cmdline) StartError!*abi
 
 /// The workload argument count the CLI declared with `uk.argc=N`, or null when it did not.
 fn declared_argc(cmdline: Cmdline) StartError!?u64 {
-    const text = cmdline.get("uk.argc") orelse return null;
+    const text = cmdline.get(contracts.cmdline.key_argc) orelse return null;
     const count = std.fmt.parseUnsigned(u64, text, 10) catch return error.BadArgumentCount;
     if (count >= constants.workload_args_max) return error.TooManyArguments;
     return count;

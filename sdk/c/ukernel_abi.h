@@ -3,12 +3,22 @@
 #ifndef UKERNEL_ABI_H
 #define UKERNEL_ABI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+/* Layout checks (C11 or C++11). */
+#ifdef __cplusplus
+#define UK_STATIC_ASSERT(condition, message) static_assert(condition, message)
+#define UK_ALIGNOF(type) alignof(type)
+#else
+#define UK_STATIC_ASSERT(condition, message) _Static_assert(condition, message)
+#define UK_ALIGNOF(type) _Alignof(type)
+#endif
+
 #define UK_ABI_VERSION_MAJOR 0
-#define UK_ABI_VERSION_MINOR 1
+#define UK_ABI_VERSION_MINOR 2
 #define UK_ABI_VERSION_PATCH 0
-#define UK_ABI_VERSION_STRING "0.1.0"
+#define UK_ABI_VERSION_STRING "0.2.0"
 #define UK_ABI_NOTE_NAME "ukernel"
 #define UK_ABI_NOTE_TYPE_VERSION 1
 
@@ -16,29 +26,55 @@
 #define UK_E_BAD_POINTER 2 /* A pointer or length names memory the kernel may not touch: outside usable RAM, an unmapped page (such as a task stack's guard page) anywhere in the range, or the kernel's own image or page tables; or is null where data is required. */
 #define UK_E_OUT_OF_RANGE 3 /* An argument is outside its documented range. */
 #define UK_E_TOO_LARGE 4 /* A length exceeds the call's limit. */
-#define UK_E_UNSUPPORTED 5 /* The operation does not apply to this handle or is not available in this kernel. */
+#define UK_E_UNSUPPORTED 5 /* The operation does not apply to this handle or is not available in this kernel (for example net.listen on a datagram socket, or an IPv6 address in a kernel built without IPv6). */
 #define UK_E_IO_FAILED 6 /* The device reported a failure. */
-#define UK_E_WOULD_BLOCK 7 /* Non-blocking: the operation cannot complete now (channel full or empty). */
-#define UK_E_CLOSED 8 /* The channel is closed (and, for receiving, drained). */
-#define UK_E_TIMED_OUT 9 /* The timeout passed before the operation could complete. */
+#define UK_E_WOULD_BLOCK 7 /* Non-blocking: the operation cannot complete now (channel full or empty; socket with no data, no send space, no pending connection; a connection still being established). */
+#define UK_E_CLOSED 8 /* The channel is closed (and, for receiving, drained); or the socket's sending side was shut down (net.shutdown, or the socket is closing). */
+#define UK_E_TIMED_OUT 9 /* The timeout passed before the operation could complete (a connection not established within the kernel's connect timeout, a name not resolved in time). */
 #define UK_E_NO_MEMORY 10 /* Not enough memory (or arena space) for the request. */
-#define UK_E_NOT_FOUND 11 /* No such file in the image. */
-#define UK_E_LIMIT_REACHED 12 /* A kernel limit (tasks, handles, timers) is reached. */
+#define UK_E_NOT_FOUND 11 /* No such file in the image; or no address for the name (net.resolve). */
+#define UK_E_LIMIT_REACHED 12 /* A kernel limit (tasks, handles, timers, sockets) is reached. */
+#define UK_E_ADDRESS_IN_USE 13 /* net.bind: another socket has that address and port (or, for net.listen and net.connect, the ephemeral ports are used up). */
+#define UK_E_CONNECTION_REFUSED 14 /* The peer refused the connection (it answered the connection request with a reset: nothing listens on that port). */
+#define UK_E_CONNECTION_RESET 15 /* The connection was reset by the peer or aborted (retransmissions exhausted, or the kernel dropped it); the socket can only be closed. */
+#define UK_E_NOT_CONNECTED 16 /* The socket is not connected (net.send, net.recv or net.peer_address before net.connect or after the connection ended), or a datagram socket has no peer to send to. */
+#define UK_E_NO_ROUTE 17 /* No route to the address: no network interface reaches it (no NIC, or the link is down). */
+#define UK_E_ALREADY_CONNECTED 18 /* net.connect or net.listen on a socket that is already connected (or listening), or net.bind on a socket already bound. */
 
 #define UK_HANDLE_CONSOLE 1u /* The console, always open: writes go to the serial console (the host's logs). */
 #define UK_LOG_LEVEL_DEBUG 0u /* Log levels for log.write, most verbose first. */
 #define UK_LOG_LEVEL_INFO 1u
 #define UK_LOG_LEVEL_WARN 2u
 #define UK_LOG_LEVEL_ERROR 3u
-#define UK_POLL_READABLE 1u /* io.poll event: data (or a message) can be read without blocking. */
-#define UK_POLL_WRITABLE 2u /* io.poll event: a write (or send) would not block. */
-#define UK_POLL_CLOSED 4u /* io.poll result only: the channel is closed and drained. */
-#define UK_FLAG_NONBLOCKING 1u /* ipc.send/ipc.recv: return would_block instead of waiting. */
+#define UK_POLL_READABLE 1u /* io.poll event: data (or a message) can be read without blocking; for a socket also the end of the stream (net.recv returns 0) or, on a listening socket, a connection to accept. */
+#define UK_POLL_WRITABLE 2u /* io.poll event: a write (or send) would not block; for a socket: connected with send space (a non-blocking net.connect has completed). */
+#define UK_POLL_CLOSED 4u /* io.poll result only: the channel is closed and drained; or the socket's connection is over (reset, or closed in both directions): nothing more will arrive or leave. */
+#define UK_POLL_ERROR 8u /* io.poll result only: the socket has a pending error (a refused or reset connection); net.get_option(option_error) reads and clears it. */
+#define UK_FLAG_NONBLOCKING 1u /* ipc.send/ipc.recv, net.send/net.recv/net.sendto/net.recvfrom: return would_block instead of waiting. net.socket: the socket's own mode (every call on it); net.accept: the new socket's mode. */
+#define UK_FLAG_PEEK 2u /* net.recv/net.recvfrom: copy the data but leave it queued (the next receive returns it again). */
 #define UK_TIMEOUT_INFINITE 18446744073709551615ull /* A timeout that never expires. */
 #define UK_WRITE_BYTES_MAX 65536ull /* Most bytes one io.write or log.write message accepts. */
 #define UK_LOG_FIELDS_MAX 16u /* Most key/value fields on one log record. */
 #define UK_NAME_BYTES_MAX 64ull /* Longest span or event name. */
 #define UK_EXIT_STATUS_OUT_OF_RANGE 104u /* The VM's exit status when the workload's first task ends with a status outside 0-255 (returned from its entry, or given to task.exit): a status is never cut to its low 8 bits, where 256 would read as success. The kernel says so on the console. The Zig SDK maps a main returning an out-of-range integer (negative, or above 255) to it too, in every build mode. */
+#define UK_SOCKET_STREAM 1u /* net.socket kind: a TCP connection (or listener). */
+#define UK_SOCKET_DATAGRAM 2u /* net.socket kind: UDP datagrams. */
+#define UK_FAMILY_INET4 2u /* SocketAddress.family: IPv4; the address is its first 4 bytes, in network order (127.0.0.1 is 127, 0, 0, 1), the other 12 are 0. */
+#define UK_FAMILY_INET6 10u /* SocketAddress.family: IPv6 (16 bytes, network order); unsupported where the kernel is built without IPv6. */
+#define UK_SHUTDOWN_READ 1u /* net.shutdown: stop receiving (queued and later data is discarded; net.recv returns 0). */
+#define UK_SHUTDOWN_WRITE 2u /* net.shutdown: stop sending: the peer reads the end of the stream once queued data is sent (a TCP FIN). */
+#define UK_SHUTDOWN_BOTH 3u /* net.shutdown: both directions. */
+#define UK_OPTION_NONBLOCKING 1u /* Socket option (0 or 1): the socket's non-blocking mode, as flag_nonblocking at net.socket. */
+#define UK_OPTION_ERROR 2u /* Socket option, read only: the pending error's code (0: none), cleared by reading it; after a non-blocking net.connect, connection_refused, timed_out, no_route or connection_reset. */
+#define UK_OPTION_TCP_NODELAY 3u /* Socket option (0 or 1), stream sockets: send small segments at once instead of waiting for earlier data's acknowledgement (Nagle's algorithm off). */
+#define UK_OPTION_KEEPALIVE 4u /* Socket option (0 or 1), stream sockets: probe an idle connection (TCP keep-alive) and reset it when the peer is gone. */
+#define UK_OPTION_REUSE_ADDRESS 5u /* Socket option (0 or 1): net.bind may take an address still held by a connection in TIME_WAIT; set it before net.bind. */
+#define UK_OPTION_SEND_BUFFER_BYTES 6u /* Socket option, stream sockets: most bytes kept queued and not yet acknowledged (net.send takes no more); from socket_buffer_bytes_min up to the kernel's TCP send buffer (larger values are lowered to it, which get_option shows). */
+#define UK_OPTION_RECEIVE_BUFFER_BYTES 7u /* Socket option: datagram sockets: most bytes of received datagrams queued (later ones are dropped), from socket_buffer_bytes_min up to the kernel's limit (larger values are lowered to it). Stream sockets read it only: the kernel's TCP receive window, which the peer cannot overrun (unread data closes it). */
+#define UK_SOCKET_BUFFER_BYTES_MIN 2048u /* Smallest value option_send_buffer_bytes and option_receive_buffer_bytes accept. */
+#define UK_DATAGRAM_BYTES_MAX 8192ull /* Largest datagram net.sendto sends (longer: too_large); a received datagram longer than the buffer is cut to it. */
+#define UK_HOST_NAME_BYTES_MAX 253ull /* Longest name net.resolve accepts (a DNS name's textual limit). */
+#define UK_RESOLVE_ADDRESSES_MAX 4u /* Most addresses net.resolve writes (it fills at most the array's count). */
 
 typedef uint32_t (*uk_task_entry)(uint64_t argument);
 
@@ -48,6 +84,11 @@ typedef struct uk_poll_item {
     uint16_t events;
     uint16_t revents;
 } uk_poll_item;
+UK_STATIC_ASSERT(sizeof(uk_poll_item) == 8, "uk_poll_item: layout");
+UK_STATIC_ASSERT(UK_ALIGNOF(uk_poll_item) == 4, "uk_poll_item: layout");
+UK_STATIC_ASSERT(offsetof(uk_poll_item, handle) == 0, "uk_poll_item: layout");
+UK_STATIC_ASSERT(offsetof(uk_poll_item, events) == 4, "uk_poll_item: layout");
+UK_STATIC_ASSERT(offsetof(uk_poll_item, revents) == 6, "uk_poll_item: layout");
 
 /* One key/value pair of a log record. */
 typedef struct uk_log_field {
@@ -56,6 +97,24 @@ typedef struct uk_log_field {
     uint64_t value_pointer;
     uint64_t value_length;
 } uk_log_field;
+UK_STATIC_ASSERT(sizeof(uk_log_field) == 32, "uk_log_field: layout");
+UK_STATIC_ASSERT(UK_ALIGNOF(uk_log_field) == 8, "uk_log_field: layout");
+UK_STATIC_ASSERT(offsetof(uk_log_field, key_pointer) == 0, "uk_log_field: layout");
+UK_STATIC_ASSERT(offsetof(uk_log_field, key_length) == 8, "uk_log_field: layout");
+UK_STATIC_ASSERT(offsetof(uk_log_field, value_pointer) == 16, "uk_log_field: layout");
+UK_STATIC_ASSERT(offsetof(uk_log_field, value_length) == 24, "uk_log_field: layout");
+
+/* An internet address and port, for net.bind, net.connect, net.sendto and what net.accept, net.recvfrom, net.local_address, net.peer_address and net.resolve write. */
+typedef struct uk_socket_address {
+    uint16_t family;
+    uint16_t port;
+    uint8_t address[16];
+} uk_socket_address;
+UK_STATIC_ASSERT(sizeof(uk_socket_address) == 20, "uk_socket_address: layout");
+UK_STATIC_ASSERT(UK_ALIGNOF(uk_socket_address) == 2, "uk_socket_address: layout");
+UK_STATIC_ASSERT(offsetof(uk_socket_address, family) == 0, "uk_socket_address: layout");
+UK_STATIC_ASSERT(offsetof(uk_socket_address, port) == 2, "uk_socket_address: layout");
+UK_STATIC_ASSERT(offsetof(uk_socket_address, address) == 4, "uk_socket_address: layout");
 
 typedef struct uk_table {
     uint64_t size_bytes;
@@ -73,11 +132,11 @@ typedef struct uk_table {
     int64_t (*task_self)(void);
     /* io.open: Opens a file of the image's root filesystem for reading. Returns a handle. */
     int64_t (*io_open)(const uint8_t *path_pointer, uint64_t path_length, uint32_t flags);
-    /* io.read: Reads from a file (0 at its end) or receives one message from a channel (blocking). Returns the bytes read. */
+    /* io.read: Reads from a file (0 at its end), receives one message from a channel (blocking), or receives from a socket (net.recv with flags 0). Returns the bytes read. */
     int64_t (*io_read)(uint32_t handle, uint8_t *buffer_pointer, uint64_t buffer_length);
-    /* io.write: Writes bytes to the console or sends them as one message on a channel (blocking). Returns the bytes written. */
+    /* io.write: Writes bytes to the console, sends them as one message on a channel (blocking), or sends them on a socket (net.send with flags 0: possibly fewer bytes than given). Returns the bytes written. */
     int64_t (*io_write)(uint32_t handle, const uint8_t *data_pointer, uint64_t data_length);
-    /* io.close: Closes a handle. Closing a channel stops sends at once and wakes its waiters: receivers get the messages left, then closed; senders get closed. The channel's handle stays valid so that everyone sees closed; closing it a second time releases it (later calls: bad_handle). */
+    /* io.close: Closes a handle. Closing a channel stops sends at once and wakes its waiters: receivers get the messages left, then closed; senders get closed. The channel's handle stays valid so that everyone sees closed; closing it a second time releases it (later calls: bad_handle). Closing a socket releases its handle at once and wakes its waiters (they get bad_handle). A stream socket's queued data is still sent, then a FIN; when received data was left unread and the peer has not finished sending, a reset instead (lwIP, like Linux: the peer learns its data was not taken); unread data the peer sent before its own FIN is discarded quietly, so the reply just written is not destroyed by a reset. A listening socket resets the connections not yet accepted. */
     int64_t (*io_close)(uint32_t handle);
     /* io.poll: Waits until at least one item is ready or the timeout passes; fills revents. Returns the number of ready items (0 on timeout). */
     int64_t (*io_poll)(uk_poll_item *items_pointer, uint32_t items_count, uint64_t timeout_ns);
@@ -111,6 +170,36 @@ typedef struct uk_table {
     uint64_t (*clock_now_ns)(void);
     /* random.fill: Fills buffer with random bytes (RDRAND when the CPU has it, else a generator seeded from the TSC and kvmclock). Returns the bytes written. */
     int64_t (*random_fill)(uint8_t *buffer_pointer, uint64_t buffer_length);
+    /* net.socket: Creates a socket. Returns its handle; io.close closes it (see there). io.read and io.write on a socket are net.recv and net.send with flags 0; io.poll reports it readable, writable, poll_closed and poll_error. */
+    int64_t (*net_socket)(uint32_t kind, uint32_t flags);
+    /* net.bind: Gives the socket a local address and port. Returns 0. */
+    int64_t (*net_bind)(uint32_t socket, const uk_socket_address *address);
+    /* net.listen: Makes a stream socket accept connections (binding it to a free port first if unbound). Returns 0. While backlog connections wait for net.accept, further connection requests are dropped (the peer retries them), as Linux does; a connection that completes when no socket is free is reset. */
+    int64_t (*net_listen)(uint32_t socket, uint32_t backlog);
+    /* net.accept: Takes a connection from a listening socket, waiting for one unless the socket is non-blocking. Returns the new socket's handle. */
+    int64_t (*net_accept)(uint32_t socket, uk_socket_address *peer, uint32_t flags);
+    /* net.connect: Stream: connects to the address, waiting until the connection is established, refused or timed out; a non-blocking socket returns would_block at once, becomes writable in io.poll when connected, and reports a failure through poll_error and option_error (a second net.connect while it is in progress returns would_block, once connected already_connected). Datagram: sets the peer that net.send sends to and the only one net.recv receives from. Returns 0. */
+    int64_t (*net_connect)(uint32_t socket, const uk_socket_address *address);
+    /* net.send: Stream: queues bytes for sending and returns how many were taken: all of them, or, when the send buffer fills, as many as fit (at least 1; a blocking socket waits for space, a non-blocking one returns would_block when none). Datagram: sends one datagram to the connected peer. Returns the bytes taken. */
+    int64_t (*net_send)(uint32_t socket, const uint8_t *data_pointer, uint64_t data_length, uint32_t flags);
+    /* net.recv: Stream: copies received bytes into buffer, waiting for some unless non-blocking; returns how many, 0 at the end of the stream (the peer shut down its side) or for an empty buffer. Datagram: receives one datagram (cut to the buffer). Returns the bytes received. After a failed non-blocking net.connect, the first net.send or net.recv returns why (connection_refused, timed_out, no_route; as option_error does, once); a reset connection returns connection_reset once, then 0. */
+    int64_t (*net_recv)(uint32_t socket, uint8_t *buffer_pointer, uint64_t buffer_length, uint32_t flags);
+    /* net.sendto: Datagram sockets: sends one datagram to address (binding the socket to an ephemeral port if unbound). Returns its length. */
+    int64_t (*net_sendto)(uint32_t socket, const uint8_t *data_pointer, uint64_t data_length, const uk_socket_address *address, uint32_t flags);
+    /* net.recvfrom: Datagram sockets: receives one datagram, waiting for one unless non-blocking; a datagram longer than buffer is cut to it (the rest is dropped). Returns the bytes copied. */
+    int64_t (*net_recvfrom)(uint32_t socket, uint8_t *buffer_pointer, uint64_t buffer_length, uk_socket_address *address, uint32_t flags);
+    /* net.shutdown: Shuts down one or both directions of a connected stream socket (the handle stays open until io.close). Returns 0. */
+    int64_t (*net_shutdown)(uint32_t socket, uint32_t how);
+    /* net.local_address: Writes the socket's local address and port (all zero before net.bind or net.connect). Returns 0. */
+    int64_t (*net_local_address)(uint32_t socket, uk_socket_address *address);
+    /* net.peer_address: Writes the connected peer's address and port. Returns 0. */
+    int64_t (*net_peer_address)(uint32_t socket, uk_socket_address *address);
+    /* net.set_option: Sets a socket option. Returns 0. */
+    int64_t (*net_set_option)(uint32_t socket, uint32_t option, uint64_t value);
+    /* net.get_option: Reads a socket option. Returns its value. */
+    int64_t (*net_get_option)(uint32_t socket, uint32_t option);
+    /* net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured (none: no_route), waiting up to timeout_ns. Returns how many addresses were written (at least 1); not_found when the server has no address for the name. */
+    int64_t (*net_resolve)(const uint8_t *name_pointer, uint64_t name_length, uk_socket_address *addresses_pointer, uint32_t addresses_count, uint64_t timeout_ns);
 } uk_table;
 
 typedef struct uk_start_context {

@@ -186,6 +186,282 @@ pub const Channel = struct {
     }
 };
 
+// ---- Networking -------------------------------------------------------------------------------
+
+/// Sockets over the kernel's TCP/IP stack (lwIP): TCP streams and UDP datagrams, blocking or
+/// not, pollable with `poll` (their handles go in abi.PollItem like any other).
+///
+///     const server = try ukernel.net.Socket.listen_tcp(ukernel.net.Address.ipv4(.{ 0, 0, 0, 0 }, 8080), 16);
+///     const client = (try server.accept(.{})).socket;
+///     var buffer: [1024]u8 = undefined;
+///     const n = try client.recv(&buffer);
+///     try client.send_all(buffer[0..n]);
+///     client.close();
+pub const net = struct {
+    /// An IPv4 or IPv6 address and port (abi.SocketAddress: port in host order, address bytes
+    /// in network order). Formats as `1.2.3.4:80` with `{f}`.
+    pub const Address = struct {
+        raw: abi.SocketAddress,
+
+        /// `a.b.c.d:port`.
+        pub fn ipv4(octets: [4]u8, port_number: u16) Address {
+            var raw: abi.SocketAddress = .{
+                .family = abi.family_inet4,
+                .port = port_number,
+                .address = @splat(0),
+            };
+            raw.address[0..4].* = octets;
+            return .{ .raw = raw };
+        }
+
+        /// 127.0.0.1:port.
+        pub fn loopback(port_number: u16) Address {
+            return ipv4(.{ 127, 0, 0, 1 }, port_number);
+        }
+
+        /// 0.0.0.0:port: every local address (for bind).
+        pub fn any(port_number: u16) Address {
+            return ipv4(.{ 0, 0, 0, 0 }, port_number);
+        }
+
+        /// Parses `a.b.c.d:port` (or `a.b.c.d` with `default_port`); error.OutOfRange if it is
+        /// not that (host names go through `resolve`).
+        pub fn parse(text: []const u8, default_port: u16) Error!Address {
+            const colon = std.mem.lastIndexOfScalar(u8, text, ':');
+            const host = if (colon) |at| text[0..at] else text;
+            const port_number = if (colon) |at|
+                std.fmt.parseInt(u16, text[at + 1 ..], 10) catch return error.OutOfRange
+            else
+                default_port;
+            var octets: [4]u8 = undefined;
+            var parts = std.mem.splitScalar(u8, host, '.');
+            for (&octets) |*octet| {
+                const part = parts.next() orelse return error.OutOfRange;
+                if (part.len == 0 or part.len > 3) return error.OutOfRange;
+                octet.* = std.fmt.parseInt(u8, part, 10) catch return error.OutOfRange;
+            }
+            if (parts.next() != null) return error.OutOfRange;
+            return ipv4(octets, port_number);
+        }
+
+        pub fn port(address: Address) u16 {
+            return address.raw.port;
+        }
+
+        /// The same address with another port.
+        pub fn with_port(address: Address, new_port: u16) Address {
+            var copy = address;
+            copy.raw.port = new_port;
+            return copy;
+        }
+
+        pub fn eql(a: Address, b: Address) bool {
+            return a.raw.family == b.raw.family and a.raw.port == b.raw.port and
+                std.mem.eql(u8, &a.raw.address, &b.raw.address);
+        }
+
+        /// `1.2.3.4:80`, `[2001:db8:0:0:0:0:0:1]:80` (IPv6 unabbreviated), `?` for another family.
+        pub fn format(address: Address, writer: *std.Io.Writer) std.Io.Writer.Error!void {
+            const bytes = address.raw.address;
+            switch (address.raw.family) {
+                abi.family_inet4 => try writer.print("{d}.{d}.{d}.{d}:{d}", .{ bytes[0], bytes[1], bytes[2], bytes[3], address.raw.port }),
+                abi.family_inet6 => {
+                    try writer.writeByte('[');
+                    for (0..8) |group| {
+                        if (group > 0) try writer.writeByte(':');
+                        try writer.print("{x}", .{std.mem.readInt(u16, bytes[group * 2 ..][0..2], .big)});
+                    }
+                    try writer.print("]:{d}", .{address.raw.port});
+                },
+                else => try writer.writeByte('?'),
+            }
+        }
+    };
+
+    pub const Kind = enum(u32) { stream = abi.socket_stream, datagram = abi.socket_datagram };
+
+    pub const Shutdown = enum(u32) {
+        read = abi.shutdown_read,
+        write = abi.shutdown_write,
+        both = abi.shutdown_both,
+    };
+
+    pub const Option = enum(u32) {
+        nonblocking = abi.option_nonblocking,
+        /// Read only; reading clears it.
+        @"error" = abi.option_error,
+        tcp_nodelay = abi.option_tcp_nodelay,
+        keepalive = abi.option_keepalive,
+        reuse_address = abi.option_reuse_address,
+        send_buffer_bytes = abi.option_send_buffer_bytes,
+        receive_buffer_bytes = abi.option_receive_buffer_bytes,
+    };
+
+    pub const Accepted = struct { socket: Socket, peer: Address };
+    pub const Datagram = struct { length: usize, from: Address };
+
+    pub const Socket = struct {
+        handle: u32,
+
+        /// A new socket; `nonblocking`: its calls return error.WouldBlock instead of waiting.
+        pub fn open(kind: Kind, nonblocking: bool) Error!Socket {
+            const flags: u32 = if (nonblocking) abi.flag_nonblocking else 0;
+            return .{ .handle = @intCast(try check(table.net_socket(@intFromEnum(kind), flags))) };
+        }
+
+        /// A TCP listener on `address` (reuse-address set, so a restarted server rebinds).
+        pub fn listen_tcp(address: Address, backlog: u32) Error!Socket {
+            const socket = try Socket.open(.stream, false);
+            errdefer socket.close();
+            try socket.set_option(.reuse_address, 1);
+            try socket.bind(address);
+            try socket.listen(backlog);
+            return socket;
+        }
+
+        /// A TCP connection to `address` (waits until established, refused or timed out).
+        pub fn connect_tcp(address: Address) Error!Socket {
+            const socket = try Socket.open(.stream, false);
+            errdefer socket.close();
+            try socket.connect(address);
+            return socket;
+        }
+
+        /// A UDP socket bound to `address` (port 0: any free port).
+        pub fn bind_udp(address: Address) Error!Socket {
+            const socket = try Socket.open(.datagram, false);
+            errdefer socket.close();
+            try socket.bind(address);
+            return socket;
+        }
+
+        pub fn bind(socket: Socket, address: Address) Error!void {
+            _ = try check(table.net_bind(socket.handle, &address.raw));
+        }
+
+        pub fn listen(socket: Socket, backlog: u32) Error!void {
+            _ = try check(table.net_listen(socket.handle, backlog));
+        }
+
+        /// Waits for a connection (unless non-blocking: error.WouldBlock). The new socket is
+        /// blocking unless `nonblocking`.
+        pub fn accept(socket: Socket, options: struct { nonblocking: bool = false }) Error!Accepted {
+            var peer: abi.SocketAddress = undefined;
+            const flags: u32 = if (options.nonblocking) abi.flag_nonblocking else 0;
+            const handle = try check(table.net_accept(socket.handle, &peer, flags));
+            return .{ .socket = .{ .handle = @intCast(handle) }, .peer = .{ .raw = peer } };
+        }
+
+        /// Stream: connects (non-blocking sockets: error.WouldBlock, then writable in `poll`
+        /// once connected; a failure shows as poll_error and `take_error`). Datagram: sets the
+        /// peer for `send`/`recv`.
+        pub fn connect(socket: Socket, address: Address) Error!void {
+            _ = try check(table.net_connect(socket.handle, &address.raw));
+        }
+
+        /// Sends some of `bytes`; returns how many were taken (at least 1 unless `bytes` is
+        /// empty).
+        pub fn send(socket: Socket, bytes: []const u8) Error!usize {
+            return @intCast(try check(table.net_send(socket.handle, bytes.ptr, bytes.len, 0)));
+        }
+
+        /// Sends all of `bytes`, waiting for send space as often as needed.
+        pub fn send_all(socket: Socket, bytes: []const u8) Error!void {
+            var sent: usize = 0;
+            while (sent < bytes.len) {
+                const piece = bytes[sent..][0..@min(bytes.len - sent, abi.write_bytes_max)];
+                const taken = try check(table.net_send(socket.handle, piece.ptr, piece.len, 0));
+                if (taken == 0) return error.IoFailed;
+                sent += @intCast(taken);
+            }
+        }
+
+        /// Receives into `buffer`; returns the bytes received, 0 at the end of the stream.
+        pub fn recv(socket: Socket, buffer: []u8) Error!usize {
+            return @intCast(try check(table.net_recv(socket.handle, buffer.ptr, buffer.len, 0)));
+        }
+
+        /// As recv, with abi.flag_nonblocking and/or abi.flag_peek.
+        pub fn recv_flags(socket: Socket, buffer: []u8, flags: u32) Error!usize {
+            return @intCast(try check(table.net_recv(socket.handle, buffer.ptr, buffer.len, flags)));
+        }
+
+        /// Fills `buffer` completely; error.Closed if the stream ends first.
+        pub fn recv_all(socket: Socket, buffer: []u8) Error!void {
+            var received: usize = 0;
+            while (received < buffer.len) {
+                const n = try socket.recv(buffer[received..]);
+                if (n == 0) return error.Closed;
+                received += n;
+            }
+        }
+
+        /// Datagram: sends `bytes` to `address`.
+        pub fn sendto(socket: Socket, bytes: []const u8, address: Address) Error!void {
+            _ = try check(table.net_sendto(socket.handle, bytes.ptr, bytes.len, &address.raw, 0));
+        }
+
+        /// Datagram: receives one (cut to `buffer`) and its sender.
+        pub fn recvfrom(socket: Socket, buffer: []u8) Error!Datagram {
+            var from: abi.SocketAddress = undefined;
+            const n = try check(table.net_recvfrom(socket.handle, buffer.ptr, buffer.len, &from, 0));
+            return .{ .length = @intCast(n), .from = .{ .raw = from } };
+        }
+
+        pub fn shutdown(socket: Socket, how: Shutdown) Error!void {
+            _ = try check(table.net_shutdown(socket.handle, @intFromEnum(how)));
+        }
+
+        pub fn local_address(socket: Socket) Error!Address {
+            var raw: abi.SocketAddress = undefined;
+            _ = try check(table.net_local_address(socket.handle, &raw));
+            return .{ .raw = raw };
+        }
+
+        pub fn peer_address(socket: Socket) Error!Address {
+            var raw: abi.SocketAddress = undefined;
+            _ = try check(table.net_peer_address(socket.handle, &raw));
+            return .{ .raw = raw };
+        }
+
+        pub fn set_option(socket: Socket, option: Option, value: u64) Error!void {
+            _ = try check(table.net_set_option(socket.handle, @intFromEnum(option), value));
+        }
+
+        pub fn get_option(socket: Socket, option: Option) Error!u64 {
+            return check(table.net_get_option(socket.handle, @intFromEnum(option)));
+        }
+
+        /// The pending error (after a non-blocking connect, or poll_error), cleared; null if none.
+        pub fn take_error(socket: Socket) ?Error {
+            const code = socket.get_option(.@"error") catch |err| return err;
+            if (code == 0) return null;
+            _ = check(-@as(i64, @intCast(code))) catch |err| return err;
+            return error.Unknown;
+        }
+
+        /// Closes the socket (queued data is still sent; see io.close in docs/abi.md).
+        pub fn close(socket: Socket) void {
+            _ = table.io_close(socket.handle);
+        }
+
+        /// An abi.PollItem for this socket.
+        pub fn poll_item(socket: Socket, events: u16) abi.PollItem {
+            return .{ .handle = socket.handle, .events = events, .revents = 0 };
+        }
+    };
+
+    /// Resolves `name` ("10.0.2.2", "localhost", or a DNS name) into `addresses` (ports 0);
+    /// returns the filled part.
+    pub fn resolve(name: []const u8, addresses: []Address, timeout_ns: u64) Error![]Address {
+        var raw: [abi.resolve_addresses_max]abi.SocketAddress = undefined;
+        const count: u32 = @intCast(@min(addresses.len, raw.len));
+        const n: usize = @intCast(try check(table.net_resolve(name.ptr, name.len, &raw, count, timeout_ns)));
+        for (raw[0..n], addresses[0..n]) |entry, *address| address.* = .{ .raw = entry };
+        return addresses[0..n];
+    }
+};
+
 // ---- Memory -----------------------------------------------------------------------------------
 
 pub const Arena = struct {

@@ -1,5 +1,6 @@
 // The ABI suite (tests/workloads/abi-suite) through the real CLI on the real kernel, under KVM
-// (when usable) and TCG: conformance (every call and its error paths), fuzz (100 000 random
+// (when usable) and TCG: conformance (every call and its error paths, net.* over the guest's
+// loopback interface: connections, data, readiness, close and reset, UDP, names), fuzz (100 000 random
 // calls must neither crash nor hang the kernel), fairness (yielding tasks get equal shares),
 // timers (sleeps never early, late within bounds; the guest's clock against the host's), a
 // stack overflow caught by the guard page, a pointer into a guard page not called an overflow,
@@ -105,6 +106,7 @@ describe.each(accels)('ABI suite (%s)', (accel) => {
         'log',
         'trace',
         'random',
+        'net',
         'guard pages',
         'kernel memory',
       ]) {

@@ -269,3 +269,15 @@ export const EVENTS_TEXT_RECORD_FIELD_BYTES = {
 export const CONSOLE_PROTOCOL_VERSION = 1;
 /** Longest record line, without its newline: the kernel writes none longer, the CLI treats longer ones as malformed. */
 export const CONSOLE_RECORD_LINE_BYTES_MAX = 512;
+
+// ---- cmdline: Kernel command-line keys the CLI writes (cli/src/vmm/cmdline.ts), each as KEY=VALUE
+// before the first ` -- `; the kernel reads them. Values never contain spaces.
+
+/** uk.argc=N: the first N tokens after ` -- ` are the workload's argv[1..] (a VMM may append tokens of its own after them). */
+export const CMDLINE_KEY_ARGC = 'uk.argc';
+/** uk.ip=A.B.C.D/PREFIX: the guest's static IPv4 address and prefix length (1..32). Absent: the kernel configures its NIC by DHCP. */
+export const CMDLINE_KEY_IP = 'uk.ip';
+/** uk.gateway=A.B.C.D: the default IPv4 route; only written with uk.ip, inside its subnet. */
+export const CMDLINE_KEY_GATEWAY = 'uk.gateway';
+/** uk.dns=A.B.C.D[:PORT]: the DNS server (port 53 when absent), over DHCP's or slirp's. */
+export const CMDLINE_KEY_DNS = 'uk.dns';

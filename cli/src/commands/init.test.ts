@@ -2,8 +2,10 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseProjectConfig } from '../project/config.js';
+import { ukernelRoot } from '../toolchain.js';
 import { init } from './init.js';
 
 const base = mkdtempSync(join(tmpdir(), 'uk-init-'));
@@ -45,6 +47,30 @@ describe('ukernel init', () => {
     expect(readdirSync(dir).sort()).toEqual(['.gitignore', 'env', 'src', 'ukernel.toml']); // no temp files left
   });
 
+  it('--template http writes the HTTP server with user networking and port 8080 published', async () => {
+    const dir = fresh();
+    expect(await initIn(dir, { name: 'web', lang: 'native', template: 'http' })).toEqual([
+      'Created ukernel.toml',
+      'Created src/main.zig',
+      'Created env/ukernel.env',
+      'Created .gitignore',
+    ]);
+    expect(parseToml(readFileSync(join(dir, 'ukernel.toml'), 'utf8'))).toEqual({
+      project: { name: 'web', language: 'native', entry: 'src/main.zig' },
+      env: { base: 'zig-0.15.2' },
+      build: { adapter: 'native' },
+      run: { vcpu: 1, memory_mb: 128, net: 'user', publish: ['8080:80'] },
+    });
+    // The committed example, with the project's name in place of PROJECT_NAME.
+    const main = readFileSync(join(dir, 'src/main.zig'), 'utf8');
+    const example = readFileSync(join(ukernelRoot(), 'examples/http-server/src/main.zig'), 'utf8');
+    expect(main).toBe(example.replaceAll('PROJECT_NAME', 'web'));
+    expect(main).toContain('ukernel.print("web: listening on http://0.0.0.0:{d}/\\n", .{port});');
+    expect(main).not.toContain('PROJECT_NAME');
+    expect(readFileSync(join(dir, 'env/ukernel.env'), 'utf8')).toMatch(/\nUKERNEL_PROJECT=web\n(?:#[^\n]*\n)*HTTP_PORT=80\n$/);
+    expect(readdirSync(dir).sort()).toEqual(['.gitignore', 'env', 'src', 'ukernel.toml']);
+  });
+
   it('defaults the name to the directory name', async () => {
     const dir = fresh('hello-worker');
     await initIn(dir, {});
@@ -71,7 +97,7 @@ describe('ukernel init', () => {
     [{ name: '-x' }, 'UK101', /not a valid project name/],
     [{ name: 'a'.repeat(64) }, 'UK101', /not a valid project name/],
     [{ name: 'ok', lang: 'python' }, 'UK114', /no language "python"; available: native/],
-    [{ name: 'ok', template: 'server' }, 'UK114', /no template "server" for --lang native; available: worker/],
+    [{ name: 'ok', template: 'server' }, 'UK114', /no template "server" for --lang native; available: worker, http/],
   ])('%j → %s', async (options, code, message) => {
     const dir = fresh();
     await expect(initIn(dir, options)).rejects.toMatchObject({ code, message: expect.stringMatching(message) });

@@ -7,6 +7,7 @@ import {
   MEMORY_MIB_DEFAULT,
   MEMORY_MIB_MAX,
   MEMORY_MIB_MIN,
+  PUBLISH_MAX,
   RUN_TIMEOUT_S_MAX,
   VCPU_DEFAULT,
   VCPU_MAX,
@@ -16,6 +17,22 @@ import {
 import { UkernelError } from '../errors.js';
 import type { ProjectConfig } from '../project/config.js';
 import { ACCELS, type AccelRequest } from '../vmm/accel.js';
+import {
+  formatNetMode,
+  gatewayProblem,
+  guestMac,
+  type DnsServer,
+  type Ipv4Cidr,
+  NetSyntaxError,
+  type NetMode,
+  type NetworkSettings,
+  parseDnsServer,
+  parseIpSetting,
+  parseIpv4,
+  parseNetMode,
+  parsePortMapping,
+  type PortMapping,
+} from '../vmm/network.js';
 import type { VmmName } from '../vmm/session.js';
 
 export const VMMS = ['qemu', 'firecracker'] as const satisfies readonly VmmName[];
@@ -33,7 +50,12 @@ export interface RunFlags {
   timeout?: number;
   json?: boolean;
   verbose?: boolean;
-  net?: string;
+  net?: NetMode;
+  /** -p/--publish, repeatable, in order. */
+  publish?: PortMapping[];
+  ip?: Ipv4Cidr | 'dhcp';
+  gateway?: string;
+  dns?: DnsServer;
   release?: boolean;
   /** Workload arguments: what came after `--` on the command line (checked by checkWorkloadArgs). */
   args?: string[];
@@ -57,9 +79,8 @@ export interface RunSettings {
   timeoutMs: number | null;
   json: boolean;
   verbose: boolean;
-  net: string;
-  /** Where `net` came from, for messages. */
-  netFrom: '--net' | 'ukernel.toml [run] net' | 'default';
+  /** The network, resolved and checked for consistency (host checks: vmm/net-host.ts). */
+  network: NetworkSettings;
   release: boolean;
   workloadArgs: string[];
 }
@@ -82,8 +103,6 @@ export function resolveRunSettings(flags: RunFlags, env: NodeJS.ProcessEnv, toml
       : envAccel !== undefined
         ? [parseOneOf(ACCELS, 'UKERNEL_ACCEL')(envAccel), 'UKERNEL_ACCEL']
         : ['auto', 'default'];
-  const [net, netFrom]: [string, RunSettings['netFrom']] =
-    flags.net !== undefined ? [flags.net, '--net'] : toml !== null ? [toml.net, 'ukernel.toml [run] net'] : ['none', 'default'];
   return {
     accel,
     accelFrom,
@@ -94,8 +113,7 @@ export function resolveRunSettings(flags: RunFlags, env: NodeJS.ProcessEnv, toml
     timeoutMs: flags.timeout ?? null,
     json: flags.json === true,
     verbose: flags.verbose === true,
-    net,
-    netFrom,
+    network: resolveNetwork(flags, toml),
     release: flags.release === true,
     workloadArgs: flags.args ?? [],
   };
@@ -150,9 +168,104 @@ export function parseCmdline(value: string): string {
   return value;
 }
 
-export function parseNet(value: string): string {
-  if (/^(?:none|tap:[A-Za-z0-9_.-]{1,15})$/.test(value)) return value;
-  throw new UkernelError('InvalidOption', `--net must be none or tap:IFACE (got "${printable(value)}")`);
+/** The network of a run: flags over ukernel.toml [run]; `--publish` implies `--net user`. */
+export function resolveNetwork(flags: RunFlags, toml: RunDefaults): NetworkSettings {
+  const fromFlags = (flags.publish ?? []).length > 0;
+  const tomlPublish = (toml?.publish ?? []).map((text) => parsePortMapping(text)); // validated on load
+  const tomlNet = toml?.net !== undefined ? parseNetMode(toml.net) : undefined;
+  const [mode, from]: [NetMode, string] =
+    flags.net !== undefined
+      ? [flags.net, '--net']
+      : tomlNet !== undefined && (!fromFlags || tomlNet.kind !== 'none')
+        ? [tomlNet, 'ukernel.toml [run] net']
+        : fromFlags
+          ? [{ kind: 'user' }, '--publish']
+          : tomlPublish.length > 0
+            ? [{ kind: 'user' }, 'ukernel.toml [run] publish']
+            : [{ kind: 'none' }, 'default'];
+  let publish = fromFlags ? flags.publish! : tomlPublish;
+  const publishFrom = publish.length === 0 ? null : fromFlags ? '--publish' : 'ukernel.toml [run] publish';
+  if (mode.kind !== 'user' && publish.length > 0) {
+    // The project's ports do not apply to a run given --net none or tap:… (the file itself
+    // cannot say both: config.ts refuses that).
+    if (!fromFlags) publish = [];
+    else {
+      throw new UkernelError('PublishNeedsUserNet', `--publish needs user networking, but ${from} = ${formatNetMode(mode)}`, {
+        hint:
+          mode.kind === 'tap'
+            ? 'On a tap the guest has its own address: reach it there and drop --publish, or add `--net user` to publish ports.'
+            : 'Drop `--net none` (--publish then implies --net user), or drop --publish.',
+      });
+    }
+  }
+  return networkFor(mode, from, publish, publishFrom, flags, toml);
+}
+
+/** The address settings for `mode`, each from its flag or else the file, checked together. */
+function networkFor(
+  mode: NetMode,
+  from: string,
+  publish: PortMapping[],
+  publishFrom: string | null,
+  flags: RunFlags,
+  toml: RunDefaults,
+): NetworkSettings {
+  const flagged = (['ip', 'gateway', 'dns'] as const).filter((k) => flags[k] !== undefined);
+  if (mode.kind === 'none') {
+    if (flagged.length > 0) {
+      throw new UkernelError('InvalidOption', `--${flagged[0]} has no effect without a network (${from} = none)`, {
+        hint: 'Add `--net user` or `--net tap:IFACE`, or drop it.',
+      });
+    }
+    return { mode, from, publish: [], publishFrom: null, ip: null, gateway: null, dns: null, mac: null };
+  }
+  const ip = flags.ip ?? (toml?.ip !== undefined ? parseIpSetting(toml.ip) : null);
+  const gateway = flags.gateway ?? toml?.gateway ?? null;
+  const dns = flags.dns ?? (toml?.dns !== undefined ? parseDnsServer(toml.dns) : null);
+  const ipFrom = flags.ip !== undefined ? '--ip' : 'ukernel.toml [run] ip';
+  const gatewayFrom = flags.gateway !== undefined ? '--gateway' : 'ukernel.toml [run] gateway';
+  if (mode.kind === 'tap' && ip === null) {
+    throw new UkernelError(
+      'AddressMissing',
+      `${from} = ${formatNetMode(mode)}, but the guest has no address (no --ip, no [run] ip)`,
+    );
+  }
+  if (gateway !== null) {
+    if (ip === null || ip === 'dhcp') {
+      throw new UkernelError('AddressInvalid', `${gatewayFrom} = ${gateway} needs a static guest address (--ip A.B.C.D/PREFIX)`);
+    }
+    const problem = gatewayProblem(ip, gateway);
+    if (problem !== null) throw new UkernelError('AddressInvalid', `${gatewayFrom} with ${ipFrom}: ${problem}`);
+  }
+  const mac = mode.kind === 'tap' ? guestMac(ip, mode.iface) : null;
+  return { mode, from, publish, publishFrom, ip, gateway, dns, mac };
+}
+
+/** A network value from a flag: parsed, or refused with `code` naming the flag and the value. */
+function netFlag<T>(flag: string, parse: (value: string) => T, code: 'InvalidOption' | 'PublishInvalid' | 'AddressInvalid') {
+  return (value: string): T => {
+    try {
+      return parse(value);
+    } catch (err) {
+      if (!(err instanceof NetSyntaxError)) throw err;
+      throw new UkernelError(code, `${flag} "${printable(value)}": ${err.reason}`);
+    }
+  };
+}
+
+export const parseNet = netFlag('--net', parseNetMode, 'InvalidOption');
+export const parseIpFlag = netFlag('--ip', parseIpSetting, 'AddressInvalid');
+export const parseGatewayFlag = netFlag('--gateway', (v) => parseIpv4(v, 'gateway'), 'AddressInvalid');
+export const parseDnsFlag = netFlag('--dns', parseDnsServer, 'AddressInvalid');
+const parseOnePublish = netFlag('--publish', parsePortMapping, 'PublishInvalid');
+
+/** -p/--publish, repeatable: each value is appended to the ones before. */
+export function parsePublish(value: string, previous: PortMapping[] | undefined): PortMapping[] {
+  const list = [...(previous ?? []), parseOnePublish(value)];
+  if (list.length > PUBLISH_MAX) {
+    throw new UkernelError('PublishInvalid', `${list.length} --publish mappings; at most ${PUBLISH_MAX} fit`);
+  }
+  return list;
 }
 
 /** Workload arguments travel on the kernel command line, which splits on spaces. */

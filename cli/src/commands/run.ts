@@ -26,6 +26,15 @@ import { errColors, noProgress, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
 import { checkCmdlineBudget, kernelCmdline } from '../vmm/cmdline.js';
 import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
+import { checkHostNetwork, vmmNetworkError } from '../vmm/net-host.js';
+import {
+  formatGuestNetwork,
+  formatNetworkSummary,
+  guestNetwork,
+  networkCmdlineTokens,
+  networkDevices,
+  networkReport,
+} from '../vmm/network.js';
 import { qemuArgs } from '../vmm/qemu.js';
 import { decideStatus, runSession, type SessionResult } from '../vmm/session.js';
 import { findExecutable } from '../vmm/which.js';
@@ -73,21 +82,32 @@ export async function run(flags: RunFlags, deps: Partial<RunDeps> = {}): Promise
   const d: RunDeps = { env: process.env, cwd: process.cwd(), probeKvm, ...deps };
   const origin = await locateOrigin(bootSource(flags, d.cwd), flags.json === true, d);
   const settings = resolveRunSettings(flags, d.env, origin.defaults);
-  if (settings.net !== 'none') {
-    throw new UkernelError('NetworkUnavailable', `networking is not available yet (${settings.netFrom} = ${settings.net})`);
+  const { network } = settings;
+  if (network.mode.kind === 'user' && settings.vmm === 'firecracker') {
+    throw new UkernelError('NetworkUnavailable', `Firecracker has no user networking (${network.from} = user)`);
   }
+  await checkHostNetwork(network); // before building: fail fast
   const target = await prepareTarget(origin, settings, d);
-  const cmdline = kernelCmdline({ extra: settings.cmdline, workload: settings.workloadArgs });
-  checkCmdlineBudget(cmdline, settings.vmm, target.image === null ? 1 : 2);
+  const cmdline = kernelCmdline({
+    extra: settings.cmdline,
+    tokens: networkCmdlineTokens(network),
+    workload: settings.workloadArgs,
+  });
+  checkCmdlineBudget(cmdline, settings.vmm, (target.image === null ? 1 : 2) + networkDevices(network));
   const plan = planRun(target.logBase);
   const launch =
     settings.vmm === 'firecracker'
       ? prepareFirecracker(settings, target, cmdline, plan, d)
       : prepareQemu(settings, target, cmdline, plan.eventsPath, d);
   const runLog = startRunLog(target.logBase, undefined, undefined, plan);
+  const summary = formatNetworkSummary(network);
+  if (summary !== null && !settings.json) writeErr(errColors().dim(summary));
   try {
     const result = await bootVm(settings, launch, runLog, d.cwd);
     return finishRun(result, { settings, target, launch, runLog, cwd: d.cwd });
+  } catch (err) {
+    // A VMM that failed on the network (a port taken since the check, a tap busy) says so.
+    throw err instanceof UkernelError ? (vmmNetworkError(err, network) ?? err) : err;
   } finally {
     runLog.finish(); // after the report: the run is over once its report is there
   }
@@ -112,6 +132,9 @@ async function bootVm(settings: RunSettings, launch: Launch, runLog: RunLog, cwd
     vmmLogPath: settings.vmm === 'firecracker' ? runLog.vmmLogPath : null,
     echo: human ? writeOut : null,
     warn: (line) => writeErr(c.yellow(line)),
+    onNet: (record) => {
+      if (human) writeErr(c.dim(formatGuestNetwork(record)));
+    },
     onStart: (pid) => {
       if (human && process.stderr.isTTY) {
         writeErr(c.dim(`${settings.vmm} started (pid ${pid})`));
@@ -142,6 +165,7 @@ function finishRun(result: SessionResult, run: Finished): number {
     runLog: runLog.path,
     image: target.image?.path ?? null,
     events: runLog.eventsPath,
+    network: networkReport(settings.network, result.net === null ? null : guestNetwork(result.net.record)),
   });
   keepReport(report, runLog, cwd);
   const eventsDisplay = displayPath(cwd, runLog.eventsPath);
@@ -305,6 +329,7 @@ function prepareQemu(opts: RunSettings, target: Target, cmdline: string, events:
     cmdline,
     ...(target.image !== null ? { image: { path: target.image.path } } : {}),
     events,
+    network: opts.network,
   });
   return { binary, accel, args };
 }
@@ -322,6 +347,7 @@ function prepareFirecracker(opts: RunSettings, target: Target, cmdline: string, 
     cmdline,
     ...(target.image !== null ? { image: { path: target.image.path } } : {}),
     events: plan.eventsPath,
+    network: opts.network,
   });
   writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`, configDisplay);
 

@@ -42,6 +42,35 @@ describe('parseRecordLine', () => {
     expect(boot).toMatchObject({ type: 'record', record: { kvmclockNs: 123, readyNs: 0 } });
   });
 
+  it('parses the net record and refuses bad addresses', () => {
+    const line =
+      '@uk:net v=1 mac=52:54:00:12:34:56 source=dhcp address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3:53 config_ns=812345';
+    expect(parse(line)).toEqual({
+      type: 'record',
+      record: {
+        kind: 'net',
+        mac: '52:54:00:12:34:56',
+        source: 'dhcp',
+        address: '10.0.2.15/24',
+        gateway: '10.0.2.2',
+        dns: '10.0.2.3:53',
+        configNs: 812345,
+      },
+    });
+    for (const [from, to] of [
+      ['source=dhcp', 'source=magic'],
+      ['10.0.2.15/24', '10.0.2.15/33'],
+      ['10.0.2.15/24', '10.0.2.256/24'],
+      ['10.0.2.15/24', '10.0.2.15'],
+      ['gateway=10.0.2.2', 'gateway=10.0.2'],
+      ['dns=10.0.2.3:53', 'dns=10.0.2.3:65536'],
+      ['mac=52:54:00:12:34:56', 'mac=52:54:00:12:34'],
+      ['config_ns=812345', 'config_ns=-1'],
+    ] as const) {
+      expect(parse(line.replace(from, to))).toMatchObject({ type: 'malformed' });
+    }
+  });
+
   it('ignores unknown keys and unknown kinds (forward compatibility)', () => {
     expect(parse('@uk:exit v=1 status=7 future.key=a:b/c-d')).toMatchObject({ record: { status: 7 } });
     expect(parse(`${BOOT.replace('phase.long_mode', 'extra=x phase.long_mode')}`)).toMatchObject({ type: 'record' });
@@ -158,6 +187,11 @@ function checkInvariants(result: ParseResult): void {
   }
   if (r.kind === 'mark') {
     expect(Number.isSafeInteger(r.tNs) && r.tNs >= 0).toBe(true);
+    return;
+  }
+  if (r.kind === 'net') {
+    expect(['static', 'dhcp', 'none']).toContain(r.source);
+    expect(Number.isSafeInteger(r.configNs) && r.configNs >= 0 && r.configNs <= PHASE_NS_MAX).toBe(true);
     return;
   }
   expect(Number.isInteger(r.tscKhz) && r.tscKhz >= 1 && r.tscKhz <= TSC_KHZ_MAX).toBe(true);

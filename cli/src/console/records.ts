@@ -84,7 +84,24 @@ export interface MarkRecord {
   tNs: number;
 }
 
-export type UkRecord = BootRecord | ExitRecord | WorkloadRecord | TraceRecord | MarkRecord;
+/**
+ * `@uk:net`: the guest's network interface is configured (or gave up waiting for DHCP):
+ * where its address came from, the address, gateway and resolver, and how long it took.
+ */
+export interface NetRecord {
+  kind: 'net';
+  mac: string;
+  source: 'static' | 'dhcp' | 'none';
+  /** `A.B.C.D/PREFIX`. */
+  address: string;
+  gateway: string;
+  /** `A.B.C.D:PORT`. */
+  dns: string;
+  /** From the NIC's set-up to its address (guest ns). */
+  configNs: number;
+}
+
+export type UkRecord = BootRecord | ExitRecord | WorkloadRecord | TraceRecord | MarkRecord | NetRecord;
 
 export type ParseResult =
   | { type: 'record'; record: UkRecord }
@@ -141,6 +158,8 @@ export function parseRecordLine(line: Uint8Array): ParseResult {
       return parseWorkload(fields);
     case 'trace':
       return parseTrace(fields);
+    case 'net':
+      return parseNet(fields);
     case 'mark': {
       const tNs = parseDecimal(fields.get('t_ns'), 0, EVENT_T_NS_MAX);
       return tNs === null
@@ -280,4 +299,31 @@ function parseTrace(fields: Map<string, string>): ParseResult {
     }
   }
   return { type: 'record', record: { kind: 'trace', event, task, tNs, span, parent, name, value } };
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const IPV4_RE = /^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$/;
+
+function parseNet(fields: Map<string, string>): ParseResult {
+  const mac = fields.get('mac');
+  if (mac === undefined || !MAC_RE.test(mac)) return { type: 'malformed', reason: 'net: missing or bad mac' };
+  const source = fields.get('source');
+  if (source !== 'static' && source !== 'dhcp' && source !== 'none') {
+    return { type: 'malformed', reason: 'net: source must be static, dhcp or none' };
+  }
+  const address = fields.get('address') ?? '';
+  const [ip, prefix, ...rest] = address.split('/');
+  if (ip === undefined || !IPV4_RE.test(ip) || rest.length > 0 || parseDecimal(prefix, 0, 32) === null) {
+    return { type: 'malformed', reason: 'net: bad address (want A.B.C.D/PREFIX)' };
+  }
+  const gateway = fields.get('gateway') ?? '';
+  if (!IPV4_RE.test(gateway)) return { type: 'malformed', reason: 'net: bad gateway' };
+  const dns = fields.get('dns') ?? '';
+  const [dnsIp, dnsPort, ...dnsRest] = dns.split(':');
+  if (dnsIp === undefined || !IPV4_RE.test(dnsIp) || dnsRest.length > 0 || parseDecimal(dnsPort, 0, 65535) === null) {
+    return { type: 'malformed', reason: 'net: bad dns (want A.B.C.D:PORT)' };
+  }
+  const configNs = parseDecimal(fields.get('config_ns'), 0, PHASE_NS_MAX);
+  if (configNs === null) return { type: 'malformed', reason: 'net: missing or out-of-range config_ns' };
+  return { type: 'record', record: { kind: 'net', mac, source, address, gateway, dns, configNs } };
 }

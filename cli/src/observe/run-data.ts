@@ -158,6 +158,7 @@ function noteRecord(loaded: LoadedRun, record: UkRecord): boolean {
       loaded.fromConsole++;
       return true;
     case 'mark':
+    case 'net':
       return true;
   }
 }

@@ -53,9 +53,28 @@ describe('parseProjectConfig', () => {
       project: { name: 'a', language: 'native', entry: 'src/main.zig' },
       env: { base: 'zig-0.15.2' },
       build: { adapter: 'native' },
-      run: { vcpu: 1, memory_mb: 128, net: 'none' },
+      run: { vcpu: 1, memory_mb: 128 },
     });
     expect(parseProjectConfig(VALID.replace('"none"', '"tap:tap0"'), 'ukernel.toml', ZIG).run.net).toBe('tap:tap0');
+  });
+
+  it('accepts the network keys', () => {
+    const text = VALID.replace(
+      'net = "none"',
+      'net = "user"\npublish = ["8080:80", "0.0.0.0:5353:53/udp", "127.0.0.1:8443:443/tcp"]\ndns = "10.0.2.2:5353"',
+    );
+    expect(parseProjectConfig(text, 'ukernel.toml', ZIG).run).toEqual({
+      vcpu: 2,
+      memory_mb: 256,
+      net: 'user',
+      publish: ['8080:80', '0.0.0.0:5353:53/udp', '127.0.0.1:8443:443/tcp'],
+      dns: '10.0.2.2:5353',
+    });
+    const tap = VALID.replace('net = "none"', 'net = "tap:tap0"\nip = "172.16.0.2/30"\ngateway = "172.16.0.1"');
+    expect(parseProjectConfig(tap, 'ukernel.toml', ZIG).run).toMatchObject({ ip: '172.16.0.2/30', gateway: '172.16.0.1' });
+    // publish without net: net is left out (the run resolves it to "user").
+    const implied = VALID.replace('net = "none"', 'publish = ["8080:80"]');
+    expect(parseProjectConfig(implied, 'ukernel.toml', ZIG).run.net).toBeUndefined();
   });
 
   it('reports TOML syntax errors at their position with the code block', () => {
@@ -108,7 +127,7 @@ describe('parseProjectConfig', () => {
       'an unknown key far from any',
       VALID.replace('vcpu = 2', 'colour = "red"'),
       /^ukernel\.toml:13:1: run\.colour: unknown key "colour" in \[run\]$/,
-      /remove it; keys allowed in \[run\]: vcpu, memory_mb, net/,
+      /remove it; keys allowed in \[run\]: vcpu, memory_mb, net, publish, ip, gateway, dns/,
     ],
     [
       'a value out of range',
@@ -155,8 +174,92 @@ describe('parseProjectConfig', () => {
     [
       'a malformed net',
       VALID.replace('"none"', '"bridge"'),
-      /^ukernel\.toml:15:1: run\.net: /,
-      /"none" \(default\) or "tap:IFACE"/,
+      /^ukernel\.toml:15:1: run\.net: the string "bridge" is not valid: expected none, user or tap:IFACE$/,
+      /set run\.net to "none", "user" \(QEMU user networking\) or "tap:IFACE"/,
+    ],
+    [
+      'a tap name too long',
+      VALID.replace('"none"', '"tap:abcdefghijklmnop"'),
+      /^ukernel\.toml:15:1: run\.net: the string "tap:abcdefghijklmnop" is not valid: the interface name must be 1–15/,
+      /"tap:IFACE"/,
+    ],
+    [
+      'a bad publish entry, at the entry',
+      VALID.replace('net = "none"', 'net = "user"\npublish = ["8080:80", "8080:0"]'),
+      /^ukernel\.toml:16:23: run\.publish\.1: the string "8080:0" is not valid: the guest port must be an integer in 1\.\.65535 \(got "0"\)$/,
+      /set run\.publish to up to 64 strings "\[HOST_IP:\]HOST_PORT:GUEST_PORT\[\/tcp\|\/udp\]"/,
+    ],
+    [
+      'a publish entry with a bad protocol, on its own line',
+      VALID.replace('net = "none"', 'publish = [\n  "8080:80",\n  "9090:90/sctp",\n]'),
+      /^ukernel\.toml:17:3: run\.publish\.1: the string "9090:90\/sctp" is not valid: the protocol must be tcp or udp \(got "sctp"\)$/,
+      /HOST_PORT:GUEST_PORT/,
+    ],
+    [
+      'a publish entry with a bad host address',
+      VALID.replace('net = "none"', 'publish = ["localhost:8080:80"]'),
+      /^ukernel\.toml:15:12: run\.publish\.0: .*the host address must be an IPv4 address/,
+      /HOST_PORT/,
+    ],
+    [
+      'a port out of range',
+      VALID.replace('net = "none"', 'publish = ["70000:80"]'),
+      /run\.publish\.0: .*the host port must be an integer in 1\.\.65535 \(got "70000"\)/,
+      /HOST_PORT/,
+    ],
+    [
+      'publish with net = "none"',
+      VALID.replace('net = "none"', 'net = "none"\npublish = ["8080:80"]'),
+      /^ukernel\.toml:16:1: run\.publish: an array is not valid: publishing ports needs net = "user" \(net is "none"\)/,
+      /set run\.publish to/,
+    ],
+    [
+      'publish with a tap',
+      VALID.replace('net = "none"', 'net = "tap:tap0"\nip = "172.16.0.2/30"\npublish = ["8080:80"]'),
+      /^ukernel\.toml:17:1: run\.publish: .*needs net = "user" \(net is "tap:tap0"\)/,
+      /set run\.publish/,
+    ],
+    [
+      'a host port published twice',
+      VALID.replace('net = "none"', 'publish = ["127.0.0.1:8080:80", "0.0.0.0:8080:81"]'),
+      /^ukernel\.toml:15:33: run\.publish\.1: .*binds the same host port as publish\[0\] \("127\.0\.0\.1:8080:80"\)/,
+      /HOST_PORT/,
+    ],
+    [
+      'an address without its prefix',
+      VALID.replace('net = "none"', 'net = "tap:tap0"\nip = "172.16.0.2"'),
+      /^ukernel\.toml:16:1: run\.ip: the string "172\.16\.0\.2" is not valid: expected A\.B\.C\.D\/PREFIX/,
+      /set run\.ip to "A\.B\.C\.D\/PREFIX" with a prefix of 1\.\.32/,
+    ],
+    [
+      'a network address as the guest address',
+      VALID.replace('net = "none"', 'net = "tap:tap0"\nip = "172.16.0.0/30"'),
+      /run\.ip: .*172\.16\.0\.0 is the network address of \/30/,
+      /run\.ip/,
+    ],
+    [
+      'a gateway outside the subnet',
+      VALID.replace('net = "none"', 'net = "tap:tap0"\nip = "172.16.0.2/30"\ngateway = "172.16.1.1"'),
+      /^ukernel\.toml:17:1: run\.gateway: .*the gateway 172\.16\.1\.1 is outside the guest's subnet 172\.16\.0\.2\/30$/,
+      /inside the subnet of ip/,
+    ],
+    [
+      'a gateway without a static address',
+      VALID.replace('net = "none"', 'net = "user"\ngateway = "10.0.2.2"'),
+      /run\.gateway: .*a gateway needs a static ip/,
+      /run\.gateway/,
+    ],
+    [
+      'a DNS server with a bad port',
+      VALID.replace('net = "none"', 'net = "user"\ndns = "10.0.2.3:99999"'),
+      /^ukernel\.toml:16:1: run\.dns: .*the DNS port must be an integer in 1\.\.65535/,
+      /"A\.B\.C\.D" or "A\.B\.C\.D:PORT"/,
+    ],
+    [
+      'a misspelt network key',
+      VALID.replace('net = "none"', 'publsh = ["8080:80"]'),
+      /^ukernel\.toml:15:1: run\.publsh: unknown key "publsh" in \[run\]; did you mean "publish"\?$/,
+      /rename it to "publish"/,
     ],
     [
       'a missing key, reported at its table',

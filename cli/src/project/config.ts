@@ -12,12 +12,23 @@ import {
   PROJECT_FILE,
   PROJECT_FILE_BYTES_MAX,
   PROJECT_NAME_BYTES_MAX,
+  PUBLISH_MAX,
   VCPU_DEFAULT,
   VCPU_MAX,
   VCPU_MIN,
 } from '../constants.js';
 import { UkernelError } from '../errors.js';
 import { displayPath, printable, readProjectFile } from '../fsutil.js';
+import {
+  gatewayProblem,
+  NetSyntaxError,
+  parseDnsServer,
+  parseIpSetting,
+  parseIpv4,
+  parseNetMode,
+  parsePortMapping,
+  samePublishedSocket,
+} from '../vmm/network.js';
 import { didYouMean } from './suggest.js';
 import { findProjectRoot } from './locate.js';
 import { excerptAt, locateKey } from './toml-position.js';
@@ -25,14 +36,13 @@ import { excerptAt, locateKey } from './toml-position.js';
 export { findProjectRoot };
 
 /** Languages and their templates; only native/worker exists so far. */
-export const TEMPLATES = { native: ['worker'] } as const satisfies Record<string, readonly string[]>;
+export const TEMPLATES = { native: ['worker', 'http'] } as const satisfies Record<string, readonly string[]>;
 export type Language = keyof typeof TEMPLATES;
 export const LANGUAGES = ['native'] as const satisfies readonly Language[];
 export const ADAPTERS = ['native'] as const;
 
 /** 1–63 of a–z, 0–9 and "-", not starting or ending with "-" (a DNS label; fits the image header). */
 export const PROJECT_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const NET_RE = /^(?:none|tap:[A-Za-z0-9_.-]{1,15})$/;
 
 /** Per key: what it is and what a valid value looks like (JSON Schema descriptions, error fixes). */
 export interface FieldHelp {
@@ -57,13 +67,29 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
     'env.base': { what: 'the pinned toolchain environment', valid: `"zig-${zigVersion}"` },
     build: { what: 'how the workload is built', valid: 'a [build] table with adapter' },
     'build.adapter': { what: 'the build adapter', valid: quoted(ADAPTERS) },
-    run: { what: 'defaults for `ukernel run`', valid: 'a [run] table with vcpu, memory_mb and net' },
+    run: {
+      what: 'defaults for `ukernel run`',
+      valid: 'a [run] table with vcpu, memory_mb, net, publish, ip, gateway and dns',
+    },
     'run.vcpu': { what: 'number of vCPUs', valid: `an integer in ${VCPU_MIN}..${VCPU_MAX} (default ${VCPU_DEFAULT})` },
     'run.memory_mb': {
       what: 'guest memory in MiB',
       valid: `an integer in ${MEMORY_MIB_MIN}..${MEMORY_MIB_MAX} (default ${MEMORY_MIB_DEFAULT})`,
     },
-    'run.net': { what: 'networking', valid: '"none" (default) or "tap:IFACE" (tap is not available yet)' },
+    'run.net': {
+      what: 'networking',
+      valid: '"none", "user" (QEMU user networking) or "tap:IFACE" (default "none", or "user" when publish is set)',
+    },
+    'run.publish': {
+      what: 'host ports forwarded to the guest under net = "user"',
+      valid: `up to ${PUBLISH_MAX} strings "[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]", ports 1..65535, host address 127.0.0.1 unless given (e.g. ["8080:80"])`,
+    },
+    'run.ip': {
+      what: "the guest's static IPv4 address",
+      valid: '"A.B.C.D/PREFIX" with a prefix of 1..32 (e.g. "172.16.0.2/30"), or "dhcp"; required with a tap',
+    },
+    'run.gateway': { what: "the guest's default gateway", valid: '"A.B.C.D" inside the subnet of ip (e.g. "172.16.0.1")' },
+    'run.dns': { what: "the guest's DNS server", valid: '"A.B.C.D" or "A.B.C.D:PORT" (port 53 when absent)' },
   };
 }
 
@@ -124,17 +150,89 @@ export function configSchema(zigVersion: string) {
         .max(MEMORY_MIB_MAX)
         .default(MEMORY_MIB_DEFAULT)
         .meta({ description: describe(help['run.memory_mb']) }),
-      net: z
-        .string()
-        .regex(NET_RE)
-        .default('none')
-        .meta({ description: describe(help['run.net']) }),
+      net: netString(parseNetMode)
+        .optional()
+        .meta({ description: describe(help['run.net']), pattern: NET_PATTERN }),
+      publish: z
+        .array(netString(parsePortMapping).meta({ pattern: PUBLISH_PATTERN }))
+        .max(PUBLISH_MAX)
+        .optional()
+        .meta({ description: describe(help['run.publish']) }),
+      ip: netString(parseIpSetting)
+        .optional()
+        .meta({ description: describe(help['run.ip']) }),
+      gateway: netString((v) => parseIpv4(v, 'gateway'))
+        .optional()
+        .meta({ description: describe(help['run.gateway']) }),
+      dns: netString(parseDnsServer)
+        .optional()
+        .meta({ description: describe(help['run.dns']) }),
     })
-    .default({ vcpu: VCPU_DEFAULT, memory_mb: MEMORY_MIB_DEFAULT, net: 'none' })
+    .superRefine(checkRunNetwork)
+    .default({ vcpu: VCPU_DEFAULT, memory_mb: MEMORY_MIB_DEFAULT })
     .meta({ description: describe(help.run) });
   return z
     .strictObject({ project, env, build, run })
     .meta({ title: 'ukernel.toml', description: 'ukernel project configuration (https://toml.io)' });
+}
+
+/** For editors (JSON Schema); the parsers in vmm/network.ts are what decides. */
+const NET_PATTERN = '^(?:none|user|tap:[A-Za-z0-9_.-]{1,15})$';
+const PUBLISH_PATTERN = '^(?:[0-9.]+:)?[0-9]{1,5}:[0-9]{1,5}(?:/(?:tcp|udp))?$';
+
+/** A string checked by one of the network parsers (vmm/network.ts); its reason is the issue. */
+function netString(parse: (value: string) => unknown) {
+  return z.string().superRefine((value, ctx) => {
+    try {
+      parse(value);
+    } catch (err) {
+      if (!(err instanceof NetSyntaxError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.reason });
+    }
+  });
+}
+
+interface RunNetworkKeys {
+  net?: string | undefined;
+  publish?: string[] | undefined;
+  ip?: string | undefined;
+  gateway?: string | undefined;
+}
+
+/** What the keys of [run] cannot say together (each alone is checked by its own schema). */
+function checkRunNetwork(run: RunNetworkKeys, ctx: z.core.$RefinementCtx<RunNetworkKeys>): void {
+  const attempt = <T>(parse: () => T): T | null => {
+    try {
+      return parse();
+    } catch {
+      return null; // reported by the key's own schema
+    }
+  };
+  const net = run.net === undefined ? null : attempt(() => parseNetMode(run.net!));
+  const publish = (run.publish ?? []).map((p) => attempt(() => parsePortMapping(p)));
+  if (net !== null && net.kind !== 'user' && publish.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['publish'],
+      message: `publishing ports needs net = "user" (net is "${run.net}"); set net = "user", or remove publish`,
+    });
+  }
+  publish.forEach((m, index) => {
+    const earlier = publish.slice(0, index).findIndex((o) => m !== null && o !== null && samePublishedSocket(o, m));
+    if (earlier !== -1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['publish', index],
+        message: `binds the same host port as publish[${earlier}] ("${run.publish![earlier]}"); give each host port once`,
+      });
+    }
+  });
+  const ip = run.ip === undefined ? null : attempt(() => parseIpSetting(run.ip!));
+  if (run.gateway !== undefined && attempt(() => parseIpv4(run.gateway!)) !== null) {
+    const problem =
+      ip === null || ip === 'dhcp' ? 'a gateway needs a static ip = "A.B.C.D/PREFIX"' : gatewayProblem(ip, run.gateway);
+    if (problem !== null) ctx.addIssue({ code: 'custom', path: ['gateway'], message: problem });
+  }
 }
 
 export type ProjectConfig = z.output<ReturnType<typeof configSchema>>;
@@ -186,7 +284,8 @@ function problemFor(issue: z.core.$ZodIssue, data: unknown, schema: z.ZodType, h
   const path = issue.path.map(String);
   const key = path.join('.');
   const value = valueAt(data, issue.path);
-  const valid = help[key]?.valid ?? issue.message;
+  const helpKey = path.filter((part) => !/^[0-9]+$/.test(part)).join('.');
+  const valid = help[helpKey]?.valid ?? issue.message;
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((unknown) => {
       const known = knownKeys(schema, issue.path);
@@ -208,6 +307,9 @@ function problemFor(issue: z.core.$ZodIssue, data: unknown, schema: z.ZodType, h
   }
   if (issue.code === 'too_small' || issue.code === 'too_big') {
     return [{ path, problem: `${describeValue(value)} is out of range`, fix: `set ${key} to ${valid}` }];
+  }
+  if (issue.code === 'custom') {
+    return [{ path, problem: `${describeValue(value)} is not valid: ${issue.message}`, fix: `set ${helpKey} to ${valid}` }];
   }
   return [{ path, problem: `${describeValue(value)} is not valid`, fix: `set ${key} to ${valid}` }];
 }

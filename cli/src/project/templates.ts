@@ -35,6 +35,8 @@ adapter = "native"
 vcpu = ${VCPU_DEFAULT}
 memory_mb = ${MEMORY_MIB_DEFAULT}
 net = "none"
+# Networking (docs/networking-host.md): net = "user" with publish = ["8080:80"] (host port 8080
+# on 127.0.0.1 → guest port 80), or net = "tap:IFACE" with ip = "172.16.0.2/30" and gateway.
 `,
     },
     {
@@ -59,4 +61,47 @@ logs/
 `,
     },
   ];
+}
+
+/** The http template's entry file, relative to the ukernel checkout. */
+const HTTP_TEMPLATE_SOURCE = 'examples/http-server/src/main.zig';
+/** The worker's `net` line and the comment lines under it, which the http template replaces. */
+const WORKER_NET_RE = /^net = "none"\n(?:#.*\n)*/m;
+
+/**
+ * `ukernel init --template http`: the HTTP/1.1 server of examples/http-server (one source, as
+ * for the worker), under QEMU user networking with host 127.0.0.1:8080 published to its port
+ * 80, so that `ukernel run` serves `curl http://127.0.0.1:8080/` with no root. The other files
+ * are the worker's, with the networking lines and HTTP_PORT in place.
+ */
+export function httpServerTemplate(name: string, zigVersion: string): TemplateFile[] {
+  const network = `# QEMU user networking (no root): host 127.0.0.1:8080 reaches the server's port 80.
+net = "user"
+publish = ["8080:80"]
+`;
+  const port = `# The port the server listens on in the guest (an argument after \`ukernel run --\` wins).
+HTTP_PORT=80
+`;
+  return nativeWorkerTemplate(name, zigVersion).map((file): TemplateFile => {
+    switch (file.path) {
+      case PROJECT_FILE:
+        if (!WORKER_NET_RE.test(file.contents)) throw new Error("templates: the worker's ukernel.toml has no net line");
+        return { path: file.path, contents: file.contents.replace(WORKER_NET_RE, network) };
+      case ENTRY_DEFAULT:
+        // The template is the committed example: examples/http-server/src/main.zig.
+        return {
+          path: file.path,
+          contents: readFileSync(join(ukernelRoot(), HTTP_TEMPLATE_SOURCE), 'utf8').replaceAll('PROJECT_NAME', name),
+        };
+      case ENV_FILE:
+        return { path: file.path, contents: file.contents + port };
+      default:
+        return file;
+    }
+  });
+}
+
+/** The files of template `template` (one of TEMPLATES.native) for project `name`. */
+export function nativeTemplate(template: string, name: string, zigVersion: string): TemplateFile[] {
+  return template === 'http' ? httpServerTemplate(name, zigVersion) : nativeWorkerTemplate(name, zigVersion);
 }

@@ -63,7 +63,38 @@ export function locateKey(text: string, path: readonly string[]): Position {
       }
     }
   }
+  const last = path.at(-1);
+  if (best.depth === path.length - 1 && last !== undefined && /^[0-9]+$/.test(last)) {
+    return locateArrayString(lines, best.position, Number(last)) ?? best.position;
+  }
   return best.position;
+}
+
+const STRING_RE = /"(?:[^"\\]|\\.)*"|'[^']*'/g;
+
+/** The `index`th string of the array whose key is at `key` (arrays of strings, as `publish`). */
+function locateArrayString(lines: readonly string[], key: Position, index: number): Position | null {
+  let seen = 0;
+  let opened = false;
+  for (let line = key.line - 1; line < lines.length; line++) {
+    const text = lines[line]!;
+    let offset = line === key.line - 1 ? key.column - 1 : 0;
+    if (!opened) {
+      const bracket = text.indexOf('[', offset);
+      if (bracket === -1) continue;
+      opened = true;
+      offset = bracket + 1;
+    }
+    STRING_RE.lastIndex = offset;
+    for (let m = STRING_RE.exec(text); m !== null; m = STRING_RE.exec(text)) {
+      const close = text.indexOf(']', offset);
+      if (close !== -1 && close < m.index) return null;
+      if (seen === index) return { line: line + 1, column: m.index + 1 };
+      seen++;
+    }
+    if (text.indexOf(']', offset) !== -1) return null;
+  }
+  return null;
 }
 
 function quoteForRegex(part: string): string {

@@ -7,6 +7,7 @@
 // device tokens at the end. `uk.argc` tells the kernel which tokens after `--` are the
 // workload's, so argv is the same on every VMM; and since `uk.argc` comes first, the line never
 // starts with `--`, which Firecracker would not recognise as the separator.
+import { CMDLINE_KEY_ARGC } from '../abi/contracts.js';
 import {
   CMDLINE_BYTES_MAX_FIRECRACKER,
   CMDLINE_BYTES_MAX_KERNEL,
@@ -18,7 +19,7 @@ import { UkernelError } from '../errors.js';
 export interface CmdlineOptions {
   /** `--cmdline` as given; may be empty. */
   extra: string;
-  /** Tokens added by the CLI, before the user's. */
+  /** Tokens added by the CLI, before the user's (the network's `uk.ip=` …: vmm/network.ts). */
   tokens?: readonly string[];
   /** Workload arguments (already checked: no spaces or control characters). */
   workload?: readonly string[];
@@ -26,7 +27,7 @@ export interface CmdlineOptions {
 
 export function kernelCmdline({ extra, tokens = [], workload = [] }: CmdlineOptions): string {
   const parts = [...tokens, extra.trim()];
-  if (workload.length > 0) parts.push(`uk.argc=${workload.length}`, '--', ...workload);
+  if (workload.length > 0) parts.push(`${CMDLINE_KEY_ARGC}=${workload.length}`, '--', ...workload);
   return parts.filter((t) => t !== '').join(' ');
 }
 

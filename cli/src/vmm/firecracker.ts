@@ -1,6 +1,7 @@
 // Firecracker backend: `--config-file` JSON (pure) and the argv to boot it without the API.
 // writeFileAtomic moved to fsutil.ts; re-exported for existing callers.
 export { writeFileAtomic } from '../fsutil.js';
+import { type FirecrackerNetworkInterface, firecrackerNetworkInterfaces, type NetworkSettings } from './network.js';
 
 export interface FirecrackerOptions {
   kernel: string;
@@ -11,6 +12,8 @@ export interface FirecrackerOptions {
   image?: { path: string };
   /** The run's events device (docs/observability.md): a second, writable drive. */
   events?: string;
+  /** A tap NIC (`network-interfaces`), when the run has one; Firecracker has no user networking. */
+  network?: NetworkSettings;
 }
 
 export interface FirecrackerDrive {
@@ -25,6 +28,8 @@ export interface FirecrackerConfig {
   'boot-source': { kernel_image_path: string; boot_args: string };
   drives: FirecrackerDrive[];
   'machine-config': { vcpu_count: number; mem_size_mib: number };
+  /** Present only with a tap (an empty list is valid too, but keeps configs of plain runs as they were). */
+  'network-interfaces'?: FirecrackerNetworkInterface[];
 }
 
 export function firecrackerConfig(opts: FirecrackerOptions): FirecrackerConfig {
@@ -40,6 +45,9 @@ export function firecrackerConfig(opts: FirecrackerOptions): FirecrackerConfig {
         : [{ drive_id: 'events', path_on_host: opts.events, is_root_device: false, is_read_only: false }]),
     ],
     'machine-config': { vcpu_count: opts.vcpus, mem_size_mib: opts.memoryMib },
+    ...(opts.network !== undefined && opts.network.mode.kind === 'tap'
+      ? { 'network-interfaces': firecrackerNetworkInterfaces(opts.network) }
+      : {}),
   };
 }
 

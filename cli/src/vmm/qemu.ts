@@ -1,5 +1,6 @@
 // QEMU microvm backend: argv construction (pure, shared with the benchmark).
 import type { Accel } from './accel.js';
+import { type NetworkSettings, qemuNetworkArgs } from './network.js';
 
 export interface QemuOptions {
   kernel: string;
@@ -17,6 +18,8 @@ export interface QemuOptions {
    * IRQs reach the CPU through LINT0.
    */
   legacyInterrupts?: boolean;
+  /** The NIC (virtio-net on virtio-mmio, after the disks), when the run has a network. */
+  network?: NetworkSettings;
 }
 
 export function qemuArgs(opts: QemuOptions): string[] {
@@ -57,6 +60,7 @@ export function qemuArgs(opts: QemuOptions): string[] {
     opts.cmdline,
     ...(opts.image === undefined ? [] : imageArgs(opts.image)),
     ...(opts.events === undefined ? [] : eventsArgs(opts.events)),
+    ...(opts.network === undefined ? [] : qemuNetworkArgs(opts.network)),
   ];
 }
 

@@ -24,7 +24,14 @@ import {
   VMM_STDERR_TAIL_LINES,
 } from '../constants.js';
 import { ConsoleDecoder, type ConsoleEvent } from '../console/stream.js';
-import { parseRecordLine, type BootRecord, type ExitRecord, type UkRecord, type WorkloadRecord } from '../console/records.js';
+import {
+  parseRecordLine,
+  type BootRecord,
+  type ExitRecord,
+  type NetRecord,
+  type UkRecord,
+  type WorkloadRecord,
+} from '../console/records.js';
 import { sanitizeLine } from '../console/sanitize.js';
 import { readAt } from '../io.js';
 import { fileError, Interrupted, UkernelError } from '../errors.js';
@@ -58,6 +65,8 @@ export interface SessionOptions {
   warn: (line: string) => void;
   /** Called once the VMM runs. */
   onStart?: (pid: number) => void;
+  /** Called when the guest reports its network configuration (`@uk:net`), as it happens. */
+  onNet?: (record: NetRecord) => void;
 }
 
 /** A kernel record and the host time (process.hrtime) it was seen. */
@@ -76,6 +85,8 @@ export interface SessionResult {
   /** `@uk:workload event=start` / `event=exit`, when the guest sent them. */
   workloadStart: Seen<WorkloadRecord> | null;
   workloadExit: Seen<WorkloadRecord> | null;
+  /** `@uk:net`: the guest's network configuration, when it has a NIC. */
+  net: Seen<NetRecord> | null;
   vmmExit: ExitInfo;
   /** Sanitised last lines of the VMM's own stderr (and its log file, when it has one). */
   stderrTail: string[];
@@ -151,6 +162,7 @@ class VmSession {
   private exit: SessionResult['exit'] = null;
   private workloadStart: SessionResult['workloadStart'] = null;
   private workloadExit: SessionResult['workloadExit'] = null;
+  private net: SessionResult['net'] = null;
   private entryAtNs: bigint | null = null;
   private timers: NodeJS.Timeout[] = [];
   private watchers: FSWatcher[] = [];
@@ -430,6 +442,14 @@ class VmSession {
         else this.workloadExit = { record, atNs };
         return;
       }
+      case 'net':
+        if (this.net !== null) {
+          this.opts.warn('warning: duplicate @uk:net record ignored');
+          return;
+        }
+        this.net = { record, atNs };
+        this.opts.onNet?.(record);
+        return;
       case 'exit':
         if (this.exit !== null) {
           this.opts.warn('warning: duplicate @uk:exit record ignored');
@@ -468,6 +488,7 @@ class VmSession {
       exit: this.exit,
       workloadStart: this.workloadStart,
       workloadExit: this.workloadExit,
+      net: this.net,
       vmmExit: proc.exitInfo() ?? { code: null, signal: 'SIGKILL', atNs: process.hrtime.bigint() },
       stderrTail,
       events: this.events?.reader.stats ?? null,

@@ -3,9 +3,9 @@
 //! The only interface between the ukernel guest kernel and a workload. A workload receives a StartContext with the kernel's ABI version and the call table; every call is a C-ABI function pointer in that table. Calls returning i64 return a non-negative result or -code of an error below. Every call checks its arguments and returns an error rather than crashing the kernel.
 
 pub const version_major: u16 = 0;
-pub const version_minor: u16 = 1;
+pub const version_minor: u16 = 2;
 pub const version_patch: u16 = 0;
-pub const version_string = "0.1.0";
+pub const version_string = "0.2.0";
 
 /// ELF note a workload carries to state the ABI version it was built for: name "ukernel",
 /// type note_type_abi_version, description { major: u16, minor: u16, patch: u16, 0: u16 }.
@@ -22,22 +22,34 @@ pub const Error = enum(i64) {
     out_of_range = 3,
     /// A length exceeds the call's limit.
     too_large = 4,
-    /// The operation does not apply to this handle or is not available in this kernel.
+    /// The operation does not apply to this handle or is not available in this kernel (for example net.listen on a datagram socket, or an IPv6 address in a kernel built without IPv6).
     unsupported = 5,
     /// The device reported a failure.
     io_failed = 6,
-    /// Non-blocking: the operation cannot complete now (channel full or empty).
+    /// Non-blocking: the operation cannot complete now (channel full or empty; socket with no data, no send space, no pending connection; a connection still being established).
     would_block = 7,
-    /// The channel is closed (and, for receiving, drained).
+    /// The channel is closed (and, for receiving, drained); or the socket's sending side was shut down (net.shutdown, or the socket is closing).
     closed = 8,
-    /// The timeout passed before the operation could complete.
+    /// The timeout passed before the operation could complete (a connection not established within the kernel's connect timeout, a name not resolved in time).
     timed_out = 9,
     /// Not enough memory (or arena space) for the request.
     no_memory = 10,
-    /// No such file in the image.
+    /// No such file in the image; or no address for the name (net.resolve).
     not_found = 11,
-    /// A kernel limit (tasks, handles, timers) is reached.
+    /// A kernel limit (tasks, handles, timers, sockets) is reached.
     limit_reached = 12,
+    /// net.bind: another socket has that address and port (or, for net.listen and net.connect, the ephemeral ports are used up).
+    address_in_use = 13,
+    /// The peer refused the connection (it answered the connection request with a reset: nothing listens on that port).
+    connection_refused = 14,
+    /// The connection was reset by the peer or aborted (retransmissions exhausted, or the kernel dropped it); the socket can only be closed.
+    connection_reset = 15,
+    /// The socket is not connected (net.send, net.recv or net.peer_address before net.connect or after the connection ended), or a datagram socket has no peer to send to.
+    not_connected = 16,
+    /// No route to the address: no network interface reaches it (no NIC, or the link is down).
+    no_route = 17,
+    /// net.connect or net.listen on a socket that is already connected (or listening), or net.bind on a socket already bound.
+    already_connected = 18,
 };
 
 /// The console, always open: writes go to the serial console (the host's logs).
@@ -47,14 +59,18 @@ pub const log_level_debug: u32 = 0;
 pub const log_level_info: u32 = 1;
 pub const log_level_warn: u32 = 2;
 pub const log_level_error: u32 = 3;
-/// io.poll event: data (or a message) can be read without blocking.
+/// io.poll event: data (or a message) can be read without blocking; for a socket also the end of the stream (net.recv returns 0) or, on a listening socket, a connection to accept.
 pub const poll_readable: u16 = 1;
-/// io.poll event: a write (or send) would not block.
+/// io.poll event: a write (or send) would not block; for a socket: connected with send space (a non-blocking net.connect has completed).
 pub const poll_writable: u16 = 2;
-/// io.poll result only: the channel is closed and drained.
+/// io.poll result only: the channel is closed and drained; or the socket's connection is over (reset, or closed in both directions): nothing more will arrive or leave.
 pub const poll_closed: u16 = 4;
-/// ipc.send/ipc.recv: return would_block instead of waiting.
+/// io.poll result only: the socket has a pending error (a refused or reset connection); net.get_option(option_error) reads and clears it.
+pub const poll_error: u16 = 8;
+/// ipc.send/ipc.recv, net.send/net.recv/net.sendto/net.recvfrom: return would_block instead of waiting. net.socket: the socket's own mode (every call on it); net.accept: the new socket's mode.
 pub const flag_nonblocking: u32 = 1;
+/// net.recv/net.recvfrom: copy the data but leave it queued (the next receive returns it again).
+pub const flag_peek: u32 = 2;
 /// A timeout that never expires.
 pub const timeout_infinite: u64 = 18446744073709551615;
 /// Most bytes one io.write or log.write message accepts.
@@ -65,6 +81,42 @@ pub const log_fields_max: u32 = 16;
 pub const name_bytes_max: u64 = 64;
 /// The VM's exit status when the workload's first task ends with a status outside 0-255 (returned from its entry, or given to task.exit): a status is never cut to its low 8 bits, where 256 would read as success. The kernel says so on the console. The Zig SDK maps a main returning an out-of-range integer (negative, or above 255) to it too, in every build mode.
 pub const exit_status_out_of_range: u32 = 104;
+/// net.socket kind: a TCP connection (or listener).
+pub const socket_stream: u32 = 1;
+/// net.socket kind: UDP datagrams.
+pub const socket_datagram: u32 = 2;
+/// SocketAddress.family: IPv4; the address is its first 4 bytes, in network order (127.0.0.1 is 127, 0, 0, 1), the other 12 are 0.
+pub const family_inet4: u16 = 2;
+/// SocketAddress.family: IPv6 (16 bytes, network order); unsupported where the kernel is built without IPv6.
+pub const family_inet6: u16 = 10;
+/// net.shutdown: stop receiving (queued and later data is discarded; net.recv returns 0).
+pub const shutdown_read: u32 = 1;
+/// net.shutdown: stop sending: the peer reads the end of the stream once queued data is sent (a TCP FIN).
+pub const shutdown_write: u32 = 2;
+/// net.shutdown: both directions.
+pub const shutdown_both: u32 = 3;
+/// Socket option (0 or 1): the socket's non-blocking mode, as flag_nonblocking at net.socket.
+pub const option_nonblocking: u32 = 1;
+/// Socket option, read only: the pending error's code (0: none), cleared by reading it; after a non-blocking net.connect, connection_refused, timed_out, no_route or connection_reset.
+pub const option_error: u32 = 2;
+/// Socket option (0 or 1), stream sockets: send small segments at once instead of waiting for earlier data's acknowledgement (Nagle's algorithm off).
+pub const option_tcp_nodelay: u32 = 3;
+/// Socket option (0 or 1), stream sockets: probe an idle connection (TCP keep-alive) and reset it when the peer is gone.
+pub const option_keepalive: u32 = 4;
+/// Socket option (0 or 1): net.bind may take an address still held by a connection in TIME_WAIT; set it before net.bind.
+pub const option_reuse_address: u32 = 5;
+/// Socket option, stream sockets: most bytes kept queued and not yet acknowledged (net.send takes no more); from socket_buffer_bytes_min up to the kernel's TCP send buffer (larger values are lowered to it, which get_option shows).
+pub const option_send_buffer_bytes: u32 = 6;
+/// Socket option: datagram sockets: most bytes of received datagrams queued (later ones are dropped), from socket_buffer_bytes_min up to the kernel's limit (larger values are lowered to it). Stream sockets read it only: the kernel's TCP receive window, which the peer cannot overrun (unread data closes it).
+pub const option_receive_buffer_bytes: u32 = 7;
+/// Smallest value option_send_buffer_bytes and option_receive_buffer_bytes accept.
+pub const socket_buffer_bytes_min: u32 = 2048;
+/// Largest datagram net.sendto sends (longer: too_large); a received datagram longer than the buffer is cut to it.
+pub const datagram_bytes_max: u64 = 8192;
+/// Longest name net.resolve accepts (a DNS name's textual limit).
+pub const host_name_bytes_max: u64 = 253;
+/// Most addresses net.resolve writes (it fills at most the array's count).
+pub const resolve_addresses_max: u32 = 4;
 
 /// The errors as a Zig error set, for SDKs.
 pub const Failure = error{
@@ -80,6 +132,12 @@ pub const Failure = error{
     NoMemory,
     NotFound,
     LimitReached,
+    AddressInUse,
+    ConnectionRefused,
+    ConnectionReset,
+    NotConnected,
+    NoRoute,
+    AlreadyConnected,
 };
 
 /// The error a -code result stands for.
@@ -97,6 +155,12 @@ pub fn failure(code: Error) Failure {
         .no_memory => error.NoMemory,
         .not_found => error.NotFound,
         .limit_reached => error.LimitReached,
+        .address_in_use => error.AddressInUse,
+        .connection_refused => error.ConnectionRefused,
+        .connection_reset => error.ConnectionReset,
+        .not_connected => error.NotConnected,
+        .no_route => error.NoRoute,
+        .already_connected => error.AlreadyConnected,
     };
 }
 
@@ -108,9 +172,17 @@ pub const PollItem = extern struct {
     handle: u32,
     /// poll_readable and/or poll_writable.
     events: u16,
-    /// Set by io.poll: the events that are ready, plus poll_closed.
+    /// Set by io.poll: the events that are ready, plus poll_closed and poll_error (reported even when not asked for).
     revents: u16,
 };
+
+comptime {
+    if (@sizeOf(PollItem) != 8) @compileError("PollItem: layout differs from the definition");
+    if (@alignOf(PollItem) != 4) @compileError("PollItem: layout differs from the definition");
+    if (@offsetOf(PollItem, "handle") != 0) @compileError("PollItem: layout differs from the definition");
+    if (@offsetOf(PollItem, "events") != 4) @compileError("PollItem: layout differs from the definition");
+    if (@offsetOf(PollItem, "revents") != 6) @compileError("PollItem: layout differs from the definition");
+}
 
 /// One key/value pair of a log record.
 pub const LogField = extern struct {
@@ -119,6 +191,33 @@ pub const LogField = extern struct {
     value_pointer: u64,
     value_length: u64,
 };
+
+comptime {
+    if (@sizeOf(LogField) != 32) @compileError("LogField: layout differs from the definition");
+    if (@alignOf(LogField) != 8) @compileError("LogField: layout differs from the definition");
+    if (@offsetOf(LogField, "key_pointer") != 0) @compileError("LogField: layout differs from the definition");
+    if (@offsetOf(LogField, "key_length") != 8) @compileError("LogField: layout differs from the definition");
+    if (@offsetOf(LogField, "value_pointer") != 16) @compileError("LogField: layout differs from the definition");
+    if (@offsetOf(LogField, "value_length") != 24) @compileError("LogField: layout differs from the definition");
+}
+
+/// An internet address and port, for net.bind, net.connect, net.sendto and what net.accept, net.recvfrom, net.local_address, net.peer_address and net.resolve write.
+pub const SocketAddress = extern struct {
+    /// family_inet4 or family_inet6.
+    family: u16,
+    /// The port, in host byte order (80 is 80); 0 in net.bind for any free port.
+    port: u16,
+    /// The address in network byte order; IPv4 in the first 4 bytes, the rest 0. All zero in net.bind: every local address.
+    address: [16]u8,
+};
+
+comptime {
+    if (@sizeOf(SocketAddress) != 20) @compileError("SocketAddress: layout differs from the definition");
+    if (@alignOf(SocketAddress) != 2) @compileError("SocketAddress: layout differs from the definition");
+    if (@offsetOf(SocketAddress, "family") != 0) @compileError("SocketAddress: layout differs from the definition");
+    if (@offsetOf(SocketAddress, "port") != 2) @compileError("SocketAddress: layout differs from the definition");
+    if (@offsetOf(SocketAddress, "address") != 4) @compileError("SocketAddress: layout differs from the definition");
+}
 
 /// The call table the kernel hands to the workload. New calls are only ever appended, so a
 /// workload built for an older minor version finds its calls where it expects them.
@@ -139,11 +238,11 @@ pub const Table = extern struct {
     task_self: *const fn () callconv(.c) i64,
     /// io.open: Opens a file of the image's root filesystem for reading. Returns a handle.
     io_open: *const fn (path_pointer: [*]const u8, path_length: u64, flags: u32) callconv(.c) i64,
-    /// io.read: Reads from a file (0 at its end) or receives one message from a channel (blocking). Returns the bytes read.
+    /// io.read: Reads from a file (0 at its end), receives one message from a channel (blocking), or receives from a socket (net.recv with flags 0). Returns the bytes read.
     io_read: *const fn (handle: u32, buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64,
-    /// io.write: Writes bytes to the console or sends them as one message on a channel (blocking). Returns the bytes written.
+    /// io.write: Writes bytes to the console, sends them as one message on a channel (blocking), or sends them on a socket (net.send with flags 0: possibly fewer bytes than given). Returns the bytes written.
     io_write: *const fn (handle: u32, data_pointer: [*]const u8, data_length: u64) callconv(.c) i64,
-    /// io.close: Closes a handle. Closing a channel stops sends at once and wakes its waiters: receivers get the messages left, then closed; senders get closed. The channel's handle stays valid so that everyone sees closed; closing it a second time releases it (later calls: bad_handle).
+    /// io.close: Closes a handle. Closing a channel stops sends at once and wakes its waiters: receivers get the messages left, then closed; senders get closed. The channel's handle stays valid so that everyone sees closed; closing it a second time releases it (later calls: bad_handle). Closing a socket releases its handle at once and wakes its waiters (they get bad_handle). A stream socket's queued data is still sent, then a FIN; when received data was left unread and the peer has not finished sending, a reset instead (lwIP, like Linux: the peer learns its data was not taken); unread data the peer sent before its own FIN is discarded quietly, so the reply just written is not destroyed by a reset. A listening socket resets the connections not yet accepted.
     io_close: *const fn (handle: u32) callconv(.c) i64,
     /// io.poll: Waits until at least one item is ready or the timeout passes; fills revents. Returns the number of ready items (0 on timeout).
     io_poll: *const fn (items_pointer: [*]PollItem, items_count: u32, timeout_ns: u64) callconv(.c) i64,
@@ -177,6 +276,36 @@ pub const Table = extern struct {
     clock_now_ns: *const fn () callconv(.c) u64,
     /// random.fill: Fills buffer with random bytes (RDRAND when the CPU has it, else a generator seeded from the TSC and kvmclock). Returns the bytes written.
     random_fill: *const fn (buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64,
+    /// net.socket: Creates a socket. Returns its handle; io.close closes it (see there). io.read and io.write on a socket are net.recv and net.send with flags 0; io.poll reports it readable, writable, poll_closed and poll_error.
+    net_socket: *const fn (kind: u32, flags: u32) callconv(.c) i64,
+    /// net.bind: Gives the socket a local address and port. Returns 0.
+    net_bind: *const fn (socket: u32, address: ?*const SocketAddress) callconv(.c) i64,
+    /// net.listen: Makes a stream socket accept connections (binding it to a free port first if unbound). Returns 0. While backlog connections wait for net.accept, further connection requests are dropped (the peer retries them), as Linux does; a connection that completes when no socket is free is reset.
+    net_listen: *const fn (socket: u32, backlog: u32) callconv(.c) i64,
+    /// net.accept: Takes a connection from a listening socket, waiting for one unless the socket is non-blocking. Returns the new socket's handle.
+    net_accept: *const fn (socket: u32, peer: ?*SocketAddress, flags: u32) callconv(.c) i64,
+    /// net.connect: Stream: connects to the address, waiting until the connection is established, refused or timed out; a non-blocking socket returns would_block at once, becomes writable in io.poll when connected, and reports a failure through poll_error and option_error (a second net.connect while it is in progress returns would_block, once connected already_connected). Datagram: sets the peer that net.send sends to and the only one net.recv receives from. Returns 0.
+    net_connect: *const fn (socket: u32, address: ?*const SocketAddress) callconv(.c) i64,
+    /// net.send: Stream: queues bytes for sending and returns how many were taken: all of them, or, when the send buffer fills, as many as fit (at least 1; a blocking socket waits for space, a non-blocking one returns would_block when none). Datagram: sends one datagram to the connected peer. Returns the bytes taken.
+    net_send: *const fn (socket: u32, data_pointer: [*]const u8, data_length: u64, flags: u32) callconv(.c) i64,
+    /// net.recv: Stream: copies received bytes into buffer, waiting for some unless non-blocking; returns how many, 0 at the end of the stream (the peer shut down its side) or for an empty buffer. Datagram: receives one datagram (cut to the buffer). Returns the bytes received. After a failed non-blocking net.connect, the first net.send or net.recv returns why (connection_refused, timed_out, no_route; as option_error does, once); a reset connection returns connection_reset once, then 0.
+    net_recv: *const fn (socket: u32, buffer_pointer: [*]u8, buffer_length: u64, flags: u32) callconv(.c) i64,
+    /// net.sendto: Datagram sockets: sends one datagram to address (binding the socket to an ephemeral port if unbound). Returns its length.
+    net_sendto: *const fn (socket: u32, data_pointer: [*]const u8, data_length: u64, address: ?*const SocketAddress, flags: u32) callconv(.c) i64,
+    /// net.recvfrom: Datagram sockets: receives one datagram, waiting for one unless non-blocking; a datagram longer than buffer is cut to it (the rest is dropped). Returns the bytes copied.
+    net_recvfrom: *const fn (socket: u32, buffer_pointer: [*]u8, buffer_length: u64, address: ?*SocketAddress, flags: u32) callconv(.c) i64,
+    /// net.shutdown: Shuts down one or both directions of a connected stream socket (the handle stays open until io.close). Returns 0.
+    net_shutdown: *const fn (socket: u32, how: u32) callconv(.c) i64,
+    /// net.local_address: Writes the socket's local address and port (all zero before net.bind or net.connect). Returns 0.
+    net_local_address: *const fn (socket: u32, address: ?*SocketAddress) callconv(.c) i64,
+    /// net.peer_address: Writes the connected peer's address and port. Returns 0.
+    net_peer_address: *const fn (socket: u32, address: ?*SocketAddress) callconv(.c) i64,
+    /// net.set_option: Sets a socket option. Returns 0.
+    net_set_option: *const fn (socket: u32, option: u32, value: u64) callconv(.c) i64,
+    /// net.get_option: Reads a socket option. Returns its value.
+    net_get_option: *const fn (socket: u32, option: u32) callconv(.c) i64,
+    /// net.resolve: Resolves a host name to addresses (port 0): a numeric IPv4 name ("10.0.2.2") at once, "localhost" as 127.0.0.1, any other through the DNS server the network configured (none: no_route), waiting up to timeout_ns. Returns how many addresses were written (at least 1); not_found when the server has no address for the name.
+    net_resolve: *const fn (name_pointer: [*]const u8, name_length: u64, addresses_pointer: [*]SocketAddress, addresses_count: u32, timeout_ns: u64) callconv(.c) i64,
 };
 
 /// What the workload's entry point receives: `fn (context: *const StartContext) callconv(.c) u32`;
@@ -223,4 +352,19 @@ pub const calls = [_]CallName{
     .{ .name = "trace.event", .field = "trace_event" },
     .{ .name = "clock.now_ns", .field = "clock_now_ns" },
     .{ .name = "random.fill", .field = "random_fill" },
+    .{ .name = "net.socket", .field = "net_socket" },
+    .{ .name = "net.bind", .field = "net_bind" },
+    .{ .name = "net.listen", .field = "net_listen" },
+    .{ .name = "net.accept", .field = "net_accept" },
+    .{ .name = "net.connect", .field = "net_connect" },
+    .{ .name = "net.send", .field = "net_send" },
+    .{ .name = "net.recv", .field = "net_recv" },
+    .{ .name = "net.sendto", .field = "net_sendto" },
+    .{ .name = "net.recvfrom", .field = "net_recvfrom" },
+    .{ .name = "net.shutdown", .field = "net_shutdown" },
+    .{ .name = "net.local_address", .field = "net_local_address" },
+    .{ .name = "net.peer_address", .field = "net_peer_address" },
+    .{ .name = "net.set_option", .field = "net_set_option" },
+    .{ .name = "net.get_option", .field = "net_get_option" },
+    .{ .name = "net.resolve", .field = "net_resolve" },
 };

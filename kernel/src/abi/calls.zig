@@ -18,6 +18,7 @@ const scheduler = @import("../sched/scheduler.zig");
 const handles = @import("../io/handles.zig");
 const files = @import("../io/files.zig");
 const channels = @import("../ipc/channels.zig");
+const sockets = @import("../net/sockets.zig");
 const arenas = @import("../memory/arenas.zig");
 const heap_module = @import("../memory/heap.zig");
 const address_space = @import("../memory/address_space.zig");
@@ -127,6 +128,7 @@ const implementation = struct {
                 return @intCast(length);
             },
             .channel => return receive(handles.object_of(handle, .channel), buffer, false),
+            .socket => return net_receive(handles.object_of(handle, .socket), buffer, null, 0),
             .console => return failure(.unsupported),
             else => return failure(.bad_handle),
         }
@@ -147,6 +149,7 @@ const implementation = struct {
                 const result = send(handles.object_of(handle, .channel), data, false);
                 return if (result < 0) result else @intCast(data.len);
             },
+            .socket => return net_send_to(handles.object_of(handle, .socket), data, null, 0),
             .file => return failure(.unsupported),
             else => return failure(.bad_handle),
         }
@@ -161,6 +164,12 @@ const implementation = struct {
             .channel => {
                 const released = channels.close(handles.object_of(handle, .channel));
                 if (released) handles.release(handle);
+            },
+            .socket => {
+                // The handle goes first: waiters woken by the close find it gone.
+                const index = handles.object_of(handle, .socket);
+                handles.release(handle);
+                sockets.close(index);
             },
             .console, .task, .arena => return failure(.unsupported),
             .free => return failure(.bad_handle),
@@ -390,6 +399,192 @@ const implementation = struct {
         random.fill(buffer);
         return @intCast(buffer.len);
     }
+
+    // ---- net.* ------------------------------------------------------------------------------
+
+    fn net_socket(kind: u32, flags: u32) callconv(.c) i64 {
+        if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
+        const socket_kind: sockets.Kind = switch (kind) {
+            abi.socket_stream => .stream,
+            abi.socket_datagram => .datagram,
+            else => return failure(.out_of_range),
+        };
+        const handle = handles.open(.socket, 0) catch return failure(.limit_reached);
+        const index = sockets.create(socket_kind, flags & abi.flag_nonblocking != 0) catch |err| {
+            handles.release(handle);
+            return net_failure(err);
+        };
+        assert(index < constants.net_sockets_max);
+        handles.set_object(handle, index);
+        return handle;
+    }
+
+    fn net_bind(socket: u32, address: ?*const abi.SocketAddress) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        const local = read_address(address) orelse return failure(.bad_pointer);
+        sockets.bind(index, local) catch |err| return net_failure(err);
+        return 0;
+    }
+
+    fn net_listen(socket: u32, backlog: u32) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        sockets.listen(index, backlog) catch |err| return net_failure(err);
+        return 0;
+    }
+
+    fn net_accept(socket: u32, peer: ?*abi.SocketAddress, flags: u32) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
+        // Checked before waiting: a bad pointer must not cost the connection.
+        const peer_bytes = address_out(peer, false) orelse return failure(.bad_pointer);
+        const handle = handles.open(.socket, 0) catch return failure(.limit_reached);
+        const accepted = sockets.accept(index, flags & abi.flag_nonblocking != 0) catch |err| {
+            handles.release(handle);
+            return net_failure(err);
+        };
+        assert(accepted.index != index);
+        handles.set_object(handle, accepted.index);
+        if (peer_bytes.len > 0) @memcpy(peer_bytes, std.mem.asBytes(&accepted.peer));
+        return handle;
+    }
+
+    fn net_connect(socket: u32, address: ?*const abi.SocketAddress) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        const remote = read_address(address) orelse return failure(.bad_pointer);
+        sockets.connect(index, remote) catch |err| return net_failure(err);
+        return 0;
+    }
+
+    fn net_send(
+        socket: u32,
+        data_pointer: [*]const u8,
+        data_length: u64,
+        flags: u32,
+    ) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
+        if (data_length > abi.write_bytes_max) return failure(.too_large);
+        const data = read_only_bytes(data_pointer, data_length) orelse
+            return failure(.bad_pointer);
+        assert(data.len == data_length);
+        return net_send_to(index, data, null, flags);
+    }
+
+    fn net_recv(
+        socket: u32,
+        buffer_pointer: [*]u8,
+        buffer_length: u64,
+        flags: u32,
+    ) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        if (flags & ~receive_flags != 0) return failure(.out_of_range);
+        const length = @min(buffer_length, abi.write_bytes_max);
+        const buffer = writable_bytes(buffer_pointer, length) orelse
+            return failure(.bad_pointer);
+        assert(buffer.len <= abi.write_bytes_max);
+        return net_receive(index, buffer, null, flags);
+    }
+
+    fn net_sendto(
+        socket: u32,
+        data_pointer: [*]const u8,
+        data_length: u64,
+        address: ?*const abi.SocketAddress,
+        flags: u32,
+    ) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
+        if (!sockets.is_datagram(index)) return failure(.unsupported);
+        if (data_length > abi.datagram_bytes_max) return failure(.too_large);
+        const data = read_only_bytes(data_pointer, data_length) orelse
+            return failure(.bad_pointer);
+        const remote = read_address(address) orelse return failure(.bad_pointer);
+        assert(data.len <= abi.datagram_bytes_max);
+        return net_send_to(index, data, remote, flags);
+    }
+
+    fn net_recvfrom(
+        socket: u32,
+        buffer_pointer: [*]u8,
+        buffer_length: u64,
+        address: ?*abi.SocketAddress,
+        flags: u32,
+    ) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        if (flags & ~receive_flags != 0) return failure(.out_of_range);
+        if (!sockets.is_datagram(index)) return failure(.unsupported);
+        const length = @min(buffer_length, abi.datagram_bytes_max);
+        const buffer = writable_bytes(buffer_pointer, length) orelse
+            return failure(.bad_pointer);
+        const from_bytes = address_out(address, false) orelse return failure(.bad_pointer);
+        var from: abi.SocketAddress = std.mem.zeroes(abi.SocketAddress);
+        const result = net_receive(index, buffer, &from, flags);
+        if (result >= 0 and from_bytes.len > 0) @memcpy(from_bytes, std.mem.asBytes(&from));
+        return result;
+    }
+
+    fn net_shutdown(socket: u32, how: u32) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        if (how == 0 or how > abi.shutdown_both) return failure(.out_of_range);
+        sockets.shutdown(index, how) catch |err| return net_failure(err);
+        return 0;
+    }
+
+    fn net_local_address(socket: u32, address: ?*abi.SocketAddress) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        const bytes = address_out(address, true) orelse return failure(.bad_pointer);
+        assert(bytes.len == @sizeOf(abi.SocketAddress));
+        const local = sockets.local_address(index);
+        @memcpy(bytes, std.mem.asBytes(&local));
+        return 0;
+    }
+
+    fn net_peer_address(socket: u32, address: ?*abi.SocketAddress) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        const bytes = address_out(address, true) orelse return failure(.bad_pointer);
+        assert(bytes.len == @sizeOf(abi.SocketAddress));
+        const peer = sockets.peer_address(index) catch |err| return net_failure(err);
+        @memcpy(bytes, std.mem.asBytes(&peer));
+        return 0;
+    }
+
+    fn net_set_option(socket: u32, option: u32, value: u64) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        sockets.set_option(index, option, value) catch |err| return net_failure(err);
+        return 0;
+    }
+
+    fn net_get_option(socket: u32, option: u32) callconv(.c) i64 {
+        const index = handles.get(socket, .socket) orelse return failure(.bad_handle);
+        const value = sockets.get_option(index, option) catch |err| return net_failure(err);
+        assert(value <= std.math.maxInt(i64));
+        return @intCast(value);
+    }
+
+    fn net_resolve(
+        name_pointer: [*]const u8,
+        name_length: u64,
+        addresses_pointer: [*]abi.SocketAddress,
+        addresses_count: u32,
+        timeout_ns: u64,
+    ) callconv(.c) i64 {
+        if (name_length == 0 or addresses_count == 0) return failure(.out_of_range);
+        if (name_length > abi.host_name_bytes_max) return failure(.too_large);
+        const name = read_only_bytes(name_pointer, name_length) orelse
+            return failure(.bad_pointer);
+        const count = @min(addresses_count, abi.resolve_addresses_max);
+        const out_bytes = address_writable_bytes(
+            opaque_address(addresses_pointer),
+            @as(u64, count) * @sizeOf(abi.SocketAddress),
+        ) orelse return failure(.bad_pointer);
+        var found: [abi.resolve_addresses_max]abi.SocketAddress = undefined;
+        const n = sockets.resolve(name, found[0..count], timeout_ns) catch |err|
+            return net_failure(err);
+        assert(n > 0 and n <= count);
+        const bytes = std.mem.sliceAsBytes(found[0..n]);
+        @memcpy(out_bytes[0..bytes.len], bytes);
+        return @intCast(n);
+    }
 };
 
 /// The table handed to the workload: every field of the generated Table, filled by name.
@@ -446,10 +641,92 @@ fn readiness(handle: u32, wanted: u16) u16 {
             if (state.writable) result |= abi.poll_writable;
             if (state.closed) return (result & wanted) | abi.poll_closed;
         },
+        .socket => {
+            const state = sockets.readiness(handles.object_of(handle, .socket));
+            if (state.readable) result |= abi.poll_readable;
+            if (state.writable) result |= abi.poll_writable;
+            // Reported whether asked for or not, as poll(2) does.
+            var always: u16 = 0;
+            if (state.closed) always |= abi.poll_closed;
+            if (state.failed) always |= abi.poll_error;
+            return (result & wanted) | always;
+        },
         else => return 0,
     }
     assert(result & abi.poll_closed == 0);
     return result & wanted;
+}
+
+const receive_flags: u32 = abi.flag_nonblocking | abi.flag_peek;
+
+fn net_send_to(index: u32, data: []const u8, to: ?abi.SocketAddress, flags: u32) i64 {
+    const nonblocking = flags & abi.flag_nonblocking != 0;
+    const sent = sockets.send(index, data, to, nonblocking) catch |err| return net_failure(err);
+    assert(sent <= data.len);
+    return @intCast(sent);
+}
+
+fn net_receive(index: u32, buffer: []u8, from: ?*abi.SocketAddress, flags: u32) i64 {
+    const received = sockets.receive(index, buffer, from, flags) catch |err|
+        return net_failure(err);
+    assert(received <= buffer.len);
+    return @intCast(received);
+}
+
+fn net_failure(err: sockets.Error) i64 {
+    return failure(switch (err) {
+        error.OutOfRange => .out_of_range,
+        error.TooLarge => .too_large,
+        error.LimitReached => .limit_reached,
+        error.NoMemory => .no_memory,
+        error.Unsupported => .unsupported,
+        error.AddressInUse => .address_in_use,
+        error.AlreadyConnected => .already_connected,
+        error.WouldBlock => .would_block,
+        error.ConnectionRefused => .connection_refused,
+        error.ConnectionReset => .connection_reset,
+        error.TimedOut => .timed_out,
+        error.NoRoute => .no_route,
+        error.NotConnected => .not_connected,
+        error.Closed => .closed,
+        error.NotFound => .not_found,
+        error.BadHandle => .bad_handle,
+    });
+}
+
+/// A pointer parameter's address as an integer the compiler knows nothing about: it may assume
+/// a typed pointer is aligned, and a workload's need not be.
+fn opaque_address(pointer: anytype) u64 {
+    return asm (""
+        : [address] "=r" (-> u64),
+        : [input] "0" (@intFromPtr(pointer)),
+    );
+}
+
+/// The SocketAddress a workload passed (copied: it may be unaligned), or null if unreadable.
+fn read_address(pointer: ?*const abi.SocketAddress) ?abi.SocketAddress {
+    const address = opaque_address(pointer);
+    if (address == 0) return null;
+    const bytes = address_bytes(address, @sizeOf(abi.SocketAddress)) orelse return null;
+    assert(bytes.len == @sizeOf(abi.SocketAddress));
+    return std.mem.bytesToValue(abi.SocketAddress, bytes);
+}
+
+/// The bytes of a SocketAddress the kernel will write: empty for null when not `required`, null
+/// when not writable (or null and required).
+fn address_out(pointer: ?*abi.SocketAddress, required: bool) ?[]u8 {
+    const address = opaque_address(pointer);
+    if (address == 0) return if (required) null else empty_buffer[0..0];
+    const bytes = address_writable_bytes(address, @sizeOf(abi.SocketAddress)) orelse return null;
+    assert(bytes.len == @sizeOf(abi.SocketAddress));
+    return bytes;
+}
+
+/// writable_bytes for a raw address (which may be 0); `length` > 0.
+fn address_writable_bytes(address: u64, length: u64) ?[]u8 {
+    if (!writable(address, length)) return null;
+    const pointer: [*]u8 = @ptrFromInt(address);
+    return pointer[0..length];
 }
 
 fn failure(code: abi.Error) i64 {

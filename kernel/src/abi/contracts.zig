@@ -221,3 +221,21 @@ pub const console = struct {
     /// longer ones as malformed.
     pub const record_line_bytes_max: u32 = 512;
 };
+
+/// Kernel command-line keys the CLI writes (cli/src/vmm/cmdline.ts), each as KEY=VALUE before the
+/// first ` -- `; the kernel reads them. Values never contain spaces.
+pub const cmdline = struct {
+    /// uk.argc=N: the first N tokens after ` -- ` are the workload's argv[1..] (a VMM may append
+    /// tokens of its own after them).
+    pub const key_argc = "uk.argc";
+
+    /// uk.ip=A.B.C.D/PREFIX: the guest's static IPv4 address and prefix length (1..32). Absent: the
+    /// kernel configures its NIC by DHCP.
+    pub const key_ip = "uk.ip";
+
+    /// uk.gateway=A.B.C.D: the default IPv4 route; only written with uk.ip, inside its subnet.
+    pub const key_gateway = "uk.gateway";
+
+    /// uk.dns=A.B.C.D[:PORT]: the DNS server (port 53 when absent), over DHCP's or slirp's.
+    pub const key_dns = "uk.dns";
+};

@@ -103,3 +103,36 @@ pub fn workload_exit(status: u8, t_ns: u64) void {
         constants.console_protocol_version, status, t_ns,
     });
 }
+
+/// The network interface's configuration, once it is done (or given up): its MAC, where the
+/// address came from (`static`, `dhcp`, or `none` when DHCP did not answer in time), the
+/// address with its prefix, gateway, resolver, and how long configuration took (`config_ns`,
+/// from the NIC's set-up to the address). Addresses are network-order bytes.
+pub const NetRecord = struct {
+    mac: [6]u8,
+    source: []const u8,
+    address: [4]u8,
+    netmask: [4]u8,
+    gateway: [4]u8,
+    dns: [4]u8,
+    dns_port: u16,
+    config_ns: u64,
+};
+
+pub fn net(record: NetRecord) void {
+    const mask = std.mem.readInt(u32, &record.netmask, .big);
+    const prefix_bits: u32 = @popCount(mask);
+    assert(mask == 0 or @clz(~mask) == prefix_bits); // Contiguous: lwIP's netif_set_addr checks.
+    const a = record.address;
+    const g = record.gateway;
+    const d = record.dns;
+    const m = record.mac;
+    emit_formatted("@uk:net v={d} mac={x:0>2}:{x:0>2}:{x:0>2}:{x:0>2}:{x:0>2}:{x:0>2} source={s}" ++
+        " address={d}.{d}.{d}.{d}/{d} gateway={d}.{d}.{d}.{d} dns={d}.{d}.{d}.{d}:{d}" ++
+        " config_ns={d}", .{
+        constants.console_protocol_version, m[0],             m[1], m[2], m[3], m[4],        m[5],
+        record.source,                      a[0],             a[1], a[2], a[3], prefix_bits, g[0],
+        g[1],                               g[2],             g[3], d[0], d[1], d[2],        d[3],
+        record.dns_port,                    record.config_ns,
+    });
+}

@@ -1,5 +1,6 @@
 //! The handle table: the small integers the ABI hands out for open things (files, channels,
-//! arenas, tasks), each with its kind, so a call given the wrong kind of handle gets bad_handle.
+//! arenas, tasks, sockets), each with its kind, so a call given the wrong kind of handle gets
+//! bad_handle.
 //! Handle 1 is the console, always open.
 
 const std = @import("std");
@@ -7,7 +8,7 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const abi = @import("../abi/abi.zig");
 
-pub const Kind = enum(u8) { free, console, file, channel, arena, task };
+pub const Kind = enum(u8) { free, console, file, channel, arena, task, socket };
 
 const Entry = struct { kind: Kind = .free, object: u32 = 0 };
 

@@ -13,7 +13,7 @@ const lwip = @import("lwip.zig").c;
 
 /// The DNS server port lwIP's resolver sends to (DNS_SERVER_PORT in lwipopts.h): 53 unless the
 /// command line names another (uk.dns=ADDR:PORT).
-export var uk_lwip_dns_port: u16 = 53;
+pub export var uk_lwip_dns_port: u16 = 53;
 
 /// RFC 6528's key for initial sequence numbers, drawn once at stack start.
 var isn_key: [16]u8 = .{0} ** 16;

@@ -6,8 +6,11 @@
 //!
 //! When no task is ready the scheduler wakes tasks whose deadline passed; if none can run yet
 //! it flushes the events buffer and idles until the earliest deadline (spinning when it is near,
-//! halting the CPU through the supervisor otherwise). If every task is blocked with no deadline
-//! nothing can ever wake them (no device interrupts yet): that is reported, not waited on.
+//! halting the CPU through the supervisor otherwise). A device that can wake tasks (the network)
+//! registers a `Waker`: before a halt the scheduler arms its interrupt (or, when work already
+//! waits, polls it instead of halting), and after every halt it polls it, so a device interrupt
+//! that ends the halt gets its work done at once. If every task is blocked with no deadline and
+//! no waker is registered, nothing can ever wake them: that is reported, not waited on.
 
 const std = @import("std");
 const builtin = @import("builtin");
@@ -65,20 +68,30 @@ var halt_overshoot_ticks: u64 = 0;
 
 fn nothing() void {}
 
+/// A device that can make blocked tasks ready (the network), registered by its owner after init.
+pub const Waker = struct {
+    /// Before the CPU halts: asks the device to interrupt when work arrives; true when work is
+    /// already waiting (then the scheduler polls instead of halting). No VM exit, ideally.
+    arm: *const fn () bool,
+    /// Does the device's work (may wake tasks). Called after every halt, when arm said so, when
+    /// its deadline passed, and at least every waker_poll_interval_ns while tasks keep running.
+    poll: *const fn () void,
+    /// The device's own next deadline (TSC; lwIP's timers), deadline_none when it has none.
+    deadline: *const fn () u64 = &no_deadline,
+};
+
+fn no_deadline() u64 {
+    return deadline_none;
+}
+
+/// The waker's last poll (TSC), so busy tasks still let it run every waker_poll_interval_ns.
+var waker_polled_tsc: u64 = 0;
+
+/// Set after init by the owner of a device that can wake tasks; null: none (init resets it).
+pub var waker: ?Waker = null;
+
 /// Called when the first task (the workload) ends: never returns.
 pub var workload_finished: *const fn (status: u32) noreturn = undefined;
-
-/// Device work served between tasks: the network stack (net/stack.zig), installed by kmain.
-/// `poll` handles what is pending and may wake tasks; `arm` prepares the idle halt and returns
-/// the poller's own next deadline (TSC), or null when work is already pending. Tasks blocked on
-/// `.socket` or `.poll` may be woken by it, so they are not counted as deadlocked.
-pub const Poller = struct {
-    poll: *const fn () void,
-    arm: *const fn () ?u64,
-};
-pub var poller: ?Poller = null;
-/// The last poll (TSC), so busy tasks still let the poller run every poll interval.
-var poller_last_tsc: u64 = 0;
 
 /// Saves the callee-saved state on the current stack into `save_rsp` and resumes the stack at
 /// `next_rsp` (the comptime asm at the end of this file).
@@ -97,6 +110,7 @@ pub fn init(boot_clock: *const clock_module.Clock, flush: *const fn () void) voi
     block_sequence = 0;
     blocked_by_wait = [_]u32{0} ** wait_kinds;
     halt_overshoot_ticks = 0;
+    waker = null;
 }
 
 pub fn current_id() u32 {
@@ -347,7 +361,7 @@ fn next_ready() u32 {
     if (earliest_deadline_tsc != deadline_none and platform.now_tsc() >= earliest_deadline_tsc) {
         wake_expired();
     }
-    if (poller) |device| poll_if_due(device);
+    if (waker) |device| poll_if_due(device);
     var rounds: u64 = 0;
     while (true) : (rounds += 1) {
         if (dequeue()) |id| return id;
@@ -357,12 +371,12 @@ fn next_ready() u32 {
     }
 }
 
-/// Under load the poller still runs, at most every poll interval: received packets and
-/// lwIP's timers must not wait for every task to block.
-fn poll_if_due(device: Poller) void {
+/// Under load the waker still runs, at most every waker_poll_interval_ns: received packets
+/// and lwIP's timers must not wait for every task to block.
+fn poll_if_due(device: Waker) void {
     const now = platform.now_tsc();
-    if (now -% poller_last_tsc < clock.ticks_for_ns(constants.poller_interval_ns)) return;
-    poller_last_tsc = now;
+    if (now -% waker_polled_tsc < clock.ticks_for_ns(constants.waker_poll_interval_ns)) return;
+    waker_polled_tsc = now;
     device.poll();
 }
 
@@ -400,28 +414,29 @@ fn wake_expired() void {
 
 /// Nothing is ready: wait for the earliest deadline. Far deadlines: halt until the learned
 /// margin before it, then return (the caller looks again and comes back here to spin the rest).
-/// Near ones: spin in ring 3 up to the deadline.
+/// Near ones: spin in ring 3 up to the deadline. With a waker, its interrupt is armed before the
+/// halt (which it may end early) and its work polled after; with no deadline at all, the halt
+/// lasts at most idle_device_halt_ns_max (then the caller looks again).
 fn idle(rounds: u64) void {
     assert(ready_count == 0);
-    var deadline = earliest_deadline_tsc;
-    if (poller) |device| {
-        poller_last_tsc = platform.now_tsc();
-        device.poll();
-        if (ready_count > 0) return;
-        const device_deadline = device.arm() orelse return;
-        if (deadline == deadline_none and !waiting_on_poller()) deadlock();
-        deadline = @min(deadline, device_deadline);
-    }
-    if (deadline == deadline_none) deadlock();
+    const device_deadline = if (waker) |device| device.deadline() else deadline_none;
+    if (device_deadline <= platform.now_tsc()) return waker.?.poll(); // The device's timers.
+    if (earliest_deadline_tsc == deadline_none and !waiting_on_device()) deadlock();
+    const deadline = @min(earliest_deadline_tsc, device_deadline);
     if (rounds == 0) before_idle();
     const now = platform.now_tsc();
     if (deadline <= now) return;
     const margin = halt_margin_ticks();
     if (deadline - now > margin + clock.ticks_for_ns(constants.idle_halt_ns_min)) {
-        const armed = deadline - margin;
+        if (waker) |device| if (device.arm()) return device.poll();
+        const armed = if (deadline == deadline_none)
+            now + clock.ticks_for_ns(constants.idle_device_halt_ns_max)
+        else
+            deadline - margin;
         assert(armed > now);
         platform.halt_until(armed);
         halt_overshoot_learn(armed, platform.now_tsc());
+        if (waker) |device| device.poll();
         return;
     }
     var spins: u64 = 0;
@@ -454,12 +469,12 @@ fn halt_overshoot_learn(armed: u64, woke: u64) void {
     assert(halt_overshoot_ticks > 0);
 }
 
-/// Whether some blocked task waits for something the poller may bring (socket readiness).
-fn waiting_on_poller() bool {
-    for (tasks) |task| {
-        if (task.state == .blocked and (task.wait == .socket or task.wait == .poll)) return true;
-    }
-    return false;
+/// Whether some blocked task waits for something the waker's device may bring (a socket, or
+/// io.poll, which may watch one). Without a waker nothing can.
+fn waiting_on_device() bool {
+    if (waker == null) return false;
+    const socket = blocked_by_wait[@intFromEnum(Wait.socket)];
+    return socket + blocked_by_wait[@intFromEnum(Wait.poll)] > 0;
 }
 
 fn deadlock() noreturn {

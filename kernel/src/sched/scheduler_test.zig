@@ -185,3 +185,65 @@ fn spawn_all(_: u64) callconv(.c) u32 {
 test "spawn: every slot once, then limit_reached; too large a stack is out_of_range" {
     try expect_clean(host.run(&spawn_all, 0));
 }
+
+/// A stand-in device for the scheduler's Waker: `arrive_at` is when its work comes (fake TSC);
+/// arm reports it when already there, poll wakes the tasks waiting on it.
+const FakeDevice = struct {
+    var arrive_at: u64 = 0;
+    var arms: u32 = 0;
+    var polls: u32 = 0;
+    var delivered: bool = false;
+
+    fn reset(arrive_at_tsc: u64) void {
+        arrive_at = arrive_at_tsc;
+        arms = 0;
+        polls = 0;
+        delivered = false;
+    }
+
+    fn arm() bool {
+        arms += 1;
+        return !delivered and platform.now >= arrive_at;
+    }
+
+    fn poll() void {
+        polls += 1;
+        if (delivered or platform.now < arrive_at) return;
+        delivered = true;
+        scheduler.wake_all(.poll, 9);
+    }
+};
+
+fn wait_for_device(_: u64) callconv(.c) u32 {
+    scheduler.waker = .{ .arm = &FakeDevice.arm, .poll = &FakeDevice.poll };
+    // No deadline: only the device can wake it, and the scheduler halts (bounded) meanwhile.
+    const woken = scheduler.block(.poll, 9, scheduler.deadline_none);
+    check(woken, @src());
+    check(platform.now >= FakeDevice.arrive_at, @src());
+    return 0;
+}
+
+test "a task blocked with no deadline waits, halting, for a device that can wake it" {
+    FakeDevice.reset(2500 * ms);
+    try expect_clean(host.run(&wait_for_device, 0));
+    // Each halt lasts at most idle_device_halt_ns_max (1 s): three halts to reach 2.5 s, each
+    // armed first and polled after.
+    try testing.expectEqual(@as(u64, 3), platform.halts);
+    try testing.expectEqual(@as(u32, 3), FakeDevice.arms);
+    try testing.expectEqual(@as(u32, 3), FakeDevice.polls);
+    try testing.expect(std.mem.indexOf(u8, platform.output(), "deadlock") == null);
+}
+
+fn wait_for_device_already_there(_: u64) callconv(.c) u32 {
+    scheduler.waker = .{ .arm = &FakeDevice.arm, .poll = &FakeDevice.poll };
+    check(scheduler.block(.poll, 9, scheduler.deadline_after(100 * ms)), @src());
+    return 0;
+}
+
+test "work already waiting when the device is armed is polled, without a halt" {
+    FakeDevice.reset(0);
+    try expect_clean(host.run(&wait_for_device_already_there, 0));
+    try testing.expectEqual(@as(u64, 0), platform.halts);
+    try testing.expectEqual(@as(u32, 1), FakeDevice.arms);
+    try testing.expectEqual(@as(u32, 1), FakeDevice.polls);
+}

@@ -2,19 +2,22 @@
 //! when the CPU has it (one MSR write arms the timer at an absolute TSC value); otherwise the
 //! one-shot timer, its rate measured against the TSC on first use (QEMU TCG).
 //!
-//! Interrupts stay off in ring 3 (the scheduler is cooperative and devices are polled): they
-//! are enabled only inside `halt_until`, so the timer interrupt just ends the halt.
+//! Interrupts stay off in ring 3 (the scheduler is cooperative): they are enabled only inside
+//! `halt_until`, so the timer interrupt, or a device interrupt (device_interrupts.zig), just
+//! ends the halt.
 //!
-//! Before the first halt enables interrupts, every interrupt source the kernel does not use is
-//! masked (mask_legacy_interrupts): Firecracker runs KVM's 8259 PIC unprogrammed (vector base 0,
-//! nothing masked) and sets LINT0 to ExtINT and LINT1 to NMI (vmm/src/arch/x86_64/interrupts.rs,
-//! set_lint), so a disk completion would otherwise arrive as vector 5, where #BR lives. The
-//! IOAPIC needs nothing: its redirection entries are masked at reset on both VMMs (KVM's
-//! kvm_ioapic_reset in arch/x86/kvm/ioapic.c, QEMU's ioapic_reset_common in
-//! hw/intc/ioapic_common.c) and the kernel never unmasks one; virtio-mmio has no MSI. The other
-//! LVT entries (error, thermal, performance counter) are masked at reset (Intel SDM vol. 3A,
-//! 11.4.7) and neither VMM changes them. Lazily, on the first halt rather than at entry: a
-//! run that never halts pays nothing, and these are VM exits (~15 µs each under nested KVM).
+//! Before the first halt enables interrupts, or before a device's line is routed, every
+//! interrupt source the kernel does not use is masked (mask_legacy_interrupts): Firecracker runs
+//! KVM's 8259 PIC unprogrammed (vector base 0, nothing masked) and sets LINT0 to ExtINT and
+//! LINT1 to NMI (vmm/src/arch/x86_64/interrupts.rs, set_lint), so a disk completion would
+//! otherwise arrive as vector 5, where #BR lives; QEMU sends every GSI below 16 to its 8259 as
+//! well as to the IOAPIC (hw/i386/x86.c gsi_handler). The IOAPIC's redirection entries are
+//! masked at reset on both VMMs (KVM's kvm_ioapic_reset in arch/x86/kvm/ioapic.c, QEMU's
+//! ioapic_reset_common in hw/intc/ioapic_common.c); the kernel unmasks only the pins of devices
+//! it routes (device_interrupts.zig); virtio-mmio has no MSI. The other LVT entries (error,
+//! thermal, performance counter) are masked at reset (Intel SDM vol. 3A, 11.4.7) and neither
+//! VMM changes them. Lazily, on the first halt or route rather than at entry: a run that never
+//! halts pays nothing, and these are VM exits (~15 µs each under nested KVM).
 const std = @import("std");
 const assert = std.debug.assert;
 const cpu = @import("cpu.zig");
@@ -71,6 +74,14 @@ fn init() void {
     tsc_deadline = cpu.cpuid(1, 0).ecx & (1 << 24) != 0;
     if (!tsc_deadline) calibrate();
     ready = true;
+}
+
+/// Ring 0: sets the LAPIC up now if no halt has yet (device_interrupts.route: a device may
+/// interrupt before the first halt, and a software-disabled LAPIC drops its interrupt).
+pub fn enable() void {
+    assert(!cpu.in_ring3());
+    if (!ready) init();
+    assert(ready);
 }
 
 /// Masks every line of both PICs (OCW1; an unprogrammed PIC takes it too) and the LAPIC's

@@ -4,6 +4,7 @@
 //!   - a CPU exception (vectors 0–31 that frame.zig cannot tell from a device): fatal, reported
 //!     by exceptions.zig;
 //!   - the APIC timer (ends a halt) and the APIC's spurious vector (no EOI);
+//!   - a device line a driver routed (device_interrupts.zig: acknowledged, noted for ring 3);
 //!   - any other interrupt the VMM raises (a device line no driver claims, a vector below 32
 //!     that frame.zig identifies as a device interrupt, a vector beyond the IDT): counted and
 //!     logged once by exceptions.zig, acknowledged, and otherwise ignored — never fatal.
@@ -14,6 +15,7 @@ const constants = @import("../../constants.zig");
 const exceptions = @import("exceptions.zig");
 const supervisor = @import("supervisor.zig");
 const apic = @import("apic.zig");
+const device_interrupts = @import("device_interrupts.zig");
 const frame_module = @import("frame.zig");
 
 pub const InterruptFrame = frame_module.InterruptFrame;
@@ -42,6 +44,9 @@ export fn interrupt_dispatch(frame: *InterruptFrame) callconv(.c) void {
     if (frame.vector < constants.exception_vectors) return low_vector(frame);
     if (frame.vector == apic.vector_timer) return apic.timer_interrupt();
     if (frame.vector == apic.vector_spurious) return; // No EOI for a spurious interrupt.
+    if (device_interrupts.line_of_vector(frame.vector)) |line| {
+        return device_interrupts.handle(line);
+    }
     exceptions.unexpected_interrupt(@intCast(frame.vector), frame.rip);
     apic.end_of_interrupt();
 }

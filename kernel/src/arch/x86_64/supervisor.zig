@@ -15,6 +15,7 @@ const serial = @import("serial.zig");
 const pit = @import("pit.zig");
 const vm_exit = @import("vm_exit.zig");
 const apic = @import("apic.zig");
+const device_interrupts = @import("device_interrupts.zig");
 
 pub const Operation = enum(u64) {
     /// a = address, b = length: write bytes to the serial console; returns bytes written.
@@ -30,6 +31,10 @@ pub const Operation = enum(u64) {
     /// a = 2 MiB-aligned address, b = page-table pages (c of them, consecutive): maps
     /// [a, a + c × 2 MiB) through those 4 KiB page tables, then flushes the TLB. Returns 0.
     map_page_tables = 6,
+    /// a = GSI | trigger << 8 (0 edge, 1 level), b = the device's InterruptStatus register
+    /// address, c = its InterruptACK register address: enables the LAPIC, routes the GSI to a
+    /// device vector of its own and unmasks it (device_interrupts.zig). Returns the line.
+    route_device_interrupt = 7,
 };
 
 pub const refused: u64 = std.math.maxInt(u64);
@@ -62,6 +67,15 @@ pub fn dispatch(operation_raw: u64, a: u64, b: u64, c: u64) u64 {
             return 0;
         },
         .map_page_tables => return map_page_tables(a, b, c),
+        .route_device_interrupt => {
+            if (a >> 9 != 0) return refused;
+            const trigger: device_interrupts.Trigger = @enumFromInt(@as(u32, @intCast(a >> 8)));
+            const acknowledge: device_interrupts.Acknowledge = .{
+                .status_address = b,
+                .ack_address = c,
+            };
+            return device_interrupts.route(@intCast(a & 0xff), trigger, acknowledge) catch refused;
+        },
     }
 }
 

@@ -12,6 +12,7 @@ const std = @import("std");
 const ukernel = @import("ukernel");
 const sys = @import("sys.zig");
 const check = @import("check.zig");
+const net = @import("net.zig");
 const abi = sys.abi;
 const E = abi.Error;
 
@@ -77,6 +78,7 @@ pub fn run(context: ukernel.Context) u8 {
     log_checks();
     trace_checks();
     random_checks();
+    net.run();
     guard_page_checks();
     kernel_memory_checks();
     second_joiner_checks();

@@ -23,6 +23,7 @@
 const std = @import("std");
 const ukernel = @import("ukernel");
 const sys = @import("sys.zig");
+const fuzz_net = @import("fuzz_net.zig");
 const abi = sys.abi;
 const E = abi.Error;
 
@@ -124,16 +125,32 @@ fn failure(what: []const u8, comptime format: []const u8, arguments: anytype) vo
 
 /// Counts a call and checks its error is one the definition lists for it.
 fn result(comptime call: []const u8, value: i64, comptime allowed: []const E) i64 {
+    return result_of(call, value, allowed);
+}
+
+/// result, for names known at run time only (fuzz_net.zig's calls).
+fn result_of(call: []const u8, value: i64, allowed: []const E) i64 {
     calls += 1;
-    inline for (abi.calls, 0..) |c, index| {
-        if (comptime std.mem.eql(u8, c.name, call)) per_call[index] += 1;
+    for (abi.calls, 0..) |c, index| {
+        if (std.mem.eql(u8, c.name, call)) per_call[index] += 1;
     }
     if (value >= 0) return value;
     errors += 1;
     for (allowed) |code| if (value == sys.err(code)) return value;
     undocumented += 1;
+    // The net.* calls list every error they return: any other is a broken contract.
+    if (std.mem.startsWith(u8, call, "net.")) failure(call, "returned {s}, not in its documented errors", .{sys.name(value)});
     if (undocumented <= 10) ukernel.print("note fuzz: {s} returned {s} ({d}), not in its documented errors\n", .{ call, sys.name(value), value });
     return value;
+}
+
+fn net_failure(what: []const u8, message: []const u8, value: u64) void {
+    failure(what, "{s} ({d})", .{ message, value });
+}
+
+fn net_range(rng: *sys.Rng, length_max: u64) fuzz_net.Range {
+    const r = scratch_range(rng, length_max);
+    return .{ .pointer = r.pointer, .length = r.length, .valid = r.valid };
 }
 
 // ---- Argument generators ----------------------------------------------------------------------------
@@ -199,6 +216,8 @@ fn pick_handle(rng: *sys.Rng) u32 {
     const roll = rng.below(100);
     const h: u32 = if (roll < 55 and entry_count > 0)
         entries[@intCast(rng.below(entry_count))].handle
+    else if (roll < 58 and fuzz_net.any(rng) != null)
+        fuzz_net.any(rng).?
     else if (roll < 62)
         abi.handle_console
     else if (roll < 70)
@@ -436,8 +455,10 @@ const Op = enum {
     event,
     now,
     random,
+    /// One of fuzz_net.zig's net.* calls.
+    net,
 };
-const weights = [_]u8{ 4, 4, 2, 5, 1, 4, 6, 5, 5, 5, 4, 8, 8, 3, 5, 2, 3, 5, 5, 3, 3, 3, 3, 2, 4 };
+const weights = [_]u8{ 4, 4, 2, 5, 1, 4, 6, 5, 5, 5, 4, 8, 8, 3, 5, 2, 3, 5, 5, 3, 3, 3, 3, 2, 4, 24 };
 comptime {
     std.debug.assert(weights.len == @typeInfo(Op).@"enum".fields.len);
 }
@@ -446,6 +467,19 @@ const weight_total = blk: {
     for (weights) |w| total += w;
     break :blk total;
 };
+
+const net_weight_total = blk: {
+    var total: u64 = 0;
+    for (fuzz_net.weights) |w| total += w;
+    break :blk total;
+};
+comptime {
+    std.debug.assert(fuzz_net.weights.len == @typeInfo(fuzz_net.Op).@"enum".fields.len);
+}
+const now_index = for (abi.calls, 0..) |c, index|
+{
+    if (std.mem.eql(u8, c.name, "clock.now_ns")) break index;
+} else unreachable;
 
 fn pick_op(rng: *sys.Rng) Op {
     var roll = rng.below(weight_total);
@@ -464,6 +498,13 @@ pub fn run(arguments: []const [*:0]const u8) u8 {
     const seed: u64 = if (arguments.len > 1) std.fmt.parseInt(u64, std.mem.span(arguments[1]), 0) catch 1 else 1;
     var rng: sys.Rng = .{ .state = seed };
     layout = sys.stack_layout();
+    fuzz_net.init(.{
+        .result = &result_of,
+        .failure = &net_failure,
+        .pick_handle = &pick_handle,
+        .scratch_range = &net_range,
+        .is_socket = &fuzz_net.is_socket,
+    });
     for (&text, 0..) |*byte, index| byte.* = "abcdefghijklmnopqrstuvwxyz0123456789._"[index % 38];
     text[text.len - 1] = '\n';
     for (&scratch, 0..) |*byte, index| byte.* = @truncate(index *% 31);
@@ -515,6 +556,7 @@ pub fn run(arguments: []const [*:0]const u8) u8 {
         if (sys.mem_free(a.address, a.bytes) != 0) cleanup_errors += 1;
     }
     allocation_count = 0;
+    cleanup_errors += fuzz_net.cleanup();
     var i: usize = 0;
     while (i < entry_count) {
         const entry = entries[i];
@@ -554,6 +596,7 @@ pub fn run(arguments: []const [*:0]const u8) u8 {
     if (clock_backwards_in_worker) failure("clock", "now_ns went backwards in a worker", .{});
 
     ukernel.print("fuzz: calls={d} errors={d}\n", .{ calls, errors });
+    fuzz_net.report();
     ukernel.print("fuzz: detail loop_ms={d} undocumented={d} anomalies={d} spawned={d} worker_iterations={d} round_trips={d} cleanup_errors={d} output_budget_left={d}\n", .{ loop_ns / 1_000_000, undocumented, anomalies, spawned, worker_iterations, round_trips, cleanup_errors, output_budget });
     var line: [1024]u8 = undefined;
     var writer = std.Io.Writer.fixed(&line);
@@ -640,7 +683,7 @@ fn step(rng: *sys.Rng, op: Op) void {
             // io.read blocks on an empty channel: only read one that has a message or is closed.
             if (entry) |e| if ((e.kind == .channel and !e.closed and e.queued == 0) or e.kind == .foreign) return step(rng, .recv);
             const b = scratch_range(rng, 65536 + 16);
-            const r = result("io.read", sys.io_read(h, b.pointer, b.length), &.{ .bad_handle, .bad_pointer, .too_large, .closed, .unsupported });
+            const r = result("io.read", sys.io_read(h, b.pointer, b.length), &.{ .bad_handle, .bad_pointer, .too_large, .closed, .unsupported, .would_block, .not_connected, .connection_reset, .no_route, .no_memory, .connection_refused, .timed_out });
             if (entry) |e| received(e, r, "io.read");
         },
         .write => {
@@ -653,13 +696,13 @@ fn step(rng: *sys.Rng, op: Op) void {
                 if (b.valid) b.pointer = sys.addr(&text) + text.len - b.length;
                 if (b.valid and b.length > 0 and output_budget <= 0) b = .{ .pointer = 0, .length = 4, .valid = false };
                 if (rng.chance(5)) b = .{ .pointer = sys.addr(&scratch), .length = abi.write_bytes_max + 1 + rng.below(100), .valid = false };
-                const r = result("io.write", sys.io_write(h, b.pointer, b.length), &.{ .bad_handle, .bad_pointer, .too_large, .closed, .unsupported });
+                const r = result("io.write", sys.io_write(h, b.pointer, b.length), &.{ .bad_handle, .bad_pointer, .too_large, .closed, .unsupported, .would_block, .not_connected, .connection_reset, .no_route, .no_memory, .connection_refused, .timed_out });
                 if (r > 0) output_budget -= 1;
                 if (r >= 0 and !b.valid) failure("io.write", "console accepted invalid range 0x{x}+{d}", .{ b.pointer, b.length });
                 return;
             }
             const b = scratch_range(rng, 65536 + 16);
-            const r = result("io.write", sys.io_write(h, b.pointer, b.length), &.{ .bad_handle, .bad_pointer, .too_large, .closed, .unsupported });
+            const r = result("io.write", sys.io_write(h, b.pointer, b.length), &.{ .bad_handle, .bad_pointer, .too_large, .closed, .unsupported, .would_block, .not_connected, .connection_reset, .no_route, .no_memory, .connection_refused, .timed_out });
             if (entry) |e| sent(e, r, b, "io.write");
         },
         .close => {
@@ -668,6 +711,7 @@ fn step(rng: *sys.Rng, op: Op) void {
             if (h == abi.handle_console) return step(rng, .self);
             if (entry) |e| if (e.kind == .worker or e.kind == .foreign) return step(rng, .self);
             const r = result("io.close", sys.io_close(h), &.{ .bad_handle, .unsupported });
+            if (r >= 0) fuzz_net.forget(h);
             if (entry) |e| {
                 if (r >= 0) switch (e.kind) {
                     .channel => {
@@ -859,9 +903,17 @@ fn step(rng: *sys.Rng, op: Op) void {
                 if (!name.valid or name.length > abi.name_bytes_max) failure("trace.event", "accepted name 0x{x}+{d}", .{ name.pointer, name.length });
             }
         },
+        .net => {
+            var roll = rng.below(net_weight_total);
+            for (fuzz_net.weights, 0..) |w, index| {
+                if (roll < w) return fuzz_net.step(rng, @enumFromInt(index));
+                roll -= w;
+            }
+            unreachable;
+        },
         .now => {
             calls += 1;
-            per_call[abi.calls.len - 2] += 1;
+            per_call[now_index] += 1;
             const t = sys.now();
             if (t < last_now) failure("clock.now_ns", "went backwards from {d} to {d}", .{ last_now, t });
             last_now = t;

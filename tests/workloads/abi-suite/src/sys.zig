@@ -177,6 +177,59 @@ pub fn random_fill(buffer: u64, length: u64) i64 {
     return Raw("random_fill", fn (u64, u64) callconv(.c) i64)(buffer, length);
 }
 
+pub fn net_socket(kind: u32, flags: u32) i64 {
+    return table.net_socket(kind, flags);
+}
+pub fn net_bind(h: u32, address: u64) i64 {
+    return Raw("net_bind", fn (u32, u64) callconv(.c) i64)(h, address);
+}
+pub fn net_listen(h: u32, backlog: u32) i64 {
+    return table.net_listen(h, backlog);
+}
+pub fn net_accept(h: u32, peer: u64, flags: u32) i64 {
+    return Raw("net_accept", fn (u32, u64, u32) callconv(.c) i64)(h, peer, flags);
+}
+pub fn net_connect(h: u32, address: u64) i64 {
+    return Raw("net_connect", fn (u32, u64) callconv(.c) i64)(h, address);
+}
+pub fn net_send(h: u32, data: u64, length: u64, flags: u32) i64 {
+    return Raw("net_send", fn (u32, u64, u64, u32) callconv(.c) i64)(h, data, length, flags);
+}
+pub fn net_recv(h: u32, buffer: u64, length: u64, flags: u32) i64 {
+    return Raw("net_recv", fn (u32, u64, u64, u32) callconv(.c) i64)(h, buffer, length, flags);
+}
+pub fn net_sendto(h: u32, data: u64, length: u64, address: u64, flags: u32) i64 {
+    return Raw("net_sendto", fn (u32, u64, u64, u64, u32) callconv(.c) i64)(h, data, length, address, flags);
+}
+pub fn net_recvfrom(h: u32, buffer: u64, length: u64, address: u64, flags: u32) i64 {
+    return Raw("net_recvfrom", fn (u32, u64, u64, u64, u32) callconv(.c) i64)(h, buffer, length, address, flags);
+}
+pub fn net_shutdown(h: u32, how: u32) i64 {
+    return table.net_shutdown(h, how);
+}
+pub fn net_local_address(h: u32, address: u64) i64 {
+    return Raw("net_local_address", fn (u32, u64) callconv(.c) i64)(h, address);
+}
+pub fn net_peer_address(h: u32, address: u64) i64 {
+    return Raw("net_peer_address", fn (u32, u64) callconv(.c) i64)(h, address);
+}
+pub fn net_set_option(h: u32, option: u32, value: u64) i64 {
+    return table.net_set_option(h, option, value);
+}
+pub fn net_get_option(h: u32, option: u32) i64 {
+    return table.net_get_option(h, option);
+}
+pub fn net_resolve(host: u64, length: u64, addresses: u64, count: u32, timeout_ns: u64) i64 {
+    return Raw("net_resolve", fn (u64, u64, u64, u32, u64) callconv(.c) i64)(host, length, addresses, count, timeout_ns);
+}
+
+/// 127.0.0.1:port (or a.b.c.d:port).
+pub fn inet4(a: u8, b: u8, c: u8, d: u8, port: u16) abi.SocketAddress {
+    var address: abi.SocketAddress = .{ .family = abi.family_inet4, .port = port, .address = @splat(0) };
+    address.address[0..4].* = .{ a, b, c, d };
+    return address;
+}
+
 // ---- Helpers ----------------------------------------------------------------------------------
 
 pub fn addr(pointer: anytype) u64 {
