@@ -137,7 +137,7 @@ ip link set eth0 up
 if [ -n "$gw" ]; then ip route add default via "$gw"; fi
 read up idle < /proc/uptime
 echo "bench-init: eth0 $addr up at $up s; exec $server"
-if [ "$server" = host ]; then exec /bin/server; fi
+if [ "$server" = host ]; then exec /bin/server 80; fi
 exec httpd -f -p 80 -h /www
 `;
 }
@@ -190,14 +190,35 @@ export function buildInitramfs(parts, server) {
 }
 
 /**
+ * The host's TSC frequency in kHz, which a TCG guest's TSC runs at (QEMU 7.2 without icount reads
+ * the host's TSC): from the host kernel's own calibration in `dmesg` ("tsc: Refined TSC
+ * clocksource calibration" or "tsc: Detected N MHz"), else /proc/cpuinfo's "cpu MHz". Returns
+ * { khz, source }, or null when neither says.
+ */
+export function hostTscKhz() {
+  const log = command('dmesg', [], { check: false, timeoutMs: 5000 }).stdout ?? '';
+  const refined = /tsc: Refined TSC clocksource calibration: ([\d.]+) MHz/.exec(log);
+  const detected = /tsc: Detected ([\d.]+) MHz/.exec(log);
+  const fromLog = refined ?? detected;
+  if (fromLog !== null) return { khz: Math.round(Number(fromLog[1]) * 1000), source: 'dmesg' };
+  const cpuinfo = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+  return cpuinfo === null ? null : { khz: Math.round(Number(cpuinfo[1]) * 1000), source: '/proc/cpuinfo' };
+}
+
+/**
  * QEMU argv for the Linux guest: microvm with ACPI (see the header), TCG, the same memory and
  * vCPU count as the ukernel side, serial on stdio, and one virtio-net device on `netdev` (a
- * `-netdev` value: user with hostfwd, or tap). `address` is CIDR, `gateway` may be null.
+ * `-netdev` value: user with hostfwd, or tap). `address` is CIDR, `gateway` may be null,
+ * `tscKhz` from hostTscKhz (or null).
  */
-export function linuxQemuArgs({ parts, initramfs, netdev, address, gateway, server }) {
+export function linuxQemuArgs({ parts, initramfs, netdev, address, gateway, server, tscKhz }) {
   const cmdline = [
     'console=ttyS0',
     'quiet',
+    // Under TCG on a loaded host, calibrating the TSC against the PIT fails now and then
+    // ("tsc: Unable to calibrate against PIT"; microvm has no HPET or PM timer), and the boot
+    // then hangs; the host's TSC frequency, given here, skips that calibration.
+    ...(tscKhz == null ? [] : [`tsc_early_khz=${tscKhz}`]),
     'panic=-1',
     'rdinit=/init',
     `bench.addr=${address}`,

@@ -13,6 +13,7 @@ const LABELS = {
   'ukernel-tap': 'ukernel, tap (netns)',
   host: 'host process, loopback',
   'linux-user': 'Linux guest, user net',
+  'linux-tap': 'Linux guest, tap (netns)',
 };
 
 /** { median, p90, min, max, n } of `samples` (nearest-rank p90), or null when there are none. */
@@ -51,6 +52,7 @@ export function formatReport(result) {
     req_s_user_vs_host: ratio(med(http, 'ukernel-user', 'req_s'), med(http, 'host', 'req_s')),
     req_s_tap_vs_host: ratio(med(http, 'ukernel-tap', 'req_s'), med(http, 'host', 'req_s')),
     tcg_req_s_ukernel_vs_linux: ratio(med(tcg, 'ukernel-user', 'req_s'), med(tcg, 'linux-user', 'req_s')),
+    tcg_req_s_ukernel_vs_linux_tap: ratio(med(tcg, 'ukernel-tap', 'req_s'), med(tcg, 'linux-tap', 'req_s')),
     tcg_first200_linux_vs_ukernel: ratio(med(tcg, 'linux-user', 'first200_ms'), med(tcg, 'ukernel-user', 'first200_ms')),
   };
   const listening = cold.entry_to_listening_ms?.median ?? null;
@@ -70,7 +72,12 @@ export function formatReport(result) {
     cold_start: cold,
     http,
     bulk,
-    tcg: { linux_kernel: result.tcg.linux_kernel ?? null, linux_server: result.tcg.linux_server ?? null, ...tcg },
+    tcg: {
+      linux_kernel: result.tcg.linux_kernel ?? null,
+      linux_server: result.tcg.linux_server ?? null,
+      linux_tsc: result.tcg.linux_tsc ?? null,
+      ...tcg,
+    },
     ratios,
     targets,
     skipped: result.skipped,
@@ -119,19 +126,20 @@ function textLines(result, j) {
     );
   }
   lines.push(`  target: tap ≥ ${TARGETS.tap_req_s_vs_host_min}× the host process: ${met(j.targets.tap_req_s_vs_host)}`);
-  lines.push(`(c) TCP bulk (curl), Gbit/s median (min–max)   guest → host         host → guest`);
+  lines.push(`(c) TCP bulk (curl), Gbit/s median (min–max)   GET /bytes (guest → host)  POST /echo (both ways)`);
   for (const kind of ['ukernel-user', 'ukernel-tap', 'host']) {
     const b = j.bulk[kind];
     const cell = (s) =>
       s == null ? '—'.padEnd(20) : `${s.median.toFixed(3)} (${s.min.toFixed(3)}–${s.max.toFixed(3)})`.padEnd(20);
     if (b === undefined) lines.push(`  ${LABELS[kind].padEnd(44)} not measured${skipNote(result, kind)}`);
-    else lines.push(`  ${LABELS[kind].padEnd(44)} ${cell(b.guest_to_host_gbit_s)} ${cell(b.host_to_guest_gbit_s)}`);
+    else lines.push(`  ${LABELS[kind].padEnd(44)} ${cell(b.guest_to_host_gbit_s)}       ${cell(b.echo_both_ways_gbit_s)}`);
   }
   lines.push(
     `(d) TCG, QEMU microvm, 1 vCPU: ${j.tcg.linux_kernel ?? 'no Linux guest'} serving ${j.tcg.linux_server ?? '—'}, vs ukernel`,
   );
+  if (j.tcg.linux_tsc !== null) lines.push(`  Linux guest: 256 MiB, static address, tsc_early_khz ${j.tcg.linux_tsc}`);
   lines.push(`${' '.repeat(36)}boot → first 200 ms (median)   req/s    p50 ms   p99 ms`);
-  for (const kind of ['ukernel-user', 'linux-user']) {
+  for (const kind of ['ukernel-user', 'linux-user', 'ukernel-tap', 'linux-tap']) {
     const t = j.tcg[kind];
     if (t === undefined) lines.push(`  ${LABELS[kind].padEnd(34)} not measured${skipNote(result, kind)}`);
     else
@@ -141,7 +149,8 @@ function textLines(result, j) {
       );
   }
   lines.push(
-    `  req/s ukernel ÷ Linux: ${fixed(j.ratios.tcg_req_s_ukernel_vs_linux, 2)}×; boot → 200 Linux ÷ ukernel: ` +
+    `  req/s ukernel ÷ Linux: user net ${fixed(j.ratios.tcg_req_s_ukernel_vs_linux, 2)}×, ` +
+      `tap ${fixed(j.ratios.tcg_req_s_ukernel_vs_linux_tap, 2)}×; boot → 200 Linux ÷ ukernel: ` +
       `${fixed(j.ratios.tcg_first200_linux_vs_ukernel, 1)}×; target ≥ ${TARGETS.tcg_req_s_vs_linux_min}× the Linux guest: ${met(j.targets.tcg_req_s_vs_linux)}`,
   );
   for (const [key, reason] of Object.entries(j.skipped)) lines.push(`skipped ${key}: ${reason}`);

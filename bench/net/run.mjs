@@ -20,7 +20,9 @@
 // is bounded; VMs, servers and the namespace are removed on exit and on Ctrl-C.
 //
 // usage: node bench/net/run.mjs [--runs N] [--seconds S] [--connections C] [--bulk-mib M]
-//                               [--accel auto|kvm|tcg] [--no-tap] [--no-linux] [--quick] [--json]
+//                               [--accel auto|kvm|tcg] [--only a,b,c,d] [--no-tap] [--no-linux]
+//                               [--quick] [--json]
+// (--only: the sections to run, default all; b and c always run together.)
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,8 +31,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { failer, kvmUsable } from '../lib.mjs';
 import { buildHostServer } from './host-server.mjs';
-import { curlTransfer, freePort, waitFor200, waitFor200InNamespace } from './http.mjs';
-import { buildInitramfs, LINUX_MEMORY_MIB, linuxParts, linuxQemuArgs } from './linux-guest.mjs';
+import { curlBulk, freePort, waitFor200, waitFor200InNamespace } from './http.mjs';
+import { buildInitramfs, hostTscKhz, LINUX_MEMORY_MIB, linuxParts, linuxQemuArgs } from './linux-guest.mjs';
 import { createTapNamespace, tapUnavailable } from './netns.mjs';
 import { installCleanup, onCleanup, startChild, stop } from './procs.mjs';
 import { formatReport } from './report.mjs';
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     accel: { type: 'string', default: 'auto' },
     'no-tap': { type: 'boolean', default: false },
     'no-linux': { type: 'boolean', default: false },
+    only: { type: 'string', default: 'a,b,c,d' },
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -63,12 +66,20 @@ const runs = integer('runs', values.runs ?? (quick ? '1' : '5'), 1, 100);
 const seconds = integer('seconds', values.seconds ?? (quick ? '1' : '5'), 1, 60);
 const connections = integer('connections', values.connections, 1, 1000);
 const bulkMib = integer('bulk-mib', values['bulk-mib'] ?? (quick ? '4' : '64'), 1, 1024);
+const sections = new Set(values.only.split(','));
+for (const section of sections)
+  if (!['a', 'b', 'c', 'd'].includes(section)) fail(`--only takes a, b, c, d (comma-separated), got ${section}`);
+if (sections.has('c')) sections.add('b'); // (b) and (c) run on the same started servers
 const accel = values.accel === 'auto' ? (kvmUsable() ? 'kvm' : 'tcg') : values.accel;
 if (!['kvm', 'tcg'].includes(accel)) fail(`--accel must be auto, kvm or tcg, got ${values.accel}`);
 
 // Bounds: a guest or server that has not answered 200 by then has failed (TCG boots slowly).
 const BOOT_DEADLINE_MS = { kvm: 30_000, tcg: 180_000 };
 const BULK_TIMEOUT_MS = 120_000;
+// The http template's limits (examples/http-server/README.md): GET /bytes answers at most
+// 16 MiB, POST /echo takes bodies of at most 2 MiB.
+const BYTES_ANSWER_MAX = 16 << 20;
+const ECHO_BODY_MAX = 2 << 20;
 const WRK_THREADS = 1; // 2 cores: one for wrk, one for the server (networking.md §7)
 // Runs of (d): each boots two guests under TCG (a few seconds each).
 const tcgRuns = Math.min(runs, 3);
@@ -117,12 +128,15 @@ else {
   else namespace = createTapNamespace(say);
 }
 let linux = null;
-if (values['no-linux']) skip('linux_guest', '--no-linux');
+if (values['no-linux'] || !sections.has('d')) skip('linux_guest', values['no-linux'] ? '--no-linux' : 'not in --only');
 else {
   try {
     const parts = linuxParts(say);
     const server = host.unavailable ? null : host.path;
-    linux = { parts, initramfs: buildInitramfs(parts, server), server };
+    const tsc = hostTscKhz();
+    linux = { parts, initramfs: buildInitramfs(parts, server), server, tscKhz: tsc?.khz ?? null };
+    result.tcg.linux_tsc =
+      tsc === null ? 'not known: the guest calibrates (may hang under load)' : `${tsc.khz} kHz from ${tsc.source}`;
     result.tcg.linux_kernel = parts.version;
     result.tcg.linux_server =
       server === null ? 'busybox httpd (no host-built template server yet)' : 'the template server (host build)';
@@ -130,8 +144,8 @@ else {
     skip('linux_guest', `cannot build the Linux guest: ${err.message}`);
   }
 }
-const bulkFile = join(work, 'bulk.bin');
-writeFileSync(bulkFile, randomBytes(result.bulk_bytes));
+const echoFile = join(work, 'echo.bin');
+writeFileSync(echoFile, randomBytes(Math.min(result.bulk_bytes, ECHO_BODY_MAX)));
 
 // ---------------------------------------------------------------- servers
 /** A started server: { url, ns, handle, stop() } — url is the base the clients use. */
@@ -160,6 +174,13 @@ async function startTarget(kind, { accelerator = accel } = {}) {
     const args = linuxQemuArgs({ ...linux, netdev, address: '10.0.2.15/24', gateway: '10.0.2.2' });
     handle = startChild('qemu-system-x86_64', args, { cwd: work });
     url = `http://127.0.0.1:${port}`;
+  } else if (kind === 'linux-tap') {
+    const netdev = `tap,id=n0,ifname=${namespace.tap},script=no,downscript=no`;
+    const address = `${namespace.guestAddress}/${namespace.prefixBits}`;
+    const args = linuxQemuArgs({ ...linux, netdev, address, gateway: namespace.hostAddress });
+    handle = startChild('ip', ['netns', 'exec', namespace.ns, 'qemu-system-x86_64', ...args], { cwd: work });
+    url = `http://${namespace.guestAddress}:${GUEST_PORT}`;
+    ns = namespace.ns;
   } else throw new Error(`unknown target ${kind}`);
   const what = `${kind} (${accelerator})`;
   let answered;
@@ -225,20 +246,7 @@ async function underLoad() {
           return null;
         });
         if (w !== null) push(result.http, kind, w);
-        for (const [direction, path, file] of [
-          ['guest_to_host', `/bytes?n=${result.bulk_bytes}`, null],
-          ['host_to_guest', '/echo', bulkFile],
-        ]) {
-          const b = await curlTransfer(t.ns, `${t.url}${path}`, {
-            bytes: result.bulk_bytes,
-            file,
-            timeoutMs: BULK_TIMEOUT_MS,
-          }).catch((err) => {
-            failed(`bulk ${direction} ${kind}`, err);
-            return null;
-          });
-          if (b !== null) push(result.bulk, kind, { [`${direction}_gbit_s`]: b.gbit_s });
-        }
+        await bulk(kind, t);
       }
       progress(`(b)(c) run ${index + 1}/${runs}`);
     }
@@ -247,10 +255,39 @@ async function underLoad() {
   }
 }
 
+/**
+ * (c) on one started target: GET /bytes (the template answers at most BYTES_ANSWER_MAX per
+ * request) — guest → host — and POST /echo (bodies up to ECHO_BODY_MAX), whose answer carries
+ * the body back: both directions, counted as bytes up + bytes down over the whole time.
+ */
+async function bulk(kind, t) {
+  const total = result.bulk_bytes;
+  const getEach = Math.min(total, BYTES_ANSWER_MAX);
+  const echoEach = Math.min(total, ECHO_BODY_MAX);
+  try {
+    const down = await curlBulk(t.ns, `${t.url}/bytes?n=${getEach}`, {
+      count: Math.ceil(total / getEach),
+      bytesEach: getEach,
+      timeoutMs: BULK_TIMEOUT_MS,
+    });
+    push(result.bulk, kind, { guest_to_host_gbit_s: (down.bytes * 8) / down.seconds / 1e9 });
+    const echo = await curlBulk(t.ns, `${t.url}/echo`, {
+      count: Math.ceil(total / echoEach),
+      bytesEach: echoEach,
+      file: echoFile,
+      timeoutMs: BULK_TIMEOUT_MS,
+    });
+    push(result.bulk, kind, { echo_both_ways_gbit_s: (2 * echo.bytes * 8) / echo.seconds / 1e9 });
+  } catch (err) {
+    failed(`bulk ${kind}`, err);
+  }
+}
+
 // ---------------------------------------------------------------- (d) Linux guest vs ukernel, TCG
 async function underTcg() {
-  const kinds = template.unavailable ? [] : ['ukernel-user'];
-  if (linux !== null) kinds.push('linux-user');
+  const kinds = [];
+  if (!template.unavailable) kinds.push('ukernel-user', ...(namespace === null ? [] : ['ukernel-tap']));
+  kinds.push('linux-user', ...(namespace === null ? [] : ['linux-tap']));
   for (let index = 0; index < tcgRuns; index++) {
     for (const kind of kinds) {
       const t = await startTarget(kind, { accelerator: 'tcg' }).catch((err) => {
@@ -259,7 +296,7 @@ async function underTcg() {
       });
       if (t === null) continue;
       try {
-        const w = await runWrk(null, `${t.url}/`, { threads: WRK_THREADS, connections, seconds });
+        const w = await runWrk(t.ns, `${t.url}/`, { threads: WRK_THREADS, connections, seconds });
         push(result.tcg, kind, { first200_ms: t.first200_ms, ...w });
       } catch (err) {
         failed(`tcg wrk ${kind}`, err);
@@ -285,11 +322,9 @@ function progress(text) {
   if (!values.json && process.stderr.isTTY) process.stderr.write(`\r${text}   `);
 }
 
-if (!template.unavailable) {
-  await coldStart().catch((err) => failed('cold start', err));
-  await underLoad().catch((err) => failed('under load', err));
-}
-if (linux !== null) {
+if (!template.unavailable && sections.has('a')) await coldStart().catch((err) => failed('cold start', err));
+if (!template.unavailable && sections.has('b')) await underLoad().catch((err) => failed('under load', err));
+if (linux !== null && sections.has('d')) {
   await underTcg().catch((err) => failed('tcg', err));
 }
 if (!values.json && process.stderr.isTTY) process.stderr.write('\r');
