@@ -2,8 +2,12 @@
 // network namespace when one is given, so the load stays on this machine's own addresses).
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { run } from '../lib.mjs';
-import { sleep } from './procs.mjs';
+import { sleep, startChild, stop } from './procs.mjs';
+
+const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
 
 /** Between two probes of a server that is not up yet, in ms. */
 const PROBE_INTERVAL_MS = 5;
@@ -43,7 +47,7 @@ function probe(url) {
 
 /**
  * Polls `url` (from this process, so only for loopback addresses) until it answers 200; resolves
- * to the time of that answer (process.hrtime.bigint()). Rejects after `deadlineMs`, or as soon
+ * to the wall-clock time of that answer in ms since the epoch (performance.timeOrigin + now()). Rejects after `deadlineMs`, or as soon
  * as `handle` (a child from procs.startChild) exits, with the end of its output.
  */
 export async function waitFor200(url, { deadlineMs, handle, what }) {
@@ -54,7 +58,7 @@ export async function waitFor200(url, { deadlineMs, handle, what }) {
   });
   for (;;) {
     const status = await probe(url);
-    if (status === 200) return process.hrtime.bigint();
+    if (status === 200) return performance.timeOrigin + performance.now();
     if (exited !== null) {
       throw new Error(
         `${what} exited (code ${exited.code}, signal ${exited.signal}) before ${url} answered 200:\n${tail(handle)}`,
@@ -68,22 +72,23 @@ export async function waitFor200(url, { deadlineMs, handle, what }) {
 }
 
 /**
- * Polls `url` with curl inside namespace `ns` until it answers 200 (for guests only reachable
- * there). Same contract as waitFor200, coarser (a curl process per probe).
+ * Waits for `url` to answer 200 from inside namespace `ns` (probe.mjs run there, polling every
+ * 5 ms). Resolves to the wall-clock time of that answer in ms since the epoch (compare with
+ * `performance.timeOrigin + performance.now()`). Rejects past `deadlineMs`, or as soon as
+ * `handle` exits, with the end of its output.
  */
 export async function waitFor200InNamespace(ns, url, { deadlineMs, handle, what }) {
-  const started = Date.now();
-  for (;;) {
-    const [file, args] = inNamespace(ns, 'curl', ['-s', '-o', '/dev/null', '-m', '1', '-w', '%{http_code}', url]);
-    const status = (await run(file, args, { timeoutMs: 5000 })).stdout.trim();
-    if (status === '200') return process.hrtime.bigint();
-    if (handle && (handle.child.exitCode !== null || handle.child.signalCode !== null)) {
-      throw new Error(`${what} exited before ${url} answered 200:\n${tail(handle)}`);
-    }
-    if (Date.now() - started > deadlineMs)
-      throw new Error(`${what}: ${url} did not answer 200 within ${deadlineMs} ms:\n${tail(handle)}`);
-    await sleep(20);
+  const [file, args] = inNamespace(ns, process.execPath, [PROBE, url, String(deadlineMs)]);
+  const prober = startChild(file, args);
+  const first = await Promise.race([prober.exited.then((r) => ({ probe: r })), handle.exited.then((r) => ({ server: r }))]);
+  if (first.server !== undefined) {
+    await stop(prober);
+    throw new Error(
+      `${what} exited (code ${first.server.code}, signal ${first.server.signal}) before ${url} answered 200:\n${tail(handle)}`,
+    );
   }
+  if (first.probe.code !== 0) throw new Error(`${what}: ${prober.output().trim()}\n${tail(handle)}`);
+  return Number(prober.output().trim());
 }
 
 function tail(handle) {

@@ -1,5 +1,6 @@
 // bench/net's report: samples → summaries (median, p90, min, max), ratios against the baselines
 // of the same run, the issue's targets beside them (printed, not asserted), as text or JSON.
+import { cpus } from 'node:os';
 
 /** Targets from issue 9 (under KVM on the development machine; TCG for the Linux comparison). */
 export const TARGETS = {
@@ -41,21 +42,23 @@ const met = (ok) => (ok === null ? 'not measured' : ok ? 'met' : 'NOT met');
 
 /** Turns the raw `result` of run.mjs into { json, lines }. */
 export function formatReport(result) {
-  const cold = Object.fromEntries(Object.entries(result.cold_start).map(([key, samples]) => [key, summary(samples)]));
+  const cold = summarizeTable(result.cold_start);
   const http = summarizeTable(result.http);
   const bulk = summarizeTable(result.bulk);
   const tcgRaw = Object.fromEntries(Object.entries(result.tcg).filter(([, v]) => typeof v === 'object'));
   const tcg = summarizeTable(tcgRaw);
   const med = (table, kind, key) => table[kind]?.[key]?.median ?? null;
   const ratios = {
-    first200_ukernel_vs_host: ratio(cold.ukernel_first200_ms?.median, cold.host_first200_ms?.median),
+    first200_ukernel_vs_host: ratio(med(cold, 'ukernel-user', 'first200_ms'), med(cold, 'host', 'first200_ms')),
     req_s_user_vs_host: ratio(med(http, 'ukernel-user', 'req_s'), med(http, 'host', 'req_s')),
     req_s_tap_vs_host: ratio(med(http, 'ukernel-tap', 'req_s'), med(http, 'host', 'req_s')),
     tcg_req_s_ukernel_vs_linux: ratio(med(tcg, 'ukernel-user', 'req_s'), med(tcg, 'linux-user', 'req_s')),
     tcg_req_s_ukernel_vs_linux_tap: ratio(med(tcg, 'ukernel-tap', 'req_s'), med(tcg, 'linux-tap', 'req_s')),
     tcg_first200_linux_vs_ukernel: ratio(med(tcg, 'linux-user', 'first200_ms'), med(tcg, 'ukernel-user', 'first200_ms')),
   };
-  const listening = cold.entry_to_listening_ms?.median ?? null;
+  // The target is met when either network path meets it (tap: a static address; user: DHCP).
+  const listenings = ['ukernel-tap', 'ukernel-user'].map((kind) => med(cold, kind, 'listening_ms')).filter((x) => x !== null);
+  const listening = listenings.length === 0 ? null : Math.min(...listenings);
   const targets = {
     ...TARGETS,
     entry_to_listening: listening === null ? null : listening <= TARGETS.entry_to_listening_ms_max,
@@ -64,6 +67,7 @@ export function formatReport(result) {
       ratios.tcg_req_s_ukernel_vs_linux === null ? null : ratios.tcg_req_s_ukernel_vs_linux >= TARGETS.tcg_req_s_vs_linux_min,
   };
   const json = {
+    load_average: { start: result.load_average_start, end: result.load_average_end },
     accel: result.accel,
     runs: result.runs,
     quick: result.quick,
@@ -99,14 +103,25 @@ function textLines(result, j) {
     `bench/net: accel ${j.accel}, ${j.runs} run(s)${j.quick ? ' (--quick)' : ''}; ${wrk.version ?? 'wrk'}: ` +
       `-t${wrk.threads} -c${wrk.connections} -d${wrk.seconds}s --latency (keep-alive), GET /; bulk ${j.bulk_bytes >> 20} MiB by curl`,
   );
-  lines.push(`(a) cold start (${j.accel})${' '.repeat(17)}   median       p90       min       max`);
+  const load = j.load_average;
+  lines.push(
+    `  1-min load average ${load.start.toFixed(2)} at start, ${load.end.toFixed(2)} at end, on ${cpus().length} CPUs: ` +
+      'client, server and anything else running share them; compare figures within one run',
+  );
+  lines.push(`(a) cold start (${j.accel}): spawn → first 200 on GET /healthz; the guest's own clock from kernel entry`);
+  lines.push(`${' '.repeat(36)}    median       p90       min       max`);
   const c = j.cold_start;
-  lines.push(statsLine('ukernel run → first 200 (user net)', c.ukernel_first200_ms, 'ms', 1));
-  lines.push(statsLine('host process → first 200', c.host_first200_ms, 'ms', 1));
-  lines.push(statsLine('guest entry → ready (boot record)', c.entry_to_ready_ms, 'ms', 3));
-  lines.push(statsLine('guest entry → address configured', c.entry_to_net_ms, 'ms', 3));
-  lines.push(statsLine('guest entry → workload main', c.entry_to_main_ms, 'ms', 3));
-  lines.push(statsLine('guest entry → listening', c.entry_to_listening_ms, 'ms', 3));
+  for (const kind of ['ukernel-user', 'ukernel-tap', 'host']) {
+    const name = kind === 'host' ? 'host process' : `ukernel run, ${kind === 'ukernel-tap' ? 'tap' : 'user net'}`;
+    lines.push(statsLine(`${name} → first 200`, c[kind]?.first200_ms, 'ms', 1));
+    if (kind === 'host') continue;
+    if (c[kind] === undefined) continue;
+    lines.push(statsLine('  guest entry → ready (boot record)', c[kind].ready_ms, 'ms', 3));
+    lines.push(statsLine('  guest entry → address configured', c[kind].net_ms, 'ms', 3));
+    lines.push(statsLine('    of which configuration', c[kind].net_config_ms, 'ms', 3));
+    lines.push(statsLine('  guest entry → workload main', c[kind].start_ms, 'ms', 3));
+    lines.push(statsLine('  guest entry → listening', c[kind].listening_ms, 'ms', 3));
+  }
   lines.push(
     `  first 200, ukernel ÷ host process: ${fixed(j.ratios.first200_ukernel_vs_host, 1)}×; ` +
       `target entry → listening ≤ ${TARGETS.entry_to_listening_ms_max} ms (KVM): ${met(j.targets.entry_to_listening)}`,

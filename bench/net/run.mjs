@@ -25,7 +25,8 @@
 // (--only: the sections to run, default all; b and c always run together.)
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -92,6 +93,7 @@ const work = mkdtempSync(join(tmpdir(), 'ukernel-bench-net-'));
 onCleanup(() => rmSync(work, { recursive: true, force: true }));
 
 const result = {
+  load_average_start: loadavg()[0],
   accel,
   runs,
   quick,
@@ -151,7 +153,7 @@ writeFileSync(echoFile, randomBytes(Math.min(result.bulk_bytes, ECHO_BODY_MAX)))
 /** A started server: { url, ns, handle, stop() } — url is the base the clients use. */
 async function startTarget(kind, { accelerator = accel } = {}) {
   const deadlineMs = BOOT_DEADLINE_MS[accelerator];
-  const started = process.hrtime.bigint();
+  const started = performance.timeOrigin + performance.now();
   let url;
   let ns = null;
   let handle;
@@ -193,31 +195,21 @@ async function startTarget(kind, { accelerator = accel } = {}) {
     await stop(handle);
     throw err;
   }
-  return { url, ns, handle, first200_ms: Number(answered - started) / 1e6, stop: () => stop(handle) };
+  return { url, ns, handle, first200_ms: answered - started, stop: () => stop(handle) };
 }
 
 // ---------------------------------------------------------------- (a) cold start
 async function coldStart() {
-  const samples = { ukernel_first200_ms: [], host_first200_ms: [], entry_to_listening_ms: [], entry_to_ready_ms: [] };
-  const extra = { entry_to_net_ms: [], net_config_ms: [], entry_to_main_ms: [] };
+  const kinds = ['ukernel-user', ...(namespace === null ? [] : ['ukernel-tap']), ...(host.unavailable ? [] : ['host'])];
   for (let index = 0; index < runs; index++) {
-    const guest = await startTarget('ukernel-user');
-    samples.ukernel_first200_ms.push(guest.first200_ms);
-    await guest.stop();
-    const timings = guestTimings(lib, lastRunEvents(template.project));
-    if (timings.listening_ms !== null) samples.entry_to_listening_ms.push(timings.listening_ms);
-    if (timings.ready_ms !== null) samples.entry_to_ready_ms.push(timings.ready_ms);
-    if (timings.net_ms !== null) extra.entry_to_net_ms.push(timings.net_ms);
-    if (timings.net_config_ms !== null) extra.net_config_ms.push(timings.net_config_ms);
-    if (timings.start_ms !== null) extra.entry_to_main_ms.push(timings.start_ms);
-    if (!host.unavailable) {
-      const server = await startTarget('host');
-      samples.host_first200_ms.push(server.first200_ms);
-      await server.stop();
+    for (const kind of kinds) {
+      const t = await startTarget(kind);
+      await t.stop();
+      const timings = kind === 'host' ? {} : guestTimings(lib, lastRunEvents(template.project));
+      push(result.cold_start, kind, { first200_ms: t.first200_ms, ...timings });
     }
     progress(`(a) run ${index + 1}/${runs}`);
   }
-  result.cold_start = { ...samples, ...extra };
 }
 
 // ---------------------------------------------------------------- (b) + (c) under load
@@ -329,6 +321,7 @@ if (linux !== null && sections.has('d')) {
 }
 if (!values.json && process.stderr.isTTY) process.stderr.write('\r');
 result.linux_memory_mib = LINUX_MEMORY_MIB;
+result.load_average_end = loadavg()[0];
 
 if (values.json) process.stdout.write(`${JSON.stringify(formatReport(result).json, null, 2)}\n`);
 else process.stdout.write(`${formatReport(result).lines.join('\n')}\n`);
