@@ -1,10 +1,10 @@
 // HTTP probes for bench/net: wait for a first 200, and bulk transfers timed by curl (run inside a
 // network namespace when one is given, so the load stays on this machine's own addresses).
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { run } from '../lib.mjs';
+import { getStatus } from './get.mjs';
 import { sleep, startChild, stop } from './procs.mjs';
 
 const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
@@ -31,20 +31,6 @@ export function freePort() {
   });
 }
 
-/** One GET from this process; resolves to the status code, or null on any error or timeout. */
-function probe(url) {
-  return new Promise((resolve) => {
-    const req = request(url, { method: 'GET', timeout: PROBE_TIMEOUT_MS, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-      res.on('error', () => resolve(null));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(null));
-    req.end();
-  });
-}
-
 /**
  * Polls `url` (from this process, so only for loopback addresses) until it answers 200; resolves
  * to the wall-clock time of that answer in ms since the epoch (performance.timeOrigin + now()). Rejects after `deadlineMs`, or as soon
@@ -57,7 +43,7 @@ export async function waitFor200(url, { deadlineMs, handle, what }) {
     exited = result;
   });
   for (;;) {
-    const status = await probe(url);
+    const status = await getStatus(url, PROBE_TIMEOUT_MS);
     if (status === 200) return performance.timeOrigin + performance.now();
     if (exited !== null) {
       throw new Error(

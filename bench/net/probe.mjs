@@ -3,8 +3,8 @@
 // (`ip netns exec NS node probe.mjs URL DEADLINE_MS`), it polls GET URL every 5 ms and prints the
 // wall-clock time of the first 200 answer (performance.timeOrigin + performance.now(), ms since
 // the epoch, comparable across processes), then exits 0; exits 1 with a message past DEADLINE_MS.
-import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { getStatus } from './get.mjs';
 
 const [url, deadlineText] = process.argv.slice(2);
 const deadlineMs = Number(deadlineText);
@@ -15,22 +15,9 @@ if (!url || !Number.isFinite(deadlineMs)) {
 const PROBE_INTERVAL_MS = 5;
 const PROBE_TIMEOUT_MS = 1000;
 
-function probe() {
-  return new Promise((resolve) => {
-    const req = request(url, { timeout: PROBE_TIMEOUT_MS, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-      res.on('error', () => resolve(null));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(null));
-    req.end();
-  });
-}
-
 const started = performance.now();
 for (;;) {
-  const status = await probe();
+  const status = await getStatus(url, PROBE_TIMEOUT_MS);
   if (status === 200) {
     process.stdout.write(`${performance.timeOrigin + performance.now()}\n`);
     process.exit(0);
