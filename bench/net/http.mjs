@@ -1,18 +1,12 @@
 // HTTP probes for bench/net: wait for a first 200, and bulk transfers timed by curl (run inside a
 // network namespace when one is given, so the load stays on this machine's own addresses).
 import { createServer } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { run } from '../lib.mjs';
-import { getStatus } from './get.mjs';
-import { sleep, startChild, stop } from './procs.mjs';
+import { firstOk, PROBING } from './get.mjs';
+import { startChild, stop } from './procs.mjs';
 
 const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
-
-/** Between two probes of a server that is not up yet, in ms. */
-const PROBE_INTERVAL_MS = 5;
-/** One probe may take at most this long before it counts as a failure, in ms. */
-const PROBE_TIMEOUT_MS = 1000;
 
 /** [file, args] that runs `file args` inside namespace `ns` (or as is when `ns` is null). */
 export function inNamespace(ns, file, args) {
@@ -32,34 +26,28 @@ export function freePort() {
 }
 
 /**
- * Polls `url` (from this process, so only for loopback addresses) until it answers 200; resolves
- * to the wall-clock time of that answer in ms since the epoch (performance.timeOrigin + now()). Rejects after `deadlineMs`, or as soon
- * as `handle` (a child from procs.startChild) exits, with the end of its output.
+ * Probes `url` (from this process, so only for loopback addresses: get.mjs firstOk) until it
+ * answers 200; resolves to the wall-clock time of that answer in ms since the epoch
+ * (performance.timeOrigin + now()). Rejects after `deadlineMs`, or as soon as `handle` (a child
+ * from procs.startChild) exits, with the end of its output.
  */
 export async function waitFor200(url, { deadlineMs, handle, what }) {
-  const started = Date.now();
   let exited = null;
-  handle?.exited.then((result) => {
+  handle.exited.then((result) => {
     exited = result;
   });
-  for (;;) {
-    const status = await getStatus(url, PROBE_TIMEOUT_MS);
-    if (status === 200) return performance.timeOrigin + performance.now();
-    if (exited !== null) {
-      throw new Error(
-        `${what} exited (code ${exited.code}, signal ${exited.signal}) before ${url} answered 200:\n${tail(handle)}`,
-      );
-    }
-    if (Date.now() - started > deadlineMs) {
-      throw new Error(`${what}: ${url} did not answer 200 within ${deadlineMs} ms (last status ${status}):\n${tail(handle)}`);
-    }
-    await sleep(PROBE_INTERVAL_MS);
+  const stopped = () =>
+    exited === null ? null : `exited (code ${exited.code}, signal ${exited.signal}) before ${url} answered 200`;
+  try {
+    return await firstOk(url, { ...PROBING, deadlineMs, stopped });
+  } catch (err) {
+    throw new Error(`${what}: ${err.message}:\n${tail(handle)}`);
   }
 }
 
 /**
- * Waits for `url` to answer 200 from inside namespace `ns` (probe.mjs run there, polling every
- * 5 ms). Resolves to the wall-clock time of that answer in ms since the epoch (compare with
+ * Waits for `url` to answer 200 from inside namespace `ns` (probe.mjs run there, probing as
+ * waitFor200 does). Resolves to the wall-clock time of that answer in ms since the epoch (compare with
  * `performance.timeOrigin + performance.now()`). Rejects past `deadlineMs`, or as soon as
  * `handle` exits, with the end of its output.
  */
