@@ -258,7 +258,7 @@ comptime {
 
 // ---- Handles, channels, files, arenas ----------------------------------------------------------
 
-pub const handles_max: u32 = 256;
+pub const handles_max: u32 = 512;
 pub const channels_max: u32 = 64;
 pub const channel_capacity_max: u32 = 1024;
 pub const channel_message_bytes_max: u32 = 64 * 1024;
@@ -282,10 +282,13 @@ comptime {
 
 /// Most sockets at once, including connections waiting in a listener's backlog (each holds a
 /// socket from its arrival, so data sent before net.accept has somewhere to queue).
-pub const net_sockets_max: u32 = 128;
+pub const net_sockets_max: u32 = 384;
 /// Most connections one listener holds for net.accept; a larger backlog is lowered to it, and
-/// connections beyond it are refused (reset) until one is accepted.
-pub const net_listen_backlog_max: u32 = 64;
+/// connections beyond it are refused (reset) until one is accepted. A burst of SYNs arrives in
+/// one poll before the workload runs: those past the backlog wait for the peer's retransmit
+/// (a second or more), so it is sized for a hundred clients connecting at once. lwIP's backlog
+/// is a u8.
+pub const net_listen_backlog_max: u32 = 192;
 /// Received bytes a socket queues for net.recv by default and at most (option_receive_buffer_
 /// bytes). For TCP the window closes as the queue fills (lwIP's tcp_recved is only called as
 /// the workload reads), so a slow reader slows its peer instead of losing data.
@@ -339,7 +342,7 @@ pub const lwip = struct {
     /// lwIP's own heap: copied TX data (tcp_write with COPY) and PBUF_RAM.
     pub const heap_bytes: u64 = 4 << 20;
     /// TCP PCBs, TIME_WAIT ones included.
-    pub const tcp_pcbs: u32 = 256;
+    pub const tcp_pcbs: u32 = 512;
     pub const tcp_listeners: u32 = 16;
     pub const udp_pcbs: u32 = 32;
     /// Queued TCP segments, over all connections.
@@ -370,6 +373,7 @@ comptime {
     assert(lwip.tcp_send_bytes >= 2 * 1460);
     assert(lwip.tcp_segments >= (4 * lwip.tcp_send_bytes + 1459) / 1460);
     assert(lwip.tcp_listeners <= lwip.tcp_pcbs);
+    assert(lwip.tcp_pcbs >= net_sockets_max); // Every socket can hold a PCB, TIME_WAIT aside.
 }
 
 // ---- Interrupts ---------------------------------------------------------------------------

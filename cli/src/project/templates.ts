@@ -35,7 +35,7 @@ adapter = "native"
 vcpu = ${VCPU_DEFAULT}
 memory_mb = ${MEMORY_MIB_DEFAULT}
 net = "none"
-# Networking (docs/networking-host.md): net = "user" with publish = ["8080:80"] (host port 8080
+# Networking (docs/networking.md): net = "user" with publish = ["8080:80"] (host port 8080
 # on 127.0.0.1 → guest port 80), or net = "tap:IFACE" with ip = "172.16.0.2/30" and gateway.
 `,
     },

@@ -28,9 +28,11 @@ const net = ukernel.net;
 // ---- Limits -------------------------------------------------------------------------------------
 
 /// Connections served at once; more wait in the listener's backlog. The kernel's socket limit
-/// (net_sockets_max, 128) counts the listener and the backlog too, so this stays below it.
-const connections_max = 100;
-const listen_backlog = 64;
+/// (net_sockets_max, 384) counts the listener and the backlog too, so both stay below it.
+const connections_max = 200;
+/// Connections lwIP completes for us before we accept them: a burst of clients connecting at
+/// once lands in one poll, and SYNs past the backlog wait a second for the peer's retransmit.
+const listen_backlog = 128;
 /// The request line, headers and the blank line after them; longer: 431.
 const head_bytes_max = 8 * 1024;
 const header_lines_max = 100;
