@@ -1,8 +1,9 @@
 // The host side of networking, end to end on QEMU: the worker template boots under
-// `--net user --publish`, QEMU holds the published host ports while the VM runs (the guest has
-// no TCP/IP stack yet, so nothing answers behind them) and lets them go after; the kernel
-// command line and the report carry the settings; and every refusal happens before anything
-// starts (exit 2, its code, no VMM, no run log).
+// `--net user --publish`; while the VM runs the CLI holds the published TCP port (its publish
+// proxy, forwarding to slirp on an internal loopback port) and QEMU the UDP one (nothing answers
+// behind them: the worker does not listen), and both are let go after; the kernel command line
+// and the report carry the settings; and every refusal happens before anything starts (exit 2,
+// its code, no VMM, no run log).
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probePort } from '../../cli/src/vmm/net-host.js';
 import type { PortMapping } from '../../cli/src/vmm/network.js';
+import { emptyProxyStats } from '../../cli/src/vmm/publish-proxy.js';
 import {
   cliPath,
   onPath,
@@ -69,6 +71,13 @@ const mapping = (hostPort: number, protocol: 'tcp' | 'udp'): PortMapping => ({
   protocol,
 });
 
+/** The pids holding the listening sockets on local `port` (`ss FLAGS 'sport = :PORT'`). */
+function socketOwners(flags: string, port: number): number[] {
+  const ss = spawnSync('ss', [flags, `sport = :${port}`], { encoding: 'utf8' });
+  expect(ss.status, ss.stderr).toBe(0);
+  return [...ss.stdout.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+}
+
 /** Polls the async `check` every 50 ms until it holds, for at most `timeoutMs`. */
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -80,7 +89,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 
 describe('--net user --publish on QEMU', () => {
   it(
-    'QEMU holds the published TCP and UDP ports while the worker runs, and releases them; a second run is refused',
+    'the CLI holds the published TCP port, QEMU the UDP one, while the worker runs; released after; a second run is refused',
     async () => {
       const [tcp, udp] = [await freePort(), await freePort()];
       // 2000 jobs through one worker, 1 ms of sleep each: the VM runs for a few seconds.
@@ -97,14 +106,21 @@ describe('--net user --publish on QEMU', () => {
         await waitFor('QEMU to start', () => qemuDescendants(child.pid!).length > 0, 20_000);
         const [qemu] = qemuDescendants(child.pid!);
         const argv = readFileSync(`/proc/${qemu}/cmdline`, 'utf8').split('\0');
-        expect(argv).toContain(`user,id=net0,hostfwd=tcp:127.0.0.1:${tcp}-:80,hostfwd=udp:127.0.0.1:${udp}-:53`);
+        // The TCP rule names the proxy's internal port, the UDP rule the published one.
+        const netdev = argv[argv.indexOf('-netdev') + 1] ?? '';
+        const rule = /^user,id=net0,hostfwd=tcp:127\.0\.0\.1:(\d+)-:80,hostfwd=udp:127\.0\.0\.1:(\d+)-:53$/.exec(netdev);
+        expect(rule, netdev).not.toBeNull();
+        expect([Number(rule![1]) !== tcp, Number(rule![2])]).toEqual([true, udp]);
         expect(argv).toContain('virtio-net-device,netdev=net0');
         expect(argv[argv.indexOf('-append') + 1]).toMatch(/^uk\.dns=10\.0\.2\.2:5353 /);
         expect(argv.join(' ')).not.toMatch(/restrict=on|vhost=on/);
 
-        // The ports are QEMU's while it runs: binding them fails, a TCP connect is accepted.
-        await eventually('QEMU to bind the TCP port', async () => (await probePort(mapping(tcp, 'tcp'))) === 'EADDRINUSE');
-        expect(await probePort(mapping(udp, 'udp'))).toBe('EADDRINUSE');
+        // The ports are taken while it runs (the TCP one by the CLI itself, the UDP one by QEMU):
+        // binding them fails, a TCP connect is accepted.
+        expect(await probePort(mapping(tcp, 'tcp'))).toBe('EADDRINUSE');
+        expect(socketOwners('-ltnpH', tcp)).toEqual([child.pid]);
+        await eventually('QEMU to bind the UDP port', async () => (await probePort(mapping(udp, 'udp'))) === 'EADDRINUSE');
+        expect(socketOwners('-lunpH', udp)).toEqual([qemu]);
         await new Promise<void>((resolve, reject) => {
           const c = connect({ host: '127.0.0.1', port: tcp }, () => {
             c.destroy();
@@ -151,7 +167,10 @@ describe('--net user --publish on QEMU', () => {
         gateway: null,
         dns: null,
         mac: null,
-        guest: null,
+        // The kernel's @uk:net record: slirp's DHCP gave it the usual address.
+        guest: expect.objectContaining({ address: '10.0.2.15/24', method: 'dhcp', gateway: '10.0.2.2' }),
+        // The publish proxy's counters: nobody connected.
+        proxy: emptyProxyStats(),
       });
       // A plain run has no network in its report.
       const plain = await ukernel(['run', '--json'], project, RUN_MS);
@@ -218,24 +237,41 @@ describe('refused before anything starts: exit 2, the code, no VMM, no run log',
     expect(runLogs().length).toBe(before);
   });
 
-  it("a port QEMU cannot bind after all (taken since the check) → UK132 with QEMU's words", async () => {
-    // A stand-in QEMU that fails as QEMU 7.2 does when a hostfwd port is taken (measured).
-    const fake = join(work.path, 'qemu-port-taken.sh');
-    writeFileSync(
-      fake,
-      `#!/bin/sh\necho "qemu-system-x86_64: -netdev user,id=net0,hostfwd=tcp:127.0.0.1:18099-:80: ` +
-        `Could not set up host forwarding rule 'tcp:127.0.0.1:18099-:80'" >&2\nexit 1\n`,
-      { mode: 0o755 },
-    );
-    const result = await run(process.execPath, [cliPath, 'run', '-p', '18099:80'], {
-      cwd: project,
-      env: { ...process.env, UKERNEL_QEMU: fake },
-      timeoutMs: RUN_MS,
-    });
-    expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toContain('error UK132: QEMU could not bind host port 127.0.0.1:18099/tcp');
-    expect(result.stderr).toContain('Could not set up host forwarding rule');
-  });
+  it.each<[string, (port: number) => string, RegExp]>([
+    [
+      'the internal port of a TCP mapping',
+      (port) => `${port}:80`,
+      /error UK132: QEMU could not bind 127\.0\.0\.1:\d+\/tcp, the internal port ukernel picked for 127\.0\.0\.1:(\d+) → guest :80\/tcp/,
+    ],
+    ['a UDP port', (port) => `${port}:53/udp`, /error UK132: QEMU could not bind host port 127\.0\.0\.1:(\d+)\/udp/],
+  ])(
+    "a port QEMU cannot bind after all (%s, taken since the check) → UK132 with QEMU's words",
+    async (_what, publish, message) => {
+      // A stand-in QEMU that fails on its first hostfwd rule as QEMU 7.2 does when the port is taken (measured).
+      const fake = join(work.path, 'qemu-port-taken.sh');
+      writeFileSync(
+        fake,
+        `#!/bin/sh
+for arg in "$@"; do case "$arg" in user,id=net0,hostfwd=*) rule=\${arg#user,id=net0,hostfwd=}; rule=\${rule%%,*};; esac; done
+echo "qemu-system-x86_64: -netdev user,id=net0,hostfwd=$rule: Could not set up host forwarding rule '$rule'" >&2
+exit 1
+`,
+        { mode: 0o755 },
+      );
+      const port = await freePort();
+      const result = await run(process.execPath, [cliPath, 'run', '-p', publish(port)], {
+        cwd: project,
+        env: { ...process.env, UKERNEL_QEMU: fake },
+        timeoutMs: RUN_MS,
+      });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(Number(message.exec(result.stderr)?.[1])).toBe(port);
+      expect(result.stderr).toContain('Could not set up host forwarding rule');
+      // The proxy's port is let go with the run.
+      expect(await probePort(mapping(port, 'tcp'))).toBeNull();
+    },
+  );
 
   it('a UDP port in use', async () => {
     const socket = createSocket('udp4');

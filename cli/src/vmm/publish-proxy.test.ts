@@ -178,7 +178,7 @@ describe('the publish proxy', () => {
     const retried = proxy.counters().connect_retries;
     child.kill('SIGCONT');
     expect((await answers).map((a) => a.answer.toString())).toEqual([1, 2, 3, 4, 5].map((i) => `client ${i}`));
-    // 700 ms at 200 ms per attempt: the lost SYNs were made again, not left to the 1 s retransmit.
+    // 700 ms at 50 ms per attempt: the lost SYNs were made again, not left to the 1 s retransmit.
     expect(retried).toBeGreaterThanOrEqual(2);
   });
 
