@@ -186,6 +186,7 @@ fn flush_events() void {
 /// Task 0 ended: the workload is over.
 fn workload_finished(status: u32) noreturn {
     const code: u8 = @truncate(status);
+    net_stack.drain();
     records.workload_exit(code, clock_module.global.now_ns());
     power.exit(code, .@"return");
 }

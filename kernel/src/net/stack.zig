@@ -47,8 +47,48 @@ fn poll() void {
     netif.poll();
     lwip.netif_poll_all();
     lwip.sys_check_timeouts();
+    half_open_reap();
     dns_apply();
     netif.flush();
+}
+
+/// lwIP's slow timer period, in ms (TCP_SLOW_INTERVAL: tcp_ticks counts these).
+const slow_interval_ms: u32 = 500;
+var half_open_checked_ms: u32 = 0;
+/// Half-open connections dropped to make room in a full backlog (a figure for the counters).
+var half_open_reaped: u64 = 0;
+
+/// A SYN flood from addresses that never answer fills a listener's backlog with connections in
+/// SYN_RCVD, which lwIP keeps 20 s (TCP_SYN_RCVD_TIMEOUT, not configurable): meanwhile every real
+/// client's SYN is dropped. Twice a second, when a listener's backlog is full, its half-open
+/// connections older than net_half_open_age_ms are aborted (a RST to the claimed sender).
+fn half_open_reap() void {
+    const now_ms = port.sys_now();
+    if (now_ms -% half_open_checked_ms < slow_interval_ms) return;
+    half_open_checked_ms = now_ms;
+    const age_ticks: u32 = constants.net_half_open_age_ms / slow_interval_ms;
+    var pcb: ?*lwip.struct_tcp_pcb = lwip.tcp_active_pcbs;
+    var visited: u32 = 0;
+    while (pcb) |connection| : (visited += 1) {
+        assert(visited <= constants.lwip.tcp_pcbs);
+        pcb = connection.next;
+        if (connection.state != lwip.SYN_RCVD) continue;
+        const listener = connection.listener orelse continue;
+        if (listener.*.accepts_pending < listener.*.backlog) continue;
+        if (lwip.tcp_ticks -% connection.tmr < age_ticks) continue;
+        lwip.tcp_abort(connection);
+        half_open_reaped += 1;
+    }
+}
+
+/// The workload is over and the VM stops next: what lwIP already handed the NIC leaves first
+/// (bounded by net_drain_ns_max), so a last datagram or response is not lost.
+pub fn drain() void {
+    if (!started) return;
+    const clock = &clock_module.global;
+    lwip.netif_poll_all();
+    const deadline = cpu.rdtsc() +| clock.ticks_for_ns(constants.net_drain_ns_max);
+    _ = netif.drain(deadline);
 }
 
 /// Publishes what lwIP queued for the NIC (one notify at most): the socket calls end with it,
