@@ -86,9 +86,21 @@ fn half_open_reap() void {
 pub fn drain() void {
     if (!started) return;
     const clock = &clock_module.global;
-    lwip.netif_poll_all();
     const deadline = cpu.rdtsc() +| clock.ticks_for_ns(constants.net_drain_ns_max);
+    // Packets waiting for an ARP answer are in lwIP, not yet in the ring: let the answer come.
+    var rounds: u32 = 0;
+    while (arp_queued() and cpu.rdtsc() < deadline) : (rounds += 1) {
+        assert(rounds < constants.net_config_rounds_max);
+        poll();
+        cpu.pause();
+    }
+    lwip.netif_poll_all();
     _ = netif.drain(deadline);
+}
+
+/// Packets lwIP holds until an address resolves (each takes an ARP_QUEUE pool element).
+fn arp_queued() bool {
+    return lwip.lwip_stats.memp[lwip.MEMP_ARP_QUEUE].*.used > 0;
 }
 
 /// Publishes what lwIP queued for the NIC (one notify at most): the socket calls end with it,
@@ -133,6 +145,8 @@ pub fn start_with_nic(nic: *net_device.Device, wanted: config.Config) void {
         assert(started_dhcp == lwip.ERR_OK); // The interface is up: dhcp_start cannot refuse.
         if (wait_dhcp()) configured_source = .dhcp;
     }
+    // The gateway's MAC, asked for now: the first packet off the subnet does not wait for it.
+    if (netif.interface.gw.addr != 0) _ = lwip.etharp_request(&netif.interface, &netif.interface.gw);
     report(nic, start_tsc);
 }
 
