@@ -146,7 +146,8 @@ pub fn start_with_nic(nic: *net_device.Device, wanted: config.Config) void {
         if (wait_dhcp()) configured_source = .dhcp;
     }
     // The gateway's MAC, asked for now: the first packet off the subnet does not wait for it.
-    if (netif.interface.gw.addr != 0) _ = lwip.etharp_request(&netif.interface, &netif.interface.gw);
+    const interface = &netif.interface;
+    if (interface.gw.addr != 0) _ = lwip.etharp_request(interface, &interface.gw);
     report(nic, start_tsc);
 }
 
