@@ -16,9 +16,10 @@ const clock_module = @import("../time/clock.zig");
 const lwip = @import("lwip.zig").c;
 const port = @import("port.zig");
 const scheduler = @import("../sched/scheduler.zig");
-const platform = @import("../sched/platform.zig");
 const records = @import("../console/records.zig");
 const net_device = @import("../drivers/virtio/net/device.zig");
+const Announced = @import("../drivers/virtio/mmio_token.zig").Device;
+const console = @import("../console/console.zig");
 const config = @import("config.zig");
 const netif = @import("netif.zig");
 
@@ -44,6 +45,8 @@ pub fn start() void {
 /// queues' sizes.
 fn poll() void {
     assert(started);
+    if (nic_pending) |wanted_nic| bring_up(wanted_nic);
+    dhcp_check();
     netif.poll();
     lwip.netif_poll_all();
     lwip.sys_check_timeouts();
@@ -109,6 +112,7 @@ fn arp_queued() bool {
 /// 127.0.0.1 took 93 ms instead of 0.9 µs). Else netif.pending arms the NIC's interrupt.
 fn pending() bool {
     assert(started);
+    if (nic_pending != null) return true; // The NIC's bring-up is the next poll's.
     var interface = lwip.netif_list;
     // The loopback interface and the NIC (each queues packets sent to its own address).
     var count: u32 = 0;
@@ -133,9 +137,10 @@ fn timers_deadline() u64 {
     assert(started);
     const clock = &clock_module.global;
     const sleep_ms = lwip.sys_timeouts_sleeptime();
-    if (sleep_ms == timeouts_infinite_ms) return scheduler.deadline_none;
+    const dhcp_deadline = dhcp_deadline_tsc orelse scheduler.deadline_none;
+    if (sleep_ms == timeouts_infinite_ms) return dhcp_deadline;
     const sleep_ns = @min(@as(u64, sleep_ms) * std.time.ns_per_ms, constants.timeout_ns_max);
-    return cpu.rdtsc() +| clock.ticks_for_ns(sleep_ns);
+    return @min(dhcp_deadline, cpu.rdtsc() +| clock.ticks_for_ns(sleep_ns));
 }
 
 /// How the interface got its address, for the @uk:net record and the boot summary.
@@ -144,30 +149,90 @@ pub const Source = enum { static, dhcp, none };
 var configured_source: Source = .none;
 var dns_override: ?config.Dns = null;
 
-/// Starts the stack with the NIC as the default interface and configures it: the static
-/// address from the command line, else DHCP, waited for (bounded by net_dhcp_wait_ns_max) so
-/// the workload starts with its address. Reports the result in the @uk:net record.
-pub fn start_with_nic(nic: *net_device.Device, wanted: config.Config) void {
-    const start_tsc = cpu.rdtsc();
+/// The NIC announced at boot, set up at the stack's first poll (net_bring_up), and what the
+/// command line asked for.
+const Pending = struct { announced: Announced, wanted: config.Config };
+var nic_pending: ?Pending = null;
+var nic_device: net_device.Device = undefined;
+/// Set up, waiting for DHCP until this TSC deadline (null: not waiting).
+var dhcp_deadline_tsc: ?u64 = null;
+var bring_up_tsc: u64 = 0;
+
+/// What tasks waiting for the address block on (scheduler wait .socket); no socket or lookup
+/// has this number (sockets.zig uses those below it).
+pub const configuration_wait_object: u32 = constants.net_sockets_max + constants.net_resolves_max;
+
+/// Starts the stack, and with it the NIC's bring-up, which happens off the path to the
+/// workload's `main`: at the stack's first poll, that is the first time a task yields, blocks
+/// or runs for waker_poll_interval_ns (a server listens first, then waits for connections; the
+/// NIC's set-up is about 45 MMIO accesses, 1.5–3 ms under nested KVM). Then the static address
+/// from the command line, or DHCP; calls that need the address (connect, sendto, resolve) wait
+/// for it (`await_configured`). The @uk:net record reports the result.
+pub fn start_with_nic(announced: Announced, wanted: config.Config) void {
     start();
-    netif.attach(nic);
-    if (wanted.dns) |dns| {
+    assert(nic_pending == null);
+    nic_pending = .{ .announced = announced, .wanted = wanted };
+}
+
+/// Whether the network can carry traffic beyond loopback yet, waiting (the calling task only)
+/// until the NIC is configured or `deadline_tsc`. True at once without a NIC.
+pub fn await_configured(deadline_tsc: u64) bool {
+    var waits: u32 = 0;
+    while (nic_pending != null or dhcp_deadline_tsc != null) : (waits += 1) {
+        assert(waits < constants.net_config_rounds_max);
+        if (!scheduler.block(.socket, configuration_wait_object, deadline_tsc)) return false;
+    }
+    return true;
+}
+
+/// Sets the NIC up and starts its configuration (the first poll after start_with_nic).
+fn bring_up(wanted_nic: Pending) void {
+    nic_pending = null;
+    bring_up_tsc = cpu.rdtsc();
+    nic_device = net_device.Device.init(wanted_nic.announced) catch |err| {
+        console.print("network: the virtio-net device at 0x{x} was not set up: {s}\n", .{
+            wanted_nic.announced.base, @errorName(err),
+        });
+        scheduler.wake_all(.socket, configuration_wait_object);
+        return;
+    };
+    netif.attach(&nic_device);
+    if (wanted_nic.wanted.dns) |dns| {
         dns_override = dns;
         port.uk_lwip_dns_port = dns.port;
         dns_apply();
     }
-    if (wanted.static) |static| {
+    if (wanted_nic.wanted.static) |static| {
         configure_static(static);
-        configured_source = .static;
-    } else {
-        const started_dhcp = lwip.dhcp_start(&netif.interface);
-        assert(started_dhcp == lwip.ERR_OK); // The interface is up: dhcp_start cannot refuse.
-        if (wait_dhcp()) configured_source = .dhcp;
+        configured(.static);
+        return;
     }
+    const started_dhcp = lwip.dhcp_start(&netif.interface);
+    assert(started_dhcp == lwip.ERR_OK); // The interface is up: dhcp_start cannot refuse.
+    const clock = &clock_module.global;
+    dhcp_deadline_tsc = bring_up_tsc +| clock.ticks_for_ns(constants.net_dhcp_wait_ns_max);
+}
+
+/// While DHCP runs: done when it bound an address, given up (source=none) at its deadline (DHCP
+/// goes on trying in lwIP; the address then comes later, unreported).
+fn dhcp_check() void {
+    const deadline = dhcp_deadline_tsc orelse return;
+    if (lwip.dhcp_supplied_address(&netif.interface) != 0) {
+        dhcp_deadline_tsc = null;
+        configured(.dhcp);
+    } else if (cpu.rdtsc() >= deadline) {
+        dhcp_deadline_tsc = null;
+        configured(.none);
+    }
+}
+
+fn configured(source: Source) void {
+    configured_source = source;
     // The gateway's MAC, asked for now: the first packet off the subnet does not wait for it.
     const interface = &netif.interface;
     if (interface.gw.addr != 0) _ = lwip.etharp_request(interface, &interface.gw);
-    report(nic, start_tsc);
+    report(&nic_device, bring_up_tsc);
+    scheduler.wake_all(.socket, configuration_wait_object);
 }
 
 fn configure_static(static: config.Config.Static) void {
@@ -176,22 +241,6 @@ fn configure_static(static: config.Config.Static) void {
     var gateway: lwip.ip4_addr_t = .{ .addr = @bitCast(static.gateway orelse .{ 0, 0, 0, 0 }) };
     lwip.netif_set_addr(&netif.interface, &address, &mask, &gateway);
     assert(netif.interface.ip_addr.addr == address.addr);
-}
-
-/// Polls and halts until DHCP bound an address or the wait's bound passed.
-fn wait_dhcp() bool {
-    const clock = &clock_module.global;
-    const deadline = cpu.rdtsc() +| clock.ticks_for_ns(constants.net_dhcp_wait_ns_max);
-    var round: u32 = 0;
-    while (round < constants.net_config_rounds_max) : (round += 1) {
-        poll();
-        if (lwip.dhcp_supplied_address(&netif.interface) != 0) return true;
-        const now = cpu.rdtsc();
-        if (now >= deadline) return false;
-        if (netif.pending()) continue;
-        platform.halt_until(@min(timers_deadline(), deadline));
-    }
-    return false;
 }
 
 /// The resolver the command line named wins over DHCP's (a DHCP renewal sets it again).
