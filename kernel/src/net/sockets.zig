@@ -992,7 +992,8 @@ pub fn resolve(name: []const u8, out: []Address, timeout_ns: u64) Error!usize {
     defer lookup.* = .{ .generation = lookup.generation +% 1 };
     var ip: lwip.ip_addr_t = any_ip;
     // The resolver comes with the address (DHCP or uk.dns), which may still be on its way.
-    _ = stack.await_configured(scheduler.deadline_after(constants.net_address_wait_ns_max));
+    const wait_ns = @min(timeout_ns, constants.net_address_wait_ns_max);
+    _ = stack.await_configured(scheduler.deadline_after(wait_ns));
     const arg: ?*anyopaque = @ptrFromInt((@as(usize, lookup.generation) << 16) | (slot + 1));
     switch (lwip.dns_gethostbyname(&text, &ip, &on_resolved, arg)) {
         lwip.ERR_OK => {
