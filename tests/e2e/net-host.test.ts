@@ -167,8 +167,15 @@ describe('--net user --publish on QEMU', () => {
         gateway: null,
         dns: null,
         mac: null,
-        // The kernel's @uk:net record: slirp's DHCP gave it the usual address.
-        guest: expect.objectContaining({ address: '10.0.2.15/24', method: 'dhcp', gateway: '10.0.2.2' }),
+        // What the guest reported (@uk:net): slirp's DHCP answer.
+        guest: {
+          address: '10.0.2.15/24',
+          method: 'dhcp',
+          gateway: '10.0.2.2',
+          dns: '10.0.2.3:53',
+          mac: '52:54:00:12:34:56',
+          configured_ns: expect.any(Number),
+        },
         // The publish proxy's counters: nobody connected.
         proxy: emptyProxyStats(),
       });
