@@ -112,6 +112,40 @@ function runArgs(target: Target, netns: Netns): string[] {
   ];
 }
 
+/** Garbage of every category (3 rounds), then 5,000 SYNs from the host's address, 2,000 frames/s. */
+const garbageAndFlood = ['--rounds', '3', '--syn-flood', '5000', '--flood-from', 'host', '--rate', '2000'];
+const hostileCases: Array<{
+  title: string;
+  kind: 'probe' | 'template';
+  inject: string[];
+  expectations: { garbage: boolean; answerAfterMs: number };
+}> = [
+  {
+    title:
+      'hostile frames (malformed, truncated, oversized, bad checksums, fragments, ARP) and 5,000 SYNs from the host address: answers during and after, nothing leaks, no crash',
+    kind: 'probe',
+    inject: garbageAndFlood,
+    expectations: { garbage: true, answerAfterMs: 0 },
+  },
+  {
+    title:
+      'the http template under the same hostile frames and SYNs: answers during and after, its open connections come back to 1, no crash',
+    kind: 'template',
+    inject: garbageAndFlood,
+    expectations: { garbage: true, answerAfterMs: 0 },
+  },
+  {
+    // Each spoofed SYN leaves a half-open connection the guest cannot finish (its SYN-ACK waits
+    // for an ARP answer that never comes). A listener that lets them fill its backlog turns
+    // away every real client until they time out.
+    title:
+      '1,000 SYNs from spoofed addresses nobody answers for: the listener still takes new connections, nothing leaks, no crash',
+    kind: 'probe',
+    inject: ['--rounds', '0', '--syn-flood', '1000', '--flood-from', 'spoofed', '--rate', '2000'],
+    expectations: { garbage: false, answerAfterMs: 5_000 },
+  },
+];
+
 describe.each(targets)('--net tap in a network namespace ($label)', (target) => {
   const slow = target.accel === 'tcg' ? 4 : 1;
   const skipWhy = unavailable ?? target.skip;
@@ -148,44 +182,10 @@ describe.each(targets)('--net tap in a network namespace ($label)', (target) => 
     180_000 * slow,
   );
 
-  it(
-    'hostile frames (malformed, truncated, oversized, bad checksums, fragments, ARP) and 5,000 SYNs from the host address: answers during and after, nothing leaks, no crash',
-    async (context) => {
-      if (skipWhy) context.skip(skipWhy);
-      await hostile(target, 'probe', ['--rounds', '3', '--syn-flood', '5000', '--flood-from', 'host', '--rate', '2000'], {
-        garbage: true,
-        answerAfterMs: 0,
-      });
-    },
-    400_000 * slow,
-  );
-
-  it(
-    'the http template under the same hostile frames and SYNs: answers during and after, its open connections come back to 1, no crash',
-    async (context) => {
-      if (skipWhy) context.skip(skipWhy);
-      await hostile(target, 'template', ['--rounds', '3', '--syn-flood', '5000', '--flood-from', 'host', '--rate', '2000'], {
-        garbage: true,
-        answerAfterMs: 0,
-      });
-    },
-    400_000 * slow,
-  );
-
-  it(
-    '1,000 SYNs from spoofed addresses nobody answers for: the listener still takes new connections, nothing leaks, no crash',
-    async (context) => {
-      if (skipWhy) context.skip(skipWhy);
-      // Each spoofed SYN leaves a half-open connection the guest cannot finish (its SYN-ACK waits
-      // for an ARP answer that never comes). A listener that lets them fill its backlog turns
-      // away every real client until they time out.
-      await hostile(target, 'probe', ['--rounds', '0', '--syn-flood', '1000', '--flood-from', 'spoofed', '--rate', '2000'], {
-        garbage: false,
-        answerAfterMs: 5_000,
-      });
-    },
-    400_000 * slow,
-  );
+  it.for(hostileCases)('$title', { timeout: 400_000 * slow }, async (c, context) => {
+    if (skipWhy) context.skip(skipWhy);
+    await hostile(target, c.kind, c.inject, c.expectations);
+  });
 });
 
 interface MemoryReport {
