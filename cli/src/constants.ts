@@ -192,7 +192,7 @@ export const CMDLINE_DEVICE_TOKEN_BYTES_MAX = ' virtio_mmio.device=4096@0x000000
 /** Firecracker also appends ` pci=off` (src/vmm/src/builder.rs). */
 export const CMDLINE_FIRECRACKER_EXTRA = ' pci=off';
 
-// ---- Networking (`run --net`, `--publish`; docs/networking-host.md) -------------------------
+// ---- Networking (`run --net`, `--publish`; docs/networking.md) -------------------------
 
 /** Host address a `--publish` mapping binds when it names none (docker binds 0.0.0.0; we don't). */
 export const PUBLISH_HOST_IP_DEFAULT = '127.0.0.1';

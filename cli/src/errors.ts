@@ -223,7 +223,7 @@ export const ErrorCatalog = {
   TapNotFound: {
     code: 'UK134',
     title: 'Tap interface not found',
-    hint: 'Create it first: `sudo ip tuntap add dev IFACE mode tap user $USER && sudo ip link set IFACE up` (docs/networking-host.md).',
+    hint: 'Create it first: `sudo ip tuntap add dev IFACE mode tap user $USER && sudo ip link set IFACE up` (docs/networking.md).',
     exitCode: EXIT_USAGE,
   },
   TapInvalid: {

@@ -35,7 +35,7 @@ adapter = "native"
 vcpu = ${VCPU_DEFAULT}
 memory_mb = ${MEMORY_MIB_DEFAULT}
 net = "none"
-# Networking (docs/networking-host.md): net = "user" with publish = ["8080:80"] (host port 8080
+# Networking (docs/networking.md): net = "user" with publish = ["8080:80"] (host port 8080
 # on 127.0.0.1 → guest port 80), or net = "tap:IFACE" with ip = "172.16.0.2/30" and gateway.
 `,
     },
@@ -81,6 +81,8 @@ publish = ["8080:80"]
 `;
   const port = `# The port the server listens on in the guest (an argument after \`ukernel run --\` wins).
 HTTP_PORT=80
+# A trace span for one request in N (0: none): each span is two records on the events device.
+# HTTP_SPAN_EVERY=1
 `;
   return nativeWorkerTemplate(name, zigVersion).map((file): TemplateFile => {
     switch (file.path) {
