@@ -4,7 +4,7 @@
 // traffic leaves it. On QEMU (KVM when usable, and TCG) and on Firecracker when `firecracker`
 // is on PATH (skipped, saying so, otherwise):
 //   - the http template answers curl from the namespace (pages, JSON, a 1 MiB download checked
-//     by CRC-32), and the run stops cleanly;
+//     by CRC-32, 100 connections opened at once by curl --parallel), and the run stops cleanly;
 //   - hostile network input: tests/net/inject.py writes malformed, truncated, oversized,
 //     checksum-broken and fragmented frames, ARP garbage and 5,000 SYNs from the host's address
 //     onto the tap while the net probe's HTTP server serves, and again while the http template
@@ -151,7 +151,7 @@ describe.each(targets)('--net tap in a network namespace ($label)', (target) => 
   const skipWhy = unavailable ?? target.skip;
 
   it(
-    'the http template answers curl from the namespace; the run stops cleanly',
+    'the http template answers curl from the namespace, 100 connections at once too; the run stops cleanly',
     async (context) => {
       if (skipWhy) context.skip(skipWhy);
       const netns = namespace();
@@ -173,6 +173,20 @@ describe.each(targets)('--net tap in a network namespace ($label)', (target) => 
         expect(body.length).toBe(1 << 20);
         expect(body.findIndex((byte, index) => byte !== index % 251)).toBe(-1);
         expect(download.checksum).toBe(crc32(body).toString(16).padStart(8, '0'));
+        // 100 connections opened at once (no slirp here to serialize them): all answered.
+        const urls = Array.from({ length: 100 }, (_, i) => `${base}/bytes?n=${1000 + i}`);
+        const burst = await run(
+          'ip',
+          [
+            ...netns.wrap(['curl', '-sS', '--parallel', '--parallel-immediate', '--parallel-max', '100']).slice(1),
+            ...['--max-time', String(30 * slow), '-w', '%{http_code} %{size_download}\\n'],
+            ...urls.flatMap((url) => ['-o', '/dev/null', url]),
+          ],
+          { cwd: root, timeoutMs: 60_000 * slow },
+        );
+        const answers = burst.stdout.trim().split('\n').sort();
+        const expected = urls.map((_, i) => `200 ${1000 + i}`).sort();
+        expect(answers, `curl --parallel: ${burst.stderr}`).toEqual(expected);
       } finally {
         const exit = await guest.stop();
         expect(exit.code, guest.explain()).toBe(130);
