@@ -338,8 +338,9 @@ async function hostile(
 
     // After: answered within answerAfterMs, then every request.
     const flooded = Date.now();
-    let answered = false;
-    while (!answered && Date.now() - flooded <= expectations.answerAfterMs) {
+    // One request at least (bounded by curl's --max-time), then more until answerAfterMs.
+    let answered = (await curl(netns, `${base}/`, '-', 5 * slow)).status === 200;
+    while (!answered && Date.now() - flooded < expectations.answerAfterMs) {
       answered = (await curl(netns, `${base}/`, '-', 2)).status === 200;
     }
     if (!answered) {
