@@ -27,11 +27,15 @@ export interface Netns {
 const prefix = 'ukt';
 let counter = 0;
 
-/** Why tap tests cannot run here, or null when they can (root, `ip`, /dev/net/tun, netns works). */
+/** Why tap tests cannot run here, or null when they can (root, `ip`, /dev/net/tun, curl, python3). */
 export function tapUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'not root: creating a network namespace and a tap needs root';
   if (spawnSync('sh', ['-c', 'command -v ip'], { stdio: 'ignore' }).status !== 0) return '`ip` (iproute2) not on PATH';
   if (!existsSync('/dev/net/tun')) return '/dev/net/tun is missing: no tap devices here';
+  // The clients inside the namespace: curl for requests, python3 for tests/net/inject.py.
+  for (const tool of ['curl', 'python3']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return `${tool} not on PATH`;
+  }
   return null;
 }
 

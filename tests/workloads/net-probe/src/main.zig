@@ -8,7 +8,6 @@
 //!     ukernel run -- udp-send HOST PORT TEXT…
 //!                                         sends each TEXT as one datagram to HOST:PORT, then
 //!                                         returns at once (what was sent must still leave)
-//!     ukernel run -- tcp-echo PORT        echoes every TCP connection on PORT (a task each)
 //!     ukernel run -- udp-echo PORT        echoes every datagram on PORT to its sender; the
 //!                                         datagram `QUIT` is answered `BYE` and ends it (0)
 //!     ukernel run -- http PORT            a small HTTP/1.1 server (keep-alive, a task per
@@ -36,15 +35,14 @@ pub fn main(context: ukernel.Context) u8 {
     if (std.mem.eql(u8, mode, "client") and rest.len == 4) return client.run(rest);
     if (std.mem.eql(u8, mode, "resolve")) return client.resolve_names(rest);
     if (std.mem.eql(u8, mode, "udp-send") and rest.len >= 3) return client.udp_send(rest);
-    if (std.mem.eql(u8, mode, "tcp-echo") and rest.len == 1) return serve.run(.tcp_echo, rest[0]);
     if (std.mem.eql(u8, mode, "udp-echo") and rest.len == 1) return serve.udp_echo(rest[0]);
-    if (std.mem.eql(u8, mode, "http") and rest.len == 1) return serve.run(.http, rest[0]);
+    if (std.mem.eql(u8, mode, "http") and rest.len == 1) return serve.http_server(rest[0]);
     if (std.mem.eql(u8, mode, "memory")) {
         var buffer: [256]u8 = undefined;
         ukernel.print("memory: {s}\n", .{memory.report(&buffer, 0)});
         return 0;
     }
     ukernel.print("usage: client HOST PORT ROUNDS BYTES | udp-send HOST PORT TEXT... | " ++
-        "tcp-echo PORT | udp-echo PORT | http PORT | resolve NAME... | memory\n", .{});
+        "udp-echo PORT | http PORT | resolve NAME... | memory\n", .{});
     return 2;
 }

@@ -1,4 +1,4 @@
-//! The server modes: `tcp-echo PORT`, `http PORT` (a task per connection) and `udp-echo PORT`.
+//! The server modes: `http PORT` (a task per connection) and `udp-echo PORT`.
 
 const std = @import("std");
 const ukernel = @import("ukernel");
@@ -6,7 +6,6 @@ const memory = @import("memory.zig");
 
 const net = ukernel.net;
 const abi = ukernel.abi;
-pub const Kind = enum(u32) { tcp_echo, http };
 
 const backlog: u32 = 64;
 const connection_stack_bytes: u64 = 64 * 1024;
@@ -29,13 +28,13 @@ var connections = std.atomic.Value(u32).init(0);
 /// Set by GET /quit: the accept loop ends, and with it the workload.
 var quit = std.atomic.Value(bool).init(false);
 
-pub fn run(kind: Kind, port_text: [*:0]const u8) u8 {
+pub fn http_server(port_text: [*:0]const u8) u8 {
     const port = std.fmt.parseInt(u16, std.mem.span(port_text), 10) catch return 2;
     const listener = net.Socket.listen_tcp(net.Address.any(port), backlog) catch |err| {
-        ukernel.print("FAIL {s}: listen on port {d}: {s}\n", .{ name(kind), port, @errorName(err) });
+        ukernel.print("FAIL http: listen on port {d}: {s}\n", .{ port, @errorName(err) });
         return 1;
     };
-    ukernel.print("{s}: ready port={d}\n", .{ name(kind), port });
+    ukernel.print("http: ready port={d}\n", .{port});
     var accepted: u64 = 0;
     var refused: u64 = 0;
     while (accepted < accepts_max and !quit.load(.acquire)) {
@@ -44,25 +43,24 @@ pub fn run(kind: Kind, port_text: [*:0]const u8) u8 {
         reap();
         if (ready == 0) continue;
         const connection = listener.accept(.{}) catch |err| {
-            ukernel.print("{s}: accept: {s}\n", .{ name(kind), @errorName(err) });
+            ukernel.print("http: accept: {s}\n", .{@errorName(err)});
             continue;
         };
         accepted += 1;
-        const argument = @as(u64, connection.socket.handle) | (@as(u64, @intFromEnum(kind)) << 32);
         _ = connections.fetchAdd(1, .acq_rel);
-        spawn(argument) catch |err| {
+        spawn(connection.socket.handle) catch |err| {
             const open = connections.fetchSub(1, .acq_rel) - 1;
             connection.socket.close();
             refused += 1;
             // Said once, then every 100th: a test reading the console learns why answers stop.
             if (refused % 100 == 1) {
-                ukernel.print("{s}: connection refused: spawn: {s} (connections open {d}, " ++
-                    "refused {d})\n", .{ name(kind), @errorName(err), open, refused });
+                ukernel.print("http: connection refused: spawn: {s} (connections open {d}, " ++
+                    "refused {d})\n", .{ @errorName(err), open, refused });
             }
         };
     }
     listener.close();
-    ukernel.print("{s}: done accepted={d}\n", .{ name(kind), accepted });
+    ukernel.print("http: done accepted={d}\n", .{accepted});
     return 0;
 }
 
@@ -84,35 +82,14 @@ fn reap() void {
     }
 }
 
-fn name(kind: Kind) []const u8 {
-    return switch (kind) {
-        .tcp_echo => "tcp-echo",
-        .http => "http",
-    };
-}
-
 fn serve_connection(argument: u64) callconv(.c) u32 {
     const socket: net.Socket = .{ .handle = @truncate(argument) };
-    const kind: Kind = @enumFromInt(@as(u32, @truncate(argument >> 32)));
     defer {
         socket.close();
         _ = connections.fetchSub(1, .acq_rel);
     }
-    switch (kind) {
-        .tcp_echo => echo(socket) catch {},
-        .http => http(socket) catch {},
-    }
+    http(socket) catch {};
     return 0;
-}
-
-fn echo(socket: net.Socket) ukernel.Error!void {
-    var buffer: [16 * 1024]u8 = undefined;
-    var rounds: u64 = 0;
-    while (rounds < requests_max) : (rounds += 1) {
-        const n = try socket.recv(&buffer);
-        if (n == 0) return;
-        try socket.send_all(buffer[0..n]);
-    }
 }
 
 const Request = struct { method: []const u8, path: []const u8, body_bytes: u64, close: bool, head_bytes: usize };
