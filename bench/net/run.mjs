@@ -127,7 +127,13 @@ if (values['no-tap']) skip('tap', '--no-tap');
 else {
   const why = tapUnavailable();
   if (why !== null) skip('tap', why);
-  else namespace = createTapNamespace(say);
+  else {
+    try {
+      namespace = createTapNamespace(say);
+    } catch (err) {
+      skip('tap', `cannot create the namespace and tap: ${err.message}`);
+    }
+  }
 }
 let linux = null;
 if (values['no-linux'] || !sections.has('d')) skip('linux_guest', values['no-linux'] ? '--no-linux' : 'not in --only');
@@ -228,7 +234,9 @@ async function underLoad() {
     const live = kinds.filter((kind) => targets[kind] !== null);
     for (const kind of live) {
       // Warm-up (not recorded): connections, ARP, the guest's first allocations.
-      await runWrk(targets[kind].ns, `${targets[kind].url}/`, { threads: WRK_THREADS, connections, seconds: 1 });
+      await runWrk(targets[kind].ns, `${targets[kind].url}/`, { threads: WRK_THREADS, connections, seconds: 1 }).catch((err) =>
+        failed(`wrk warm-up ${kind}`, err),
+      );
     }
     for (let index = 0; index < runs; index++) {
       for (const kind of live) {
