@@ -123,6 +123,11 @@ function textLines(result, j) {
     lines.push(statsLine('  guest entry → address configured', c[kind].net_ms, 'ms', 3));
     lines.push(statsLine('    of which configuration', c[kind].net_config_ms, 'ms', 3));
     lines.push(statsLine('  guest entry → workload main', c[kind].start_ms, 'ms', 3));
+    const steps = Object.keys(c[kind]).filter((key) => /^step_\w+_ms$/.test(key));
+    if (steps.length > 0) {
+      const medians = steps.map((key) => `${key.slice(5, -3)} ${c[kind][key].median.toFixed(3)}`);
+      lines.push(`      steps before main (median ms): ${medians.join(', ')}`);
+    }
     lines.push(statsLine('  guest entry → listening', c[kind].listening_ms, 'ms', 3));
   }
   lines.push(`  first 200, ukernel (user net) ÷ host process: ${fixed(j.ratios.first200_ukernel_vs_host, 1)}×`);

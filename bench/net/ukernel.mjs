@@ -89,8 +89,8 @@ function fdSource(fd) {
 
 /**
  * Guest timings of one finished run from its events file, in ms since kernel entry:
- * { ready_ms, start_ms, net_ms, net_config_ms, listening_ms } — the boot record's ready phase,
- * the workload's start record, the `@uk:net` record (address configured) and how long
+ * { ready_ms, start_ms, net_ms, net_config_ms, listening_ms, step_NAME_ms… } — the boot
+ * record's ready phase, the workload's start record (and the steps before it it lists), the `@uk:net` record (address configured) and how long
  * configuration took, and the template's first record matching LISTENING_RE. Each is null when
  * its record is missing.
  */
@@ -108,7 +108,11 @@ export function guestTimings(lib, eventsPath) {
     if (parsed.type !== 'record') continue;
     const r = parsed.record;
     if (r.kind === 'boot') timings.ready_ms ??= r.readyNs / 1e6;
-    if (r.kind === 'workload' && r.event === 'start') timings.start_ms ??= r.tNs / 1e6;
+    if (r.kind === 'workload' && r.event === 'start' && timings.start_ms === null) {
+      timings.start_ms = r.tNs / 1e6;
+      // The steps the kernel took before main (`disk_ns=…`: disk, image, load, …).
+      for (const [step, ns] of r.stepsNs) timings[`step_${step}_ms`] = ns / 1e6;
+    }
     if (r.kind === 'net' && timings.net_ms === null) {
       timings.net_ms = record.tNs / 1e6;
       timings.net_config_ms = r.configNs / 1e6;
