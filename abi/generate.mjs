@@ -402,7 +402,8 @@ function markdown() {
         if (kind.kind === 'bytes') return 'bytes the kernel reads (pointer + length)';
         if (kind.kind === 'buffer') return 'bytes the kernel writes (pointer + length)';
         if (kind.kind === 'array') return `array of ${kind.struct} (pointer + count)${kind.mutable ? ', written back' : ''}`;
-        if (kind.kind === 'pointer') return `pointer to one ${kind.struct}${kind.mutable ? ', written by the kernel' : ', read by the kernel'}`;
+        if (kind.kind === 'pointer')
+          return `pointer to one ${kind.struct}${kind.mutable ? ', written by the kernel' : ', read by the kernel'}`;
         if (kind.kind === 'task_entry') return 'task function `u32 entry(u64 argument)`';
         return type;
       };
@@ -456,6 +457,7 @@ Natural alignment, no padding: the same layout in C, Zig and the kernel (the gen
 assert it).
 
 ${(abi.structs ?? []).map((st) => `### \`${st.name}\` (${structLayout(st).size} bytes)\n\n${st.doc}\n\n| offset | field | type | meaning |\n| --- | --- | --- | --- |\n${st.fields.map((f, index) => `| ${structLayout(st).offsets[index]} | \`${f.name}\` | ${f.type} | ${f.doc} |`).join('\n')}\n`).join('\n')}
+${(abi.guides ?? []).map((guide) => `## ${guide.title}\n\n${guide.paragraphs.join('\n\n')}\n`).join('\n')}
 ## Calls
 
 ${calls}`;

@@ -7,9 +7,11 @@
 #
 # Defaults: examples/http-server/src/main.zig -> build/host/http-server, ReleaseSafe (what
 # `ukernel build` uses; pass -O ReleaseFast to compare with `ukernel run --release`). Paths are
-# relative to the checkout. The target is x86_64-linux-none with the baseline x86-64 CPU, as a
-# guest build gets (x86_64-freestanding-none), so neither side has vector extensions the other
-# lacks. Covered calls and their Linux equivalents: sdk/zig/host/calls.zig.
+# relative to the checkout, or absolute. The output is a static executable (no libc), so a
+# minimal Linux guest can run it too; the http server listens on 0.0.0.0:PORT for `OUTPUT PORT`.
+# The target is x86_64-linux-none with the baseline x86-64 CPU, as a guest build gets
+# (x86_64-freestanding-none), so neither side has vector extensions the other lacks. Covered
+# calls and their Linux equivalents: sdk/zig/host/calls.zig.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/scripts/toolchain.env"

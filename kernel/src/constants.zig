@@ -130,6 +130,11 @@ pub const debug_exit_port: u16 = 0xf4;
 /// i8042 command port; writing 0xFE resets the CPU, which makes Firecracker exit 0.
 pub const i8042_command_port: u16 = 0x64;
 pub const i8042_reset_command: u8 = 0xfe;
+/// How long the exit waits after the i8042 reset for the VMM to stop the vCPU before it
+/// triple-faults: 4e8 TSC cycles, 0.1–0.4 s at 1–4 GHz (Firecracker takes well under a
+/// millisecond; a VMM without the door pays it once). The spin count bounds it too.
+pub const i8042_reset_wait_tsc_cycles: u64 = 400_000_000;
+pub const i8042_reset_wait_spins_max: u64 = 100_000_000;
 
 /// Status of a kernel panic or an unhandled CPU exception (Rust's panic exit code).
 pub const exit_status_panic: u8 = 101;
@@ -201,6 +206,8 @@ pub const net_buffer_stride_bytes: u32 = 2048;
 /// each waits for its reply.
 pub const net_selftest_rounds: u32 = 4;
 pub const net_selftest_reply_timeout_ns: u64 = 2 * std.time.ns_per_s;
+/// Most rounds of one self-test wait (each ends a halt or takes frames), besides its deadline.
+pub const net_selftest_wait_rounds_max: u32 = 100_000;
 
 comptime {
     assert(std.math.isPowerOfTwo(net_queue_size));
@@ -284,7 +291,7 @@ comptime {
 /// socket from its arrival, so data sent before net.accept has somewhere to queue).
 pub const net_sockets_max: u32 = 384;
 /// Most connections one listener holds for net.accept; a larger backlog is lowered to it, and
-/// connections beyond it are refused (reset) until one is accepted. A burst of SYNs arrives in
+/// connection requests beyond it are dropped until one is accepted. A burst of SYNs arrives in
 /// one poll before the workload runs: those past the backlog wait for the peer's retransmit
 /// (a second or more), so it is sized for a hundred clients connecting at once. lwIP's backlog
 /// is a u8.
@@ -303,9 +310,11 @@ pub const net_receive_queue_entries: u32 = 32;
 pub const net_send_retry_ns: u64 = 10 * std.time.ns_per_ms;
 /// Most net.resolve calls waiting at once (each holds one lwIP DNS request).
 pub const net_resolves_max: u32 = 8;
-/// How long a blocking net.connect waits for the handshake before giving up (timed_out): below
-/// lwIP's own SYN retransmission limit (6 tries with back-off, over a minute).
-pub const net_connect_timeout_ns: u64 = 20 * std.time.ns_per_s;
+/// The longest a blocking net.connect waits for the handshake (then timed_out). A backstop:
+/// lwIP gives up first, after TCP_SYNMAXRTX (6) retransmissions of the SYN every 3 s without
+/// back-off in SYN_SENT (core/tcp.c, tcp_slowtmr), about 18 s, for blocking and non-blocking
+/// connects alike.
+pub const net_connect_timeout_ns: u64 = 30 * std.time.ns_per_s;
 /// The longest net.resolve waits (timeout_infinite means this).
 pub const net_resolve_timeout_ns_max: u64 = 30 * std.time.ns_per_s;
 

@@ -161,6 +161,22 @@ describe.each(accels)('ABI suite (%s)', (accel) => {
   );
 
   it(
+    'net: a socket whose connection lwIP freed after TIME_WAIT no longer reaches it; a blocking connect times out once',
+    async () => {
+      // Once, the socket kept the pcb lwIP frees silently at the end of TIME_WAIT: its close
+      // then closed the next connection, which reuses the pcb (not_connected on its send).
+      // Meanwhile a task's connect to a listener with a full backlog times out when lwIP gives
+      // up on its SYNs (about 18 s).
+      const result = await runGuest(accel, ['net-timeouts'], 60_000 * slow);
+      expect(result.code, explain(result)).toBe(0);
+      expect(result.stdout).toMatch(/^net timeouts: \d+ passed, 0 failed$/m);
+      expect(result.stdout).toContain('ok net.time_wait.new_connection_intact');
+      expect(result.stdout).toContain('ok net.connect.timed_out');
+    },
+    70_000 * slow,
+  );
+
+  it(
     'a task overflowing its stack hits the guard page: reported, exit 101',
     async () => {
       const result = await runGuest(accel, ['overflow'], 60_000 * slow);

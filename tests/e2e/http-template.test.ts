@@ -1,10 +1,12 @@
-// The http template (examples/http-server) serves its routes, twice over: built as a Linux
-// process with the SDK's host backend (bench/net/build-host.sh: quick, no VM), and as a new user
-// gets it — `ukernel init --template http`, build, pack, `ukernel run --publish` on QEMU with
-// user networking on a free loopback port. The heavy traffic (1,000 keep-alive requests, 100
-// connections, 1 MiB bodies, aborts) is tests/e2e/net-*.test.ts's.
+// The examples that serve the network. The http template (examples/http-server) serves its
+// routes twice over: built as a Linux process with the SDK's host backend
+// (bench/net/build-host.sh: quick, no VM), and as a new user gets it — `ukernel init --template
+// http`, build, pack, `ukernel run --publish` on QEMU with user networking on a free loopback
+// port. The heavy traffic (1,000 keep-alive requests, 100 connections, 1 MiB bodies, aborts) is
+// tests/e2e/net-*.test.ts's. examples/net-worker answers jobs sent over TCP under QEMU.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -165,6 +167,29 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<number
   return code;
 }
 
+/**
+ * `ukernel run --publish 127.0.0.1:PORT:GUEST_PORT [-- ARGS]` in `project` on a free loopback
+ * PORT: waits for `ready` on the console, runs `use(PORT)`, then stops the VM with Ctrl-C (the
+ * CLI exits 130).
+ */
+async function withPublished(
+  project: string,
+  guestPort: number,
+  args: string[],
+  ready: RegExp,
+  use: (port: number) => Promise<void>,
+): Promise<void> {
+  const port = await freePort();
+  const argv = [cliPath, 'run', '--publish', `127.0.0.1:${port}:${guestPort}`, ...args];
+  const cli = spawn(process.execPath, argv, { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await waitForOutput(cli, ready, LISTEN_MS, 'ukernel run');
+    await use(port);
+  } finally {
+    expect(await stop(cli, 'SIGINT')).toBe(130);
+  }
+}
+
 describe('the http server built as a Linux process (sdk/zig/host)', () => {
   let work: ReturnType<typeof tempDir>;
   let server: ChildProcess | undefined;
@@ -191,7 +216,87 @@ describe('the http server built as a Linux process (sdk/zig/host)', () => {
   it('serves every route, keeps the connection alive, and refuses bad requests', async () => {
     await checkRoutes(port, 'PROJECT_NAME'); // The example itself: the name is not filled in.
   });
+
+  it('answers pipelined requests in order, and each refusal with its status and a close', async () => {
+    await checkRefusals(port);
+  });
+
+  it('survives clients that reset mid-transfer, and frees their connections', async () => {
+    await checkAborts(port);
+  });
 });
+
+/** Pipelining, every refusal (status, then a close) and `Expect: 100-continue`. */
+async function checkRefusals(port: number): Promise<void> {
+  const health = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+  const last = 'GET /bytes?n=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+  const pipelined = await exchange(port, health.repeat(50) + last);
+  expect(pipelined.match(/HTTP\/1\.1 200 OK\r\n/g)).toHaveLength(51);
+  expect(pipelined).toMatch(/\r\nConnection: close\r\n\r\n\x00\x01\x02$/);
+  const refusals: Array<[string, RegExp]> = [
+    ['POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2097153\r\n\r\n', /^HTTP\/1\.1 413 /],
+    ['POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', /^HTTP\/1\.1 501 /],
+    ['GET / HTTP/2.0\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 505 /],
+    ['GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', /^HTTP\/1\.1 400 /],
+    ['GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n', /^HTTP\/1\.1 400 /],
+    ['POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', /^HTTP\/1\.1 400 /],
+    ['GET /bytes?n=99999999999 HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 400 /],
+    [`GET / HTTP/1.1\r\nHost: x\r\n${'A: b\r\n'.repeat(101)}\r\n`, /^HTTP\/1\.1 431 /],
+  ];
+  for (const [request, status] of refusals) {
+    const answer = await exchange(port, request);
+    expect(answer, request).toMatch(status);
+    expect(answer, request).toMatch(/\r\nConnection: close\r\n/);
+  }
+  // `Expect: 100-continue`: the interim answer comes before the body is sent.
+  const interim = await new Promise<string>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () =>
+      socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n'),
+    );
+    socket.setTimeout(REQUEST_MS, () => socket.destroy(new Error('no interim answer')));
+    socket.once('data', (chunk: Buffer) => {
+      socket.end('hello');
+      resolve(chunk.toString());
+    });
+    socket.on('error', reject);
+  });
+  expect(interim).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+}
+
+/** Clients that reset mid-download and mid-upload: the server goes on, their slots are freed. */
+async function checkAborts(port: number): Promise<void> {
+  for (const request of [
+    'GET /bytes?n=16000000 HTTP/1.1\r\nHost: x\r\n\r\n',
+    `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n${'y'.repeat(100_000)}`,
+  ]) {
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => socket.write(request));
+      socket.setTimeout(REQUEST_MS, () => socket.destroy(new Error('no answer')));
+      // The first bytes of the answer (or, for the upload, once it is under way): reset.
+      const abort = () => {
+        socket.resetAndDestroy();
+        resolve();
+      };
+      if (request.startsWith('GET')) socket.once('data', abort);
+      else socket.once('ready', () => setTimeout(abort, 50));
+      socket.on('error', reject);
+    });
+  }
+  const agent = new Agent({ keepAlive: false });
+  try {
+    // Closed connections leave the table within the poll interval.
+    const deadline = Date.now() + REQUEST_MS;
+    let info: Record<string, number> = {};
+    do {
+      info = JSON.parse((await fetchRaw(port, agent, 'GET', '/api/info')).body.toString()) as Record<string, number>;
+      if (info.connections_open !== 1) await new Promise((r) => setTimeout(r, 100));
+    } while (info.connections_open !== 1 && Date.now() < deadline);
+    expect(info.connections_open).toBe(1);
+    expect(info.connections_aborted).toBeGreaterThanOrEqual(2);
+  } finally {
+    agent.destroy();
+  }
+}
 
 describe('ukernel init --template http, run under QEMU with --publish', () => {
   let work: ReturnType<typeof tempDir>;
@@ -210,20 +315,104 @@ describe('ukernel init --template http, run under QEMU with --publish', () => {
   afterAll(() => work?.remove());
 
   it(
-    'serves /, /healthz, /api/info and a 404 on a published loopback port; Ctrl-C stops it',
+    'serves its routes on a published loopback port, refuses bad requests, survives resets; Ctrl-C stops it',
     async () => {
-      const port = await freePort();
-      const cli = spawn(process.execPath, [cliPath, 'run', '--publish', `127.0.0.1:${port}:80`], {
-        cwd: project,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      try {
-        await waitForOutput(cli, /web: listening on http:\/\/0\.0\.0\.0:80\//, LISTEN_MS, 'ukernel run');
+      const listening = /web: listening on http:\/\/0\.0\.0\.0:80\//;
+      await withPublished(project, 80, [], listening, async (port) => {
         await checkRoutes(port, 'web');
-      } finally {
-        expect(await stop(cli, 'SIGINT')).toBe(130);
-      }
+        await checkRefusals(port);
+        await checkAborts(port);
+      });
+      // A span per request, named after its route; log records for the start and each refusal.
+      const trace = JSON.parse((await ukernelOk(['trace', '--json'], project)).stdout) as {
+        spans: Array<{ name: string; count: number }>;
+      };
+      const spans = Object.fromEntries(trace.spans.map(({ name, count }) => [name, count]));
+      expect(spans).toMatchObject({ 'GET /': 1, 'GET /healthz': 52, 'GET /api/info': expect.any(Number) });
+      expect(Object.keys(spans).sort()).toEqual(
+        [
+          'GET /',
+          'GET /api/info',
+          'GET /bytes',
+          'GET /healthz',
+          'POST /echo',
+          'method not allowed',
+          'not found',
+          'rejected',
+        ].sort(),
+      );
+      const logs = (await ukernelOk(['logs', '--json', '--level', 'info'], project)).stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { type: string; message?: string; fields?: Record<string, string> })
+        .filter((record) => record.type === 'log');
+      expect(logs[0]).toMatchObject({ message: 'listening', fields: { port: '80' } });
+      const refused = logs.filter((record) => record.message === 'request rejected').map((r) => r.fields?.status);
+      expect(refused.sort()).toEqual(['400', '400', '400', '400', '400', '413', '431', '431', '501', '505']);
     },
     LISTEN_MS + 4 * REQUEST_MS,
+  );
+});
+
+/** 100 jobs, one with no payload and a bad line on one connection, then end of input. */
+async function checkJobs(port: number): Promise<void> {
+  const payloads = Array.from({ length: 100 }, (_, i) => `payload ${i} ${'x'.repeat(i)}`);
+  const input = `${payloads.map((payload, id) => `job ${id} ${payload}`).join('\n')}\nnonsense\njob 1000\n`;
+  // The whole input, then end of input: the server answers everything, then closes.
+  const output = await new Promise<string>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.end(input));
+    let received = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within ${REQUEST_MS} ms; received: ${received}`));
+    }, REQUEST_MS);
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+  });
+  const lines = output.trimEnd().split('\n');
+  expect(lines).toContain('error - expected: job <id> <payload>');
+  const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+  const done = new Map<number, { digest: string; worker: number }>();
+  for (const line of lines.filter((l) => l.startsWith('done '))) {
+    const [, id, digest, worker] = line.split(' ');
+    done.set(Number(id), { digest: digest!, worker: Number(worker) });
+  }
+  expect(done.size).toBe(payloads.length + 1);
+  for (const [id, payload] of payloads.entries()) expect(done.get(id)?.digest, `job ${id}`).toBe(sha(payload));
+  expect(done.get(1000)?.digest).toBe(sha('')); // `job 1000` with no payload.
+  expect(lines.length).toBe(payloads.length + 2);
+  const workers = new Set([...done.values()].map(({ worker }) => worker));
+  expect(
+    [...workers].every((worker) => worker >= 0 && worker < 4),
+    [...workers].join(' '),
+  ).toBe(true);
+}
+
+describe('examples/net-worker under QEMU with --publish', () => {
+  let work: ReturnType<typeof tempDir>;
+  let project: string;
+
+  beforeAll(async () => {
+    requireBuilt();
+    work = tempDir();
+    project = join(work.path, 'net-worker');
+    cpSync(join(root, 'examples/net-worker'), project, { recursive: true });
+    await ukernelOk(['build'], project, BUILD_MS);
+    await ukernelOk(['pack'], project, BUILD_MS);
+  }, 2 * BUILD_MS);
+
+  afterAll(() => work?.remove());
+
+  it(
+    'answers every job with the SHA-256 of its payload from one of its workers, and a bad line with an error',
+    async () => {
+      const ready = /net-worker: 4 workers, jobs on tcp port 7000/;
+      await withPublished(project, 7000, ['--', '7000', '4'], ready, checkJobs);
+    },
+    LISTEN_MS + 2 * REQUEST_MS,
   );
 });

@@ -67,7 +67,9 @@ describe('ukernel init', () => {
     expect(main).toBe(example.replaceAll('PROJECT_NAME', 'web'));
     expect(main).toContain('ukernel.print("web: listening on http://0.0.0.0:{d}/\\n", .{port});');
     expect(main).not.toContain('PROJECT_NAME');
-    expect(readFileSync(join(dir, 'env/ukernel.env'), 'utf8')).toMatch(/\nUKERNEL_PROJECT=web\n(?:#[^\n]*\n)*HTTP_PORT=80\n$/);
+    expect(readFileSync(join(dir, 'env/ukernel.env'), 'utf8')).toMatch(
+      /\nUKERNEL_PROJECT=web\n(?:#[^\n]*\n)*HTTP_PORT=80\n(?:#[^\n]*\n)*$/,
+    );
     expect(readdirSync(dir).sort()).toEqual(['.gitignore', 'env', 'src', 'ukernel.toml']);
   });
 

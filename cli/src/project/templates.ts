@@ -81,6 +81,8 @@ publish = ["8080:80"]
 `;
   const port = `# The port the server listens on in the guest (an argument after \`ukernel run --\` wins).
 HTTP_PORT=80
+# A trace span for one request in N (0: none): each span is two records on the events device.
+# HTTP_SPAN_EVERY=1
 `;
   return nativeWorkerTemplate(name, zigVersion).map((file): TemplateFile => {
     switch (file.path) {

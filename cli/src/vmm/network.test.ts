@@ -250,6 +250,9 @@ describe('what the run says about its network', () => {
       configNs: 2_500_000,
     } as const;
     expect(formatGuestNetwork(record)).toBe('Network: guest 10.0.2.15/24 (dhcp, 2.5 ms), gateway 10.0.2.2, dns 10.0.2.3:53');
+    expect(formatGuestNetwork({ ...record, source: 'static', gateway: '0.0.0.0', dns: '0.0.0.0:53' })).toBe(
+      'Network: guest 10.0.2.15/24 (static, 2.5 ms), no resolver',
+    );
     expect(formatGuestNetwork({ ...record, source: 'none', address: '0.0.0.0/0' })).toBe(
       'Network: the guest got no address (no DHCP answer in time); mac 52:54:00:12:34:56',
     );

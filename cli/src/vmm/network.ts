@@ -297,7 +297,11 @@ export function formatGuestNetwork(record: NetRecord): string {
     return `Network: the guest got no address (no DHCP answer in time); mac ${record.mac}`;
   }
   const ms = (record.configNs / 1e6).toFixed(1);
-  return `Network: guest ${record.address} (${record.source}, ${ms} ms), gateway ${record.gateway}, dns ${record.dns}`;
+  const parts = [`guest ${record.address} (${record.source}, ${ms} ms)`];
+  // 0.0.0.0: none configured (a static address without --gateway or --dns).
+  if (record.gateway !== '0.0.0.0') parts.push(`gateway ${record.gateway}`);
+  parts.push(record.dns.startsWith('0.0.0.0:') ? 'no resolver' : `dns ${record.dns}`);
+  return `Network: ${parts.join(', ')}`;
 }
 
 /** `Network: user, 127.0.0.1:8080 → guest :80/tcp` — printed before boot (stderr, human mode). */

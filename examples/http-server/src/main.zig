@@ -16,8 +16,9 @@
 //! 413 body too large, 431 head too large, 501 Transfer-Encoding, 503 body memory exhausted,
 //! 505 not HTTP/1.x. After a 400/413/431/501/503/505 the connection closes.
 //!
-//! Every request gets a trace span named after its route (`ukernel trace` shows them); a log
-//! record is written every log_every_requests requests and for every rejected request.
+//! Every request gets a trace span named after its route (`ukernel trace` shows them; argv[2]
+//! or HTTP_SPAN_EVERY=N keeps one in N, 0 none); a log record is written every
+//! log_every_requests requests and for every rejected request.
 //! The same file builds as a Linux process too: see README.md (bench/net/build-host.sh).
 
 const std = @import("std");
@@ -65,6 +66,11 @@ const receives_per_turn_max = 16;
 /// A summary log record every this many requests (not one per request: logs are not free).
 const log_every_requests = 1000;
 const port_default = 80;
+/// A trace span for one request in this many (argv[2], else HTTP_SPAN_EVERY; 0: none). Each
+/// span is two records on the events device, which costs: measured under QEMU user networking
+/// on this project's machine, spans on every request about halved the requests per second
+/// (wrk -c10: 7-10k with, 15-18k without). A benchmark may sample.
+const span_every_default = 1;
 
 // ---- Connections --------------------------------------------------------------------------------
 
@@ -120,13 +126,18 @@ const Stats = struct {
     bodies_bytes: u64 = 0,
 };
 var stats: Stats = .{};
+var span_every: u64 = span_every_default;
 
 /// The workload's entry: binds the port and serves until the VM is stopped.
 pub fn main(context: ukernel.Context) !u8 {
-    const port = port_from(context) orelse {
-        ukernel.print("PROJECT_NAME: the port (argv[1] or HTTP_PORT) must be 1-65535\n", .{});
+    const port = setting(u16, context, 1, "HTTP_PORT", port_default) orelse 0;
+    const every = setting(u64, context, 2, "HTTP_SPAN_EVERY", span_every_default);
+    if (port == 0 or every == null) {
+        ukernel.print("PROJECT_NAME: usage: [port 1-65535 (HTTP_PORT)] " ++
+            "[a span every N requests, 0 none (HTTP_SPAN_EVERY)]\n", .{});
         return 2;
-    };
+    }
+    span_every = every.?;
     for (&connections) |*connection| connection.state = .free;
     listener = try net.Socket.open(.stream, true);
     try listener.set_option(.reuse_address, 1);
@@ -144,14 +155,20 @@ pub fn main(context: ukernel.Context) !u8 {
     while (true) try serve_once();
 }
 
-/// argv[1], else HTTP_PORT from the environment (env/ukernel.env), else port_default.
-fn port_from(context: ukernel.Context) ?u16 {
-    const text = if (context.args.len > 1)
-        std.mem.span(context.args[1])
+/// argv[position], else `key` from the environment (env/ukernel.env), else `default`; null if
+/// it is not a number of type T.
+fn setting(
+    comptime T: type,
+    context: ukernel.Context,
+    position: usize,
+    key: []const u8,
+    default: T,
+) ?T {
+    const text = if (context.args.len > position)
+        std.mem.span(context.args[position])
     else
-        context.getenv("HTTP_PORT") orelse return port_default;
-    const port = std.fmt.parseUnsigned(u16, text, 10) catch return null;
-    return if (port == 0) null else port;
+        context.getenv(key) orelse return default;
+    return std.fmt.parseUnsigned(T, text, 10) catch null;
 }
 
 /// One turn of the event loop: wait for any socket to be ready, then serve what is ready.
@@ -556,16 +573,20 @@ const index_page =
 /// open across turns).
 fn respond(connection: *Connection) void {
     const request = connection.request;
-    const span = ukernel.trace.begin(span_name(request.route));
-    defer _ = span.end();
-    stats.requests += 1;
-    if (stats.requests % log_every_requests == 0) log_summary();
-    connection.close_after = !request.keep_alive;
     const method_ok = switch (request.route) {
         .unknown => true,
         .echo => request.method == .post,
         else => request.method == .get or request.method == .head,
     };
+    stats.requests += 1;
+    const traced = span_every != 0 and stats.requests % span_every == 0;
+    const name = if (method_ok) span_name(request.route) else "method not allowed";
+    const span: ?ukernel.trace.Span = if (traced) ukernel.trace.begin(name) else null;
+    defer if (span) |opened| {
+        _ = opened.end();
+    };
+    if (stats.requests % log_every_requests == 0) log_summary();
+    connection.close_after = !request.keep_alive;
     if (!method_ok) {
         const allow = if (request.route == .echo) "Allow: POST\r\n" else "Allow: GET, HEAD\r\n";
         return respond_text(connection, .method_not_allowed, allow, "method not allowed\n");

@@ -172,7 +172,7 @@ const implementation = struct {
                 sockets.close(index);
             },
             .console, .task, .arena => return failure(.unsupported),
-            .free => return failure(.bad_handle),
+            .free, .reserved => return failure(.bad_handle),
         }
         return 0;
     }
@@ -437,13 +437,14 @@ const implementation = struct {
         if (flags & ~abi.flag_nonblocking != 0) return failure(.out_of_range);
         // Checked before waiting: a bad pointer must not cost the connection.
         const peer_bytes = address_out(peer, false) orelse return failure(.bad_pointer);
-        const handle = handles.open(.socket, 0) catch return failure(.limit_reached);
+        // Reserved, not a socket yet, while accept waits: nothing may reach it meanwhile.
+        const handle = handles.open(.reserved, 0) catch return failure(.limit_reached);
         const accepted = sockets.accept(index, flags & abi.flag_nonblocking != 0) catch |err| {
             handles.release(handle);
             return net_failure(err);
         };
         assert(accepted.index != index);
-        handles.set_object(handle, accepted.index);
+        handles.settle(handle, .socket, accepted.index);
         if (peer_bytes.len > 0) @memcpy(peer_bytes, std.mem.asBytes(&accepted.peer));
         return handle;
     }

@@ -8,7 +8,9 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const abi = @import("../abi/abi.zig");
 
-pub const Kind = enum(u8) { free, console, file, channel, arena, task, socket };
+/// `reserved`: taken for an object that does not exist yet (net.accept holds one while it
+/// waits), so no call can reach a half-made object through it.
+pub const Kind = enum(u8) { free, console, file, channel, arena, task, socket, reserved };
 
 const Entry = struct { kind: Kind = .free, object: u32 = 0 };
 
@@ -67,6 +69,13 @@ pub fn set_object(handle: u32, object: u32) void {
     entries[handle].object = object;
 }
 
+/// Turns a reserved handle into one of `kind` bound to `object`.
+pub fn settle(handle: u32, kind: Kind, object: u32) void {
+    assert(entries[handle].kind == .reserved);
+    assert(kind != .free and kind != .console and kind != .reserved);
+    entries[handle] = .{ .kind = kind, .object = object };
+}
+
 pub fn release(handle: u32) void {
     assert(handle != abi.handle_console);
     assert(handle != 0);
@@ -107,6 +116,12 @@ test "handles: open from 2 up, kinds checked, release and reuse, exhaustion" {
     try testing.expectError(error.LimitReached, open(.arena, 0));
     release(file);
     try testing.expectEqual(file, try open(.arena, 0));
+    // A reserved handle is of no kind a call accepts until settled.
+    release(file);
+    const reserved = try open(.reserved, 0);
+    try testing.expectEqual(@as(?u32, null), get(reserved, .socket));
+    settle(reserved, .socket, 9);
+    try testing.expectEqual(@as(?u32, 9), get(reserved, .socket));
     init();
     try testing.expectEqual(@as(u32, 2), try open(.file, 0));
 }

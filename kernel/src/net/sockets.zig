@@ -3,7 +3,7 @@
 //! lwIP call does).
 //!
 //! One table of sockets; a handle names a socket by index (io/handles.zig). lwIP calls back
-//! (received data, acknowledged data, a new connection, an error) from the scheduler's poller
+//! (received data, acknowledged data, a new connection, an error) from the scheduler's waker
 //! (net/stack.zig) or from inside an lwIP call a task made; a callback only updates the socket
 //! and wakes the tasks blocked on it and io.poll's waiters, as channels do. No task yields inside
 //! an lwIP call: lwIP runs in one context.
@@ -97,17 +97,26 @@ const Socket = struct {
     listener: u32 = 0,
     /// When a pending socket arrived (a counter): net.accept takes the oldest.
     arrival: u64 = 0,
-    send_limit_bytes: u32 = constants.lwip.tcp_send_bytes,
-    receive_limit_bytes: u32 = constants.net_receive_buffer_bytes_default,
+    /// option_send_buffer_bytes, option_receive_buffer_bytes (set by `fresh`: every default
+    /// here is zero, so the table lies in .bss, not in the kernel file).
+    send_limit_bytes: u32 = 0,
+    receive_limit_bytes: u32 = 0,
     /// Datagram sockets after net.connect: the peer (else family 0).
     peer: Address = std.mem.zeroes(Address),
 };
 
 var sockets: [constants.net_sockets_max]Socket = [_]Socket{.{}} ** constants.net_sockets_max;
 
-/// Sets (or resets, for host tests) the table: every socket free.
-pub fn init() void {
-    sockets = [_]Socket{.{}} ** constants.net_sockets_max;
+/// A socket just taken from the free list, in `state`.
+fn fresh(state: State, kind: Kind, generation: u16) Socket {
+    assert(state == .open or state == .pending);
+    return .{
+        .state = state,
+        .kind = kind,
+        .generation = generation,
+        .send_limit_bytes = constants.lwip.tcp_send_bytes,
+        .receive_limit_bytes = constants.net_receive_buffer_bytes_default,
+    };
 }
 
 // ---- Creating, binding, listening, accepting, connecting --------------------------------------
@@ -117,7 +126,7 @@ pub fn create(kind: Kind, nonblocking: bool) Error!u32 {
     const index = free_socket() orelse return error.LimitReached;
     const socket = &sockets[index];
     const generation = socket.generation;
-    socket.* = .{ .state = .open, .kind = kind, .generation = generation };
+    socket.* = fresh(.open, kind, generation);
     socket.nonblocking = nonblocking;
     switch (kind) {
         .stream => {
@@ -260,7 +269,10 @@ pub fn connect(index: u32, address: Address) Error!void {
     const deadline = scheduler.deadline_after(constants.net_connect_timeout_ns);
     while (socket.state == .connecting) {
         wait(index, generation, deadline) catch |err| {
-            if (err == error.TimedOut) abandon(index, error.TimedOut);
+            if (err == error.TimedOut) {
+                abandon(index, error.TimedOut);
+                socket.pending_error = null; // Reported here, not again by option_error.
+            }
             return err;
         };
     }
@@ -683,6 +695,15 @@ fn discard_queue(socket: *Socket) void {
     if (socket.kind == .stream) consumed(socket, bytes) else socket.queued_bytes = 0;
 }
 
+/// Forgets a pcb lwIP keeps on its own (closing in both directions): no more callbacks.
+fn end_connection(socket: *Socket, pcb: *lwip.tcp_pcb) void {
+    assert(socket.tcp == pcb);
+    assert(socket.fin_received and socket.write_shut);
+    detach_tcp(pcb);
+    socket.tcp = null;
+    socket.state = .ended;
+}
+
 /// Ends a connection from our side with a reset (a connect that timed out).
 fn abandon(index: u32, err: Error) void {
     const socket = &sockets[index];
@@ -740,7 +761,8 @@ fn on_accept(arg: ?*anyopaque, pcb: [*c]lwip.tcp_pcb, result: lwip.err_t) callco
     const index = free_socket() orelse return lwip.ERR_MEM;
     const socket = &sockets[index];
     const generation = socket.generation;
-    socket.* = .{ .state = .pending, .kind = .stream, .generation = generation, .tcp = connection };
+    socket.* = fresh(.pending, .stream, generation);
+    socket.tcp = connection;
     socket.listener = listener;
     socket.nodelay = owner.nodelay;
     arrivals += 1;
@@ -786,6 +808,9 @@ fn on_receive(
     const socket = &sockets[index];
     const data = pointer(lwip.pbuf, chain) orelse {
         socket.fin_received = true;
+        // Both directions are done: lwIP moves the pcb to TIME_WAIT (or CLOSING, then
+        // TIME_WAIT) and frees it later without a callback, so it is forgotten now.
+        if (socket.write_shut) end_connection(socket, connection);
         notify(index);
         return lwip.ERR_OK;
     };

@@ -1,7 +1,7 @@
 //! The TCP/IP stack: lwIP 2.2.1's raw API (NO_SYS), driven from the scheduler.
 //!
-//! lwIP runs in exactly one context: ring-3 kernel code between tasks (the scheduler's poller,
-//! installed by kmain) and the ABI calls of the running task, which never yield inside an lwIP
+//! lwIP runs in exactly one context: ring-3 kernel code between tasks (the scheduler's waker,
+//! which `start` installs) and the ABI calls of the running task, which never yield inside an lwIP
 //! call. Interrupts never touch it: the NIC's interrupt only ends the idle halt. The stack is the
 //! scheduler's waker: `poll` moves received frames into lwIP, runs the loopback queue and
 //! lwIP's timers; `netif.pending` arms the NIC's interrupt before a halt; `timers_deadline`

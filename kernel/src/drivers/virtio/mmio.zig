@@ -115,10 +115,11 @@ pub const Transport = struct {
         return (@as(u64, high) << 32) | low;
     }
 
-    /// Hands queue `index` (already laid out in memory) to the device.
+    /// Hands queue `index` (already laid out in memory) to the device. QueueReady is not read
+    /// first: `begin` reset the device, and a reset clears every queue's ready bit (virtio 1.2
+    /// §4.2.2.1), so the read would cost a VM exit to learn nothing.
     pub fn setup_queue(transport: Transport, index: u32, queue: *const Queue) SetupError!void {
         transport.write(.queue_select, index);
-        if (transport.read(.queue_ready) != 0) return transport.fail(error.QueueUnavailable);
         const size_max = transport.read(.queue_size_max);
         if (size_max == 0) return transport.fail(error.QueueUnavailable);
         if (size_max < queue.size) return transport.fail(error.QueueTooSmall);

@@ -97,6 +97,24 @@ pub fn any(rng: *sys.Rng) ?u32 {
     return sockets[@intCast(rng.below(socket_count))].handle;
 }
 
+/// 127.0.0.1 and the port of one of our bound datagram sockets (so datagrams arrive).
+fn datagram_peer(rng: *sys.Rng) ?u64 {
+    const h = any_datagram(rng) orelse return null;
+    var bound: Address = undefined;
+    if (sys.net_local_address(h, sys.addr(&bound)) != 0 or bound.port == 0) return null;
+    address_slot = sys.inet4(127, 0, 0, 1, bound.port);
+    return sys.addr(&address_slot);
+}
+
+fn any_datagram(rng: *sys.Rng) ?u32 {
+    const start = if (socket_count > 0) rng.below(socket_count) else return null;
+    for (0..socket_count) |offset| {
+        const socket = sockets[@intCast((start + offset) % socket_count)];
+        if (socket.datagram) return socket.handle;
+    }
+    return null;
+}
+
 fn pick_socket(rng: *sys.Rng) u32 {
     if (socket_count > 0 and rng.chance(75)) return sockets[@intCast(rng.below(socket_count))].handle;
     return host.pick_handle(rng);
@@ -121,8 +139,12 @@ fn pick_listener(rng: *sys.Rng) ?*Socket {
 fn pick_address(rng: *sys.Rng) u64 {
     var address = sys.inet4(127, 0, 0, 1, @truncate(rng.next()));
     switch (rng.below(12)) {
-        0, 1, 2 => if (pick_listener(rng)) |l| {
+        0, 1 => if (pick_listener(rng)) |l| {
             address.port = l.port;
+        },
+        2 => if (any_datagram(rng)) |h| {
+            var bound: Address = undefined;
+            if (sys.net_local_address(h, sys.addr(&bound)) == 0) address.port = bound.port;
         },
         3 => address = sys.inet4(0, 0, 0, 0, 0),
         4 => address = sys.inet4(192, 0, 2, 1, 80),
@@ -225,13 +247,14 @@ pub fn step(rng: *sys.Rng, op: Op) void {
             if (r > 0) bytes_received += @intCast(r);
         },
         .sendto => {
-            const h = pick_socket(rng);
+            const h = (if (rng.chance(60)) any_datagram(rng) else null) orelse pick_socket(rng);
             const b = host.scratch_range(rng, abi.datagram_bytes_max + 100);
-            const r = host.result("net.sendto", sys.net_sendto(h, b.pointer, b.length, pick_address(rng), pick_net_flags(rng)), &.{ .bad_handle, .bad_pointer, .too_large, .out_of_range, .unsupported, .no_route, .no_memory });
+            const to = if (rng.chance(50)) datagram_peer(rng) orelse pick_address(rng) else pick_address(rng);
+            const r = host.result("net.sendto", sys.net_sendto(h, b.pointer, b.length, to, pick_net_flags(rng)), &.{ .bad_handle, .bad_pointer, .too_large, .out_of_range, .unsupported, .no_route, .no_memory });
             if (r >= 0 and b.length > abi.datagram_bytes_max) host.failure("net.sendto", "sent more than datagram_bytes_max", b.length);
         },
         .recvfrom => {
-            const h = pick_socket(rng);
+            const h = (if (rng.chance(60)) any_datagram(rng) else null) orelse pick_socket(rng);
             const b = host.scratch_range(rng, 10_000);
             const r = host.result("net.recvfrom", sys.net_recvfrom(h, b.pointer, b.length, pick_out(rng), pick_net_flags(rng)), &.{ .bad_handle, .bad_pointer, .out_of_range, .unsupported, .would_block });
             if (r > 0 and @as(u64, @intCast(r)) > b.length) host.failure("net.recvfrom", "returned more than the buffer", @intCast(r));

@@ -4,6 +4,9 @@
 //!     ukernel run -- fuzz N SEED          N random calls; must not crash or hang; exit 0
 //!     ukernel run -- fairness [K] [MS]    K yielding tasks get equal shares (max/min ≤ 1.2)
 //!     ukernel run -- timers [MED] [MAX]   sleep accuracy: never early, late within bounds (µs)
+//!     ukernel run -- net-timeouts         a socket whose connection ended in TIME_WAIT: lwIP
+//!                                         frees it later, the socket must not reach it; a
+//!                                         blocking connect times out (about 20 s)
 //!     ukernel run -- overflow             a task overflows its stack: the guard page faults
 //!                                         and the VM exits 101
 //!     ukernel run -- guard-read           the first task reads a guard page through a pointer:
@@ -20,6 +23,7 @@ const conformance = @import("conformance.zig");
 const fuzz = @import("fuzz.zig");
 const fairness = @import("fairness.zig");
 const timers = @import("timers.zig");
+const net = @import("net.zig");
 
 pub fn main(context: ukernel.Context) u8 {
     if (!sys.locate(context)) {
@@ -35,12 +39,13 @@ pub fn main(context: ukernel.Context) u8 {
     if (std.mem.eql(u8, mode, "fuzz")) return fuzz.run(rest);
     if (std.mem.eql(u8, mode, "fairness")) return fairness.run(rest);
     if (std.mem.eql(u8, mode, "timers")) return timers.run(rest);
+    if (std.mem.eql(u8, mode, "net-timeouts")) return net.timeouts();
     if (std.mem.eql(u8, mode, "overflow")) return overflow();
     if (std.mem.eql(u8, mode, "guard-read")) return guard_read();
     if (std.mem.eql(u8, mode, "task-exit") and rest.len == 1) {
         sys.task_exit(std.fmt.parseInt(u32, std.mem.span(rest[0]), 0) catch return 2);
     }
-    ukernel.print("usage: conformance | fuzz N SEED | fairness [TASKS] [WINDOW_MS] | timers [LATE_MEDIAN_US] [LATE_MAX_US] | overflow | guard-read | task-exit N\n", .{});
+    ukernel.print("usage: conformance | fuzz N SEED | fairness [TASKS] [WINDOW_MS] | timers [LATE_MEDIAN_US] [LATE_MAX_US] | net-timeouts | overflow | guard-read | task-exit N\n", .{});
     return 2;
 }
 

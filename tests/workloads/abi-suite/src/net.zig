@@ -89,6 +89,7 @@ pub fn run() void {
     resolve_checks();
     argument_checks();
     limit_checks();
+    sdk_checks();
 }
 
 // ---- Creation, bind, listen ----------------------------------------------------------------------
@@ -210,9 +211,35 @@ fn t_blocked_recv(argument: u64) callconv(.c) u32 {
     return 0;
 }
 
+var accept_result: i64 = 0;
+fn t_accept(argument: u64) callconv(.c) u32 {
+    accept_result = sys.net_accept(@truncate(argument), 0, 0);
+    if (accept_result >= 0) _ = sys.io_close(sys.handle(accept_result));
+    return 0;
+}
+
+/// While a task waits in net.accept, the handle it will return is taken but no socket yet:
+/// no call may reach a socket through it (once, it named socket 0, another task's).
+fn accept_handle_checks(l: Listener) void {
+    const acceptor = sys.task_spawn(@intFromPtr(&t_accept), l.handle, 0);
+    if (check.quiet("net.accept.task", acceptor) == null) return;
+    _ = sys.task_yield();
+    var reachable: u32 = 0;
+    for (0..1024) |h| {
+        if (sys.net_get_option(@intCast(h), abi.option_nonblocking) >= 0) reachable += 1;
+    }
+    _ = check.truth("net.accept.waiting_handle_unreachable", reachable == 1, "{d} handles reach a socket (want 1: the listener)", .{reachable});
+    const client = open("net.accept.task_client", stream, 0) orelse return;
+    _ = sys.net_connect(client, a(&l.address));
+    _ = sys.task_join(sys.handle(acceptor), 5000 * ms);
+    _ = check.truth("net.accept.in_task", accept_result >= 0, "{s}", .{sys.name(accept_result)});
+    _ = sys.io_close(client);
+}
+
 fn blocking_checks() void {
     const l = listener("net.blocking.listener", 4) orelse return;
     defer _ = sys.io_close(l.handle);
+    accept_handle_checks(l);
     // A blocking accept waits for a connection made later by another task.
     const connector = sys.task_spawn(@intFromPtr(&t_delayed_connect), sys.addr(&l.address), 0);
     const t0 = sys.now();
@@ -649,7 +676,7 @@ fn argument_checks() void {
 // ---- Limits --------------------------------------------------------------------------------------------------
 
 fn limit_checks() void {
-    var opened: [300]u32 = undefined;
+    var opened: [1024]u32 = undefined;
     var count: usize = 0;
     var last: i64 = 0;
     while (count < opened.len) {
@@ -664,4 +691,140 @@ fn limit_checks() void {
     const again = sys.net_socket(stream, 0);
     _ = check.truth("net.socket.after_limit", again >= 0, "{s}", .{sys.name(again)});
     if (again >= 0) _ = sys.io_close(sys.handle(again));
+}
+
+// ---- The Zig SDK's net API (ukernel.net) on the same calls ---------------------------------------------
+
+fn t_sdk_echo(argument: u64) callconv(.c) u32 {
+    const server: ukernel.net.Socket = .{ .handle = @truncate(argument) };
+    const accepted = server.accept(.{}) catch return 1;
+    defer accepted.socket.close();
+    var buffer: [4096]u8 = undefined;
+    var rounds: u32 = 0;
+    while (rounds < 10_000) : (rounds += 1) {
+        const n = accepted.socket.recv(&buffer) catch return 2;
+        if (n == 0) return 0;
+        accepted.socket.send_all(buffer[0..n]) catch return 3;
+    }
+    return 4;
+}
+
+fn sdk_checks() void {
+    const net = ukernel.net;
+    const parsed = net.Address.parse("127.0.0.1:8080", 0) catch net.Address.any(0);
+    var text: [64]u8 = undefined;
+    const shown = std.fmt.bufPrint(&text, "{f}", .{parsed}) catch "";
+    _ = check.truth("sdk.net.address_parse_format", std.mem.eql(u8, shown, "127.0.0.1:8080") and parsed.port() == 8080, "{s}", .{shown});
+    _ = check.truth("sdk.net.address_parse_bad", if (net.Address.parse("1.2.3", 80)) |_| false else |_| true, "accepted 1.2.3", .{});
+    const server = net.Socket.listen_tcp(net.Address.loopback(0), 4) catch |err| {
+        check.fail("sdk.net.listen_tcp", "{s}", .{@errorName(err)});
+        return;
+    };
+    defer server.close();
+    const address = server.local_address() catch net.Address.any(0);
+    _ = check.truth("sdk.net.listen_tcp", address.port() != 0, "port 0", .{});
+    const echo = sys.task_spawn(@intFromPtr(&t_sdk_echo), server.handle, 0);
+    const client = net.Socket.connect_tcp(address) catch |err| {
+        check.fail("sdk.net.connect_tcp", "{s}", .{@errorName(err)});
+        return;
+    };
+    const message = "the SDK's echo, round trip";
+    var reply: [message.len]u8 = undefined;
+    const sent = if (client.send_all(message)) true else |_| false;
+    const received = if (client.recv_all(&reply)) true else |_| false;
+    _ = check.truth("sdk.net.echo", sent and received and std.mem.eql(u8, &reply, message), "sent {}, received {}", .{ sent, received });
+    client.shutdown(.write) catch {};
+    var rest: [8]u8 = undefined;
+    const end = client.recv(&rest) catch 99;
+    _ = check.truth("sdk.net.end_of_stream", end == 0, "recv after shutdown gave {d}", .{end});
+    client.close();
+    if (echo >= 0) _ = check.value("sdk.net.echo_task", sys.task_join(sys.handle(echo), 5000 * ms), 0);
+    // A refused connection, as a Zig error.
+    const refused = net.Socket.connect_tcp(net.Address.loopback(address.port() +% 1));
+    _ = check.truth("sdk.net.connect_refused", if (refused) |_| false else |err| err == error.ConnectionRefused, "not refused", .{});
+    var found: [2]net.Address = undefined;
+    const names = net.resolve("localhost", &found, 1000 * ms) catch &.{};
+    _ = check.truth("sdk.net.resolve", names.len == 1 and names[0].eql(net.Address.loopback(0)), "{d} addresses", .{names.len});
+    // UDP.
+    const a_socket = net.Socket.bind_udp(net.Address.loopback(0)) catch return;
+    defer a_socket.close();
+    const b_socket = net.Socket.bind_udp(net.Address.loopback(0)) catch return;
+    defer b_socket.close();
+    const b_address = b_socket.local_address() catch net.Address.any(0);
+    a_socket.sendto("dgram", b_address) catch {};
+    var datagram_bytes: [16]u8 = undefined;
+    const got = b_socket.recvfrom(&datagram_bytes) catch net.Datagram{ .length = 0, .from = net.Address.any(0) };
+    const a_address = a_socket.local_address() catch net.Address.any(0);
+    _ = check.truth("sdk.net.udp", got.length == 5 and got.from.eql(a_address), "{d} bytes from {f}", .{ got.length, got.from });
+    _ = check.truth("sdk.net.take_error_none", a_socket.take_error() == null, "an error on a healthy socket", .{});
+}
+
+// ---- `net-timeouts`: TIME_WAIT's end, and a blocking connect that times out (about 20 s) --------------
+
+var timeout_result: i64 = 0;
+var timeout_waited_ns: u64 = 0;
+var timeout_error_after: i64 = 0;
+/// A blocking connect to the address at `argument`, whose listener drops the SYNs.
+fn t_connect_timeout(argument: u64) callconv(.c) u32 {
+    const h = sys.net_socket(stream, 0);
+    if (h < 0) return 1;
+    const t0 = sys.now();
+    timeout_result = sys.net_connect(sys.handle(h), argument);
+    timeout_waited_ns = sys.since(t0);
+    timeout_error_after = sys.net_get_option(sys.handle(h), abi.option_error);
+    _ = sys.io_close(sys.handle(h));
+    return 0;
+}
+
+/// A connect to a listener whose backlog is full (its SYNs are dropped) gets timed_out when
+/// lwIP gives up, after 6 retransmissions 3 s apart (about 18 s), and only once.
+fn start_connect_timeout() ?struct { task: u32, full: Listener, waiting: u32 } {
+    const full = listener("net.timeout.listener", 1) orelse return null;
+    const waiting = open("net.timeout.backlog_filler", stream, 0) orelse return null;
+    if (check.quiet("net.timeout.fill", sys.net_connect(waiting, a(&full.address))) == null) return null;
+    _ = sys.task_sleep(5 * ms); // The filler is now in the backlog.
+    const task = sys.task_spawn(@intFromPtr(&t_connect_timeout), sys.addr(&full.address), 0);
+    if (check.quiet("net.timeout.task", task) == null) return null;
+    return .{ .task = sys.handle(task), .full = full, .waiting = waiting };
+}
+
+/// Both sides shut down (the client first, so its connection goes to TIME_WAIT); after TIME_WAIT
+/// (2 x lwIP's TCP_MSL, 10 s) lwIP frees the connection without a callback, and the next
+/// connection reuses it. The client's socket must no longer reach it: its calls and its close
+/// must leave the new connection alone. Meanwhile a task's connect times out. Exit status: the
+/// failures.
+pub fn timeouts() u8 {
+    check.section("net timeouts");
+    const slow = start_connect_timeout() orelse return 1;
+    const l = listener("net.time_wait.listener", 4) orelse return 1;
+    const old = pair("net.time_wait.old", l) orelse return 1;
+    _ = check.value("net.time_wait.client_shutdown", sys.net_shutdown(old.client, abi.shutdown_write), 0);
+    _ = check.value("net.time_wait.server_end", sys.net_recv(old.server, sys.addr(&sink), sink.len, 0), 0);
+    _ = check.value("net.time_wait.server_shutdown", sys.net_shutdown(old.server, abi.shutdown_write), 0);
+    _ = check.value("net.time_wait.client_end", sys.net_recv(old.client, sys.addr(&sink), sink.len, 0), 0);
+    _ = sys.io_close(old.server);
+    ukernel.print("net timeouts: waiting 11 s for TIME_WAIT to end\n", .{});
+    _ = sys.task_sleep(11_000 * ms);
+    const fresh = pair("net.time_wait.new", l) orelse return 1;
+    var out: Address = undefined;
+    _ = check.ok_or("net.time_wait.local_address", sys.net_local_address(old.client, a(&out)), &.{});
+    _ = check.errs("net.time_wait.send", sys.net_send(old.client, s("x"), 1, 0), &.{.closed});
+    _ = check.value("net.time_wait.recv", sys.net_recv(old.client, sys.addr(&sink), sink.len, 0), 0);
+    _ = check.value("net.time_wait.close", sys.io_close(old.client), 0);
+    _ = check.value("net.time_wait.new_send", sys.net_send(fresh.client, s("alive"), 5, nonblocking), 5);
+    const polled = poll1(fresh.server, abi.poll_readable, 2000 * ms);
+    const n = sys.net_recv(fresh.server, sys.addr(&sink), sink.len, nonblocking);
+    _ = check.truth("net.time_wait.new_connection_intact", polled.count == 1 and n == 5, "poll {d}, recv {s}", .{ polled.count, sys.name(n) });
+    _ = check.value("net.time_wait.new_reply", sys.net_send(fresh.server, s("yes"), 3, nonblocking), 3);
+    _ = poll1(fresh.client, abi.poll_readable, 2000 * ms); // Bounded: a broken one must not hang.
+    _ = check.value("net.time_wait.new_reply_read", sys.net_recv(fresh.client, sys.addr(&sink), sink.len, nonblocking), 3);
+    close_pair(fresh);
+    _ = sys.io_close(l.handle);
+    _ = check.value("net.connect.timeout_task", sys.task_join(slow.task, 30_000 * ms), 0);
+    _ = check.truth("net.connect.timed_out", timeout_result == sys.err(.timed_out) and timeout_waited_ns >= 15_000 * ms and timeout_waited_ns < 25_000 * ms, "{s} after {d} ms", .{ sys.name(timeout_result), timeout_waited_ns / ms });
+    _ = check.value("net.connect.timed_out_reported_once", timeout_error_after, 0);
+    _ = sys.io_close(slow.waiting);
+    _ = sys.io_close(slow.full.handle);
+    ukernel.print("net timeouts: {d} passed, {d} failed\n", .{ check.passes, check.failures });
+    return @intCast(@min(check.failures, 255));
 }

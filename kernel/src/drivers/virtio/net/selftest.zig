@@ -102,7 +102,7 @@ pub fn listen(device: *Device, clock: *const Clock, duration_ns: u64) Listened {
     _ = device.interrupted();
     // Each round ends a halt or takes frames; the deadline ends the loop.
     var rounds: u32 = 0;
-    while (rounds < wait_rounds_max) : (rounds += 1) {
+    while (rounds < constants.net_selftest_wait_rounds_max) : (rounds += 1) {
         listened.frames += drain(device, null).frames;
         if (cpu.rdtsc() >= deadline_tsc) break;
         if (device.interrupt_arm()) continue;
@@ -126,7 +126,7 @@ fn wait_reply(
     // Each round ends a halt (an interrupt or the deadline) or finds frames; other traffic
     // (slirp's own ARP, IPv6 router solicitations on a tap) is bounded by the deadline too.
     var rounds: u32 = 0;
-    while (rounds < wait_rounds_max) : (rounds += 1) {
+    while (rounds < constants.net_selftest_wait_rounds_max) : (rounds += 1) {
         if (drain(device, options).reply) |sender| {
             result.replier = sender;
             return cpu.rdtsc();
@@ -144,8 +144,6 @@ fn wait_reply(
     }
     return error.NoReply;
 }
-
-const wait_rounds_max: u32 = 100_000;
 
 const Drained = struct { frames: u32, reply: ?arp.Mac };
 
