@@ -11,8 +11,8 @@
 //       (1) the guest over user networking, (2) the guest over a tap in a network namespace
 //       the benchmark creates (root only; wrk runs inside it), (3) the host process on
 //       loopback; ratios guest/host.
-//   (c) TCP bulk, guest → host (GET /bytes?n=) and host → guest (POST /echo), Gbit/s by curl,
-//       over user and tap, beside the host process.
+//   (c) TCP bulk, guest → host (GET /bytes?n=) and both ways (POST /echo, the body comes back),
+//       Gbit/s by curl, over user and tap, beside the host process.
 //   (d) under TCG on the same VMM (QEMU microvm): a minimal Linux guest built from Debian
 //       packages (bench/net/linux-guest.mjs) serving the same server, vs ukernel: boot → first
 //       200 and req/s.
@@ -65,7 +65,8 @@ const integer = (name, text, min, max) => {
 const quick = values.quick;
 const runs = integer('runs', values.runs ?? (quick ? '1' : '5'), 1, 100);
 const seconds = integer('seconds', values.seconds ?? (quick ? '1' : '5'), 1, 60);
-const connections = integer('connections', values.connections, 1, 1000);
+// The http template serves at most 100 connections at once (examples/http-server/README.md).
+const connections = integer('connections', values.connections, 1, 100);
 const bulkMib = integer('bulk-mib', values['bulk-mib'] ?? (quick ? '4' : '64'), 1, 1024);
 const sections = new Set(values.only.split(','));
 for (const section of sections)

@@ -3,7 +3,7 @@
 // (a published loopback port) or a tap in the benchmark's namespace, and the guest's own timing
 // of entry → listening read from the run's events device (docs/observability.md).
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { run } from '../lib.mjs';
 import { inNamespace } from './http.mjs';
 import { startChild } from './procs.mjs';
@@ -72,7 +72,7 @@ export function lastRunEvents(project) {
     if (logs.length === 0) throw new Error(`no run logs in ${runs}`);
     name = logs.sort().at(-1).slice(0, -'.log'.length);
   }
-  return join(dirname(join(runs, 'x')), `${name}.events`);
+  return join(runs, `${name}.events`);
 }
 
 /** An EventSource (cli/src/observe/events.ts) over an open file, read at offsets. */
