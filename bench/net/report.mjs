@@ -56,6 +56,7 @@ export function formatReport(result) {
     tcg_req_s_ukernel_vs_linux_tap: ratio(med(tcg, 'ukernel-tap', 'req_s'), med(tcg, 'linux-tap', 'req_s')),
     tcg_first200_linux_vs_ukernel: ratio(med(tcg, 'linux-user', 'first200_ms'), med(tcg, 'ukernel-user', 'first200_ms')),
   };
+  const sameServer = result.tcg.linux_same_server === true;
   const atMost = (x, max) => (x === null ? null : x <= max);
   const atLeast = (x, min) => (x === null ? null : x >= min);
   const targets = {
@@ -63,8 +64,9 @@ export function formatReport(result) {
     entry_to_listening_tap: atMost(med(cold, 'ukernel-tap', 'listening_ms'), TARGETS.entry_to_listening_ms_max),
     entry_to_listening_user: atMost(med(cold, 'ukernel-user', 'listening_ms'), TARGETS.entry_to_listening_ms_max),
     tap_req_s_vs_host: atLeast(ratios.req_s_tap_vs_host, TARGETS.tap_req_s_vs_host_min),
-    tcg_req_s_vs_linux_user: atLeast(ratios.tcg_req_s_ukernel_vs_linux, TARGETS.tcg_req_s_vs_linux_min),
-    tcg_req_s_vs_linux_tap: atLeast(ratios.tcg_req_s_ukernel_vs_linux_tap, TARGETS.tcg_req_s_vs_linux_min),
+    // Only like for like: with busybox httpd in the Linux guest the ratio compares two servers.
+    tcg_req_s_vs_linux_user: sameServer ? atLeast(ratios.tcg_req_s_ukernel_vs_linux, TARGETS.tcg_req_s_vs_linux_min) : null,
+    tcg_req_s_vs_linux_tap: sameServer ? atLeast(ratios.tcg_req_s_ukernel_vs_linux_tap, TARGETS.tcg_req_s_vs_linux_min) : null,
   };
   const json = {
     load_average: { start: result.load_average_start, end: result.load_average_end },
@@ -80,6 +82,7 @@ export function formatReport(result) {
       linux_kernel: result.tcg.linux_kernel ?? null,
       linux_server: result.tcg.linux_server ?? null,
       linux_tsc: result.tcg.linux_tsc ?? null,
+      linux_same_server: result.tcg.linux_same_server ?? null,
       ...tcg,
     },
     ratios,
@@ -177,10 +180,16 @@ function textLines(result, j) {
       `tap ${fixed(j.ratios.tcg_req_s_ukernel_vs_linux_tap, 2)}×; boot → 200 Linux ÷ ukernel: ` +
       `${fixed(j.ratios.tcg_first200_linux_vs_ukernel, 1)}×`,
   );
-  lines.push(
-    `  target req/s ≥ ${TARGETS.tcg_req_s_vs_linux_min}× the Linux guest: user net ${met(j.targets.tcg_req_s_vs_linux_user)}, ` +
-      `tap ${met(j.targets.tcg_req_s_vs_linux_tap)}`,
-  );
+  if (j.tcg.linux_kernel !== null && result.tcg.linux_same_server !== true) {
+    lines.push(
+      `  target req/s ≥ ${TARGETS.tcg_req_s_vs_linux_min}× the Linux guest: not assessed (the Linux guest serves busybox httpd)`,
+    );
+  } else {
+    lines.push(
+      `  target req/s ≥ ${TARGETS.tcg_req_s_vs_linux_min}× the Linux guest: user net ${met(j.targets.tcg_req_s_vs_linux_user)}, ` +
+        `tap ${met(j.targets.tcg_req_s_vs_linux_tap)}`,
+    );
+  }
   for (const [key, reason] of Object.entries(j.skipped)) lines.push(`skipped ${key}: ${reason}`);
   for (const [key, message] of Object.entries(j.errors)) lines.push(`FAILED ${key}: ${message.split('\n')[0]}`);
   return lines;

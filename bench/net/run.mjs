@@ -148,7 +148,8 @@ else {
       tsc === null ? 'not known: the guest calibrates (may hang under load)' : `${tsc.khz} kHz from ${tsc.source}`;
     result.tcg.linux_kernel = parts.version;
     result.tcg.linux_server =
-      server === null ? 'busybox httpd (no host-built template server yet)' : 'the template server (host build)';
+      server === null ? 'busybox httpd (no host build of the template server: see skipped)' : 'the template server (host build)';
+    result.tcg.linux_same_server = server !== null;
   } catch (err) {
     skip('linux_guest', `cannot build the Linux guest: ${err.message}`);
   }
