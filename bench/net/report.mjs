@@ -12,6 +12,7 @@ export const TARGETS = {
 const LABELS = {
   'ukernel-user': 'ukernel, user net',
   'ukernel-tap': 'ukernel, tap (netns)',
+  'ukernel-fc-tap': 'ukernel on Firecracker, tap',
   host: 'host process, loopback',
   'linux-user': 'Linux guest, user net',
   'linux-tap': 'Linux guest, tap (netns)',
@@ -52,6 +53,7 @@ export function formatReport(result) {
     first200_ukernel_vs_host: ratio(med(cold, 'ukernel-user', 'first200_ms'), med(cold, 'host', 'first200_ms')),
     req_s_user_vs_host: ratio(med(http, 'ukernel-user', 'req_s'), med(http, 'host', 'req_s')),
     req_s_tap_vs_host: ratio(med(http, 'ukernel-tap', 'req_s'), med(http, 'host', 'req_s')),
+    req_s_fc_tap_vs_host: ratio(med(http, 'ukernel-fc-tap', 'req_s'), med(http, 'host', 'req_s')),
     tcg_req_s_ukernel_vs_linux: ratio(med(tcg, 'ukernel-user', 'req_s'), med(tcg, 'linux-user', 'req_s')),
     tcg_req_s_ukernel_vs_linux_tap: ratio(med(tcg, 'ukernel-tap', 'req_s'), med(tcg, 'linux-tap', 'req_s')),
     tcg_first200_linux_vs_ukernel: ratio(med(tcg, 'linux-user', 'first200_ms'), med(tcg, 'ukernel-user', 'first200_ms')),
@@ -114,8 +116,13 @@ function textLines(result, j) {
   lines.push(`(a) cold start (${j.accel}): spawn → first 200 on GET /healthz; the guest's own clock from kernel entry`);
   lines.push(`${' '.repeat(36)}    median       p90       min       max`);
   const c = j.cold_start;
-  for (const kind of ['ukernel-user', 'ukernel-tap', 'host']) {
-    const name = kind === 'host' ? 'host process' : `ukernel run, ${kind === 'ukernel-tap' ? 'tap' : 'user net'}`;
+  const names = {
+    'ukernel-user': 'ukernel run, user net',
+    'ukernel-tap': 'ukernel run, tap',
+    'ukernel-fc-tap': 'ukernel run, FC tap',
+  };
+  for (const kind of ['ukernel-user', 'ukernel-tap', 'ukernel-fc-tap', 'host']) {
+    const name = names[kind] ?? 'host process';
     if (c[kind] === undefined) {
       lines.push(`  ${`${name} → first 200`.padEnd(34)} not measured${skipNote(result, kind)}`);
       continue;
@@ -139,7 +146,7 @@ function textLines(result, j) {
       `${met(j.targets.entry_to_listening_tap)}, user net (DHCP) ${met(j.targets.entry_to_listening_user)}`,
   );
   lines.push(`(b) HTTP GET / under wrk                 req/s (median   min    max)   p50 ms   p99 ms   ÷ host`);
-  for (const kind of ['ukernel-user', 'ukernel-tap', 'host']) {
+  for (const kind of ['ukernel-user', 'ukernel-tap', 'ukernel-fc-tap', 'host']) {
     const h = j.http[kind];
     if (h === undefined) {
       lines.push(`  ${LABELS[kind].padEnd(34)} not measured${skipNote(result, kind)}`);
@@ -154,7 +161,7 @@ function textLines(result, j) {
   }
   lines.push(`  target: tap ≥ ${TARGETS.tap_req_s_vs_host_min}× the host process: ${met(j.targets.tap_req_s_vs_host)}`);
   lines.push(`(c) TCP bulk (curl), Gbit/s median (min–max)   GET /bytes (guest → host)  POST /echo (both ways)`);
-  for (const kind of ['ukernel-user', 'ukernel-tap', 'host']) {
+  for (const kind of ['ukernel-user', 'ukernel-tap', 'ukernel-fc-tap', 'host']) {
     const b = j.bulk[kind];
     const cell = (s) =>
       s == null ? '—'.padEnd(20) : `${s.median.toFixed(3)} (${s.min.toFixed(3)}–${s.max.toFixed(3)})`.padEnd(20);
@@ -199,6 +206,7 @@ function skipNote(result, kind) {
   const keys = [
     kind === 'host' ? 'host_process' : kind.startsWith('linux') ? 'linux_guest' : 'ukernel',
     ...(kind.endsWith('-tap') ? ['tap'] : []),
+    ...(kind === 'ukernel-fc-tap' ? ['firecracker'] : []),
   ];
   const skipped = keys.filter((key) => result.skipped[key]);
   return skipped.length === 0 ? '' : ` (${skipped.join(', ')} skipped)`;

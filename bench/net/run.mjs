@@ -34,6 +34,7 @@ import { failer, kvmUsable } from '../lib.mjs';
 import { buildHostServer } from './host-server.mjs';
 import { curlBulk, freePort, waitFor200, waitFor200InNamespace } from './http.mjs';
 import { buildInitramfs, hostTscKhz, LINUX_MEMORY_MIB, linuxParts, linuxQemuArgs } from './linux-guest.mjs';
+import { onPath } from './apt.mjs';
 import { createTapNamespace, tapUnavailable } from './netns.mjs';
 import { installCleanup, onCleanup, startChild, stop } from './procs.mjs';
 import { formatReport } from './report.mjs';
@@ -136,6 +137,12 @@ else {
     }
   }
 }
+// Firecracker (tap only, KVM only): when `firecracker` is on PATH.
+let firecracker = false;
+if (namespace === null) skip('firecracker', 'needs the tap namespace');
+else if (accel !== 'kvm') skip('firecracker', 'needs KVM');
+else if (!onPath('firecracker')) skip('firecracker', 'no `firecracker` on PATH');
+else firecracker = true;
 let linux = null;
 if (values['no-linux'] || !sections.has('d')) skip('linux_guest', values['no-linux'] ? '--no-linux' : 'not in --only');
 else {
@@ -169,9 +176,12 @@ async function startTarget(kind, { accelerator = accel } = {}) {
     const hostPort = await freePort();
     handle = startUkernel(root, { ...template, accel: accelerator, net: { kind: 'user', hostPort } });
     url = `http://127.0.0.1:${hostPort}`;
-  } else if (kind === 'ukernel-tap') {
-    handle = startUkernel(root, { ...template, accel: accelerator, net: { kind: 'tap', namespace } });
-    url = `http://${namespace.guestAddress}:${GUEST_PORT}`;
+  } else if (kind === 'ukernel-tap' || kind === 'ukernel-fc-tap') {
+    // Firecracker gets the second tap, so that both can be up at once in (b).
+    const tap = namespace.taps[kind === 'ukernel-tap' ? 0 : 1];
+    const vmm = kind === 'ukernel-tap' ? 'qemu' : 'firecracker';
+    handle = startUkernel(root, { ...template, accel: accelerator, vmm, net: { kind: 'tap', namespace, tap } });
+    url = `http://${tap.guestAddress}:${GUEST_PORT}`;
     ns = namespace.ns;
   } else if (kind === 'host') {
     const port = await freePort();
@@ -185,11 +195,12 @@ async function startTarget(kind, { accelerator = accel } = {}) {
     handle = startChild('qemu-system-x86_64', args, { cwd: work });
     url = `http://127.0.0.1:${port}`;
   } else if (kind === 'linux-tap') {
-    const netdev = `tap,id=n0,ifname=${namespace.tap},script=no,downscript=no`;
-    const address = `${namespace.guestAddress}/${namespace.prefixBits}`;
-    const args = linuxQemuArgs({ ...linux, netdev, address, gateway: namespace.hostAddress });
+    const tap = namespace.taps[0];
+    const netdev = `tap,id=n0,ifname=${tap.tap},script=no,downscript=no`;
+    const address = `${tap.guestAddress}/${namespace.prefixBits}`;
+    const args = linuxQemuArgs({ ...linux, netdev, address, gateway: tap.hostAddress });
     handle = startChild('ip', ['netns', 'exec', namespace.ns, 'qemu-system-x86_64', ...args], { cwd: work });
-    url = `http://${namespace.guestAddress}:${GUEST_PORT}`;
+    url = `http://${tap.guestAddress}:${GUEST_PORT}`;
     ns = namespace.ns;
   } else throw new Error(`unknown target ${kind}`);
   const what = `${kind} (${accelerator})`;
@@ -208,7 +219,12 @@ async function startTarget(kind, { accelerator = accel } = {}) {
 
 // ---------------------------------------------------------------- (a) cold start
 async function coldStart() {
-  const kinds = ['ukernel-user', ...(namespace === null ? [] : ['ukernel-tap']), ...(host.unavailable ? [] : ['host'])];
+  const kinds = [
+    'ukernel-user',
+    ...(namespace === null ? [] : ['ukernel-tap']),
+    ...(firecracker ? ['ukernel-fc-tap'] : []),
+    ...(host.unavailable ? [] : ['host']),
+  ];
   for (let index = 0; index < runs; index++) {
     for (const kind of kinds) {
       const t = await startTarget(kind);
@@ -224,6 +240,7 @@ async function coldStart() {
 async function underLoad() {
   const kinds = ['ukernel-user'];
   if (namespace !== null) kinds.push('ukernel-tap');
+  if (firecracker) kinds.push('ukernel-fc-tap');
   if (!host.unavailable) kinds.push('host');
   const targets = {};
   try {

@@ -39,13 +39,14 @@ export async function buildTemplate(root, parent) {
 }
 
 /**
- * Starts `ukernel run` of `image` in `project`: over user networking with `hostPort` published
- * on 127.0.0.1 (net.kind 'user'), or on the namespace's tap with a static address (net.kind
- * 'tap', with the namespace from netns.createTapNamespace). Returns the procs handle.
+ * Starts `ukernel run` of `image` in `project` on QEMU: over user networking with `hostPort`
+ * published on 127.0.0.1 (net.kind 'user'), or on tap `net.tap` (one of netns.TAPS) in
+ * `net.namespace` with its static address (net.kind 'tap'; with `vmm` 'firecracker', on
+ * Firecracker, which has only taps and KVM). Returns the procs handle.
  */
-export function startUkernel(root, { project, image, accel, net }) {
+export function startUkernel(root, { project, image, accel, net, vmm = 'qemu' }) {
   const cli = join(root, 'cli/bin/ukernel.mjs');
-  const common = ['run', '--image', image, '--accel', accel, '--memory', String(UKERNEL_MEMORY_MIB)];
+  const common = ['run', '--image', image, '--vmm', vmm, '--accel', accel, '--memory', String(UKERNEL_MEMORY_MIB)];
   if (net.kind === 'user') {
     return startChild(
       process.execPath,
@@ -55,7 +56,8 @@ export function startUkernel(root, { project, image, accel, net }) {
       },
     );
   }
-  const { ns, tap, guestAddress, prefixBits, hostAddress } = net.namespace;
+  const { ns, prefixBits } = net.namespace;
+  const { tap, guestAddress, hostAddress } = net.tap;
   const tapArgs = ['--net', `tap:${tap}`, '--ip', `${guestAddress}/${prefixBits}`, '--gateway', hostAddress];
   const [file, args] = inNamespace(ns, process.execPath, [cli, ...common, ...tapArgs]);
   return startChild(file, args, { cwd: project });
