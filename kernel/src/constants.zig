@@ -370,11 +370,21 @@ pub const lwip = struct {
 /// Most pbufs in one transmitted chain (lwIP sends single-pbuf TCP segments,
 /// LWIP_NETIF_TX_SINGLE_PBUF; UDP adds a header pbuf): a longer chain is dropped and counted.
 pub const net_frame_parts_max: u32 = 16;
-/// Longest the kernel waits for DHCP before starting the workload anyway, without an address
-/// (the @uk:net record says source=none). slirp answers in about a millisecond.
+/// How long DHCP has to give the NIC an address before the kernel reports it has none (the
+/// @uk:net record says source=none) and calls waiting for the address go ahead; DHCP goes on
+/// trying. slirp answers in well under a millisecond.
 pub const net_dhcp_wait_ns_max: u64 = 2 * std.time.ns_per_s;
-/// Most rounds of the configuration wait (each polls once and halts at most until the next
-/// lwIP timer or frame): a bound besides the deadline.
+/// Longest a blocking connect, sendto or resolve waits for the NIC's address while the network
+/// is still coming up (its set-up, then DHCP's net_dhcp_wait_ns_max).
+pub const net_address_wait_ns_max: u64 = 3 * std.time.ns_per_s;
+/// Longest the kernel waits at exit for the NIC to send what lwIP handed it.
+pub const net_drain_ns_max: u64 = 100 * std.time.ns_per_ms;
+/// A listener whose backlog is full of half-open connections (SYN received, the handshake never
+/// finished: a SYN flood from spoofed addresses) loses those older than this, so real clients
+/// get in within a retransmit or two; lwIP alone keeps them 20 s (TCP_SYN_RCVD_TIMEOUT).
+pub const net_half_open_age_ms: u32 = 1000;
+/// Most rounds of a wait for the network (for the address, or for ARP answers at exit), a
+/// bound besides each wait's deadline.
 pub const net_config_rounds_max: u32 = 100_000;
 
 comptime {

@@ -101,8 +101,11 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
 /// run) the kernel stops with status 0.
 fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: bool) noreturn {
     _ = pages.init(&boot_information.memory_map) catch |err| workload_failed("memory", err);
-    const nic = workload.discover_network(&virtio_devices);
-    if (cmdline.get("uk.net.selftest")) |text| run_net_selftest(nic, text, cmdline, clock);
+    const nic = workload.find_network(&virtio_devices);
+    if (cmdline.get("uk.net.selftest")) |text| {
+        const device = if (nic) |announced| workload.set_up_network(announced) else null;
+        run_net_selftest(device, text, cmdline, clock);
+    }
     var steps: workload.Steps = .{};
     const disks = workload.discover_disks(&virtio_devices, clock, &steps) catch |err| {
         report_boot(&boot_information, clock);
@@ -186,6 +189,7 @@ fn flush_events() void {
 /// Task 0 ended: the workload is over.
 fn workload_finished(status: u32) noreturn {
     const code: u8 = @truncate(status);
+    net_stack.drain();
     records.workload_exit(code, clock_module.global.now_ns());
     power.exit(code, .@"return");
 }

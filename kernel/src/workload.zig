@@ -126,22 +126,27 @@ pub fn discover_disks(
 
 var network_device: net.Device = undefined;
 
-/// Sets up the first virtio-net device announced and returns it; null when there is none, or
-/// when its set-up failed (said on the console). One MMIO read per other device to skip it.
-pub fn discover_network(devices: *const DeviceList) ?*net.Device {
+/// The first virtio-net device announced, or null: one MMIO read per device to tell. Its set-up
+/// is the network stack's (net/stack.zig), off the path to the workload's main.
+pub fn find_network(devices: *const DeviceList) ?VirtioDevice {
     for (devices.slice(), 0..) |announced, index| {
         if (announced_before(devices.slice()[0..index], announced.base)) continue;
         const transport: mmio.Transport = .{ .base = announced.base };
-        if (transport.read(.device_id) != @intFromEnum(mmio.DeviceId.network)) continue;
-        network_device = net.Device.init(announced) catch |err| {
-            console.print("network: the virtio-net device at 0x{x} was not set up: {s}\n", .{
-                announced.base, @errorName(err),
-            });
-            return null;
-        };
-        return &network_device;
+        if (transport.read(.device_id) == @intFromEnum(mmio.DeviceId.network)) return announced;
     }
     return null;
+}
+
+/// Sets up a virtio-net device at once (the driver's self-test, uk.net.selftest); null when its
+/// set-up failed (said on the console).
+pub fn set_up_network(announced: VirtioDevice) ?*net.Device {
+    network_device = net.Device.init(announced) catch |err| {
+        console.print("network: the virtio-net device at 0x{x} was not set up: {s}\n", .{
+            announced.base, @errorName(err),
+        });
+        return null;
+    };
+    return &network_device;
 }
 
 fn announced_before(earlier: []const VirtioDevice, base: u64) bool {

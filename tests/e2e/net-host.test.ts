@@ -151,7 +151,15 @@ describe('--net user --publish on QEMU', () => {
         gateway: null,
         dns: null,
         mac: null,
-        guest: null,
+        // What the guest reported (@uk:net): slirp's DHCP answer.
+        guest: {
+          address: '10.0.2.15/24',
+          method: 'dhcp',
+          gateway: '10.0.2.2',
+          dns: '10.0.2.3:53',
+          mac: '52:54:00:12:34:56',
+          configured_ns: expect.any(Number),
+        },
       });
       // A plain run has no network in its report.
       const plain = await ukernel(['run', '--json'], project, RUN_MS);

@@ -11,6 +11,7 @@ pub const c = @cImport({
     @cInclude("lwip/dhcp.h");
     @cInclude("lwip/dns.h");
     @cInclude("lwip/tcp.h");
+    @cInclude("lwip/priv/tcp_priv.h");
     @cInclude("lwip/udp.h");
     @cInclude("lwip/stats.h");
     @cInclude("lwip/prot/ethernet.h");

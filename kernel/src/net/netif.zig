@@ -9,6 +9,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
+const cpu = @import("../arch/x86_64/cpu.zig");
 const lwip = @import("lwip.zig").c;
 const net_device = @import("../drivers/virtio/net/device.zig");
 
@@ -57,6 +58,21 @@ pub fn poll() void {
         nic.receive_done();
     }
     nic.flush();
+}
+
+/// Publishes queued transmits and waits, spinning at most `deadline_tsc`, until the device has
+/// sent them: the VM is about to stop, and a datagram sent just before would be lost. True when
+/// everything left.
+pub fn drain(deadline_tsc: u64) bool {
+    const nic = device orelse return true;
+    nic.flush();
+    var spins: u64 = 0;
+    while (spins < constants.idle_spin_iterations_max) : (spins += 1) {
+        if (nic.transmit_idle()) return true;
+        if (cpu.rdtsc() >= deadline_tsc) return false;
+        cpu.pause();
+    }
+    return false;
 }
 
 /// Publishes queued transmits (one notify at most): the end of an ABI call that sent.

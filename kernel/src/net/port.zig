@@ -24,7 +24,7 @@ pub fn init() void {
 
 /// Milliseconds since boot; lwIP's timeouts run on it (wraparound is fine, lwIP compares
 /// differences).
-export fn sys_now() u32 {
+pub export fn sys_now() u32 {
     return @truncate(clock_module.global.now_ns() / std.time.ns_per_ms);
 }
 

@@ -248,6 +248,7 @@ pub fn connect(index: u32, address: Address) Error!void {
     const generation = socket.generation;
     assert(socket.state != .free);
     const ip = try ip_of(address);
+    if (!socket.nonblocking) address_wait(ip);
     if (socket.kind == .datagram) {
         try check_lwip(lwip.udp_connect(socket.udp.?, &ip, address.port));
         socket.peer = address;
@@ -352,6 +353,7 @@ fn send_datagram(socket: *Socket, data: []const u8, to: ?Address) Error!usize {
     const connected = socket.peer.family != 0;
     const destination = to orelse if (connected) socket.peer else return error.NotConnected;
     const ip = try ip_of(destination);
+    if (!socket.nonblocking) address_wait(ip);
     const allocated = lwip.pbuf_alloc(lwip.PBUF_TRANSPORT, @intCast(data.len), lwip.PBUF_RAM);
     const packet = pointer(lwip.pbuf, allocated) orelse return error.NoMemory;
     defer _ = lwip.pbuf_free(packet);
@@ -909,6 +911,15 @@ fn wait(index: u32, generation: u16, deadline: u64) Error!void {
 
 const any_ip: lwip.ip_addr_t = .{ .addr = 0 };
 
+/// A blocking call to a non-loopback address made while the NIC is still being brought up
+/// (net/stack.zig: off the path to main) waits for its address, bounded; it then goes ahead
+/// either way (without an address lwIP answers no_route). Non-blocking calls never wait.
+fn address_wait(ip: lwip.ip_addr_t) void {
+    const loopback = (std.mem.bigToNative(u32, ip.addr) >> 24) == 127;
+    if (loopback) return;
+    _ = stack.await_configured(scheduler.deadline_after(constants.net_address_wait_ns_max));
+}
+
 fn ip_of(address: Address) Error!lwip.ip_addr_t {
     switch (address.family) {
         abi.family_inet4 => {},
@@ -980,6 +991,9 @@ pub fn resolve(name: []const u8, out: []Address, timeout_ns: u64) Error!usize {
     lookup.* = .{ .in_use = true, .generation = lookup.generation };
     defer lookup.* = .{ .generation = lookup.generation +% 1 };
     var ip: lwip.ip_addr_t = any_ip;
+    // The resolver comes with the address (DHCP or uk.dns), which may still be on its way.
+    const wait_ns = @min(timeout_ns, constants.net_address_wait_ns_max);
+    _ = stack.await_configured(scheduler.deadline_after(wait_ns));
     const arg: ?*anyopaque = @ptrFromInt((@as(usize, lookup.generation) << 16) | (slot + 1));
     switch (lwip.dns_gethostbyname(&text, &ip, &on_resolved, arg)) {
         lwip.ERR_OK => {

@@ -230,6 +230,14 @@ pub const Device = struct {
         device.stats.tx_frames += 1;
     }
 
+    /// Whether the device has finished every queued transmit (reclaiming what it has): before
+    /// the VM stops, frames still in the ring would be lost.
+    pub fn transmit_idle(device: *Device) bool {
+        device.tx_reclaim();
+        assert(device.tx_free_count <= queue_size);
+        return device.tx_free_count == queue_size;
+    }
+
     /// Takes the TX buffers the device has finished with back into the free stack.
     fn tx_reclaim(device: *Device) void {
         var rounds: u32 = 0;
