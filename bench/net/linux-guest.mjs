@@ -22,6 +22,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -152,6 +153,19 @@ function cpioEntry(name, { mode, data = Buffer.alloc(0), rdev = [0, 0] }, ino) {
   return Buffer.concat([header, nameBytes, pad(header.length + nameBytes.length), data, pad(data.length)]);
 }
 
+/** Initramfs files kept in the cache (each server build makes a new one), newest first. */
+const INITRAMFS_KEPT_MAX = 4;
+
+/** Removes cached initramfs files beyond the INITRAMFS_KEPT_MAX newest, never `keep`. */
+function pruneInitramfs(keep) {
+  const files = readdirSync(cacheRoot())
+    .filter((name) => /^initramfs-[0-9a-f]{16}\.cpio$/.test(name))
+    .map((name) => join(cacheRoot(), name))
+    .filter((path) => path !== keep)
+    .sort((x, y) => statSync(y).mtimeMs - statSync(x).mtimeMs);
+  for (const path of files.slice(INITRAMFS_KEPT_MAX - 1)) rmSync(path, { force: true });
+}
+
 /**
  * The initramfs for `parts` (from linuxParts) and an optional host-built `server` binary (static),
  * cached by content. Returns its path.
@@ -185,6 +199,7 @@ export function buildInitramfs(parts, server) {
     body.push(cpioEntry('TRAILER!!!', { mode: 0 }, 0));
     writeFileSync(`${path}.tmp`, Buffer.concat(body));
     renameSync(`${path}.tmp`, path);
+    pruneInitramfs(path);
   }
   return path;
 }

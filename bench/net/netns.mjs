@@ -7,10 +7,14 @@ import { command, onCleanup } from './procs.mjs';
 
 /** Namespace names are PREFIX + the benchmark's pid, so a stale one names a dead process. */
 const PREFIX = 'ukbench-';
-export const TAP_NAME = 'uktap0';
-/** The host end of the tap (inside the namespace) and the guest, a /24 private to the namespace. */
-export const TAP_HOST_ADDRESS = '192.168.77.1';
-export const TAP_GUEST_ADDRESS = '192.168.77.2';
+/**
+ * Two taps, so that two guests can be up at once (QEMU and Firecracker in (b)), each on its own
+ * /24 private to the namespace: the host end (inside the namespace) and the guest's address.
+ */
+export const TAPS = [
+  { tap: 'uktap0', hostAddress: '192.168.77.1', guestAddress: '192.168.77.2' },
+  { tap: 'uktap1', hostAddress: '192.168.78.1', guestAddress: '192.168.78.2' },
+];
 export const TAP_PREFIX_BITS = 24;
 
 /** Why a tap namespace cannot be made here, or null when it can. */
@@ -36,9 +40,9 @@ function removeStale(say) {
 }
 
 /**
- * Creates namespace ukbench-<pid> holding tap TAP_NAME at TAP_HOST_ADDRESS/24, up, with `lo`
- * up. Returns { ns, tap, hostAddress, guestAddress, prefixBits }. Throws (after removing what
- * it made) when a step fails.
+ * Creates namespace ukbench-<pid> holding the TAPS, each up with its host address, and `lo` up.
+ * Returns { ns, taps: TAPS, prefixBits }. Throws when a step fails (the namespace, and with it
+ * the taps, is removed at clean-up).
  */
 export function createTapNamespace(say) {
   removeStale(say);
@@ -47,8 +51,10 @@ export function createTapNamespace(say) {
   onCleanup(() => command('ip', ['netns', 'del', ns], { check: false }));
   const inNs = (...args) => command('ip', ['netns', 'exec', ns, 'ip', ...args]);
   inNs('link', 'set', 'lo', 'up');
-  inNs('tuntap', 'add', 'dev', TAP_NAME, 'mode', 'tap');
-  inNs('addr', 'add', `${TAP_HOST_ADDRESS}/${TAP_PREFIX_BITS}`, 'dev', TAP_NAME);
-  inNs('link', 'set', TAP_NAME, 'up');
-  return { ns, tap: TAP_NAME, hostAddress: TAP_HOST_ADDRESS, guestAddress: TAP_GUEST_ADDRESS, prefixBits: TAP_PREFIX_BITS };
+  for (const { tap, hostAddress } of TAPS) {
+    inNs('tuntap', 'add', 'dev', tap, 'mode', 'tap');
+    inNs('addr', 'add', `${hostAddress}/${TAP_PREFIX_BITS}`, 'dev', tap);
+    inNs('link', 'set', tap, 'up');
+  }
+  return { ns, taps: TAPS, prefixBits: TAP_PREFIX_BITS };
 }

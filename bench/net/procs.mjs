@@ -17,7 +17,7 @@ let installed = false;
 /** Runs every finalizer (last registered first) and kills every child still running. Sync. */
 export function cleanupAll() {
   for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) killGroup(child);
   }
   children.clear();
   while (finalizers.length > 0) {
@@ -58,7 +58,9 @@ export function onCleanup(finalize) {
  * Returns { child, output(): string, exited: Promise<{code, signal}> }.
  */
 export function startChild(file, args, { cwd, env, keepBytes = 64 * 1024 } = {}) {
-  const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own, so that what it starts (`ukernel run`'s QEMU) goes with it when
+  // it has to be killed.
+  const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.add(child);
   let out = '';
   const keep = (chunk) => {
@@ -82,14 +84,26 @@ export function startChild(file, args, { cwd, env, keepBytes = 64 * 1024 } = {})
   return { child, output: () => out, exited, label: `${file} ${args.slice(0, 3).join(' ')}` };
 }
 
-/** Stops a child from startChild: SIGTERM (or `signal`), SIGKILL after STOP_GRACE_MS. */
+/** SIGKILL to the process group a child from startChild leads (its pid), else to the child. */
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Stops a child from startChild: SIGTERM (or `signal`) to it alone, so that `ukernel run` stops
+ * its VM itself; SIGKILL to its whole process group after STOP_GRACE_MS.
+ */
 export async function stop(handle, signal = 'SIGTERM') {
   const { child, exited } = handle;
   if (child.exitCode !== null || child.signalCode !== null) return exited;
   child.kill(signal);
   const timer = setTimeout(() => {
     process.stderr.write(`bench/net: ${handle.label} ignored ${signal} for ${STOP_GRACE_MS} ms; killing it\n`);
-    child.kill('SIGKILL');
+    killGroup(child);
   }, STOP_GRACE_MS);
   const result = await exited;
   clearTimeout(timer);

@@ -11,8 +11,8 @@
 //       (1) the guest over user networking, (2) the guest over a tap in a network namespace
 //       the benchmark creates (root only; wrk runs inside it), (3) the host process on
 //       loopback; ratios guest/host.
-//   (c) TCP bulk, guest → host (GET /bytes?n=) and host → guest (POST /echo), Gbit/s by curl,
-//       over user and tap, beside the host process.
+//   (c) TCP bulk, guest → host (GET /bytes?n=) and both ways (POST /echo, the body comes back),
+//       Gbit/s by curl, over user and tap, beside the host process.
 //   (d) under TCG on the same VMM (QEMU microvm): a minimal Linux guest built from Debian
 //       packages (bench/net/linux-guest.mjs) serving the same server, vs ukernel: boot → first
 //       200 and req/s.
@@ -34,6 +34,7 @@ import { failer, kvmUsable } from '../lib.mjs';
 import { buildHostServer } from './host-server.mjs';
 import { curlBulk, freePort, waitFor200, waitFor200InNamespace } from './http.mjs';
 import { buildInitramfs, hostTscKhz, LINUX_MEMORY_MIB, linuxParts, linuxQemuArgs } from './linux-guest.mjs';
+import { onPath } from './apt.mjs';
 import { createTapNamespace, tapUnavailable } from './netns.mjs';
 import { installCleanup, onCleanup, startChild, stop } from './procs.mjs';
 import { formatReport } from './report.mjs';
@@ -65,7 +66,8 @@ const integer = (name, text, min, max) => {
 const quick = values.quick;
 const runs = integer('runs', values.runs ?? (quick ? '1' : '5'), 1, 100);
 const seconds = integer('seconds', values.seconds ?? (quick ? '1' : '5'), 1, 60);
-const connections = integer('connections', values.connections, 1, 1000);
+// The http template serves at most 100 connections at once (examples/http-server/README.md).
+const connections = integer('connections', values.connections, 1, 100);
 const bulkMib = integer('bulk-mib', values['bulk-mib'] ?? (quick ? '4' : '64'), 1, 1024);
 const sections = new Set(values.only.split(','));
 for (const section of sections)
@@ -127,8 +129,20 @@ if (values['no-tap']) skip('tap', '--no-tap');
 else {
   const why = tapUnavailable();
   if (why !== null) skip('tap', why);
-  else namespace = createTapNamespace(say);
+  else {
+    try {
+      namespace = createTapNamespace(say);
+    } catch (err) {
+      skip('tap', `cannot create the namespace and tap: ${err.message}`);
+    }
+  }
 }
+// Firecracker (tap only, KVM only): when `firecracker` is on PATH.
+let firecracker = false;
+if (namespace === null) skip('firecracker', 'needs the tap namespace');
+else if (accel !== 'kvm') skip('firecracker', 'needs KVM');
+else if (!onPath('firecracker')) skip('firecracker', 'no `firecracker` on PATH');
+else firecracker = true;
 let linux = null;
 if (values['no-linux'] || !sections.has('d')) skip('linux_guest', values['no-linux'] ? '--no-linux' : 'not in --only');
 else {
@@ -141,7 +155,8 @@ else {
       tsc === null ? 'not known: the guest calibrates (may hang under load)' : `${tsc.khz} kHz from ${tsc.source}`;
     result.tcg.linux_kernel = parts.version;
     result.tcg.linux_server =
-      server === null ? 'busybox httpd (no host-built template server yet)' : 'the template server (host build)';
+      server === null ? 'busybox httpd (no host build of the template server: see skipped)' : 'the template server (host build)';
+    result.tcg.linux_same_server = server !== null;
   } catch (err) {
     skip('linux_guest', `cannot build the Linux guest: ${err.message}`);
   }
@@ -161,9 +176,12 @@ async function startTarget(kind, { accelerator = accel } = {}) {
     const hostPort = await freePort();
     handle = startUkernel(root, { ...template, accel: accelerator, net: { kind: 'user', hostPort } });
     url = `http://127.0.0.1:${hostPort}`;
-  } else if (kind === 'ukernel-tap') {
-    handle = startUkernel(root, { ...template, accel: accelerator, net: { kind: 'tap', namespace } });
-    url = `http://${namespace.guestAddress}:${GUEST_PORT}`;
+  } else if (kind === 'ukernel-tap' || kind === 'ukernel-fc-tap') {
+    // Firecracker gets the second tap, so that both can be up at once in (b).
+    const tap = namespace.taps[kind === 'ukernel-tap' ? 0 : 1];
+    const vmm = kind === 'ukernel-tap' ? 'qemu' : 'firecracker';
+    handle = startUkernel(root, { ...template, accel: accelerator, vmm, net: { kind: 'tap', namespace, tap } });
+    url = `http://${tap.guestAddress}:${GUEST_PORT}`;
     ns = namespace.ns;
   } else if (kind === 'host') {
     const port = await freePort();
@@ -177,11 +195,12 @@ async function startTarget(kind, { accelerator = accel } = {}) {
     handle = startChild('qemu-system-x86_64', args, { cwd: work });
     url = `http://127.0.0.1:${port}`;
   } else if (kind === 'linux-tap') {
-    const netdev = `tap,id=n0,ifname=${namespace.tap},script=no,downscript=no`;
-    const address = `${namespace.guestAddress}/${namespace.prefixBits}`;
-    const args = linuxQemuArgs({ ...linux, netdev, address, gateway: namespace.hostAddress });
+    const tap = namespace.taps[0];
+    const netdev = `tap,id=n0,ifname=${tap.tap},script=no,downscript=no`;
+    const address = `${tap.guestAddress}/${namespace.prefixBits}`;
+    const args = linuxQemuArgs({ ...linux, netdev, address, gateway: tap.hostAddress });
     handle = startChild('ip', ['netns', 'exec', namespace.ns, 'qemu-system-x86_64', ...args], { cwd: work });
-    url = `http://${namespace.guestAddress}:${GUEST_PORT}`;
+    url = `http://${tap.guestAddress}:${GUEST_PORT}`;
     ns = namespace.ns;
   } else throw new Error(`unknown target ${kind}`);
   const what = `${kind} (${accelerator})`;
@@ -200,7 +219,12 @@ async function startTarget(kind, { accelerator = accel } = {}) {
 
 // ---------------------------------------------------------------- (a) cold start
 async function coldStart() {
-  const kinds = ['ukernel-user', ...(namespace === null ? [] : ['ukernel-tap']), ...(host.unavailable ? [] : ['host'])];
+  const kinds = [
+    'ukernel-user',
+    ...(namespace === null ? [] : ['ukernel-tap']),
+    ...(firecracker ? ['ukernel-fc-tap'] : []),
+    ...(host.unavailable ? [] : ['host']),
+  ];
   for (let index = 0; index < runs; index++) {
     for (const kind of kinds) {
       const t = await startTarget(kind);
@@ -216,6 +240,7 @@ async function coldStart() {
 async function underLoad() {
   const kinds = ['ukernel-user'];
   if (namespace !== null) kinds.push('ukernel-tap');
+  if (firecracker) kinds.push('ukernel-fc-tap');
   if (!host.unavailable) kinds.push('host');
   const targets = {};
   try {
@@ -228,7 +253,9 @@ async function underLoad() {
     const live = kinds.filter((kind) => targets[kind] !== null);
     for (const kind of live) {
       // Warm-up (not recorded): connections, ARP, the guest's first allocations.
-      await runWrk(targets[kind].ns, `${targets[kind].url}/`, { threads: WRK_THREADS, connections, seconds: 1 });
+      await runWrk(targets[kind].ns, `${targets[kind].url}/`, { threads: WRK_THREADS, connections, seconds: 1 }).catch((err) =>
+        failed(`wrk warm-up ${kind}`, err),
+      );
     }
     for (let index = 0; index < runs; index++) {
       for (const kind of live) {

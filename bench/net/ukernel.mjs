@@ -3,7 +3,7 @@
 // (a published loopback port) or a tap in the benchmark's namespace, and the guest's own timing
 // of entry → listening read from the run's events device (docs/observability.md).
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { run } from '../lib.mjs';
 import { inNamespace } from './http.mjs';
 import { startChild } from './procs.mjs';
@@ -39,13 +39,14 @@ export async function buildTemplate(root, parent) {
 }
 
 /**
- * Starts `ukernel run` of `image` in `project`: over user networking with `hostPort` published
- * on 127.0.0.1 (net.kind 'user'), or on the namespace's tap with a static address (net.kind
- * 'tap', with the namespace from netns.createTapNamespace). Returns the procs handle.
+ * Starts `ukernel run` of `image` in `project` on QEMU: over user networking with `hostPort`
+ * published on 127.0.0.1 (net.kind 'user'), or on tap `net.tap` (one of netns.TAPS) in
+ * `net.namespace` with its static address (net.kind 'tap'; with `vmm` 'firecracker', on
+ * Firecracker, which has only taps and KVM). Returns the procs handle.
  */
-export function startUkernel(root, { project, image, accel, net }) {
+export function startUkernel(root, { project, image, accel, net, vmm = 'qemu' }) {
   const cli = join(root, 'cli/bin/ukernel.mjs');
-  const common = ['run', '--image', image, '--accel', accel, '--memory', String(UKERNEL_MEMORY_MIB)];
+  const common = ['run', '--image', image, '--vmm', vmm, '--accel', accel, '--memory', String(UKERNEL_MEMORY_MIB)];
   if (net.kind === 'user') {
     return startChild(
       process.execPath,
@@ -55,7 +56,8 @@ export function startUkernel(root, { project, image, accel, net }) {
       },
     );
   }
-  const { ns, tap, guestAddress, prefixBits, hostAddress } = net.namespace;
+  const { ns, prefixBits } = net.namespace;
+  const { tap, guestAddress, hostAddress } = net.tap;
   const tapArgs = ['--net', `tap:${tap}`, '--ip', `${guestAddress}/${prefixBits}`, '--gateway', hostAddress];
   const [file, args] = inNamespace(ns, process.execPath, [cli, ...common, ...tapArgs]);
   return startChild(file, args, { cwd: project });
@@ -72,7 +74,7 @@ export function lastRunEvents(project) {
     if (logs.length === 0) throw new Error(`no run logs in ${runs}`);
     name = logs.sort().at(-1).slice(0, -'.log'.length);
   }
-  return join(dirname(join(runs, 'x')), `${name}.events`);
+  return join(runs, `${name}.events`);
 }
 
 /** An EventSource (cli/src/observe/events.ts) over an open file, read at offsets. */
@@ -89,8 +91,8 @@ function fdSource(fd) {
 
 /**
  * Guest timings of one finished run from its events file, in ms since kernel entry:
- * { ready_ms, start_ms, net_ms, net_config_ms, listening_ms } — the boot record's ready phase,
- * the workload's start record, the `@uk:net` record (address configured) and how long
+ * { ready_ms, start_ms, net_ms, net_config_ms, listening_ms, step_NAME_ms… } — the boot
+ * record's ready phase, the workload's start record (and the steps before it it lists), the `@uk:net` record (address configured) and how long
  * configuration took, and the template's first record matching LISTENING_RE. Each is null when
  * its record is missing.
  */
@@ -108,7 +110,11 @@ export function guestTimings(lib, eventsPath) {
     if (parsed.type !== 'record') continue;
     const r = parsed.record;
     if (r.kind === 'boot') timings.ready_ms ??= r.readyNs / 1e6;
-    if (r.kind === 'workload' && r.event === 'start') timings.start_ms ??= r.tNs / 1e6;
+    if (r.kind === 'workload' && r.event === 'start' && timings.start_ms === null) {
+      timings.start_ms = r.tNs / 1e6;
+      // The steps the kernel took before main (`disk_ns=…`: disk, image, load, …).
+      for (const [step, ns] of r.stepsNs) timings[`step_${step}_ms`] = ns / 1e6;
+    }
     if (r.kind === 'net' && timings.net_ms === null) {
       timings.net_ms = record.tNs / 1e6;
       timings.net_config_ms = r.configNs / 1e6;
