@@ -182,8 +182,8 @@ fn command_line_cut() noreturn {
     power.exit(constants.exit_status_workload_not_started, .workload_not_started);
 }
 
-fn flush_events() void {
-    events.flush(false);
+fn flush_events() u64 {
+    return events.flush_when_idle();
 }
 
 /// Task 0 ended: the workload is over.

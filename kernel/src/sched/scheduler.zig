@@ -56,8 +56,9 @@ var ready_count: u32 = 0;
 var clock: *const clock_module.Clock = &clock_module.global;
 /// The earliest deadline of any blocked task, or deadline_none: yields check it cheaply.
 var earliest_deadline_tsc: u64 = deadline_none;
-/// Called before the CPU idles (to flush buffered events) and when the workload ends.
-var before_idle: *const fn () void = &nothing;
+/// Called each time the CPU is about to idle (to flush buffered events): returns when it wants
+/// to be called again (TSC; deadline_none when nothing waits), so the idle ends by then.
+var before_idle: *const fn () u64 = &nothing_due;
 var block_sequence: u64 = 0;
 /// Tasks blocked per kind of wait: wake_all skips its scan when nobody waits (a channel send
 /// notifies receivers, senders and pollers; usually only one kind has waiters).
@@ -66,7 +67,9 @@ var blocked_by_wait = [_]u32{0} ** wait_kinds;
 /// the first halt that ran to its deadline.
 var halt_overshoot_ticks: u64 = 0;
 
-fn nothing() void {}
+fn nothing_due() u64 {
+    return deadline_none;
+}
 
 /// A device that can make blocked tasks ready (the network), registered by its owner after init.
 pub const Waker = struct {
@@ -99,7 +102,7 @@ pub extern fn switch_context(save_rsp: *u64, next_rsp: u64) callconv(.c) void;
 extern fn task_trampoline() callconv(.c) void;
 
 /// Sets (or resets, for host tests) every piece of scheduler state: no task exists.
-pub fn init(boot_clock: *const clock_module.Clock, flush: *const fn () void) void {
+pub fn init(boot_clock: *const clock_module.Clock, flush: *const fn () u64) void {
     clock = boot_clock;
     before_idle = flush;
     tasks = [_]Task{.{}} ** constants.tasks_max;
@@ -362,12 +365,11 @@ fn next_ready() u32 {
         wake_expired();
     }
     if (waker) |device| poll_if_due(device);
-    var rounds: u64 = 0;
-    while (true) : (rounds += 1) {
+    while (true) {
         if (dequeue()) |id| return id;
         wake_expired();
         if (ready_count > 0) continue;
-        idle(rounds);
+        idle();
     }
 }
 
@@ -417,13 +419,13 @@ fn wake_expired() void {
 /// Near ones: spin in ring 3 up to the deadline. With a waker, its interrupt is armed before the
 /// halt (which it may end early) and its work polled after; with no deadline at all, the halt
 /// lasts at most idle_device_halt_ns_max (then the caller looks again).
-fn idle(rounds: u64) void {
+fn idle() void {
     assert(ready_count == 0);
     const device_deadline = if (waker) |device| device.deadline() else deadline_none;
     if (device_deadline <= platform.now_tsc()) return waker.?.poll(); // The device's timers.
     if (earliest_deadline_tsc == deadline_none and !waiting_on_device()) deadlock();
-    const deadline = @min(earliest_deadline_tsc, device_deadline);
-    if (rounds == 0) before_idle();
+    const flush_deadline = before_idle();
+    const deadline = @min(earliest_deadline_tsc, device_deadline, flush_deadline);
     const now = platform.now_tsc();
     if (deadline <= now) return;
     const margin = halt_margin_ticks();
@@ -479,7 +481,7 @@ fn waiting_on_device() bool {
 
 fn deadlock() noreturn {
     @branchHint(.cold);
-    before_idle();
+    _ = before_idle();
     platform.write("deadlock: every task is blocked and nothing can wake them:\n");
     for (tasks, 0..) |task, id| {
         if (task.state != .blocked) continue;
