@@ -91,11 +91,13 @@ pub fn drain() void {
     const clock = &clock_module.global;
     const deadline = cpu.rdtsc() +| clock.ticks_for_ns(constants.net_drain_ns_max);
     // Packets waiting for an ARP answer are in lwIP, not yet in the ring: let the answer come.
-    var rounds: u32 = 0;
-    while (arp_queued() and cpu.rdtsc() < deadline) : (rounds += 1) {
-        assert(rounds < constants.net_config_rounds_max);
+    // Addresses nobody answers for (a spoofed flood's) never resolve: the deadline ends it.
+    const rounds_max = constants.idle_spin_iterations_max;
+    var rounds: u64 = 0;
+    while (arp_queued() and cpu.rdtsc() < deadline and rounds < rounds_max) {
         poll();
         cpu.pause();
+        rounds += 1;
     }
     lwip.netif_poll_all();
     _ = netif.drain(deadline);
