@@ -244,6 +244,11 @@ pub const idle_halt_margin_decay: u64 = 64;
 pub const idle_halt_ns_min: u64 = 50 * std.time.ns_per_us;
 /// While tasks keep running, the scheduler's waker (the network stack) still runs at least this
 /// often, at a task switch: frames and TCP timers wait at most this long for a busy workload.
+/// Before halting, the scheduler spins this long asking the waker's device for work (a halt and
+/// the interrupt that ends it cost ~250 µs under nested KVM; a request's next packet comes
+/// sooner), at most waker_busy_poll_spins_max times.
+pub const waker_busy_poll_ns: u64 = 100 * std.time.ns_per_us;
+pub const waker_busy_poll_spins_max: u32 = 100_000;
 pub const waker_poll_interval_ns: u64 = 50 * std.time.ns_per_us;
 /// Most `pause` iterations of one idle spin (the spin is also bounded by its deadline, at most
 /// margin + idle_halt_ns_min away): past it the scheduler looks again, harmlessly.
