@@ -2,8 +2,9 @@
 //! records, and the kernel's own `@uk:` records are encoded into one buffer and leave the guest
 //! in blocks written to the events device (a virtio-blk disk the host reads as a file): one
 //! request per block, where the serial console would cost an exit per byte. The buffer is
-//! flushed when full, when the scheduler idles, every events_flush_interval_ns while tasks run
-//! (checked at every ABI call that adds a record), and at exit.
+//! flushed when full, when the scheduler idles (at most every events_flush_interval_ns), every
+//! events_flush_interval_ns while tasks run (checked at every ABI call that adds a record), and
+//! at exit.
 //!
 //! Only the kernel writes here, so a workload cannot forge the kernel's records: its console
 //! bytes travel in `console` records, never parsed as records on the host. Without an events
