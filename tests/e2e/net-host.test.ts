@@ -178,7 +178,11 @@ describe('--net user --publish on QEMU', () => {
         },
         // The publish proxy's counters: nobody connected.
         proxy: emptyProxyStats(),
+        // The guest stack's counters at exit (@uk:netstat): the DHCP exchange crossed the NIC,
+        // and lwIP holds no received frame.
+        stats: expect.objectContaining({ rx_frames: expect.any(Number), pool_pbufs_used: 0, tx_dropped: 0 }),
       });
+      expect((report.network as { stats: { rx_frames: number } }).stats.rx_frames).toBeGreaterThan(0);
       // A plain run has no network in its report.
       const plain = await ukernel(['run', '--json'], project, RUN_MS);
       expect(plain.code, plain.stderr).toBe(0);

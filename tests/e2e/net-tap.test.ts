@@ -16,7 +16,7 @@
 // Namespaces carry unique names and are removed in afterAll (and by the next run if a test
 // process died): a failed test leaves none behind.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -246,6 +246,18 @@ function server(kind: 'probe' | 'template', target: Target, netns: Netns): Serve
         const exit = await guest.finished(30_000);
         expect(exit.code, guest.explain()).toBe(0);
         expect(guest.stderr).toMatch(/status 0/);
+        // The kernel's own counters at exit (@uk:netstat in the run's report). The probe returns
+        // with its listener and its last connections still open, so lwIP still holds some PCBs,
+        // segments and frames; but thousands of SYNs and garbage frames must not have left
+        // theirs behind (a leak per frame would show hundreds, up to the pools' sizes of 512).
+        const stats = latestRunReport(probe.project).network?.stats;
+        const shown = JSON.stringify(stats);
+        expect(stats, 'network.stats in the run report').toBeTruthy();
+        expect(stats?.rx_frames, shown).toBeGreaterThan(5_000);
+        expect(stats?.tcp_pcbs_used, shown).toBeLessThan(64);
+        expect(stats?.pool_pbufs_used, shown).toBeLessThan(64);
+        expect(stats?.tcp_segments_used, shown).toBeLessThan(64);
+        expect(stats?.heap_bytes_used, shown).toBeLessThan(64 * 1024);
       },
     };
   }
@@ -393,3 +405,14 @@ describe('namespace fixture', () => {
     expect(netnsExists(netns.name)).toBe(false);
   });
 });
+
+/** The newest run report (logs/runs/*.json) of a project: the run that just ended. */
+function latestRunReport(project: string): { network: { stats: Record<string, number> | null } | null } {
+  const dir = join(project, 'logs', 'runs');
+  const newest = readdirSync(dir)
+    .filter((name) => name.endsWith('.json') && !name.endsWith('.firecracker.json'))
+    .sort()
+    .at(-1);
+  if (newest === undefined) throw new Error(`no run report in ${dir}`);
+  return JSON.parse(readFileSync(join(dir, newest), 'utf8'));
+}

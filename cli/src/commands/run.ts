@@ -183,6 +183,7 @@ function finishRun(result: SessionResult, run: Finished): number {
       settings.network,
       result.net === null ? null : guestNetwork(result.net.record),
       proxy?.counters() ?? null,
+      result.netStats?.record.counters ?? null,
     ),
   });
   keepReport(report, runLog, cwd);

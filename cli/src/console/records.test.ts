@@ -71,6 +71,15 @@ describe('parseRecordLine', () => {
     }
   });
 
+  it('parses the netstat record (every counter by name) and refuses a bad counter', () => {
+    expect(parse('@uk:netstat v=1 rx_frames=12 pool_pbufs_used=0 heap_bytes_used=64')).toEqual({
+      type: 'record',
+      record: { kind: 'netstat', counters: { rx_frames: 12, pool_pbufs_used: 0, heap_bytes_used: 64 } },
+    });
+    expect(parse('@uk:netstat v=1 rx_frames=-1')).toMatchObject({ type: 'malformed' });
+    expect(parse('@uk:netstat v=1 rx_frames=99999999999999999')).toMatchObject({ type: 'malformed' });
+  });
+
   it('ignores unknown keys and unknown kinds (forward compatibility)', () => {
     expect(parse('@uk:exit v=1 status=7 future.key=a:b/c-d')).toMatchObject({ record: { status: 7 } });
     expect(parse(`${BOOT.replace('phase.long_mode', 'extra=x phase.long_mode')}`)).toMatchObject({ type: 'record' });
@@ -187,6 +196,10 @@ function checkInvariants(result: ParseResult): void {
   }
   if (r.kind === 'mark') {
     expect(Number.isSafeInteger(r.tNs) && r.tNs >= 0).toBe(true);
+    return;
+  }
+  if (r.kind === 'netstat') {
+    for (const n of Object.values(r.counters)) expect(Number.isSafeInteger(n) && n >= 0).toBe(true);
     return;
   }
   if (r.kind === 'net') {

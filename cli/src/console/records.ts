@@ -101,7 +101,14 @@ export interface NetRecord {
   configNs: number;
 }
 
-export type UkRecord = BootRecord | ExitRecord | WorkloadRecord | TraceRecord | MarkRecord | NetRecord;
+/** `@uk:netstat`: the network stack's counters at exit (frames, drops, what lwIP still holds). */
+export interface NetStatsRecord {
+  kind: 'netstat';
+  /** Every field of the record, by its name (`rx_frames`, `pool_pbufs_used`, …). */
+  counters: Readonly<Record<string, number>>;
+}
+
+export type UkRecord = BootRecord | ExitRecord | WorkloadRecord | TraceRecord | MarkRecord | NetRecord | NetStatsRecord;
 
 export type ParseResult =
   | { type: 'record'; record: UkRecord }
@@ -160,6 +167,8 @@ export function parseRecordLine(line: Uint8Array): ParseResult {
       return parseTrace(fields);
     case 'net':
       return parseNet(fields);
+    case 'netstat':
+      return parseNetStats(fields);
     case 'mark': {
       const tNs = parseDecimal(fields.get('t_ns'), 0, EVENT_T_NS_MAX);
       return tNs === null
@@ -326,4 +335,15 @@ function parseNet(fields: Map<string, string>): ParseResult {
   const configNs = parseDecimal(fields.get('config_ns'), 0, PHASE_NS_MAX);
   if (configNs === null) return { type: 'malformed', reason: 'net: missing or out-of-range config_ns' };
   return { type: 'record', record: { kind: 'net', mac, source, address, gateway, dns, configNs } };
+}
+
+function parseNetStats(fields: Map<string, string>): ParseResult {
+  const counters: Record<string, number> = {};
+  for (const [key, value] of fields) {
+    if (key === 'v') continue;
+    const n = parseDecimal(value, 0, Number.MAX_SAFE_INTEGER);
+    if (n === null) return { type: 'malformed', reason: `netstat: out-of-range ${key}` };
+    counters[key] = n;
+  }
+  return { type: 'record', record: { kind: 'netstat', counters } };
 }

@@ -159,6 +159,7 @@ function noteRecord(loaded: LoadedRun, record: UkRecord): boolean {
       return true;
     case 'mark':
     case 'net':
+    case 'netstat':
       return true;
   }
 }

@@ -278,6 +278,7 @@ describe('what the run says about its network', () => {
       mac: null,
       guest: null,
       proxy: null,
+      stats: null,
     });
     const proxy = { ...emptyProxyStats(), connections: 3, forwarded: 3 };
     expect(networkReport(user(), null, proxy).proxy).toEqual(proxy);

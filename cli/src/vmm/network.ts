@@ -339,12 +339,16 @@ export interface NetworkReport {
   guest: GuestNetwork | null;
   /** The publish proxy's counters (publish-proxy.ts), when a TCP port is published; else null. */
   proxy: ProxyStats | null;
+  /** The guest network stack's counters at exit (`@uk:netstat`: frames, drops, what lwIP still
+   *  holds); null when the guest did not send them (it did not exit on its own). */
+  stats: Readonly<Record<string, number>> | null;
 }
 
 export function networkReport(
   net: NetworkSettings,
   guest: GuestNetwork | null = null,
   proxy: ProxyStats | null = null,
+  stats: Readonly<Record<string, number>> | null = null,
 ): NetworkReport {
   return {
     mode: net.mode.kind,
@@ -361,5 +365,6 @@ export function networkReport(
     mac: net.mac,
     guest,
     proxy,
+    stats,
   };
 }

@@ -29,6 +29,7 @@ import {
   type BootRecord,
   type ExitRecord,
   type NetRecord,
+  type NetStatsRecord,
   type UkRecord,
   type WorkloadRecord,
 } from '../console/records.js';
@@ -87,6 +88,8 @@ export interface SessionResult {
   workloadExit: Seen<WorkloadRecord> | null;
   /** `@uk:net`: the guest's network configuration, when it has a NIC. */
   net: Seen<NetRecord> | null;
+  /** `@uk:netstat`: the network stack's counters at exit. */
+  netStats: Seen<NetStatsRecord> | null;
   vmmExit: ExitInfo;
   /** Sanitised last lines of the VMM's own stderr (and its log file, when it has one). */
   stderrTail: string[];
@@ -163,6 +166,7 @@ class VmSession {
   private workloadStart: SessionResult['workloadStart'] = null;
   private workloadExit: SessionResult['workloadExit'] = null;
   private net: SessionResult['net'] = null;
+  private netStats: SessionResult['netStats'] = null;
   private entryAtNs: bigint | null = null;
   private timers: NodeJS.Timeout[] = [];
   private watchers: FSWatcher[] = [];
@@ -450,6 +454,9 @@ class VmSession {
         this.net = { record, atNs };
         this.opts.onNet?.(record);
         return;
+      case 'netstat':
+        this.netStats ??= { record, atNs };
+        return;
       case 'exit':
         if (this.exit !== null) {
           this.opts.warn('warning: duplicate @uk:exit record ignored');
@@ -489,6 +496,7 @@ class VmSession {
       workloadStart: this.workloadStart,
       workloadExit: this.workloadExit,
       net: this.net,
+      netStats: this.netStats,
       vmmExit: proc.exitInfo() ?? { code: null, signal: 'SIGKILL', atNs: process.hrtime.bigint() },
       stderrTail,
       events: this.events?.reader.stats ?? null,

@@ -136,3 +136,36 @@ pub fn net(record: NetRecord) void {
         record.dns_port,                    record.config_ns,
     });
 }
+
+/// The network stack's counters at exit, when it ran (docs/console-protocol.md): frames in and
+/// out, frames dropped, and what lwIP still holds from its bounded pools and heap (after every
+/// socket is closed, a leak shows as a pool that is not back to 0; TCP PCBs may still be in
+/// TIME_WAIT).
+pub const NetStats = struct {
+    rx_frames: u64,
+    tx_frames: u64,
+    rx_dropped: u64,
+    tx_dropped: u64,
+    notifies: u64,
+    interrupts: u64,
+    half_open_reaped: u64,
+    pool_pbufs_used: u64,
+    pool_pbufs_max: u64,
+    tcp_pcbs_used: u64,
+    tcp_segments_used: u64,
+    heap_bytes_used: u64,
+    heap_bytes_max: u64,
+};
+
+pub fn net_stats(stats: NetStats) void {
+    emit_formatted("@uk:netstat v={d} rx_frames={d} tx_frames={d} rx_dropped={d} tx_dropped={d}" ++
+        " notifies={d} interrupts={d} half_open_reaped={d} pool_pbufs_used={d}" ++
+        " pool_pbufs_max={d} tcp_pcbs_used={d} tcp_segments_used={d} heap_bytes_used={d}" ++
+        " heap_bytes_max={d}", .{
+        constants.console_protocol_version, stats.rx_frames,        stats.tx_frames,
+        stats.rx_dropped,                   stats.tx_dropped,       stats.notifies,
+        stats.interrupts,                   stats.half_open_reaped, stats.pool_pbufs_used,
+        stats.pool_pbufs_max,               stats.tcp_pcbs_used,    stats.tcp_segments_used,
+        stats.heap_bytes_used,              stats.heap_bytes_max,
+    });
+}

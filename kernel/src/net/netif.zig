@@ -27,6 +27,11 @@ var device: ?*net_device.Device = null;
 pub var interface: lwip.struct_netif = undefined;
 pub var stats: Stats = .{};
 
+/// Whether a NIC is attached.
+pub fn attached() bool {
+    return device != null;
+}
+
 /// Adds the NIC as lwIP's default interface (no address yet: stack.zig configures it).
 pub fn attach(nic: *net_device.Device) void {
     assert(device == null);

@@ -101,6 +101,29 @@ pub fn drain() void {
     }
     lwip.netif_poll_all();
     _ = netif.drain(deadline);
+    report_stats();
+}
+
+/// The @uk:netstat record: what crossed the NIC and what lwIP still holds.
+fn report_stats() void {
+    const memp = &lwip.lwip_stats.memp;
+    const nic: ?*const net_device.Device = if (netif.attached()) &nic_device else null;
+    const driver = if (nic) |device| device.stats else net_device.Stats{};
+    records.net_stats(.{
+        .rx_frames = driver.rx_frames,
+        .tx_frames = driver.tx_frames,
+        .rx_dropped = driver.rx_dropped + netif.stats.rx_no_buffer + netif.stats.rx_refused,
+        .tx_dropped = netif.stats.tx_dropped,
+        .notifies = driver.notifies,
+        .interrupts = if (nic) |device| device.interrupts() else 0,
+        .half_open_reaped = half_open_reaped,
+        .pool_pbufs_used = memp[lwip.MEMP_PBUF_POOL].*.used,
+        .pool_pbufs_max = memp[lwip.MEMP_PBUF_POOL].*.max,
+        .tcp_pcbs_used = memp[lwip.MEMP_TCP_PCB].*.used,
+        .tcp_segments_used = memp[lwip.MEMP_TCP_SEG].*.used,
+        .heap_bytes_used = lwip.lwip_stats.mem.used,
+        .heap_bytes_max = lwip.lwip_stats.mem.max,
+    });
 }
 
 /// Packets lwIP holds until an address resolves (each takes an ARP_QUEUE pool element).
