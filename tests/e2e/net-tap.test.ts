@@ -247,16 +247,18 @@ function server(kind: 'probe' | 'template', target: Target, netns: Netns): Serve
         expect(exit.code, guest.explain()).toBe(0);
         expect(guest.stderr).toMatch(/status 0/);
         // The kernel's own counters at exit (@uk:netstat in the run's report). The probe returns
-        // with its listener and its last connections still open, so lwIP still holds some PCBs,
-        // segments and frames; but thousands of SYNs and garbage frames must not have left
-        // theirs behind (a leak per frame would show hundreds, up to the pools' sizes of 512).
+        // with its listener, its backlog (half-open connections from a spoofed flood among them,
+        // each with its SYN-ACK queued) and its last connections still open, so lwIP still holds
+        // some PCBs, segments and frames; but the thousand or more SYNs and garbage frames must
+        // not have left theirs behind (a leak per frame would fill the pools: 512 PCBs, 1,024
+        // segments, 512 frames).
         const stats = latestRunReport(probe.project).network?.stats;
         const shown = JSON.stringify(stats);
         expect(stats, 'network.stats in the run report').toBeTruthy();
-        expect(stats?.rx_frames, shown).toBeGreaterThan(5_000);
-        expect(stats?.tcp_pcbs_used, shown).toBeLessThan(64);
+        expect(stats?.rx_frames, shown).toBeGreaterThan(1_000);
+        expect(stats?.tcp_pcbs_used, shown).toBeLessThan(256);
+        expect(stats?.tcp_segments_used, shown).toBeLessThan(256);
         expect(stats?.pool_pbufs_used, shown).toBeLessThan(64);
-        expect(stats?.tcp_segments_used, shown).toBeLessThan(64);
         expect(stats?.heap_bytes_used, shown).toBeLessThan(64 * 1024);
       },
     };
