@@ -41,8 +41,9 @@ pub fn start() void {
     scheduler.waker = .{ .arm = &pending, .poll = &poll, .deadline = &timers_deadline };
 }
 
-/// Handles whatever is pending: loopback packets and due timers. Never blocks; bounded by the
-/// queues' sizes.
+/// Handles whatever is pending: the NIC's bring-up (the first poll after start_with_nic), DHCP's
+/// answer, received frames, loopback packets, due timers. Never blocks; bounded by the queues'
+/// sizes (the bring-up by the device's own bounded waits).
 fn poll() void {
     assert(started);
     if (nic_pending) |wanted_nic| bring_up(wanted_nic);
