@@ -197,7 +197,13 @@ const implementation = struct {
         while (rounds < poll_rounds_max) : (rounds += 1) {
             const ready = poll_scan(items);
             assert(ready <= items.len);
-            if (ready > 0 or timeout_ns == 0) return ready;
+            if (ready > 0) return ready;
+            if (timeout_ns == 0) {
+                // Polling without waiting: let the network move (rate-limited), then look once
+                // more, so a loop of zero-timeout polls sees packets arrive.
+                scheduler.waker_poll_if_due();
+                return poll_scan(items);
+            }
             if (!scheduler.block(.poll, 0, deadline)) return 0;
         }
         unreachable;

@@ -62,7 +62,20 @@ pub fn poll() void {
         input(frame);
         nic.receive_done();
     }
+    if (nic.transmit_room_returned()) output_retry();
     nic.flush();
+}
+
+/// The TX ring was full and has room again: TCP connections holding data (their segments were
+/// refused, ERR_MEM) send now rather than at their retransmission timeout.
+fn output_retry() void {
+    var pcb: ?*lwip.struct_tcp_pcb = lwip.tcp_active_pcbs;
+    var visited: u32 = 0;
+    while (pcb) |connection| : (visited += 1) {
+        assert(visited <= constants.lwip.tcp_pcbs);
+        pcb = connection.next;
+        if (connection.unsent != null) _ = lwip.tcp_output(connection);
+    }
 }
 
 /// Publishes queued transmits and waits, spinning at most `deadline_tsc`, until the device has

@@ -220,7 +220,7 @@ pub fn accept(index: u32, nonblocking_new: bool) Error!Accepted {
             notify(index);
             return .{ .index = taken, .peer = peer_of_tcp(accepted.tcp.?) };
         }
-        if (socket.nonblocking) return error.WouldBlock;
+        if (socket.nonblocking) return would_block();
         try wait(index, generation, scheduler.deadline_none);
     }
 }
@@ -244,11 +244,14 @@ fn oldest_pending(listener: u32) ?u32 {
 }
 
 pub fn connect(index: u32, address: Address) Error!void {
+    defer stack.flush(); // The SYN (or a datagram peer's ARP) leaves now, not at the next poll.
     const socket = &sockets[index];
     const generation = socket.generation;
     assert(socket.state != .free);
     const ip = try ip_of(address);
     if (!socket.nonblocking) address_wait(ip);
+    // Another task may have closed (or closed and reused) the socket during that wait.
+    if (socket.generation != generation) return error.BadHandle;
     if (socket.kind == .datagram) {
         try check_lwip(lwip.udp_connect(socket.udp.?, &ip, address.port));
         socket.peer = address;
@@ -256,7 +259,7 @@ pub fn connect(index: u32, address: Address) Error!void {
     }
     switch (socket.state) {
         .open => {},
-        .connecting => if (socket.nonblocking) return error.WouldBlock,
+        .connecting => if (socket.nonblocking) return would_block(),
         .connected => return error.AlreadyConnected,
         .listening, .pending => return error.AlreadyConnected,
         .ended => return take_error(socket) orelse error.ConnectionReset,
@@ -265,7 +268,7 @@ pub fn connect(index: u32, address: Address) Error!void {
     if (socket.state == .open) {
         try check_lwip(lwip.tcp_connect(socket.tcp.?, &ip, address.port, &on_connected));
         socket.state = .connecting;
-        if (socket.nonblocking) return error.WouldBlock;
+        if (socket.nonblocking) return would_block();
     }
     const deadline = scheduler.deadline_after(constants.net_connect_timeout_ns);
     while (socket.state == .connecting) {
@@ -287,6 +290,7 @@ pub fn connect(index: u32, address: Address) Error!void {
 /// Stream: queues as much of `data` as the send buffer takes (waiting for room unless
 /// non-blocking). Datagram: sends it (to `to`, or the connected peer).
 pub fn send(index: u32, data: []const u8, to: ?Address, nonblocking: bool) Error!usize {
+    defer stack.flush(); // What lwIP sent leaves now, not at the next poll.
     const socket = &sockets[index];
     assert(socket.state != .free);
     if (socket.kind == .datagram) return send_datagram(socket, data, to);
@@ -298,7 +302,7 @@ pub fn send(index: u32, data: []const u8, to: ?Address, nonblocking: bool) Error
         switch (socket.state) {
             .connected => {},
             .ended => return take_error(socket) orelse error.Closed,
-            .connecting => if (socket.nonblocking or nonblocking) return error.WouldBlock,
+            .connecting => if (socket.nonblocking or nonblocking) return would_block(),
             else => return error.NotConnected,
         }
         if (socket.write_shut) return error.Closed;
@@ -306,7 +310,7 @@ pub fn send(index: u32, data: []const u8, to: ?Address, nonblocking: bool) Error
             const sent = try write_some(socket.tcp.?, socket.send_limit_bytes, data);
             if (sent > 0 or data.len == 0) return sent;
         }
-        if (socket.nonblocking or nonblocking) return error.WouldBlock;
+        if (socket.nonblocking or nonblocking) return would_block();
         // Room comes with the peer's acknowledgements (the sent callback); lwIP's heap may
         // also be short for other sockets' data, hence a retry interval too.
         const retry = scheduler.deadline_after(constants.net_send_retry_ns);
@@ -348,12 +352,15 @@ fn send_room(pcb: *lwip.tcp_pcb, limit_bytes: u32) u32 {
 
 fn send_datagram(socket: *Socket, data: []const u8, to: ?Address) Error!usize {
     assert(socket.kind == .datagram);
+    const generation = socket.generation;
     // net.sendto checks this too; net.send and io.write allow up to write_bytes_max.
     if (data.len > abi.datagram_bytes_max) return error.TooLarge;
     const connected = socket.peer.family != 0;
     const destination = to orelse if (connected) socket.peer else return error.NotConnected;
     const ip = try ip_of(destination);
     if (!socket.nonblocking) address_wait(ip);
+    // Another task may have closed (or closed and reused) the socket during that wait.
+    if (socket.generation != generation) return error.BadHandle;
     const allocated = lwip.pbuf_alloc(lwip.PBUF_TRANSPORT, @intCast(data.len), lwip.PBUF_RAM);
     const packet = pointer(lwip.pbuf, allocated) orelse return error.NoMemory;
     defer _ = lwip.pbuf_free(packet);
@@ -384,7 +391,7 @@ pub fn receive(index: u32, buffer: []u8, from: ?*Address, flags: u32) Error!usiz
         };
         if (socket.fin_received or socket.read_shut) return 0;
         if (buffer.len == 0) return 0;
-        if (nonblocking) return error.WouldBlock;
+        if (nonblocking) return would_block();
         try wait(index, generation, scheduler.deadline_none);
     }
 }
@@ -455,6 +462,7 @@ fn take_datagram(socket: *Socket, buffer: []u8, from: ?*Address, peek: bool) usi
 }
 
 pub fn shutdown(index: u32, how: u32) Error!void {
+    defer stack.flush(); // The FIN leaves now.
     const socket = &sockets[index];
     assert(socket.state != .free);
     assert(how >= abi.shutdown_read and how <= abi.shutdown_both);
@@ -628,6 +636,7 @@ pub fn readiness(index: u32) Readiness {
 
 /// Closes the socket (io.close): see io.close in docs/abi.md for what the peer sees.
 pub fn close(index: u32) void {
+    defer stack.flush(); // The FIN (or RST) leaves now.
     const socket = &sockets[index];
     assert(socket.state != .free);
     assert(socket.state != .pending); // Pending sockets have no handle.
@@ -920,6 +929,13 @@ fn address_wait(ip: lwip.ip_addr_t) void {
     _ = stack.await_configured(scheduler.deadline_after(constants.net_address_wait_ns_max));
 }
 
+/// A non-blocking call found nothing to do: the caller will try again, perhaps in a loop that
+/// never blocks, so the network is polled here (rate-limited) for its next try to see progress.
+fn would_block() Error {
+    scheduler.waker_poll_if_due();
+    return error.WouldBlock;
+}
+
 fn ip_of(address: Address) Error!lwip.ip_addr_t {
     switch (address.family) {
         abi.family_inet4 => {},
@@ -984,6 +1000,12 @@ pub fn resolve(name: []const u8, out: []Address, timeout_ns: u64) Error!usize {
     @memcpy(text[0..name.len], name);
     text[name.len] = 0;
     if (std.mem.indexOfScalar(u8, name, 0) != null) return error.OutOfRange;
+    // A numeric name needs no resolver, so no wait for the network's address either.
+    var numeric: lwip.ip4_addr_t = undefined;
+    if (lwip.ip4addr_aton(&text, &numeric) != 0) {
+        out[0] = address_of(numeric, 0);
+        return 1;
+    }
     const slot = for (&lookups, 0..) |*lookup, slot| {
         if (!lookup.in_use) break @as(u32, @intCast(slot));
     } else return error.LimitReached;

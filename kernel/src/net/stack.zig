@@ -85,17 +85,20 @@ fn half_open_reap() void {
     }
 }
 
-/// The workload is over and the VM stops next: what lwIP already handed the NIC leaves first
-/// (bounded by net_drain_ns_max), so a last datagram or response is not lost.
+/// The workload is over and the VM stops next: what lwIP holds leaves first, bounded by
+/// net_drain_ns_max — packets waiting for ARP, TCP data held back (Nagle, the peer's window;
+/// sent as its ACKs come), and the NIC's TX ring — so a last datagram or response is not lost
+/// on a live peer. Retransmissions to a peer that stopped answering are not waited for.
 pub fn drain() void {
     if (!started) return;
     const clock = &clock_module.global;
     const deadline = cpu.rdtsc() +| clock.ticks_for_ns(constants.net_drain_ns_max);
     // Packets waiting for an ARP answer are in lwIP, not yet in the ring: let the answer come.
     // Addresses nobody answers for (a spoofed flood's) never resolve: the deadline ends it.
+    // TCP data lwIP still holds (Nagle, the window) goes out as the peer's ACKs come back.
     const rounds_max = constants.idle_spin_iterations_max;
     var rounds: u64 = 0;
-    while (arp_queued() and cpu.rdtsc() < deadline and rounds < rounds_max) {
+    while ((arp_queued() or tcp_unsent()) and cpu.rdtsc() < deadline and rounds < rounds_max) {
         poll();
         cpu.pause();
         rounds += 1;
@@ -125,6 +128,22 @@ fn report_stats() void {
         .heap_bytes_used = lwip.lwip_stats.mem.used,
         .heap_bytes_max = lwip.lwip_stats.mem.max,
     });
+}
+
+/// Whether a TCP connection still holds data not yet sent; pushes it (Nagle off: the run ends).
+fn tcp_unsent() bool {
+    var unsent = false;
+    var pcb: ?*lwip.struct_tcp_pcb = lwip.tcp_active_pcbs;
+    var visited: u32 = 0;
+    while (pcb) |connection| : (visited += 1) {
+        assert(visited <= constants.lwip.tcp_pcbs);
+        pcb = connection.next;
+        if (connection.unsent == null) continue;
+        unsent = true;
+        connection.flags |= @as(@TypeOf(connection.flags), lwip.TF_NODELAY);
+        _ = lwip.tcp_output(connection);
+    }
+    return unsent;
 }
 
 /// Packets lwIP holds until an address resolves (each takes an ARP_QUEUE pool element).
@@ -233,8 +252,14 @@ fn bring_up(wanted_nic: Pending) void {
         configured(.static);
         return;
     }
+    // DHCP needs a UDP PCB and a little heap: the workload may already have taken every PCB.
     const started_dhcp = lwip.dhcp_start(&netif.interface);
-    assert(started_dhcp == lwip.ERR_OK); // The interface is up: dhcp_start cannot refuse.
+    if (started_dhcp != lwip.ERR_OK) {
+        console.print("network: DHCP could not start (lwIP error {d}: every UDP socket in " ++
+            "use?); the NIC has no address\n", .{started_dhcp});
+        configured(.none);
+        return;
+    }
     const clock = &clock_module.global;
     dhcp_deadline_tsc = bring_up_tsc +| clock.ticks_for_ns(constants.net_dhcp_wait_ns_max);
 }

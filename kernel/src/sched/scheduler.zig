@@ -197,6 +197,8 @@ pub fn yield_now() void {
     if (earliest_deadline_tsc != deadline_none and platform.now_tsc() >= earliest_deadline_tsc) {
         wake_expired();
     }
+    // A lone task that yields in a loop never reaches next_ready: the device is polled here.
+    waker_poll_if_due();
     if (ready_count == 0) return;
     tasks[current].state = .ready;
     enqueue(current);
@@ -371,6 +373,14 @@ fn next_ready() u32 {
         if (ready_count > 0) continue;
         idle();
     }
+}
+
+/// The waker's device gets polled if waker_poll_interval_ns passed since its last poll: for
+/// calls that return at once without reaching the scheduler (a yield with nothing else ready,
+/// io.poll with timeout 0, a non-blocking socket call), so a task that loops on them still sees
+/// the network move.
+pub fn waker_poll_if_due() void {
+    if (waker) |device| poll_if_due(device);
 }
 
 /// Under load the waker still runs, at most every waker_poll_interval_ns: received packets

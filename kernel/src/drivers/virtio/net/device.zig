@@ -281,12 +281,27 @@ pub const Device = struct {
     pub fn interrupt_arm(device: *Device) bool {
         device.flush();
         const received = device.rx.interrupt_arm();
+        // Completions are taken here, so a finished transmit is not "work" again and again
+        // (nothing else pops them while no transmit comes): room for a waiting transmit is.
+        device.tx_reclaim();
+        if (device.tx_waiting and device.tx_free_count > 0) return true;
         if (!device.tx_waiting) {
             device.tx.interrupt_defer();
             return received;
         }
         const transmitted = device.tx.interrupt_arm();
-        return received or transmitted;
+        if (transmitted) device.tx_reclaim();
+        return received or (device.tx_free_count > 0);
+    }
+
+    /// After a transmit found the ring full: true once, when room came back (the caller has
+    /// lwIP send again what it held), clearing the wait. Reclaims finished transmits.
+    pub fn transmit_room_returned(device: *Device) bool {
+        if (!device.tx_waiting) return false;
+        device.tx_reclaim();
+        if (device.tx_free_count == 0) return false;
+        device.tx_waiting = false;
+        return true;
     }
 
     /// Whether the device's interrupt fired since the last call (its InterruptStatus bits were
