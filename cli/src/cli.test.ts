@@ -307,6 +307,12 @@ describe("networking: argv and ukernel.toml [run] → the run's network", () => 
       { ip: { address: '10.0.2.15', prefix: 24 }, gateway: '10.0.2.2', mac: null },
     ],
     [
+      "a tap project run with --net user: the file's tap address stays with the tap",
+      ['--net', 'user', '-p', '8080:80'],
+      { vcpu: 1, memory_mb: 128, net: 'tap:tap0', ip: '172.16.0.2/30', gateway: '172.16.0.1', dns: '172.16.0.1' },
+      { mode: { kind: 'user' }, ip: null, gateway: null, dns: null },
+    ],
+    [
       "no network: the file's addresses are ignored",
       [],
       { vcpu: 1, memory_mb: 128, net: 'none', ip: '172.16.0.2/30' },
@@ -376,6 +382,15 @@ describe("networking: argv and ukernel.toml [run] → the run's network", () => 
       'UK130',
       /--gateway = 10\.0\.2\.2 needs a static guest address/,
     ],
+    [
+      "a static address outside slirp's network under --net user",
+      ['--net', 'user', '--ip', '192.168.5.5/24'],
+      null,
+      'UK130',
+      /--ip with --net = user: user networking \(slirp\) is 10\.0\.2\.0\/24: 192\.168\.5\.5\/24 is outside it/,
+    ],
+    ["slirp's own address as the guest's", ['--net', 'user', '--ip', '10.0.2.2/24'], null, 'UK130', /10\.0\.2\.2 is slirp's own/],
+    ['a loopback guest address', ['--net', 'tap:tap0', '--ip', '127.0.0.2/8'], null, 'UK130', /cannot be a guest's address/],
     [
       '--ip without a network',
       ['--ip', '10.0.2.15/24'],

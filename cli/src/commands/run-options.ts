@@ -32,6 +32,7 @@ import {
   parseNetMode,
   parsePortMapping,
   type PortMapping,
+  userNetAddressProblem,
 } from '../vmm/network.js';
 import type { VmmName } from '../vmm/session.js';
 
@@ -219,9 +220,12 @@ function networkFor(
     }
     return { mode, from, publish: [], publishFrom: null, ip: null, gateway: null, dns: null, mac: null };
   }
-  const ip = flags.ip ?? (toml?.ip !== undefined ? parseIpSetting(toml.ip) : null);
-  const gateway = flags.gateway ?? toml?.gateway ?? null;
-  const dns = flags.dns ?? (toml?.dns !== undefined ? parseDnsServer(toml.dns) : null);
+  // The file's addresses belong to the file's network: a tap address kept for `--net tap:` runs
+  // must not follow a `--net user` or `--publish` run into slirp's network.
+  const file = fileNetKind(toml) === mode.kind ? toml : undefined;
+  const ip = flags.ip ?? (file?.ip !== undefined ? parseIpSetting(file.ip) : null);
+  const gateway = flags.gateway ?? file?.gateway ?? null;
+  const dns = flags.dns ?? (file?.dns !== undefined ? parseDnsServer(file.dns) : null);
   const ipFrom = flags.ip !== undefined ? '--ip' : 'ukernel.toml [run] ip';
   const gatewayFrom = flags.gateway !== undefined ? '--gateway' : 'ukernel.toml [run] gateway';
   if (mode.kind === 'tap' && ip === null) {
@@ -237,8 +241,18 @@ function networkFor(
     const problem = gatewayProblem(ip, gateway);
     if (problem !== null) throw new UkernelError('AddressInvalid', `${gatewayFrom} with ${ipFrom}: ${problem}`);
   }
+  if (mode.kind === 'user' && ip !== null && ip !== 'dhcp') {
+    const problem = userNetAddressProblem(ip, gateway);
+    if (problem !== null) throw new UkernelError('AddressInvalid', `${ipFrom} with ${from} = user: ${problem}`);
+  }
   const mac = mode.kind === 'tap' ? guestMac(ip, mode.iface) : null;
   return { mode, from, publish, publishFrom, ip, gateway, dns, mac };
+}
+
+/** The kind of network ukernel.toml itself asks for: its `net`, else user when it publishes. */
+function fileNetKind(toml: RunDefaults): NetMode['kind'] {
+  if (toml?.net !== undefined) return parseNetMode(toml.net).kind;
+  return toml?.publish !== undefined && toml.publish.length > 0 ? 'user' : 'none';
 }
 
 /** A network value from a flag: parsed, or refused with `code` naming the flag and the value. */

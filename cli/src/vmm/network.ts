@@ -141,6 +141,10 @@ export function parseIpSetting(value: string): Ipv4Cidr | 'dhcp' {
   if (!(prefix >= 1 && prefix <= 32))
     throw new NetSyntaxError(`the prefix length must be an integer in 1..32 (got "${prefixText}")`);
   const cidr = { address: address!, prefix };
+  const first = Number(address!.split('.')[0]);
+  if (first === 0 || first === 127 || first >= 224) {
+    throw new NetSyntaxError(`${address} cannot be a guest's address (0.x, 127.x, multicast and reserved are not)`);
+  }
   if (prefix <= 30) {
     const host = (ipv4Number(address!) & ~maskOf(prefix)) >>> 0;
     const broadcast = ~maskOf(prefix) >>> 0;
@@ -149,6 +153,25 @@ export function parseIpSetting(value: string): Ipv4Cidr | 'dhcp' {
     }
   }
   return cidr;
+}
+
+/** slirp's network (QEMU `-netdev user` defaults): 10.0.2.0/24, the host at .2, its DNS at .3. */
+const SLIRP_NETWORK = '10.0.2.';
+const SLIRP_GATEWAY = '10.0.2.2';
+
+/**
+ * Why a static address cannot work under QEMU user networking, or null: slirp answers only
+ * inside 10.0.2.0/24 (it forwards published ports to that address, and routes through .2).
+ */
+export function userNetAddressProblem(ip: Ipv4Cidr, gateway: string | null): string | null {
+  const host = Number(ip.address.split('.')[3]);
+  if (!ip.address.startsWith(SLIRP_NETWORK) || ip.prefix < 24) {
+    return `user networking (slirp) is 10.0.2.0/24: ${formatCidr(ip)} is outside it (e.g. 10.0.2.15/24, or dhcp)`;
+  }
+  if (host <= 3 || host === 255) return `${ip.address} is slirp's own (.2 the host, .3 its DNS) or not a host's`;
+  if (gateway !== null && gateway !== SLIRP_GATEWAY)
+    return `the gateway under user networking is ${SLIRP_GATEWAY}, not ${gateway}`;
+  return null;
 }
 
 /** `A.B.C.D[:PORT]`. */
