@@ -251,6 +251,11 @@ describe("the VMM's network failures get the network's codes", () => {
 
   it('other failures, input errors and runs without a network are left as they are', () => {
     expect(vmmNetworkError(failed('something else'), tap)).toBeNull();
+    // Not about the tap: a drive or KVM refused is left as the VMM said it.
+    expect(
+      vmmNetworkError(failed("qemu-system-x86_64: -drive id=image,file=/x.img: Could not open '/x.img': Permission denied"), tap),
+    ).toBeNull();
+    expect(vmmNetworkError(failed('Error creating KVM object: Permission denied (os error 13)'), tap)).toBeNull();
     expect(vmmNetworkError(failed('Device or resource busy'), NETWORK_NONE)).toBeNull();
     expect(vmmNetworkError(new UkernelError('KernelNotFound', 'Device or resource busy'), tap)).toBeNull();
   });

@@ -252,14 +252,23 @@ export function vmmNetworkError(
     return new UkernelError('PortInUse', `QEMU could not bind host port ${shown} (taken since ukernel checked it?)`, details);
   }
   const name = formatNetMode(net.mode);
-  if (/Device or resource busy|EBUSY|os error 16\b/.test(text)) {
-    return new UkernelError('TapBusy', `${name}: the VMM could not attach ${net.mode.iface}: device or resource busy`, details);
+  // Only lines about the tap count: a drive or /dev/kvm refused with "Permission denied" is not
+  // the tap's fault. QEMU names the interface (or /dev/net/tun) in its tap errors, Firecracker
+  // in its network-interface errors.
+  const iface = net.mode.iface;
+  const tapLines = text
+    .split('\n')
+    .filter((line) => line.includes(iface) || /\/dev\/net\/tun|\btap\b|TUNSETIFF|network.?interface/i.test(line))
+    .join('\n');
+  const kept = { details: [err.message, ...err.details] };
+  if (/Device or resource busy|EBUSY|os error 16\b/.test(tapLines)) {
+    return new UkernelError('TapBusy', `${name}: the VMM could not attach ${iface}: device or resource busy`, kept);
   }
-  if (/Operation not permitted|Permission denied|os error (1|13)\b/.test(text)) {
-    return new UkernelError('TapNotPermitted', `${name}: the VMM was not permitted to attach ${net.mode.iface}`, details);
+  if (/Operation not permitted|Permission denied|os error (1|13)\b/.test(tapLines)) {
+    return new UkernelError('TapNotPermitted', `${name}: the VMM was not permitted to attach ${iface}`, kept);
   }
-  if (/No such device|os error 19\b/.test(text)) {
-    return new UkernelError('TapNotFound', `${name}: the VMM found no interface ${net.mode.iface}`, details);
+  if (/No such device|os error 19\b/.test(tapLines)) {
+    return new UkernelError('TapNotFound', `${name}: the VMM found no interface ${iface}`, kept);
   }
   return null;
 }
