@@ -103,13 +103,24 @@ export function probePort(m: PortMapping): Promise<string | null> {
       clearTimeout(timer);
       close(() => resolve(code));
     };
-    const timer = setTimeout(() => finish('ETIMEDOUT', (cb) => cb()), PORT_PROBE_TIMEOUT_MS);
+    // On a timeout the socket is closed too: a bind that completes later must not hold the port.
+    let release: () => void = () => {};
+    const timer = setTimeout(() => {
+      try {
+        release();
+      } catch {
+        // Not bound yet, or closed already: nothing to release.
+      }
+      finish('ETIMEDOUT', (cb) => cb());
+    }, PORT_PROBE_TIMEOUT_MS);
     if (m.protocol === 'tcp') {
       const server = createServer();
+      release = () => server.close();
       server.once('error', (err: NodeJS.ErrnoException) => finish(err.code ?? 'EINVAL', (cb) => cb()));
       server.listen({ host: m.hostIp, port: m.hostPort, exclusive: true }, () => finish(null, (cb) => server.close(() => cb())));
     } else {
       const socket = createSocket({ type: 'udp4', reuseAddr: false });
+      release = () => socket.close();
       socket.once('error', (err: NodeJS.ErrnoException) => finish(err.code ?? 'EINVAL', (cb) => cb()));
       socket.bind({ address: m.hostIp, port: m.hostPort, exclusive: true }, () => finish(null, (cb) => socket.close(() => cb())));
     }
