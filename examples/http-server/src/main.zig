@@ -59,6 +59,8 @@ const send_stall_timeout_ns = 30 * std.time.ns_per_s;
 const linger_timeout_ns = 2 * std.time.ns_per_s;
 /// io.poll's timeout: the timeouts above are checked at least this often.
 const poll_timeout_ns = 1 * std.time.ns_per_s;
+/// After accept fails (out of sockets or memory), how long the listener rests.
+const accept_pause_ns = 100 * std.time.ns_per_ms;
 /// Work one connection may do per wake-up before the others get their turn.
 const accepts_per_turn_max = 16;
 const sends_per_turn_max = 16;
@@ -117,6 +119,8 @@ const Connection = struct {
 /// costs microseconds under nested KVM), and each turn scans only the slots ever used.
 var connections: [connections_max]Connection = undefined;
 var slots_used: u32 = 0;
+/// After accept failed: no accepting before this time (0: accepting).
+var accept_paused_until_ns: u64 = 0;
 var listener: net.Socket = undefined;
 var scratch: [16 * 1024]u8 = undefined;
 
@@ -177,8 +181,11 @@ fn setting(
 fn serve_once() !void {
     var items: [1 + connections_max]abi.PollItem = undefined;
     var slots: [1 + connections_max]u32 = undefined;
-    // Stop accepting while the table is full: clients wait in the backlog meanwhile.
-    const accepting = stats.open < connections_max;
+    // Stop accepting while the table is full (clients wait in the backlog meanwhile), and for a
+    // moment after accept failed (out of memory): the listener stays readable, and polling it
+    // again at once would spin.
+    const now_ns = ukernel.now_ns();
+    const accepting = stats.open < connections_max and now_ns >= accept_paused_until_ns;
     items[0] = listener.poll_item(if (accepting) abi.poll_readable else 0);
     var count: u32 = 1;
     for (connections[0..slots_used], 0..) |*connection, slot| {
@@ -192,7 +199,8 @@ fn serve_once() !void {
         count += 1;
     }
     std.debug.assert(count == 1 + stats.open);
-    _ = try ukernel.poll(items[0..count], poll_timeout_ns);
+    const pause_ns = accept_paused_until_ns -| now_ns;
+    _ = try ukernel.poll(items[0..count], if (pause_ns > 0) @min(pause_ns, poll_timeout_ns) else poll_timeout_ns);
     if (items[0].revents & abi.poll_readable != 0) accept_some();
     for (items[1..count], slots[1..count]) |item, slot| {
         if (item.revents != 0) service(&connections[slot], item.revents);
@@ -206,11 +214,14 @@ fn accept_some() void {
         const accepted = listener.accept(.{ .nonblocking = true }) catch |err| switch (err) {
             error.WouldBlock => return,
             else => {
-                // Out of sockets or memory: the client is refused; the server goes on.
-                ukernel.log.warn("accept failed: {s}", .{@errorName(err)});
+                // Out of sockets or memory: the client waits in the backlog; the server goes on,
+                // and tries again after accept_pause_ns (one warning per streak of failures).
+                if (accept_paused_until_ns == 0) ukernel.log.warn("accept failed: {s}", .{@errorName(err)});
+                accept_paused_until_ns = ukernel.now_ns() + accept_pause_ns;
                 return;
             },
         };
+        accept_paused_until_ns = 0;
         // A whole response goes in one send: nothing is gained by Nagle's delay.
         accepted.socket.set_option(.tcp_nodelay, 1) catch {};
         const connection = for (connections[0..slots_used]) |*candidate| {
