@@ -451,8 +451,12 @@ fn idle() void {
         if (waker) |device| device.poll();
         return;
     }
+    // A near deadline is spun for; the waker's device is still served meanwhile (its packets
+    // may be what a task waits for: a loopback datagram, say).
     var spins: u64 = 0;
     while (platform.now_tsc() < deadline and spins < constants.idle_spin_iterations_max) {
+        waker_poll_if_due();
+        if (ready_count > 0) return;
         platform.pause();
         spins += 1;
     }

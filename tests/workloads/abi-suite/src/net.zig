@@ -339,15 +339,21 @@ fn bulk_checks() void {
     const p = pair("net.bulk.pair", l) orelse return;
     defer close_pair(p);
     // Without a reader the send buffer fills: a non-blocking send then returns would_block.
+    // A would_block lets the network move (the peer's window takes what was in flight), so the
+    // sender fills again until both its buffer and the reader's window are full.
     var queued: u64 = 0;
     var last: i64 = 0;
+    var full = poll1(p.client, abi.poll_writable, 0);
     for (0..64) |_| {
         last = sys.net_send(p.client, sys.addr(&big), 32 * 1024, nonblocking);
-        if (last < 0) break;
-        queued += @intCast(last);
+        if (last >= 0) {
+            queued += @intCast(last);
+            continue;
+        }
+        full = poll1(p.client, abi.poll_writable, 0);
+        if (full.count == 0) break;
     }
     _ = check.truth("net.send.fills_then_would_block", last == sys.err(.would_block) and queued > 0 and queued < 2 << 20, "queued {d} bytes, last send {s}", .{ queued, sys.name(last) });
-    const full = poll1(p.client, abi.poll_writable, 0);
     _ = check.truth("io.poll.full_not_writable", full.count == 0, "count {d} revents {d}", .{ full.count, full.revents });
     // Draining makes it writable again.
     var drained: u64 = 0;
