@@ -77,6 +77,25 @@ const opened = (port: number): Promise<Socket> =>
   });
 
 describe('the publish proxy', () => {
+  it('delivers an answer the guest finished before the VM ended to a slow client', async () => {
+    const answer = randomBytes(2 << 20);
+    const { port: upstreamPort } = await upstream((socket) => {
+      socket.on('error', () => undefined);
+      socket.end(answer); // the whole answer, then FIN: a one-shot workload that exits
+    });
+    const { proxy, port } = await proxyTo(upstreamPort);
+    const chunks: Buffer[] = [];
+    const client = connect({ host: '127.0.0.1', port });
+    client.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const done = closed(client);
+    client.pause(); // a slow reader: most of the answer still sits in buffers
+    await new Promise((r) => setTimeout(r, 200));
+    await proxy.close(); // the VM ended
+    client.resume();
+    expect(await done).toBeNull();
+    expect(sha(Buffer.concat(chunks))).toBe(sha(answer));
+  });
+
   it('takes 200 clients at once to a backlog-1 listener: every byte both ways, half-close kept', async () => {
     const up = await upstream(echo);
     const { proxy, port } = await proxyTo(up.port);

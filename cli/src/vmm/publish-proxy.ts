@@ -347,7 +347,16 @@ class Forwarder {
     this.waiting.length = 0;
     for (const link of this.links) {
       link.done = true;
+      // The guest finished its answer (slirp passed on its FIN): what is still buffered for the
+      // client is delivered (the pipe ends the client), bounded by closeMs.
+      const answered = link.upstream !== null && link.upstream.readableEnded;
+      // Its data is all in the client's buffer once it has ended: the upstream can go.
       if (link.upstream !== null && !link.upstream.destroyed) link.upstream.destroy();
+      if (answered && !link.client.destroyed) {
+        const client = link.client;
+        setTimeout(() => client.destroy(), this.limits.closeMs).unref();
+        continue;
+      }
       // An RST: the client must not take the end of the VM for the end of an answer.
       if (!link.client.destroyed) link.client.resetAndDestroy();
     }
