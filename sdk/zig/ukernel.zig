@@ -230,18 +230,26 @@ pub const net = struct {
             const colon = std.mem.lastIndexOfScalar(u8, text, ':');
             const host = if (colon) |at| text[0..at] else text;
             const port_number = if (colon) |at|
-                std.fmt.parseInt(u16, text[at + 1 ..], 10) catch return error.OutOfRange
+                try decimal(u16, text[at + 1 ..], 5)
             else
                 default_port;
             var octets: [4]u8 = undefined;
             var parts = std.mem.splitScalar(u8, host, '.');
             for (&octets) |*octet| {
                 const part = parts.next() orelse return error.OutOfRange;
-                if (part.len == 0 or part.len > 3) return error.OutOfRange;
-                octet.* = std.fmt.parseInt(u8, part, 10) catch return error.OutOfRange;
+                octet.* = try decimal(u8, part, 3);
             }
             if (parts.next() != null) return error.OutOfRange;
             return ipv4(octets, port_number);
+        }
+
+        /// Plain decimal digits only (std.fmt.parseInt also takes "+" and "_"), no leading zero,
+        /// at most `digits_max` of them.
+        fn decimal(comptime T: type, text: []const u8, digits_max: usize) Error!T {
+            if (text.len == 0 or text.len > digits_max) return error.OutOfRange;
+            if (text.len > 1 and text[0] == '0') return error.OutOfRange;
+            for (text) |c| if (c < '0' or c > '9') return error.OutOfRange;
+            return std.fmt.parseInt(T, text, 10) catch error.OutOfRange;
         }
 
         pub fn port(address: Address) u16 {

@@ -761,6 +761,9 @@ fn sdk_checks() void {
     const shown = std.fmt.bufPrint(&text, "{f}", .{parsed}) catch "";
     _ = check.truth("sdk.net.address_parse_format", std.mem.eql(u8, shown, "127.0.0.1:8080") and parsed.port() == 8080, "{s}", .{shown});
     _ = check.truth("sdk.net.address_parse_bad", if (net.Address.parse("1.2.3", 80)) |_| false else |_| true, "accepted 1.2.3", .{});
+    for ([_][]const u8{ "1_0.0.0.1:80", "+1.2.3.4", "01.2.3.4", "1.2.3.4:+80", "1.2.3.4:080", "1.2.3.4:65536", "1.2.3.256" }) |bad| {
+        _ = check.truth("sdk.net.address_parse_strict", if (net.Address.parse(bad, 80)) |_| false else |_| true, "accepted {s}", .{bad});
+    }
     const server = net.Socket.listen_tcp(net.Address.loopback(0), 4) catch |err| {
         check.fail("sdk.net.listen_tcp", "{s}", .{@errorName(err)});
         return;
