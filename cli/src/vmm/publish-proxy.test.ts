@@ -107,8 +107,10 @@ describe('the publish proxy', () => {
     // back: the same bytes, intact, for everyone.
     expect(results.map((r) => r.error)).toEqual(payloads.map(() => null));
     expect(results.map((r) => sha(r.answer))).toEqual(payloads.map(sha));
-    // Without the proxy, SYNs past the backlog wait for the kernel's retransmit (1 s, then 3 s, …).
-    expect(elapsedMs).toBeLessThan(3_000);
+    // Not a speed figure (bench/net has those) but the behaviour: without the proxy, SYNs past
+    // the backlog wait for the kernel's retransmits (1 s, 3 s, 7 s, …; 198 of 200 took over
+    // 0.9 s and the slowest 122 s); through it, no client waits for one (about 0.3 s in all).
+    expect(elapsedMs).toBeLessThan(10_000);
     await proxy.close();
     const total = payloads.reduce((n, p) => n + p.length, 0);
     expect(proxy.counters()).toMatchObject({
