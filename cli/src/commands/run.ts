@@ -85,7 +85,8 @@ export async function run(flags: RunFlags, deps: Partial<RunDeps> = {}): Promise
   const settings = resolveRunSettings(flags, d.env, origin.defaults);
   const { network } = settings;
   if (network.mode.kind === 'user' && settings.vmm === 'firecracker') {
-    throw new UkernelError('NetworkUnavailable', `Firecracker has no user networking (${network.from} = user)`);
+    const why = network.from.includes('publish') ? `${network.from} asks for it` : `${network.from} = user`;
+    throw new UkernelError('NetworkUnavailable', `Firecracker has no user networking (${why})`);
   }
   await checkHostNetwork(network); // before building: fail fast
   const target = await prepareTarget(origin, settings, d);
