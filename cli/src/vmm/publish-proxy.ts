@@ -349,7 +349,7 @@ class Forwarder {
       link.done = true;
       // The guest finished its answer (slirp passed on its FIN): what is still buffered for the
       // client is delivered (the pipe ends the client), bounded by closeMs.
-      const answered = link.upstream !== null && link.upstream.readableEnded;
+      const answered = link.upstream?.readableEnded === true;
       // Its data is all in the client's buffer once it has ended: the upstream can go.
       if (link.upstream !== null && !link.upstream.destroyed) link.upstream.destroy();
       if (answered && !link.client.destroyed) {
