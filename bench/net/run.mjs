@@ -118,7 +118,11 @@ const failed = (key, err) => {
 };
 
 // ---------------------------------------------------------------- preparation
-result.wrk.version = ensureWrk(say);
+try {
+  result.wrk.version = ensureWrk(say);
+} catch (err) {
+  fail(`wrk is needed and could not be installed: ${err.message}`);
+}
 say('building the http template (ukernel init --template http, build --release, pack)');
 const template = await buildTemplate(root, work).catch((err) => ({ unavailable: err.message }));
 if (template.unavailable) skip('ukernel', template.unavailable);
