@@ -1,5 +1,10 @@
 //! lwIP's C API as Zig sees it: one @cImport of the headers the kernel uses, translated with
-//! the same include paths and UK_LWIP_* sizes the C files are compiled with (build.zig, Lwip).
+//! the same include paths and UK_LWIP_* sizes the C files are compiled with (build.zig, Lwip),
+//! and a bounded walk of lwIP's active TCP connections.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const constants = @import("../constants.zig");
 
 pub const c = @cImport({
     @cInclude("lwip/init.h");
@@ -17,3 +22,22 @@ pub const c = @cImport({
     @cInclude("lwip/prot/ethernet.h");
     @cInclude("netif/ethernet.h");
 });
+
+/// lwIP's active TCP connections (`tcp_active_pcbs`), each taken before the caller sees it, so
+/// the caller may abort or free the one it holds. Bounded by the PCB pool's size.
+pub const ActiveConnections = struct {
+    pcb: ?*c.struct_tcp_pcb,
+    visited: u32 = 0,
+
+    pub fn init() ActiveConnections {
+        return .{ .pcb = c.tcp_active_pcbs };
+    }
+
+    pub fn next(walk: *ActiveConnections) ?*c.struct_tcp_pcb {
+        const connection = walk.pcb orelse return null;
+        assert(walk.visited < constants.lwip.tcp_pcbs);
+        walk.visited += 1;
+        walk.pcb = connection.next;
+        return connection;
+    }
+};

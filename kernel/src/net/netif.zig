@@ -10,7 +10,8 @@ const std = @import("std");
 const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const cpu = @import("../arch/x86_64/cpu.zig");
-const lwip = @import("lwip.zig").c;
+const lwip_api = @import("lwip.zig");
+const lwip = lwip_api.c;
 const net_device = @import("../drivers/virtio/net/device.zig");
 
 /// Counters the stack reports (guest memory and error figures).
@@ -52,8 +53,9 @@ pub fn attach(nic: *net_device.Device) void {
     lwip.netif_set_up(&interface);
 }
 
-/// Moves up to one ring's worth of received frames into lwIP, then publishes what lwIP sent
-/// meanwhile. Bounded: a flood waits for the next poll, it never holds the scheduler.
+/// Moves up to one ring's worth of received frames into lwIP (the caller, stack.poll, publishes
+/// what lwIP sent meanwhile, once). Bounded: a flood waits for the next poll, it never holds the
+/// scheduler.
 pub fn poll() void {
     const nic = device orelse return;
     var frames: u32 = 0;
@@ -63,17 +65,13 @@ pub fn poll() void {
         nic.receive_done();
     }
     if (nic.transmit_room_returned()) output_retry();
-    nic.flush();
 }
 
 /// The TX ring was full and has room again: TCP connections holding data (their segments were
 /// refused, ERR_MEM) send now rather than at their retransmission timeout.
 fn output_retry() void {
-    var pcb: ?*lwip.struct_tcp_pcb = lwip.tcp_active_pcbs;
-    var visited: u32 = 0;
-    while (pcb) |connection| : (visited += 1) {
-        assert(visited <= constants.lwip.tcp_pcbs);
-        pcb = connection.next;
+    var connections = lwip_api.ActiveConnections.init();
+    while (connections.next()) |connection| {
         if (connection.unsent != null) _ = lwip.tcp_output(connection);
     }
 }
@@ -99,11 +97,11 @@ pub fn flush() void {
     nic.flush();
 }
 
-/// Before the idle halt: publishes what lwIP queued (a frame left unnotified would wait for the
-/// halt to end), arms the NIC's interrupt, and says whether frames already wait (do not halt).
+/// Before the idle halt: arms the NIC's interrupt (interrupt_arm first publishes what lwIP
+/// queued: a frame left unnotified would wait for the halt to end), and says whether frames
+/// already wait (do not halt).
 pub fn pending() bool {
     const nic = device orelse return false;
-    nic.flush();
     return nic.interrupt_arm();
 }
 

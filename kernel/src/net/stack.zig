@@ -13,7 +13,8 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const cpu = @import("../arch/x86_64/cpu.zig");
 const clock_module = @import("../time/clock.zig");
-const lwip = @import("lwip.zig").c;
+const lwip_api = @import("lwip.zig");
+const lwip = lwip_api.c;
 const port = @import("port.zig");
 const scheduler = @import("../sched/scheduler.zig");
 const records = @import("../console/records.zig");
@@ -71,11 +72,8 @@ fn half_open_reap() void {
     if (now_ms -% half_open_checked_ms < slow_interval_ms) return;
     half_open_checked_ms = now_ms;
     const age_ticks: u32 = constants.net_half_open_age_ms / slow_interval_ms;
-    var pcb: ?*lwip.struct_tcp_pcb = lwip.tcp_active_pcbs;
-    var visited: u32 = 0;
-    while (pcb) |connection| : (visited += 1) {
-        assert(visited <= constants.lwip.tcp_pcbs);
-        pcb = connection.next;
+    var connections = lwip_api.ActiveConnections.init();
+    while (connections.next()) |connection| {
         if (connection.state != lwip.SYN_RCVD) continue;
         const listener = connection.listener orelse continue;
         if (listener.*.accepts_pending < listener.*.backlog) continue;
@@ -133,11 +131,8 @@ fn report_stats() void {
 /// Whether a TCP connection still holds data not yet sent; pushes it (Nagle off: the run ends).
 fn tcp_unsent() bool {
     var unsent = false;
-    var pcb: ?*lwip.struct_tcp_pcb = lwip.tcp_active_pcbs;
-    var visited: u32 = 0;
-    while (pcb) |connection| : (visited += 1) {
-        assert(visited <= constants.lwip.tcp_pcbs);
-        pcb = connection.next;
+    var connections = lwip_api.ActiveConnections.init();
+    while (connections.next()) |connection| {
         if (connection.unsent == null) continue;
         unsent = true;
         connection.flags |= @as(@TypeOf(connection.flags), lwip.TF_NODELAY);

@@ -366,7 +366,7 @@ fn next_ready() u32 {
     if (earliest_deadline_tsc != deadline_none and platform.now_tsc() >= earliest_deadline_tsc) {
         wake_expired();
     }
-    if (waker) |device| poll_if_due(device);
+    waker_poll_if_due();
     while (true) {
         if (dequeue()) |id| return id;
         wake_expired();
@@ -375,17 +375,13 @@ fn next_ready() u32 {
     }
 }
 
-/// The waker's device gets polled if waker_poll_interval_ns passed since its last poll: for
-/// calls that return at once without reaching the scheduler (a yield with nothing else ready,
-/// io.poll with timeout 0, a non-blocking socket call), so a task that loops on them still sees
-/// the network move.
+/// The waker's device gets polled if waker_poll_interval_ns passed since its last poll: at
+/// every task switch (under load, received packets and lwIP's timers must not wait for every
+/// task to block), and from calls that return at once without reaching the scheduler (a yield
+/// with nothing else ready, io.poll with timeout 0, a non-blocking socket call), so a task that
+/// loops on them still sees the network move.
 pub fn waker_poll_if_due() void {
-    if (waker) |device| poll_if_due(device);
-}
-
-/// Under load the waker still runs, at most every waker_poll_interval_ns: received packets
-/// and lwIP's timers must not wait for every task to block.
-fn poll_if_due(device: Waker) void {
+    const device = waker orelse return;
     const now = platform.now_tsc();
     if (now -% waker_polled_tsc < clock.ticks_for_ns(constants.waker_poll_interval_ns)) return;
     waker_polled_tsc = now;
