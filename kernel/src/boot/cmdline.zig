@@ -78,6 +78,22 @@ pub const Cmdline = struct {
     }
 };
 
+/// An IPv4 address in a value (uk.ip, uk.gateway, uk.dns, uk.net.selftest): a dotted quad, four
+/// decimal parts 0..255 of plain digits, no leading zero beyond "0" itself. Network-order bytes.
+pub fn parse_ipv4(text: []const u8) ?[4]u8 {
+    var address: [4]u8 = undefined;
+    var parts = std.mem.splitScalar(u8, text, '.');
+    for (&address) |*octet| {
+        const part = parts.next() orelse return null;
+        if (part.len == 0 or part.len > 3) return null;
+        if (part.len > 1 and part[0] == '0') return null;
+        for (part) |c| if (c < '0' or c > '9') return null;
+        octet.* = std.fmt.parseUnsigned(u8, part, 10) catch return null;
+    }
+    if (parts.next() != null) return null;
+    return address;
+}
+
 pub const Token = struct { key: []const u8, value: []const u8 };
 
 pub fn split_token(token: []const u8) Token {
@@ -196,4 +212,14 @@ test "tokens past the 256th still count: the last key, and a workload after a fu
     var count: u32 = 0;
     while (all.next()) |_| count += 1;
     try testing.expect(count > 2000);
+}
+
+test "dotted-quad addresses" {
+    try std.testing.expectEqual([4]u8{ 172, 16, 0, 1 }, parse_ipv4("172.16.0.1").?);
+    try std.testing.expectEqual([4]u8{ 0, 0, 0, 0 }, parse_ipv4("0.0.0.0").?);
+    const bad = [_][]const u8{
+        "",          "1.2.3",     "1.2.3.4.5", "1.2.3.256", "1..3.4",   "a.b", "0004",
+        "10.00.2.1", "1_0.0.2.1", "+1.2.3.4",  "1.2.3.4 ",  " 1.2.3.4",
+    };
+    for (bad) |text| try std.testing.expectEqual(@as(?[4]u8, null), parse_ipv4(text));
 }

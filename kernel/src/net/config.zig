@@ -11,7 +11,8 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const keys = @import("../abi/contracts.zig").cmdline;
-const Cmdline = @import("../boot/cmdline.zig").Cmdline;
+const cmdline_module = @import("../boot/cmdline.zig");
+const Cmdline = cmdline_module.Cmdline;
 
 pub const Ipv4 = [4]u8;
 
@@ -58,19 +59,8 @@ pub fn parse(cmdline: Cmdline) Error!Config {
     return config;
 }
 
-/// Dotted quad, four decimal parts 0..255, no leading zeros beyond "0" itself.
-pub fn ipv4_parse(text: []const u8) Error!Ipv4 {
-    var address: Ipv4 = undefined;
-    var parts = std.mem.splitScalar(u8, text, '.');
-    var index: u32 = 0;
-    while (parts.next()) |part| : (index += 1) {
-        if (index >= 4) return error.BadAddress;
-        if (part.len == 0 or part.len > 3) return error.BadAddress;
-        if (part.len > 1 and part[0] == '0') return error.BadAddress;
-        address[index] = std.fmt.parseUnsigned(u8, part, 10) catch return error.BadAddress;
-    }
-    if (index != 4) return error.BadAddress;
-    return address;
+fn ipv4_parse(text: []const u8) Error!Ipv4 {
+    return cmdline_module.parse_ipv4(text) orelse error.BadAddress;
 }
 
 /// The netmask of a prefix length (1..32), network order.

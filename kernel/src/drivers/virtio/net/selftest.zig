@@ -12,6 +12,7 @@
 //! and the halts the device's interrupt ended.
 
 const std = @import("std");
+const cmdline = @import("../../../boot/cmdline.zig");
 const assert = std.debug.assert;
 const constants = @import("../../../constants.zig");
 const cpu = @import("../../../arch/x86_64/cpu.zig");
@@ -52,8 +53,8 @@ pub fn parse_options(text: []const u8) Error!Options {
     if (text.len == 0 or std.mem.eql(u8, text, "1")) return .{};
     const comma = std.mem.indexOfScalar(u8, text, ',') orelse return error.BadOptions;
     return .{
-        .ours = arp.parse_ipv4(text[0..comma]) orelse return error.BadOptions,
-        .target = arp.parse_ipv4(text[comma + 1 ..]) orelse return error.BadOptions,
+        .ours = cmdline.parse_ipv4(text[0..comma]) orelse return error.BadOptions,
+        .target = cmdline.parse_ipv4(text[comma + 1 ..]) orelse return error.BadOptions,
     };
 }
 
