@@ -11,6 +11,7 @@ import {
   TSC_KHZ_MAX,
 } from '../constants.js';
 import { CONSOLE_PROTOCOL_VERSION } from '../abi/contracts.js';
+import { isIpv4 } from '../vmm/network.js';
 
 export const RECORD_PREFIX = '@uk:';
 /** Shared with the kernel: generated from abi/contracts.json. */
@@ -311,7 +312,6 @@ function parseTrace(fields: Map<string, string>): ParseResult {
 }
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-const IPV4_RE = /^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$/;
 
 function parseNet(fields: Map<string, string>): ParseResult {
   const mac = fields.get('mac');
@@ -322,14 +322,14 @@ function parseNet(fields: Map<string, string>): ParseResult {
   }
   const address = fields.get('address') ?? '';
   const [ip, prefix, ...rest] = address.split('/');
-  if (ip === undefined || !IPV4_RE.test(ip) || rest.length > 0 || parseDecimal(prefix, 0, 32) === null) {
+  if (ip === undefined || !isIpv4(ip) || rest.length > 0 || parseDecimal(prefix, 0, 32) === null) {
     return { type: 'malformed', reason: 'net: bad address (want A.B.C.D/PREFIX)' };
   }
   const gateway = fields.get('gateway') ?? '';
-  if (!IPV4_RE.test(gateway)) return { type: 'malformed', reason: 'net: bad gateway' };
+  if (!isIpv4(gateway)) return { type: 'malformed', reason: 'net: bad gateway' };
   const dns = fields.get('dns') ?? '';
   const [dnsIp, dnsPort, ...dnsRest] = dns.split(':');
-  if (dnsIp === undefined || !IPV4_RE.test(dnsIp) || dnsRest.length > 0 || parseDecimal(dnsPort, 0, 65535) === null) {
+  if (dnsIp === undefined || !isIpv4(dnsIp) || dnsRest.length > 0 || parseDecimal(dnsPort, 0, 65535) === null) {
     return { type: 'malformed', reason: 'net: bad dns (want A.B.C.D:PORT)' };
   }
   const configNs = parseDecimal(fields.get('config_ns'), 0, PHASE_NS_MAX);

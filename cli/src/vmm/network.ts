@@ -92,9 +92,14 @@ export function formatNetMode(mode: NetMode): string {
 }
 
 /** A dotted-quad IPv4 address, each part 0..255 without leading zeros; returns it as written. */
-export function parseIpv4(value: string, what = 'address'): string {
+/** A dotted-quad IPv4 address: four parts 0..255, plain digits, no leading zero. */
+export function isIpv4(value: string): boolean {
   const parts = value.split('.');
-  if (parts.length !== 4 || !parts.every((p) => /^(?:0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)) {
+  return parts.length === 4 && parts.every((p) => /^(?:0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
+}
+
+export function parseIpv4(value: string, what = 'address'): string {
+  if (!isIpv4(value)) {
     throw new NetSyntaxError(`the ${what} must be an IPv4 address A.B.C.D, each part 0..255 (IPv6 is not supported)`);
   }
   return value;
