@@ -155,7 +155,10 @@ fn announced_before(earlier: []const VirtioDevice, base: u64) bool {
 }
 
 /// Loads the entry ELF and checks it; returns the entry address.
-pub fn load(image: *disk_module.Disk) StartError!u64 {
+/// The loaded entry: where to start it, and the first task's stack size (stack_request).
+pub const Loaded = struct { entry: u64, stack_bytes: u64 };
+
+pub fn load(image: *disk_module.Disk) StartError!Loaded {
     const entry = image.index.lookup(image.header.entry) orelse return error.EntryMissing;
     const file = try image.read_file(entry, constants.workload_file_bytes_max);
     const layout = try elf.inspect(file);
@@ -177,7 +180,7 @@ pub fn load(image: *disk_module.Disk) StartError!u64 {
         unreachable;
     pages.global.free(@intFromPtr(file.ptr), file_pages);
     backtrace.register_workload(@intFromPtr(memory), @intFromPtr(memory) + layout.span_bytes);
-    return entry_address;
+    return .{ .entry = entry_address, .stack_bytes = elf.stack_request(layout.stack_bytes) };
 }
 
 /// argv: the entry path, then the workload part of the command line; env: etc/ukernel.env.
