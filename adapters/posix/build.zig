@@ -40,7 +40,26 @@ pub fn build(b: *std.Build) void {
     const run_tests = b.addRunArtifact(tests);
     b.step("test", "Run the POSIX layer's host unit tests").dependOn(&run_tests.step);
 
-    const fmt = b.addFmt(.{ .paths = &.{ "build.zig", "src" }, .check = true });
+    // The in-guest probe (tests/probe.zig), linked as `ukernel build` links a workload.
+    const probe = b.addExecutable(.{
+        .name = "posix-probe",
+        .root_module = b.createModule(.{
+            .root_source_file = b.path("tests/probe.zig"),
+            .target = target,
+            .optimize = .ReleaseSafe,
+            .strip = true,
+        }),
+    });
+    probe.pie = true;
+    probe.linkage = .static;
+    probe.entry = .{ .symbol_name = "_start" };
+    probe.stack_size = 1 << 20;
+    probe.linkLibrary(library);
+    const install_probe = b.addInstallArtifact(probe, .{});
+    b.step("probe", "Build the in-guest probe (zig-out/bin/posix-probe)")
+        .dependOn(&install_probe.step);
+
+    const fmt = b.addFmt(.{ .paths = &.{ "build.zig", "src", "tests" }, .check = true });
     b.step("tidy", "zig fmt --check over the POSIX layer").dependOn(&fmt.step);
 }
 
