@@ -84,25 +84,25 @@ pub const BlockFile = struct {
         buffer: []u8,
         offset: u64,
     ) Error!u64 {
-        const size = file.entry.size;
-        if (offset >= size) return 0;
-        const count = @min(size - offset, buffer.len);
-        var copied: u64 = 0;
-        // Each pass copies up to the end of one block: at most count / block + 2 passes.
-        const passes_max = count / rootfs.block_bytes + 2;
+        const size_bytes = file.entry.size;
+        if (offset >= size_bytes) return 0;
+        const wanted_bytes = @min(size_bytes - offset, buffer.len);
+        var copied_bytes: u64 = 0;
+        // Each pass copies up to the end of one block: at most wanted / block + 2 passes.
+        const passes_max = wanted_bytes / rootfs.block_bytes + 2;
         var passes: u64 = 0;
-        while (copied < count) : (passes += 1) {
+        while (copied_bytes < wanted_bytes) : (passes += 1) {
             assert(passes < passes_max);
-            const at = offset + copied;
+            const at = offset + copied_bytes;
             const block = at / rootfs.block_bytes;
             const bytes = try file.block_bytes(source, allocator, block);
             const inside = at - block * rootfs.block_bytes;
-            const piece = @min(bytes.len - inside, count - copied);
-            @memcpy(buffer[copied..][0..piece], bytes[inside..][0..piece]);
-            copied += piece;
+            const piece_bytes = @min(bytes.len - inside, wanted_bytes - copied_bytes);
+            @memcpy(buffer[copied_bytes..][0..piece_bytes], bytes[inside..][0..piece_bytes]);
+            copied_bytes += piece_bytes;
         }
-        assert(copied == count);
-        return count;
+        assert(copied_bytes == wanted_bytes);
+        return wanted_bytes;
     }
 
     /// Block `block`'s bytes, loaded (and verified) now if this is its first touch.
