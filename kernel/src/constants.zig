@@ -229,10 +229,13 @@ comptime {
 
 /// Tasks, the workload's first task included.
 pub const tasks_max: u32 = 64;
-/// Stack of every task but the first (task.spawn's stack_bytes may not exceed it), and of the
-/// first task; each has a guard page below it.
+/// Stack of every task but the first (task.spawn's stack_bytes may not exceed it); each has a
+/// guard page below it.
 pub const task_stack_bytes: u64 = 64 * 1024;
-pub const main_task_stack_bytes: u64 = 1 << 20;
+/// The first task's stack: what the workload's PT_GNU_STACK asks for, this default when it asks
+/// nothing, at most the max (workload.zig, stack_request).
+pub const main_task_stack_bytes_default: u64 = contracts.limits.workload_stack_bytes_default;
+pub const main_task_stack_bytes_max: u64 = contracts.limits.workload_stack_bytes_max;
 /// Trace spans a task may have open at once.
 pub const task_spans_open_max: u32 = 16;
 /// Longest timeout or sleep honoured (longer ones are cut to it): one day.
@@ -270,7 +273,10 @@ pub const exit_status_deadlock: u8 = 103;
 comptime {
     assert(tasks_max >= 2); // The workload's task and at least one it spawns.
     assert(task_stack_bytes % 4096 == 0);
-    assert(main_task_stack_bytes % 4096 == 0);
+    assert(main_task_stack_bytes_default % 4096 == 0);
+    assert(main_task_stack_bytes_max % 4096 == 0);
+    assert(main_task_stack_bytes_default <= main_task_stack_bytes_max);
+    assert(main_task_stack_bytes_default >= task_stack_bytes);
     assert(idle_halt_margin_min_ns <= idle_halt_margin_initial_ns);
     assert(idle_halt_margin_initial_ns <= idle_halt_margin_max_ns);
     assert(idle_halt_margin_decay >= 2);

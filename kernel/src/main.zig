@@ -132,7 +132,10 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     files.init(image);
     channels.init(&kernel_heap);
     random.init(clock.kvmclock_entry_ns orelse clock.entry_tsc);
-    task_stacks.init() catch |err| workload_failed("task stacks", err);
+    const load_start_tsc = cpu.rdtsc();
+    // Loaded before the stacks are made: the ELF says how large the first task's stack is.
+    const loaded = workload.load(image) catch |err| workload_failed("workload", err);
+    task_stacks.init(loaded.stack_bytes) catch |err| workload_failed("task stacks", err);
     scheduler.init(&clock_module.global, &flush_events);
     scheduler.workload_finished = &workload_finished;
     calls.init(&workload_heap);
@@ -140,8 +143,6 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
         const wanted = net_config.parse(cmdline) catch |err| workload_failed("network", err);
         net_stack.start_with_nic(device, wanted);
     }
-    const load_start_tsc = cpu.rdtsc();
-    const entry = workload.load(image) catch |err| workload_failed("workload", err);
     const context = workload.start_context(image, cmdline) catch |err|
         workload_failed("arguments", err);
     steps.load_tsc = cpu.rdtsc();
@@ -150,7 +151,7 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
         .entry = @intFromPtr(&after_fault),
         .stack_top = @intFromPtr(&after_fault_stack) + after_fault_stack.len,
     };
-    scheduler.start_first(entry, @intFromPtr(context));
+    scheduler.start_first(loaded.entry, @intFromPtr(context));
 }
 
 /// The start record: `disk` = ready → image disk found, `image` = its header and index

@@ -19,6 +19,10 @@ export const ROOTFS_PATH_BYTES_MAX = 255;
 export const ROOTFS_INDEX_BYTES_MAX = 16777216;
 /** Largest workload ELF the kernel loads. */
 export const WORKLOAD_FILE_BYTES_MAX = 536870912;
+/** The workload's first-task stack when its ELF states no size (PT_GNU_STACK with p_memsz 0, or none); `ukernel build` asks for this size for native workloads. */
+export const WORKLOAD_STACK_BYTES_DEFAULT = 1048576;
+/** Largest first-task stack a workload may ask for with its PT_GNU_STACK p_memsz (larger requests get this much); the Python adapter asks for it: CPython's C recursion limit (Py_C_RECURSION_LIMIT, 10000) assumes an 8 MiB stack. */
+export const WORKLOAD_STACK_BYTES_MAX = 8388608;
 /** Most arguments handed to the workload, argv[0] included. */
 export const WORKLOAD_ARGS_MAX = 256;
 /** Most environment entries handed to the workload. */

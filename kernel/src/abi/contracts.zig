@@ -28,6 +28,15 @@ pub const limits = struct {
     /// Largest workload ELF the kernel loads.
     pub const workload_file_bytes_max: u64 = 536870912;
 
+    /// The workload's first-task stack when its ELF states no size (PT_GNU_STACK with p_memsz 0, or
+    /// none); `ukernel build` asks for this size for native workloads.
+    pub const workload_stack_bytes_default: u64 = 1048576;
+
+    /// Largest first-task stack a workload may ask for with its PT_GNU_STACK p_memsz (larger
+    /// requests get this much); the Python adapter asks for it: CPython's C recursion limit
+    /// (Py_C_RECURSION_LIMIT, 10000) assumes an 8 MiB stack.
+    pub const workload_stack_bytes_max: u64 = 8388608;
+
     /// Most arguments handed to the workload, argv[0] included.
     pub const workload_args_max: u32 = 256;
 
