@@ -46,12 +46,13 @@
 /* The POSIX layer's interface (adapters/posix/include/ukposix.h), declared here until that
  * header is on the include path; the link resolves both against libukposix.a. */
 const uk_table *uk_posix_table(void);
-int uk_posix_adopt(uint32_t handle, uint32_t kind);
+int uk_posix_adopt(uint32_t handle, int kind);
 #endif
 
-/* uk_posix_adopt's kind for a channel the adapter keeps owning (it closes the handle itself). */
-#ifndef UK_POSIX_ADOPT_BORROWED
-#define UK_POSIX_ADOPT_BORROWED 0u
+/* uk_posix_adopt's kind for a channel: the handle stays the caller's (close(fd) leaves it
+ * open; the `ukernel` package closes it with io.close). adapters/posix/src/streams.zig. */
+#ifndef UK_POSIX_ADOPT_CHANNEL
+#define UK_POSIX_ADOPT_CHANNEL 1
 #endif
 
 /* A log field's key and value lengths as the events record stores them (u8 key_bytes, u16
@@ -251,7 +252,7 @@ static PyObject *uk_adopt(PyObject *module, PyObject *args) {
     unsigned int handle = 0;
     if (!PyArg_ParseTuple(args, "I:adopt", &handle)) return NULL;
     if (table() == NULL) return NULL;
-    return PyLong_FromLong((long)uk_posix_adopt(handle, UK_POSIX_ADOPT_BORROWED));
+    return PyLong_FromLong((long)uk_posix_adopt(handle, UK_POSIX_ADOPT_CHANNEL));
 }
 
 static PyMethodDef methods[] = {

@@ -6,6 +6,7 @@ project's src/main.py, by tests/e2e/python-ukernel.test.ts (in the guest); both 
 """
 
 import asyncio
+import contextlib
 import sys
 
 import ukernel
@@ -71,6 +72,13 @@ async def main() -> int:
         order = await asyncio.gather(interleaved(1, 0.01), interleaved(2, 0.04))
         check("interleaved-spans", order == [1, 2])
     ukernel.trace.event("py-event", 12345)
+    # One more span than the kernel keeps open per task (16): the last is recorded as an event.
+    deep = ukernel.trace.span("py-deep")
+    depth = 17
+    with contextlib.ExitStack() as stack:
+        for _ in range(depth):
+            stack.enter_context(deep)
+    check("over-limit", True)
     try:
         ukernel.trace.span("x" * (ukernel.abi.NAME_BYTES_MAX + 1))
         check("name-limit", False)
@@ -114,5 +122,14 @@ async def main() -> int:
     return 1 if failures else 0
 
 
+def fail_here() -> None:
+    raise RuntimeError("every_api: raised on purpose")
+
+
 if __name__ == "__main__":
+    # `-- exit N`: sys.exit(N); `-- raise`: an uncaught exception (traceback, status 1).
+    if sys.argv[1:2] == ["exit"]:
+        sys.exit(int(sys.argv[2]))
+    if sys.argv[1:2] == ["raise"]:
+        fail_here()
     sys.exit(asyncio.run(main()))

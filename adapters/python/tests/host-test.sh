@@ -96,6 +96,14 @@ ends=$(grep -E "^uk-host: span_end span=($first|$((first + 1)))$" "$work/stderr"
 [ "$ends" = "uk-host: span_end span=$first uk-host: span_end span=$((first + 1)) " ] \
     || fail "interleaved spans ended as: $ends"
 has stderr 'uk-host: channel_released'
+# 17 nested spans: 16 kernel spans, the 17th an event (its duration) and one warn record.
+[ "$(grep -c 'name=py-deep$' "$work/stderr")" = 17 ] || fail "py-deep: not 16 spans + 1 event"
+grep -qE '^uk-host: event value=[0-9]+ name=py-deep$' "$work/stderr" || fail "no py-deep event"
+has stderr 'uk-host: log level=2 message=ukernel.trace: too many spans open at once'
+run 3 exit 3
+run 1 raise
+has stderr 'src/main.py", line'
+has stderr 'RuntimeError: every_api: raised on purpose'
 
 # 2. The configuration main.c sets, and exit(n).
 cat > "$image/src/main.py" <<'PY'

@@ -212,8 +212,8 @@ const uk_table *uk_posix_table(void) {
 }
 
 /* The fd is a dup of the channel's eventfd: closing it leaves the channel alone (borrowed). */
-int uk_posix_adopt(uint32_t handle, uint32_t kind) {
-    (void)kind;
+int uk_posix_adopt(uint32_t handle, int kind) {
+    if (kind != 1) return -22; /* EINVAL: only channels (adapters/posix/src/streams.zig) */
     channel *found = find(handle);
     if (found == NULL) return -9; /* EBADF */
     int fd = dup(found->fd);
