@@ -51,7 +51,7 @@ export ZIG_LIBC=$runtime/musl/libc.txt
 output_dir=$(dirname "$output")
 mkdir -p "$output_dir" || die "cannot create $output_dir"
 work=$(mktemp -d "${TMPDIR:-/tmp}/ukernel-python-link.XXXXXX") || die "cannot create a temporary directory"
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${UK_LINK_KEEP:-}" ] || rm -rf "$work"' EXIT
 
 cflags=(-target x86_64-linux-musl -fPIE -O2 -std=c11 -Wall -Wextra -Werror
     -I"$runtime/include/python3.13" -I"$root/sdk/c" -I"$posix_include")
@@ -77,13 +77,14 @@ done
 header=$(readelf -h "$work/python") || die "the linked adapter is not an ELF file"
 grep -q 'Type:.*DYN' <<< "$header" || die "the linked adapter is not a position-independent executable (ET_DYN)"
 if readelf -l "$work/python" | grep -q 'INTERP'; then die "the linked adapter asks for a dynamic loader (PT_INTERP)"; fi
-notes=$(readelf -n "$work/python")
-grep -q 'ukernel.*0x00000008.*Unknown note type: (0x00000001)' <<< "$notes" \
-    || grep -qE 'ukernel +0x0+8 .*(0x0+1|NT_VERSION)' <<< "$notes" \
-    || die "the linked adapter has no ukernel ABI note (type 1): was libukposix.a built with the SDK's abi_note?"
-if readelf -l "$work/python" | grep -q ' TLS '; then
-    grep -qE 'ukernel +0x0+0 .*(0x0+2|NT_ARCH|Unknown note type: \(0x0+2\))' <<< "$notes" \
-        || die "the linked adapter has a TLS segment but no ukernel thread-pointer note (type 2)"
+# The ukernel notes (docs/abi.md "Entry"): type 1 the ABI version, type 2 "sets its own thread
+# pointer" (needed with a TLS segment). readelf names types 1 and 2 NT_VERSION and NT_ARCH.
+notes=$(readelf -n "$work/python" | grep -E '^\s*ukernel\s' || true)
+grep -qE '\s0x0+8\s+(NT_VERSION|Unknown note type: \(0x0+1\))' <<< "$notes" \
+    || die "the linked adapter has no ukernel ABI version note (type 1): libukposix.a must carry the SDK's abi_note"
+if readelf -lW "$work/python" | grep -qE '^\s*TLS\s'; then
+    grep -qE '\s0x0+0\s+(NT_ARCH|Unknown note type: \(0x0+2\))' <<< "$notes" \
+        || die "the linked adapter has a TLS segment but no ukernel thread-pointer note (type 2); the kernel would refuse it"
 fi
 syscalls=$(objdump -d --no-show-raw-insn "$work/python" | grep -cE '\ssyscall\s*$' || true)
 [ "$syscalls" = 0 ] || die "the linked adapter holds $syscalls syscall instructions (every system call must go to the POSIX layer): $(objdump -d --no-show-raw-insn "$work/python" | grep -B30 -E '\ssyscall\s*$' | grep -E '^[0-9a-f]+ <' | tail -3 | tr '\n' ' ')"

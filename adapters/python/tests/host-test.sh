@@ -11,7 +11,9 @@
 #   - without an ABI table, `import ukernel` works and a call raises ukernel.Unavailable.
 #
 # Usage: adapters/python/tests/host-test.sh [WORK_DIR]
-#   PYTHON_CONFIG  a CPython 3.13's python3.13-config (default: python3.13-config on PATH)
+#   PYTHON_CONFIG  a CPython 3.13's python3.13-config (default: the first of python3.13-config
+#                  on PATH and pyenv's 3.13 versions); it must link with CC (a distro's or
+#                  pyenv's build; the runtime's own host build lacks libmpdec/expat for linking)
 #   CC             the C compiler (default: cc)
 # Exit status 0 when every check holds; 1 with the failing check; 77 when no CPython 3.13
 # development files are found (the caller reports it as skipped).
@@ -19,10 +21,16 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 adapter=$(cd "$here/.." && pwd)
 root=$(cd "$adapter/../.." && pwd)
-config=${PYTHON_CONFIG:-python3.13-config}
+config=${PYTHON_CONFIG:-}
+if [ -z "$config" ]; then
+    for candidate in python3.13-config "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13-config; do
+        if "$candidate" --prefix >/dev/null 2>&1; then config=$candidate; break; fi
+    done
+fi
+config=${config:-python3.13-config}
 cc=${CC:-cc}
 
-if ! command -v "$config" >/dev/null 2>&1; then
+if ! "$config" --prefix >/dev/null 2>&1; then
     echo "host-test: skipped: no $config (CPython 3.13 development files; set PYTHON_CONFIG)" >&2
     exit 77
 fi
