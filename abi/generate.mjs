@@ -234,6 +234,10 @@ pub const version_string = "${abi.version}";
 /// type note_type_abi_version, description { major: u16, minor: u16, patch: u16, 0: u16 }.
 pub const note_name = "ukernel";
 pub const note_type_abi_version: u32 = 1;
+/// A note of this type (name "ukernel", empty description) says the workload sets its own
+/// thread pointer (task.set_thread_pointer, as C libraries do): the kernel then loads it even
+/// though it has a TLS segment.
+pub const note_type_thread_pointer: u32 = 2;
 
 /// Errors, returned as -code from calls that return i64.
 pub const Error = enum(i64) {
@@ -334,6 +338,7 @@ function c() {
 #define UK_ABI_VERSION_STRING "${abi.version}"
 #define UK_ABI_NOTE_NAME "ukernel"
 #define UK_ABI_NOTE_TYPE_VERSION 1
+#define UK_ABI_NOTE_TYPE_THREAD_POINTER 2 /* empty description: the workload sets its own thread pointer (task.set_thread_pointer), so the kernel loads it despite a TLS segment */
 
 ${errors}
 
@@ -436,6 +441,10 @@ The workload is a static position-independent ELF. Its entry point is called as
 
 The workload states the ABI version it was built for in an ELF note: name \`ukernel\`, type 1,
 description \`{u16 major, u16 minor, u16 patch, u16 0}\`. The SDKs emit it.
+A workload with a TLS segment (\`PT_TLS\`) must also carry a note of type 2 with an empty
+description, saying it sets its own thread pointer with \`task.set_thread_pointer\` (the C
+adapters' POSIX layer does, for musl); without it the kernel refuses to start it, since its
+thread-local variables would have no storage.
 
 ## Errors
 

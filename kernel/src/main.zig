@@ -252,7 +252,8 @@ fn hint_for(err: anyerror) []const u8 {
             },
         ),
         error.ThreadLocalStorageUnsupported => " (the workload has a TLS segment: `threadlocal` " ++
-            "variables are not supported; use globals, or state handed to each task)",
+            "variables are not supported; use globals, or state handed to each task. A C " ++
+            "library that sets its own thread pointer says so with a `ukernel` note of type 2)",
         error.DynamicallyLinked => " (the workload must be a static executable, as " ++
             "`ukernel build` makes)",
         error.TooManyArguments => std.fmt.comptimePrint(

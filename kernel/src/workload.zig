@@ -171,6 +171,11 @@ pub fn load(image: *disk_module.Disk) StartError!u64 {
     const memory = pages.allocate(span_pages) orelse return error.OutOfMemory;
     const destination = memory[0..layout.span_bytes];
     const entry_address = try elf.load(file, layout, destination);
+    // The file's pages are not needed once its segments are in place (a CPython adapter is
+    // megabytes: keep them for the workload's heap).
+    const file_pages = std.math.divCeil(u64, @max(file.len, 1), pages.page_bytes) catch
+        unreachable;
+    pages.global.free(@intFromPtr(file.ptr), file_pages);
     backtrace.register_workload(@intFromPtr(memory), @intFromPtr(memory) + layout.span_bytes);
     return entry_address;
 }

@@ -16,11 +16,12 @@
 #endif
 
 #define UK_ABI_VERSION_MAJOR 0
-#define UK_ABI_VERSION_MINOR 2
+#define UK_ABI_VERSION_MINOR 3
 #define UK_ABI_VERSION_PATCH 0
-#define UK_ABI_VERSION_STRING "0.2.0"
+#define UK_ABI_VERSION_STRING "0.3.0"
 #define UK_ABI_NOTE_NAME "ukernel"
 #define UK_ABI_NOTE_TYPE_VERSION 1
+#define UK_ABI_NOTE_TYPE_THREAD_POINTER 2 /* empty description: the workload sets its own thread pointer (task.set_thread_pointer), so the kernel loads it despite a TLS segment */
 
 #define UK_E_BAD_HANDLE 1 /* The handle is not open, or not of a kind this call accepts. */
 #define UK_E_BAD_POINTER 2 /* A pointer or length names memory the kernel may not touch: outside usable RAM, an unmapped page (such as a task stack's guard page) anywhere in the range, or the kernel's own image or page tables; or is null where data is required. */
@@ -42,6 +43,8 @@
 #define UK_E_ALREADY_CONNECTED 18 /* net.connect or net.listen on a socket that is already connected (or listening), or net.bind on a socket already bound. */
 
 #define UK_HANDLE_CONSOLE 1u /* The console, always open: writes go to the serial console (the host's logs). */
+#define UK_FILE_KIND_FILE 1u /* FileStat.kind and DirEntry.kind: a regular file. */
+#define UK_FILE_KIND_DIRECTORY 2u /* FileStat.kind and DirEntry.kind: a directory. */
 #define UK_LOG_LEVEL_DEBUG 0u /* Log levels for log.write, most verbose first. */
 #define UK_LOG_LEVEL_INFO 1u
 #define UK_LOG_LEVEL_WARN 2u
@@ -116,6 +119,32 @@ UK_STATIC_ASSERT(offsetof(uk_socket_address, family) == 0, "uk_socket_address: l
 UK_STATIC_ASSERT(offsetof(uk_socket_address, port) == 2, "uk_socket_address: layout");
 UK_STATIC_ASSERT(offsetof(uk_socket_address, address) == 4, "uk_socket_address: layout");
 
+/* What io.stat writes about a path of the image's root filesystem. */
+typedef struct uk_file_stat {
+    uint64_t size;
+    uint32_t kind;
+    uint32_t mode;
+} uk_file_stat;
+UK_STATIC_ASSERT(sizeof(uk_file_stat) == 16, "uk_file_stat: layout");
+UK_STATIC_ASSERT(UK_ALIGNOF(uk_file_stat) == 8, "uk_file_stat: layout");
+UK_STATIC_ASSERT(offsetof(uk_file_stat, size) == 0, "uk_file_stat: layout");
+UK_STATIC_ASSERT(offsetof(uk_file_stat, kind) == 8, "uk_file_stat: layout");
+UK_STATIC_ASSERT(offsetof(uk_file_stat, mode) == 12, "uk_file_stat: layout");
+
+/* One entry of a directory, written by io.list. */
+typedef struct uk_dir_entry {
+    uint64_t size;
+    uint32_t kind;
+    uint32_t name_bytes;
+    uint8_t name[256];
+} uk_dir_entry;
+UK_STATIC_ASSERT(sizeof(uk_dir_entry) == 272, "uk_dir_entry: layout");
+UK_STATIC_ASSERT(UK_ALIGNOF(uk_dir_entry) == 8, "uk_dir_entry: layout");
+UK_STATIC_ASSERT(offsetof(uk_dir_entry, size) == 0, "uk_dir_entry: layout");
+UK_STATIC_ASSERT(offsetof(uk_dir_entry, kind) == 8, "uk_dir_entry: layout");
+UK_STATIC_ASSERT(offsetof(uk_dir_entry, name_bytes) == 12, "uk_dir_entry: layout");
+UK_STATIC_ASSERT(offsetof(uk_dir_entry, name) == 16, "uk_dir_entry: layout");
+
 typedef struct uk_table {
     uint64_t size_bytes;
     /* task.spawn: Starts a task running entry(argument) on its own stack (with a guard page). Returns the task handle. The task ends when entry returns (its result is the task's status) or calls task.exit. */
@@ -130,16 +159,24 @@ typedef struct uk_table {
     int64_t (*task_join)(uint32_t task, uint64_t timeout_ns);
     /* task.self: The calling task's id (the first task is 0). */
     int64_t (*task_self)(void);
+    /* task.set_thread_pointer: Sets the calling task's thread pointer: the x86-64 FS base, what %fs:0 reads (C libraries keep their thread control block there: musl sets it with arch_prctl(ARCH_SET_FS)). Each task has its own, 0 at spawn; the scheduler loads it when it switches to a task whose pointer differs from the previous task's, so switches among tasks that share one cost nothing. Returns 0. */
+    int64_t (*task_set_thread_pointer)(uint64_t address);
     /* io.open: Opens a file of the image's root filesystem for reading. Returns a handle. */
     int64_t (*io_open)(const uint8_t *path_pointer, uint64_t path_length, uint32_t flags);
     /* io.read: Reads from a file (0 at its end), receives one message from a channel (blocking), or receives from a socket (net.recv with flags 0). Returns the bytes read. */
     int64_t (*io_read)(uint32_t handle, uint8_t *buffer_pointer, uint64_t buffer_length);
+    /* io.read_at: Reads a file at an offset without moving its io.read position (pread). Returns the bytes read, fewer than asked only at the end of the file (0 at or past it). */
+    int64_t (*io_read_at)(uint32_t handle, uint8_t *buffer_pointer, uint64_t buffer_length, uint64_t offset);
     /* io.write: Writes bytes to the console, sends them as one message on a channel (blocking), or sends them on a socket (net.send with flags 0: possibly fewer bytes than given). Returns the bytes written. */
     int64_t (*io_write)(uint32_t handle, const uint8_t *data_pointer, uint64_t data_length);
     /* io.close: Closes a handle. Closing a channel stops sends at once and wakes its waiters: receivers get the messages left, then closed; senders get closed. The channel's handle stays valid so that everyone sees closed; closing it a second time releases it (later calls: bad_handle). Closing a socket releases its handle at once and wakes its waiters (they get bad_handle). A stream socket's queued data is still sent, then a FIN; when received data was left unread and the peer has not finished sending, a reset instead (lwIP, like Linux: the peer learns its data was not taken); unread data the peer sent before its own FIN is discarded quietly, so the reply just written is not destroyed by a reset. A listening socket resets the connections not yet accepted. */
     int64_t (*io_close)(uint32_t handle);
     /* io.poll: Waits until at least one item is ready or the timeout passes; fills revents. Returns the number of ready items (0 on timeout). */
     int64_t (*io_poll)(uk_poll_item *items_pointer, uint32_t items_count, uint64_t timeout_ns);
+    /* io.stat: Describes a path of the image's root filesystem (a file or a directory). Returns 0. */
+    int64_t (*io_stat)(const uint8_t *path_pointer, uint64_t path_length, uk_file_stat *stat);
+    /* io.list: Lists a directory of the image's root filesystem, one entry per call, in bytewise order of name. Start with cursor 0 and pass back the cursor each call returns. Returns the next cursor (> 0) after writing entry, or 0 when no entry is left (entry is then not written). */
+    int64_t (*io_list)(const uint8_t *path_pointer, uint64_t path_length, uint32_t cursor, uk_dir_entry *entry);
     /* ipc.channel_create: Creates a bounded message channel. Returns its handle. */
     int64_t (*ipc_channel_create)(uint32_t capacity, uint32_t message_bytes_max);
     /* ipc.send: Sends one message; waits for space when the channel is full (backpressure) unless flag_nonblocking. Returns 0. */

@@ -3,14 +3,18 @@
 //! The only interface between the ukernel guest kernel and a workload. A workload receives a StartContext with the kernel's ABI version and the call table; every call is a C-ABI function pointer in that table. Calls returning i64 return a non-negative result or -code of an error below. Every call checks its arguments and returns an error rather than crashing the kernel.
 
 pub const version_major: u16 = 0;
-pub const version_minor: u16 = 2;
+pub const version_minor: u16 = 3;
 pub const version_patch: u16 = 0;
-pub const version_string = "0.2.0";
+pub const version_string = "0.3.0";
 
 /// ELF note a workload carries to state the ABI version it was built for: name "ukernel",
 /// type note_type_abi_version, description { major: u16, minor: u16, patch: u16, 0: u16 }.
 pub const note_name = "ukernel";
 pub const note_type_abi_version: u32 = 1;
+/// A note of this type (name "ukernel", empty description) says the workload sets its own
+/// thread pointer (task.set_thread_pointer, as C libraries do): the kernel then loads it even
+/// though it has a TLS segment.
+pub const note_type_thread_pointer: u32 = 2;
 
 /// Errors, returned as -code from calls that return i64.
 pub const Error = enum(i64) {
@@ -54,6 +58,10 @@ pub const Error = enum(i64) {
 
 /// The console, always open: writes go to the serial console (the host's logs).
 pub const handle_console: u32 = 1;
+/// FileStat.kind and DirEntry.kind: a regular file.
+pub const file_kind_file: u32 = 1;
+/// FileStat.kind and DirEntry.kind: a directory.
+pub const file_kind_directory: u32 = 2;
 /// Log levels for log.write, most verbose first.
 pub const log_level_debug: u32 = 0;
 pub const log_level_info: u32 = 1;
@@ -219,6 +227,45 @@ comptime {
     if (@offsetOf(SocketAddress, "address") != 4) @compileError("SocketAddress: layout differs from the definition");
 }
 
+/// What io.stat writes about a path of the image's root filesystem.
+pub const FileStat = extern struct {
+    /// Bytes, for a file; 0 for a directory.
+    size: u64,
+    /// file_kind_file or file_kind_directory.
+    kind: u32,
+    /// Permission bits from the image (0o644 files, 0o755 executables and directories).
+    mode: u32,
+};
+
+comptime {
+    if (@sizeOf(FileStat) != 16) @compileError("FileStat: layout differs from the definition");
+    if (@alignOf(FileStat) != 8) @compileError("FileStat: layout differs from the definition");
+    if (@offsetOf(FileStat, "size") != 0) @compileError("FileStat: layout differs from the definition");
+    if (@offsetOf(FileStat, "kind") != 8) @compileError("FileStat: layout differs from the definition");
+    if (@offsetOf(FileStat, "mode") != 12) @compileError("FileStat: layout differs from the definition");
+}
+
+/// One entry of a directory, written by io.list.
+pub const DirEntry = extern struct {
+    /// Bytes, for a file; 0 for a directory.
+    size: u64,
+    /// file_kind_file or file_kind_directory.
+    kind: u32,
+    /// Length of name (1 to 255).
+    name_bytes: u32,
+    /// The entry's last path segment, not NUL-terminated; bytes past name_bytes are 0.
+    name: [256]u8,
+};
+
+comptime {
+    if (@sizeOf(DirEntry) != 272) @compileError("DirEntry: layout differs from the definition");
+    if (@alignOf(DirEntry) != 8) @compileError("DirEntry: layout differs from the definition");
+    if (@offsetOf(DirEntry, "size") != 0) @compileError("DirEntry: layout differs from the definition");
+    if (@offsetOf(DirEntry, "kind") != 8) @compileError("DirEntry: layout differs from the definition");
+    if (@offsetOf(DirEntry, "name_bytes") != 12) @compileError("DirEntry: layout differs from the definition");
+    if (@offsetOf(DirEntry, "name") != 16) @compileError("DirEntry: layout differs from the definition");
+}
+
 /// The call table the kernel hands to the workload. New calls are only ever appended, so a
 /// workload built for an older minor version finds its calls where it expects them.
 pub const Table = extern struct {
@@ -236,16 +283,24 @@ pub const Table = extern struct {
     task_join: *const fn (task: u32, timeout_ns: u64) callconv(.c) i64,
     /// task.self: The calling task's id (the first task is 0).
     task_self: *const fn () callconv(.c) i64,
+    /// task.set_thread_pointer: Sets the calling task's thread pointer: the x86-64 FS base, what %fs:0 reads (C libraries keep their thread control block there: musl sets it with arch_prctl(ARCH_SET_FS)). Each task has its own, 0 at spawn; the scheduler loads it when it switches to a task whose pointer differs from the previous task's, so switches among tasks that share one cost nothing. Returns 0.
+    task_set_thread_pointer: *const fn (address: u64) callconv(.c) i64,
     /// io.open: Opens a file of the image's root filesystem for reading. Returns a handle.
     io_open: *const fn (path_pointer: [*]const u8, path_length: u64, flags: u32) callconv(.c) i64,
     /// io.read: Reads from a file (0 at its end), receives one message from a channel (blocking), or receives from a socket (net.recv with flags 0). Returns the bytes read.
     io_read: *const fn (handle: u32, buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64,
+    /// io.read_at: Reads a file at an offset without moving its io.read position (pread). Returns the bytes read, fewer than asked only at the end of the file (0 at or past it).
+    io_read_at: *const fn (handle: u32, buffer_pointer: [*]u8, buffer_length: u64, offset: u64) callconv(.c) i64,
     /// io.write: Writes bytes to the console, sends them as one message on a channel (blocking), or sends them on a socket (net.send with flags 0: possibly fewer bytes than given). Returns the bytes written.
     io_write: *const fn (handle: u32, data_pointer: [*]const u8, data_length: u64) callconv(.c) i64,
     /// io.close: Closes a handle. Closing a channel stops sends at once and wakes its waiters: receivers get the messages left, then closed; senders get closed. The channel's handle stays valid so that everyone sees closed; closing it a second time releases it (later calls: bad_handle). Closing a socket releases its handle at once and wakes its waiters (they get bad_handle). A stream socket's queued data is still sent, then a FIN; when received data was left unread and the peer has not finished sending, a reset instead (lwIP, like Linux: the peer learns its data was not taken); unread data the peer sent before its own FIN is discarded quietly, so the reply just written is not destroyed by a reset. A listening socket resets the connections not yet accepted.
     io_close: *const fn (handle: u32) callconv(.c) i64,
     /// io.poll: Waits until at least one item is ready or the timeout passes; fills revents. Returns the number of ready items (0 on timeout).
     io_poll: *const fn (items_pointer: [*]PollItem, items_count: u32, timeout_ns: u64) callconv(.c) i64,
+    /// io.stat: Describes a path of the image's root filesystem (a file or a directory). Returns 0.
+    io_stat: *const fn (path_pointer: [*]const u8, path_length: u64, stat: ?*FileStat) callconv(.c) i64,
+    /// io.list: Lists a directory of the image's root filesystem, one entry per call, in bytewise order of name. Start with cursor 0 and pass back the cursor each call returns. Returns the next cursor (> 0) after writing entry, or 0 when no entry is left (entry is then not written).
+    io_list: *const fn (path_pointer: [*]const u8, path_length: u64, cursor: u32, entry: ?*DirEntry) callconv(.c) i64,
     /// ipc.channel_create: Creates a bounded message channel. Returns its handle.
     ipc_channel_create: *const fn (capacity: u32, message_bytes_max: u32) callconv(.c) i64,
     /// ipc.send: Sends one message; waits for space when the channel is full (backpressure) unless flag_nonblocking. Returns 0.
@@ -332,11 +387,15 @@ pub const calls = [_]CallName{
     .{ .name = "task.exit", .field = "task_exit" },
     .{ .name = "task.join", .field = "task_join" },
     .{ .name = "task.self", .field = "task_self" },
+    .{ .name = "task.set_thread_pointer", .field = "task_set_thread_pointer" },
     .{ .name = "io.open", .field = "io_open" },
     .{ .name = "io.read", .field = "io_read" },
+    .{ .name = "io.read_at", .field = "io_read_at" },
     .{ .name = "io.write", .field = "io_write" },
     .{ .name = "io.close", .field = "io_close" },
     .{ .name = "io.poll", .field = "io_poll" },
+    .{ .name = "io.stat", .field = "io_stat" },
+    .{ .name = "io.list", .field = "io_list" },
     .{ .name = "ipc.channel_create", .field = "ipc_channel_create" },
     .{ .name = "ipc.send", .field = "ipc_send" },
     .{ .name = "ipc.recv", .field = "ipc_recv" },

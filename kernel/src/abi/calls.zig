@@ -91,6 +91,12 @@ const implementation = struct {
         return id;
     }
 
+    fn task_set_thread_pointer(address: u64) callconv(.c) i64 {
+        if (!scheduler.set_thread_pointer(address)) return failure(.out_of_range);
+        assert(scheduler.current_task().thread_pointer == address);
+        return 0;
+    }
+
     // ---- io.* -------------------------------------------------------------------------------
 
     fn io_open(path_pointer: [*]const u8, path_length: u64, flags: u32) callconv(.c) i64 {
@@ -130,6 +136,27 @@ const implementation = struct {
             .channel => return receive(handles.object_of(handle, .channel), buffer, false),
             .socket => return net_receive(handles.object_of(handle, .socket), buffer, null, 0),
             .console => return failure(.unsupported),
+            else => return failure(.bad_handle),
+        }
+    }
+
+    fn io_read_at(
+        handle: u32,
+        buffer_pointer: [*]u8,
+        buffer_length: u64,
+        offset: u64,
+    ) callconv(.c) i64 {
+        if (buffer_length > abi.write_bytes_max) return failure(.too_large);
+        const buffer = writable_bytes(buffer_pointer, buffer_length) orelse
+            return failure(.bad_pointer);
+        assert(buffer.len == buffer_length);
+        switch (handles.kind_of(handle)) {
+            .file => {
+                const length = files.read_at(handles.object_of(handle, .file), buffer, offset);
+                assert(length <= buffer.len);
+                return @intCast(length);
+            },
+            .channel, .socket, .console => return failure(.unsupported),
             else => return failure(.bad_handle),
         }
     }
@@ -207,6 +234,43 @@ const implementation = struct {
             if (!scheduler.block(.poll, 0, deadline)) return 0;
         }
         unreachable;
+    }
+
+    fn io_stat(path_pointer: [*]const u8, path_length: u64, stat: ?*abi.FileStat) callconv(.c) i64 {
+        if (path_length > constants.rootfs_path_bytes_max) return failure(.out_of_range);
+        const path = read_only_bytes(path_pointer, path_length) orelse
+            return failure(.bad_pointer);
+        const bytes = struct_out(abi.FileStat, stat) orelse return failure(.bad_pointer);
+        const found = files.stat(path) orelse return failure(.not_found);
+        const result: abi.FileStat = .{
+            .size = found.size,
+            .kind = @intFromEnum(found.kind),
+            .mode = found.mode,
+        };
+        @memcpy(bytes, std.mem.asBytes(&result));
+        return 0;
+    }
+
+    fn io_list(
+        path_pointer: [*]const u8,
+        path_length: u64,
+        cursor: u32,
+        entry: ?*abi.DirEntry,
+    ) callconv(.c) i64 {
+        if (path_length > constants.rootfs_path_bytes_max) return failure(.out_of_range);
+        const path = read_only_bytes(path_pointer, path_length) orelse
+            return failure(.bad_pointer);
+        const bytes = struct_out(abi.DirEntry, entry) orelse return failure(.bad_pointer);
+        const child = (files.list(path, cursor) catch return failure(.not_found)) orelse
+            return 0;
+        assert(child.next > cursor);
+        var result = std.mem.zeroes(abi.DirEntry);
+        result.size = child.entry.size;
+        result.kind = @intFromEnum(child.entry.kind);
+        result.name_bytes = @intCast(child.name.len);
+        @memcpy(result.name[0..child.name.len], child.name);
+        @memcpy(bytes, std.mem.asBytes(&result));
+        return child.next;
     }
 
     // ---- ipc.* ------------------------------------------------------------------------------
@@ -726,6 +790,16 @@ fn address_out(pointer: ?*abi.SocketAddress, required: bool) ?[]u8 {
     if (address == 0) return if (required) null else empty_buffer[0..0];
     const bytes = address_writable_bytes(address, @sizeOf(abi.SocketAddress)) orelse return null;
     assert(bytes.len == @sizeOf(abi.SocketAddress));
+    return bytes;
+}
+
+/// The bytes of a struct the kernel writes through a required out-pointer, or null when null or
+/// not writable.
+fn struct_out(comptime T: type, pointer: ?*T) ?[]u8 {
+    const address = opaque_address(pointer);
+    if (address == 0) return null;
+    const bytes = address_writable_bytes(address, @sizeOf(T)) orelse return null;
+    assert(bytes.len == @sizeOf(T));
     return bytes;
 }
 

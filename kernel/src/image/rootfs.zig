@@ -127,7 +127,61 @@ pub const Index = struct {
         }
         return null;
     }
+
+    /// The next entry directly inside directory `directory` ("" for the root) at or after
+    /// position `start`, and the position after it; null when there is none. Entries are
+    /// sorted bytewise, so a directory's descendants are contiguous (its children among its
+    /// grandchildren): the walk ends at the first entry past them.
+    pub fn next_child(index: Index, directory: []const u8, start: u32) ?Child {
+        var position = if (start == 0) index.first_inside(directory) else start;
+        while (position < index.prologue.entry_count) : (position += 1) {
+            const candidate = index.entry(position) catch return null; // Checked in init.
+            switch (placement(candidate.path, directory)) {
+                .before => continue,
+                .after => return null,
+                .inside => {},
+            }
+            const skip = if (directory.len == 0) 0 else directory.len + 1;
+            const rest = candidate.path[skip..];
+            assert(rest.len > 0 or directory.len > 0);
+            if (rest.len == 0 or std.mem.indexOfScalar(u8, rest, '/') != null) continue;
+            return .{ .entry = candidate, .name = rest, .next = position + 1 };
+        }
+        return null;
+    }
+
+    /// The first position whose path is not before `directory`'s descendants.
+    fn first_inside(index: Index, directory: []const u8) u32 {
+        var low: u32 = 0;
+        var high: u32 = index.prologue.entry_count;
+        while (low < high) {
+            const middle = low + (high - low) / 2;
+            const candidate = index.entry(middle) catch return high; // Checked in init.
+            const before = placement(candidate.path, directory) == .before;
+            if (before) low = middle + 1 else high = middle;
+        }
+        return low;
+    }
 };
+
+pub const Child = struct { entry: Entry, name: []const u8, next: u32 };
+
+/// Where `path` sorts relative to the descendants of `directory` (the paths that start with
+/// `directory` and a '/'; every path for the root, "").
+fn placement(path: []const u8, directory: []const u8) enum { before, inside, after } {
+    if (directory.len == 0) return .inside;
+    const common = @min(path.len, directory.len);
+    switch (std.mem.order(u8, path[0..common], directory[0..common])) {
+        .lt => return .before,
+        .gt => return .after,
+        .eq => {},
+    }
+    if (path.len <= directory.len) return .before; // A prefix of the directory, or itself.
+    const separator = path[directory.len];
+    if (separator < '/') return .before;
+    if (separator > '/') return .after;
+    return .inside;
+}
 
 fn read(comptime T: type, bytes: []const u8, offset: u64) T {
     assert(offset + @sizeOf(T) <= bytes.len);
@@ -245,4 +299,45 @@ test "entries pointing outside the section are refused even with a matching hash
         error.BadEntry,
         Index.init(image[0..prologue.index_bytes], &hash, image.len),
     );
+}
+
+/// Every name next_child gives for `directory`, joined by spaces.
+fn list_names(index: Index, directory: []const u8, out: []u8) []const u8 {
+    var length: usize = 0;
+    var position: u32 = 0;
+    var count: u32 = 0;
+    while (index.next_child(directory, position)) |child| : (count += 1) {
+        assert(count < index.prologue.entry_count);
+        if (length > 0) {
+            out[length] = ' ';
+            length += 1;
+        }
+        @memcpy(out[length..][0..child.name.len], child.name);
+        length += child.name.len;
+        position = child.next;
+    }
+    return out[0..length];
+}
+
+test "next_child lists a directory's own entries, not its grandchildren or its neighbours" {
+    const tree = [_]TestFile{
+        .{ .path = "a", .kind = .directory, .data = "" },
+        .{ .path = "a-b", .kind = .file, .data = "x" }, // '-' sorts before '/'
+        .{ .path = "a/b", .kind = .directory, .data = "" },
+        .{ .path = "a/b/c", .kind = .file, .data = "c" },
+        .{ .path = "a/d", .kind = .file, .data = "d" },
+        .{ .path = "a0", .kind = .file, .data = "y" }, // '0' sorts after '/'
+        .{ .path = "b", .kind = .directory, .data = "" },
+    };
+    const image = try build(testing.allocator, &tree);
+    defer testing.allocator.free(image);
+    const hash = index_hash(image);
+    const prologue = try parse_prologue(image, image.len);
+    const index = try Index.init(image[0..prologue.index_bytes], &hash, image.len);
+    var out: [256]u8 = undefined;
+    try testing.expectEqualStrings("a a-b a0 b", list_names(index, "", &out));
+    try testing.expectEqualStrings("b d", list_names(index, "a", &out));
+    try testing.expectEqualStrings("c", list_names(index, "a/b", &out));
+    try testing.expectEqualStrings("", list_names(index, "b", &out));
+    try testing.expectEqualStrings("", list_names(index, "a/d", &out));
 }

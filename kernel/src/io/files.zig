@@ -7,6 +7,7 @@ const assert = std.debug.assert;
 const constants = @import("../constants.zig");
 const pages = @import("../memory/pages.zig");
 const disk_module = @import("../image/disk.zig");
+const rootfs = @import("../image/rootfs.zig");
 
 pub const Error = error{ NotFound, OutOfRange, LimitReached, IoFailed, NoMemory, TooLarge };
 
@@ -50,6 +51,37 @@ pub fn read(index: u32, buffer: []u8) u64 {
     file.position += count;
     assert(file.position <= file.data.len);
     return count;
+}
+
+/// Copies from `offset` without moving the position; 0 at or past the end.
+pub fn read_at(index: u32, buffer: []u8, offset: u64) u64 {
+    const file = &files[index];
+    assert(file.in_use);
+    if (offset >= file.data.len) return 0;
+    const count = @min(file.data.len - offset, buffer.len);
+    @memcpy(buffer[0..count], file.data[offset..][0..count]);
+    assert(count <= buffer.len);
+    return count;
+}
+
+pub const Stat = struct { size: u64, kind: rootfs.Kind, mode: u32 };
+
+/// What the index says about `path` ("" is the root directory, which has no entry).
+pub fn stat(path: []const u8) ?Stat {
+    const image = disk orelse return null;
+    if (path.len == 0) return .{ .size = 0, .kind = .directory, .mode = 0o755 };
+    const entry = image.index.lookup(path) orelse return null;
+    assert(entry.path.len == path.len);
+    return .{ .size = entry.size, .kind = entry.kind, .mode = entry.mode };
+}
+
+/// The entry of directory `path` at `cursor` (0 first; then what the last call returned), and
+/// the cursor after it; null at the end. Error when `path` is not a directory.
+pub fn list(path: []const u8, cursor: u32) error{NotFound}!?rootfs.Child {
+    const found = stat(path) orelse return error.NotFound;
+    if (found.kind != .directory) return error.NotFound;
+    const image = disk.?;
+    return image.index.next_child(path, cursor);
 }
 
 pub fn close(index: u32) void {

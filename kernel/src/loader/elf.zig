@@ -1,13 +1,16 @@
 //! Loads a workload: a static position-independent ELF64 (ET_DYN, x86-64), as `ukernel build`
 //! produces. `inspect` checks the file and computes its layout; `load` copies the segments to
 //! their place in a destination block, zeroes the rest, and applies the relative relocations
-//! (RELA R_X86_64_RELATIVE and RELR). Anything else (an interpreter, shared libraries, TLS,
-//! other relocation types) is refused with a reason. Pure code, host-tested.
+//! (RELA R_X86_64_RELATIVE and RELR). Anything else (an interpreter, shared libraries, other
+//! relocation types) is refused with a reason. A TLS segment is loaded as part of its PT_LOAD
+//! only when the ABI notes say the workload sets its own thread pointer (its C library builds
+//! the TLS block from the program headers, as musl's static start does). Pure code, host-tested.
 
 const std = @import("std");
 const assert = std.debug.assert;
 const elf = std.elf;
 const constants = @import("../constants.zig");
+const abi_definition = @import("../abi/abi.zig");
 
 pub const Error = error{
     NotElf,
@@ -45,7 +48,8 @@ pub fn inspect(file: []const u8) Error!Layout {
     var span_end: u64 = 0;
     var loadable = false;
     var entry_executable = false;
-    var abi: ?AbiVersion = null;
+    var notes: Notes = .{};
+    var thread_local = false;
     for (0..header.e_phnum) |index| {
         const segment = try program_header(file, header, index);
         switch (segment.p_type) {
@@ -58,12 +62,11 @@ pub fn inspect(file: []const u8) Error!Layout {
                 if (entry_inside and segment.p_flags & elf.PF_X != 0) entry_executable = true;
             },
             elf.PT_INTERP => return error.DynamicallyLinked,
-            elf.PT_TLS => return error.ThreadLocalStorageUnsupported,
+            elf.PT_TLS => thread_local = true,
             elf.PT_NOTE => {
                 if (segment.p_offset > file.len or
                     segment.p_filesz > file.len - segment.p_offset) return error.BadSegment;
-                const note = file[segment.p_offset..][0..segment.p_filesz];
-                if (abi_note(note)) |version| abi = version;
+                read_notes(file[segment.p_offset..][0..segment.p_filesz], &notes);
             },
             else => {},
         }
@@ -71,10 +74,11 @@ pub fn inspect(file: []const u8) Error!Layout {
     if (!loadable) return error.NoLoadableSegment;
     if (span_end > constants.workload_file_bytes_max) return error.TooLarge;
     if (!entry_executable) return error.BadEntry;
+    if (thread_local and !notes.sets_thread_pointer) return error.ThreadLocalStorageUnsupported;
     return .{
         .span_bytes = std.mem.alignForward(u64, span_end, page_bytes),
         .entry_offset = header.e_entry,
-        .abi = abi,
+        .abi = notes.abi,
     };
 }
 
@@ -134,30 +138,35 @@ fn check_segment(file: []const u8, segment: elf.Elf64_Phdr) Error!void {
     if (segment.p_align > page_bytes) return error.BadSegment;
 }
 
-/// The ABI version from a note named "ukernel" of type 1, if this note segment has one.
-fn abi_note(notes: []const u8) ?AbiVersion {
+/// What the workload's "ukernel" notes state (abi/abi.zig: note_type_*).
+const Notes = struct { abi: ?AbiVersion = null, sets_thread_pointer: bool = false };
+
+/// Reads the "ukernel" notes of one note segment into `notes`; malformed notes end the walk.
+fn read_notes(segment: []const u8, notes: *Notes) void {
     var offset: usize = 0;
     var count: u32 = 0;
-    while (offset + 12 <= notes.len and count < 64) : (count += 1) {
-        const name_bytes = std.mem.readInt(u32, notes[offset..][0..4], .little);
-        const description_bytes = std.mem.readInt(u32, notes[offset + 4 ..][0..4], .little);
-        const kind = std.mem.readInt(u32, notes[offset + 8 ..][0..4], .little);
+    while (offset + 12 <= segment.len and count < 64) : (count += 1) {
+        const name_bytes = std.mem.readInt(u32, segment[offset..][0..4], .little);
+        const description_bytes = std.mem.readInt(u32, segment[offset + 4 ..][0..4], .little);
+        const kind = std.mem.readInt(u32, segment[offset + 8 ..][0..4], .little);
         const name_start = offset + 12;
         const description_start = name_start + std.mem.alignForward(usize, name_bytes, 4);
         const next = description_start + std.mem.alignForward(usize, description_bytes, 4);
-        if (name_bytes > 64 or description_bytes > 4096 or next > notes.len) return null;
-        const name = notes[name_start..][0..name_bytes];
-        if (kind == 1 and description_bytes >= 6 and std.mem.eql(u8, name, "ukernel\x00")) {
-            const description = notes[description_start..];
-            return .{
-                .major = std.mem.readInt(u16, description[0..2], .little),
-                .minor = std.mem.readInt(u16, description[2..4], .little),
-                .patch = std.mem.readInt(u16, description[4..6], .little),
-            };
+        if (name_bytes > 64 or description_bytes > 4096 or next > segment.len) return;
+        const name = segment[name_start..][0..name_bytes];
+        if (std.mem.eql(u8, name, abi_definition.note_name ++ "\x00")) {
+            const description = segment[description_start..][0..description_bytes];
+            if (kind == abi_definition.note_type_abi_version and description.len >= 6) {
+                notes.abi = .{
+                    .major = std.mem.readInt(u16, description[0..2], .little),
+                    .minor = std.mem.readInt(u16, description[2..4], .little),
+                    .patch = std.mem.readInt(u16, description[4..6], .little),
+                };
+            }
+            if (kind == abi_definition.note_type_thread_pointer) notes.sets_thread_pointer = true;
         }
         offset = next;
     }
-    return null;
 }
 
 const DynamicInfo = struct {
@@ -378,4 +387,21 @@ test "relr relocations" {
     try testing.expectEqual(@as(u64, 0x1100), std.mem.readInt(u64, image[0x10..][0..8], .little));
     try testing.expectEqual(@as(u64, 0x1200), std.mem.readInt(u64, image[0x20..][0..8], .little));
     try testing.expectEqual(@as(u64, 0x1300), std.mem.readInt(u64, image[0x28..][0..8], .little));
+}
+
+test "a TLS segment needs the note saying the workload sets its thread pointer" {
+    var buffer: [8192]u8 = undefined;
+    const file = test_image(&buffer, @intFromEnum(elf.R_X86_64.RELATIVE));
+    // A fifth program header: PT_TLS inside the RW segment.
+    const phdr_bytes = @sizeOf(elf.Elf64_Phdr);
+    const tls = test_segment(elf.PT_TLS, elf.PF_R, 0x1800, 0x2000, 8, 32, 8);
+    @memcpy(file[64 + 4 * phdr_bytes ..][0..phdr_bytes], std.mem.asBytes(&tls));
+    std.mem.writeInt(u16, file[56..58], 5, .little); // e_phnum
+    try testing.expectError(error.ThreadLocalStorageUnsupported, inspect(file));
+    // A second "ukernel" note of type 2, empty description, after the version note.
+    @memcpy(file[0x41c..][0..20], "\x08\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00ukernel\x00");
+    const note = test_segment(elf.PT_NOTE, elf.PF_R, 0x400, 0x400, 48, 48, 4);
+    @memcpy(file[64 + 3 * phdr_bytes ..][0..phdr_bytes], std.mem.asBytes(&note));
+    const layout = try inspect(file);
+    try testing.expectEqual(AbiVersion{ .major = 0, .minor = 1, .patch = 2 }, layout.abi.?);
 }

@@ -21,6 +21,11 @@ pub fn halt_until(deadline_tsc: u64) void {
     _ = supervisor.call(.halt_until, deadline_tsc, 0, 0);
 }
 
+/// Loads the thread pointer (FS base) the next task runs with; false when refused.
+pub fn set_thread_pointer(address: u64) bool {
+    return supervisor.call(.set_thread_pointer, address, 0, 0) == 0;
+}
+
 /// Tasks that can have a stack (task_stacks.zig: as many as memory allowed).
 pub fn stack_count() u32 {
     return task_stacks.slot_count();

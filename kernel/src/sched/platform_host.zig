@@ -21,6 +21,8 @@ pub fn reset() void {
     now = 0;
     halts = 0;
     output_length = 0;
+    thread_pointer = 0;
+    thread_pointer_loads = 0;
 }
 
 pub fn now_tsc() u64 {
@@ -35,6 +37,17 @@ pub fn halt_until(deadline_tsc: u64) void {
     assert(deadline_tsc > now);
     halts += 1;
     now = deadline_tsc;
+}
+
+/// The thread pointer the scheduler last loaded, and how many times it did.
+pub var thread_pointer: u64 = 0;
+pub var thread_pointer_loads: u64 = 0;
+
+pub fn set_thread_pointer(address: u64) bool {
+    if (address >= 1 << 47) return false;
+    thread_pointer = address;
+    thread_pointer_loads += 1;
+    return true;
 }
 
 pub fn stack_count() u32 {

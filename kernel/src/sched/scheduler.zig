@@ -43,6 +43,8 @@ pub const Task = struct {
     generation: u32 = 0,
     /// When the task last blocked (a counter): waiters are woken oldest first.
     blocked_sequence: u64 = 0,
+    /// The task's FS base (task.set_thread_pointer); 0 until it sets one.
+    thread_pointer: u64 = 0,
 };
 
 const wait_kinds = @typeInfo(Wait).@"enum".fields.len;
@@ -66,6 +68,8 @@ var blocked_by_wait = [_]u32{0} ** wait_kinds;
 /// The highest recent overshoot of a halt past its armed deadline (TSC ticks), decaying; 0 until
 /// the first halt that ran to its deadline.
 var halt_overshoot_ticks: u64 = 0;
+/// The FS base the CPU holds: switches load a task's only when it differs (a ring-0 call).
+var loaded_thread_pointer: u64 = 0;
 
 fn nothing_due() u64 {
     return deadline_none;
@@ -113,6 +117,7 @@ pub fn init(boot_clock: *const clock_module.Clock, flush: *const fn () u64) void
     block_sequence = 0;
     blocked_by_wait = [_]u32{0} ** wait_kinds;
     halt_overshoot_ticks = 0;
+    loaded_thread_pointer = 0;
     waker = null;
 }
 
@@ -356,7 +361,25 @@ fn switch_away() void {
     }
     current = next;
     tasks[next].state = .running;
+    load_thread_pointer(tasks[next].thread_pointer);
     switch_context(&tasks[previous].saved_rsp, tasks[next].saved_rsp);
+}
+
+/// Sets the running task's thread pointer (task.set_thread_pointer); false when the address is
+/// not canonical.
+pub fn set_thread_pointer(address: u64) bool {
+    if (address >= 1 << 47) return false;
+    tasks[current].thread_pointer = address;
+    load_thread_pointer(address);
+    assert(loaded_thread_pointer == address);
+    return true;
+}
+
+fn load_thread_pointer(address: u64) void {
+    if (address == loaded_thread_pointer) return;
+    const loaded = platform.set_thread_pointer(address);
+    assert(loaded); // Canonical: set_thread_pointer checked it.
+    loaded_thread_pointer = address;
 }
 
 /// The next task to run. Each round either takes a ready task or idles toward the earliest

@@ -61,6 +61,38 @@ fn sleepers(_: u64) callconv(.c) u32 {
     return 0;
 }
 
+fn yield_with_own_pointer(pointer: u64) callconv(.c) u32 {
+    if (pointer != 0) check(scheduler.set_thread_pointer(pointer), @src());
+    for (0..2) |_| {
+        check(platform.thread_pointer == pointer, @src());
+        scheduler.yield_now();
+    }
+    return 0;
+}
+
+fn thread_pointers(_: u64) callconv(.c) u32 {
+    check(!scheduler.set_thread_pointer(1 << 47), @src()); // Not canonical.
+    check(scheduler.set_thread_pointer(0x7000), @src());
+    check(platform.thread_pointer_loads == 1, @src());
+    // Two tasks that never set one share 0, a third has its own.
+    const ids = [_]u32{
+        host.spawn(&yield_with_own_pointer, 0),
+        host.spawn(&yield_with_own_pointer, 0),
+        host.spawn(&yield_with_own_pointer, 0x9000),
+    };
+    for (ids) |id| _ = host.join(id);
+    check(platform.thread_pointer == 0x7000, @src());
+    return 0;
+}
+
+test "each task runs with its own thread pointer, loaded only when the next task's differs" {
+    try expect_clean(host.run(&thread_pointers, 0));
+    // 0x7000 set; then per round 0 (tasks 1, 2), 0x9000 (task 3), 0x7000 (task 0) - never a
+    // load between tasks 1 and 2, which share 0.
+    try testing.expect(platform.thread_pointer_loads <= 1 + 3 * 4);
+    try testing.expect(platform.thread_pointer_loads >= 4);
+}
+
 test "sleepers wake in deadline order, the CPU halting in between" {
     try expect_clean(host.run(&sleepers, 0));
     try testing.expectEqualSlices(u32, &.{ 10, 20, 30 }, host.logged());

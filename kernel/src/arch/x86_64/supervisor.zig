@@ -35,6 +35,10 @@ pub const Operation = enum(u64) {
     /// address, c = its InterruptACK register address: enables the LAPIC, routes the GSI to a
     /// device vector of its own and unmasks it (device_interrupts.zig). Returns the line.
     route_device_interrupt = 7,
+    /// a = canonical address: loads it as the FS base (IA32_FS_BASE), the x86-64 thread
+    /// pointer. WRMSR needs ring 0: the guest CPU does not offer FSGSBASE here (CPUID 7.0 EBX
+    /// bit 0 clear under this KVM; python-3.13-addendum.md §4.4). Returns 0.
+    set_thread_pointer = 8,
 };
 
 pub const refused: u64 = std.math.maxInt(u64);
@@ -67,6 +71,12 @@ pub fn dispatch(operation_raw: u64, a: u64, b: u64, c: u64) u64 {
             return 0;
         },
         .map_page_tables => return map_page_tables(a, b, c),
+        .set_thread_pointer => {
+            // A non-canonical base would fault the WRMSR in ring 0.
+            if (a >= canonical_lower_half_end) return refused;
+            cpu.wrmsr(msr_fs_base, a);
+            return 0;
+        },
         .route_device_interrupt => {
             if (a >> 9 != 0) return refused;
             const trigger: device_interrupts.Trigger = @enumFromInt(@as(u32, @intCast(a >> 8)));
@@ -78,6 +88,9 @@ pub fn dispatch(operation_raw: u64, a: u64, b: u64, c: u64) u64 {
         },
     }
 }
+
+const msr_fs_base: u32 = 0xc000_0100;
+const canonical_lower_half_end: u64 = 1 << 47;
 
 extern var boot_pd: [2048]u64;
 

@@ -67,6 +67,7 @@ pub fn run(context: ukernel.Context) u8 {
     spawn_limit_checks();
     console_checks();
     file_checks(context);
+    thread_pointer_checks();
     kind_limit_checks();
     channel_checks();
     close_checks();
@@ -491,6 +492,8 @@ fn file_checks(context: ukernel.Context) void {
         _ = check.truth("io.read.whole_file", last == 0 and total > 4096, "read {d} bytes, last result {d}", .{ total, last });
         _ = sys.io_close(h);
     }
+
+    stat_list_checks();
 
     _ = check.err("io.open.not_found", sys.io_open(s("etc/nope"), 8, 0), .not_found);
     _ = check.err("io.open.not_found_prefix", sys.io_open(s("bin/mai"), 7, 0), .not_found);
@@ -1480,4 +1483,102 @@ fn self_join_check() void {
     self_handle = sys.handle(task);
     const status = sys.task_join(self_handle, 2000 * ms);
     _ = check.truth("task.join.self", status == 0 and (self_join_result == sys.err(.bad_handle) or self_join_result == sys.err(.timed_out)), "the task's self-join returned {s}; its join returned {s}", .{ name_of(self_join_result), name_of(status) });
+}
+
+// ---- io.stat, io.read_at, io.list (ABI 0.3) ------------------------------------------------
+
+fn stat_list_checks() void {
+    var stat: abi.FileStat = undefined;
+    const env_path = "etc/ukernel.env";
+    _ = check.value("io.stat.file", sys.io_stat(s(env_path), env_path.len, sys.addr(&stat)), 0);
+    _ = check.truth("io.stat.file_fields", stat.kind == abi.file_kind_file and stat.size > 0 and stat.mode == 0o644, "kind {d} size {d} mode {o}", .{ stat.kind, stat.size, stat.mode });
+    _ = check.value("io.stat.directory", sys.io_stat(s("etc"), 3, sys.addr(&stat)), 0);
+    _ = check.truth("io.stat.directory_kind", stat.kind == abi.file_kind_directory and stat.size == 0, "kind {d} size {d}", .{ stat.kind, stat.size });
+    _ = check.value("io.stat.root", sys.io_stat(s(env_path), 0, sys.addr(&stat)), 0);
+    _ = check.truth("io.stat.root_kind", stat.kind == abi.file_kind_directory, "kind {d}", .{stat.kind});
+    _ = check.err("io.stat.not_found", sys.io_stat(s("etc/nope"), 8, sys.addr(&stat)), .not_found);
+    _ = check.err("io.stat.stat_null", sys.io_stat(s(env_path), env_path.len, 0), .bad_pointer);
+    _ = check.err("io.stat.path_300_bytes", sys.io_stat(sys.addr(&big), 300, sys.addr(&stat)), .out_of_range);
+    for (sys.bad_addresses, sys.bad_address_names) |address, label| {
+        var name: [64]u8 = undefined;
+        _ = check.err(std.fmt.bufPrint(&name, "io.stat.path_{s}", .{label}) catch "io.stat", sys.io_stat(address, 3, sys.addr(&stat)), .bad_pointer);
+        _ = check.err(std.fmt.bufPrint(&name, "io.stat.out_{s}", .{label}) catch "io.stat", sys.io_stat(s("etc"), 3, address), .bad_pointer);
+    }
+    read_at_checks();
+    list_checks();
+}
+
+fn read_at_checks() void {
+    const path = "bin/main";
+    const opened = sys.io_open(s(path), path.len, 0);
+    const file = check.ok("io.open.for_read_at", opened) orelse return;
+    const h = sys.handle(file);
+    defer _ = sys.io_close(h);
+    var stat: abi.FileStat = undefined;
+    _ = sys.io_stat(s(path), path.len, sys.addr(&stat));
+    _ = check.value("io.read_at.offset_1", sys.io_read_at(h, sys.addr(&buf), 3, 1), 3);
+    _ = check.truth("io.read_at.bytes", std.mem.eql(u8, buf[0..3], "ELF"), "read {x}", .{buf[0..3]});
+    // read_at leaves the position alone: io.read still starts at 0.
+    _ = check.value("io.read.after_read_at", sys.io_read(h, sys.addr(&buf), 4), 4);
+    _ = check.truth("io.read.position_untouched", std.mem.eql(u8, buf[0..4], "\x7fELF"), "read {x}", .{buf[0..4]});
+    _ = check.value("io.read_at.tail", sys.io_read_at(h, sys.addr(&buf), 16, stat.size - 5), 5);
+    _ = check.value("io.read_at.at_end", sys.io_read_at(h, sys.addr(&buf), 16, stat.size), 0);
+    _ = check.value("io.read_at.past_end", sys.io_read_at(h, sys.addr(&buf), 16, sys.max_u64), 0);
+    _ = check.errs("io.read_at.length_2^40", sys.io_read_at(h, sys.addr(&buf), 1 << 40, 0), &.{ .bad_pointer, .too_large });
+    _ = check.err("io.read_at.buffer_null", sys.io_read_at(h, 0, 16, 0), .bad_pointer);
+    _ = check.err("io.read_at.console", sys.io_read_at(abi.handle_console, sys.addr(&buf), 16, 0), .unsupported);
+    _ = check.err("io.read_at.bad_handle", sys.io_read_at(999, sys.addr(&buf), 16, 0), .bad_handle);
+}
+
+fn list_checks() void {
+    var entry: abi.DirEntry = undefined;
+    var names: [8][]const u8 = undefined;
+    var name_store: [8][256]u8 = undefined;
+    var count: usize = 0;
+    var cursor: i64 = 0;
+    while (count < names.len) {
+        cursor = sys.io_list(s(""), 0, @intCast(cursor), sys.addr(&entry));
+        if (cursor <= 0) break;
+        @memcpy(name_store[count][0..entry.name_bytes], entry.name[0..entry.name_bytes]);
+        names[count] = name_store[count][0..entry.name_bytes];
+        count += 1;
+    }
+    const root_ok = cursor == 0 and count >= 2 and std.mem.eql(u8, names[0], "bin") and std.mem.eql(u8, names[1], "etc");
+    _ = check.truth("io.list.root", root_ok, "{d} entries, last result {d}", .{ count, cursor });
+    const first = sys.io_list(s("etc"), 3, 0, sys.addr(&entry));
+    _ = check.truth("io.list.etc", first > 0 and std.mem.eql(u8, entry.name[0..entry.name_bytes], "ukernel.env") and entry.kind == abi.file_kind_file and entry.size > 0, "result {d}, name {s}", .{ first, entry.name[0..@min(entry.name_bytes, 256)] });
+    _ = check.err("io.list.file", sys.io_list(s("etc/ukernel.env"), 15, 0, sys.addr(&entry)), .not_found);
+    _ = check.err("io.list.missing", sys.io_list(s("nope"), 4, 0, sys.addr(&entry)), .not_found);
+    _ = check.err("io.list.entry_null", sys.io_list(s("etc"), 3, 0, 0), .bad_pointer);
+}
+
+// ---- task.set_thread_pointer (ABI 0.3) ---------------------------------------------------------
+
+/// Thread control blocks whose first word is their own address, as musl's are.
+var control_blocks: [2][4]u64 = undefined;
+var thread_pointer_seen: [2]u64 = .{ 0, 0 };
+
+fn thread_pointer_task(_: u64) callconv(.c) u32 {
+    control_blocks[1][0] = @intFromPtr(&control_blocks[1]);
+    _ = sys.task_set_thread_pointer(@intFromPtr(&control_blocks[1]));
+    _ = sys.task_yield();
+    thread_pointer_seen[1] = sys.read_fs_0();
+    return 0;
+}
+
+pub fn thread_pointer_checks() void {
+    check.section("thread pointer");
+    _ = check.err("task.set_thread_pointer.noncanonical", sys.task_set_thread_pointer(sys.p_noncanonical), .out_of_range);
+    control_blocks[0][0] = @intFromPtr(&control_blocks[0]);
+    _ = check.value("task.set_thread_pointer", sys.task_set_thread_pointer(@intFromPtr(&control_blocks[0])), 0);
+    _ = check.value("task.set_thread_pointer.fs_0", @intCast(sys.read_fs_0()), @intCast(@intFromPtr(&control_blocks[0])));
+    const spawned = sys.task_spawn(@intFromPtr(&thread_pointer_task), 0, 16 * 1024);
+    if (check.ok("task.spawn.thread_pointer_task", spawned)) |task| {
+        _ = sys.task_yield();
+        thread_pointer_seen[0] = sys.read_fs_0();
+        _ = sys.task_join(sys.handle(task), sys.infinite);
+    }
+    const own = thread_pointer_seen[0] == @intFromPtr(&control_blocks[0]) and thread_pointer_seen[1] == @intFromPtr(&control_blocks[1]);
+    _ = check.truth("task.set_thread_pointer.per_task", own, "task 0 read {x}, task 1 read {x}", .{ thread_pointer_seen[0], thread_pointer_seen[1] });
+    _ = check.value("task.set_thread_pointer.clear", sys.task_set_thread_pointer(0), 0);
 }

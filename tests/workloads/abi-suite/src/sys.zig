@@ -122,6 +122,24 @@ pub fn io_open(path: u64, length: u64, flags: u32) i64 {
 pub fn io_read(h: u32, buffer: u64, length: u64) i64 {
     return Raw("io_read", fn (u32, u64, u64) callconv(.c) i64)(h, buffer, length);
 }
+pub fn io_read_at(h: u32, buffer: u64, length: u64, offset: u64) i64 {
+    return Raw("io_read_at", fn (u32, u64, u64, u64) callconv(.c) i64)(h, buffer, length, offset);
+}
+pub fn io_stat(path: u64, length: u64, stat: u64) i64 {
+    return Raw("io_stat", fn (u64, u64, u64) callconv(.c) i64)(path, length, stat);
+}
+pub fn io_list(path: u64, length: u64, cursor: u32, entry: u64) i64 {
+    return Raw("io_list", fn (u64, u64, u32, u64) callconv(.c) i64)(path, length, cursor, entry);
+}
+pub fn task_set_thread_pointer(address: u64) i64 {
+    return table.task_set_thread_pointer(address);
+}
+/// What %fs:0 holds (the first word of the thread control block the thread pointer names).
+pub fn read_fs_0() u64 {
+    return asm volatile ("movq %%fs:0, %[value]"
+        : [value] "=r" (-> u64),
+    );
+}
 pub fn io_write(h: u32, data: u64, length: u64) i64 {
     return Raw("io_write", fn (u32, u64, u64) callconv(.c) i64)(h, data, length);
 }
