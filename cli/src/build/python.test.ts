@@ -11,7 +11,7 @@ import { isUkernelError, type UkernelError } from '../errors.js';
 import { noProgress } from '../ui.js';
 import { ukernelRoot } from '../toolchain.js';
 import { testRuntime } from './python-fixture.js';
-import { compileSources, stdlibZip } from './python.js';
+import { compileSources, ensurePythonRuntime, RUNTIME_BUILD_NOTICE, stdlibZip } from './python.js';
 
 const base = mkdtempSync(join(tmpdir(), 'uk-python-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -136,4 +136,94 @@ it('a machine without CPython 3.13 skips the tests above (and says so)', () => {
   if (runtime === null)
     console.warn('python.test.ts: no CPython 3.13 here (cache or host); the zip and syntax tests were skipped');
   expect(true).toBe(true);
+});
+
+describe('ensurePythonRuntime: running adapters/python/build.sh', () => {
+  /** A checkout whose build.sh is `script` (run for real by bash). */
+  function checkout(script: string): string {
+    const dir = mkdtempSync(join(base, 'checkout-'));
+    mkdirSync(join(dir, 'adapters', 'python'), { recursive: true });
+    writeFileSync(join(dir, 'adapters', 'python', 'build.sh'), script);
+    return dir;
+  }
+  function recorder(interactive: boolean) {
+    const steps: string[] = [];
+    const notices: string[] = [];
+    const progress = {
+      begin: (text: string) => {
+        steps.push(text);
+        return { done: () => steps.push(`done: ${text}`) };
+      },
+    };
+    return { steps, notices, ui: { progress, notice: (line: string): void => void notices.push(line), interactive } };
+  }
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+
+  it.skipIf(runtime === null)('follows the progress lines on a terminal, and reads the directory printed last', async () => {
+    const script = `echo "progress: 1/2 host CPython" >&2; echo noise >&2; echo "progress: 2/2 libpython3.13.a" >&2; echo other; echo ${runtime!.dir}\n`;
+    const { steps, notices, ui } = recorder(true);
+    const found = await ensurePythonRuntime(checkout(script), env, ui, never);
+    expect(found.dir).toBe(runtime!.dir);
+    expect(steps).toEqual([
+      'Building the Python adapter runtime: 1/2 host CPython',
+      'done: Building the Python adapter runtime: 1/2 host CPython',
+      'Building the Python adapter runtime: 2/2 libpython3.13.a',
+      'done: Building the Python adapter runtime: 2/2 libpython3.13.a',
+    ]);
+    expect(notices).toEqual([]);
+  });
+
+  it.skipIf(runtime === null)('without a terminal: one notice when it builds, none when the cache has it', async () => {
+    const building = recorder(false);
+    const script = `for i in 1 2 3; do echo "progress: $i/3 step" >&2; done; echo ${runtime!.dir}\n`;
+    await ensurePythonRuntime(checkout(script), env, building.ui, never);
+    expect(building.notices).toEqual([RUNTIME_BUILD_NOTICE]);
+    expect(building.steps).toEqual([]);
+    const cached = recorder(false);
+    await ensurePythonRuntime(checkout(`echo ${runtime!.dir}\n`), env, cached.ui, never);
+    expect(cached.notices).toEqual([]);
+  });
+
+  it('a failing build is UK160 with the last lines of its output; a missing script or directory is named', async () => {
+    const failing = checkout('echo "progress: 1/9 fetching sources" >&2; echo "sha256 mismatch for musl" >&2; exit 3\n');
+    const err = await ensurePythonRuntime(failing, env, recorder(false).ui, never).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UK160', message: 'adapters/python/build.sh failed (exit status 3)' });
+    expect((err as UkernelError).details).toContain('sha256 mismatch for musl');
+
+    const silent = checkout('echo "not a path"\n');
+    await expect(ensurePythonRuntime(silent, env, recorder(false).ui, never)).rejects.toMatchObject({
+      code: 'UK160',
+      message: expect.stringMatching(/did not print the runtime directory last/),
+    });
+    const empty = checkout(`mkdir -p ${base}/empty-runtime; echo ${base}/empty-runtime\n`);
+    await expect(ensurePythonRuntime(empty, env, recorder(false).ui, never)).rejects.toMatchObject({
+      code: 'UK161',
+      message: expect.stringMatching(/has no manifest\.json$/),
+    });
+    const none = mkdtempSync(join(base, 'checkout-'));
+    await expect(ensurePythonRuntime(none, env, recorder(false).ui, never)).rejects.toMatchObject({
+      code: 'UK161',
+      message: 'this ukernel checkout has no adapters/python/build.sh',
+    });
+  });
+
+  it('a stop (Ctrl-C) ends the build and every process it started', async () => {
+    const pidFile = join(base, 'child.pid');
+    const script = `sleep 60 & echo $! > ${pidFile}; echo "progress: 1/1 waiting" >&2; wait\n`;
+    const controller = new AbortController();
+    const ui = recorder(false).ui;
+    ui.notice = () => controller.abort(new Error('stopped by the test'));
+    await expect(ensurePythonRuntime(checkout(script), env, ui, controller.signal)).rejects.toThrow('stopped by the test');
+    const child = Number(readFileSync(pidFile, 'utf8'));
+    const alive = (): boolean => {
+      try {
+        process.kill(child, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(), `the build's child ${child} outlived the stop`).toBe(false);
+  });
 });
