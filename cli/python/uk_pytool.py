@@ -66,8 +66,9 @@ def syntax_error(err: SyntaxError, rel: str) -> dict:
     }
 
 
-def py_files(root: str, top_excluded=frozenset()) -> list[str]:
-    """Every .py under `root`, relative to it with "/", sorted bytewise."""
+def py_files(root: str, top_excluded=frozenset(), anywhere=frozenset(["__pycache__"])) -> list[str]:
+    """Every .py under `root`, relative to it with "/", sorted bytewise; hidden directories,
+    `anywhere` at any depth and `top_excluded` at the top are skipped."""
     found = []
     for directory, dirs, files in os.walk(root):
         rel_dir = os.path.relpath(directory, root)
@@ -76,7 +77,7 @@ def py_files(root: str, top_excluded=frozenset()) -> list[str]:
             d
             for d in dirs
             if not d.startswith(".")
-            and d not in EXCLUDED_ANYWHERE
+            and d not in anywhere
             and not (depth0 and (d in top_excluded or d.startswith("config-")))
         ]
         for name in files:
@@ -126,7 +127,7 @@ def check(src_dir: str, entry_rel: str, pycache_out: str) -> dict:
 
 def zip_stdlib(lib_dir: str, out_zip: str, adds: list[str], packages: list[str]) -> dict:
     members = {}
-    for rel in py_files(lib_dir, EXCLUDED_TOP):
+    for rel in py_files(lib_dir, EXCLUDED_TOP, EXCLUDED_ANYWHERE):
         if "/" not in rel and rel.startswith("_sysconfigdata_"):
             continue  # the host's own; the guest's comes with --add
         members[pyc_name(rel)] = os.path.join(lib_dir, rel)
@@ -135,7 +136,7 @@ def zip_stdlib(lib_dir: str, out_zip: str, adds: list[str], packages: list[str])
         members[f"{name}.pyc"] = path
     for package in packages:
         name, _, path = package.partition("=")
-        for rel in py_files(path):
+        for rel in py_files(path, anywhere=EXCLUDED_ANYWHERE):
             members[f"{name}/{pyc_name(rel)}"] = os.path.join(path, rel)
     names = sorted(members, key=lambda n: n.encode())
     with zipfile.ZipFile(out_zip, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
