@@ -1,5 +1,6 @@
 // The project pipeline behind `ukernel build`, `ukernel pack` and `ukernel run`:
 //   sources ─build→ build/bin/main + build/bundle.tgz ─pack→ dist/NAME.img
+// (a Python project: ─build→ build/adapter/python-3.13 + build/bundle.tgz, python-build.ts)
 // Each step records what it was made from (build/build.json, build/pack.json) as a hash of its
 // inputs, so `run` can skip the steps whose inputs did not change.
 import { readFileSync, renameSync, statSync } from 'node:fs';
