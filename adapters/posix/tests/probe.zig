@@ -165,6 +165,10 @@ fn files() void {
     expect_result("readlink", sys(.readlink, .{ "/bin/probe", &buffer, 64 }), -22);
     const exe = sys(.readlink, .{ "/proc/self/exe", &buffer, 64 });
     expect_result("readlink /proc/self/exe", exe, 10);
+    const hosts = sys(.open, .{ "/etc/hosts", o_rdonly });
+    expect_result("built-in /etc/hosts", sys(.read, .{ hosts, &buffer, 9 }), 9);
+    check("/etc/hosts names localhost", std.mem.eql(u8, buffer[0..9], "127.0.0.1"), "", .{});
+    _ = sys(.close, .{hosts});
     const null_fd = sys(.open, .{ "/dev/null", 2 });
     expect_result("/dev/null write", sys(.write, .{ null_fd, "x", 1 }), 1);
     expect_result("/dev/null read", sys(.read, .{ null_fd, &buffer, 1 }), 0);
