@@ -115,13 +115,18 @@ pub fn sys_getcpu(a: linux.Args) i64 {
 
 /// PR_SET_NAME and PR_GET_NAME (the thread's name, 16 bytes); other options: EINVAL.
 pub fn sys_prctl(a: linux.Args) i64 {
-    const name = uk.bytes(a[1], thread_name.len) orelse return fail(error.FAULT);
+    if (a[1] == 0) return fail(error.FAULT);
     switch (a[0]) {
-        15 => @memcpy(&thread_name, name),
-        16 => @memcpy(name, &thread_name),
+        15 => {
+            // The name is NUL-terminated; longer ones are cut to 15 bytes, as Linux does.
+            const name = uk.string(a[1], thread_name.len - 1) orelse
+                uk.bytes(a[1], thread_name.len - 1).?;
+            @memset(&thread_name, 0);
+            @memcpy(thread_name[0..name.len], name);
+        },
+        16 => @memcpy(uk.bytes(a[1], thread_name.len).?, &thread_name),
         else => return fail(error.INVAL),
     }
-    thread_name[thread_name.len - 1] = 0;
     return 0;
 }
 
