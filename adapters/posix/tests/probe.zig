@@ -419,6 +419,7 @@ fn process() void {
     check("blocked signal waits", signal_seen == 0, "{d}", .{signal_seen});
     expect_result("unblock SIGUSR1", sys(.rt_sigprocmask, .{ 1, &block, 0, 8 }), 0);
     check("signal delivered on unblock", signal_seen == 10, "{d}", .{signal_seen});
+    alarm(handler);
     tcb[0] = @intFromPtr(&tcb);
     expect_result("arch_prctl ARCH_SET_FS", sys(.arch_prctl, .{ 0x1002, &tcb }), 0);
     const self = asm volatile ("movq %%fs:0, %[out]"
@@ -438,4 +439,35 @@ fn process() void {
     // An unserved call: ENOSYS, and one log record (the test reads it from the console).
     expect_result("epoll_create1 unserved", sys(.epoll_create1, .{0}), -38);
     expect_result("epoll_create1 unserved again", sys(.epoll_create1, .{0}), -38);
+}
+
+/// setitimer(ITIMER_REAL): SIGALRM cuts a long sleep short (EINTR) and runs the handler; the
+/// CPU-time clock leaves sleeps out.
+fn alarm(handler: u64) void {
+    const action: KAction = .{ .handler = handler, .flags = 0, .restorer = 0, .mask = 0 };
+    expect_result("SIGALRM handler", sys(.rt_sigaction, .{ 14, &action, 0, 8 }), 0);
+    const timer = [4]i64{ 0, 0, 0, 20_000 }; // interval 0, value 20 ms
+    expect_result("setitimer", sys(.setitimer, .{ 0, &timer, 0 }), 0);
+    var before: std.os.linux.timespec = undefined;
+    var after: std.os.linux.timespec = undefined;
+    var cpu_before: std.os.linux.timespec = undefined;
+    var cpu_after: std.os.linux.timespec = undefined;
+    _ = sys(.clock_gettime, .{ 1, &before });
+    _ = sys(.clock_gettime, .{ 2, &cpu_before });
+    const long: std.os.linux.timespec = .{ .sec = 5, .nsec = 0 };
+    var left: std.os.linux.timespec = undefined;
+    expect_result("sleep interrupted by SIGALRM", sys(.nanosleep, .{ &long, &left }), -4);
+    _ = sys(.clock_gettime, .{ 1, &after });
+    _ = sys(.clock_gettime, .{ 2, &cpu_after });
+    const slept = (after.sec - before.sec) * std.time.ns_per_s + (after.nsec - before.nsec);
+    check("woken at the alarm", slept >= 20_000_000 and slept < 1_000_000_000, "{d} ns", .{slept});
+    check("SIGALRM handled", signal_seen == 14, "{d}", .{signal_seen});
+    check("time left reported", left.sec >= 3, "{d} s", .{left.sec});
+    const cpu = (cpu_after.sec - cpu_before.sec) * std.time.ns_per_s +
+        (cpu_after.nsec - cpu_before.nsec);
+    check("CPU time leaves the sleep out", cpu < 10_000_000, "{d} ns", .{cpu});
+    var current = [4]i64{ 1, 1, 1, 1 };
+    expect_result("getitimer", sys(.getitimer, .{ 0, &current }), 0);
+    check("timer off after firing", current[2] == 0 and current[3] == 0, "{any}", .{current});
+    signal_seen = 0;
 }
