@@ -117,13 +117,14 @@ pub fn sys_accept4(a: linux.Args) i64 {
     const socket = handle_of(description) catch |e| return fail(e);
     const flags: u32 = @truncate(a[3]);
     if (flags & ~(linux.o_nonblock | linux.o_cloexec) != 0) return fail(error.INVAL);
-    if (!socket.listening) return fail(error.INVAL);
     if (!uk.fds.has_room()) return fail(error.MFILE);
     var peer: abi.SocketAddress = undefined;
     const nonblocking = flags & linux.o_nonblock != 0;
     const accept_flags = if (nonblocking) abi.flag_nonblocking else 0;
-    const handle = errno.check(uk.table.net_accept(socket.handle, &peer, accept_flags)) catch |e|
-        return fail(e);
+    const accepted = uk.table.net_accept(socket.handle, &peer, accept_flags);
+    // Not listening (or a datagram socket): EINVAL, as Linux says.
+    if (errno.is(accepted, .unsupported)) return fail(error.INVAL);
+    const handle = errno.check(accepted) catch |e| return fail(e);
     const object: fd.Object = .{ .socket = .{ .handle = @intCast(handle), .datagram = false } };
     const new_fd = uk.fds.open(object, nonblocking, flags & linux.o_cloexec != 0, 0) catch {
         io.release(object);

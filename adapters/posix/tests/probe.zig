@@ -367,6 +367,7 @@ fn sockets() void {
     polls[0] = .{ .fd = @intCast(server), .events = pollin, .revents = 0 };
     _ = sys(.poll, .{ &polls, 1, 2000 });
     expect_result("recv", sys(.recvfrom, .{ server, &buffer, 16, 0, 0, 0 }), 4);
+    expect_result("accept on a connected socket", sys(.accept4, .{ client, 0, 0, 0 }), -22);
     expect_result("listener FIONBIO", sys(.ioctl, .{ listener, fionbio, &one }), 0);
     expect_result("accept drained", sys(.accept4, .{ listener, 0, 0, 0 }), -11);
     var refused_address = sockaddr(1);
@@ -446,7 +447,7 @@ fn process() void {
 fn alarm(handler: u64) void {
     const action: KAction = .{ .handler = handler, .flags = 0, .restorer = 0, .mask = 0 };
     expect_result("SIGALRM handler", sys(.rt_sigaction, .{ 14, &action, 0, 8 }), 0);
-    const timer = [4]i64{ 0, 0, 0, 20_000 }; // interval 0, value 20 ms
+    const timer = [4]i64{ 0, 0, 0, 100_000 }; // interval 0, value 100 ms
     expect_result("setitimer", sys(.setitimer, .{ 0, &timer, 0 }), 0);
     var before: std.os.linux.timespec = undefined;
     var after: std.os.linux.timespec = undefined;
@@ -460,12 +461,13 @@ fn alarm(handler: u64) void {
     _ = sys(.clock_gettime, .{ 1, &after });
     _ = sys(.clock_gettime, .{ 2, &cpu_after });
     const slept = (after.sec - before.sec) * std.time.ns_per_s + (after.nsec - before.nsec);
-    check("woken at the alarm", slept >= 20_000_000 and slept < 1_000_000_000, "{d} ns", .{slept});
+    check("woken at the alarm", slept >= 100_000_000 and slept < 2_000_000_000, "{d} ns", .{slept});
     check("SIGALRM handled", signal_seen == 14, "{d}", .{signal_seen});
     check("time left reported", left.sec >= 3, "{d} s", .{left.sec});
     const cpu = (cpu_after.sec - cpu_before.sec) * std.time.ns_per_s +
         (cpu_after.nsec - cpu_before.nsec);
-    check("CPU time leaves the sleep out", cpu < 10_000_000, "{d} ns", .{cpu});
+    // Less than half the sleep: the host may deschedule the VM meanwhile (counted as CPU).
+    check("CPU time leaves the sleep out", cpu < @divTrunc(slept, 2), "{d} ns", .{cpu});
     var current = [4]i64{ 1, 1, 1, 1 };
     expect_result("getitimer", sys(.getitimer, .{ 0, &current }), 0);
     check("timer off after firing", current[2] == 0 and current[3] == 0, "{any}", .{current});
