@@ -57,6 +57,9 @@ pub const served = [_]Served{
     .{ .dup2, io.sys_dup2 },
     .{ .dup3, io.sys_dup3 },
     .{ .fcntl, io.sys_fcntl },
+    .{ .sendfile, io.sys_sendfile },
+    .{ .flock, io.sys_advice },
+    .{ .fadvise64, io.sys_advice },
     .{ .ioctl, io.sys_ioctl },
     // The image is read-only: EROFS.
     .{ .mkdir, files.sys_read_only },

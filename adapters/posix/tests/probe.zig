@@ -311,6 +311,16 @@ fn streams() void {
     _ = sys(.close, .{pipe[1]});
     expect_result("pipe end of stream", sys(.read, .{ pipe[0], &received, 64 }), 0);
     _ = sys(.close, .{pipe[0]});
+    expect_result("pipe2 for sendfile", sys(.pipe2, .{ &pipe, 0 }), 0);
+    const source = sys(.open, .{ "/etc/ukernel.env", o_rdonly });
+    var offset: i64 = 2;
+    const sent = sys(.sendfile, .{ pipe[1], source, &offset, 100 });
+    expect_result("sendfile", sent, env_text.len - 2);
+    check("sendfile moves the offset", offset == env_text.len, "{d}", .{offset});
+    expect_result("sendfile bytes arrive", sys(.read, .{ pipe[0], &received, 64 }), env_text.len - 2);
+    check("sendfile bytes", std.mem.eql(u8, received[0..6], env_text[2..]), "", .{});
+    expect_result("flock", sys(.flock, .{ source, 2 }), 0);
+    for ([_]i64{ source, pipe[0], pipe[1] }) |fd| _ = sys(.close, .{fd});
     const counter = sys(.eventfd2, .{ 0, 0o4000 });
     check("eventfd", counter >= 0, "{d}", .{counter});
     const increment: u64 = 3;
