@@ -17,7 +17,7 @@ pub const rootfs_path_bytes_max: u32 = 256;
 /// the last close, so that a reopen costs no io.open: the kernel reads and hashes a whole file
 /// at io.open, and zipimport reopens its archive for every module). Below the kernel's
 /// files_open_max (32).
-pub const files_cached_max: u32 = 12;
+pub const files_cached_max: u32 = 24;
 /// Directories open at once (each keeps its path for getdents64 and openat).
 pub const directories_max: u32 = 32;
 /// Channel-backed byte streams (socketpair ends, pipe ends) open at once; each has a receive

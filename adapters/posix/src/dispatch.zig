@@ -57,6 +57,9 @@ pub const served = [_]Served{
     .{ .dup2, io.sys_dup2 },
     .{ .dup3, io.sys_dup3 },
     .{ .fcntl, io.sys_fcntl },
+    .{ .sendfile, io.sys_sendfile },
+    .{ .flock, io.sys_advice },
+    .{ .fadvise64, io.sys_advice },
     .{ .ioctl, io.sys_ioctl },
     // The image is read-only: EROFS.
     .{ .mkdir, files.sys_read_only },
@@ -129,6 +132,9 @@ pub const served = [_]Served{
     .{ .rt_sigprocmask, signals.sys_rt_sigprocmask },
     .{ .rt_sigpending, signals.sys_rt_sigpending },
     .{ .sigaltstack, signals.sys_sigaltstack },
+    .{ .setitimer, signals.sys_setitimer },
+    .{ .getitimer, signals.sys_getitimer },
+    .{ .alarm, signals.sys_alarm },
     .{ .kill, signals.sys_kill },
     .{ .tkill, signals.sys_tkill },
     .{ .tgkill, signals.sys_tgkill },
@@ -149,6 +155,8 @@ pub const served = [_]Served{
     .{ .setgid, process.sys_not_permitted },
     .{ .setsid, process.sys_not_permitted },
     .{ .setpgid, process.sys_not_permitted },
+    .{ .clock_settime, process.sys_not_permitted },
+    .{ .settimeofday, process.sys_not_permitted },
     .{ .umask, process.sys_umask },
     .{ .arch_prctl, process.sys_arch_prctl },
     .{ .uname, process.sys_uname },
@@ -192,6 +200,7 @@ pub fn syscall(number: i64, args: linux.Args) i64 {
         return report.unserved(@bitCast(number));
     }
     const handler = handlers[@intCast(number)] orelse return report.unserved(@intCast(number));
+    signals.timer_check();
     const result = handler(args);
     assert(result >= -4095);
     return result;

@@ -20,6 +20,9 @@ const fail = errno.fail;
 
 const CachedFile = struct {
     handle: u32 = fd.handle_none,
+    /// A file the layer provides itself (`builtin_files`): its bytes; handle is then
+    /// handle_builtin and no kernel handle is held.
+    data: ?[]const u8 = null,
     size: u64 = 0,
     mode: u32 = 0,
     references: u16 = 0,
@@ -50,6 +53,21 @@ pub var executable: path.Buffer = undefined;
 pub var executable_length: u16 = 0;
 
 pub const Kind = enum { file, directory, null_device, random_device };
+
+/// Files the layer provides when the image has none at that path: /etc/hosts, so that musl's
+/// getaddrinfo resolves "localhost" from it (without it musl asks a DNS server at 127.0.0.1
+/// and waits out its timeout).
+const builtin_files = [_]struct { path: []const u8, data: []const u8 }{
+    .{ .path = "etc/hosts", .data = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n" },
+};
+const handle_builtin: u32 = std.math.maxInt(u32);
+
+fn builtin_data(name: []const u8) ?[]const u8 {
+    for (builtin_files) |file| {
+        if (std.mem.eql(u8, file.path, name)) return file.data;
+    }
+    return null;
+}
 
 pub const Found = struct { kind: Kind, size: u64, mode: u32 };
 
@@ -88,7 +106,12 @@ pub fn lookup(name: []const u8) Error!Found {
     }
     var stat: abi.FileStat = undefined;
     const result = uk.table.io_stat(name.ptr, name.len, &stat);
-    if (result < 0) return errno.of_result(result);
+    if (result < 0) {
+        if (errno.is(result, .not_found)) if (builtin_data(name)) |data| {
+            return .{ .kind = .file, .size = data.len, .mode = 0o444 };
+        };
+        return errno.of_result(result);
+    }
     const kind: Kind = if (stat.kind == 2) .directory else .file;
     const mode_default: u32 = if (kind == .directory) 0o555 else 0o444;
     const mode = if (stat.mode & 0o7777 != 0) stat.mode & 0o7777 else mode_default;
@@ -148,8 +171,11 @@ fn file_take(name: []const u8, found: Found) Error!u16 {
         return @intCast(index);
     }
     const slot = cache_slot() orelse return error.MFILE;
-    var result = uk.table.io_open(name.ptr, name.len, 0);
+    const builtin = builtin_data(name);
+    var result: i64 = handle_builtin;
+    if (builtin == null) result = uk.table.io_open(name.ptr, name.len, 0);
     if (errno.is(result, .limit_reached) or errno.is(result, .no_memory)) {
+        assert(builtin == null);
         evict_idle();
         result = uk.table.io_open(name.ptr, name.len, 0);
     }
@@ -158,6 +184,7 @@ fn file_take(name: []const u8, found: Found) Error!u16 {
     assert(file.handle == fd.handle_none);
     file.* = .{
         .handle = @intCast(result),
+        .data = builtin,
         .size = found.size,
         .mode = found.mode,
         .references = 1,
@@ -178,7 +205,7 @@ fn cache_slot() ?u16 {
         if (oldest == null or file.last_use < cache[oldest.?].last_use) oldest = @intCast(index);
     }
     const slot = oldest orelse return null;
-    _ = uk.table.io_close(cache[slot].handle);
+    if (cache[slot].data == null) _ = uk.table.io_close(cache[slot].handle);
     cache[slot] = .{};
     return slot;
 }
@@ -187,7 +214,7 @@ fn cache_slot() ?u16 {
 pub fn evict_idle() void {
     for (&cache) |*file| {
         if (file.handle == fd.handle_none or file.references > 0) continue;
-        _ = uk.table.io_close(file.handle);
+        if (file.data == null) _ = uk.table.io_close(file.handle);
         file.* = .{};
     }
 }
@@ -271,6 +298,11 @@ pub fn read_at(slot: u16, buffer: []u8, offset: u64) Error!u64 {
     const cached = &cache[slot];
     assert(cached.references > 0);
     if (offset >= cached.size or buffer.len == 0) return 0;
+    if (cached.data) |data| {
+        const count = @min(buffer.len, data.len - offset);
+        @memcpy(buffer[0..count], data[offset..][0..count]);
+        return count;
+    }
     // io.read_at takes at most write_bytes_max; a read(2) may return fewer bytes than asked.
     const length = @min(buffer.len, abi.write_bytes_max);
     return errno.check(uk.table.io_read_at(cached.handle, buffer.ptr, length, offset));

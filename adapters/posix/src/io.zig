@@ -364,3 +364,35 @@ fn readable_bytes(description: *fd.Description) u64 {
         else => 0,
     };
 }
+
+/// sendfile(out, in, offset, count): from a rootfs file (at *offset, which then moves, or at
+/// the file's own offset) to any fd, at most 64 KiB per call, through a buffer: asyncio's
+/// loop.sendfile would otherwise fall back to a thread.
+pub fn sys_sendfile(a: linux.Args) i64 {
+    const out = description_of(a[0]) catch |e| return fail(e);
+    const in = description_of(a[1]) catch |e| return fail(e);
+    const file = switch (in.object) {
+        .file => |*file| file,
+        else => return fail(error.INVAL),
+    };
+    const offset_pointer = uk.object(i64, a[2]);
+    const offset: u64 = if (offset_pointer) |pointer| blk: {
+        if (pointer.* < 0) return fail(error.INVAL);
+        break :blk @intCast(pointer.*);
+    } else file.offset;
+    var buffer: [sendfile_bytes_max]u8 = undefined;
+    const wanted = @min(a[3], buffer.len);
+    const count = files.read_at(file.file, buffer[0..wanted], offset) catch |e| return fail(e);
+    if (count == 0) return 0;
+    const written = write_description(out, buffer[0..count], false) catch |e| return fail(e);
+    if (offset_pointer) |pointer| pointer.* += @intCast(written) else file.offset += written;
+    return @intCast(written);
+}
+
+const sendfile_bytes_max: u64 = 65536;
+
+/// flock, fadvise64: one process, and every file is in memory: nothing to do.
+pub fn sys_advice(a: linux.Args) i64 {
+    _ = description_of(a[0]) catch |e| return fail(e);
+    return 0;
+}

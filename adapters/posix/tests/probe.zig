@@ -165,6 +165,10 @@ fn files() void {
     expect_result("readlink", sys(.readlink, .{ "/bin/probe", &buffer, 64 }), -22);
     const exe = sys(.readlink, .{ "/proc/self/exe", &buffer, 64 });
     expect_result("readlink /proc/self/exe", exe, 10);
+    const hosts = sys(.open, .{ "/etc/hosts", o_rdonly });
+    expect_result("built-in /etc/hosts", sys(.read, .{ hosts, &buffer, 9 }), 9);
+    check("/etc/hosts names localhost", std.mem.eql(u8, buffer[0..9], "127.0.0.1"), "", .{});
+    _ = sys(.close, .{hosts});
     const null_fd = sys(.open, .{ "/dev/null", 2 });
     expect_result("/dev/null write", sys(.write, .{ null_fd, "x", 1 }), 1);
     expect_result("/dev/null read", sys(.read, .{ null_fd, &buffer, 1 }), 0);
@@ -307,6 +311,17 @@ fn streams() void {
     _ = sys(.close, .{pipe[1]});
     expect_result("pipe end of stream", sys(.read, .{ pipe[0], &received, 64 }), 0);
     _ = sys(.close, .{pipe[0]});
+    expect_result("pipe2 for sendfile", sys(.pipe2, .{ &pipe, 0 }), 0);
+    const source = sys(.open, .{ "/etc/ukernel.env", o_rdonly });
+    var offset: i64 = 2;
+    const sent = sys(.sendfile, .{ pipe[1], source, &offset, 100 });
+    expect_result("sendfile", sent, env_text.len - 2);
+    check("sendfile moves the offset", offset == env_text.len, "{d}", .{offset});
+    const arrived = sys(.read, .{ pipe[0], &received, 64 });
+    expect_result("sendfile bytes arrive", arrived, env_text.len - 2);
+    check("sendfile bytes", std.mem.eql(u8, received[0..6], env_text[2..]), "", .{});
+    expect_result("flock", sys(.flock, .{ source, 2 }), 0);
+    for ([_]i64{ source, pipe[0], pipe[1] }) |fd| _ = sys(.close, .{fd});
     const counter = sys(.eventfd2, .{ 0, 0o4000 });
     check("eventfd", counter >= 0, "{d}", .{counter});
     const increment: u64 = 3;
@@ -363,6 +378,7 @@ fn sockets() void {
     polls[0] = .{ .fd = @intCast(server), .events = pollin, .revents = 0 };
     _ = sys(.poll, .{ &polls, 1, 2000 });
     expect_result("recv", sys(.recvfrom, .{ server, &buffer, 16, 0, 0, 0 }), 4);
+    expect_result("accept on a connected socket", sys(.accept4, .{ client, 0, 0, 0 }), -22);
     expect_result("listener FIONBIO", sys(.ioctl, .{ listener, fionbio, &one }), 0);
     expect_result("accept drained", sys(.accept4, .{ listener, 0, 0, 0 }), -11);
     var refused_address = sockaddr(1);
@@ -415,6 +431,7 @@ fn process() void {
     check("blocked signal waits", signal_seen == 0, "{d}", .{signal_seen});
     expect_result("unblock SIGUSR1", sys(.rt_sigprocmask, .{ 1, &block, 0, 8 }), 0);
     check("signal delivered on unblock", signal_seen == 10, "{d}", .{signal_seen});
+    alarm(handler);
     tcb[0] = @intFromPtr(&tcb);
     expect_result("arch_prctl ARCH_SET_FS", sys(.arch_prctl, .{ 0x1002, &tcb }), 0);
     const self = asm volatile ("movq %%fs:0, %[out]"
@@ -434,4 +451,36 @@ fn process() void {
     // An unserved call: ENOSYS, and one log record (the test reads it from the console).
     expect_result("epoll_create1 unserved", sys(.epoll_create1, .{0}), -38);
     expect_result("epoll_create1 unserved again", sys(.epoll_create1, .{0}), -38);
+}
+
+/// setitimer(ITIMER_REAL): SIGALRM cuts a long sleep short (EINTR) and runs the handler; the
+/// CPU-time clock leaves sleeps out.
+fn alarm(handler: u64) void {
+    const action: KAction = .{ .handler = handler, .flags = 0, .restorer = 0, .mask = 0 };
+    expect_result("SIGALRM handler", sys(.rt_sigaction, .{ 14, &action, 0, 8 }), 0);
+    const timer = [4]i64{ 0, 0, 0, 100_000 }; // interval 0, value 100 ms
+    expect_result("setitimer", sys(.setitimer, .{ 0, &timer, 0 }), 0);
+    var before: std.os.linux.timespec = undefined;
+    var after: std.os.linux.timespec = undefined;
+    var cpu_before: std.os.linux.timespec = undefined;
+    var cpu_after: std.os.linux.timespec = undefined;
+    _ = sys(.clock_gettime, .{ 1, &before });
+    _ = sys(.clock_gettime, .{ 2, &cpu_before });
+    const long: std.os.linux.timespec = .{ .sec = 5, .nsec = 0 };
+    var left: std.os.linux.timespec = undefined;
+    expect_result("sleep interrupted by SIGALRM", sys(.nanosleep, .{ &long, &left }), -4);
+    _ = sys(.clock_gettime, .{ 1, &after });
+    _ = sys(.clock_gettime, .{ 2, &cpu_after });
+    const slept = (after.sec - before.sec) * std.time.ns_per_s + (after.nsec - before.nsec);
+    check("woken at the alarm", slept >= 100_000_000 and slept < 2_000_000_000, "{d} ns", .{slept});
+    check("SIGALRM handled", signal_seen == 14, "{d}", .{signal_seen});
+    check("time left reported", left.sec >= 3, "{d} s", .{left.sec});
+    const cpu = (cpu_after.sec - cpu_before.sec) * std.time.ns_per_s +
+        (cpu_after.nsec - cpu_before.nsec);
+    // Less than half the sleep: the host may deschedule the VM meanwhile (counted as CPU).
+    check("CPU time leaves the sleep out", cpu < @divTrunc(slept, 2), "{d} ns", .{cpu});
+    var current = [4]i64{ 1, 1, 1, 1 };
+    expect_result("getitimer", sys(.getitimer, .{ 0, &current }), 0);
+    check("timer off after firing", current[2] == 0 and current[3] == 0, "{any}", .{current});
+    signal_seen = 0;
 }
