@@ -47,6 +47,12 @@ pub const start_env_max: u32 = 256;
 /// The stack of the workload's first task (the kernel's main_task_stack_bytes), reported as
 /// RLIMIT_STACK.
 pub const main_stack_bytes: u64 = 1 << 20;
+/// Addresses one getaddrinfo answer holds (net.resolve is asked for at most this many), and
+/// its entries: one per address and socket type (TCP and UDP when the hints name none).
+pub const resolve_addresses_max: u32 = 8;
+pub const resolve_entries_max: u32 = resolve_addresses_max * 2;
+/// getaddrinfo answers held at once (until freeaddrinfo): the layer's static pool.
+pub const resolve_lists_max: u32 = 16;
 /// Largest single io.write / log.write (the ABI's write_bytes_max).
 pub const write_chunk_bytes_max: u64 = 65536;
 /// The pid, tid, uid and gid every id call reports (one process, one thread).
