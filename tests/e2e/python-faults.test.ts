@@ -14,12 +14,14 @@
 //   raises OSError ENOSYS twice, and `ukernel logs` holds exactly one record naming the call.
 // sys.exit(n) and an uncaught exception's status and traceback are in python-ukernel.test.ts.
 //
-// Runs on the first accelerator the host has (KVM here; TCG otherwise). Skipped, saying so,
-// until the adapter's build (adapters/python/build.sh, link.sh) is in the checkout.
+// Runs under QEMU on the first accelerator the host has (KVM here; TCG otherwise), and again
+// under Firecracker when `firecracker` is on PATH and /dev/kvm is usable (skipped, saying so,
+// otherwise). Skipped, saying so, until the adapter's build (adapters/python/build.sh, link.sh)
+// is in the checkout.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accels, buildProjectCopy, requireBuilt, root, tempDir, ukernel, ukernelOk } from './helpers.js';
+import { accels, buildProjectCopy, kvmUsable, onPath, requireBuilt, root, tempDir, ukernel, ukernelOk } from './helpers.js';
 
 const BUILD_MS = 3_600_000;
 const RUN_MS = 180_000;
@@ -28,13 +30,19 @@ const RUN_MS = 180_000;
 const SMALL_MEMORY_MIB = '48';
 
 const chain = existsSync(join(root, 'adapters/python/build.sh')) && existsSync(join(root, 'adapters/python/link.sh'));
-const accel = accels[0]!;
+const firecracker = onPath('firecracker') && kvmUsable();
+/** Each VMM's `ukernel run` arguments, and why it is skipped (null: it runs). */
+const vmms: Array<[string, string[], string | null]> = [
+  [`qemu/${accels[0]!}`, ['--accel', accels[0]!], null],
+  ['firecracker', ['--vmm', 'firecracker'], firecracker ? null : 'firecracker not on PATH or /dev/kvm not usable'],
+];
 
-describe.skipIf(!chain)(`faults in a Python workload (${accel})`, () => {
+describe.skipIf(!chain).each(vmms)('faults in a Python workload (%s)', (_name, vmmArgs, skipWhy) => {
   let work: ReturnType<typeof tempDir>;
   let project: string;
 
   beforeAll(async () => {
+    if (skipWhy !== null) return;
     requireBuilt();
     work = tempDir();
     project = (await buildProjectCopy('python-faults', work.path, BUILD_MS)).project;
@@ -43,11 +51,12 @@ describe.skipIf(!chain)(`faults in a Python workload (${accel})`, () => {
   afterAll(() => work?.remove());
 
   const runMode = (mode: string, extra: string[] = []) =>
-    ukernel(['run', '--accel', accel, ...extra, '--', mode], project, RUN_MS);
+    ukernel(['run', ...vmmArgs, ...extra, '--', mode], project, RUN_MS);
 
   it(
     `MemoryError at --memory ${SMALL_MEMORY_MIB}: caught, the program goes on and exits 0`,
-    async () => {
+    async (context) => {
+      if (skipWhy !== null) return context.skip(skipWhy);
       const result = await runMode('memory', ['--memory', SMALL_MEMORY_MIB]);
       const output = result.stdout + result.stderr;
       expect(result.stdout).toMatch(/^memory: 1 MiB blocks: MemoryError caught$/m);
@@ -60,7 +69,8 @@ describe.skipIf(!chain)(`faults in a Python workload (${accel})`, () => {
 
   it(
     `MemoryError at --memory ${SMALL_MEMORY_MIB}, not caught: a traceback naming src/main.py and exit 1, not a kernel fault`,
-    async () => {
+    async (context) => {
+      if (skipWhy !== null) return context.skip(skipWhy);
       const result = await runMode('memory-uncaught', ['--memory', SMALL_MEMORY_MIB]);
       const output = result.stdout + result.stderr;
       expect(output).toMatch(/File "\/src\/main\.py", line \d+, in allocate_until_exhausted/);
@@ -73,7 +83,8 @@ describe.skipIf(!chain)(`faults in a Python workload (${accel})`, () => {
 
   it(
     'RecursionError from Python and from C recursion (json, repr, pickle, ==, __repr__), caught: exit 0',
-    async () => {
+    async (context) => {
+      if (skipWhy !== null) return context.skip(skipWhy);
       const result = await runMode('recursion');
       const output = result.stdout + result.stderr;
       const caught = result.stdout.split('\n').filter((line) => / RecursionError caught /.test(line));
@@ -94,7 +105,8 @@ describe.skipIf(!chain)(`faults in a Python workload (${accel})`, () => {
 
   it(
     'RecursionError not caught, from Python and from json.dumps: a traceback and exit 1',
-    async () => {
+    async (context) => {
+      if (skipWhy !== null) return context.skip(skipWhy);
       const python = await runMode('recursion-uncaught');
       const pythonOutput = python.stdout + python.stderr;
       expect(pythonOutput).toMatch(/File "\/src\/main\.py", line \d+, in recurse/);
@@ -111,7 +123,8 @@ describe.skipIf(!chain)(`faults in a Python workload (${accel})`, () => {
 
   it(
     'a call the POSIX layer does not serve (getpriority): OSError ENOSYS each time, one log record naming it',
-    async () => {
+    async (context) => {
+      if (skipWhy !== null) return context.skip(skipWhy);
       const result = await runMode('unserved');
       const output = result.stdout + result.stderr;
       expect(result.stdout).toMatch(/^unserved: getpriority 1: OSError ENOSYS$/m);

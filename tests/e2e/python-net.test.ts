@@ -14,15 +14,16 @@
 // Every mode ends with asyncio.run() returning and exit status 0.
 //
 // Runs on the first accelerator the host has (KVM here; TCG otherwise): the networking is the
-// same code under both, and a CPython guest under TCG costs minutes. Skipped, saying so, until
-// the adapter's build (adapters/python/build.sh, link.sh) is in the checkout.
+// same code under both, and a CPython guest under TCG costs minutes; the loopback mode runs
+// under Firecracker too when `firecracker` is on PATH (skipped, saying so, otherwise). Skipped,
+// saying so, until the adapter's build (adapters/python/build.sh, link.sh) is in the checkout.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDnsServer } from '../net/dns-server.js';
-import { accels, buildProjectCopy, cliPath, requireBuilt, root, tempDir, ukernel } from './helpers.js';
+import { accels, buildProjectCopy, cliPath, kvmUsable, onPath, requireBuilt, root, tempDir, ukernel } from './helpers.js';
 
 /** The first build of a Python project may build the CPython runtime (minutes; cached after). */
 const BUILD_MS = 3_600_000;
@@ -106,6 +107,30 @@ function checks(stdout: string): { failed: string[]; passed: string[] } {
   };
 }
 
+/** `ukernel run -- loopback` (no network device: sockets over the kernel's loopback). */
+async function loopback(project: string, vmmArgs: string[]): Promise<void> {
+  const result = await ukernel(['run', ...vmmArgs, '--', 'loopback'], project, RUN_MS);
+  const output = result.stdout + result.stderr;
+  expect(checks(result.stdout).failed, output).toEqual([]);
+  expect(checks(result.stdout).passed).toEqual([
+    'listen-ip',
+    'echo-ip',
+    'echo-localhost',
+    'listen-localhost',
+    'listen-any',
+    'getaddrinfo',
+    'getnameinfo',
+    'no-dns-server',
+    'concurrent',
+    'large',
+    'refused',
+    'no-thread',
+  ]);
+  expect(output).not.toContain("can't start new thread");
+  expect(result.stdout).toMatch(/^python-net loopback: ok$/m);
+  expect(result.code, output).toBe(0);
+}
+
 describe.skipIf(!chain)(`asyncio streams over net.* in the Python adapter (${accel})`, () => {
   let work: ReturnType<typeof tempDir>;
   let project: string;
@@ -120,28 +145,7 @@ describe.skipIf(!chain)(`asyncio streams over net.* in the Python adapter (${acc
 
   it(
     'loopback: start_server and open_connection by IP, by "localhost" and on every address; name lookups without a thread',
-    async () => {
-      const result = await ukernel(['run', '--accel', accel, '--', 'loopback'], project, RUN_MS);
-      const output = result.stdout + result.stderr;
-      expect(checks(result.stdout).failed, output).toEqual([]);
-      expect(checks(result.stdout).passed).toEqual([
-        'listen-ip',
-        'echo-ip',
-        'echo-localhost',
-        'listen-localhost',
-        'listen-any',
-        'getaddrinfo',
-        'getnameinfo',
-        'no-dns-server',
-        'concurrent',
-        'large',
-        'refused',
-        'no-thread',
-      ]);
-      expect(output).not.toContain("can't start new thread");
-      expect(result.stdout).toMatch(/^python-net loopback: ok$/m);
-      expect(result.code, output).toBe(0);
-    },
+    () => loopback(project, ['--accel', accel]),
     RUN_MS,
   );
 
@@ -244,5 +248,24 @@ describe.skipIf(!chain)(`asyncio streams over net.* in the Python adapter (${acc
       }
     },
     RUN_MS,
+  );
+});
+
+// Under Firecracker (KVM, tap networking only: `--net user` is QEMU's), the loopback mode.
+describe.skipIf(!chain)('asyncio streams over net.* in the Python adapter (firecracker)', () => {
+  it(
+    'loopback: the same checks as under QEMU',
+    async (context) => {
+      if (!onPath('firecracker') || !kvmUsable()) return context.skip('firecracker not on PATH or /dev/kvm not usable');
+      requireBuilt();
+      const work = tempDir();
+      try {
+        const { project } = await buildProjectCopy('python-net', work.path, BUILD_MS);
+        await loopback(project, ['--vmm', 'firecracker']);
+      } finally {
+        work.remove();
+      }
+    },
+    BUILD_MS,
   );
 });
