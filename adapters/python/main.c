@@ -17,6 +17,8 @@
  * CPython draws with getrandom(2), served by the POSIX layer with random.fill. stdout is line
  * buffered (one console write per line), stderr too (CPython's default).
  *
+ * A trace span, "python-init", covers main up to the entry script's first line.
+ *
  * Exit status: what Py_RunMain returns: 0, sys.exit(n)'s n, 1 after an uncaught exception
  * (its traceback on stderr, the console), 2 when the entry script is missing or unreadable
  * (said in one line on stderr), 120 when finalization fails (CPython's own choice).
@@ -31,7 +33,26 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ukernel_abi.h"
+
 PyMODINIT_FUNC PyInit__ukernel(void);
+/* The POSIX layer's copy of the kernel's call table (adapters/posix/include/ukposix.h). */
+const uk_table *uk_posix_table(void);
+
+/* The span that shows CPython's start-up in `ukernel trace` and `perf`: from main to the first
+ * line of the entry script (configuration, Py_InitializeFromConfig, the start-up code). */
+#define INIT_SPAN_NAME "python-init"
+
+static int64_t init_span_begin(void) {
+    const uk_table *table = uk_posix_table();
+    if (table == NULL) return 0;
+    return table->trace_span_begin((const uint8_t *)INIT_SPAN_NAME, sizeof(INIT_SPAN_NAME) - 1);
+}
+
+static void init_span_end(int64_t span) {
+    const uk_table *table = uk_posix_table();
+    if (table != NULL && span > 0) table->trace_span_end((uint64_t)span);
+}
 
 /* Where the image's root is: "" in the guest (the POSIX layer serves "/" as the rootfs root).
  * Only the host test (tests/host-test.sh) sets it, to a directory laid out like an image. */
@@ -198,6 +219,7 @@ static PyStatus configure(PyConfig *config, int argc, char **argv, const char *e
 }
 
 int main(int argc, char **argv) {
+    int64_t init_span = init_span_begin();
     char entry[PATH_BYTES_MAX];
     if (entry_path(entry, sizeof(entry)) != 0) return STATUS_USAGE;
     struct stat status_entry;
@@ -227,5 +249,6 @@ int main(int argc, char **argv) {
     if (PyRun_SimpleString(startup_code) != 0) {
         fail_line("the adapter's start-up code failed (traceback above)", "");
     }
+    init_span_end(init_span);
     return Py_RunMain();
 }

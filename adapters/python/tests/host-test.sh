@@ -104,6 +104,10 @@ ends=$(grep -E "^uk-host: span_end span=($first|$((first + 1)))$" "$work/stderr"
 [ "$ends" = "uk-host: span_end span=$first uk-host: span_end span=$((first + 1)) " ] \
     || fail "interleaved spans ended as: $ends"
 has stderr 'uk-host: channel_released'
+# main.c's span over CPython's start-up, the first span of the run, ended before the script's.
+has stderr 'uk-host: span_begin span=1 parent=0 name=python-init'
+[ "$(grep -m2 -E '^uk-host: span_(begin|end)' "$work/stderr" | tail -1)" = 'uk-host: span_end span=1' ] \
+    || fail "python-init is not ended before the entry script's first span"
 # 17 nested spans: 16 kernel spans, the 17th an event (its duration) and one warn record.
 [ "$(grep -c 'name=py-deep$' "$work/stderr")" = 17 ] || fail "py-deep: not 16 spans + 1 event"
 grep -qE '^uk-host: event value=[0-9]+ name=py-deep$' "$work/stderr" || fail "no py-deep event"
@@ -145,7 +149,7 @@ has stderr "KeyError: 'boom'"
 echo 'src/absent.py' > "$image/etc/ukernel/python-entry"
 run 2
 has stderr "python adapter: the entry script $image/src/absent.py (named by"
-[ "$(wc -l < "$work/stderr")" = 1 ] || fail "the missing-entry error is not one line"
+[ "$(grep -vc '^uk-host: ' "$work/stderr")" = 1 ] || fail "the missing-entry error is not one line"
 echo 'src/main.py' > "$image/etc/ukernel/python-entry"
 
 # 5. No ABI table: import works, calls raise ukernel.Unavailable.
