@@ -145,6 +145,7 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
 
         const trace = JSON.parse((await ukernelOk(['trace', '--json'], project)).stdout);
         const spans = Object.fromEntries(trace.spans.map((s: { name: string }) => [s.name, s]));
+        expect(spans['python-init']).toMatchObject({ count: 1, unclosed: 0 }); // main.c: CPython's start-up
         expect(spans['py-outer']).toMatchObject({ count: 1, unclosed: 0 });
         expect(spans['py-decorated-sync']).toMatchObject({ count: 1, unclosed: 0 });
         expect(spans['py-decorated-async']).toMatchObject({ count: 1, unclosed: 0 });
