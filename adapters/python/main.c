@@ -10,7 +10,7 @@
  * src/ (the project), lib/site-packages/ (optional), etc/ukernel/python-entry (the entry
  * script's rootfs path, e.g. "src/main.py").
  *
- * Configuration (PyConfig, isolated): home "/"; sys.path = [/lib/python313.zip, the entry's
+ * Configuration (PyConfig, isolated, UTF-8 mode): home "/"; sys.path = [/lib/python313.zip, the entry's
  * directory when it is not /src, /src, /lib/site-packages if present]; no user site, no site
  * import (the builtins exit/quit are added instead), no bytecode writing, the environment's
  * PYTHON* variables ignored except PYTHONHASHSEED; otherwise the hash seed is random, which
@@ -186,16 +186,15 @@ static PyStatus arguments(PyConfig *config, int argc, char **argv, const char *e
     if (PyStatus_Exception(status)) return status;
     status = PyConfig_SetBytesString(config, &config->run_filename, entry);
     if (PyStatus_Exception(status)) return status;
-    char *script_argv[] = {(char *)entry};
-    status = PyConfig_SetBytesArgv(config, 1, script_argv);
-    if (PyStatus_Exception(status)) return status;
-    for (int index = 1; index < argc; index++) {
-        wchar_t *wide = Py_DecodeLocale(argv[index], NULL);
-        if (wide == NULL) return PyStatus_NoMemory();
-        status = PyWideStringList_Append(&config->argv, wide);
-        PyMem_RawFree(wide);
-        if (PyStatus_Exception(status)) return status;
-    }
+    /* One call for the whole list: it decodes every argument as CPython decodes its own
+     * command line (UTF-8 under musl's C locale). At most workload_args_max (256) arguments. */
+    int count = argc > 1 ? argc : 1;
+    char **script_argv = PyMem_RawCalloc((size_t)count, sizeof(char *));
+    if (script_argv == NULL) return PyStatus_NoMemory();
+    script_argv[0] = (char *)entry;
+    for (int index = 1; index < argc; index++) script_argv[index] = argv[index];
+    status = PyConfig_SetBytesArgv(config, count, script_argv);
+    PyMem_RawFree(script_argv);
     return status;
 }
 
@@ -230,12 +229,20 @@ int main(int argc, char **argv) {
                 entry);
         return STATUS_USAGE;
     }
+    /* UTF-8 mode (PEP 540): arguments, file names, the environment and open()'s default
+     * encoding are UTF-8. An isolated pre-configuration turns it off, and musl's C locale would
+     * then decode non-ASCII arguments as undecodable bytes. */
+    PyPreConfig preconfig;
+    PyPreConfig_InitIsolatedConfig(&preconfig);
+    preconfig.utf8_mode = 1;
+    PyStatus status = Py_PreInitialize(&preconfig);
+    if (PyStatus_Exception(status)) Py_ExitStatusException(status);
     if (PyImport_AppendInittab("_ukernel", PyInit__ukernel) != 0) {
         fail_line("cannot register the _ukernel module", "");
         return 1;
     }
     PyConfig config;
-    PyStatus status = configure(&config, argc, argv, entry);
+    status = configure(&config, argc, argv, entry);
     if (!PyStatus_Exception(status) && hash_seed(&config) != 0) {
         PyConfig_Clear(&config);
         return STATUS_USAGE;

@@ -122,16 +122,16 @@ cat > "$image/src/main.py" <<'PY'
 import os, sys
 print("argv", sys.argv[1:], "argv0", sys.argv[0].endswith("/src/main.py"))
 print("path", [p.rsplit("/", 2)[-2:] for p in sys.path])
-print("exe", sys.executable.endswith("/bin/python"), "isolated", sys.flags.isolated,
+print("exe", sys.executable.endswith("/bin/python"), "utf8", sys.flags.utf8_mode, "isolated", sys.flags.isolated,
       "no_site", sys.flags.no_site, "no_bytecode", sys.dont_write_bytecode,
       "no_user_site", sys.flags.no_user_site)
 print("hash", hash("ukernel"))
 exit(int(sys.argv[1]))
 PY
-run 7 7 'two words'
-has stdout "argv ['7', 'two words'] argv0 True"
+run 7 7 'two words' 'héllo ☃'
+has stdout "argv ['7', 'two words', 'héllo ☃'] argv0 True"
 has stdout "path [['lib', 'python313.zip'], ['root', 'src']"
-has stdout 'exe True isolated 1 no_site 1 no_bytecode True no_user_site 1'
+has stdout 'exe True utf8 1 isolated 1 no_site 1 no_bytecode True no_user_site 1'
 PYTHONHASHSEED=0 run 0 0
 seeded=$(sed -n 's/^hash //p' "$work/stdout")
 want=$(PYTHONHASHSEED=0 "$python" -c 'print(hash("ukernel"))')
