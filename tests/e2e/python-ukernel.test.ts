@@ -18,7 +18,7 @@
 //    are in the tree the block is skipped and says which are missing. The first run builds the
 //    CPython runtime (minutes; cached afterwards under ~/.cache/ukernel/adapters).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromeTraceProblems } from '../../cli/src/observe/trace.js';
@@ -184,4 +184,23 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
       RUN_MS,
     );
   });
+
+  it(
+    'the str hash seed is random per run, and PYTHONHASHSEED in env/ukernel.env fixes it',
+    async () => {
+      const hash = async () => {
+        const result = await ukernelOk(['run', '--accel', accels[0] ?? 'tcg', '--', 'hash'], project, RUN_MS);
+        return /^hash: (-?\d+)$/m.exec(result.stdout)?.[1];
+      };
+      const random = [await hash(), await hash()];
+      expect(random[0]).toBeDefined();
+      expect(random[0]).not.toBe(random[1]); // Seeds from random.fill (getrandom in the POSIX layer).
+      appendFileSync(join(project, 'env/ukernel.env'), 'PYTHONHASHSEED=0\n');
+      await ukernelOk(['build'], project, BUILD_MS);
+      const fixed = [await hash(), await hash()];
+      expect(fixed[0]).toBeDefined();
+      expect(fixed[0]).toBe(fixed[1]);
+    },
+    2 * RUN_MS,
+  );
 });

@@ -127,7 +127,11 @@ def fail_here() -> None:
 
 
 if __name__ == "__main__":
-    # `-- exit N`: sys.exit(N); `-- raise`: an uncaught exception (traceback, status 1).
+    # `-- exit N`: sys.exit(N); `-- raise`: an uncaught exception (traceback, status 1);
+    # `-- hash`: the str hash (fixed by PYTHONHASHSEED in etc/ukernel.env, else random).
+    if sys.argv[1:2] == ["hash"]:
+        print(f"hash: {hash('ukernel')}")
+        sys.exit(0)
     if sys.argv[1:2] == ["exit"]:
         sys.exit(int(sys.argv[2]))
     if sys.argv[1:2] == ["raise"]:
