@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: kernel host unit tests (zig build test), the kernel tidy gate (zig build
-# tidy), CLI unit tests and end-to-end tests that boot the real kernel under QEMU with KVM (when
-# usable) and TCG (vitest), and the TypeScript tidy checks (tsc --noEmit, Biome).
+# The whole test suite: kernel host unit tests (zig build test), the POSIX layer's host unit tests
+# (adapters/posix), the kernel tidy gate (zig build tidy), CLI unit tests and end-to-end tests
+# that boot the real kernel under QEMU with KVM (when usable) and TCG (vitest), and the
+# TypeScript tidy checks (tsc --noEmit, Biome).
 # Ends with one line: "N passed, N failed[, N skipped]".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +17,11 @@ trap 'rm -rf "$results"' EXIT
 echo "== kernel unit tests (zig build test)"
 "$root/scripts/build-kernel.sh" test --summary all 2>&1 | tee "$results/zig.txt"
 zig_status=${PIPESTATUS[0]}
+
+# The POSIX layer of C adapters (adapters/posix): its host unit tests and zig fmt --check.
+echo "== POSIX layer unit tests (adapters/posix/build.sh test tidy)"
+"$root/adapters/posix/build.sh" test tidy --summary all 2>&1 | tee "$results/posix.txt"
+posix_status=${PIPESTATUS[0]}
 
 # The kernel tidy gate: zig fmt --check over all Zig (kernel, sdk, tests/workloads, bench,
 # examples), and kernel/tools/tidy.zig (format, line and function length, unused imports, dead
@@ -38,9 +44,9 @@ echo "== TypeScript tidy: biome ci (format and lint; fix with: npx biome check -
 npx biome ci --error-on-warnings --reporter=summary .
 echo $? >"$results/gate-biome.status"
 
-node - "$results" "$zig_status" "$vitest_status" "$tidy_status" <<'JS'
+node - "$results" "$zig_status" "$vitest_status" "$tidy_status" "$posix_status" <<'JS'
 const fs = require('node:fs');
-const [dir, zigStatus, vitestStatus, tidyStatus] = process.argv.slice(2);
+const [dir, zigStatus, vitestStatus, tidyStatus, posixStatus] = process.argv.slice(2);
 let passed = 0, failed = 0, skipped = 0;
 const zig = fs.readFileSync(`${dir}/zig.txt`, 'utf8');
 const m = zig.match(/(\d+)\/(\d+) tests passed/);
@@ -50,6 +56,10 @@ const tidy = fs.readFileSync(`${dir}/tidy.txt`, 'utf8');
 const t = tidy.match(/(\d+)\/(\d+) tests passed/);
 if (t) { passed += +t[1]; failed += +t[2] - +t[1]; }
 if (tidyStatus !== '0' && (!t || t[1] === t[2])) failed += 1; // zig fmt --check (or the build)
+const posix = fs.readFileSync(`${dir}/posix.txt`, 'utf8');
+const p = posix.match(/(\d+)\/(\d+) tests passed/);
+if (p) { passed += +p[1]; failed += +p[2] - +p[1]; }
+if (posixStatus !== '0' && (!p || p[1] === p[2])) failed += 1; // zig fmt --check (or the build)
 try {
   const v = JSON.parse(fs.readFileSync(`${dir}/vitest.json`, 'utf8'));
   passed += v.numPassedTests; failed += v.numFailedTests; skipped += v.numPendingTests + (v.numTodoTests ?? 0);
@@ -60,5 +70,5 @@ for (const file of fs.readdirSync(dir).filter((f) => /^gate-.*\.status$/.test(f)
   else failed += 1;
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(failed > 0 || zigStatus !== '0' || vitestStatus !== '0' || tidyStatus !== '0' ? 1 : 0);
+process.exit(failed > 0 || zigStatus !== '0' || vitestStatus !== '0' || tidyStatus !== '0' || posixStatus !== '0' ? 1 : 0);
 JS

@@ -165,6 +165,14 @@ comptime {
     assert(rootfs_index_bytes_max < image_bytes_max);
 }
 
+/// A rootfs file is hashed in blocks of this size (UKFS 2, docs/image-format.md): io.read loads
+/// and verifies one block on its first touch. Whole pages, so each block is its own allocation.
+pub const rootfs_block_bytes: u64 = contracts.image.rootfs_block_bytes;
+comptime {
+    assert(rootfs_block_bytes % 4096 == 0);
+    assert(rootfs_block_bytes <= block_request_bytes_max); // One virtio-blk request per block.
+}
+
 /// Largest workload ELF the kernel loads.
 pub const workload_file_bytes_max: u64 = contracts.limits.workload_file_bytes_max;
 comptime {
@@ -221,10 +229,13 @@ comptime {
 
 /// Tasks, the workload's first task included.
 pub const tasks_max: u32 = 64;
-/// Stack of every task but the first (task.spawn's stack_bytes may not exceed it), and of the
-/// first task; each has a guard page below it.
+/// Stack of every task but the first (task.spawn's stack_bytes may not exceed it); each has a
+/// guard page below it.
 pub const task_stack_bytes: u64 = 64 * 1024;
-pub const main_task_stack_bytes: u64 = 1 << 20;
+/// The first task's stack: what the workload's PT_GNU_STACK asks for, this default when it asks
+/// nothing, at most the max (workload.zig, stack_request).
+pub const main_task_stack_bytes_default: u64 = contracts.limits.workload_stack_bytes_default;
+pub const main_task_stack_bytes_max: u64 = contracts.limits.workload_stack_bytes_max;
 /// Trace spans a task may have open at once.
 pub const task_spans_open_max: u32 = 16;
 /// Longest timeout or sleep honoured (longer ones are cut to it): one day.
@@ -262,7 +273,10 @@ pub const exit_status_deadlock: u8 = 103;
 comptime {
     assert(tasks_max >= 2); // The workload's task and at least one it spawns.
     assert(task_stack_bytes % 4096 == 0);
-    assert(main_task_stack_bytes % 4096 == 0);
+    assert(main_task_stack_bytes_default % 4096 == 0);
+    assert(main_task_stack_bytes_max % 4096 == 0);
+    assert(main_task_stack_bytes_default <= main_task_stack_bytes_max);
+    assert(main_task_stack_bytes_default >= task_stack_bytes);
     assert(idle_halt_margin_min_ns <= idle_halt_margin_initial_ns);
     assert(idle_halt_margin_initial_ns <= idle_halt_margin_max_ns);
     assert(idle_halt_margin_decay >= 2);
@@ -277,6 +291,8 @@ pub const channel_message_bytes_max: u32 = 64 * 1024;
 /// Bytes of all channels' storage together.
 pub const channel_storage_bytes_max: u64 = 64 << 20;
 pub const files_open_max: u32 = 32;
+/// Largest file io.open opens: bounds its block-hash list and its table of loaded blocks
+/// (4096 blocks: 128 KiB of hashes, 32 KiB of block addresses).
 pub const file_open_bytes_max: u64 = 64 << 20;
 pub const arenas_max: u32 = 64;
 pub const arena_bytes_max: u64 = 1 << 30;

@@ -32,6 +32,7 @@ const scheduler = @import("sched/scheduler.zig");
 const task_stacks = @import("sched/task_stacks.zig");
 const handles = @import("io/handles.zig");
 const files = @import("io/files.zig");
+const rootfs = @import("image/rootfs.zig");
 const channels = @import("ipc/channels.zig");
 const events = @import("observe/events.zig");
 const random = @import("random.zig");
@@ -131,7 +132,10 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     files.init(image);
     channels.init(&kernel_heap);
     random.init(clock.kvmclock_entry_ns orelse clock.entry_tsc);
-    task_stacks.init() catch |err| workload_failed("task stacks", err);
+    const load_start_tsc = cpu.rdtsc();
+    // Loaded before the stacks are made: the ELF says how large the first task's stack is.
+    const loaded = workload.load(image) catch |err| workload_failed("workload", err);
+    task_stacks.init(loaded.stack_bytes) catch |err| workload_failed("task stacks", err);
     scheduler.init(&clock_module.global, &flush_events);
     scheduler.workload_finished = &workload_finished;
     calls.init(&workload_heap);
@@ -139,8 +143,6 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
         const wanted = net_config.parse(cmdline) catch |err| workload_failed("network", err);
         net_stack.start_with_nic(device, wanted);
     }
-    const load_start_tsc = cpu.rdtsc();
-    const entry = workload.load(image) catch |err| workload_failed("workload", err);
     const context = workload.start_context(image, cmdline) catch |err|
         workload_failed("arguments", err);
     steps.load_tsc = cpu.rdtsc();
@@ -149,7 +151,7 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
         .entry = @intFromPtr(&after_fault),
         .stack_top = @intFromPtr(&after_fault_stack) + after_fault_stack.len,
     };
-    scheduler.start_first(entry, @intFromPtr(context));
+    scheduler.start_first(loaded.entry, @intFromPtr(context));
 }
 
 /// The start record: `disk` = ready → image disk found, `image` = its header and index
@@ -229,6 +231,11 @@ fn hint_for(err: anyerror) []const u8 {
         error.AbiNoteMissing,
         => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
+        error.UnsupportedRootfsVersion => std.fmt.comptimePrint(
+            " (this kernel reads UKFS version {d}, with block hashes: repack the image with " ++
+                "this ukernel's `ukernel pack`)",
+            .{rootfs.version},
+        ),
         error.Timeout => " (the disk did not answer)",
         error.BadAddress,
         error.BadPrefix,

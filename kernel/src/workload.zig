@@ -155,7 +155,10 @@ fn announced_before(earlier: []const VirtioDevice, base: u64) bool {
 }
 
 /// Loads the entry ELF and checks it; returns the entry address.
-pub fn load(image: *disk_module.Disk) StartError!u64 {
+/// The loaded entry: where to start it, and the first task's stack size (stack_request).
+pub const Loaded = struct { entry: u64, stack_bytes: u64 };
+
+pub fn load(image: *disk_module.Disk) StartError!Loaded {
     const entry = image.index.lookup(image.header.entry) orelse return error.EntryMissing;
     const file = try image.read_file(entry, constants.workload_file_bytes_max);
     const layout = try elf.inspect(file);
@@ -171,8 +174,13 @@ pub fn load(image: *disk_module.Disk) StartError!u64 {
     const memory = pages.allocate(span_pages) orelse return error.OutOfMemory;
     const destination = memory[0..layout.span_bytes];
     const entry_address = try elf.load(file, layout, destination);
+    // The file's pages are not needed once its segments are in place (a CPython adapter is
+    // megabytes: keep them for the workload's heap).
+    const file_pages = std.math.divCeil(u64, @max(file.len, 1), pages.page_bytes) catch
+        unreachable;
+    pages.global.free(@intFromPtr(file.ptr), file_pages);
     backtrace.register_workload(@intFromPtr(memory), @intFromPtr(memory) + layout.span_bytes);
-    return entry_address;
+    return .{ .entry = entry_address, .stack_bytes = elf.stack_request(layout.stack_bytes) };
 }
 
 /// argv: the entry path, then the workload part of the command line; env: etc/ukernel.env.

@@ -19,6 +19,10 @@ export const ROOTFS_PATH_BYTES_MAX = 255;
 export const ROOTFS_INDEX_BYTES_MAX = 16777216;
 /** Largest workload ELF the kernel loads. */
 export const WORKLOAD_FILE_BYTES_MAX = 536870912;
+/** The workload's first-task stack when its ELF states no size (PT_GNU_STACK with p_memsz 0, or none); `ukernel build` asks for this size for native workloads. */
+export const WORKLOAD_STACK_BYTES_DEFAULT = 1048576;
+/** Largest first-task stack a workload may ask for with its PT_GNU_STACK p_memsz (larger requests get this much); the Python adapter asks for it: CPython's C recursion limit (Py_C_RECURSION_LIMIT, 10000) assumes an 8 MiB stack. */
+export const WORKLOAD_STACK_BYTES_MAX = 8388608;
 /** Most arguments handed to the workload, argv[0] included. */
 export const WORKLOAD_ARGS_MAX = 256;
 /** Most environment entries handed to the workload. */
@@ -40,10 +44,12 @@ export const IMAGE_SECTION_ALIGNMENT_BYTES = 4096;
 export const IMAGE_FLAG_READONLY = 1;
 /** First 8 bytes of the rootfs section. */
 export const IMAGE_ROOTFS_MAGIC = 'UKROOTFS';
-/** The rootfs header's version. */
-export const IMAGE_ROOTFS_VERSION = 1;
-/** Rootfs file data and the index block end on multiples of this. */
+/** The rootfs header's version (2: each file's data is followed by its block-hash list, and the entry's sha256 is the sha256 of that list). */
+export const IMAGE_ROOTFS_VERSION = 2;
+/** Rootfs file data, block-hash lists and the index block end on multiples of this. */
 export const IMAGE_ROOTFS_ALIGNMENT_BYTES = 512;
+/** A file is hashed in blocks of this many bytes (the last one shorter); the kernel loads and verifies each block on first read. */
+export const IMAGE_ROOTFS_BLOCK_BYTES = 16384;
 /** Section table kinds; sections appear in this order, each once. */
 export const IMAGE_SECTION_KIND = {
   kernel: 1,

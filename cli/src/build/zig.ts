@@ -1,5 +1,6 @@
 // Compiling a native workload with the pinned Zig: the exact command line, in one place.
 import { spawn } from 'node:child_process';
+import { WORKLOAD_STACK_BYTES_DEFAULT } from '../abi/contracts.js';
 import { interruptible, withParentDeathSignal } from '../child.js';
 import { BUILD_TIMEOUT_MS, CHILD_STOP_GRACE_MS } from '../constants.js';
 import { UkernelError } from '../errors.js';
@@ -40,6 +41,10 @@ export function zigBuildArgs(opts: ZigBuildOptions): string[] {
     '-fPIE',
     '-static',
     '-fstrip',
+    // PT_GNU_STACK's size is the first task's stack (the kernel honours it up to
+    // WORKLOAD_STACK_BYTES_MAX); Zig would ask for 16 MiB.
+    '--stack',
+    String(WORKLOAD_STACK_BYTES_DEFAULT),
     // Modules: root = the SDK's start.zig (imports `ukernel` and `workload`), workload = the
     // project's entry (imports `ukernel`), ukernel = the SDK.
     '--dep',
@@ -60,7 +65,7 @@ export function zigBuildArgs(opts: ZigBuildOptions): string[] {
 }
 
 /** Part of the build inputs hash: changes whenever zigBuildArgs or the bundle layout does. */
-export const BUILD_RECIPE = 'native-v2:sdk-start-root:x86_64-freestanding-none:pie:static:strip:bundle-v1';
+export const BUILD_RECIPE = 'native-v3:sdk-start-root:x86_64-freestanding-none:pie:static:strip:stack-1m:bundle-v1';
 
 /**
  * Run the compiler in `cwd`, tied to our lifetime (parent-death signal, child.ts). Its output

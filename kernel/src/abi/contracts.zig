@@ -28,6 +28,15 @@ pub const limits = struct {
     /// Largest workload ELF the kernel loads.
     pub const workload_file_bytes_max: u64 = 536870912;
 
+    /// The workload's first-task stack when its ELF states no size (PT_GNU_STACK with p_memsz 0, or
+    /// none); `ukernel build` asks for this size for native workloads.
+    pub const workload_stack_bytes_default: u64 = 1048576;
+
+    /// Largest first-task stack a workload may ask for with its PT_GNU_STACK p_memsz (larger
+    /// requests get this much); the Python adapter asks for it: CPython's C recursion limit
+    /// (Py_C_RECURSION_LIMIT, 10000) assumes an 8 MiB stack.
+    pub const workload_stack_bytes_max: u64 = 8388608;
+
     /// Most arguments handed to the workload, argv[0] included.
     pub const workload_args_max: u32 = 256;
 
@@ -58,11 +67,16 @@ pub const image = struct {
     /// First 8 bytes of the rootfs section.
     pub const rootfs_magic = "UKROOTFS";
 
-    /// The rootfs header's version.
-    pub const rootfs_version: u32 = 1;
+    /// The rootfs header's version (2: each file's data is followed by its block-hash list, and the
+    /// entry's sha256 is the sha256 of that list).
+    pub const rootfs_version: u32 = 2;
 
-    /// Rootfs file data and the index block end on multiples of this.
+    /// Rootfs file data, block-hash lists and the index block end on multiples of this.
     pub const rootfs_alignment_bytes: u64 = 512;
+
+    /// A file is hashed in blocks of this many bytes (the last one shorter); the kernel loads and
+    /// verifies each block on first read.
+    pub const rootfs_block_bytes: u64 = 16384;
 
     /// Section table kinds; sections appear in this order, each once.
     pub const SectionKind = enum(u32) {

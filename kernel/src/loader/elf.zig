@@ -38,6 +38,8 @@ pub const Layout = struct {
     span_bytes: u64,
     entry_offset: u64,
     abi: ?AbiVersion,
+    /// The stack the program asks for: PT_GNU_STACK's p_memsz (0: no request).
+    stack_bytes: u64,
 };
 
 const program_headers_max = 64;
@@ -50,6 +52,7 @@ pub fn inspect(file: []const u8) Error!Layout {
     var entry_executable = false;
     var notes: Notes = .{};
     var thread_local = false;
+    var stack_bytes: u64 = 0;
     for (0..header.e_phnum) |index| {
         const segment = try program_header(file, header, index);
         switch (segment.p_type) {
@@ -63,6 +66,7 @@ pub fn inspect(file: []const u8) Error!Layout {
             },
             elf.PT_INTERP => return error.DynamicallyLinked,
             elf.PT_TLS => thread_local = true,
+            elf.PT_GNU_STACK => stack_bytes = segment.p_memsz,
             elf.PT_NOTE => {
                 if (segment.p_offset > file.len or
                     segment.p_filesz > file.len - segment.p_offset) return error.BadSegment;
@@ -79,6 +83,7 @@ pub fn inspect(file: []const u8) Error!Layout {
         .span_bytes = std.mem.alignForward(u64, span_end, page_bytes),
         .entry_offset = header.e_entry,
         .abi = notes.abi,
+        .stack_bytes = stack_bytes,
     };
 }
 
@@ -262,6 +267,21 @@ fn add_base(image: []u8, offset: u64, base: u64) Error!void {
     std.mem.writeInt(u64, image[offset..][0..8], value +% base, .little);
 }
 
+/// The first task's stack for a PT_GNU_STACK request: the default for none (0), whole pages,
+/// at least a spawned task's stack, at most the max (a larger request is not an error: Zig and
+/// LLD ask for 16 MiB by default).
+pub fn stack_request(asked_bytes: u64) u64 {
+    if (asked_bytes == 0) return constants.main_task_stack_bytes_default;
+    const bounded = std.math.clamp(
+        asked_bytes,
+        constants.task_stack_bytes,
+        constants.main_task_stack_bytes_max,
+    );
+    const result = std.mem.alignForward(u64, bounded, page_bytes);
+    assert(result <= constants.main_task_stack_bytes_max);
+    return result;
+}
+
 // ---- Tests: a small static PIE built by hand. ----------------------------------------------
 
 const testing = std.testing;
@@ -404,4 +424,13 @@ test "a TLS segment needs the note saying the workload sets its thread pointer" 
     @memcpy(file[64 + 3 * phdr_bytes ..][0..phdr_bytes], std.mem.asBytes(&note));
     const layout = try inspect(file);
     try testing.expectEqual(AbiVersion{ .major = 0, .minor = 1, .patch = 2 }, layout.abi.?);
+}
+
+test "the first task's stack: the default for no request, whole pages, within bounds" {
+    try testing.expectEqual(constants.main_task_stack_bytes_default, stack_request(0));
+    try testing.expectEqual(constants.task_stack_bytes, stack_request(1));
+    try testing.expectEqual(@as(u64, 8 << 20), stack_request(8 << 20));
+    try testing.expectEqual(@as(u64, (1 << 20) + 4096), stack_request((1 << 20) + 1));
+    try testing.expectEqual(constants.main_task_stack_bytes_max, stack_request(16 << 20));
+    try testing.expectEqual(constants.main_task_stack_bytes_max, stack_request(1 << 63));
 }

@@ -1,5 +1,5 @@
 //! Task stacks with guard pages. One region, taken from the page allocator at start: slot 0
-//! (the workload's first task) gets main_task_stack_bytes, every other slot task_stack_bytes,
+//! (the workload's first task) gets the size its ELF asked for, every other slot task_stack_bytes,
 //! and each slot has an unmapped guard page below its stack, so an overflow faults (and is
 //! reported as such) instead of corrupting the next stack.
 //!
@@ -24,21 +24,28 @@ pub const Slot = struct { guard: u64, bottom: u64, top: u64 };
 
 var region_base: u64 = 0;
 var slots_available: u32 = 0;
+/// Slot 0's stack, set by init.
+var main_stack_bytes: u64 = constants.main_task_stack_bytes_default;
 
 fn slot_stack_bytes(index: u32) u64 {
-    return if (index == 0) constants.main_task_stack_bytes else constants.task_stack_bytes;
+    return if (index == 0) main_stack_bytes else constants.task_stack_bytes;
 }
 
 fn slot_offset(index: u32) u64 {
     if (index == 0) return 0;
-    const first_bytes = pages.page_bytes + constants.main_task_stack_bytes;
+    const first_bytes = pages.page_bytes + main_stack_bytes;
     return first_bytes + (index - 1) * (pages.page_bytes + constants.task_stack_bytes);
 }
 
 pub const Error = error{ NoMemory, MappingRefused };
 
-/// Builds the region for as many slots as memory allows (at most tasks_max).
-pub fn init() Error!void {
+/// Builds the region for as many slots as memory allows (at most tasks_max), slot 0's stack
+/// `first_stack_bytes` (whole pages, within the main_task_stack_bytes_* bounds).
+pub fn init(first_stack_bytes: u64) Error!void {
+    assert(first_stack_bytes % pages.page_bytes == 0);
+    assert(first_stack_bytes <= constants.main_task_stack_bytes_max);
+    assert(first_stack_bytes >= constants.task_stack_bytes);
+    main_stack_bytes = first_stack_bytes;
     const region_bytes =
         std.mem.alignForward(u64, slot_offset(constants.tasks_max), large_page_bytes);
     const large_pages = region_bytes / large_page_bytes;

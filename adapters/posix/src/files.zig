@@ -1,0 +1,497 @@
+//! The root filesystem, read-only: open/openat, stat and friends, getdents64, access,
+//! readlink, getcwd/chdir, over io.stat, io.open, io.read_at and io.list (ABI 0.3.0). Paths are
+//! normalised against the working directory (path.zig). Kernel file handles are cached by path
+//! and shared by every fd on that file (io.read_at is positional; each fd keeps its own
+//! offset), and kept after the last close for the next open.
+
+const std = @import("std");
+const assert = std.debug.assert;
+const abi = @import("ukernel").abi;
+const constants = @import("constants.zig");
+const errno = @import("errno.zig");
+const fd = @import("fd.zig");
+const io = @import("io.zig");
+const linux = @import("linux.zig");
+const path = @import("path.zig");
+const uk = @import("uk.zig");
+
+const Error = errno.Error;
+const fail = errno.fail;
+
+const CachedFile = struct {
+    handle: u32 = fd.handle_none,
+    size: u64 = 0,
+    mode: u32 = 0,
+    references: u16 = 0,
+    last_use: u64 = 0,
+    path_length: u16 = 0,
+    path: path.Buffer = undefined,
+
+    fn name(file: *const CachedFile) []const u8 {
+        return file.path[0..file.path_length];
+    }
+};
+
+const Directory = struct {
+    used: bool = false,
+    path_length: u16 = 0,
+    path: path.Buffer = undefined,
+};
+
+var cache: [constants.files_cached_max]CachedFile =
+    [_]CachedFile{.{}} ** constants.files_cached_max;
+var directories: [constants.directories_max]Directory =
+    [_]Directory{.{}} ** constants.directories_max;
+var uses: u64 = 0;
+var cwd: path.Buffer = undefined;
+var cwd_length: u16 = 0;
+/// "/" + argv[0] (the kernel gives the entry's rootfs path), what /proc/self/exe reads.
+pub var executable: path.Buffer = undefined;
+pub var executable_length: u16 = 0;
+
+pub const Kind = enum { file, directory, null_device, random_device };
+
+pub const Found = struct { kind: Kind, size: u64, mode: u32 };
+
+/// A path argument resolved against `dirfd` (AT_FDCWD: the working directory) into `out`.
+pub fn resolve_at(dirfd: i32, pointer: u64, out: *path.Buffer) Error![]const u8 {
+    if (pointer == 0) return error.FAULT;
+    const input = uk.string(pointer, constants.path_bytes_max) orelse return error.NAMETOOLONG;
+    var base: []const u8 = cwd[0..cwd_length];
+    if (input.len > 0 and input[0] != '/' and dirfd != linux.at_fdcwd) {
+        const description = uk.fds.get(dirfd) catch return error.BADF;
+        const slot = switch (description.object) {
+            .directory => |directory| directory.slot,
+            else => return error.NOTDIR,
+        };
+        base = directories[slot].path[0..directories[slot].path_length];
+    }
+    return path.resolve(base, input, out) catch |err| switch (err) {
+        error.Empty => error.NOENT,
+        error.NameTooLong => error.NAMETOOLONG,
+    };
+}
+
+/// What a rootfs path names: a device this layer provides, or io.stat's answer.
+pub fn lookup(name: []const u8) Error!Found {
+    if (std.mem.eql(u8, name, "dev/null")) {
+        return .{ .kind = .null_device, .size = 0, .mode = 0o666 };
+    }
+    if (std.mem.eql(u8, name, "dev/urandom") or std.mem.eql(u8, name, "dev/random")) {
+        return .{ .kind = .random_device, .size = 0, .mode = 0o444 };
+    }
+    if (std.mem.eql(u8, name, "dev")) return .{ .kind = .directory, .size = 0, .mode = 0o555 };
+    for (&cache) |*file| {
+        if (file.handle != fd.handle_none and std.mem.eql(u8, file.name(), name)) {
+            return .{ .kind = .file, .size = file.size, .mode = file.mode };
+        }
+    }
+    var stat: abi.FileStat = undefined;
+    const result = uk.table.io_stat(name.ptr, name.len, &stat);
+    if (result < 0) return errno.of_result(result);
+    const kind: Kind = if (stat.kind == 2) .directory else .file;
+    const mode_default: u32 = if (kind == .directory) 0o555 else 0o444;
+    const mode = if (stat.mode & 0o7777 != 0) stat.mode & 0o7777 else mode_default;
+    return .{ .kind = kind, .size = stat.size, .mode = mode };
+}
+
+fn open_at(dirfd: i32, pointer: u64, flags: u32) i64 {
+    var buffer: path.Buffer = undefined;
+    const name = resolve_at(dirfd, pointer, &buffer) catch |e| return fail(e);
+    const writing = flags & linux.o_accmode != 0 or flags & (linux.o_trunc | linux.o_append) != 0;
+    const found = lookup(name) catch |e| {
+        if (e == error.NOENT and flags & linux.o_creat != 0) return fail(error.ROFS);
+        return fail(e);
+    };
+    if (flags & linux.o_creat != 0 and flags & linux.o_excl != 0) return fail(error.EXIST);
+    if (flags & linux.o_tmpfile == linux.o_tmpfile) return fail(error.ROFS);
+    const object: fd.Object = switch (found.kind) {
+        .null_device => .null_device,
+        .random_device => .random_device,
+        .directory => blk: {
+            if (writing) return fail(error.ISDIR);
+            break :blk .{ .directory = .{ .slot = directory_take(name) catch |e| return fail(e) } };
+        },
+        .file => blk: {
+            if (flags & linux.o_directory != 0) return fail(error.NOTDIR);
+            if (writing) return fail(error.ROFS);
+            break :blk .{ .file = .{ .file = file_take(name, found) catch |e| return fail(e) } };
+        },
+    };
+    const nonblocking = flags & linux.o_nonblock != 0;
+    const cloexec = flags & linux.o_cloexec != 0;
+    const new_fd = uk.fds.open(object, nonblocking, cloexec, 0) catch {
+        release(object);
+        return fail(error.MFILE);
+    };
+    return new_fd;
+}
+
+fn directory_take(name: []const u8) Error!u16 {
+    for (&directories, 0..) |*directory, index| {
+        if (directory.used) continue;
+        directory.* = .{ .used = true, .path_length = @intCast(name.len) };
+        @memcpy(directory.path[0..name.len], name);
+        return @intCast(index);
+    }
+    return error.MFILE;
+}
+
+/// A cache slot holding an open kernel handle for `name` (a file `lookup` found), with one
+/// more reference.
+fn file_take(name: []const u8, found: Found) Error!u16 {
+    uses += 1;
+    for (&cache, 0..) |*file, index| {
+        if (file.handle == fd.handle_none or !std.mem.eql(u8, file.name(), name)) continue;
+        file.references += 1;
+        file.last_use = uses;
+        return @intCast(index);
+    }
+    const slot = cache_slot() orelse return error.MFILE;
+    var result = uk.table.io_open(name.ptr, name.len, 0);
+    if (errno.is(result, .limit_reached) or errno.is(result, .no_memory)) {
+        evict_idle();
+        result = uk.table.io_open(name.ptr, name.len, 0);
+    }
+    if (result < 0) return errno.of_result(result);
+    const file = &cache[slot];
+    assert(file.handle == fd.handle_none);
+    file.* = .{
+        .handle = @intCast(result),
+        .size = found.size,
+        .mode = found.mode,
+        .references = 1,
+        .last_use = uses,
+        .path_length = @intCast(name.len),
+    };
+    @memcpy(file.path[0..name.len], name);
+    return slot;
+}
+
+/// A free cache slot, or the least recently used idle one (its handle closed); null when every
+/// slot is referenced by an open fd.
+fn cache_slot() ?u16 {
+    var oldest: ?u16 = null;
+    for (&cache, 0..) |*file, index| {
+        if (file.handle == fd.handle_none) return @intCast(index);
+        if (file.references > 0) continue;
+        if (oldest == null or file.last_use < cache[oldest.?].last_use) oldest = @intCast(index);
+    }
+    const slot = oldest orelse return null;
+    _ = uk.table.io_close(cache[slot].handle);
+    cache[slot] = .{};
+    return slot;
+}
+
+/// Closes every cached handle no fd uses (the kernel's file table or memory ran short).
+pub fn evict_idle() void {
+    for (&cache) |*file| {
+        if (file.handle == fd.handle_none or file.references > 0) continue;
+        _ = uk.table.io_close(file.handle);
+        file.* = .{};
+    }
+}
+
+/// Called when a file or directory description's last fd closes.
+pub fn release(object: fd.Object) void {
+    switch (object) {
+        .file => |file| {
+            assert(cache[file.file].references > 0);
+            cache[file.file].references -= 1;
+        },
+        .directory => |directory| {
+            assert(directories[directory.slot].used);
+            directories[directory.slot] = .{};
+        },
+        else => {},
+    }
+}
+
+/// A stable inode number for a rootfs path (FNV-1a; never 0).
+pub fn inode(name: []const u8) u64 {
+    return std.hash.Fnv1a_64.hash(name) | 1;
+}
+
+/// struct stat for what `lookup` found (times are 0: the image carries none).
+pub fn stat_fill(stat: *align(1) linux.Stat, found: Found, ino: u64) void {
+    const format: u32 = switch (found.kind) {
+        .file => linux.s_ifreg,
+        .directory => linux.s_ifdir,
+        .null_device, .random_device => linux.s_ifchr,
+    };
+    stat.* = std.mem.zeroes(linux.Stat);
+    stat.dev = 1;
+    stat.ino = ino;
+    stat.nlink = if (found.kind == .directory) 2 else 1;
+    stat.mode = format | found.mode;
+    stat.size = @intCast(found.size);
+    stat.blksize = @intCast(constants.page_bytes);
+    stat.blocks = @intCast(std.math.divCeil(u64, found.size, 512) catch unreachable);
+    assert(stat.mode & linux.s_ifmt == format);
+}
+
+/// A struct stat for a file or directory description (fstat).
+pub fn stat_object(object: fd.Object) Found {
+    return switch (object) {
+        .file => |file| .{
+            .kind = .file,
+            .size = cache[file.file].size,
+            .mode = cache[file.file].mode,
+        },
+        .directory => .{ .kind = .directory, .size = 0, .mode = 0o555 },
+        .null_device => .{ .kind = .null_device, .size = 0, .mode = 0o666 },
+        .random_device => .{ .kind = .random_device, .size = 0, .mode = 0o444 },
+        else => unreachable,
+    };
+}
+
+pub fn inode_object(object: fd.Object) u64 {
+    return switch (object) {
+        .file => |file| inode(cache[file.file].name()),
+        .directory => |directory| inode(directory_path(directory.slot)),
+        else => 2,
+    };
+}
+
+fn directory_path(slot: u16) []const u8 {
+    assert(directories[slot].used);
+    return directories[slot].path[0..directories[slot].path_length];
+}
+
+/// read(2) on a file: io.read_at at the description's offset, which then moves.
+pub fn read(description: *fd.Description, buffer: []u8) Error!u64 {
+    const file = &description.object.file;
+    const count = try read_at(file.file, buffer, file.offset);
+    file.offset += count;
+    return count;
+}
+
+/// pread64: positional, the offset stays.
+pub fn read_at(slot: u16, buffer: []u8, offset: u64) Error!u64 {
+    const cached = &cache[slot];
+    assert(cached.references > 0);
+    if (offset >= cached.size or buffer.len == 0) return 0;
+    // io.read_at takes at most write_bytes_max; a read(2) may return fewer bytes than asked.
+    const length = @min(buffer.len, abi.write_bytes_max);
+    return errno.check(uk.table.io_read_at(cached.handle, buffer.ptr, length, offset));
+}
+
+/// lseek on a file (SEEK_SET/CUR/END) or a directory (only back to 0: rewinddir).
+pub fn seek(description: *fd.Description, offset: i64, whence: u32) Error!u64 {
+    switch (description.object) {
+        .file => |*file| {
+            const size: i64 = @intCast(cache[file.file].size);
+            const base: i64 = switch (whence) {
+                linux.seek_set => 0,
+                linux.seek_cur => @intCast(file.offset),
+                linux.seek_end => size,
+                else => return error.INVAL,
+            };
+            const target = std.math.add(i64, base, offset) catch return error.INVAL;
+            if (target < 0) return error.INVAL;
+            file.offset = @intCast(target);
+            return file.offset;
+        },
+        .directory => |*directory| {
+            if (whence != linux.seek_set or offset != 0) return error.INVAL;
+            directory.* = .{ .slot = directory.slot };
+            return 0;
+        },
+        else => return error.SPIPE,
+    }
+}
+
+const dirent_header_bytes: usize = 19; // d_ino 8, d_off 8, d_reclen 2, d_type 1
+
+/// Writes one linux_dirent64 at `buffer[offset..]`; false when it does not fit.
+fn dirent_put(buffer: []u8, offset: *usize, ino: u64, next: u64, kind: u8, name: []const u8) bool {
+    const record = std.mem.alignForward(usize, dirent_header_bytes + name.len + 1, 8);
+    if (buffer.len - offset.* < record) return false;
+    const out = buffer[offset.*..][0..record];
+    @memset(out, 0);
+    std.mem.writeInt(u64, out[0..8], ino, .little);
+    std.mem.writeInt(u64, out[8..16], next, .little);
+    std.mem.writeInt(u16, out[16..18], @intCast(record), .little);
+    out[18] = kind;
+    @memcpy(out[dirent_header_bytes..][0..name.len], name);
+    offset.* += record;
+    return true;
+}
+
+/// getdents64: `.` and `..`, then io.list's entries from the description's cursor, as many as
+/// fit; 0 at the end. EINVAL when not even one entry fits.
+pub fn getdents(description: *fd.Description, buffer: []u8) Error!u64 {
+    const directory = switch (description.object) {
+        .directory => |*directory| directory,
+        else => return error.NOTDIR,
+    };
+    const dir_path = directory_path(directory.slot);
+    var written: usize = 0;
+    var rounds: usize = 0;
+    while (rounds <= buffer.len / 24 + 2) : (rounds += 1) {
+        if (directory.dots < 2) {
+            const name = if (directory.dots == 0) "." else "..";
+            const ino = inode(dir_path) +% directory.dots;
+            const next: u64 = directory.dots + 1;
+            if (!dirent_put(buffer, &written, ino, next, linux.dt_dir, name)) break;
+            directory.dots += 1;
+            continue;
+        }
+        if (directory.done) break;
+        var entry: abi.DirEntry = undefined;
+        const next = uk.table.io_list(dir_path.ptr, dir_path.len, directory.cursor, &entry);
+        if (next < 0) {
+            if (written > 0) break;
+            return errno.of_result(next);
+        }
+        if (next == 0) {
+            directory.done = true;
+            break;
+        }
+        const name = entry.name[0..@min(entry.name_bytes, entry.name.len)];
+        const kind = if (entry.kind == 2) linux.dt_dir else linux.dt_reg;
+        const ino = inode(name) +% inode(dir_path);
+        if (!dirent_put(buffer, &written, ino, @intCast(next + 2), kind, name)) break;
+        directory.cursor = @intCast(next);
+    }
+    if (written == 0 and !directory.done) return error.INVAL;
+    return written;
+}
+
+// ---- System calls -----------------------------------------------------------------------------
+
+pub fn sys_open(a: linux.Args) i64 {
+    return open_at(linux.at_fdcwd, a[0], @truncate(a[1]));
+}
+
+pub fn sys_openat(a: linux.Args) i64 {
+    return open_at(uk.int(a[0]), a[1], @truncate(a[2]));
+}
+
+pub fn sys_creat(a: linux.Args) i64 {
+    _ = a;
+    return fail(error.ROFS);
+}
+
+fn stat_path(dirfd: i32, pointer: u64, out: u64) i64 {
+    const stat = uk.object(linux.Stat, out) orelse return fail(error.FAULT);
+    var buffer: path.Buffer = undefined;
+    const name = resolve_at(dirfd, pointer, &buffer) catch |e| return fail(e);
+    const found = lookup(name) catch |e| return fail(e);
+    stat_fill(stat, found, inode(name));
+    return 0;
+}
+
+/// stat and lstat (the image has no symbolic links).
+pub fn sys_stat(a: linux.Args) i64 {
+    return stat_path(linux.at_fdcwd, a[0], a[1]);
+}
+
+/// newfstatat: a path against dirfd, or with AT_EMPTY_PATH and "" the fd itself.
+pub fn sys_newfstatat(a: linux.Args) i64 {
+    const flags: u32 = @truncate(a[3]);
+    const empty = a[1] != 0 and @as(*const u8, @ptrFromInt(a[1])).* == 0;
+    if (flags & linux.at_empty_path != 0 and empty) {
+        return io.fstat_fd(uk.int(a[0]), a[2]);
+    }
+    return stat_path(uk.int(a[0]), a[1], a[2]);
+}
+
+/// statx: the same facts as stat, in struct statx (STATX_BASIC_STATS).
+pub fn sys_statx(a: linux.Args) i64 {
+    const out = uk.object(linux.Statx, a[4]) orelse return fail(error.FAULT);
+    var stat: linux.Stat = undefined;
+    const result = sys_newfstatat(.{ a[0], a[1], @intFromPtr(&stat), a[2], 0, 0 });
+    if (result < 0) return result;
+    out.* = std.mem.zeroes(linux.Statx);
+    out.mask = 0x7ff; // STATX_BASIC_STATS
+    out.blksize = @intCast(stat.blksize);
+    out.nlink = @intCast(stat.nlink);
+    out.mode = @intCast(stat.mode);
+    out.ino = stat.ino;
+    out.size = @intCast(stat.size);
+    out.blocks = @intCast(stat.blocks);
+    out.dev_major = 0;
+    out.dev_minor = @intCast(stat.dev);
+    return 0;
+}
+
+fn access_at(dirfd: i32, pointer: u64, mode: u32) i64 {
+    var buffer: path.Buffer = undefined;
+    const name = resolve_at(dirfd, pointer, &buffer) catch |e| return fail(e);
+    const found = lookup(name) catch |e| return fail(e);
+    if (mode & 2 != 0 and found.kind != .null_device) return fail(error.ROFS); // W_OK
+    if (mode & 1 != 0 and found.kind != .directory and found.mode & 0o111 == 0) {
+        return fail(error.ACCES); // X_OK
+    }
+    return 0;
+}
+
+pub fn sys_access(a: linux.Args) i64 {
+    return access_at(linux.at_fdcwd, a[0], @truncate(a[1]));
+}
+
+/// faccessat and faccessat2 (the flags change nothing without users or links).
+pub fn sys_faccessat(a: linux.Args) i64 {
+    return access_at(uk.int(a[0]), a[1], @truncate(a[2]));
+}
+
+fn readlink_at(dirfd: i32, pointer: u64, out: u64, size: u64) i64 {
+    var buffer: path.Buffer = undefined;
+    const name = resolve_at(dirfd, pointer, &buffer) catch |e| return fail(e);
+    if (std.mem.eql(u8, name, "proc/self/exe") and executable_length > 0) {
+        const target = uk.bytes(out, size) orelse return fail(error.FAULT);
+        const count = @min(target.len, executable_length);
+        @memcpy(target[0..count], executable[0..count]);
+        return @intCast(count);
+    }
+    _ = lookup(name) catch |e| return fail(e);
+    return fail(error.INVAL); // Exists, and is not a symbolic link.
+}
+
+pub fn sys_readlink(a: linux.Args) i64 {
+    return readlink_at(linux.at_fdcwd, a[0], a[1], a[2]);
+}
+
+pub fn sys_readlinkat(a: linux.Args) i64 {
+    return readlink_at(uk.int(a[0]), a[1], a[2], a[3]);
+}
+
+/// getcwd: "/" + the working directory; returns the length with the NUL.
+pub fn sys_getcwd(a: linux.Args) i64 {
+    const out = uk.bytes(a[0], a[1]) orelse return fail(error.FAULT);
+    const length: usize = cwd_length + 1;
+    if (out.len < length + 1) return fail(error.RANGE);
+    out[0] = '/';
+    @memcpy(out[1..length], cwd[0..cwd_length]);
+    out[length] = 0;
+    return @intCast(length + 1);
+}
+
+fn change_directory(name: []const u8) i64 {
+    const found = lookup(name) catch |e| return fail(e);
+    if (found.kind != .directory) return fail(error.NOTDIR);
+    @memcpy(cwd[0..name.len], name);
+    cwd_length = @intCast(name.len);
+    return 0;
+}
+
+pub fn sys_chdir(a: linux.Args) i64 {
+    var buffer: path.Buffer = undefined;
+    const name = resolve_at(linux.at_fdcwd, a[0], &buffer) catch |e| return fail(e);
+    return change_directory(name);
+}
+
+pub fn sys_fchdir(a: linux.Args) i64 {
+    const description = uk.fds.get(uk.int(a[0])) catch return fail(error.BADF);
+    return switch (description.object) {
+        .directory => |directory| change_directory(directory_path(directory.slot)),
+        else => fail(error.NOTDIR),
+    };
+}
+
+/// Every call that would change the file system: the image is read-only.
+pub fn sys_read_only(a: linux.Args) i64 {
+    _ = a;
+    return fail(error.ROFS);
+}

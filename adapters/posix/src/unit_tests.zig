@@ -1,0 +1,12 @@
+//! Host unit tests of the layer's pure parts (adapters/posix/build.sh test).
+
+test {
+    _ = @import("errno.zig");
+    _ = @import("path.zig");
+    _ = @import("stream.zig");
+    _ = @import("sockaddr.zig");
+    _ = @import("fd.zig");
+    _ = @import("memory.zig");
+    _ = @import("report.zig");
+    _ = @import("dispatch.zig");
+}
