@@ -118,6 +118,8 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
           'channel-round-trip',
           'send-after-close',
           'released',
+          'two-receivers',
+          'recv-timeout',
           'send-full',
           'recv-nowait',
         ]);
