@@ -173,7 +173,7 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
     );
 
     it(
-      'sys.exit(n) and an uncaught exception give their status; the traceback names src/main.py',
+      'sys.exit(n) and an uncaught exception give their status, the traceback names src/main.py; UTF-8 arguments',
       async () => {
         const exited = await ukernel(['run', '--accel', accel, '--', 'exit', '3'], project, RUN_MS);
         expect(exited.code, exited.stdout + exited.stderr).toBe(3);
@@ -182,6 +182,9 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
         const output = raised.stdout + raised.stderr;
         expect(output).toMatch(/File "\/src\/main\.py", line \d+, in fail_here/);
         expect(output).toContain('RuntimeError: every_api: raised on purpose');
+        // Non-ASCII arguments arrive decoded (UTF-8 mode: musl's C locale alone would not).
+        const argv = await ukernelOk(['run', '--accel', accel, '--', 'argv', 'héllo☃', 'x=1'], project, RUN_MS);
+        expect(argv.stdout).toContain("argv: ['héllo☃', 'x=1'] /src/main.py 1");
       },
       RUN_MS,
     );

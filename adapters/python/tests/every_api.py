@@ -145,6 +145,10 @@ def fail_here() -> None:
 if __name__ == "__main__":
     # `-- exit N`: sys.exit(N); `-- raise`: an uncaught exception (traceback, status 1);
     # `-- hash`: the str hash (fixed by PYTHONHASHSEED in etc/ukernel.env, else random).
+    # `-- argv ARGS...`: the arguments as Python decoded them (UTF-8 mode), and sys.argv[0].
+    if sys.argv[1:2] == ["argv"]:
+        print(f"argv: {sys.argv[2:]!r} {sys.argv[0]} {sys.flags.utf8_mode}")
+        sys.exit(0)
     if sys.argv[1:2] == ["hash"]:
         print(f"hash: {hash('ukernel')}")
         sys.exit(0)
