@@ -10,12 +10,12 @@
  * src/ (the project), lib/site-packages/ (optional), etc/ukernel/python-entry (the entry
  * script's rootfs path, e.g. "src/main.py").
  *
- * Configuration (PyConfig, isolated, UTF-8 mode): home "/"; sys.path = [/lib/python313.zip, the entry's
- * directory when it is not /src, /src, /lib/site-packages if present]; no user site, no site
- * import (the builtins exit/quit are added instead), no bytecode writing, the environment's
- * PYTHON* variables ignored except PYTHONHASHSEED; otherwise the hash seed is random, which
- * CPython draws with getrandom(2), served by the POSIX layer with random.fill. stdout is line
- * buffered (one console write per line), stderr too (CPython's default).
+ * Configuration (PyConfig, isolated, UTF-8 mode): home "/"; sys.path = [/lib/python313.zip,
+ * the entry's directory when it is not /src, /src, /lib/site-packages if present]; no user
+ * site, no site import (the builtins exit/quit are added instead), no bytecode writing, the
+ * environment's PYTHON* variables ignored except PYTHONHASHSEED; otherwise the hash seed is
+ * random, which CPython draws with getrandom(2), served by the POSIX layer with random.fill.
+ * stdout is line buffered (one console write per line), stderr too (CPython's default).
  *
  * A trace span, "python-init", covers main up to the entry script's first line.
  *
@@ -27,7 +27,6 @@
 #include <Python.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -94,6 +94,21 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
 
   afterAll(() => dir?.remove());
 
+  it('bin/python (adapters/python/link.sh) is a static PIE with the ukernel notes and no syscall instruction', () => {
+    const adapter = join(project, 'build/adapter/python-3.13/python');
+    const disassembly = spawnSync('objdump', ['-d', '--no-show-raw-insn', adapter], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+    });
+    expect(disassembly.status, disassembly.stderr).toBe(0);
+    expect(disassembly.stdout.length).toBeGreaterThan(1_000_000); // stripped: no symbols, all the code
+    expect(disassembly.stdout.match(/\ssyscall\s*$/gm) ?? []).toEqual([]);
+    const headers = spawnSync('readelf', ['-hlnW', adapter], { encoding: 'utf8' }).stdout;
+    expect(headers).toMatch(/Type:\s+DYN/);
+    expect(headers).not.toMatch(/INTERP/);
+    expect(headers).toMatch(/ukernel\s+0x0+8\s+NT_VERSION/);
+  });
+
   describe.each(accels)('%s', (accel) => {
     it(
       'every ukernel API works, and logs, trace and the channel show it',
