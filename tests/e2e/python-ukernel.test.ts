@@ -12,6 +12,7 @@
 //    `ukernel run`; then `ukernel logs` must show the records with their fields, `ukernel trace`
 //    the spans (decorated sync and async functions, interleaved coroutines, the 17th nested
 //    span recorded as an event) and events, and the channel round trip must work inside asyncio.
+//    Under Firecracker too when it is on PATH.
 //    NEEDS everything of issue 10 merged: the POSIX layer (adapters/posix, libukposix.a), the
 //    runtime build (adapters/python/build.sh) and the CLI's Python support (`init --lang
 //    python`, the stdlib zip, the final link through adapters/python/link.sh). Until those files
@@ -22,7 +23,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromeTraceProblems } from '../../cli/src/observe/trace.js';
-import { accels, requireBuilt, root, tempDir, ukernel, ukernelOk } from './helpers.js';
+import { accels, kvmUsable, onPath, requireBuilt, root, tempDir, ukernel, ukernelOk } from './helpers.js';
 
 const HOST_TEST_MS = 300_000;
 /** The first `ukernel build` of a Python project builds the CPython runtime (about 10 minutes
@@ -204,6 +205,22 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
       RUN_MS,
     );
   });
+
+  it(
+    'runs under Firecracker too (when firecracker is on PATH and KVM usable)',
+    async (context) => {
+      if (!onPath('firecracker') || !kvmUsable()) {
+        context.skip('firecracker not on PATH or /dev/kvm not usable');
+        return;
+      }
+      const run = await ukernelOk(['run', '--vmm', 'firecracker'], project, RUN_MS);
+      expect(run.stdout).toMatch(/^every-api: ok$/m);
+      const trace = JSON.parse((await ukernelOk(['trace', '--json'], project)).stdout);
+      const spans = Object.fromEntries(trace.spans.map((s: { name: string }) => [s.name, s]));
+      expect(spans['py-shared']).toMatchObject({ count: 2, unclosed: 0 });
+    },
+    RUN_MS,
+  );
 
   it(
     'the str hash seed is random per run, and PYTHONHASHSEED in env/ukernel.env fixes it',
