@@ -65,7 +65,7 @@ describe.skipIf(!chain)('the Python worker template end to end (QEMU)', () => {
       const trace = join(dir, 't.json');
       await ukernelOk(['trace', '--export', 'chrome', trace], dir);
       const names = new Set((JSON.parse(readFileSync(trace, 'utf8')).traceEvents as Array<{ name: string }>).map((e) => e.name));
-      for (const span of ['pipeline', 'producer', 'worker-0', 'aggregator']) expect(names).toContain(span);
+      for (const name of ['pipeline', 'producer', 'worker-0', 'aggregator', 'result']) expect(names).toContain(name);
 
       const logs = await ukernelOk(['logs'], dir);
       expect(logs.stdout).toContain('pipeline done');
