@@ -5,6 +5,7 @@
 //   sdk/zig/abi.zig          the same declarations for Zig workloads
 //   sdk/c/ukernel_abi.h      C workloads
 //   cli/src/abi/abi.ts       the CLI (version checks, names of calls and errors, constants)
+//   adapters/python/ukernel/_abi.py  the Python adapter's `import ukernel` (constants, errors)
 //   docs/abi.md              the reference
 //
 // and every other contract between the CLI and the kernel (limits, image and events-device
@@ -76,6 +77,7 @@ const outputs = {
   'sdk/zig/abi.zig': zig(),
   'sdk/c/ukernel_abi.h': c(),
   'cli/src/abi/abi.ts': typescript(),
+  'adapters/python/ukernel/_abi.py': python(),
   'docs/abi.md': markdown(),
   'kernel/src/abi/contracts.zig': contractsZig(),
   'cli/src/abi/contracts.ts': contractsTypescript(),
@@ -389,6 +391,37 @@ ${calls}
 export const ABI_CONSTANTS = {
 ${abi.constants.map((k) => `  ${k.name}: ${tsNumber(k.value)},`).join('\n')}
 } as const;
+`;
+}
+
+// The Python adapter's view: plain module-level ints (Python ints are unbounded, so u64 values
+// are exact), the error codes and their names, and the version the adapter was built against.
+function python() {
+  const pyDoc = (text) => (text ? `  # ${text.replace(/\s+/g, ' ')}` : '');
+  const constants = abi.constants.map((k) => `${k.name.toUpperCase()} = ${BigInt(k.value)}${pyDoc(k.doc)}`).join('\n');
+  const errors = abi.errors.map((e) => `E_${e.name.toUpperCase()} = ${e.code}${pyDoc(e.doc)}`).join('\n');
+  const names = abi.errors.map((e) => `    ${e.code}: "${e.name}",`).join('\n');
+  return `# ${banner}
+"""The ukernel ABI's constants and error codes for Python (\`import ukernel\`).
+
+Generated from abi/ukernel.abi.json, the one definition of the ABI; docs/abi.md explains each.
+Calls return a non-negative result or -code; ERROR_NAMES maps a code to its name.
+"""
+
+ABI_VERSION = "${abi.version}"
+ABI_MAJOR = ${major}
+ABI_MINOR = ${minor}
+ABI_PATCH = ${patch}
+
+# Constants
+${constants}
+
+# Error codes (a call returns -code)
+${errors}
+
+ERROR_NAMES = {
+${names}
+}
 `;
 }
 

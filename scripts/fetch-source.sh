@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: fetch-source.sh PACKAGE   (e.g. lwip)
+# Usage: fetch-source.sh PACKAGE   (e.g. lwip, musl, zlib, python3.13)
 # Makes a pinned Debian source package's upstream tree available under
 # .toolchain/src/<DIR> and prints that path. The pins are in scripts/toolchain.env
 # (<NAME>_DEBIAN_VERSION, _ORIG_TARBALL, _ORIG_SHA256, _DIR). The tarball is fetched once with
@@ -14,7 +14,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 die() { printf 'fetch-source: error: %s\n' "$*" >&2; exit 2; }
 [ $# -eq 1 ] || die "usage: fetch-source.sh PACKAGE"
 package=$1
-name=$(printf '%s' "$package" | tr '[:lower:]-' '[:upper:]_')
+# The pins' prefix: upper case, '-' and '.' as '_' (python3.13 -> PYTHON3_13_DEBIAN_VERSION).
+name=$(printf '%s' "$package" | tr '[:lower:].-' '[:upper:]__')
 version_var="${name}_DEBIAN_VERSION" tarball_var="${name}_ORIG_TARBALL"
 sha_var="${name}_ORIG_SHA256" dir_var="${name}_DIR"
 [ -n "${!version_var:-}" ] || die "no pins for '$package' in scripts/toolchain.env ($version_var)"

@@ -121,12 +121,23 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
 function registerInit(program: Command, app: App): void {
   program
     .command('init')
-    .description('create a project in the current directory: ukernel.toml, src/main.zig, env/ukernel.env, .gitignore')
+    .description(
+      'create a project in the current directory: ukernel.toml, src/main.zig (or src/main.py), env/ukernel.env, .gitignore',
+    )
     .option('--name <name>', 'project name: a-z, 0-9 and "-", 1..63 (default: the directory name)')
-    .option('--lang <language>', 'workload language: native (default native)')
-    .option('--template <template>', 'project template: worker (a task pipeline) or http (an HTTP server) (default worker)')
+    .option(
+      '--lang <language>',
+      'workload language: native (Zig) or python (CPython 3.13 in the Python adapter) (default native)',
+    )
+    .option(
+      '--template <template>',
+      'project template: worker (a task pipeline) or http (an HTTP server, native only) (default worker)',
+    )
     .option('--force', 'overwrite existing files')
-    .addHelpText('after', '\nExample:\n  mkdir hello && cd hello && ukernel init --name hello --lang native --template worker\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mkdir hello && cd hello && ukernel init --name hello --lang native --template worker\n  mkdir pyw && cd pyw && ukernel init --name pyw --lang python --template worker\n',
+    )
     .action(async (options: RawInitOptions) => app.setExitCode(await app.actions.init(options)));
 }
 

@@ -104,6 +104,35 @@ export const BUNDLE_GZIP_LEVEL = 9;
 /** A bundle (compressed or not) larger than this is refused. */
 export const BUNDLE_BYTES_MAX = 1 << 30;
 
+// ---- Python projects (docs/python.md) ------------------------------------------------------
+
+/** `[project] entry` of a Python project when ukernel.toml leaves it out. */
+export const PYTHON_ENTRY_DEFAULT = 'src/main.py';
+/** `[env] base` and the adapter's name (image header, manifest, build/adapter/<this>). */
+export const PYTHON_BASE = 'python-3.13';
+/** The adapter runtime's recipe, relative to the ukernel checkout (py-design.md). */
+export const PYTHON_ADAPTER_BUILD_SCRIPT = 'adapters/python/build.sh';
+/** The final link of bin/python, relative to the ukernel checkout (py-design.md). */
+export const PYTHON_ADAPTER_LINK_SCRIPT = 'adapters/python/link.sh';
+/** The `ukernel` Python package, zipped with the standard library when present. */
+export const PYTHON_UKERNEL_PACKAGE_DIR = 'adapters/python/ukernel';
+/** What the CLI runs with the host python3.13 (syntax check, .pyc, the stdlib zip). */
+export const PYTHON_TOOL_SCRIPT = 'cli/python/uk_pytool.py';
+/** The first build of the runtime (CPython, musl, zlib from source) takes minutes; past this it is stopped. */
+export const PYTHON_ADAPTER_BUILD_TIMEOUT_MS = 3_600_000;
+/** The final link, the syntax check and the stdlib zip each end within this bound. */
+export const PYTHON_STEP_TIMEOUT_MS = 300_000;
+/** Rootfs layout of a Python image (py-design.md). */
+export const PYTHON_BIN_PATH = 'bin/python';
+export const PYTHON_STDLIB_ZIP_PATH = 'lib/python313.zip';
+export const PYTHON_ENTRY_FILE_PATH = 'etc/ukernel/python-entry';
+/** Where `ukernel build` leaves the linked adapter and the name of its runtime. */
+export const PYTHON_ADAPTER_OUT_DIR = `build/adapter/${PYTHON_BASE}`;
+/** Files under src/ of a Python project copied into the image; more is refused. */
+export const PYTHON_SOURCE_FILES_MAX = 5_000;
+/** Syntax errors listed in one report (the first is the message, the rest details). */
+export const PYTHON_SYNTAX_ERRORS_LISTED_MAX = 20;
+
 // ---- Images (docs/image-format.md) ---------------------------------------------------------
 
 export const IMAGE_DIR = 'dist';

@@ -109,7 +109,7 @@ export const ErrorCatalog = {
   TemplateUnknown: {
     code: 'UK114',
     title: 'No such language or template',
-    hint: 'Use `--lang native --template worker`.',
+    hint: 'Use `--lang native --template worker|http` or `--lang python --template worker`.',
     exitCode: EXIT_USAGE,
   },
   EntryNotFound: {
@@ -327,6 +327,24 @@ export const ErrorCatalog = {
     code: 'UK158',
     title: 'Kernel ELF has no PVH entry point',
     hint: 'Pass the kernel built by scripts/build-kernel.sh (kernel/zig-out/bin/ukernel.elf): it carries the Xen PVH note (XEN_ELFNOTE_PHYS32_ENTRY) that QEMU microvm and Firecracker boot.',
+    exitCode: EXIT_USAGE,
+  },
+  PythonSyntax: {
+    code: 'UK159',
+    title: 'Python syntax error in the project',
+    hint: 'Fix the line shown (file:line:column), then run `ukernel build` again.',
+    exitCode: EXIT_USAGE,
+  },
+  AdapterBuildFailed: {
+    code: 'UK160',
+    title: 'The adapter runtime could not be built',
+    hint: 'The lines above say which step failed (docs/python.md, "The adapter runtime"); fix it and run `ukernel build` again: finished steps are cached.',
+    exitCode: EXIT_USAGE,
+  },
+  AdapterMissing: {
+    code: 'UK161',
+    title: 'The adapter runtime is incomplete',
+    hint: 'Use a ukernel checkout with adapters/python (docs/python.md), or point UKERNEL_PYTHON_RUNTIME at a built runtime directory.',
     exitCode: EXIT_USAGE,
   },
   VmmSpawnFailed: {

@@ -165,6 +165,14 @@ comptime {
     assert(rootfs_index_bytes_max < image_bytes_max);
 }
 
+/// A rootfs file is hashed in blocks of this size (UKFS 2, docs/image-format.md): io.read loads
+/// and verifies one block on its first touch. Whole pages, so each block is its own allocation.
+pub const rootfs_block_bytes: u64 = contracts.image.rootfs_block_bytes;
+comptime {
+    assert(rootfs_block_bytes % 4096 == 0);
+    assert(rootfs_block_bytes <= block_request_bytes_max); // One virtio-blk request per block.
+}
+
 /// Largest workload ELF the kernel loads.
 pub const workload_file_bytes_max: u64 = contracts.limits.workload_file_bytes_max;
 comptime {
@@ -283,6 +291,8 @@ pub const channel_message_bytes_max: u32 = 64 * 1024;
 /// Bytes of all channels' storage together.
 pub const channel_storage_bytes_max: u64 = 64 << 20;
 pub const files_open_max: u32 = 32;
+/// Largest file io.open opens: bounds its block-hash list and its table of loaded blocks
+/// (4096 blocks: 128 KiB of hashes, 32 KiB of block addresses).
 pub const file_open_bytes_max: u64 = 64 << 20;
 pub const arenas_max: u32 = 64;
 pub const arena_bytes_max: u64 = 1 << 30;

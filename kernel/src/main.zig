@@ -32,6 +32,7 @@ const scheduler = @import("sched/scheduler.zig");
 const task_stacks = @import("sched/task_stacks.zig");
 const handles = @import("io/handles.zig");
 const files = @import("io/files.zig");
+const rootfs = @import("image/rootfs.zig");
 const channels = @import("ipc/channels.zig");
 const events = @import("observe/events.zig");
 const random = @import("random.zig");
@@ -230,6 +231,11 @@ fn hint_for(err: anyerror) []const u8 {
         error.AbiNoteMissing,
         => " (rebuild the workload with this ukernel's SDK)",
         error.UnsupportedFormatVersion => " (the image was made by another ukernel version)",
+        error.UnsupportedRootfsVersion => std.fmt.comptimePrint(
+            " (this kernel reads UKFS version {d}, with block hashes: repack the image with " ++
+                "this ukernel's `ukernel pack`)",
+            .{rootfs.version},
+        ),
         error.Timeout => " (the disk did not answer)",
         error.BadAddress,
         error.BadPrefix,

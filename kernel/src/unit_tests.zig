@@ -15,6 +15,7 @@ comptime {
     _ = @import("image/format.zig");
     _ = @import("image/rootfs.zig");
     _ = @import("image/sha256.zig");
+    _ = @import("image/block_file.zig");
     _ = @import("loader/elf.zig");
     _ = @import("memory/pages.zig");
     _ = @import("memory/heap.zig");

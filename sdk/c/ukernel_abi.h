@@ -161,11 +161,11 @@ typedef struct uk_table {
     int64_t (*task_self)(void);
     /* task.set_thread_pointer: Sets the calling task's thread pointer: the x86-64 FS base, what %fs:0 reads (C libraries keep their thread control block there: musl sets it with arch_prctl(ARCH_SET_FS)). Each task has its own, 0 at spawn; the scheduler loads it when it switches to a task whose pointer differs from the previous task's, so switches among tasks that share one cost nothing. Returns 0. */
     int64_t (*task_set_thread_pointer)(uint64_t address);
-    /* io.open: Opens a file of the image's root filesystem for reading. Returns a handle. */
+    /* io.open: Opens a file of the image's root filesystem for reading. Returns a handle. Only the file's list of block hashes is read (and checked) here; its bytes are read and checked 16 KiB block by block as io.read and io.read_at first touch them (docs/image-format.md). io_failed: the device failed, or the list does not match the image's index. */
     int64_t (*io_open)(const uint8_t *path_pointer, uint64_t path_length, uint32_t flags);
-    /* io.read: Reads from a file (0 at its end), receives one message from a channel (blocking), or receives from a socket (net.recv with flags 0). Returns the bytes read. */
+    /* io.read: Reads from a file (0 at its end; io_failed when a block it touches does not match its hash), receives one message from a channel (blocking), or receives from a socket (net.recv with flags 0). Returns the bytes read. */
     int64_t (*io_read)(uint32_t handle, uint8_t *buffer_pointer, uint64_t buffer_length);
-    /* io.read_at: Reads a file at an offset without moving its io.read position (pread). Returns the bytes read, fewer than asked only at the end of the file (0 at or past it). */
+    /* io.read_at: Reads a file at an offset without moving its io.read position (pread). Returns the bytes read, fewer than asked only at the end of the file (0 at or past it). io_failed when a block the read touches does not match its hash (the image is corrupt; nothing of that read counts). */
     int64_t (*io_read_at)(uint32_t handle, uint8_t *buffer_pointer, uint64_t buffer_length, uint64_t offset);
     /* io.write: Writes bytes to the console, sends them as one message on a channel (blocking), or sends them on a socket (net.send with flags 0: possibly fewer bytes than given). Returns the bytes written. */
     int64_t (*io_write)(uint32_t handle, const uint8_t *data_pointer, uint64_t data_length);

@@ -285,11 +285,11 @@ pub const Table = extern struct {
     task_self: *const fn () callconv(.c) i64,
     /// task.set_thread_pointer: Sets the calling task's thread pointer: the x86-64 FS base, what %fs:0 reads (C libraries keep their thread control block there: musl sets it with arch_prctl(ARCH_SET_FS)). Each task has its own, 0 at spawn; the scheduler loads it when it switches to a task whose pointer differs from the previous task's, so switches among tasks that share one cost nothing. Returns 0.
     task_set_thread_pointer: *const fn (address: u64) callconv(.c) i64,
-    /// io.open: Opens a file of the image's root filesystem for reading. Returns a handle.
+    /// io.open: Opens a file of the image's root filesystem for reading. Returns a handle. Only the file's list of block hashes is read (and checked) here; its bytes are read and checked 16 KiB block by block as io.read and io.read_at first touch them (docs/image-format.md). io_failed: the device failed, or the list does not match the image's index.
     io_open: *const fn (path_pointer: [*]const u8, path_length: u64, flags: u32) callconv(.c) i64,
-    /// io.read: Reads from a file (0 at its end), receives one message from a channel (blocking), or receives from a socket (net.recv with flags 0). Returns the bytes read.
+    /// io.read: Reads from a file (0 at its end; io_failed when a block it touches does not match its hash), receives one message from a channel (blocking), or receives from a socket (net.recv with flags 0). Returns the bytes read.
     io_read: *const fn (handle: u32, buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64,
-    /// io.read_at: Reads a file at an offset without moving its io.read position (pread). Returns the bytes read, fewer than asked only at the end of the file (0 at or past it).
+    /// io.read_at: Reads a file at an offset without moving its io.read position (pread). Returns the bytes read, fewer than asked only at the end of the file (0 at or past it). io_failed when a block the read touches does not match its hash (the image is corrupt; nothing of that read counts).
     io_read_at: *const fn (handle: u32, buffer_pointer: [*]u8, buffer_length: u64, offset: u64) callconv(.c) i64,
     /// io.write: Writes bytes to the console, sends them as one message on a channel (blocking), or sends them on a socket (net.send with flags 0: possibly fewer bytes than given). Returns the bytes written.
     io_write: *const fn (handle: u32, data_pointer: [*]const u8, data_length: u64) callconv(.c) i64,

@@ -77,4 +77,17 @@ describe.each(accels)('kernel-side image checks under %s', (accel) => {
     expect(result.stdout).toContain('@uk:exit v=1 status=102 reason=workload_not_started');
     expect(result.code).toBe((102 << 1) | 1);
   });
+
+  it('refuses a UKFS version 1 rootfs (packed by an older ukernel) with status 102 and how to fix it', async () => {
+    const path = join(work.path, 'v1.img');
+    copyFileSync(image, path);
+    const bytes = readFileSync(path);
+    bytes.writeUInt32LE(1, sections().rootfs + 8);
+    writeFileSync(path, bytes);
+    const result = await boot(accel, path, '');
+    expect(result.stdout).toMatch(
+      /workload not started: image: UnsupportedRootfsVersion \(this kernel reads UKFS version 2, with block hashes: repack the image with this ukernel's `ukernel pack`\)/,
+    );
+    expect(result.code).toBe((102 << 1) | 1);
+  });
 });

@@ -94,10 +94,19 @@ describe('init → build → pack → inspect', () => {
     const flipped = Buffer.from(image);
     flipped[rootfsOffset + 100]! ^= 0x10;
     writeFileSync(join(work.path, 'flipped.img'), flipped);
+    // A rootfs entry's padding: no hash names it but the section's.
+    const padding = Buffer.from(image);
+    padding[rootfsOffset + Number(image.readBigUInt64LE(rootfsOffset + 24)) - 1]! ^= 0x10;
+    writeFileSync(join(work.path, 'padding.img'), padding);
     writeFileSync(join(work.path, 'cut.img'), image.subarray(0, 6000));
     const cases: Array<[string, string, RegExp]> = [
       [
         'flipped.img',
+        'UK125',
+        /rootfs index sha256 mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\); the image is corrupt$/m,
+      ],
+      [
+        'padding.img',
         'UK125',
         /rootfs section sha256 mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\); the image is corrupt$/m,
       ],
@@ -114,6 +123,40 @@ describe('init → build → pack → inspect', () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(new RegExp(`^error ${code}: image `));
       expect(result.stderr).toMatch(message);
+    }
+  });
+});
+
+/** Where `path`'s data starts in the image file, from the rootfs index. */
+function fileDataOffset(image: Buffer, path: string): number {
+  const rootfs = Number(image.readBigUInt64LE(512 + 64 + 8));
+  const entries = image.readUInt32LE(rootfs + 12);
+  for (let i = 0; i < entries; i++) {
+    const entry = rootfs + 32 + i * 64;
+    const at = rootfs + image.readUInt32LE(entry);
+    if (image.subarray(at, at + image.readUInt16LE(entry + 4)).toString('latin1') === path)
+      return rootfs + Number(image.readBigUInt64LE(entry + 16));
+  }
+  throw new Error(`${path} is not in the rootfs`);
+}
+
+describe('a corrupted block of a file (UKFS 2 block hashes)', () => {
+  it('is refused by inspect and by run before booting, naming the file and the block', async () => {
+    const image = readFileSync(join(project, 'dist/demo.img'));
+    const damaged = Buffer.from(image);
+    // A byte in bin/main's first 16 KiB block (the worker's ELF fits one); no hash fixed up.
+    damaged[fileDataOffset(image, 'bin/main') + 1000]! ^= 0x01;
+    const path = join(work.path, 'block.img');
+    writeFileSync(path, damaged);
+    for (const args of [
+      ['inspect', path],
+      ['run', '--image', path, '--accel', 'tcg'],
+    ]) {
+      const result = await ukernel(args, work.path);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(
+        /^error UK125: image \S*block\.img: rootfs file bin\/main block 0 \(bytes 0\.\.\d+\) sha256 mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\); the image is corrupt$/m,
+      );
     }
   });
 });

@@ -44,10 +44,12 @@ export const IMAGE_SECTION_ALIGNMENT_BYTES = 4096;
 export const IMAGE_FLAG_READONLY = 1;
 /** First 8 bytes of the rootfs section. */
 export const IMAGE_ROOTFS_MAGIC = 'UKROOTFS';
-/** The rootfs header's version. */
-export const IMAGE_ROOTFS_VERSION = 1;
-/** Rootfs file data and the index block end on multiples of this. */
+/** The rootfs header's version (2: each file's data is followed by its block-hash list, and the entry's sha256 is the sha256 of that list). */
+export const IMAGE_ROOTFS_VERSION = 2;
+/** Rootfs file data, block-hash lists and the index block end on multiples of this. */
 export const IMAGE_ROOTFS_ALIGNMENT_BYTES = 512;
+/** A file is hashed in blocks of this many bytes (the last one shorter); the kernel loads and verifies each block on first read. */
+export const IMAGE_ROOTFS_BLOCK_BYTES = 16384;
 /** Section table kinds; sections appear in this order, each once. */
 export const IMAGE_SECTION_KIND = {
   kernel: 1,

@@ -54,6 +54,49 @@ export function createBundle(opts: { workloadPath: string; env: Buffer; mtime: D
   }
 }
 
+/** One entry of a bundle to create: a directory, or a file copied from `from` or holding `data`. */
+export type BundleInput =
+  | { path: string; kind: 'directory' }
+  | { path: string; kind: 'file'; mode: number; from: string }
+  | { path: string; kind: 'file'; mode: number; data: Buffer };
+
+/**
+ * A bundle of `entries` (files; the directories they sit in are added), staged under
+ * `stagingDir` (removed afterwards) with the same determinism as createBundle. Paths are
+ * rootfs paths (relative, "/"-separated).
+ */
+export function createBundleFrom(opts: { entries: readonly BundleInput[]; mtime: Date; stagingDir: string }): Buffer {
+  removeQuietly(opts.stagingDir);
+  const dirs = new Set<string>();
+  for (const entry of opts.entries) {
+    const parts = entry.path.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+    if (entry.kind === 'directory') dirs.add(entry.path);
+  }
+  try {
+    mkdirSync(opts.stagingDir, { recursive: true });
+    const sortedDirs = [...dirs].sort(comparePaths);
+    for (const dir of sortedDirs) {
+      mkdirSync(join(opts.stagingDir, dir), { recursive: true });
+      chmodSync(join(opts.stagingDir, dir), MODE_DIRECTORY);
+    }
+    for (const entry of opts.entries) {
+      if (entry.kind === 'directory') continue;
+      const target = join(opts.stagingDir, entry.path);
+      if ('from' in entry) copyFileSync(entry.from, target);
+      else writeFileSync(target, entry.data);
+      chmodSync(target, entry.mode);
+    }
+    const files = opts.entries.filter((e) => e.kind === 'file').map((e) => e.path);
+    const paths = [...sortedDirs, ...files].sort(comparePaths);
+    return gzipSync(tarSync(opts.stagingDir, paths, opts.mtime), { level: BUNDLE_GZIP_LEVEL });
+  } catch (err) {
+    throw fileError(err, { op: 'write', display: `the bundle's staging directory ${opts.stagingDir}` });
+  } finally {
+    removeQuietly(opts.stagingDir);
+  }
+}
+
 function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf('/'));
 }

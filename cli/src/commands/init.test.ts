@@ -73,6 +73,50 @@ describe('ukernel init', () => {
     expect(readdirSync(dir).sort()).toEqual(['.gitignore', 'env', 'src', 'ukernel.toml']);
   });
 
+  it('--lang python --template worker writes the asyncio pipeline; the project validates as Python', async () => {
+    const dir = fresh();
+    expect(await initIn(dir, { name: 'pyw', lang: 'python', template: 'worker' })).toEqual([
+      'Created ukernel.toml',
+      'Created src/main.py',
+      'Created env/ukernel.env',
+      'Created .gitignore',
+    ]);
+    const config = parseProjectConfig(readFileSync(join(dir, 'ukernel.toml'), 'utf8'), 'ukernel.toml', '0.15.2');
+    expect(config).toEqual({
+      project: { name: 'pyw', language: 'python', entry: 'src/main.py' },
+      env: { base: 'python-3.13' },
+      build: { adapter: 'python' },
+      run: { vcpu: 1, memory_mb: 128, net: 'none' },
+    });
+    // The committed example (examples/python-worker), with the project's name in place.
+    const main = readFileSync(join(dir, 'src/main.py'), 'utf8');
+    const example = readFileSync(join(ukernelRoot(), 'examples/python-worker/src/main.py'), 'utf8');
+    expect(main).toBe(example.replaceAll('PROJECT_NAME', 'pyw'));
+    expect(main).toContain('PROJECT = "pyw"');
+    for (const part of [
+      'import asyncio',
+      'import ukernel',
+      'asyncio.Queue(',
+      'await asyncio.sleep(',
+      'ukernel.trace.span("pipeline")',
+    ]) {
+      expect(main).toContain(part);
+    }
+    expect(main).toMatch(/ukernel\.log\.info\("pipeline done", /);
+    expect(main).toContain('sys.exit(asyncio.run(main(sys.argv)))');
+    expect(readFileSync(join(dir, 'env/ukernel.env'), 'utf8')).toMatch(/\nUKERNEL_PROJECT=pyw\n$/);
+    expect(readdirSync(dir).sort()).toEqual(['.gitignore', 'env', 'src', 'ukernel.toml']);
+  });
+
+  it('examples/python-worker is what `init --name python-worker --lang python` writes', async () => {
+    const dir = fresh('python-worker');
+    await initIn(dir, { lang: 'python' });
+    const example = join(ukernelRoot(), 'examples/python-worker');
+    expect(readFileSync(join(dir, 'ukernel.toml'), 'utf8')).toContain(readFileSync(join(example, 'ukernel.toml'), 'utf8').trim());
+    const config = parseProjectConfig(readFileSync(join(example, 'ukernel.toml'), 'utf8'), 'ukernel.toml', '0.15.2');
+    expect(config.project).toEqual({ name: 'python-worker', language: 'python', entry: 'src/main.py' });
+  });
+
   it('defaults the name to the directory name', async () => {
     const dir = fresh('hello-worker');
     await initIn(dir, {});
@@ -98,7 +142,8 @@ describe('ukernel init', () => {
     [{ name: 'Demo' }, 'UK101', /--name "Demo" is not a valid project name/],
     [{ name: '-x' }, 'UK101', /not a valid project name/],
     [{ name: 'a'.repeat(64) }, 'UK101', /not a valid project name/],
-    [{ name: 'ok', lang: 'python' }, 'UK114', /no language "python"; available: native/],
+    [{ name: 'ok', lang: 'rust' }, 'UK114', /no language "rust"; available: native, python/],
+    [{ name: 'ok', lang: 'python', template: 'http' }, 'UK114', /no template "http" for --lang python; available: worker/],
     [{ name: 'ok', template: 'server' }, 'UK114', /no template "server" for --lang native; available: worker, http/],
   ])('%j → %s', async (options, code, message) => {
     const dir = fresh();

@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { UkernelError } from '../errors.js';
 import { printable, removeQuietly, tempPathFor, writeFileAtomic } from '../fsutil.js';
 import { LANGUAGES, PROJECT_NAME_RE, TEMPLATES, type Language } from '../project/config.js';
-import { nativeTemplate } from '../project/templates.js';
+import { projectTemplate } from '../project/templates.js';
 import { readToolchainPins, ukernelRoot } from '../toolchain.js';
 import { writeOut } from '../ui.js';
 
@@ -55,7 +55,7 @@ export async function init(raw: RawInitOptions, deps: Partial<InitDeps> = {}): P
     );
   }
 
-  const files = nativeTemplate(template, name, deps.zigVersion ?? readToolchainPins(ukernelRoot()).zigVersion);
+  const files = projectTemplate(lang, template, name, deps.zigVersion ?? readToolchainPins(ukernelRoot()).zigVersion);
   const existing = files.filter((file) => exists(join(cwd, file.path))).map((file) => file.path);
   if (existing.length > 0 && raw.force !== true) {
     throw new UkernelError(

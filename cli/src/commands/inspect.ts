@@ -45,8 +45,36 @@ export function inspectJson(info: ImageInfo): Record<string, unknown> {
       size: f.size,
       sha256: f.sha256,
     })),
+    adapter_runtime: adapterRuntime(info.manifest) ?? null,
     manifest: info.manifest,
   };
+}
+
+interface RuntimeSummary {
+  name?: unknown;
+  version?: unknown;
+  key?: unknown;
+  sources?: Array<{ name?: unknown; debian_version?: unknown; sha256?: unknown }>;
+}
+
+/** The manifest's `runtime` (a Python image's adapter runtime), or undefined. */
+function adapterRuntime(manifest: Record<string, unknown>): RuntimeSummary | undefined {
+  const runtime = manifest.runtime;
+  return runtime !== null && typeof runtime === 'object' ? (runtime as RuntimeSummary) : undefined;
+}
+
+/** "python 3.13.5 (python-3.13.5-…): python3.13 3.13.5-2, musl 1.2.5-3, zlib …" lines. */
+function runtimeLines(manifest: Record<string, unknown>): string[] {
+  const runtime = adapterRuntime(manifest);
+  if (runtime === undefined) return [];
+  const lines = [
+    `Adapter runtime: ${String(runtime.name ?? '?')} ${String(runtime.version ?? '?')} (${String(runtime.key ?? '?')})`,
+  ];
+  for (const source of Array.isArray(runtime.sources) ? runtime.sources : []) {
+    const version = source.debian_version !== undefined ? ` ${String(source.debian_version)}` : '';
+    lines.push(`  source ${String(source.name ?? '?')}${version}  sha256 ${String(source.sha256 ?? '?')}`);
+  }
+  return lines;
 }
 
 function modeString(kind: 'file' | 'directory', mode: number): string {
@@ -66,6 +94,7 @@ export function formatInspect(info: ImageInfo): string[] {
     `Name: ${info.name}`,
     `ABI: ${info.abi}`,
     `Adapter: ${info.adapter}`,
+    ...runtimeLines(manifest),
     `Entry: ${info.entry}`,
     `Size: ${formatBytes(info.imageBytes)} (${info.imageBytes} bytes)`,
     `Read-only: ${info.readonly ? 'yes' : 'no'}`,

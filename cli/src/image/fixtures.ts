@@ -32,20 +32,25 @@ export function testFiles(): RootfsInput[] {
   ];
 }
 
+/** The manifest of a test image named `name` (ABI 0.1.0, entry bin/main). */
+export function testManifest(name: string, lock: unknown = null): Buffer {
+  return renderManifest({
+    abi: '0.1.0',
+    adapter: 'native',
+    build: { optimize: 'ReleaseSafe', zig: '0.15.2' },
+    created: '1970-01-01T00:00:00Z',
+    entry: 'bin/main',
+    lock,
+    name,
+    ukernel: '0.1.0',
+  });
+}
+
 export function testImage(overrides: { readonly?: boolean; kernel?: Buffer; lock?: unknown } = {}): Buffer {
   return writeImage({
     kernel: overrides.kernel ?? Buffer.from('\x7fELF fake kernel '.repeat(300)),
     files: testFiles(),
-    manifest: renderManifest({
-      abi: '0.1.0',
-      adapter: 'native',
-      build: { optimize: 'ReleaseSafe', zig: '0.15.2' },
-      created: '1970-01-01T00:00:00Z',
-      entry: 'bin/main',
-      lock: overrides.lock ?? null,
-      name: 'demo',
-      ukernel: '0.1.0',
-    }),
+    manifest: testManifest('demo', overrides.lock ?? null),
     abi: TEST_ABI,
     readonly: overrides.readonly ?? false,
     adapter: 'native',

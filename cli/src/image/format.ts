@@ -1,4 +1,4 @@
-// Image format version 1 (docs/image-format.md): offsets, sizes and field rules, shared by
+// Image format version 1 with UKFS version 2 (docs/image-format.md): offsets, sizes and field rules, shared by
 // the writer and the reader. All integers little-endian.
 
 import {
@@ -9,6 +9,7 @@ import {
   IMAGE_HEADER_OFFSET,
   IMAGE_MAGIC as IMAGE_MAGIC_TEXT,
   IMAGE_ROOTFS_ALIGNMENT_BYTES,
+  IMAGE_ROOTFS_BLOCK_BYTES,
   IMAGE_ROOTFS_ENTRY_BYTES,
   IMAGE_ROOTFS_ENTRY_KIND,
   IMAGE_ROOTFS_ENTRY_OFFSET,
@@ -57,6 +58,10 @@ export const ROOTFS_VERSION = IMAGE_ROOTFS_VERSION;
 export const ROOTFS_HEADER_BYTES = IMAGE_ROOTFS_HEADER_BYTES;
 export const ROOTFS_ENTRY_BYTES = IMAGE_ROOTFS_ENTRY_BYTES;
 export const ROOTFS_ALIGN_BYTES = IMAGE_ROOTFS_ALIGNMENT_BYTES;
+/** A file is hashed in blocks of this size (the last one shorter); see rootfsBlockHashes. */
+export const ROOTFS_BLOCK_BYTES = IMAGE_ROOTFS_BLOCK_BYTES;
+/** Bytes of one block hash (sha256) in a file's block-hash list. */
+export const ROOTFS_BLOCK_HASH_BYTES = 32;
 /** Rootfs header field offsets. */
 export const R = IMAGE_ROOTFS_HEADER_OFFSET;
 /** Rootfs entry field offsets. */
@@ -67,6 +72,21 @@ export const ALLOWED_MODES = [0o644, 0o755] as const;
 
 export function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
+}
+
+/** Blocks in a file of `size` bytes (0 for an empty file). */
+export function rootfsBlockCount(size: number): number {
+  return Math.ceil(size / ROOTFS_BLOCK_BYTES);
+}
+
+/** Where a file's block-hash list starts, relative to the rootfs: after its data, sector aligned. */
+export function rootfsListOffset(dataOffset: number, size: number): number {
+  return dataOffset + alignUp(size, ROOTFS_ALIGN_BYTES);
+}
+
+/** Bytes of a file's block-hash list (without its padding). */
+export function rootfsListBytes(size: number): number {
+  return rootfsBlockCount(size) * ROOTFS_BLOCK_HASH_BYTES;
 }
 
 export type AbiVersion = readonly [major: number, minor: number, patch: number];

@@ -7,10 +7,22 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IMAGE_BYTES_MAX } from '../constants.js';
 import { describeWorkloadElf } from '../elf.js';
-import { E, H, HEADER_BYTES, R, ROOTFS_HEADER_BYTES, ROOTFS_ENTRY_BYTES, S, SECTION_ENTRY_BYTES } from './format.js';
-import { reseal, TEST_ABI, testImage, tinyWorkloadElf } from './fixtures.js';
+import { createHash } from 'node:crypto';
+import {
+  alignUp,
+  E,
+  H,
+  HEADER_BYTES,
+  R,
+  ROOTFS_BLOCK_BYTES,
+  ROOTFS_ENTRY_BYTES,
+  ROOTFS_HEADER_BYTES,
+  S,
+  SECTION_ENTRY_BYTES,
+} from './format.js';
+import { reseal, TEST_ABI, testImage, testManifest, tinyWorkloadElf } from './fixtures.js';
 import { bufferSource, ImageError, readImageFile, verifyImage, type ImagePart } from './reader.js';
-import { writeImage } from './writer.js';
+import { rootfsBlockHashes, writeImage } from './writer.js';
 
 const verify = (image: Buffer, abi = TEST_ABI) => verifyImage(bufferSource(image), 'x.img', abi);
 
@@ -101,9 +113,15 @@ describe('corruption: a flipped bit anywhere is refused, naming the part', () =>
       const err = refusal(flipped(at, at % 8));
       expect(err.part).toBe(name);
       expect(err.code).toBe('UK125');
+      // Inside the rootfs, the damaged part is named: the index, a file's block or its
+      // block-hash list, or else (padding) the section.
+      const what =
+        name === 'rootfs'
+          ? '(rootfs section|rootfs index|rootfs file \\S+ (block \\d+ \\(bytes \\d+\\.\\.\\d+\\)|block-hash list))'
+          : `${name} section`;
       expect(err.message).toMatch(
         new RegExp(
-          `^image x\\.img: ${name} section sha256 mismatch \\(expected [0-9a-f]{64}, got [0-9a-f]{64}\\); the image is corrupt$`,
+          `^image x\\.img: ${what} sha256 mismatch \\(expected [0-9a-f]{64}, got [0-9a-f]{64}\\); the image is corrupt$`,
         ),
       );
     }
@@ -127,10 +145,55 @@ describe('corruption: a flipped bit anywhere is refused, naming the part', () =>
     const rootfs = section('rootfs');
     const main = info.files.find((f) => f.path === 'bin/main')!;
     expect(refusal(reseal(flipped(rootfs.offset + main.dataOffset + 3))).message).toMatch(
-      /rootfs file bin\/main sha256 mismatch/,
+      /rootfs file bin\/main block 0 \(bytes 0\.\.\d+\) sha256 mismatch/,
     );
     const index = reseal(flipped(rootfs.offset + ROOTFS_HEADER_BYTES + E.mode), { index: false });
     expect(refusal(index).message).toMatch(/rootfs index sha256 mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\)/);
+  });
+});
+
+describe('UKFS 2 block hashes', () => {
+  const BLOCK = ROOTFS_BLOCK_BYTES;
+  // 2.5 blocks of bytes that differ from block to block: the last block is short.
+  const data = Buffer.alloc(BLOCK * 2 + BLOCK / 2);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 14)) & 0xff;
+  const image = writeImage({
+    kernel: Buffer.alloc(16),
+    files: [{ path: 'bin/main', kind: 'file', mode: 0o755, data }],
+    manifest: testManifest('x'),
+    abi: TEST_ABI,
+    readonly: false,
+    adapter: 'native',
+    entry: 'bin/main',
+    name: 'x',
+  });
+  const read = verify(image);
+  const rootfs = read.sections.find((s) => s.name === 'rootfs')!;
+  const main = read.files.find((f) => f.path === 'bin/main')!;
+  const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest();
+
+  it('puts the list of block sha256s after the data, sector aligned; the entry holds its sha256', () => {
+    const expected = Buffer.concat([0, 1, 2].map((b) => sha(data.subarray(b * BLOCK, Math.min((b + 1) * BLOCK, data.length)))));
+    const listAt = rootfs.offset + main.dataOffset + alignUp(data.length, 512);
+    expect(image.subarray(listAt, listAt + 96).equals(expected)).toBe(true);
+    expect(main.sha256).toBe(sha(expected).toString('hex'));
+    expect(rootfsBlockHashes(data).equals(expected)).toBe(true);
+    expect(rootfsBlockHashes(Buffer.alloc(0)).length).toBe(0);
+    expect(rootfs.size).toBe(alignUp(main.dataOffset + alignUp(data.length, 512) + 96, 512));
+  });
+
+  it('names the file and the block that does not match, even with every other hash fixed', () => {
+    for (const block of [0, 1, 2]) {
+      const copy = Buffer.from(image);
+      copy[rootfs.offset + main.dataOffset + block * BLOCK + 100]! ^= 0x04;
+      expect(refusal(copy).message).toMatch(
+        new RegExp(`rootfs file bin/main block ${block} \\(bytes ${block * BLOCK}\\.\\.\\d+\\) sha256 mismatch`),
+      );
+      expect(refusal(reseal(copy)).message).toMatch(new RegExp(`rootfs file bin/main block ${block} `));
+    }
+    const list = Buffer.from(image);
+    list[rootfs.offset + main.dataOffset + alignUp(data.length, 512) + 40]! ^= 0x01;
+    expect(refusal(list).message).toMatch(/rootfs file bin\/main block-hash list sha256 mismatch \(expected [0-9a-f]{64}, got/);
   });
 });
 
@@ -255,6 +318,13 @@ describe('truncated, foreign and oversized', () => {
       /"\.\." segment/,
     ],
     ['unknown flags', (b) => b.writeUInt32LE(6, H.flags), 'UK126', 'header', /unknown flags 0x6/],
+    [
+      'a UKFS version 1 rootfs',
+      (b) => b.writeUInt32LE(1, rootfsAt + R.version),
+      'UK126',
+      'rootfs',
+      /rootfs version 1 \(version 1 images, without block hashes, were packed by an older ukernel\); this ukernel reads version 2; repack it with this ukernel/,
+    ],
     [
       'a newer format version',
       (b) => b.writeUInt32LE(2, H.formatVersion),

@@ -15,6 +15,8 @@ export interface Manifest {
   entry: string;
   lock: unknown;
   name: string;
+  /** The adapter runtime (a Python project's): name, version, source packages and hashes. */
+  runtime?: Record<string, unknown>;
   ukernel: string;
 }
 

@@ -1,6 +1,7 @@
 // Image reader with full verification (docs/image-format.md, "What is verified where"): magic,
 // versions, sizes, section bounds/order/overlap, every hash (header, sections, rootfs index,
-// each file), zero padding, the entry, the manifest and ABI compatibility. Sections are hashed
+// each file's block-hash list and every block), zero padding, the entry, the manifest and ABI
+// compatibility. Sections are hashed
 // straight from the file in chunks, so a large image is never read into memory at once.
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync } from 'node:fs';
@@ -23,12 +24,18 @@ import {
   IMAGE_MAGIC,
   R,
   ROOTFS_ALIGN_BYTES,
+  ROOTFS_BLOCK_BYTES,
+  ROOTFS_BLOCK_HASH_BYTES,
   ROOTFS_ENTRIES_MAX,
   ROOTFS_ENTRY_BYTES,
   ROOTFS_HEADER_BYTES,
   ROOTFS_MAGIC,
   ROOTFS_PATH_BYTES_MAX,
   ROOTFS_VERSION,
+  alignUp,
+  rootfsBlockCount,
+  rootfsListBytes,
+  rootfsListOffset,
   rootfsPathProblem,
   S,
   SECTION_ALIGN_BYTES,
@@ -91,6 +98,7 @@ export interface FileInfo {
   size: number;
   /** Offset of the file's bytes inside the rootfs section. */
   dataOffset: number;
+  /** The entry's sha256: of the file's block-hash list (UKFS 2), null for a directory. */
   sha256: string | null;
 }
 
@@ -156,9 +164,13 @@ export function verifyImage(source: ImageSource, image: string, supportedAbi: Ab
   checkImageSize(source, header, fields.imageBytes, fail);
   const sections = checkSectionTable(header, fields.imageBytes, fail);
   checkAbi(fields.abi, supportedAbi, fail);
-  checkSectionContents(source, sections, fields.imageBytes, fail);
   const rootfsIndexSha256 = hex(header.subarray(H.rootfsIndexSha256, H.rootfsIndexSha256 + 32));
-  const files = checkRootfs(source, sections.find((s) => s.name === 'rootfs')!, rootfsIndexSha256, fail);
+  let files: FileInfo[] = [];
+  // The rootfs is checked inside (index, each file's list and blocks) before its section hash,
+  // so damage to a file names the file and block rather than just the section.
+  checkSectionContents(source, sections, fields.imageBytes, fail, (rootfs) => {
+    files = checkRootfs(source, rootfs, rootfsIndexSha256, fail);
+  });
   const entryFile = files.find((f) => f.path === fields.entry);
   if (entryFile === undefined || entryFile.kind !== 'file') fail('rootfs', `entry ${fields.entry} is not a file in the rootfs`);
   const { adapter, entry, name } = fields;
@@ -284,13 +296,31 @@ function checkAbi(abi: AbiVersion, supportedAbi: AbiVersion, fail: Fail): void {
 }
 
 /** Every section's sha256, and zero padding between the sections and after the last. */
-function checkSectionContents(source: ImageSource, sections: SectionInfo[], imageBytes: number, fail: Fail): void {
+function checkSectionContents(
+  source: ImageSource,
+  sections: SectionInfo[],
+  imageBytes: number,
+  fail: Fail,
+  checkRootfsInside: (rootfs: SectionInfo) => void,
+): void {
   let previousEnd = HEADER_BYTES;
   for (const section of sections) {
     checkZero(source, previousEnd, section.offset, `padding before the ${section.name} section`, fail);
+    let inside: unknown = null;
+    if (section.name === 'rootfs') {
+      try {
+        checkRootfsInside(section);
+      } catch (err) {
+        inside = err;
+      }
+    }
+    // A hash that names what it covers (the index, a file's block or list) is the clearest
+    // report; a structural complaint about a section whose hash is wrong is just damage.
+    if (inside instanceof ImageError && /sha256 mismatch/.test(inside.message)) throw inside;
     const actual = hashRange(source, section.offset, section.size);
     if (actual !== section.sha256)
       fail(section.name, `${section.name} section sha256 mismatch (expected ${section.sha256}, got ${actual})`);
+    if (inside !== null) throw inside;
     previousEnd = section.offset + section.size;
   }
   checkZero(source, previousEnd, imageBytes, 'padding after the last section', fail);
@@ -398,8 +428,15 @@ function checkRootfsHeader(source: ImageSource, section: SectionInfo, fail: Fail
   const head = source.read(section.offset, ROOTFS_HEADER_BYTES);
   if (!head.subarray(0, 8).equals(ROOTFS_MAGIC)) bad('rootfs magic is not "UKROOTFS"');
   const version = head.readUInt32LE(R.version);
-  if (version !== ROOTFS_VERSION)
-    fail('rootfs', `rootfs version ${version}; this ukernel reads version ${ROOTFS_VERSION}`, undefined, 'ImageIncompatible');
+  if (version !== ROOTFS_VERSION) {
+    const why = version === 1 ? ' (version 1 images, without block hashes, were packed by an older ukernel)' : '';
+    fail(
+      'rootfs',
+      `rootfs version ${version}${why}; this ukernel reads version ${ROOTFS_VERSION}`,
+      'repack it with this ukernel (ukernel build && ukernel pack)',
+      'ImageIncompatible',
+    );
+  }
   const count = head.readUInt32LE(R.entryCount);
   const indexBytes = head.readUInt32LE(R.indexBytes);
   const totalBytes = head.readBigUInt64LE(R.totalBytes);
@@ -466,12 +503,21 @@ function checkRootfsEntry(index: Buffer, place: EntryPlace, bad: (what: string) 
     return { file: { path, kind: 'directory', mode, size: 0, dataOffset: 0, sha256: null }, pathRaw };
   }
   if (kind !== ENTRY_KIND_FILE) bad(`rootfs entry ${path} has unknown kind ${kind}`);
+  // The data, then the block-hash list (UKFS 2), each padded to a sector, inside the rootfs.
+  const end =
+    size > BigInt(totalBytes)
+      ? null
+      : alignUp(rootfsListOffset(Number(dataOffset), Number(size)) + rootfsListBytes(Number(size)), ROOTFS_ALIGN_BYTES);
   if (
     dataOffset % BigInt(ROOTFS_ALIGN_BYTES) !== 0n ||
     dataOffset < BigInt(indexBytes) ||
-    dataOffset + size > BigInt(totalBytes)
+    end === null ||
+    dataOffset > BigInt(totalBytes) ||
+    end > totalBytes
   ) {
-    bad(`rootfs file ${path} data (offset ${dataOffset}, ${size} bytes) is misaligned or outside the rootfs`);
+    bad(
+      `rootfs file ${path} data (offset ${dataOffset}, ${size} bytes, then its block-hash list) is misaligned or outside the rootfs`,
+    );
   }
   return { file: { path, kind: 'file', mode, size: Number(size), dataOffset: Number(dataOffset), sha256: hex(sha) }, pathRaw };
 }
@@ -493,9 +539,31 @@ function checkRootfsData(
   let previousEnd = indexBytes;
   for (const file of byOffset) {
     if (file.dataOffset < previousEnd) bad(`rootfs file ${file.path} overlaps the data before it`);
-    const actual = hashRange(source, section.offset + file.dataOffset, file.size);
-    if (actual !== file.sha256) bad(`rootfs file ${file.path} sha256 mismatch (expected ${file.sha256}, got ${actual})`);
-    previousEnd = file.dataOffset + file.size;
+    checkFileBlocks(source, section.offset, file, bad);
+    previousEnd = rootfsListOffset(file.dataOffset, file.size) + rootfsListBytes(file.size);
+  }
+}
+
+/**
+ * A file's block-hash list against the entry's sha256 (the root), then every block against its
+ * hash in the list: what the kernel checks as it reads each block, done here for all of them.
+ */
+function checkFileBlocks(source: ImageSource, rootfsOffset: number, file: FileInfo, bad: (what: string) => never): void {
+  const listOffset = rootfsOffset + rootfsListOffset(file.dataOffset, file.size);
+  const list = source.read(listOffset, rootfsListBytes(file.size));
+  const root = createHash('sha256').update(list).digest('hex');
+  if (root !== file.sha256)
+    bad(`rootfs file ${file.path} block-hash list sha256 mismatch (expected ${file.sha256}, got ${root})`);
+  const blocks = rootfsBlockCount(file.size);
+  for (let block = 0; block < blocks; block++) {
+    const start = block * ROOTFS_BLOCK_BYTES;
+    const bytes = Math.min(ROOTFS_BLOCK_BYTES, file.size - start);
+    const actual = hashRange(source, rootfsOffset + file.dataOffset + start, bytes);
+    const expected = hex(list.subarray(block * ROOTFS_BLOCK_HASH_BYTES, (block + 1) * ROOTFS_BLOCK_HASH_BYTES));
+    if (actual !== expected)
+      bad(
+        `rootfs file ${file.path} block ${block} (bytes ${start}..${start + bytes}) sha256 mismatch (expected ${expected}, got ${actual})`,
+      );
   }
 }
 

@@ -19,11 +19,14 @@ import {
   IMAGE_MAGIC,
   R,
   ROOTFS_ALIGN_BYTES,
+  ROOTFS_BLOCK_BYTES,
   ROOTFS_ENTRIES_MAX,
   ROOTFS_ENTRY_BYTES,
   ROOTFS_HEADER_BYTES,
   ROOTFS_MAGIC,
   ROOTFS_VERSION,
+  rootfsListBytes,
+  rootfsListOffset,
   rootfsPathProblem,
   S,
   SECTION_ALIGN_BYTES,
@@ -105,10 +108,25 @@ export function layoutRootfs(files: readonly RootfsInput[]): RootfsLayout {
   const dataOffsets = entries.map((entry) => {
     if (entry.kind === 'directory') return 0;
     const offset = cursor;
-    cursor = alignUp(cursor + entry.data.length, ROOTFS_ALIGN_BYTES);
+    const listOffset = rootfsListOffset(offset, entry.data.length);
+    cursor = alignUp(listOffset + rootfsListBytes(entry.data.length), ROOTFS_ALIGN_BYTES);
     return offset;
   });
   return { entries, indexBytes, totalBytes: cursor, dataOffsets };
+}
+
+/**
+ * A file's block-hash list (UKFS 2): the sha256 of each ROOTFS_BLOCK_BYTES block of `data`, the
+ * last one shorter; empty for an empty file. The entry's sha256 is the sha256 of this list.
+ */
+export function rootfsBlockHashes(data: Uint8Array): Buffer {
+  const count = Math.ceil(data.length / ROOTFS_BLOCK_BYTES);
+  const list = Buffer.alloc(count * 32);
+  for (let block = 0; block < count; block++) {
+    const start = block * ROOTFS_BLOCK_BYTES;
+    sha256(data.subarray(start, Math.min(start + ROOTFS_BLOCK_BYTES, data.length))).copy(list, block * 32);
+  }
+  return list;
 }
 
 /** The UKFS bytes and the sha256 of the index block. */
@@ -133,8 +151,10 @@ export function writeRootfs(layout: RootfsLayout): { bytes: Buffer; indexSha256:
     if (entry.kind === 'file') {
       out.writeBigUInt64LE(BigInt(dataOffsets[index]!), at + E.dataOffset);
       out.writeBigUInt64LE(BigInt(entry.data.length), at + E.size);
-      sha256(entry.data).copy(out, at + E.sha256);
+      const list = rootfsBlockHashes(entry.data);
+      sha256(list).copy(out, at + E.sha256);
       out.set(entry.data, dataOffsets[index]!);
+      list.copy(out, rootfsListOffset(dataOffsets[index]!, entry.data.length));
     }
   });
   return { bytes: out, indexSha256: sha256(out.subarray(0, indexBytes)) };

@@ -58,6 +58,58 @@ describe('parseProjectConfig', () => {
     expect(parseProjectConfig(VALID.replace('"none"', '"tap:tap0"'), 'ukernel.toml', ZIG).run.net).toBe('tap:tap0');
   });
 
+  it('accepts a Python project, and fills its entry, base and adapter when left out', () => {
+    const python = VALID.replace('"native"', '"python"')
+      .replace('src/main.zig', 'src/main.py')
+      .replace('"zig-0.15.2"', '"python-3.13"')
+      .replace('adapter = "native"', 'adapter = "python"');
+    expect(parseProjectConfig(python, 'ukernel.toml', ZIG)).toMatchObject({
+      project: { name: 'demo', language: 'python', entry: 'src/main.py' },
+      env: { base: 'python-3.13' },
+      build: { adapter: 'python' },
+    });
+    expect(parseProjectConfig('[project]\nname = "a"\nlanguage = "python"\n', 'ukernel.toml', ZIG)).toEqual({
+      project: { name: 'a', language: 'python', entry: 'src/main.py' },
+      env: { base: 'python-3.13' },
+      build: { adapter: 'python' },
+      run: { vcpu: 1, memory_mb: 128 },
+    });
+  });
+
+  it.each([
+    [
+      'a Python project under the native adapter',
+      ['language = "native"', 'language = "python"', 'src/main.zig', 'src/main.py', '"zig-0.15.2"', '"python-3.13"'],
+      /^ukernel\.toml:10:1: build\.adapter: adapter "native" does not fit project\.language = "python"$/,
+      'set adapter = "python" under [build].',
+    ],
+    [
+      'a Python project on the Zig base',
+      ['language = "native"', 'language = "python"', 'src/main.zig', 'src/main.py', 'adapter = "native"', 'adapter = "python"'],
+      /^ukernel\.toml:7:1: env\.base: base "zig-0\.15\.2" does not fit project\.language = "python"$/,
+      'set base = "python-3.13" under [env].',
+    ],
+    [
+      'a Python project with a .zig entry',
+      ['language = "native"', 'language = "python"', '"zig-0.15.2"', '"python-3.13"', 'adapter = "native"', 'adapter = "python"'],
+      /^ukernel\.toml:4:1: project\.entry: entry "src\/main\.zig" \(a Python project's entry is a \.py file\) does not fit/,
+      'set entry = "src/main.py" under [project], or a path to your .py entry.',
+    ],
+    [
+      'a native project with the Python adapter, base and entry',
+      ['adapter = "native"', 'adapter = "python"', '"zig-0.15.2"', '"python-3.13"', 'src/main.zig', 'src/main.py'],
+      /^ukernel\.toml:4:1: project\.entry: entry "src\/main\.py" \(a Zig project's entry is a \.zig file\) does not fit project\.language = "native"$/,
+      'set entry = "src/main.zig" under [project], or a path to your .zig entry.',
+    ],
+  ])('%s is UK112 at the key, with the value to set', (_what, edits, message, hint) => {
+    let text = VALID;
+    for (let i = 0; i < edits.length; i += 2) text = text.replace(edits[i]!, edits[i + 1]!);
+    const err = failure(text);
+    expect(err.code).toBe('UK112');
+    expect(err.message).toMatch(message);
+    expect(err.hint).toBe(hint);
+  });
+
   it('accepts the network keys', () => {
     const text = VALID.replace(
       'net = "none"',
@@ -155,9 +207,9 @@ describe('parseProjectConfig', () => {
     ],
     [
       'a language that does not exist',
-      VALID.replace('"native"\nentry', '"python"\nentry'),
-      /^ukernel\.toml:3:1: project\.language: the string "python" is not valid$/,
-      /set project\.language to "native"/,
+      VALID.replace('"native"\nentry', '"rust"\nentry'),
+      /^ukernel\.toml:3:1: project\.language: the string "rust" is not valid$/,
+      /set project\.language to "native" or "python"/,
     ],
     [
       'an entry outside the project',

@@ -13,6 +13,8 @@ import {
   PROJECT_FILE_BYTES_MAX,
   PROJECT_NAME_BYTES_MAX,
   PUBLISH_MAX,
+  PYTHON_BASE,
+  PYTHON_ENTRY_DEFAULT,
   VCPU_DEFAULT,
   VCPU_MAX,
   VCPU_MIN,
@@ -35,11 +37,24 @@ import { excerptAt, locateKey } from './toml-position.js';
 
 export { findProjectRoot };
 
-/** Languages and their templates; only native/worker exists so far. */
-export const TEMPLATES = { native: ['worker', 'http'] } as const satisfies Record<string, readonly string[]>;
+/** Languages and their templates. */
+export const TEMPLATES = { native: ['worker', 'http'], python: ['worker'] } as const satisfies Record<string, readonly string[]>;
 export type Language = keyof typeof TEMPLATES;
-export const LANGUAGES = ['native'] as const satisfies readonly Language[];
-export const ADAPTERS = ['native'] as const;
+export const LANGUAGES = ['native', 'python'] as const satisfies readonly Language[];
+export const ADAPTERS = ['native', 'python'] as const;
+
+/**
+ * What each language needs: its build adapter, its [env] base and the extension of its entry.
+ * The schema's defaults are native's; a Python project's missing keys get these (parseProjectConfig).
+ */
+export function languageRules(
+  zigVersion: string,
+): Record<Language, { adapter: string; base: string; entryExt: string; entry: string }> {
+  return {
+    native: { adapter: 'native', base: `zig-${zigVersion}`, entryExt: '.zig', entry: ENTRY_DEFAULT },
+    python: { adapter: 'python', base: PYTHON_BASE, entryExt: '.py', entry: PYTHON_ENTRY_DEFAULT },
+  };
+}
 
 /** 1–63 of a–z, 0–9 and "-", not starting or ending with "-" (a DNS label; fits the image header). */
 export const PROJECT_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -61,12 +76,15 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
     'project.language': { what: 'the workload language', valid: quoted(LANGUAGES) },
     'project.entry': {
       what: 'the workload source file, relative to the project',
-      valid: `a relative path to a .zig file without ".." (default "${ENTRY_DEFAULT}")`,
+      valid: `a relative path without ".." to a .zig file (language "native", default "${ENTRY_DEFAULT}") or a .py file (language "python", default "${PYTHON_ENTRY_DEFAULT}")`,
     },
     env: { what: 'the environment', valid: 'an [env] table with base' },
-    'env.base': { what: 'the pinned toolchain environment', valid: `"zig-${zigVersion}"` },
+    'env.base': {
+      what: 'the pinned toolchain environment',
+      valid: `"zig-${zigVersion}" (language "native") or "${PYTHON_BASE}" (language "python")`,
+    },
     build: { what: 'how the workload is built', valid: 'a [build] table with adapter' },
-    'build.adapter': { what: 'the build adapter', valid: quoted(ADAPTERS) },
+    'build.adapter': { what: 'the build adapter', valid: `${quoted(ADAPTERS)}, the same as project.language` },
     run: {
       what: 'defaults for `ukernel run`',
       valid: 'a [run] table with vcpu, memory_mb, net, publish, ip, gateway and dns',
@@ -94,7 +112,7 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
 }
 
 function isSafeEntry(entry: string): boolean {
-  if (entry.startsWith('/') || entry.includes('\\') || !entry.endsWith('.zig')) return false;
+  if (entry.startsWith('/') || entry.includes('\\') || !(entry.endsWith('.zig') || entry.endsWith('.py'))) return false;
   return entry.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
@@ -121,7 +139,7 @@ export function configSchema(zigVersion: string) {
   const env = z
     .strictObject({
       base: z
-        .enum([`zig-${zigVersion}`])
+        .enum([`zig-${zigVersion}`, PYTHON_BASE])
         .default(`zig-${zigVersion}`)
         .meta({ description: describe(help['env.base']) }),
     })
@@ -173,6 +191,7 @@ export function configSchema(zigVersion: string) {
     .meta({ description: describe(help.run) });
   return z
     .strictObject({ project, env, build, run })
+    .superRefine((config, ctx) => checkLanguage(config, ctx, zigVersion))
     .meta({ title: 'ukernel.toml', description: 'ukernel project configuration (https://toml.io)' });
 }
 
@@ -233,6 +252,62 @@ function checkRunNetwork(run: RunNetworkKeys, ctx: z.core.$RefinementCtx<RunNetw
       ip === null || ip === 'dhcp' ? 'a gateway needs a static ip = "A.B.C.D/PREFIX"' : gatewayProblem(ip, run.gateway);
     if (problem !== null) ctx.addIssue({ code: 'custom', path: ['gateway'], message: problem });
   }
+}
+
+interface LanguageKeys {
+  project: { language: Language; entry: string };
+  env: { base: string };
+  build: { adapter: string };
+}
+
+/**
+ * What the language says about the other keys: adapter, base and the entry's extension must be
+ * the language's (a Python entry under the Zig adapter cannot build). Each issue carries its fix
+ * (params.fix), which names the value to set.
+ */
+function checkLanguage(config: LanguageKeys, ctx: z.core.$RefinementCtx<LanguageKeys>, zigVersion: string): void {
+  const language = config.project.language;
+  const rules = languageRules(zigVersion)[language];
+  const mismatch = (path: string[], what: string, fix: string): void =>
+    ctx.addIssue({ code: 'custom', path, message: `${what} does not fit project.language = "${language}"`, params: { fix } });
+  if (config.build.adapter !== rules.adapter) {
+    mismatch(['build', 'adapter'], `adapter "${config.build.adapter}"`, `set adapter = "${rules.adapter}" under [build]`);
+  }
+  if (config.env.base !== rules.base) {
+    mismatch(['env', 'base'], `base "${config.env.base}"`, `set base = "${rules.base}" under [env]`);
+  }
+  if (!config.project.entry.endsWith(rules.entryExt)) {
+    mismatch(
+      ['project', 'entry'],
+      `entry "${printable(config.project.entry)}" (a ${rules.entryExt === '.py' ? 'Python' : 'Zig'} project's entry is a ${rules.entryExt} file)`,
+      `set entry = "${rules.entry}" under [project], or a path to your ${rules.entryExt} entry`,
+    );
+  }
+}
+
+/**
+ * The keys a Python project may leave out, filled with Python's values before validation (the
+ * schema's defaults are native's): entry, [env] base and [build] adapter.
+ */
+function withLanguageDefaults(data: unknown, zigVersion: string): unknown {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return data;
+  const top = data as Record<string, unknown>;
+  const project = top.project as Record<string, unknown> | undefined;
+  if (project === null || typeof project !== 'object' || project.language !== 'python') return data;
+  const rules = languageRules(zigVersion).python;
+  const table = (key: string): Record<string, unknown> | null => {
+    const value = top[key];
+    if (value === undefined) return {};
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  };
+  const env = table('env');
+  const build = table('build');
+  return {
+    ...top,
+    project: { entry: rules.entry, ...project },
+    ...(env === null ? {} : { env: { base: rules.base, ...env } }),
+    ...(build === null ? {} : { build: { adapter: rules.adapter, ...build } }),
+  };
 }
 
 export type ProjectConfig = z.output<ReturnType<typeof configSchema>>;
@@ -309,6 +384,8 @@ function problemFor(issue: z.core.$ZodIssue, data: unknown, schema: z.ZodType, h
     return [{ path, problem: `${describeValue(value)} is out of range`, fix: `set ${key} to ${valid}` }];
   }
   if (issue.code === 'custom') {
+    const fix = (issue.params as { fix?: unknown } | undefined)?.fix;
+    if (typeof fix === 'string') return [{ path, problem: issue.message, fix }];
     return [{ path, problem: `${describeValue(value)} is not valid: ${issue.message}`, fix: `set ${helpKey} to ${valid}` }];
   }
   return [{ path, problem: `${describeValue(value)} is not valid`, fix: `set ${key} to ${valid}` }];
@@ -328,6 +405,7 @@ export function parseProjectConfig(text: string, file: string, zigVersion: strin
       details: excerptAt(text, err.line, err.column),
     });
   }
+  data = withLanguageDefaults(data, zigVersion);
   const schema = configSchema(zigVersion);
   const result = schema.safeParse(data);
   if (result.success) return result.data;

@@ -3,7 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ukernelRoot } from '../toolchain.js';
-import { BUNDLE_ENV_PATH, ENTRY_DEFAULT, ENV_FILE, MEMORY_MIB_DEFAULT, PROJECT_FILE, VCPU_DEFAULT } from '../constants.js';
+import {
+  BUNDLE_ENV_PATH,
+  ENTRY_DEFAULT,
+  ENV_FILE,
+  MEMORY_MIB_DEFAULT,
+  PROJECT_FILE,
+  PYTHON_BASE,
+  PYTHON_ENTRY_DEFAULT,
+  VCPU_DEFAULT,
+} from '../constants.js';
 
 export interface TemplateFile {
   path: string;
@@ -101,6 +110,46 @@ HTTP_PORT=80
         return file;
     }
   });
+}
+
+/** The Python worker template's entry file, relative to the ukernel checkout. */
+const PYTHON_WORKER_TEMPLATE_SOURCE = 'examples/python-worker/src/main.py';
+
+/**
+ * `ukernel init --lang python --template worker`: the asyncio pipeline of examples/python-worker
+ * (one source, as for the native worker) under the Python adapter (docs/python.md). The other
+ * files are the native worker's with the language, entry, base and adapter of Python.
+ */
+export function pythonWorkerTemplate(name: string, zigVersion: string): TemplateFile[] {
+  return nativeWorkerTemplate(name, zigVersion).map((file): TemplateFile => {
+    switch (file.path) {
+      case PROJECT_FILE: {
+        const contents = file.contents
+          .replace('language = "native"', 'language = "python"')
+          .replace(`entry = "${ENTRY_DEFAULT}"`, `entry = "${PYTHON_ENTRY_DEFAULT}"`)
+          .replace(`base = "zig-${zigVersion}"`, `base = "${PYTHON_BASE}"`)
+          .replace('adapter = "native"', 'adapter = "python"');
+        if (contents.includes('native') || contents.includes('zig-')) {
+          throw new Error("templates: the worker's ukernel.toml changed; update pythonWorkerTemplate");
+        }
+        return { path: file.path, contents };
+      }
+      case ENTRY_DEFAULT:
+        // The template is the committed example: examples/python-worker/src/main.py.
+        return {
+          path: PYTHON_ENTRY_DEFAULT,
+          contents: readFileSync(join(ukernelRoot(), PYTHON_WORKER_TEMPLATE_SOURCE), 'utf8').replaceAll('PROJECT_NAME', name),
+        };
+      default:
+        return file;
+    }
+  });
+}
+
+/** The files of template `template` (one of TEMPLATES[language]) for project `name`. */
+export function projectTemplate(language: string, template: string, name: string, zigVersion: string): TemplateFile[] {
+  if (language === 'python') return pythonWorkerTemplate(name, zigVersion);
+  return nativeTemplate(template, name, zigVersion);
 }
 
 /** The files of template `template` (one of TEMPLATES.native) for project `name`. */

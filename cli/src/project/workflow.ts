@@ -1,5 +1,6 @@
 // The project pipeline behind `ukernel build`, `ukernel pack` and `ukernel run`:
 //   sources ─build→ build/bin/main + build/bundle.tgz ─pack→ dist/NAME.img
+// (a Python project: ─build→ build/adapter/python-3.13 + build/bundle.tgz, python-build.ts)
 // Each step records what it was made from (build/build.json, build/pack.json) as a hash of its
 // inputs, so `run` can skip the steps whose inputs did not change.
 import { readFileSync, renameSync, statSync } from 'node:fs';
@@ -15,6 +16,8 @@ import {
   IMAGE_DIR,
   KERNEL_ELF_PATH,
   PACK_RECORD_PATH,
+  PYTHON_ADAPTER_OUT_DIR,
+  PYTHON_TOOL_SCRIPT,
   SDK_DIR,
   SDK_MODULE_FILE,
   SDK_ROOT_FILE,
@@ -50,6 +53,12 @@ import { writeImage } from '../image/writer.js';
 import { loadProject, type Project } from './config.js';
 import { locateKey } from './toml-position.js';
 import { parseEnvFile } from './envfile.js';
+import { buildPythonBundle, pythonBuildIntact, type PythonBuildParts } from './python-build.js';
+
+/** Part of a Python build's inputs hash: changes with the Python build's layout and steps. */
+const PYTHON_BUILD_RECIPE = 'python-v1:adapter-python-3.13:rootfs-v1:bundle-v1';
+/** The Python adapter's sources (build.sh, link, POSIX layer): a change rebuilds. */
+const ADAPTERS_DIR = 'adapters';
 
 export interface WorkflowContext {
   cwd: string;
@@ -80,10 +89,11 @@ function show(ctx: WorkflowContext, relativeToProject: string): string {
   return displayPath(ctx.cwd, join(ctx.project.root, relativeToProject));
 }
 
-export interface BuildRecord {
+export interface BuildRecord extends Partial<PythonBuildParts> {
   format: 1;
   inputs: string;
   bundle_sha256: string;
+  /** The rootfs entry's sha256 (bin/main, or bin/python for a Python project). */
   workload_sha256: string;
   optimize: Optimize;
   zig: string;
@@ -159,17 +169,23 @@ function bundleMtime(env: NodeJS.ProcessEnv): Date {
 
 function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffer): string {
   const { config, root } = ctx.project;
+  // A Python project: the adapter's sources stand for the SDK; the tool script and a runtime
+  // named by the environment go into the recipe (the runtime's files: pythonBuildIntact).
+  const python = config.build.adapter === 'python';
+  const recipe = python
+    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}`
+    : BUILD_RECIPE;
   return buildInputsHash({
     projectRoot: root,
     entry: config.project.entry,
     name: config.project.name,
     adapter: config.build.adapter,
     envBase: config.env.base,
-    sdkDir: findSdk(ctx).dir,
+    sdkDir: python ? join(ctx.ukernelRoot, ADAPTERS_DIR) : findSdk(ctx).dir,
     zigVersion: ctx.pins.zigVersion,
     optimize,
     mtime: bundleMtime(ctx.env),
-    recipe: BUILD_RECIPE,
+    recipe,
     env,
   });
 }
@@ -202,6 +218,7 @@ export function currentBuild(ctx: WorkflowContext, optimize: Optimize): BuildRec
   const record = readBuildRecord(ctx);
   if (record === null || record.optimize !== optimize) return null;
   if (record.inputs !== currentBuildInputs(ctx, optimize, readEnvFile(ctx))) return null;
+  if (ctx.project.config.build.adapter === 'python' && !pythonBuildIntact(ctx.project.root, record)) return null;
   try {
     if (sha256Hex(readFileSync(join(ctx.project.root, BUNDLE_PATH))) !== record.bundle_sha256) return null;
   } catch {
@@ -215,7 +232,43 @@ export function currentBuild(ctx: WorkflowContext, optimize: Optimize): BuildRec
  * SIGINT/SIGTERM stop the compiler, remove the temp files and end in Interrupted.
  */
 export function buildWorkload(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
-  return interruptible('build stopped', () => compileAndBundle(ctx, optimize));
+  return interruptible('build stopped', (abort) =>
+    ctx.project.config.build.adapter === 'python' ? buildPython(ctx, optimize, abort) : compileAndBundle(ctx, optimize),
+  );
+}
+
+async function buildPython(ctx: WorkflowContext, optimize: Optimize, abort: AbortSignal): Promise<BuildRecord> {
+  const { root, config } = ctx.project;
+  checkEntry(ctx);
+  const env = readEnvFile(ctx);
+  const inputs = currentBuildInputs(ctx, optimize, env);
+  removeStaleTemps(join(root, 'build'));
+  const { bundle, parts } = await buildPythonBundle({
+    ukernelRoot: ctx.ukernelRoot,
+    projectRoot: root,
+    env: ctx.env,
+    entry: config.project.entry,
+    envFile: env,
+    mtime: bundleMtime(ctx.env),
+    progress: ctx.progress,
+    show: (relative) => show(ctx, relative),
+    abort,
+  });
+  const record: BuildRecord = {
+    format: 1,
+    inputs,
+    bundle_sha256: sha256Hex(bundle),
+    workload_sha256: parts.adapter_sha256,
+    optimize,
+    zig: ctx.pins.zigVersion,
+    ...parts,
+  };
+  writeFileAtomic(join(root, BUILD_RECORD_PATH), `${JSON.stringify(record, null, 2)}\n`, {
+    display: show(ctx, BUILD_RECORD_PATH),
+  });
+  ctx.say(`Built workload bundle: ${show(ctx, BUNDLE_PATH)}`);
+  ctx.say(`Adapter runtime: ${show(ctx, PYTHON_ADAPTER_OUT_DIR)}`);
+  return record;
 }
 
 async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
@@ -332,6 +385,9 @@ function kernelPath(ctx: WorkflowContext): { path: string; from: string } {
 
 export interface PackPlan {
   inputs: string;
+  /** The rootfs entry (bin/main; bin/python for Python) and the header's adapter field. */
+  entry: string;
+  adapter: string;
   bundle: Buffer;
   kernel: Buffer;
   manifest: Buffer;
@@ -366,12 +422,15 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
     throw err;
   }
   const kernelBytes = readFileSync(kernel.path);
+  const entry = build.entry ?? BUNDLE_ENTRY_PATH;
+  const adapter = build.adapter ?? config.build.adapter;
   const manifest = renderManifest({
     abi: formatAbiVersion(PROVIDED_ABI),
-    adapter: config.build.adapter,
+    adapter,
     build: { optimize: build.optimize, zig: build.zig },
     created: isoSeconds(sourceDateEpoch(ctx.env)),
-    entry: BUNDLE_ENTRY_PATH,
+    entry,
+    ...(build.runtime !== undefined ? { runtime: publicRuntime(build) } : {}),
     lock: readLock(root),
     name: config.project.name,
     ukernel: VERSION,
@@ -386,7 +445,21 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
       `readonly=${readonly}`,
     ].join('\n'),
   );
-  return { inputs, bundle, kernel: kernelBytes, manifest, build };
+  return { inputs, entry, adapter, bundle, kernel: kernelBytes, manifest, build };
+}
+
+/** The image manifest's `runtime`: what the adapter was built from (not the host's cache path). */
+function publicRuntime(build: BuildRecord): Record<string, unknown> {
+  const runtime = build.runtime!;
+  return {
+    name: runtime.name,
+    version: runtime.version,
+    key: runtime.key,
+    manifest_sha256: runtime.manifest_sha256,
+    sources: runtime.sources,
+    adapter_sha256: build.adapter_sha256,
+    stdlib_zip_sha256: build.stdlib_zip?.sha256,
+  };
 }
 
 function recordedImagePath(ctx: WorkflowContext, record: PackRecord): string {
@@ -437,12 +510,12 @@ export function packImage(ctx: WorkflowContext, opts: PackOptions, plan?: PackPl
 function writePackedImage(ctx: WorkflowContext, opts: PackOptions, plan: PackPlan): PackResult {
   const { root, config } = ctx.project;
   const files = readBundle(plan.bundle, show(ctx, BUNDLE_PATH));
-  const entry = files.find((f) => f.path === BUNDLE_ENTRY_PATH);
+  const entry = files.find((f) => f.path === plan.entry);
   if (entry === undefined || entry.kind !== 'file') {
-    throw new UkernelError('BundleInvalid', `${show(ctx, BUNDLE_PATH)} has no ${BUNDLE_ENTRY_PATH}`);
+    throw new UkernelError('BundleInvalid', `${show(ctx, BUNDLE_PATH)} has no ${plan.entry}`);
   }
   const problem = describeWorkloadElf(entry.data);
-  if (problem !== null) throw new UkernelError('WorkloadInvalid', `${BUNDLE_ENTRY_PATH} in ${show(ctx, BUNDLE_PATH)} ${problem}`);
+  if (problem !== null) throw new UkernelError('WorkloadInvalid', `${plan.entry} in ${show(ctx, BUNDLE_PATH)} ${problem}`);
 
   const abi = PROVIDED_ABI;
   const image = writeImage({
@@ -451,8 +524,8 @@ function writePackedImage(ctx: WorkflowContext, opts: PackOptions, plan: PackPla
     manifest: plan.manifest,
     abi,
     readonly: opts.readonly,
-    adapter: config.build.adapter,
-    entry: BUNDLE_ENTRY_PATH,
+    adapter: plan.adapter,
+    entry: plan.entry,
     name: config.project.name,
   });
   const display = displayPath(ctx.cwd, opts.imagePath);

@@ -109,17 +109,22 @@ const implementation = struct {
         const handle = handles.open(.file, 0) catch return failure(.limit_reached);
         const index = files.open(path) catch |err| {
             handles.release(handle);
-            return switch (err) {
-                error.NotFound => failure(.not_found),
-                error.TooLarge, error.OutOfRange => failure(.out_of_range),
-                error.LimitReached => failure(.limit_reached),
-                error.NoMemory => failure(.no_memory),
-                error.IoFailed => failure(.io_failed),
-            };
+            return file_failure(err);
         };
         assert(index < constants.files_open_max);
         handles.set_object(handle, index);
         return handle;
+    }
+
+    /// A file's io.open/io.read/io.read_at failure (a block that fails its hash: io_failed).
+    fn file_failure(err: files.Error) i64 {
+        return switch (err) {
+            error.NotFound => failure(.not_found),
+            error.TooLarge, error.OutOfRange => failure(.out_of_range),
+            error.LimitReached => failure(.limit_reached),
+            error.NoMemory => failure(.no_memory),
+            error.IoFailed => failure(.io_failed),
+        };
     }
 
     fn io_read(handle: u32, buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64 {
@@ -129,7 +134,8 @@ const implementation = struct {
         assert(buffer.len == buffer_length);
         switch (handles.kind_of(handle)) {
             .file => {
-                const length = files.read(handles.object_of(handle, .file), buffer);
+                const length = files.read(handles.object_of(handle, .file), buffer) catch |err|
+                    return file_failure(err);
                 assert(length <= buffer.len);
                 return @intCast(length);
             },
@@ -152,7 +158,9 @@ const implementation = struct {
         assert(buffer.len == buffer_length);
         switch (handles.kind_of(handle)) {
             .file => {
-                const length = files.read_at(handles.object_of(handle, .file), buffer, offset);
+                const object = handles.object_of(handle, .file);
+                const length = files.read_at(object, buffer, offset) catch |err|
+                    return file_failure(err);
                 assert(length <= buffer.len);
                 return @intCast(length);
             },

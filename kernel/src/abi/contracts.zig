@@ -67,11 +67,16 @@ pub const image = struct {
     /// First 8 bytes of the rootfs section.
     pub const rootfs_magic = "UKROOTFS";
 
-    /// The rootfs header's version.
-    pub const rootfs_version: u32 = 1;
+    /// The rootfs header's version (2: each file's data is followed by its block-hash list, and the
+    /// entry's sha256 is the sha256 of that list).
+    pub const rootfs_version: u32 = 2;
 
-    /// Rootfs file data and the index block end on multiples of this.
+    /// Rootfs file data, block-hash lists and the index block end on multiples of this.
     pub const rootfs_alignment_bytes: u64 = 512;
+
+    /// A file is hashed in blocks of this many bytes (the last one shorter); the kernel loads and
+    /// verifies each block on first read.
+    pub const rootfs_block_bytes: u64 = 16384;
 
     /// Section table kinds; sections appear in this order, each once.
     pub const SectionKind = enum(u32) {

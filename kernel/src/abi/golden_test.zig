@@ -10,6 +10,7 @@ const abi = @import("abi.zig");
 const contracts = @import("contracts.zig");
 const format = @import("../image/format.zig");
 const rootfs = @import("../image/rootfs.zig");
+const block_file = @import("../image/block_file.zig");
 const events = @import("../observe/events.zig");
 
 const golden_image: []const u8 = @embedFile("golden_image");
@@ -52,7 +53,13 @@ test "golden image: the kernel's header and rootfs readers accept what the CLI w
     try testing.expectEqualStrings("GREETING=hello\n", bytes[env.data_offset..][0..env.size]);
     const main = index.lookup(header.entry) orelse return error.TestUnexpectedResult;
     try testing.expectEqual(@as(u32, 0o755), main.mode);
-    try expect_sha256(&main.sha256, bytes[main.data_offset..][0..main.size]);
+    // UKFS 2: the entry holds the sha256 of the block-hash list that follows the data.
+    try expect_sha256(&main.sha256, bytes[main.list_offset()..][0..main.list_bytes()]);
+    try testing.expect(main.block_count() > 0);
+    for ([_]rootfs.Entry{ main, env }) |file| {
+        const data = bytes[file.data_offset..][0..file.size];
+        try testing.expect(block_file.whole_file_matches(file, data));
+    }
     const bin = index.lookup("bin") orelse return error.TestUnexpectedResult;
     try testing.expectEqual(rootfs.Kind.directory, bin.kind);
 }

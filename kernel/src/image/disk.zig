@@ -1,6 +1,7 @@
 //! The image disk: the first virtio-blk device whose first sector holds the image magic. Opening
 //! it verifies the header (its own sha256) and the whole rootfs index (against the header), so
-//! every later lookup trusts the index; reading a file verifies the file's sha256.
+//! every later lookup trusts the index; reading a whole file verifies each of its blocks and the
+//! root they make (UKFS 2); io.open reads files block by block instead (block_file.zig).
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -8,7 +9,7 @@ const pages = @import("../memory/pages.zig");
 const format = @import("format.zig");
 const rootfs = @import("rootfs.zig");
 const block = @import("../drivers/virtio/block/device.zig");
-const sha256 = @import("sha256.zig");
+const block_file = @import("block_file.zig");
 
 pub const Error = error{ OutOfMemory, NotAFile, FileTooLarge, FileHashMismatch } ||
     block.Error || format.Error || rootfs.Error;
@@ -44,7 +45,8 @@ pub const Disk = struct {
         };
     }
 
-    /// Reads the file `entry` into fresh pages and checks its sha256; returns its bytes.
+    /// Reads the file `entry` into fresh pages and checks it against its root (each block's
+    /// sha256, then the sha256 of those); returns its bytes.
     pub fn read_file(disk: *Disk, entry: rootfs.Entry, bytes_max: u64) Error![]u8 {
         if (entry.kind != .file) return error.NotAFile;
         if (entry.size > bytes_max) return error.FileTooLarge;
@@ -55,10 +57,22 @@ pub const Disk = struct {
         const sector = (disk.rootfs_offset + entry.data_offset) / block.sector_bytes;
         try disk.device.read(sector, memory[0..padded]);
         const bytes = memory[0..entry.size];
-        var digest: [32]u8 = undefined;
-        sha256.hash(bytes, &digest);
-        if (!std.mem.eql(u8, &digest, &entry.sha256)) return error.FileHashMismatch;
+        if (!block_file.whole_file_matches(entry, bytes)) return error.FileHashMismatch;
         return bytes;
+    }
+
+    /// The rootfs as block_file.zig reads it: sectors of this device from the rootfs section.
+    pub fn source(disk: *Disk) block_file.Source {
+        return .{ .context = disk, .read = &read_rootfs };
+    }
+
+    fn read_rootfs(context: *anyopaque, offset: u64, destination: []u8) bool {
+        const disk: *Disk = @ptrCast(@alignCast(context));
+        assert(offset % block.sector_bytes == 0);
+        assert(destination.len % block.sector_bytes == 0);
+        const sector = (disk.rootfs_offset + offset) / block.sector_bytes;
+        disk.device.read(sector, destination) catch return false;
+        return true;
     }
 };
 

@@ -1,7 +1,9 @@
 //! UKFS, the image's read-only root filesystem (docs/image-format.md): a sorted index of
-//! entries, then file data on 512-byte boundaries. The index is verified as a whole (its sha256
-//! is in the image header) and every entry checked for bounds once, so lookups trust it.
-//! Pure code, host-tested.
+//! entries, then each file's data and its block-hash list on 512-byte boundaries. The index is
+//! verified as a whole (its sha256 is in the image header) and every entry checked for bounds
+//! once, so lookups trust it. A file's entry holds the sha256 of its block-hash list (the root);
+//! the list holds the sha256 of each rootfs_block_bytes block, so any block can be verified
+//! alone (block_file.zig). Pure code, host-tested.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -15,6 +17,11 @@ pub const version: u32 = contract.rootfs_version;
 pub const header_bytes: u64 = contract.rootfs_header.bytes;
 pub const entry_bytes: u64 = contract.rootfs_entry.bytes;
 pub const data_alignment_bytes: u64 = contract.rootfs_alignment_bytes;
+pub const block_bytes: u64 = constants.rootfs_block_bytes;
+pub const block_hash_bytes: u64 = sha256.digest_bytes;
+comptime {
+    assert(block_bytes % data_alignment_bytes == 0);
+}
 
 pub const Kind = contract.RootfsEntryKind;
 
@@ -24,12 +31,54 @@ pub const Entry = struct {
     mode: u32,
     data_offset: u64,
     size: u64,
+    /// Files: the sha256 of the block-hash list (the root); directories: zero.
     sha256: [32]u8,
+
+    /// Where the block-hash list starts, in bytes from the start of the rootfs: after the
+    /// data, on the next 512-byte boundary.
+    pub fn list_offset(entry: Entry) u64 {
+        assert(entry.kind == .file);
+        return entry.data_offset + std.mem.alignForward(u64, entry.size, data_alignment_bytes);
+    }
+
+    pub fn block_count(entry: Entry) u64 {
+        return blocks_in(entry.size);
+    }
+
+    /// Bytes of the block-hash list, without its padding.
+    pub fn list_bytes(entry: Entry) u64 {
+        return entry.block_count() * block_hash_bytes;
+    }
 };
+
+/// Blocks in a file of `size_bytes` (0 for an empty file; the last one may be short).
+pub fn blocks_in(size_bytes: u64) u64 {
+    return std.math.divCeil(u64, size_bytes, block_bytes) catch unreachable;
+}
+
+/// Block `index` of a file of `size_bytes`: its offset inside the file and its length.
+pub const Span = struct { offset: u64, bytes: u64 };
+
+pub fn block_span(size_bytes: u64, index: u64) Span {
+    assert(index < blocks_in(size_bytes));
+    const offset = index * block_bytes;
+    const span: Span = .{ .offset = offset, .bytes = @min(block_bytes, size_bytes - offset) };
+    assert(span.bytes > 0);
+    return span;
+}
+
+/// Whether `bytes` are block `index` of the file whose (verified) block-hash list is `list`.
+pub fn block_matches(bytes: []const u8, list: []const u8, index: u64) bool {
+    assert(list.len % block_hash_bytes == 0);
+    assert(index < list.len / block_hash_bytes);
+    var digest: [block_hash_bytes]u8 = undefined;
+    sha256.hash(bytes, &digest);
+    return std.mem.eql(u8, &digest, list[index * block_hash_bytes ..][0..block_hash_bytes]);
+}
 
 pub const Error = error{
     BadMagic,
-    UnsupportedVersion,
+    UnsupportedRootfsVersion,
     IndexTooLarge,
     IndexHashMismatch,
     BadEntry,
@@ -42,7 +91,7 @@ pub const Prologue = struct { entry_count: u32, index_bytes: u32, total_bytes: u
 pub fn parse_prologue(bytes: []const u8, section_bytes: u64) Error!Prologue {
     if (bytes.len < header_bytes) return error.BadEntry;
     if (!std.mem.eql(u8, bytes[0..8], magic)) return error.BadMagic;
-    if (read(u32, bytes, 8) != version) return error.UnsupportedVersion;
+    if (read(u32, bytes, 8) != version) return error.UnsupportedRootfsVersion;
     const prologue: Prologue = .{
         .entry_count = read(u32, bytes, 12),
         .index_bytes = read(u32, bytes, 16),
@@ -108,6 +157,14 @@ pub const Index = struct {
             const total = index.prologue.total_bytes;
             if (result.data_offset > total or
                 result.size > total - result.data_offset) return error.BadEntry;
+            // Then the block-hash list, padded to a sector: all inside the rootfs (no overflow:
+            // both terms are at most total_bytes, which fits an image).
+            const list_end = std.mem.alignForward(
+                u64,
+                result.list_offset() + result.list_bytes(),
+                data_alignment_bytes,
+            );
+            if (list_end > total) return error.BadEntry;
         }
         return result;
     }
@@ -192,10 +249,10 @@ fn read(comptime T: type, bytes: []const u8, offset: u64) T {
 
 const testing = std.testing;
 
-const TestFile = struct { path: []const u8, kind: Kind, data: []const u8 };
+pub const TestFile = struct { path: []const u8, kind: Kind, data: []const u8 };
 
 /// Builds a rootfs the way docs/image-format.md describes (the CLI's writer does the same).
-fn build(allocator: std.mem.Allocator, files: []const TestFile) ![]u8 {
+pub fn build(allocator: std.mem.Allocator, files: []const TestFile) ![]u8 {
     var paths_bytes: u64 = 0;
     for (files) |file| paths_bytes += file.path.len;
     const index_bytes = std.mem.alignForward(
@@ -204,7 +261,11 @@ fn build(allocator: std.mem.Allocator, files: []const TestFile) ![]u8 {
         512,
     );
     var total = index_bytes;
-    for (files) |file| total += std.mem.alignForward(u64, file.data.len, 512);
+    for (files) |file| {
+        if (file.kind != .file) continue;
+        total += std.mem.alignForward(u64, file.data.len, 512);
+        total += std.mem.alignForward(u64, blocks_in(file.data.len) * block_hash_bytes, 512);
+    }
     const image = try allocator.alloc(u8, total);
     @memset(image, 0);
     @memcpy(image[0..8], magic);
@@ -225,15 +286,30 @@ fn build(allocator: std.mem.Allocator, files: []const TestFile) ![]u8 {
         if (file.kind == .file) {
             std.mem.writeInt(u64, image[offset + 16 ..][0..8], data_cursor, .little);
             std.mem.writeInt(u64, image[offset + 24 ..][0..8], file.data.len, .little);
-            sha256.hash(file.data, image[offset + 32 ..][0..32]);
             @memcpy(image[data_cursor..][0..file.data.len], file.data);
             data_cursor += std.mem.alignForward(u64, file.data.len, 512);
+            const list = write_block_hashes(file.data, image[data_cursor..]);
+            sha256.hash(list, image[offset + 32 ..][0..32]);
+            data_cursor += std.mem.alignForward(u64, list.len, 512);
         }
     }
+    assert(data_cursor == total);
     return image;
 }
 
-fn index_hash(image: []const u8) [32]u8 {
+/// The block-hash list of `data` into the start of `out`; returns it.
+fn write_block_hashes(data: []const u8, out: []u8) []const u8 {
+    const count = blocks_in(data.len);
+    var block: u64 = 0;
+    while (block < count) : (block += 1) {
+        const span = block_span(data.len, block);
+        const digest = out[block * block_hash_bytes ..][0..block_hash_bytes];
+        sha256.hash(data[span.offset..][0..span.bytes], digest);
+    }
+    return out[0 .. count * block_hash_bytes];
+}
+
+pub fn index_hash(image: []const u8) [32]u8 {
     const prologue = parse_prologue(image, image.len) catch unreachable;
     var digest: [32]u8 = undefined;
     sha256.hash(image[0..prologue.index_bytes], &digest);
@@ -293,6 +369,57 @@ test "entries pointing outside the section are refused even with a matching hash
     defer testing.allocator.free(image);
     const offset = header_bytes + 1 * entry_bytes; // bin/main
     std.mem.writeInt(u64, image[offset + 24 ..][0..8], image.len, .little);
+    const hash = index_hash(image);
+    const prologue = try parse_prologue(image, image.len);
+    try testing.expectError(
+        error.BadEntry,
+        Index.init(image[0..prologue.index_bytes], &hash, image.len),
+    );
+}
+
+test "block math: counts, spans, the list after the data; each block verifies alone" {
+    try testing.expectEqual(@as(u64, 0), blocks_in(0));
+    try testing.expectEqual(@as(u64, 1), blocks_in(1));
+    try testing.expectEqual(@as(u64, 1), blocks_in(block_bytes));
+    try testing.expectEqual(@as(u64, 2), blocks_in(block_bytes + 1));
+    const size = 2 * block_bytes + 100;
+    const second: Span = .{ .offset = block_bytes, .bytes = block_bytes };
+    try testing.expectEqual(second, block_span(size, 1));
+    const last: Span = .{ .offset = 2 * block_bytes, .bytes = 100 };
+    try testing.expectEqual(last, block_span(size, 2));
+
+    const data = try testing.allocator.alloc(u8, size);
+    defer testing.allocator.free(data);
+    for (data, 0..) |*byte, position| byte.* = @truncate(position *% 7 +% position / block_bytes);
+    const tree = [_]TestFile{.{ .path = "big", .kind = .file, .data = data }};
+    const image = try build(testing.allocator, &tree);
+    defer testing.allocator.free(image);
+    const hash = index_hash(image);
+    const prologue = try parse_prologue(image, image.len);
+    const index = try Index.init(image[0..prologue.index_bytes], &hash, image.len);
+    const big = index.lookup("big").?;
+    try testing.expectEqual(@as(u64, 3), big.block_count());
+    try testing.expectEqual(big.data_offset + 2 * block_bytes + 512, big.list_offset());
+    const list = image[big.list_offset()..][0..big.list_bytes()];
+    var root: [32]u8 = undefined;
+    sha256.hash(list, &root);
+    try testing.expectEqualSlices(u8, &big.sha256, &root);
+    var block: u64 = 0;
+    while (block < 3) : (block += 1) {
+        const span = block_span(big.size, block);
+        const bytes = image[big.data_offset + span.offset ..][0..span.bytes];
+        try testing.expect(block_matches(bytes, list, block));
+        try testing.expect(!block_matches(bytes, list, (block + 1) % 3));
+    }
+}
+
+test "a file whose block-hash list would run past the rootfs is refused" {
+    const image = try build(testing.allocator, &sample);
+    defer testing.allocator.free(image);
+    // etc/ukernel.env is the last file: one more byte makes its list start past the rootfs.
+    const offset = header_bytes + 3 * entry_bytes;
+    const size = std.mem.readInt(u64, image[offset + 24 ..][0..8], .little);
+    std.mem.writeInt(u64, image[offset + 24 ..][0..8], size + 512, .little);
     const hash = index_hash(image);
     const prologue = try parse_prologue(image, image.len);
     try testing.expectError(

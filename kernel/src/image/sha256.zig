@@ -30,24 +30,62 @@ const initial_state = [8]u32{
 
 /// The digest of `bytes` into `out`.
 pub fn hash(bytes: []const u8, out: *[digest_bytes]u8) void {
-    var state = initial_state;
-    const whole = bytes.len - bytes.len % block_bytes;
-    var offset: usize = 0;
-    while (offset < whole) : (offset += block_bytes) {
-        compress(&state, bytes[offset..][0..block_bytes]);
-    }
-    // The padding: 0x80, zeros, and the length in bits, in one or two blocks.
-    var tail: [2 * block_bytes]u8 = @splat(0);
-    const rest = bytes.len - whole;
-    @memcpy(tail[0..rest], bytes[whole..]);
-    tail[rest] = 0x80;
-    const tail_blocks: usize = if (rest < block_bytes - 8) 1 else 2;
-    const length_bits = @as(u64, bytes.len) * 8;
-    std.mem.writeInt(u64, tail[tail_blocks * block_bytes - 8 ..][0..8], length_bits, .big);
-    for (0..tail_blocks) |index| compress(&state, tail[index * block_bytes ..][0..block_bytes]);
-    for (state, 0..) |word, index| std.mem.writeInt(u32, out[index * 4 ..][0..4], word, .big);
-    assert(offset == whole);
+    var hasher: Hasher = .{};
+    hasher.update(bytes);
+    hasher.final(out);
 }
+
+/// A digest fed in pieces (the root of a file's block hashes, computed block by block).
+pub const Hasher = struct {
+    state: [8]u32 = initial_state,
+    /// Bytes of a block not yet compressed.
+    pending: [block_bytes]u8 = undefined,
+    pending_bytes: usize = 0,
+    total_bytes: u64 = 0,
+
+    pub fn update(hasher: *Hasher, bytes: []const u8) void {
+        assert(hasher.pending_bytes < block_bytes);
+        var offset: usize = 0;
+        if (hasher.pending_bytes > 0) {
+            offset = @min(bytes.len, block_bytes - hasher.pending_bytes);
+            @memcpy(hasher.pending[hasher.pending_bytes..][0..offset], bytes[0..offset]);
+            hasher.pending_bytes += offset;
+            if (hasher.pending_bytes < block_bytes) {
+                hasher.total_bytes += bytes.len;
+                return;
+            }
+            compress(&hasher.state, &hasher.pending);
+            hasher.pending_bytes = 0;
+        }
+        const whole = offset + (bytes.len - offset) / block_bytes * block_bytes;
+        while (offset < whole) : (offset += block_bytes) {
+            compress(&hasher.state, bytes[offset..][0..block_bytes]);
+        }
+        const rest = bytes.len - whole;
+        @memcpy(hasher.pending[0..rest], bytes[whole..]);
+        hasher.pending_bytes = rest;
+        hasher.total_bytes += bytes.len;
+        assert(hasher.pending_bytes < block_bytes);
+    }
+
+    /// The padding (0x80, zeros, the length in bits, in one or two blocks), then the digest.
+    pub fn final(hasher: *Hasher, out: *[digest_bytes]u8) void {
+        assert(hasher.pending_bytes < block_bytes);
+        var tail: [2 * block_bytes]u8 = @splat(0);
+        const rest = hasher.pending_bytes;
+        @memcpy(tail[0..rest], hasher.pending[0..rest]);
+        tail[rest] = 0x80;
+        const tail_blocks: usize = if (rest < block_bytes - 8) 1 else 2;
+        const length_bits = hasher.total_bytes * 8;
+        std.mem.writeInt(u64, tail[tail_blocks * block_bytes - 8 ..][0..8], length_bits, .big);
+        for (0..tail_blocks) |index| {
+            compress(&hasher.state, tail[index * block_bytes ..][0..block_bytes]);
+        }
+        for (hasher.state, 0..) |word, index| {
+            std.mem.writeInt(u32, out[index * 4 ..][0..4], word, .big);
+        }
+    }
+};
 
 fn compress(state: *[8]u32, block: *const [block_bytes]u8) void {
     var schedule: [64]u32 = undefined;
@@ -90,6 +128,28 @@ test "sha256 matches std for every padding case and random data" {
         hash(bytes[0..length], &ours);
         std.crypto.hash.sha2.Sha256.hash(bytes[0..length], &theirs, .{});
         try std.testing.expectEqualSlices(u8, &theirs, &ours);
+    }
+}
+
+test "sha256 fed in pieces matches the one-shot digest, for every split" {
+    var bytes: [300]u8 = undefined;
+    var random = std.Random.DefaultPrng.init(11);
+    random.fill(&bytes);
+    var whole: [digest_bytes]u8 = undefined;
+    hash(&bytes, &whole);
+    var theirs: [digest_bytes]u8 = undefined;
+    std.crypto.hash.sha2.Sha256.hash(&bytes, &theirs, .{});
+    try std.testing.expectEqualSlices(u8, &theirs, &whole);
+    var first: usize = 0;
+    while (first <= bytes.len) : (first += 7) {
+        var hasher: Hasher = .{};
+        hasher.update(bytes[0..first]);
+        const second = first + (bytes.len - first) / 2;
+        hasher.update(bytes[first..second]);
+        hasher.update(bytes[second..]);
+        var pieces: [digest_bytes]u8 = undefined;
+        hasher.final(&pieces);
+        try std.testing.expectEqualSlices(u8, &whole, &pieces);
     }
 }
 

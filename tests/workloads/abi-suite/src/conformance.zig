@@ -1528,6 +1528,49 @@ fn read_at_checks() void {
     _ = check.err("io.read_at.buffer_null", sys.io_read_at(h, 0, 16, 0), .bad_pointer);
     _ = check.err("io.read_at.console", sys.io_read_at(abi.handle_console, sys.addr(&buf), 16, 0), .unsupported);
     _ = check.err("io.read_at.bad_handle", sys.io_read_at(999, sys.addr(&buf), 16, 0), .bad_handle);
+    read_at_across_blocks(stat.size);
+}
+
+/// The kernel loads and verifies a file in 16 KiB blocks (UKFS 2) on first touch: pieces read
+/// with io.read_at at and across block boundaries, before any sequential read loaded those
+/// blocks, must be the bytes a sequential io.read of the whole file finds there.
+fn read_at_across_blocks(size: u64) void {
+    const block: u64 = 16 * 1024;
+    const piece: u64 = 300;
+    const wanted = [_]u64{ 0, block - 7, block, 2 * block - 150, 3 * block + 1, 5 * block - 299, size - piece };
+    var samples: [wanted.len][piece]u8 = undefined;
+    const path = "bin/main";
+    const opened = sys.io_open(s(path), path.len, 0);
+    const file = check.ok("io.read_at.blocks_open", opened) orelse return;
+    var short: usize = 0;
+    for (wanted, 0..) |offset, index| {
+        if (offset + piece > size) continue;
+        if (sys.io_read_at(sys.handle(file), sys.addr(&samples[index]), piece, offset) != piece) short += 1;
+    }
+    _ = sys.io_close(sys.handle(file));
+    _ = check.truth("io.read_at.blocks_full_pieces", short == 0, "{d} of {d} pieces came back short", .{ short, wanted.len });
+    // Now the whole file in sequence, through a fresh handle, 4 KiB at a time; compare.
+    const again = sys.io_open(s(path), path.len, 0);
+    const sequential = check.ok("io.read_at.blocks_open_again", again) orelse return;
+    defer _ = sys.io_close(sys.handle(sequential));
+    var position: u64 = 0;
+    var mismatched: usize = 0;
+    var rounds: usize = 0;
+    while (rounds < 100_000) : (rounds += 1) {
+        const n = sys.io_read(sys.handle(sequential), sys.addr(&big), 4096);
+        if (n <= 0) break;
+        const chunk = big[0..@intCast(n)];
+        for (wanted, 0..) |offset, index| {
+            if (offset + piece > size) continue;
+            const start = @max(offset, position);
+            const end = @min(offset + piece, position + chunk.len);
+            if (start >= end) continue;
+            const ours = samples[index][start - offset .. end - offset];
+            if (!std.mem.eql(u8, ours, chunk[start - position .. end - position])) mismatched += 1;
+        }
+        position += chunk.len;
+    }
+    _ = check.truth("io.read_at.across_blocks", position == size and mismatched == 0, "sequential read {d} of {d} bytes; {d} overlaps differ from io.read_at's", .{ position, size, mismatched });
 }
 
 fn list_checks() void {

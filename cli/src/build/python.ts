@@ -1,0 +1,339 @@
+// `ukernel build` for a Python project (docs/python.md): the adapter runtime (built once into a
+// content-addressed cache by adapters/python/build.sh), the final link of bin/python, the
+// syntax check and .pyc of src/, and the standard library zip (cached by content).
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import {
+  PYTHON_ADAPTER_BUILD_SCRIPT,
+  PYTHON_ADAPTER_BUILD_TIMEOUT_MS,
+  PYTHON_ADAPTER_LINK_SCRIPT,
+  PYTHON_BASE,
+  PYTHON_STEP_TIMEOUT_MS,
+  PYTHON_SYNTAX_ERRORS_LISTED_MAX,
+  PYTHON_TOOL_SCRIPT,
+  PYTHON_UKERNEL_PACKAGE_DIR,
+} from '../constants.js';
+import { UkernelError } from '../errors.js';
+import { removeQuietly, removeStaleTemps, tempPathFor } from '../fsutil.js';
+import { sha256Hex } from '../hash.js';
+import { isInteractive } from '../progress.js';
+import type { Progress, ProgressStep } from '../ui.js';
+import { excerptAt } from '../project/toml-position.js';
+import { digestTree } from './inputs.js';
+import { runTool } from './tool.js';
+
+/** The one-line notice when the runtime is built without a terminal to show progress on. */
+export const RUNTIME_BUILD_NOTICE = 'building the Python adapter runtime (first time, a few minutes)';
+
+/** A source package of the runtime, as its manifest.json lists it (py-design.md). */
+export interface RuntimeSource {
+  name: string;
+  debian_version?: string;
+  tarball?: string;
+  sha256: string;
+}
+
+/** The adapter runtime: a directory of the cache (py-design.md, "Cache"). */
+export interface PythonRuntime {
+  dir: string;
+  /** The cache directory's name, e.g. python-3.13.5-0123456789abcdef. */
+  key: string;
+  /** manifest.json as read, and its sha256 (what the build depends on). */
+  manifest: { name: string; version: string; sources: RuntimeSource[]; [key: string]: unknown };
+  manifestSha256: string;
+  hostPython: string;
+  libDir: string;
+  /** lib/_sysconfigdata__linux_.py of the cross build, when the runtime has one. */
+  sysconfigdata: string | null;
+}
+
+export interface PythonBuildUi {
+  progress: Progress;
+  /** A line for the user on stderr (the notice). */
+  notice: (line: string) => void;
+  /** Whether stderr shows live progress (a terminal). */
+  interactive: boolean;
+}
+
+export function defaultPythonBuildUi(progress: Progress, env: NodeJS.ProcessEnv): PythonBuildUi {
+  return {
+    progress,
+    notice: (line) => void process.stderr.write(`${line}\n`),
+    interactive: isInteractive(process.stderr, env),
+  };
+}
+
+/** ${XDG_CACHE_HOME:-~/.cache}/ukernel/adapters: where build.sh keeps runtimes and we keep zips. */
+export function adapterCacheDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CACHE_HOME?.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(base, 'ukernel', 'adapters');
+}
+
+/**
+ * The runtime directory: UKERNEL_PYTHON_RUNTIME when set (a runtime built elsewhere), else the
+ * one adapters/python/build.sh prints last on stdout, building it first when the cache lacks it
+ * (minutes; its `progress: N/M label` stderr lines drive the progress display on a terminal,
+ * a one-line notice otherwise). Bounded by PYTHON_ADAPTER_BUILD_TIMEOUT_MS.
+ */
+export async function ensurePythonRuntime(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  ui: PythonBuildUi,
+  abort: AbortSignal,
+): Promise<PythonRuntime> {
+  const fromEnv = env.UKERNEL_PYTHON_RUNTIME;
+  if (fromEnv !== undefined && fromEnv !== '') return readRuntime(resolve(fromEnv), `UKERNEL_PYTHON_RUNTIME=${fromEnv}`);
+  const script = join(root, PYTHON_ADAPTER_BUILD_SCRIPT);
+  if (!existsSync(script)) {
+    throw new UkernelError('AdapterMissing', `this ukernel checkout has no ${PYTHON_ADAPTER_BUILD_SCRIPT}`);
+  }
+  let step: ProgressStep | null = null;
+  let noticed = false;
+  const onStderrLine = (line: string): void => {
+    const match = /^progress: ([0-9]+)\/([0-9]+) (.*)$/.exec(line);
+    if (match === null) return;
+    if (ui.interactive) {
+      step?.done();
+      step = ui.progress.begin(`Building the Python adapter runtime: ${match[1]}/${match[2]} ${match[3]}`);
+    } else if (!noticed) {
+      noticed = true;
+      ui.notice(RUNTIME_BUILD_NOTICE);
+    }
+  };
+  let stdout: string;
+  try {
+    ({ stdout } = await runTool({
+      file: 'bash',
+      args: [script],
+      cwd: root,
+      env,
+      timeoutMs: PYTHON_ADAPTER_BUILD_TIMEOUT_MS,
+      what: PYTHON_ADAPTER_BUILD_SCRIPT,
+      code: 'AdapterBuildFailed',
+      onStderrLine,
+      abort,
+    }));
+  } finally {
+    (step as ProgressStep | null)?.done();
+  }
+  const dir = stdout.trimEnd().split('\n').at(-1) ?? '';
+  if (!dir.startsWith('/')) {
+    throw new UkernelError('AdapterBuildFailed', `${PYTHON_ADAPTER_BUILD_SCRIPT} did not print the runtime directory last`, {
+      details: stdout.trimEnd().split('\n').slice(-5),
+    });
+  }
+  return readRuntime(dir, PYTHON_ADAPTER_BUILD_SCRIPT);
+}
+
+/** The runtime at `dir`, checked: manifest.json, host/bin/python3.13 and Lib/ must be there. */
+export function readRuntime(dir: string, from: string): PythonRuntime {
+  const missing = (what: string): UkernelError =>
+    new UkernelError('AdapterMissing', `the Python adapter runtime ${dir} (from ${from}) has no ${what}`);
+  let manifestBytes: Buffer;
+  try {
+    manifestBytes = readFileSync(join(dir, 'manifest.json'));
+  } catch {
+    throw missing('manifest.json');
+  }
+  let manifest: PythonRuntime['manifest'];
+  try {
+    manifest = JSON.parse(manifestBytes.toString('utf8')) as PythonRuntime['manifest'];
+  } catch (err) {
+    throw new UkernelError('AdapterMissing', `${join(dir, 'manifest.json')} is not JSON: ${(err as Error).message}`);
+  }
+  if (manifest === null || typeof manifest !== 'object' || !Array.isArray(manifest.sources)) {
+    throw new UkernelError('AdapterMissing', `${join(dir, 'manifest.json')} has no "sources" list`);
+  }
+  const hostPython = join(dir, 'host', 'bin', 'python3.13');
+  const libDir = join(dir, 'Lib');
+  if (!isFile(hostPython)) throw missing('host/bin/python3.13');
+  if (!isDirectory(libDir)) throw missing('Lib/');
+  const sysconfigdata = join(dir, 'lib', '_sysconfigdata__linux_.py');
+  return {
+    dir,
+    key: basename(dir),
+    manifest,
+    manifestSha256: sha256Hex(manifestBytes),
+    hostPython,
+    libDir,
+    sysconfigdata: isFile(sysconfigdata) ? sysconfigdata : null,
+  };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** One syntax error as the host compiler reported it (cli/python/uk_pytool.py check). */
+interface SyntaxProblem {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+/**
+ * Compile every .py under `sourceDir` (relative to `projectRoot`) with the host python3.13.
+ * A syntax error is PythonSyntax (UK159) naming file:line:column, with the line and a caret;
+ * every further one is a detail. Otherwise each module but the entry gets its unchecked-hash
+ * .pyc under `pycacheOut` (<dir>/__pycache__/<name>.cpython-313.pyc); returns the .py files
+ * and the .pyc paths, relative to the project root / `pycacheOut`.
+ */
+export async function compileSources(
+  root: string,
+  runtime: PythonRuntime,
+  project: { root: string; sourceDir: string; entry: string; display: (rel: string) => string },
+  pycacheOut: string,
+  abort: AbortSignal,
+): Promise<{ files: string[]; pycs: string[] }> {
+  const { stdout } = await runTool({
+    file: runtime.hostPython,
+    args: ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'check', project.sourceDir, project.entry, pycacheOut],
+    cwd: project.root,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
+    timeoutMs: PYTHON_STEP_TIMEOUT_MS,
+    what: 'the Python syntax check',
+    code: 'BuildFailed',
+    abort,
+  });
+  const answer = parseAnswer(stdout, 'the Python syntax check') as {
+    errors?: SyntaxProblem[];
+    files?: string[];
+    pycs?: string[];
+  };
+  if (answer.errors !== undefined && answer.errors.length > 0) throw syntaxError(project, answer.errors);
+  return { files: answer.files ?? [], pycs: answer.pycs ?? [] };
+}
+
+function parseAnswer(stdout: string, what: string): unknown {
+  try {
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
+  } catch {
+    throw new UkernelError('BuildFailed', `${what} gave no answer`, { details: stdout.split('\n').slice(-5) });
+  }
+}
+
+function syntaxError(
+  project: { root: string; display: (rel: string) => string },
+  errors: readonly SyntaxProblem[],
+): UkernelError {
+  const [first, ...rest] = errors;
+  const at = (e: SyntaxProblem): string => `${project.display(e.file)}:${e.line}:${e.column}`;
+  let excerpt: string[] = [];
+  try {
+    excerpt = excerptAt(readFileSync(join(project.root, first!.file), 'utf8'), first!.line, first!.column);
+  } catch {
+    // The file went away meanwhile: the position is enough.
+  }
+  const more = rest.slice(0, PYTHON_SYNTAX_ERRORS_LISTED_MAX - 1).map((e) => `${at(e)}: SyntaxError: ${e.message}`);
+  if (rest.length > more.length) more.push(`… and ${rest.length - more.length} more`);
+  return new UkernelError('PythonSyntax', `${at(first!)}: SyntaxError: ${first!.message}`, { details: [...excerpt, ...more] });
+}
+
+/**
+ * The standard library zip (lib/python313.zip in the image): built by the host python3.13 from
+ * the runtime's Lib/ (+ _sysconfigdata__linux_ + adapters/python/ukernel/ when present) and kept
+ * in the adapter cache under a key over everything that goes in (the runtime's manifest, which
+ * names its sources, the directory, the tool script and the ukernel package), so a warm build
+ * only hashes. Written to a temp file and renamed; returns its path.
+ */
+export async function stdlibZip(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  runtime: PythonRuntime,
+  progress: Progress,
+  abort: AbortSignal,
+): Promise<string> {
+  const packageDir = join(root, PYTHON_UKERNEL_PACKAGE_DIR);
+  const hasPackage = isDirectory(packageDir);
+  const key = createHash('sha256');
+  key.update(`uk stdlib zip v1\nruntime=${runtime.dir}\nmanifest=${runtime.manifestSha256}\n`);
+  key.update(`tool=${sha256Hex(readFileSync(join(root, PYTHON_TOOL_SCRIPT)))}\n`);
+  key.update(`sysconfigdata=${runtime.sysconfigdata === null ? '-' : sha256Hex(readFileSync(runtime.sysconfigdata))}\n`);
+  if (hasPackage)
+    for (const f of digestTree(packageDir, packageDir, (n) => n.endsWith('.py'))) key.update(`ukernel/${f.path}=${f.sha256}\n`);
+  const path = join(adapterCacheDir(env), 'python-stdlib', `${runtime.key}-${key.digest('hex').slice(0, 16)}.zip`);
+  if (isFile(path)) return path;
+
+  mkdirSync(dirname(path), { recursive: true });
+  removeStaleTemps(dirname(path));
+  const temp = tempPathFor(path);
+  const args = ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'zip', runtime.libDir, temp];
+  if (runtime.sysconfigdata !== null) args.push('--add', `_sysconfigdata__linux_=${runtime.sysconfigdata}`);
+  if (hasPackage) args.push('--package', `ukernel=${packageDir}`);
+  const step = progress.begin(
+    `Compiling the Python ${runtime.manifest.version ?? '3.13'} standard library into ${basename(path)}`,
+  );
+  try {
+    await runTool({
+      file: runtime.hostPython,
+      args,
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
+      timeoutMs: PYTHON_STEP_TIMEOUT_MS,
+      what: 'the standard library zip',
+      code: 'BuildFailed',
+      abort,
+    });
+    renameSync(temp, path);
+  } finally {
+    step.done();
+    removeQuietly(temp);
+  }
+  return path;
+}
+
+/**
+ * The final link of bin/python (py-design.md): `bash adapters/python/link.sh RUNTIME_DIR OUTPUT`,
+ * which links the adapter's main.c, _ukernel, the POSIX layer, libpython3.13.a, libz.a and musl
+ * into a static PIE at OUTPUT. The one call site of the link, so that a change of its contract
+ * is one edit.
+ */
+export async function linkPythonAdapter(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  runtime: PythonRuntime,
+  output: string,
+  progress: Progress,
+  abort: AbortSignal,
+): Promise<void> {
+  const script = join(root, PYTHON_ADAPTER_LINK_SCRIPT);
+  if (!existsSync(script)) {
+    throw new UkernelError(
+      'AdapterMissing',
+      `this ukernel checkout has no ${PYTHON_ADAPTER_LINK_SCRIPT} (the final link of bin/python)`,
+    );
+  }
+  const step = progress.begin(`Linking the Python adapter (${PYTHON_BASE})`);
+  try {
+    await runTool({
+      file: 'bash',
+      args: [script, runtime.dir, output],
+      cwd: root,
+      env,
+      timeoutMs: PYTHON_STEP_TIMEOUT_MS,
+      what: PYTHON_ADAPTER_LINK_SCRIPT,
+      code: 'AdapterBuildFailed',
+      abort,
+    });
+  } finally {
+    step.done();
+  }
+  if (!isFile(output)) {
+    throw new UkernelError('AdapterBuildFailed', `${PYTHON_ADAPTER_LINK_SCRIPT} exited 0 but wrote no ${output}`);
+  }
+}

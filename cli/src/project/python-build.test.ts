@@ -1,0 +1,98 @@
+// `ukernel build` on a Python project, for real with a CPython 3.13 runtime (python-fixture.ts):
+// a syntax error fails the build with UK159 at file:line:column and leaves build/ as it was; the
+// build then needs the final link (adapters/python/link.sh) and lays out the rootfs.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { build } from '../commands/build.js';
+import { init } from '../commands/init.js';
+import { PYTHON_ADAPTER_LINK_SCRIPT } from '../constants.js';
+import { readBundle } from '../build/bundle.js';
+import { testRuntime } from '../build/python-fixture.js';
+import { readToolchainPins, ukernelRoot } from '../toolchain.js';
+
+const base = mkdtempSync(join(tmpdir(), 'uk-pybuild-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+const runtime = testRuntime(base);
+const linkExists = existsSync(join(ukernelRoot(), PYTHON_ADAPTER_LINK_SCRIPT));
+let count = 0;
+
+async function pythonProject(): Promise<string> {
+  const dir = join(base, `p${count++}`);
+  mkdirSync(dir);
+  const zigVersion = readToolchainPins(ukernelRoot()).zigVersion;
+  await init({ name: 'pyw', lang: 'python', template: 'worker' }, { cwd: dir, say: () => {}, zigVersion });
+  return dir;
+}
+
+function env(): NodeJS.ProcessEnv {
+  return { ...process.env, UKERNEL_PYTHON_RUNTIME: runtime!.dir, XDG_CACHE_HOME: join(base, 'cache'), CI: '1' };
+}
+
+describe.skipIf(runtime === null)('ukernel build (Python project)', () => {
+  it('a syntax error in src/ fails with UK159 at file:line:column, and build/ keeps the last build', async () => {
+    const dir = await pythonProject();
+    mkdirSync(join(dir, 'src', 'stages'));
+    writeFileSync(join(dir, 'src', 'stages', 'parse.py'), 'def parse(line):\n    return line.split(\n\nVALUE = 1\n');
+    // A previous build's outputs, which a failed build must not touch.
+    mkdirSync(join(dir, 'build'));
+    writeFileSync(join(dir, 'build', 'build.json'), '{"format":1,"previous":true}\n');
+    writeFileSync(join(dir, 'build', 'bundle.tgz'), 'previous');
+    const said: string[] = [];
+    const err = await build({}, { cwd: dir, env: env(), say: (line) => said.push(line) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UK159', exitCode: 2 });
+    expect((err as Error).message).toMatch(/^src\/stages\/parse\.py:2:\d+: SyntaxError: '\(' was never closed$/);
+    expect(said).toEqual([]);
+    expect(readFileSync(join(dir, 'build', 'build.json'), 'utf8')).toBe('{"format":1,"previous":true}\n');
+    expect(readFileSync(join(dir, 'build', 'bundle.tgz'), 'utf8')).toBe('previous');
+    expect(readdirSync(join(dir, 'build')).sort()).toEqual(['build.json', 'bundle.tgz']); // no temp dirs, no adapter/
+  }, 120_000);
+
+  it.skipIf(linkExists)(
+    'without the final link in the checkout, the build stops with UK161 naming it',
+    async () => {
+      const dir = await pythonProject();
+      const err = await build({}, { cwd: dir, env: env(), say: () => {} }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'UK161' });
+      expect((err as Error).message).toContain(PYTHON_ADAPTER_LINK_SCRIPT);
+      expect(existsSync(join(dir, 'build', 'bundle.tgz'))).toBe(false);
+    },
+    120_000,
+  );
+
+  it.skipIf(!linkExists)(
+    'builds the rootfs of py-design.md and says where the adapter runtime is',
+    async () => {
+      const dir = await pythonProject();
+      writeFileSync(join(dir, 'src', 'helper.py'), 'VALUE = 1\n');
+      const said: string[] = [];
+      await build({}, { cwd: dir, env: env(), say: (line) => said.push(line) });
+      expect(said).toEqual(['Built workload bundle: build/bundle.tgz', 'Adapter runtime: build/adapter/python-3.13']);
+      const files = readBundle(readFileSync(join(dir, 'build', 'bundle.tgz')), 'bundle');
+      const paths = files.filter((f) => f.kind === 'file').map((f) => f.path);
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          'bin/python',
+          'lib/python313.zip',
+          'src/main.py',
+          'src/helper.py',
+          'src/__pycache__/helper.cpython-313.pyc',
+          'etc/ukernel/python-entry',
+          'etc/ukernel.env',
+        ]),
+      );
+      expect(paths).not.toContain('src/__pycache__/main.cpython-313.pyc');
+      expect(files.find((f) => f.path === 'etc/ukernel/python-entry')?.data.toString()).toBe('src/main.py');
+      expect(files.find((f) => f.path === 'bin/python')?.mode).toBe(0o755);
+      const record = JSON.parse(readFileSync(join(dir, 'build', 'adapter', 'python-3.13', 'runtime.json'), 'utf8'));
+      expect(record).toMatchObject({ adapter: 'python-3.13', runtime: { key: runtime!.key } });
+      expect(existsSync(join(dir, 'build', 'adapter', 'python-3.13', 'python'))).toBe(true);
+      // A second build gives the same bundle (the zip comes from the cache).
+      const first = readFileSync(join(dir, 'build', 'bundle.tgz'));
+      await build({}, { cwd: dir, env: env(), say: () => {} });
+      expect(readFileSync(join(dir, 'build', 'bundle.tgz')).equals(first)).toBe(true);
+    },
+    600_000,
+  );
+});

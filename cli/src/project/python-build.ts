@@ -1,0 +1,160 @@
+// The Python project's build (docs/python.md): the adapter runtime, the syntax check and .pyc of
+// src/, the stdlib zip, the final link, then the bundle whose files are the image's rootfs:
+//   bin/python  lib/python313.zip  src/…(.py + __pycache__/*.pyc)  etc/ukernel/python-entry
+//   etc/ukernel.env
+// and build/adapter/python-3.13/ (the linked adapter + runtime.json). Nothing is written to
+// build/ before every check has passed: a syntax error leaves the last build as it was.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  BUNDLE_ENV_PATH,
+  BUNDLE_PATH,
+  PYTHON_ADAPTER_OUT_DIR,
+  PYTHON_BASE,
+  PYTHON_BIN_PATH,
+  PYTHON_ENTRY_FILE_PATH,
+  PYTHON_STDLIB_ZIP_PATH,
+} from '../constants.js';
+import { describeWorkloadElf } from '../elf.js';
+import { UkernelError } from '../errors.js';
+import { removeQuietly, writeFileAtomic } from '../fsutil.js';
+import { sha256Hex } from '../hash.js';
+import { type BundleInput, createBundleFrom, MODE_EXECUTABLE, MODE_FILE } from '../build/bundle.js';
+import {
+  compileSources,
+  defaultPythonBuildUi,
+  ensurePythonRuntime,
+  linkPythonAdapter,
+  type PythonRuntime,
+  stdlibZip,
+} from '../build/python.js';
+
+/** What build.json records of a Python build (besides the common fields). */
+export interface PythonBuildParts {
+  /** The image header's adapter field and the manifest's `adapter`. */
+  adapter: string;
+  /** The rootfs entry (the image header's `entry`). */
+  entry: string;
+  runtime: RuntimeRecord;
+  adapter_sha256: string;
+  stdlib_zip: { path: string; sha256: string };
+}
+
+/** The runtime as build.json and the image manifest name it. */
+export interface RuntimeRecord {
+  name: string;
+  version: string;
+  key: string;
+  dir: string;
+  manifest_sha256: string;
+  sources: unknown;
+}
+
+export interface PythonBuildContext {
+  ukernelRoot: string;
+  projectRoot: string;
+  env: NodeJS.ProcessEnv;
+  entry: string;
+  envFile: Buffer;
+  mtime: Date;
+  progress: import('../ui.js').Progress;
+  /** A project-relative path as messages show it. */
+  show: (relative: string) => string;
+  abort: AbortSignal;
+}
+
+export function runtimeRecord(runtime: PythonRuntime): RuntimeRecord {
+  return {
+    name: String(runtime.manifest.name ?? 'python'),
+    version: String(runtime.manifest.version ?? ''),
+    key: runtime.key,
+    dir: runtime.dir,
+    manifest_sha256: runtime.manifestSha256,
+    sources: runtime.manifest.sources,
+  };
+}
+
+/** Build a Python project; returns the bundle's bytes and what build.json records. */
+export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bundle: Buffer; parts: PythonBuildParts }> {
+  const root = ctx.projectRoot;
+  const runtime = await ensurePythonRuntime(ctx.ukernelRoot, ctx.env, defaultPythonBuildUi(ctx.progress, ctx.env), ctx.abort);
+  const staging = join(root, 'build', `.python.${process.pid}.tmp`);
+  removeQuietly(staging);
+  try {
+    const sourceDir = dirname(ctx.entry) === '.' ? '' : dirname(ctx.entry);
+    const checking = ctx.progress.begin(
+      `Checking ${sourceDir === '' ? ctx.entry : `${sourceDir}/`} with Python ${runtime.manifest.version}`,
+    );
+    let sources: { files: string[]; pycs: string[] };
+    try {
+      const project = { root, sourceDir, entry: ctx.entry, display: ctx.show };
+      sources = await compileSources(ctx.ukernelRoot, runtime, project, join(staging, 'pycache'), ctx.abort);
+    } finally {
+      checking.done();
+    }
+    const zip = await stdlibZip(ctx.ukernelRoot, ctx.env, runtime, ctx.progress, ctx.abort);
+    const linked = join(staging, 'python');
+    mkdirSync(staging, { recursive: true });
+    await linkPythonAdapter(ctx.ukernelRoot, ctx.env, runtime, linked, ctx.progress, ctx.abort);
+    const adapter = readFileSync(linked);
+    const problem = describeWorkloadElf(adapter);
+    if (problem !== null) throw new UkernelError('WorkloadInvalid', `the linked Python adapter ${problem}`);
+
+    const entries: BundleInput[] = [
+      { path: PYTHON_BIN_PATH, kind: 'file', mode: MODE_EXECUTABLE, data: adapter },
+      { path: PYTHON_STDLIB_ZIP_PATH, kind: 'file', mode: MODE_FILE, from: zip },
+      ...sources.files.map((file): BundleInput => ({ path: file, kind: 'file', mode: MODE_FILE, from: join(root, file) })),
+      ...sources.pycs.map(
+        (pyc): BundleInput => ({ path: pyc, kind: 'file', mode: MODE_FILE, from: join(staging, 'pycache', pyc) }),
+      ),
+      { path: PYTHON_ENTRY_FILE_PATH, kind: 'file', mode: MODE_FILE, data: Buffer.from(ctx.entry) },
+      { path: BUNDLE_ENV_PATH, kind: 'file', mode: MODE_FILE, data: ctx.envFile },
+    ];
+    const bundling = ctx.progress.begin(`Writing bundle ${ctx.show(BUNDLE_PATH)}`);
+    let bundle: Buffer;
+    try {
+      bundle = createBundleFrom({ entries, mtime: ctx.mtime, stagingDir: join(staging, 'bundle') });
+    } finally {
+      bundling.done();
+    }
+    const parts: PythonBuildParts = {
+      adapter: PYTHON_BASE,
+      entry: PYTHON_BIN_PATH,
+      runtime: runtimeRecord(runtime),
+      adapter_sha256: sha256Hex(adapter),
+      stdlib_zip: { path: zip, sha256: sha256Hex(readFileSync(zip)) },
+    };
+    writeAdapterDir(ctx, adapter, parts);
+    writeFileAtomic(join(root, BUNDLE_PATH), bundle, { display: ctx.show(BUNDLE_PATH) });
+    return { bundle, parts };
+  } finally {
+    removeQuietly(staging);
+  }
+}
+
+/** build/adapter/python-3.13/: the linked adapter (python) and runtime.json naming what made it. */
+function writeAdapterDir(ctx: PythonBuildContext, adapter: Buffer, parts: PythonBuildParts): void {
+  const dir = join(ctx.projectRoot, PYTHON_ADAPTER_OUT_DIR);
+  writeFileAtomic(join(dir, 'python'), adapter, { mode: 0o755, display: ctx.show(`${PYTHON_ADAPTER_OUT_DIR}/python`) });
+  const record = {
+    adapter: parts.adapter,
+    python_sha256: parts.adapter_sha256,
+    runtime: parts.runtime,
+    stdlib_zip: parts.stdlib_zip,
+  };
+  writeFileAtomic(join(dir, 'runtime.json'), `${JSON.stringify(record, null, 2)}\n`, {
+    display: ctx.show(`${PYTHON_ADAPTER_OUT_DIR}/runtime.json`),
+  });
+}
+
+/** Whether the files a Python build used are still what it recorded (run's rebuild check). */
+export function pythonBuildIntact(projectRoot: string, parts: Partial<PythonBuildParts>): boolean {
+  try {
+    if (parts.runtime === undefined || parts.stdlib_zip === undefined) return false;
+    if (sha256Hex(readFileSync(join(parts.runtime.dir, 'manifest.json'))) !== parts.runtime.manifest_sha256) return false;
+    if (sha256Hex(readFileSync(parts.stdlib_zip.path)) !== parts.stdlib_zip.sha256) return false;
+    return sha256Hex(readFileSync(join(projectRoot, PYTHON_ADAPTER_OUT_DIR, 'python'))) === parts.adapter_sha256;
+  } catch {
+    return false;
+  }
+}

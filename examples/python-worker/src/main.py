@@ -1,0 +1,85 @@
+"""A worker pipeline on ukernel, in Python: a producer puts jobs on an asyncio.Queue, N workers
+take them (awaiting simulated I/O with asyncio.sleep) and put results on a second queue, and the
+aggregator prints them. Every stage opens a trace span (`ukernel trace` shows them) and writes
+log records (`ukernel logs`).
+
+    ukernel run -- [jobs] [workers]      (defaults: 24 jobs, 3 workers)
+
+asyncio runs unchanged: its event loop waits in the kernel's io.poll. The queues here are
+asyncio's own; a ukernel.Channel (awaitable send/recv) carries the same messages between tasks
+of different workloads.
+"""
+
+import asyncio
+import sys
+import time
+
+import ukernel
+
+PROJECT = "PROJECT_NAME"
+JOBS_DEFAULT = 24
+WORKERS_DEFAULT = 3
+WORKERS_MAX = 16
+QUEUE_SLOTS = 8
+
+
+def work(value: int) -> int:
+    """The job's computation: the sum of the squares below `value` (cheap, checkable)."""
+    return sum(i * i for i in range(value))
+
+
+async def producer(jobs: asyncio.Queue, count: int, workers: int) -> None:
+    with ukernel.trace.span("producer"):
+        for job_id in range(count):
+            await jobs.put((job_id, 100 + job_id * 7))
+        for _ in range(workers):
+            await jobs.put(None)  # one stop marker per worker
+    ukernel.log.info("producer done", jobs=count)
+
+
+async def worker(index: int, jobs: asyncio.Queue, results: asyncio.Queue) -> None:
+    done = 0
+    with ukernel.trace.span(f"worker-{index}"):
+        while (job := await jobs.get()) is not None:
+            job_id, value = job
+            await asyncio.sleep(0.002 * (1 + job_id % 3))  # the simulated I/O wait
+            await results.put((job_id, work(value), index))
+            done += 1
+    ukernel.log.info("worker done", worker=index, jobs=done)
+
+
+async def aggregator(results: asyncio.Queue, count: int) -> int:
+    total = 0
+    with ukernel.trace.span("aggregator"):
+        for _ in range(count):
+            job_id, output, index = await results.get()
+            print(f"job {job_id:3d} -> {output:9d} (worker {index})")
+            total += output
+    return total
+
+
+async def main(argv: list[str]) -> int:
+    count = int(argv[1]) if len(argv) > 1 else JOBS_DEFAULT
+    workers = max(1, min(int(argv[2]) if len(argv) > 2 else WORKERS_DEFAULT, WORKERS_MAX))
+    print(f"hello from {PROJECT}: {count} jobs, {workers} workers")
+    ukernel.log.info("pipeline start", jobs=count, workers=workers)
+    started = time.monotonic()
+    with ukernel.trace.span("pipeline"):
+        jobs: asyncio.Queue = asyncio.Queue(QUEUE_SLOTS)
+        results: asyncio.Queue = asyncio.Queue(QUEUE_SLOTS)
+        tasks = [asyncio.create_task(worker(i, jobs, results)) for i in range(workers)]
+        tasks.append(asyncio.create_task(producer(jobs, count, workers)))
+        total = await aggregator(results, count)
+        await asyncio.gather(*tasks)
+    expected = sum(work(100 + job_id * 7) for job_id in range(count))
+    elapsed_ms = (time.monotonic() - started) * 1000
+    ukernel.log.info("pipeline done", jobs=count, total=total, elapsed_ms=round(elapsed_ms, 1))
+    print(f"pipeline done: {count} results, total {total}")
+    if total != expected:
+        ukernel.log.error("wrong total", total=total, expected=expected)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv)))

@@ -1,0 +1,74 @@
+// The Python worker template as a new user meets it: `ukernel init --lang python --template
+// worker` in an empty directory, then `ukernel run` builds the adapter (once), boots, prints
+// the pipeline's results and exits 0; `inspect` shows the adapter; `trace` the Python spans.
+// The boot needs the whole chain (adapters/python/build.sh and link.sh in this checkout); the
+// syntax-error case needs only a CPython 3.13 for the host side (cli/src/build/python-fixture.ts).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testRuntime } from '../../cli/src/build/python-fixture.js';
+import { cliPath, requireBuilt, root, run, tempDir, ukernelOk } from './helpers.js';
+
+/** The first build compiles CPython, musl and zlib: minutes on this machine. */
+const FIRST_BUILD_MS = 3_600_000;
+const chain = existsSync(join(root, 'adapters/python/build.sh')) && existsSync(join(root, 'adapters/python/link.sh'));
+let work: ReturnType<typeof tempDir>;
+beforeAll(() => {
+  requireBuilt();
+  work = tempDir();
+});
+afterAll(() => work.remove());
+
+async function pythonProject(name: string): Promise<string> {
+  const dir = join(work.path, name);
+  mkdirSync(dir);
+  const init = await ukernelOk(['init', '--name', name, '--lang', 'python', '--template', 'worker'], dir);
+  expect(init.stdout).toBe('Created ukernel.toml\nCreated src/main.py\nCreated env/ukernel.env\nCreated .gitignore\n');
+  return dir;
+}
+
+describe('ukernel build: a Python syntax error', () => {
+  it('fails with exit 2 and UK159 at file:line:column, and writes no bundle', async () => {
+    const runtime = testRuntime(work.path);
+    if (runtime === null) return void console.warn('python-template: no CPython 3.13 here; skipped');
+    const dir = await pythonProject('pysyntax');
+    writeFileSync(join(dir, 'src', 'main.py'), 'import asyncio\n\nasync def main(:\n    pass\n');
+    const result = await run(process.execPath, [cliPath, 'build'], {
+      cwd: dir,
+      timeoutMs: 120_000,
+      env: { ...process.env, UKERNEL_PYTHON_RUNTIME: runtime.dir, XDG_CACHE_HOME: join(work.path, 'cache') },
+    });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/^error UK159: src\/main\.py:3:16: SyntaxError: /m);
+    expect(result.stderr).toContain('async def main(:');
+    expect(existsSync(join(dir, 'build', 'bundle.tgz'))).toBe(false);
+  }, 180_000);
+});
+
+describe.skipIf(!chain)('the Python worker template end to end (QEMU)', () => {
+  it(
+    'init → run: builds the adapter, boots, prints the pipeline and exits 0; inspect and trace see Python',
+    async () => {
+      const dir = await pythonProject('pyw');
+      const ran = await ukernelOk(['run', '--', '12', '3'], dir, FIRST_BUILD_MS);
+      expect(ran.stdout).toContain('hello from pyw: 12 jobs, 3 workers');
+      expect(ran.stdout.match(/^job +[0-9]+ -> +[0-9]+ \(worker [0-2]\)$/gm)).toHaveLength(12);
+      expect(ran.stdout).toMatch(/^pipeline done: 12 results, total [0-9]+$/m);
+      expect(ran.stderr).toContain('Adapter runtime: build/adapter/python-3.13');
+
+      const inspect = await ukernelOk(['inspect', 'dist/pyw.img'], dir);
+      expect(inspect.stdout).toMatch(/^Adapter: python-3\.13$/m);
+      expect(inspect.stdout).toMatch(/^Entry: bin\/python$/m);
+      expect(inspect.stdout).toMatch(/^ {2}source python3\.13 /m);
+
+      const trace = join(dir, 't.json');
+      await ukernelOk(['trace', '--export', 'chrome', trace], dir);
+      const names = new Set((JSON.parse(readFileSync(trace, 'utf8')).traceEvents as Array<{ name: string }>).map((e) => e.name));
+      for (const span of ['pipeline', 'producer', 'worker-0', 'aggregator']) expect(names).toContain(span);
+
+      const logs = await ukernelOk(['logs'], dir);
+      expect(logs.stdout).toContain('pipeline done');
+    },
+    FIRST_BUILD_MS + 300_000,
+  );
+});
