@@ -135,6 +135,8 @@ pub const served = [_]Served{
     .{ .setitimer, signals.sys_setitimer },
     .{ .getitimer, signals.sys_getitimer },
     .{ .alarm, signals.sys_alarm },
+    .{ .pause, signals.sys_pause },
+    .{ .rt_sigsuspend, signals.sys_rt_sigsuspend },
     .{ .kill, signals.sys_kill },
     .{ .tkill, signals.sys_tkill },
     .{ .tgkill, signals.sys_tgkill },

@@ -483,4 +483,9 @@ fn alarm(handler: u64) void {
     expect_result("getitimer", sys(.getitimer, .{ 0, &current }), 0);
     check("timer off after firing", current[2] == 0 and current[3] == 0, "{any}", .{current});
     signal_seen = 0;
+    const short = [4]i64{ 0, 0, 0, 30_000 };
+    expect_result("setitimer again", sys(.setitimer, .{ 0, &short, 0 }), 0);
+    expect_result("pause ends with SIGALRM", sys(.pause, .{}), -4);
+    check("pause ran the handler", signal_seen == 14, "{d}", .{signal_seen});
+    signal_seen = 0;
 }
