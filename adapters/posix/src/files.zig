@@ -56,9 +56,9 @@ pub const Kind = enum { file, directory, null_device, random_device };
 
 /// Files the layer provides when the image has none at that path: /etc/hosts, so that musl's
 /// getaddrinfo resolves "localhost" from it (without it musl asks a DNS server at 127.0.0.1
-/// and waits out its timeout).
+/// and waits out its timeout). IPv4 only: sockets are AF_INET only.
 const builtin_files = [_]struct { path: []const u8, data: []const u8 }{
-    .{ .path = "etc/hosts", .data = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n" },
+    .{ .path = "etc/hosts", .data = "127.0.0.1\tlocalhost\n" },
 };
 const handle_builtin: u32 = std.math.maxInt(u32);
 

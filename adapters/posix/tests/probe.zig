@@ -351,6 +351,7 @@ fn sockets() void {
     var address = sockaddr(0);
     expect_result("bind", sys(.bind, .{ listener, &address, 16 }), 0);
     expect_result("listen", sys(.listen, .{ listener, 16 }), 0);
+    expect_result("listen again", sys(.listen, .{ listener, 32 }), 0);
     var length: u32 = 16;
     expect_result("getsockname", sys(.getsockname, .{ listener, &address, &length }), 0);
     const port = std.mem.readInt(u16, address[2..4], .big);
