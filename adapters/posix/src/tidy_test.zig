@@ -7,11 +7,11 @@ const line_columns_max = 100;
 const function_lines_max = 70;
 
 const sources = [_][]const u8{
-    "constants.zig", "dispatch.zig", "errno.zig",      "fd.zig",      "files.zig",
-    "io.zig",        "linux.zig",    "memory.zig",     "path.zig",    "poll.zig",
-    "process.zig",   "report.zig",   "root.zig",       "signals.zig", "sockaddr.zig",
-    "sockets.zig",   "start.zig",    "stream.zig",     "streams.zig", "time.zig",
-    "tidy_test.zig", "uk.zig",       "unit_tests.zig",
+    "constants.zig", "dispatch.zig", "errno.zig",  "fd.zig",         "files.zig",
+    "io.zig",        "linux.zig",    "memory.zig", "path.zig",       "poll.zig",
+    "process.zig",   "report.zig",   "root.zig",   "signals.zig",    "sockaddr.zig",
+    "sockets.zig",   "start.zig",    "stream.zig", "streams.zig",    "time.zig",
+    "tidy_test.zig", "tmpfs.zig",    "uk.zig",     "unit_tests.zig",
 };
 
 /// The length in lines of the function that starts at `lines[start]` (its `fn` line to the

@@ -10,4 +10,5 @@ test {
     _ = @import("report.zig");
     _ = @import("dispatch.zig");
     _ = @import("tidy_test.zig");
+    _ = @import("tmpfs.zig");
 }
