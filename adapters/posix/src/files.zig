@@ -388,6 +388,11 @@ pub fn seek(description: *fd.Description, offset: i64, whence: u32) Error!u64 {
     }
 }
 
+fn image_has_tmp() bool {
+    var stat: abi.FileStat = undefined;
+    return uk.table.io_stat(tmpfs.root.ptr, tmpfs.root.len, &stat) == 0;
+}
+
 const dirent_header_bytes: usize = 19; // d_ino 8, d_off 8, d_reclen 2, d_type 1
 
 /// Writes one linux_dirent64 at `buffer[offset..]`; false when it does not fit.
@@ -443,6 +448,12 @@ pub fn getdents(description: *fd.Description, buffer: []u8) Error!u64 {
             return errno.of_result(next);
         }
         if (next == 0) {
+            // The root lists /tmp last when the image has none of its own (dots 3: listed).
+            if (dir_path.len == 0 and directory.dots == 2 and !image_has_tmp()) {
+                const ino = inode(tmpfs.root);
+                if (!dirent_put(buffer, &written, ino, 1 << 31, linux.dt_dir, tmpfs.root)) break;
+                directory.dots = 3;
+            }
             directory.done = true;
             break;
         }
