@@ -93,8 +93,13 @@ fi
 # The stack request (above) made it into PT_GNU_STACK's p_memsz.
 readelf -lW "$work/python" | grep -qE '^\s*GNU_STACK\s.*\s0x0*800000\s+RW' \
     || die "the linked adapter's PT_GNU_STACK does not ask for an 8 MiB stack (-z stack-size)"
-syscalls=$(objdump -d --no-show-raw-insn "$work/python" | grep -cE '\ssyscall\s*$' || true)
-[ "$syscalls" = 0 ] || die "the linked adapter holds $syscalls syscall instructions (every system call must go to the POSIX layer): $(objdump -d --no-show-raw-insn "$work/python" | grep -B30 -E '\ssyscall\s*$' | grep -E '^[0-9a-f]+ <' | tail -3 | tr '\n' ' ')"
+disassembly=$(objdump -d --no-show-raw-insn "$work/python") || die "objdump cannot read the linked adapter"
+syscalls=$(grep -cE '\ssyscall\s*$' <<< "$disassembly" || true)
+if [ "$syscalls" != 0 ]; then
+    where=$(grep -E '^[0-9a-f]+ <|\ssyscall\s*$' <<< "$disassembly" | grep -B1 -E 'syscall\s*$' \
+        | grep -oE '<[^>]+>' | sort -u | head -5 | tr '\n' ' ')
+    die "the linked adapter holds $syscalls syscall instructions (in: ${where:-?}); every system call must go to the POSIX layer"
+fi
 
 mv -f "$work/python" "$output.tmp.$$" && mv -f "$output.tmp.$$" "$output" \
     || die "cannot write $output"

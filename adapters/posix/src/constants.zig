@@ -29,6 +29,9 @@ pub const stream_message_bytes_max: u32 = 4096;
 pub const stream_channel_capacity: u32 = 16;
 /// Messages an eventfd's channel holds before writes are folded into one.
 pub const eventfd_channel_capacity: u32 = 8;
+/// Files and directories /tmp holds at once, and their bytes together (tmpfs.zig).
+pub const tmp_nodes_max: u32 = 128;
+pub const tmp_bytes_max: u64 = 64 << 20;
 /// Live mmap regions tracked (address and size, which mem.free needs).
 pub const regions_max: u32 = 4096;
 /// Page size reported in AT_PAGESZ and used to round mmap lengths.

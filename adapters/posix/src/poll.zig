@@ -52,7 +52,7 @@ fn plan_one(plan: *Plan, pollfd: *align(1) linux.PollFd, watch: *Watch) Error!vo
     const write_flag: u16 = if (wants_write) abi.poll_writable else 0;
     switch (description.object) {
         .free => unreachable,
-        .console, .null_device, .random_device, .file, .directory => {
+        .console, .null_device, .random_device, .file, .memory, .directory => {
             pollfd.revents = @bitCast(events & (readable_mask | writable_mask));
         },
         .socket => |socket| watch.read_item = try plan.add(socket.handle, read_flag | write_flag),

@@ -21,6 +21,11 @@ const arch_get_fs: u64 = 0x1003;
 
 var thread_pointer: u64 = 0;
 var file_mode_mask: u64 = 0o022;
+
+/// The permission bits a new file or directory gets: `mode` less the umask.
+pub fn creation_mode(mode: u64) u32 {
+    return @intCast(mode & ~file_mode_mask & 0o7777);
+}
 var thread_name = [_]u8{0} ** 16;
 
 /// getpid, gettid, getpgrp, getpgid, getsid, set_tid_address.
@@ -45,6 +50,15 @@ pub fn sys_user_id(a: linux.Args) i64 {
 pub fn sys_not_permitted(a: linux.Args) i64 {
     _ = a;
     return fail(error.PERM);
+}
+
+/// getresuid, getresgid: real, effective and saved ids, all 0.
+pub fn sys_getresuid(a: linux.Args) i64 {
+    for (a[0..3]) |pointer| {
+        const id = uk.object(u32, pointer) orelse return fail(error.FAULT);
+        id.* = constants.user_id;
+    }
+    return 0;
 }
 
 pub fn sys_getgroups(a: linux.Args) i64 {
@@ -97,6 +111,8 @@ pub fn sys_uname(a: linux.Args) i64 {
 
 /// sched_getaffinity: one CPU (the program's one thread runs on one).
 pub fn sys_sched_getaffinity(a: linux.Args) i64 {
+    const pid = uk.int(a[0]);
+    if (pid != 0 and pid != constants.process_id) return fail(error.SRCH);
     if (a[1] < 8 or a[1] % 8 != 0) return fail(error.INVAL);
     const mask = uk.object(u64, a[2]) orelse return fail(error.FAULT);
     mask.* = 1;

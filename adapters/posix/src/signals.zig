@@ -7,6 +7,7 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
+const abi = @import("ukernel").abi;
 const constants = @import("constants.zig");
 const errno = @import("errno.zig");
 const linux = @import("linux.zig");
@@ -240,4 +241,35 @@ pub fn sys_alarm(a: linux.Args) i64 {
     alarm_deadline_ns = if (seconds == 0) 0 else now +| seconds * std.time.ns_per_s;
     alarm_interval_ns = 0;
     return previous.sec + @intFromBool(previous.usec > 0);
+}
+
+/// Waits for a signal: only SIGALRM can come (the timer), so the wait ends at its deadline,
+/// the handler runs, and the call fails with EINTR. With no timer armed nothing can ever come:
+/// the wait is for ever (the kernel reports a workload whose every task waits so).
+fn wait_for_signal() i64 {
+    const bound = wait_bound(abi.timeout_infinite);
+    uk.sleep(bound.wait_ns);
+    timer_check();
+    return fail(error.INTR);
+}
+
+pub fn sys_pause(a: linux.Args) i64 {
+    _ = a;
+    return wait_for_signal();
+}
+
+/// rt_sigsuspend(mask, size): waits as pause does with `mask` as the blocked set.
+pub fn sys_rt_sigsuspend(a: linux.Args) i64 {
+    if (a[1] != sigset_bytes) return fail(error.INVAL);
+    const mask = uk.object(u64, a[0]) orelse return fail(error.FAULT);
+    const saved = blocked;
+    blocked = mask.* & ~unblockable;
+    deliver_pending_or_wait();
+    blocked = saved;
+    return fail(error.INTR);
+}
+
+fn deliver_pending_or_wait() void {
+    if (pending & ~blocked != 0) return deliver_pending();
+    _ = wait_for_signal();
 }

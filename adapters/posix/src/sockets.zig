@@ -104,6 +104,8 @@ pub fn sys_bind(a: linux.Args) i64 {
 pub fn sys_listen(a: linux.Args) i64 {
     const description = socket_of(a[0]) catch |e| return fail(e);
     const socket = handle_of(description) catch |e| return fail(e);
+    // Listening again only changes the backlog on Linux; the kernel keeps its first one.
+    if (socket.listening) return 0;
     const backlog: u32 = @intCast(std.math.clamp(uk.int(a[1]), 1, 4096));
     const result = uk.table.net_listen(socket.handle, backlog);
     if (result == 0) socket.listening = true;

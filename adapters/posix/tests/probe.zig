@@ -122,6 +122,7 @@ export fn main(argc: c_int, argv: [*]?[*:0]u8, envp: [*]?[*:0]u8) c_int {
     files();
     directories();
     memory();
+    tmp();
     time();
     streams();
     sockets();
@@ -196,7 +197,7 @@ fn directories() void {
         offset += length;
     }
     const listed = names[0..names_length];
-    check("getdents64 entries", std.mem.eql(u8, listed, ". .. bin etc "), "{s}", .{listed});
+    check("getdents64 entries", std.mem.eql(u8, listed, ". .. bin etc tmp "), "{s}", .{listed});
     expect_result("getdents64 at end", sys(.getdents64, .{ fd, &buffer, buffer.len }), 0);
     expect_result("getdents64 tiny buffer", sys(.lseek, .{ fd, 0, 0 }), 0);
     expect_result("getdents64 EINVAL", sys(.getdents64, .{ fd, &buffer, 8 }), -22);
@@ -351,6 +352,7 @@ fn sockets() void {
     var address = sockaddr(0);
     expect_result("bind", sys(.bind, .{ listener, &address, 16 }), 0);
     expect_result("listen", sys(.listen, .{ listener, 16 }), 0);
+    expect_result("listen again", sys(.listen, .{ listener, 32 }), 0);
     var length: u32 = 16;
     expect_result("getsockname", sys(.getsockname, .{ listener, &address, &length }), 0);
     const port = std.mem.readInt(u16, address[2..4], .big);
@@ -486,4 +488,59 @@ fn alarm(handler: u64) void {
     expect_result("getitimer", sys(.getitimer, .{ 0, &current }), 0);
     check("timer off after firing", current[2] == 0 and current[3] == 0, "{any}", .{current});
     signal_seen = 0;
+    const short = [4]i64{ 0, 0, 0, 30_000 };
+    expect_result("setitimer again", sys(.setitimer, .{ 0, &short, 0 }), 0);
+    expect_result("pause ends with SIGALRM", sys(.pause, .{}), -4);
+    check("pause ran the handler", signal_seen == 14, "{d}", .{signal_seen});
+    signal_seen = 0;
+}
+
+/// /tmp: a writable file system in memory.
+fn tmp() void {
+    const o_rdwr: u64 = 2;
+    const o_creat: u64 = 0o100;
+    const o_excl: u64 = 0o200;
+    const fd = sys(.open, .{ "/tmp/a", o_rdwr | o_creat | o_excl | o_cloexec, 0o600 });
+    check("tmp create", fd >= 0, "{d}", .{fd});
+    expect_result("tmp write", sys(.write, .{ fd, "hello world", 11 }), 11);
+    expect_result("tmp O_EXCL", sys(.open, .{ "/tmp/a", o_rdwr | o_creat | o_excl }), -17);
+    expect_result("tmp lseek", sys(.lseek, .{ fd, 0, 0 }), 0);
+    var buffer: [32]u8 = undefined;
+    expect_result("tmp read", sys(.read, .{ fd, &buffer, 32 }), 11);
+    check("tmp bytes", std.mem.eql(u8, buffer[0..11], "hello world"), "", .{});
+    expect_result("tmp pwrite past the end", sys(.pwrite64, .{ fd, "x", 1, 20 }), 1);
+    var stat: std.os.linux.Stat = undefined;
+    _ = sys(.fstat, .{ fd, &stat });
+    check("tmp size", stat.size == 21 and stat.mode & 0o170000 == 0o100000, "{d}", .{stat.size});
+    expect_result("tmp gap is zero", sys(.pread64, .{ fd, &buffer, 9, 12 }), 9);
+    check("tmp gap bytes", std.mem.allEqual(u8, buffer[0..8], 0) and buffer[8] == 'x', "", .{});
+    expect_result("tmp mkdir", sys(.mkdir, .{ "/tmp/d", 0o755 }), 0);
+    expect_result("tmp rename", sys(.rename, .{ "/tmp/a", "/tmp/d/b" }), 0);
+    expect_result("tmp stat renamed", sys(.stat, .{ "/tmp/d/b", &stat }), 0);
+    expect_result("tmp old name gone", sys(.stat, .{ "/tmp/a", &stat }), -2);
+    expect_result("tmp rmdir non-empty", sys(.rmdir, .{"/tmp/d"}), -39);
+    expect_result("tmp unlink while open", sys(.unlink, .{"/tmp/d/b"}), 0);
+    expect_result("tmp read after unlink", sys(.pread64, .{ fd, &buffer, 5, 0 }), 5);
+    expect_result("tmp rmdir", sys(.rmdir, .{"/tmp/d"}), 0);
+    expect_result("tmp ftruncate", sys(.ftruncate, .{ fd, 3 }), 0);
+    _ = sys(.fstat, .{ fd, &stat });
+    check("tmp truncated", stat.size == 3, "{d}", .{stat.size});
+    _ = sys(.close, .{fd});
+    const anonymous = sys(.open, .{ "/tmp", o_rdwr | 0o20200000 });
+    check("tmp O_TMPFILE", anonymous >= 0, "{d}", .{anonymous});
+    expect_result("tmp O_TMPFILE write", sys(.write, .{ anonymous, "z", 1 }), 1);
+    _ = sys(.close, .{anonymous});
+    expect_result("tmp access W_OK", sys(.access, .{ "/tmp", 2 }), 0);
+    expect_result("mkdir outside /tmp", sys(.mkdir, .{ "/new", 0o755 }), -30);
+    expect_result("mkdir existing outside /tmp", sys(.mkdir, .{ "/etc", 0o755 }), -17);
+    const kept = sys(.open, .{ "/tmp/k", o_rdwr | o_creat, 0o600 });
+    expect_result("rename out of /tmp", sys(.rename, .{ "/tmp/k", "/etc/k" }), -18);
+    _ = sys(.close, .{kept});
+    const dir = sys(.open, .{ "/tmp", o_directory });
+    var entries: [256]u8 align(8) = undefined;
+    const count = sys(.getdents64, .{ dir, &entries, entries.len });
+    // ".", "..", "k": three 24-byte records.
+    expect_result("tmp getdents64", count, 72);
+    _ = sys(.close, .{dir});
+    expect_result("tmp unlink", sys(.unlink, .{"/tmp/k"}), 0);
 }
