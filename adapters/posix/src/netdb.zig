@@ -1,6 +1,7 @@
-//! Name resolution without musl's resolver: getaddrinfo, freeaddrinfo and getnameinfo,
-//! exported by the layer, which the adapter links before musl's libc.a, so these replace
-//! musl's (and musl's own callers, gethostbyaddr_r, reach these too).
+//! Name resolution without musl's resolver: getaddrinfo, freeaddrinfo, getnameinfo and
+//! gethostbyname2_r, exported by the layer, which the adapter links before musl's libc.a, so
+//! these replace musl's (and musl's own callers reach these too: gethostbyname, gethostbyname_r
+//! and gethostbyname2 call gethostbyname2_r; gethostbyaddr_r calls getnameinfo).
 //!
 //! Why: musl resolves a name itself, reading /etc/hosts, then /etc/resolv.conf and asking each
 //! DNS server over UDP. The image has no resolv.conf (musl then asks 127.0.0.1 and waits out
@@ -312,6 +313,80 @@ pub fn getnameinfo(
     return 0;
 }
 
+/// struct hostent (musl's <netdb.h>, x86-64).
+pub const HostEnt = extern struct {
+    name: ?[*:0]u8,
+    aliases: ?[*]?[*:0]u8,
+    addrtype: c_int,
+    length: c_int,
+    addr_list: ?[*]?[*]u8,
+};
+
+comptime {
+    assert(@sizeOf(HostEnt) == 32);
+}
+
+// <netdb.h> h_errno values, and the errnos gethostbyname2_r returns (musl's choice).
+const host_not_found: c_int = 1;
+const try_again: c_int = 2;
+const no_recovery: c_int = 3;
+
+/// gethostbyname2_r(3), which musl's gethostbyname, gethostbyname2 and gethostbyname_r call
+/// (Python's socket.gethostbyname_ex): the addresses getaddrinfo would give, laid out in the
+/// caller's buffer (the name, an empty alias list, the addresses and their list). Returns 0
+/// with *result set, or an errno (ENOENT, EAGAIN, EBADMSG; ERANGE when `buffer` is too small,
+/// to be called again with a bigger one) with *error_code the h_errno, as musl does.
+pub fn gethostbyname2_r(
+    name: [*:0]const u8,
+    family: c_int,
+    host: *HostEnt,
+    buffer: [*]u8,
+    buffer_bytes: usize,
+    result: *?*HostEnt,
+    error_code: *c_int,
+) callconv(.c) c_int {
+    result.* = null;
+    var addresses: [constants.resolve_addresses_max]abi.SocketAddress = undefined;
+    const text = std.mem.span(name);
+    const count = addresses_of(text, family, 0, &addresses) catch |err| {
+        const codes: [2]c_int = switch (err) {
+            error.NoName => .{ host_not_found, @intFromEnum(std.os.linux.E.NOENT) },
+            error.Again => .{ try_again, @intFromEnum(std.os.linux.E.AGAIN) },
+            else => .{ no_recovery, @intFromEnum(std.os.linux.E.BADMSG) },
+        };
+        error_code.* = codes[0];
+        return codes[1];
+    };
+    assert(count >= 1 and count <= addresses.len);
+    // Pointers first (aligned): the alias list's NULL, then count + 1 address pointers.
+    const pointers_bytes = (1 + count + 1) * @sizeOf(usize);
+    const aligned = std.mem.alignForward(usize, @intFromPtr(buffer), @alignOf(usize));
+    const padding = aligned - @intFromPtr(buffer);
+    if (padding + pointers_bytes + count * 4 + text.len + 1 > buffer_bytes) {
+        return @intFromEnum(std.os.linux.E.RANGE);
+    }
+    const pointers: [*]?[*]u8 = @ptrFromInt(aligned);
+    const bytes: [*]u8 = @ptrFromInt(aligned + pointers_bytes);
+    pointers[0] = null; // the aliases
+    for (addresses[0..count], 0..) |address, index| {
+        @memcpy(bytes[index * 4 ..][0..4], address.address[0..4]);
+        pointers[1 + index] = bytes + index * 4;
+    }
+    pointers[1 + count] = null;
+    const copy = bytes + count * 4;
+    @memcpy(copy[0..text.len], text);
+    copy[text.len] = 0;
+    host.* = .{
+        .name = copy[0..text.len :0].ptr,
+        .aliases = @ptrCast(pointers),
+        .addrtype = sockaddr.af_inet,
+        .length = 4,
+        .addr_list = pointers + 1,
+    };
+    result.* = host;
+    return 0;
+}
+
 fn host_name(address: abi.SocketAddress, flags: c_int, text: []u8) Error![]const u8 {
     const octets = address.address[0..4];
     const loopback = std.mem.eql(u8, octets, &.{ 127, 0, 0, 1 });
@@ -397,4 +472,25 @@ test "getaddrinfo without a name lookup: numeric and NULL hosts, flags, the pool
     for (taken) |slot| freeaddrinfo(slot);
     try std.testing.expectEqual(@as(c_int, 0), getaddrinfo("1.2.3.4", null, null, &list));
     freeaddrinfo(list);
+}
+
+test "gethostbyname2_r lays out a numeric name's address, and asks for a bigger buffer" {
+    var host: HostEnt = undefined;
+    var result: ?*HostEnt = null;
+    var error_code: c_int = 0;
+    var buffer: [64]u8 = undefined;
+    const inet = sockaddr.af_inet;
+    const status = gethostbyname2_r("10.0.2.2", inet, &host, &buffer, 64, &result, &error_code);
+    try std.testing.expectEqual(@as(c_int, 0), status);
+    try std.testing.expect(result == &host);
+    try std.testing.expectEqualStrings("10.0.2.2", std.mem.span(host.name.?));
+    try std.testing.expect(host.aliases.?[0] == null);
+    try std.testing.expectEqualSlices(u8, &.{ 10, 0, 2, 2 }, host.addr_list.?[0].?[0..4]);
+    try std.testing.expect(host.addr_list.?[1] == null);
+    const small = gethostbyname2_r("10.0.2.2", inet, &host, &buffer, 16, &result, &error_code);
+    try std.testing.expectEqual(@as(c_int, @intFromEnum(std.os.linux.E.RANGE)), small);
+    const v6 = gethostbyname2_r("::1", inet, &host, &buffer, 64, &result, &error_code);
+    try std.testing.expectEqual(@as(c_int, @intFromEnum(std.os.linux.E.NOENT)), v6);
+    try std.testing.expectEqual(host_not_found, error_code);
+    try std.testing.expect(result == null);
 }

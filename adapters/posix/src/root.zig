@@ -20,6 +20,7 @@ comptime {
     @export(&netdb.getaddrinfo, .{ .name = "getaddrinfo" });
     @export(&netdb.freeaddrinfo, .{ .name = "freeaddrinfo" });
     @export(&netdb.getnameinfo, .{ .name = "getnameinfo" });
+    @export(&netdb.gethostbyname2_r, .{ .name = "gethostbyname2_r" });
 }
 
 /// musl's system-call entry: __syscall0..6 call it with the x86-64 number and arguments.

@@ -173,6 +173,9 @@ async def connect_out(host, port, name, missing):
         check("resolve", [info[4] for info in infos] == [(host, port)], infos)
         answers, _, peer = await exchange(name, port, [b"by name\n"])
         check("connect-name", answers == [b"HOST: BY NAME\n"] and peer == (host, port), peer)
+        # The older interface (gethostbyname_r in libc) goes to the same resolver.
+        found = socket.gethostbyname_ex(name)
+        check("gethostbyname_ex", found == (name, [], [host]), found)
     if missing:
         try:
             await asyncio.open_connection(missing, port)
