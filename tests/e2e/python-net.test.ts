@@ -8,9 +8,11 @@
 //   POSIX layer's getaddrinfo on net.resolve, adapters/posix/src/netdb.zig).
 // - published: an HTTP/1.1 server and an echo server in the guest answer the host through
 //   `ukernel run -p` (Node's fetch and a TCP socket).
-// - connects out: the guest reaches a TCP server this test runs on the host (10.0.2.2 under user
-//   networking), by address and by a DNS name the test's DNS server (tests/net/dns-server.ts,
-//   `--dns 10.0.2.2:PORT`) answers; a name that does not exist is socket.gaierror EAI_NONAME.
+// - connects out: the guest sends a datagram to a UDP server this test runs on the host
+//   (10.0.2.2 under user networking) first thing, while the network may still be coming up,
+//   then reaches a TCP server there by address and by a DNS name the test's DNS server
+//   (tests/net/dns-server.ts, `--dns 10.0.2.2:PORT`) answers (also through
+//   socket.gethostbyname_ex); a name that does not exist is socket.gaierror EAI_NONAME.
 // Every mode ends with asyncio.run() returning and exit status 0.
 //
 // Runs on the first accelerator the host has (KVM here; TCG otherwise): the networking is the
@@ -18,6 +20,7 @@
 // under Firecracker too when `firecracker` is on PATH (skipped, saying so, otherwise). Skipped,
 // saying so, until the adapter's build (adapters/python/build.sh, link.sh) is in the checkout.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -195,7 +198,7 @@ describe.skipIf(!chain)(`asyncio streams over net.* in the Python adapter (${acc
   );
 
   it(
-    'connects out: the guest reaches a TCP server on the host at 10.0.2.2, and by a DNS name',
+    'connects out: the guest reaches UDP and TCP servers on the host at 10.0.2.2, and by a DNS name',
     async () => {
       const server: Server = createServer((socket) => {
         let pending = '';
@@ -212,6 +215,11 @@ describe.skipIf(!chain)(`asyncio streams over net.* in the Python adapter (${acc
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const port = (server.address() as AddressInfo).port;
+      // A UDP server answering each datagram in upper case.
+      const udp = createSocket('udp4');
+      udp.on('message', (message, from) => udp.send(message.toString().toUpperCase(), from.port, from.address));
+      await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+      const udpPort = udp.address().port;
       const dns = await startDnsServer();
       try {
         const result = await ukernel(
@@ -229,6 +237,7 @@ describe.skipIf(!chain)(`asyncio streams over net.* in the Python adapter (${acc
             String(port),
             'host.ukernel.test',
             'missing.ukernel.test',
+            String(udpPort),
           ],
           project,
           RUN_MS,
@@ -236,6 +245,7 @@ describe.skipIf(!chain)(`asyncio streams over net.* in the Python adapter (${acc
         const output = result.stdout + result.stderr;
         expect(checks(result.stdout).failed, output).toEqual([]);
         expect(checks(result.stdout).passed).toEqual([
+          'datagram',
           'connect-ip',
           'peer',
           'resolve',
@@ -253,6 +263,7 @@ describe.skipIf(!chain)(`asyncio streams over net.* in the Python adapter (${acc
       } finally {
         await dns.close();
         server.close();
+        udp.close();
       }
     },
     RUN_MS,

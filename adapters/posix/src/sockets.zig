@@ -163,9 +163,9 @@ pub fn sys_connect(a: linux.Args) i64 {
 var address_waited = false;
 
 /// The kernel brings the NIC up and asks DHCP off the path to main, and a non-blocking connect
-/// (asyncio's) made before the address is there gets no_route; a Linux program never sees its
-/// network unconfigured at start. So the first connect that gets no_route to a non-loopback
-/// address waits for the address as a blocking call does (at most the kernel's
+/// or sendto (asyncio's) made before the address is there gets no_route; a Linux program never
+/// sees its network unconfigured at start. So the first connect or sendto that gets no_route to
+/// a non-loopback address waits for the address as a blocking call does (at most the kernel's
 /// net_address_wait_ns_max, 3 s; at once without a NIC or once configured): a blocking
 /// connect of a throwaway datagram socket, which sends nothing. Returns whether to try again.
 fn address_wait(address: abi.SocketAddress) bool {
@@ -337,9 +337,12 @@ fn send_to(
             if (!socket.datagram or name == 0) return send(description, data, wait);
             const address = try address_in(name, name_length);
             const abi_flags: u32 = if (wait) 0 else abi.flag_nonblocking;
-            return errno.check(
-                uk.table.net_sendto(socket.handle, data.ptr, data.len, &address, abi_flags),
-            );
+            const handle = socket.handle;
+            var result = uk.table.net_sendto(handle, data.ptr, data.len, &address, abi_flags);
+            if (errno.is(result, .no_route) and address_wait(address)) {
+                result = uk.table.net_sendto(handle, data.ptr, data.len, &address, abi_flags);
+            }
+            return errno.check(result);
         },
         else => unreachable,
     }

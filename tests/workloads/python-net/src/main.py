@@ -4,10 +4,11 @@
     ukernel run -p H:80 -p E:7 -- serve
                                       an HTTP/1.1 server on :80 and an echo server on :7 for
                                       the host; GET /quit ends the run
-    ukernel run --net user [--dns 10.0.2.2:P] -- client HOST PORT [NAME] [MISSING]
-                                      connects out to a TCP server at HOST:PORT (the test's, on
-                                      the host: 10.0.2.2), then by the DNS name NAME; MISSING
-                                      is a name that does not resolve
+    ukernel run --net user [--dns 10.0.2.2:P] -- client HOST PORT [NAME [MISSING [UDP]]]
+                                      first a datagram to HOST:UDP (answered in upper case),
+                                      then connects out to a TCP server at HOST:PORT (the
+                                      test's, on the host: 10.0.2.2), then by the DNS name
+                                      NAME; MISSING is a name that does not resolve
 
 Each mode prints "check: NAME ok|FAILED detail" lines and exits 0 when all hold, else 1. Every
 mode ends with asyncio.run() returning: no thread was ever needed (name resolution included:
@@ -163,8 +164,38 @@ async def serve():
     no_thread_used(loop)
 
 
-async def connect_out(host, port, name, missing):
+class Datagrams(asyncio.DatagramProtocol):
+    def __init__(self):
+        self.received = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data, address):
+        if not self.received.done():
+            self.received.set_result((data, address))
+
+    def error_received(self, error):
+        if not self.received.done():
+            self.received.set_exception(error)
+
+
+async def datagram(host, port):
+    """A datagram sent before anything else, early in the run: the network may still be coming
+    up (the POSIX layer waits for the address, as a blocking send would)."""
     loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(Datagrams, local_addr=("0.0.0.0", 0))
+    try:
+        transport.sendto(b"ping", (host, port))
+        data, address = await asyncio.wait_for(protocol.received, 10)
+        check("datagram", data == b"PING" and address == (host, port), (data, address))
+    except (OSError, TimeoutError) as error:
+        check("datagram", False, repr(error))
+    finally:
+        transport.close()
+
+
+async def connect_out(host, port, name, missing, udp_port):
+    loop = asyncio.get_running_loop()
+    if udp_port:
+        await datagram(host, udp_port)
     answers, rest, peer = await exchange(host, port, [b"from the guest\n", b"second line\n"])
     check("connect-ip", answers == [b"HOST: FROM THE GUEST\n", b"HOST: SECOND LINE\n"], answers)
     check("peer", peer == (host, port), peer)
@@ -194,7 +225,8 @@ def main(argv):
     elif mode == "client":
         name = argv[4] if len(argv) > 4 else None
         missing = argv[5] if len(argv) > 5 else None
-        asyncio.run(connect_out(argv[2], int(argv[3]), name, missing))
+        udp_port = int(argv[6]) if len(argv) > 6 else None
+        asyncio.run(connect_out(argv[2], int(argv[3]), name, missing, udp_port))
     else:
         print(f"unknown mode {mode!r}: loopback, serve or client")
         return 2
