@@ -14,8 +14,8 @@
 //   raises OSError ENOSYS twice, and `ukernel logs` holds exactly one record naming the call.
 // sys.exit(n) and an uncaught exception's status and traceback are in python-ukernel.test.ts.
 //
-// Runs under QEMU on the first accelerator the host has (KVM here; TCG otherwise), and again
-// under Firecracker when `firecracker` is on PATH and /dev/kvm is usable (skipped, saying so,
+// Runs under QEMU with each accelerator the host has (KVM and TCG here), and again under
+// Firecracker when `firecracker` is on PATH and /dev/kvm is usable (skipped, saying so,
 // otherwise). Skipped, saying so, until the adapter's build (adapters/python/build.sh, link.sh)
 // is in the checkout.
 import { existsSync } from 'node:fs';
@@ -33,7 +33,7 @@ const chain = existsSync(join(root, 'adapters/python/build.sh')) && existsSync(j
 const firecracker = onPath('firecracker') && kvmUsable();
 /** Each VMM's `ukernel run` arguments, and why it is skipped (null: it runs). */
 const vmms: Array<[string, string[], string | null]> = [
-  [`qemu/${accels[0]!}`, ['--accel', accels[0]!], null],
+  ...accels.map((accel): [string, string[], null] => [`qemu/${accel}`, ['--accel', accel], null]),
   ['firecracker', ['--vmm', 'firecracker'], firecracker ? null : 'firecracker not on PATH or /dev/kvm not usable'],
 ];
 

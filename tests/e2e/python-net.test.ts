@@ -15,8 +15,7 @@
 //   socket.gethostbyname_ex); a name that does not exist is socket.gaierror EAI_NONAME.
 // Every mode ends with asyncio.run() returning and exit status 0.
 //
-// Runs on the first accelerator the host has (KVM here; TCG otherwise): the networking is the
-// same code under both, and a CPython guest under TCG costs minutes; the loopback mode runs
+// Runs under QEMU with each accelerator the host has (KVM and TCG here), and the loopback mode
 // under Firecracker too when `firecracker` is on PATH (skipped, saying so, otherwise). Skipped,
 // saying so, until the adapter's build (adapters/python/build.sh, link.sh) is in the checkout.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,7 +35,6 @@ const LISTEN_MS = 60_000;
 const REQUEST_MS = 15_000;
 
 const chain = existsSync(join(root, 'adapters/python/build.sh')) && existsSync(join(root, 'adapters/python/link.sh'));
-const accel = accels[0]!;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -134,7 +132,7 @@ async function loopback(project: string, vmmArgs: string[]): Promise<void> {
   expect(result.code, output).toBe(0);
 }
 
-describe.skipIf(!chain)(`asyncio streams over net.* in the Python adapter (${accel})`, () => {
+describe.skipIf(!chain).each(accels)('asyncio streams over net.* in the Python adapter (qemu/%s)', (accel) => {
   let work: ReturnType<typeof tempDir>;
   let project: string;
 
