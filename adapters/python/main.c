@@ -70,55 +70,14 @@ static void init_span_end(int64_t span) {
 #define SITE_PACKAGES_DIR UK_ROOT "/lib/site-packages"
 
 /* Ran after initialization, before the entry script: line-buffered stdout (CPython buffers a
- * non-terminal stdout in blocks, which would hold output until exit), the exit/quit builtins
- * site would have added (scripts call exit(n)); _sitebuiltins is frozen: no file is read. And
- * name resolution in asyncio without a thread (docs/python.md, "asyncio"): BaseEventLoop's
- * getaddrinfo/getnameinfo run socket.getaddrinfo in the default executor, a thread, which the
- * kernel cannot give (and once that executor exists, asyncio.run() fails at shutdown too); the
- * POSIX layer resolves without one (net.resolve, adapters/posix/src/netdb.zig). So an import
- * hook, which costs a plain script nothing but one call per import until asyncio comes,
- * replaces both with versions that call the socket functions directly when
- * asyncio.base_events is first imported, then removes itself. */
+ * non-terminal stdout in blocks, which would hold output until exit) and the exit/quit builtins
+ * site would have added (scripts call exit(n)). _sitebuiltins is frozen: no file is read. */
 static const char *const startup_code =
     "import sys, builtins, _sitebuiltins\n"
     "sys.stdout.reconfigure(line_buffering=True)\n"
     "builtins.exit = _sitebuiltins.Quitter('exit', 'Ctrl-D (i.e. EOF)')\n"
     "builtins.quit = _sitebuiltins.Quitter('quit', 'Ctrl-D (i.e. EOF)')\n"
-    "def _uk_asyncio_names():\n"
-    "    import sys\n"
-    "    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):\n"
-    "        import socket\n"
-    "        resolve = self._getaddrinfo_debug if self._debug else socket.getaddrinfo\n"
-    "        return resolve(host, port, family, type, proto, flags)\n"
-    "    async def getnameinfo(self, sockaddr, flags=0):\n"
-    "        import socket\n"
-    "        return socket.getnameinfo(sockaddr, flags)\n"
-    "    class Loader:\n"
-    "        def __init__(self, loader):\n"
-    "            self.loader = loader\n"
-    "        def create_module(self, spec):\n"
-    "            return self.loader.create_module(spec)\n"
-    "        def exec_module(self, module):\n"
-    "            module.__loader__ = module.__spec__.loader = self.loader\n"
-    "            self.loader.exec_module(module)\n"
-    "            for function in (getaddrinfo, getnameinfo):\n"
-    "                function.__module__ = module.__name__\n"
-    "                function.__qualname__ = 'BaseEventLoop.' + function.__name__\n"
-    "                setattr(module.BaseEventLoop, function.__name__, function)\n"
-    "    class Finder:\n"
-    "        def find_spec(self, name, path=None, target=None):\n"
-    "            if name != 'asyncio.base_events':\n"
-    "                return None\n"
-    "            sys.meta_path.remove(self)\n"
-    "            for finder in sys.meta_path:\n"
-    "                spec = finder.find_spec(name, path, target)\n"
-    "                if spec is not None:\n"
-    "                    spec.loader = Loader(spec.loader)\n"
-    "                    return spec\n"
-    "            return None\n"
-    "    sys.meta_path.insert(0, Finder())\n"
-    "_uk_asyncio_names()\n"
-    "del sys, builtins, _sitebuiltins, _uk_asyncio_names\n";
+    "del sys, builtins, _sitebuiltins\n";
 
 static void fail_line(const char *what, const char *detail) {
     fprintf(stderr, "python adapter: %s%s%s\n", what, detail[0] ? ": " : "", detail);
@@ -295,6 +254,18 @@ int main(int argc, char **argv) {
     }
     if (PyRun_SimpleString(startup_code) != 0) {
         fail_line("the adapter's start-up code failed (traceback above)", "");
+    }
+    /* asyncio resolves names without a thread: adapters/python/_ukernel_asyncio.py, a
+     * precompiled module of the stdlib zip (compiling it here would cost start-up ~0.7 ms). An
+     * image without it (a host test's layout) runs without. */
+    PyObject *asyncio_names = PyImport_ImportModule("_ukernel_asyncio");
+    if (asyncio_names != NULL) {
+        Py_DECREF(asyncio_names);
+    } else if (PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) {
+        PyErr_Clear();
+    } else {
+        PyErr_Print();
+        fail_line("the adapter's _ukernel_asyncio module failed (traceback above)", "");
     }
     init_span_end(init_span);
     return Py_RunMain();
