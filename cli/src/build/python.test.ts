@@ -3,7 +3,7 @@
 // zip is byte-identical across builds, STORED, unchecked-hash, without tests; a syntax error is
 // UK159 at file:line:column; the .pyc of src/ are written only when every file compiles.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -105,6 +105,49 @@ describe.skipIf(runtime === null)('compileSources: the syntax check and .pyc of 
     expect(result.pycs).toEqual(['src/__pycache__/helper.cpython-313.pyc', 'src/pkg/__pycache__/__init__.cpython-313.pyc']);
     const pyc = readFileSync(join(out, result.pycs[0]!));
     expect(pyc.subarray(0, 8).toString('hex')).toBe('f30d0d0a01000000');
+  });
+
+  it('takes the other files under src/ as data, follows symlinked directories, leaves out hidden files and .pyc', async () => {
+    const dir = project({
+      'src/main.py': 'import shared\n',
+      'src/data/greeting.txt': 'hello\n',
+      'src/config.json': '{}\n',
+      'src/.env': 'SECRET=1\n',
+      'src/.git/x.py': 'x = (\n',
+      'src/old.pyc': 'stale',
+      'src/logs/__init__.py': 'V = 1\n',
+      'outside/shared/__init__.py': 'X = 1\n',
+      'outside/shared/table.csv': 'a,b\n',
+    });
+    symlinkSync(join(dir, 'outside/shared'), join(dir, 'src/shared'));
+    symlinkSync('..', join(dir, 'src/data/up')); // a loop: not descended
+    const result = await compileSources(
+      root,
+      runtime!,
+      { root: dir, sourceDir: 'src', entry: 'src/main.py', display },
+      join(dir, 'out'),
+      never,
+    );
+    expect(result.files).toEqual(['src/logs/__init__.py', 'src/main.py', 'src/shared/__init__.py']);
+    expect(result.data).toEqual(['src/config.json', 'src/data/greeting.txt', 'src/shared/table.csv']);
+    expect(result.pycs).toContain('src/shared/__pycache__/__init__.cpython-313.pyc');
+  });
+
+  it('a file that cannot be read (a dangling link) is a file error naming it and the link, not a traceback', async () => {
+    const dir = project({ 'src/main.py': 'print(1)\n', 'src/ok.py': 'X = 1\n' });
+    symlinkSync('/nonexistent/helper.py', join(dir, 'src/helper.py'));
+    const err = await compileSources(
+      root,
+      runtime!,
+      { root: dir, sourceDir: 'src', entry: 'src/main.py', display },
+      join(dir, 'out'),
+      never,
+    ).catch((e: unknown) => e);
+    expect(isUkernelError(err, 'FileUnreadable'), String(err)).toBe(true);
+    expect((err as UkernelError).message).toBe(
+      'cannot read src/helper.py (a symlink to /nonexistent/helper.py): no such file or directory (ENOENT)',
+    );
+    expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 
   it('a syntax error is UK159 at file:line:column with the line, and nothing is written', async () => {

@@ -12,14 +12,16 @@ import {
   PYTHON_ADAPTERS_DIR,
   PYTHON_BASE,
   PYTHON_STEP_TIMEOUT_MS,
+  PYTHON_SOURCE_FILES_MAX,
   PYTHON_SYNTAX_ERRORS_LISTED_MAX,
   PYTHON_ASYNCIO_MODULE,
   PYTHON_TOOL_SCRIPT,
   PYTHON_UKERNEL_PACKAGE_DIR,
   SDK_C_DIR,
+  SOURCE_DIR_DEPTH_MAX,
   TOOLCHAIN_FILE,
 } from '../constants.js';
-import { UkernelError } from '../errors.js';
+import { errnoError, fileError, UkernelError } from '../errors.js';
 import { removeQuietly, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { sha256Hex } from '../hash.js';
 import { isInteractive } from '../progress.js';
@@ -193,9 +195,12 @@ interface SyntaxProblem {
 /**
  * Compile every .py under `sourceDir` (relative to `projectRoot`) with the host python3.13.
  * A syntax error is PythonSyntax (UK159) naming file:line:column, with the line and a caret;
- * every further one is a detail. Otherwise each module but the entry gets its unchecked-hash
- * .pyc under `pycacheOut` (<dir>/__pycache__/<name>.cpython-313.pyc); returns the .py files
- * and the .pyc paths, relative to the project root / `pycacheOut`.
+ * every further one is a detail. A file that cannot be read (a dangling link) is a file error
+ * naming it; more than PYTHON_SOURCE_FILES_MAX files or SOURCE_DIR_DEPTH_MAX levels is
+ * BuildFailed. Otherwise each module but the entry gets its unchecked-hash .pyc under
+ * `pycacheOut` (<dir>/__pycache__/<name>.cpython-313.pyc); returns the .py files, the .pyc
+ * paths and the other files (`data`: every regular file under `sourceDir` but hidden ones and
+ * *.pyc, symlinks followed), relative to the project root / `pycacheOut`.
  */
 export async function compileSources(
   root: string,
@@ -203,10 +208,11 @@ export async function compileSources(
   project: { root: string; sourceDir: string; entry: string; display: (rel: string) => string },
   pycacheOut: string,
   abort: AbortSignal,
-): Promise<{ files: string[]; pycs: string[] }> {
+): Promise<{ files: string[]; pycs: string[]; data: string[] }> {
+  const limits = [String(PYTHON_SOURCE_FILES_MAX), String(SOURCE_DIR_DEPTH_MAX)];
   const { stdout } = await runTool({
     file: runtime.hostPython,
-    args: ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'check', project.sourceDir, project.entry, pycacheOut],
+    args: ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'check', project.sourceDir, project.entry, pycacheOut, ...limits],
     cwd: project.root,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
     timeoutMs: PYTHON_STEP_TIMEOUT_MS,
@@ -216,11 +222,24 @@ export async function compileSources(
   });
   const answer = parseAnswer(stdout, 'the Python syntax check') as {
     errors?: SyntaxProblem[];
+    unreadable?: Array<{ file: string; errno: string; link: string | null }>;
+    limit?: string;
     files?: string[];
     pycs?: string[];
+    data?: string[];
   };
+  const [unreadable] = answer.unreadable ?? [];
+  if (unreadable !== undefined) {
+    const link = unreadable.link === null ? '' : ` (a symlink to ${unreadable.link})`;
+    throw fileError(errnoError(unreadable.errno), { op: 'read', display: `${project.display(unreadable.file)}${link}` });
+  }
+  if (answer.limit !== undefined) {
+    throw new UkernelError('BuildFailed', answer.limit, {
+      hint: "Keep the workload's code directory to its code and data (the image gets every file in it).",
+    });
+  }
   if (answer.errors !== undefined && answer.errors.length > 0) throw syntaxError(project, answer.errors);
-  return { files: answer.files ?? [], pycs: answer.pycs ?? [] };
+  return { files: answer.files ?? [], pycs: answer.pycs ?? [], data: answer.data ?? [] };
 }
 
 function parseAnswer(stdout: string, what: string): unknown {

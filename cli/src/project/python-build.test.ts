@@ -66,6 +66,8 @@ describe.skipIf(runtime === null)('ukernel build (Python project)', () => {
     async () => {
       const dir = await pythonProject();
       writeFileSync(join(dir, 'src', 'helper.py'), 'VALUE = 1\n');
+      mkdirSync(join(dir, 'src', 'data'));
+      writeFileSync(join(dir, 'src', 'data', 'greeting.txt'), 'hello\n'); // data: open()'d by the code
       const said: string[] = [];
       await build({}, { cwd: dir, env: env(), say: (line) => said.push(line) });
       expect(said).toEqual(['Built workload bundle: build/bundle.tgz', 'Adapter runtime: build/adapter/python-3.13']);
@@ -78,12 +80,14 @@ describe.skipIf(runtime === null)('ukernel build (Python project)', () => {
           'src/main.py',
           'src/helper.py',
           'src/__pycache__/helper.cpython-313.pyc',
+          'src/data/greeting.txt',
           'etc/ukernel/python-entry',
           'etc/ukernel.env',
         ]),
       );
       expect(paths).not.toContain('src/__pycache__/main.cpython-313.pyc');
       expect(files.find((f) => f.path === 'etc/ukernel/python-entry')?.data.toString()).toBe('src/main.py');
+      expect(files.find((f) => f.path === 'src/data/greeting.txt')).toMatchObject({ mode: 0o644, data: Buffer.from('hello\n') });
       expect(files.find((f) => f.path === 'bin/python')?.mode).toBe(0o755);
       const record = JSON.parse(readFileSync(join(dir, 'build', 'adapter', 'python-3.13', 'runtime.json'), 'utf8'));
       expect(record).toMatchObject({ adapter: 'python-3.13', runtime: { key: runtime!.key } });

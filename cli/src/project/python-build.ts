@@ -1,6 +1,6 @@
 // The Python project's build (docs/python.md): the adapter runtime, the syntax check and .pyc of
 // src/, the stdlib zip, the final link, then the bundle whose files are the image's rootfs:
-//   bin/python  lib/python313.zip  src/…(.py + __pycache__/*.pyc)  etc/ukernel/python-entry
+//   bin/python  lib/python313.zip  src/…(.py + __pycache__/*.pyc + data)  etc/ukernel/python-entry
 //   etc/ukernel.env
 // and build/adapter/python-3.13/ (the linked adapter + runtime.json). Nothing is written to
 // build/ before every check has passed: a syntax error leaves the last build as it was.
@@ -86,7 +86,7 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     const checking = ctx.progress.begin(
       `Checking ${sourceDir === '' ? ctx.entry : `${sourceDir}/`} with Python ${runtime.manifest.version}`,
     );
-    let sources: { files: string[]; pycs: string[] };
+    let sources: { files: string[]; pycs: string[]; data: string[] };
     try {
       const project = { root, sourceDir, entry: ctx.entry, display: ctx.show };
       sources = await compileSources(ctx.ukernelRoot, runtime, project, join(staging, 'pycache'), ctx.abort);
@@ -104,7 +104,9 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     const entries: BundleInput[] = [
       { path: PYTHON_BIN_PATH, kind: 'file', mode: MODE_EXECUTABLE, data: adapter },
       { path: PYTHON_STDLIB_ZIP_PATH, kind: 'file', mode: MODE_FILE, from: zip },
-      ...sources.files.map((file): BundleInput => ({ path: file, kind: 'file', mode: MODE_FILE, from: join(root, file) })),
+      ...[...sources.files, ...sources.data].map(
+        (file): BundleInput => ({ path: file, kind: 'file', mode: MODE_FILE, from: join(root, file) }),
+      ),
       ...sources.pycs.map(
         (pyc): BundleInput => ({ path: pyc, kind: 'file', mode: MODE_FILE, from: join(staging, 'pycache', pyc) }),
       ),
