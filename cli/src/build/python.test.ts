@@ -11,7 +11,14 @@ import { isUkernelError, type UkernelError } from '../errors.js';
 import { noProgress } from '../ui.js';
 import { ukernelRoot } from '../toolchain.js';
 import { testRuntime } from './python-fixture.js';
-import { compileSources, ensurePythonRuntime, RUNTIME_BUILD_NOTICE, stdlibZip } from './python.js';
+import {
+  compileSources,
+  ensurePythonRuntime,
+  linkedAdapterPath,
+  type PythonRuntime,
+  RUNTIME_BUILD_NOTICE,
+  stdlibZip,
+} from './python.js';
 
 const base = mkdtempSync(join(tmpdir(), 'uk-python-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -268,5 +275,32 @@ describe('ensurePythonRuntime: running adapters/python/build.sh', () => {
     };
     for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
     expect(alive(), `the build's child ${child} outlived the stop`).toBe(false);
+  });
+});
+
+describe('linkedAdapterPath: the cached link is keyed by everything the link reads', () => {
+  it('changes with the POSIX layer, sdk/c and sdk/zig (which the POSIX layer imports), not with the project', () => {
+    const fake = mkdtempSync(join(base, 'root-'));
+    const files: Record<string, string> = {
+      'scripts/toolchain.env': 'ZIG_VERSION=0.15.2\n',
+      'adapters/python/main.c': 'int main(void) { return 0; }\n',
+      'adapters/posix/build.zig': '// b.path("../../sdk/zig/ukernel.zig")\n',
+      'sdk/c/ukernel_abi.h': '#define UK 1\n',
+      'sdk/zig/abi.zig': 'pub const version = 1;\n',
+    };
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(join(fake, path, '..'), { recursive: true });
+      writeFileSync(join(fake, path), text);
+    }
+    const fakeRuntime = { dir: '/r/python-3.13.5-0123456789abcdef', key: 'python-3.13.5-0123456789abcdef', manifestSha256: 'm' };
+    const env = { XDG_CACHE_HOME: join(base, 'cache-link') };
+    const path = (): string => linkedAdapterPath(fake, env, fakeRuntime as PythonRuntime);
+    const seen = new Set([path()]);
+    for (const edited of ['sdk/zig/abi.zig', 'sdk/c/ukernel_abi.h', 'adapters/posix/build.zig', 'adapters/python/main.c']) {
+      writeFileSync(join(fake, edited), `${readFileSync(join(fake, edited), 'utf8')}// edited\n`);
+      const now = path();
+      expect(seen.has(now), `an edit of ${edited} keeps the cached link`).toBe(false);
+      seen.add(now);
+    }
   });
 });

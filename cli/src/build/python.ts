@@ -18,6 +18,7 @@ import {
   PYTHON_TOOL_SCRIPT,
   PYTHON_UKERNEL_PACKAGE_DIR,
   SDK_C_DIR,
+  SDK_DIR,
   SOURCE_DIR_DEPTH_MAX,
   TOOLCHAIN_FILE,
 } from '../constants.js';
@@ -326,17 +327,28 @@ export async function stdlibZip(
 }
 
 /**
- * Where the linked adapter for these inputs is kept: a key over everything the link reads (the
- * runtime, the adapters/ tree — link.sh, main.c, _ukernel.c, the POSIX layer —, sdk/c and the
- * toolchain pins), so an edit of the project's src/ does not link again.
+ * A digest of the checkout's files the final link reads besides the runtime: the adapters/
+ * tree (link.sh, main.c, _ukernel.c, the POSIX layer), sdk/c, sdk/zig (the POSIX layer's
+ * build.zig imports sdk/zig/ukernel.zig) and the toolchain pins. `ukernel run`'s rebuild check
+ * uses it too.
+ */
+export function pythonLinkSourcesDigest(root: string): string {
+  const key = createHash('sha256');
+  key.update(`pins=${sha256Hex(readFileSync(join(root, TOOLCHAIN_FILE)))}\n`);
+  for (const dir of [PYTHON_ADAPTERS_DIR, SDK_C_DIR, SDK_DIR]) {
+    for (const f of digestTree(root, join(root, dir), () => true)) key.update(`${f.path}=${f.sha256}\n`);
+  }
+  return key.digest('hex');
+}
+
+/**
+ * Where the linked adapter for these inputs is kept: a key over the runtime and
+ * pythonLinkSourcesDigest, so an edit of the project's src/ does not link again.
  */
 export function linkedAdapterPath(root: string, env: NodeJS.ProcessEnv, runtime: PythonRuntime): string {
   const key = createHash('sha256');
   key.update(`uk python link v1\nruntime=${runtime.dir}\nmanifest=${runtime.manifestSha256}\n`);
-  key.update(`pins=${sha256Hex(readFileSync(join(root, TOOLCHAIN_FILE)))}\n`);
-  for (const dir of [PYTHON_ADAPTERS_DIR, SDK_C_DIR]) {
-    for (const f of digestTree(root, join(root, dir), () => true)) key.update(`${f.path}=${f.sha256}\n`);
-  }
+  key.update(`sources=${pythonLinkSourcesDigest(root)}\n`);
   return join(adapterCacheDir(env), 'python-link', `${runtime.key}-${key.digest('hex').slice(0, 16)}`, 'python');
 }
 

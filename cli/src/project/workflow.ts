@@ -46,6 +46,7 @@ import { sha256Hex } from '../hash.js';
 import { findZig, readToolchainPins, ukernelRoot, type ToolchainPins } from '../toolchain.js';
 import { createBundle, readBundle } from '../build/bundle.js';
 import { buildInputsHash } from '../build/inputs.js';
+import { pythonLinkSourcesDigest } from '../build/python.js';
 import { BUILD_RECIPE, runZig, zigBuildArgs, type Optimize } from '../build/zig.js';
 import { formatAbiVersion, IMAGE_FORMAT_VERSION } from '../image/format.js';
 import { isoSeconds, PROVIDED_ABI, readLock, renderManifest, sourceDateEpoch } from '../image/manifest.js';
@@ -169,10 +170,11 @@ function bundleMtime(env: NodeJS.ProcessEnv): Date {
 function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffer): string {
   const { config, root } = ctx.project;
   // A Python project: the adapter's sources stand for the SDK; the tool script and a runtime
-  // named by the environment go into the recipe (the runtime's files: pythonBuildIntact).
+  // named by the environment go into the recipe (the runtime's files: pythonBuildIntact), and
+  // so do sdk/c and sdk/zig, which the final link reads (pythonLinkSourcesDigest).
   const python = config.build.adapter === 'python';
   const recipe = python
-    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}`
+    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}:link=${pythonLinkSourcesDigest(ctx.ukernelRoot)}`
     : BUILD_RECIPE;
   return buildInputsHash({
     projectRoot: root,
