@@ -49,6 +49,27 @@ describe.skipIf(runtime === null)('ukernel build (Python project)', () => {
     expect(readdirSync(join(dir, 'build')).sort()).toEqual(['build.json', 'bundle.tgz']); // no temp dirs, no adapter/
   }, 120_000);
 
+  it('a file under src/ whose image path is not a rootfs path fails the build naming it, before anything is written', async () => {
+    const dir = await pythonProject();
+    const long = `src/${'d'.repeat(200)}/${'m'.repeat(40)}.py`; // 250 bytes; its .pyc is longer than 255
+    const cases: Array<[string, RegExp]> = [
+      ['src/données.csv', /^src\/données\.csv: its path in the image contains a byte outside printable ASCII/],
+      [
+        long,
+        /^src\/d+\/__pycache__\/m+\.cpython-313\.pyc \(compiled from src\/d+\/m+\.py\): its path in the image is longer than 255 bytes/,
+      ],
+    ];
+    for (const [path, message] of cases) {
+      mkdirSync(join(dir, path, '..'), { recursive: true });
+      writeFileSync(join(dir, path), 'X = 1\n');
+      const err = await build({}, { cwd: dir, env: env(), say: () => {} }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'UK118', exitCode: 2 });
+      expect((err as Error).message).toMatch(message);
+      expect(existsSync(join(dir, 'build', 'bundle.tgz'))).toBe(false);
+      rmSync(join(dir, path));
+    }
+  }, 120_000);
+
   it.skipIf(linkExists)(
     'without the final link in the checkout, the build stops with UK161 naming it',
     async () => {

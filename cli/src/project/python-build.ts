@@ -17,6 +17,7 @@ import {
   PYTHON_STDLIB_ZIP_PATH,
 } from '../constants.js';
 import { describeWorkloadElf } from '../elf.js';
+import { ROOTFS_PATH_BYTES_MAX, rootfsPathProblem } from '../image/format.js';
 import { UkernelError } from '../errors.js';
 import { removeQuietly, writeFileAtomic } from '../fsutil.js';
 import { sha256Hex } from '../hash.js';
@@ -93,6 +94,7 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     } finally {
       checking.done();
     }
+    checkImagePaths([...sources.files, ...sources.data, ...sources.pycs], ctx.show);
     const zip = await stdlibZip(ctx.ukernelRoot, ctx.env, runtime, ctx.progress, ctx.abort);
     const linked = join(staging, 'python');
     mkdirSync(staging, { recursive: true });
@@ -137,6 +139,23 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     return { bundle, parts };
   } finally {
     removeQuietly(staging);
+  }
+}
+
+/**
+ * Every path the image will have for the project's files must be a rootfs path (printable
+ * ASCII, at most ROOTFS_PATH_BYTES_MAX bytes, docs/image-format.md): said here, naming the file,
+ * rather than by `ukernel pack` after a bundle was written. A .pyc is named with its source.
+ */
+function checkImagePaths(paths: readonly string[], show: (relative: string) => string): void {
+  for (const path of paths) {
+    const problem = rootfsPathProblem(path);
+    if (problem === null) continue;
+    const source = /^(.*\/)?__pycache__\/([^/]+)\.cpython-[0-9]+\.pyc$/.exec(path);
+    const what = source === null ? show(path) : `${show(path)} (compiled from ${show(`${source[1] ?? ''}${source[2]}.py`)})`;
+    throw new UkernelError('BuildFailed', `${what}: its path in the image ${problem}`, {
+      hint: `Rename it: the image's paths are printable ASCII, at most ${ROOTFS_PATH_BYTES_MAX} bytes (docs/image-format.md).`,
+    });
   }
 }
 
