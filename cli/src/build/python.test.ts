@@ -234,6 +234,16 @@ describe('ensurePythonRuntime: running adapters/python/build.sh', () => {
     expect(cached.notices).toEqual([]);
   });
 
+  it.skipIf(runtime === null)('says so when it waits for another build of the same runtime (the lock)', async () => {
+    const waiting = 'python-runtime: waiting for another build of python-3.13.5-x (lock /c/.python-3.13.5-x.lock)';
+    const script = `echo "${waiting}" >&2; echo ${runtime!.dir}\n`;
+    for (const interactive of [false, true]) {
+      const { notices, ui } = recorder(interactive);
+      await ensurePythonRuntime(checkout(script), env, ui, never);
+      expect(notices).toEqual([waiting]);
+    }
+  });
+
   it('a failing build is UK160 with the last lines of its output; a missing script or directory is named', async () => {
     const failing = checkout('echo "progress: 1/9 fetching sources" >&2; echo "sha256 mismatch for musl" >&2; exit 3\n');
     const err = await ensurePythonRuntime(failing, env, recorder(false).ui, never).catch((e: unknown) => e);

@@ -99,6 +99,8 @@ export async function ensurePythonRuntime(
   let step: ProgressStep | null = null;
   let noticed = false;
   const onStderrLine = (line: string): void => {
+    // Another `ukernel build` is building the same runtime: build.sh waits for its lock (bounded).
+    if (line.startsWith('python-runtime: waiting for another build')) return ui.notice(line);
     const match = /^progress: ([0-9]+)\/([0-9]+) (.*)$/.exec(line);
     if (match === null) return;
     if (ui.interactive) {
