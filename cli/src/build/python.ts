@@ -100,7 +100,10 @@ export async function ensurePythonRuntime(
   let noticed = false;
   const onStderrLine = (line: string): void => {
     // Another `ukernel build` is building the same runtime: build.sh waits for its lock (bounded).
-    if (line.startsWith('python-runtime: waiting for another build')) return ui.notice(line);
+    if (line.startsWith('python-runtime: waiting for another build')) {
+      ui.notice(line);
+      return;
+    }
     const match = /^progress: ([0-9]+)\/([0-9]+) (.*)$/.exec(line);
     if (match === null) return;
     if (ui.interactive) {
