@@ -29,7 +29,7 @@ import { VERSION } from '../version.js';
 import { defaultPythonBuildUi, ensurePythonRuntime, type PythonRuntime } from '../build/python.js';
 import type { Progress } from '../progress.js';
 import type { Project } from './config.js';
-import { excerptAt, locateKey } from './toml-position.js';
+import { excerptAt, locateKey, type Position } from './toml-position.js';
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 /** A name or version as locks hold them: printable ASCII without quotes or spaces. */
@@ -225,16 +225,42 @@ export function readLockFile(projectRoot: string, display: string = LOCK_FILE): 
   if (result.success) return { lock: result.data, text };
   const issue = result.error.issues[0]!;
   const path = issue.path.map(String);
-  const at = locateKey(text, tomlPath(path));
+  const at = locateLockKey(text, path);
   const shown = path.length === 0 ? '(top level)' : path.join('.');
   throw new UkernelError('LockInvalid', `${display}:${at.line}:${at.column}: ${shown}: ${issueText(issue)}`, {
     details: excerptAt(text, at.line, at.column),
   });
 }
 
-/** The key path as locateKey knows it: list indexes dropped (it finds the list's header). */
-function tomlPath(path: readonly string[]): string[] {
-  return path.filter((part) => !/^[0-9]+$/.test(part));
+/**
+ * Where the key at `path` is in the lock's text. A path into a list of tables
+ * (`adapter.sources.1.sha256`) is found under the list's N-th `[[adapter.sources]]` header, as
+ * `env lock` writes them; anything else, or a list written another way, as locateKey finds it.
+ */
+function locateLockKey(text: string, path: readonly string[]): Position {
+  const fallback = (): Position =>
+    locateKey(
+      text,
+      path.filter((part) => !/^[0-9]+$/.test(part)),
+    );
+  const at = path.findIndex((part) => /^[0-9]+$/.test(part));
+  if (at <= 0) return fallback();
+  const header = `[[${path.slice(0, at).join('.')}]]`;
+  const index = Number(path[at]);
+  const key = path[at + 1];
+  const lines = text.split('\n');
+  let seen = -1;
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]!.trim() !== header || ++seen !== index) continue;
+    for (let j = i + 1; key !== undefined && j < lines.length && !/^\s*\[/.test(lines[j]!); j++) {
+      const line = lines[j]!;
+      if (line.trimStart().startsWith(key) && /^\s*=/.test(line.trimStart().slice(key.length))) {
+        return { line: j + 1, column: line.length - line.trimStart().length + 1 };
+      }
+    }
+    return { line: i + 1, column: 1 };
+  }
+  return fallback();
 }
 
 function issueText(issue: z.core.$ZodIssue): string {
