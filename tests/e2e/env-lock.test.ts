@@ -99,6 +99,13 @@ describe('a native project', () => {
         'warning: env/ukernel.lock is stale (the kernel changed: kernel.sha256); building with what is here now. Run `ukernel env lock` to update it.',
       );
       expect(plain.stdout).toBe('Built workload bundle: build/bundle.tgz\n');
+      // Packing another kernel than the lock's: a warning; CI=true refuses.
+      const pack = await ok(['pack'], project, env);
+      expect(pack.stderr).toMatch(
+        /warning: env\/ukernel\.lock pins another kernel \(kernel\.sha256 [0-9a-f]{64}\); packing [0-9a-f]{64}\./,
+      );
+      const ciPack = await fails(['pack'], project, 'UK170', { ...env, CI: 'true' });
+      expect(ciPack.stderr).toContain('(CI=true: refusing to pack)');
       const show = JSON.parse((await ok(['env', 'show', '--json'], project, env)).stdout);
       expect(show.lock).toMatchObject({ state: 'stale', drift: [{ entry: 'kernel.sha256', section: 'the kernel' }] });
       // Back to the checkout's kernel: current again, and locked builds (and CI) go ahead.

@@ -213,9 +213,14 @@ export async function envChange(
   raw: RawEnvAddOptions,
   deps: Partial<EnvDeps> = {},
 ): Promise<number> {
+  if (names.length === 0 && raw.requirements === undefined) {
+    throw new UkernelError('Usage', `\`ukernel env ${verb}\` needs the packages to ${verb}`, {
+      hint: `ukernel env ${verb} PKG[==VERSION] … (or --system NAME, or -r requirements.txt)`,
+    });
+  }
   const { ctx } = context(deps, true);
   const { config } = ctx.project;
-  const what = names.length > 0 ? names.join(' ') : (raw.requirements ?? '');
+  const what = names.length > 0 ? names.join(' ') : `-r ${raw.requirements}`;
   if (config.project.language !== 'python') {
     throw new UkernelError(
       'EnvUnsupported',

@@ -15,6 +15,7 @@ import { readToolchainPins, ukernelRoot } from '../toolchain.js';
 import { loadProject } from './config.js';
 import {
   checkLockForBuild,
+  checkPackedKernel,
   currentEnvironment,
   driftLines,
   type Lock,
@@ -139,6 +140,22 @@ describe('readLockFile: bad input', () => {
     );
     expect(thrown(() => readText(text.replace('format = 1', 'format = 0'))).message).toMatch(/: format: expected lock format 1$/);
     expect(thrown(() => readText('{"lock-version": 1}\n')).code).toBe('UK121');
+  });
+});
+
+describe('checkPackedKernel', () => {
+  it("the lock's kernel: silent; another: a warning with both hashes, or UK170 under CI=true", () => {
+    const warnings: string[] = [];
+    const options = { display: LOCK_FILE, env: {}, warn: (line: string) => warnings.push(line) };
+    checkPackedKernel(sampleLock(), H('a'), options);
+    expect(warnings).toEqual([]);
+    checkPackedKernel(sampleLock(), H('e'), options);
+    expect(warnings).toEqual([
+      `warning: env/ukernel.lock pins another kernel (kernel.sha256 ${H('a')}); packing ${H('e')}. Run \`ukernel env lock\` to lock this one.`,
+    ]);
+    const err = thrown(() => checkPackedKernel(sampleLock(), H('e'), { ...options, env: { CI: 'true' } }));
+    expect(err.code).toBe('UK170');
+    expect(err.message).toBe('env/ukernel.lock does not match the environment: the kernel changed (CI=true: refusing to pack)');
   });
 });
 

@@ -420,3 +420,26 @@ export async function checkLockForBuild(
       .join(', ')}${drift.length > 3 ? ', …' : ''}); building with what is here now. Run \`ukernel env lock\` to update it.`,
   );
 }
+
+/**
+ * At pack: the kernel going into the image against the lock's `kernel.sha256` (the kernel may
+ * have been rebuilt, or UKERNEL_KERNEL changed, since the build's check). CI=true: LockStale
+ * (UK170); otherwise one warning.
+ */
+export function checkPackedKernel(
+  lock: Lock,
+  kernelSha256: string,
+  options: { display: string; env: NodeJS.ProcessEnv; warn: (line: string) => void },
+): void {
+  if (lock.kernel.sha256 === kernelSha256) return;
+  const drift: Drift[] = [
+    { entry: 'kernel.sha256', section: SECTIONS.kernel!, locked: lock.kernel.sha256, current: kernelSha256 },
+  ];
+  if (ciLocked(options.env)) {
+    const error = staleLockError(options.display, drift, null);
+    throw new UkernelError('LockStale', `${error.message} (CI=true: refusing to pack)`, { details: error.details });
+  }
+  options.warn(
+    `warning: ${options.display} pins another kernel (kernel.sha256 ${lock.kernel.sha256}); packing ${kernelSha256}. Run \`ukernel env lock\` to lock this one.`,
+  );
+}

@@ -56,7 +56,7 @@ import { writeImage } from '../image/writer.js';
 import { loadProject, type Project } from './config.js';
 import { locateKey } from './toml-position.js';
 import { parseEnvFile } from './envfile.js';
-import { checkLockForBuild, readLockFile } from './lock.js';
+import { checkLockForBuild, checkPackedKernel, readLockFile } from './lock.js';
 import { buildPythonBundle, pythonBuildIntact, type PythonBuildParts } from './python-build.js';
 
 /** Part of a Python build's inputs hash: changes with the Python build's layout and steps. */
@@ -440,6 +440,12 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
     throw err;
   }
   const kernelBytes = readFileSync(kernel.path);
+  const lockDisplay = show(ctx, LOCK_FILE);
+  const lock = readLockFile(root, lockDisplay)?.lock ?? null;
+  if (lock !== null) {
+    const warn = (line: string): void => writeErr(errColors().yellow(line));
+    checkPackedKernel(lock, sha256Hex(kernelBytes), { display: lockDisplay, env: ctx.env, warn });
+  }
   const entry = build.entry ?? BUNDLE_ENTRY_PATH;
   const adapter = build.adapter ?? config.build.adapter;
   const manifest = renderManifest({
@@ -449,7 +455,7 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
     created: isoSeconds(sourceDateEpoch(ctx.env)),
     entry,
     ...(build.runtime !== undefined ? { runtime: publicRuntime(build) } : {}),
-    lock: readLockFile(root, show(ctx, LOCK_FILE))?.lock ?? null,
+    lock,
     name: config.project.name,
     ukernel: VERSION,
   });
