@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliPath, kernelPath, requireBuilt, run, tempDir } from './helpers.js';
+import { cliPath, kernelPath, requireBuilt, root, run, tempDir } from './helpers.js';
 
 const BUILD_MS = 180_000;
 let work: ReturnType<typeof tempDir>;
@@ -44,6 +44,15 @@ beforeAll(async () => {
   await ok(['init', '--name', 'demo'], project);
 });
 afterAll(() => work.remove());
+
+describe('the kernel', () => {
+  it('holds no path of the checkout, so its sha256 (which the lock pins) is the same in every clone', () => {
+    // lwIP's asserts quote __FILE__; kernel/build.zig maps the source tree's prefix away.
+    const elf = readFileSync(kernelPath);
+    expect(elf.includes(Buffer.from(root))).toBe(false);
+    expect(elf.includes(Buffer.from('lwip/src/core/tcp.c'))).toBe(true);
+  });
+});
 
 describe('a native project', () => {
   it(
