@@ -265,6 +265,19 @@ describe('currentEnvironment and the build check', () => {
     }
   });
 
+  it('a kernel not built yet is named as such in the warning, not as another kernel', async () => {
+    const { ctx, kernel, dir } = await nativeProject();
+    writeFileSync(join(dir, LOCK_FILE), renderLock((await currentEnvironment(ctx, { path: kernel, from: 't' }, abort)).lock));
+    const warnings: string[] = [];
+    const missing = { path: join(dir, 'not-built.elf'), from: 'the ukernel checkout' };
+    await checkLockForBuild(ctx, missing, { locked: false, display: LOCK_FILE, warn: (l) => warnings.push(l) }, abort);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(
+      '(the kernel changed: kernel.sha256; no kernel ELF at ' +
+        `${join(dir, 'not-built.elf')} (the ukernel checkout; ENOENT): build it with scripts/build-kernel.sh)`,
+    );
+  });
+
   it('ukernel.toml asking for Python packages: UK173 (not resolvable yet), before anything is built', async () => {
     const dir = projectDir();
     await init({ name: 'pyw', lang: 'python', template: 'worker' }, { cwd: dir, say: () => {}, zigVersion: pins.zigVersion });

@@ -413,11 +413,14 @@ export async function checkLockForBuild(
     const why = options.locked ? '--locked' : 'CI=true';
     throw new UkernelError('LockStale', `${error.message} (${why}: refusing to build)`, { details: error.details });
   }
+  const entries = `${drift
+    .slice(0, 3)
+    .map((d) => d.entry)
+    .join(', ')}${drift.length > 3 ? ', …' : ''}`;
+  // A kernel not built yet (a fresh clone) is not a kernel that changed: say which it is.
+  const why = current.kernelMissing !== null ? `; ${current.kernelMissing}: build it with scripts/build-kernel.sh` : '';
   options.warn(
-    `warning: ${options.display} is stale (${driftSections(drift)} changed: ${drift
-      .slice(0, 3)
-      .map((d) => d.entry)
-      .join(', ')}${drift.length > 3 ? ', …' : ''}); building with what is here now. Run \`ukernel env lock\` to update it.`,
+    `warning: ${options.display} is stale (${driftSections(drift)} changed: ${entries}${why}); building with what is here now. Run \`ukernel env lock\` to update it.`,
   );
 }
 
