@@ -63,8 +63,10 @@ for source in main _ukernel; do
 done
 
 # No crt (the layer's _start is the entry), the loader relocates (RELRO would be mapped before
-# the program could write it: -z norelro), symbols stripped.
+# the program could write it: -z norelro), symbols stripped, sections nothing reaches from
+# _start dropped (--gc-sections: 181 KB less of the 7.4 MB, bench/python/README.md).
 "$zig" cc -target x86_64-linux-musl -nostdlib -static -pie -Wl,-e,_start -Wl,-z,norelro -s \
+    -Wl,--gc-sections \
     "$work/main.o" "$work/_ukernel.o" \
     -Wl,--start-group "$posix_lib" "$runtime/lib/libpython3.13.a" "$runtime/lib/libz.a" \
     "$runtime/musl/lib/libc.a" -Wl,--end-group \
