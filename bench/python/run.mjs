@@ -202,7 +202,7 @@ async function pyperf() {
   };
   for (let index = 0; index < rounds; index++) {
     parse((await guestRun(bench, args)).text, guest);
-    parse((await hostRun(python313, ['-I', join(here, 'guest/main.py'), ...args])).stdout, host);
+    parse((await hostRun(python313, ['-I', '-B', join(here, 'guest/main.py'), ...args])).stdout, host);
     progress(`(b) round ${index + 1}/${rounds}`);
   }
   result.pyperf = {};
@@ -210,7 +210,14 @@ async function pyperf() {
     if (!guest[name]) continue;
     const g = stats(guest[name].map((s) => s * 1e3), 4);
     const h = stats(host[name].map((s) => s * 1e3), 4);
-    result.pyperf[name] = { guest_ms: g, host_ms: h, speed_vs_host: h.median / g.median, samples: guest[name].length };
+    // Medians, and minimums: on a loaded machine the fastest run is the one least disturbed.
+    result.pyperf[name] = {
+      guest_ms: g,
+      host_ms: h,
+      speed_vs_host: h.median / g.median,
+      speed_vs_host_min: h.min / g.min,
+      samples: guest[name].length,
+    };
   }
 }
 
@@ -261,7 +268,7 @@ async function server() {
     targets.guest = { url: `http://127.0.0.1:${guestPort}`, handle, label: 'guest, user net' };
     for (const [i, p] of hostPythons.entries()) {
       const port = await freePort();
-      const h = startChild(p.path, ['-I', join(here, 'guest/main.py'), 'server', String(port)], { cwd: work });
+      const h = startChild(p.path, ['-I', '-B', join(here, 'guest/main.py'), 'server', String(port)], { cwd: work });
       started.push(h);
       targets[`host${i}`] = { url: `http://127.0.0.1:${port}`, handle: h, label: `${p.label}, loopback` };
     }
@@ -337,14 +344,22 @@ function report(r) {
   }
   if (r.pyperf) {
     lines.push('(b) pyperformance, ms per loop (guest vs the runtime host python3.13, same source and flags)');
-    lines.push(`  ${'benchmark'.padEnd(18)} ${'guest median (min–max)'.padEnd(28)} ${'host median (min–max)'.padEnd(28)} host ÷ guest`);
+    lines.push(
+      `  ${'benchmark'.padEnd(18)} ${'guest median (min–max)'.padEnd(28)} ${'host median (min–max)'.padEnd(28)} host ÷ guest: medians, minimums`,
+    );
     const range = (s) => `${f(s.median, 3)} (${f(s.min, 3)}–${f(s.max, 3)})`.padEnd(28);
     for (const [name, b] of Object.entries(r.pyperf)) {
-      lines.push(`  ${name.padEnd(18)} ${range(b.guest_ms)} ${range(b.host_ms)} ${b.speed_vs_host.toFixed(3)}×`);
+      lines.push(`  ${name.padEnd(18)} ${range(b.guest_ms)} ${range(b.host_ms)} ${b.speed_vs_host.toFixed(3)}×, ${b.speed_vs_host_min.toFixed(3)}×`);
     }
-    const speeds = Object.values(r.pyperf).map((b) => b.speed_vs_host);
-    const geo = Math.exp(speeds.reduce((a, x) => a + Math.log(x), 0) / speeds.length);
-    lines.push(`  geometric mean ${geo.toFixed(3)}×; target ≥ ${TARGETS.speed_vs_host_min}× each: ${met(speeds.every((x) => x >= TARGETS.speed_vs_host_min))}`);
+    const geo = (key) => {
+      const speeds = Object.values(r.pyperf).map((b) => b[key]);
+      return Math.exp(speeds.reduce((a, x) => a + Math.log(x), 0) / speeds.length);
+    };
+    const each = (key) => met(Object.values(r.pyperf).every((b) => b[key] >= TARGETS.speed_vs_host_min));
+    lines.push(
+      `  geometric mean ${geo('speed_vs_host').toFixed(3)}× (medians), ${geo('speed_vs_host_min').toFixed(3)}× (minimums); ` +
+        `target ≥ ${TARGETS.speed_vs_host_min}× each: ${each('speed_vs_host')} (medians), ${each('speed_vs_host_min')} (minimums)`,
+    );
   }
   if (r.image) {
     const mb = (b) => (b / 1e6).toFixed(2);
