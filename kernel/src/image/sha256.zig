@@ -15,6 +15,7 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
+const cpu = @import("../arch/x86_64/cpu.zig");
 
 pub const digest_bytes = 32;
 const block_bytes = 64;
@@ -108,32 +109,16 @@ fn compress_blocks(state: *[8]u32, blocks: []const u8) void {
 /// palignr) and SSE4.1 (bit 19: pblendw). Asked once: CPUID is a VM exit (~15 µs here).
 fn sha_extensions_present() bool {
     if (sha_extensions == .unknown) {
-        const leaf_max = cpuid(0).eax;
+        const leaf_max = cpu.cpuid(0, 0).eax;
         const ssse3_sse41: u32 = (1 << 9) | (1 << 19);
-        const present = leaf_max >= 7 and cpuid(7).ebx & (1 << 29) != 0 and
-            cpuid(1).ecx & ssse3_sse41 == ssse3_sse41;
+        const present = leaf_max >= 7 and cpu.cpuid(7, 0).ebx & (1 << 29) != 0 and
+            cpu.cpuid(1, 0).ecx & ssse3_sse41 == ssse3_sse41;
         sha_extensions = if (present) .present else .absent;
     }
     return sha_extensions == .present;
 }
 
 var sha_extensions: enum(u8) { unknown, present, absent } = .unknown;
-
-const Cpuid = struct { eax: u32, ebx: u32, ecx: u32 };
-
-fn cpuid(leaf: u32) Cpuid {
-    var eax: u32 = undefined;
-    var ebx: u32 = undefined;
-    var ecx: u32 = undefined;
-    asm volatile ("cpuid"
-        : [eax] "={eax}" (eax),
-          [ebx] "={ebx}" (ebx),
-          [ecx] "={ecx}" (ecx),
-        : [leaf] "{eax}" (leaf),
-          [subleaf] "{ecx}" (@as(u32, 0)),
-        : .{ .edx = true });
-    return .{ .eax = eax, .ebx = ebx, .ecx = ecx };
-}
 
 /// pshufb mask turning each big-endian message word into a little-endian lane.
 const byte_swap_mask align(16) = [16]u8{ 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12 };
