@@ -17,7 +17,7 @@ pub const rootfs_path_bytes_max: u32 = 256;
 /// the last close, so that a reopen costs no io.open: the kernel reads and hashes a whole file
 /// at io.open, and zipimport reopens its archive for every module). Below the kernel's
 /// files_open_max (32).
-pub const files_cached_max: u32 = 12;
+pub const files_cached_max: u32 = 24;
 /// Directories open at once (each keeps its path for getdents64 and openat).
 pub const directories_max: u32 = 32;
 /// Channel-backed byte streams (socketpair ends, pipe ends) open at once; each has a receive
@@ -29,6 +29,9 @@ pub const stream_message_bytes_max: u32 = 4096;
 pub const stream_channel_capacity: u32 = 16;
 /// Messages an eventfd's channel holds before writes are folded into one.
 pub const eventfd_channel_capacity: u32 = 8;
+/// Files and directories /tmp holds at once, and their bytes together (tmpfs.zig).
+pub const tmp_nodes_max: u32 = 128;
+pub const tmp_bytes_max: u64 = 64 << 20;
 /// Live mmap regions tracked (address and size, which mem.free needs).
 pub const regions_max: u32 = 4096;
 /// Page size reported in AT_PAGESZ and used to round mmap lengths.
@@ -44,9 +47,19 @@ pub const syscall_numbers_max: u32 = 512;
 /// workload_args_max and workload_env_max).
 pub const start_args_max: u32 = 256;
 pub const start_env_max: u32 = 256;
-/// The stack of the workload's first task (the kernel's main_task_stack_bytes), reported as
-/// RLIMIT_STACK.
+/// The stack of the workload's first task, reported as RLIMIT_STACK: what the program's
+/// PT_GNU_STACK asks for as the kernel grants it (kernel/src/loader/elf.zig stack_request):
+/// the default for no request (contracts.json workload_stack_bytes_default), at least a
+/// spawned task's stack (the kernel's task_stack_bytes), at most workload_stack_bytes_max.
 pub const main_stack_bytes: u64 = 1 << 20;
+pub const main_stack_bytes_min: u64 = 64 << 10;
+pub const main_stack_bytes_max: u64 = 8 << 20;
+/// Addresses one getaddrinfo answer holds (net.resolve is asked for at most this many), and
+/// its entries: one per address and socket type (TCP and UDP when the hints name none).
+pub const resolve_addresses_max: u32 = 8;
+pub const resolve_entries_max: u32 = resolve_addresses_max * 2;
+/// getaddrinfo answers held at once (until freeaddrinfo): the layer's static pool.
+pub const resolve_lists_max: u32 = 16;
 /// Largest single io.write / log.write (the ABI's write_bytes_max).
 pub const write_chunk_bytes_max: u64 = 65536;
 /// The pid, tid, uid and gid every id call reports (one process, one thread).
