@@ -110,7 +110,8 @@ const python313 = join(bench.runtime.runtime.dir, 'host/bin/python3.13');
 const hostPythons = [{ label: 'python3.13 (runtime host build)', path: python313 }];
 const machine = machinePythons();
 hostPythons.push(...machine.filter((p) => p.path !== python313));
-for (const p of hostPythons) p.version = execFileSync(p.path, ['-I', '-c', 'import sys; print(sys.version.split()[0])'], { encoding: 'utf8' }).trim();
+for (const p of hostPythons)
+  p.version = execFileSync(p.path, ['-I', '-c', 'import sys; print(sys.version.split()[0])'], { encoding: 'utf8' }).trim();
 result.host_pythons = hostPythons.map(({ label, path, version }) => ({ label, path, version }));
 
 /** The machine's python3 (the executable behind PATH's, e.g. through a pyenv shim) and /usr/bin/python3. */
@@ -124,7 +125,8 @@ function machinePythons() {
   } catch {
     /* no python3 on PATH */
   }
-  if (existsSync('/usr/bin/python3')) add('/usr/bin/python3', execFileSync('readlink', ['-f', '/usr/bin/python3'], { encoding: 'utf8' }).trim());
+  if (existsSync('/usr/bin/python3'))
+    add('/usr/bin/python3', execFileSync('readlink', ['-f', '/usr/bin/python3'], { encoding: 'utf8' }).trim());
   return found;
 }
 
@@ -141,7 +143,10 @@ function runOutput(report) {
 }
 
 async function guestRun(p, args, { memory = BENCH_MEMORY_MIB } = {}) {
-  const r = await ukernel(['run', '--image', p.image, '--accel', accel, '--memory', String(memory), '--json', '--', ...args], p.dir);
+  const r = await ukernel(
+    ['run', '--image', p.image, '--accel', accel, '--memory', String(memory), '--json', '--', ...args],
+    p.dir,
+  );
   const report = JSON.parse(r.stdout);
   if (report.status !== 0) throw new Error(`guest ${args.join(' ')} exited with status ${report.status}`);
   return { wall_ms: r.ms, report, ...runOutput(report) };
@@ -155,7 +160,8 @@ async function hostRun(path, args) {
 
 const push = (table, key, value) => {
   if (value === null || value === undefined) return;
-  (table[key] ??= []).push(value);
+  if (table[key] === undefined) table[key] = [];
+  table[key].push(value);
 };
 const progress = (message) => {
   if (!values.json && process.stderr.isTTY) process.stderr.write(`\r${message}      `);
@@ -208,8 +214,14 @@ async function pyperf() {
   result.pyperf = {};
   for (const name of Object.keys(host)) {
     if (!guest[name]) continue;
-    const g = stats(guest[name].map((s) => s * 1e3), 4);
-    const h = stats(host[name].map((s) => s * 1e3), 4);
+    const g = stats(
+      guest[name].map((s) => s * 1e3),
+      4,
+    );
+    const h = stats(
+      host[name].map((s) => s * 1e3),
+      4,
+    );
     // Medians, and minimums: on a loaded machine the fastest run is the one least disturbed.
     result.pyperf[name] = {
       guest_ms: g,
@@ -260,8 +272,23 @@ async function server() {
     const guestPort = await freePort();
     const handle = startChild(
       process.execPath,
-      [cli, 'run', '--image', bench.image, '--accel', accel, '--memory', String(BENCH_MEMORY_MIB), '--net', 'user',
-        '--publish', `127.0.0.1:${guestPort}:${GUEST_PORT}`, '--', 'server', String(GUEST_PORT)],
+      [
+        cli,
+        'run',
+        '--image',
+        bench.image,
+        '--accel',
+        accel,
+        '--memory',
+        String(BENCH_MEMORY_MIB),
+        '--net',
+        'user',
+        '--publish',
+        `127.0.0.1:${guestPort}:${GUEST_PORT}`,
+        '--',
+        'server',
+        String(GUEST_PORT),
+      ],
       { cwd: bench.dir },
     );
     started.push(handle);
@@ -296,7 +323,12 @@ async function server() {
   }
 }
 
-for (const [section, fn] of [['a', startup], ['b', pyperf], ['c', sizes], ['d', server]]) {
+for (const [section, fn] of [
+  ['a', startup],
+  ['b', pyperf],
+  ['c', sizes],
+  ['d', server],
+]) {
   if (!sections.has(section)) continue;
   try {
     await fn();
@@ -314,9 +346,12 @@ else console.log(report(result).join('\n'));
 function report(r) {
   const lines = [];
   const f = (x, d = 1) => (x === null || x === undefined ? '—' : x.toFixed(d));
-  const cell = (s, d = 1) => (s ? `${f(s.median, d).padStart(9)} ${f(s.min, d).padStart(9)} ${f(s.max, d).padStart(9)}` : '  not measured');
+  const cell = (s, d = 1) =>
+    s ? `${f(s.median, d).padStart(9)} ${f(s.min, d).padStart(9)} ${f(s.max, d).padStart(9)}` : '  not measured';
   const met = (ok) => (ok ? 'met' : 'NOT met');
-  lines.push(`bench/python: accel ${r.accel}; (a) ${r.runs} boots, (b) ${r.rounds} rounds × ${PYPERF_RUNS} runs, (d) ${r.runs} × wrk -t1 -c10 -d${r.seconds}s`);
+  lines.push(
+    `bench/python: accel ${r.accel}; (a) ${r.runs} boots, (b) ${r.rounds} rounds × ${PYPERF_RUNS} runs, (d) ${r.runs} × wrk -t1 -c10 -d${r.seconds}s`,
+  );
   lines.push(
     `  1-min load average ${r.load_average_start.toFixed(2)} at start, ${r.load_average_end.toFixed(2)} at end, on ${cpus().length} CPUs`,
   );
@@ -340,7 +375,9 @@ function report(r) {
     row('worker template: entry → first output', 'worker_first_output_ms');
     row('worker template: entry → exit', 'worker_exit_ms');
     const first = s.guest_first_line_ms?.median;
-    lines.push(`  target entry → first line ≤ ${TARGETS.entry_to_first_line_ms_max} ms: ${met(first <= TARGETS.entry_to_first_line_ms_max)}`);
+    lines.push(
+      `  target entry → first line ≤ ${TARGETS.entry_to_first_line_ms_max} ms: ${met(first <= TARGETS.entry_to_first_line_ms_max)}`,
+    );
   }
   if (r.pyperf) {
     lines.push('(b) pyperformance, ms per loop (guest vs the runtime host python3.13, same source and flags)');
@@ -349,7 +386,9 @@ function report(r) {
     );
     const range = (s) => `${f(s.median, 3)} (${f(s.min, 3)}–${f(s.max, 3)})`.padEnd(28);
     for (const [name, b] of Object.entries(r.pyperf)) {
-      lines.push(`  ${name.padEnd(18)} ${range(b.guest_ms)} ${range(b.host_ms)} ${b.speed_vs_host.toFixed(3)}×, ${b.speed_vs_host_min.toFixed(3)}×`);
+      lines.push(
+        `  ${name.padEnd(18)} ${range(b.guest_ms)} ${range(b.host_ms)} ${b.speed_vs_host.toFixed(3)}×, ${b.speed_vs_host_min.toFixed(3)}×`,
+      );
     }
     const geo = (key) => {
       const speeds = Object.values(r.pyperf).map((b) => b[key]);
@@ -368,7 +407,9 @@ function report(r) {
       `(c) worker template image ${mb(i.image_bytes)} MB (bin/python ${mb(i.python_bytes)} MB, lib/python313.zip ${mb(i.stdlib_zip_bytes)} MB); ` +
         `target ≤ ${TARGETS.image_mb_max} MB: ${met(i.image_bytes <= TARGETS.image_mb_max * 1e6)}`,
     );
-    lines.push(`    least --memory it runs in: ${i.memory_mib_min} MiB; target ≤ ${TARGETS.memory_mib_max} MiB: ${met(i.memory_mib_min <= TARGETS.memory_mib_max)}`);
+    lines.push(
+      `    least --memory it runs in: ${i.memory_mib_min} MiB; target ≤ ${TARGETS.memory_mib_max} MiB: ${met(i.memory_mib_min <= TARGETS.memory_mib_max)}`,
+    );
   }
   if (r.server) {
     const s = r.server;
