@@ -164,4 +164,20 @@ PY
 UK_HOST_NO_TABLE=1 run 0
 has stdout 'available False'
 has stdout 'unavailable: '
+# 6. zipimport reads each module from the stdlib zip once (main.c's zipimport_code; CPython
+# 3.13 alone reads, inflates and unmarshals it twice: get_filename, then get_code).
+cat > "$image/src/main.py" <<'PY'
+import zipimport
+paths = []
+read = zipimport._get_data
+def counting(archive, toc_entry):
+    paths.append(toc_entry[0])
+    return read(archive, toc_entry)
+zipimport._get_data = counting
+import colorsys
+print("colorsys reads", sum(path.endswith("colorsys.py") for path in paths), colorsys.__file__)
+PY
+run 0
+has stdout 'colorsys reads 1 '
+has stdout 'python313.zip/colorsys.py'
 echo "host-test: ok ($work)"
