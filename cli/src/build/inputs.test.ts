@@ -142,5 +142,9 @@ describe('which directories the rebuild check skips', () => {
     writeFileSync(join(root, 'logs/run.log'), 'a run\n'); // the project's logs/: not an input
     writeFileSync(join(root, 'src/logs/__init__.py'), 'V = 1\n');
     expect(buildInputsHash(python)).toBe(first);
+    // Running the code on the host writes __pycache__/ (which the image never takes from src/).
+    mkdirSync(join(root, 'src/logs/__pycache__'));
+    writeFileSync(join(root, 'src/logs/__pycache__/__init__.cpython-313.pyc'), 'bytecode');
+    expect(buildInputsHash(python)).toBe(first);
   });
 });

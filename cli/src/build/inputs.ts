@@ -10,9 +10,10 @@ import { errnoCode } from '../fsutil.js';
 import { comparePaths } from './bundle.js';
 
 /** Directories under the project that are output or tooling, never workload source. */
-// Tool output skipped wherever it sits; the project's own outputs (build/, dist/, logs/) only in
-// the project root (`base`): a package src/logs/ or src/build/ is source, and is in the image.
-const SKIPPED_DIRS = new Set(['node_modules', 'zig-out', '.zig-cache', 'zig-cache']);
+// Tool output is skipped wherever it sits (__pycache__: Python's, which an image never takes
+// from src/); the project's own outputs (build/, dist/, logs/) only in the project root
+// (`base`): a package src/logs/ or src/build/ is source, and is in the image.
+const SKIPPED_DIRS = new Set(['node_modules', 'zig-out', '.zig-cache', 'zig-cache', '__pycache__']);
 const PROJECT_OUTPUT_DIRS = new Set(['build', 'dist', 'logs']);
 
 export interface FileDigest {
