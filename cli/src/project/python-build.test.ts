@@ -1,7 +1,7 @@
 // `ukernel build` on a Python project, for real with a CPython 3.13 runtime (python-fixture.ts):
 // a syntax error fails the build with UK159 at file:line:column and leaves build/ as it was; the
 // build then needs the final link (adapters/python/link.sh) and lays out the rootfs.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,20 @@ describe.skipIf(runtime === null)('ukernel build (Python project)', () => {
       expect(existsSync(join(dir, 'build', 'bundle.tgz'))).toBe(false);
       rmSync(join(dir, path));
     }
+  }, 120_000);
+
+  it('data under src/ larger than an image can be fails the build naming the largest file, before reading it', async () => {
+    const dir = await pythonProject();
+    mkdirSync(join(dir, 'src', 'data'));
+    const big = join(dir, 'src', 'data', 'big.bin');
+    writeFileSync(big, '');
+    truncateSync(big, 1.5 * 1024 ** 3); // sparse: no disk used
+    const err = await build({}, { cwd: dir, env: env(), say: () => {} }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UK118', exitCode: 2 });
+    expect((err as Error).message).toMatch(
+      /^the files under src\/ take 1\.5 GiB, more than an image holds \(1 GiB\); the largest: src\/data\/big\.bin/,
+    );
+    expect(existsSync(join(dir, 'build', 'bundle.tgz'))).toBe(false);
   }, 120_000);
 
   it.skipIf(linkExists)(

@@ -4,11 +4,12 @@
 //   etc/ukernel.env
 // and build/adapter/python-3.13/ (the linked adapter + runtime.json). Nothing is written to
 // build/ before every check has passed: a syntax error leaves the last build as it was.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   BUNDLE_ENV_PATH,
   BUNDLE_PATH,
+  IMAGE_BYTES_MAX,
   PYTHON_ADAPTER_OUT_DIR,
   PYTHON_BASE,
   PYTHON_BIN_PATH,
@@ -95,6 +96,8 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
       checking.done();
     }
     checkImagePaths([...sources.files, ...sources.data, ...sources.pycs], ctx.show);
+    const where = sourceDir === '' ? ctx.show(ctx.entry) : `${ctx.show(sourceDir)}/`;
+    checkSourceBytes(root, where, [...sources.files, ...sources.data], ctx.show);
     const zip = await stdlibZip(ctx.ukernelRoot, ctx.env, runtime, ctx.progress, ctx.abort);
     const linked = join(staging, 'python');
     mkdirSync(staging, { recursive: true });
@@ -157,6 +160,28 @@ function checkImagePaths(paths: readonly string[], show: (relative: string) => s
       hint: `Rename it: the image's paths are printable ASCII, at most ${ROOTFS_PATH_BYTES_MAX} bytes (docs/image-format.md).`,
     });
   }
+}
+
+/**
+ * The project's files must fit an image (IMAGE_BYTES_MAX, 1 GiB) before they are read into the
+ * bundle: a multi-GiB data file under src/ was read whole into memory, and `ukernel pack` then
+ * refused the bundle.
+ */
+function checkSourceBytes(root: string, where: string, paths: readonly string[], show: (relative: string) => string): void {
+  let total = 0;
+  let largest = { path: '', bytes: -1 };
+  for (const path of paths) {
+    const bytes = statSync(join(root, path)).size;
+    total += bytes;
+    if (bytes > largest.bytes) largest = { path, bytes };
+  }
+  if (total <= IMAGE_BYTES_MAX) return;
+  const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  throw new UkernelError(
+    'BuildFailed',
+    `the files under ${where} take ${gib(total)}, more than an image holds (${gib(IMAGE_BYTES_MAX).replace('.0', '')}); the largest: ${show(largest.path)} (${gib(largest.bytes)})`,
+    { hint: 'Keep large data out of the code directory (an image holds at most 1 GiB in all).' },
+  );
 }
 
 /** build/adapter/python-3.13/: the linked adapter (python) and runtime.json naming what made it. */
