@@ -169,7 +169,8 @@ def check(src_dir: str, entry_rel: str, pycache_out: str, files_max: int = PROJE
           depth_max: int = PROJECT_DEPTH_MAX) -> dict:
     """See the module docstring; `src_dir` is relative to the working directory (the project)."""
     try:
-        found = project_files(src_dir, files_max, depth_max) if src_dir and os.path.isdir(src_dir) else []
+        walk = src_dir and os.path.isdir(src_dir)
+        found = project_files(src_dir, files_max, depth_max) if walk else []
     except _Limit as limit:
         return {"limit": str(limit)}
     except _Unreadable as unreadable:

@@ -60,7 +60,8 @@ async def main() -> int:
     ukernel.log.error("py-error record", reason=ValueError("bad"))
     # Past what one events record holds (64 KiB in all): cut to fit, never dropped.
     ukernel.log.info("py-huge record " + "m" * 70000, big="v" * 70000)
-    ukernel.log.info("py-huge fields", **{f"f{i}": "é" * 40000 for i in range(ukernel.abi.LOG_FIELDS_MAX)})
+    long_values = {f"f{i}": "é" * 40000 for i in range(ukernel.abi.LOG_FIELDS_MAX)}
+    ukernel.log.info("py-huge fields", **long_values)
     try:
         ukernel.log.info("too many", **{f"k{i}": i for i in range(ukernel.abi.LOG_FIELDS_MAX + 1)})
         check("fields-limit", False)
