@@ -2,7 +2,7 @@
 python3.13 (the same CPython source as the guest's, so the bytecode magic matches: 3571 for all
 3.13.x). Called by cli/src/build/python.ts; answers one JSON object on stdout.
 
-    uk_pytool.py check SRC_DIR ENTRY_REL PYCACHE_OUT [FILES_MAX DEPTH_MAX]
+    uk_pytool.py check SRC_DIR ENTRY_REL PYCACHE_OUT [FILES_MAX DEPTH_MAX [LIB_DIR MANIFEST]]
         Compile every .py under SRC_DIR (paths relative to the project root, as the rootfs has
         them; symlinked files and directories are followed, a link back to an enclosing
         directory is not; hidden files and directories, __pycache__, node_modules, zig-out and
@@ -11,7 +11,10 @@ python3.13 (the same CPython source as the guest's, so the bytecode magic matche
         column, message, text}]} and nothing written. Else each module but the entry gets
         PYCACHE_OUT/<dir>/__pycache__/<name>.cpython-313.pyc (unchecked-hash) and the answer is
         {"files": [...], "pycs": [...], "data": [...]}. More than FILES_MAX files or
-        directories nested deeper than DEPTH_MAX: {"limit": message}.
+        directories nested deeper than DEPTH_MAX: {"limit": message}. With the runtime's
+        LIB_DIR and MANIFEST: a top-level module or package named like one of the image's
+        stdlib or built-in modules (never importable: they come first on sys.path) is
+        {"shadowed": [{file, name, package, builtin}]}.
     uk_pytool.py zip LIB_DIR OUT_ZIP [--add NAME=PATH]... [--package NAME=DIR]...
         The standard library's .pyc (unchecked-hash, optimize 0) in a DEFLATED (level 9),
         deterministic zip (entries sorted, 1980-01-01 00:00:00, mode 0644, no directory
@@ -165,8 +168,52 @@ def _unreadable(rel: str, err: OSError) -> dict:
     return {"file": rel, "errno": errno.errorcode.get(err.errno or 0, "EIO"), "link": link}
 
 
+# Top-level modules the image has besides Lib's: what `ukernel build` adds to the zip, and the
+# adapter's own built-in module (adapters/python/main.c).
+ZIP_ADDED = frozenset(["_sysconfigdata__linux_", "_ukernel_asyncio", "ukernel"])
+ADAPTER_BUILTINS = frozenset(["_ukernel"])
+
+
+def image_modules(lib_dir: str, manifest: str) -> tuple[frozenset, frozenset]:
+    """(the top-level modules and packages of the image's stdlib zip, the adapter's built-in
+    modules: the runtime manifest's "modules", else this Python's)."""
+    names = set(ZIP_ADDED)
+    for entry in os.scandir(lib_dir):
+        if entry.name.endswith(".py") and not entry.name.startswith("_sysconfigdata_"):
+            names.add(entry.name[:-3])
+        elif (entry.is_dir() and entry.name not in EXCLUDED_TOP
+              and os.path.isfile(os.path.join(entry.path, "__init__.py"))):
+            names.add(entry.name)
+    builtins = set(ADAPTER_BUILTINS)
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            builtins.update(json.load(f).get("modules") or sys.builtin_module_names)
+    except (OSError, ValueError):
+        builtins.update(sys.builtin_module_names)
+    return frozenset(names), frozenset(builtins)
+
+
+def shadowed(src_dir: str, entry_rel: str, found: list[str], lib_dir: str, manifest: str) -> list:
+    """Top-level modules and packages under `src_dir` that the image's sys.path can never reach:
+    a built-in module or the stdlib zip, which come before /src (docs/python.md), has the name.
+    The entry is run as __main__, not imported: it is not one."""
+    stdlib, builtins = image_modules(lib_dir, manifest)
+    clashes, seen = [], set()
+    for rel in found:
+        if rel == entry_rel:
+            continue
+        head, _, rest = rel[len(src_dir) + 1:].partition("/")
+        name = head[:-3] if not rest and head.endswith(".py") else head if rest else ""
+        if not name.isidentifier() or name in seen or not (name in stdlib or name in builtins):
+            continue
+        seen.add(name)
+        clashes.append({"file": f"{src_dir}/{head}", "name": name,
+                        "package": bool(rest), "builtin": name in builtins})
+    return clashes
+
+
 def check(src_dir: str, entry_rel: str, pycache_out: str, files_max: int = PROJECT_FILES_MAX,
-          depth_max: int = PROJECT_DEPTH_MAX) -> dict:
+          depth_max: int = PROJECT_DEPTH_MAX, lib_dir: str = "", manifest: str = "") -> dict:
     """See the module docstring; `src_dir` is relative to the working directory (the project)."""
     try:
         walk = src_dir and os.path.isdir(src_dir)
@@ -175,6 +222,9 @@ def check(src_dir: str, entry_rel: str, pycache_out: str, files_max: int = PROJE
         return {"limit": str(limit)}
     except _Unreadable as unreadable:
         return {"unreadable": [unreadable.args[0]]}
+    clashes = shadowed(src_dir, entry_rel, found, lib_dir, manifest) if lib_dir else []
+    if clashes:
+        return {"shadowed": clashes}
     files = [rel for rel in found if rel.endswith(".py")]
     data = [rel for rel in found if not rel.endswith(".py")]
     if entry_rel not in files:
@@ -248,9 +298,9 @@ def zip_stdlib(lib_dir: str, out_zip: str, adds: list[str], packages: list[str])
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) in (5, 7) and argv[1] == "check":
+    if len(argv) in (5, 7, 9) and argv[1] == "check":
         limits = [int(value) for value in argv[5:7]]
-        answer = check(argv[2], argv[3], argv[4], *limits)
+        answer = check(argv[2], argv[3], argv[4], *limits, *argv[7:9])
     elif len(argv) >= 4 and argv[1] == "zip":
         adds, packages, rest = [], [], argv[4:]
         for flag, value in zip(rest[::2], rest[1::2]):

@@ -157,6 +157,35 @@ describe.skipIf(runtime === null)('compileSources: the syntax check and .pyc of 
     expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 
+  it("a top-level module named like one of the image's standard library is refused (it could never be imported)", async () => {
+    const dir = project({
+      'src/main.py': 'from secrets import TOKEN\n',
+      'src/secrets.py': 'TOKEN = 1\n',
+      'src/http/__init__.py': '',
+      'src/time.py': 'X = 1\n', // a built-in module of the adapter
+      'src/test.py': 'X = 1\n', // the stdlib's test package is not in the image: importable
+      'src/mylib/json.py': 'X = 1\n', // inside a package: mylib.json, no clash
+    });
+    const err = await compileSources(
+      root,
+      runtime!,
+      { root: dir, sourceDir: 'src', entry: 'src/main.py', display },
+      join(dir, 'out'),
+      never,
+    ).catch((e: unknown) => e);
+    expect(isUkernelError(err, 'BuildFailed'), String(err)).toBe(true);
+    const error = err as UkernelError;
+    expect(error.message).toBe(
+      "src/http/: the image's standard library has a module http, which comes first on sys.path: this package is never imported",
+    );
+    expect(error.details).toEqual([
+      "src/secrets.py: the image's standard library has a module secrets, which comes first on sys.path: this module is never imported",
+      'src/time.py: the adapter has a built-in module time, which comes first on sys.path: this module is never imported',
+    ]);
+    expect(error.hint).toMatch(/^Rename them/);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
   it('a syntax error is UK159 at file:line:column with the line, and nothing is written', async () => {
     const dir = project({
       'src/main.py': 'import asyncio\n',

@@ -216,9 +216,20 @@ export async function compileSources(
   abort: AbortSignal,
 ): Promise<{ files: string[]; pycs: string[]; data: string[] }> {
   const limits = [String(PYTHON_SOURCE_FILES_MAX), String(SOURCE_DIR_DEPTH_MAX)];
+  const stdlib = [runtime.libDir, join(runtime.dir, 'manifest.json')];
   const { stdout } = await runTool({
     file: runtime.hostPython,
-    args: ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'check', project.sourceDir, project.entry, pycacheOut, ...limits],
+    args: [
+      '-I',
+      '-B',
+      join(root, PYTHON_TOOL_SCRIPT),
+      'check',
+      project.sourceDir,
+      project.entry,
+      pycacheOut,
+      ...limits,
+      ...stdlib,
+    ],
     cwd: project.root,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
     timeoutMs: PYTHON_STEP_TIMEOUT_MS,
@@ -230,6 +241,7 @@ export async function compileSources(
     errors?: SyntaxProblem[];
     unreadable?: Array<{ file: string; errno: string; link: string | null }>;
     limit?: string;
+    shadowed?: Array<{ file: string; name: string; package: boolean; builtin: boolean }>;
     files?: string[];
     pycs?: string[];
     data?: string[];
@@ -242,6 +254,16 @@ export async function compileSources(
   if (answer.limit !== undefined) {
     throw new UkernelError('BuildFailed', answer.limit, {
       hint: "Keep the workload's code directory to its code and data (the image gets every file in it).",
+    });
+  }
+  if (answer.shadowed !== undefined && answer.shadowed.length > 0) {
+    const [first, ...rest] = answer.shadowed.map(
+      (s) =>
+        `${project.display(s.file)}${s.package ? '/' : ''}: ${s.builtin ? 'the adapter has a built-in module' : "the image's standard library has a module"} ${s.name}, which comes first on sys.path: this ${s.package ? 'package' : 'module'} is never imported`,
+    );
+    throw new UkernelError('BuildFailed', first!, {
+      details: rest,
+      hint: `Rename ${rest.length > 0 ? 'them' : 'it'} (the standard library and the built-in modules come before src/ on sys.path: docs/python.md).`,
     });
   }
   if (answer.errors !== undefined && answer.errors.length > 0) throw syntaxError(project, answer.errors);
