@@ -97,6 +97,9 @@ describe.skipIf(runtime === null)('compileSources: the syntax check and .pyc of 
     return dir;
   }
   const display = (rel: string): string => rel;
+  /** compileSources of the project at `dir` (entry src/main.py), .pyc into dir/out. */
+  const compile = (dir: string) =>
+    compileSources(root, runtime!, { root: dir, sourceDir: 'src', entry: 'src/main.py', display }, join(dir, 'out'), never);
 
   it('writes unchecked-hash .pyc for every module but the entry', async () => {
     const dir = project({ 'src/main.py': 'import helper\n', 'src/helper.py': 'X = 1\n', 'src/pkg/__init__.py': '' });
@@ -128,13 +131,7 @@ describe.skipIf(runtime === null)('compileSources: the syntax check and .pyc of 
     });
     symlinkSync(join(dir, 'outside/shared'), join(dir, 'src/shared'));
     symlinkSync('..', join(dir, 'src/data/up')); // a loop: not descended
-    const result = await compileSources(
-      root,
-      runtime!,
-      { root: dir, sourceDir: 'src', entry: 'src/main.py', display },
-      join(dir, 'out'),
-      never,
-    );
+    const result = await compile(dir);
     expect(result.files).toEqual(['src/logs/__init__.py', 'src/main.py', 'src/shared/__init__.py']);
     expect(result.data).toEqual(['src/config.json', 'src/data/greeting.txt', 'src/shared/table.csv']);
     expect(result.pycs).toContain('src/shared/__pycache__/__init__.cpython-313.pyc');
@@ -143,13 +140,7 @@ describe.skipIf(runtime === null)('compileSources: the syntax check and .pyc of 
   it('a file that cannot be read (a dangling link) is a file error naming it and the link, not a traceback', async () => {
     const dir = project({ 'src/main.py': 'print(1)\n', 'src/ok.py': 'X = 1\n' });
     symlinkSync('/nonexistent/helper.py', join(dir, 'src/helper.py'));
-    const err = await compileSources(
-      root,
-      runtime!,
-      { root: dir, sourceDir: 'src', entry: 'src/main.py', display },
-      join(dir, 'out'),
-      never,
-    ).catch((e: unknown) => e);
+    const err = await compile(dir).catch((e: unknown) => e);
     expect(isUkernelError(err, 'FileUnreadable'), String(err)).toBe(true);
     expect((err as UkernelError).message).toBe(
       'cannot read src/helper.py (a symlink to /nonexistent/helper.py): no such file or directory (ENOENT)',
@@ -166,13 +157,7 @@ describe.skipIf(runtime === null)('compileSources: the syntax check and .pyc of 
       'src/test.py': 'X = 1\n', // the stdlib's test package is not in the image: importable
       'src/mylib/json.py': 'X = 1\n', // inside a package: mylib.json, no clash
     });
-    const err = await compileSources(
-      root,
-      runtime!,
-      { root: dir, sourceDir: 'src', entry: 'src/main.py', display },
-      join(dir, 'out'),
-      never,
-    ).catch((e: unknown) => e);
+    const err = await compile(dir).catch((e: unknown) => e);
     expect(isUkernelError(err, 'BuildFailed'), String(err)).toBe(true);
     const error = err as UkernelError;
     expect(error.message).toBe(
