@@ -7,15 +7,17 @@
  * argv[0] = "bin/python" (relative to the rootfs root), then the run's arguments.
  *
  * Image layout (docs/python.md): lib/python313.zip (the stdlib and the `ukernel` package),
- * src/ (the project), lib/site-packages/ (optional), etc/ukernel/python-entry (the entry
+ * src/ (the project), lib/site-packages/ (optional), lib/python3.13/ (optional: CPython's own
+ * test packages, put there by [build] python_stdlib_tests), etc/ukernel/python-entry (the entry
  * script's rootfs path, e.g. "src/main.py").
  *
  * Configuration (PyConfig, isolated): home "/"; sys.path = [/lib/python313.zip, the entry's
- * directory when it is not /src, /src, /lib/site-packages if present]; no user site, no site
- * import (the builtins exit/quit are added instead), no bytecode writing, the environment's
- * PYTHON* variables ignored except PYTHONHASHSEED; otherwise the hash seed is random, which
- * CPython draws with getrandom(2), served by the POSIX layer with random.fill. stdout is line
- * buffered (one console write per line), stderr too (CPython's default).
+ * directory when it is not /src, /src, /lib/site-packages and /lib/python3.13 if present]; no
+ * user site, no site import (the builtins exit/quit are added instead), no bytecode writing, the
+ * environment's PYTHON* variables ignored except PYTHONHASHSEED; otherwise the hash seed is
+ * random, which CPython draws with getrandom(2), served by the POSIX layer with random.fill.
+ * stdout is line buffered (one console write per line), stderr too (CPython's default). UTF-8
+ * mode is on (PEP 540: stdio, file names and the environment are UTF-8, as `python -X utf8`).
  *
  * Exit status: what Py_RunMain returns: 0, sys.exit(n)'s n, 1 after an uncaught exception
  * (its traceback on stderr, the console), 2 when the entry script is missing or unreadable
@@ -48,6 +50,7 @@ PyMODINIT_FUNC PyInit__ukernel(void);
 #define STDLIB_ZIP UK_ROOT "/lib/python313.zip"
 #define SOURCE_DIR UK_ROOT "/src"
 #define SITE_PACKAGES_DIR UK_ROOT "/lib/site-packages"
+#define STDLIB_TESTS_DIR UK_ROOT "/lib/python3.13"
 
 /* Ran after initialization, before the entry script: line-buffered stdout (CPython buffers a
  * non-terminal stdout in blocks, which would hold output until exit) and the exit/quit builtins
@@ -133,7 +136,7 @@ static PyStatus append_path(PyConfig *config, const char *path) {
 
 /* sys.path: the stdlib zip first (most imports), the entry script's directory (as python
  * does for a script) unless it is /src or the root, the project's /src, then
- * /lib/site-packages when the image has it. */
+ * /lib/site-packages and /lib/python3.13 (the `test` package) when the image has them. */
 static PyStatus search_paths(PyConfig *config, const char *entry) {
     config->module_search_paths_set = 1;
     PyStatus status = append_path(config, STDLIB_ZIP);
@@ -150,6 +153,8 @@ static PyStatus search_paths(PyConfig *config, const char *entry) {
     status = append_path(config, SOURCE_DIR);
     if (PyStatus_Exception(status)) return status;
     if (is_directory(SITE_PACKAGES_DIR)) status = append_path(config, SITE_PACKAGES_DIR);
+    if (PyStatus_Exception(status)) return status;
+    if (is_directory(STDLIB_TESTS_DIR)) status = append_path(config, STDLIB_TESTS_DIR);
     return status;
 }
 
@@ -212,8 +217,17 @@ int main(int argc, char **argv) {
         fail_line("cannot register the _ukernel module", "");
         return 1;
     }
+    /* UTF-8 mode (PEP 540), as `python -X utf8`: the image has no locales and musl's C locale
+     * names its codeset "ASCII", so without it print("\u00e9") raises UnicodeEncodeError and
+     * file names and environment are decoded as ASCII. Before configure(): the PyConfig_Set*
+     * calls decode bytes with the pre-configuration. */
+    PyPreConfig preconfig;
+    PyPreConfig_InitIsolatedConfig(&preconfig);
+    preconfig.utf8_mode = 1;
+    PyStatus status = Py_PreInitialize(&preconfig);
+    if (PyStatus_Exception(status)) Py_ExitStatusException(status);
     PyConfig config;
-    PyStatus status = configure(&config, argc, argv, entry);
+    status = configure(&config, argc, argv, entry);
     if (!PyStatus_Exception(status) && hash_seed(&config) != 0) {
         PyConfig_Clear(&config);
         return STATUS_USAGE;
