@@ -44,18 +44,22 @@ jobs=$(nproc 2>/dev/null || echo 2)
 keep_build=0
 while [ $# -gt 0 ]; do
     case $1 in
-        --cache-root) [ $# -ge 2 ] || die "--cache-root needs a directory"; cache_root=$2; shift 2 ;;
+        --cache-root)
+            [ $# -ge 2 ] || die "--cache-root needs a directory"
+            cache_root=$2
+            shift 2 ;;
         --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs=$2; shift 2 ;;
         --keep-build) keep_build=1; shift ;;
         -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) die "unknown argument '$1' (usage: build.sh [--cache-root DIR] [--jobs N] [--keep-build])" ;;
+        *) die "unknown argument '$1' (usage: build.sh [--cache-root DIR] [--jobs N]" \
+            "[--keep-build])" ;;
     esac
 done
 case $jobs in ''|*[!0-9]*|0) die "--jobs must be a positive integer, got '$jobs'" ;; esac
 case $cache_root in /*) ;; *) cache_root=$PWD/$cache_root ;; esac
 
 # The flags every C compile of CPython gets (host and cross alike). -O3 matters beyond speed:
-# zig cc turns UBSan on at -O0 (python-3.13-addendum.md section 5).
+# zig cc turns UBSan (and its runtime) on at -O0 or without -O.
 py_opt='-DNDEBUG -O3 -Wall'
 py_cflags='-fPIE'
 py_ldflags='-static -pie'
@@ -90,12 +94,33 @@ for tool in make tar sha256sum objdump nm timeout; do
 done
 
 mkdir -p "$cache_root" || die "cannot create the cache root $cache_root"
-work=$(mktemp -d "$cache_root/.$name.build.XXXXXX") || die "cannot create a build dir in $cache_root"
+# One builder per runtime: a concurrent run of the same key waits for it (bounded), then finds
+# the finished directory.
+if command -v flock >/dev/null; then
+    exec 9> "$cache_root/.$name.lock"
+    if ! flock -n 9; then
+        printf 'python-runtime: waiting for another build of %s (lock %s)\n' "$name" \
+            "$cache_root/.$name.lock" >&2
+        flock -w "$timeout_make_s" 9 || die "another build of $name held its lock for over \
+$timeout_make_s s (remove $cache_root/.$name.lock if no build is running)"
+    fi
+    if [ -f "$cache/manifest.json" ]; then
+        echo "$cache"
+        exit 0
+    fi
+fi
+work=$(mktemp -d "$cache_root/.$name.build.XXXXXX") \
+    || die "cannot create a build directory in $cache_root"
 out=$work/out build=$work/build bin=$work/bin log=$work/build.log
 mkdir -p "$out" "$build" "$bin"
 : > "$log"
 finished=0
+failed_log=$cache_root/$name.failed.log
 cleanup() {
+    if [ "$finished" = 0 ]; then
+        cp "$log" "$failed_log" 2>/dev/null && \
+            printf 'python-runtime: the build log is at %s\n' "$failed_log" >&2
+    fi
     if [ "$finished" = 1 ] || [ "$keep_build" = 0 ]; then
         rm -rf "$work"
     else
@@ -129,8 +154,6 @@ run() {
     printf '+ %s\n' "$*" >> "$log"
     timeout --kill-after=10 "$seconds" "$@" >> "$log" 2>&1 || status=$?
     [ "$status" = 0 ] && return 0
-    local failed_log=$cache_root/$name.failed.log
-    cp "$log" "$failed_log" 2>/dev/null || failed_log=$log
     {
         printf 'python-runtime: error: %s failed ' "$what"
         if [ "$status" = 124 ] || [ "$status" = 137 ]; then
@@ -138,8 +161,8 @@ run() {
         else
             printf '(exit status %d)' "$status"
         fi
-        printf ' in step %d/%d, %s. Last lines of %s:\n' "$step" "$steps_total" \
-            "$step_label" "$failed_log"
+        printf ' in step %d/%d, %s. Last lines of the build log:\n' "$step" "$steps_total" \
+            "$step_label"
         tail -n 40 "$log" | sed 's/^/  | /'
     } >&2
     exit 2
@@ -147,7 +170,7 @@ run() {
 check() { # check CONDITION-MESSAGE COMMAND...: a post-condition of a step.
     local message=$1
     shift
-    "$@" >> "$log" 2>&1 || die "$message (build log: $log; use --keep-build to keep it)"
+    timeout --kill-after=10 "$timeout_small_s" "$@" >> "$log" 2>&1 || die "$message"
 }
 
 # A private Zig cache under the cache root: the build does not depend on ~/.cache/zig.
@@ -174,8 +197,12 @@ EOF
 printf '#!/bin/sh\nexec "%s" ar "$@"\n' "$zig" > "$bin/zig-ar"
 printf '#!/bin/sh\nexec "%s" ranlib "$@"\n' "$zig" > "$bin/zig-ranlib"
 chmod +x "$bin/zig-cc" "$bin/uk-cc" "$bin/zig-ar" "$bin/zig-ranlib"
-printf 'include_dir=%s\nsys_include_dir=%s\ncrt_dir=%s\nmsvc_lib_dir=\nkernel32_lib_dir=\ngcc_dir=\n' \
-    "$out/musl/include" "$out/musl/include" "$out/musl/lib" > "$work/musl-libc.txt"
+# zig_libc_file MUSL_DIR: a ZIG_LIBC file (Zig's libc installation format) for a musl install.
+zig_libc_file() {
+    printf '%s\n' "include_dir=$1/include" "sys_include_dir=$1/include" "crt_dir=$1/lib" \
+        msvc_lib_dir= kernel32_lib_dir= gcc_dir=
+}
+zig_libc_file "$out/musl" > "$work/musl-libc.txt"
 
 # ---------------------------------------------------------------------------------------------
 begin_step 'fetch and verify sources'
@@ -231,7 +258,7 @@ require_modules() {
             missing+=("$module(${state:-?})")
         fi
     done
-    [ ${#missing[@]} = 0 ] || die "modules not built in by $makefile: ${missing[*]} (see $log)"
+    [ ${#missing[@]} = 0 ] || die "modules not built in by $makefile: ${missing[*]}"
 }
 
 begin_step 'build host CPython (static, stock musl)'
@@ -257,7 +284,8 @@ check "the host CPython does not run" "$host_python" -I -c \
 begin_step 'build musl (Debian orig + adapters/posix/musl overlay)'
 while read -r path; do
     case $path in ''|'#'*) continue ;; esac
-    [ -f "$build/musl/$path" ] || die "musl overlay: $path (adapters/posix/musl/DELETE) is not in $MUSL_DIR"
+    [ -f "$build/musl/$path" ] \
+        || die "musl overlay: $path (adapters/posix/musl/DELETE) is not in $MUSL_DIR"
     rm "$build/musl/$path"
 done < "$overlay/DELETE"
 (cd "$overlay" && find . -type f ! -name DELETE) | while read -r path; do
@@ -274,10 +302,12 @@ done
         RANLIB="$bin/zig-ranlib"
 )
 # No raw system call may be left in libc.a or the start files.
-syscalls=$(objdump -d --no-show-raw-insn "$out/musl/lib/libc.a" "$out/musl/lib"/*.o \
+syscalls=$(timeout "$timeout_small_s" objdump -d --no-show-raw-insn "$out/musl/lib/libc.a" \
+    "$out/musl/lib"/*.o \
     | grep -cE '\ssyscall\s*$' || true)
 [ "$syscalls" = 0 ] || die "the rebuilt musl still holds $syscalls syscall instructions"
-nm "$out/musl/lib/libc.a" 2>/dev/null | grep ' U __uk_syscall$' >/dev/null \
+timeout "$timeout_small_s" nm "$out/musl/lib/libc.a" 2>/dev/null \
+    | grep ' U __uk_syscall$' >/dev/null \
     || die "the rebuilt musl libc.a does not call __uk_syscall (overlay not applied?)"
 
 # ---------------------------------------------------------------------------------------------
@@ -321,7 +351,8 @@ done
 } > "$build/merge.mri"
 run "$timeout_small_s" 'merging libpython3.13.a' sh -c "\"$bin/zig-ar\" -M < \"$build/merge.mri\""
 missing_inits=()
-defined=$(nm --defined-only "$out/lib/libpython3.13.a" 2>/dev/null | awk '$2 == "T" {print $3}')
+defined=$(timeout "$timeout_small_s" nm --defined-only "$out/lib/libpython3.13.a" 2>/dev/null \
+    | awk '$2 == "T" {print $3}')
 for module in "${required_modules[@]}"; do
     printf '%s\n' "$defined" | grep -x "PyInit_$module" >/dev/null || missing_inits+=("$module")
 done
@@ -331,9 +362,7 @@ mv "$out/include/python3.13.tmp/python3.13" "$out/include/python3.13"
 rmdir "$out/include/python3.13.tmp"
 sysconfig_dir=$cross/$(cat "$cross/pybuilddir.txt")
 cp "$sysconfig_dir/_sysconfigdata__linux_.py" "$out/lib/_sysconfigdata__linux_.py"
-mv "$work/musl-libc.txt" "$work/musl-libc.build.txt"
-printf 'include_dir=%s\nsys_include_dir=%s\ncrt_dir=%s\nmsvc_lib_dir=\nkernel32_lib_dir=\ngcc_dir=\n' \
-    "$cache/musl/include" "$cache/musl/include" "$cache/musl/lib" > "$out/musl/libc.txt"
+zig_libc_file "$cache/musl" > "$out/musl/libc.txt"
 # The stdlib sources, for the image's zip (tests are left out here already).
 mkdir -p "$out/Lib"
 run "$timeout_small_s" 'copying Lib' tar -C "$build/python-src/Lib" --exclude=./test \
@@ -348,7 +377,7 @@ UK_SOURCES="python3.13 $PYTHON3_13_DEBIAN_VERSION $PYTHON3_13_ORIG_TARBALL $PYTH
 musl $MUSL_DEBIAN_VERSION $MUSL_ORIG_TARBALL $MUSL_ORIG_SHA256
 zlib $ZLIB_DEBIAN_VERSION $ZLIB_ORIG_TARBALL $ZLIB_ORIG_SHA256" \
 UK_ZIG=$ZIG_VERSION UK_VERSION=$python_version UK_LIBS="${bundled[*]##*/}" \
-    "$host_python" -I -c '
+    timeout "$timeout_small_s" "$host_python" -I -c '
 import json, os, sys
 env = os.environ
 sources = [dict(zip(("name", "debian_version", "tarball", "sha256"), line.split()))
@@ -373,7 +402,7 @@ manifest = {
 with open(sys.argv[1], "w") as f:
     json.dump(manifest, f, indent=2)
     f.write("\n")
-' "$out/manifest.json.tmp" >> "$log" 2>&1 || die "writing manifest.json failed (see $log)"
+' "$out/manifest.json.tmp" >> "$log" 2>&1 || die "writing manifest.json failed"
 mv "$out/manifest.json.tmp" "$out/manifest.json"
 cp "$log" "$out/build.log"
 

@@ -1,13 +1,14 @@
 // The Python worker template as a new user meets it: `ukernel init --lang python --template
 // worker` in an empty directory, then `ukernel run` builds the adapter (once), boots, prints
-// the pipeline's results and exits 0; `inspect` shows the adapter; `trace` the Python spans.
+// the pipeline's results and exits 0 (QEMU, and Firecracker when on PATH); `inspect` shows the
+// adapter; `trace` the Python spans.
 // The boot needs the whole chain (adapters/python/build.sh and link.sh in this checkout); the
 // syntax-error case needs only a CPython 3.13 for the host side (cli/src/build/python-fixture.ts).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRuntime } from '../../cli/src/build/python-fixture.js';
-import { cliPath, requireBuilt, root, run, tempDir, ukernelOk } from './helpers.js';
+import { cliPath, onPath, requireBuilt, root, run, tempDir, ukernelOk } from './helpers.js';
 
 /** The first build compiles CPython, musl and zlib: minutes on this machine. */
 const FIRST_BUILD_MS = 3_600_000;
@@ -64,10 +65,22 @@ describe.skipIf(!chain)('the Python worker template end to end (QEMU)', () => {
       const trace = join(dir, 't.json');
       await ukernelOk(['trace', '--export', 'chrome', trace], dir);
       const names = new Set((JSON.parse(readFileSync(trace, 'utf8')).traceEvents as Array<{ name: string }>).map((e) => e.name));
-      for (const span of ['pipeline', 'producer', 'worker-0', 'aggregator']) expect(names).toContain(span);
+      for (const name of ['pipeline', 'producer', 'worker-0', 'aggregator', 'result']) expect(names).toContain(name);
 
       const logs = await ukernelOk(['logs'], dir);
       expect(logs.stdout).toContain('pipeline done');
+    },
+    FIRST_BUILD_MS + 300_000,
+  );
+
+  it.skipIf(!onPath('firecracker'))(
+    'the same image runs under Firecracker',
+    async () => {
+      const dir = await pythonProject('pyfc');
+      const ran = await ukernelOk(['run', '--vmm', 'firecracker', '--', '6', '2'], dir, FIRST_BUILD_MS);
+      expect(ran.stdout).toContain('hello from pyfc: 6 jobs, 2 workers');
+      expect(ran.stdout).toMatch(/^pipeline done: 6 results, total 3303495$/m);
+      expect(ran.stderr).toMatch(/on firecracker\/kvm .* status 0$/m);
     },
     FIRST_BUILD_MS + 300_000,
   );

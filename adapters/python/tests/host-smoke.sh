@@ -56,7 +56,8 @@ required="_asyncio _socket select _json _datetime math _struct _random _sha2 _md
     _sha3 binascii zlib array _bisect _heapq _contextvars _pickle _csv unicodedata _decimal"
 output=$(cd "$tmp" && UK_REQUIRED="$required" timeout 60 "$tmp/bin/python3.13" -I -c '
 import asyncio, json, zlib, _decimal, unicodedata, selectors, sys, os, hashlib
-missing = [m for m in os.environ.get("UK_REQUIRED", "").split() if m not in sys.builtin_module_names]
+required = os.environ.get("UK_REQUIRED", "").split()
+missing = [m for m in required if m not in sys.builtin_module_names]
 assert not missing, f"not built in: {missing}"
 async def main():
     await asyncio.sleep(0.001)

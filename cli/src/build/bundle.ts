@@ -65,7 +65,12 @@ export type BundleInput =
  * `stagingDir` (removed afterwards) with the same determinism as createBundle. Paths are
  * rootfs paths (relative, "/"-separated).
  */
-export function createBundleFrom(opts: { entries: readonly BundleInput[]; mtime: Date; stagingDir: string }): Buffer {
+export function createBundleFrom(opts: {
+  entries: readonly BundleInput[];
+  mtime: Date;
+  stagingDir: string;
+  gzipLevel: number;
+}): Buffer {
   removeQuietly(opts.stagingDir);
   const dirs = new Set<string>();
   for (const entry of opts.entries) {
@@ -89,7 +94,7 @@ export function createBundleFrom(opts: { entries: readonly BundleInput[]; mtime:
     }
     const files = opts.entries.filter((e) => e.kind === 'file').map((e) => e.path);
     const paths = [...sortedDirs, ...files].sort(comparePaths);
-    return gzipSync(tarSync(opts.stagingDir, paths, opts.mtime), { level: BUNDLE_GZIP_LEVEL });
+    return gzipSync(tarSync(opts.stagingDir, paths, opts.mtime), { level: opts.gzipLevel });
   } catch (err) {
     throw fileError(err, { op: 'write', display: `the bundle's staging directory ${opts.stagingDir}` });
   } finally {

@@ -2,7 +2,7 @@
 // content-addressed cache by adapters/python/build.sh), the final link of bin/python, the
 // syntax check and .pyc of src/, and the standard library zip (cached by content).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
@@ -10,11 +10,14 @@ import {
   PYTHON_ADAPTER_BUILD_SCRIPT,
   PYTHON_ADAPTER_BUILD_TIMEOUT_MS,
   PYTHON_ADAPTER_LINK_SCRIPT,
+  PYTHON_ADAPTERS_DIR,
   PYTHON_BASE,
   PYTHON_STEP_TIMEOUT_MS,
   PYTHON_SYNTAX_ERRORS_LISTED_MAX,
   PYTHON_TOOL_SCRIPT,
   PYTHON_UKERNEL_PACKAGE_DIR,
+  SDK_C_DIR,
+  TOOLCHAIN_FILE,
 } from '../constants.js';
 import { UkernelError } from '../errors.js';
 import { removeQuietly, removeStaleTemps, tempPathFor } from '../fsutil.js';
@@ -372,10 +375,26 @@ export async function stdlibTests(
 }
 
 /**
+ * Where the linked adapter for these inputs is kept: a key over everything the link reads (the
+ * runtime, the adapters/ tree — link.sh, main.c, _ukernel.c, the POSIX layer —, sdk/c and the
+ * toolchain pins), so an edit of the project's src/ does not link again.
+ */
+export function linkedAdapterPath(root: string, env: NodeJS.ProcessEnv, runtime: PythonRuntime): string {
+  const key = createHash('sha256');
+  key.update(`uk python link v1\nruntime=${runtime.dir}\nmanifest=${runtime.manifestSha256}\n`);
+  key.update(`pins=${sha256Hex(readFileSync(join(root, TOOLCHAIN_FILE)))}\n`);
+  for (const dir of [PYTHON_ADAPTERS_DIR, SDK_C_DIR]) {
+    for (const f of digestTree(root, join(root, dir), () => true)) key.update(`${f.path}=${f.sha256}\n`);
+  }
+  return join(adapterCacheDir(env), 'python-link', `${runtime.key}-${key.digest('hex').slice(0, 16)}`, 'python');
+}
+
+/**
  * The final link of bin/python (py-design.md): `bash adapters/python/link.sh RUNTIME_DIR OUTPUT`,
  * which links the adapter's main.c, _ukernel, the POSIX layer, libpython3.13.a, libz.a and musl
- * into a static PIE at OUTPUT. The one call site of the link, so that a change of its contract
- * is one edit.
+ * into a static PIE at OUTPUT — or a copy of the one linked before from the same inputs
+ * (linkedAdapterPath). The one call site of the link, so that a change of its contract is one
+ * edit.
  */
 export async function linkPythonAdapter(
   root: string,
@@ -391,6 +410,11 @@ export async function linkPythonAdapter(
       'AdapterMissing',
       `this ukernel checkout has no ${PYTHON_ADAPTER_LINK_SCRIPT} (the final link of bin/python)`,
     );
+  }
+  const cached = linkedAdapterPath(root, env, runtime);
+  if (isFile(cached)) {
+    copyFileSync(cached, output);
+    return;
   }
   const step = progress.begin(`Linking the Python adapter (${PYTHON_BASE})`);
   try {
@@ -409,5 +433,14 @@ export async function linkPythonAdapter(
   }
   if (!isFile(output)) {
     throw new UkernelError('AdapterBuildFailed', `${PYTHON_ADAPTER_LINK_SCRIPT} exited 0 but wrote no ${output}`);
+  }
+  mkdirSync(dirname(cached), { recursive: true });
+  removeStaleTemps(dirname(cached));
+  const temp = tempPathFor(cached);
+  try {
+    copyFileSync(output, temp);
+    renameSync(temp, cached);
+  } finally {
+    removeQuietly(temp);
   }
 }

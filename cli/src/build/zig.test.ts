@@ -27,6 +27,8 @@ describe('zigBuildArgs', () => {
       '-fPIE',
       '-static',
       '-fstrip',
+      '--stack',
+      '1048576',
       '--dep',
       'ukernel',
       '--dep',

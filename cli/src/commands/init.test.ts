@@ -98,6 +98,11 @@ describe('ukernel init', () => {
       'import ukernel',
       'asyncio.Queue(',
       'await asyncio.sleep(',
+      'async with ukernel.Channel(',
+      'await results.send(',
+      'await results.recv()',
+      '@ukernel.trace.span("aggregator")',
+      'ukernel.trace.event("result", job_id)',
       'ukernel.trace.span("pipeline")',
     ]) {
       expect(main).toContain(part);

@@ -12,6 +12,7 @@ import {
   PYTHON_ADAPTER_OUT_DIR,
   PYTHON_BASE,
   PYTHON_BIN_PATH,
+  PYTHON_BUNDLE_GZIP_LEVEL,
   PYTHON_ENTRY_FILE_PATH,
   PYTHON_STDLIB_TESTS_PATH,
   PYTHON_STDLIB_ZIP_PATH,
@@ -122,7 +123,12 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     const bundling = ctx.progress.begin(`Writing bundle ${ctx.show(BUNDLE_PATH)}`);
     let bundle: Buffer;
     try {
-      bundle = createBundleFrom({ entries, mtime: ctx.mtime, stagingDir: join(staging, 'bundle') });
+      bundle = createBundleFrom({
+        entries,
+        mtime: ctx.mtime,
+        stagingDir: join(staging, 'bundle'),
+        gzipLevel: PYTHON_BUNDLE_GZIP_LEVEL,
+      });
     } finally {
       bundling.done();
     }

@@ -17,6 +17,7 @@ import {
   KERNEL_ELF_PATH,
   PACK_RECORD_PATH,
   PYTHON_ADAPTER_OUT_DIR,
+  PYTHON_ADAPTERS_DIR,
   PYTHON_TOOL_SCRIPT,
   SDK_DIR,
   SDK_MODULE_FILE,
@@ -56,9 +57,7 @@ import { parseEnvFile } from './envfile.js';
 import { buildPythonBundle, pythonBuildIntact, type PythonBuildParts } from './python-build.js';
 
 /** Part of a Python build's inputs hash: changes with the Python build's layout and steps. */
-const PYTHON_BUILD_RECIPE = 'python-v1:adapter-python-3.13:rootfs-v1:bundle-v1';
-/** The Python adapter's sources (build.sh, link, POSIX layer): a change rebuilds. */
-const ADAPTERS_DIR = 'adapters';
+const PYTHON_BUILD_RECIPE = 'python-v2:adapter-python-3.13:rootfs-v1:bundle-v1:gzip-6';
 
 export interface WorkflowContext {
   cwd: string;
@@ -183,7 +182,7 @@ function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffe
     name: config.project.name,
     adapter: config.build.adapter,
     envBase: config.env.base,
-    sdkDir: python ? join(ctx.ukernelRoot, ADAPTERS_DIR) : findSdk(ctx).dir,
+    sdkDir: python ? join(ctx.ukernelRoot, PYTHON_ADAPTERS_DIR) : findSdk(ctx).dir,
     zigVersion: ctx.pins.zigVersion,
     optimize,
     mtime: bundleMtime(ctx.env),

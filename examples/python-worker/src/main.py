@@ -1,16 +1,17 @@
 """A worker pipeline on ukernel, in Python: a producer puts jobs on an asyncio.Queue, N workers
-take them (awaiting simulated I/O with asyncio.sleep) and put results on a second queue, and the
-aggregator prints them. Every stage opens a trace span (`ukernel trace` shows them) and writes
-log records (`ukernel logs`).
+take them (awaiting simulated I/O with asyncio.sleep) and send results over a ukernel.Channel
+(a kernel IPC channel, awaitable in asyncio), and the aggregator prints them. Every stage opens
+a trace span and each result is a trace event (`ukernel trace` shows them); log records go to
+`ukernel logs`.
 
     ukernel run -- [jobs] [workers]      (defaults: 24 jobs, 3 workers)
 
-asyncio runs unchanged: its event loop waits in the kernel's io.poll. The queues here are
-asyncio's own; a ukernel.Channel (awaitable send/recv) carries the same messages between tasks
-of different workloads.
+asyncio runs unchanged: its event loop waits in the kernel's io.poll, which also tells it when
+the channel has a message or room for one.
 """
 
 import asyncio
+import struct
 import sys
 import time
 
@@ -21,6 +22,7 @@ JOBS_DEFAULT = 24
 WORKERS_DEFAULT = 3
 WORKERS_MAX = 16
 QUEUE_SLOTS = 8
+RESULT = struct.Struct("<QQQ")  # job id, output, worker: one channel message
 
 
 def work(value: int) -> int:
@@ -37,24 +39,25 @@ async def producer(jobs: asyncio.Queue, count: int, workers: int) -> None:
     ukernel.log.info("producer done", jobs=count)
 
 
-async def worker(index: int, jobs: asyncio.Queue, results: asyncio.Queue) -> None:
+async def worker(index: int, jobs: asyncio.Queue, results: ukernel.Channel) -> None:
     done = 0
     with ukernel.trace.span(f"worker-{index}"):
         while (job := await jobs.get()) is not None:
             job_id, value = job
             await asyncio.sleep(0.002 * (1 + job_id % 3))  # the simulated I/O wait
-            await results.put((job_id, work(value), index))
+            await results.send(RESULT.pack(job_id, work(value), index))
             done += 1
     ukernel.log.info("worker done", worker=index, jobs=done)
 
 
-async def aggregator(results: asyncio.Queue, count: int) -> int:
+@ukernel.trace.span("aggregator")  # a span around every call of the coroutine
+async def aggregator(results: ukernel.Channel, count: int) -> int:
     total = 0
-    with ukernel.trace.span("aggregator"):
-        for _ in range(count):
-            job_id, output, index = await results.get()
-            print(f"job {job_id:3d} -> {output:9d} (worker {index})")
-            total += output
+    for _ in range(count):
+        job_id, output, index = RESULT.unpack(await results.recv())
+        ukernel.trace.event("result", job_id)
+        print(f"job {job_id:3d} -> {output:9d} (worker {index})")
+        total += output
     return total
 
 
@@ -66,11 +69,11 @@ async def main(argv: list[str]) -> int:
     started = time.monotonic()
     with ukernel.trace.span("pipeline"):
         jobs: asyncio.Queue = asyncio.Queue(QUEUE_SLOTS)
-        results: asyncio.Queue = asyncio.Queue(QUEUE_SLOTS)
-        tasks = [asyncio.create_task(worker(i, jobs, results)) for i in range(workers)]
-        tasks.append(asyncio.create_task(producer(jobs, count, workers)))
-        total = await aggregator(results, count)
-        await asyncio.gather(*tasks)
+        async with ukernel.Channel(QUEUE_SLOTS, RESULT.size) as results:
+            tasks = [asyncio.create_task(worker(i, jobs, results)) for i in range(workers)]
+            tasks.append(asyncio.create_task(producer(jobs, count, workers)))
+            total = await aggregator(results, count)
+            await asyncio.gather(*tasks)
     expected = sum(work(100 + job_id * 7) for job_id in range(count))
     elapsed_ms = (time.monotonic() - started) * 1000
     ukernel.log.info("pipeline done", jobs=count, total=total, elapsed_ms=round(elapsed_ms, 1))
