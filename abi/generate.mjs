@@ -459,7 +459,8 @@ function markdown() {
 ${abi.doc}
 
 The definition lives in [\`abi/ukernel.abi.json\`](../abi/ukernel.abi.json); \`node abi/generate.mjs\`
-writes the kernel's and the SDK's Zig, the C header \`sdk/c/ukernel_abi.h\`, the CLI's TypeScript
+writes the kernel's and the SDK's Zig, the C header \`sdk/c/ukernel_abi.h\`, the CLI's TypeScript,
+the Python adapter's constants (\`adapters/python/ukernel/_abi.py\`, for \`import ukernel\`)
 and this page. Versioning is semver: calls are only appended within a major version; the kernel
 refuses a workload built for another major version, or for a newer minor version than its own.
 

@@ -86,8 +86,13 @@ if readelf -lW "$work/python" | grep -qE '^\s*TLS\s'; then
     grep -qE '\s0x0+0\s+(NT_ARCH|Unknown note type: \(0x0+2\))' <<< "$notes" \
         || die "the linked adapter has a TLS segment but no ukernel thread-pointer note (type 2); the kernel would refuse it"
 fi
-syscalls=$(objdump -d --no-show-raw-insn "$work/python" | grep -cE '\ssyscall\s*$' || true)
-[ "$syscalls" = 0 ] || die "the linked adapter holds $syscalls syscall instructions (every system call must go to the POSIX layer): $(objdump -d --no-show-raw-insn "$work/python" | grep -B30 -E '\ssyscall\s*$' | grep -E '^[0-9a-f]+ <' | tail -3 | tr '\n' ' ')"
+disassembly=$(objdump -d --no-show-raw-insn "$work/python") || die "objdump cannot read the linked adapter"
+syscalls=$(grep -cE '\ssyscall\s*$' <<< "$disassembly" || true)
+if [ "$syscalls" != 0 ]; then
+    where=$(grep -E '^[0-9a-f]+ <|\ssyscall\s*$' <<< "$disassembly" | grep -B1 -E 'syscall\s*$' \
+        | grep -oE '<[^>]+>' | sort -u | head -5 | tr '\n' ' ')
+    die "the linked adapter holds $syscalls syscall instructions (in: ${where:-?}); every system call must go to the POSIX layer"
+fi
 
 mv -f "$work/python" "$output.tmp.$$" && mv -f "$output.tmp.$$" "$output" \
     || die "cannot write $output"

@@ -11,13 +11,15 @@
  * test packages, put there by [build] python_stdlib_tests), etc/ukernel/python-entry (the entry
  * script's rootfs path, e.g. "src/main.py").
  *
- * Configuration (PyConfig, isolated): home "/"; sys.path = [/lib/python313.zip, the entry's
- * directory when it is not /src, /src, /lib/site-packages and /lib/python3.13 if present]; no
- * user site, no site import (the builtins exit/quit are added instead), no bytecode writing, the
- * environment's PYTHON* variables ignored except PYTHONHASHSEED; otherwise the hash seed is
- * random, which CPython draws with getrandom(2), served by the POSIX layer with random.fill.
- * stdout is line buffered (one console write per line), stderr too (CPython's default). UTF-8
- * mode is on (PEP 540: stdio, file names and the environment are UTF-8, as `python -X utf8`).
+ * Configuration (PyConfig, isolated, UTF-8 mode): home "/"; sys.path = [/lib/python313.zip,
+ * the entry's directory when it is not /src, /src, /lib/site-packages and /lib/python3.13 if
+ * present]; no user site, no site import (the builtins exit/quit are added instead), no
+ * bytecode writing, the environment's PYTHON* variables ignored except PYTHONHASHSEED; otherwise
+ * the hash seed is random, which CPython draws with getrandom(2), served by the POSIX layer with
+ * random.fill. stdout is line buffered (one console write per line), stderr too (CPython's
+ * default).
+ *
+ * A trace span, "python-init", covers main up to the entry script's first line.
  *
  * Exit status: what Py_RunMain returns: 0, sys.exit(n)'s n, 1 after an uncaught exception
  * (its traceback on stderr, the console), 2 when the entry script is missing or unreadable
@@ -27,13 +29,31 @@
 #include <Python.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ukernel_abi.h"
+
 PyMODINIT_FUNC PyInit__ukernel(void);
+/* The POSIX layer's copy of the kernel's call table (adapters/posix/include/ukposix.h). */
+const uk_table *uk_posix_table(void);
+
+/* The span that shows CPython's start-up in `ukernel trace` and `perf`: from main to the first
+ * line of the entry script (configuration, Py_InitializeFromConfig, the start-up code). */
+#define INIT_SPAN_NAME "python-init"
+
+static int64_t init_span_begin(void) {
+    const uk_table *table = uk_posix_table();
+    if (table == NULL) return 0;
+    return table->trace_span_begin((const uint8_t *)INIT_SPAN_NAME, sizeof(INIT_SPAN_NAME) - 1);
+}
+
+static void init_span_end(int64_t span) {
+    const uk_table *table = uk_posix_table();
+    if (table != NULL && span > 0) table->trace_span_end((uint64_t)span);
+}
 
 /* Where the image's root is: "" in the guest (the POSIX layer serves "/" as the rootfs root).
  * Only the host test (tests/host-test.sh) sets it, to a directory laid out like an image. */
@@ -170,16 +190,15 @@ static PyStatus arguments(PyConfig *config, int argc, char **argv, const char *e
     if (PyStatus_Exception(status)) return status;
     status = PyConfig_SetBytesString(config, &config->run_filename, entry);
     if (PyStatus_Exception(status)) return status;
-    char *script_argv[] = {(char *)entry};
-    status = PyConfig_SetBytesArgv(config, 1, script_argv);
-    if (PyStatus_Exception(status)) return status;
-    for (int index = 1; index < argc; index++) {
-        wchar_t *wide = Py_DecodeLocale(argv[index], NULL);
-        if (wide == NULL) return PyStatus_NoMemory();
-        status = PyWideStringList_Append(&config->argv, wide);
-        PyMem_RawFree(wide);
-        if (PyStatus_Exception(status)) return status;
-    }
+    /* One call for the whole list: it decodes every argument as CPython decodes its own
+     * command line (UTF-8 under musl's C locale). At most workload_args_max (256) arguments. */
+    int count = argc > 1 ? argc : 1;
+    char **script_argv = PyMem_RawCalloc((size_t)count, sizeof(char *));
+    if (script_argv == NULL) return PyStatus_NoMemory();
+    script_argv[0] = (char *)entry;
+    for (int index = 1; index < argc; index++) script_argv[index] = argv[index];
+    status = PyConfig_SetBytesArgv(config, count, script_argv);
+    PyMem_RawFree(script_argv);
     return status;
 }
 
@@ -203,6 +222,7 @@ static PyStatus configure(PyConfig *config, int argc, char **argv, const char *e
 }
 
 int main(int argc, char **argv) {
+    int64_t init_span = init_span_begin();
     char entry[PATH_BYTES_MAX];
     if (entry_path(entry, sizeof(entry)) != 0) return STATUS_USAGE;
     struct stat status_entry;
@@ -213,19 +233,18 @@ int main(int argc, char **argv) {
                 entry);
         return STATUS_USAGE;
     }
-    if (PyImport_AppendInittab("_ukernel", PyInit__ukernel) != 0) {
-        fail_line("cannot register the _ukernel module", "");
-        return 1;
-    }
-    /* UTF-8 mode (PEP 540), as `python -X utf8`: the image has no locales and musl's C locale
-     * names its codeset "ASCII", so without it print("\u00e9") raises UnicodeEncodeError and
-     * file names and environment are decoded as ASCII. Before configure(): the PyConfig_Set*
-     * calls decode bytes with the pre-configuration. */
+    /* UTF-8 mode (PEP 540): arguments, file names, the environment and open()'s default
+     * encoding are UTF-8. An isolated pre-configuration turns it off, and musl's C locale would
+     * then decode non-ASCII arguments as undecodable bytes. */
     PyPreConfig preconfig;
     PyPreConfig_InitIsolatedConfig(&preconfig);
     preconfig.utf8_mode = 1;
     PyStatus status = Py_PreInitialize(&preconfig);
     if (PyStatus_Exception(status)) Py_ExitStatusException(status);
+    if (PyImport_AppendInittab("_ukernel", PyInit__ukernel) != 0) {
+        fail_line("cannot register the _ukernel module", "");
+        return 1;
+    }
     PyConfig config;
     status = configure(&config, argc, argv, entry);
     if (!PyStatus_Exception(status) && hash_seed(&config) != 0) {
@@ -241,5 +260,6 @@ int main(int argc, char **argv) {
     if (PyRun_SimpleString(startup_code) != 0) {
         fail_line("the adapter's start-up code failed (traceback above)", "");
     }
+    init_span_end(init_span);
     return Py_RunMain();
 }

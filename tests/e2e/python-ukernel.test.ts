@@ -12,17 +12,18 @@
 //    `ukernel run`; then `ukernel logs` must show the records with their fields, `ukernel trace`
 //    the spans (decorated sync and async functions, interleaved coroutines, the 17th nested
 //    span recorded as an event) and events, and the channel round trip must work inside asyncio.
+//    Under Firecracker too when it is on PATH.
 //    NEEDS everything of issue 10 merged: the POSIX layer (adapters/posix, libukposix.a), the
 //    runtime build (adapters/python/build.sh) and the CLI's Python support (`init --lang
 //    python`, the stdlib zip, the final link through adapters/python/link.sh). Until those files
 //    are in the tree the block is skipped and says which are missing. The first run builds the
 //    CPython runtime (minutes; cached afterwards under ~/.cache/ukernel/adapters).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromeTraceProblems } from '../../cli/src/observe/trace.js';
-import { accels, requireBuilt, root, tempDir, ukernel, ukernelOk } from './helpers.js';
+import { accels, kvmUsable, onPath, requireBuilt, root, tempDir, ukernel, ukernelOk } from './helpers.js';
 
 const HOST_TEST_MS = 300_000;
 /** The first `ukernel build` of a Python project builds the CPython runtime (about 10 minutes
@@ -94,6 +95,21 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
 
   afterAll(() => dir?.remove());
 
+  it('bin/python (adapters/python/link.sh) is a static PIE with the ukernel notes and no syscall instruction', () => {
+    const adapter = join(project, 'build/adapter/python-3.13/python');
+    const disassembly = spawnSync('objdump', ['-d', '--no-show-raw-insn', adapter], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+    });
+    expect(disassembly.status, disassembly.stderr).toBe(0);
+    expect(disassembly.stdout.length).toBeGreaterThan(1_000_000); // stripped: no symbols, all the code
+    expect(disassembly.stdout.match(/\ssyscall\s*$/gm) ?? []).toEqual([]);
+    const headers = spawnSync('readelf', ['-hlnW', adapter], { encoding: 'utf8' }).stdout;
+    expect(headers).toMatch(/Type:\s+DYN/);
+    expect(headers).not.toMatch(/INTERP/);
+    expect(headers).toMatch(/ukernel\s+0x0+8\s+NT_VERSION/);
+  });
+
   describe.each(accels)('%s', (accel) => {
     it(
       'every ukernel API works, and logs, trace and the channel show it',
@@ -118,6 +134,8 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
           'channel-round-trip',
           'send-after-close',
           'released',
+          'two-receivers',
+          'recv-timeout',
           'send-full',
           'recv-nowait',
         ]);
@@ -145,6 +163,7 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
 
         const trace = JSON.parse((await ukernelOk(['trace', '--json'], project)).stdout);
         const spans = Object.fromEntries(trace.spans.map((s: { name: string }) => [s.name, s]));
+        expect(spans['python-init']).toMatchObject({ count: 1, unclosed: 0 }); // main.c: CPython's start-up
         expect(spans['py-outer']).toMatchObject({ count: 1, unclosed: 0 });
         expect(spans['py-decorated-sync']).toMatchObject({ count: 1, unclosed: 0 });
         expect(spans['py-decorated-async']).toMatchObject({ count: 1, unclosed: 0 });
@@ -170,7 +189,7 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
     );
 
     it(
-      'sys.exit(n) and an uncaught exception give their status; the traceback names src/main.py',
+      'sys.exit(n) and an uncaught exception give their status, the traceback names src/main.py; UTF-8 arguments',
       async () => {
         const exited = await ukernel(['run', '--accel', accel, '--', 'exit', '3'], project, RUN_MS);
         expect(exited.code, exited.stdout + exited.stderr).toBe(3);
@@ -179,8 +198,46 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
         const output = raised.stdout + raised.stderr;
         expect(output).toMatch(/File "\/src\/main\.py", line \d+, in fail_here/);
         expect(output).toContain('RuntimeError: every_api: raised on purpose');
+        // Non-ASCII arguments arrive decoded (UTF-8 mode: musl's C locale alone would not).
+        const argv = await ukernelOk(['run', '--accel', accel, '--', 'argv', 'héllo☃', 'x=1'], project, RUN_MS);
+        expect(argv.stdout).toContain("argv: ['héllo☃', 'x=1'] /src/main.py 1");
       },
       RUN_MS,
     );
   });
+
+  it(
+    'runs under Firecracker too (when firecracker is on PATH and KVM usable)',
+    async (context) => {
+      if (!onPath('firecracker') || !kvmUsable()) {
+        context.skip('firecracker not on PATH or /dev/kvm not usable');
+        return;
+      }
+      const run = await ukernelOk(['run', '--vmm', 'firecracker'], project, RUN_MS);
+      expect(run.stdout).toMatch(/^every-api: ok$/m);
+      const trace = JSON.parse((await ukernelOk(['trace', '--json'], project)).stdout);
+      const spans = Object.fromEntries(trace.spans.map((s: { name: string }) => [s.name, s]));
+      expect(spans['py-shared']).toMatchObject({ count: 2, unclosed: 0 });
+    },
+    RUN_MS,
+  );
+
+  it(
+    'the str hash seed is random per run, and PYTHONHASHSEED in env/ukernel.env fixes it',
+    async () => {
+      const hash = async () => {
+        const result = await ukernelOk(['run', '--accel', accels[0] ?? 'tcg', '--', 'hash'], project, RUN_MS);
+        return /^hash: (-?\d+)$/m.exec(result.stdout)?.[1];
+      };
+      const random = [await hash(), await hash()];
+      expect(random[0]).toBeDefined();
+      expect(random[0]).not.toBe(random[1]); // Seeds from random.fill (getrandom in the POSIX layer).
+      appendFileSync(join(project, 'env/ukernel.env'), 'PYTHONHASHSEED=0\n');
+      await ukernelOk(['build'], project, BUILD_MS);
+      const fixed = [await hash(), await hash()];
+      expect(fixed[0]).toBeDefined();
+      expect(fixed[0]).toBe(fixed[1]);
+    },
+    2 * RUN_MS,
+  );
 });

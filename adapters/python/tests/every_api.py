@@ -109,6 +109,22 @@ async def main() -> int:
     channel.close()  # The second close releases the handle and the fd.
     check("released", channel.closed)
 
+    async with ukernel.Channel(capacity=4, message_bytes_max=16) as shared_channel:
+        # Two coroutines wait on one channel (one selector registration): each gets a message.
+        waiting = [asyncio.create_task(shared_channel.recv()) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        shared_channel.send_nowait(b"first")
+        shared_channel.send_nowait(b"second")
+        got = await asyncio.wait_for(asyncio.gather(*waiting), timeout=10)
+        check("two-receivers", sorted(got) == [b"first", b"second"], got)
+        # A wait that times out leaves nothing registered; the channel still works after it.
+        try:
+            await asyncio.wait_for(shared_channel.recv(), timeout=0.01)
+            check("recv-timeout", False)
+        except TimeoutError:
+            shared_channel.send_nowait(b"after")
+            check("recv-timeout", await shared_channel.recv() == b"after")
+
     with ukernel.Channel(capacity=1, message_bytes_max=8) as small:
         small.send_nowait(b"12345678")
         try:
@@ -127,7 +143,15 @@ def fail_here() -> None:
 
 
 if __name__ == "__main__":
-    # `-- exit N`: sys.exit(N); `-- raise`: an uncaught exception (traceback, status 1).
+    # `-- exit N`: sys.exit(N); `-- raise`: an uncaught exception (traceback, status 1);
+    # `-- hash`: the str hash (fixed by PYTHONHASHSEED in etc/ukernel.env, else random).
+    # `-- argv ARGS...`: the arguments as Python decoded them (UTF-8 mode), and sys.argv[0].
+    if sys.argv[1:2] == ["argv"]:
+        print(f"argv: {sys.argv[2:]!r} {sys.argv[0]} {sys.flags.utf8_mode}")
+        sys.exit(0)
+    if sys.argv[1:2] == ["hash"]:
+        print(f"hash: {hash('ukernel')}")
+        sys.exit(0)
     if sys.argv[1:2] == ["exit"]:
         sys.exit(int(sys.argv[2]))
     if sys.argv[1:2] == ["raise"]:

@@ -104,6 +104,10 @@ ends=$(grep -E "^uk-host: span_end span=($first|$((first + 1)))$" "$work/stderr"
 [ "$ends" = "uk-host: span_end span=$first uk-host: span_end span=$((first + 1)) " ] \
     || fail "interleaved spans ended as: $ends"
 has stderr 'uk-host: channel_released'
+# main.c's span over CPython's start-up, the first span of the run, ended before the script's.
+has stderr 'uk-host: span_begin span=1 parent=0 name=python-init'
+[ "$(grep -m2 -E '^uk-host: span_(begin|end)' "$work/stderr" | tail -1)" = 'uk-host: span_end span=1' ] \
+    || fail "python-init is not ended before the entry script's first span"
 # 17 nested spans: 16 kernel spans, the 17th an event (its duration) and one warn record.
 [ "$(grep -c 'name=py-deep$' "$work/stderr")" = 17 ] || fail "py-deep: not 16 spans + 1 event"
 grep -qE '^uk-host: event value=[0-9]+ name=py-deep$' "$work/stderr" || fail "no py-deep event"
@@ -118,16 +122,16 @@ cat > "$image/src/main.py" <<'PY'
 import os, sys
 print("argv", sys.argv[1:], "argv0", sys.argv[0].endswith("/src/main.py"))
 print("path", [p.rsplit("/", 2)[-2:] for p in sys.path])
-print("exe", sys.executable.endswith("/bin/python"), "isolated", sys.flags.isolated,
+print("exe", sys.executable.endswith("/bin/python"), "utf8", sys.flags.utf8_mode, "isolated", sys.flags.isolated,
       "no_site", sys.flags.no_site, "no_bytecode", sys.dont_write_bytecode,
       "no_user_site", sys.flags.no_user_site)
 print("hash", hash("ukernel"))
 exit(int(sys.argv[1]))
 PY
-run 7 7 'two words'
-has stdout "argv ['7', 'two words'] argv0 True"
+run 7 7 'two words' 'héllo ☃'
+has stdout "argv ['7', 'two words', 'héllo ☃'] argv0 True"
 has stdout "path [['lib', 'python313.zip'], ['root', 'src']"
-has stdout 'exe True isolated 1 no_site 1 no_bytecode True no_user_site 1'
+has stdout 'exe True utf8 1 isolated 1 no_site 1 no_bytecode True no_user_site 1'
 PYTHONHASHSEED=0 run 0 0
 seeded=$(sed -n 's/^hash //p' "$work/stdout")
 want=$(PYTHONHASHSEED=0 "$python" -c 'print(hash("ukernel"))')
@@ -145,7 +149,7 @@ has stderr "KeyError: 'boom'"
 echo 'src/absent.py' > "$image/etc/ukernel/python-entry"
 run 2
 has stderr "python adapter: the entry script $image/src/absent.py (named by"
-[ "$(wc -l < "$work/stderr")" = 1 ] || fail "the missing-entry error is not one line"
+[ "$(grep -vc '^uk-host: ' "$work/stderr")" = 1 ] || fail "the missing-entry error is not one line"
 echo 'src/main.py' > "$image/etc/ukernel/python-entry"
 
 # 5. No ABI table: import works, calls raise ukernel.Unavailable.

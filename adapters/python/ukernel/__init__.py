@@ -22,6 +22,11 @@ from . import _abi, log, trace
 from ._core import ChannelClosed, Error, Unavailable, available
 from .channel import Channel
 
+# Tracebacks name them as users spell them: ukernel.ChannelClosed, not ukernel._core.ChannelClosed.
+for _class in (Error, ChannelClosed, Unavailable, Channel):
+    _class.__module__ = "ukernel"
+del _class
+
 abi = _abi
 ABI_VERSION = _abi.ABI_VERSION
 now_ns = trace.now_ns

@@ -74,7 +74,7 @@ class _Missing:
         reason = self._reason
 
         def unavailable(*args, **kwargs):
-            raise Unavailable(f"ukernel ({name})", reason)
+            raise Unavailable(f"_ukernel.{name}", reason)
 
         return unavailable
 
