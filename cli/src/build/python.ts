@@ -312,7 +312,10 @@ export async function stdlibTestsLibDir(root: string, runtime: PythonRuntime, ab
   if (isDirectory(join(runtime.libDir, 'test'))) return runtime.libDir;
   const source = runtime.manifest.sources.find((s) => s.name === 'python3.13');
   if (source === undefined) {
-    throw new UkernelError('AdapterMissing', `the runtime ${runtime.dir} has no Lib/test and its manifest names no python3.13 source`);
+    throw new UkernelError(
+      'AdapterMissing',
+      `the runtime ${runtime.dir} has no Lib/test and its manifest names no python3.13 source`,
+    );
   }
   const { stdout } = await runTool({
     file: 'bash',

@@ -102,7 +102,13 @@ describe.skipIf(runtime === null)('ukernel build (Python project)', () => {
       const dir = await pythonProject();
       const toml = join(dir, 'ukernel.toml');
       const withTests = (names: string): void =>
-        writeFileSync(toml, readFileSync(toml, 'utf8').replace(/\[build\]\n(python_stdlib_tests = .*\n)?/, `[build]\npython_stdlib_tests = ${names}\n`));
+        writeFileSync(
+          toml,
+          readFileSync(toml, 'utf8').replace(
+            /\[build\]\n(python_stdlib_tests = .*\n)?/,
+            `[build]\npython_stdlib_tests = ${names}\n`,
+          ),
+        );
       withTests('["test.test_math", "test.mathdata"]');
       await build({}, { cwd: dir, env: env(), say: () => {} });
       const files = readBundle(readFileSync(join(dir, 'build', 'bundle.tgz')), 'bundle');

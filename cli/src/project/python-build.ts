@@ -99,7 +99,8 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     }
     const zip = await stdlibZip(ctx.ukernelRoot, ctx.env, runtime, ctx.progress, ctx.abort);
     const testsDir = join(staging, 'stdlib-tests');
-    const tests = ctx.stdlibTests.length === 0 ? [] : await stdlibTests(ctx.ukernelRoot, runtime, ctx.stdlibTests, testsDir, ctx.abort);
+    const tests =
+      ctx.stdlibTests.length === 0 ? [] : await stdlibTests(ctx.ukernelRoot, runtime, ctx.stdlibTests, testsDir, ctx.abort);
     const linked = join(staging, 'python');
     mkdirSync(staging, { recursive: true });
     await linkPythonAdapter(ctx.ukernelRoot, ctx.env, runtime, linked, ctx.progress, ctx.abort);
@@ -115,7 +116,12 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
         (pyc): BundleInput => ({ path: pyc, kind: 'file', mode: MODE_FILE, from: join(staging, 'pycache', pyc) }),
       ),
       ...tests.map(
-        (file): BundleInput => ({ path: `${PYTHON_STDLIB_TESTS_PATH}/${file}`, kind: 'file', mode: MODE_FILE, from: join(testsDir, file) }),
+        (file): BundleInput => ({
+          path: `${PYTHON_STDLIB_TESTS_PATH}/${file}`,
+          kind: 'file',
+          mode: MODE_FILE,
+          from: join(testsDir, file),
+        }),
       ),
       { path: PYTHON_ENTRY_FILE_PATH, kind: 'file', mode: MODE_FILE, data: Buffer.from(ctx.entry) },
       { path: BUNDLE_ENV_PATH, kind: 'file', mode: MODE_FILE, data: ctx.envFile },
