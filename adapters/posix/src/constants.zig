@@ -17,7 +17,7 @@ pub const rootfs_path_bytes_max: u32 = 256;
 /// the last close, so that a reopen costs no io.open: the kernel reads and hashes a whole file
 /// at io.open, and zipimport reopens its archive for every module). Below the kernel's
 /// files_open_max (32).
-pub const files_cached_max: u32 = 12;
+pub const files_cached_max: u32 = 24;
 /// Directories open at once (each keeps its path for getdents64 and openat).
 pub const directories_max: u32 = 32;
 /// Channel-backed byte streams (socketpair ends, pipe ends) open at once; each has a receive
@@ -29,6 +29,9 @@ pub const stream_message_bytes_max: u32 = 4096;
 pub const stream_channel_capacity: u32 = 16;
 /// Messages an eventfd's channel holds before writes are folded into one.
 pub const eventfd_channel_capacity: u32 = 8;
+/// Files and directories /tmp holds at once, and their bytes together (tmpfs.zig).
+pub const tmp_nodes_max: u32 = 128;
+pub const tmp_bytes_max: u64 = 64 << 20;
 /// Live mmap regions tracked (address and size, which mem.free needs).
 pub const regions_max: u32 = 4096;
 /// Page size reported in AT_PAGESZ and used to round mmap lengths.

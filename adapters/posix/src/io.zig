@@ -12,6 +12,7 @@ const files = @import("files.zig");
 const linux = @import("linux.zig");
 const sockets = @import("sockets.zig");
 const streams = @import("streams.zig");
+const tmpfs = @import("tmpfs.zig");
 const uk = @import("uk.zig");
 
 const Error = errno.Error;
@@ -22,7 +23,7 @@ pub fn release(object: fd.Object) void {
     switch (object) {
         .free => unreachable,
         .console, .null_device, .random_device => {},
-        .file, .directory => files.release(object),
+        .file, .directory, .memory => files.release(object),
         .socket => |socket| _ = uk.table.io_close(socket.handle),
         .stream, .eventfd => streams.release(object),
         .adopted => |adopted| if (adopted.owned) {
@@ -41,6 +42,7 @@ pub fn read_description(description: *fd.Description, buffer: []u8, nonblocking:
         .null_device => 0,
         .random_device => random_fill(buffer),
         .file => files.read(description, buffer),
+        .memory => files.memory_read(description, buffer),
         .directory => error.ISDIR,
         .socket => sockets.receive(description, buffer, wait, false),
         .stream => streams.read(description, buffer, wait, false),
@@ -62,6 +64,7 @@ pub fn write_description(
         .console => |console| if (console == .output) console_write(data) else error.BADF,
         .null_device, .random_device => data.len,
         .file, .directory => error.BADF,
+        .memory => files.memory_write(description, data),
         .socket => sockets.send(description, data, wait),
         .stream => streams.write(description, data, wait),
         .eventfd => streams.eventfd_write(description, data, wait),
@@ -171,28 +174,88 @@ fn positional(description: *fd.Description) Error!u16 {
 pub fn sys_pread64(a: linux.Args) i64 {
     const description = description_of(a[0]) catch |e| return fail(e);
     const buffer = uk.bytes(a[1], a[2]) orelse return fail(error.FAULT);
-    const slot = positional(description) catch |e| return fail(e);
     if (@as(i64, @bitCast(a[3])) < 0) return fail(error.INVAL);
+    switch (description.object) {
+        .memory => |file| return @intCast(tmpfs.read_at(file.node, buffer, a[3])),
+        else => {},
+    }
+    const slot = positional(description) catch |e| return fail(e);
     return result(files.read_at(slot, buffer, a[3]));
+}
+
+/// One buffer of a preadv at `offset`: the image's file (slot) or a /tmp file.
+fn read_positional(description: *fd.Description, buffer: []u8, offset: u64) Error!u64 {
+    return switch (description.object) {
+        .memory => |file| tmpfs.read_at(file.node, buffer, offset),
+        else => files.read_at(try positional(description), buffer, offset),
+    };
 }
 
 pub fn sys_preadv(a: linux.Args) i64 {
     const description = description_of(a[0]) catch |e| return fail(e);
     const vector = iovecs(a[1], a[2]) catch |e| return fail(e);
-    const slot = positional(description) catch |e| return fail(e);
+    if (@as(i64, @bitCast(a[3])) < 0) return fail(error.INVAL);
     var offset = a[3];
     for (vector) |item| {
         const buffer = uk.bytes(item.base, item.length) orelse return fail(error.FAULT);
-        const count = files.read_at(slot, buffer, offset) catch |e| return fail(e);
+        const count = read_positional(description, buffer, offset) catch |e| return fail(e);
         offset += count;
         if (count < buffer.len) break;
     }
     return @intCast(offset - a[3]);
 }
 
-/// pwrite64, pwritev: no fd is open for writing at a position.
+/// pwritev: /tmp files only, as pwrite64.
+pub fn sys_pwritev(a: linux.Args) i64 {
+    const description = description_of(a[0]) catch |e| return fail(e);
+    const vector = iovecs(a[1], a[2]) catch |e| return fail(e);
+    if (@as(i64, @bitCast(a[3])) < 0) return fail(error.INVAL);
+    const file = switch (description.object) {
+        .memory => |file| file,
+        else => {
+            _ = positional(description) catch |e| return fail(e);
+            return fail(error.BADF);
+        },
+    };
+    if (!file.writable) return fail(error.BADF);
+    var offset = a[3];
+    for (vector) |item| {
+        const data = uk.bytes(item.base, item.length) orelse return fail(error.FAULT);
+        offset += tmpfs.write_at(file.node, data, offset) catch |e| return fail(e);
+    }
+    return @intCast(offset - a[3]);
+}
+
+/// fallocate(fd, mode 0, offset, length): a /tmp file grows to offset + length.
+pub fn sys_fallocate(a: linux.Args) i64 {
+    const description = description_of(a[0]) catch |e| return fail(e);
+    if (a[1] != 0) return fail(error.OPNOTSUPP);
+    const end = std.math.add(u64, a[2], a[3]) catch return fail(error.INVAL);
+    return switch (description.object) {
+        .memory => |file| blk: {
+            if (!file.writable) break :blk fail(error.BADF);
+            if (end > tmpfs.node_size(file.node)) {
+                tmpfs.truncate(file.node, end) catch |e| break :blk fail(e);
+            }
+            break :blk 0;
+        },
+        .file => fail(error.BADF),
+        else => fail(error.NODEV),
+    };
+}
+
+/// pwrite64: /tmp files only (the image's are read-only: EBADF); the offset stays.
 pub fn sys_pwrite(a: linux.Args) i64 {
     const description = description_of(a[0]) catch |e| return fail(e);
+    if (@as(i64, @bitCast(a[3])) < 0) return fail(error.INVAL);
+    switch (description.object) {
+        .memory => |file| {
+            if (!file.writable) return fail(error.BADF);
+            const data = uk.bytes(a[1], a[2]) orelse return fail(error.FAULT);
+            return result(tmpfs.write_at(file.node, data, a[3]));
+        },
+        else => {},
+    }
     _ = positional(description) catch |e| return fail(e);
     return fail(error.BADF);
 }
@@ -220,7 +283,7 @@ pub fn fstat_fd(fd_number: i32, out: u64) i64 {
     const description = uk.fds.get(fd_number) catch return fail(error.BADF);
     const format: u32 = switch (description.object) {
         .free => unreachable,
-        .file, .directory, .null_device, .random_device => {
+        .file, .directory, .memory, .null_device, .random_device => {
             const object = description.object;
             files.stat_fill(stat, files.stat_object(object), files.inode_object(object));
             return 0;
@@ -296,6 +359,8 @@ fn status_flags(description: *const fd.Description) u32 {
     const access: u32 = switch (description.object) {
         .free => unreachable,
         .file, .directory, .random_device => 0, // O_RDONLY
+        .memory => |file| (if (file.writable) @as(u32, 2) else 0) |
+            (if (file.append) linux.o_append else 0),
         .console => |console| if (console == .input) 0 else 1,
         .stream => |stream| if (stream.socket) 2 else if (stream.send == fd.handle_none) 0 else 1,
         .null_device, .socket, .eventfd, .adopted => 2, // O_RDWR
@@ -361,6 +426,39 @@ fn readable_bytes(description: *fd.Description) u64 {
             break :blk if (file.offset < size) size - file.offset else 0;
         },
         .stream => streams.pending(description),
+        .memory => |file| tmpfs.node_size(file.node) -| file.offset,
         else => 0,
     };
+}
+
+/// sendfile(out, in, offset, count): from a rootfs file (at *offset, which then moves, or at
+/// the file's own offset) to any fd, at most 64 KiB per call, through a buffer: asyncio's
+/// loop.sendfile would otherwise fall back to a thread.
+pub fn sys_sendfile(a: linux.Args) i64 {
+    const out = description_of(a[0]) catch |e| return fail(e);
+    const in = description_of(a[1]) catch |e| return fail(e);
+    const file = switch (in.object) {
+        .file => |*file| file,
+        else => return fail(error.INVAL),
+    };
+    const offset_pointer = uk.object(i64, a[2]);
+    const offset: u64 = if (offset_pointer) |pointer| blk: {
+        if (pointer.* < 0) return fail(error.INVAL);
+        break :blk @intCast(pointer.*);
+    } else file.offset;
+    var buffer: [sendfile_bytes_max]u8 = undefined;
+    const wanted = @min(a[3], buffer.len);
+    const count = files.read_at(file.file, buffer[0..wanted], offset) catch |e| return fail(e);
+    if (count == 0) return 0;
+    const written = write_description(out, buffer[0..count], false) catch |e| return fail(e);
+    if (offset_pointer) |pointer| pointer.* += @intCast(written) else file.offset += written;
+    return @intCast(written);
+}
+
+const sendfile_bytes_max: u64 = 65536;
+
+/// flock, fadvise64: one process, and every file is in memory: nothing to do.
+pub fn sys_advice(a: linux.Args) i64 {
+    _ = description_of(a[0]) catch |e| return fail(e);
+    return 0;
 }

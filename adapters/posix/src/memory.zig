@@ -11,6 +11,7 @@ const constants = @import("constants.zig");
 const errno = @import("errno.zig");
 const files = @import("files.zig");
 const linux = @import("linux.zig");
+const tmpfs = @import("tmpfs.zig");
 const uk = @import("uk.zig");
 
 const Error = errno.Error;
@@ -108,6 +109,12 @@ fn map_file(address: u64, bytes: u64, fd_number: i32, offset: u64) Error!void {
     const description = uk.fds.get(fd_number) catch return error.BADF;
     const slot = switch (description.object) {
         .file => |file| file.file,
+        .memory => |file| {
+            // A copy of the /tmp file (MAP_PRIVATE; a shared mapping would not see writes).
+            const memory: [*]u8 = @ptrFromInt(address);
+            _ = tmpfs.read_at(file.node, memory[0..bytes], offset);
+            return;
+        },
         else => return error.ACCES,
     };
     const memory: [*]u8 = @ptrFromInt(address);

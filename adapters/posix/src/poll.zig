@@ -10,6 +10,7 @@ const constants = @import("constants.zig");
 const errno = @import("errno.zig");
 const fd = @import("fd.zig");
 const linux = @import("linux.zig");
+const signals = @import("signals.zig");
 const streams = @import("streams.zig");
 const uk = @import("uk.zig");
 
@@ -51,7 +52,7 @@ fn plan_one(plan: *Plan, pollfd: *align(1) linux.PollFd, watch: *Watch) Error!vo
     const write_flag: u16 = if (wants_write) abi.poll_writable else 0;
     switch (description.object) {
         .free => unreachable,
-        .console, .null_device, .random_device, .file, .directory => {
+        .console, .null_device, .random_device, .file, .memory, .directory => {
             pollfd.revents = @bitCast(events & (readable_mask | writable_mask));
         },
         .socket => |socket| watch.read_item = try plan.add(socket.handle, read_flag | write_flag),
@@ -100,18 +101,20 @@ pub fn poll_fds(pollfds: []align(1) linux.PollFd, timeout_ns: u64) Error!u64 {
         try plan_one(&plan, pollfd, &watches[index]);
         if (pollfd.revents != 0) known += 1;
     }
-    const wait_ns: u64 = if (known > 0) 0 else timeout_ns;
+    const bound = signals.wait_bound(if (known > 0) 0 else timeout_ns);
     if (plan.count == 0) {
-        if (known == 0 and wait_ns > 0) _ = uk.table.task_sleep(wait_ns);
+        if (known == 0 and bound.wait_ns > 0) uk.sleep(bound.wait_ns);
+        if (known == 0 and bound.cut) return signals.interrupted();
         return known;
     }
-    _ = try errno.check(uk.table.io_poll(&plan.items, plan.count, wait_ns));
+    _ = try errno.check(uk.poll(&plan.items, plan.count, bound.wait_ns));
     var ready: u64 = 0;
     for (pollfds, 0..) |*pollfd, index| {
         revents_of(&plan, pollfd, watches[index]);
         if (pollfd.revents != 0) ready += 1;
     }
     assert(ready >= known);
+    if (ready == 0 and bound.cut) return signals.interrupted();
     return ready;
 }
 

@@ -10,6 +10,7 @@ const errno = @import("errno.zig");
 const io = @import("io.zig");
 const linux = @import("linux.zig");
 const report = @import("report.zig");
+const signals = @import("signals.zig");
 const uk = @import("uk.zig");
 
 const Error = errno.Error;
@@ -20,6 +21,11 @@ const arch_get_fs: u64 = 0x1003;
 
 var thread_pointer: u64 = 0;
 var file_mode_mask: u64 = 0o022;
+
+/// The permission bits a new file or directory gets: `mode` less the umask.
+pub fn creation_mode(mode: u64) u32 {
+    return @intCast(mode & ~file_mode_mask & 0o7777);
+}
 var thread_name = [_]u8{0} ** 16;
 
 /// getpid, gettid, getpgrp, getpgid, getsid, set_tid_address.
@@ -39,10 +45,20 @@ pub fn sys_user_id(a: linux.Args) i64 {
     return constants.user_id;
 }
 
-/// setuid, setgid, setsid, setpgid and the like: no second user or session exists.
+/// setuid, setgid, setsid, setpgid: no second user or session exists; clock_settime,
+/// settimeofday: the clock is the kernel's.
 pub fn sys_not_permitted(a: linux.Args) i64 {
     _ = a;
     return fail(error.PERM);
+}
+
+/// getresuid, getresgid: real, effective and saved ids, all 0.
+pub fn sys_getresuid(a: linux.Args) i64 {
+    for (a[0..3]) |pointer| {
+        const id = uk.object(u32, pointer) orelse return fail(error.FAULT);
+        id.* = constants.user_id;
+    }
+    return 0;
 }
 
 pub fn sys_getgroups(a: linux.Args) i64 {
@@ -95,6 +111,8 @@ pub fn sys_uname(a: linux.Args) i64 {
 
 /// sched_getaffinity: one CPU (the program's one thread runs on one).
 pub fn sys_sched_getaffinity(a: linux.Args) i64 {
+    const pid = uk.int(a[0]);
+    if (pid != 0 and pid != constants.process_id) return fail(error.SRCH);
     if (a[1] < 8 or a[1] % 8 != 0) return fail(error.INVAL);
     const mask = uk.object(u64, a[2]) orelse return fail(error.FAULT);
     mask.* = 1;
@@ -115,13 +133,18 @@ pub fn sys_getcpu(a: linux.Args) i64 {
 
 /// PR_SET_NAME and PR_GET_NAME (the thread's name, 16 bytes); other options: EINVAL.
 pub fn sys_prctl(a: linux.Args) i64 {
-    const name = uk.bytes(a[1], thread_name.len) orelse return fail(error.FAULT);
+    if (a[1] == 0) return fail(error.FAULT);
     switch (a[0]) {
-        15 => @memcpy(&thread_name, name),
-        16 => @memcpy(name, &thread_name),
+        15 => {
+            // The name is NUL-terminated; longer ones are cut to 15 bytes, as Linux does.
+            const name = uk.string(a[1], thread_name.len - 1) orelse
+                uk.bytes(a[1], thread_name.len - 1).?;
+            @memset(&thread_name, 0);
+            @memcpy(thread_name[0..name.len], name);
+        },
+        16 => @memcpy(uk.bytes(a[1], thread_name.len).?, &thread_name),
         else => return fail(error.INVAL),
     }
-    thread_name[thread_name.len - 1] = 0;
     return 0;
 }
 
@@ -167,25 +190,26 @@ pub fn sys_setrlimit(a: linux.Args) i64 {
     return limit(a[0], a[1], 0);
 }
 
-/// getrusage: user time is the time since the kernel started (the program is all the VM runs).
+/// getrusage: user time is the CPU time (uk.cpu_ns); no system time, no children.
 pub fn sys_getrusage(a: linux.Args) i64 {
     const out = uk.bytes(a[1], 144) orelse return fail(error.FAULT);
     @memset(out, 0);
     if (uk.int(a[0]) == -1) return 0; // RUSAGE_CHILDREN: there are none
-    const now = uk.table.clock_now_ns();
+    const now = uk.cpu_ns();
     std.mem.writeInt(i64, out[0..8], @intCast(now / std.time.ns_per_s), .little);
     std.mem.writeInt(i64, out[8..16], @intCast((now % std.time.ns_per_s) / 1000), .little);
     return 0;
 }
 
-/// times: clock ticks (100 per second) since start, all user time.
+/// times: the CPU time as user time, in clock ticks (100 per second); returns the ticks since
+/// the kernel started.
 pub fn sys_times(a: linux.Args) i64 {
-    const ticks: i64 = @intCast(uk.table.clock_now_ns() / (std.time.ns_per_s / 100));
+    const tick_ns = std.time.ns_per_s / 100;
     if (uk.bytes(a[0], 32)) |out| {
         @memset(out, 0);
-        std.mem.writeInt(i64, out[0..8], ticks, .little);
+        std.mem.writeInt(i64, out[0..8], @intCast(uk.cpu_ns() / tick_ns), .little);
     }
-    return ticks;
+    return @intCast(uk.table.clock_now_ns() / tick_ns);
 }
 
 /// getrandom(buffer, length, flags): random.fill, as much as asked.
@@ -254,6 +278,8 @@ pub fn sys_futex(a: linux.Args) i64 {
     const seconds: u64 = @intCast(timeout.sec);
     var duration_ns = seconds *| std.time.ns_per_s +| @as(u64, @intCast(timeout.nsec));
     if (command == futex_wait_bitset) duration_ns -|= uk.table.clock_now_ns(); // absolute
-    if (duration_ns > 0) _ = uk.table.task_sleep(duration_ns);
+    const bound = signals.wait_bound(duration_ns);
+    if (bound.wait_ns > 0) uk.sleep(bound.wait_ns);
+    if (bound.cut) return fail(signals.interrupted());
     return fail(error.TIMEDOUT);
 }

@@ -7,6 +7,7 @@
 
 const std = @import("std");
 const assert = std.debug.assert;
+const abi = @import("ukernel").abi;
 const constants = @import("constants.zig");
 const errno = @import("errno.zig");
 const linux = @import("linux.zig");
@@ -154,4 +155,121 @@ fn default_action(signal: u32) void {
         unreachable;
     uk.console_write(message);
     uk.table.task_exit(128 + signal);
+}
+
+// ---- The real-time interval timer (alarm, setitimer(ITIMER_REAL)) --------------------------
+
+const sigalrm: u32 = 14;
+/// When SIGALRM is due (clock.now_ns), 0 when the timer is off; and its period (0: once).
+var alarm_deadline_ns: u64 = 0;
+var alarm_interval_ns: u64 = 0;
+
+/// At every system call's entry: SIGALRM when its time has come. Signals reach the program
+/// only at system calls (the layer cannot interrupt its code), so a program computing without
+/// making any sees the signal at its next call.
+pub fn timer_check() void {
+    if (alarm_deadline_ns == 0) return;
+    const now = uk.table.clock_now_ns();
+    if (now < alarm_deadline_ns) return;
+    alarm_deadline_ns = if (alarm_interval_ns == 0) 0 else now + alarm_interval_ns;
+    _ = send(sigalrm);
+}
+
+/// How long a blocking call may wait: `timeout_ns`, cut to the timer's deadline (then the call
+/// delivers SIGALRM and fails with EINTR, as on Linux).
+pub fn wait_bound(timeout_ns: u64) struct { wait_ns: u64, cut: bool } {
+    if (alarm_deadline_ns == 0) return .{ .wait_ns = timeout_ns, .cut = false };
+    const left = alarm_deadline_ns -| uk.table.clock_now_ns();
+    if (left >= timeout_ns) return .{ .wait_ns = timeout_ns, .cut = false };
+    return .{ .wait_ns = left, .cut = true };
+}
+
+/// After a wait `wait_bound` cut: delivers SIGALRM; EINTR for the caller.
+pub fn interrupted() error{INTR} {
+    timer_check();
+    return error.INTR;
+}
+
+const Timeval = extern struct { sec: i64, usec: i64 };
+const ItimerVal = extern struct { interval: Timeval, value: Timeval };
+
+fn timeval_ns(time: Timeval) ?u64 {
+    if (time.sec < 0 or time.usec < 0 or time.usec >= std.time.us_per_s) return null;
+    const seconds: u64 = @intCast(time.sec);
+    return seconds *| std.time.ns_per_s +| @as(u64, @intCast(time.usec)) * std.time.ns_per_us;
+}
+
+fn timeval_of(ns: u64) Timeval {
+    // A timer that is due reads as 1 µs left, never 0 (0 means off), as Linux reports it.
+    const rounded = if (ns == 0) 0 else @max(ns, std.time.ns_per_us);
+    return .{
+        .sec = @intCast(rounded / std.time.ns_per_s),
+        .usec = @intCast((rounded % std.time.ns_per_s) / std.time.ns_per_us),
+    };
+}
+
+fn timer_read() ItimerVal {
+    const left = if (alarm_deadline_ns == 0) 0 else alarm_deadline_ns -| uk.table.clock_now_ns();
+    return .{ .interval = timeval_of(alarm_interval_ns), .value = timeval_of(left) };
+}
+
+/// getitimer(ITIMER_REAL): the time left and the period. The virtual and profiling timers
+/// (CPU time) are not kept: EINVAL.
+pub fn sys_getitimer(a: linux.Args) i64 {
+    if (a[0] != 0) return fail(error.INVAL);
+    const out = uk.object(ItimerVal, a[1]) orelse return fail(error.FAULT);
+    out.* = timer_read();
+    return 0;
+}
+
+pub fn sys_setitimer(a: linux.Args) i64 {
+    if (a[0] != 0) return fail(error.INVAL);
+    const new = uk.object(ItimerVal, a[1]) orelse return fail(error.FAULT);
+    const value_ns = timeval_ns(new.value) orelse return fail(error.INVAL);
+    const interval_ns = timeval_ns(new.interval) orelse return fail(error.INVAL);
+    if (uk.object(ItimerVal, a[2])) |old| old.* = timer_read();
+    alarm_deadline_ns = if (value_ns == 0) 0 else uk.table.clock_now_ns() +| value_ns;
+    alarm_interval_ns = interval_ns;
+    return 0;
+}
+
+/// alarm(seconds): the seconds the previous alarm had left (rounded up), 0 when none.
+pub fn sys_alarm(a: linux.Args) i64 {
+    const previous = timer_read().value;
+    const seconds: u64 = @as(u32, @truncate(a[0]));
+    const now = uk.table.clock_now_ns();
+    alarm_deadline_ns = if (seconds == 0) 0 else now +| seconds * std.time.ns_per_s;
+    alarm_interval_ns = 0;
+    return previous.sec + @intFromBool(previous.usec > 0);
+}
+
+/// Waits for a signal: only SIGALRM can come (the timer), so the wait ends at its deadline,
+/// the handler runs, and the call fails with EINTR. With no timer armed nothing can ever come:
+/// the wait is for ever (the kernel reports a workload whose every task waits so).
+fn wait_for_signal() i64 {
+    const bound = wait_bound(abi.timeout_infinite);
+    uk.sleep(bound.wait_ns);
+    timer_check();
+    return fail(error.INTR);
+}
+
+pub fn sys_pause(a: linux.Args) i64 {
+    _ = a;
+    return wait_for_signal();
+}
+
+/// rt_sigsuspend(mask, size): waits as pause does with `mask` as the blocked set.
+pub fn sys_rt_sigsuspend(a: linux.Args) i64 {
+    if (a[1] != sigset_bytes) return fail(error.INVAL);
+    const mask = uk.object(u64, a[0]) orelse return fail(error.FAULT);
+    const saved = blocked;
+    blocked = mask.* & ~unblockable;
+    deliver_pending_or_wait();
+    blocked = saved;
+    return fail(error.INTR);
+}
+
+fn deliver_pending_or_wait() void {
+    if (pending & ~blocked != 0) return deliver_pending();
+    _ = wait_for_signal();
 }

@@ -104,6 +104,8 @@ pub fn sys_bind(a: linux.Args) i64 {
 pub fn sys_listen(a: linux.Args) i64 {
     const description = socket_of(a[0]) catch |e| return fail(e);
     const socket = handle_of(description) catch |e| return fail(e);
+    // Listening again only changes the backlog on Linux; the kernel keeps its first one.
+    if (socket.listening) return 0;
     const backlog: u32 = @intCast(std.math.clamp(uk.int(a[1]), 1, 4096));
     const result = uk.table.net_listen(socket.handle, backlog);
     if (result == 0) socket.listening = true;
@@ -117,13 +119,14 @@ pub fn sys_accept4(a: linux.Args) i64 {
     const socket = handle_of(description) catch |e| return fail(e);
     const flags: u32 = @truncate(a[3]);
     if (flags & ~(linux.o_nonblock | linux.o_cloexec) != 0) return fail(error.INVAL);
-    if (!socket.listening) return fail(error.INVAL);
     if (!uk.fds.has_room()) return fail(error.MFILE);
     var peer: abi.SocketAddress = undefined;
     const nonblocking = flags & linux.o_nonblock != 0;
     const accept_flags = if (nonblocking) abi.flag_nonblocking else 0;
-    const handle = errno.check(uk.table.net_accept(socket.handle, &peer, accept_flags)) catch |e|
-        return fail(e);
+    const accepted = uk.table.net_accept(socket.handle, &peer, accept_flags);
+    // Not listening (or a datagram socket): EINVAL, as Linux says.
+    if (errno.is(accepted, .unsupported)) return fail(error.INVAL);
+    const handle = errno.check(accepted) catch |e| return fail(e);
     const object: fd.Object = .{ .socket = .{ .handle = @intCast(handle), .datagram = false } };
     const new_fd = uk.fds.open(object, nonblocking, flags & linux.o_cloexec != 0, 0) catch {
         io.release(object);
@@ -378,20 +381,26 @@ fn message_of(pointer: u64) Error!*align(1) linux.MsgHdr {
     return message;
 }
 
-/// sendmsg without ancillary data: the buffers gathered into one datagram (datagram sockets)
-/// or sent in order (streams).
+/// sendmsg without ancillary data: the buffers gathered into one datagram (longer than
+/// datagram_bytes_max: EMSGSIZE), or, on a stream, their first datagram_bytes_max bytes sent
+/// (a stream write may be partial).
 pub fn sys_sendmsg(a: linux.Args) i64 {
     const description = socket_of(a[0]) catch |e| return fail(e);
     const message = message_of(a[1]) catch |e| return fail(e);
     if (message.control_length != 0) return fail(error.OPNOTSUPP);
     const vector = iovec_slice(message) catch |e| return fail(e);
+    const datagram = switch (description.object) {
+        .socket => |socket| socket.datagram,
+        else => false,
+    };
     var gathered: [abi.datagram_bytes_max]u8 = undefined;
     var length: usize = 0;
     for (vector) |item| {
         const data = uk.bytes(item.base, item.length) orelse return fail(error.FAULT);
-        if (length + data.len > gathered.len) return fail(error.MSGSIZE);
-        @memcpy(gathered[length..][0..data.len], data);
-        length += data.len;
+        if (length + data.len > gathered.len and datagram) return fail(error.MSGSIZE);
+        const part = @min(data.len, gathered.len - length);
+        @memcpy(gathered[length..][0..part], data[0..part]);
+        length += part;
     }
     const flags: u32 = @truncate(a[2]);
     const data = gathered[0..length];

@@ -1,12 +1,14 @@
 //! Clocks and sleeping over clock.now_ns and task.sleep. Every clock reads the kernel's one
 //! monotonic clock (ns since the kernel was entered): CLOCK_REALTIME too, with the epoch at 0
-//! (the guest has no wall clock; time.time() is the uptime, datetime.now() is in 1970), and the
-//! CPU-time clocks, since the program is the only thing the VM runs.
+//! (the guest has no wall clock; time.time() is the uptime, datetime.now() is in 1970). The
+//! CPU-time clocks read it less the time the program waited in the layer (sleeps, poll), since
+//! the program is the only thing the VM runs.
 
 const std = @import("std");
 const assert = std.debug.assert;
 const errno = @import("errno.zig");
 const linux = @import("linux.zig");
+const signals = @import("signals.zig");
 const uk = @import("uk.zig");
 
 const Error = errno.Error;
@@ -23,10 +25,11 @@ const timer_abstime: u32 = 1;
 /// clocks of other processes, which are negative).
 fn now_ns(clock: i32) Error!u64 {
     if (clock < 0 or clock > clock_tai or clock == 10) return error.INVAL;
-    const now = uk.table.clock_now_ns();
     return switch (clock) {
-        clock_realtime, 5, 8, clock_tai => now + realtime_epoch_ns, // REALTIME(_COARSE, _ALARM)
-        else => now,
+        // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI.
+        clock_realtime, 5, 8, clock_tai => uk.table.clock_now_ns() + realtime_epoch_ns,
+        2, 3 => uk.cpu_ns(), // PROCESS_CPUTIME_ID, THREAD_CPUTIME_ID
+        else => uk.table.clock_now_ns(),
     };
 }
 
@@ -76,9 +79,13 @@ pub fn sys_time(a: linux.Args) i64 {
     return seconds;
 }
 
+/// Sleeps; cut short (EINTR, the time left in `remaining`) when SIGALRM comes first.
 fn sleep(duration_ns: u64, remaining: u64) i64 {
-    if (duration_ns > 0) _ = uk.table.task_sleep(duration_ns);
-    if (remaining != 0) timespec_write(remaining, 0) catch {};
+    const bound = signals.wait_bound(duration_ns);
+    if (bound.wait_ns > 0) uk.sleep(bound.wait_ns);
+    const left = if (bound.cut) duration_ns - bound.wait_ns else 0;
+    if (remaining != 0) timespec_write(remaining, left) catch {};
+    if (bound.cut) return fail(signals.interrupted());
     return 0;
 }
 
@@ -88,7 +95,7 @@ pub fn sys_nanosleep(a: linux.Args) i64 {
 }
 
 /// clock_nanosleep(clock, flags, request, remaining): TIMER_ABSTIME sleeps until the clock
-/// reads `request`. The sleep is never cut short (nothing interrupts it), so `remaining` is 0.
+/// reads `request`. Only SIGALRM (alarm, setitimer) cuts a sleep short.
 pub fn sys_clock_nanosleep(a: linux.Args) i64 {
     const clock = uk.int(a[0]);
     const now = now_ns(clock) catch |e| return fail(e);

@@ -11,6 +11,32 @@ const constants = @import("constants.zig");
 pub var table: *const abi.Table = undefined;
 pub var started = false;
 
+/// Nanoseconds the program spent waiting in the layer (sleeps, poll timeouts): what the
+/// CPU-time clocks leave out.
+pub var waited_ns: u64 = 0;
+
+/// task.sleep, counted as waiting.
+pub fn sleep(duration_ns: u64) void {
+    const start = table.clock_now_ns();
+    _ = table.task_sleep(duration_ns);
+    waited_ns += table.clock_now_ns() - start;
+}
+
+/// io.poll, the time it waited counted as waiting.
+pub fn poll(items: [*]abi.PollItem, count: u32, timeout_ns: u64) i64 {
+    if (timeout_ns == 0) return table.io_poll(items, count, 0);
+    const start = table.clock_now_ns();
+    const result = table.io_poll(items, count, timeout_ns);
+    waited_ns += table.clock_now_ns() - start;
+    return result;
+}
+
+/// CPU time: the time since the kernel started less the time spent waiting (the program is
+/// all the VM runs).
+pub fn cpu_ns() u64 {
+    return table.clock_now_ns() -| waited_ns;
+}
+
 pub fn keep(context: *const abi.StartContext) void {
     assert(context.abi_major == abi.version_major);
     table = context.table;

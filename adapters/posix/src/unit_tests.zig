@@ -9,4 +9,6 @@ test {
     _ = @import("memory.zig");
     _ = @import("report.zig");
     _ = @import("dispatch.zig");
+    _ = @import("tidy_test.zig");
+    _ = @import("tmpfs.zig");
 }

@@ -122,6 +122,7 @@ export fn main(argc: c_int, argv: [*]?[*:0]u8, envp: [*]?[*:0]u8) c_int {
     files();
     directories();
     memory();
+    tmp();
     time();
     streams();
     sockets();
@@ -165,6 +166,10 @@ fn files() void {
     expect_result("readlink", sys(.readlink, .{ "/bin/probe", &buffer, 64 }), -22);
     const exe = sys(.readlink, .{ "/proc/self/exe", &buffer, 64 });
     expect_result("readlink /proc/self/exe", exe, 10);
+    const hosts = sys(.open, .{ "/etc/hosts", o_rdonly });
+    expect_result("built-in /etc/hosts", sys(.read, .{ hosts, &buffer, 9 }), 9);
+    check("/etc/hosts names localhost", std.mem.eql(u8, buffer[0..9], "127.0.0.1"), "", .{});
+    _ = sys(.close, .{hosts});
     const null_fd = sys(.open, .{ "/dev/null", 2 });
     expect_result("/dev/null write", sys(.write, .{ null_fd, "x", 1 }), 1);
     expect_result("/dev/null read", sys(.read, .{ null_fd, &buffer, 1 }), 0);
@@ -192,7 +197,7 @@ fn directories() void {
         offset += length;
     }
     const listed = names[0..names_length];
-    check("getdents64 entries", std.mem.eql(u8, listed, ". .. bin etc "), "{s}", .{listed});
+    check("getdents64 entries", std.mem.eql(u8, listed, ". .. bin etc tmp "), "{s}", .{listed});
     expect_result("getdents64 at end", sys(.getdents64, .{ fd, &buffer, buffer.len }), 0);
     expect_result("getdents64 tiny buffer", sys(.lseek, .{ fd, 0, 0 }), 0);
     expect_result("getdents64 EINVAL", sys(.getdents64, .{ fd, &buffer, 8 }), -22);
@@ -307,6 +312,17 @@ fn streams() void {
     _ = sys(.close, .{pipe[1]});
     expect_result("pipe end of stream", sys(.read, .{ pipe[0], &received, 64 }), 0);
     _ = sys(.close, .{pipe[0]});
+    expect_result("pipe2 for sendfile", sys(.pipe2, .{ &pipe, 0 }), 0);
+    const source = sys(.open, .{ "/etc/ukernel.env", o_rdonly });
+    var offset: i64 = 2;
+    const sent = sys(.sendfile, .{ pipe[1], source, &offset, 100 });
+    expect_result("sendfile", sent, env_text.len - 2);
+    check("sendfile moves the offset", offset == env_text.len, "{d}", .{offset});
+    const arrived = sys(.read, .{ pipe[0], &received, 64 });
+    expect_result("sendfile bytes arrive", arrived, env_text.len - 2);
+    check("sendfile bytes", std.mem.eql(u8, received[0..6], env_text[2..]), "", .{});
+    expect_result("flock", sys(.flock, .{ source, 2 }), 0);
+    for ([_]i64{ source, pipe[0], pipe[1] }) |fd| _ = sys(.close, .{fd});
     const counter = sys(.eventfd2, .{ 0, 0o4000 });
     check("eventfd", counter >= 0, "{d}", .{counter});
     const increment: u64 = 3;
@@ -336,6 +352,7 @@ fn sockets() void {
     var address = sockaddr(0);
     expect_result("bind", sys(.bind, .{ listener, &address, 16 }), 0);
     expect_result("listen", sys(.listen, .{ listener, 16 }), 0);
+    expect_result("listen again", sys(.listen, .{ listener, 32 }), 0);
     var length: u32 = 16;
     expect_result("getsockname", sys(.getsockname, .{ listener, &address, &length }), 0);
     const port = std.mem.readInt(u16, address[2..4], .big);
@@ -363,6 +380,7 @@ fn sockets() void {
     polls[0] = .{ .fd = @intCast(server), .events = pollin, .revents = 0 };
     _ = sys(.poll, .{ &polls, 1, 2000 });
     expect_result("recv", sys(.recvfrom, .{ server, &buffer, 16, 0, 0, 0 }), 4);
+    expect_result("accept on a connected socket", sys(.accept4, .{ client, 0, 0, 0 }), -22);
     expect_result("listener FIONBIO", sys(.ioctl, .{ listener, fionbio, &one }), 0);
     expect_result("accept drained", sys(.accept4, .{ listener, 0, 0, 0 }), -11);
     var refused_address = sockaddr(1);
@@ -415,6 +433,7 @@ fn process() void {
     check("blocked signal waits", signal_seen == 0, "{d}", .{signal_seen});
     expect_result("unblock SIGUSR1", sys(.rt_sigprocmask, .{ 1, &block, 0, 8 }), 0);
     check("signal delivered on unblock", signal_seen == 10, "{d}", .{signal_seen});
+    alarm(handler);
     tcb[0] = @intFromPtr(&tcb);
     expect_result("arch_prctl ARCH_SET_FS", sys(.arch_prctl, .{ 0x1002, &tcb }), 0);
     const self = asm volatile ("movq %%fs:0, %[out]"
@@ -434,4 +453,91 @@ fn process() void {
     // An unserved call: ENOSYS, and one log record (the test reads it from the console).
     expect_result("epoll_create1 unserved", sys(.epoll_create1, .{0}), -38);
     expect_result("epoll_create1 unserved again", sys(.epoll_create1, .{0}), -38);
+}
+
+/// setitimer(ITIMER_REAL): SIGALRM cuts a long sleep short (EINTR) and runs the handler; the
+/// CPU-time clock leaves sleeps out.
+fn alarm(handler: u64) void {
+    const action: KAction = .{ .handler = handler, .flags = 0, .restorer = 0, .mask = 0 };
+    expect_result("SIGALRM handler", sys(.rt_sigaction, .{ 14, &action, 0, 8 }), 0);
+    const timer = [4]i64{ 0, 0, 0, 100_000 }; // interval 0, value 100 ms
+    expect_result("setitimer", sys(.setitimer, .{ 0, &timer, 0 }), 0);
+    var before: std.os.linux.timespec = undefined;
+    var after: std.os.linux.timespec = undefined;
+    var cpu_before: std.os.linux.timespec = undefined;
+    var cpu_after: std.os.linux.timespec = undefined;
+    _ = sys(.clock_gettime, .{ 1, &before });
+    _ = sys(.clock_gettime, .{ 2, &cpu_before });
+    const long: std.os.linux.timespec = .{ .sec = 5, .nsec = 0 };
+    var left: std.os.linux.timespec = undefined;
+    expect_result("sleep interrupted by SIGALRM", sys(.nanosleep, .{ &long, &left }), -4);
+    _ = sys(.clock_gettime, .{ 1, &after });
+    _ = sys(.clock_gettime, .{ 2, &cpu_after });
+    const slept = (after.sec - before.sec) * std.time.ns_per_s + (after.nsec - before.nsec);
+    check("woken at the alarm", slept >= 100_000_000 and slept < 2_000_000_000, "{d} ns", .{slept});
+    check("SIGALRM handled", signal_seen == 14, "{d}", .{signal_seen});
+    check("time left reported", left.sec >= 3, "{d} s", .{left.sec});
+    const cpu = (cpu_after.sec - cpu_before.sec) * std.time.ns_per_s +
+        (cpu_after.nsec - cpu_before.nsec);
+    // Less than half the sleep: the host may deschedule the VM meanwhile (counted as CPU).
+    check("CPU time leaves the sleep out", cpu < @divTrunc(slept, 2), "{d} ns", .{cpu});
+    var current = [4]i64{ 1, 1, 1, 1 };
+    expect_result("getitimer", sys(.getitimer, .{ 0, &current }), 0);
+    check("timer off after firing", current[2] == 0 and current[3] == 0, "{any}", .{current});
+    signal_seen = 0;
+    const short = [4]i64{ 0, 0, 0, 30_000 };
+    expect_result("setitimer again", sys(.setitimer, .{ 0, &short, 0 }), 0);
+    expect_result("pause ends with SIGALRM", sys(.pause, .{}), -4);
+    check("pause ran the handler", signal_seen == 14, "{d}", .{signal_seen});
+    signal_seen = 0;
+}
+
+/// /tmp: a writable file system in memory.
+fn tmp() void {
+    const o_rdwr: u64 = 2;
+    const o_creat: u64 = 0o100;
+    const o_excl: u64 = 0o200;
+    const fd = sys(.open, .{ "/tmp/a", o_rdwr | o_creat | o_excl | o_cloexec, 0o600 });
+    check("tmp create", fd >= 0, "{d}", .{fd});
+    expect_result("tmp write", sys(.write, .{ fd, "hello world", 11 }), 11);
+    expect_result("tmp O_EXCL", sys(.open, .{ "/tmp/a", o_rdwr | o_creat | o_excl }), -17);
+    expect_result("tmp lseek", sys(.lseek, .{ fd, 0, 0 }), 0);
+    var buffer: [32]u8 = undefined;
+    expect_result("tmp read", sys(.read, .{ fd, &buffer, 32 }), 11);
+    check("tmp bytes", std.mem.eql(u8, buffer[0..11], "hello world"), "", .{});
+    expect_result("tmp pwrite past the end", sys(.pwrite64, .{ fd, "x", 1, 20 }), 1);
+    var stat: std.os.linux.Stat = undefined;
+    _ = sys(.fstat, .{ fd, &stat });
+    check("tmp size", stat.size == 21 and stat.mode & 0o170000 == 0o100000, "{d}", .{stat.size});
+    expect_result("tmp gap is zero", sys(.pread64, .{ fd, &buffer, 9, 12 }), 9);
+    check("tmp gap bytes", std.mem.allEqual(u8, buffer[0..8], 0) and buffer[8] == 'x', "", .{});
+    expect_result("tmp mkdir", sys(.mkdir, .{ "/tmp/d", 0o755 }), 0);
+    expect_result("tmp rename", sys(.rename, .{ "/tmp/a", "/tmp/d/b" }), 0);
+    expect_result("tmp stat renamed", sys(.stat, .{ "/tmp/d/b", &stat }), 0);
+    expect_result("tmp old name gone", sys(.stat, .{ "/tmp/a", &stat }), -2);
+    expect_result("tmp rmdir non-empty", sys(.rmdir, .{"/tmp/d"}), -39);
+    expect_result("tmp unlink while open", sys(.unlink, .{"/tmp/d/b"}), 0);
+    expect_result("tmp read after unlink", sys(.pread64, .{ fd, &buffer, 5, 0 }), 5);
+    expect_result("tmp rmdir", sys(.rmdir, .{"/tmp/d"}), 0);
+    expect_result("tmp ftruncate", sys(.ftruncate, .{ fd, 3 }), 0);
+    _ = sys(.fstat, .{ fd, &stat });
+    check("tmp truncated", stat.size == 3, "{d}", .{stat.size});
+    _ = sys(.close, .{fd});
+    const anonymous = sys(.open, .{ "/tmp", o_rdwr | 0o20200000 });
+    check("tmp O_TMPFILE", anonymous >= 0, "{d}", .{anonymous});
+    expect_result("tmp O_TMPFILE write", sys(.write, .{ anonymous, "z", 1 }), 1);
+    _ = sys(.close, .{anonymous});
+    expect_result("tmp access W_OK", sys(.access, .{ "/tmp", 2 }), 0);
+    expect_result("mkdir outside /tmp", sys(.mkdir, .{ "/new", 0o755 }), -30);
+    expect_result("mkdir existing outside /tmp", sys(.mkdir, .{ "/etc", 0o755 }), -17);
+    const kept = sys(.open, .{ "/tmp/k", o_rdwr | o_creat, 0o600 });
+    expect_result("rename out of /tmp", sys(.rename, .{ "/tmp/k", "/etc/k" }), -18);
+    _ = sys(.close, .{kept});
+    const dir = sys(.open, .{ "/tmp", o_directory });
+    var entries: [256]u8 align(8) = undefined;
+    const count = sys(.getdents64, .{ dir, &entries, entries.len });
+    // ".", "..", "k": three 24-byte records.
+    expect_result("tmp getdents64", count, 72);
+    _ = sys(.close, .{dir});
+    expect_result("tmp unlink", sys(.unlink, .{"/tmp/k"}), 0);
 }
