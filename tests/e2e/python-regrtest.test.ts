@@ -54,7 +54,7 @@ const MODULES = [
  */
 const GUEST_PASS_FLOOR: Record<string, number> = {
   test_json: 0.9,
-  'test_asyncio.test_streams': 0.75,
+  'test_asyncio.test_streams': 0.7,
 };
 const GUEST_PASS_FLOOR_DEFAULT = 0.95;
 
@@ -181,8 +181,9 @@ describe.skipIf(!chain)(`CPython's regression tests in the guest (${accel}) and 
       expect(guest.done, `no regrtest-done line:\n${ran.stdout.slice(-4000)}\n${ran.stderr.slice(-2000)}`).not.toBeNull();
       expect(ran.code, ran.stderr.slice(-2000)).toBe(guest.done!.status);
       // The adapter's UTF-8 mode: under musl's C locale stdout would be ASCII, and printing any
-      // non-ASCII test detail would raise UnicodeEncodeError.
-      expect(guest.platform).toMatchObject({ guest: 'yes', subprocess: 'no', threads: 'no', stdout: 'utf-8' });
+      // non-ASCII test detail would raise UnicodeEncodeError. time.tzset: the cross build has it
+      // only because config.site answers configure's run test (test_datetime needs it).
+      expect(guest.platform).toMatchObject({ guest: 'yes', subprocess: 'no', threads: 'no', stdout: 'utf-8', tzset: 'yes' });
       expect(guest.counts).not.toBeNull();
       expect(hostResult.counts).not.toBeNull();
 

@@ -2,7 +2,7 @@
 temporary directory and subprocesses), the same way in the guest and on the host
 (tests/e2e/python-regrtest.test.ts compares the two).
 
-    main.py [--path DIR] [--traceback-lines N] [MODULE ...]
+    main.py [--path DIR] [--traceback-lines N] [--list-passes] [MODULE ...]
 
 MODULE is a test module or package (`test_json`, `test_asyncio.test_tasks`; `test.` is added);
 without any, the subset of issue 10 (MODULES). --path DIR is put first on sys.path (the host run
@@ -10,25 +10,32 @@ points it at a copy of the image's lib/python3.13; the guest has that on sys.pat
 
 Output, one line each, for a machine to read:
 
+    regrtest-platform: guest=yes|no subprocess=.. fork=.. threads=.. unix_bind=.. tzset=..
+        stdout=ENCODING python=VERSION                  first: what the tests may use
     regrtest-case: MODULE STATUS TEST_ID :: DETAIL      every test that did not pass
         STATUS: skip (DETAIL = the reason), fail, error (DETAIL = the exception's last line),
         xfail (an expected failure), xpass (an unexpected success), load (the module failed to
-        import: DETAIL says why; a unittest.SkipTest at import is a skip of the whole module)
+        import: DETAIL says why; a unittest.SkipTest at import is a skip of the whole module),
+        pass (only with --list-passes). A test counts once, by its worst outcome (a failing or
+        skipped subtest is its test's).
     regrtest-skips: MODULE count=N :: REASON            the skips grouped by reason
     regrtest: MODULE run=N passed=N failed=N errors=N skipped=N xfail=N xpass=N seconds=S
-    regrtest-platform: guest=yes|no subprocess=.. fork=.. threads=.. stdout=.. python=..
-                                                        first: what the tests may use
     regrtest-done: modules=N run=N passed=N status=S     last; S is the exit status
 
 A failing test's traceback follows its case line, each line prefixed with "  | " (at most
 --traceback-lines lines, 40 by default). The exit status is 0 when no test failed or errored and
 every module loaded, else 1.
 
-Like `python -m test` without -u, no optional test resource (cpu, network, largefile, ...) is
-enabled, and test.support.verbose is 0, so both sides run the same tests.
+The tests run in a new temporary directory (tempfile.mkdtemp; in the guest under the POSIX
+layer's in-memory /tmp), removed at the end. Like `python -m test` without -u, no optional test
+resource (cpu, network, largefile, ...) is enabled, and test.support.verbose is 0, so both sides
+run the same tests.
 """
 
+import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 import unittest
@@ -103,7 +110,8 @@ class RecordingResult(unittest.TestResult):
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
-        self._record(test, "skip", reason)
+        # A skipped subtest (skipTest inside `with self.subTest(...)`) counts for its test.
+        self._record(getattr(test, "test_case", test), "skip", reason)
 
     def addExpectedFailure(self, test, err):
         super().addExpectedFailure(test, err)
@@ -125,7 +133,7 @@ class RecordingResult(unittest.TestResult):
         return {status: statuses.count(status) for status in STATUS_ORDER}
 
 
-def run_module(name, traceback_lines):
+def run_module(name, traceback_lines, list_passes=False):
     """Runs one module; prints its lines; returns (counts, ok)."""
     full = name if name.startswith("test.") else f"test.{name}"
     short = full[len("test.") :]
@@ -153,7 +161,7 @@ def run_module(name, traceback_lines):
     reasons = {}
     for test_id in result.order:
         status, detail = result.outcomes[test_id]
-        if status in ("skip", "xfail", "xpass"):
+        if status in ("skip", "xfail", "xpass") or (status == "pass" and list_passes):
             print(f"regrtest-case: {short} {status} {test_id} :: {detail}")
         if status == "skip":
             reasons[detail] = reasons.get(detail, 0) + 1
@@ -208,18 +216,22 @@ def describe_platform(support):
         f"fork={'yes' if support.has_fork_support else 'no'} "
         f"threads={'yes' if threading_helper.can_start_thread else 'no'} "
         f"unix_bind={'no' if socket_helper._bind_nix_socket_error else 'yes'} "
+        f"tzset={'yes' if hasattr(time, 'tzset') else 'no'} "
         f"stdout={sys.stdout.encoding} python={sys.version.split()[0]}"
     )
 
 
 def main(argv):
     traceback_lines = 40
+    list_passes = False
     modules = []
     args = list(argv)
     while args:
         arg = args.pop(0)
         if arg == "--path" and args:
             sys.path.insert(0, args.pop(0))
+        elif arg == "--list-passes":
+            list_passes = True
         elif arg == "--traceback-lines" and args:
             traceback_lines = int(args.pop(0))
         elif arg.startswith("-"):
@@ -228,6 +240,11 @@ def main(argv):
         else:
             modules.append(arg)
     sys.stdout.reconfigure(errors="backslashreplace")
+    # Like libregrtest, run in a fresh temporary directory: the tests create their files (TESTFN)
+    # in the working directory. In the guest that is the POSIX layer's /tmp, in memory (the
+    # image is read-only).
+    work_dir = tempfile.mkdtemp(prefix="regrtest-")
+    os.chdir(work_dir)
     from test import support
 
     support.verbose = 0
@@ -236,11 +253,13 @@ def main(argv):
     total_run = total_passed = 0
     ok = True
     for name in modules or MODULES:
-        counts, module_ok = run_module(name, traceback_lines)
+        counts, module_ok = run_module(name, traceback_lines, list_passes)
         total_run += sum(counts.values())
         total_passed += counts["pass"]
         ok = ok and module_ok
     status = 0 if ok else 1
+    os.chdir("/")
+    shutil.rmtree(work_dir, ignore_errors=True)
     print(
         f"regrtest-done: modules={len(modules or MODULES)} run={total_run} "
         f"passed={total_passed} status={status}"
