@@ -53,7 +53,7 @@ pub fn build(b: *std.Build) void {
     probe.pie = true;
     probe.linkage = .static;
     probe.entry = .{ .symbol_name = "_start" };
-    probe.stack_size = 1 << 20;
+    probe.stack_size = 2 << 20; // not the default: the probe checks RLIMIT_STACK follows it
     probe.linkLibrary(library);
     const install_probe = b.addInstallArtifact(probe, .{});
     b.step("probe", "Build the in-guest probe (zig-out/bin/posix-probe)")

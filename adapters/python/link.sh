@@ -63,8 +63,12 @@ for source in main _ukernel; do
 done
 
 # No crt (the layer's _start is the entry), the loader relocates (RELRO would be mapped before
-# the program could write it: -z norelro), symbols stripped.
+# the program could write it: -z norelro), symbols stripped. PT_GNU_STACK asks for an 8 MiB
+# first-task stack, the kernel's largest (contracts.json workload_stack_bytes_max), explicitly
+# rather than through Zig's default (16 MiB, which the kernel cuts to 8): CPython's C recursion
+# limit (Py_C_RECURSION_LIMIT, 10000 nested C calls) and its parser's assume a Linux-sized stack.
 "$zig" cc -target x86_64-linux-musl -nostdlib -static -pie -Wl,-e,_start -Wl,-z,norelro -s \
+    -Wl,-z,stack-size=8388608 \
     "$work/main.o" "$work/_ukernel.o" \
     -Wl,--start-group "$posix_lib" "$runtime/lib/libpython3.13.a" "$runtime/lib/libz.a" \
     "$runtime/musl/lib/libc.a" -Wl,--end-group \
@@ -86,6 +90,9 @@ if readelf -lW "$work/python" | grep -qE '^\s*TLS\s'; then
     grep -qE '\s0x0+0\s+(NT_ARCH|Unknown note type: \(0x0+2\))' <<< "$notes" \
         || die "the linked adapter has a TLS segment but no ukernel thread-pointer note (type 2); the kernel would refuse it"
 fi
+# The stack request (above) made it into PT_GNU_STACK's p_memsz.
+readelf -lW "$work/python" | grep -qE '^\s*GNU_STACK\s.*\s0x0*800000\s+RW' \
+    || die "the linked adapter's PT_GNU_STACK does not ask for an 8 MiB stack (-z stack-size)"
 disassembly=$(objdump -d --no-show-raw-insn "$work/python") || die "objdump cannot read the linked adapter"
 syscalls=$(grep -cE '\ssyscall\s*$' <<< "$disassembly" || true)
 if [ "$syscalls" != 0 ]; then

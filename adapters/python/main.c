@@ -260,6 +260,18 @@ int main(int argc, char **argv) {
     if (PyRun_SimpleString(startup_code) != 0) {
         fail_line("the adapter's start-up code failed (traceback above)", "");
     }
+    /* asyncio resolves names without a thread: adapters/python/_ukernel_asyncio.py, a
+     * precompiled module of the stdlib zip (compiling it here would cost start-up ~0.7 ms). An
+     * image without it (a host test's layout) runs without. */
+    PyObject *asyncio_names = PyImport_ImportModule("_ukernel_asyncio");
+    if (asyncio_names != NULL) {
+        Py_DECREF(asyncio_names);
+    } else if (PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) {
+        PyErr_Clear();
+    } else {
+        PyErr_Print();
+        fail_line("the adapter's _ukernel_asyncio module failed (traceback above)", "");
+    }
     init_span_end(init_span);
     return Py_RunMain();
 }

@@ -125,6 +125,9 @@ export const PYTHON_ADAPTERS_DIR = 'adapters';
 export const SDK_C_DIR = 'sdk/c';
 /** The `ukernel` Python package, zipped with the standard library when present. */
 export const PYTHON_UKERNEL_PACKAGE_DIR = 'adapters/python/ukernel';
+/** The adapter's start-up module (asyncio resolves names without a thread), zipped with the
+ * standard library as the top-level module `_ukernel_asyncio` when present. */
+export const PYTHON_ASYNCIO_MODULE = 'adapters/python/_ukernel_asyncio.py';
 /** What the CLI runs with the host python3.13 (syntax check, .pyc, the stdlib zip). */
 export const PYTHON_TOOL_SCRIPT = 'cli/python/uk_pytool.py';
 /** The first build of the runtime (CPython, musl, zlib from source) takes minutes; past this it is stopped. */

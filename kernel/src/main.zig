@@ -36,7 +36,9 @@ const rootfs = @import("image/rootfs.zig");
 const channels = @import("ipc/channels.zig");
 const events = @import("observe/events.zig");
 const random = @import("random.zig");
-const Cmdline = @import("boot/cmdline.zig").Cmdline;
+const cmdline_module = @import("boot/cmdline.zig");
+const Cmdline = cmdline_module.Cmdline;
+const contracts = @import("abi/contracts.zig");
 const DeviceList = @import("drivers/virtio/mmio_token.zig").DeviceList;
 const net = @import("drivers/virtio/net/device.zig");
 const net_selftest = @import("drivers/virtio/net/selftest.zig");
@@ -82,6 +84,10 @@ export fn kmain(protocol: u32, boot_info_address: u64, entry_tsc: u64) callconv(
     phase_done(.clock);
     if (boot_information.cmdline_cut) command_line_cut();
     const cmdline = Cmdline.init(boot_information.cmdline);
+    if (cmdline.get(contracts.cmdline.key_wall_ns)) |text| {
+        const launch_ns = cmdline_module.parse_decimal(text) orelse 0;
+        if (launch_ns > 0) clock_module.global.set_wall_clock(launch_ns);
+    }
     virtio_devices.parse_cmdline(cmdline);
     phase_done(.devices);
     phase_done(.ready);

@@ -23,7 +23,8 @@ const clock_module = @import("time/clock.zig");
 const events = @import("observe/events.zig");
 const DeviceList = @import("drivers/virtio/mmio_token.zig").DeviceList;
 const VirtioDevice = @import("drivers/virtio/mmio_token.zig").Device;
-const Cmdline = @import("boot/cmdline.zig").Cmdline;
+const cmdline_module = @import("boot/cmdline.zig");
+const Cmdline = cmdline_module.Cmdline;
 
 pub const StartError = error{
     NoImage,
@@ -240,7 +241,7 @@ pub fn start_context(image: *disk_module.Disk, cmdline: Cmdline) StartError!*abi
 /// The workload argument count the CLI declared with `uk.argc=N`, or null when it did not.
 fn declared_argc(cmdline: Cmdline) StartError!?u64 {
     const text = cmdline.get(contracts.cmdline.key_argc) orelse return null;
-    const count = std.fmt.parseUnsigned(u64, text, 10) catch return error.BadArgumentCount;
+    const count = cmdline_module.parse_decimal(text) orelse return error.BadArgumentCount;
     if (count >= constants.workload_args_max) return error.TooManyArguments;
     return count;
 }

@@ -205,6 +205,8 @@ typedef struct uk_table {
     int64_t (*trace_event)(const uint8_t *name_pointer, uint64_t name_length, uint64_t value);
     /* clock.now_ns: Monotonic time in nanoseconds since the kernel was entered. */
     uint64_t (*clock_now_ns)(void);
+    /* clock.wall_ns: Wall-clock time: nanoseconds since the Unix epoch (UTC). From the hypervisor's wall clock (kvmclock, under KVM: QEMU and Firecracker) plus the time since; without one (TCG), from the host's time when the CLI started the VMM (uk.wall_ns on the command line), early by the VMM's start-up. 0 when neither is known. Not monotonic across runs; use clock.now_ns for intervals. */
+    uint64_t (*clock_wall_ns)(void);
     /* random.fill: Fills buffer with random bytes (RDRAND when the CPU has it, else a generator seeded from the TSC and kvmclock). Returns the bytes written. */
     int64_t (*random_fill)(uint8_t *buffer_pointer, uint64_t buffer_length);
     /* net.socket: Creates a socket. Returns its handle; io.close closes it (see there). io.read and io.write on a socket are net.recv and net.send with flags 0; io.poll reports it readable, writable, poll_closed and poll_error. */

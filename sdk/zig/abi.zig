@@ -329,6 +329,8 @@ pub const Table = extern struct {
     trace_event: *const fn (name_pointer: [*]const u8, name_length: u64, value: u64) callconv(.c) i64,
     /// clock.now_ns: Monotonic time in nanoseconds since the kernel was entered.
     clock_now_ns: *const fn () callconv(.c) u64,
+    /// clock.wall_ns: Wall-clock time: nanoseconds since the Unix epoch (UTC). From the hypervisor's wall clock (kvmclock, under KVM: QEMU and Firecracker) plus the time since; without one (TCG), from the host's time when the CLI started the VMM (uk.wall_ns on the command line), early by the VMM's start-up. 0 when neither is known. Not monotonic across runs; use clock.now_ns for intervals.
+    clock_wall_ns: *const fn () callconv(.c) u64,
     /// random.fill: Fills buffer with random bytes (RDRAND when the CPU has it, else a generator seeded from the TSC and kvmclock). Returns the bytes written.
     random_fill: *const fn (buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64,
     /// net.socket: Creates a socket. Returns its handle; io.close closes it (see there). io.read and io.write on a socket are net.recv and net.send with flags 0; io.poll reports it readable, writable, poll_closed and poll_error.
@@ -410,6 +412,7 @@ pub const calls = [_]CallName{
     .{ .name = "trace.span_end", .field = "trace_span_end" },
     .{ .name = "trace.event", .field = "trace_event" },
     .{ .name = "clock.now_ns", .field = "clock_now_ns" },
+    .{ .name = "clock.wall_ns", .field = "clock_wall_ns" },
     .{ .name = "random.fill", .field = "random_fill" },
     .{ .name = "net.socket", .field = "net_socket" },
     .{ .name = "net.bind", .field = "net_bind" },

@@ -47,9 +47,19 @@ pub const syscall_numbers_max: u32 = 512;
 /// workload_args_max and workload_env_max).
 pub const start_args_max: u32 = 256;
 pub const start_env_max: u32 = 256;
-/// The stack of the workload's first task (the kernel's main_task_stack_bytes), reported as
-/// RLIMIT_STACK.
+/// The stack of the workload's first task, reported as RLIMIT_STACK: what the program's
+/// PT_GNU_STACK asks for as the kernel grants it (kernel/src/loader/elf.zig stack_request):
+/// the default for no request (contracts.json workload_stack_bytes_default), at least a
+/// spawned task's stack (the kernel's task_stack_bytes), at most workload_stack_bytes_max.
 pub const main_stack_bytes: u64 = 1 << 20;
+pub const main_stack_bytes_min: u64 = 64 << 10;
+pub const main_stack_bytes_max: u64 = 8 << 20;
+/// Addresses one getaddrinfo answer holds (net.resolve is asked for at most this many), and
+/// its entries: one per address and socket type (TCP and UDP when the hints name none).
+pub const resolve_addresses_max: u32 = 8;
+pub const resolve_entries_max: u32 = resolve_addresses_max * 2;
+/// getaddrinfo answers held at once (until freeaddrinfo): the layer's static pool.
+pub const resolve_lists_max: u32 = 16;
 /// Largest single io.write / log.write (the ABI's write_bytes_max).
 pub const write_chunk_bytes_max: u64 = 65536;
 /// The pid, tid, uid and gid every id call reports (one process, one thread).

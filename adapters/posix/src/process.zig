@@ -150,11 +150,36 @@ pub fn sys_prctl(a: linux.Args) i64 {
 
 const rlim_infinity: u64 = std.math.maxInt(u64);
 
+/// The first task's stack, set by _start from the program's PT_GNU_STACK (stack_request).
+pub var main_stack_bytes: u64 = constants.main_stack_bytes;
+
+/// The stack the kernel gives the first task for a PT_GNU_STACK p_memsz of `asked_bytes`:
+/// the default for 0, else clamped to [main_stack_bytes_min, main_stack_bytes_max], whole pages.
+pub fn stack_request(asked_bytes: u64) u64 {
+    if (asked_bytes == 0) return constants.main_stack_bytes;
+    const bounded = std.math.clamp(
+        asked_bytes,
+        constants.main_stack_bytes_min,
+        constants.main_stack_bytes_max,
+    );
+    const result = std.mem.alignForward(u64, bounded, constants.page_bytes);
+    assert(result <= constants.main_stack_bytes_max);
+    return result;
+}
+
+test "RLIMIT_STACK follows the kernel's rule for PT_GNU_STACK" {
+    try std.testing.expectEqual(constants.main_stack_bytes, stack_request(0));
+    try std.testing.expectEqual(@as(u64, 8 << 20), stack_request(16 << 20));
+    try std.testing.expectEqual(@as(u64, 8 << 20), stack_request(8 << 20));
+    try std.testing.expectEqual(@as(u64, 64 << 10), stack_request(100));
+    try std.testing.expectEqual(@as(u64, 2 << 20), stack_request((2 << 20) - 5));
+}
+
 /// A resource's limit (soft = hard): RLIMIT_STACK the first task's stack, RLIMIT_NOFILE the fd
 /// table, RLIMIT_NPROC 1; the rest unlimited.
 fn limit_of(resource: u64) Error!linux.rlimit {
     const value: u64 = switch (resource) {
-        3 => constants.main_stack_bytes, // RLIMIT_STACK
+        3 => main_stack_bytes, // RLIMIT_STACK
         6 => 1, // RLIMIT_NPROC
         7 => constants.fds_max, // RLIMIT_NOFILE
         0...2, 4, 5, 8...15 => rlim_infinity,

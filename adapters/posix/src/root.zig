@@ -7,6 +7,7 @@ const std = @import("std");
 const ukernel = @import("ukernel");
 const abi = ukernel.abi;
 const dispatch = @import("dispatch.zig");
+const netdb = @import("netdb.zig");
 const start = @import("start.zig");
 const streams = @import("streams.zig");
 const uk = @import("uk.zig");
@@ -15,6 +16,11 @@ comptime {
     _ = ukernel.abi_note;
     _ = start.thread_pointer_note;
     @export(&start.entry, .{ .name = "_start" });
+    // Name resolution over net.resolve, in place of musl's resolver (netdb.zig).
+    @export(&netdb.getaddrinfo, .{ .name = "getaddrinfo" });
+    @export(&netdb.freeaddrinfo, .{ .name = "freeaddrinfo" });
+    @export(&netdb.getnameinfo, .{ .name = "getnameinfo" });
+    @export(&netdb.gethostbyname2_r, .{ .name = "gethostbyname2_r" });
 }
 
 /// musl's system-call entry: __syscall0..6 call it with the x86-64 number and arguments.

@@ -146,7 +146,10 @@ pub fn sys_connect(a: linux.Args) i64 {
     const description = socket_of(a[0]) catch |e| return fail(e);
     const socket = handle_of(description) catch |e| return fail(e);
     const address = address_in(a[1], a[2]) catch |e| return fail(e);
-    const result = uk.table.net_connect(socket.handle, &address);
+    var result = uk.table.net_connect(socket.handle, &address);
+    if (errno.is(result, .no_route) and address_wait(address)) {
+        result = uk.table.net_connect(socket.handle, &address);
+    }
     if (errno.is(result, .would_block)) {
         if (socket.connecting) return fail(error.ALREADY);
         socket.connecting = true;
@@ -154,6 +157,24 @@ pub fn sys_connect(a: linux.Args) i64 {
     }
     socket.connecting = false;
     return errno.pass(result);
+}
+
+/// Whether the program's first no_route waited for the network.
+var address_waited = false;
+
+/// The kernel brings the NIC up and asks DHCP off the path to main, and a non-blocking connect
+/// or sendto (asyncio's) made before the address is there gets no_route; a Linux program never
+/// sees its network unconfigured at start. So the first connect or sendto that gets no_route to
+/// a non-loopback address waits for the address as a blocking call does (at most the kernel's
+/// net_address_wait_ns_max, 3 s; at once without a NIC or once configured): a blocking
+/// connect of a throwaway datagram socket, which sends nothing. Returns whether to try again.
+fn address_wait(address: abi.SocketAddress) bool {
+    if (address_waited or address.address[0] == 127) return false;
+    address_waited = true;
+    const handle = errno.check(uk.table.net_socket(abi.socket_datagram, 0)) catch return false;
+    const waited = uk.table.net_connect(@intCast(handle), &address);
+    _ = uk.table.io_close(@intCast(handle));
+    return waited >= 0;
 }
 
 fn name_of(a: linux.Args, peer: bool) i64 {
@@ -316,9 +337,12 @@ fn send_to(
             if (!socket.datagram or name == 0) return send(description, data, wait);
             const address = try address_in(name, name_length);
             const abi_flags: u32 = if (wait) 0 else abi.flag_nonblocking;
-            return errno.check(
-                uk.table.net_sendto(socket.handle, data.ptr, data.len, &address, abi_flags),
-            );
+            const handle = socket.handle;
+            var result = uk.table.net_sendto(handle, data.ptr, data.len, &address, abi_flags);
+            if (errno.is(result, .no_route) and address_wait(address)) {
+                result = uk.table.net_sendto(handle, data.ptr, data.len, &address, abi_flags);
+            }
+            return errno.check(result);
         },
         else => unreachable,
     }

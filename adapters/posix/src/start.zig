@@ -11,6 +11,7 @@ const abi = @import("ukernel").abi;
 const constants = @import("constants.zig");
 const fd = @import("fd.zig");
 const files = @import("files.zig");
+const process = @import("process.zig");
 const uk = @import("uk.zig");
 
 const MainFn = *const fn (c_int, [*:null]?[*:0]u8, [*:null]?[*:0]u8) callconv(.c) c_int;
@@ -85,6 +86,16 @@ fn remember_executable(argument: []const u8) void {
     files.executable_length = @intCast(length);
 }
 
+/// PT_GNU_STACK's p_memsz (0 without one): the first task's stack the program asked for.
+fn stack_asked_bytes(header: *const std.elf.Elf64_Ehdr) u64 {
+    assert(header.e_phentsize == @sizeOf(std.elf.Elf64_Phdr));
+    const base: [*]const std.elf.Elf64_Phdr = @ptrFromInt(@intFromPtr(header) + header.e_phoff);
+    for (base[0..header.e_phnum]) |segment| {
+        if (segment.p_type == std.elf.PT_GNU_STACK) return segment.p_memsz;
+    }
+    return 0;
+}
+
 /// The auxiliary vector musl reads: the program headers at their RUNTIME address (musl finds
 /// PT_TLS and the load base from them), the page size, 16 random bytes, not secure, ids 0.
 fn auxv_fill(out: []u64, execfn: u64) usize {
@@ -93,6 +104,7 @@ fn auxv_fill(out: []u64, execfn: u64) usize {
         .visibility = .hidden,
     });
     _ = uk.table.random_fill(&random_bytes, random_bytes.len);
+    process.main_stack_bytes = process.stack_request(stack_asked_bytes(header));
     const pairs = [_][2]u64{
         .{ at_phdr, @intFromPtr(header) + header.e_phoff },
         .{ at_phent, header.e_phentsize },

@@ -1,8 +1,9 @@
-//! Clocks and sleeping over clock.now_ns and task.sleep. Every clock reads the kernel's one
-//! monotonic clock (ns since the kernel was entered): CLOCK_REALTIME too, with the epoch at 0
-//! (the guest has no wall clock; time.time() is the uptime, datetime.now() is in 1970). The
-//! CPU-time clocks read it less the time the program waited in the layer (sleeps, poll), since
-//! the program is the only thing the VM runs.
+//! Clocks and sleeping over clock.now_ns, clock.wall_ns and task.sleep. CLOCK_REALTIME (and
+//! TAI) is the kernel's wall clock (kvmclock's under KVM, else the host's time at launch); only
+//! when the kernel knows none is it the monotonic clock with the epoch at 0 (then datetime.now()
+//! is in 1970). The other clocks read the kernel's monotonic clock (ns since it was entered);
+//! the CPU-time clocks less the time the program waited in the layer (sleeps, poll), since the
+//! program is the only thing the VM runs.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -14,9 +15,6 @@ const uk = @import("uk.zig");
 const Error = errno.Error;
 const fail = errno.fail;
 
-/// Nanoseconds to add to the monotonic clock for CLOCK_REALTIME.
-pub const realtime_epoch_ns: u64 = 0;
-
 const clock_realtime: i32 = 0;
 const clock_tai: i32 = 11;
 const timer_abstime: u32 = 1;
@@ -27,10 +25,16 @@ fn now_ns(clock: i32) Error!u64 {
     if (clock < 0 or clock > clock_tai or clock == 10) return error.INVAL;
     return switch (clock) {
         // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI.
-        clock_realtime, 5, 8, clock_tai => uk.table.clock_now_ns() + realtime_epoch_ns,
+        clock_realtime, 5, 8, clock_tai => realtime_ns(),
         2, 3 => uk.cpu_ns(), // PROCESS_CPUTIME_ID, THREAD_CPUTIME_ID
         else => uk.table.clock_now_ns(),
     };
+}
+
+/// The wall clock in ns since the epoch; the monotonic clock when the kernel has none (0).
+fn realtime_ns() u64 {
+    const wall = uk.table.clock_wall_ns();
+    return if (wall != 0) wall else uk.table.clock_now_ns();
 }
 
 fn timespec_write(pointer: u64, ns: u64) Error!void {

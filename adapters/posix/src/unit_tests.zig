@@ -5,6 +5,7 @@ test {
     _ = @import("path.zig");
     _ = @import("stream.zig");
     _ = @import("sockaddr.zig");
+    _ = @import("netdb.zig");
     _ = @import("fd.zig");
     _ = @import("memory.zig");
     _ = @import("report.zig");

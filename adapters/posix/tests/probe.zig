@@ -448,6 +448,9 @@ fn process() void {
     var limit = [2]u64{ 0, 0 };
     expect_result("prlimit64 RLIMIT_NOFILE", sys(.prlimit64, .{ 0, 7, 0, &limit }), 0);
     check("RLIMIT_NOFILE", limit[0] == 256, "{d}", .{limit[0]});
+    // The probe's PT_GNU_STACK asks for 2 MiB (build.zig): the stack the kernel gave task 0.
+    expect_result("prlimit64 RLIMIT_STACK", sys(.prlimit64, .{ 0, 3, 0, &limit }), 0);
+    check("RLIMIT_STACK", limit[0] == 2 << 20 and limit[1] == 2 << 20, "{d}", .{limit[0]});
     var mask: [16]u8 = undefined;
     expect_result("sched_getaffinity", sys(.sched_getaffinity, .{ 0, 16, &mask }), 8);
     // An unserved call: ENOSYS, and one log record (the test reads it from the console).

@@ -57,6 +57,7 @@ export const ABI_CALLS = [
   'trace.span_end',
   'trace.event',
   'clock.now_ns',
+  'clock.wall_ns',
   'random.fill',
   'net.socket',
   'net.bind',

@@ -281,6 +281,8 @@ export const CONSOLE_RECORD_LINE_BYTES_MAX = 512;
 
 /** uk.argc=N: the first N tokens after ` -- ` are the workload's argv[1..] (a VMM may append tokens of its own after them). */
 export const CMDLINE_KEY_ARGC = 'uk.argc';
+/** uk.wall_ns=N: the host's wall-clock time when the CLI started the VMM, nanoseconds since the Unix epoch; the kernel's wall clock (clock.wall_ns) when the hypervisor gives none (TCG: kvmclock's wall clock is preferred). */
+export const CMDLINE_KEY_WALL_NS = 'uk.wall_ns';
 /** uk.ip=A.B.C.D/PREFIX: the guest's static IPv4 address and prefix length (1..32). Absent: the kernel configures its NIC by DHCP. */
 export const CMDLINE_KEY_IP = 'uk.ip';
 /** uk.gateway=A.B.C.D: the default IPv4 route; only written with uk.ip, inside its subnet. */

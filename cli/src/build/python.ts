@@ -14,6 +14,7 @@ import {
   PYTHON_BASE,
   PYTHON_STEP_TIMEOUT_MS,
   PYTHON_SYNTAX_ERRORS_LISTED_MAX,
+  PYTHON_ASYNCIO_MODULE,
   PYTHON_TOOL_SCRIPT,
   PYTHON_UKERNEL_PACKAGE_DIR,
   SDK_C_DIR,
@@ -250,7 +251,8 @@ function syntaxError(
 
 /**
  * The standard library zip (lib/python313.zip in the image): built by the host python3.13 from
- * the runtime's Lib/ (+ _sysconfigdata__linux_ + adapters/python/ukernel/ when present) and kept
+ * the runtime's Lib/ (+ _sysconfigdata__linux_ + adapters/python/ukernel/ and
+ * adapters/python/_ukernel_asyncio.py when present) and kept
  * in the adapter cache under a key over everything that goes in (the runtime's manifest, which
  * names its sources, the directory, the tool script and the ukernel package), so a warm build
  * only hashes. Written to a temp file and renamed; returns its path.
@@ -270,6 +272,9 @@ export async function stdlibZip(
   key.update(`sysconfigdata=${runtime.sysconfigdata === null ? '-' : sha256Hex(readFileSync(runtime.sysconfigdata))}\n`);
   if (hasPackage)
     for (const f of digestTree(packageDir, packageDir, (n) => n.endsWith('.py'))) key.update(`ukernel/${f.path}=${f.sha256}\n`);
+  const asyncioModule = join(root, PYTHON_ASYNCIO_MODULE);
+  const hasAsyncioModule = isFile(asyncioModule);
+  if (hasAsyncioModule) key.update(`_ukernel_asyncio=${sha256Hex(readFileSync(asyncioModule))}\n`);
   const path = join(adapterCacheDir(env), 'python-stdlib', `${runtime.key}-${key.digest('hex').slice(0, 16)}.zip`);
   if (isFile(path)) return path;
 
@@ -279,6 +284,7 @@ export async function stdlibZip(
   const args = ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'zip', runtime.libDir, temp];
   if (runtime.sysconfigdata !== null) args.push('--add', `_sysconfigdata__linux_=${runtime.sysconfigdata}`);
   if (hasPackage) args.push('--package', `ukernel=${packageDir}`);
+  if (hasAsyncioModule) args.push('--add', `_ukernel_asyncio=${asyncioModule}`);
   const step = progress.begin(
     `Compiling the Python ${runtime.manifest.version ?? '3.13'} standard library into ${basename(path)}`,
   );

@@ -24,7 +24,7 @@ import { buildReport, formatPhases, formatSummary, type RunReport } from '../rep
 import { planRun, startRunLog, type RunLog, type RunPaths } from '../runlog.js';
 import { errColors, noProgress, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
-import { checkCmdlineBudget, kernelCmdline } from '../vmm/cmdline.js';
+import { checkCmdlineBudget, kernelCmdline, wallClockToken } from '../vmm/cmdline.js';
 import { firecrackerArgs, firecrackerConfig } from '../vmm/firecracker.js';
 import { checkHostNetwork, vmmNetworkError } from '../vmm/net-host.js';
 import {
@@ -92,7 +92,7 @@ export async function run(flags: RunFlags, deps: Partial<RunDeps> = {}): Promise
   const target = await prepareTarget(origin, settings, d);
   const cmdline = kernelCmdline({
     extra: settings.cmdline,
-    tokens: networkCmdlineTokens(network),
+    tokens: [wallClockToken(), ...networkCmdlineTokens(network)],
     workload: settings.workloadArgs,
   });
   checkCmdlineBudget(cmdline, settings.vmm, (target.image === null ? 1 : 2) + networkDevices(network));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CMDLINE_BYTES_MAX_FIRECRACKER, CMDLINE_BYTES_MAX_KERNEL } from '../constants.js';
-import { checkCmdlineBudget, cmdlineBudget, kernelCmdline } from './cmdline.js';
+import { checkCmdlineBudget, cmdlineBudget, kernelCmdline, wallClockToken } from './cmdline.js';
 
 describe('the command-line budget', () => {
   it('counts what each VMM appends: Firecracker pci=off and a token per device', () => {
@@ -25,5 +25,12 @@ describe('the command-line budget', () => {
     expect(() => checkCmdlineBudget(line, 'qemu', 2)).not.toThrow();
     const longer = kernelCmdline({ extra: '', workload: [...args, ...args] });
     expect(() => checkCmdlineBudget(longer, 'qemu', 2)).toThrow(expect.objectContaining({ code: 'UK140', exitCode: 2 }));
+  });
+});
+
+describe('wallClockToken', () => {
+  it('is the time in nanoseconds since the epoch, digits only (the kernel takes nothing else)', () => {
+    expect(wallClockToken(1764450000123.9)).toBe('uk.wall_ns=1764450000123000000');
+    expect(wallClockToken()).toMatch(/^uk\.wall_ns=[0-9]{19}$/);
   });
 });

@@ -7,7 +7,7 @@
 // device tokens at the end. `uk.argc` tells the kernel which tokens after `--` are the
 // workload's, so argv is the same on every VMM; and since `uk.argc` comes first, the line never
 // starts with `--`, which Firecracker would not recognise as the separator.
-import { CMDLINE_KEY_ARGC } from '../abi/contracts.js';
+import { CMDLINE_KEY_ARGC, CMDLINE_KEY_WALL_NS } from '../abi/contracts.js';
 import {
   CMDLINE_BYTES_MAX_FIRECRACKER,
   CMDLINE_BYTES_MAX_KERNEL,
@@ -29,6 +29,15 @@ export function kernelCmdline({ extra, tokens = [], workload = [] }: CmdlineOpti
   const parts = [...tokens, extra.trim()];
   if (workload.length > 0) parts.push(`${CMDLINE_KEY_ARGC}=${workload.length}`, '--', ...workload);
   return parts.filter((t) => t !== '').join(' ');
+}
+
+/**
+ * `uk.wall_ns=N`: the host's wall-clock time now (nanoseconds since the Unix epoch), taken just
+ * before the VMM starts. The kernel's wall clock (ABI clock.wall_ns) uses it when the hypervisor
+ * gives none (TCG); under KVM kvmclock's wall clock wins.
+ */
+export function wallClockToken(nowMs: number = Date.now()): string {
+  return `${CMDLINE_KEY_WALL_NS}=${BigInt(Math.trunc(nowMs)) * 1_000_000n}`;
 }
 
 /** Bytes left for our part of the command line on `vmm` with `devices` virtio-mmio devices. */

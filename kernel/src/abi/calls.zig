@@ -469,6 +469,10 @@ const implementation = struct {
         return clock.now_ns();
     }
 
+    fn clock_wall_ns() callconv(.c) u64 {
+        return clock.wall_ns();
+    }
+
     fn random_fill(buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64 {
         if (buffer_length > abi.write_bytes_max) return failure(.too_large);
         const buffer = writable_bytes(buffer_pointer, buffer_length) orelse

@@ -243,6 +243,11 @@ pub const cmdline = struct {
     /// tokens of its own after them).
     pub const key_argc = "uk.argc";
 
+    /// uk.wall_ns=N: the host's wall-clock time when the CLI started the VMM, nanoseconds since the
+    /// Unix epoch; the kernel's wall clock (clock.wall_ns) when the hypervisor gives none (TCG:
+    /// kvmclock's wall clock is preferred).
+    pub const key_wall_ns = "uk.wall_ns";
+
     /// uk.ip=A.B.C.D/PREFIX: the guest's static IPv4 address and prefix length (1..32). Absent: the
     /// kernel configures its NIC by DHCP.
     pub const key_ip = "uk.ip";

@@ -94,6 +94,24 @@ pub fn parse_ipv4(text: []const u8) ?[4]u8 {
     return address;
 }
 
+/// A decimal value (uk.argc, uk.wall_ns): plain digits (std's parser also takes '_'), no sign,
+/// at most 20 of them; null when malformed or above u64.
+pub fn parse_decimal(text: []const u8) ?u64 {
+    if (text.len == 0 or text.len > 20) return null;
+    for (text) |c| if (c < '0' or c > '9') return null;
+    return std.fmt.parseUnsigned(u64, text, 10) catch null;
+}
+
+test "parse_decimal takes plain digits only" {
+    try std.testing.expectEqual(@as(?u64, 0), parse_decimal("0"));
+    const launch: ?u64 = 1764450000123000000;
+    try std.testing.expectEqual(launch, parse_decimal("1764450000123000000"));
+    try std.testing.expectEqual(@as(?u64, null), parse_decimal(""));
+    try std.testing.expectEqual(@as(?u64, null), parse_decimal("1_0"));
+    try std.testing.expectEqual(@as(?u64, null), parse_decimal("+1"));
+    try std.testing.expectEqual(@as(?u64, null), parse_decimal("18446744073709551616"));
+}
+
 pub const Token = struct { key: []const u8, value: []const u8 };
 
 pub fn split_token(token: []const u8) Token {

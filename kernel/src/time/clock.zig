@@ -25,6 +25,9 @@ pub const Clock = struct {
     entry_tsc: u64,
     /// kvmclock time at kernel entry: nanoseconds since the VM was created (KVM only).
     kvmclock_entry_ns: ?u64,
+    /// Wall-clock time at kernel entry, nanoseconds since the Unix epoch: kvmclock's wall clock
+    /// plus its time at entry, or what the CLI passed (set_wall_clock); null when unknown.
+    wall_at_entry_ns: ?u64 = null,
 
     fn init(source: Source, tsc_hz: u64, entry_tsc: u64, kvmclock_entry_ns: ?u64) Clock {
         assert(tsc_hz > 0);
@@ -59,6 +62,20 @@ pub const Clock = struct {
     pub fn now_ns(clock: *const Clock) u64 {
         return clock.ns_since_entry(cpu.rdtsc());
     }
+
+    /// Wall-clock time now, nanoseconds since the Unix epoch; 0 when unknown.
+    pub fn wall_ns(clock: *const Clock) u64 {
+        const base = clock.wall_at_entry_ns orelse return 0;
+        return base +| clock.now_ns();
+    }
+
+    /// Takes the CLI's launch time (uk.wall_ns, nanoseconds since the epoch) as the time at
+    /// entry when the hypervisor gave none (TCG): it is early by the VMM's start-up, tens of ms.
+    pub fn set_wall_clock(clock: *Clock, launch_ns: u64) void {
+        assert(launch_ns > 0);
+        if (clock.wall_at_entry_ns == null) clock.wall_at_entry_ns = launch_ns;
+        assert(clock.wall_at_entry_ns != null);
+    }
 };
 
 /// The kernel's clock: this module owns it, `init` sets it once at boot (kmain, before any
@@ -84,12 +101,16 @@ fn measure(entry_tsc: u64) Clock {
         const delta: i64 = @bitCast(entry_tsc -% reading.tsc);
         const entry_ns = @as(i64, @intCast(reading.system_time_ns)) +
             kvmclock.scale_delta(delta, reading.tsc_to_system_mul, reading.tsc_shift);
-        return Clock.init(
+        var clock = Clock.init(
             .kvmclock,
             reading.tsc_hz,
             entry_tsc,
             if (entry_ns > 0) @intCast(entry_ns) else null,
         );
+        if (kvmclock.wall_clock_base_ns()) |base| {
+            if (clock.kvmclock_entry_ns) |since_zero| clock.wall_at_entry_ns = base + since_zero;
+        }
+        return clock;
     }
     if (cpuid_tsc_hz()) |hz| return Clock.init(.cpuid, hz, entry_tsc, null);
     const pit_hz = supervisor.call(.calibrate_tsc_with_pit, 0, 0, 0);

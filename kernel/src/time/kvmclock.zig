@@ -28,6 +28,29 @@ export var kvmclock_time_info: TimeInfo align(64) = std.mem.zeroes(TimeInfo);
 /// Set by entry.S when it enabled kvmclock.
 export var kvmclock_enabled: u32 = 0;
 
+/// struct pvclock_wall_clock: the wall-clock time (since the Unix epoch) at which kvmclock's
+/// system time was 0. Written by KVM when entry.S names it (MSR_KVM_WALL_CLOCK_NEW).
+const WallClock = extern struct { version: u32, seconds: u32, nanoseconds: u32 };
+export var kvmclock_wall_clock: WallClock align(16) = std.mem.zeroes(WallClock);
+
+/// The wall-clock time at kvmclock's zero, in nanoseconds since the Unix epoch; null without
+/// kvmclock or while KVM has not written it.
+pub fn wall_clock_base_ns() ?u64 {
+    if (@atomicLoad(u32, &kvmclock_enabled, .acquire) == 0) return null;
+    const wall = &kvmclock_wall_clock;
+    var attempt: u32 = 0;
+    while (attempt < 1000) : (attempt += 1) {
+        const version_before = @atomicLoad(u32, &wall.version, .acquire);
+        if (version_before & 1 != 0) continue;
+        const snapshot = wall.*;
+        if (@atomicLoad(u32, &wall.version, .acquire) != version_before) continue;
+        if (snapshot.seconds == 0) return null;
+        assert(snapshot.nanoseconds < 1_000_000_000);
+        return @as(u64, snapshot.seconds) * 1_000_000_000 + snapshot.nanoseconds;
+    }
+    return null;
+}
+
 pub const Reading = struct {
     tsc_hz: u64,
     /// kvmclock time at `tsc`: nanoseconds since the VMM created the VM.

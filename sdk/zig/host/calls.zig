@@ -3,11 +3,13 @@
 //! socket's handle is its descriptor. Errors map from errno to the ABI's codes (error_of).
 //!
 //! Covered: net.* (sockets, options, resolve through std.net), io.poll (poll(2)), io.open /
-//! io.read / io.write / io.close, mem.alloc / mem.free (mmap), log.write (one line on stderr),
-//! trace.* (spans are timed but not recorded anywhere), clock.now_ns (CLOCK_MONOTONIC since the
-//! process started), random.fill (getrandom), task.yield / task.sleep / task.self / task.exit.
-//! Refused with `unsupported`: task.spawn and task.join (a host build is one task), ipc.* and
-//! mem.arena_* — enough for single-task servers such as examples/http-server.
+//! io.read / io.read_at / io.write / io.close / io.stat, mem.alloc / mem.free (mmap), log.write
+//! (one line on stderr), trace.* (spans are timed but not recorded anywhere), clock.now_ns
+//! (CLOCK_MONOTONIC since the process started), clock.wall_ns (CLOCK_REALTIME), random.fill
+//! (getrandom), task.yield / task.sleep / task.self / task.exit. Refused with `unsupported`:
+//! task.spawn and task.join (a host build is one task), task.set_thread_pointer (the host's C
+//! library owns FS), io.list, ipc.* and mem.arena_* — enough for single-task servers such as
+//! examples/http-server.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -35,11 +37,15 @@ pub const table: abi.Table = .{
     .task_exit = task_exit,
     .task_join = task_join,
     .task_self = task_self,
+    .task_set_thread_pointer = task_set_thread_pointer,
     .io_open = io_open,
     .io_read = io_read,
+    .io_read_at = io_read_at,
     .io_write = io_write,
     .io_close = io_close,
     .io_poll = io_poll,
+    .io_stat = io_stat,
+    .io_list = io_list,
     .ipc_channel_create = ipc_channel_create,
     .ipc_send = ipc_send,
     .ipc_recv = ipc_recv,
@@ -54,6 +60,7 @@ pub const table: abi.Table = .{
     .trace_span_end = trace_span_end,
     .trace_event = trace_event,
     .clock_now_ns = clock_now_ns,
+    .clock_wall_ns = clock_wall_ns,
     .random_fill = random_fill,
     .net_socket = net_socket,
     .net_bind = net_bind,
@@ -153,6 +160,10 @@ fn task_self() callconv(.c) i64 {
     return 0;
 }
 
+fn task_set_thread_pointer(_: u64) callconv(.c) i64 {
+    return failure(.unsupported);
+}
+
 // ---- I/O ---------------------------------------------------------------------------------------
 
 /// Opens a file relative to the working directory, read only.
@@ -168,6 +179,42 @@ fn io_open(path_pointer: [*]const u8, path_length: u64, flags: u32) callconv(.c)
 
 fn io_read(handle: u32, buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64 {
     return result_of(linux.read(fd_of(handle), buffer_pointer, buffer_length));
+}
+
+fn io_read_at(
+    handle: u32,
+    buffer_pointer: [*]u8,
+    buffer_length: u64,
+    offset: u64,
+) callconv(.c) i64 {
+    if (buffer_length > abi.write_bytes_max) return failure(.too_large);
+    if (offset > std.math.maxInt(i64)) return 0;
+    return result_of(linux.pread(fd_of(handle), buffer_pointer, buffer_length, @intCast(offset)));
+}
+
+/// A path relative to the working directory ("" is the directory itself).
+fn io_stat(path_pointer: [*]const u8, path_length: u64, stat: ?*abi.FileStat) callconv(.c) i64 {
+    const out = stat orelse return failure(.bad_pointer);
+    var path: [std.fs.max_path_bytes:0]u8 = undefined;
+    if (path_length >= path.len) return failure(.out_of_range);
+    @memcpy(path[0..path_length], path_pointer[0..path_length]);
+    path[path_length] = 0;
+    if (path_length == 0) path[0] = '.';
+    path[@max(path_length, 1)] = 0;
+    var status: linux.Stat = undefined;
+    const rc = linux.fstatat(linux.AT.FDCWD, &path, &status, 0);
+    if (linux.E.init(rc) != .SUCCESS) return result_of(rc);
+    const directory = linux.S.ISDIR(status.mode);
+    out.* = .{
+        .size = if (directory) 0 else @intCast(status.size),
+        .kind = if (directory) abi.file_kind_directory else abi.file_kind_file,
+        .mode = status.mode & 0o7777,
+    };
+    return 0;
+}
+
+fn io_list(_: [*]const u8, _: u64, _: u32, _: ?*abi.DirEntry) callconv(.c) i64 {
+    return failure(.unsupported);
 }
 
 /// The console is stdout; a socket gets send(2) without SIGPIPE (a peer that went away is an
@@ -339,6 +386,13 @@ fn monotonic_ns() u64 {
 
 fn clock_now_ns() callconv(.c) u64 {
     return monotonic_ns() - start_ns;
+}
+
+fn clock_wall_ns() callconv(.c) u64 {
+    var now: linux.timespec = undefined;
+    const rc = linux.clock_gettime(.REALTIME, &now);
+    assert(linux.E.init(rc) == .SUCCESS);
+    return @as(u64, @intCast(now.sec)) * std.time.ns_per_s + @as(u64, @intCast(now.nsec));
 }
 
 fn random_fill(buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64 {

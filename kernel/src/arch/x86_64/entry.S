@@ -70,7 +70,8 @@
 .endm
 
 /*
- * kvmclock gives the TSC frequency and the time since VM creation. Enabling it is an MSR write,
+ * kvmclock gives the TSC frequency, the time since VM creation and the wall clock. Enabling it is
+ * an MSR write,
  * which needs ring 0: done here rather than through a supervisor call from kmain (one round
  * trip costs ~0.1 ms under nested KVM). Only when CPUID says KVM with kvmclock (MSR 0x4b564d01):
  * an unknown MSR would fault. kvmclock.zig reads the page from ring 3.
@@ -97,6 +98,12 @@
     movl $0x4b564d01, %ecx
     movl $kvmclock_time_info, %eax
     orl $1, %eax               /* Enable. */
+    xorl %edx, %edx
+    wrmsr
+    /* MSR_KVM_WALL_CLOCK_NEW (same feature bit): KVM writes the wall-clock time at which
+       kvmclock's system time was 0 into kvmclock_wall_clock, once, now. */
+    movl $0x4b564d00, %ecx
+    movl $kvmclock_wall_clock, %eax
     xorl %edx, %edx
     wrmsr
     movl $1, kvmclock_enabled
