@@ -11,6 +11,8 @@ import { PYTHON_ADAPTER_LINK_SCRIPT } from '../constants.js';
 import { readBundle } from '../build/bundle.js';
 import { testRuntime } from '../build/python-fixture.js';
 import { readToolchainPins, ukernelRoot } from '../toolchain.js';
+import type { Optimize } from '../build/zig.js';
+import { currentBuild, workflowContext } from './workflow.js';
 
 const base = mkdtempSync(join(tmpdir(), 'uk-pybuild-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -125,6 +127,17 @@ describe.skipIf(runtime === null)('ukernel build (Python project)', () => {
       expect(paths.filter((p) => p.startsWith('lib/python3.13/test/support/'))).toEqual([]);
       const pyc = files.find((f) => f.path === 'lib/python3.13/test/__pycache__/test_math.cpython-313.pyc')!.data;
       expect(pyc.readUInt32LE(4)).toBe(0b01); // PEP 552 flags: hash-based, unchecked
+
+      // The list is one of the build's inputs: the build is current until it changes.
+      const { optimize } = JSON.parse(readFileSync(join(dir, 'build', 'build.json'), 'utf8')) as { optimize: Optimize };
+      const current = (): boolean =>
+        currentBuild(
+          workflowContext(dir, env(), () => {}),
+          optimize,
+        ) !== null;
+      expect(current()).toBe(true);
+      withTests('["test.test_math", "test.mathdata", "test.support"]');
+      expect(current()).toBe(false);
 
       const before = readFileSync(join(dir, 'build', 'bundle.tgz'));
       withTests('["test.test_math", "test.no_such_test"]');

@@ -172,9 +172,10 @@ function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffe
   // named by the environment go into the recipe (the runtime's files: pythonBuildIntact), and
   // so do the stdlib tests the image carries ([build] python_stdlib_tests).
   const python = config.build.adapter === 'python';
-  const tests = JSON.stringify(config.build.python_stdlib_tests ?? []);
+  const tests =
+    config.build.python_stdlib_tests === undefined ? '' : `:tests=${JSON.stringify(config.build.python_stdlib_tests)}`;
   const recipe = python
-    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}:tests=${tests}`
+    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}${tests}`
     : BUILD_RECIPE;
   return buildInputsHash({
     projectRoot: root,
