@@ -6,6 +6,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import {
   ENTRY_DEFAULT,
+  ENV_PACKAGES_MAX,
   MEMORY_MIB_DEFAULT,
   MEMORY_MIB_MAX,
   MEMORY_MIB_MIN,
@@ -82,10 +83,14 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
       what: 'the workload source file, relative to the project',
       valid: `a relative path without ".." to a .zig file (language "native", default "${ENTRY_DEFAULT}") or a .py file (language "python", default "${PYTHON_ENTRY_DEFAULT}")`,
     },
-    env: { what: 'the environment', valid: 'an [env] table with base' },
+    env: { what: 'the environment', valid: 'an [env] table with base and packages' },
     'env.base': {
       what: 'the pinned toolchain environment',
       valid: `"zig-${zigVersion}" (language "native") or "${PYTHON_BASE}" (language "python")`,
+    },
+    'env.packages': {
+      what: 'the Python packages the project asks for (docs/environments.md; resolved into env/ukernel.lock)',
+      valid: `up to ${ENV_PACKAGES_MAX} distinct strings "NAME" or "NAME==VERSION" (e.g. ["requests==2.32"]); language "python" only`,
     },
     build: { what: 'how the workload is built', valid: 'a [build] table with adapter' },
     'build.adapter': { what: 'the build adapter', valid: `${quoted(ADAPTERS)}, the same as project.language` },
@@ -119,6 +124,17 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
   };
 }
 
+/** A requirement as `[env] packages` takes it: a PEP 508 name, optionally `==VERSION` (PEP 440). */
+export const PACKAGE_REQUIREMENT_RE = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?(?:==[0-9A-Za-z][0-9A-Za-z.+!_-]{0,62})?$/;
+
+/** The normalized name of a requirement (PEP 503: lower case, runs of -_. as one -). */
+export function packageName(requirement: string): string {
+  return requirement
+    .split('==')[0]!
+    .toLowerCase()
+    .replace(/[-_.]+/g, '-');
+}
+
 function isSafeEntry(entry: string): boolean {
   if (entry.startsWith('/') || entry.includes('\\') || !(entry.endsWith('.zig') || entry.endsWith('.py'))) return false;
   return entry.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
@@ -150,6 +166,12 @@ export function configSchema(zigVersion: string) {
         .enum([`zig-${zigVersion}`, PYTHON_BASE])
         .default(`zig-${zigVersion}`)
         .meta({ description: describe(help['env.base']) }),
+      packages: z
+        .array(z.string().regex(PACKAGE_REQUIREMENT_RE).meta({ pattern: PACKAGE_REQUIREMENT_RE.source }))
+        .max(ENV_PACKAGES_MAX)
+        .refine((list) => new Set(list.map(packageName)).size === list.length, { message: 'a package is listed twice' })
+        .optional()
+        .meta({ description: describe(help['env.packages']) }),
     })
     .default({ base: `zig-${zigVersion}` })
     .meta({ description: describe(help.env) });
@@ -269,7 +291,7 @@ function checkRunNetwork(run: RunNetworkKeys, ctx: z.core.$RefinementCtx<RunNetw
 
 interface LanguageKeys {
   project: { language: Language; entry: string };
-  env: { base: string };
+  env: { base: string; packages?: string[] | undefined };
   build: { adapter: string; python_stdlib_tests?: string[] | undefined };
 }
 
@@ -291,6 +313,14 @@ function checkLanguage(config: LanguageKeys, ctx: z.core.$RefinementCtx<Language
   }
   if (config.env.base !== rules.base) {
     mismatch(['env', 'base'], `base "${config.env.base}"`, `set base = "${rules.base}" under [env]`);
+  }
+  if (language !== 'python' && (config.env.packages ?? []).length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['env', 'packages'],
+      message: `a ${language} project has no language packages: its lock pins the toolchain, the kernel and the ABI`,
+      params: { fix: 'remove packages from [env] (a native workload links what it needs from its Zig sources)' },
+    });
   }
   if (!config.project.entry.endsWith(rules.entryExt)) {
     mismatch(
