@@ -172,10 +172,13 @@ function bundleMtime(env: NodeJS.ProcessEnv): Date {
 function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffer): string {
   const { config, root } = ctx.project;
   // A Python project: the adapter's sources stand for the SDK; the tool script and a runtime
-  // named by the environment go into the recipe (the runtime's files: pythonBuildIntact).
+  // named by the environment go into the recipe (the runtime's files: pythonBuildIntact), and
+  // so do the stdlib tests the image carries ([build] python_stdlib_tests).
   const python = config.build.adapter === 'python';
+  const tests =
+    config.build.python_stdlib_tests === undefined ? '' : `:tests=${JSON.stringify(config.build.python_stdlib_tests)}`;
   const recipe = python
-    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}`
+    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}${tests}`
     : BUILD_RECIPE;
   return buildInputsHash({
     projectRoot: root,
@@ -265,6 +268,7 @@ async function buildPython(ctx: WorkflowContext, optimize: Optimize, abort: Abor
     projectRoot: root,
     env: ctx.env,
     entry: config.project.entry,
+    stdlibTests: config.build.python_stdlib_tests ?? [],
     envFile: env,
     mtime: bundleMtime(ctx.env),
     progress: ctx.progress,
