@@ -7,15 +7,17 @@
  * argv[0] = "bin/python" (relative to the rootfs root), then the run's arguments.
  *
  * Image layout (docs/python.md): lib/python313.zip (the stdlib and the `ukernel` package),
- * src/ (the project), lib/site-packages/ (optional), etc/ukernel/python-entry (the entry
+ * src/ (the project), lib/site-packages/ (optional), lib/python3.13/ (optional: CPython's own
+ * test packages, put there by [build] python_stdlib_tests), etc/ukernel/python-entry (the entry
  * script's rootfs path, e.g. "src/main.py").
  *
  * Configuration (PyConfig, isolated, UTF-8 mode): home "/"; sys.path = [/lib/python313.zip,
- * the entry's directory when it is not /src, /src, /lib/site-packages if present]; no user
- * site, no site import (the builtins exit/quit are added instead), no bytecode writing, the
- * environment's PYTHON* variables ignored except PYTHONHASHSEED; otherwise the hash seed is
- * random, which CPython draws with getrandom(2), served by the POSIX layer with random.fill.
- * stdout is line buffered (one console write per line), stderr too (CPython's default).
+ * the entry's directory when it is not /src, /src, /lib/site-packages and /lib/python3.13 if
+ * present]; no user site, no site import (the builtins exit/quit are added instead), no
+ * bytecode writing, the environment's PYTHON* variables ignored except PYTHONHASHSEED; otherwise
+ * the hash seed is random, which CPython draws with getrandom(2), served by the POSIX layer with
+ * random.fill. stdout is line buffered (one console write per line), stderr too (CPython's
+ * default).
  *
  * A trace span, "python-init", covers main up to the entry script's first line.
  *
@@ -68,6 +70,7 @@ static void init_span_end(int64_t span) {
 #define STDLIB_ZIP UK_ROOT "/lib/python313.zip"
 #define SOURCE_DIR UK_ROOT "/src"
 #define SITE_PACKAGES_DIR UK_ROOT "/lib/site-packages"
+#define STDLIB_TESTS_DIR UK_ROOT "/lib/python3.13"
 
 /* Ran after initialization, before the entry script: line-buffered stdout (CPython buffers a
  * non-terminal stdout in blocks, which would hold output until exit) and the exit/quit builtins
@@ -153,7 +156,7 @@ static PyStatus append_path(PyConfig *config, const char *path) {
 
 /* sys.path: the stdlib zip first (most imports), the entry script's directory (as python
  * does for a script) unless it is /src or the root, the project's /src, then
- * /lib/site-packages when the image has it. */
+ * /lib/site-packages and /lib/python3.13 (the `test` package) when the image has them. */
 static PyStatus search_paths(PyConfig *config, const char *entry) {
     config->module_search_paths_set = 1;
     PyStatus status = append_path(config, STDLIB_ZIP);
@@ -170,6 +173,8 @@ static PyStatus search_paths(PyConfig *config, const char *entry) {
     status = append_path(config, SOURCE_DIR);
     if (PyStatus_Exception(status)) return status;
     if (is_directory(SITE_PACKAGES_DIR)) status = append_path(config, SITE_PACKAGES_DIR);
+    if (PyStatus_Exception(status)) return status;
+    if (is_directory(STDLIB_TESTS_DIR)) status = append_path(config, STDLIB_TESTS_DIR);
     return status;
 }
 

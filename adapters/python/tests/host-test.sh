@@ -128,9 +128,11 @@ print("exe", sys.executable.endswith("/bin/python"), "utf8", sys.flags.utf8_mode
 print("hash", hash("ukernel"))
 exit(int(sys.argv[1]))
 PY
+mkdir -p "$image/lib/python3.13" # [build] python_stdlib_tests' directory: last on sys.path
 run 7 7 'two words' 'héllo ☃'
 has stdout "argv ['7', 'two words', 'héllo ☃'] argv0 True"
 has stdout "path [['lib', 'python313.zip'], ['root', 'src']"
+has stdout "['lib', 'python3.13']]"
 has stdout 'exe True utf8 1 isolated 1 no_site 1 no_bytecode True no_user_site 1'
 PYTHONHASHSEED=0 run 0 0
 seeded=$(sed -n 's/^hash //p' "$work/stdout")

@@ -174,10 +174,13 @@ function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffe
   const { config, root } = ctx.project;
   // A Python project: the adapter's sources stand for the SDK; the tool script and a runtime
   // named by the environment go into the recipe (the runtime's files: pythonBuildIntact), and
-  // so do sdk/c and sdk/zig, which the final link reads (pythonLinkSourcesDigest).
+  // so do the stdlib tests the image carries ([build] python_stdlib_tests) and sdk/c and sdk/zig,
+  // which the final link reads (pythonLinkSourcesDigest).
   const python = config.build.adapter === 'python';
+  const tests =
+    config.build.python_stdlib_tests === undefined ? '' : `:tests=${JSON.stringify(config.build.python_stdlib_tests)}`;
   const recipe = python
-    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}:link=${pythonLinkSourcesDigest(ctx.ukernelRoot)}`
+    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}${tests}:link=${pythonLinkSourcesDigest(ctx.ukernelRoot)}`
     : BUILD_RECIPE;
   return buildInputsHash({
     projectRoot: root,
@@ -267,6 +270,7 @@ async function buildPython(ctx: WorkflowContext, optimize: Optimize, abort: Abor
     projectRoot: root,
     env: ctx.env,
     entry: config.project.entry,
+    stdlibTests: config.build.python_stdlib_tests ?? [],
     envFile: env,
     mtime: bundleMtime(ctx.env),
     progress: ctx.progress,
