@@ -20,6 +20,7 @@ import { UkernelError } from '../errors.js';
 import { displayPath } from '../fsutil.js';
 import { formatBytes } from '../format.js';
 import { EventsReader, LOG_LEVELS, openEventsFile, type ChannelRecord, type LogEvent, type LogLevel } from '../observe/events.js';
+import { droppedNote } from '../observe/run-data.js';
 import { findProjectRoot } from '../project/locate.js';
 import { lastRunName, listRuns, resolveRunLog, runState, type RunEntry } from '../runlog.js';
 import { errColors, writeErr, writeOut } from '../ui.js';
@@ -201,8 +202,7 @@ function reportEvents(reader: EventsReader, path: string, notice: (line: string)
   const header = reader.headerState;
   if (header !== null && !header.ok) notice(`ukernel: ${path}: ${header.reason}; its records are skipped`);
   for (const issue of reader.issues) notice(`ukernel: ${path}: ${issue}`);
-  if (reader.stats.droppedRecords > 0)
-    notice(`ukernel: the guest dropped ${reader.stats.droppedRecords} record(s) while the events device was busy`);
+  if (reader.stats.droppedRecords > 0) notice(`ukernel: ${droppedNote(reader.stats.droppedRecords)}`);
 }
 
 export async function logs(run: string | undefined, raw: RawLogsOptions, deps: Partial<LogsDeps> = {}): Promise<number> {

@@ -91,7 +91,7 @@ function readEvents(loaded: LoadedRun, path: string, cwd: string): void {
     if (header !== null && !header.ok) loaded.notes.push(`${display}: ${header.reason}; its records are skipped`);
     for (const issue of reader.issues) loaded.notes.push(`${display}: ${issue}`);
     if (reader.stats.droppedRecords > 0) {
-      loaded.notes.push(`the guest dropped ${reader.stats.droppedRecords} record(s) while the events device was busy`);
+      loaded.notes.push(droppedNote(reader.stats.droppedRecords));
     }
     if (reader.stats.unknownRecords > 0)
       loaded.notes.push(`${reader.stats.unknownRecords} record(s) of unknown kinds skipped (a newer kernel?)`);
@@ -217,4 +217,9 @@ function count(value: unknown, max: number = Number.MAX_SAFE_INTEGER): number | 
 
 function word(value: unknown): string | null {
   return typeof value === 'string' && /^[a-z0-9_-]{1,32}$/.test(value) ? printable(value) : null;
+}
+
+/** What the guest's dropped-record count means (docs/observability.md, the block's dropped_records). */
+export function droppedNote(count: number): string {
+  return `the guest dropped ${count} record(s): its events buffer was full while the device was busy, or a record was larger than the buffer (64 KiB)`;
 }
