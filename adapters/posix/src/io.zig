@@ -230,12 +230,17 @@ pub fn sys_pwritev(a: linux.Args) i64 {
 pub fn sys_fallocate(a: linux.Args) i64 {
     const description = description_of(a[0]) catch |e| return fail(e);
     if (a[1] != 0) return fail(error.OPNOTSUPP);
-    const end = std.math.add(u64, a[2], a[3]) catch return fail(error.INVAL);
+    // offset and length are off_t: a negative offset or a length <= 0 is EINVAL (as Linux),
+    // an end past the largest off_t EFBIG.
+    const offset: i64 = @bitCast(a[2]);
+    const length: i64 = @bitCast(a[3]);
+    if (offset < 0 or length <= 0) return fail(error.INVAL);
+    const end = std.math.add(i64, offset, length) catch return fail(error.FBIG);
     return switch (description.object) {
         .memory => |file| blk: {
             if (!file.writable) break :blk fail(error.BADF);
             if (end > tmpfs.node_size(file.node)) {
-                tmpfs.truncate(file.node, end) catch |e| break :blk fail(e);
+                tmpfs.truncate(file.node, @intCast(end)) catch |e| break :blk fail(e);
             }
             break :blk 0;
         },

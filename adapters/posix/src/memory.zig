@@ -97,6 +97,13 @@ fn allocate(bytes: u64) Error!u64 {
     return address;
 }
 
+/// `length` rounded up to whole pages; null when that passes 2^64 (a C caller's (size_t)-1:
+/// Linux's PAGE_ALIGN gives 0, then EINVAL or ENOMEM).
+pub fn pages_of(length: u64) ?u64 {
+    if (length > std.math.maxInt(u64) - (page_bytes - 1)) return null;
+    return std.mem.alignForward(u64, length, page_bytes);
+}
+
 const map_shared: u32 = 0x1;
 const map_fixed: u32 = 0x10;
 const map_anonymous: u32 = 0x20;
@@ -137,7 +144,7 @@ fn map(
     offset: u64,
 ) Error!u64 {
     if (length == 0 or offset % page_bytes != 0) return error.INVAL;
-    const bytes = std.mem.alignForward(u64, length, page_bytes);
+    const bytes = pages_of(length) orelse return error.NOMEM;
     const anonymous = flags & map_anonymous != 0;
     if (!anonymous and flags & map_shared != 0 and protection & prot_write != 0) {
         return error.ACCES; // A shared writable mapping of a read-only file.
@@ -146,7 +153,7 @@ fn map(
         // Only inside memory the program already mapped: the layer cannot place pages.
         const region = mapped.find(address_hint) orelse return error.NOMEM;
         if (flags & map_fixed_noreplace != 0) return error.EXIST;
-        if (address_hint + bytes > region.address + region.bytes) return error.NOMEM;
+        if (bytes > region.address + region.bytes - address_hint) return error.NOMEM;
         const memory: [*]u8 = @ptrFromInt(address_hint);
         @memset(memory[0..bytes], 0);
         if (!anonymous) try map_file(address_hint, bytes, fd_number, offset);
@@ -171,7 +178,8 @@ pub fn sys_mmap(a: linux.Args) i64 {
 
 pub fn sys_munmap(a: linux.Args) i64 {
     if (a[0] % page_bytes != 0 or a[1] == 0) return fail(error.INVAL);
-    mapped.unmap(a[0], std.mem.alignForward(u64, a[1], page_bytes), &free_region);
+    const bytes = pages_of(a[1]) orelse return fail(error.INVAL);
+    mapped.unmap(a[0], bytes, &free_region);
     return 0;
 }
 
@@ -180,8 +188,8 @@ fn remap(old: u64, old_length: u64, new_length: u64, flags: u32) Error!u64 {
         return error.INVAL;
     }
     const region = mapped.find(old) orelse return error.FAULT;
-    const old_bytes = std.mem.alignForward(u64, old_length, page_bytes);
-    const new_bytes = std.mem.alignForward(u64, new_length, page_bytes);
+    const old_bytes = pages_of(old_length) orelse return error.INVAL;
+    const new_bytes = pages_of(new_length) orelse return error.INVAL;
     if (old_bytes > region.address + region.bytes - old) return error.FAULT;
     if (new_bytes <= old_bytes) {
         // Shrinking in place: the tail counts as unmapped.
@@ -242,6 +250,15 @@ test "a region is freed once all of it has been unmapped, in one call or in part
     table.unmap(0x0, 0x100000, &test_free); // spans everything
     try std.testing.expectEqual(6 * page_bytes, test_freed);
     try std.testing.expectEqual(@as(u32, 0), table.count);
+}
+
+test "lengths round up to pages; past 2^64 they are refused, not an overflow" {
+    try std.testing.expectEqual(@as(?u64, page_bytes), pages_of(1));
+    try std.testing.expectEqual(@as(?u64, 2 * page_bytes), pages_of(page_bytes + 1));
+    try std.testing.expectEqual(@as(?u64, null), pages_of(std.math.maxInt(u64)));
+    const last = std.math.maxInt(u64) - (page_bytes - 1);
+    try std.testing.expectEqual(@as(?u64, last), pages_of(last));
+    try std.testing.expectEqual(@as(?u64, null), pages_of(last + 1));
 }
 
 test "the region table is bounded" {

@@ -177,6 +177,8 @@ pub fn read_at(index: u16, buffer: []u8, offset: u64) u64 {
 /// Makes room for `size` bytes (zero-filled past the old end).
 fn reserve(node: *Node, size: u64) Error!void {
     if (size <= node.capacity) return;
+    // Checked first: a size near 2^64 (fallocate, ftruncate) must not overflow below.
+    if (size > constants.tmp_bytes_max) return error.NOSPC;
     const capacity = std.mem.alignForward(u64, @max(size, node.capacity * 2, 4096), 4096);
     if (bytes_used - node.capacity + capacity > constants.tmp_bytes_max) return error.NOSPC;
     const result = uk.table.mem_alloc(capacity, 4096);
@@ -316,4 +318,16 @@ test "create, write, read, truncate, unlink while open" {
     try remove("tmp/c", true);
     try std.testing.expect(list("tmp", 0) == null);
     try std.testing.expect(owns("tmp") and owns("tmp/x") and !owns("tmpx") and !owns("lib"));
+}
+
+test "a size past the limit is ENOSPC, never an overflow (fallocate or ftruncate to 2^64 - 1)" {
+    const flags: OpenFlags =
+        .{ .create = true, .exclusive = true, .truncate = false, .anonymous = false };
+    const index = try open("tmp/huge", flags);
+    try std.testing.expectError(error.NOSPC, truncate(index, std.math.maxInt(u64)));
+    try std.testing.expectError(error.NOSPC, truncate(index, constants.tmp_bytes_max + 1));
+    try std.testing.expectError(error.NOSPC, write_at(index, "x", std.math.maxInt(u64) - 1));
+    try remove("tmp/huge", false);
+    release(index);
+    try std.testing.expect(find("tmp/huge") == null);
 }
