@@ -127,6 +127,7 @@ export fn main(argc: c_int, argv: [*]?[*:0]u8, envp: [*]?[*:0]u8) c_int {
     streams();
     sockets();
     descriptors();
+    edges();
     process();
     var buffer: [64]u8 = undefined;
     say(std.fmt.bufPrint(&buffer, "probe done: {d} failed\n", .{failures}) catch unreachable);
@@ -543,4 +544,88 @@ fn tmp() void {
     expect_result("tmp getdents64", count, 72);
     _ = sys(.close, .{dir});
     expect_result("tmp unlink", sys(.unlink, .{"/tmp/k"}), 0);
+}
+
+const pollerr: i16 = 0x8;
+
+/// Edges a review found; each of these failed (or ended the probe) before its fix.
+fn edges() void {
+    // A writer whose reader closed with bytes unread: the kernel channel is closed but not
+    // drained, so it was never writable nor closed and poll waited for ever (Linux: POLLERR).
+    var pair = [2]i32{ -1, -1 };
+    _ = sys(.socketpair, .{ 1, 1, 0, &pair });
+    expect_result("edge: write, reader closes unread", sys(.write, .{ pair[0], "x", 1 }), 1);
+    _ = sys(.close, .{pair[1]});
+    var polls = [_]std.os.linux.pollfd{.{ .fd = pair[0], .events = pollout, .revents = 0 }};
+    expect_result("edge: poll writer, reader gone", sys(.poll, .{ &polls, 1, 100 }), 1);
+    check("edge: POLLERR", polls[0].revents & pollerr != 0, "revents {x}", .{polls[0].revents});
+    expect_result("edge: write, reader gone", sys(.write, .{ pair[0], "x", 1 }), -32);
+    _ = sys(.close, .{pair[0]});
+    var pipe = [2]i32{ -1, -1 };
+    _ = sys(.pipe2, .{ &pipe, 0 });
+    expect_result("edge: pipe write", sys(.write, .{ pipe[1], "x", 1 }), 1);
+    _ = sys(.close, .{pipe[0]});
+    var writing = [_]u64{0} ** 16;
+    writing[0] = @as(u64, 1) << @intCast(pipe[1]);
+    var timeout = [2]i64{ 0, 100_000 };
+    const selected = sys(.select, .{ pipe[1] + 1, 0, &writing, 0, &timeout });
+    expect_result("edge: select pipe writer, reader gone", selected, 1);
+    _ = sys(.close, .{pipe[1]});
+    // After SHUT_RD a socketpair end reads end of file and polls readable (was EBADF, and a
+    // poll for POLLIN waited for ever).
+    _ = sys(.socketpair, .{ 1, 1, 0, &pair });
+    expect_result("edge: SHUT_RD", sys(.shutdown, .{ pair[0], 0 }), 0);
+    var byte: [1]u8 = undefined;
+    expect_result("edge: read after SHUT_RD", sys(.read, .{ pair[0], &byte, 1 }), 0);
+    polls[0] = .{ .fd = pair[0], .events = pollin, .revents = 0 };
+    expect_result("edge: poll after SHUT_RD", sys(.poll, .{ &polls, 1, 100 }), 1);
+    // recvmsg with iovec lengths whose sum passes 2^64 (each is below SSIZE_MAX).
+    for (pair) |fd| _ = sys(.close, .{fd});
+    _ = sys(.socketpair, .{ 1, 1, 0, &pair });
+    _ = sys(.write, .{ pair[1], "y", 1 });
+    var landing: [8]u8 = undefined;
+    const huge: u64 = 1 << 62;
+    const vector = [4][2]u64{
+        .{ @intFromPtr(&landing), huge }, .{ @intFromPtr(&landing), huge },
+        .{ @intFromPtr(&landing), huge }, .{ @intFromPtr(&landing), huge },
+    };
+    var header = [7]u64{ 0, 0, @intFromPtr(&vector), 4, 0, 0, 0 };
+    expect_result("edge: recvmsg huge iovecs", sys(.recvmsg, .{ pair[0], &header, 0 }), 1);
+    for (pair) |fd| _ = sys(.close, .{fd});
+    edges_memory();
+    edges_accept();
+}
+
+fn edges_memory() void {
+    // Lengths near 2^64 are EINVAL/ENOMEM, as on Linux, not an overflow that ends the program.
+    const all: i64 = -1;
+    const page = sys(.mmap, .{ 0, 4096, 3, 0x22, -1, 0 });
+    expect_result("edge: munmap length -1", sys(.munmap, .{ page, all }), -22);
+    expect_result("edge: mmap length -1", sys(.mmap, .{ 0, all, 3, 0x22, -1, 0 }), -12);
+    expect_result("edge: mremap length -1", sys(.mremap, .{ page, 4096, all, 1, 0 }), -22);
+    _ = sys(.munmap, .{ page, 4096 });
+    const fd = sys(.open, .{ "/tmp/edge", 2 | 0o100, 0o600 });
+    expect_result("edge: fallocate length -1", sys(.fallocate, .{ fd, 0, 0, all }), -22);
+    expect_result("edge: fallocate offset < 0", sys(.fallocate, .{ fd, 0, -8192, 4096 }), -22);
+    _ = sys(.close, .{fd});
+    _ = sys(.unlink, .{"/tmp/edge"});
+}
+
+fn edges_accept() void {
+    // accept4 whose address cannot be written: EFAULT, and no fd is left behind.
+    const listener = sys(.socket, .{ 2, 1, 0 });
+    var address = sockaddr(0);
+    _ = sys(.bind, .{ listener, &address, 16 });
+    _ = sys(.listen, .{ listener, 4 });
+    var length: u32 = 16;
+    _ = sys(.getsockname, .{ listener, &address, &length });
+    const client = sys(.socket, .{ 2, 1, 0 });
+    expect_result("edge: connect", sys(.connect, .{ client, &address, 16 }), 0);
+    const lowest = sys(.dup, .{0});
+    _ = sys(.close, .{lowest});
+    var peer: [16]u8 = undefined;
+    expect_result("edge: accept4 EFAULT", sys(.accept4, .{ listener, &peer, 0, 0 }), -14);
+    const after = sys(.dup, .{0});
+    expect_result("edge: accept4 EFAULT leaves no fd", after, lowest);
+    for ([_]i64{ after, listener, client }) |fd| _ = sys(.close, .{fd});
 }
