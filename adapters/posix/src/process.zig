@@ -11,6 +11,7 @@ const io = @import("io.zig");
 const linux = @import("linux.zig");
 const report = @import("report.zig");
 const signals = @import("signals.zig");
+const time = @import("time.zig");
 const uk = @import("uk.zig");
 
 const Error = errno.Error;
@@ -281,6 +282,7 @@ const futex_wake_op: u64 = 5;
 const futex_wait_bitset: u64 = 9;
 const futex_wake_bitset: u64 = 10;
 const futex_command_mask: u64 = 0x7f;
+const futex_clock_realtime: u64 = 0x100;
 
 /// futex, single-threaded: nobody else can change the word or wake a waiter. WAIT returns
 /// EAGAIN when the word differs; with a timeout it sleeps the timeout then says ETIMEDOUT;
@@ -302,7 +304,12 @@ pub fn sys_futex(a: linux.Args) i64 {
     if (timeout.sec < 0 or timeout.nsec < 0) return fail(error.INVAL);
     const seconds: u64 = @intCast(timeout.sec);
     var duration_ns = seconds *| std.time.ns_per_s +| @as(u64, @intCast(timeout.nsec));
-    if (command == futex_wait_bitset) duration_ns -|= uk.table.clock_now_ns(); // absolute
+    if (command == futex_wait_bitset) {
+        // An absolute deadline, on CLOCK_REALTIME with FUTEX_CLOCK_REALTIME (measured against
+        // the monotonic clock it lay decades ahead: a wait without end).
+        const realtime = a[1] & futex_clock_realtime != 0;
+        duration_ns -|= if (realtime) time.realtime_ns() else uk.table.clock_now_ns();
+    }
     const bound = signals.wait_bound(duration_ns);
     if (bound.wait_ns > 0) uk.sleep(bound.wait_ns);
     if (bound.cut) return fail(signals.interrupted());

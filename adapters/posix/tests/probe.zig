@@ -129,6 +129,7 @@ export fn main(argc: c_int, argv: [*]?[*:0]u8, envp: [*]?[*:0]u8) c_int {
     descriptors();
     edges();
     process();
+    edges_futex();
     var buffer: [64]u8 = undefined;
     say(std.fmt.bufPrint(&buffer, "probe done: {d} failed\n", .{failures}) catch unreachable);
     return @intCast(failures);
@@ -628,4 +629,26 @@ fn edges_accept() void {
     const after = sys(.dup, .{0});
     expect_result("edge: accept4 EFAULT leaves no fd", after, lowest);
     for ([_]i64{ after, listener, client }) |fd| _ = sys(.close, .{fd});
+}
+
+/// After process(): SIGALRM runs on_signal. FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME takes a
+/// CLOCK_REALTIME deadline; measured against the monotonic clock it lay decades ahead (a wait
+/// without end). A 500 ms timer bounds the check: before the fix the wait ended there, EINTR.
+fn edges_futex() void {
+    var now: std.os.linux.timespec = undefined;
+    _ = sys(.clock_gettime, .{ 0, &now });
+    const deadline_ns = @as(i64, now.sec) * std.time.ns_per_s + now.nsec + 50_000_000;
+    const deadline: std.os.linux.timespec = .{
+        .sec = @divTrunc(deadline_ns, std.time.ns_per_s),
+        .nsec = @mod(deadline_ns, std.time.ns_per_s),
+    };
+    const timer = [4]i64{ 0, 0, 0, 500_000 };
+    _ = sys(.setitimer, .{ 0, &timer, 0 });
+    var word: u32 = 5;
+    const command = 9 | 128 | 256; // WAIT_BITSET | PRIVATE | CLOCK_REALTIME
+    const waited = sys(.futex, .{ &word, command, 5, &deadline, 0, 0xffff_ffff });
+    expect_result("edge: futex realtime deadline", waited, -110);
+    const off = [4]i64{ 0, 0, 0, 0 };
+    _ = sys(.setitimer, .{ 0, &off, 0 });
+    signal_seen = 0;
 }
