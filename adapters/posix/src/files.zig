@@ -156,6 +156,8 @@ fn open_at(dirfd: i32, pointer: u64, flags: u32, mode: u64) i64 {
     };
     if (flags & linux.o_creat != 0 and flags & linux.o_excl != 0) return fail(error.EXIST);
     if (flags & linux.o_tmpfile == linux.o_tmpfile) return fail(error.ROFS);
+    const device = found.kind == .null_device or found.kind == .random_device;
+    if (device and flags & linux.o_directory != 0) return fail(error.NOTDIR);
     const object: fd.Object = switch (found.kind) {
         .null_device => .null_device,
         .random_device => .random_device,

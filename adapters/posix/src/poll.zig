@@ -74,6 +74,9 @@ fn plan_one(plan: *Plan, pollfd: *align(1) linux.PollFd, watch: *Watch) Error!vo
             }
             if (end.send != fd.handle_none and wants_write) {
                 watch.write_item = try plan.add(end.send, abi.poll_writable);
+            } else if (end.socket and wants_write) {
+                // Shut down for writing: a write fails at once (EPIPE); Linux says POLLOUT.
+                pollfd.revents |= @bitCast(events & writable_mask);
             }
         },
     }

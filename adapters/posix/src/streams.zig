@@ -182,7 +182,8 @@ pub fn read(description: *fd.Description, destination: []u8, wait: bool, peek: b
 /// nothing did); EPIPE once the reader closed.
 pub fn write(description: *fd.Description, data: []const u8, wait: bool) Error!u64 {
     const end = &description.object.stream;
-    if (end.send == fd.handle_none) return error.BADF;
+    // A pipe's read end: EBADF; a socketpair end shut down for writing (SHUT_WR): EPIPE.
+    if (end.send == fd.handle_none) return if (end.socket) error.PIPE else error.BADF;
     const flags: u32 = if (wait) 0 else abi.flag_nonblocking;
     var sent: u64 = 0;
     var index: u64 = 0;

@@ -580,6 +580,13 @@ fn edges() void {
     expect_result("edge: read after SHUT_RD", sys(.read, .{ pair[0], &byte, 1 }), 0);
     polls[0] = .{ .fd = pair[0], .events = pollin, .revents = 0 };
     expect_result("edge: poll after SHUT_RD", sys(.poll, .{ &polls, 1, 100 }), 1);
+    // After SHUT_WR a socketpair end polls writable and its write is EPIPE (was: no POLLOUT
+    // ever, and EBADF), as Linux's AF_UNIX.
+    expect_result("edge: SHUT_WR", sys(.shutdown, .{ pair[0], 1 }), 0);
+    polls[0] = .{ .fd = pair[0], .events = pollout, .revents = 0 };
+    expect_result("edge: poll after SHUT_WR", sys(.poll, .{ &polls, 1, 100 }), 1);
+    expect_result("edge: write after SHUT_WR", sys(.write, .{ pair[0], "x", 1 }), -32);
+    expect_result("edge: /dev/null O_DIRECTORY", sys(.open, .{ "/dev/null", o_directory }), -20);
     // recvmsg with iovec lengths whose sum passes 2^64 (each is below SSIZE_MAX).
     for (pair) |fd| _ = sys(.close, .{fd});
     _ = sys(.socketpair, .{ 1, 1, 0, &pair });
