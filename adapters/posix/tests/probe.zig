@@ -602,6 +602,47 @@ fn edges() void {
     for (pair) |fd| _ = sys(.close, .{fd});
     edges_memory();
     edges_accept();
+    edges_inodes();
+}
+
+/// getdents64's d_ino is the st_ino stat gives (os.DirEntry.inode() promises it; it was a mix
+/// of two hashes): an image file, a /tmp file, "." and "..".
+fn edges_inodes() void {
+    const made = sys(.open, .{ "/tmp/ino", 2 | 0o100, 0o600 });
+    _ = sys(.close, .{made});
+    const cases = [_]struct { dir: [*:0]const u8, name: []const u8, path: [*:0]const u8 }{
+        .{ .dir = "/etc", .name = "ukernel.env", .path = "/etc/ukernel.env" },
+        .{ .dir = "/tmp", .name = "ino", .path = "/tmp/ino" },
+        .{ .dir = "/etc", .name = ".", .path = "/etc" },
+        .{ .dir = "/etc", .name = "..", .path = "/" },
+    };
+    for (cases) |case| {
+        var stat: std.os.linux.Stat = undefined;
+        _ = sys(.stat, .{ case.path, &stat });
+        const listed = dirent_ino(case.dir, case.name);
+        check("edge: d_ino is st_ino", listed == stat.ino, "{s}: {?d} {d}", .{
+            case.name, listed, stat.ino,
+        });
+    }
+    _ = sys(.unlink, .{"/tmp/ino"});
+}
+
+fn dirent_ino(dir: [*:0]const u8, name: []const u8) ?u64 {
+    const fd = sys(.open, .{ dir, o_directory });
+    defer _ = sys(.close, .{fd});
+    var entries: [2048]u8 align(8) = undefined;
+    const count = sys(.getdents64, .{ fd, &entries, entries.len });
+    if (count <= 0) return null;
+    var offset: usize = 0;
+    while (offset + 19 < count) {
+        const record = std.mem.readInt(u16, entries[offset + 16 ..][0..2], .little);
+        if (record == 0) return null;
+        const listed = std.mem.sliceTo(entries[offset + 19 .. offset + record], 0);
+        const ino = std.mem.readInt(u64, entries[offset..][0..8], .little);
+        if (std.mem.eql(u8, listed, name)) return ino;
+        offset += record;
+    }
+    return null;
 }
 
 fn edges_memory() void {
