@@ -217,6 +217,7 @@ fn map(
     }
     if (flags & (map_fixed | map_fixed_noreplace) != 0) {
         // Only inside memory the program already mapped: the layer cannot place pages.
+        if (address_hint % page_bytes != 0) return error.INVAL; // as Linux
         const region = mapped.find(address_hint) orelse return error.NOMEM;
         if (flags & map_fixed_noreplace != 0) return error.EXIST;
         if (bytes > region.address + region.bytes - address_hint) return error.NOMEM;

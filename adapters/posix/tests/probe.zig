@@ -652,6 +652,8 @@ fn edges_memory() void {
     expect_result("edge: munmap length -1", sys(.munmap, .{ page, all }), -22);
     expect_result("edge: mmap length -1", sys(.mmap, .{ 0, all, 3, 0x22, -1, 0 }), -12);
     expect_result("edge: mremap length -1", sys(.mremap, .{ page, 4096, all, 1, 0 }), -22);
+    const unaligned = sys(.mmap, .{ page + 1, 100, 3, 0x32, -1, 0 }); // MAP_FIXED, inside
+    expect_result("edge: MAP_FIXED unaligned", unaligned, -22);
     _ = sys(.munmap, .{ page, 4096 });
     const fd = sys(.open, .{ "/tmp/edge", 2 | 0o100, 0o600 });
     expect_result("edge: fallocate length -1", sys(.fallocate, .{ fd, 0, 0, all }), -22);
