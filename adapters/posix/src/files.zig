@@ -571,6 +571,7 @@ fn readlink_at(dirfd: i32, pointer: u64, out: u64, size: u64) i64 {
     var buffer: path.Buffer = undefined;
     const name = resolve_at(dirfd, pointer, &buffer) catch |e| return fail(e);
     if (std.mem.eql(u8, name, "proc/self/exe") and executable_length > 0) {
+        if (@as(i64, @bitCast(size)) <= 0) return fail(error.INVAL); // as Linux
         const target = uk.bytes(out, size) orelse return fail(error.FAULT);
         const count = @min(target.len, executable_length);
         @memcpy(target[0..count], executable[0..count]);
@@ -658,16 +659,20 @@ fn open_memory(name: []const u8, flags: u32, mode: u32) i64 {
         .anonymous = anonymous,
         .mode = mode,
     }) catch |e| return fail(e);
-    return install(.{ .memory = .{
-        .node = node,
-        .writable = access != 0,
-        .append = flags & linux.o_append != 0,
-    } }, flags);
+    return install(.{
+        .memory = .{
+            .node = node,
+            .writable = access != 0,
+            .append = flags & linux.o_append != 0,
+            .readable = access != 1, // O_WRONLY
+        },
+    }, flags);
 }
 
 /// read(2) and write(2) on a /tmp file, at the description's offset (the end, with O_APPEND).
-pub fn memory_read(description: *fd.Description, buffer: []u8) u64 {
+pub fn memory_read(description: *fd.Description, buffer: []u8) Error!u64 {
     const file = &description.object.memory;
+    if (!file.readable) return error.BADF; // opened O_WRONLY
     const count = tmpfs.read_at(file.node, buffer, file.offset);
     file.offset += count;
     return count;

@@ -176,7 +176,10 @@ pub fn sys_pread64(a: linux.Args) i64 {
     const buffer = uk.bytes(a[1], a[2]) orelse return fail(error.FAULT);
     if (@as(i64, @bitCast(a[3])) < 0) return fail(error.INVAL);
     switch (description.object) {
-        .memory => |file| return @intCast(tmpfs.read_at(file.node, buffer, a[3])),
+        .memory => |file| {
+            if (!file.readable) return fail(error.BADF);
+            return @intCast(tmpfs.read_at(file.node, buffer, a[3]));
+        },
         else => {},
     }
     const slot = positional(description) catch |e| return fail(e);
@@ -186,7 +189,10 @@ pub fn sys_pread64(a: linux.Args) i64 {
 /// One buffer of a preadv at `offset`: the image's file (slot) or a /tmp file.
 fn read_positional(description: *fd.Description, buffer: []u8, offset: u64) Error!u64 {
     return switch (description.object) {
-        .memory => |file| tmpfs.read_at(file.node, buffer, offset),
+        .memory => |file| if (file.readable)
+            tmpfs.read_at(file.node, buffer, offset)
+        else
+            error.BADF,
         else => files.read_at(try positional(description), buffer, offset),
     };
 }
@@ -360,11 +366,17 @@ pub fn set_nonblocking(description: *fd.Description, nonblocking: bool) Error!vo
     description.nonblocking = nonblocking;
 }
 
+/// O_RDONLY 0, O_WRONLY 1, O_RDWR 2.
+fn memory_access(readable: bool, writable: bool) u32 {
+    if (!writable) return 0;
+    return if (readable) 2 else 1;
+}
+
 fn status_flags(description: *const fd.Description) u32 {
     const access: u32 = switch (description.object) {
         .free => unreachable,
         .file, .directory, .random_device => 0, // O_RDONLY
-        .memory => |file| (if (file.writable) @as(u32, 2) else 0) |
+        .memory => |file| memory_access(file.readable, file.writable) |
             (if (file.append) linux.o_append else 0),
         .console => |console| if (console == .input) 0 else 1,
         .stream => |stream| if (stream.socket) 2 else if (stream.send == fd.handle_none) 0 else 1,

@@ -183,6 +183,7 @@ fn map_file(address: u64, bytes: u64, fd_number: i32, offset: u64) Error!void {
     const slot = switch (description.object) {
         .file => |file| file.file,
         .memory => |file| {
+            if (!file.readable) return error.ACCES; // opened O_WRONLY
             // A copy of the /tmp file (MAP_PRIVATE; a shared mapping would not see writes).
             const memory: [*]u8 = @ptrFromInt(address);
             _ = tmpfs.read_at(file.node, memory[0..bytes], offset);
