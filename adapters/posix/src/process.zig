@@ -301,7 +301,8 @@ pub fn sys_futex(a: linux.Args) i64 {
         report.once_text("posix: futex wait that no thread can wake (a deadlock); ETIMEDOUT");
         return fail(error.TIMEDOUT);
     };
-    if (timeout.sec < 0 or timeout.nsec < 0) return fail(error.INVAL);
+    const nsec_valid = timeout.nsec >= 0 and timeout.nsec < std.time.ns_per_s;
+    if (timeout.sec < 0 or !nsec_valid) return fail(error.INVAL);
     const seconds: u64 = @intCast(timeout.sec);
     var duration_ns = seconds *| std.time.ns_per_s +| @as(u64, @intCast(timeout.nsec));
     if (command == futex_wait_bitset) {

@@ -659,7 +659,20 @@ fn edges_memory() void {
     expect_result("edge: fallocate length -1", sys(.fallocate, .{ fd, 0, 0, all }), -22);
     expect_result("edge: fallocate offset < 0", sys(.fallocate, .{ fd, 0, -8192, 4096 }), -22);
     _ = sys(.close, .{fd});
+    // A /tmp file opened O_WRONLY is not readable (it was), and F_GETFL says O_WRONLY (it said
+    // O_RDWR).
+    const writer = sys(.open, .{ "/tmp/edge", 1 });
+    var byte: [1]u8 = undefined;
+    expect_result("edge: read O_WRONLY", sys(.read, .{ writer, &byte, 1 }), -9);
+    expect_result("edge: pread O_WRONLY", sys(.pread64, .{ writer, &byte, 1, 0 }), -9);
+    expect_result("edge: F_GETFL O_WRONLY", sys(.fcntl, .{ writer, 3, 0 }) & 3, 1);
+    _ = sys(.close, .{writer});
     _ = sys(.unlink, .{"/tmp/edge"});
+    var word: u32 = 5;
+    const bad_time: std.os.linux.timespec = .{ .sec = 0, .nsec = 1_000_000_000 };
+    expect_result("edge: futex tv_nsec 1e9", sys(.futex, .{ &word, 128, 5, &bad_time }), -22);
+    var link: [8]u8 = undefined;
+    expect_result("edge: readlink size 0", sys(.readlink, .{ "/proc/self/exe", &link, 0 }), -22);
 }
 
 fn edges_accept() void {
