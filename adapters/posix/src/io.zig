@@ -118,7 +118,10 @@ fn iovecs(pointer: u64, count: u64) Error![]align(1) const linux.Iovec {
     if (count == 0) return &.{};
     if (pointer == 0) return error.FAULT;
     const start: [*]align(1) const linux.Iovec = @ptrFromInt(pointer);
-    return start[0..count];
+    const vector = start[0..count];
+    // A length past SSIZE_MAX is EINVAL, as Linux (sums below then cannot overflow).
+    for (vector) |item| if (item.length > std.math.maxInt(i64)) return error.INVAL;
+    return vector;
 }
 
 /// readv: fills the buffers in order; stops at a short read. Only the first may wait.

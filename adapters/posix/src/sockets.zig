@@ -467,7 +467,10 @@ fn iovec_slice(message: *align(1) linux.MsgHdr) Error![]align(1) const linux.Iov
     if (message.iov_count == 0) return &.{};
     if (message.iov == 0) return error.FAULT;
     const start: [*]align(1) const linux.Iovec = @ptrFromInt(message.iov);
-    return start[0..message.iov_count];
+    const vector = start[0..message.iov_count];
+    // A length past SSIZE_MAX is EINVAL, as Linux (sums below then cannot overflow).
+    for (vector) |item| if (item.length > std.math.maxInt(i64)) return error.INVAL;
+    return vector;
 }
 
 /// shutdown(fd, SHUT_RD 0 / SHUT_WR 1 / SHUT_RDWR 2).

@@ -599,6 +599,16 @@ fn edges() void {
     };
     var header = [7]u64{ 0, 0, @intFromPtr(&vector), 4, 0, 0, 0 };
     expect_result("edge: recvmsg huge iovecs", sys(.recvmsg, .{ pair[0], &header, 0 }), 1);
+    // An iovec length past SSIZE_MAX: EINVAL (sendmsg's sum overflowed: a panic).
+    const invalid = [2][2]u64{
+        .{ @intFromPtr(&landing), 1 }, .{ @intFromPtr(&landing), std.math.maxInt(u64) },
+    };
+    header[2] = @intFromPtr(&invalid);
+    header[3] = 2;
+    const sent = sys(.sendmsg, .{ pair[0], &header, 0 });
+    expect_result("edge: sendmsg iovec past SSIZE_MAX", sent, -22);
+    const written = sys(.writev, .{ pair[0], &invalid, 2 });
+    expect_result("edge: writev iovec past SSIZE_MAX", written, -22);
     for (pair) |fd| _ = sys(.close, .{fd});
     edges_memory();
     edges_accept();
