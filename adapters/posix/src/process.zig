@@ -139,11 +139,14 @@ pub fn sys_prctl(a: linux.Args) i64 {
         15 => {
             // The name is NUL-terminated; longer ones are cut to 15 bytes, as Linux does.
             const name = uk.string(a[1], thread_name.len - 1) orelse
-                uk.bytes(a[1], thread_name.len - 1).?;
+                (uk.bytes(a[1], thread_name.len - 1) orelse return fail(error.FAULT));
             @memset(&thread_name, 0);
             @memcpy(thread_name[0..name.len], name);
         },
-        16 => @memcpy(uk.bytes(a[1], thread_name.len).?, &thread_name),
+        16 => {
+            const out = uk.bytes(a[1], thread_name.len) orelse return fail(error.FAULT);
+            @memcpy(out, &thread_name);
+        },
         else => return fail(error.INVAL),
     }
     return 0;

@@ -681,6 +681,11 @@ fn edges_memory() void {
     var word: u32 = 5;
     const bad_time: std.os.linux.timespec = .{ .sec = 0, .nsec = 1_000_000_000 };
     expect_result("edge: futex tv_nsec 1e9", sys(.futex, .{ &word, 128, 5, &bad_time }), -22);
+    // A count past SSIZE_MAX: EFAULT, as Linux's access_ok (/dev/null returned it whole, a
+    // count that is no i64: a panic).
+    const null_fd = sys(.open, .{ "/dev/null", 1 });
+    expect_result("edge: write (size_t)-1", sys(.write, .{ null_fd, &word, all }), -14);
+    _ = sys(.close, .{null_fd});
     var link: [8]u8 = undefined;
     expect_result("edge: readlink size 0", sys(.readlink, .{ "/proc/self/exe", &link, 0 }), -22);
 }
