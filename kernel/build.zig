@@ -223,6 +223,9 @@ const Lwip = struct {
         module.addCMacro("UK_LWIP_POOL_PBUFS", b.fmt("{d}", .{sizes.pool_pbufs}));
         module.addCMacro("UK_LWIP_TCP_WINDOW_BYTES", b.fmt("{d}", .{sizes.tcp_window_bytes}));
         module.addCMacro("UK_LWIP_TCP_SEND_BYTES", b.fmt("{d}", .{sizes.tcp_send_bytes}));
+        // lwIP's asserts quote __FILE__: without the map the kernel ELF would hold the checkout's
+        // absolute path, and its sha256 (pinned in env/ukernel.lock) would differ per clone.
+        const prefix_map = b.fmt("-ffile-prefix-map={s}=lwip", .{lwip.root.cwd_relative});
         module.addCSourceFiles(.{
             .root = lwip.root.path(b, "src"),
             .files = &files,
@@ -232,7 +235,7 @@ const Lwip = struct {
                 "-ffreestanding",                                  "-fno-sanitize=undefined",
                 "-Wall",                                           "-Werror",
                 // tcp.c compares a u16 window with 65536, true only without window scaling.
-                "-Wno-tautological-constant-out-of-range-compare",
+                "-Wno-tautological-constant-out-of-range-compare", prefix_map,
             },
         });
     }

@@ -8,12 +8,22 @@ python3.13 (the same CPython source as the guest's, so the bytecode magic matche
         written. Else each module but the entry gets PYCACHE_OUT/<dir>/__pycache__/<name>.
         cpython-313.pyc (unchecked-hash) and the answer is {"files": [...], "pycs": [...]}.
     uk_pytool.py zip LIB_DIR OUT_ZIP [--add NAME=PATH]... [--package NAME=DIR]...
-        The standard library's .pyc (unchecked-hash, optimize 0) in a STORED, deterministic zip
-        (entries sorted, 1980-01-01 00:00:00, mode 0644, no directory entries), without the
+        The standard library's .pyc (unchecked-hash, optimize 0) in a DEFLATED (level 9),
+        deterministic zip (entries sorted, 1980-01-01 00:00:00, mode 0644, no directory
+        entries; the runtime's pinned zlib compresses), without the
         excluded trees; --add puts one more module at the top (e.g. _sysconfigdata__linux_),
         --package a package directory. Answers {"entries": N, "bytes": B}.
+    uk_pytool.py tests LIB_DIR OUT_DIR NAME...
+        The stdlib test packages and modules NAME (dotted, under `test`, e.g. test.support,
+        test.test_math, test.mathdata) as real files under OUT_DIR (test/...): a package or a
+        data directory whole (every file but __pycache__ and hidden ones), a module as its .py,
+        plus the __init__.py of every package above; each .py with its unchecked-hash .pyc in
+        __pycache__ beside it (files that do not compile on purpose, e.g. test/badsyntax_*.py,
+        get none). Answers {"files": [paths relative to OUT_DIR, sorted]} or, when a NAME is
+        neither a directory nor a module under LIB_DIR, {"missing": [NAME...]} and writes nothing.
 
-Facts: zipimport reads STORED members without zlib (python-3.13-addendum.md §1.9); a hash-based
+Facts: zipimport inflates DEFLATED members with zlib, which is built into the adapter (the
+whole stdlib: 10.6 MB stored, 4.45 MB deflated, python-3.13-addendum.md §6); a hash-based
 .pyc with check_source unset is never compared with its source (PEP 552).
 """
 
@@ -46,6 +56,8 @@ EXCLUDED_ANYWHERE = frozenset(["tests", "test", "idle_test", "__pycache__"])
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_ATTRS = (0o100644 & 0xFFFF) << 16
 ZIP_ENTRIES_MAX = 20000
+# zlib's best: the zip is built once per runtime and cached, and inflating costs the same.
+ZIP_COMPRESS_LEVEL = 9
 
 
 def pyc_bytes(source: bytes, display: str) -> bytes:
@@ -139,16 +151,65 @@ def zip_stdlib(lib_dir: str, out_zip: str, adds: list[str], packages: list[str])
         for rel in py_files(path, anywhere=EXCLUDED_ANYWHERE):
             members[f"{name}/{pyc_name(rel)}"] = os.path.join(path, rel)
     names = sorted(members, key=lambda n: n.encode())
-    with zipfile.ZipFile(out_zip, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with zipfile.ZipFile(
+        out_zip, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_COMPRESS_LEVEL, allowZip64=True
+    ) as archive:
         for name in names:
             with open(members[name], "rb") as f:
                 source = f.read()
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_STORED
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_level = ZIP_COMPRESS_LEVEL
             info.create_system = 3
             info.external_attr = FILE_ATTRS
             archive.writestr(info, pyc_bytes(source, f"/lib/python313.zip/{name[:-1]}"))
     return {"entries": len(names), "bytes": os.path.getsize(out_zip)}
+
+
+def stdlib_tests(lib_dir: str, out_dir: str, names: list[str]) -> dict:
+    """See the module docstring."""
+    sources, missing = set(), []
+    for name in names:
+        parts = name.split(".")
+        base = os.path.join(lib_dir, *parts)
+        if os.path.isdir(base):
+            for directory, dirs, files in os.walk(base):
+                dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+                for file in files:
+                    if not file.startswith("."):
+                        sources.add(os.path.relpath(os.path.join(directory, file), lib_dir))
+        elif os.path.isfile(base + ".py"):
+            sources.add(os.path.relpath(base + ".py", lib_dir))
+        else:
+            missing.append(name)
+            continue
+        for depth in range(1, len(parts)):
+            init = os.path.join(*parts[:depth], "__init__.py")
+            if os.path.isfile(os.path.join(lib_dir, init)):
+                sources.add(init)
+    if missing:
+        return {"missing": missing}
+    if len(sources) > ZIP_ENTRIES_MAX:
+        raise SystemExit(f"more than {ZIP_ENTRIES_MAX} files in the tests named")
+    written = []
+    for rel in sorted(sources):
+        with open(os.path.join(lib_dir, rel), "rb") as f:
+            data = f.read()
+        outputs = [(rel, data)]
+        if rel.endswith(".py"):
+            head, file = os.path.split(rel)
+            pyc = os.path.join(head, "__pycache__", f"{file[:-3]}.{sys.implementation.cache_tag}.pyc")
+            try:
+                outputs.append((pyc, pyc_bytes(data, f"/lib/python3.13/{rel}")))
+            except (SyntaxError, ValueError):
+                pass  # a test's deliberately broken source: imported from the .py, if at all
+        for path, content in outputs:
+            out = os.path.join(out_dir, path)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with open(out, "wb") as f:
+                f.write(content)
+            written.append(path.replace(os.sep, "/"))
+    return {"files": sorted(written, key=lambda p: p.encode())}
 
 
 def main(argv: list[str]) -> int:
@@ -159,6 +220,8 @@ def main(argv: list[str]) -> int:
         for flag, value in zip(rest[::2], rest[1::2]):
             (adds if flag == "--add" else packages).append(value)
         answer = zip_stdlib(argv[2], argv[3], adds, packages)
+    elif len(argv) >= 5 and argv[1] == "tests":
+        answer = stdlib_tests(argv[2], argv[3], argv[4:])
     else:
         print(__doc__, file=sys.stderr)
         return 2

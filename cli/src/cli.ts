@@ -5,6 +5,7 @@ import { ERROR_DETAILS_MAX, ERROR_MESSAGE_CHARS_MAX, EXIT_USAGE } from './consta
 import { ErrorCatalog, fileError, Interrupted, isSystemError, UkernelError } from './errors.js';
 import { terminalText } from './console/sanitize.js';
 import type { RawBuildOptions } from './commands/build.js';
+import type { RawEnvAddOptions, RawEnvLockOptions, RawEnvShowOptions } from './commands/env.js';
 import type { RawInitOptions } from './commands/init.js';
 import type { RawInspectOptions } from './commands/inspect.js';
 import type { RawLogsOptions } from './commands/logs.js';
@@ -39,6 +40,9 @@ export interface Actions {
   run(flags: RunFlags): Promise<number>;
   init(options: RawInitOptions): Promise<number>;
   build(options: RawBuildOptions): Promise<number>;
+  envLock(options: RawEnvLockOptions): Promise<number>;
+  envShow(options: RawEnvShowOptions): Promise<number>;
+  envChange(verb: 'add' | 'remove', names: string[], options: RawEnvAddOptions): Promise<number>;
   pack(options: RawPackOptions): Promise<number>;
   inspect(image: string, options: RawInspectOptions): Promise<number>;
   logs(run: string | undefined, options: RawLogsOptions): Promise<number>;
@@ -50,6 +54,9 @@ const lazyActions: Actions = {
   run: async (options) => (await import('./commands/run.js')).run(options),
   init: async (options) => (await import('./commands/init.js')).init(options),
   build: async (options) => (await import('./commands/build.js')).build(options),
+  envLock: async (options) => (await import('./commands/env.js')).envLock(options),
+  envShow: async (options) => (await import('./commands/env.js')).envShow(options),
+  envChange: async (verb, names, options) => (await import('./commands/env.js')).envChange(verb, names, options),
   pack: async (options) => (await import('./commands/pack.js')).pack(options),
   inspect: async (image, options) => (await import('./commands/inspect.js')).inspect(image, options),
   logs: async (run, options) => (await import('./commands/logs.js')).logs(run, options),
@@ -109,6 +116,7 @@ export function createProgram(actions: Actions, setExitCode: (code: number) => v
   const app: App = { actions, setExitCode, argv };
   registerInit(program, app);
   registerBuild(program, app);
+  registerEnv(program, app);
   registerPack(program, app);
   registerInspect(program, app);
   registerRun(program, app);
@@ -146,8 +154,52 @@ function registerBuild(program: Command, app: App): void {
     .command('build')
     .description('compile the workload with the pinned Zig and write build/bundle.tgz')
     .option('--release', 'optimize for speed (ReleaseFast) instead of ReleaseSafe')
-    .addHelpText('after', '\nEnvironment: UKERNEL_ZIG (zig binary), UKERNEL_SDK (SDK directory), SOURCE_DATE_EPOCH\n')
+    .option('--locked', 'refuse to build unless env/ukernel.lock exists and matches the environment (like cargo --locked)')
+    .addHelpText(
+      'after',
+      '\nEnvironment: UKERNEL_ZIG (zig binary), UKERNEL_SDK (SDK directory), SOURCE_DATE_EPOCH,\n' +
+        '  CI=true (a stale env/ukernel.lock is an error, as with --locked; docs/environments.md)\n',
+    )
     .action(async (options: RawBuildOptions) => app.setExitCode(await app.actions.build(options)));
+}
+
+function registerEnv(program: Command, app: App): void {
+  const env = program
+    .command('env')
+    .description("the project's pinned environment: env/ukernel.lock (lock, show, add, remove)")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ukernel env lock            # Locked environment: env/ukernel.lock\n' +
+        '  ukernel env lock --check    # for CI: exit 2 naming what drifted\n  ukernel env show\n',
+    );
+  env
+    .command('lock')
+    .description('write env/ukernel.lock: the ukernel CLI, kernel, ABI, toolchain and adapter, pinned by version and sha256')
+    .option('--check', 'write nothing; fail (naming each drifted entry) unless env/ukernel.lock matches the environment')
+    .option('--json', 'print one JSON object')
+    .action(async (options: RawEnvLockOptions) => app.setExitCode(await app.actions.envLock(options)));
+  env
+    .command('show')
+    .description('show the base, adapter, toolchain, kernel, dependencies (asked and resolved) and whether the lock is current')
+    .option('--json', 'print one JSON object')
+    .action(async (options: RawEnvShowOptions) => app.setExitCode(await app.actions.envShow(options)));
+  env
+    .command('add')
+    .description('add Python packages (PKG[==VERSION]) or system libraries (--system) to the environment (not available yet)')
+    .argument('[packages...]', 'PKG[==VERSION] …')
+    .option('--system', 'system libraries built into the adapter')
+    .option('-r, --requirements <file>', 'the packages of a requirements file')
+    .action(async (names: string[], options: RawEnvAddOptions) =>
+      app.setExitCode(await app.actions.envChange('add', names, options)),
+    );
+  env
+    .command('remove')
+    .description('remove packages from the environment (not available yet)')
+    .argument('<packages...>', 'PKG …')
+    .option('--system', 'system libraries')
+    .action(async (names: string[], options: RawEnvAddOptions) =>
+      app.setExitCode(await app.actions.envChange('remove', names, options)),
+    );
 }
 
 function registerPack(program: Command, app: App): void {

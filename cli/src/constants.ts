@@ -72,6 +72,18 @@ export const ENTRY_DEFAULT = 'src/main.zig';
 export const ENV_FILE = 'env/ukernel.env';
 export const LOCK_FILE = 'env/ukernel.lock';
 export const LOCK_FILE_BYTES_MAX = 16 << 20;
+/** The lock format this ukernel writes and reads (docs/environments.md); a newer one is refused. */
+export const LOCK_FORMAT_VERSION = 1;
+/** Entries of a lock list (adapter sources, dependencies, system libraries); more is refused. */
+export const LOCK_LIST_ENTRIES_MAX = 1_000;
+/** Drifted entries listed by `env lock --check` and build errors; the rest are counted. */
+export const LOCK_DRIFT_LISTED_MAX = 12;
+/** A lock value longer than this is cut in `inspect`'s text (a URL; an image is untrusted). */
+export const LOCK_VALUE_CHARS_MAX = 200;
+/** `[env] packages` entries in ukernel.toml (what the user asks for). */
+export const ENV_PACKAGES_MAX = 256;
+/** The kernel's version: `pub const kernel_version = "X.Y.Z"` in this file of the checkout. */
+export const KERNEL_VERSION_FILE = 'kernel/src/constants.zig';
 /** The kernel reads etc/ukernel.env up to this size. */
 export const ENV_FILE_BYTES_MAX = WORKLOAD_ENV_FILE_BYTES_MAX;
 
@@ -142,6 +154,14 @@ export const PYTHON_ENTRY_FILE_PATH = 'etc/ukernel/python-entry';
 export const PYTHON_ADAPTER_OUT_DIR = `build/adapter/${PYTHON_BASE}`;
 /** Files under src/ of a Python project copied into the image; more is refused. */
 export const PYTHON_SOURCE_FILES_MAX = 5_000;
+/** Where `[build] python_stdlib_tests` puts CPython's test packages in the image (real files,
+ *  because the tests read data files beside them); the adapter adds it to sys.path. */
+export const PYTHON_STDLIB_TESTS_PATH = 'lib/python3.13';
+/** Names `[build] python_stdlib_tests` may list. */
+export const PYTHON_STDLIB_TESTS_MAX = 64;
+/** Where the checkout keeps the verified CPython source (the tests' source when the runtime has
+ *  no Lib/test): scripts/fetch-source.sh PACKAGE prints the tree's path. */
+export const FETCH_SOURCE_SCRIPT = 'scripts/fetch-source.sh';
 /** Syntax errors listed in one report (the first is the message, the rest details). */
 export const PYTHON_SYNTAX_ERRORS_LISTED_MAX = 20;
 

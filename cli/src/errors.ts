@@ -150,8 +150,8 @@ export const ErrorCatalog = {
   },
   LockInvalid: {
     code: 'UK121',
-    title: 'env/ukernel.lock is not valid JSON',
-    hint: 'Regenerate the lock, or delete env/ukernel.lock to pack without one.',
+    title: 'env/ukernel.lock is not a valid lock',
+    hint: 'Regenerate it with `ukernel env lock` (docs/environments.md), or delete env/ukernel.lock to build without one.',
     exitCode: EXIT_USAGE,
   },
   ImageTooLarge: {
@@ -345,6 +345,36 @@ export const ErrorCatalog = {
     code: 'UK161',
     title: 'The adapter runtime is incomplete',
     hint: 'Use a ukernel checkout with adapters/python (docs/python.md), or point UKERNEL_PYTHON_RUNTIME at a built runtime directory.',
+    exitCode: EXIT_USAGE,
+  },
+  PythonTestsMissing: {
+    code: 'UK162',
+    title: "A Python test package named in ukernel.toml is not in the runtime's standard library",
+    hint: 'Name packages, modules or data directories under Lib/test of CPython 3.13 in [build] python_stdlib_tests (e.g. "test.support", "test.test_math", "test.mathdata"), or remove the key.',
+    exitCode: EXIT_USAGE,
+  },
+  LockStale: {
+    code: 'UK170',
+    title: 'env/ukernel.lock does not match the environment',
+    hint: 'Run `ukernel env lock` to lock what the project uses now (and commit env/ukernel.lock), or restore what drifted.',
+    exitCode: EXIT_USAGE,
+  },
+  LockMissing: {
+    code: 'UK171',
+    title: 'No env/ukernel.lock (a locked build needs one)',
+    hint: 'Run `ukernel env lock` and commit env/ukernel.lock, or build without --locked.',
+    exitCode: EXIT_USAGE,
+  },
+  LockFormatNewer: {
+    code: 'UK172',
+    title: 'env/ukernel.lock is from a newer ukernel',
+    hint: "Use the ukernel that wrote the lock (or a newer one), or run `ukernel env lock` to rewrite it in this ukernel's format.",
+    exitCode: EXIT_USAGE,
+  },
+  EnvUnsupported: {
+    code: 'UK173',
+    title: 'This environment change is not available',
+    hint: 'See docs/environments.md for what a project of this language can lock.',
     exitCode: EXIT_USAGE,
   },
   VmmSpawnFailed: {

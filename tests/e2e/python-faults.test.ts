@@ -50,8 +50,7 @@ describe.skipIf(!chain).each(vmms)('faults in a Python workload (%s)', (_name, v
 
   afterAll(() => work?.remove());
 
-  const runMode = (mode: string, extra: string[] = []) =>
-    ukernel(['run', ...vmmArgs, ...extra, '--', mode], project, RUN_MS);
+  const runMode = (mode: string, extra: string[] = []) => ukernel(['run', ...vmmArgs, ...extra, '--', mode], project, RUN_MS);
 
   it(
     `MemoryError at --memory ${SMALL_MEMORY_MIB}: caught, the program goes on and exits 0`,
@@ -88,15 +87,10 @@ describe.skipIf(!chain).each(vmms)('faults in a Python workload (%s)', (_name, v
       const result = await runMode('recursion');
       const output = result.stdout + result.stderr;
       const caught = result.stdout.split('\n').filter((line) => / RecursionError caught /.test(line));
-      expect(caught.map((line) => line.split(':')[1]!.trim()), output).toEqual([
-        'python',
-        'json.dumps',
-        'repr',
-        'pickle.dumps',
-        '==',
-        'json.loads',
-        '__repr__',
-      ]);
+      expect(
+        caught.map((line) => line.split(':')[1]!.trim()),
+        output,
+      ).toEqual(['python', 'json.dumps', 'repr', 'pickle.dumps', '==', 'json.loads', '__repr__']);
       expect(result.stdout).not.toContain('no error');
       expect(result.code, output).toBe(0);
     },

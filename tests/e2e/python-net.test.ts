@@ -151,7 +151,7 @@ describe.skipIf(!chain).each(accels)('asyncio streams over net.* in the Python a
   );
 
   it(
-    'published: the guest\'s HTTP/1.1 and echo servers answer the host through --net user -p',
+    "published: the guest's HTTP/1.1 and echo servers answer the host through --net user -p",
     async () => {
       const httpPort = await freePort();
       const echoPort = await freePort();
@@ -173,7 +173,11 @@ describe.skipIf(!chain).each(accels)('asyncio streams over net.* in the Python a
         // Several clients at once (keep-alive connections the guest serves concurrently).
         const many = await Promise.all(
           Array.from({ length: 8 }, async (_, index) => {
-            const answer = await fetch(`${base}/echo`, { method: 'POST', body: `client ${index}`, signal: AbortSignal.timeout(REQUEST_MS) });
+            const answer = await fetch(`${base}/echo`, {
+              method: 'POST',
+              body: `client ${index}`,
+              signal: AbortSignal.timeout(REQUEST_MS),
+            });
             return answer.text();
           }),
         );
@@ -202,8 +206,7 @@ describe.skipIf(!chain).each(accels)('asyncio streams over net.* in the Python a
         let pending = '';
         socket.on('data', (chunk: Buffer) => {
           pending += chunk.toString();
-          let newline: number;
-          while ((newline = pending.indexOf('\n')) >= 0) {
+          for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n')) {
             socket.write(`HOST: ${pending.slice(0, newline + 1).toUpperCase()}`);
             pending = pending.slice(newline + 1);
           }

@@ -6,6 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
+  FETCH_SOURCE_SCRIPT,
   PYTHON_ADAPTER_BUILD_SCRIPT,
   PYTHON_ADAPTER_BUILD_TIMEOUT_MS,
   PYTHON_ADAPTER_LINK_SCRIPT,
@@ -304,6 +305,82 @@ export async function stdlibZip(
     removeQuietly(temp);
   }
   return path;
+}
+
+/**
+ * The standard library directory that holds Lib/test for `[build] python_stdlib_tests`: the
+ * runtime's Lib/ when it has test/, else Lib/ of the checkout's CPython source tree
+ * (`scripts/fetch-source.sh python3.13`, sha256-verified, offline once fetched), accepted only
+ * when that tarball's sha256 is the one the runtime's manifest names for python3.13, so the tests
+ * are those of the guest's CPython. AdapterMissing (UK161) otherwise.
+ */
+export async function stdlibTestsLibDir(root: string, runtime: PythonRuntime, abort: AbortSignal): Promise<string> {
+  if (isDirectory(join(runtime.libDir, 'test'))) return runtime.libDir;
+  const source = runtime.manifest.sources.find((s) => s.name === 'python3.13');
+  if (source === undefined) {
+    throw new UkernelError(
+      'AdapterMissing',
+      `the runtime ${runtime.dir} has no Lib/test and its manifest names no python3.13 source`,
+    );
+  }
+  const { stdout } = await runTool({
+    file: 'bash',
+    args: [join(root, FETCH_SOURCE_SCRIPT), 'python3.13'],
+    cwd: root,
+    env: process.env,
+    timeoutMs: PYTHON_STEP_TIMEOUT_MS,
+    what: `${FETCH_SOURCE_SCRIPT} python3.13 (the CPython source, for its tests)`,
+    code: 'AdapterMissing',
+    abort,
+  });
+  const tree = stdout.trimEnd().split('\n').at(-1) ?? '';
+  let stamp = '';
+  try {
+    stamp = readFileSync(join(tree, '.ukernel-orig-sha256'), 'utf8').trim();
+  } catch {
+    // reported below
+  }
+  if (stamp !== source.sha256 || !isDirectory(join(tree, 'Lib', 'test'))) {
+    throw new UkernelError(
+      'AdapterMissing',
+      `the CPython source at ${tree} (sha256 ${stamp || 'unknown'}) is not the runtime's python3.13 source (sha256 ${source.sha256}), so its Lib/test cannot go with this runtime`,
+    );
+  }
+  return join(tree, 'Lib');
+}
+
+/**
+ * `[build] python_stdlib_tests`: the named test packages, modules and data directories of the
+ * runtime's standard library as real files under `outDir` (test/…, each .py with an
+ * unchecked-hash .pyc), by `uk_pytool.py tests`. Returns the paths written, relative to
+ * `outDir`. A name that is not under Lib/ is PythonTestsMissing (UK162), naming it.
+ */
+export async function stdlibTests(
+  root: string,
+  runtime: PythonRuntime,
+  names: readonly string[],
+  outDir: string,
+  abort: AbortSignal,
+): Promise<string[]> {
+  const libDir = await stdlibTestsLibDir(root, runtime, abort);
+  const { stdout } = await runTool({
+    file: runtime.hostPython,
+    args: ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'tests', libDir, outDir, ...names],
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
+    timeoutMs: PYTHON_STEP_TIMEOUT_MS,
+    what: "the standard library's tests",
+    code: 'BuildFailed',
+    abort,
+  });
+  const answer = parseAnswer(stdout, "the standard library's tests") as { files?: string[]; missing?: string[] };
+  if (answer.missing !== undefined && answer.missing.length > 0) {
+    throw new UkernelError(
+      'PythonTestsMissing',
+      `ukernel.toml: build.python_stdlib_tests: ${answer.missing.map((n) => `"${n}"`).join(', ')} ${answer.missing.length === 1 ? 'is' : 'are'} not in ${libDir}`,
+    );
+  }
+  return answer.files ?? [];
 }
 
 /**

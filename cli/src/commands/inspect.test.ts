@@ -6,7 +6,7 @@ import { renderManifest } from '../image/manifest.js';
 import { TEST_ABI, tinyWorkloadElf } from '../image/fixtures.js';
 import { bufferSource, verifyImage } from '../image/reader.js';
 import { writeImage } from '../image/writer.js';
-import { formatInspect, inspectJson } from './inspect.js';
+import { formatInspect, inspectJson, lockLines } from './inspect.js';
 
 const runtime = {
   name: 'python',
@@ -79,5 +79,50 @@ describe('ukernel inspect (Python image)', () => {
     const info = pythonImage(false);
     expect(formatInspect(info).filter((l) => l.startsWith('Adapter runtime'))).toEqual([]);
     expect(inspectJson(info).adapter_runtime).toBeNull();
+  });
+});
+
+describe('the lock an image was built from', () => {
+  const lock = {
+    format: 1,
+    ukernel: { version: '0.1.0' },
+    abi: { version: '0.3.0' },
+    kernel: { version: '0.1.0', sha256: 'e'.repeat(64) },
+    toolchain: { zig: '0.15.2', zig_wheel: 'ziglang.whl', zig_wheel_sha256: 'f'.repeat(64) },
+    env: { language: 'python', base: 'python-3.13', adapter: 'python', packages: [] },
+    adapter: {
+      name: 'python',
+      version: '3.13.5',
+      runtime: 'python-3.13.5-0123456789abcdef',
+      sources: [{ name: 'musl', version: '1.2.5-3', tarball: 'musl.tar.gz', sha256: 'c'.repeat(64) }],
+    },
+    dependencies: [
+      { name: 'idna', version: '3.10', artifact: 'idna-3.10-py3-none-any.whl', sha256: '1'.repeat(64), url: 'https://x/' },
+    ],
+    system: [],
+  };
+
+  it('one pinned input per line; none without a lock', () => {
+    expect(lockLines(null)).toEqual(['Lock: none (no env/ukernel.lock when packed)']);
+    expect(lockLines(lock)).toEqual([
+      'Lock: format 1 (env/ukernel.lock when packed)',
+      '  ukernel 0.1.0  abi 0.3.0',
+      `  kernel 0.1.0  sha256 ${'e'.repeat(64)}`,
+      `  toolchain zig 0.15.2  ziglang.whl  sha256 ${'f'.repeat(64)}`,
+      '  adapter python 3.13.5 (runtime python-3.13.5-0123456789abcdef)',
+      `    source musl 1.2.5-3  sha256 ${'c'.repeat(64)}`,
+      '  dependencies:',
+      `    idna 3.10  idna-3.10-py3-none-any.whl  sha256 ${'1'.repeat(64)}`,
+      '  system libraries: none',
+    ]);
+  });
+
+  it("another ukernel's shape shows as ?, and hostile text is escaped and cut (an image is untrusted)", () => {
+    const lines = lockLines({ 'lock-version': 1, kernel: { version: `\x1b]0;pwned\x07${'x'.repeat(5000)}` }, adapter: 'native' });
+    expect(lines[0]).toBe('Lock: format ? (env/ukernel.lock when packed)');
+    expect(lines[2]).toMatch(/^ {2}kernel \\x1b\]0;pwned\\x07x+… \(cut: 5010 characters in all\) {2}sha256 \?$/);
+    expect(lines[2]!.length).toBeLessThan(400);
+    expect(lines.join('\n')).not.toMatch(/\x1b/);
+    expect(lines).toContain('  adapter ?');
   });
 });

@@ -1,5 +1,7 @@
 // `ukernel inspect IMAGE [--json]`: verify an image fully and show what is in it.
 import { resolve } from 'node:path';
+import { terminalText } from '../console/sanitize.js';
+import { LOCK_VALUE_CHARS_MAX } from '../constants.js';
 import { displayPath } from '../fsutil.js';
 import { formatBytes } from '../format.js';
 import { PROVIDED_ABI } from '../image/manifest.js';
@@ -46,6 +48,7 @@ export function inspectJson(info: ImageInfo): Record<string, unknown> {
       sha256: f.sha256,
     })),
     adapter_runtime: adapterRuntime(info.manifest) ?? null,
+    lock: info.manifest.lock ?? null,
     manifest: info.manifest,
   };
 }
@@ -116,9 +119,50 @@ export function formatInspect(info: ImageInfo): string[] {
     const hash = f.sha256 !== null ? `  sha256 ${f.sha256}` : '';
     lines.push(`  ${modeString(f.kind, f.mode)}  ${String(f.size).padStart(sizeWidth)}  ${name}${hash}`);
   }
-  const lock = manifest.lock;
-  lines.push(
-    lock === null || lock === undefined ? 'Lock: none (no env/ukernel.lock when packed)' : `Lock: ${JSON.stringify(lock)}`,
-  );
+  lines.push(...lockLines(manifest.lock));
+  return lines;
+}
+
+type Table = Record<string, unknown>;
+
+function table(value: unknown): Table {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Table) : {};
+}
+
+function list(value: unknown): Table[] {
+  return Array.isArray(value) ? value.map(table) : [];
+}
+
+/**
+ * The lock the image was built from (the manifest's `lock`: env/ukernel.lock when packed,
+ * docs/environments.md), one pinned input per line. Read defensively: an image made by another
+ * ukernel may carry another shape; what is not there shows as "?".
+ */
+export function lockLines(lock: unknown): string[] {
+  if (lock === null || lock === undefined) return ['Lock: none (no env/ukernel.lock when packed)'];
+  // Untrusted (the image's bytes): sanitized like guest output and cut.
+  const text = (value: unknown): string =>
+    value === undefined || value === null ? '?' : terminalText(String(value), LOCK_VALUE_CHARS_MAX);
+  const l = table(lock);
+  const kernel = table(l.kernel);
+  const toolchain = table(l.toolchain);
+  const adapter = table(l.adapter);
+  const lines = [
+    `Lock: format ${text(l.format)} (env/ukernel.lock when packed)`,
+    `  ukernel ${text(table(l.ukernel).version)}  abi ${text(table(l.abi).version)}`,
+    `  kernel ${text(kernel.version)}  sha256 ${text(kernel.sha256)}`,
+    `  toolchain zig ${text(toolchain.zig)}  ${text(toolchain.zig_wheel)}  sha256 ${text(toolchain.zig_wheel_sha256)}`,
+    adapter.runtime !== undefined
+      ? `  adapter ${text(adapter.name)} ${text(adapter.version)} (runtime ${text(adapter.runtime)})`
+      : `  adapter ${text(adapter.name)}`,
+  ];
+  for (const s of list(adapter.sources)) lines.push(`    source ${text(s.name)} ${text(s.version)}  sha256 ${text(s.sha256)}`);
+  const dependencies = list(l.dependencies);
+  lines.push(`  dependencies: ${dependencies.length === 0 ? 'none' : ''}`.trimEnd());
+  for (const d of dependencies)
+    lines.push(`    ${text(d.name)} ${text(d.version)}  ${text(d.artifact)}  sha256 ${text(d.sha256)}`);
+  const system = list(l.system);
+  lines.push(`  system libraries: ${system.length === 0 ? 'none' : ''}`.trimEnd());
+  for (const s of system) lines.push(`    ${text(s.name)} ${text(s.version)}  source sha256 ${text(s.source_sha256)}`);
   return lines;
 }

@@ -1,10 +1,7 @@
 // The image manifest: UTF-8 JSON, keys sorted at every level, two-space indent, trailing
 // newline — the same inputs always give the same bytes.
-import { join } from 'node:path';
 import { ABI_MAJOR, ABI_MINOR, ABI_PATCH } from '../abi/abi.js';
-import { LOCK_FILE, LOCK_FILE_BYTES_MAX } from '../constants.js';
 import { UkernelError } from '../errors.js';
-import { readProjectFile } from '../fsutil.js';
 import type { AbiVersion } from './format.js';
 
 export interface Manifest {
@@ -13,6 +10,7 @@ export interface Manifest {
   build: { optimize: string; zig: string };
   created: string;
   entry: string;
+  /** env/ukernel.lock as parsed and validated (project/lock.ts, docs/environments.md), or null. */
   lock: unknown;
   name: string;
   /** The adapter runtime (a Python project's): name, version, source packages and hashes. */
@@ -52,22 +50,6 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
 /** "1970-01-01T00:00:00Z": whole seconds, UTC. */
 export function isoSeconds(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** env/ukernel.lock parsed as JSON, or null when there is none. */
-export function readLock(projectRoot: string): unknown {
-  const bytes = readProjectFile(join(projectRoot, LOCK_FILE), {
-    display: LOCK_FILE,
-    maxBytes: LOCK_FILE_BYTES_MAX,
-    invalid: 'LockInvalid',
-  });
-  if (bytes === null) return null;
-  const text = bytes.toString('utf8');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new UkernelError('LockInvalid', `${LOCK_FILE} is not valid JSON: ${(err as Error).message}`);
-  }
 }
 
 /** The workload ABI version this ukernel provides: generated from abi/ukernel.abi.json. */

@@ -110,6 +110,50 @@ describe('parseProjectConfig', () => {
     expect(err.hint).toBe(hint);
   });
 
+  it('[build] python_stdlib_tests: dotted names under test, Python projects only (UK112 otherwise)', () => {
+    const python = '[project]\nname = "a"\nlanguage = "python"\n[build]\n';
+    const names = 'python_stdlib_tests = ["test.support", "test.test_math", "test.mathdata"]\n';
+    expect(parseProjectConfig(python + names, 'ukernel.toml', ZIG).build).toEqual({
+      adapter: 'python',
+      python_stdlib_tests: ['test.support', 'test.test_math', 'test.mathdata'],
+    });
+    for (const bad of ['"os"', '"test/../etc"', '"test..support"', '"test.support."', '"test.1x"', '"test.support/x"']) {
+      const err = failure(`${python}python_stdlib_tests = [${bad}]\n`);
+      expect(err.message, bad).toMatch(/^ukernel\.toml:5:24: build\.python_stdlib_tests\.0: the string ".*" is not valid$/);
+      expect(err.hint).toContain('dotted names under "test"');
+    }
+    const many = Array.from({ length: 65 }, (_, i) => `"test.t${i}"`).join(', ');
+    expect(failure(`${python}python_stdlib_tests = [${many}]\n`).message).toMatch(/build\.python_stdlib_tests: .*out of range/);
+    const native = VALID.replace('adapter = "native"', `adapter = "native"\n${names}`);
+    const err = failure(native);
+    expect(err.code).toBe('UK112');
+    expect(err.message).toMatch(/build\.python_stdlib_tests: python_stdlib_tests does not fit project\.language = "native"$/);
+    expect(err.hint).toBe('remove python_stdlib_tests from [build].');
+  });
+
+  it('[env] packages: what a Python project asks for; malformed, repeated or on a native project is UK112 at the key', () => {
+    const python = VALID.replace('"native"', '"python"')
+      .replace('src/main.zig', 'src/main.py')
+      .replace('"zig-0.15.2"', '"python-3.13"')
+      .replace('adapter = "native"', 'adapter = "python"');
+    const asking = (list: string): string => python.replace('[env]', `[env]\npackages = ${list}`);
+    expect(parseProjectConfig(asking('["requests==2.32", "idna"]'), 'ukernel.toml', ZIG).env).toEqual({
+      base: 'python-3.13',
+      packages: ['requests==2.32', 'idna'],
+    });
+    expect(failure(asking('["requests>=2"]')).message).toBe(
+      'ukernel.toml:7:13: env.packages.0: the string "requests>=2" is not valid',
+    );
+    expect(failure(asking('["requests", "Requests==2.0"]')).message).toBe(
+      'ukernel.toml:7:1: env.packages: an array is not valid: a package is listed twice',
+    );
+    const native = failure(VALID.replace('[env]', '[env]\npackages = ["requests"]'));
+    expect(native.code).toBe('UK112');
+    expect(native.message).toBe(
+      'ukernel.toml:7:1: env.packages: a native project has no language packages: its lock pins the toolchain, the kernel and the ABI',
+    );
+  });
+
   it('accepts the network keys', () => {
     const text = VALID.replace(
       'net = "none"',

@@ -6,6 +6,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import {
   ENTRY_DEFAULT,
+  ENV_PACKAGES_MAX,
   MEMORY_MIB_DEFAULT,
   MEMORY_MIB_MAX,
   MEMORY_MIB_MIN,
@@ -15,6 +16,7 @@ import {
   PUBLISH_MAX,
   PYTHON_BASE,
   PYTHON_ENTRY_DEFAULT,
+  PYTHON_STDLIB_TESTS_MAX,
   VCPU_DEFAULT,
   VCPU_MAX,
   VCPU_MIN,
@@ -59,6 +61,9 @@ export function languageRules(
 /** 1–63 of a–z, 0–9 and "-", not starting or ending with "-" (a DNS label; fits the image header). */
 export const PROJECT_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** A name of `[build] python_stdlib_tests`: `test` or a dotted path under it (no "..", no "/"). */
+export const STDLIB_TEST_NAME_RE = /^test(?:\.[A-Za-z_][A-Za-z0-9_]{0,99}){0,8}$/;
+
 /** Per key: what it is and what a valid value looks like (JSON Schema descriptions, error fixes). */
 export interface FieldHelp {
   what: string;
@@ -78,13 +83,21 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
       what: 'the workload source file, relative to the project',
       valid: `a relative path without ".." to a .zig file (language "native", default "${ENTRY_DEFAULT}") or a .py file (language "python", default "${PYTHON_ENTRY_DEFAULT}")`,
     },
-    env: { what: 'the environment', valid: 'an [env] table with base' },
+    env: { what: 'the environment', valid: 'an [env] table with base and packages' },
     'env.base': {
       what: 'the pinned toolchain environment',
       valid: `"zig-${zigVersion}" (language "native") or "${PYTHON_BASE}" (language "python")`,
     },
+    'env.packages': {
+      what: 'the Python packages the project asks for (docs/environments.md; resolved into env/ukernel.lock)',
+      valid: `up to ${ENV_PACKAGES_MAX} distinct strings "NAME" or "NAME==VERSION" (e.g. ["requests==2.32"]); language "python" only`,
+    },
     build: { what: 'how the workload is built', valid: 'a [build] table with adapter' },
     'build.adapter': { what: 'the build adapter', valid: `${quoted(ADAPTERS)}, the same as project.language` },
+    'build.python_stdlib_tests': {
+      what: "CPython's own test packages to put in a Python image (docs/python.md)",
+      valid: `up to ${PYTHON_STDLIB_TESTS_MAX} dotted names under "test" of the standard library (packages, modules or data directories, e.g. ["test.support", "test.test_math", "test.mathdata"]); language "python" only`,
+    },
     run: {
       what: 'defaults for `ukernel run`',
       valid: 'a [run] table with vcpu, memory_mb, net, publish, ip, gateway and dns',
@@ -109,6 +122,17 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
     'run.gateway': { what: "the guest's default gateway", valid: '"A.B.C.D" inside the subnet of ip (e.g. "172.16.0.1")' },
     'run.dns': { what: "the guest's DNS server", valid: '"A.B.C.D" or "A.B.C.D:PORT" (port 53 when absent)' },
   };
+}
+
+/** A requirement as `[env] packages` takes it: a PEP 508 name, optionally `==VERSION` (PEP 440). */
+export const PACKAGE_REQUIREMENT_RE = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?(?:==[0-9A-Za-z][0-9A-Za-z.+!_-]{0,62})?$/;
+
+/** The normalized name of a requirement (PEP 503: lower case, runs of -_. as one -). */
+export function packageName(requirement: string): string {
+  return requirement
+    .split('==')[0]!
+    .toLowerCase()
+    .replace(/[-_.]+/g, '-');
 }
 
 function isSafeEntry(entry: string): boolean {
@@ -142,6 +166,12 @@ export function configSchema(zigVersion: string) {
         .enum([`zig-${zigVersion}`, PYTHON_BASE])
         .default(`zig-${zigVersion}`)
         .meta({ description: describe(help['env.base']) }),
+      packages: z
+        .array(z.string().regex(PACKAGE_REQUIREMENT_RE).meta({ pattern: PACKAGE_REQUIREMENT_RE.source }))
+        .max(ENV_PACKAGES_MAX)
+        .refine((list) => new Set(list.map(packageName)).size === list.length, { message: 'a package is listed twice' })
+        .optional()
+        .meta({ description: describe(help['env.packages']) }),
     })
     .default({ base: `zig-${zigVersion}` })
     .meta({ description: describe(help.env) });
@@ -151,6 +181,11 @@ export function configSchema(zigVersion: string) {
         .enum(ADAPTERS)
         .default('native')
         .meta({ description: describe(help['build.adapter']) }),
+      python_stdlib_tests: z
+        .array(z.string().regex(STDLIB_TEST_NAME_RE))
+        .max(PYTHON_STDLIB_TESTS_MAX)
+        .optional()
+        .meta({ description: describe(help['build.python_stdlib_tests']) }),
     })
     .default({ adapter: 'native' })
     .meta({ description: describe(help.build) });
@@ -256,8 +291,8 @@ function checkRunNetwork(run: RunNetworkKeys, ctx: z.core.$RefinementCtx<RunNetw
 
 interface LanguageKeys {
   project: { language: Language; entry: string };
-  env: { base: string };
-  build: { adapter: string };
+  env: { base: string; packages?: string[] | undefined };
+  build: { adapter: string; python_stdlib_tests?: string[] | undefined };
 }
 
 /**
@@ -273,8 +308,19 @@ function checkLanguage(config: LanguageKeys, ctx: z.core.$RefinementCtx<Language
   if (config.build.adapter !== rules.adapter) {
     mismatch(['build', 'adapter'], `adapter "${config.build.adapter}"`, `set adapter = "${rules.adapter}" under [build]`);
   }
+  if (config.build.python_stdlib_tests !== undefined && language !== 'python') {
+    mismatch(['build', 'python_stdlib_tests'], 'python_stdlib_tests', 'remove python_stdlib_tests from [build]');
+  }
   if (config.env.base !== rules.base) {
     mismatch(['env', 'base'], `base "${config.env.base}"`, `set base = "${rules.base}" under [env]`);
+  }
+  if (language !== 'python' && (config.env.packages ?? []).length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['env', 'packages'],
+      message: `a ${language} project has no language packages: its lock pins the toolchain, the kernel and the ABI`,
+      params: { fix: 'remove packages from [env] (a native workload links what it needs from its Zig sources)' },
+    });
   }
   if (!config.project.entry.endsWith(rules.entryExt)) {
     mismatch(

@@ -11,6 +11,8 @@ import { PYTHON_ADAPTER_LINK_SCRIPT } from '../constants.js';
 import { readBundle } from '../build/bundle.js';
 import { testRuntime } from '../build/python-fixture.js';
 import { readToolchainPins, ukernelRoot } from '../toolchain.js';
+import type { Optimize } from '../build/zig.js';
+import { currentBuild, workflowContext } from './workflow.js';
 
 const base = mkdtempSync(join(tmpdir(), 'uk-pybuild-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -92,6 +94,57 @@ describe.skipIf(runtime === null)('ukernel build (Python project)', () => {
       const first = readFileSync(join(dir, 'build', 'bundle.tgz'));
       await build({}, { cwd: dir, env: env(), say: () => {} });
       expect(readFileSync(join(dir, 'build', 'bundle.tgz')).equals(first)).toBe(true);
+    },
+    600_000,
+  );
+
+  it.skipIf(!linkExists)(
+    '[build] python_stdlib_tests puts the named tests under lib/python3.13/ as files with .pyc; an unknown name is UK162',
+    async () => {
+      const dir = await pythonProject();
+      const toml = join(dir, 'ukernel.toml');
+      const withTests = (names: string): void =>
+        writeFileSync(
+          toml,
+          readFileSync(toml, 'utf8').replace(
+            /\[build\]\n(python_stdlib_tests = .*\n)?/,
+            `[build]\npython_stdlib_tests = ${names}\n`,
+          ),
+        );
+      withTests('["test.test_math", "test.mathdata"]');
+      await build({}, { cwd: dir, env: env(), say: () => {} });
+      const files = readBundle(readFileSync(join(dir, 'build', 'bundle.tgz')), 'bundle');
+      const paths = files.filter((f) => f.kind === 'file').map((f) => f.path);
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          'lib/python3.13/test/__init__.py',
+          'lib/python3.13/test/__pycache__/__init__.cpython-313.pyc',
+          'lib/python3.13/test/test_math.py',
+          'lib/python3.13/test/__pycache__/test_math.cpython-313.pyc',
+          'lib/python3.13/test/mathdata/ieee754.txt',
+        ]),
+      );
+      expect(paths.filter((p) => p.startsWith('lib/python3.13/test/support/'))).toEqual([]);
+      const pyc = files.find((f) => f.path === 'lib/python3.13/test/__pycache__/test_math.cpython-313.pyc')!.data;
+      expect(pyc.readUInt32LE(4)).toBe(0b01); // PEP 552 flags: hash-based, unchecked
+
+      // The list is one of the build's inputs: the build is current until it changes.
+      const { optimize } = JSON.parse(readFileSync(join(dir, 'build', 'build.json'), 'utf8')) as { optimize: Optimize };
+      const current = (): boolean =>
+        currentBuild(
+          workflowContext(dir, env(), () => {}),
+          optimize,
+        ) !== null;
+      expect(current()).toBe(true);
+      withTests('["test.test_math", "test.mathdata", "test.support"]');
+      expect(current()).toBe(false);
+
+      const before = readFileSync(join(dir, 'build', 'bundle.tgz'));
+      withTests('["test.test_math", "test.no_such_test"]');
+      const err = await build({}, { cwd: dir, env: env(), say: () => {} }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'UK162', exitCode: 2 });
+      expect((err as Error).message).toMatch(/^ukernel\.toml: build\.python_stdlib_tests: "test\.no_such_test" is not in \//);
+      expect(readFileSync(join(dir, 'build', 'bundle.tgz')).equals(before)).toBe(true);
     },
     600_000,
   );

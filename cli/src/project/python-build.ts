@@ -1,7 +1,7 @@
 // The Python project's build (docs/python.md): the adapter runtime, the syntax check and .pyc of
 // src/, the stdlib zip, the final link, then the bundle whose files are the image's rootfs:
 //   bin/python  lib/python313.zip  src/…(.py + __pycache__/*.pyc)  etc/ukernel/python-entry
-//   etc/ukernel.env
+//   etc/ukernel.env  [lib/python3.13/test/… for [build] python_stdlib_tests]
 // and build/adapter/python-3.13/ (the linked adapter + runtime.json). Nothing is written to
 // build/ before every check has passed: a syntax error leaves the last build as it was.
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import {
   PYTHON_BIN_PATH,
   PYTHON_BUNDLE_GZIP_LEVEL,
   PYTHON_ENTRY_FILE_PATH,
+  PYTHON_STDLIB_TESTS_PATH,
   PYTHON_STDLIB_ZIP_PATH,
 } from '../constants.js';
 import { describeWorkloadElf } from '../elf.js';
@@ -27,6 +28,7 @@ import {
   ensurePythonRuntime,
   linkPythonAdapter,
   type PythonRuntime,
+  stdlibTests,
   stdlibZip,
 } from '../build/python.js';
 
@@ -56,6 +58,8 @@ export interface PythonBuildContext {
   projectRoot: string;
   env: NodeJS.ProcessEnv;
   entry: string;
+  /** `[build] python_stdlib_tests`: test packages put in the image under lib/python3.13/. */
+  stdlibTests: readonly string[];
   envFile: Buffer;
   mtime: Date;
   progress: import('../ui.js').Progress;
@@ -94,6 +98,9 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
       checking.done();
     }
     const zip = await stdlibZip(ctx.ukernelRoot, ctx.env, runtime, ctx.progress, ctx.abort);
+    const testsDir = join(staging, 'stdlib-tests');
+    const tests =
+      ctx.stdlibTests.length === 0 ? [] : await stdlibTests(ctx.ukernelRoot, runtime, ctx.stdlibTests, testsDir, ctx.abort);
     const linked = join(staging, 'python');
     mkdirSync(staging, { recursive: true });
     await linkPythonAdapter(ctx.ukernelRoot, ctx.env, runtime, linked, ctx.progress, ctx.abort);
@@ -107,6 +114,14 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
       ...sources.files.map((file): BundleInput => ({ path: file, kind: 'file', mode: MODE_FILE, from: join(root, file) })),
       ...sources.pycs.map(
         (pyc): BundleInput => ({ path: pyc, kind: 'file', mode: MODE_FILE, from: join(staging, 'pycache', pyc) }),
+      ),
+      ...tests.map(
+        (file): BundleInput => ({
+          path: `${PYTHON_STDLIB_TESTS_PATH}/${file}`,
+          kind: 'file',
+          mode: MODE_FILE,
+          from: join(testsDir, file),
+        }),
       ),
       { path: PYTHON_ENTRY_FILE_PATH, kind: 'file', mode: MODE_FILE, data: Buffer.from(ctx.entry) },
       { path: BUNDLE_ENV_PATH, kind: 'file', mode: MODE_FILE, data: ctx.envFile },

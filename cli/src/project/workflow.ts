@@ -12,6 +12,7 @@ import {
   BUNDLE_MTIME_DEFAULT,
   BUNDLE_PATH,
   ENV_FILE,
+  LOCK_FILE,
   ENV_FILE_BYTES_MAX,
   IMAGE_DIR,
   KERNEL_ELF_PATH,
@@ -30,6 +31,7 @@ import {
 import { checkKernelElf, describeWorkloadElf } from '../elf.js';
 import { errnoError, fileError, Interrupted, isUkernelError, UkernelError } from '../errors.js';
 import { interruptible } from '../child.js';
+import { errColors, writeErr } from '../ui.js';
 import {
   displayPath,
   errnoCode,
@@ -48,12 +50,13 @@ import { createBundle, readBundle } from '../build/bundle.js';
 import { buildInputsHash } from '../build/inputs.js';
 import { BUILD_RECIPE, runZig, zigBuildArgs, type Optimize } from '../build/zig.js';
 import { formatAbiVersion, IMAGE_FORMAT_VERSION } from '../image/format.js';
-import { isoSeconds, PROVIDED_ABI, readLock, renderManifest, sourceDateEpoch } from '../image/manifest.js';
+import { isoSeconds, PROVIDED_ABI, renderManifest, sourceDateEpoch } from '../image/manifest.js';
 import { bufferSource, verifyImage, type ImageInfo } from '../image/reader.js';
 import { writeImage } from '../image/writer.js';
 import { loadProject, type Project } from './config.js';
 import { locateKey } from './toml-position.js';
 import { parseEnvFile } from './envfile.js';
+import { checkLockForBuild, checkPackedKernel, readLockFile } from './lock.js';
 import { buildPythonBundle, pythonBuildIntact, type PythonBuildParts } from './python-build.js';
 
 /** Part of a Python build's inputs hash: changes with the Python build's layout and steps. */
@@ -169,10 +172,13 @@ function bundleMtime(env: NodeJS.ProcessEnv): Date {
 function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffer): string {
   const { config, root } = ctx.project;
   // A Python project: the adapter's sources stand for the SDK; the tool script and a runtime
-  // named by the environment go into the recipe (the runtime's files: pythonBuildIntact).
+  // named by the environment go into the recipe (the runtime's files: pythonBuildIntact), and
+  // so do the stdlib tests the image carries ([build] python_stdlib_tests).
   const python = config.build.adapter === 'python';
+  const tests =
+    config.build.python_stdlib_tests === undefined ? '' : `:tests=${JSON.stringify(config.build.python_stdlib_tests)}`;
   const recipe = python
-    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}`
+    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}${tests}`
     : BUILD_RECIPE;
   return buildInputsHash({
     projectRoot: root,
@@ -226,14 +232,29 @@ export function currentBuild(ctx: WorkflowContext, optimize: Optimize): BuildRec
   return record;
 }
 
+/** How a build treats env/ukernel.lock (lock.ts checkLockForBuild). */
+export interface BuildLockPolicy {
+  /** `--locked`: refuse a missing or stale lock (CI=true refuses a stale one anyway). */
+  locked: boolean;
+  /** Where a stale-lock warning goes (default: stderr, yellow). */
+  warn?: (line: string) => void;
+}
+
 /**
- * Compile the workload and write build/bundle.tgz (always compiles; Zig's cache keeps it quick).
+ * Compile the workload and write build/bundle.tgz (always compiles; Zig's cache keeps it quick),
+ * after checking env/ukernel.lock against the environment (BuildLockPolicy).
  * SIGINT/SIGTERM stop the compiler, remove the temp files and end in Interrupted.
  */
-export function buildWorkload(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
-  return interruptible('build stopped', (abort) =>
-    ctx.project.config.build.adapter === 'python' ? buildPython(ctx, optimize, abort) : compileAndBundle(ctx, optimize),
-  );
+export function buildWorkload(
+  ctx: WorkflowContext,
+  optimize: Optimize,
+  policy: BuildLockPolicy = { locked: false },
+): Promise<BuildRecord> {
+  return interruptible('build stopped', async (abort) => {
+    const warn = policy.warn ?? ((line: string) => writeErr(errColors().yellow(line)));
+    await checkLockForBuild(ctx, kernelPath(ctx), { locked: policy.locked, display: show(ctx, LOCK_FILE), warn }, abort);
+    return ctx.project.config.build.adapter === 'python' ? buildPython(ctx, optimize, abort) : compileAndBundle(ctx, optimize);
+  });
 }
 
 async function buildPython(ctx: WorkflowContext, optimize: Optimize, abort: AbortSignal): Promise<BuildRecord> {
@@ -247,6 +268,7 @@ async function buildPython(ctx: WorkflowContext, optimize: Optimize, abort: Abor
     projectRoot: root,
     env: ctx.env,
     entry: config.project.entry,
+    stdlibTests: config.build.python_stdlib_tests ?? [],
     envFile: env,
     mtime: bundleMtime(ctx.env),
     progress: ctx.progress,
@@ -376,7 +398,8 @@ export function defaultImagePath(ctx: WorkflowContext): string {
   return join(ctx.project.root, IMAGE_DIR, `${ctx.project.config.project.name}.img`);
 }
 
-function kernelPath(ctx: WorkflowContext): { path: string; from: string } {
+/** The kernel ELF a pack uses: UKERNEL_KERNEL, else the checkout's kernel/zig-out/bin/ukernel.elf. */
+export function kernelPath(ctx: WorkflowContext): { path: string; from: string } {
   const fromEnv = ctx.env.UKERNEL_KERNEL;
   if (fromEnv !== undefined && fromEnv !== '') return { path: resolve(ctx.cwd, fromEnv), from: 'UKERNEL_KERNEL' };
   return { path: join(ctx.ukernelRoot, KERNEL_ELF_PATH), from: 'the ukernel checkout' };
@@ -421,6 +444,12 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
     throw err;
   }
   const kernelBytes = readFileSync(kernel.path);
+  const lockDisplay = show(ctx, LOCK_FILE);
+  const lock = readLockFile(root, lockDisplay)?.lock ?? null;
+  if (lock !== null) {
+    const warn = (line: string): void => writeErr(errColors().yellow(line));
+    checkPackedKernel(lock, sha256Hex(kernelBytes), { display: lockDisplay, env: ctx.env, warn });
+  }
   const entry = build.entry ?? BUNDLE_ENTRY_PATH;
   const adapter = build.adapter ?? config.build.adapter;
   const manifest = renderManifest({
@@ -430,7 +459,7 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
     created: isoSeconds(sourceDateEpoch(ctx.env)),
     entry,
     ...(build.runtime !== undefined ? { runtime: publicRuntime(build) } : {}),
-    lock: readLock(root),
+    lock,
     name: config.project.name,
     ukernel: VERSION,
   });
