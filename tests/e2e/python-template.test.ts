@@ -69,6 +69,15 @@ describe.skipIf(!chain)('the Python worker template end to end (QEMU)', () => {
 
       const logs = await ukernelOk(['logs'], dir);
       expect(logs.stdout).toContain('pipeline done');
+
+      // The most workers the template takes: every stage still gets its own span (the kernel
+      // keeps 16 open per task), with no over-limit warning.
+      const most = await ukernelOk(['run', '--', '30', '99'], dir);
+      const workers = Number(/^hello from pyw: 30 jobs, ([0-9]+) workers$/m.exec(most.stdout)?.[1]);
+      expect(workers).toBeGreaterThan(3);
+      expect((await ukernelOk(['logs'], dir)).stdout).not.toContain('too many spans open');
+      const spans = JSON.parse((await ukernelOk(['trace', '--json'], dir)).stdout).spans as Array<{ name: string }>;
+      expect(spans.filter((s) => s.name.startsWith('worker-'))).toHaveLength(workers);
     },
     FIRST_BUILD_MS + 300_000,
   );

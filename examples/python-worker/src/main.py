@@ -20,7 +20,9 @@ import ukernel
 PROJECT = "PROJECT_NAME"
 JOBS_DEFAULT = 24
 WORKERS_DEFAULT = 3
-WORKERS_MAX = 16
+# The kernel keeps 16 spans open per task (task_spans_open_max): pipeline, producer, aggregator
+# and one per worker must fit, or the extra ones become events (docs/python.md, spans).
+WORKERS_MAX = 13
 QUEUE_SLOTS = 8
 RESULT = struct.Struct("<QQQ")  # job id, output, worker: one channel message
 
