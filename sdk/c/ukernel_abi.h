@@ -195,7 +195,7 @@ typedef struct uk_table {
     int64_t (*mem_alloc)(uint64_t bytes, uint64_t alignment);
     /* mem.free: Frees memory from mem.alloc; bytes must be the size it was allocated with. Returns 0. */
     int64_t (*mem_free)(uint64_t address, uint64_t bytes);
-    /* log.write: Writes one log record at a level, with key/value fields. Returns 0. */
+    /* log.write: Writes one log record at a level, with key/value fields. Returns 0. too_large when the message is longer than write_bytes_max, a key longer than 255 bytes or a value longer than 65535, or the whole record (28 bytes of header, the message, 4 bytes plus key and value per field) longer than the kernel's 64 KiB events block, which could not carry it. */
     int64_t (*log_write)(uint32_t level, const uint8_t *message_pointer, uint64_t message_length, const uk_log_field *fields_pointer, uint32_t fields_count);
     /* trace.span_begin: Opens a span (nested in the task's open span, if any). Returns the span id. */
     int64_t (*trace_span_begin)(const uint8_t *name_pointer, uint64_t name_length);

@@ -319,7 +319,7 @@ pub const Table = extern struct {
     mem_alloc: *const fn (bytes: u64, alignment: u64) callconv(.c) i64,
     /// mem.free: Frees memory from mem.alloc; bytes must be the size it was allocated with. Returns 0.
     mem_free: *const fn (address: u64, bytes: u64) callconv(.c) i64,
-    /// log.write: Writes one log record at a level, with key/value fields. Returns 0.
+    /// log.write: Writes one log record at a level, with key/value fields. Returns 0. too_large when the message is longer than write_bytes_max, a key longer than 255 bytes or a value longer than 65535, or the whole record (28 bytes of header, the message, 4 bytes plus key and value per field) longer than the kernel's 64 KiB events block, which could not carry it.
     log_write: *const fn (level: u32, message_pointer: [*]const u8, message_length: u64, fields_pointer: [*]const LogField, fields_count: u32) callconv(.c) i64,
     /// trace.span_begin: Opens a span (nested in the task's open span, if any). Returns the span id.
     trace_span_begin: *const fn (name_pointer: [*]const u8, name_length: u64) callconv(.c) i64,

@@ -414,6 +414,8 @@ const implementation = struct {
             assert(field.key.len == raw.key_length);
         }
         assert(message.len == message_length);
+        // A record larger than an events block would be dropped: say so instead.
+        if (!events.log_record_fits(message, fields[0..fields_count])) return failure(.too_large);
         events.log(scheduler.current_id(), @intCast(level), message, fields[0..fields_count]);
         return 0;
     }

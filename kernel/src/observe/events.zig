@@ -126,11 +126,24 @@ fn channel_lost() void {
     console_tail = null;
 }
 
+/// The bytes of a log record with this message and these fields.
+pub fn log_record_bytes(message: []const u8, fields: []const Field) u64 {
+    var size: u64 = record_header_bytes + 8 + message.len;
+    for (fields) |field| size += 4 + field.key.len + field.value.len;
+    assert(size >= record_header_bytes);
+    return size;
+}
+
+/// Whether such a log record fits an events block at all (a larger one would be dropped):
+/// log.write refuses it with too_large instead.
+pub fn log_record_fits(message: []const u8, fields: []const Field) bool {
+    return log_record_bytes(message, fields) <= constants.events_buffer_bytes;
+}
+
 pub fn log(task: u32, level: u8, message: []const u8, fields: []const Field) void {
     const t_ns = clock.now_ns();
     if (!has_channel()) return log_to_console(level, message, fields);
-    var size: u64 = record_header_bytes + 8 + message.len;
-    for (fields) |field| size += 4 + field.key.len + field.value.len;
+    const size = log_record_bytes(message, fields);
     const record = reserve(size) orelse return;
     header(record, .log, level, task, t_ns, size);
     std.mem.writeInt(u32, record[20..24], @intCast(message.len), .little);

@@ -1159,6 +1159,9 @@ fn log_checks() void {
     _ = check.value("log.write.empty_message_with_field", sys.log_write(abi.log_level_info, s("x"), 0, sys.addr(&fields), 1), 0);
     _ = check.ok_or("log.write.null_fields_count_0", sys.log_write(abi.log_level_info, s("no fields"), 9, 0, 0), &.{.bad_pointer});
     _ = check.err("log.write.message_over_max", sys.log_write(abi.log_level_info, sys.addr(&big), abi.write_bytes_max + 1, 0, 0), .too_large);
+    // write_bytes_max itself is allowed for the message, but the record would not fit an
+    // events block with its header: refused rather than dropped.
+    _ = check.err("log.write.record_over_events_block", sys.log_write(abi.log_level_info, sys.addr(&big), abi.write_bytes_max, 0, 0), .too_large);
     @memset(big[0..4096], 'm');
     _ = check.value("log.write.message_4096", sys.log_write(abi.log_level_debug, sys.addr(&big), 4096, 0, 0), 0);
     for (sys.bad_addresses, sys.bad_address_names) |address, label| {
