@@ -5,7 +5,7 @@
 // and build/adapter/python-3.13/ (the linked adapter + runtime.json). Nothing is written to
 // build/ before every check has passed: a syntax error leaves the last build as it was.
 import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   BUNDLE_ENV_PATH,
   BUNDLE_PATH,
@@ -14,6 +14,7 @@ import {
   PYTHON_BIN_PATH,
   PYTHON_BUNDLE_GZIP_LEVEL,
   PYTHON_ENTRY_FILE_PATH,
+  PYTHON_SITE_PACKAGES_PATH,
   PYTHON_STDLIB_ZIP_PATH,
 } from '../constants.js';
 import { describeWorkloadElf } from '../elf.js';
@@ -25,10 +26,13 @@ import {
   compileSources,
   defaultPythonBuildUi,
   ensurePythonRuntime,
+  installSitePackages,
   linkPythonAdapter,
   type PythonRuntime,
   stdlibZip,
 } from '../build/python.js';
+import type { Dependency } from './lock.js';
+import { ensureWheel, isPureWheel } from './packages.js';
 
 /** What build.json records of a Python build (besides the common fields). */
 export interface PythonBuildParts {
@@ -62,6 +66,10 @@ export interface PythonBuildContext {
   /** A project-relative path as messages show it. */
   show: (relative: string) => string;
   abort: AbortSignal;
+  /** The lock's resolved dependencies to install into lib/site-packages (none without packages). */
+  dependencies: readonly Dependency[];
+  /** env/ukernel.lock as messages name it. */
+  lockDisplay: string;
 }
 
 export function runtimeRecord(runtime: PythonRuntime): RuntimeRecord {
@@ -94,6 +102,7 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
       checking.done();
     }
     const zip = await stdlibZip(ctx.ukernelRoot, ctx.env, runtime, ctx.progress, ctx.abort);
+    const site = await sitePackages(ctx, runtime, join(staging, 'site-packages'));
     const linked = join(staging, 'python');
     mkdirSync(staging, { recursive: true });
     await linkPythonAdapter(ctx.ukernelRoot, ctx.env, runtime, linked, ctx.progress, ctx.abort);
@@ -107,6 +116,14 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
       ...sources.files.map((file): BundleInput => ({ path: file, kind: 'file', mode: MODE_FILE, from: join(root, file) })),
       ...sources.pycs.map(
         (pyc): BundleInput => ({ path: pyc, kind: 'file', mode: MODE_FILE, from: join(staging, 'pycache', pyc) }),
+      ),
+      ...site.map(
+        (file): BundleInput => ({
+          path: `${PYTHON_SITE_PACKAGES_PATH}/${file}`,
+          kind: 'file',
+          mode: MODE_FILE,
+          from: join(staging, 'site-packages', file),
+        }),
       ),
       { path: PYTHON_ENTRY_FILE_PATH, kind: 'file', mode: MODE_FILE, data: Buffer.from(ctx.entry) },
       { path: BUNDLE_ENV_PATH, kind: 'file', mode: MODE_FILE, data: ctx.envFile },
@@ -135,6 +152,37 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     return { bundle, parts };
   } finally {
     removeQuietly(staging);
+  }
+}
+
+/**
+ * The locked wheels, each checked (packages.ts ensureWheel: from the cache, fetched by URL when
+ * missing or corrupted, refused when its sha256 is not the lock's), unpacked into `outDir`. An
+ * entry whose artifact is not a pure wheel, or whose URL names another file, is LockInvalid
+ * (UK121) naming it: the lock was edited by hand.
+ */
+async function sitePackages(ctx: PythonBuildContext, runtime: PythonRuntime, outDir: string): Promise<string[]> {
+  if (ctx.dependencies.length === 0) return [];
+  const step = ctx.progress.begin(`Installing ${ctx.dependencies.length} locked wheel(s) into ${PYTHON_SITE_PACKAGES_PATH}`);
+  try {
+    const wheels: string[] = [];
+    for (const dep of ctx.dependencies) {
+      const entry = `${ctx.lockDisplay}: dependencies[${dep.name}]`;
+      const urlName = decodeURIComponent(basename(new URL(dep.url).pathname));
+      if (!isPureWheel(dep.artifact) || urlName !== dep.artifact) {
+        throw new UkernelError(
+          'LockInvalid',
+          `${entry}: artifact ${dep.artifact} ${urlName !== dep.artifact ? `is not the file its url names (${urlName})` : 'is not a pure-Python wheel (py3-none-any)'}`,
+          { hint: 'Restore env/ukernel.lock (it is written by `ukernel env add` / `env lock`; do not edit it by hand).' },
+        );
+      }
+      wheels.push(
+        await ensureWheel(dep, { env: ctx.env, abort: ctx.abort, warn: (line) => void process.stderr.write(`${line}\n`), entry }),
+      );
+    }
+    return await installSitePackages(ctx.ukernelRoot, runtime, wheels, outDir, ctx.abort);
+  } finally {
+    step.done();
   }
 }
 
