@@ -389,7 +389,10 @@ export async function resolvePackages(
   env: NodeJS.ProcessEnv,
   abort: AbortSignal,
 ): Promise<Dependency[]> {
+  // pip's own configuration and PIP_* are ignored (--isolated); a proxy the user needs is kept.
+  const proxies = Object.fromEntries(Object.entries(env).filter(([key]) => /^(https?_proxy|no_proxy|all_proxy)$/i.test(key)));
   const childEnv = {
+    ...proxies,
     PATH: env.PATH ?? '/usr/bin:/bin',
     HOME: env.HOME ?? tmpdir(),
     LC_ALL: 'C.UTF-8',
