@@ -230,7 +230,7 @@ function standInRuntime(dir: string, musl: string): void {
 
 describe('a Python project', () => {
   it(
-    'the lock pins the adapter runtime (key, sources, options); another runtime is drift; packages asked are "not yet"',
+    'the lock pins the adapter runtime (key, sources, options); another runtime is drift; packages asked but not locked are refused at build',
     async () => {
       const py = join(work.path, 'pyw');
       mkdirSync(py);
