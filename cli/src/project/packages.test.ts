@@ -244,7 +244,8 @@ describe('the wheel cache (a local HTTP server stands in for PyPI)', () => {
 
   it('refuses a download whose sha256 is not the lock’s (UK177 naming the entry) and caches nothing', async () => {
     const wrong = 'e'.repeat(64);
-    const err = await ensureWheel(dep(`${base}/idna-3.20-py3-none-any.whl`, wrong), options()).catch(
+    const err = await ensureWheel(dep(`${base}/idna-3.20-py3-none-any.whl`, wrong), options()).then(
+      () => new Error('resolved') as UkernelError,
       (e: unknown) => e as UkernelError,
     );
     expect(isUkernelError(err, 'WheelHashMismatch')).toBe(true);
@@ -255,7 +256,8 @@ describe('the wheel cache (a local HTTP server stands in for PyPI)', () => {
   });
 
   it('a missing file or a dead server is UK176', async () => {
-    const missing = await ensureWheel(dep(`${base}/gone.whl`, 'd'.repeat(64)), options()).catch(
+    const missing = await ensureWheel(dep(`${base}/gone.whl`, 'd'.repeat(64)), options()).then(
+      () => new Error('resolved') as UkernelError,
       (e: unknown) => e as UkernelError,
     );
     expect([missing.code, missing.message]).toEqual(['UK176', `downloading ${base}/gone.whl: HTTP 404`]);
@@ -263,7 +265,8 @@ describe('the wheel cache (a local HTTP server stands in for PyPI)', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const dead = await ensureWheel(dep(`http://127.0.0.1:${port}/x.whl`, 'c'.repeat(64)), options()).catch(
+    const dead = await ensureWheel(dep(`http://127.0.0.1:${port}/x.whl`, 'c'.repeat(64)), options()).then(
+      () => new Error('resolved') as UkernelError,
       (e: unknown) => e as UkernelError,
     );
     expect([dead.code, dead.message]).toEqual(['UK176', `downloading http://127.0.0.1:${port}/x.whl: ECONNREFUSED`]);
