@@ -5,7 +5,8 @@
 //
 // - the acceptance: env add requests, env lock (same bytes), env show, run: GET and POST to the
 //   host's server through requests;
-// - bad input: an unknown package or version (UK174), a compiled-only package (numpy, UK175), the
+// - bad input: an unknown package or version (UK174), a compiled-only package (numpy, and
+//   pydantic 2's pydantic-core as a dependency: UK175), the
 //   network failing (a dead proxy, UK176), each leaving ukernel.toml and the lock byte for byte;
 //   a corrupted cached wheel (detected, fetched again); a hand-edited hash (UK177 naming the
 //   entry); env remove and env add -r;
@@ -175,6 +176,10 @@ describe.skipIf(!chain || !pypi)('ukernel env add in a Python project (PyPI)', (
       const numpy = await fails(['env', 'add', 'numpy'], project, 'UK175');
       expect(numpy.stderr).toMatch(
         /error UK175: numpy [0-9.]+ has only compiled wheels \([0-9]+, ABI cp3.*\): it needs extension modules, which the guest cannot load\n/,
+      );
+      const dependency = await fails(['env', 'add', 'pydantic==2.11.0'], project, 'UK175');
+      expect(dependency.stderr).toMatch(
+        /error UK175: pydantic-core [0-9.]+ has only compiled wheels .*\(needed by requests==2\.32\.3, pydantic==2\.11\.0\)\n/,
       );
       const network = await fails(['env', 'add', 'idna'], project, 'UK176', {
         HTTPS_PROXY: 'http://127.0.0.1:1',

@@ -486,7 +486,11 @@ async function explainPipFailure(requirements: readonly string[], stderr: string
   const candidates = [...asked, ...requirements.filter((r) => !asked.includes(r))];
   for (const requirement of candidates) {
     const why = await askPypi(requirement, abort);
-    if (why !== null) return why;
+    if (why === null) continue;
+    if (requirements.includes(requirement)) return why;
+    // A dependency: say what needs it (the code and hint are the same).
+    why.message = `${why.message} (needed by ${requirements.join(', ')})`;
+    return why;
   }
   return new UkernelError('PackageFetchFailed', `pip could not resolve ${requirements.join(' ')}`, { details: tail });
 }
