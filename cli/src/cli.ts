@@ -170,7 +170,10 @@ function registerEnv(program: Command, app: App): void {
     .addHelpText(
       'after',
       '\nExamples:\n  ukernel env lock            # Locked environment: env/ukernel.lock\n' +
-        '  ukernel env lock --check    # for CI: exit 2 naming what drifted\n  ukernel env show\n',
+        '  ukernel env lock --check    # for CI: exit 2 naming what drifted\n  ukernel env show\n' +
+        '  ukernel env add requests==2.32.3   # a Python project: resolve, pin in the lock\n' +
+        '  ukernel env add -r requirements.txt\n  ukernel env remove requests\n' +
+        '\nEnvironment: UKERNEL_PIP_PYTHON (the python pip runs under), HTTPS_PROXY, XDG_CACHE_HOME (the wheel cache)\n',
     );
   env
     .command('lock')
