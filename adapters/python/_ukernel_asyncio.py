@@ -14,6 +14,13 @@ in place. A meta path finder waits for the first import of asyncio.base_events (
 never imports asyncio pays one call per import), lets the normal finders load it, gives
 BaseEventLoop versions that call the socket functions directly, and removes itself. The
 standard library is unchanged.
+
+What does need a thread (loop.run_in_executor, asyncio.to_thread) raises RuntimeError "can't
+start new thread", which the program may catch; but the default executor then exists, and
+asyncio.run()'s shutdown_default_executor would start a thread to wait for its (never started)
+threads: the program failed at exit even though it caught the error. When the executor has no
+thread, shutting it down needs none: BaseEventLoop gets a shutdown_default_executor that does
+that in place and leaves an executor with threads (a host CPython) to the original.
 """
 
 import sys
@@ -34,11 +41,28 @@ async def getnameinfo(self, sockaddr, flags=0):
     return socket.getnameinfo(sockaddr, flags)
 
 
+def _shutdown_default_executor(original):
+    async def shutdown_default_executor(self, timeout=None):
+        executor = self._default_executor
+        if executor is None or getattr(executor, "_threads", None):
+            return await original(self, timeout)
+        # No thread ever started (each start raised): nothing to wait for, no thread needed.
+        self._executor_shutdown_called = True
+        executor.shutdown(wait=False)
+
+    return shutdown_default_executor
+
+
 def _patch(module):
-    for function in (getaddrinfo, getnameinfo):
+    loop_class = module.BaseEventLoop
+    if not getattr(loop_class.shutdown_default_executor, "_ukernel", False):
+        shutdown = _shutdown_default_executor(loop_class.shutdown_default_executor)
+        shutdown._ukernel = True
+        loop_class.shutdown_default_executor = shutdown
+    for function in (getaddrinfo, getnameinfo, loop_class.shutdown_default_executor):
         function.__module__ = module.__name__
         function.__qualname__ = "BaseEventLoop." + function.__name__
-        setattr(module.BaseEventLoop, function.__name__, function)
+        setattr(loop_class, function.__name__, function)
 
 
 class _Loader:

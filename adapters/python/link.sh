@@ -63,12 +63,14 @@ for source in main _ukernel; do
 done
 
 # No crt (the layer's _start is the entry), the loader relocates (RELRO would be mapped before
-# the program could write it: -z norelro), symbols stripped. PT_GNU_STACK asks for an 8 MiB
-# first-task stack, the kernel's largest (contracts.json workload_stack_bytes_max), explicitly
-# rather than through Zig's default (16 MiB, which the kernel cuts to 8): CPython's C recursion
-# limit (Py_C_RECURSION_LIMIT, 10000 nested C calls) and its parser's assume a Linux-sized stack.
+# the program could write it: -z norelro), symbols stripped, sections nothing reaches from
+# _start dropped (--gc-sections: 181 KB less of the 7.4 MB, bench/python/README.md).
+# PT_GNU_STACK asks for an 8 MiB first-task stack, the kernel's largest (contracts.json
+# workload_stack_bytes_max), explicitly rather than through Zig's default (16 MiB, which the
+# kernel cuts to 8): CPython's C recursion limit (Py_C_RECURSION_LIMIT, 10000 nested C calls)
+# and its parser's assume a Linux-sized stack.
 "$zig" cc -target x86_64-linux-musl -nostdlib -static -pie -Wl,-e,_start -Wl,-z,norelro -s \
-    -Wl,-z,stack-size=8388608 \
+    -Wl,--gc-sections -Wl,-z,stack-size=8388608 \
     "$work/main.o" "$work/_ukernel.o" \
     -Wl,--start-group "$posix_lib" "$runtime/lib/libpython3.13.a" "$runtime/lib/libz.a" \
     "$runtime/musl/lib/libc.a" -Wl,--end-group \

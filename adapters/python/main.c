@@ -7,15 +7,17 @@
  * argv[0] = "bin/python" (relative to the rootfs root), then the run's arguments.
  *
  * Image layout (docs/python.md): lib/python313.zip (the stdlib and the `ukernel` package),
- * src/ (the project), lib/site-packages/ (optional), etc/ukernel/python-entry (the entry
+ * src/ (the project), lib/site-packages/ (optional), lib/python3.13/ (optional: CPython's own
+ * test packages, put there by [build] python_stdlib_tests), etc/ukernel/python-entry (the entry
  * script's rootfs path, e.g. "src/main.py").
  *
  * Configuration (PyConfig, isolated, UTF-8 mode): home "/"; sys.path = [/lib/python313.zip,
- * the entry's directory when it is not /src, /src, /lib/site-packages if present]; no user
- * site, no site import (the builtins exit/quit are added instead), no bytecode writing, the
- * environment's PYTHON* variables ignored except PYTHONHASHSEED; otherwise the hash seed is
- * random, which CPython draws with getrandom(2), served by the POSIX layer with random.fill.
- * stdout is line buffered (one console write per line), stderr too (CPython's default).
+ * the entry's directory when it is not /src, /src, /lib/site-packages and /lib/python3.13 if
+ * present]; no user site, no site import (the builtins exit/quit are added instead), no
+ * bytecode writing, the environment's PYTHON* variables ignored except PYTHONHASHSEED; otherwise
+ * the hash seed is random, which CPython draws with getrandom(2), served by the POSIX layer with
+ * random.fill. stdout is line buffered (one console write per line), stderr too (CPython's
+ * default).
  *
  * A trace span, "python-init", covers main up to the entry script's first line.
  *
@@ -68,6 +70,7 @@ static void init_span_end(int64_t span) {
 #define STDLIB_ZIP UK_ROOT "/lib/python313.zip"
 #define SOURCE_DIR UK_ROOT "/src"
 #define SITE_PACKAGES_DIR UK_ROOT "/lib/site-packages"
+#define STDLIB_TESTS_DIR UK_ROOT "/lib/python3.13"
 
 /* Ran after initialization, before the entry script: line-buffered stdout (CPython buffers a
  * non-terminal stdout in blocks, which would hold output until exit) and the exit/quit builtins
@@ -153,7 +156,7 @@ static PyStatus append_path(PyConfig *config, const char *path) {
 
 /* sys.path: the stdlib zip first (most imports), the entry script's directory (as python
  * does for a script) unless it is /src or the root, the project's /src, then
- * /lib/site-packages when the image has it. */
+ * /lib/site-packages and /lib/python3.13 (the `test` package) when the image has them. */
 static PyStatus search_paths(PyConfig *config, const char *entry) {
     config->module_search_paths_set = 1;
     PyStatus status = append_path(config, STDLIB_ZIP);
@@ -170,6 +173,8 @@ static PyStatus search_paths(PyConfig *config, const char *entry) {
     status = append_path(config, SOURCE_DIR);
     if (PyStatus_Exception(status)) return status;
     if (is_directory(SITE_PACKAGES_DIR)) status = append_path(config, SITE_PACKAGES_DIR);
+    if (PyStatus_Exception(status)) return status;
+    if (is_directory(STDLIB_TESTS_DIR)) status = append_path(config, STDLIB_TESTS_DIR);
     return status;
 }
 
@@ -216,6 +221,30 @@ static PyStatus configure(PyConfig *config, int argc, char **argv, const char *e
     return arguments(config, argc, argv, entry);
 }
 
+/* Ran after initialization, before the entry script: every module zipimport imports is read,
+ * inflated and unmarshalled TWICE in CPython 3.13 (find_spec's spec_from_loader calls
+ * get_filename, which loads the whole module's code just for its path; exec_module then loads
+ * it again: Lib/zipimport.py). This keeps the code object of the last load and hands it to the
+ * next request for the same module, once: `import asyncio` from the stdlib zip takes about a
+ * quarter less CPU (bench/python/README.md). The image's zip never changes while it runs. */
+static const char *const zipimport_code =
+    "def _uk_zipimport_once():\n"
+    "    import zipimport\n"
+    "    load = zipimport._get_module_code\n"
+    "    last = [None, None]\n"
+    "    def _get_module_code(self, fullname):\n"
+    "        key = (self.archive, self.prefix, fullname)\n"
+    "        if last[0] == key:\n"
+    "            found = last[1]\n"
+    "            last[0] = last[1] = None\n"
+    "            return found\n"
+    "        found = load(self, fullname)\n"
+    "        last[0], last[1] = key, found\n"
+    "        return found\n"
+    "    zipimport._get_module_code = _get_module_code\n"
+    "_uk_zipimport_once()\n"
+    "del _uk_zipimport_once\n";
+
 int main(int argc, char **argv) {
     int64_t init_span = init_span_begin();
     char entry[PATH_BYTES_MAX];
@@ -251,6 +280,9 @@ int main(int argc, char **argv) {
     if (PyStatus_Exception(status)) {
         if (PyStatus_IsExit(status)) return status.exitcode;
         Py_ExitStatusException(status); /* Prints "Fatal Python error: ..." and exits. */
+    }
+    if (PyRun_SimpleString(zipimport_code) != 0) {
+        fail_line("the adapter's zipimport set-up failed (traceback above)", "");
     }
     if (PyRun_SimpleString(startup_code) != 0) {
         fail_line("the adapter's start-up code failed (traceback above)", "");

@@ -171,6 +171,14 @@ export const PYTHON_ENTRY_FILE_PATH = 'etc/ukernel/python-entry';
 export const PYTHON_ADAPTER_OUT_DIR = `build/adapter/${PYTHON_BASE}`;
 /** Files under src/ of a Python project copied into the image; more is refused. */
 export const PYTHON_SOURCE_FILES_MAX = 5_000;
+/** Where `[build] python_stdlib_tests` puts CPython's test packages in the image (real files,
+ *  because the tests read data files beside them); the adapter adds it to sys.path. */
+export const PYTHON_STDLIB_TESTS_PATH = 'lib/python3.13';
+/** Names `[build] python_stdlib_tests` may list. */
+export const PYTHON_STDLIB_TESTS_MAX = 64;
+/** Where the checkout keeps the verified CPython source (the tests' source when the runtime has
+ *  no Lib/test): scripts/fetch-source.sh PACKAGE prints the tree's path. */
+export const FETCH_SOURCE_SCRIPT = 'scripts/fetch-source.sh';
 /** Syntax errors listed in one report (the first is the message, the rest details). */
 export const PYTHON_SYNTAX_ERRORS_LISTED_MAX = 20;
 

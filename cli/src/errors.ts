@@ -347,6 +347,12 @@ export const ErrorCatalog = {
     hint: 'Use a ukernel checkout with adapters/python (docs/python.md), or point UKERNEL_PYTHON_RUNTIME at a built runtime directory.',
     exitCode: EXIT_USAGE,
   },
+  PythonTestsMissing: {
+    code: 'UK162',
+    title: "A Python test package named in ukernel.toml is not in the runtime's standard library",
+    hint: 'Name packages, modules or data directories under Lib/test of CPython 3.13 in [build] python_stdlib_tests (e.g. "test.support", "test.test_math", "test.mathdata"), or remove the key.',
+    exitCode: EXIT_USAGE,
+  },
   LockStale: {
     code: 'UK170',
     title: 'env/ukernel.lock does not match the environment',

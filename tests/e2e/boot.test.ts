@@ -90,7 +90,7 @@ describe.each(accels)('ukernel run --accel %s', (accel) => {
     );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^memory: 0x000000100000-0x000010000000 ram$/m);
-    expect(result.stdout).toMatch(/^cmdline: uk\.verbose$/m);
+    expect(result.stdout).toMatch(/^cmdline: uk\.wall_ns=[0-9]+ uk\.verbose$/m);
     expect(result.stdout).toMatch(/^workload arguments: app arg$/m);
     expect(result.stdout).toMatch(/255 MiB RAM/);
   });

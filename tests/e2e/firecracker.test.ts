@@ -62,7 +62,7 @@ describe('ukernel run --vmm firecracker, without Firecracker', () => {
     const configPath = /the VM config was written to (\S+)/.exec(result.stderr)![1]!;
     const config = JSON.parse(readFileSync(join(work.path, configPath), 'utf8'));
     expect(config['boot-source'].kernel_image_path).toBe(kernelPath);
-    expect(config['boot-source'].boot_args).toBe('uk.verbose');
+    expect(config['boot-source'].boot_args).toMatch(/^uk\.wall_ns=[0-9]+ uk\.verbose$/);
     expect(config.drives).toEqual([
       {
         drive_id: 'events',
@@ -134,7 +134,7 @@ describe('ukernel run --vmm firecracker', () => {
       .sort()
       .at(-1)!;
     const config = JSON.parse(readFileSync(join(runs, latest), 'utf8'));
-    expect(config['boot-source'].boot_args).toBe('uk.argc=4 -- args a -- b');
+    expect(config['boot-source'].boot_args).toMatch(/^uk\.wall_ns=[0-9]+ uk\.argc=4 -- args a -- b$/);
     expect(config.drives[0]).toMatchObject({ drive_id: 'image', is_read_only: true });
   });
 

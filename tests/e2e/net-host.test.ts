@@ -112,7 +112,7 @@ describe('--net user --publish on QEMU', () => {
         expect(rule, netdev).not.toBeNull();
         expect([Number(rule![1]) !== tcp, Number(rule![2])]).toEqual([true, udp]);
         expect(argv).toContain('virtio-net-device,netdev=net0');
-        expect(argv[argv.indexOf('-append') + 1]).toMatch(/^uk\.dns=10\.0\.2\.2:5353 /);
+        expect(argv[argv.indexOf('-append') + 1]).toMatch(/^uk\.wall_ns=[0-9]+ uk\.dns=10\.0\.2\.2:5353 /);
         expect(argv.join(' ')).not.toMatch(/restrict=on|vhost=on/);
 
         // The ports are taken while it runs (the TCP one by the CLI itself, the UDP one by QEMU):
@@ -342,7 +342,7 @@ describe.skipIf(!isRoot)('--net tap in a network namespace (root)', () => {
     expect(report.network).toMatchObject({ mode: 'tap', interface: 'tap0', mac: '06:00:ac:10:00:02' });
     const config = JSON.parse(readFileSync(report.run_log.replace(/\.log$/, '.firecracker.json'), 'utf8'));
     expect(config['network-interfaces']).toEqual([{ iface_id: 'net0', host_dev_name: 'tap0', guest_mac: '06:00:ac:10:00:02' }]);
-    expect(config['boot-source'].boot_args).toMatch(/^uk\.ip=172\.16\.0\.2\/30/);
+    expect(config['boot-source'].boot_args).toMatch(/^uk\.wall_ns=[0-9]+ uk\.ip=172\.16\.0\.2\/30/);
   });
 
   it('a tap another VMM holds → UK136 before anything starts', async () => {

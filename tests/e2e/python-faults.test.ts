@@ -116,6 +116,21 @@ describe.skipIf(!chain).each(vmms)('faults in a Python workload (%s)', (_name, v
   );
 
   it(
+    'asyncio.to_thread and run_in_executor raise RuntimeError, caught; asyncio.run still returns 0',
+    async (context) => {
+      if (skipWhy !== null) return context.skip(skipWhy);
+      const result = await runMode('executor');
+      const output = result.stdout + result.stderr;
+      expect(result.stdout).toMatch(/^executor: to_thread: RuntimeError caught \(can't start new thread\)$/m);
+      expect(result.stdout).toMatch(/^executor: run_in_executor: RuntimeError caught \(can't start new thread\)$/m);
+      expect(result.stdout).toMatch(/^executor: asyncio\.run returned 0$/m);
+      expect(output).not.toContain('Traceback');
+      expect(result.code, output).toBe(0);
+    },
+    RUN_MS,
+  );
+
+  it(
     'a call the POSIX layer does not serve (getpriority): OSError ENOSYS each time, one log record naming it',
     async (context) => {
       if (skipWhy !== null) return context.skip(skipWhy);

@@ -154,6 +154,15 @@ describe.skipIf(missing.length > 0)('import ukernel in the guest', () => {
         });
         expect(record('py-warn record')).toMatchObject({ level: 'warn', fields: { attempt: '2' } });
         expect(record('py-error record')).toMatchObject({ level: 'error', fields: { reason: 'bad' } });
+        // Messages and values past one events record (64 KiB) are cut to fit, not dropped (the
+        // CLI shows 4 KiB of a text and says how much more there is).
+        const huge = logs.find((line) => line.message?.startsWith('py-huge record m'));
+        expect(huge?.message).toMatch(/^py-huge record m+… \[[0-9]+ more bytes cut\]$/);
+        expect(huge?.fields).toHaveProperty('big');
+        const hugeFields = record('py-huge fields');
+        expect(Object.keys(hugeFields?.fields ?? {})).toHaveLength(16);
+        expect(hugeFields?.fields?.f0).toMatch(/^é+… \[[0-9]+ more bytes cut\]$/);
+        expect(run.stderr).not.toMatch(/dropped/);
         expect(logs.find((line) => line.message?.startsWith('ukernel.trace: too many spans open'))).toMatchObject({
           level: 'warn',
           fields: { span: 'py-deep' },

@@ -34,6 +34,9 @@ pub const tmp_nodes_max: u32 = 128;
 pub const tmp_bytes_max: u64 = 64 << 20;
 /// Live mmap regions tracked (address and size, which mem.free needs).
 pub const regions_max: u32 = 4096;
+/// Separate unmapped parts one region keeps (munmap inside a region; more: ENOMEM, as Linux's
+/// map count limit).
+pub const region_holes_max: u32 = 4;
 /// Page size reported in AT_PAGESZ and used to round mmap lengths.
 pub const page_bytes: u64 = 4096;
 /// pollfds one poll accepts (and fds one select watches); io.poll items are bounded likewise,

@@ -48,6 +48,7 @@ pub const Error = error{
     CONNRESET,
     ISCONN,
     NOSPC,
+    FBIG,
     NOTEMPTY,
     XDEV,
     NODEV,

@@ -22,7 +22,14 @@ pub const Object = union(enum) {
     /// A rootfs file: `file` indexes the layer's cache of kernel file handles.
     file: struct { file: u16, offset: u64 = 0 },
     /// A file in /tmp (tmpfs.zig): `node` is its node.
-    memory: struct { node: u16, offset: u64 = 0, writable: bool, append: bool },
+    /// `readable` is false for O_WRONLY (reads: EBADF).
+    memory: struct {
+        node: u16,
+        offset: u64 = 0,
+        writable: bool,
+        append: bool,
+        readable: bool = true,
+    },
     /// A rootfs directory: `slot` holds its path; getdents64 walks io.list from `cursor` after
     /// the `.` and `..` entries (`dots` of them emitted so far).
     directory: struct { slot: u16, cursor: u32 = 0, dots: u8 = 0, done: bool = false },

@@ -156,6 +156,8 @@ fn open_at(dirfd: i32, pointer: u64, flags: u32, mode: u64) i64 {
     };
     if (flags & linux.o_creat != 0 and flags & linux.o_excl != 0) return fail(error.EXIST);
     if (flags & linux.o_tmpfile == linux.o_tmpfile) return fail(error.ROFS);
+    const device = found.kind == .null_device or found.kind == .random_device;
+    if (device and flags & linux.o_directory != 0) return fail(error.NOTDIR);
     const object: fd.Object = switch (found.kind) {
         .null_device => .null_device,
         .random_device => .random_device,
@@ -393,6 +395,24 @@ fn image_has_tmp() bool {
     return uk.table.io_stat(tmpfs.root.ptr, tmpfs.root.len, &stat) == 0;
 }
 
+/// d_ino of `name` in the directory `dir_path` ("." and ".." included): the st_ino stat gives
+/// for its path, which os.DirEntry.inode() promises.
+fn entry_inode(dir_path: []const u8, name: []const u8) u64 {
+    if (std.mem.eql(u8, name, ".")) return inode_of_path(dir_path);
+    if (std.mem.eql(u8, name, "..")) {
+        const slash = std.mem.lastIndexOfScalar(u8, dir_path, '/') orelse 0;
+        return inode_of_path(dir_path[0..slash]);
+    }
+    var buffer: path.Buffer = undefined;
+    const separator: usize = @intFromBool(dir_path.len > 0);
+    const length = dir_path.len + separator + name.len;
+    if (length > buffer.len) return inode(name) +% inode(dir_path);
+    @memcpy(buffer[0..dir_path.len], dir_path);
+    if (separator == 1) buffer[dir_path.len] = '/';
+    @memcpy(buffer[dir_path.len + separator ..][0..name.len], name);
+    return inode_of_path(buffer[0..length]);
+}
+
 const dirent_header_bytes: usize = 19; // d_ino 8, d_off 8, d_reclen 2, d_type 1
 
 /// Writes one linux_dirent64 at `buffer[offset..]`; false when it does not fit.
@@ -423,7 +443,7 @@ pub fn getdents(description: *fd.Description, buffer: []u8) Error!u64 {
     while (rounds <= buffer.len / 24 + 2) : (rounds += 1) {
         if (directory.dots < 2) {
             const name = if (directory.dots == 0) "." else "..";
-            const ino = inode(dir_path) +% directory.dots;
+            const ino = entry_inode(dir_path, name);
             const next: u64 = directory.dots + 1;
             if (!dirent_put(buffer, &written, ino, next, linux.dt_dir, name)) break;
             directory.dots += 1;
@@ -436,7 +456,7 @@ pub fn getdents(description: *fd.Description, buffer: []u8) Error!u64 {
                 break;
             };
             const kind = if (found.directory) linux.dt_dir else linux.dt_reg;
-            const ino = inode(found.name) +% inode(dir_path);
+            const ino = entry_inode(dir_path, found.name);
             if (!dirent_put(buffer, &written, ino, found.next + 2, kind, found.name)) break;
             directory.cursor = found.next;
             continue;
@@ -459,7 +479,7 @@ pub fn getdents(description: *fd.Description, buffer: []u8) Error!u64 {
         }
         const name = entry.name[0..@min(entry.name_bytes, entry.name.len)];
         const kind = if (entry.kind == 2) linux.dt_dir else linux.dt_reg;
-        const ino = inode(name) +% inode(dir_path);
+        const ino = entry_inode(dir_path, name);
         if (!dirent_put(buffer, &written, ino, @intCast(next + 2), kind, name)) break;
         directory.cursor = @intCast(next);
     }
@@ -551,6 +571,7 @@ fn readlink_at(dirfd: i32, pointer: u64, out: u64, size: u64) i64 {
     var buffer: path.Buffer = undefined;
     const name = resolve_at(dirfd, pointer, &buffer) catch |e| return fail(e);
     if (std.mem.eql(u8, name, "proc/self/exe") and executable_length > 0) {
+        if (@as(i64, @bitCast(size)) <= 0) return fail(error.INVAL); // as Linux
         const target = uk.bytes(out, size) orelse return fail(error.FAULT);
         const count = @min(target.len, executable_length);
         @memcpy(target[0..count], executable[0..count]);
@@ -638,16 +659,20 @@ fn open_memory(name: []const u8, flags: u32, mode: u32) i64 {
         .anonymous = anonymous,
         .mode = mode,
     }) catch |e| return fail(e);
-    return install(.{ .memory = .{
-        .node = node,
-        .writable = access != 0,
-        .append = flags & linux.o_append != 0,
-    } }, flags);
+    return install(.{
+        .memory = .{
+            .node = node,
+            .writable = access != 0,
+            .append = flags & linux.o_append != 0,
+            .readable = access != 1, // O_WRONLY
+        },
+    }, flags);
 }
 
 /// read(2) and write(2) on a /tmp file, at the description's offset (the end, with O_APPEND).
-pub fn memory_read(description: *fd.Description, buffer: []u8) u64 {
+pub fn memory_read(description: *fd.Description, buffer: []u8) Error!u64 {
     const file = &description.object.memory;
+    if (!file.readable) return error.BADF; // opened O_WRONLY
     const count = tmpfs.read_at(file.node, buffer, file.offset);
     file.offset += count;
     return count;

@@ -118,7 +118,10 @@ fn iovecs(pointer: u64, count: u64) Error![]align(1) const linux.Iovec {
     if (count == 0) return &.{};
     if (pointer == 0) return error.FAULT;
     const start: [*]align(1) const linux.Iovec = @ptrFromInt(pointer);
-    return start[0..count];
+    const vector = start[0..count];
+    // A length past SSIZE_MAX is EINVAL, as Linux (sums below then cannot overflow).
+    for (vector) |item| if (item.length > std.math.maxInt(i64)) return error.INVAL;
+    return vector;
 }
 
 /// readv: fills the buffers in order; stops at a short read. Only the first may wait.
@@ -176,7 +179,10 @@ pub fn sys_pread64(a: linux.Args) i64 {
     const buffer = uk.bytes(a[1], a[2]) orelse return fail(error.FAULT);
     if (@as(i64, @bitCast(a[3])) < 0) return fail(error.INVAL);
     switch (description.object) {
-        .memory => |file| return @intCast(tmpfs.read_at(file.node, buffer, a[3])),
+        .memory => |file| {
+            if (!file.readable) return fail(error.BADF);
+            return @intCast(tmpfs.read_at(file.node, buffer, a[3]));
+        },
         else => {},
     }
     const slot = positional(description) catch |e| return fail(e);
@@ -186,7 +192,10 @@ pub fn sys_pread64(a: linux.Args) i64 {
 /// One buffer of a preadv at `offset`: the image's file (slot) or a /tmp file.
 fn read_positional(description: *fd.Description, buffer: []u8, offset: u64) Error!u64 {
     return switch (description.object) {
-        .memory => |file| tmpfs.read_at(file.node, buffer, offset),
+        .memory => |file| if (file.readable)
+            tmpfs.read_at(file.node, buffer, offset)
+        else
+            error.BADF,
         else => files.read_at(try positional(description), buffer, offset),
     };
 }
@@ -230,12 +239,17 @@ pub fn sys_pwritev(a: linux.Args) i64 {
 pub fn sys_fallocate(a: linux.Args) i64 {
     const description = description_of(a[0]) catch |e| return fail(e);
     if (a[1] != 0) return fail(error.OPNOTSUPP);
-    const end = std.math.add(u64, a[2], a[3]) catch return fail(error.INVAL);
+    // offset and length are off_t: a negative offset or a length <= 0 is EINVAL (as Linux),
+    // an end past the largest off_t EFBIG.
+    const offset: i64 = @bitCast(a[2]);
+    const length: i64 = @bitCast(a[3]);
+    if (offset < 0 or length <= 0) return fail(error.INVAL);
+    const end = std.math.add(i64, offset, length) catch return fail(error.FBIG);
     return switch (description.object) {
         .memory => |file| blk: {
             if (!file.writable) break :blk fail(error.BADF);
             if (end > tmpfs.node_size(file.node)) {
-                tmpfs.truncate(file.node, end) catch |e| break :blk fail(e);
+                tmpfs.truncate(file.node, @intCast(end)) catch |e| break :blk fail(e);
             }
             break :blk 0;
         },
@@ -355,11 +369,17 @@ pub fn set_nonblocking(description: *fd.Description, nonblocking: bool) Error!vo
     description.nonblocking = nonblocking;
 }
 
+/// O_RDONLY 0, O_WRONLY 1, O_RDWR 2.
+fn memory_access(readable: bool, writable: bool) u32 {
+    if (!writable) return 0;
+    return if (readable) 2 else 1;
+}
+
 fn status_flags(description: *const fd.Description) u32 {
     const access: u32 = switch (description.object) {
         .free => unreachable,
         .file, .directory, .random_device => 0, // O_RDONLY
-        .memory => |file| (if (file.writable) @as(u32, 2) else 0) |
+        .memory => |file| memory_access(file.readable, file.writable) |
             (if (file.append) linux.o_append else 0),
         .console => |console| if (console == .input) 0 else 1,
         .stream => |stream| if (stream.socket) 2 else if (stream.send == fd.handle_none) 0 else 1,

@@ -2,8 +2,8 @@
 //! mem.alloc, munmap over mem.free, mremap, brk (refuses to grow, so musl's mallocng takes its
 //! memory from mmap), madvise/mprotect (no-ops: every page stays readable and writable).
 //! mem.free needs each allocation's exact size, so the layer tracks its regions (`Regions`,
-//! pure and host-tested). A partial munmap is counted; the region is freed when all of it has
-//! been unmapped.
+//! pure and host-tested). A partial munmap is kept as a hole in its region (merged, so pages
+//! unmapped twice count once); the region is freed when its holes cover it.
 
 const std = @import("std");
 const assert = std.debug.assert;
@@ -19,7 +19,66 @@ const fail = errno.fail;
 
 const page_bytes = constants.page_bytes;
 
-pub const Region = struct { address: u64, bytes: u64, unmapped_bytes: u64 = 0 };
+/// A part of a region the program unmapped: [start, end), bytes from the region's address.
+pub const Hole = struct { start: u64, end: u64 };
+
+pub const Region = struct {
+    address: u64,
+    bytes: u64,
+    /// The parts unmapped so far: disjoint and not touching, so that pages unmapped twice count
+    /// once (a count let a region be freed while some of it was still in use).
+    holes: [constants.region_holes_max]Hole = undefined,
+    hole_count: u32 = 0,
+
+    pub fn unmapped_bytes(region: *const Region) u64 {
+        var total: u64 = 0;
+        for (region.holes[0..region.hole_count]) |hole| total += hole.end - hole.start;
+        assert(total <= region.bytes);
+        return total;
+    }
+
+    /// Adds [start, end) to the holes, merged with every hole it overlaps or touches.
+    fn punch(region: *Region, start: u64, end: u64) error{Fragmented}!void {
+        assert(start < end and end <= region.bytes);
+        var merged: Hole = .{ .start = start, .end = end };
+        var kept: [constants.region_holes_max]Hole = undefined;
+        var count: u32 = 0;
+        for (region.holes[0..region.hole_count]) |hole| {
+            if (hole.end < merged.start or hole.start > merged.end) {
+                kept[count] = hole;
+                count += 1;
+                continue;
+            }
+            merged.start = @min(merged.start, hole.start);
+            merged.end = @max(merged.end, hole.end);
+        }
+        if (count == kept.len) return error.Fragmented;
+        kept[count] = merged;
+        region.holes = kept;
+        region.hole_count = count + 1;
+    }
+
+    /// Takes [start, end) out of the holes: MAP_FIXED mapped it again.
+    fn fill(region: *Region, start: u64, end: u64) error{Fragmented}!void {
+        assert(start < end and end <= region.bytes);
+        var kept: [constants.region_holes_max]Hole = undefined;
+        var count: u32 = 0;
+        for (region.holes[0..region.hole_count]) |hole| {
+            const parts = [2]Hole{
+                .{ .start = hole.start, .end = @min(hole.end, start) },
+                .{ .start = @max(hole.start, end), .end = hole.end },
+            };
+            for (parts) |part| {
+                if (part.start >= part.end) continue;
+                if (count == kept.len) return error.Fragmented;
+                kept[count] = part;
+                count += 1;
+            }
+        }
+        region.holes = kept;
+        region.hole_count = count;
+    }
+};
 
 pub const Regions = struct {
     list: [constants.regions_max]Region = undefined,
@@ -50,8 +109,14 @@ pub const Regions = struct {
     }
 
     /// Accounts munmap(address, bytes); calls `free(region)` for each region wholly unmapped
-    /// now, and removes it.
-    pub fn unmap(regions: *Regions, address: u64, bytes: u64, free: *const fn (Region) void) void {
+    /// now, and removes it. Fragmented: a region would need more than region_holes_max holes
+    /// (the regions before it in the table are accounted already).
+    pub fn unmap(
+        regions: *Regions,
+        address: u64,
+        bytes: u64,
+        free: *const fn (Region) void,
+    ) error{Fragmented}!void {
         const end = address +| bytes;
         var index: u32 = 0;
         while (index < regions.count) {
@@ -62,8 +127,9 @@ pub const Regions = struct {
                 index += 1;
                 continue;
             }
-            region.unmapped_bytes += overlap_end - overlap_start;
-            if (region.unmapped_bytes < region.bytes) {
+            const offset = region.address;
+            try region.punch(overlap_start - offset, overlap_end - offset);
+            if (region.unmapped_bytes() < region.bytes) {
                 index += 1;
                 continue;
             }
@@ -97,6 +163,13 @@ fn allocate(bytes: u64) Error!u64 {
     return address;
 }
 
+/// `length` rounded up to whole pages; null when that passes 2^64 (a C caller's (size_t)-1:
+/// Linux's PAGE_ALIGN gives 0, then EINVAL or ENOMEM).
+pub fn pages_of(length: u64) ?u64 {
+    if (length > std.math.maxInt(u64) - (page_bytes - 1)) return null;
+    return std.mem.alignForward(u64, length, page_bytes);
+}
+
 const map_shared: u32 = 0x1;
 const map_fixed: u32 = 0x10;
 const map_anonymous: u32 = 0x20;
@@ -110,6 +183,7 @@ fn map_file(address: u64, bytes: u64, fd_number: i32, offset: u64) Error!void {
     const slot = switch (description.object) {
         .file => |file| file.file,
         .memory => |file| {
+            if (!file.readable) return error.ACCES; // opened O_WRONLY
             // A copy of the /tmp file (MAP_PRIVATE; a shared mapping would not see writes).
             const memory: [*]u8 = @ptrFromInt(address);
             _ = tmpfs.read_at(file.node, memory[0..bytes], offset);
@@ -137,16 +211,19 @@ fn map(
     offset: u64,
 ) Error!u64 {
     if (length == 0 or offset % page_bytes != 0) return error.INVAL;
-    const bytes = std.mem.alignForward(u64, length, page_bytes);
+    const bytes = pages_of(length) orelse return error.NOMEM;
     const anonymous = flags & map_anonymous != 0;
     if (!anonymous and flags & map_shared != 0 and protection & prot_write != 0) {
         return error.ACCES; // A shared writable mapping of a read-only file.
     }
     if (flags & (map_fixed | map_fixed_noreplace) != 0) {
         // Only inside memory the program already mapped: the layer cannot place pages.
+        if (address_hint % page_bytes != 0) return error.INVAL; // as Linux
         const region = mapped.find(address_hint) orelse return error.NOMEM;
         if (flags & map_fixed_noreplace != 0) return error.EXIST;
-        if (address_hint + bytes > region.address + region.bytes) return error.NOMEM;
+        if (bytes > region.address + region.bytes - address_hint) return error.NOMEM;
+        const start = address_hint - region.address;
+        region.fill(start, start + bytes) catch return error.NOMEM;
         const memory: [*]u8 = @ptrFromInt(address_hint);
         @memset(memory[0..bytes], 0);
         if (!anonymous) try map_file(address_hint, bytes, fd_number, offset);
@@ -155,7 +232,8 @@ fn map(
     const address = try allocate(bytes);
     if (!anonymous) {
         map_file(address, bytes, fd_number, offset) catch |e| {
-            mapped.unmap(address, bytes, &free_region);
+            // A region just made has no holes: one covering it all frees it.
+            mapped.unmap(address, bytes, &free_region) catch unreachable;
             return e;
         };
     }
@@ -171,7 +249,8 @@ pub fn sys_mmap(a: linux.Args) i64 {
 
 pub fn sys_munmap(a: linux.Args) i64 {
     if (a[0] % page_bytes != 0 or a[1] == 0) return fail(error.INVAL);
-    mapped.unmap(a[0], std.mem.alignForward(u64, a[1], page_bytes), &free_region);
+    const bytes = pages_of(a[1]) orelse return fail(error.INVAL);
+    mapped.unmap(a[0], bytes, &free_region) catch return fail(error.NOMEM);
     return 0;
 }
 
@@ -180,13 +259,14 @@ fn remap(old: u64, old_length: u64, new_length: u64, flags: u32) Error!u64 {
         return error.INVAL;
     }
     const region = mapped.find(old) orelse return error.FAULT;
-    const old_bytes = std.mem.alignForward(u64, old_length, page_bytes);
-    const new_bytes = std.mem.alignForward(u64, new_length, page_bytes);
+    const old_bytes = pages_of(old_length) orelse return error.INVAL;
+    const new_bytes = pages_of(new_length) orelse return error.INVAL;
     if (old_bytes > region.address + region.bytes - old) return error.FAULT;
     if (new_bytes <= old_bytes) {
         // Shrinking in place: the tail counts as unmapped.
         if (new_bytes < old_bytes) {
-            mapped.unmap(old + new_bytes, old_bytes - new_bytes, &free_region);
+            const tail = old_bytes - new_bytes;
+            mapped.unmap(old + new_bytes, tail, &free_region) catch return error.NOMEM;
         }
         return old;
     }
@@ -195,7 +275,10 @@ fn remap(old: u64, old_length: u64, new_length: u64, flags: u32) Error!u64 {
     const source: [*]const u8 = @ptrFromInt(old);
     const destination: [*]u8 = @ptrFromInt(address);
     @memcpy(destination[0..old_bytes], source[0..old_bytes]);
-    mapped.unmap(old, old_bytes, &free_region);
+    mapped.unmap(old, old_bytes, &free_region) catch {
+        mapped.unmap(address, new_bytes, &free_region) catch unreachable; // no holes yet
+        return error.NOMEM;
+    };
     return address;
 }
 
@@ -231,17 +314,66 @@ test "a region is freed once all of it has been unmapped, in one call or in part
     try table.add(0x10000, 4 * page_bytes);
     try table.add(0x40000, 2 * page_bytes);
     test_freed = 0;
-    table.unmap(0x10000, page_bytes, &test_free);
+    try table.unmap(0x10000, page_bytes, &test_free);
     try std.testing.expectEqual(@as(u64, 0), test_freed);
     try std.testing.expectEqual(@as(u32, 2), table.count);
-    table.unmap(0x10000 + page_bytes, 3 * page_bytes, &test_free);
+    try table.unmap(0x10000 + page_bytes, 3 * page_bytes, &test_free);
     try std.testing.expectEqual(4 * page_bytes, test_freed);
     try std.testing.expectEqual(@as(u32, 1), table.count);
     try std.testing.expect(table.find(0x40000 + page_bytes) != null);
     try std.testing.expect(table.find(0x40000 + 2 * page_bytes) == null);
-    table.unmap(0x0, 0x100000, &test_free); // spans everything
+    try table.unmap(0x0, 0x100000, &test_free); // spans everything
     try std.testing.expectEqual(6 * page_bytes, test_freed);
     try std.testing.expectEqual(@as(u32, 0), table.count);
+}
+
+test "pages unmapped twice count once: the region stays until all of it is unmapped" {
+    var table: Regions = .{};
+    try table.add(0x10000, 4 * page_bytes);
+    test_freed = 0;
+    try table.unmap(0x10000 + page_bytes, page_bytes, &test_free);
+    try table.unmap(0x10000 + page_bytes, page_bytes, &test_free); // as Linux allows
+    try table.unmap(0x10000 + 2 * page_bytes, 2 * page_bytes, &test_free);
+    // Page 0 is still mapped (a count of 4 pages unmapped freed it here).
+    try std.testing.expectEqual(@as(u64, 0), test_freed);
+    try std.testing.expectEqual(@as(u64, 3 * page_bytes), table.list[0].unmapped_bytes());
+    try table.unmap(0x10000, page_bytes, &test_free);
+    try std.testing.expectEqual(4 * page_bytes, test_freed);
+    try std.testing.expectEqual(@as(u32, 0), table.count);
+}
+
+test "a hole mapped again (MAP_FIXED) is no longer unmapped; holes are bounded" {
+    var table: Regions = .{};
+    try table.add(0x10000, 16 * page_bytes);
+    test_freed = 0;
+    try table.unmap(0x10000 + page_bytes, page_bytes, &test_free);
+    try table.list[0].fill(page_bytes, 2 * page_bytes);
+    try table.unmap(0x10000, page_bytes, &test_free);
+    try table.unmap(0x10000 + 2 * page_bytes, 14 * page_bytes, &test_free);
+    try std.testing.expectEqual(@as(u64, 0), test_freed);
+    try std.testing.expectEqual(@as(u32, 2), table.list[0].hole_count);
+    try table.list[0].fill(0, 16 * page_bytes);
+    for ([_]u64{ 1, 3, 5, 7 }) |page| {
+        try table.unmap(0x10000 + page * page_bytes, page_bytes, &test_free);
+    }
+    try std.testing.expectEqual(@as(u32, 4), table.list[0].hole_count);
+    const fifth = table.unmap(0x10000 + 9 * page_bytes, page_bytes, &test_free);
+    try std.testing.expectError(error.Fragmented, fifth);
+    const split = table.list[0].fill(page_bytes + 1, page_bytes + 2); // a fifth hole
+    try std.testing.expectError(error.Fragmented, split);
+    try table.unmap(0x10000 + 2 * page_bytes, page_bytes, &test_free); // merges 1, 2 and 3
+    try std.testing.expectEqual(@as(u32, 3), table.list[0].hole_count);
+    try table.unmap(0x10000, 16 * page_bytes, &test_free);
+    try std.testing.expectEqual(16 * page_bytes, test_freed);
+}
+
+test "lengths round up to pages; past 2^64 they are refused, not an overflow" {
+    try std.testing.expectEqual(@as(?u64, page_bytes), pages_of(1));
+    try std.testing.expectEqual(@as(?u64, 2 * page_bytes), pages_of(page_bytes + 1));
+    try std.testing.expectEqual(@as(?u64, null), pages_of(std.math.maxInt(u64)));
+    const last = std.math.maxInt(u64) - (page_bytes - 1);
+    try std.testing.expectEqual(@as(?u64, last), pages_of(last));
+    try std.testing.expectEqual(@as(?u64, null), pages_of(last + 1));
 }
 
 test "the region table is bounded" {

@@ -68,9 +68,15 @@ fn plan_one(plan: *Plan, pollfd: *align(1) linux.PollFd, watch: *Watch) Error!vo
                 pollfd.revents = @bitCast(events & readable_mask);
             } else if (end.receive != fd.handle_none) {
                 watch.read_item = try plan.add(end.receive, read_flag);
+            } else if (end.socket) {
+                // Shut down for reading: a read returns end of stream at once.
+                pollfd.revents = @bitCast(events & readable_mask);
             }
             if (end.send != fd.handle_none and wants_write) {
                 watch.write_item = try plan.add(end.send, abi.poll_writable);
+            } else if (end.socket and wants_write) {
+                // Shut down for writing: a write fails at once (EPIPE); Linux says POLLOUT.
+                pollfd.revents |= @bitCast(events & writable_mask);
             }
         },
     }
@@ -87,6 +93,9 @@ fn revents_of(plan: *const Plan, pollfd: *align(1) linux.PollFd, watch: Watch) v
         if (answer & abi.poll_writable != 0) revents |= events & writable_mask;
         if (answer & abi.poll_closed != 0) revents |= linux.pollhup;
         if (answer & abi.poll_error != 0) revents |= linux.pollerr;
+        // A write to a stream whose reader went away fails (EPIPE): POLLERR, as a Linux pipe.
+        const write_closed = index == watch.write_item and answer & abi.poll_closed != 0;
+        if (write_closed) revents |= linux.pollerr;
     }
     pollfd.revents = @bitCast(revents);
 }

@@ -11,6 +11,7 @@ const io = @import("io.zig");
 const linux = @import("linux.zig");
 const report = @import("report.zig");
 const signals = @import("signals.zig");
+const time = @import("time.zig");
 const uk = @import("uk.zig");
 
 const Error = errno.Error;
@@ -138,11 +139,14 @@ pub fn sys_prctl(a: linux.Args) i64 {
         15 => {
             // The name is NUL-terminated; longer ones are cut to 15 bytes, as Linux does.
             const name = uk.string(a[1], thread_name.len - 1) orelse
-                uk.bytes(a[1], thread_name.len - 1).?;
+                (uk.bytes(a[1], thread_name.len - 1) orelse return fail(error.FAULT));
             @memset(&thread_name, 0);
             @memcpy(thread_name[0..name.len], name);
         },
-        16 => @memcpy(uk.bytes(a[1], thread_name.len).?, &thread_name),
+        16 => {
+            const out = uk.bytes(a[1], thread_name.len) orelse return fail(error.FAULT);
+            @memcpy(out, &thread_name);
+        },
         else => return fail(error.INVAL),
     }
     return 0;
@@ -281,6 +285,7 @@ const futex_wake_op: u64 = 5;
 const futex_wait_bitset: u64 = 9;
 const futex_wake_bitset: u64 = 10;
 const futex_command_mask: u64 = 0x7f;
+const futex_clock_realtime: u64 = 0x100;
 
 /// futex, single-threaded: nobody else can change the word or wake a waiter. WAIT returns
 /// EAGAIN when the word differs; with a timeout it sleeps the timeout then says ETIMEDOUT;
@@ -299,10 +304,16 @@ pub fn sys_futex(a: linux.Args) i64 {
         report.once_text("posix: futex wait that no thread can wake (a deadlock); ETIMEDOUT");
         return fail(error.TIMEDOUT);
     };
-    if (timeout.sec < 0 or timeout.nsec < 0) return fail(error.INVAL);
+    const nsec_valid = timeout.nsec >= 0 and timeout.nsec < std.time.ns_per_s;
+    if (timeout.sec < 0 or !nsec_valid) return fail(error.INVAL);
     const seconds: u64 = @intCast(timeout.sec);
     var duration_ns = seconds *| std.time.ns_per_s +| @as(u64, @intCast(timeout.nsec));
-    if (command == futex_wait_bitset) duration_ns -|= uk.table.clock_now_ns(); // absolute
+    if (command == futex_wait_bitset) {
+        // An absolute deadline, on CLOCK_REALTIME with FUTEX_CLOCK_REALTIME (measured against
+        // the monotonic clock it lay decades ahead: a wait without end).
+        const realtime = a[1] & futex_clock_realtime != 0;
+        duration_ns -|= if (realtime) time.realtime_ns() else uk.table.clock_now_ns();
+    }
     const bound = signals.wait_bound(duration_ns);
     if (bound.wait_ns > 0) uk.sleep(bound.wait_ns);
     if (bound.cut) return fail(signals.interrupted());

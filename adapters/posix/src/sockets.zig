@@ -132,7 +132,11 @@ pub fn sys_accept4(a: linux.Args) i64 {
         io.release(object);
         return fail(error.MFILE);
     };
-    address_out(&sockaddr.from_abi(peer), a[1], a[2]) catch |e| return fail(e);
+    address_out(&sockaddr.from_abi(peer), a[1], a[2]) catch |e| {
+        // As Linux: the connection is dropped and no fd is left behind.
+        if (uk.fds.close(new_fd) catch null) |dropped| io.release(dropped);
+        return fail(e);
+    };
     return new_fd;
 }
 
@@ -440,7 +444,7 @@ pub fn sys_recvmsg(a: linux.Args) i64 {
     const vector = iovec_slice(message) catch |e| return fail(e);
     var staging: [abi.datagram_bytes_max]u8 = undefined;
     var capacity: usize = 0;
-    for (vector) |item| capacity += item.length;
+    for (vector) |item| capacity +|= item.length;
     const buffer = staging[0..@min(capacity, staging.len)];
     const name_length_pointer = if (message.name == 0) 0 else @intFromPtr(&message.name_length);
     const flags: u32 = @truncate(a[2]);
@@ -463,7 +467,10 @@ fn iovec_slice(message: *align(1) linux.MsgHdr) Error![]align(1) const linux.Iov
     if (message.iov_count == 0) return &.{};
     if (message.iov == 0) return error.FAULT;
     const start: [*]align(1) const linux.Iovec = @ptrFromInt(message.iov);
-    return start[0..message.iov_count];
+    const vector = start[0..message.iov_count];
+    // A length past SSIZE_MAX is EINVAL, as Linux (sums below then cannot overflow).
+    for (vector) |item| if (item.length > std.math.maxInt(i64)) return error.INVAL;
+    return vector;
 }
 
 /// shutdown(fd, SHUT_RD 0 / SHUT_WR 1 / SHUT_RDWR 2).

@@ -44,10 +44,23 @@ fn channel_close_both(channel: u32) void {
     _ = uk.table.io_close(channel);
 }
 
+/// Closes the channel an end reads. The messages left unread are received and dropped first:
+/// the kernel reports a channel closed only once it is drained, and the writer must see it
+/// closed (poll, select; Linux: POLLERR, EPIPE). Without this a pipe's writer waited for ever.
+fn receive_close(channel: u32) void {
+    var scratch: [constants.stream_message_bytes_max]u8 = undefined;
+    var rounds: u32 = 0;
+    while (rounds < constants.stream_channel_capacity) : (rounds += 1) {
+        const flags = abi.flag_nonblocking;
+        if (uk.table.ipc_recv(channel, &scratch, scratch.len, flags) < 0) break;
+    }
+    _ = uk.table.io_close(channel);
+}
+
 pub fn release(object: fd.Object) void {
     switch (object) {
         .stream => |end| {
-            if (end.receive != fd.handle_none) _ = uk.table.io_close(end.receive);
+            if (end.receive != fd.handle_none) receive_close(end.receive);
             if (end.send != fd.handle_none) _ = uk.table.io_close(end.send);
             assert(buffers_used[end.slot]);
             buffers_used[end.slot] = false;
@@ -148,8 +161,11 @@ pub fn pending(description: *const fd.Description) u64 {
 /// 0 at the end of the stream (the writer closed).
 pub fn read(description: *fd.Description, destination: []u8, wait: bool, peek: bool) Error!u64 {
     const end = &description.object.stream;
-    if (end.receive == fd.handle_none) return error.BADF;
     const buffer = &buffers[end.slot];
+    if (end.receive == fd.handle_none) {
+        if (!end.socket) return error.BADF; // a pipe's write end
+        if (buffer.pending() == 0) return 0; // shut down for reading (SHUT_RD): end of stream
+    }
     if (destination.len == 0) return 0;
     if (buffer.pending() == 0) {
         const flags: u32 = if (wait) 0 else abi.flag_nonblocking;
@@ -166,7 +182,8 @@ pub fn read(description: *fd.Description, destination: []u8, wait: bool, peek: b
 /// nothing did); EPIPE once the reader closed.
 pub fn write(description: *fd.Description, data: []const u8, wait: bool) Error!u64 {
     const end = &description.object.stream;
-    if (end.send == fd.handle_none) return error.BADF;
+    // A pipe's read end: EBADF; a socketpair end shut down for writing (SHUT_WR): EPIPE.
+    if (end.send == fd.handle_none) return if (end.socket) error.PIPE else error.BADF;
     const flags: u32 = if (wait) 0 else abi.flag_nonblocking;
     var sent: u64 = 0;
     var index: u64 = 0;
@@ -189,7 +206,7 @@ pub fn shutdown(description: *fd.Description, how: u32) Error!void {
     const end = &description.object.stream;
     if (how > 2) return error.INVAL;
     if (how != 1 and end.receive != fd.handle_none) {
-        _ = uk.table.io_close(end.receive);
+        receive_close(end.receive);
         end.receive = fd.handle_none;
     }
     if (how != 0 and end.send != fd.handle_none) {

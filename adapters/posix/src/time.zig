@@ -32,7 +32,7 @@ fn now_ns(clock: i32) Error!u64 {
 }
 
 /// The wall clock in ns since the epoch; the monotonic clock when the kernel has none (0).
-fn realtime_ns() u64 {
+pub fn realtime_ns() u64 {
     const wall = uk.table.clock_wall_ns();
     return if (wall != 0) wall else uk.table.clock_now_ns();
 }

@@ -177,6 +177,8 @@ pub fn read_at(index: u16, buffer: []u8, offset: u64) u64 {
 /// Makes room for `size` bytes (zero-filled past the old end).
 fn reserve(node: *Node, size: u64) Error!void {
     if (size <= node.capacity) return;
+    // Checked first: a size near 2^64 (fallocate, ftruncate) must not overflow below.
+    if (size > constants.tmp_bytes_max) return error.NOSPC;
     const capacity = std.mem.alignForward(u64, @max(size, node.capacity * 2, 4096), 4096);
     if (bytes_used - node.capacity + capacity > constants.tmp_bytes_max) return error.NOSPC;
     const result = uk.table.mem_alloc(capacity, 4096);
@@ -257,6 +259,8 @@ pub fn rename(old: []const u8, new: []const u8) Error!void {
     if (directory and new.len > old.len and std.mem.startsWith(u8, new, old) and
         new[old.len] == '/') return error.INVAL; // into itself
     try parent_check(new);
+    // Every new name is checked before anything changes: a rename is whole or not at all.
+    if (new.len + longest_below(old) - old.len >= @sizeOf(path.Buffer)) return error.NAMETOOLONG;
     if (find(new)) |target| {
         if (nodes[target].directory != directory) {
             return if (directory) error.NOTDIR else error.ISDIR;
@@ -270,11 +274,24 @@ pub fn rename(old: []const u8, new: []const u8) Error!void {
             name[old.len] == '/';
         if (!std.mem.eql(u8, name, old) and !inside) continue;
         const rest_length = name.len - old.len;
-        if (new.len + rest_length >= node.path.len) return error.NAMETOOLONG;
+        assert(new.len + rest_length < node.path.len);
         std.mem.copyBackwards(u8, node.path[new.len..][0..rest_length], name[old.len..]);
         @memcpy(node.path[0..new.len], new);
         node.path_length = @intCast(new.len + rest_length);
     }
+}
+
+/// The longest name among `name` and the nodes below it.
+fn longest_below(name: []const u8) usize {
+    var longest: usize = name.len;
+    for (&nodes) |*node| {
+        if (!node.used or !node.linked) continue;
+        const child = node.name();
+        const inside = child.len > name.len and std.mem.startsWith(u8, child, name) and
+            child[name.len] == '/';
+        if (inside) longest = @max(longest, child.len);
+    }
+    return longest;
 }
 
 /// One entry of a /tmp directory from `cursor` (0 first): its name and kind, and the cursor of
@@ -316,4 +333,32 @@ test "create, write, read, truncate, unlink while open" {
     try remove("tmp/c", true);
     try std.testing.expect(list("tmp", 0) == null);
     try std.testing.expect(owns("tmp") and owns("tmp/x") and !owns("tmpx") and !owns("lib"));
+}
+
+test "a rename whose new names would be too long changes nothing" {
+    try make_directory("tmp/r", 0o755);
+    const long = "tmp/r/" ++ "x" ** 240;
+    const flags: OpenFlags =
+        .{ .create = true, .exclusive = true, .truncate = false, .anonymous = false };
+    const index = try open(long, flags);
+    release(index);
+    const target = "tmp/" ++ "y" ** 20;
+    try std.testing.expectError(error.NAMETOOLONG, rename("tmp/r", target));
+    try std.testing.expectEqual(.directory, kind_of("tmp/r").?);
+    try std.testing.expectEqual(.file, kind_of(long).?);
+    try std.testing.expect(find(target) == null);
+    try remove(long, false);
+    try remove("tmp/r", true);
+}
+
+test "a size past the limit is ENOSPC, never an overflow (fallocate or ftruncate to 2^64 - 1)" {
+    const flags: OpenFlags =
+        .{ .create = true, .exclusive = true, .truncate = false, .anonymous = false };
+    const index = try open("tmp/huge", flags);
+    try std.testing.expectError(error.NOSPC, truncate(index, std.math.maxInt(u64)));
+    try std.testing.expectError(error.NOSPC, truncate(index, constants.tmp_bytes_max + 1));
+    try std.testing.expectError(error.NOSPC, write_at(index, "x", std.math.maxInt(u64) - 1));
+    try remove("tmp/huge", false);
+    release(index);
+    try std.testing.expect(find("tmp/huge") == null);
 }

@@ -83,10 +83,14 @@ const fd = @import("fd.zig");
 /// The program's fd table (fds 0-2: the console, set by _start).
 pub var fds: fd.Table = .{};
 
-/// A pointer argument as a slice of the program's memory (null pointers with a length: null).
+/// A pointer argument as a slice of the program's memory; null (EFAULT) for a null pointer
+/// with a length, a length past SSIZE_MAX or a range past 2^64 (Linux's access_ok fails
+/// them: a write(fd, p, (size_t)-1) to /dev/null returned a count that is no i64).
 pub fn bytes(pointer: u64, length: u64) ?[]u8 {
     if (length == 0) return &.{};
     if (pointer == 0) return null;
+    if (length > std.math.maxInt(i64)) return null;
+    _ = std.math.add(u64, pointer, length) catch return null;
     const start: [*]u8 = @ptrFromInt(pointer);
     return start[0..length];
 }

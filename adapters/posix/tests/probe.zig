@@ -127,7 +127,9 @@ export fn main(argc: c_int, argv: [*]?[*:0]u8, envp: [*]?[*:0]u8) c_int {
     streams();
     sockets();
     descriptors();
+    edges();
     process();
+    edges_futex();
     var buffer: [64]u8 = undefined;
     say(std.fmt.bufPrint(&buffer, "probe done: {d} failed\n", .{failures}) catch unreachable);
     return @intCast(failures);
@@ -543,4 +545,188 @@ fn tmp() void {
     expect_result("tmp getdents64", count, 72);
     _ = sys(.close, .{dir});
     expect_result("tmp unlink", sys(.unlink, .{"/tmp/k"}), 0);
+}
+
+const pollerr: i16 = 0x8;
+
+/// Edges a review found; each of these failed (or ended the probe) before its fix.
+fn edges() void {
+    // A writer whose reader closed with bytes unread: the kernel channel is closed but not
+    // drained, so it was never writable nor closed and poll waited for ever (Linux: POLLERR).
+    var pair = [2]i32{ -1, -1 };
+    _ = sys(.socketpair, .{ 1, 1, 0, &pair });
+    expect_result("edge: write, reader closes unread", sys(.write, .{ pair[0], "x", 1 }), 1);
+    _ = sys(.close, .{pair[1]});
+    var polls = [_]std.os.linux.pollfd{.{ .fd = pair[0], .events = pollout, .revents = 0 }};
+    expect_result("edge: poll writer, reader gone", sys(.poll, .{ &polls, 1, 100 }), 1);
+    check("edge: POLLERR", polls[0].revents & pollerr != 0, "revents {x}", .{polls[0].revents});
+    expect_result("edge: write, reader gone", sys(.write, .{ pair[0], "x", 1 }), -32);
+    _ = sys(.close, .{pair[0]});
+    var pipe = [2]i32{ -1, -1 };
+    _ = sys(.pipe2, .{ &pipe, 0 });
+    expect_result("edge: pipe write", sys(.write, .{ pipe[1], "x", 1 }), 1);
+    _ = sys(.close, .{pipe[0]});
+    var writing = [_]u64{0} ** 16;
+    writing[0] = @as(u64, 1) << @intCast(pipe[1]);
+    var timeout = [2]i64{ 0, 100_000 };
+    const selected = sys(.select, .{ pipe[1] + 1, 0, &writing, 0, &timeout });
+    expect_result("edge: select pipe writer, reader gone", selected, 1);
+    _ = sys(.close, .{pipe[1]});
+    // After SHUT_RD a socketpair end reads end of file and polls readable (was EBADF, and a
+    // poll for POLLIN waited for ever).
+    _ = sys(.socketpair, .{ 1, 1, 0, &pair });
+    expect_result("edge: SHUT_RD", sys(.shutdown, .{ pair[0], 0 }), 0);
+    var byte: [1]u8 = undefined;
+    expect_result("edge: read after SHUT_RD", sys(.read, .{ pair[0], &byte, 1 }), 0);
+    polls[0] = .{ .fd = pair[0], .events = pollin, .revents = 0 };
+    expect_result("edge: poll after SHUT_RD", sys(.poll, .{ &polls, 1, 100 }), 1);
+    // After SHUT_WR a socketpair end polls writable and its write is EPIPE (was: no POLLOUT
+    // ever, and EBADF), as Linux's AF_UNIX.
+    expect_result("edge: SHUT_WR", sys(.shutdown, .{ pair[0], 1 }), 0);
+    polls[0] = .{ .fd = pair[0], .events = pollout, .revents = 0 };
+    expect_result("edge: poll after SHUT_WR", sys(.poll, .{ &polls, 1, 100 }), 1);
+    expect_result("edge: write after SHUT_WR", sys(.write, .{ pair[0], "x", 1 }), -32);
+    expect_result("edge: /dev/null O_DIRECTORY", sys(.open, .{ "/dev/null", o_directory }), -20);
+    // recvmsg with iovec lengths whose sum passes 2^64 (each is below SSIZE_MAX).
+    for (pair) |fd| _ = sys(.close, .{fd});
+    _ = sys(.socketpair, .{ 1, 1, 0, &pair });
+    _ = sys(.write, .{ pair[1], "y", 1 });
+    var landing: [8]u8 = undefined;
+    const huge: u64 = 1 << 62;
+    const vector = [4][2]u64{
+        .{ @intFromPtr(&landing), huge }, .{ @intFromPtr(&landing), huge },
+        .{ @intFromPtr(&landing), huge }, .{ @intFromPtr(&landing), huge },
+    };
+    var header = [7]u64{ 0, 0, @intFromPtr(&vector), 4, 0, 0, 0 };
+    expect_result("edge: recvmsg huge iovecs", sys(.recvmsg, .{ pair[0], &header, 0 }), 1);
+    // An iovec length past SSIZE_MAX: EINVAL (sendmsg's sum overflowed: a panic).
+    const invalid = [2][2]u64{
+        .{ @intFromPtr(&landing), 1 }, .{ @intFromPtr(&landing), std.math.maxInt(u64) },
+    };
+    header[2] = @intFromPtr(&invalid);
+    header[3] = 2;
+    const sent = sys(.sendmsg, .{ pair[0], &header, 0 });
+    expect_result("edge: sendmsg iovec past SSIZE_MAX", sent, -22);
+    const written = sys(.writev, .{ pair[0], &invalid, 2 });
+    expect_result("edge: writev iovec past SSIZE_MAX", written, -22);
+    for (pair) |fd| _ = sys(.close, .{fd});
+    edges_memory();
+    edges_accept();
+    edges_inodes();
+}
+
+/// getdents64's d_ino is the st_ino stat gives (os.DirEntry.inode() promises it; it was a mix
+/// of two hashes): an image file, a /tmp file, "." and "..".
+fn edges_inodes() void {
+    const made = sys(.open, .{ "/tmp/ino", 2 | 0o100, 0o600 });
+    _ = sys(.close, .{made});
+    const cases = [_]struct { dir: [*:0]const u8, name: []const u8, path: [*:0]const u8 }{
+        .{ .dir = "/etc", .name = "ukernel.env", .path = "/etc/ukernel.env" },
+        .{ .dir = "/tmp", .name = "ino", .path = "/tmp/ino" },
+        .{ .dir = "/etc", .name = ".", .path = "/etc" },
+        .{ .dir = "/etc", .name = "..", .path = "/" },
+    };
+    for (cases) |case| {
+        var stat: std.os.linux.Stat = undefined;
+        _ = sys(.stat, .{ case.path, &stat });
+        const listed = dirent_ino(case.dir, case.name);
+        check("edge: d_ino is st_ino", listed == stat.ino, "{s}: {?d} {d}", .{
+            case.name, listed, stat.ino,
+        });
+    }
+    _ = sys(.unlink, .{"/tmp/ino"});
+}
+
+fn dirent_ino(dir: [*:0]const u8, name: []const u8) ?u64 {
+    const fd = sys(.open, .{ dir, o_directory });
+    defer _ = sys(.close, .{fd});
+    var entries: [2048]u8 align(8) = undefined;
+    const count = sys(.getdents64, .{ fd, &entries, entries.len });
+    if (count <= 0) return null;
+    var offset: usize = 0;
+    while (offset + 19 < count) {
+        const record = std.mem.readInt(u16, entries[offset + 16 ..][0..2], .little);
+        if (record == 0) return null;
+        const listed = std.mem.sliceTo(entries[offset + 19 .. offset + record], 0);
+        const ino = std.mem.readInt(u64, entries[offset..][0..8], .little);
+        if (std.mem.eql(u8, listed, name)) return ino;
+        offset += record;
+    }
+    return null;
+}
+
+fn edges_memory() void {
+    // Lengths near 2^64 are EINVAL/ENOMEM, as on Linux, not an overflow that ends the program.
+    const all: i64 = -1;
+    const page = sys(.mmap, .{ 0, 4096, 3, 0x22, -1, 0 });
+    expect_result("edge: munmap length -1", sys(.munmap, .{ page, all }), -22);
+    expect_result("edge: mmap length -1", sys(.mmap, .{ 0, all, 3, 0x22, -1, 0 }), -12);
+    expect_result("edge: mremap length -1", sys(.mremap, .{ page, 4096, all, 1, 0 }), -22);
+    const unaligned = sys(.mmap, .{ page + 1, 100, 3, 0x32, -1, 0 }); // MAP_FIXED, inside
+    expect_result("edge: MAP_FIXED unaligned", unaligned, -22);
+    _ = sys(.munmap, .{ page, 4096 });
+    const fd = sys(.open, .{ "/tmp/edge", 2 | 0o100, 0o600 });
+    expect_result("edge: fallocate length -1", sys(.fallocate, .{ fd, 0, 0, all }), -22);
+    expect_result("edge: fallocate offset < 0", sys(.fallocate, .{ fd, 0, -8192, 4096 }), -22);
+    _ = sys(.close, .{fd});
+    // A /tmp file opened O_WRONLY is not readable (it was), and F_GETFL says O_WRONLY (it said
+    // O_RDWR).
+    const writer = sys(.open, .{ "/tmp/edge", 1 });
+    var byte: [1]u8 = undefined;
+    expect_result("edge: read O_WRONLY", sys(.read, .{ writer, &byte, 1 }), -9);
+    expect_result("edge: pread O_WRONLY", sys(.pread64, .{ writer, &byte, 1, 0 }), -9);
+    expect_result("edge: F_GETFL O_WRONLY", sys(.fcntl, .{ writer, 3, 0 }) & 3, 1);
+    _ = sys(.close, .{writer});
+    _ = sys(.unlink, .{"/tmp/edge"});
+    var word: u32 = 5;
+    const bad_time: std.os.linux.timespec = .{ .sec = 0, .nsec = 1_000_000_000 };
+    expect_result("edge: futex tv_nsec 1e9", sys(.futex, .{ &word, 128, 5, &bad_time }), -22);
+    // A count past SSIZE_MAX: EFAULT, as Linux's access_ok (/dev/null returned it whole, a
+    // count that is no i64: a panic).
+    const null_fd = sys(.open, .{ "/dev/null", 1 });
+    expect_result("edge: write (size_t)-1", sys(.write, .{ null_fd, &word, all }), -14);
+    _ = sys(.close, .{null_fd});
+    var link: [8]u8 = undefined;
+    expect_result("edge: readlink size 0", sys(.readlink, .{ "/proc/self/exe", &link, 0 }), -22);
+}
+
+fn edges_accept() void {
+    // accept4 whose address cannot be written: EFAULT, and no fd is left behind.
+    const listener = sys(.socket, .{ 2, 1, 0 });
+    var address = sockaddr(0);
+    _ = sys(.bind, .{ listener, &address, 16 });
+    _ = sys(.listen, .{ listener, 4 });
+    var length: u32 = 16;
+    _ = sys(.getsockname, .{ listener, &address, &length });
+    const client = sys(.socket, .{ 2, 1, 0 });
+    expect_result("edge: connect", sys(.connect, .{ client, &address, 16 }), 0);
+    const lowest = sys(.dup, .{0});
+    _ = sys(.close, .{lowest});
+    var peer: [16]u8 = undefined;
+    expect_result("edge: accept4 EFAULT", sys(.accept4, .{ listener, &peer, 0, 0 }), -14);
+    const after = sys(.dup, .{0});
+    expect_result("edge: accept4 EFAULT leaves no fd", after, lowest);
+    for ([_]i64{ after, listener, client }) |fd| _ = sys(.close, .{fd});
+}
+
+/// After process(): SIGALRM runs on_signal. FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME takes a
+/// CLOCK_REALTIME deadline; measured against the monotonic clock it lay decades ahead (a wait
+/// without end). A 500 ms timer bounds the check: before the fix the wait ended there, EINTR.
+fn edges_futex() void {
+    var now: std.os.linux.timespec = undefined;
+    _ = sys(.clock_gettime, .{ 0, &now });
+    const deadline_ns = @as(i64, now.sec) * std.time.ns_per_s + now.nsec + 50_000_000;
+    const deadline: std.os.linux.timespec = .{
+        .sec = @divTrunc(deadline_ns, std.time.ns_per_s),
+        .nsec = @mod(deadline_ns, std.time.ns_per_s),
+    };
+    const timer = [4]i64{ 0, 0, 0, 500_000 };
+    _ = sys(.setitimer, .{ 0, &timer, 0 });
+    var word: u32 = 5;
+    const command = 9 | 128 | 256; // WAIT_BITSET | PRIVATE | CLOCK_REALTIME
+    const waited = sys(.futex, .{ &word, command, 5, &deadline, 0, 0xffff_ffff });
+    expect_result("edge: futex realtime deadline", waited, -110);
+    const off = [4]i64{ 0, 0, 0, 0 };
+    _ = sys(.setitimer, .{ 0, &off, 0 });
+    signal_seen = 0;
 }

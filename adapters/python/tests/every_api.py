@@ -58,6 +58,10 @@ async def main() -> int:
     ukernel.log.info("py-info record", job=7, ratio=1.5, text="a b")
     ukernel.log.warn("py-warn record", attempt=2)
     ukernel.log.error("py-error record", reason=ValueError("bad"))
+    # Past what one events record holds (64 KiB in all): cut to fit, never dropped.
+    ukernel.log.info("py-huge record " + "m" * 70000, big="v" * 70000)
+    long_values = {f"f{i}": "é" * 40000 for i in range(ukernel.abi.LOG_FIELDS_MAX)}
+    ukernel.log.info("py-huge fields", **long_values)
     try:
         ukernel.log.info("too many", **{f"k{i}": i for i in range(ukernel.abi.LOG_FIELDS_MAX + 1)})
         check("fields-limit", False)

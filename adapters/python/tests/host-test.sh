@@ -128,9 +128,11 @@ print("exe", sys.executable.endswith("/bin/python"), "utf8", sys.flags.utf8_mode
 print("hash", hash("ukernel"))
 exit(int(sys.argv[1]))
 PY
+mkdir -p "$image/lib/python3.13" # [build] python_stdlib_tests' directory: last on sys.path
 run 7 7 'two words' 'héllo ☃'
 has stdout "argv ['7', 'two words', 'héllo ☃'] argv0 True"
 has stdout "path [['lib', 'python313.zip'], ['root', 'src']"
+has stdout "['lib', 'python3.13']]"
 has stdout 'exe True utf8 1 isolated 1 no_site 1 no_bytecode True no_user_site 1'
 PYTHONHASHSEED=0 run 0 0
 seeded=$(sed -n 's/^hash //p' "$work/stdout")
@@ -164,4 +166,20 @@ PY
 UK_HOST_NO_TABLE=1 run 0
 has stdout 'available False'
 has stdout 'unavailable: '
+# 6. zipimport reads each module from the stdlib zip once (main.c's zipimport_code; CPython
+# 3.13 alone reads, inflates and unmarshals it twice: get_filename, then get_code).
+cat > "$image/src/main.py" <<'PY'
+import zipimport
+paths = []
+read = zipimport._get_data
+def counting(archive, toc_entry):
+    paths.append(toc_entry[0])
+    return read(archive, toc_entry)
+zipimport._get_data = counting
+import colorsys
+print("colorsys reads", sum(path.endswith("colorsys.py") for path in paths), colorsys.__file__)
+PY
+run 0
+has stdout 'colorsys reads 1 '
+has stdout 'python313.zip/colorsys.py'
 echo "host-test: ok ($work)"

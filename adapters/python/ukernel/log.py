@@ -5,10 +5,12 @@ LOG_FIELDS_MAX (16) key/value fields. `ukernel logs` shows it as
 `+12.345ms info  [task 0] message key=value` (`--level`, `--json`: docs/observability.md).
 
 Values (and the message) are passed through str(); text is UTF-8, with characters UTF-8 cannot
-carry (lone surrogates) written as backslash escapes. A message longer than WRITE_BYTES_MAX
-(64 KiB) or a value longer than the events record's 65535 bytes is cut to it (at a character
-boundary) rather than refused, so a log call never fails on its data. Raises ValueError for
-more than 16 fields or a key longer than 255 bytes, ukernel.Unavailable off the kernel.
+carry (lone surrogates) written as backslash escapes. One record holds at most
+_RECORD_BYTES_MAX (64 KiB) in all: the message, then the values in order, are cut (at a
+character boundary) to what is left of it rather than refused, so a log call never fails on
+its data (the kernel accepts a longer record but cannot store it: it is dropped). Raises
+ValueError for more than 16 fields or a key longer than 255 bytes, ukernel.Unavailable off the
+kernel.
 """
 
 from . import _abi, _core
@@ -18,6 +20,13 @@ __all__ = ["debug", "info", "warn", "warning", "error", "write"]
 _native = _core.native
 _key_bytes_max = getattr(_native, "LOG_KEY_BYTES_MAX", 255)
 _value_bytes_max = getattr(_native, "LOG_VALUE_BYTES_MAX", 65535)
+# The kernel's events buffer, which one record must fit (kernel/src/constants.zig
+# events_buffer_bytes; kernel/src/observe/events.zig reserve() drops a larger one), and a log
+# record's layout there (docs/observability.md): a 20-byte header and 8 bytes, the message, then
+# per field 4 bytes, the key and the value.
+_RECORD_BYTES_MAX = 64 * 1024
+_RECORD_FIXED_BYTES = 20 + 8
+_FIELD_FIXED_BYTES = 4
 
 
 def _encoded(text: str, bytes_max: int) -> bytes:
@@ -34,17 +43,25 @@ def write(level: int, message: object, fields: dict) -> None:
         raise ValueError(
             f"ukernel.log: {len(fields)} fields, at most {_abi.LOG_FIELDS_MAX} per record"
         )
-    flat = []
-    for key, value in fields.items():
+    keys = []
+    for key in fields:
         key_bytes = str(key).encode("utf-8", "backslashreplace")
         if len(key_bytes) > _key_bytes_max:
             raise ValueError(f"ukernel.log: field name longer than {_key_bytes_max} bytes")
-        flat.append(key_bytes)
-        flat.append(_encoded(value if value.__class__ is str else str(value), _value_bytes_max))
+        keys.append(key_bytes)
+    # What the message and the values may take: the record less its fixed parts and the keys.
+    left = _RECORD_BYTES_MAX - _RECORD_FIXED_BYTES - sum(_FIELD_FIXED_BYTES + len(k) for k in keys)
     text = message if message.__class__ is str else str(message)
-    _core.check(
-        "log.write", _native.log_write(level, _encoded(text, _abi.WRITE_BYTES_MAX), flat)
-    )
+    message_bytes = _encoded(text, min(_abi.WRITE_BYTES_MAX, left))
+    left -= len(message_bytes)
+    flat = []
+    for key_bytes, value in zip(keys, fields.values()):
+        value_bytes = _encoded(value if value.__class__ is str else str(value),
+                               min(_value_bytes_max, left))
+        left -= len(value_bytes)
+        flat.append(key_bytes)
+        flat.append(value_bytes)
+    _core.check("log.write", _native.log_write(level, message_bytes, flat))
 
 
 def debug(message: object, /, **fields: object) -> None:

@@ -122,3 +122,29 @@ describe('build inputs behind symlinks', () => {
     expect(() => digestTree(root, root, () => true)).toThrow(expect.objectContaining({ code: 'UK118' }));
   });
 });
+
+describe('which directories the rebuild check skips', () => {
+  it("skips the project's own build/, dist/ and logs/, but not a package of the same name under src/", () => {
+    const { root, spec } = project('outputs');
+    for (const dir of ['build', 'dist', 'logs', 'src/build', 'src/logs', 'src/dist', 'src/node_modules']) {
+      mkdirSync(join(root, dir), { recursive: true });
+      writeFileSync(join(root, dir, 'x.zig'), 'x\n');
+    }
+    const paths = digestTree(root, root, (n) => n.endsWith('.zig')).map((f) => f.path);
+    expect(paths).toEqual(['sdk/ukernel.zig', 'src/build/x.zig', 'src/dist/x.zig', 'src/logs/x.zig', 'src/main.zig']);
+    // A Python project's code directory is src/: an edit of src/logs/__init__.py must rebuild.
+    const python = { ...spec, entry: 'src/main.py' };
+    writeFileSync(join(root, 'src/main.py'), 'import logs\n');
+    writeFileSync(join(root, 'src/logs/__init__.py'), 'V = 1\n');
+    const first = buildInputsHash(python);
+    writeFileSync(join(root, 'src/logs/__init__.py'), 'V = 2\n');
+    expect(buildInputsHash(python)).not.toBe(first);
+    writeFileSync(join(root, 'logs/run.log'), 'a run\n'); // the project's logs/: not an input
+    writeFileSync(join(root, 'src/logs/__init__.py'), 'V = 1\n');
+    expect(buildInputsHash(python)).toBe(first);
+    // Running the code on the host writes __pycache__/ (which the image never takes from src/).
+    mkdirSync(join(root, 'src/logs/__pycache__'));
+    writeFileSync(join(root, 'src/logs/__pycache__/__init__.cpython-313.pyc'), 'bytecode');
+    expect(buildInputsHash(python)).toBe(first);
+  });
+});

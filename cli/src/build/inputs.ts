@@ -3,14 +3,18 @@
 // follows symlinks (an edit behind `src/lib.zig -> ../shared/lib.zig` is a change).
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Dirent } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { SOURCE_DIR_DEPTH_MAX, SOURCE_FILES_MAX, SOURCE_SYMLINKS_MAX } from '../constants.js';
 import { UkernelError } from '../errors.js';
 import { errnoCode } from '../fsutil.js';
 import { comparePaths } from './bundle.js';
 
 /** Directories under the project that are output or tooling, never workload source. */
-const SKIPPED_DIRS = new Set(['build', 'dist', 'logs', 'node_modules', 'zig-out', '.zig-cache', 'zig-cache']);
+// Tool output is skipped wherever it sits (__pycache__: Python's, which an image never takes
+// from src/); the project's own outputs (build/, dist/, logs/) only in the project root
+// (`base`): a package src/logs/ or src/build/ is source, and is in the image.
+const SKIPPED_DIRS = new Set(['node_modules', 'zig-out', '.zig-cache', 'zig-cache', '__pycache__']);
+const PROJECT_OUTPUT_DIRS = new Set(['build', 'dist', 'logs']);
 
 export interface FileDigest {
   path: string;
@@ -48,6 +52,7 @@ function sha256(bytes: Buffer | string): string {
  */
 export function digestTree(base: string, dir: string, include: (name: string) => boolean): FileDigest[] {
   const found: FileDigest[] = [];
+  const projectRoot = resolve(base);
   let links = 0;
   // Each directory with the real paths of the directories it sits in (to cut loops).
   const pending: Array<{ path: string; depth: number; within: readonly string[] }> = [{ path: dir, depth: 0, within: [] }];
@@ -82,6 +87,7 @@ export function digestTree(base: string, dir: string, include: (name: string) =>
       }
       if (kind === 'dir') {
         if (entry.name.startsWith('.') || SKIPPED_DIRS.has(entry.name)) continue;
+        if (PROJECT_OUTPUT_DIRS.has(entry.name) && resolve(current.path) === projectRoot) continue;
         if (current.depth + 1 > SOURCE_DIR_DEPTH_MAX) {
           throw new UkernelError(
             'BuildFailed',

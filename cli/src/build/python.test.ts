@@ -1,9 +1,9 @@
 // The host side of a Python build, run for real with a CPython 3.13 (the adapter runtime's host
 // python when the cache has it, else a host 3.13 installation: python-fixture.ts): the stdlib
-// zip is byte-identical across builds, STORED, unchecked-hash, without tests; a syntax error is
+// zip is byte-identical across builds, DEFLATED, unchecked-hash, without tests; a syntax error is
 // UK159 at file:line:column; the .pyc of src/ are written only when every file compiles.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,14 @@ import { isUkernelError, type UkernelError } from '../errors.js';
 import { noProgress } from '../ui.js';
 import { ukernelRoot } from '../toolchain.js';
 import { testRuntime } from './python-fixture.js';
-import { compileSources, ensurePythonRuntime, RUNTIME_BUILD_NOTICE, stdlibZip } from './python.js';
+import {
+  compileSources,
+  ensurePythonRuntime,
+  linkedAdapterPath,
+  type PythonRuntime,
+  RUNTIME_BUILD_NOTICE,
+  stdlibZip,
+} from './python.js';
 
 const base = mkdtempSync(join(tmpdir(), 'uk-python-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -32,7 +39,7 @@ print(json.dumps([{"name": i.filename, "method": i.compress_type, "date": list(i
 }
 
 describe.skipIf(runtime === null)('the standard library zip', () => {
-  it('is byte-identical across two builds, STORED, unchecked-hash .pyc, without tests or GUIs', async () => {
+  it('is byte-identical across two builds, DEFLATED, unchecked-hash .pyc, without tests or GUIs', async () => {
     const envA = { XDG_CACHE_HOME: join(base, 'cache-a') };
     const envB = { XDG_CACHE_HOME: join(base, 'cache-b') };
     const a = await stdlibZip(root, envA, runtime!, noProgress, never);
@@ -58,7 +65,7 @@ describe.skipIf(runtime === null)('the standard library zip', () => {
       expect(name).not.toMatch(/^(idlelib|tkinter|turtledemo|ensurepip|__phello__|site-packages|lib2to3|pydoc_data|venv)\//);
     }
     for (const entry of entries) {
-      expect(entry.method, entry.name).toBe(0); // STORED: zipimport needs no zlib
+      expect(entry.method, entry.name).toBe(8); // DEFLATED: zlib is built into the adapter
       expect(entry.date).toEqual([1980, 1, 1, 0, 0, 0]);
       expect(entry.attr).toBe(0o100644);
       // PEP 552 header: magic 3571 (0x0df3) "\r\n", flags 1 = hash-based, check_source unset.
@@ -90,6 +97,9 @@ describe.skipIf(runtime === null)('compileSources: the syntax check and .pyc of 
     return dir;
   }
   const display = (rel: string): string => rel;
+  /** compileSources of the project at `dir` (entry src/main.py), .pyc into dir/out. */
+  const compile = (dir: string) =>
+    compileSources(root, runtime!, { root: dir, sourceDir: 'src', entry: 'src/main.py', display }, join(dir, 'out'), never);
 
   it('writes unchecked-hash .pyc for every module but the entry', async () => {
     const dir = project({ 'src/main.py': 'import helper\n', 'src/helper.py': 'X = 1\n', 'src/pkg/__init__.py': '' });
@@ -105,6 +115,60 @@ describe.skipIf(runtime === null)('compileSources: the syntax check and .pyc of 
     expect(result.pycs).toEqual(['src/__pycache__/helper.cpython-313.pyc', 'src/pkg/__pycache__/__init__.cpython-313.pyc']);
     const pyc = readFileSync(join(out, result.pycs[0]!));
     expect(pyc.subarray(0, 8).toString('hex')).toBe('f30d0d0a01000000');
+  });
+
+  it('takes the other files under src/ as data, follows symlinked directories, leaves out hidden files and .pyc', async () => {
+    const dir = project({
+      'src/main.py': 'import shared\n',
+      'src/data/greeting.txt': 'hello\n',
+      'src/config.json': '{}\n',
+      'src/.env': 'SECRET=1\n',
+      'src/.git/x.py': 'x = (\n',
+      'src/old.pyc': 'stale',
+      'src/logs/__init__.py': 'V = 1\n',
+      'outside/shared/__init__.py': 'X = 1\n',
+      'outside/shared/table.csv': 'a,b\n',
+    });
+    symlinkSync(join(dir, 'outside/shared'), join(dir, 'src/shared'));
+    symlinkSync('..', join(dir, 'src/data/up')); // a loop: not descended
+    const result = await compile(dir);
+    expect(result.files).toEqual(['src/logs/__init__.py', 'src/main.py', 'src/shared/__init__.py']);
+    expect(result.data).toEqual(['src/config.json', 'src/data/greeting.txt', 'src/shared/table.csv']);
+    expect(result.pycs).toContain('src/shared/__pycache__/__init__.cpython-313.pyc');
+  });
+
+  it('a file that cannot be read (a dangling link) is a file error naming it and the link, not a traceback', async () => {
+    const dir = project({ 'src/main.py': 'print(1)\n', 'src/ok.py': 'X = 1\n' });
+    symlinkSync('/nonexistent/helper.py', join(dir, 'src/helper.py'));
+    const err = await compile(dir).catch((e: unknown) => e);
+    expect(isUkernelError(err, 'FileUnreadable'), String(err)).toBe(true);
+    expect((err as UkernelError).message).toBe(
+      'cannot read src/helper.py (a symlink to /nonexistent/helper.py): no such file or directory (ENOENT)',
+    );
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
+  it("a top-level module named like one of the image's standard library is refused (it could never be imported)", async () => {
+    const dir = project({
+      'src/main.py': 'from secrets import TOKEN\n',
+      'src/secrets.py': 'TOKEN = 1\n',
+      'src/http/__init__.py': '',
+      'src/time.py': 'X = 1\n', // a built-in module of the adapter
+      'src/test.py': 'X = 1\n', // the stdlib's test package is not in the image: importable
+      'src/mylib/json.py': 'X = 1\n', // inside a package: mylib.json, no clash
+    });
+    const err = await compile(dir).catch((e: unknown) => e);
+    expect(isUkernelError(err, 'BuildFailed'), String(err)).toBe(true);
+    const error = err as UkernelError;
+    expect(error.message).toBe(
+      "src/http/: the image's standard library has a module http, which comes first on sys.path: this package is never imported",
+    );
+    expect(error.details).toEqual([
+      "src/secrets.py: the image's standard library has a module secrets, which comes first on sys.path: this module is never imported",
+      'src/time.py: the adapter has a built-in module time, which comes first on sys.path: this module is never imported',
+    ]);
+    expect(error.hint).toMatch(/^Rename them/);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 
   it('a syntax error is UK159 at file:line:column with the line, and nothing is written', async () => {
@@ -184,6 +248,16 @@ describe('ensurePythonRuntime: running adapters/python/build.sh', () => {
     expect(cached.notices).toEqual([]);
   });
 
+  it.skipIf(runtime === null)('says so when it waits for another build of the same runtime (the lock)', async () => {
+    const waiting = 'python-runtime: waiting for another build of python-3.13.5-x (lock /c/.python-3.13.5-x.lock)';
+    const script = `echo "${waiting}" >&2; echo ${runtime!.dir}\n`;
+    for (const interactive of [false, true]) {
+      const { notices, ui } = recorder(interactive);
+      await ensurePythonRuntime(checkout(script), env, ui, never);
+      expect(notices).toEqual([waiting]);
+    }
+  });
+
   it('a failing build is UK160 with the last lines of its output; a missing script or directory is named', async () => {
     const failing = checkout('echo "progress: 1/9 fetching sources" >&2; echo "sha256 mismatch for musl" >&2; exit 3\n');
     const err = await ensurePythonRuntime(failing, env, recorder(false).ui, never).catch((e: unknown) => e);
@@ -225,5 +299,32 @@ describe('ensurePythonRuntime: running adapters/python/build.sh', () => {
     };
     for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
     expect(alive(), `the build's child ${child} outlived the stop`).toBe(false);
+  });
+});
+
+describe('linkedAdapterPath: the cached link is keyed by everything the link reads', () => {
+  it('changes with the POSIX layer, sdk/c and sdk/zig (which the POSIX layer imports), not with the project', () => {
+    const fake = mkdtempSync(join(base, 'root-'));
+    const files: Record<string, string> = {
+      'scripts/toolchain.env': 'ZIG_VERSION=0.15.2\n',
+      'adapters/python/main.c': 'int main(void) { return 0; }\n',
+      'adapters/posix/build.zig': '// b.path("../../sdk/zig/ukernel.zig")\n',
+      'sdk/c/ukernel_abi.h': '#define UK 1\n',
+      'sdk/zig/abi.zig': 'pub const version = 1;\n',
+    };
+    for (const [path, text] of Object.entries(files)) {
+      mkdirSync(join(fake, path, '..'), { recursive: true });
+      writeFileSync(join(fake, path), text);
+    }
+    const fakeRuntime = { dir: '/r/python-3.13.5-0123456789abcdef', key: 'python-3.13.5-0123456789abcdef', manifestSha256: 'm' };
+    const env = { XDG_CACHE_HOME: join(base, 'cache-link') };
+    const path = (): string => linkedAdapterPath(fake, env, fakeRuntime as PythonRuntime);
+    const seen = new Set([path()]);
+    for (const edited of ['sdk/zig/abi.zig', 'sdk/c/ukernel_abi.h', 'adapters/posix/build.zig', 'adapters/python/main.c']) {
+      writeFileSync(join(fake, edited), `${readFileSync(join(fake, edited), 'utf8')}// edited\n`);
+      const now = path();
+      expect(seen.has(now), `an edit of ${edited} keeps the cached link`).toBe(false);
+      seen.add(now);
+    }
   });
 });

@@ -6,20 +6,24 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
+  FETCH_SOURCE_SCRIPT,
   PYTHON_ADAPTER_BUILD_SCRIPT,
   PYTHON_ADAPTER_BUILD_TIMEOUT_MS,
   PYTHON_ADAPTER_LINK_SCRIPT,
   PYTHON_ADAPTERS_DIR,
   PYTHON_BASE,
   PYTHON_STEP_TIMEOUT_MS,
+  PYTHON_SOURCE_FILES_MAX,
   PYTHON_SYNTAX_ERRORS_LISTED_MAX,
   PYTHON_ASYNCIO_MODULE,
   PYTHON_TOOL_SCRIPT,
   PYTHON_UKERNEL_PACKAGE_DIR,
   SDK_C_DIR,
+  SDK_DIR,
+  SOURCE_DIR_DEPTH_MAX,
   TOOLCHAIN_FILE,
 } from '../constants.js';
-import { UkernelError } from '../errors.js';
+import { errnoError, fileError, UkernelError } from '../errors.js';
 import { removeQuietly, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { sha256Hex } from '../hash.js';
 import { isInteractive } from '../progress.js';
@@ -96,6 +100,11 @@ export async function ensurePythonRuntime(
   let step: ProgressStep | null = null;
   let noticed = false;
   const onStderrLine = (line: string): void => {
+    // Another `ukernel build` is building the same runtime: build.sh waits for its lock (bounded).
+    if (line.startsWith('python-runtime: waiting for another build')) {
+      ui.notice(line);
+      return;
+    }
     const match = /^progress: ([0-9]+)\/([0-9]+) (.*)$/.exec(line);
     if (match === null) return;
     if (ui.interactive) {
@@ -193,9 +202,12 @@ interface SyntaxProblem {
 /**
  * Compile every .py under `sourceDir` (relative to `projectRoot`) with the host python3.13.
  * A syntax error is PythonSyntax (UK159) naming file:line:column, with the line and a caret;
- * every further one is a detail. Otherwise each module but the entry gets its unchecked-hash
- * .pyc under `pycacheOut` (<dir>/__pycache__/<name>.cpython-313.pyc); returns the .py files
- * and the .pyc paths, relative to the project root / `pycacheOut`.
+ * every further one is a detail. A file that cannot be read (a dangling link) is a file error
+ * naming it; more than PYTHON_SOURCE_FILES_MAX files or SOURCE_DIR_DEPTH_MAX levels is
+ * BuildFailed. Otherwise each module but the entry gets its unchecked-hash .pyc under
+ * `pycacheOut` (<dir>/__pycache__/<name>.cpython-313.pyc); returns the .py files, the .pyc
+ * paths and the other files (`data`: every regular file under `sourceDir` but hidden ones and
+ * *.pyc, symlinks followed), relative to the project root / `pycacheOut`.
  */
 export async function compileSources(
   root: string,
@@ -203,10 +215,22 @@ export async function compileSources(
   project: { root: string; sourceDir: string; entry: string; display: (rel: string) => string },
   pycacheOut: string,
   abort: AbortSignal,
-): Promise<{ files: string[]; pycs: string[] }> {
+): Promise<{ files: string[]; pycs: string[]; data: string[] }> {
+  const limits = [String(PYTHON_SOURCE_FILES_MAX), String(SOURCE_DIR_DEPTH_MAX)];
+  const stdlib = [runtime.libDir, join(runtime.dir, 'manifest.json')];
   const { stdout } = await runTool({
     file: runtime.hostPython,
-    args: ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'check', project.sourceDir, project.entry, pycacheOut],
+    args: [
+      '-I',
+      '-B',
+      join(root, PYTHON_TOOL_SCRIPT),
+      'check',
+      project.sourceDir,
+      project.entry,
+      pycacheOut,
+      ...limits,
+      ...stdlib,
+    ],
     cwd: project.root,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
     timeoutMs: PYTHON_STEP_TIMEOUT_MS,
@@ -216,11 +240,35 @@ export async function compileSources(
   });
   const answer = parseAnswer(stdout, 'the Python syntax check') as {
     errors?: SyntaxProblem[];
+    unreadable?: Array<{ file: string; errno: string; link: string | null }>;
+    limit?: string;
+    shadowed?: Array<{ file: string; name: string; package: boolean; builtin: boolean }>;
     files?: string[];
     pycs?: string[];
+    data?: string[];
   };
+  const [unreadable] = answer.unreadable ?? [];
+  if (unreadable !== undefined) {
+    const link = unreadable.link === null ? '' : ` (a symlink to ${unreadable.link})`;
+    throw fileError(errnoError(unreadable.errno), { op: 'read', display: `${project.display(unreadable.file)}${link}` });
+  }
+  if (answer.limit !== undefined) {
+    throw new UkernelError('BuildFailed', answer.limit, {
+      hint: "Keep the workload's code directory to its code and data (the image gets every file in it).",
+    });
+  }
+  if (answer.shadowed !== undefined && answer.shadowed.length > 0) {
+    const [first, ...rest] = answer.shadowed.map(
+      (s) =>
+        `${project.display(s.file)}${s.package ? '/' : ''}: ${s.builtin ? 'the adapter has a built-in module' : "the image's standard library has a module"} ${s.name}, which comes first on sys.path: this ${s.package ? 'package' : 'module'} is never imported`,
+    );
+    throw new UkernelError('BuildFailed', first!, {
+      details: rest,
+      hint: `Rename ${rest.length > 0 ? 'them' : 'it'} (the standard library and the built-in modules come before src/ on sys.path: docs/python.md).`,
+    });
+  }
   if (answer.errors !== undefined && answer.errors.length > 0) throw syntaxError(project, answer.errors);
-  return { files: answer.files ?? [], pycs: answer.pycs ?? [] };
+  return { files: answer.files ?? [], pycs: answer.pycs ?? [], data: answer.data ?? [] };
 }
 
 function parseAnswer(stdout: string, what: string): unknown {
@@ -307,17 +355,104 @@ export async function stdlibZip(
 }
 
 /**
- * Where the linked adapter for these inputs is kept: a key over everything the link reads (the
- * runtime, the adapters/ tree — link.sh, main.c, _ukernel.c, the POSIX layer —, sdk/c and the
- * toolchain pins), so an edit of the project's src/ does not link again.
+ * The standard library directory that holds Lib/test for `[build] python_stdlib_tests`: the
+ * runtime's Lib/ when it has test/, else Lib/ of the checkout's CPython source tree
+ * (`scripts/fetch-source.sh python3.13`, sha256-verified, offline once fetched), accepted only
+ * when that tarball's sha256 is the one the runtime's manifest names for python3.13, so the tests
+ * are those of the guest's CPython. AdapterMissing (UK161) otherwise.
+ */
+export async function stdlibTestsLibDir(root: string, runtime: PythonRuntime, abort: AbortSignal): Promise<string> {
+  if (isDirectory(join(runtime.libDir, 'test'))) return runtime.libDir;
+  const source = runtime.manifest.sources.find((s) => s.name === 'python3.13');
+  if (source === undefined) {
+    throw new UkernelError(
+      'AdapterMissing',
+      `the runtime ${runtime.dir} has no Lib/test and its manifest names no python3.13 source`,
+    );
+  }
+  const { stdout } = await runTool({
+    file: 'bash',
+    args: [join(root, FETCH_SOURCE_SCRIPT), 'python3.13'],
+    cwd: root,
+    env: process.env,
+    timeoutMs: PYTHON_STEP_TIMEOUT_MS,
+    what: `${FETCH_SOURCE_SCRIPT} python3.13 (the CPython source, for its tests)`,
+    code: 'AdapterMissing',
+    abort,
+  });
+  const tree = stdout.trimEnd().split('\n').at(-1) ?? '';
+  let stamp = '';
+  try {
+    stamp = readFileSync(join(tree, '.ukernel-orig-sha256'), 'utf8').trim();
+  } catch {
+    // reported below
+  }
+  if (stamp !== source.sha256 || !isDirectory(join(tree, 'Lib', 'test'))) {
+    throw new UkernelError(
+      'AdapterMissing',
+      `the CPython source at ${tree} (sha256 ${stamp || 'unknown'}) is not the runtime's python3.13 source (sha256 ${source.sha256}), so its Lib/test cannot go with this runtime`,
+    );
+  }
+  return join(tree, 'Lib');
+}
+
+/**
+ * `[build] python_stdlib_tests`: the named test packages, modules and data directories of the
+ * runtime's standard library as real files under `outDir` (test/…, each .py with an
+ * unchecked-hash .pyc), by `uk_pytool.py tests`. Returns the paths written, relative to
+ * `outDir`. A name that is not under Lib/ is PythonTestsMissing (UK162), naming it.
+ */
+export async function stdlibTests(
+  root: string,
+  runtime: PythonRuntime,
+  names: readonly string[],
+  outDir: string,
+  abort: AbortSignal,
+): Promise<string[]> {
+  const libDir = await stdlibTestsLibDir(root, runtime, abort);
+  const { stdout } = await runTool({
+    file: runtime.hostPython,
+    args: ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'tests', libDir, outDir, ...names],
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
+    timeoutMs: PYTHON_STEP_TIMEOUT_MS,
+    what: "the standard library's tests",
+    code: 'BuildFailed',
+    abort,
+  });
+  const answer = parseAnswer(stdout, "the standard library's tests") as { files?: string[]; missing?: string[] };
+  if (answer.missing !== undefined && answer.missing.length > 0) {
+    throw new UkernelError(
+      'PythonTestsMissing',
+      `ukernel.toml: build.python_stdlib_tests: ${answer.missing.map((n) => `"${n}"`).join(', ')} ${answer.missing.length === 1 ? 'is' : 'are'} not in ${libDir}`,
+    );
+  }
+  return answer.files ?? [];
+}
+
+/**
+ * A digest of the checkout's files the final link reads besides the runtime: the adapters/
+ * tree (link.sh, main.c, _ukernel.c, the POSIX layer), sdk/c, sdk/zig (the POSIX layer's
+ * build.zig imports sdk/zig/ukernel.zig) and the toolchain pins. `ukernel run`'s rebuild check
+ * uses it too.
+ */
+export function pythonLinkSourcesDigest(root: string): string {
+  const key = createHash('sha256');
+  key.update(`pins=${sha256Hex(readFileSync(join(root, TOOLCHAIN_FILE)))}\n`);
+  for (const dir of [PYTHON_ADAPTERS_DIR, SDK_C_DIR, SDK_DIR]) {
+    for (const f of digestTree(root, join(root, dir), () => true)) key.update(`${f.path}=${f.sha256}\n`);
+  }
+  return key.digest('hex');
+}
+
+/**
+ * Where the linked adapter for these inputs is kept: a key over the runtime and
+ * pythonLinkSourcesDigest, so an edit of the project's src/ does not link again.
  */
 export function linkedAdapterPath(root: string, env: NodeJS.ProcessEnv, runtime: PythonRuntime): string {
   const key = createHash('sha256');
   key.update(`uk python link v1\nruntime=${runtime.dir}\nmanifest=${runtime.manifestSha256}\n`);
-  key.update(`pins=${sha256Hex(readFileSync(join(root, TOOLCHAIN_FILE)))}\n`);
-  for (const dir of [PYTHON_ADAPTERS_DIR, SDK_C_DIR]) {
-    for (const f of digestTree(root, join(root, dir), () => true)) key.update(`${f.path}=${f.sha256}\n`);
-  }
+  key.update(`sources=${pythonLinkSourcesDigest(root)}\n`);
   return join(adapterCacheDir(env), 'python-link', `${runtime.key}-${key.digest('hex').slice(0, 16)}`, 'python');
 }
 

@@ -110,6 +110,27 @@ describe('parseProjectConfig', () => {
     expect(err.hint).toBe(hint);
   });
 
+  it('[build] python_stdlib_tests: dotted names under test, Python projects only (UK112 otherwise)', () => {
+    const python = '[project]\nname = "a"\nlanguage = "python"\n[build]\n';
+    const names = 'python_stdlib_tests = ["test.support", "test.test_math", "test.mathdata"]\n';
+    expect(parseProjectConfig(python + names, 'ukernel.toml', ZIG).build).toEqual({
+      adapter: 'python',
+      python_stdlib_tests: ['test.support', 'test.test_math', 'test.mathdata'],
+    });
+    for (const bad of ['"os"', '"test/../etc"', '"test..support"', '"test.support."', '"test.1x"', '"test.support/x"']) {
+      const err = failure(`${python}python_stdlib_tests = [${bad}]\n`);
+      expect(err.message, bad).toMatch(/^ukernel\.toml:5:24: build\.python_stdlib_tests\.0: the string ".*" is not valid$/);
+      expect(err.hint).toContain('dotted names under "test"');
+    }
+    const many = Array.from({ length: 65 }, (_, i) => `"test.t${i}"`).join(', ');
+    expect(failure(`${python}python_stdlib_tests = [${many}]\n`).message).toMatch(/build\.python_stdlib_tests: .*out of range/);
+    const native = VALID.replace('adapter = "native"', `adapter = "native"\n${names}`);
+    const err = failure(native);
+    expect(err.code).toBe('UK112');
+    expect(err.message).toMatch(/build\.python_stdlib_tests: python_stdlib_tests does not fit project\.language = "native"$/);
+    expect(err.hint).toBe('remove python_stdlib_tests from [build].');
+  });
+
   it('[env] packages: what a Python project asks for; malformed, repeated or on a native project is UK112 at the key', () => {
     const python = VALID.replace('"native"', '"python"')
       .replace('src/main.zig', 'src/main.py')

@@ -16,6 +16,7 @@ import {
   PUBLISH_MAX,
   PYTHON_BASE,
   PYTHON_ENTRY_DEFAULT,
+  PYTHON_STDLIB_TESTS_MAX,
   VCPU_DEFAULT,
   VCPU_MAX,
   VCPU_MIN,
@@ -60,6 +61,9 @@ export function languageRules(
 /** 1–63 of a–z, 0–9 and "-", not starting or ending with "-" (a DNS label; fits the image header). */
 export const PROJECT_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** A name of `[build] python_stdlib_tests`: `test` or a dotted path under it (no "..", no "/"). */
+export const STDLIB_TEST_NAME_RE = /^test(?:\.[A-Za-z_][A-Za-z0-9_]{0,99}){0,8}$/;
+
 /** Per key: what it is and what a valid value looks like (JSON Schema descriptions, error fixes). */
 export interface FieldHelp {
   what: string;
@@ -90,6 +94,10 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
     },
     build: { what: 'how the workload is built', valid: 'a [build] table with adapter' },
     'build.adapter': { what: 'the build adapter', valid: `${quoted(ADAPTERS)}, the same as project.language` },
+    'build.python_stdlib_tests': {
+      what: "CPython's own test packages to put in a Python image (docs/python.md)",
+      valid: `up to ${PYTHON_STDLIB_TESTS_MAX} dotted names under "test" of the standard library (packages, modules or data directories, e.g. ["test.support", "test.test_math", "test.mathdata"]); language "python" only`,
+    },
     run: {
       what: 'defaults for `ukernel run`',
       valid: 'a [run] table with vcpu, memory_mb, net, publish, ip, gateway and dns',
@@ -173,6 +181,11 @@ export function configSchema(zigVersion: string) {
         .enum(ADAPTERS)
         .default('native')
         .meta({ description: describe(help['build.adapter']) }),
+      python_stdlib_tests: z
+        .array(z.string().regex(STDLIB_TEST_NAME_RE))
+        .max(PYTHON_STDLIB_TESTS_MAX)
+        .optional()
+        .meta({ description: describe(help['build.python_stdlib_tests']) }),
     })
     .default({ adapter: 'native' })
     .meta({ description: describe(help.build) });
@@ -279,7 +292,7 @@ function checkRunNetwork(run: RunNetworkKeys, ctx: z.core.$RefinementCtx<RunNetw
 interface LanguageKeys {
   project: { language: Language; entry: string };
   env: { base: string; packages?: string[] | undefined };
-  build: { adapter: string };
+  build: { adapter: string; python_stdlib_tests?: string[] | undefined };
 }
 
 /**
@@ -294,6 +307,9 @@ function checkLanguage(config: LanguageKeys, ctx: z.core.$RefinementCtx<Language
     ctx.addIssue({ code: 'custom', path, message: `${what} does not fit project.language = "${language}"`, params: { fix } });
   if (config.build.adapter !== rules.adapter) {
     mismatch(['build', 'adapter'], `adapter "${config.build.adapter}"`, `set adapter = "${rules.adapter}" under [build]`);
+  }
+  if (config.build.python_stdlib_tests !== undefined && language !== 'python') {
+    mismatch(['build', 'python_stdlib_tests'], 'python_stdlib_tests', 'remove python_stdlib_tests from [build]');
   }
   if (config.env.base !== rules.base) {
     mismatch(['env', 'base'], `base "${config.env.base}"`, `set base = "${rules.base}" under [env]`);

@@ -1,23 +1,26 @@
 // The Python project's build (docs/python.md): the adapter runtime, the syntax check and .pyc of
 // src/, the stdlib zip, the final link, then the bundle whose files are the image's rootfs:
-//   bin/python  lib/python313.zip  src/…(.py + __pycache__/*.pyc)  etc/ukernel/python-entry
-//   etc/ukernel.env
+//   bin/python  lib/python313.zip  src/…(.py + __pycache__/*.pyc + data)  etc/ukernel/python-entry
+//   etc/ukernel.env  [lib/python3.13/test/… for [build] python_stdlib_tests]
 // and build/adapter/python-3.13/ (the linked adapter + runtime.json). Nothing is written to
 // build/ before every check has passed: a syntax error leaves the last build as it was.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
   BUNDLE_ENV_PATH,
   BUNDLE_PATH,
+  IMAGE_BYTES_MAX,
   PYTHON_ADAPTER_OUT_DIR,
   PYTHON_BASE,
   PYTHON_BIN_PATH,
   PYTHON_BUNDLE_GZIP_LEVEL,
   PYTHON_ENTRY_FILE_PATH,
   PYTHON_SITE_PACKAGES_PATH,
+  PYTHON_STDLIB_TESTS_PATH,
   PYTHON_STDLIB_ZIP_PATH,
 } from '../constants.js';
 import { describeWorkloadElf } from '../elf.js';
+import { ROOTFS_PATH_BYTES_MAX, rootfsPathProblem } from '../image/format.js';
 import { UkernelError } from '../errors.js';
 import { removeQuietly, writeFileAtomic } from '../fsutil.js';
 import { sha256Hex } from '../hash.js';
@@ -29,6 +32,7 @@ import {
   installSitePackages,
   linkPythonAdapter,
   type PythonRuntime,
+  stdlibTests,
   stdlibZip,
 } from '../build/python.js';
 import type { Dependency } from './lock.js';
@@ -60,6 +64,8 @@ export interface PythonBuildContext {
   projectRoot: string;
   env: NodeJS.ProcessEnv;
   entry: string;
+  /** `[build] python_stdlib_tests`: test packages put in the image under lib/python3.13/. */
+  stdlibTests: readonly string[];
   envFile: Buffer;
   mtime: Date;
   progress: import('../ui.js').Progress;
@@ -94,15 +100,25 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     const checking = ctx.progress.begin(
       `Checking ${sourceDir === '' ? ctx.entry : `${sourceDir}/`} with Python ${runtime.manifest.version}`,
     );
-    let sources: { files: string[]; pycs: string[] };
+    let sources: { files: string[]; pycs: string[]; data: string[] };
     try {
       const project = { root, sourceDir, entry: ctx.entry, display: ctx.show };
       sources = await compileSources(ctx.ukernelRoot, runtime, project, join(staging, 'pycache'), ctx.abort);
     } finally {
       checking.done();
     }
+    checkImagePaths([...sources.files, ...sources.data, ...sources.pycs], ctx.show);
+    const where = sourceDir === '' ? ctx.show(ctx.entry) : `${ctx.show(sourceDir)}/`;
+    checkSourceBytes(root, where, [...sources.files, ...sources.data], ctx.show);
     const zip = await stdlibZip(ctx.ukernelRoot, ctx.env, runtime, ctx.progress, ctx.abort);
     const site = await sitePackages(ctx, runtime, join(staging, 'site-packages'));
+    checkImagePaths(
+      site.map((file) => `${PYTHON_SITE_PACKAGES_PATH}/${file}`),
+      (path) => path,
+    );
+    const testsDir = join(staging, 'stdlib-tests');
+    const tests =
+      ctx.stdlibTests.length === 0 ? [] : await stdlibTests(ctx.ukernelRoot, runtime, ctx.stdlibTests, testsDir, ctx.abort);
     const linked = join(staging, 'python');
     mkdirSync(staging, { recursive: true });
     await linkPythonAdapter(ctx.ukernelRoot, ctx.env, runtime, linked, ctx.progress, ctx.abort);
@@ -113,7 +129,9 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     const entries: BundleInput[] = [
       { path: PYTHON_BIN_PATH, kind: 'file', mode: MODE_EXECUTABLE, data: adapter },
       { path: PYTHON_STDLIB_ZIP_PATH, kind: 'file', mode: MODE_FILE, from: zip },
-      ...sources.files.map((file): BundleInput => ({ path: file, kind: 'file', mode: MODE_FILE, from: join(root, file) })),
+      ...[...sources.files, ...sources.data].map(
+        (file): BundleInput => ({ path: file, kind: 'file', mode: MODE_FILE, from: join(root, file) }),
+      ),
       ...sources.pycs.map(
         (pyc): BundleInput => ({ path: pyc, kind: 'file', mode: MODE_FILE, from: join(staging, 'pycache', pyc) }),
       ),
@@ -123,6 +141,14 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
           kind: 'file',
           mode: MODE_FILE,
           from: join(staging, 'site-packages', file),
+        }),
+      ),
+      ...tests.map(
+        (file): BundleInput => ({
+          path: `${PYTHON_STDLIB_TESTS_PATH}/${file}`,
+          kind: 'file',
+          mode: MODE_FILE,
+          from: join(testsDir, file),
         }),
       ),
       { path: PYTHON_ENTRY_FILE_PATH, kind: 'file', mode: MODE_FILE, data: Buffer.from(ctx.entry) },
@@ -184,6 +210,45 @@ async function sitePackages(ctx: PythonBuildContext, runtime: PythonRuntime, out
   } finally {
     step.done();
   }
+}
+
+/**
+ * Every path the image will have for the project's files must be a rootfs path (printable
+ * ASCII, at most ROOTFS_PATH_BYTES_MAX bytes, docs/image-format.md): said here, naming the file,
+ * rather than by `ukernel pack` after a bundle was written. A .pyc is named with its source.
+ */
+function checkImagePaths(paths: readonly string[], show: (relative: string) => string): void {
+  for (const path of paths) {
+    const problem = rootfsPathProblem(path);
+    if (problem === null) continue;
+    const source = /^(.*\/)?__pycache__\/([^/]+)\.cpython-[0-9]+\.pyc$/.exec(path);
+    const what = source === null ? show(path) : `${show(path)} (compiled from ${show(`${source[1] ?? ''}${source[2]}.py`)})`;
+    throw new UkernelError('BuildFailed', `${what}: its path in the image ${problem}`, {
+      hint: `Rename it: the image's paths are printable ASCII, at most ${ROOTFS_PATH_BYTES_MAX} bytes (docs/image-format.md).`,
+    });
+  }
+}
+
+/**
+ * The project's files must fit an image (IMAGE_BYTES_MAX, 1 GiB) before they are read into the
+ * bundle: a multi-GiB data file under src/ was read whole into memory, and `ukernel pack` then
+ * refused the bundle.
+ */
+function checkSourceBytes(root: string, where: string, paths: readonly string[], show: (relative: string) => string): void {
+  let total = 0;
+  let largest = { path: '', bytes: -1 };
+  for (const path of paths) {
+    const bytes = statSync(join(root, path)).size;
+    total += bytes;
+    if (bytes > largest.bytes) largest = { path, bytes };
+  }
+  if (total <= IMAGE_BYTES_MAX) return;
+  const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  throw new UkernelError(
+    'BuildFailed',
+    `the files under ${where} take ${gib(total)}, more than an image holds (${gib(IMAGE_BYTES_MAX).replace('.0', '')}); the largest: ${show(largest.path)} (${gib(largest.bytes)})`,
+    { hint: 'Keep large data out of the code directory (an image holds at most 1 GiB in all).' },
+  );
 }
 
 /** build/adapter/python-3.13/: the linked adapter (python) and runtime.json naming what made it. */

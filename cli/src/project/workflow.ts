@@ -48,6 +48,7 @@ import { sha256Hex } from '../hash.js';
 import { findZig, readToolchainPins, ukernelRoot, type ToolchainPins } from '../toolchain.js';
 import { createBundle, readBundle } from '../build/bundle.js';
 import { buildInputsHash } from '../build/inputs.js';
+import { pythonLinkSourcesDigest } from '../build/python.js';
 import { BUILD_RECIPE, runZig, zigBuildArgs, type Optimize } from '../build/zig.js';
 import { formatAbiVersion, IMAGE_FORMAT_VERSION } from '../image/format.js';
 import { isoSeconds, PROVIDED_ABI, renderManifest, sourceDateEpoch } from '../image/manifest.js';
@@ -172,10 +173,14 @@ function bundleMtime(env: NodeJS.ProcessEnv): Date {
 function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffer): string {
   const { config, root } = ctx.project;
   // A Python project: the adapter's sources stand for the SDK; the tool script and a runtime
-  // named by the environment go into the recipe (the runtime's files: pythonBuildIntact).
+  // named by the environment go into the recipe (the runtime's files: pythonBuildIntact), and
+  // so do the stdlib tests the image carries ([build] python_stdlib_tests) and sdk/c and sdk/zig,
+  // which the final link reads (pythonLinkSourcesDigest).
   const python = config.build.adapter === 'python';
+  const tests =
+    config.build.python_stdlib_tests === undefined ? '' : `:tests=${JSON.stringify(config.build.python_stdlib_tests)}`;
   const recipe = python
-    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}:wheels=${buildDependencies(
+    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}${tests}:link=${pythonLinkSourcesDigest(ctx.ukernelRoot)}:wheels=${buildDependencies(
         ctx,
       )
         .map((d) => d.sha256)
@@ -271,6 +276,7 @@ async function buildPython(ctx: WorkflowContext, optimize: Optimize, abort: Abor
     projectRoot: root,
     env: ctx.env,
     entry: config.project.entry,
+    stdlibTests: config.build.python_stdlib_tests ?? [],
     envFile: env,
     mtime: bundleMtime(ctx.env),
     progress: ctx.progress,

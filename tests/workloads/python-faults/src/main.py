@@ -13,6 +13,10 @@
     ukernel run -- c-recursion-uncaught          json.dumps of the deep list, not caught: exit 1
     ukernel run -- unserved                      os.getpriority twice: a system call the POSIX
                                                  layer does not serve (ENOSYS, one log record)
+    ukernel run -- executor                      asyncio.to_thread and run_in_executor raise
+                                                 RuntimeError (no threads), caught; then
+                                                 asyncio.run returns 0 (its shutdown of the
+                                                 default executor needs no thread): exit 0
 """
 
 import errno
@@ -119,6 +123,28 @@ def unserved():
     return 0
 
 
+async def executor_caught():
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    for name, start in (("to_thread", lambda: asyncio.to_thread(sum, [1, 2])),
+                        ("run_in_executor", lambda: loop.run_in_executor(None, sum, [1, 2]))):
+        try:
+            await start()
+            print(f"executor: {name}: no error")
+        except RuntimeError as error:
+            print(f"executor: {name}: RuntimeError caught ({error})")
+    return 0
+
+
+def executor():
+    import asyncio
+
+    status = asyncio.run(executor_caught())
+    print(f"executor: asyncio.run returned {status}")
+    return status
+
+
 def main(argv):
     mode = argv[1] if len(argv) > 1 else ""
     if mode == "memory":
@@ -133,6 +159,8 @@ def main(argv):
         json.dumps(deep_list(100_000))
     if mode == "unserved":
         return unserved()
+    if mode == "executor":
+        return executor()
     print(f"unknown mode {mode!r}")
     return 2
 
