@@ -21,6 +21,13 @@ python3.13 (the same CPython source as the guest's, so the bytecode magic matche
         entries; the runtime's pinned zlib compresses), without the
         excluded trees; --add puts one more module at the top (e.g. _sysconfigdata__linux_),
         --package a package directory. Answers {"entries": N, "bytes": B}.
+    uk_pytool.py sitepackages OUT_DIR WHEEL...
+        Unpack pure-Python wheels (in the order given) into OUT_DIR, the image's lib/site-packages:
+        the wheel's root and its *.data/purelib and platlib (other *.data trees are left out);
+        each .py also gets __pycache__/<name>.cpython-313.pyc (unchecked-hash, optimize 0; a
+        module that does not compile keeps its .py only). A member with an absolute or `..`
+        path, or a compiled extension (.so, .pyd), is refused. Answers {"files": [...]} (every
+        file written, relative to OUT_DIR, sorted bytewise) or {"error": "..."}.
     uk_pytool.py tests LIB_DIR OUT_DIR NAME...
         The stdlib test packages and modules NAME (dotted, under `test`, e.g. test.support,
         test.test_math, test.mathdata) as real files under OUT_DIR (test/...): a package or a
@@ -266,14 +273,23 @@ def check(src_dir: str, entry_rel: str, pycache_out: str, files_max: int = PROJE
         return {"errors": errors}
     pycs = []
     for rel, data_pyc in compiled:
-        head, name = os.path.split(rel)
-        pyc = f"{head}/__pycache__/{name[:-3]}.{sys.implementation.cache_tag}.pyc"
-        out = os.path.join(pycache_out, pyc)
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        with open(out, "wb") as f:
-            f.write(data_pyc)
-        pycs.append(pyc)
+        pycs.append(write_under(pycache_out, pycache_rel(rel), data_pyc))
     return {"files": files, "pycs": pycs, "data": data}
+
+
+def pycache_rel(rel: str) -> str:
+    """Where the .pyc of the module at `rel` goes: <dir>/__pycache__/<name>.cpython-313.pyc."""
+    head, name = os.path.split(rel)
+    return f"{head + '/' if head else ''}__pycache__/{name[:-3]}.{sys.implementation.cache_tag}.pyc"
+
+
+def write_under(root: str, rel: str, data: bytes) -> str:
+    """Write `data` at root/rel, making its directories; returns `rel`."""
+    out = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "wb") as f:
+        f.write(data)
+    return rel
 
 
 def zip_stdlib(lib_dir: str, out_zip: str, adds: list[str], packages: list[str]) -> dict:
@@ -303,6 +319,51 @@ def zip_stdlib(lib_dir: str, out_zip: str, adds: list[str], packages: list[str])
             info.external_attr = FILE_ATTRS
             archive.writestr(info, pyc_bytes(source, f"/lib/python313.zip/{name[:-1]}"))
     return {"entries": len(names), "bytes": os.path.getsize(out_zip)}
+
+
+def wheel_member_path(name: str) -> str | None:
+    """Where a wheel member goes under site-packages, or None when it is left out (a directory,
+    *.data/ other than purelib/platlib). Raises ValueError for an unsafe path."""
+    if name.endswith("/"):
+        return None
+    parts = name.split("/")
+    if name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"unsafe member path {name!r}")
+    if parts[0].endswith(".data"):
+        if len(parts) < 3 or parts[1] not in ("purelib", "platlib"):
+            return None
+        parts = parts[2:]
+    return "/".join(parts)
+
+
+def site_packages(out_dir: str, wheels: list[str]) -> dict:
+    written = {}
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for info in sorted(archive.infolist(), key=lambda i: i.filename.encode()):
+                try:
+                    rel = wheel_member_path(info.filename)
+                except ValueError as err:
+                    return {"error": f"{os.path.basename(wheel)}: {err}"}
+                if rel is None:
+                    continue
+                if rel.endswith((".so", ".pyd", ".dylib")) or ".so." in rel:
+                    return {"error": f"{os.path.basename(wheel)}: {rel} is a compiled extension"}
+                written[rel] = archive.read(info)
+    files = []
+    for rel, data in written.items():
+        files.append(rel)
+        if rel.endswith(".py"):
+            try:
+                pyc = pyc_bytes(data, f"/lib/site-packages/{rel}")
+            except (SyntaxError, ValueError):
+                pyc = None
+            if pyc is not None:
+                files.append(write_under(out_dir, pycache_rel(rel), pyc))
+        write_under(out_dir, rel, data)
+        if len(files) > ZIP_ENTRIES_MAX:
+            return {"error": f"more than {ZIP_ENTRIES_MAX} files in the wheels"}
+    return {"files": sorted(set(files), key=lambda p: p.encode())}
 
 
 def stdlib_tests(lib_dir: str, out_dir: str, names: list[str]) -> dict:
@@ -360,6 +421,8 @@ def main(argv: list[str]) -> int:
         for flag, value in zip(rest[::2], rest[1::2]):
             (adds if flag == "--add" else packages).append(value)
         answer = zip_stdlib(argv[2], argv[3], adds, packages)
+    elif len(argv) >= 3 and argv[1] == "sitepackages":
+        answer = site_packages(argv[2], argv[3:])
     elif len(argv) >= 5 and argv[1] == "tests":
         answer = stdlib_tests(argv[2], argv[3], argv[4:])
     else:

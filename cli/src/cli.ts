@@ -170,7 +170,10 @@ function registerEnv(program: Command, app: App): void {
     .addHelpText(
       'after',
       '\nExamples:\n  ukernel env lock            # Locked environment: env/ukernel.lock\n' +
-        '  ukernel env lock --check    # for CI: exit 2 naming what drifted\n  ukernel env show\n',
+        '  ukernel env lock --check    # for CI: exit 2 naming what drifted\n  ukernel env show\n' +
+        '  ukernel env add requests==2.32.3   # a Python project: resolve, pin in the lock\n' +
+        '  ukernel env add -r requirements.txt\n  ukernel env remove requests\n' +
+        '\nEnvironment: UKERNEL_PIP_PYTHON (the python pip runs under), HTTPS_PROXY, XDG_CACHE_HOME (the wheel cache)\n',
     );
   env
     .command('lock')
@@ -185,18 +188,22 @@ function registerEnv(program: Command, app: App): void {
     .action(async (options: RawEnvShowOptions) => app.setExitCode(await app.actions.envShow(options)));
   env
     .command('add')
-    .description('add Python packages (PKG[==VERSION]) or system libraries (--system) to the environment (not available yet)')
+    .description(
+      'add Python packages (PKG[==VERSION]) to ukernel.toml [env] packages: resolved with pip (pure-Python wheels for Python 3.13), pinned in env/ukernel.lock',
+    )
     .argument('[packages...]', 'PKG[==VERSION] …')
-    .option('--system', 'system libraries built into the adapter')
-    .option('-r, --requirements <file>', 'the packages of a requirements file')
+    .option('--system', 'system libraries built into the adapter (not available yet)')
+    .option('-r, --requirements <file>', 'the packages of a requirements file (NAME or NAME==VERSION a line)')
+    .option('--json', 'print one JSON object')
     .action(async (names: string[], options: RawEnvAddOptions) =>
       app.setExitCode(await app.actions.envChange('add', names, options)),
     );
   env
     .command('remove')
-    .description('remove packages from the environment (not available yet)')
+    .description('remove Python packages from ukernel.toml [env] packages and lock what remains')
     .argument('<packages...>', 'PKG …')
-    .option('--system', 'system libraries')
+    .option('--system', 'system libraries (not available yet)')
+    .option('--json', 'print one JSON object')
     .action(async (names: string[], options: RawEnvAddOptions) =>
       app.setExitCode(await app.actions.envChange('remove', names, options)),
     );

@@ -82,6 +82,23 @@ export const LOCK_DRIFT_LISTED_MAX = 12;
 export const LOCK_VALUE_CHARS_MAX = 200;
 /** `[env] packages` entries in ukernel.toml (what the user asks for). */
 export const ENV_PACKAGES_MAX = 256;
+/** `ukernel env add` resolves with pip (`python3 -m pip install --dry-run --report`): bounded. */
+export const PIP_RESOLVE_TIMEOUT_MS = 180_000;
+/** pip's own per-connection timeout (`--timeout`, seconds) and retries. */
+export const PIP_SOCKET_TIMEOUT_S = 20;
+export const PIP_RETRIES = 2;
+/** The oldest pip that has `install --dry-run --report` (pip 22.2). */
+export const PIP_VERSION_MIN = [22, 2] as const;
+/** PyPI's JSON API, asked why a resolution failed (unknown package, version, compiled-only). */
+export const PYPI_JSON_URL = 'https://pypi.org/pypi';
+export const PYPI_QUERY_TIMEOUT_MS = 30_000;
+/** One wheel's download (from the URL the lock pins) ends within this, and is at most this big. */
+export const WHEEL_FETCH_TIMEOUT_MS = 180_000;
+export const WHEEL_BYTES_MAX = 128 << 20;
+/** A requirements file (`env add -r FILE`) larger than this is refused. */
+export const REQUIREMENTS_FILE_BYTES_MAX = 1 << 20;
+/** Where the locked wheels are unpacked in a Python image (adapters/python/main.c puts it on sys.path). */
+export const PYTHON_SITE_PACKAGES_PATH = 'lib/site-packages';
 /** The kernel's version: `pub const kernel_version = "X.Y.Z"` in this file of the checkout. */
 export const KERNEL_VERSION_FILE = 'kernel/src/constants.zig';
 /** The kernel reads etc/ukernel.env up to this size. */

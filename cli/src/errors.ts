@@ -377,6 +377,30 @@ export const ErrorCatalog = {
     hint: 'See docs/environments.md for what a project of this language can lock.',
     exitCode: EXIT_USAGE,
   },
+  PackageNotFound: {
+    code: 'UK174',
+    title: 'No such Python package or version on PyPI',
+    hint: 'Check the name and version on https://pypi.org (`ukernel env add NAME` takes the newest), then run the command again.',
+    exitCode: EXIT_USAGE,
+  },
+  PackageNotPure: {
+    code: 'UK175',
+    title: 'A Python package needs compiled extensions',
+    hint: 'The guest loads no extension modules: use a pure-Python package (a py3-none-any wheel) instead (docs/environments.md).',
+    exitCode: EXIT_USAGE,
+  },
+  PackageFetchFailed: {
+    code: 'UK176',
+    title: 'Resolving or downloading Python packages failed',
+    hint: 'Check the network (https://pypi.org and https://files.pythonhosted.org must be reachable) and run the command again; ukernel.toml and env/ukernel.lock are unchanged.',
+    exitCode: EXIT_USAGE,
+  },
+  WheelHashMismatch: {
+    code: 'UK177',
+    title: 'A wheel does not have the sha256 env/ukernel.lock pins',
+    hint: 'If env/ukernel.lock was edited by hand, restore it (git checkout env/ukernel.lock) or run `ukernel env lock` after removing the entry from [env] packages and adding it again.',
+    exitCode: EXIT_USAGE,
+  },
   VmmSpawnFailed: {
     code: 'UK200',
     title: 'VMM failed to start',

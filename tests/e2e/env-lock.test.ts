@@ -230,7 +230,7 @@ function standInRuntime(dir: string, musl: string): void {
 
 describe('a Python project', () => {
   it(
-    'the lock pins the adapter runtime (key, sources, options); another runtime is drift; packages asked are "not yet"',
+    'the lock pins the adapter runtime (key, sources, options); another runtime is drift; packages asked but not locked are refused at build',
     async () => {
       const py = join(work.path, 'pyw');
       mkdirSync(py);
@@ -267,7 +267,8 @@ describe('a Python project', () => {
       standInRuntime(runtime, 'b'.repeat(64));
       await ok(['env', 'lock', '--check'], py, env);
 
-      // Packages asked in ukernel.toml: `env show` shows them asked; locking and building say "not yet".
+      // Packages asked in ukernel.toml (by hand): `env show` shows them asked, not resolved; a
+      // build refuses (it installs what the lock resolved and never resolves itself).
       const toml = join(py, 'ukernel.toml');
       writeFileSync(toml, readFileSync(toml, 'utf8').replace('[env]', '[env]\npackages = ["requests==2.32"]'));
       const asked = JSON.parse((await ok(['env', 'show', '--json'], py, env)).stdout);
@@ -275,12 +276,12 @@ describe('a Python project', () => {
       expect(asked.lock).toMatchObject({ state: 'stale', drift: [{ entry: 'env.packages' }] });
       const check2 = await fails(['env', 'lock', '--check'], py, 'UK170', env);
       expect(check2.stderr).toContain('  env.packages: locked [], now ["requests==2.32"]\n');
-      const lock = await fails(['env', 'lock'], py, 'UK173', env);
-      expect(lock.stderr).toContain('asks for requests==2.32');
+      const build = await fails(['build'], py, 'UK170', env);
+      expect(build.stderr).toContain('ukernel.toml [env] packages asks for requests==2.32, but env/ukernel.lock resolved none');
+      expect(build.stderr).toContain('Run `ukernel env lock`');
       expect(readFileSync(join(py, 'env/ukernel.lock'), 'utf8')).toBe(text); // untouched
-      await fails(['build'], py, 'UK173', env);
-      const add = await fails(['env', 'add', 'requests==2.32'], py, 'UK173', env);
-      expect(add.stderr).toContain('`ukernel env add` of Python packages is not available');
+      const system = await fails(['env', 'add', '--system', 'openssl'], py, 'UK173', env);
+      expect(system.stderr).toContain('`ukernel env add --system` is not available');
     },
     BUILD_MS,
   );

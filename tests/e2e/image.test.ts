@@ -224,6 +224,7 @@ describe('refusals through the CLI', () => {
   });
 });
 
+// A Python project with locked dependencies (wheels from PyPI): env-add.test.ts, "reproducibility".
 describe('reproducibility', () => {
   it(
     'two checkouts with different paths, umasks and mtimes give byte-identical bundles and images',

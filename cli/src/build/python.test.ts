@@ -14,6 +14,7 @@ import { testRuntime } from './python-fixture.js';
 import {
   compileSources,
   ensurePythonRuntime,
+  installSitePackages,
   linkedAdapterPath,
   type PythonRuntime,
   RUNTIME_BUILD_NOTICE,
@@ -326,5 +327,60 @@ describe('linkedAdapterPath: the cached link is keyed by everything the link rea
       expect(seen.has(now), `an edit of ${edited} keeps the cached link`).toBe(false);
       seen.add(now);
     }
+  });
+});
+
+/** A wheel (a zip) at `path` holding `members` (name → text), written by the runtime's zipfile. */
+function makeWheel(path: string, members: Record<string, string>): string {
+  const script =
+    'import json, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], "w") as z:\n  [z.writestr(n, c) for n, c in json.loads(sys.argv[2]).items()]';
+  const result = spawnSync(runtime!.hostPython, ['-I', '-c', script, path, JSON.stringify(members)], { encoding: 'utf8' });
+  expect(result.status, result.stderr).toBe(0);
+  return path;
+}
+
+describe.skipIf(runtime === null)('installSitePackages: the locked wheels into lib/site-packages', () => {
+  it('unpacks the root, .dist-info and *.data/purelib, with an unchecked-hash .pyc per module that compiles', async () => {
+    const wheel = makeWheel(join(base, 'demo-1.0-py3-none-any.whl'), {
+      'demo/__init__.py': 'VALUE = 42\n',
+      'demo/broken_template.py': 'def (:\n',
+      'demo-1.0.dist-info/METADATA': 'Name: demo\nVersion: 1.0\n',
+      'demo-1.0.data/purelib/extra.py': 'X = 1\n',
+      'demo-1.0.data/scripts/demo-cli': '#!python\n',
+    });
+    const out = join(base, 'site-a');
+    const files = await installSitePackages(root, runtime!, [wheel], out, never);
+    expect(files).toEqual([
+      '__pycache__/extra.cpython-313.pyc',
+      'demo-1.0.dist-info/METADATA',
+      'demo/__init__.py',
+      'demo/__pycache__/__init__.cpython-313.pyc',
+      'demo/broken_template.py',
+      'extra.py',
+    ]);
+    const pyc = readFileSync(join(out, 'demo/__pycache__/__init__.cpython-313.pyc'));
+    expect(pyc.readUInt32LE(4)).toBe(0b01); // PEP 552: hash-based, check_source unset
+    expect(existsSync(join(out, 'demo-cli'))).toBe(false);
+    // The same wheels give the same bytes.
+    const again = join(base, 'site-b');
+    await installSitePackages(root, runtime!, [wheel], again, never);
+    for (const file of files) expect(readFileSync(join(again, file)).equals(readFileSync(join(out, file))), file).toBe(true);
+  });
+
+  it('refuses a member outside site-packages and a compiled extension, naming the wheel', async () => {
+    const unsafe = makeWheel(join(base, 'evil-1.0-py3-none-any.whl'), { '../evil.py': 'x = 1\n' });
+    const err = (await installSitePackages(root, runtime!, [unsafe], join(base, 'site-c'), never).catch(
+      (e: unknown) => e,
+    )) as UkernelError;
+    expect(isUkernelError(err, 'BuildFailed')).toBe(true);
+    expect(err.message).toBe("a locked wheel cannot be installed: evil-1.0-py3-none-any.whl: unsafe member path '../evil.py'");
+    expect(existsSync(join(base, 'evil.py'))).toBe(false);
+    const compiled = makeWheel(join(base, 'fast-1.0-py3-none-any.whl'), { 'fast/_speedups.so': 'ELF' });
+    const err2 = (await installSitePackages(root, runtime!, [compiled], join(base, 'site-d'), never).catch(
+      (e: unknown) => e,
+    )) as UkernelError;
+    expect(err2.message).toBe(
+      'a locked wheel cannot be installed: fast-1.0-py3-none-any.whl: fast/_speedups.so is a compiled extension',
+    );
   });
 });

@@ -511,3 +511,33 @@ export async function linkPythonAdapter(
     removeQuietly(temp);
   }
 }
+
+/**
+ * lib/site-packages of the image from the locked wheels (paths of checked wheels, in the lock's
+ * order): `uk_pytool.py sitepackages` unpacks them into `outDir` and compiles each .py to an
+ * unchecked-hash .pyc. Returns every file written, relative to `outDir`, sorted bytewise; a
+ * wheel with an unsafe path or a compiled extension is BuildFailed naming it.
+ */
+export async function installSitePackages(
+  root: string,
+  runtime: PythonRuntime,
+  wheels: readonly string[],
+  outDir: string,
+  abort: AbortSignal,
+): Promise<string[]> {
+  if (wheels.length === 0) return [];
+  mkdirSync(outDir, { recursive: true });
+  const { stdout } = await runTool({
+    file: runtime.hostPython,
+    args: ['-I', '-B', join(root, PYTHON_TOOL_SCRIPT), 'sitepackages', outDir, ...wheels],
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' },
+    timeoutMs: PYTHON_STEP_TIMEOUT_MS,
+    what: 'installing the locked wheels',
+    code: 'BuildFailed',
+    abort,
+  });
+  const answer = parseAnswer(stdout, 'installing the locked wheels') as { files?: string[]; error?: string };
+  if (answer.error !== undefined) throw new UkernelError('BuildFailed', `a locked wheel cannot be installed: ${answer.error}`);
+  return answer.files ?? [];
+}

@@ -1,24 +1,37 @@
 // `ukernel env lock [--check] [--json]`, `ukernel env show [--json]`, `ukernel env add|remove`
 // (docs/environments.md): the project's pinned environment and env/ukernel.lock.
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { interruptible } from '../child.js';
 import { LOCK_FILE } from '../constants.js';
 import { isUkernelError, UkernelError } from '../errors.js';
 import { displayPath, writeFileAtomic } from '../fsutil.js';
 import { noProgress } from '../progress.js';
-import { writeOut } from '../ui.js';
+import { writeErr, writeOut } from '../ui.js';
 import { VERSION } from '../version.js';
 import {
   currentEnvironment,
+  type Dependency,
   type Drift,
   driftSections,
   type Environment,
   type Lock,
   lockDrift,
+  lockedDependencies,
   readLockFile,
   renderLock,
   staleLockError,
 } from '../project/lock.js';
+import {
+  addRequirements,
+  checkRequirement,
+  ensureWheel,
+  readRequirementsFile,
+  removeRequirements,
+  resolvePackages,
+  setManifestPackages,
+  wheelCacheDir,
+} from '../project/packages.js';
 import { kernelPath, type WorkflowContext, workflowContext } from '../project/workflow.js';
 
 export interface RawEnvLockOptions {
@@ -33,6 +46,7 @@ export interface RawEnvShowOptions {
 export interface RawEnvAddOptions {
   system?: boolean;
   requirements?: string;
+  json?: boolean;
 }
 
 export interface EnvDeps {
@@ -85,23 +99,54 @@ export async function envLock(raw: RawEnvLockOptions, deps: Partial<EnvDeps> = {
   return 0;
 }
 
-/** The environment when it can be locked: the kernel built, no package asked that cannot be. */
-async function lockable(ctx: WorkflowContext): Promise<Environment> {
-  const packages = ctx.project.config.env.packages ?? [];
-  if (packages.length > 0) {
-    throw new UkernelError(
-      'EnvUnsupported',
-      `ukernel.toml [env] packages asks for ${packages.join(', ')}, but this ukernel (${VERSION}) cannot resolve Python packages yet`,
-      { hint: 'Remove packages from [env] and lock again: the image holds the standard library and src/.' },
-    );
+/**
+ * The environment when it can be locked: the kernel built; `[env] packages` resolved (kept from
+ * the lock when it resolved exactly these, resolved with pip otherwise, each wheel fetched into
+ * the cache and checked).
+ */
+async function lockable(ctx: WorkflowContext, packages?: readonly string[]): Promise<Environment> {
+  const asked = packages ?? ctx.project.config.env.packages ?? [];
+  requireKernel(ctx);
+  return interruptible('env stopped', async (abort) => {
+    const kept = lockedDependencies(ctx.project, asked);
+    let dependencies: Dependency[] = kept;
+    if (asked.length > 0 && kept.length === 0) {
+      const step = ctx.progress.begin(`Resolving ${asked.join(' ')} for Python 3.13 (pure-Python wheels)`);
+      try {
+        dependencies = await resolvePackages(asked, ctx.env, abort);
+      } finally {
+        step.done();
+      }
+      await fetchWheels(ctx, dependencies, abort);
+    }
+    const current = await currentEnvironment(ctx, kernelPath(ctx), abort, { packages: asked, dependencies });
+    if (current.kernelMissing !== null) throw kernelMissingError(current.kernelMissing);
+    return current;
+  });
+}
+
+function kernelMissingError(why: string): UkernelError {
+  return new UkernelError('KernelNotFound', `cannot lock the kernel: ${why}`, {
+    hint: 'Build the kernel first: bash scripts/build-kernel.sh (or set UKERNEL_KERNEL).',
+  });
+}
+
+/** The lock pins the kernel's sha256: check that it is there before resolving anything. */
+function requireKernel(ctx: WorkflowContext): void {
+  const kernel = kernelPath(ctx);
+  if (!existsSync(kernel.path)) throw kernelMissingError(`no kernel ELF at ${kernel.path} (${kernel.from})`);
+}
+
+/** Each wheel into the cache, checked against its sha256 (packages.ts ensureWheel). */
+async function fetchWheels(ctx: WorkflowContext, dependencies: readonly Dependency[], abort: AbortSignal): Promise<void> {
+  const step = ctx.progress.begin(`Fetching ${dependencies.length} wheel(s) into ${wheelCacheDir(ctx.env)}`);
+  try {
+    for (const dep of dependencies) {
+      await ensureWheel(dep, { env: ctx.env, abort, warn: (line) => writeErr(line), entry: `dependencies[${dep.name}]` });
+    }
+  } finally {
+    step.done();
   }
-  const current = await environmentNow(ctx);
-  if (current.kernelMissing !== null) {
-    throw new UkernelError('KernelNotFound', `cannot lock the kernel: ${current.kernelMissing}`, {
-      hint: 'Build the kernel first: bash scripts/build-kernel.sh (or set UKERNEL_KERNEL).',
-    });
-  }
-  return current;
 }
 
 type LockState =
@@ -204,8 +249,11 @@ function lockLine(state: LockState, display: string): string {
 }
 
 /**
- * `env add` / `env remove`: a native project has nothing to add (EnvUnsupported, UK173, saying
- * what its lock pins); a Python project's packages and system libraries are not available yet.
+ * `env add PKG[==VERSION]… | -r FILE` / `env remove PKG…` of a Python project: the new `[env]
+ * packages` is resolved (pip, pure-Python wheels for Python 3.13), its wheels fetched and checked,
+ * and only then are ukernel.toml (the list, the rest of the file as it was) and env/ukernel.lock
+ * written, each atomically: a failure leaves both as they were. A native project has nothing to
+ * add (EnvUnsupported, UK173, saying what its lock pins); `--system` is not available yet (UK173).
  */
 export async function envChange(
   verb: 'add' | 'remove',
@@ -215,10 +263,11 @@ export async function envChange(
 ): Promise<number> {
   if (names.length === 0 && raw.requirements === undefined) {
     throw new UkernelError('Usage', `\`ukernel env ${verb}\` needs the packages to ${verb}`, {
-      hint: `ukernel env ${verb} PKG[==VERSION] … (or --system NAME, or -r requirements.txt)`,
+      hint: `ukernel env ${verb} PKG[==VERSION] … (or -r requirements.txt)`,
     });
   }
-  const { ctx } = context(deps, true);
+  const json = raw.json === true;
+  const { ctx, out } = context(deps, json);
   const { config } = ctx.project;
   const what = names.length > 0 ? names.join(' ') : `-r ${raw.requirements}`;
   if (config.project.language !== 'python') {
@@ -228,12 +277,55 @@ export async function envChange(
       { hint: 'Run `ukernel env lock` to pin them; a native workload links what it needs from its Zig sources.' },
     );
   }
-  const kind = raw.system === true ? 'system libraries (--system)' : 'Python packages';
-  throw new UkernelError(
-    'EnvUnsupported',
-    `\`ukernel env ${verb}\` of ${kind} is not available in this ukernel (${VERSION}) yet (${what})`,
-    {
-      hint: 'A Python image holds the standard library and src/ for now; `ukernel env lock` pins the adapter runtime, the toolchain and the kernel (docs/environments.md).',
-    },
+  if (raw.system === true) {
+    throw new UkernelError(
+      'EnvUnsupported',
+      `\`ukernel env ${verb} --system\` is not available in this ukernel (${VERSION}) yet (${what})`,
+      {
+        hint: 'A Python image has the standard library without OpenSSL and SQLite for now (docs/environments.md).',
+      },
+    );
+  }
+  const before = config.env.packages ?? [];
+  const packages = verb === 'add' ? addRequirements(before, askedPackages(ctx, names, raw)) : removed(before, names);
+  const display = lockDisplay(ctx);
+  const tomlDisplay = displayPath(ctx.cwd, ctx.project.configPath);
+  const toml = setManifestPackages(readFileSync(ctx.project.configPath, 'utf8'), packages, tomlDisplay);
+  const { lock } = await lockable(ctx, packages);
+  const lockText = renderLock(lock);
+  writeFileAtomic(ctx.project.configPath, toml, { display: tomlDisplay });
+  writeFileAtomic(join(ctx.project.root, LOCK_FILE), lockText, { display });
+  if (json) {
+    out(JSON.stringify({ manifest: tomlDisplay, packages, lock: display, dependencies: lock.dependencies }));
+    return 0;
+  }
+  out(
+    `${verb === 'add' ? 'Added' : 'Removed'} ${what} (${tomlDisplay} [env] packages: ${packages.length === 0 ? 'none' : packages.join(', ')})`,
   );
+  out(`Resolved: ${dependencyText(lock)}`);
+  out(`Locked environment: ${display}`);
+  return 0;
+}
+
+function askedPackages(ctx: WorkflowContext, names: readonly string[], raw: RawEnvAddOptions): string[] {
+  const asked = names.map((name) => checkRequirement(name, 'env add'));
+  if (raw.requirements !== undefined) {
+    const path = resolve(ctx.cwd, raw.requirements);
+    asked.push(...readRequirementsFile(path, displayPath(ctx.cwd, path)));
+  }
+  return addRequirements([], asked);
+}
+
+function removed(before: readonly string[], names: readonly string[]): string[] {
+  const { packages, missing } = removeRequirements(before, names);
+  if (missing.length > 0) {
+    throw new UkernelError(
+      'Usage',
+      `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in ukernel.toml [env] packages (${before.length === 0 ? 'none' : before.join(', ')})`,
+      {
+        hint: 'Run `ukernel env show` for the packages the project asks for.',
+      },
+    );
+  }
+  return packages;
 }

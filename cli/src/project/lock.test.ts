@@ -278,7 +278,7 @@ describe('currentEnvironment and the build check', () => {
     );
   });
 
-  it('ukernel.toml asking for Python packages: UK173 (not resolvable yet), before anything is built', async () => {
+  it('ukernel.toml asking for Python packages without a lock resolving them: UK171 (run env lock), before anything is built', async () => {
     const dir = projectDir();
     await init({ name: 'pyw', lang: 'python', template: 'worker' }, { cwd: dir, say: () => {}, zigVersion: pins.zigVersion });
     const toml = join(dir, 'ukernel.toml');
@@ -300,7 +300,8 @@ describe('currentEnvironment and the build check', () => {
       () => null,
       (e: unknown) => e,
     );
-    expect(isUkernelError(err, 'EnvUnsupported'), String(err)).toBe(true);
+    expect(isUkernelError(err, 'LockMissing'), String(err)).toBe(true);
     expect((err as UkernelError).message).toContain('asks for requests==2.32');
+    expect((err as UkernelError).hint).toContain('ukernel env lock');
   });
 });

@@ -77,6 +77,7 @@ export const lockSchema = z.strictObject({
 
 export type Lock = z.output<typeof lockSchema>;
 export type LockSource = z.output<typeof sourceSchema>;
+export type Dependency = z.output<typeof dependencySchema>;
 
 /** The environment as it is now, before it is a lock: the kernel may be missing (not built). */
 export interface Environment {
@@ -137,8 +138,14 @@ export interface LockContext {
  * found as `ukernel build` finds it (adapters/python/build.sh: instant when cached, built
  * otherwise, minutes).
  */
-export async function currentEnvironment(ctx: LockContext, kernel: KernelSource, abort: AbortSignal): Promise<Environment> {
+export async function currentEnvironment(
+  ctx: LockContext,
+  kernel: KernelSource,
+  abort: AbortSignal,
+  resolved?: { packages: readonly string[]; dependencies: readonly Dependency[] },
+): Promise<Environment> {
   const { config } = ctx.project;
+  const packages = [...(resolved?.packages ?? config.env.packages ?? [])].sort();
   const runtime =
     config.build.adapter === 'python'
       ? await ensurePythonRuntime(ctx.ukernelRoot, ctx.env, defaultPythonBuildUi(ctx.progress, ctx.env), abort)
@@ -164,13 +171,35 @@ export async function currentEnvironment(ctx: LockContext, kernel: KernelSource,
       language: config.project.language,
       base: config.env.base,
       adapter: config.build.adapter,
-      packages: [...(config.env.packages ?? [])].sort(),
+      packages,
     },
     adapter: adapterEntry(config.build.adapter, runtime),
-    dependencies: [],
+    dependencies: resolved !== undefined ? [...resolved.dependencies] : lockedDependencies(ctx.project, packages),
     system: [],
   };
   return { lock, kernelMissing };
+}
+
+/**
+ * The dependencies env/ukernel.lock resolved for exactly `packages` (sorted), or [] when there is
+ * no valid lock or it resolved other packages: the environment's dependencies are what was
+ * resolved last for what the manifest asks (resolving again is `env lock` after a manifest edit,
+ * or `env add`), so locking twice gives the same bytes.
+ */
+export function lockedDependencies(project: Project, packages: readonly string[]): Dependency[] {
+  if (packages.length === 0) return [];
+  try {
+    const file = readLockFile(project.root);
+    if (file === null || !samePackages(file.lock.env.packages, packages)) return [];
+    return file.lock.dependencies;
+  } catch {
+    return [];
+  }
+}
+
+/** Whether two package lists hold the same requirements (order aside). */
+export function samePackages(a: readonly string[], b: readonly string[]): boolean {
+  return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 }
 
 const LOCK_HEADER =
@@ -365,17 +394,29 @@ export function ciLocked(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * `[env] packages` asks for Python packages, which this ukernel cannot resolve or install yet:
- * EnvUnsupported (UK173) naming them, rather than an image without them.
+ * A build installs what the lock resolved, so `[env] packages` needs a lock that resolved exactly
+ * them: LockMissing (UK171) without a lock, LockStale (UK170) when the lock resolved other
+ * packages (ukernel.toml was edited), both saying to run `ukernel env lock`. A build never
+ * resolves (docs/environments.md, "Builds").
  */
-export function refuseUnresolvedPackages(project: Project): void {
+export function requireResolvedPackages(project: Project, file: LockFile | null, display: string): void {
   const packages = project.config.env.packages ?? [];
   if (packages.length === 0) return;
-  throw new UkernelError(
-    'EnvUnsupported',
-    `ukernel.toml [env] packages asks for ${packages.join(', ')}, but this ukernel (${VERSION}) cannot resolve or install Python packages yet`,
-    { hint: 'Remove packages from [env] for now: the image holds the standard library and src/ (docs/environments.md).' },
-  );
+  const hint = 'Run `ukernel env lock` (it resolves them and pins every wheel), then build again.';
+  if (file === null) {
+    throw new UkernelError(
+      'LockMissing',
+      `ukernel.toml [env] packages asks for ${packages.join(', ')}, and there is no ${display} resolving them`,
+      { hint },
+    );
+  }
+  if (!samePackages(file.lock.env.packages, packages)) {
+    throw new UkernelError(
+      'LockStale',
+      `ukernel.toml [env] packages asks for ${[...packages].sort().join(', ')}, but ${display} resolved ${file.lock.env.packages.join(', ') || 'none'}`,
+      { hint },
+    );
+  }
 }
 
 export interface BuildLockOptions {
@@ -399,8 +440,8 @@ export async function checkLockForBuild(
   options: BuildLockOptions,
   abort: AbortSignal,
 ): Promise<void> {
-  refuseUnresolvedPackages(ctx.project);
   const file = readLockFile(ctx.project.root, options.display);
+  requireResolvedPackages(ctx.project, file, options.display);
   if (file === null) {
     if (!options.locked) return;
     throw new UkernelError('LockMissing', `${options.display} does not exist, and --locked builds only from a lock`);

@@ -5,7 +5,7 @@
 // and build/adapter/python-3.13/ (the linked adapter + runtime.json). Nothing is written to
 // build/ before every check has passed: a syntax error leaves the last build as it was.
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   BUNDLE_ENV_PATH,
   BUNDLE_PATH,
@@ -15,6 +15,7 @@ import {
   PYTHON_BIN_PATH,
   PYTHON_BUNDLE_GZIP_LEVEL,
   PYTHON_ENTRY_FILE_PATH,
+  PYTHON_SITE_PACKAGES_PATH,
   PYTHON_STDLIB_TESTS_PATH,
   PYTHON_STDLIB_ZIP_PATH,
 } from '../constants.js';
@@ -28,11 +29,14 @@ import {
   compileSources,
   defaultPythonBuildUi,
   ensurePythonRuntime,
+  installSitePackages,
   linkPythonAdapter,
   type PythonRuntime,
   stdlibTests,
   stdlibZip,
 } from '../build/python.js';
+import type { Dependency } from './lock.js';
+import { ensureWheel, isPureWheel } from './packages.js';
 
 /** What build.json records of a Python build (besides the common fields). */
 export interface PythonBuildParts {
@@ -68,6 +72,10 @@ export interface PythonBuildContext {
   /** A project-relative path as messages show it. */
   show: (relative: string) => string;
   abort: AbortSignal;
+  /** The lock's resolved dependencies to install into lib/site-packages (none without packages). */
+  dependencies: readonly Dependency[];
+  /** env/ukernel.lock as messages name it. */
+  lockDisplay: string;
 }
 
 export function runtimeRecord(runtime: PythonRuntime): RuntimeRecord {
@@ -103,6 +111,11 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     const where = sourceDir === '' ? ctx.show(ctx.entry) : `${ctx.show(sourceDir)}/`;
     checkSourceBytes(root, where, [...sources.files, ...sources.data], ctx.show);
     const zip = await stdlibZip(ctx.ukernelRoot, ctx.env, runtime, ctx.progress, ctx.abort);
+    const site = await sitePackages(ctx, runtime, join(staging, 'site-packages'));
+    checkImagePaths(
+      site.map((file) => `${PYTHON_SITE_PACKAGES_PATH}/${file}`),
+      (path) => path,
+    );
     const testsDir = join(staging, 'stdlib-tests');
     const tests =
       ctx.stdlibTests.length === 0 ? [] : await stdlibTests(ctx.ukernelRoot, runtime, ctx.stdlibTests, testsDir, ctx.abort);
@@ -121,6 +134,14 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
       ),
       ...sources.pycs.map(
         (pyc): BundleInput => ({ path: pyc, kind: 'file', mode: MODE_FILE, from: join(staging, 'pycache', pyc) }),
+      ),
+      ...site.map(
+        (file): BundleInput => ({
+          path: `${PYTHON_SITE_PACKAGES_PATH}/${file}`,
+          kind: 'file',
+          mode: MODE_FILE,
+          from: join(staging, 'site-packages', file),
+        }),
       ),
       ...tests.map(
         (file): BundleInput => ({
@@ -157,6 +178,37 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
     return { bundle, parts };
   } finally {
     removeQuietly(staging);
+  }
+}
+
+/**
+ * The locked wheels, each checked (packages.ts ensureWheel: from the cache, fetched by URL when
+ * missing or corrupted, refused when its sha256 is not the lock's), unpacked into `outDir`. An
+ * entry whose artifact is not a pure wheel, or whose URL names another file, is LockInvalid
+ * (UK121) naming it: the lock was edited by hand.
+ */
+async function sitePackages(ctx: PythonBuildContext, runtime: PythonRuntime, outDir: string): Promise<string[]> {
+  if (ctx.dependencies.length === 0) return [];
+  const step = ctx.progress.begin(`Installing ${ctx.dependencies.length} locked wheel(s) into ${PYTHON_SITE_PACKAGES_PATH}`);
+  try {
+    const wheels: string[] = [];
+    for (const dep of ctx.dependencies) {
+      const entry = `${ctx.lockDisplay}: dependencies[${dep.name}]`;
+      const urlName = decodeURIComponent(basename(new URL(dep.url).pathname));
+      if (!isPureWheel(dep.artifact) || urlName !== dep.artifact) {
+        throw new UkernelError(
+          'LockInvalid',
+          `${entry}: artifact ${dep.artifact} ${urlName !== dep.artifact ? `is not the file its url names (${urlName})` : 'is not a pure-Python wheel (py3-none-any)'}`,
+          { hint: 'Restore env/ukernel.lock (it is written by `ukernel env add` / `env lock`; do not edit it by hand).' },
+        );
+      }
+      wheels.push(
+        await ensureWheel(dep, { env: ctx.env, abort: ctx.abort, warn: (line) => void process.stderr.write(`${line}\n`), entry }),
+      );
+    }
+    return await installSitePackages(ctx.ukernelRoot, runtime, wheels, outDir, ctx.abort);
+  } finally {
+    step.done();
   }
 }
 

@@ -57,7 +57,7 @@ import { writeImage } from '../image/writer.js';
 import { loadProject, type Project } from './config.js';
 import { locateKey } from './toml-position.js';
 import { parseEnvFile } from './envfile.js';
-import { checkLockForBuild, checkPackedKernel, readLockFile } from './lock.js';
+import { checkLockForBuild, checkPackedKernel, type Dependency, lockedDependencies, readLockFile } from './lock.js';
 import { buildPythonBundle, pythonBuildIntact, type PythonBuildParts } from './python-build.js';
 
 /** Part of a Python build's inputs hash: changes with the Python build's layout and steps. */
@@ -180,7 +180,11 @@ function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffe
   const tests =
     config.build.python_stdlib_tests === undefined ? '' : `:tests=${JSON.stringify(config.build.python_stdlib_tests)}`;
   const recipe = python
-    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}${tests}:link=${pythonLinkSourcesDigest(ctx.ukernelRoot)}`
+    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}${tests}:link=${pythonLinkSourcesDigest(ctx.ukernelRoot)}:wheels=${buildDependencies(
+        ctx,
+      )
+        .map((d) => d.sha256)
+        .join(',')}`
     : BUILD_RECIPE;
   return buildInputsHash({
     projectRoot: root,
@@ -266,6 +270,8 @@ async function buildPython(ctx: WorkflowContext, optimize: Optimize, abort: Abor
   const inputs = currentBuildInputs(ctx, optimize, env);
   removeStaleTemps(join(root, 'build'));
   const { bundle, parts } = await buildPythonBundle({
+    dependencies: buildDependencies(ctx),
+    lockDisplay: show(ctx, LOCK_FILE),
     ukernelRoot: ctx.ukernelRoot,
     projectRoot: root,
     env: ctx.env,
@@ -292,6 +298,11 @@ async function buildPython(ctx: WorkflowContext, optimize: Optimize, abort: Abor
   ctx.say(`Built workload bundle: ${show(ctx, BUNDLE_PATH)}`);
   ctx.say(`Adapter runtime: ${show(ctx, PYTHON_ADAPTER_OUT_DIR)}`);
   return record;
+}
+
+/** What a Python build installs: the lock's dependencies when it resolved `[env] packages`. */
+function buildDependencies(ctx: WorkflowContext): Dependency[] {
+  return lockedDependencies(ctx.project, ctx.project.config.env.packages ?? []);
 }
 
 async function compileAndBundle(ctx: WorkflowContext, optimize: Optimize): Promise<BuildRecord> {
