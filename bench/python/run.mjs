@@ -8,7 +8,8 @@
 //       guest's own clock: time.monotonic_ns() is ns since kernel entry), and `ukernel run` wall
 //       of the worker template; beside `python3 -I -c pass` / `-I -c 'import asyncio'` (wall,
 //       spawn → exit) of the machine's python3 and of the runtime's host python3.13;
-//   (b) pyperformance benchmarks (bench/python/guest/pyperformance, unchanged, through the
+//   (b) pyperformance benchmarks (pyperformance 1.11.0's own files, taken from its PyPI wheel,
+//       pinned by sha256 and fetched at run time: never committed; through the
 //       pyperf stand-in guest/pyperf.py) in the guest vs the runtime's host python3.13 (the same
 //       CPython source and flags, built for the host): seconds per loop, host ÷ guest;
 //   (c) the worker template's image size (and its parts) and the least --memory it runs in;
@@ -20,7 +21,8 @@
 // Needs: the built CLI (node cli/build.mjs), the kernel (bash scripts/build-kernel.sh), KVM for
 // the targets' figures, `wrk` for (d) (installed with apt-get when missing, as bench/net does).
 import { readFileSync, rmSync, statSync, mkdtempSync, mkdirSync, cpSync, existsSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, homedir, loadavg, tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -103,9 +105,71 @@ async function project(name, src) {
   return { dir, image: join(dir, `dist/${name}.img`), runtime };
 }
 
+/** pyperformance's wheel on PyPI: the benchmarks (b) runs, taken from it unchanged. */
+const PYPERFORMANCE = {
+  version: '1.11.0',
+  wheel: 'pyperformance-1.11.0-py3-none-any.whl',
+  sha256: '4558f6d1fa218279d679e2bef49eb9c8dfb284c58f29ec11828654be9ddc571a',
+};
+
+/**
+ * The benchmark program's src/: guest/ plus pyperformance/bm_NAME.py for each benchmark, taken
+ * from pyperformance's wheel (downloaded once with pip into ~/.cache/ukernel/bench, checked
+ * against its pinned sha256 on every use; third-party code stays out of the repository).
+ */
+function benchSources() {
+  const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ukernel', 'bench');
+  mkdirSync(cache, { recursive: true });
+  const wheel = join(cache, PYPERFORMANCE.wheel);
+  const verified = () =>
+    existsSync(wheel) && createHash('sha256').update(readFileSync(wheel)).digest('hex') === PYPERFORMANCE.sha256;
+  if (!verified()) {
+    rmSync(wheel, { force: true });
+    execFileSync(
+      'python3',
+      [
+        '-m',
+        'pip',
+        'download',
+        '--isolated',
+        '--no-deps',
+        '--only-binary=:all:',
+        '-q',
+        '-d',
+        cache,
+        `pyperformance==${PYPERFORMANCE.version}`,
+      ],
+      { stdio: 'inherit', timeout: 300_000 },
+    );
+    if (!verified()) throw new Error(`${wheel}: sha256 is not the pinned ${PYPERFORMANCE.sha256}`);
+  }
+  const src = join(work, 'pybench-src');
+  cpSync(join(here, 'guest'), src, { recursive: true, filter: (p) => !p.includes('__pycache__') });
+  mkdirSync(join(src, 'pyperformance'), { recursive: true });
+  const names = Object.keys(PYPERF);
+  execFileSync(
+    'python3',
+    [
+      '-c',
+      `import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for name in sys.argv[3:]:
+    path = f"pyperformance/data-files/benchmarks/bm_{name}/run_benchmark.py"
+    open(f"{sys.argv[2]}/bm_{name}.py", "wb").write(z.read(path))
+`,
+      wheel,
+      join(src, 'pyperformance'),
+      ...names,
+    ],
+    { stdio: 'inherit', timeout: 60_000 },
+  );
+  return src;
+}
+
 say('building the worker template and the benchmark program (ukernel init, build, pack)');
 const worker = await project('pyworker');
-const bench = await project('pybench', join(here, 'guest'));
+const benchSrc = benchSources();
+const bench = await project('pybench', benchSrc);
 const python313 = join(bench.runtime.runtime.dir, 'host/bin/python3.13');
 const hostPythons = [{ label: 'python3.13 (runtime host build)', path: python313 }];
 const machine = machinePythons();
@@ -208,7 +272,7 @@ async function pyperf() {
   };
   for (let index = 0; index < rounds; index++) {
     parse((await guestRun(bench, args)).text, guest);
-    parse((await hostRun(python313, ['-I', '-B', join(here, 'guest/main.py'), ...args])).stdout, host);
+    parse((await hostRun(python313, ['-I', '-B', join(benchSrc, 'main.py'), ...args])).stdout, host);
     progress(`(b) round ${index + 1}/${rounds}`);
   }
   result.pyperf = {};
@@ -295,7 +359,7 @@ async function server() {
     targets.guest = { url: `http://127.0.0.1:${guestPort}`, handle, label: 'guest, user net' };
     for (const [i, p] of hostPythons.entries()) {
       const port = await freePort();
-      const h = startChild(p.path, ['-I', '-B', join(here, 'guest/main.py'), 'server', String(port)], { cwd: work });
+      const h = startChild(p.path, ['-I', '-B', join(benchSrc, 'main.py'), 'server', String(port)], { cwd: work });
       started.push(h);
       targets[`host${i}`] = { url: `http://127.0.0.1:${port}`, handle: h, label: `${p.label}, loopback` };
     }

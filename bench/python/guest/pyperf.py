@@ -1,5 +1,5 @@
 """A minimal stand-in for pyperf's Runner, enough to run pyperformance's run_benchmark.py files
-unchanged (pyperformance/bm_*.py, MIT, see pyperformance/COPYING) in ONE process: pyperf itself
+unchanged (pyperformance/bm_*.py, MIT; bench/python/run.mjs takes them from pyperformance's PyPI wheel) in ONE process: pyperf itself
 spawns worker processes, which the guest cannot (no fork/exec). The timing is pyperf's: a
 function timed over `loops` outer loops with time.perf_counter, divided by loops × inner_loops;
 a warm-up run first, then `runs` timed runs, all in this process.
