@@ -351,5 +351,8 @@ export const KERNEL_NOTES_BYTES_MAX = 64 * 1024;
 export const STALE_TEMP_AGE_MS = BUILD_TIMEOUT_MS;
 /** Zig gets SIGTERM when the build is interrupted, then SIGKILL after this long. */
 export const CHILD_STOP_GRACE_MS = 2_000;
+/** How far behind Date.now() a file time may be (Linux stamps files with its coarse clock, one
+ * tick: 1–10 ms): the margin when a cleanup picks the files made since a moment. */
+export const FILE_TIME_SLACK_MS = 50;
 /** A live progress line is redrawn this often (TTY only). */
 export const PROGRESS_INTERVAL_MS = 100;

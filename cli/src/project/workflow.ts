@@ -17,6 +17,7 @@ import {
   IMAGE_DIR,
   KERNEL_ELF_PATH,
   PACK_RECORD_PATH,
+  FILE_TIME_SLACK_MS,
   PYTHON_ADAPTER_OUT_DIR,
   PYTHON_ADAPTERS_DIR,
   PYTHON_TOOL_SCRIPT,
@@ -367,8 +368,12 @@ async function compileWorkload(
   try {
     await runZig(zig.path, args, root);
   } catch (err) {
-    // Stopped by a signal: Zig's temp files of this compile go too.
-    if (err instanceof Interrupted) for (const dir of zigTempDirs(root)) removeEntriesChanged(dir, startedMs, Infinity);
+    // Stopped by a signal: Zig's temp files of this compile go too. File times come from the
+    // kernel's coarse clock, up to a tick behind Date.now(): a margin keeps an entry made just
+    // after the start from looking older than it.
+    if (err instanceof Interrupted) {
+      for (const dir of zigTempDirs(root)) removeEntriesChanged(dir, startedMs - FILE_TIME_SLACK_MS, Infinity);
+    }
     throw err;
   } finally {
     compiling.done();
