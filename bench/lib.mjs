@@ -40,6 +40,16 @@ export function failer(name) {
 }
 
 /**
+ * A command-line option that must be a decimal integer in [min, max] (exactly as written: no
+ * sign, no leading zeros, no trailing text); `fail` (from failer) says so otherwise.
+ */
+export function integerOption(fail, name, text, min, max) {
+  const n = Number.parseInt(text, 10);
+  if (!Number.isInteger(n) || n < min || n > max || String(n) !== text) fail(`--${name} must be ${min}..${max}, got ${text}`);
+  return n;
+}
+
+/**
  * Runs `file args` to completion in `cwd`, killing it past `timeoutMs` (then rejecting, with the
  * end of its stderr). Resolves to { ms, code, stdout, stderr }: wall time from spawn to close.
  */

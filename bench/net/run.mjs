@@ -30,7 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { failer, kvmUsable } from '../lib.mjs';
+import { failer, integerOption, kvmUsable } from '../lib.mjs';
 import { buildHostServer } from './host-server.mjs';
 import { curlBulk, freePort, waitFor200, waitFor200InNamespace } from './http.mjs';
 import { buildInitramfs, hostTscKhz, LINUX_MEMORY_MIB, linuxParts, linuxQemuArgs } from './linux-guest.mjs';
@@ -58,11 +58,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const integer = (name, text, min, max) => {
-  const n = Number.parseInt(text, 10);
-  if (!Number.isInteger(n) || n < min || n > max || String(n) !== text) fail(`--${name} must be ${min}..${max}, got ${text}`);
-  return n;
-};
+const integer = (name, text, min, max) => integerOption(fail, name, text, min, max);
 const quick = values.quick;
 const runs = integer('runs', values.runs ?? (quick ? '1' : '5'), 1, 100);
 const seconds = integer('seconds', values.seconds ?? (quick ? '1' : '5'), 1, 60);

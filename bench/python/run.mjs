@@ -27,7 +27,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { failer, kvmUsable, run, stats } from '../lib.mjs';
+import { failer, integerOption, kvmUsable, run, stats } from '../lib.mjs';
 import { freePort, waitFor200 } from '../net/http.mjs';
 import { installCleanup, onCleanup, startChild, stop } from '../net/procs.mjs';
 import { ensureWrk, runWrk } from '../net/wrk.mjs';
@@ -48,11 +48,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const integer = (name, text, min, max) => {
-  const n = Number.parseInt(text, 10);
-  if (!Number.isInteger(n) || n < min || n > max || String(n) !== text) fail(`--${name} must be ${min}..${max}, got ${text}`);
-  return n;
-};
+const integer = (name, text, min, max) => integerOption(fail, name, text, min, max);
 const quick = values.quick;
 const runs = integer('runs', values.runs ?? (quick ? '3' : '10'), 1, 100); // (a) boots, (d) wrk runs
 const rounds = integer('rounds', values.rounds ?? (quick ? '1' : '3'), 1, 20); // (b) guest/host pairs
