@@ -37,16 +37,23 @@ export var kvmclock_wall_clock: WallClock align(16) = std.mem.zeroes(WallClock);
 /// kvmclock or while KVM has not written it.
 pub fn wall_clock_base_ns() ?u64 {
     if (@atomicLoad(u32, &kvmclock_enabled, .acquire) == 0) return null;
-    const wall = &kvmclock_wall_clock;
+    const wall = stable_copy(WallClock, &kvmclock_wall_clock) orelse return null;
+    if (wall.seconds == 0) return null;
+    assert(wall.nanoseconds < 1_000_000_000);
+    return @as(u64, wall.seconds) * 1_000_000_000 + wall.nanoseconds;
+}
+
+/// A consistent copy of a structure the hypervisor publishes with a leading `version` (pvclock):
+/// it bumps `version` to odd while it updates the rest, so retry a bounded number of times until
+/// a stable, even version brackets the copy. Null when no attempt got one.
+fn stable_copy(comptime T: type, shared: *const T) ?T {
+    comptime assert(@offsetOf(T, "version") == 0);
     var attempt: u32 = 0;
     while (attempt < 1000) : (attempt += 1) {
-        const version_before = @atomicLoad(u32, &wall.version, .acquire);
+        const version_before = @atomicLoad(u32, &shared.version, .acquire);
         if (version_before & 1 != 0) continue;
-        const snapshot = wall.*;
-        if (@atomicLoad(u32, &wall.version, .acquire) != version_before) continue;
-        if (snapshot.seconds == 0) return null;
-        assert(snapshot.nanoseconds < 1_000_000_000);
-        return @as(u64, snapshot.seconds) * 1_000_000_000 + snapshot.nanoseconds;
+        const copy = shared.*;
+        if (@atomicLoad(u32, &shared.version, .acquire) == version_before) return copy;
     }
     return null;
 }
@@ -63,26 +70,16 @@ pub const Reading = struct {
 /// Takes one consistent reading, or null when there is no kvmclock.
 pub fn read() ?Reading {
     if (@atomicLoad(u32, &kvmclock_enabled, .acquire) == 0) return null;
-    const time_info = &kvmclock_time_info;
-    // The hypervisor bumps `version` to odd while it updates the page: retry a bounded number
-    // of times until a stable, even version brackets the read.
-    var attempt: u32 = 0;
-    while (attempt < 1000) : (attempt += 1) {
-        const version_before = @atomicLoad(u32, &time_info.version, .acquire);
-        if (version_before & 1 != 0 or version_before == 0) continue;
-        const snapshot = time_info.*;
-        const version_after = @atomicLoad(u32, &time_info.version, .acquire);
-        if (version_before != version_after) continue;
-        if (snapshot.tsc_to_system_mul == 0) return null;
-        return .{
-            .tsc_hz = tsc_hz_from_scale(snapshot.tsc_to_system_mul, snapshot.tsc_shift),
-            .system_time_ns = snapshot.system_time_ns,
-            .tsc = snapshot.tsc_timestamp,
-            .tsc_to_system_mul = snapshot.tsc_to_system_mul,
-            .tsc_shift = snapshot.tsc_shift,
-        };
-    }
-    return null;
+    const snapshot = stable_copy(TimeInfo, &kvmclock_time_info) orelse return null;
+    // Version 0: the hypervisor has not written the page yet.
+    if (snapshot.version == 0 or snapshot.tsc_to_system_mul == 0) return null;
+    return .{
+        .tsc_hz = tsc_hz_from_scale(snapshot.tsc_to_system_mul, snapshot.tsc_shift),
+        .system_time_ns = snapshot.system_time_ns,
+        .tsc = snapshot.tsc_timestamp,
+        .tsc_to_system_mul = snapshot.tsc_to_system_mul,
+        .tsc_shift = snapshot.tsc_shift,
+    };
 }
 
 /// ns = (ticks shifted by `shift`) * mul / 2^32, so hz = 10^9 * 2^32 / (mul * 2^shift).
