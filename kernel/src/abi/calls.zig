@@ -800,11 +800,8 @@ fn read_address(pointer: ?*const abi.SocketAddress) ?abi.SocketAddress {
 /// The bytes of a SocketAddress the kernel will write: empty for null when not `required`, null
 /// when not writable (or null and required).
 fn address_out(pointer: ?*abi.SocketAddress, required: bool) ?[]u8 {
-    const address = opaque_address(pointer);
-    if (address == 0) return if (required) null else empty_buffer[0..0];
-    const bytes = address_writable_bytes(address, @sizeOf(abi.SocketAddress)) orelse return null;
-    assert(bytes.len == @sizeOf(abi.SocketAddress));
-    return bytes;
+    if (opaque_address(pointer) == 0 and !required) return empty_buffer[0..0];
+    return struct_out(abi.SocketAddress, pointer);
 }
 
 /// The bytes of a struct the kernel writes through a required out-pointer, or null when null or
