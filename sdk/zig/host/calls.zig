@@ -169,12 +169,20 @@ fn task_set_thread_pointer(_: u64) callconv(.c) i64 {
 /// Opens a file relative to the working directory, read only.
 fn io_open(path_pointer: [*]const u8, path_length: u64, flags: u32) callconv(.c) i64 {
     if (flags != 0) return failure(.out_of_range);
-    var path: [std.fs.max_path_bytes:0]u8 = undefined;
-    if (path_length >= path.len) return failure(.too_large);
-    @memcpy(path[0..path_length], path_pointer[0..path_length]);
-    path[path_length] = 0;
+    var buffer: PathBuffer = undefined;
+    const path = c_path(path_pointer[0..path_length], &buffer) orelse return failure(.too_large);
     const open_flags: linux.O = .{ .ACCMODE = .RDONLY, .CLOEXEC = true };
-    return result_of(linux.openat(linux.AT.FDCWD, &path, open_flags, 0));
+    return result_of(linux.openat(linux.AT.FDCWD, path, open_flags, 0));
+}
+
+const PathBuffer = [std.fs.max_path_bytes:0]u8;
+
+/// `bytes` as a NUL-terminated path in `buffer`; null when too long for a Linux path.
+fn c_path(bytes: []const u8, buffer: *PathBuffer) ?[*:0]const u8 {
+    if (bytes.len >= buffer.len) return null;
+    @memcpy(buffer[0..bytes.len], bytes);
+    buffer[bytes.len] = 0;
+    return buffer[0..bytes.len :0];
 }
 
 fn io_read(handle: u32, buffer_pointer: [*]u8, buffer_length: u64) callconv(.c) i64 {
@@ -195,14 +203,12 @@ fn io_read_at(
 /// A path relative to the working directory ("" is the directory itself).
 fn io_stat(path_pointer: [*]const u8, path_length: u64, stat: ?*abi.FileStat) callconv(.c) i64 {
     const out = stat orelse return failure(.bad_pointer);
-    var path: [std.fs.max_path_bytes:0]u8 = undefined;
-    if (path_length >= path.len) return failure(.out_of_range);
-    @memcpy(path[0..path_length], path_pointer[0..path_length]);
-    path[path_length] = 0;
-    if (path_length == 0) path[0] = '.';
-    path[@max(path_length, 1)] = 0;
+    var buffer: PathBuffer = undefined;
+    // "" is the root of what io.* sees: here, the working directory.
+    const bytes = if (path_length == 0) "." else path_pointer[0..path_length];
+    const path = c_path(bytes, &buffer) orelse return failure(.out_of_range);
     var status: linux.Stat = undefined;
-    const rc = linux.fstatat(linux.AT.FDCWD, &path, &status, 0);
+    const rc = linux.fstatat(linux.AT.FDCWD, path, &status, 0);
     if (linux.E.init(rc) != .SUCCESS) return result_of(rc);
     const directory = linux.S.ISDIR(status.mode);
     out.* = .{
