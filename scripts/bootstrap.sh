@@ -31,6 +31,13 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
     apt_install "$QEMU_DEBIAN_PACKAGE"
 fi
 
+# tclsh: SQLite's amalgamation is generated with it (`ukernel env add --system sqlite`,
+# adapters/python/system.sh).
+if ! command -v tclsh >/dev/null; then
+    say "installing tcl (Debian)"
+    apt_install tcl
+fi
+
 # 3. Zig from the PyPI wheel, unpacked into .toolchain/ (no pip install into any environment).
 zig_dir="$root/.toolchain/zig-$ZIG_VERSION"
 zig_bin="$zig_dir/ziglang/zig"

@@ -2,7 +2,9 @@
 # Builds the Python adapter RUNTIME (the expensive, cached part of the Python adapter) and
 # prints its cache directory as the last line on stdout.
 #
-# Usage: adapters/python/build.sh [--cache-root DIR] [--jobs N] [--keep-build]
+# Usage: adapters/python/build.sh [--system LIST] [--cache-root DIR] [--jobs N] [--keep-build]
+#   --system LIST     system libraries to build in, comma-separated names of the catalog in
+#                     scripts/toolchain.env (openssl, sqlite; adapters/python/system.sh)
 #   --cache-root DIR  where runtimes live (default ${XDG_CACHE_HOME:-$HOME/.cache}/ukernel/adapters)
 #   --jobs N          parallel make jobs (default: nproc)
 #   --keep-build      keep the build tree (sources, objects, build.log) after a failure
@@ -15,11 +17,13 @@
 #      host reference (host/bin/python3.13, stdlib with .pyc);
 #   3. musl 1.2.5 from Debian's orig tarball with adapters/posix/musl/ overlaid (every system
 #      call goes to __uk_syscall; libc.a is checked to hold no `syscall` instruction);
-#   4. the cross CPython (--host=x86_64-pc-linux-musl, every stdlib C module built in) into
+#   4. the system libraries asked for (--system; adapters/python/system.sh), if any;
+#   5. the cross CPython (--host=x86_64-pc-linux-musl, every stdlib C module built in) into
 #      lib/libpython3.13.a (libmpdec, expat and HACL SHA-2 merged in); the modules issue 10
-#      needs are checked to be built in.
-# Cache directory: <root>/python-3.13.5-<key16>, key = sha256 over the tarballs' sha256s, the
-# build options, this script, config.site, the musl overlay and the Zig version. Built in a
+#      needs, and those of the system libraries, are checked to be built in.
+# Cache directory: <root>/python-3.13.5-<key16>, key = sha256 over the tarballs' sha256s (the
+# system libraries' too), the build options, this script, system.sh, config.site, the musl
+# overlay and the Zig version. Built in a
 # temporary directory beside it and renamed into place, so it is complete or absent; a
 # complete one is reused at once (offline). Layout and manifest.json: adapters/python/README.md.
 # Progress: `progress: N/M label` lines on stderr. Errors: a message on stderr (with the tail
@@ -34,6 +38,8 @@ die() { printf 'python-runtime: error: %s\n' "$*" >&2; exit 2; }
 
 python_version=3.13.5
 steps_total=6
+# Fixed, so that __DATE__ and OpenSSL's build date do not depend on when the runtime was built.
+export SOURCE_DATE_EPOCH=1749600000
 # Bounds (seconds) on each kind of sub-build; generous for a busy 2-core machine.
 timeout_configure_s=900
 timeout_make_s=3600
@@ -42,21 +48,26 @@ timeout_small_s=600
 cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/ukernel/adapters
 jobs=$(nproc 2>/dev/null || echo 2)
 keep_build=0
+system_arg=''
 while [ $# -gt 0 ]; do
     case $1 in
         --cache-root)
             [ $# -ge 2 ] || die "--cache-root needs a directory"
             cache_root=$2
             shift 2 ;;
+        --system) [ $# -ge 2 ] || die "--system needs a list of names"; system_arg=$2; shift 2 ;;
         --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs=$2; shift 2 ;;
         --keep-build) keep_build=1; shift ;;
-        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) die "unknown argument '$1' (usage: build.sh [--cache-root DIR] [--jobs N]" \
-            "[--keep-build])" ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument '$1' (usage: build.sh [--system LIST] [--cache-root DIR]" \
+            "[--jobs N] [--keep-build])" ;;
     esac
 done
 case $jobs in ''|*[!0-9]*|0) die "--jobs must be a positive integer, got '$jobs'" ;; esac
 case $cache_root in /*) ;; *) cache_root=$PWD/$cache_root ;; esac
+# shellcheck source=system.sh
+. "$here/system.sh"
+system=$(system_names "$system_arg")
 
 # The flags every C compile of CPython gets (host and cross alike). -O3 matters beyond speed:
 # zig cc turns UBSan (and its runtime) on at -O0 or without -O.
@@ -70,6 +81,7 @@ options_text="opt=$py_opt cflags=$py_cflags ldflags=$py_ldflags extra=$py_extra_
 options_text+=" configure=${py_configure_common[*]} module_buildtype=static"
 options_text+=" cross=--host=x86_64-pc-linux-musl,--build=x86_64-pc-linux-gnu"
 options_text+=" musl_cflags=-fPIC zlib_cflags=-O2,-fPIC target=x86_64-linux-musl"
+[ -z "$system" ] || options_text+=" system=${system// /,}"
 
 # The key: everything that decides the bytes of the runtime.
 overlay=$root/adapters/posix/musl
@@ -77,7 +89,9 @@ overlay=$root/adapters/posix/musl
 key=$({
     printf 'python3.13 %s\nmusl %s\nzlib %s\nzig %s\noptions %s\n' "$PYTHON3_13_ORIG_SHA256" \
         "$MUSL_ORIG_SHA256" "$ZLIB_ORIG_SHA256" "$ZIG_VERSION" "$options_text"
-    (cd "$here" && sha256sum build.sh config.site)
+    for lib in $system; do printf 'system %s %s\n' "$lib" "$(system_pin "$lib" ORIG_SHA256)"; done
+    case " $system " in *" openssl "*) printf 'certifi %s\n' "$CERTIFI_WHEEL_SHA256" ;; esac
+    (cd "$here" && sha256sum build.sh system.sh config.site)
     (cd "$overlay" && find . -type f | LC_ALL=C sort | xargs -d '\n' sha256sum)
 } | sha256sum | cut -c1-16)
 name=python-$python_version-$key
@@ -89,6 +103,7 @@ fi
 
 zig=$root/.toolchain/zig-$ZIG_VERSION/ziglang/zig
 [ -x "$zig" ] || die "Zig $ZIG_VERSION is not at $zig (run scripts/bootstrap.sh)"
+[ -z "$system" ] || steps_total=7
 for tool in make tar sha256sum objdump nm timeout; do
     command -v "$tool" >/dev/null || die "'$tool' is needed to build the Python runtime"
 done
@@ -311,6 +326,19 @@ timeout "$timeout_small_s" nm "$out/musl/lib/libc.a" 2>/dev/null \
     || die "the rebuilt musl libc.a does not call __uk_syscall (overlay not applied?)"
 
 # ---------------------------------------------------------------------------------------------
+cross_args=()
+if [ -n "$system" ]; then
+    begin_step "build system libraries ($system)"
+    # shellcheck disable=SC2086 # names from system_names: no spaces, no globs
+    build_system $system
+    case " $system " in *" openssl "*)
+        cross_args+=(--with-openssl="$build/system" --with-openssl-rpath=no) ;;
+    esac
+    export UK_SYSTEM_LIBRARIES=$system LIBSQLITE3_CFLAGS="-I$build/system/include"
+    export LIBSQLITE3_LIBS="-L$build/system/lib -lsqlite3"
+fi
+
+# ---------------------------------------------------------------------------------------------
 begin_step 'cross-build CPython into libpython3.13.a'
 cross=$build/cross
 # configure's link tests need __uk_syscall defined; this stub is only for them.
@@ -322,7 +350,8 @@ run "$timeout_small_s" 'the configure stub' "$bin/uk-cc" -fPIE -O2 -c \
 export CC="$bin/uk-cc"
 export UK_CC_CONFIGURE_STUB="$build/uk_syscall_stub.o"
 configure_python "$cross" --prefix=/ \
-    --host=x86_64-pc-linux-musl --build=x86_64-pc-linux-gnu --with-build-python="$host_python"
+    --host=x86_64-pc-linux-musl --build=x86_64-pc-linux-gnu --with-build-python="$host_python" \
+    ${cross_args[@]+"${cross_args[@]}"}
 unset UK_CC_CONFIGURE_STUB
 require_modules "$cross/Makefile" "$cross/Modules/config.c"
 (
@@ -357,6 +386,10 @@ for module in "${required_modules[@]}"; do
     printf '%s\n' "$defined" | grep -x "PyInit_$module" >/dev/null || missing_inits+=("$module")
 done
 [ ${#missing_inits[@]} = 0 ] || die "libpython3.13.a lacks PyInit_ for: ${missing_inits[*]}"
+if [ -n "$system" ]; then
+    mkdir -p "$out/lib/system"
+    cp "$build/system/lib"/*.a "$out/lib/system/"
+fi
 mv "$work/cross-dest/include" "$out/include/python3.13.tmp"
 mv "$out/include/python3.13.tmp/python3.13" "$out/include/python3.13"
 rmdir "$out/include/python3.13.tmp"
@@ -372,6 +405,13 @@ step_finish
 step=0
 modules=$(grep -oE '\{"[A-Za-z0-9_]+",' "$cross/Modules/config.c" | sed 's/^{"//; s/",$//' \
     | LC_ALL=C sort)
+system_lines=''
+for lib in $system; do
+    system_lines+="$lib $(system_var "$lib" PACKAGE) $(system_pin "$lib" DEBIAN_VERSION)"
+    system_lines+=" $(system_pin "$lib" ORIG_TARBALL) $(system_pin "$lib" ORIG_SHA256)"
+    system_lines+=" $(system_var "$lib" MODULES | tr ' ' ,)"$'\n'
+done
+UK_SYSTEM=$system_lines UK_CERTIFI="$CERTIFI_VERSION $CERTIFI_WHEEL $CERTIFI_WHEEL_SHA256" \
 UK_MODULES=$modules UK_TIMINGS="{$timings}" UK_OPTIONS=$options_text UK_KEY=$key \
 UK_SOURCES="python3.13 $PYTHON3_13_DEBIAN_VERSION $PYTHON3_13_ORIG_TARBALL $PYTHON3_13_ORIG_SHA256
 musl $MUSL_DEBIAN_VERSION $MUSL_ORIG_TARBALL $MUSL_ORIG_SHA256
@@ -382,6 +422,18 @@ import json, os, sys
 env = os.environ
 sources = [dict(zip(("name", "debian_version", "tarball", "sha256"), line.split()))
            for line in env["UK_SOURCES"].splitlines()]
+system = [dict(zip(("name", "package", "debian_version", "tarball", "sha256"), line.split()[:5]),
+               modules=line.split()[5].split(","))
+          for line in env["UK_SYSTEM"].splitlines() if line]
+archives = ["lib/libpython3.13.a", "lib/libz.a"]
+system_dir = os.path.join(os.path.dirname(sys.argv[1]), "lib", "system")
+archives += sorted("lib/system/" + name for name in os.listdir(system_dir)) if system else []
+files = []
+if any(lib["name"] == "openssl" for lib in system):
+    version, wheel, sha256 = env["UK_CERTIFI"].split()
+    sources.append({"name": "certifi", "debian_version": version, "tarball": wheel,
+                    "sha256": sha256})
+    files.append({"from": "etc/ssl/cert.pem", "path": "etc/ssl/cert.pem"})
 manifest = {
     "name": "python",
     "version": env["UK_VERSION"],
@@ -391,8 +443,10 @@ manifest = {
     "options": {"flags": env["UK_OPTIONS"], "thread_creation": False, "dynamic_loading": False,
                 "mimalloc": False, "selector": "poll"},
     "modules": env["UK_MODULES"].split(),
+    "system": system,
+    "image_files": files,
     "link": {
-        "archives": ["lib/libpython3.13.a", "lib/libz.a"],
+        "archives": archives,
         "merged_into_libpython": env["UK_LIBS"].split(),
         "libc": "musl/lib/libc.a", "zig_libc_file": "musl/libc.txt",
         "undefined": ["__uk_syscall"],

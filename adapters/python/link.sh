@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python adapter's final link (cheap; `ukernel build` runs it for every Python image):
 # compiles main.c and _ukernel.c against the runtime's Python and musl headers and links
-#   main.o _ukernel.o libukposix.a libpython3.13.a libz.a musl libc.a
+#   main.o _ukernel.o libukposix.a libpython3.13.a libz.a [lib/system/*.a] musl libc.a
 # into one static PIE, bin/python, whose entry is the POSIX layer's _start (no crt files: the
 # kernel's loader relocates the program, adapters/posix/src/start.zig). Then it checks the
 # result: an ELF with the ukernel ABI note, the thread-pointer note when it has a TLS segment,
@@ -62,6 +62,12 @@ for source in main _ukernel; do
     }
 done
 
+# The system libraries built into this runtime (`ukernel env add --system`, system.sh).
+system_libs=()
+for lib in "$runtime"/lib/system/*.a; do
+    [ -f "$lib" ] && system_libs+=("$lib")
+done
+
 # No crt (the layer's _start is the entry), the loader relocates (RELRO would be mapped before
 # the program could write it: -z norelro), symbols stripped, sections nothing reaches from
 # _start dropped (--gc-sections: 181 KB less of the 7.4 MB, bench/python/README.md).
@@ -73,7 +79,7 @@ done
     -Wl,--gc-sections -Wl,-z,stack-size=8388608 \
     "$work/main.o" "$work/_ukernel.o" \
     -Wl,--start-group "$posix_lib" "$runtime/lib/libpython3.13.a" "$runtime/lib/libz.a" \
-    "$runtime/musl/lib/libc.a" -Wl,--end-group \
+    ${system_libs[@]+"${system_libs[@]}"} "$runtime/musl/lib/libc.a" -Wl,--end-group \
     -o "$work/python" 2> "$work/ld.log" || {
     tail -n 40 "$work/ld.log" >&2
     die "linking bin/python failed (above)"

@@ -189,10 +189,13 @@ function registerEnv(program: Command, app: App): void {
   env
     .command('add')
     .description(
-      'add Python packages (PKG[==VERSION]) to ukernel.toml [env] packages: resolved with pip (pure-Python wheels for Python 3.13), pinned in env/ukernel.lock',
+      'add Python packages (PKG[==VERSION]) to ukernel.toml [env] packages: resolved with pip (pure-Python wheels for Python 3.13), pinned in env/ukernel.lock; with --system, system libraries (openssl, sqlite) built into the adapter',
     )
-    .argument('[packages...]', 'PKG[==VERSION] …')
-    .option('--system', 'system libraries built into the adapter (not available yet)')
+    .argument('[packages...]', 'PKG[==VERSION] … (with --system: NAME …)')
+    .option(
+      '--system',
+      'the names are system libraries of the catalog (openssl, sqlite), built into the Python adapter from pinned Debian sources',
+    )
     .option('-r, --requirements <file>', 'the packages of a requirements file (NAME or NAME==VERSION a line)')
     .option('--json', 'print one JSON object')
     .action(async (names: string[], options: RawEnvAddOptions) =>
@@ -200,9 +203,9 @@ function registerEnv(program: Command, app: App): void {
     );
   env
     .command('remove')
-    .description('remove Python packages from ukernel.toml [env] packages and lock what remains')
-    .argument('<packages...>', 'PKG …')
-    .option('--system', 'system libraries (not available yet)')
+    .description('remove Python packages (or, with --system, system libraries) from ukernel.toml [env] and lock what remains')
+    .argument('<packages...>', 'PKG … (with --system: NAME …)')
+    .option('--system', 'the names are system libraries ([env] system)')
     .option('--json', 'print one JSON object')
     .action(async (names: string[], options: RawEnvAddOptions) =>
       app.setExitCode(await app.actions.envChange('remove', names, options)),

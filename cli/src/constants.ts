@@ -82,6 +82,8 @@ export const LOCK_DRIFT_LISTED_MAX = 12;
 export const LOCK_VALUE_CHARS_MAX = 200;
 /** `[env] packages` entries in ukernel.toml (what the user asks for). */
 export const ENV_PACKAGES_MAX = 256;
+/** `[env] system` entries in ukernel.toml (system libraries of the catalog, scripts/toolchain.env). */
+export const ENV_SYSTEM_MAX = 16;
 /** `ukernel env add` resolves with pip (`python3 -m pip install --dry-run --report`): bounded. */
 export const PIP_RESOLVE_TIMEOUT_MS = 180_000;
 /** pip's own per-connection timeout (`--timeout`, seconds) and retries. */

@@ -401,6 +401,12 @@ export const ErrorCatalog = {
     hint: 'If env/ukernel.lock was edited by hand, restore it (git checkout env/ukernel.lock) or run `ukernel env lock` after removing the entry from [env] packages and adding it again.',
     exitCode: EXIT_USAGE,
   },
+  SystemUnknown: {
+    code: 'UK178',
+    title: 'No such system library in the catalog',
+    hint: 'Name one of the catalog (`ukernel env add --system NAME`; docs/environments.md, "System libraries").',
+    exitCode: EXIT_USAGE,
+  },
   VmmSpawnFailed: {
     code: 'UK200',
     title: 'VMM failed to start',

@@ -280,8 +280,13 @@ describe('a Python project', () => {
       expect(build.stderr).toContain('ukernel.toml [env] packages asks for requests==2.32, but env/ukernel.lock resolved none');
       expect(build.stderr).toContain('Run `ukernel env lock`');
       expect(readFileSync(join(py, 'env/ukernel.lock'), 'utf8')).toBe(text); // untouched
-      const system = await fails(['env', 'add', '--system', 'openssl'], py, 'UK173', env);
-      expect(system.stderr).toContain('`ukernel env add --system` is not available');
+      // A system library outside the catalog: refused, listing the catalog, nothing written.
+      const tomlBefore = readFileSync(toml, 'utf8');
+      const system = await fails(['env', 'add', '--system', 'libfoo'], py, 'UK178', env);
+      expect(system.stderr).toContain('env add --system: "libfoo" is not a system library ukernel can build');
+      expect(system.stderr).toMatch(/The catalog: openssl \(also libssl, ssl\); sqlite \(also sqlite3, libsqlite3\)/);
+      expect(readFileSync(toml, 'utf8')).toBe(tomlBefore);
+      expect(readFileSync(join(py, 'env/ukernel.lock'), 'utf8')).toBe(text);
     },
     BUILD_MS,
   );

@@ -83,16 +83,33 @@ export function adapterCacheDir(env: NodeJS.ProcessEnv): string {
  * The runtime directory: UKERNEL_PYTHON_RUNTIME when set (a runtime built elsewhere), else the
  * one adapters/python/build.sh prints last on stdout, building it first when the cache lacks it
  * (minutes; its `progress: N/M label` stderr lines drive the progress display on a terminal,
- * a one-line notice otherwise). Bounded by PYTHON_ADAPTER_BUILD_TIMEOUT_MS.
+ * a one-line notice otherwise). Bounded by PYTHON_ADAPTER_BUILD_TIMEOUT_MS. `system`: the catalog
+ * names of the system libraries to build in (`[env] system`, build.sh --system), each runtime
+ * with its own key; a runtime from UKERNEL_PYTHON_RUNTIME must have exactly these
+ * (AdapterMissing otherwise).
  */
 export async function ensurePythonRuntime(
   root: string,
   env: NodeJS.ProcessEnv,
   ui: PythonBuildUi,
   abort: AbortSignal,
+  system: readonly string[] = [],
 ): Promise<PythonRuntime> {
   const fromEnv = env.UKERNEL_PYTHON_RUNTIME;
-  if (fromEnv !== undefined && fromEnv !== '') return readRuntime(resolve(fromEnv), `UKERNEL_PYTHON_RUNTIME=${fromEnv}`);
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const runtime = readRuntime(resolve(fromEnv), `UKERNEL_PYTHON_RUNTIME=${fromEnv}`);
+    const has = runtimeSystem(runtime).map((lib) => lib.name);
+    if (has.join(',') !== [...system].sort().join(',')) {
+      throw new UkernelError(
+        'AdapterMissing',
+        `the runtime UKERNEL_PYTHON_RUNTIME=${fromEnv} has the system libraries [${has.join(', ')}], the project asks for [${system.join(', ')}]`,
+        {
+          hint: `Build a runtime with them (bash ${PYTHON_ADAPTER_BUILD_SCRIPT} --system ${system.join(',') || '""'}) or unset UKERNEL_PYTHON_RUNTIME.`,
+        },
+      );
+    }
+    return runtime;
+  }
   const script = join(root, PYTHON_ADAPTER_BUILD_SCRIPT);
   if (!existsSync(script)) {
     throw new UkernelError('AdapterMissing', `this ukernel checkout has no ${PYTHON_ADAPTER_BUILD_SCRIPT}`);
@@ -119,7 +136,7 @@ export async function ensurePythonRuntime(
   try {
     ({ stdout } = await runTool({
       file: 'bash',
-      args: [script],
+      args: system.length === 0 ? [script] : [script, '--system', [...system].sort().join(',')],
       cwd: root,
       env,
       timeoutMs: PYTHON_ADAPTER_BUILD_TIMEOUT_MS,
@@ -138,6 +155,43 @@ export async function ensurePythonRuntime(
     });
   }
   return readRuntime(dir, PYTHON_ADAPTER_BUILD_SCRIPT);
+}
+
+/** A system library built into a runtime, as its manifest.json lists it (build.sh). */
+export interface RuntimeSystemLibrary {
+  name: string;
+  package: string;
+  debian_version: string;
+  tarball: string;
+  sha256: string;
+  modules: string[];
+}
+
+/** The runtime's system libraries (manifest.json "system"; none in a runtime built without). */
+export function runtimeSystem(runtime: PythonRuntime): RuntimeSystemLibrary[] {
+  const list = runtime.manifest.system;
+  return Array.isArray(list) ? (list as RuntimeSystemLibrary[]) : [];
+}
+
+/**
+ * Files of the runtime that go into the image as they are (manifest.json "image_files", e.g. the
+ * CA bundle etc/ssl/cert.pem that comes with openssl): `from` under the runtime, `path` in the
+ * image. An entry leaving either tree is AdapterMissing: the runtime is damaged.
+ */
+export function runtimeImageFiles(runtime: PythonRuntime): { from: string; path: string }[] {
+  const list = runtime.manifest.image_files;
+  if (!Array.isArray(list)) return [];
+  const safe = (p: unknown): p is string =>
+    typeof p === 'string' && /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(p) && !p.split('/').includes('..');
+  return list.map((entry: { from?: unknown; path?: unknown }) => {
+    if (!safe(entry.from) || !safe(entry.path)) {
+      throw new UkernelError(
+        'AdapterMissing',
+        `${join(runtime.dir, 'manifest.json')}: image_files has a bad entry ${JSON.stringify(entry)}`,
+      );
+    }
+    return { from: join(runtime.dir, entry.from), path: entry.path };
+  });
 }
 
 /** The runtime at `dir`, checked: manifest.json, host/bin/python3.13 and Lib/ must be there. */

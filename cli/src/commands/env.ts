@@ -8,7 +8,6 @@ import { isUkernelError, UkernelError } from '../errors.js';
 import { displayPath, writeFileAtomic } from '../fsutil.js';
 import { noProgress } from '../progress.js';
 import { writeErr, writeOut } from '../ui.js';
-import { VERSION } from '../version.js';
 import {
   currentEnvironment,
   type Dependency,
@@ -29,9 +28,10 @@ import {
   readRequirementsFile,
   removeRequirements,
   resolvePackages,
-  setManifestPackages,
+  setManifestList,
   wheelCacheDir,
 } from '../project/packages.js';
+import { systemCatalog, systemLibrary } from '../project/system.js';
 import { kernelPath, type WorkflowContext, workflowContext } from '../project/workflow.js';
 
 export interface RawEnvLockOptions {
@@ -104,7 +104,11 @@ export async function envLock(raw: RawEnvLockOptions, deps: Partial<EnvDeps> = {
  * the lock when it resolved exactly these, resolved with pip otherwise, each wheel fetched into
  * the cache and checked).
  */
-async function lockable(ctx: WorkflowContext, packages?: readonly string[]): Promise<Environment> {
+async function lockable(
+  ctx: WorkflowContext,
+  packages?: readonly string[],
+  system: readonly string[] | undefined = ctx.project.config.env.system,
+): Promise<Environment> {
   const asked = packages ?? ctx.project.config.env.packages ?? [];
   requireKernel(ctx);
   return interruptible('env stopped', async (abort) => {
@@ -119,7 +123,7 @@ async function lockable(ctx: WorkflowContext, packages?: readonly string[]): Pro
       }
       await fetchWheels(ctx, dependencies, abort);
     }
-    const current = await currentEnvironment(ctx, kernelPath(ctx), abort, { packages: asked, dependencies });
+    const current = await currentEnvironment(ctx, kernelPath(ctx), abort, { packages: asked, dependencies, system });
     if (current.kernelMissing !== null) throw kernelMissingError(current.kernelMissing);
     return current;
   });
@@ -188,7 +192,7 @@ export async function envShow(raw: RawEnvShowOptions, deps: Partial<EnvDeps> = {
         abi: lock.abi.version,
         ukernel: lock.ukernel.version,
         dependencies: { asked: lock.env.packages, resolved: lock.dependencies },
-        system: { asked: [], resolved: lock.system },
+        system: { asked: ctx.project.config.env.system ?? [], resolved: lock.system },
         lock: { path: display, ...state },
       }),
     );
@@ -221,13 +225,18 @@ function showLines(ctx: WorkflowContext, current: Environment, state: LockState,
     const asked = lock.env.packages;
     lines.push(
       `Dependencies: asked ${asked.length === 0 ? 'none' : asked.join(', ')}; resolved ${dependencyText(lock)}`,
-      `System libraries: none`,
+      `System libraries: asked ${(ctx.project.config.env.system ?? []).join(', ') || 'none'}; built in ${systemText(lock)}`,
     );
   } else {
     lines.push('Dependencies: none (a native project links what it needs from its Zig sources)');
   }
   lines.push(lockLine(state, display));
   return lines;
+}
+
+function systemText(lock: Lock): string {
+  if (lock.system.length === 0) return 'none';
+  return lock.system.map((s) => `${s.name} ${s.version} (source sha256 ${s.source_sha256.slice(0, 12)}…)`).join(', ');
 }
 
 function dependencyText(lock: Lock): string {
@@ -253,7 +262,8 @@ function lockLine(state: LockState, display: string): string {
  * packages` is resolved (pip, pure-Python wheels for Python 3.13), its wheels fetched and checked,
  * and only then are ukernel.toml (the list, the rest of the file as it was) and env/ukernel.lock
  * written, each atomically: a failure leaves both as they were. A native project has nothing to
- * add (EnvUnsupported, UK173, saying what its lock pins); `--system` is not available yet (UK173).
+ * add (EnvUnsupported, UK173, saying what its lock pins). With `--system` the names are system
+ * libraries of the catalog (envSystemChange).
  */
 export async function envChange(
   verb: 'add' | 'remove',
@@ -277,20 +287,12 @@ export async function envChange(
       { hint: 'Run `ukernel env lock` to pin them; a native workload links what it needs from its Zig sources.' },
     );
   }
-  if (raw.system === true) {
-    throw new UkernelError(
-      'EnvUnsupported',
-      `\`ukernel env ${verb} --system\` is not available in this ukernel (${VERSION}) yet (${what})`,
-      {
-        hint: 'A Python image has the standard library without OpenSSL and SQLite for now (docs/environments.md).',
-      },
-    );
-  }
+  if (raw.system === true) return envSystemChange(ctx, out, verb, names, raw);
   const before = config.env.packages ?? [];
   const packages = verb === 'add' ? addRequirements(before, askedPackages(ctx, names, raw)) : removed(before, names);
   const display = lockDisplay(ctx);
   const tomlDisplay = displayPath(ctx.cwd, ctx.project.configPath);
-  const toml = setManifestPackages(readFileSync(ctx.project.configPath, 'utf8'), packages, tomlDisplay);
+  const toml = setManifestList(readFileSync(ctx.project.configPath, 'utf8'), 'packages', packages, tomlDisplay);
   const { lock } = await lockable(ctx, packages);
   const lockText = renderLock(lock);
   writeFileAtomic(ctx.project.configPath, toml, { display: tomlDisplay });
@@ -328,4 +330,55 @@ function removed(before: readonly string[], names: readonly string[]): string[] 
     );
   }
   return packages;
+}
+
+/**
+ * `env add|remove --system NAME…`: `[env] system` changed (names or aliases of the catalog,
+ * scripts/toolchain.env; anything else is SystemUnknown, UK178, listing it), the runtime with
+ * exactly those libraries found or built (adapters/python/build.sh --system: minutes the first
+ * time), and only then ukernel.toml and env/ukernel.lock written, each atomically.
+ */
+async function envSystemChange(
+  ctx: WorkflowContext,
+  out: (line: string) => void,
+  verb: 'add' | 'remove',
+  names: readonly string[],
+  raw: RawEnvAddOptions,
+): Promise<number> {
+  if (raw.requirements !== undefined) {
+    throw new UkernelError('Usage', '`-r FILE` names Python packages; it does not go with --system', {
+      hint: `ukernel env ${verb} --system NAME …`,
+    });
+  }
+  const catalog = systemCatalog(ctx.pins.all);
+  const named = names.map((name) => systemLibrary(catalog, name, `env ${verb} --system`).name);
+  const before = ctx.project.config.env.system ?? [];
+  const missing = named.filter((name) => !before.includes(name));
+  if (verb === 'remove' && missing.length > 0) {
+    throw new UkernelError(
+      'Usage',
+      `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in ukernel.toml [env] system (${before.length === 0 ? 'none' : before.join(', ')})`,
+      { hint: 'Run `ukernel env show` for the system libraries the project asks for.' },
+    );
+  }
+  const system = (verb === 'add' ? [...new Set([...before, ...named])] : before.filter((n) => !named.includes(n))).sort();
+  const display = lockDisplay(ctx);
+  const tomlDisplay = displayPath(ctx.cwd, ctx.project.configPath);
+  const toml = setManifestList(readFileSync(ctx.project.configPath, 'utf8'), 'system', system, tomlDisplay);
+  const { lock } = await lockable(ctx, undefined, system);
+  const lockText = renderLock(lock);
+  writeFileAtomic(ctx.project.configPath, toml, { display: tomlDisplay });
+  writeFileAtomic(join(ctx.project.root, LOCK_FILE), lockText, { display });
+  if (raw.json === true) {
+    out(JSON.stringify({ manifest: tomlDisplay, system, lock: display, locked: lock.system, runtime: lock.adapter.runtime }));
+    return 0;
+  }
+  const changed = [...new Set(named)].map((name) => catalog.find((lib) => lib.name === name)!);
+  for (const lib of changed) {
+    out(`${verb === 'add' ? 'Added' : 'Removed'} system library ${lib.name}: ${lib.about} (modules ${lib.modules.join(', ')})`);
+  }
+  out(`${tomlDisplay} [env] system: ${system.length === 0 ? 'none' : system.join(', ')}`);
+  out(`Adapter runtime: ${lock.adapter.runtime ?? '?'} (system libraries: ${systemText(lock)})`);
+  out(`Locked environment: ${display}`);
+  return 0;
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import {
   ENTRY_DEFAULT,
   ENV_PACKAGES_MAX,
+  ENV_SYSTEM_MAX,
   MEMORY_MIB_DEFAULT,
   MEMORY_MIB_MAX,
   MEMORY_MIB_MIN,
@@ -83,7 +84,7 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
       what: 'the workload source file, relative to the project',
       valid: `a relative path without ".." to a .zig file (language "native", default "${ENTRY_DEFAULT}") or a .py file (language "python", default "${PYTHON_ENTRY_DEFAULT}")`,
     },
-    env: { what: 'the environment', valid: 'an [env] table with base and packages' },
+    env: { what: 'the environment', valid: 'an [env] table with base, packages and system' },
     'env.base': {
       what: 'the pinned toolchain environment',
       valid: `"zig-${zigVersion}" (language "native") or "${PYTHON_BASE}" (language "python")`,
@@ -91,6 +92,10 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
     'env.packages': {
       what: 'the Python packages the project asks for (docs/environments.md; resolved into env/ukernel.lock)',
       valid: `up to ${ENV_PACKAGES_MAX} distinct strings "NAME" or "NAME==VERSION" (e.g. ["requests==2.32"]); language "python" only`,
+    },
+    'env.system': {
+      what: 'the system libraries built into the Python adapter (docs/environments.md, "System libraries"; pinned in env/ukernel.lock)',
+      valid: `up to ${ENV_SYSTEM_MAX} distinct catalog names, e.g. ["openssl", "sqlite"] (\`ukernel env add --system NAME\` lists the catalog); language "python" only`,
     },
     build: { what: 'how the workload is built', valid: 'a [build] table with adapter' },
     'build.adapter': { what: 'the build adapter', valid: `${quoted(ADAPTERS)}, the same as project.language` },
@@ -123,6 +128,9 @@ export function fieldHelp(zigVersion: string): Record<string, FieldHelp> {
     'run.dns': { what: "the guest's DNS server", valid: '"A.B.C.D" or "A.B.C.D:PORT" (port 53 when absent)' },
   };
 }
+
+/** A system library's name as `[env] system` holds it (a catalog name: lower case). */
+const SYSTEM_NAME_RE = /^[a-z0-9][a-z0-9.+-]{0,63}$/;
 
 /** A requirement as `[env] packages` takes it: a PEP 508 name, optionally `==VERSION` (PEP 440). */
 export const PACKAGE_REQUIREMENT_RE = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?(?:==[0-9A-Za-z][0-9A-Za-z.+!_-]{0,62})?$/;
@@ -172,6 +180,12 @@ export function configSchema(zigVersion: string) {
         .refine((list) => new Set(list.map(packageName)).size === list.length, { message: 'a package is listed twice' })
         .optional()
         .meta({ description: describe(help['env.packages']) }),
+      system: z
+        .array(z.string().regex(SYSTEM_NAME_RE).meta({ pattern: SYSTEM_NAME_RE.source }))
+        .max(ENV_SYSTEM_MAX)
+        .refine((list) => new Set(list).size === list.length, { message: 'a library is listed twice' })
+        .optional()
+        .meta({ description: describe(help['env.system']) }),
     })
     .default({ base: `zig-${zigVersion}` })
     .meta({ description: describe(help.env) });
@@ -291,7 +305,7 @@ function checkRunNetwork(run: RunNetworkKeys, ctx: z.core.$RefinementCtx<RunNetw
 
 interface LanguageKeys {
   project: { language: Language; entry: string };
-  env: { base: string; packages?: string[] | undefined };
+  env: { base: string; packages?: string[] | undefined; system?: string[] | undefined };
   build: { adapter: string; python_stdlib_tests?: string[] | undefined };
 }
 
@@ -320,6 +334,14 @@ function checkLanguage(config: LanguageKeys, ctx: z.core.$RefinementCtx<Language
       path: ['env', 'packages'],
       message: `a ${language} project has no language packages: its lock pins the toolchain, the kernel and the ABI`,
       params: { fix: 'remove packages from [env] (a native workload links what it needs from its Zig sources)' },
+    });
+  }
+  if (language !== 'python' && (config.env.system ?? []).length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['env', 'system'],
+      message: `a ${language} project has no system libraries to build in: they go into the Python adapter`,
+      params: { fix: 'remove system from [env]' },
     });
   }
   if (!config.project.entry.endsWith(rules.entryExt)) {

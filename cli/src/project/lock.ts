@@ -26,9 +26,10 @@ import { sha256Hex } from '../hash.js';
 import { formatAbiVersion } from '../image/format.js';
 import { PROVIDED_ABI, sortKeysDeep } from '../image/manifest.js';
 import { VERSION } from '../version.js';
-import { defaultPythonBuildUi, ensurePythonRuntime, type PythonRuntime } from '../build/python.js';
+import { defaultPythonBuildUi, ensurePythonRuntime, type PythonRuntime, runtimeSystem } from '../build/python.js';
 import type { Progress } from '../progress.js';
 import type { Project } from './config.js';
+import { projectSystem, systemCatalog } from './system.js';
 import { excerptAt, locateKey, type Position } from './toml-position.js';
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -142,13 +143,18 @@ export async function currentEnvironment(
   ctx: LockContext,
   kernel: KernelSource,
   abort: AbortSignal,
-  resolved?: { packages: readonly string[]; dependencies: readonly Dependency[] },
+  resolved?: { packages: readonly string[]; dependencies: readonly Dependency[]; system?: readonly string[] },
 ): Promise<Environment> {
   const { config } = ctx.project;
   const packages = [...(resolved?.packages ?? config.env.packages ?? [])].sort();
+  const system = projectSystem(
+    systemCatalog(ctx.pins.all),
+    resolved?.system ?? config.env.system,
+    'ukernel.toml [env] system',
+  ).map((lib) => lib.name);
   const runtime =
     config.build.adapter === 'python'
-      ? await ensurePythonRuntime(ctx.ukernelRoot, ctx.env, defaultPythonBuildUi(ctx.progress, ctx.env), abort)
+      ? await ensurePythonRuntime(ctx.ukernelRoot, ctx.env, defaultPythonBuildUi(ctx.progress, ctx.env), abort, system)
       : null;
   let kernelSha256 = '';
   let kernelMissing: string | null = null;
@@ -175,9 +181,16 @@ export async function currentEnvironment(
     },
     adapter: adapterEntry(config.build.adapter, runtime),
     dependencies: resolved !== undefined ? [...resolved.dependencies] : lockedDependencies(ctx.project, packages),
-    system: [],
+    system: runtime === null ? [] : lockedSystem(runtime),
   };
   return { lock, kernelMissing };
+}
+
+/** The lock's `system` entries: what the runtime was built with (its manifest), by name. */
+function lockedSystem(runtime: PythonRuntime): Lock['system'] {
+  return runtimeSystem(runtime)
+    .map((lib) => ({ name: lib.name, version: lib.debian_version, source_sha256: lib.sha256 }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**

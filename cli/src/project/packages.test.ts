@@ -19,7 +19,7 @@ import {
   parsePipReport,
   parseRequirementsFile,
   removeRequirements,
-  setManifestPackages,
+  setManifestList,
   versionKey,
   wheelCacheDir,
 } from './packages.js';
@@ -68,32 +68,32 @@ describe('requirements', () => {
   });
 });
 
-describe('setManifestPackages (ukernel.toml, the rest kept)', () => {
+describe('setManifestList (ukernel.toml, the rest kept)', () => {
   const base = '# my project\n[project]\nname = "p"\n\n[env]\nbase = "python-3.13"  # the adapter\n\n[run]\nvcpu = 1\n';
 
   it('adds the key at the end of [env], keeping comments, blank lines and the other tables', () => {
-    const out = setManifestPackages(base, ['requests==2.32.3'], 'ukernel.toml');
+    const out = setManifestList(base, 'packages', ['requests==2.32.3'], 'ukernel.toml');
     expect(out).toBe(base.replace('# the adapter\n', '# the adapter\npackages = ["requests==2.32.3"]\n'));
   });
 
   it('replaces a one-line or a multi-line list in place', () => {
-    const one = setManifestPackages(base, ['idna'], 'ukernel.toml');
-    expect(setManifestPackages(one, ['a', 'b'], 'ukernel.toml')).toBe(
+    const one = setManifestList(base, 'packages', ['idna'], 'ukernel.toml');
+    expect(setManifestList(one, 'packages', ['a', 'b'], 'ukernel.toml')).toBe(
       base.replace('# the adapter\n', '# the adapter\npackages = ["a", "b"]\n'),
     );
     const multi = base.replace('[run]', 'packages = [\n  "x", # one\n  "y[z]",\n]\n\n[run]');
-    const out = setManifestPackages(multi, [], 'ukernel.toml');
+    const out = setManifestList(multi, 'packages', [], 'ukernel.toml');
     expect(out).toBe(base.replace('[run]', 'packages = []\n\n[run]'));
   });
 
   it('appends an [env] table when there is none', () => {
-    const out = setManifestPackages('[project]\nname = "p"', ['idna'], 'ukernel.toml');
+    const out = setManifestList('[project]\nname = "p"', 'packages', ['idna'], 'ukernel.toml');
     expect(out).toBe('[project]\nname = "p"\n\n[env]\npackages = ["idna"]\n');
     expect(parseToml(out)).toEqual({ project: { name: 'p' }, env: { packages: ['idna'] } });
   });
 
   it('refuses a layout it cannot edit (an inline env table) with UK112 and the line to write', () => {
-    const err = thrown(() => setManifestPackages('env = { base = "python-3.13" }\n', ['idna'], 'ukernel.toml'));
+    const err = thrown(() => setManifestList('env = { base = "python-3.13" }\n', 'packages', ['idna'], 'ukernel.toml'));
     expect(isUkernelError(err, 'ConfigInvalid')).toBe(true);
     expect(err.hint).toContain('packages = ["idna"]');
   });

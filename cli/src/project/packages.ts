@@ -144,13 +144,14 @@ function valueEnd(lines: readonly string[], start: number): number {
 }
 
 /**
- * ukernel.toml's text with `[env] packages` set to `packages`, everything else as it was: the
- * `packages = …` line (or lines) replaced, or one added at the end of `[env]`, or an `[env]` table
- * appended. The result is parsed back; when it does not hold exactly `packages` (an `[env]`
- * written as an inline table or with dotted keys), ConfigInvalid (UK112) asks for a hand edit.
+ * ukernel.toml's text with `[env] <key>` (`packages` or `system`) set to `values`, everything
+ * else as it was: the `<key> = …` line (or lines) replaced, or one added at the end of `[env]`, or
+ * an `[env]` table appended. The result is parsed back; when it does not hold exactly `values`
+ * (an `[env]` written as an inline table or with dotted keys), ConfigInvalid (UK112) asks for a
+ * hand edit.
  */
-export function setManifestPackages(text: string, packages: readonly string[], display: string): string {
-  const value = `packages = [${packages.map((p) => JSON.stringify(p)).join(', ')}]`;
+export function setManifestList(text: string, key: 'packages' | 'system', values: readonly string[], display: string): string {
+  const value = `${key} = [${values.map((p) => JSON.stringify(p)).join(', ')}]`;
   const lines = text.split('\n');
   const header = lines.findIndex((l) => /^\s*\[\s*env\s*\]\s*(#.*)?$/.test(l));
   let result: string;
@@ -165,7 +166,7 @@ export function setManifestPackages(text: string, packages: readonly string[], d
         break;
       }
     }
-    const at = lines.findIndex((l, i) => i > header && i < end && /^\s*packages\s*=/.test(l));
+    const at = lines.findIndex((l, i) => i > header && i < end && new RegExp(`^\\s*${key}\\s*=`).test(l));
     if (at >= 0) {
       lines.splice(at, valueEnd(lines, at) - at + 1, value);
     } else {
@@ -175,14 +176,14 @@ export function setManifestPackages(text: string, packages: readonly string[], d
     }
     result = lines.join('\n');
   }
-  let parsed: { env?: { packages?: unknown } };
+  let parsed: { env?: Record<string, unknown> };
   try {
     parsed = parseToml(result) as typeof parsed;
   } catch {
     parsed = {};
   }
-  if (JSON.stringify(parsed.env?.packages) !== JSON.stringify(packages)) {
-    throw new UkernelError('ConfigInvalid', `${display}: cannot set [env] packages in this file's layout`, {
+  if (JSON.stringify(parsed.env?.[key]) !== JSON.stringify(values)) {
+    throw new UkernelError('ConfigInvalid', `${display}: cannot set [env] ${key} in this file's layout`, {
       hint: `Edit it by hand: under [env], ${value}`,
     });
   }

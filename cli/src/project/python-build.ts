@@ -29,6 +29,7 @@ import {
   compileSources,
   defaultPythonBuildUi,
   ensurePythonRuntime,
+  runtimeImageFiles,
   installSitePackages,
   linkPythonAdapter,
   type PythonRuntime,
@@ -76,6 +77,8 @@ export interface PythonBuildContext {
   dependencies: readonly Dependency[];
   /** env/ukernel.lock as messages name it. */
   lockDisplay: string;
+  /** `[env] system`: the catalog names of the system libraries the runtime is built with. */
+  system: readonly string[];
 }
 
 export function runtimeRecord(runtime: PythonRuntime): RuntimeRecord {
@@ -92,7 +95,13 @@ export function runtimeRecord(runtime: PythonRuntime): RuntimeRecord {
 /** Build a Python project; returns the bundle's bytes and what build.json records. */
 export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bundle: Buffer; parts: PythonBuildParts }> {
   const root = ctx.projectRoot;
-  const runtime = await ensurePythonRuntime(ctx.ukernelRoot, ctx.env, defaultPythonBuildUi(ctx.progress, ctx.env), ctx.abort);
+  const runtime = await ensurePythonRuntime(
+    ctx.ukernelRoot,
+    ctx.env,
+    defaultPythonBuildUi(ctx.progress, ctx.env),
+    ctx.abort,
+    ctx.system,
+  );
   const staging = join(root, 'build', `.python.${process.pid}.tmp`);
   removeQuietly(staging);
   try {
@@ -150,6 +159,10 @@ export async function buildPythonBundle(ctx: PythonBuildContext): Promise<{ bund
           mode: MODE_FILE,
           from: join(testsDir, file),
         }),
+      ),
+      // What the system libraries bring (the CA bundle of openssl at etc/ssl/cert.pem).
+      ...runtimeImageFiles(runtime).map(
+        (file): BundleInput => ({ path: file.path, kind: 'file', mode: MODE_FILE, from: file.from }),
       ),
       { path: PYTHON_ENTRY_FILE_PATH, kind: 'file', mode: MODE_FILE, data: Buffer.from(ctx.entry) },
       { path: BUNDLE_ENV_PATH, kind: 'file', mode: MODE_FILE, data: ctx.envFile },

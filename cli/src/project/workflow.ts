@@ -60,6 +60,7 @@ import { locateKey } from './toml-position.js';
 import { parseEnvFile } from './envfile.js';
 import { checkLockForBuild, checkPackedKernel, type Dependency, lockedDependencies, readLockFile } from './lock.js';
 import { buildPythonBundle, pythonBuildIntact, type PythonBuildParts } from './python-build.js';
+import { projectSystem, systemCatalog } from './system.js';
 
 /** Part of a Python build's inputs hash: changes with the Python build's layout and steps. */
 const PYTHON_BUILD_RECIPE = 'python-v2:adapter-python-3.13:rootfs-v1:bundle-v1:gzip-6';
@@ -181,7 +182,7 @@ function currentBuildInputs(ctx: WorkflowContext, optimize: Optimize, env: Buffe
   const tests =
     config.build.python_stdlib_tests === undefined ? '' : `:tests=${JSON.stringify(config.build.python_stdlib_tests)}`;
   const recipe = python
-    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}${tests}:link=${pythonLinkSourcesDigest(ctx.ukernelRoot)}:wheels=${buildDependencies(
+    ? `${PYTHON_BUILD_RECIPE}:tool=${sha256Hex(readFileSync(join(ctx.ukernelRoot, PYTHON_TOOL_SCRIPT)))}:runtime=${ctx.env.UKERNEL_PYTHON_RUNTIME ?? ''}${tests}:link=${pythonLinkSourcesDigest(ctx.ukernelRoot)}:system=${(config.env.system ?? []).join(',')}:wheels=${buildDependencies(
         ctx,
       )
         .map((d) => d.sha256)
@@ -273,6 +274,9 @@ async function buildPython(ctx: WorkflowContext, optimize: Optimize, abort: Abor
   const { bundle, parts } = await buildPythonBundle({
     dependencies: buildDependencies(ctx),
     lockDisplay: show(ctx, LOCK_FILE),
+    system: projectSystem(systemCatalog(ctx.pins.all), config.env.system, `${show(ctx, 'ukernel.toml')} [env] system`).map(
+      (lib) => lib.name,
+    ),
     ukernelRoot: ctx.ukernelRoot,
     projectRoot: root,
     env: ctx.env,
