@@ -219,6 +219,8 @@ export const RUN_LOGS_KEPT_MAX = 100;
 export const FOLLOW_POLL_MS = 100;
 /** Console logs are read (by `logs`, `trace`, `perf`) in chunks of this size. */
 export const LOG_READ_CHUNK_BYTES = 64 * 1024;
+/** The end of a run's guest output kept for the hints after a failed run (run-hints.ts). */
+export const OUTPUT_TAIL_CHARS_MAX = 8192;
 /** `logs --list` reads at most this much of the end of each log to find the exit status. */
 export const LOG_TAIL_SCAN_BYTES = 64 * 1024;
 // ---- Logs and traces: the events device (docs/observability.md) -----------------------------

@@ -218,7 +218,8 @@ describe.skipIf(!chain || !hostOpenssl)('ukernel env add --system openssl sqlite
   it.skipIf(!pypi)(
     "the issue's `env add requests==2.32` (2.32.0 needs ssl at import) then an https GET through requests",
     async () => {
-      await ok(['env', 'add', 'requests==2.32'], project);
+      const add = await ok(['env', 'add', 'requests==2.32'], project);
+      expect(add.stderr).toContain('warning: requests 2.32.0 is yanked on PyPI (');
       writeFileSync(
         join(project, 'src/main.py'),
         `import sys, requests\nr = requests.get(sys.argv[1] + "/req", verify="/src/ca.pem", timeout=20)\nprint("requests", requests.__version__, r.status_code, r.text)\n`,
@@ -249,6 +250,10 @@ describe.skipIf(!chain || !hostOpenssl)('ukernel env add --system openssl sqlite
       const run2 = await run(process.execPath, [cliPath, 'run', '--accel', accels[0]!], { cwd: project, timeoutMs: BUILD_MS });
       expect(run2.code).toBe(1);
       expect(run2.stdout + run2.stderr).toContain("ModuleNotFoundError: No module named '_ssl'");
+      // The run says what brings the module back.
+      expect(run2.stderr).toContain(
+        'hint: the workload needs _ssl, which this image does not have: run `ukernel env add --system openssl`',
+      );
     },
     BUILD_MS,
   );

@@ -7,7 +7,7 @@ import { LOCK_FILE } from '../constants.js';
 import { isUkernelError, UkernelError } from '../errors.js';
 import { displayPath, writeFileAtomic } from '../fsutil.js';
 import { noProgress } from '../progress.js';
-import { writeErr, writeOut } from '../ui.js';
+import { errColors, writeErr, writeOut } from '../ui.js';
 import {
   currentEnvironment,
   type Dependency,
@@ -117,7 +117,7 @@ async function lockable(
     if (asked.length > 0 && kept.length === 0) {
       const step = ctx.progress.begin(`Resolving ${asked.join(' ')} for Python 3.13 (pure-Python wheels)`);
       try {
-        dependencies = await resolvePackages(asked, ctx.env, abort);
+        dependencies = await resolvePackages(asked, ctx.env, abort, (line) => writeErr(errColors().yellow(line)));
       } finally {
         step.done();
       }

@@ -21,6 +21,9 @@ import type { WorkflowContext } from '../project/workflow.js';
 import { findProjectRoot } from '../project/locate.js';
 import { createEventsFile } from '../observe/device.js';
 import { buildReport, formatPhases, formatSummary, type RunReport } from '../report.js';
+import { failureHints } from '../run-hints.js';
+import { type SystemLibrary, systemCatalog } from '../project/system.js';
+import { readToolchainPins, ukernelRoot } from '../toolchain.js';
 import { planRun, startRunLog, type RunLog, type RunPaths } from '../runlog.js';
 import { errColors, noProgress, writeErr, writeOut } from '../ui.js';
 import { probeKvm, selectAccel, type Accel, type KvmProbe } from '../vmm/accel.js';
@@ -196,6 +199,8 @@ function finishRun(result: SessionResult, run: Finished): number {
   } else {
     if (settings.verbose) for (const line of formatPhases(report)) writeErr(c.dim(line));
     writeErr((status === 0 ? c.green : c.red)(formatSummary(report)));
+    if (status !== 0)
+      for (const hint of runFailureHints(result.outputTail, settings.memoryMib)) writeErr(c.yellow(`hint: ${hint}`));
   }
   if (failed || (diskFull(dirname(runLog.eventsPath)) !== null && report.events_dropped !== 0)) {
     throw new UkernelError(
@@ -205,6 +210,17 @@ function finishRun(result: SessionResult, run: Finished): number {
     );
   }
   return status;
+}
+
+/** What a failed run's console suggests (run-hints.ts); none when the catalog cannot be read. */
+function runFailureHints(outputTail: string, memoryMib: number): string[] {
+  let catalog: SystemLibrary[];
+  try {
+    catalog = systemCatalog(readToolchainPins(ukernelRoot()).all);
+  } catch {
+    catalog = [];
+  }
+  return failureHints(outputTail, catalog, memoryMib);
 }
 
 /** The guest status; a run that ended without one because the host's disk filled up says so. */

@@ -20,6 +20,7 @@ import {
   parseRequirementsFile,
   removeRequirements,
   setManifestList,
+  yankedWarnings,
   versionKey,
   wheelCacheDir,
 } from './packages.js';
@@ -270,5 +271,19 @@ describe('the wheel cache (a local HTTP server stands in for PyPI)', () => {
       (e: unknown) => e as UkernelError,
     );
     expect([dead.code, dead.message]).toEqual(['UK176', `downloading http://127.0.0.1:${port}/x.whl: ECONNREFUSED`]);
+  });
+});
+
+describe('yankedWarnings (pip stderr)', () => {
+  it("turns pip's yanked-release warning into one line with PyPI's reason", () => {
+    const stderr = [
+      "WARNING: The candidate selected for download or install is a yanked version: 'requests' candidate (version 2.32.0 at https://files.pythonhosted.org/packages/24/e8/requests-2.32.0-py3-none-any.whl (from https://pypi.org/simple/requests/) (requires-python:>=3.8))",
+      'Reason for being yanked: Yanked due to conflicts with CVE-2024-35195 mitigation\x1b[31m',
+      'WARNING: something else',
+    ].join('\n');
+    expect(yankedWarnings(stderr)).toEqual([
+      'warning: requests 2.32.0 is yanked on PyPI (Yanked due to conflicts with CVE-2024-35195 mitigation[31m); pin another version unless you need this one',
+    ]);
+    expect(yankedWarnings('WARNING: nothing yanked here\n')).toEqual([]);
   });
 });

@@ -27,7 +27,7 @@ import {
   WHEEL_FETCH_TIMEOUT_MS,
 } from '../constants.js';
 import { UkernelError } from '../errors.js';
-import { removeQuietly, writeFileAtomic } from '../fsutil.js';
+import { printable, removeQuietly, writeFileAtomic } from '../fsutil.js';
 import { sha256Hex } from '../hash.js';
 import { PACKAGE_REQUIREMENT_RE, packageName } from './config.js';
 
@@ -385,10 +385,29 @@ const PIP_NETWORK_RE =
  * PackageNotPure (UK175: only compiled wheels, or only a source distribution), PackageFetchFailed
  * (UK176: the network, a timeout, no pip, a conflict pip reports).
  */
+/**
+ * pip's warnings that it picked a yanked release (PEP 592: only when pinned with ==), as one
+ * line each with PyPI's reason: `warning: requests 2.32.0 is yanked on PyPI (Yanked due to …)`.
+ * pip's text (and the reason, from PyPI) is untrusted: control characters dropped, cut.
+ */
+export function yankedWarnings(stderr: string): string[] {
+  const lines = stderr.split('\n');
+  const out: string[] = [];
+  lines.forEach((line, i) => {
+    const match = /yanked version: '([A-Za-z0-9._-]{1,100})' candidate \(version ([A-Za-z0-9.+!_-]{1,60}) /.exec(line);
+    if (match === null) return;
+    const reason = /^Reason for being yanked: (.*)$/.exec(lines[i + 1] ?? '')?.[1];
+    const why = reason === undefined ? '' : ` (${printable(reason.replace(/[\x00-\x1f\x7f]/g, ''), 200)})`;
+    out.push(`warning: ${match[1]} ${match[2]} is yanked on PyPI${why}; pin another version unless you need this one`);
+  });
+  return out;
+}
+
 export async function resolvePackages(
   requirements: readonly string[],
   env: NodeJS.ProcessEnv,
   abort: AbortSignal,
+  warn: (line: string) => void = () => {},
 ): Promise<Dependency[]> {
   // pip's own configuration and PIP_* are ignored (--isolated); a proxy the user needs is kept.
   const proxies = Object.fromEntries(Object.entries(env).filter(([key]) => /^(https?_proxy|no_proxy|all_proxy)$/i.test(key)));
@@ -442,7 +461,10 @@ export async function resolvePackages(
         `pip did not resolve ${requirements.join(' ')} within ${PIP_RESOLVE_TIMEOUT_MS / 1000} s`,
       );
     }
-    if (result.code === 0) return parsePipReport(JSON.parse(readFileSync(reportPath, 'utf8')));
+    if (result.code === 0) {
+      for (const line of yankedWarnings(result.stderr)) warn(line);
+      return parsePipReport(JSON.parse(readFileSync(reportPath, 'utf8')));
+    }
     throw await explainPipFailure(requirements, result.stderr, abort);
   } finally {
     removeQuietly(dir);

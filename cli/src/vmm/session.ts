@@ -12,6 +12,7 @@ import { closeSync, fstatSync, openSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   CONSOLE_READ_BYTES_MAX,
+  OUTPUT_TAIL_CHARS_MAX,
   EXIT_AFTER_RECORD_MS,
   EXIT_SIGINT,
   EXIT_SIGTERM,
@@ -93,6 +94,9 @@ export interface SessionResult {
   vmmExit: ExitInfo;
   /** Sanitised last lines of the VMM's own stderr (and its log file, when it has one). */
   stderrTail: string[];
+  /** The end of the guest's console text (at most OUTPUT_TAIL_CHARS_MAX; sanitised, untrusted),
+   *  kept with or without echo: what run-hints.ts reads after a failed run. */
+  outputTail: string;
   /** The events device as read (null: none attached or unreadable). */
   events: EventsStats | null;
 }
@@ -313,8 +317,21 @@ class VmSession {
 
   /** Guest lines to echo, written together once per pump (one write for many lines). */
   private echoed: string[] = [];
+  /** The last guest lines, OUTPUT_TAIL_CHARS_MAX in all at most (each line cut to that). */
+  private tailLines: string[] = [];
+  private tailChars = 0;
+
+  private keepTail(line: string): void {
+    const kept = line.length > OUTPUT_TAIL_CHARS_MAX ? line.slice(-OUTPUT_TAIL_CHARS_MAX) : line;
+    this.tailLines.push(kept);
+    this.tailChars += kept.length + 1;
+    while (this.tailChars > OUTPUT_TAIL_CHARS_MAX && this.tailLines.length > 1) {
+      this.tailChars -= this.tailLines.shift()!.length + 1;
+    }
+  }
 
   private echo(line: string): void {
+    this.keepTail(line);
     if (this.opts.echo !== null) this.echoed.push(line);
   }
 
@@ -499,6 +516,7 @@ class VmSession {
       netStats: this.netStats,
       vmmExit: proc.exitInfo() ?? { code: null, signal: 'SIGKILL', atNs: process.hrtime.bigint() },
       stderrTail,
+      outputTail: this.tailLines.join('\n'),
       events: this.events?.reader.stats ?? null,
     };
   }
