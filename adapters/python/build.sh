@@ -22,8 +22,8 @@
 #      lib/libpython3.13.a (libmpdec, expat and HACL SHA-2 merged in); the modules issue 10
 #      needs, and those of the system libraries, are checked to be built in.
 # Cache directory: <root>/python-3.13.5-<key16>, key = sha256 over the tarballs' sha256s (the
-# system libraries' too), the build options, this script, system.sh, config.site, the musl
-# overlay and the Zig version. Built in a
+# system libraries' too), the build options, this script, system.sh (with --system),
+# config.site, the musl overlay and the Zig version. Built in a
 # temporary directory beside it and renamed into place, so it is complete or absent; a
 # complete one is reused at once (offline). Layout and manifest.json: adapters/python/README.md.
 # Progress: `progress: N/M label` lines on stderr. Errors: a message on stderr (with the tail
@@ -91,7 +91,8 @@ key=$({
         "$MUSL_ORIG_SHA256" "$ZLIB_ORIG_SHA256" "$ZIG_VERSION" "$options_text"
     for lib in $system; do printf 'system %s %s\n' "$lib" "$(system_pin "$lib" ORIG_SHA256)"; done
     case " $system " in *" openssl "*) printf 'certifi %s\n' "$CERTIFI_WHEEL_SHA256" ;; esac
-    (cd "$here" && sha256sum build.sh system.sh config.site)
+    # system.sh only counts when it builds something: editing it leaves the plain runtime be.
+    (cd "$here" && sha256sum build.sh config.site ${system:+system.sh})
     (cd "$overlay" && find . -type f | LC_ALL=C sort | xargs -d '\n' sha256sum)
 } | sha256sum | cut -c1-16)
 name=python-$python_version-$key

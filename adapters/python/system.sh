@@ -35,7 +35,11 @@ system_pin() {
 
 # OpenSSL 3.5: libssl.a and libcrypto.a. Providers built in (no-module), no engines, no DSO, no
 # async (it needs ucontext), no apps, tests or docs; the assembly is kept (AES-NI, SHA, bignum:
-# it runs in ring 3, natively). OPENSSLDIR is /etc/ssl, so the default verify file is
+# it runs in ring 3, natively). Left out, for size, is what CPython's ssl and hashlib never reach
+# and TLS 1.2/1.3 do not negotiate by default: QUIC, DTLS, SCTP/SRTP, CMS/CMP/TS/CT, SRP, the
+# national and legacy ciphers (ARIA, Camellia, SEED, SM2/3/4, GOST, IDEA, RC2/4/5, Blowfish,
+# CAST, MDC2, Whirlpool), binary-field curves and the post-quantum signatures (ML-DSA, SLH-DSA;
+# ML-KEM stays: X25519MLKEM768 is a default TLS 1.3 group). OPENSSLDIR is /etc/ssl, so the default verify file is
 # /etc/ssl/cert.pem, where the image has the CA bundle. Paths and the build date embedded in
 # libcrypto are fixed (--prefix=/, SOURCE_DATE_EPOCH), so the bytes do not name the build tree.
 build_system_openssl() {
@@ -47,7 +51,10 @@ build_system_openssl() {
         export CC="$bin/zig-cc" AR="$bin/zig-ar" RANLIB="$bin/zig-ranlib"
         run "$timeout_configure_s" 'OpenSSL Configure' perl ./Configure linux-x86_64 no-shared \
             no-module no-dso no-engine no-async no-afalgeng no-tests no-docs no-legacy no-comp \
-            no-ui-console no-apps --prefix=/ --libdir=lib --openssldir=/etc/ssl
+            no-ui-console no-apps no-quic no-dtls no-sctp no-srtp no-cms no-cmp no-ts no-ct \
+            no-srp no-aria no-camellia no-seed no-sm2 no-sm3 no-sm4 no-gost no-idea no-rc2 \
+            no-rc4 no-rc5 no-bf no-cast no-mdc2 no-whirlpool no-ec2m no-ml-dsa no-slh-dsa \
+            --prefix=/ --libdir=lib --openssldir=/etc/ssl
         run "$timeout_make_s" 'OpenSSL make' make -j"$jobs" build_libs
         run "$timeout_small_s" 'OpenSSL install' make DESTDIR="$build/system" install_dev
     )
@@ -78,7 +85,13 @@ with zipfile.ZipFile(sys.argv[1]) as wheel, open(sys.argv[2], "wb") as out:
 }
 
 # SQLite 3.46: libsqlite3.a from Debian's orig tarball (the full source tree: configure, then
-# the amalgamation, which needs tclsh). Load extensions are left out (no dynamic loading).
+# the amalgamation, which needs tclsh). Load extensions are left out (no dynamic loading); the
+# optional features are those Debian's libsqlite3 has that a Python program reaches: full-text
+# search 3/4/5, R*Tree, column metadata, the dbstat table (the math and JSON functions are on by
+# default).
+sqlite_features=(-DSQLITE_ENABLE_FTS3 -DSQLITE_ENABLE_FTS3_PARENTHESIS -DSQLITE_ENABLE_FTS4
+    -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_COLUMN_METADATA
+    -DSQLITE_ENABLE_DBSTAT_VTAB)
 build_system_sqlite() {
     local src=$root/.toolchain/src/$SQLITE3_DIR
     command -v tclsh >/dev/null || die "tclsh is needed to build SQLite (apt-get install tcl)"
@@ -91,7 +104,7 @@ build_system_sqlite() {
             --disable-shared --enable-static --disable-readline --disable-load-extension \
             --prefix="$build/system"
         run "$timeout_make_s" 'SQLite make' make -j"$jobs" libsqlite3.la \
-            CFLAGS='-O2 -fPIC -DSQLITE_OS_UNIX=1 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE'
+            CFLAGS="-O2 -fPIC -DSQLITE_OS_UNIX=1 ${sqlite_features[*]}"
     )
     mkdir -p "$build/system/lib" "$build/system/include"
     cp "$build/sqlite/.libs/libsqlite3.a" "$build/system/lib/"

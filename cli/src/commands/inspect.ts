@@ -58,6 +58,7 @@ interface RuntimeSummary {
   version?: unknown;
   key?: unknown;
   sources?: Array<{ name?: unknown; debian_version?: unknown; sha256?: unknown }>;
+  system?: Array<{ name?: unknown; debian_version?: unknown; sha256?: unknown }>;
 }
 
 /** The manifest's `runtime` (a Python image's adapter runtime), or undefined. */
@@ -73,10 +74,14 @@ function runtimeLines(manifest: Record<string, unknown>): string[] {
   const lines = [
     `Adapter runtime: ${String(runtime.name ?? '?')} ${String(runtime.version ?? '?')} (${String(runtime.key ?? '?')})`,
   ];
-  for (const source of Array.isArray(runtime.sources) ? runtime.sources : []) {
-    const version = source.debian_version !== undefined ? ` ${String(source.debian_version)}` : '';
-    lines.push(`  source ${String(source.name ?? '?')}${version}  sha256 ${String(source.sha256 ?? '?')}`);
-  }
+  const listed = (what: string, entries: unknown): void => {
+    for (const source of Array.isArray(entries) ? (entries as NonNullable<RuntimeSummary['sources']>) : []) {
+      const version = source.debian_version !== undefined ? ` ${String(source.debian_version)}` : '';
+      lines.push(`  ${what} ${String(source.name ?? '?')}${version}  sha256 ${String(source.sha256 ?? '?')}`);
+    }
+  };
+  listed('source', runtime.sources);
+  listed('system', runtime.system);
   return lines;
 }
 

@@ -30,6 +30,7 @@ import {
   defaultPythonBuildUi,
   ensurePythonRuntime,
   runtimeImageFiles,
+  runtimeSystem,
   installSitePackages,
   linkPythonAdapter,
   type PythonRuntime,
@@ -58,6 +59,8 @@ export interface RuntimeRecord {
   dir: string;
   manifest_sha256: string;
   sources: unknown;
+  /** The system libraries built in (`[env] system`): name, Debian version, source sha256. */
+  system: { name: string; debian_version: string; sha256: string }[];
 }
 
 export interface PythonBuildContext {
@@ -89,6 +92,7 @@ export function runtimeRecord(runtime: PythonRuntime): RuntimeRecord {
     dir: runtime.dir,
     manifest_sha256: runtime.manifestSha256,
     sources: runtime.manifest.sources,
+    system: runtimeSystem(runtime).map((lib) => ({ name: lib.name, debian_version: lib.debian_version, sha256: lib.sha256 })),
   };
 }
 

@@ -507,6 +507,7 @@ function publicRuntime(build: BuildRecord): Record<string, unknown> {
     key: runtime.key,
     manifest_sha256: runtime.manifest_sha256,
     sources: runtime.sources,
+    ...(runtime.system !== undefined && runtime.system.length > 0 ? { system: runtime.system } : {}),
     adapter_sha256: build.adapter_sha256,
     stdlib_zip_sha256: build.stdlib_zip?.sha256,
   };
