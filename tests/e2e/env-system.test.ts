@@ -243,6 +243,8 @@ describe.skipIf(!chain || !hostOpenssl)('ukernel env add --system openssl sqlite
       const unknown = await fails(['env', 'lock', '--check'], project, 'UK178');
       expect(unknown.stderr).toContain('ukernel.toml [env] system: "zstd" is not a system library ukernel can build');
       writeFileSync(toml, text);
+      const none = await fails(['env', 'add', '--system'], project, 'UK100');
+      expect(none.stderr).toContain('hint: ukernel env add --system NAME …; the catalog: openssl (also libssl, ssl)');
       const removed = await fails(['env', 'remove', '--system', 'zstd'], project, 'UK178');
       expect(removed.stderr).toContain('The catalog: openssl (also libssl, ssl); sqlite (also sqlite3, libsqlite3)');
       const remove = await ok(['env', 'remove', '--system', 'ssl', 'sqlite3'], project);

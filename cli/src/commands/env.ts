@@ -31,7 +31,8 @@ import {
   setManifestList,
   wheelCacheDir,
 } from '../project/packages.js';
-import { systemCatalog, systemLibrary } from '../project/system.js';
+import { catalogText, systemCatalog, systemLibrary } from '../project/system.js';
+import { readToolchainPins, ukernelRoot } from '../toolchain.js';
 import { kernelPath, type WorkflowContext, workflowContext } from '../project/workflow.js';
 
 export interface RawEnvLockOptions {
@@ -271,6 +272,12 @@ export async function envChange(
   raw: RawEnvAddOptions,
   deps: Partial<EnvDeps> = {},
 ): Promise<number> {
+  if (names.length === 0 && raw.requirements === undefined && raw.system === true) {
+    const catalog = systemCatalog(readToolchainPins(ukernelRoot()).all);
+    throw new UkernelError('Usage', `\`ukernel env ${verb} --system\` needs the system libraries to ${verb}`, {
+      hint: `ukernel env ${verb} --system NAME …; the catalog: ${catalogText(catalog)}`,
+    });
+  }
   if (names.length === 0 && raw.requirements === undefined) {
     throw new UkernelError('Usage', `\`ukernel env ${verb}\` needs the packages to ${verb}`, {
       hint: `ukernel env ${verb} PKG[==VERSION] … (or -r requirements.txt)`,
