@@ -4,12 +4,15 @@
 // manifest.json, host/bin/python3.13 and Lib/ as symlinks to that installation. Null when this
 // machine has neither (the tests that need it say so and skip).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { adapterCacheDir, type PythonRuntime, readRuntime } from './python.js';
+import { adapterCacheDir, type PythonRuntime, readRuntime, runtimeSystem } from './python.js';
 
-/** The newest runtime build.sh left in the cache, or null. */
+/**
+ * The newest plain runtime build.sh left in the cache (by manifest.json's time; one built with
+ * system libraries, `--system`, is passed over: the test projects ask for none), or null.
+ */
 export function cachedRuntime(env: NodeJS.ProcessEnv = process.env): PythonRuntime | null {
   const cache = adapterCacheDir(env);
   let names: string[] = [];
@@ -18,14 +21,18 @@ export function cachedRuntime(env: NodeJS.ProcessEnv = process.env): PythonRunti
   } catch {
     return null;
   }
-  for (const name of names.sort().reverse()) {
+  const plain: { runtime: PythonRuntime; mtimeMs: number }[] = [];
+  for (const name of names) {
     try {
-      return readRuntime(join(cache, name), 'the cache');
+      const runtime = readRuntime(join(cache, name), 'the cache');
+      if (runtimeSystem(runtime).length > 0) continue;
+      plain.push({ runtime, mtimeMs: statSync(join(runtime.dir, 'manifest.json')).mtimeMs });
     } catch {
       // Incomplete: try the next.
     }
   }
-  return null;
+  plain.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  return plain[0]?.runtime ?? null;
 }
 
 /** A host CPython 3.13: UKERNEL_TEST_PYTHON313, pyenv's, or python3.13 on PATH. */
