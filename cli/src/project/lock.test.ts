@@ -181,6 +181,30 @@ describe('lockDrift', () => {
     expect(driftLines(drift)).toContain('env.packages: locked [], now ["requests==2.32"]');
   });
 
+  it('when [env] packages changed, the locked dependencies are one entry, not every field of every wheel', () => {
+    const locked = sampleLock();
+    locked.env.packages = ['requests==2.32'];
+    const wheel = (name: string) => ({
+      name,
+      version: '1.0',
+      artifact: `${name}-1.0-py3-none-any.whl`,
+      sha256: H('7'),
+      url: `https://files.pythonhosted.org/${name}-1.0-py3-none-any.whl`,
+    });
+    locked.dependencies = [wheel('idna'), wheel('requests')];
+    const now = sampleLock();
+    now.env.packages = ['idna', 'requests==2.32'];
+    expect(driftLines(lockDrift(locked, now))).toEqual([
+      'dependencies: locked 2 distributions resolved for the [env] packages locked, now not resolved for the new [env] packages (`ukernel env lock` resolves them)',
+      'env.packages: locked ["requests==2.32"], now ["idna","requests==2.32"]',
+    ]);
+    // The same packages, another wheel: named field by field as before.
+    const other = sampleLock();
+    other.env.packages = ['requests==2.32'];
+    other.dependencies = [wheel('idna'), { ...wheel('requests'), sha256: H('8') }];
+    expect(lockDrift(locked, other).map((d) => d.entry)).toEqual(['dependencies[requests].sha256']);
+  });
+
   it('a source package added or gone is named too', () => {
     const now = sampleLock();
     now.adapter.sources!.push({ name: 'openssl', version: '3.5.1-1', tarball: 'openssl.tar.gz', sha256: H('9') });

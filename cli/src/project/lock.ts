@@ -373,7 +373,24 @@ export function lockDrift(locked: Lock, current: Lock): Drift[] {
     const top = /^[a-z_]+/.exec(entry)?.[0] ?? entry;
     drift.push({ entry, section: SECTIONS[top] ?? top, locked: before, current: now });
   }
-  return drift;
+  return collapseDependencies(drift, locked);
+}
+
+/**
+ * When `[env] packages` changed, the dependencies are not known until they are resolved again:
+ * one entry says so, instead of every field of every locked wheel as "(absent)".
+ */
+function collapseDependencies(drift: Drift[], locked: Lock): Drift[] {
+  const isDependency = (d: Drift): boolean => d.entry === 'dependencies' || d.entry.startsWith('dependencies[');
+  if (!drift.some((d) => d.entry.startsWith('env.packages')) || !drift.some(isDependency)) return drift;
+  const resolved = locked.dependencies.length;
+  const summary: Drift = {
+    entry: 'dependencies',
+    section: SECTIONS.dependencies ?? 'dependencies',
+    locked: `${resolved} distribution${resolved === 1 ? '' : 's'} resolved for the [env] packages locked`,
+    current: 'not resolved for the new [env] packages (`ukernel env lock` resolves them)',
+  };
+  return [summary, ...drift.filter((d) => !isDependency(d))];
 }
 
 /** "the kernel, the adapter runtime": what drifted, each part once, in order of first entry. */
