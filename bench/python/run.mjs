@@ -12,7 +12,10 @@
 //       pinned by sha256 and fetched at run time: never committed; through the
 //       pyperf stand-in guest/pyperf.py) in the guest vs the runtime's host python3.13 (the same
 //       CPython source and flags, built for the host): seconds per loop, host ÷ guest;
-//   (c) the worker template's image size (and its parts) and the least --memory it runs in;
+//       The worker template is also run with the system libraries built in (`ukernel env add
+//       --system openssl sqlite`, issue 11), interleaved with the plain one: what they cost.
+//   (c) the worker template's image size (and its parts) and the least --memory it runs in,
+//       and the image size with the system libraries;
 //   (d) the asyncio HTTP server guest/server.py: req/s under wrk in the guest (user networking,
 //       a published port) vs the same file on the host python3.13 and python3 (loopback).
 //
@@ -86,11 +89,16 @@ async function ukernel(args, cwd, timeoutMs = RUN_TIMEOUT_MS) {
   return r;
 }
 
-/** `ukernel init --template worker` in work/NAME, its src/ replaced by `src` when given; built and packed. */
-async function project(name, src) {
+/**
+ * `ukernel init --template worker` in work/NAME, its src/ replaced by `src` when given, the
+ * system libraries `system` added (env add --system: builds that runtime the first time); built
+ * and packed.
+ */
+async function project(name, src, system = []) {
   const dir = join(work, name);
   mkdirSync(dir);
   await ukernel(['init', '--name', name, '--lang', 'python', '--template', 'worker'], dir);
+  if (system.length > 0) await ukernel(['env', 'add', '--system', ...system], dir, BUILD_TIMEOUT_MS);
   if (src) {
     rmSync(join(dir, 'src'), { recursive: true });
     cpSync(src, join(dir, 'src'), { recursive: true, filter: (p) => !p.includes('__pycache__') });
@@ -164,6 +172,8 @@ for name in sys.argv[3:]:
 
 say('building the worker template and the benchmark program (ukernel init, build, pack)');
 const worker = await project('pyworker');
+const workerSystem =
+  sections.has('a') || sections.has('c') ? await project('pyworker-system', undefined, ['openssl', 'sqlite']) : null;
 const benchSrc = benchSources();
 const bench = await project('pybench', benchSrc);
 const python313 = join(bench.runtime.runtime.dir, 'host/bin/python3.13');
@@ -245,6 +255,11 @@ async function startup() {
     push(samples, 'worker_workload_start_ms', w.report.workload.start_ns / 1e6);
     push(samples, 'worker_first_output_ms', w.first_ms);
     push(samples, 'worker_exit_ms', w.report.workload.exit_ns / 1e6);
+    const ws = await guestRun(workerSystem, [], { memory: 128 });
+    if (!ws.text.includes('pipeline done')) throw new Error(`the worker with openssl, sqlite did not finish: ${ws.text.slice(-300)}`);
+    push(samples, 'worker_system_run_wall_ms', ws.wall_ms);
+    push(samples, 'worker_system_workload_start_ms', ws.report.workload.start_ns / 1e6);
+    push(samples, 'worker_system_first_output_ms', ws.first_ms);
     for (const [i, p] of hostPythons.entries()) {
       push(samples, `host${i}_pass_ms`, (await hostRun(p.path, ['-I', '-c', 'pass'])).ms);
       push(samples, `host${i}_asyncio_ms`, (await hostRun(p.path, ['-I', '-c', 'import asyncio'])).ms);
@@ -300,6 +315,8 @@ async function sizes() {
     image_bytes: statSync(worker.image).size,
     python_bytes: statSync(join(worker.dir, 'build/adapter/python-3.13/python')).size,
     stdlib_zip_bytes: statSync(zip).size,
+    system_image_bytes: statSync(workerSystem.image).size,
+    system_python_bytes: statSync(join(workerSystem.dir, 'build/adapter/python-3.13/python')).size,
   };
   // Bisect the least --memory (MiB) the template runs in: status 0 and its last line printed.
   const runsIn = async (mib) => {
@@ -434,6 +451,13 @@ function report(r) {
     row('worker template: entry → workload start', 'worker_workload_start_ms');
     row('worker template: entry → first output', 'worker_first_output_ms');
     row('worker template: entry → exit', 'worker_exit_ms');
+    row('+ openssl, sqlite: ukernel run, wall', 'worker_system_run_wall_ms');
+    row('+ openssl, sqlite: entry → workload start', 'worker_system_workload_start_ms');
+    row('+ openssl, sqlite: entry → first output', 'worker_system_first_output_ms');
+    const extra = (key) => s[`worker_system_${key}`]?.median - s[`worker_${key}`]?.median;
+    lines.push(
+      `  system libraries cost (medians): workload start ${f(extra('workload_start_ms'))} ms, first output ${f(extra('first_output_ms'))} ms`,
+    );
     const first = s.guest_first_line_ms?.median;
     lines.push(
       `  target entry → first line ≤ ${TARGETS.entry_to_first_line_ms_max} ms: ${met(first <= TARGETS.entry_to_first_line_ms_max)}`,
@@ -466,6 +490,9 @@ function report(r) {
     lines.push(
       `(c) worker template image ${mb(i.image_bytes)} MB (bin/python ${mb(i.python_bytes)} MB, lib/python313.zip ${mb(i.stdlib_zip_bytes)} MB); ` +
         `target ≤ ${TARGETS.image_mb_max} MB: ${met(i.image_bytes <= TARGETS.image_mb_max * 1e6)}`,
+    );
+    lines.push(
+      `    with openssl, sqlite: image ${mb(i.system_image_bytes)} MB (bin/python ${mb(i.system_python_bytes)} MB)`,
     );
     lines.push(
       `    least --memory it runs in: ${i.memory_mib_min} MiB; target ≤ ${TARGETS.memory_mib_max} MiB: ${met(i.memory_mib_min <= TARGETS.memory_mib_max)}`,
