@@ -31,6 +31,12 @@ pub fn stack_count() u32 {
     return task_stacks.slot_count();
 }
 
+/// Makes a stack for task `id` (task_stacks.zig builds another chunk of them); false when
+/// memory refuses.
+pub fn grow_stacks(id: u32) bool {
+    return task_stacks.grow_to(id);
+}
+
 /// The top of task `id`'s stack (16-byte aligned; a guard page lies below its bottom).
 pub fn stack_top(id: u32) u64 {
     return task_stacks.slot(id).top;

@@ -54,6 +54,11 @@ pub fn stack_count() u32 {
     return constants.tasks_max;
 }
 
+/// The host has every stack from the start.
+pub fn grow_stacks(id: u32) bool {
+    return id < constants.tasks_max;
+}
+
 pub fn stack_top(id: u32) u64 {
     assert(id < constants.tasks_max);
     const top = @intFromPtr(&stacks[id]) + stack_bytes;

@@ -155,7 +155,9 @@ pub fn spawn(entry: u64, argument: u64, stack_bytes: u64) error{ OutOfRange, Lim
     if (stack_bytes > constants.task_stack_bytes) return error.OutOfRange;
     var id: u32 = 1;
     while (id < tasks.len and tasks[id].state != .free) : (id += 1) {}
-    if (id == tasks.len or id >= platform.stack_count()) return error.LimitReached;
+    if (id == tasks.len) return error.LimitReached;
+    // Stacks beyond the first chunk's are built when first needed (task_stacks.zig).
+    if (id >= platform.stack_count() and !platform.grow_stacks(id)) return error.LimitReached;
     assert(id != current);
     assert(tasks[id].state == .free);
     const top = platform.stack_top(id);

@@ -1362,8 +1362,9 @@ fn random_checks() void {
 fn guard_page_checks() void {
     check.section("guard pages");
     const layout = sys.stack_layout();
-    const guards = [_]u64{ layout.guard(0) + 16, layout.guard(1), layout.guard(5) + 4095, layout.guard(63) + 100 };
-    const labels = [_][]const u8{ "first_task", "second_slot", "slot5_last_byte", "slot63" };
+    const last = sys.slots_beside_first;
+    const guards = [_]u64{ layout.guard(0) + 16, layout.guard(1), layout.guard(5) + 4095, layout.guard(last) + 100 };
+    const labels = [_][]const u8{ "first_task", "second_slot", "slot5_last_byte", "last_slot_beside_first" };
     const file = sys.io_open(s("etc/ukernel.env"), 15, 0);
     const channel = sys.channel_create(4, 64);
     if (check.quiet("guard.open", file) == null or check.quiet("guard.channel", channel) == null) return;

@@ -186,13 +186,13 @@ fn range(rng: *sys.Rng, base: u64, capacity: u64, length_max: u64) Range {
 /// last bytes of the first task's stack (valid; its top 16 bytes are never used, its bottom is
 /// far below anything this suite reaches), and lengths that wrap the address space.
 fn stack_range(rng: *sys.Rng) Range {
-    const slot = rng.below(64);
+    const slot = rng.below(sys.slots_beside_first + 1); // the slots at known addresses
     const k = 1 + rng.below(16);
     return switch (rng.below(7)) {
         0 => .{ .pointer = layout.guard(slot) + rng.below(4096), .length = 1 + rng.below(64), .valid = false },
         1 => .{ .pointer = layout.top - k, .length = k + 1 + rng.below(64), .valid = false },
         2 => .{ .pointer = layout.bottom - k, .length = k + rng.below(64), .valid = false },
-        3 => .{ .pointer = layout.guard(1 + rng.below(63)) - k, .length = k + 1 + rng.below(4096), .valid = false },
+        3 => .{ .pointer = layout.guard(1 + rng.below(sys.slots_beside_first)) - k, .length = k + 1 + rng.below(4096), .valid = false },
         4 => .{ .pointer = layout.top - k, .length = rng.below(k + 1), .valid = true },
         5 => .{ .pointer = layout.bottom, .length = rng.below(65), .valid = true },
         else => blk: {

@@ -40,14 +40,20 @@ pub const bad_address_names = [_][]const u8{ "null", "8", "0xffffffffffff0000", 
 /// 0 (the first task) is a guard page then a 1 MiB stack, every other slot a guard page then a
 /// 64 KiB stack. If the layout changes, checks aimed here fail with "expected bad_pointer, got
 /// ok" (the pages are mapped then), they do not crash.
+/// Slots beside the first task's 1 MiB stack in its 2 MiB: (2 MiB - 4 KiB - 1 MiB) / 68 KiB.
+pub const slots_beside_first: u64 = ((2 << 20) - 4096 - (1 << 20)) / (4096 + 64 * 1024);
+
 pub const StackLayout = struct {
     /// The first task's stack: [bottom, top). Its guard page is [bottom - 4096, bottom); slot
     /// 1's guard page starts at `top`.
     bottom: u64,
     top: u64,
 
-    /// Slot k's guard page (k < 64).
+    /// Slot k's guard page, for the slots built with the first task's (kernel/src/sched/
+    /// task_stacks.zig: those that fit beside its 1 MiB stack in the same 2 MiB, k ≤ 15); the
+    /// others are in chunks built when a spawn first needs them, where the kernel finds room.
     pub fn guard(layout: StackLayout, slot: u64) u64 {
+        std.debug.assert(slot <= slots_beside_first);
         if (slot == 0) return layout.bottom - 4096;
         return layout.top + (slot - 1) * (4096 + 64 * 1024);
     }
