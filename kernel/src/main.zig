@@ -147,7 +147,7 @@ fn start_workload(cmdline: Cmdline, clock: *const clock_module.Clock, verbose: b
     calls.init(&workload_heap);
     if (nic) |device| {
         const wanted = net_config.parse(cmdline) catch |err| workload_failed("network", err);
-        net_stack.start_with_nic(device, wanted);
+        net_stack.start_with_nic(device, wanted) catch |err| workload_failed("network", err);
     }
     const context = workload.start_context(image, cmdline) catch |err|
         workload_failed("arguments", err);

@@ -10,10 +10,30 @@ const clock_module = @import("../time/clock.zig");
 const random = @import("../random.zig");
 const console = @import("../console/console.zig");
 const lwip = @import("lwip.zig").c;
+const constants = @import("../constants.zig");
+const pages = @import("../memory/pages.zig");
+const address_space = @import("../memory/address_space.zig");
 
 /// The DNS server port lwIP's resolver sends to (DNS_SERVER_PORT in lwipopts.h): 53 unless the
 /// command line names another (uk.dns=ADDR:PORT).
 pub export var uk_lwip_dns_port: u16 = 53;
+
+/// lwIP's heap (LWIP_RAM_HEAP_POINTER in lwipopts.h): MEM_SIZE and the two `struct mem` around
+/// it, taken from the page allocator by take_heap when the stack starts, so that a workload
+/// without sockets does not pay for it (it was 4 MiB of the kernel's .bss).
+pub export var uk_lwip_ram_heap: ?[*]u8 = null;
+const heap_pages: u64 = constants.lwip.heap_bytes / pages.page_bytes + 1;
+
+/// Takes lwIP's heap, once; false when memory refuses. The kernel never touches it for a
+/// workload (protected, as it was in the kernel's image).
+pub fn take_heap() bool {
+    if (uk_lwip_ram_heap != null) return true;
+    const base = pages.global.allocate(heap_pages) orelse return false;
+    assert(base % pages.page_bytes == 0);
+    address_space.global.protect(.{ .base = base, .end = base + heap_pages * pages.page_bytes });
+    uk_lwip_ram_heap = @ptrFromInt(base);
+    return true;
+}
 
 /// RFC 6528's key for initial sequence numbers, drawn once at stack start.
 var isn_key: [16]u8 = .{0} ** 16;

@@ -122,7 +122,7 @@ fn fresh(state: State, kind: Kind, generation: u16) Socket {
 // ---- Creating, binding, listening, accepting, connecting --------------------------------------
 
 pub fn create(kind: Kind, nonblocking: bool) Error!u32 {
-    stack.start();
+    if (!stack.start()) return error.NoMemory;
     const index = free_socket() orelse return error.LimitReached;
     const socket = &sockets[index];
     const generation = socket.generation;
@@ -991,7 +991,7 @@ var lookups: [constants.net_resolves_max]Lookup = [_]Lookup{.{}} ** constants.ne
 pub fn resolve(name: []const u8, out: []Address, timeout_ns: u64) Error!usize {
     assert(out.len > 0);
     assert(name.len > 0 and name.len <= abi.host_name_bytes_max);
-    stack.start();
+    if (!stack.start()) return error.NoMemory;
     if (std.ascii.eqlIgnoreCase(name, "localhost")) {
         out[0] = address_of(.{ .addr = std.mem.nativeToBig(u32, 0x7f00_0001) }, 0);
         return 1;

@@ -31,15 +31,18 @@ var started = false;
 
 /// Starts lwIP (its pools, heap and timers) and the loopback interface, and makes the
 /// scheduler poll it, once: at boot when there is a NIC, else at the workload's first socket
-/// (a workload without sockets never pays for the stack). Idempotent.
-pub fn start() void {
-    if (started) return;
+/// (a workload without sockets never pays for the stack). Idempotent; false when memory for
+/// lwIP's heap is refused.
+pub fn start() bool {
+    if (started) return true;
+    if (!port.take_heap()) return false;
     port.init();
     lwip.lwip_init();
     started = true;
     assert(lwip.netif_list != null); // The loopback interface, added by lwip_init.
     assert(scheduler.waker == null);
     scheduler.waker = .{ .arm = &pending, .poll = &poll, .deadline = &timers_deadline };
+    return true;
 }
 
 /// Handles whatever is pending: the NIC's bring-up (the first poll after start_with_nic), DHCP's
@@ -208,8 +211,8 @@ pub const configuration_wait_object: u32 = constants.net_sockets_max + constants
 /// NIC's set-up is about 45 MMIO accesses, 1.5–3 ms under nested KVM). Then the static address
 /// from the command line, or DHCP; calls that need the address (connect, sendto, resolve) wait
 /// for it (`await_configured`). The @uk:net record reports the result.
-pub fn start_with_nic(announced: Announced, wanted: config.Config) void {
-    start();
+pub fn start_with_nic(announced: Announced, wanted: config.Config) error{OutOfMemory}!void {
+    if (!start()) return error.OutOfMemory;
     assert(nic_pending == null);
     nic_pending = .{ .announced = announced, .wanted = wanted };
 }

@@ -20,6 +20,10 @@
 #define MEMP_MEM_MALLOC 0
 #define MEM_ALIGNMENT 8
 #define MEM_SIZE UK_LWIP_HEAP_BYTES
+/* The heap itself is taken from the page allocator when the stack starts (net/port.zig
+ * take_heap), not a static array: a workload without sockets does not pay MEM_SIZE. */
+extern unsigned char *uk_lwip_ram_heap;
+#define LWIP_RAM_HEAP_POINTER uk_lwip_ram_heap
 #define MEMP_NUM_TCP_PCB UK_LWIP_TCP_PCBS
 #define MEMP_NUM_TCP_PCB_LISTEN UK_LWIP_TCP_LISTENERS
 #define MEMP_NUM_UDP_PCB UK_LWIP_UDP_PCBS
