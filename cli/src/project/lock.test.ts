@@ -328,4 +328,42 @@ describe('currentEnvironment and the build check', () => {
     expect((err as UkernelError).message).toContain('asks for requests==2.32');
     expect((err as UkernelError).hint).toContain('ukernel env lock');
   });
+
+  it('[env] system the lock did not pin, with --locked or CI=true: UK170 naming both sets, before any runtime is found or built', async () => {
+    // UKERNEL_PYTHON_RUNTIME names no runtime: reaching for one (a runtime with the new set of
+    // libraries is minutes of build when the cache lacks it) would be UK161, not the refusal.
+    for (const [env, locked, why] of [
+      [{}, true, '--locked'],
+      [{ CI: 'true' }, false, 'CI=true'],
+    ] as const) {
+      const dir = projectDir();
+      await init({ name: 'pys', lang: 'python', template: 'worker' }, { cwd: dir, say: () => {}, zigVersion: pins.zigVersion });
+      const toml = join(dir, 'ukernel.toml');
+      writeFileSync(toml, readFileSync(toml, 'utf8').replace('[env]', '[env]\nsystem = ["openssl", "sqlite"]'));
+      const lock = sampleLock();
+      lock.system = [{ name: 'openssl', version: '3.5.7-1~deb13u2', source_sha256: H('e') }];
+      writeFileSync(join(dir, LOCK_FILE), renderLock(lock));
+      const ctx: LockContext = {
+        ukernelRoot: root,
+        env: { ...env, UKERNEL_PYTHON_RUNTIME: join(dir, 'no-runtime') },
+        pins,
+        project: loadProject(dir, pins.zigVersion),
+        progress: noProgress,
+      };
+      const err = await checkLockForBuild(
+        ctx,
+        { path: 'k', from: 't' },
+        { locked, display: LOCK_FILE, warn: () => {} },
+        abort,
+      ).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isUkernelError(err, 'LockStale'), String(err)).toBe(true);
+      expect((err as UkernelError).message).toBe(
+        `env/ukernel.lock does not match the environment: the system libraries changed (${why}: refusing to build)`,
+      );
+      expect((err as UkernelError).details).toEqual(['system: locked openssl, now openssl, sqlite (ukernel.toml [env] system)']);
+    }
+  });
 });

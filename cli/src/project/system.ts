@@ -84,7 +84,7 @@ export function projectSystem(
     const lib = systemLibrary(catalog, name, where);
     if (lib.name !== name) {
       throw new UkernelError('SystemUnknown', `${where}: "${name}" is another name for "${lib.name}"`, {
-        hint: `Write system = [..., "${lib.name}"] (ukernel.toml holds catalog names; \`ukernel env add --system ${name}\` writes it).`,
+        hint: `Write "${lib.name}" in place of "${name}" in [env] system: ukernel.toml holds catalog names (those \`ukernel env add --system\` writes).`,
       });
     }
     return lib;
