@@ -284,7 +284,7 @@ export async function envChange(
   }
   if (names.length === 0 && raw.requirements === undefined) {
     throw new UkernelError('Usage', `\`ukernel env ${verb}\` needs the packages to ${verb}`, {
-      hint: `ukernel env ${verb} PKG[==VERSION] … (or -r requirements.txt)`,
+      hint: verb === 'add' ? 'ukernel env add PKG[==VERSION] … (or -r requirements.txt)' : 'ukernel env remove PKG …',
     });
   }
   const json = raw.json === true;
