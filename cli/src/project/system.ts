@@ -54,7 +54,7 @@ export function systemCatalog(pins: Readonly<Record<string, string>>): SystemLib
   });
 }
 
-/** The catalog as one line of an error: `openssl (libssl, ssl), sqlite (sqlite3, libsqlite3)`. */
+/** The catalog as one line of an error: `openssl (also libssl, ssl); sqlite (also sqlite3, libsqlite3)`. */
 export function catalogText(catalog: readonly SystemLibrary[]): string {
   return catalog.map((lib) => (lib.aliases.length === 0 ? lib.name : `${lib.name} (also ${lib.aliases.join(', ')})`)).join('; ');
 }
