@@ -16,6 +16,7 @@ import { loadProject } from './config.js';
 import {
   checkLockForBuild,
   checkPackedKernel,
+  checkPackedRuntime,
   currentEnvironment,
   driftLines,
   type Lock,
@@ -156,6 +157,29 @@ describe('checkPackedKernel', () => {
     const err = thrown(() => checkPackedKernel(sampleLock(), H('e'), { ...options, env: { CI: 'true' } }));
     expect(err.code).toBe('UK170');
     expect(err.message).toBe('env/ukernel.lock does not match the environment: the kernel changed (CI=true: refusing to pack)');
+  });
+});
+
+describe('checkPackedRuntime', () => {
+  it("the last build's adapter runtime against the lock's (env add --system, then pack without build): a warning, or UK170 under CI=true", () => {
+    const warnings: string[] = [];
+    const options = { display: LOCK_FILE, env: {}, warn: (line: string) => warnings.push(line) };
+    checkPackedRuntime(sampleLock(), 'python-3.13.5-0123456789abcdef', options);
+    checkPackedRuntime(sampleLock(), undefined, options); // A native build has no runtime.
+    expect(warnings).toEqual([]);
+    checkPackedRuntime(sampleLock(), 'python-3.13.5-fedcba9876543210', options);
+    expect(warnings).toEqual([
+      'warning: env/ukernel.lock pins another adapter runtime (adapter.runtime python-3.13.5-0123456789abcdef) than the last build used (python-3.13.5-fedcba9876543210): the image would carry a lock that does not describe its bin/python. Run `ukernel build` (and `ukernel env lock` if the lock is the older of the two), then pack.',
+    ]);
+    const err = thrown(() =>
+      checkPackedRuntime(sampleLock(), 'python-3.13.5-fedcba9876543210', { ...options, env: { CI: 'true' } }),
+    );
+    expect(err.code).toBe('UK170');
+    expect(err.message).toBe(
+      'env/ukernel.lock does not match the environment: the adapter runtime changed (CI=true: refusing to pack)',
+    );
+    expect(err.details).toEqual(['adapter.runtime: locked python-3.13.5-0123456789abcdef, now python-3.13.5-fedcba9876543210']);
+    expect(err.hint).toContain('Run `ukernel build` before `ukernel pack`');
   });
 });
 

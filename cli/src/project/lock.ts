@@ -523,6 +523,32 @@ export async function checkLockForBuild(
 }
 
 /**
+ * At pack: the adapter runtime the last build used (build.json, `runtimeKey`; undefined for a
+ * native build) against the lock's `adapter.runtime`: after `env add --system` without a build,
+ * the image would carry a lock naming libraries its bin/python does not have. CI=true: LockStale
+ * (UK170); otherwise one warning.
+ */
+export function checkPackedRuntime(
+  lock: Lock,
+  runtimeKey: string | undefined,
+  options: { display: string; env: NodeJS.ProcessEnv; warn: (line: string) => void },
+): void {
+  const locked = lock.adapter.runtime;
+  if (runtimeKey === undefined || locked === undefined || locked === runtimeKey) return;
+  const drift: Drift[] = [{ entry: 'adapter.runtime', section: SECTIONS.adapter!, locked, current: runtimeKey }];
+  if (ciLocked(options.env)) {
+    const error = staleLockError(options.display, drift, null);
+    throw new UkernelError('LockStale', `${error.message} (CI=true: refusing to pack)`, {
+      details: error.details,
+      hint: 'Run `ukernel build` before `ukernel pack` (it builds with the runtime the lock pins, or says why not).',
+    });
+  }
+  options.warn(
+    `warning: ${options.display} pins another adapter runtime (adapter.runtime ${locked}) than the last build used (${runtimeKey}): the image would carry a lock that does not describe its bin/python. Run \`ukernel build\` (and \`ukernel env lock\` if the lock is the older of the two), then pack.`,
+  );
+}
+
+/**
  * At pack: the kernel going into the image against the lock's `kernel.sha256` (the kernel may
  * have been rebuilt, or UKERNEL_KERNEL changed, since the build's check). CI=true: LockStale
  * (UK170); otherwise one warning.
