@@ -448,6 +448,7 @@ describe('argv → other commands', () => {
       ['env', 'add', '--system', 'openssl'],
       ['env', 'add', '-r', 'requirements.txt'],
       ['env', 'remove', 'requests'],
+      ['env', 'remove', '--system'],
       ['pack', '--image', 'x.img', '--readonly'],
       ['inspect', 'dist/demo.img', '--json'],
       ['logs', '-f'],
@@ -476,6 +477,8 @@ describe('argv → other commands', () => {
       ['envChange', 'add', ['openssl'], { system: true }],
       ['envChange', 'add', [], { requirements: 'requirements.txt' }],
       ['envChange', 'remove', ['requests'], {}],
+      // No names: envChange's UK100 listing the catalog, not commander's "missing argument 'packages'".
+      ['envChange', 'remove', [], { system: true }],
       ['pack', { image: 'x.img', readonly: true }],
       ['inspect', 'dist/demo.img', { json: true }],
       ['logs', undefined, { follow: true }],

@@ -204,7 +204,7 @@ function registerEnv(program: Command, app: App): void {
   env
     .command('remove')
     .description('remove Python packages (or, with --system, system libraries) from ukernel.toml [env] and lock what remains')
-    .argument('<packages...>', 'PKG … (with --system: NAME …)')
+    .argument('[packages...]', 'PKG … (with --system: NAME …)')
     .option('--system', 'the names are system libraries ([env] system)')
     .option('--json', 'print one JSON object')
     .action(async (names: string[], options: RawEnvAddOptions) =>

@@ -259,6 +259,48 @@ describe('ensurePythonRuntime: running adapters/python/build.sh', () => {
     }
   });
 
+  it('UKERNEL_PYTHON_RUNTIME with other system libraries than the project asks for: UK161 with the build.sh that makes the right one', async () => {
+    const dir = mkdtempSync(join(base, 'runtime-'));
+    mkdirSync(join(dir, 'host', 'bin'), { recursive: true });
+    mkdirSync(join(dir, 'Lib'));
+    writeFileSync(join(dir, 'host', 'bin', 'python3.13'), '');
+    const openssl = {
+      name: 'openssl',
+      package: 'openssl',
+      debian_version: '3.5.7-1',
+      tarball: 't',
+      sha256: 'a'.repeat(64),
+      modules: ['_ssl'],
+    };
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ sources: [], system: [openssl] }));
+    const { ui } = recorder(false);
+    const fromEnv = { ...env, UKERNEL_PYTHON_RUNTIME: dir };
+    expect((await ensurePythonRuntime(root, fromEnv, ui, never, ['openssl'])).dir).toBe(dir);
+    const wanted = async (system: string[]): Promise<UkernelError> =>
+      ensurePythonRuntime(root, fromEnv, ui, never, system).then(
+        () => {
+          throw new Error('expected UK161');
+        },
+        (e: UkernelError) => e,
+      );
+    const more = await wanted(['openssl', 'sqlite']);
+    expect(isUkernelError(more, 'AdapterMissing')).toBe(true);
+    expect(more.message).toBe(
+      `the runtime UKERNEL_PYTHON_RUNTIME=${dir} has the system libraries [openssl], the project asks for [openssl, sqlite]`,
+    );
+    expect(more.hint).toBe(
+      'Build a runtime with them (bash adapters/python/build.sh --system openssl,sqlite) or unset UKERNEL_PYTHON_RUNTIME.',
+    );
+    // None asked for: the plain runtime's command, not `--system ""` "with them".
+    const none = await wanted([]);
+    expect(none.message).toBe(
+      `the runtime UKERNEL_PYTHON_RUNTIME=${dir} has the system libraries [openssl], the project asks for none`,
+    );
+    expect(none.hint).toBe(
+      'Build a runtime without system libraries (bash adapters/python/build.sh) or unset UKERNEL_PYTHON_RUNTIME.',
+    );
+  });
+
   it('a failing build is UK160 with the last lines of its output; a missing script or directory is named', async () => {
     const failing = checkout('echo "progress: 1/9 fetching sources" >&2; echo "sha256 mismatch for musl" >&2; exit 3\n');
     const err = await ensurePythonRuntime(failing, env, recorder(false).ui, never).catch((e: unknown) => e);

@@ -99,13 +99,17 @@ export async function ensurePythonRuntime(
   if (fromEnv !== undefined && fromEnv !== '') {
     const runtime = readRuntime(resolve(fromEnv), `UKERNEL_PYTHON_RUNTIME=${fromEnv}`);
     const has = runtimeSystem(runtime).map((lib) => lib.name);
-    if (has.join(',') !== [...system].sort().join(',')) {
+    const asked = [...system].sort();
+    if (has.join(',') !== asked.join(',')) {
+      const listed = (names: readonly string[]): string => (names.length === 0 ? 'none' : `[${names.join(', ')}]`);
+      const build =
+        asked.length === 0
+          ? `without system libraries (bash ${PYTHON_ADAPTER_BUILD_SCRIPT})`
+          : `with them (bash ${PYTHON_ADAPTER_BUILD_SCRIPT} --system ${asked.join(',')})`;
       throw new UkernelError(
         'AdapterMissing',
-        `the runtime UKERNEL_PYTHON_RUNTIME=${fromEnv} has the system libraries [${has.join(', ')}], the project asks for [${system.join(', ')}]`,
-        {
-          hint: `Build a runtime with them (bash ${PYTHON_ADAPTER_BUILD_SCRIPT} --system ${system.join(',') || '""'}) or unset UKERNEL_PYTHON_RUNTIME.`,
-        },
+        `the runtime UKERNEL_PYTHON_RUNTIME=${fromEnv} has ${has.length === 0 ? 'no system libraries' : `the system libraries ${listed(has)}`}, the project asks for ${listed(asked)}`,
+        { hint: `Build a runtime ${build} or unset UKERNEL_PYTHON_RUNTIME.` },
       );
     }
     return runtime;

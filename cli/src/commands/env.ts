@@ -20,6 +20,7 @@ import {
   readLockFile,
   renderLock,
   staleLockError,
+  systemDrift,
 } from '../project/lock.js';
 import {
   addRequirements,
@@ -31,7 +32,7 @@ import {
   setManifestList,
   wheelCacheDir,
 } from '../project/packages.js';
-import { catalogText, systemCatalog, systemLibrary } from '../project/system.js';
+import { catalogText, projectSystem, systemCatalog, systemLibrary } from '../project/system.js';
 import { readToolchainPins, ukernelRoot } from '../toolchain.js';
 import { kernelPath, type WorkflowContext, workflowContext } from '../project/workflow.js';
 
@@ -86,6 +87,9 @@ export async function envLock(raw: RawEnvLockOptions, deps: Partial<EnvDeps> = {
         hint: 'Run `ukernel env lock` and commit env/ukernel.lock.',
       });
     }
+    // Before the runtime is found: one with other system libraries may be minutes of build.
+    const systemChanged = systemDrift(ctx, file.lock);
+    if (systemChanged.length > 0) throw staleLockError(display, systemChanged, null);
     const current = await environmentNow(ctx);
     const drift = lockDrift(file.lock, current.lock);
     if (drift.length > 0) throw staleLockError(display, drift, current.kernelMissing);
@@ -280,7 +284,7 @@ export async function envChange(
   }
   if (names.length === 0 && raw.requirements === undefined) {
     throw new UkernelError('Usage', `\`ukernel env ${verb}\` needs the packages to ${verb}`, {
-      hint: `ukernel env ${verb} PKG[==VERSION] … (or -r requirements.txt)`,
+      hint: verb === 'add' ? 'ukernel env add PKG[==VERSION] … (or -r requirements.txt)' : 'ukernel env remove PKG …',
     });
   }
   const json = raw.json === true;
@@ -359,7 +363,9 @@ async function envSystemChange(
   }
   const catalog = systemCatalog(ctx.pins.all);
   const named = names.map((name) => systemLibrary(catalog, name, `env ${verb} --system`).name);
-  const before = ctx.project.config.env.system ?? [];
+  const tomlDisplay = displayPath(ctx.cwd, ctx.project.configPath);
+  // A hand-edited alias or unknown name there is named as such (not "openssl is not in it").
+  const before = projectSystem(catalog, ctx.project.config.env.system, `${tomlDisplay} [env] system`).map((lib) => lib.name);
   const missing = named.filter((name) => !before.includes(name));
   if (verb === 'remove' && missing.length > 0) {
     throw new UkernelError(
@@ -370,7 +376,6 @@ async function envSystemChange(
   }
   const system = (verb === 'add' ? [...new Set([...before, ...named])] : before.filter((n) => !named.includes(n))).sort();
   const display = lockDisplay(ctx);
-  const tomlDisplay = displayPath(ctx.cwd, ctx.project.configPath);
   const toml = setManifestList(readFileSync(ctx.project.configPath, 'utf8'), 'system', system, tomlDisplay);
   const { lock } = await lockable(ctx, undefined, system);
   const lockText = renderLock(lock);

@@ -16,6 +16,7 @@ import { loadProject } from './config.js';
 import {
   checkLockForBuild,
   checkPackedKernel,
+  checkPackedRuntime,
   currentEnvironment,
   driftLines,
   type Lock,
@@ -156,6 +157,29 @@ describe('checkPackedKernel', () => {
     const err = thrown(() => checkPackedKernel(sampleLock(), H('e'), { ...options, env: { CI: 'true' } }));
     expect(err.code).toBe('UK170');
     expect(err.message).toBe('env/ukernel.lock does not match the environment: the kernel changed (CI=true: refusing to pack)');
+  });
+});
+
+describe('checkPackedRuntime', () => {
+  it("the last build's adapter runtime against the lock's (env add --system, then pack without build): a warning, or UK170 under CI=true", () => {
+    const warnings: string[] = [];
+    const options = { display: LOCK_FILE, env: {}, warn: (line: string) => warnings.push(line) };
+    checkPackedRuntime(sampleLock(), 'python-3.13.5-0123456789abcdef', options);
+    checkPackedRuntime(sampleLock(), undefined, options); // A native build has no runtime.
+    expect(warnings).toEqual([]);
+    checkPackedRuntime(sampleLock(), 'python-3.13.5-fedcba9876543210', options);
+    expect(warnings).toEqual([
+      'warning: env/ukernel.lock pins another adapter runtime (adapter.runtime python-3.13.5-0123456789abcdef) than the last build used (python-3.13.5-fedcba9876543210): the image would carry a lock that does not describe its bin/python. Run `ukernel build` (and `ukernel env lock` if the lock is the older of the two), then pack.',
+    ]);
+    const err = thrown(() =>
+      checkPackedRuntime(sampleLock(), 'python-3.13.5-fedcba9876543210', { ...options, env: { CI: 'true' } }),
+    );
+    expect(err.code).toBe('UK170');
+    expect(err.message).toBe(
+      'env/ukernel.lock does not match the environment: the adapter runtime changed (CI=true: refusing to pack)',
+    );
+    expect(err.details).toEqual(['adapter.runtime: locked python-3.13.5-0123456789abcdef, now python-3.13.5-fedcba9876543210']);
+    expect(err.hint).toContain('Run `ukernel build` before `ukernel pack`');
   });
 });
 
@@ -327,5 +351,43 @@ describe('currentEnvironment and the build check', () => {
     expect(isUkernelError(err, 'LockMissing'), String(err)).toBe(true);
     expect((err as UkernelError).message).toContain('asks for requests==2.32');
     expect((err as UkernelError).hint).toContain('ukernel env lock');
+  });
+
+  it('[env] system the lock did not pin, with --locked or CI=true: UK170 naming both sets, before any runtime is found or built', async () => {
+    // UKERNEL_PYTHON_RUNTIME names no runtime: reaching for one (a runtime with the new set of
+    // libraries is minutes of build when the cache lacks it) would be UK161, not the refusal.
+    for (const [env, locked, why] of [
+      [{}, true, '--locked'],
+      [{ CI: 'true' }, false, 'CI=true'],
+    ] as const) {
+      const dir = projectDir();
+      await init({ name: 'pys', lang: 'python', template: 'worker' }, { cwd: dir, say: () => {}, zigVersion: pins.zigVersion });
+      const toml = join(dir, 'ukernel.toml');
+      writeFileSync(toml, readFileSync(toml, 'utf8').replace('[env]', '[env]\nsystem = ["openssl", "sqlite"]'));
+      const lock = sampleLock();
+      lock.system = [{ name: 'openssl', version: '3.5.7-1~deb13u2', source_sha256: H('e') }];
+      writeFileSync(join(dir, LOCK_FILE), renderLock(lock));
+      const ctx: LockContext = {
+        ukernelRoot: root,
+        env: { ...env, UKERNEL_PYTHON_RUNTIME: join(dir, 'no-runtime') },
+        pins,
+        project: loadProject(dir, pins.zigVersion),
+        progress: noProgress,
+      };
+      const err = await checkLockForBuild(
+        ctx,
+        { path: 'k', from: 't' },
+        { locked, display: LOCK_FILE, warn: () => {} },
+        abort,
+      ).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isUkernelError(err, 'LockStale'), String(err)).toBe(true);
+      expect((err as UkernelError).message).toBe(
+        `env/ukernel.lock does not match the environment: the system libraries changed (${why}: refusing to build)`,
+      );
+      expect((err as UkernelError).details).toEqual(['system: locked openssl, now openssl, sqlite (ukernel.toml [env] system)']);
+    }
   });
 });

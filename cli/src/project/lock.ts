@@ -393,6 +393,29 @@ function collapseDependencies(drift: Drift[], locked: Lock): Drift[] {
   return [summary, ...drift.filter((d) => !isDependency(d))];
 }
 
+/**
+ * `[env] system` against the lock's `[[system]]`, by name, without the adapter runtime: a set of
+ * libraries the lock did not pin is drift seen before a runtime with them is found or built
+ * (minutes), so `--locked`, `CI=true` and `env lock --check` refuse at once. One entry, `system`,
+ * or none (also when the names match: versions and hashes are compared against the runtime).
+ * An alias or unknown name in `[env] system` is SystemUnknown (UK178), as at the build.
+ */
+export function systemDrift(ctx: LockContext, locked: Lock): Drift[] {
+  if (ctx.project.config.build.adapter !== 'python') return [];
+  const catalog = systemCatalog(ctx.pins.all);
+  const asked = projectSystem(catalog, ctx.project.config.env.system, 'ukernel.toml [env] system').map((lib) => lib.name);
+  const pinned = locked.system.map((lib) => lib.name).sort();
+  if (asked.join(',') === pinned.join(',')) return [];
+  return [
+    {
+      entry: 'system',
+      section: SECTIONS.system!,
+      locked: pinned.join(', ') || 'none',
+      current: `${asked.join(', ') || 'none'} (ukernel.toml [env] system)`,
+    },
+  ];
+}
+
 /** "the kernel, the adapter runtime": what drifted, each part once, in order of first entry. */
 export function driftSections(drift: readonly Drift[]): string {
   return [...new Set(drift.map((d) => d.section))].join(', ');
@@ -476,14 +499,18 @@ export async function checkLockForBuild(
     if (!options.locked) return;
     throw new UkernelError('LockMissing', `${options.display} does not exist, and --locked builds only from a lock`);
   }
+  const refuse = (drift: readonly Drift[], kernelMissing: string | null): UkernelError => {
+    const error = staleLockError(options.display, drift, kernelMissing);
+    const why = options.locked ? '--locked' : 'CI=true';
+    return new UkernelError('LockStale', `${error.message} (${why}: refusing to build)`, { details: error.details });
+  };
+  // Before the runtime is found: one with other system libraries may be minutes of build.
+  const systemChanged = systemDrift(ctx, file.lock);
+  if (systemChanged.length > 0 && (options.locked || ciLocked(ctx.env))) throw refuse(systemChanged, null);
   const current = await currentEnvironment(ctx, kernel, abort);
   const drift = lockDrift(file.lock, current.lock);
   if (drift.length === 0) return;
-  if (options.locked || ciLocked(ctx.env)) {
-    const error = staleLockError(options.display, drift, current.kernelMissing);
-    const why = options.locked ? '--locked' : 'CI=true';
-    throw new UkernelError('LockStale', `${error.message} (${why}: refusing to build)`, { details: error.details });
-  }
+  if (options.locked || ciLocked(ctx.env)) throw refuse(drift, current.kernelMissing);
   const entries = `${drift
     .slice(0, 3)
     .map((d) => d.entry)
@@ -492,6 +519,32 @@ export async function checkLockForBuild(
   const why = current.kernelMissing !== null ? `; ${current.kernelMissing}: build it with scripts/build-kernel.sh` : '';
   options.warn(
     `warning: ${options.display} is stale (${driftSections(drift)} changed: ${entries}${why}); building with what is here now. Run \`ukernel env lock\` to update it.`,
+  );
+}
+
+/**
+ * At pack: the adapter runtime the last build used (build.json, `runtimeKey`; undefined for a
+ * native build) against the lock's `adapter.runtime`: after `env add --system` without a build,
+ * the image would carry a lock naming libraries its bin/python does not have. CI=true: LockStale
+ * (UK170); otherwise one warning.
+ */
+export function checkPackedRuntime(
+  lock: Lock,
+  runtimeKey: string | undefined,
+  options: { display: string; env: NodeJS.ProcessEnv; warn: (line: string) => void },
+): void {
+  const locked = lock.adapter.runtime;
+  if (runtimeKey === undefined || locked === undefined || locked === runtimeKey) return;
+  const drift: Drift[] = [{ entry: 'adapter.runtime', section: SECTIONS.adapter!, locked, current: runtimeKey }];
+  if (ciLocked(options.env)) {
+    const error = staleLockError(options.display, drift, null);
+    throw new UkernelError('LockStale', `${error.message} (CI=true: refusing to pack)`, {
+      details: error.details,
+      hint: 'Run `ukernel build` before `ukernel pack` (it builds with the runtime the lock pins, or says why not).',
+    });
+  }
+  options.warn(
+    `warning: ${options.display} pins another adapter runtime (adapter.runtime ${locked}) than the last build used (${runtimeKey}): the image would carry a lock that does not describe its bin/python. Run \`ukernel build\` (and \`ukernel env lock\` if the lock is the older of the two), then pack.`,
   );
 }
 

@@ -380,12 +380,6 @@ const PIP_NETWORK_RE =
   /NewConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Could not fetch URL|Temporary failure in name resolution|Network is unreachable|ProxyError|SSLError/;
 
 /**
- * Resolves `requirements` for the adapter's Python with pip (see the file comment); every
- * distribution, sorted by name. Errors: PackageNotFound (UK174: no such package or version),
- * PackageNotPure (UK175: only compiled wheels, or only a source distribution), PackageFetchFailed
- * (UK176: the network, a timeout, no pip, a conflict pip reports).
- */
-/**
  * pip's warnings that it picked a yanked release (PEP 592: only when pinned with ==), as one
  * line each with PyPI's reason: `warning: requests 2.32.0 is yanked on PyPI (Yanked due to …)`.
  * pip's text (and the reason, from PyPI) is untrusted: control characters dropped, cut.
@@ -403,6 +397,13 @@ export function yankedWarnings(stderr: string): string[] {
   return out;
 }
 
+/**
+ * Resolves `requirements` for the adapter's Python with pip (see the file comment); every
+ * distribution, sorted by name. Errors: PackageNotFound (UK174: no such package or version),
+ * PackageNotPure (UK175: only compiled wheels, or only a source distribution), PackageFetchFailed
+ * (UK176: the network, a timeout, no pip, a conflict pip reports). `warn` gets
+ * yankedWarnings' lines when pip picked a yanked release.
+ */
 export async function resolvePackages(
   requirements: readonly string[],
   env: NodeJS.ProcessEnv,

@@ -54,7 +54,7 @@ export function systemCatalog(pins: Readonly<Record<string, string>>): SystemLib
   });
 }
 
-/** The catalog as one line of an error: `openssl (libssl, ssl), sqlite (sqlite3, libsqlite3)`. */
+/** The catalog as one line of an error: `openssl (also libssl, ssl); sqlite (also sqlite3, libsqlite3)`. */
 export function catalogText(catalog: readonly SystemLibrary[]): string {
   return catalog.map((lib) => (lib.aliases.length === 0 ? lib.name : `${lib.name} (also ${lib.aliases.join(', ')})`)).join('; ');
 }
@@ -84,7 +84,7 @@ export function projectSystem(
     const lib = systemLibrary(catalog, name, where);
     if (lib.name !== name) {
       throw new UkernelError('SystemUnknown', `${where}: "${name}" is another name for "${lib.name}"`, {
-        hint: `Write system = [..., "${lib.name}"] (ukernel.toml holds catalog names; \`ukernel env add --system ${name}\` writes it).`,
+        hint: `Write "${lib.name}" in place of "${name}" in [env] system: ukernel.toml holds catalog names (those \`ukernel env add --system\` writes).`,
       });
     }
     return lib;

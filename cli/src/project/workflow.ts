@@ -58,7 +58,14 @@ import { writeImage } from '../image/writer.js';
 import { loadProject, type Project } from './config.js';
 import { locateKey } from './toml-position.js';
 import { parseEnvFile } from './envfile.js';
-import { checkLockForBuild, checkPackedKernel, type Dependency, lockedDependencies, readLockFile } from './lock.js';
+import {
+  checkLockForBuild,
+  checkPackedKernel,
+  checkPackedRuntime,
+  type Dependency,
+  lockedDependencies,
+  readLockFile,
+} from './lock.js';
 import { buildPythonBundle, pythonBuildIntact, type PythonBuildParts } from './python-build.js';
 import { projectSystem, systemCatalog } from './system.js';
 
@@ -471,6 +478,7 @@ function planPack(ctx: WorkflowContext, readonly: boolean): PackPlan {
   if (lock !== null) {
     const warn = (line: string): void => writeErr(errColors().yellow(line));
     checkPackedKernel(lock, sha256Hex(kernelBytes), { display: lockDisplay, env: ctx.env, warn });
+    checkPackedRuntime(lock, build.runtime?.key, { display: lockDisplay, env: ctx.env, warn });
   }
   const entry = build.entry ?? BUNDLE_ENTRY_PATH;
   const adapter = build.adapter ?? config.build.adapter;
