@@ -10,8 +10,9 @@
 # system_names LIST: LIST (comma- or space-separated catalog names) checked, sorted, deduplicated,
 # space-separated on stdout. An unknown name stops the build, listing the catalog.
 system_names() {
-    local name known=" $SYSTEM_CATALOG " names=()
-    for name in ${1//,/ }; do
+    local name known=" $SYSTEM_CATALOG " names=() list=()
+    IFS=', ' read -r -a list <<< "$1"
+    for name in ${list[@]+"${list[@]}"}; do
         case $known in *" $name "*) names+=("$name") ;;
             *) die "'$name' is not a system library ukernel can build (the catalog: $SYSTEM_CATALOG)" ;;
         esac
@@ -48,7 +49,9 @@ build_system_openssl() {
         "$build/openssl"
     (
         cd "$build/openssl"
-        export CC="$bin/zig-cc" AR="$bin/zig-ar" RANLIB="$bin/zig-ranlib"
+        # The tools by name on PATH: OpenSSL keeps its compiler command in libcrypto (`openssl
+        # version -f`), which must not name this temporary build directory.
+        export PATH="$bin:$PATH" CC=zig-cc AR=zig-ar RANLIB=zig-ranlib
         run "$timeout_configure_s" 'OpenSSL Configure' perl ./Configure linux-x86_64 no-shared \
             no-module no-dso no-engine no-async no-afalgeng no-tests no-docs no-legacy no-comp \
             no-ui-console no-apps no-quic no-dtls no-sctp no-srtp no-cms no-cmp no-ts no-ct \
@@ -88,10 +91,12 @@ with zipfile.ZipFile(sys.argv[1]) as wheel, open(sys.argv[2], "wb") as out:
 # the amalgamation, which needs tclsh). Load extensions are left out (no dynamic loading); the
 # optional features are those Debian's libsqlite3 has that a Python program reaches: full-text
 # search 3/4/5, R*Tree, column metadata, the dbstat table (the math and JSON functions are on by
-# default).
+# default). No WAL journal: its wal-index is a shared writable file mapping, which the POSIX
+# layer does not serve, so `PRAGMA journal_mode=WAL` keeps the rollback journal (and says so)
+# rather than failing every later write with "disk I/O error".
 sqlite_features=(-DSQLITE_ENABLE_FTS3 -DSQLITE_ENABLE_FTS3_PARENTHESIS -DSQLITE_ENABLE_FTS4
     -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_COLUMN_METADATA
-    -DSQLITE_ENABLE_DBSTAT_VTAB)
+    -DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_OMIT_WAL)
 build_system_sqlite() {
     local src=$root/.toolchain/src/$SQLITE3_DIR
     command -v tclsh >/dev/null || die "tclsh is needed to build SQLite (apt-get install tcl)"

@@ -256,7 +256,8 @@ async function startup() {
     push(samples, 'worker_first_output_ms', w.first_ms);
     push(samples, 'worker_exit_ms', w.report.workload.exit_ns / 1e6);
     const ws = await guestRun(workerSystem, [], { memory: 128 });
-    if (!ws.text.includes('pipeline done')) throw new Error(`the worker with openssl, sqlite did not finish: ${ws.text.slice(-300)}`);
+    if (!ws.text.includes('pipeline done'))
+      throw new Error(`the worker with openssl, sqlite did not finish: ${ws.text.slice(-300)}`);
     push(samples, 'worker_system_run_wall_ms', ws.wall_ms);
     push(samples, 'worker_system_workload_start_ms', ws.report.workload.start_ns / 1e6);
     push(samples, 'worker_system_first_output_ms', ws.first_ms);
@@ -491,9 +492,7 @@ function report(r) {
       `(c) worker template image ${mb(i.image_bytes)} MB (bin/python ${mb(i.python_bytes)} MB, lib/python313.zip ${mb(i.stdlib_zip_bytes)} MB); ` +
         `target ≤ ${TARGETS.image_mb_max} MB: ${met(i.image_bytes <= TARGETS.image_mb_max * 1e6)}`,
     );
-    lines.push(
-      `    with openssl, sqlite: image ${mb(i.system_image_bytes)} MB (bin/python ${mb(i.system_python_bytes)} MB)`,
-    );
+    lines.push(`    with openssl, sqlite: image ${mb(i.system_image_bytes)} MB (bin/python ${mb(i.system_python_bytes)} MB)`);
     lines.push(
       `    least --memory it runs in: ${i.memory_mib_min} MiB; target ≤ ${TARGETS.memory_mib_max} MiB: ${met(i.memory_mib_min <= TARGETS.memory_mib_max)}`,
     );
