@@ -78,6 +78,11 @@ describe.skipIf(!chain)('the Python worker template end to end (QEMU)', () => {
       expect((await ukernelOk(['logs'], dir)).stdout).not.toContain('too many spans open');
       const spans = JSON.parse((await ukernelOk(['trace', '--json'], dir)).stdout).spans as Array<{ name: string }>;
       expect(spans.filter((s) => s.name.startsWith('worker-'))).toHaveLength(workers);
+
+      // Issue 10's memory budget: the template runs in 32 MiB (bench/python (c) finds the least;
+      // this keeps it from creeping back up).
+      const small = await ukernelOk(['run', '--memory', '32'], dir);
+      expect(small.stdout).toMatch(/^pipeline done: [0-9]+ results, total [0-9]+$/m);
     },
     FIRST_BUILD_MS + 300_000,
   );
