@@ -194,17 +194,27 @@ export ZIG_GLOBAL_CACHE_DIR=$cache_root/.zig-cache ZIG_LOCAL_CACHE_DIR=$cache_ro
 # Tool wrappers. zig-cc: Zig's stock musl. uk-cc: the rebuilt musl (step 4) through ZIG_LIBC;
 # while UK_CC_CONFIGURE_STUB names an object, links also get it, so configure's link tests
 # resolve __uk_syscall (the POSIX layer that really defines it is linked by link.sh).
+# A compile names its sources relative to a fixed /ukernel-build instead of this temporary
+# directory (__FILE__ in asserts and error messages): the runtime's bytes are the same wherever
+# and by whomever it is built.
+prefix_map="-ffile-prefix-map=$work=/ukernel-build"
 cat > "$bin/zig-cc" <<EOF
 #!/bin/sh
+for arg in "\$@"; do
+    case \$arg in -c|-S) exec "$zig" cc -target x86_64-linux-musl $prefix_map "\$@" ;; esac
+done
 exec "$zig" cc -target x86_64-linux-musl "\$@"
 EOF
 cat > "$bin/uk-cc" <<EOF
 #!/bin/sh
 ZIG_LIBC="$work/musl-libc.txt"
 export ZIG_LIBC
+for arg in "\$@"; do
+    case \$arg in -c|-S) exec "$zig" cc -target x86_64-linux-musl $prefix_map "\$@" ;; esac
+done
 if [ -n "\${UK_CC_CONFIGURE_STUB:-}" ]; then
     for arg in "\$@"; do
-        case \$arg in -c|-E|-S|-M|-MM) exec "$zig" cc -target x86_64-linux-musl "\$@" ;; esac
+        case \$arg in -E|-M|-MM) exec "$zig" cc -target x86_64-linux-musl "\$@" ;; esac
     done
     exec "$zig" cc -target x86_64-linux-musl "\$@" "\$UK_CC_CONFIGURE_STUB"
 fi
@@ -355,6 +365,10 @@ configure_python "$cross" --prefix=/ \
     ${cross_args[@]+"${cross_args[@]}"}
 unset UK_CC_CONFIGURE_STUB
 require_modules "$cross/Makefile" "$cross/Modules/config.c"
+# getpath.c gets the source directory as a string (-DVPATH, used only to run from a build tree):
+# a fixed one, so that bin/python does not name this temporary directory.
+sed -i "s|-DVPATH='\"\$(VPATH)\"'|-DVPATH='\"/ukernel-build/build/python-src\"'|" "$cross/Makefile"
+grep -q "DVPATH='\"/ukernel-build/" "$cross/Makefile" || die "cannot fix getpath's VPATH in $cross/Makefile"
 (
     cd "$cross"
     export CONFIG_SITE="$here/config.site"
@@ -395,7 +409,10 @@ mv "$work/cross-dest/include" "$out/include/python3.13.tmp"
 mv "$out/include/python3.13.tmp/python3.13" "$out/include/python3.13"
 rmdir "$out/include/python3.13.tmp"
 sysconfig_dir=$cross/$(cat "$cross/pybuilddir.txt")
-cp "$sysconfig_dir/_sysconfigdata__linux_.py" "$out/lib/_sysconfigdata__linux_.py"
+# The image's sysconfig data, without this build's directories (the temporary one and the
+# checkout's, e.g. CONFIG_SITE): fixed names in their place, for the same bytes anywhere.
+sed -e "s|$work|/ukernel-build|g" -e "s|$root|/ukernel|g" \
+    "$sysconfig_dir/_sysconfigdata__linux_.py" > "$out/lib/_sysconfigdata__linux_.py"
 zig_libc_file "$cache/musl" > "$out/musl/libc.txt"
 # The stdlib sources, for the image's zip (tests are left out here already).
 mkdir -p "$out/Lib"

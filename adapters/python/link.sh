@@ -53,7 +53,10 @@ mkdir -p "$output_dir" || die "cannot create $output_dir"
 work=$(mktemp -d "${TMPDIR:-/tmp}/ukernel-python-link.XXXXXX") || die "cannot create a temporary directory"
 trap '[ -n "${UK_LINK_KEEP:-}" ] || rm -rf "$work"' EXIT
 
+# The checkout's and the runtime's paths are mapped to fixed names in what the compiles embed
+# (__FILE__ of asserts in CPython's inline headers): bin/python is the same in any clone and cache.
 cflags=(-target x86_64-linux-musl -fPIE -O2 -std=c11 -Wall -Wextra -Werror
+    -ffile-prefix-map="$runtime"=/ukernel-runtime -ffile-prefix-map="$root"=/ukernel
     -I"$runtime/include/python3.13" -I"$root/sdk/c" -I"$posix_include")
 for source in main _ukernel; do
     "$zig" cc "${cflags[@]}" -c "$here/$source.c" -o "$work/$source.o" 2> "$work/cc.log" || {

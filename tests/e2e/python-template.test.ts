@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adapterCacheDir } from '../../cli/src/build/python.js';
 import { testRuntime } from '../../cli/src/build/python-fixture.js';
 import { cliPath, onPath, requireBuilt, root, run, tempDir, ukernelOk } from './helpers.js';
 
@@ -78,6 +79,11 @@ describe.skipIf(!chain)('the Python worker template end to end (QEMU)', () => {
       expect((await ukernelOk(['logs'], dir)).stdout).not.toContain('too many spans open');
       const spans = JSON.parse((await ukernelOk(['trace', '--json'], dir)).stdout).spans as Array<{ name: string }>;
       expect(spans.filter((s) => s.name.startsWith('worker-'))).toHaveLength(workers);
+
+      // bin/python names no directory of this machine (the runtime's temporary build directory,
+      // the adapter cache, the checkout): the same runtime key gives the same bytes anywhere.
+      const python = readFileSync(join(dir, 'build/adapter/python-3.13/python'));
+      for (const local of [adapterCacheDir(process.env), root, '.build.']) expect(python.indexOf(local)).toBe(-1);
 
       // Issue 10's memory budget: the template runs in 32 MiB (bench/python (c) finds the least;
       // this keeps it from creeping back up).
