@@ -21,6 +21,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readToolchainPins } from '../../cli/src/toolchain.js';
 import { accels, cliPath, kvmUsable, onPath, requireBuilt, root, run, tempDir } from './helpers.js';
 
 const BUILD_MS = 3_600_000;
@@ -38,13 +39,8 @@ async function pypiReachable(): Promise<boolean> {
 const pypi = await pypiReachable();
 if (!pypi) console.warn('env-system.test.ts: the requests part is skipped: https://pypi.org cannot be reached');
 
-function pins(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(join(root, 'scripts/toolchain.env'), 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
-    if (m !== null) out[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
-  }
-  return out;
+function pins(): Readonly<Record<string, string>> {
+  return readToolchainPins(root).all;
 }
 
 async function ok(args: string[], cwd: string) {

@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { SOURCE_DIR_DEPTH_MAX, SOURCE_FILES_MAX, SOURCE_SYMLINKS_MAX } from '../constants.js';
 import { UkernelError } from '../errors.js';
 import { errnoCode } from '../fsutil.js';
+import { byName } from '../image/manifest.js';
 import { comparePaths } from './bundle.js';
 
 /** Directories under the project that are output or tooling, never workload source. */
@@ -68,7 +69,7 @@ export function digestTree(base: string, dir: string, include: (name: string) =>
     }
     if (current.within.includes(real)) continue; // a symlink back to an enclosing directory
     const within = [...current.within, real];
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    entries.sort(byName);
     for (const entry of entries) {
       const path = join(current.path, entry.name);
       let kind = kindOf(entry);

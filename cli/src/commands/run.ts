@@ -284,7 +284,6 @@ async function locateOrigin(source: BootSource, json: boolean, d: RunDeps): Prom
     if (projectRoot === null) return { source, logBase, defaults: null, ctx: null };
     // Loaded only here: `run --kernel` must not pay for the TOML parser and schema.
     const { loadProject } = await import('../project/config.js');
-    const { readToolchainPins, ukernelRoot } = await import('../toolchain.js');
     const defaults = loadProject(d.cwd, readToolchainPins(ukernelRoot()).zigVersion).config.run;
     return { source, logBase, defaults, ctx: null };
   }

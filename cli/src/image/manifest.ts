@@ -18,10 +18,20 @@ export interface Manifest {
   ukernel: string;
 }
 
+/** Code-unit order of strings: the one order of keys and names in manifests and locks. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Named entries (lock lists, catalog entries, directory entries) by name, in that order. */
+export function byName(a: { name: string }, b: { name: string }): number {
+  return compareStrings(a.name, b.name);
+}
+
 export function sortKeysDeep(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeysDeep);
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => compareStrings(a, b));
     return Object.fromEntries(entries.map(([key, inner]) => [key, sortKeysDeep(inner)]));
   }
   return value;

@@ -24,7 +24,7 @@ import { UkernelError } from '../errors.js';
 import { readProjectFile } from '../fsutil.js';
 import { sha256Hex } from '../hash.js';
 import { formatAbiVersion } from '../image/format.js';
-import { PROVIDED_ABI, sortKeysDeep } from '../image/manifest.js';
+import { byName, PROVIDED_ABI, sortKeysDeep } from '../image/manifest.js';
 import { VERSION } from '../version.js';
 import { defaultPythonBuildUi, ensurePythonRuntime, type PythonRuntime, runtimeSystem } from '../build/python.js';
 import type { Progress } from '../progress.js';
@@ -116,7 +116,7 @@ export function adapterEntry(adapter: string, runtime: PythonRuntime | null): Lo
   }
   const sources = manifest.sources
     .map((s) => ({ name: s.name, version: s.debian_version ?? '', tarball: s.tarball ?? '', sha256: s.sha256 }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    .sort(byName);
   return {
     name: String(manifest.name ?? adapter),
     version: String(manifest.version ?? ''),
@@ -190,7 +190,7 @@ export async function currentEnvironment(
 function lockedSystem(runtime: PythonRuntime): Lock['system'] {
   return runtimeSystem(runtime)
     .map((lib) => ({ name: lib.name, version: lib.debian_version, source_sha256: lib.sha256 }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    .sort(byName);
 }
 
 /**

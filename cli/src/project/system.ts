@@ -3,6 +3,7 @@
 // Debian source packages. The catalog is scripts/toolchain.env's SYSTEM_* lines (the one source
 // of truth, which build.sh reads too); this module reads it and maps what users type to names.
 import { UkernelError } from '../errors.js';
+import { byName } from '../image/manifest.js';
 
 /** One library of the catalog, with the pins of its Debian source package. */
 export interface SystemLibrary {
@@ -89,5 +90,5 @@ export function projectSystem(
     }
     return lib;
   });
-  return libs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return libs.sort(byName);
 }
