@@ -66,10 +66,7 @@ pub fn init(first_stack_bytes: u64) Error!void {
     // Slot 0 is this chunk's too: its guard first, then its stack.
     chunks[0] = .{ .base = base, .slots_offset = first_bytes, .first_slot = 1, .slots = beside };
     chunk_count = 1;
-    stacks.register_guard(base, 0);
-    for (1..1 + beside) |index| stacks.register_guard(slot_guard(@intCast(index)), @intCast(index));
-    slots_available = 1 + beside;
-    for (0..slots_available) |index| register_stack(@intCast(index));
+    register_slots(0, 1 + beside);
 }
 
 /// Makes slot `index` available, building chunks up to it; false when memory (or the page
@@ -88,12 +85,7 @@ pub fn grow_to(index: u32) bool {
             .slots = slots,
         };
         chunk_count += 1;
-        const first = slots_available;
-        slots_available += slots;
-        for (first..slots_available) |slot_index| {
-            stacks.register_guard(slot_guard(@intCast(slot_index)), @intCast(slot_index));
-            register_stack(@intCast(slot_index));
-        }
+        register_slots(slots_available, slots_available + slots);
     }
     return true;
 }
@@ -133,9 +125,17 @@ fn build_chunk(bytes: u64, slots_offset: u64, slots: u32) Error!u64 {
     return base;
 }
 
-fn register_stack(index: u32) void {
-    const stack = slot(index);
-    stacks.register(.{ .bottom = stack.bottom, .top = stack.top });
+/// Makes slots [first, end) of the chunks just built available: their guard pages (for fault
+/// reports) and their stacks (for backtraces).
+fn register_slots(first: u32, end: u32) void {
+    assert(first == slots_available);
+    assert(end <= constants.tasks_max);
+    slots_available = end;
+    for (first..end) |index| {
+        const stack = slot(@intCast(index));
+        stacks.register_guard(stack.guard, @intCast(index));
+        stacks.register(.{ .bottom = stack.bottom, .top = stack.top });
+    }
 }
 
 /// The guard page of slot `index` (> 0) in its chunk.
